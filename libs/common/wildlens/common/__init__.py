@@ -1,0 +1,1 @@
+"""Wildlens shared infrastructure. Knows nothing of any service."""

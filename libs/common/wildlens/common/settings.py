@@ -1,0 +1,138 @@
+"""Platform settings, read from the environment (prefix ``WILDLENS_``, groups nested with ``__``).
+
+Backends are chosen by URL and URLs carry no secrets: passwords and keys have their own
+variables so that a Kubernetes Secret can supply them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "AuthSettings",
+    "BrokerSettings",
+    "DatabaseSettings",
+    "InferenceSettings",
+    "IngestSettings",
+    "Settings",
+    "StorageSettings",
+]
+
+
+class DatabaseSettings(BaseModel):
+    password: SecretStr | None = None
+    # Prepended to every service's schema (PostgreSQL) or file name (SQLite); tests isolate
+    # themselves with it.
+    schema_prefix: str = ""
+    pool_size: int = 5
+    echo: bool = False
+
+
+class BrokerSettings(BaseModel):
+    username: str | None = None
+    password: SecretStr | None = None
+    exchange: str = "wildlens.events"
+    # Prepended to every queue name; tests isolate themselves with it.
+    queue_prefix: str = ""
+    max_deliveries: int = Field(default=5, ge=1)
+    prefetch: int = Field(default=32, ge=1)
+
+
+class StorageSettings(BaseModel):
+    access_key: str | None = None
+    secret_key: SecretStr | None = None
+    public_endpoint: str | None = None
+    create_bucket: bool = True
+
+
+class AuthSettings(BaseModel):
+    issuer: str = "wildlens"
+    private_key: SecretStr | None = None
+    private_key_file: Path | None = None
+    public_key: str | None = None
+    public_key_file: Path | None = None
+    token_ttl_s: int = 3600
+    device_token_ttl_s: int = 60 * 60 * 24 * 365 * 5
+
+
+class IngestSettings(BaseModel):
+    max_image_bytes: int = 64 * 1024 * 1024
+    max_video_bytes: int = 8 * 1024 * 1024 * 1024
+    max_image_pixels: int = 120_000_000
+
+
+class InferenceSettings(BaseModel):
+    detector: Path | None = None
+    detection_threshold: float = 0.2
+
+
+class Settings(BaseSettings):
+    """Everything a Wildlens process is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WILDLENS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    mode: Literal["embedded", "distributed"] = "embedded"
+    data_dir: Path = Path(".wildlens")
+    database_url: str | None = None
+    broker_url: str = "memory://"
+    storage_url: str | None = None
+    # Base URL that signed routes and links are built on (embedded mode's own address).
+    public_url: str = "http://127.0.0.1:8080"
+    log_level: str = "INFO"
+    log_json: bool = True
+    migrate_on_start: bool = True
+
+    database: DatabaseSettings = DatabaseSettings()
+    broker: BrokerSettings = BrokerSettings()
+    storage: StorageSettings = StorageSettings()
+    auth: AuthSettings = AuthSettings()
+    ingest: IngestSettings = IngestSettings()
+    inference: InferenceSettings = InferenceSettings()
+
+    @model_validator(mode="after")
+    def _refuse_embedded_defaults_in_distributed_mode(self) -> Settings:
+        if self.mode == "distributed":
+            missing = [
+                name
+                for name, value in (
+                    ("WILDLENS_DATABASE_URL", self.database_url),
+                    ("WILDLENS_STORAGE_URL", self.storage_url),
+                )
+                if not value
+            ]
+            if self.broker_url.startswith("memory:"):
+                missing.append("WILDLENS_BROKER_URL")
+            if missing:
+                raise ValueError(
+                    "distributed mode needs real backends; set " + ", ".join(missing)
+                )
+        return self
+
+    def database_url_for(self, service: str) -> str:
+        """The database URL one service uses: its own SQLite file, or the shared PostgreSQL."""
+        if self.database_url is None or self.database_url.startswith("sqlite"):
+            base = self.database_url
+            folder = self.data_dir / "db"
+            if base is not None:
+                folder = Path(base.split(":///", 1)[1]).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{self.database.schema_prefix}{service}.sqlite"
+            return f"sqlite+aiosqlite:///{(folder / name).resolve()}"
+        return self.database_url
+
+    def schema_for(self, service: str) -> str | None:
+        """PostgreSQL schema of a service; ``None`` for SQLite, where each service has a file."""
+        if self.database_url is None or self.database_url.startswith("sqlite"):
+            return None
+        return f"{self.database.schema_prefix}{service}"
+
+    def storage_url_resolved(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return f"file://{(self.data_dir / 'objects').resolve()}"

@@ -1,0 +1,127 @@
+"""Fixtures for the real backends: PostgreSQL, RabbitMQ and an S3 server (moto).
+
+Each test gets its own PostgreSQL schemas, its own exchange and queue names and its own
+bucket, and removes them afterwards. Where PostgreSQL or RabbitMQ cannot be reached the
+real-backend tests are skipped, unless ``WILDLENS_REQUIRE_BACKENDS=1`` (CI), which turns an
+unreachable backend into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_URL = os.environ.get("WILDLENS_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+AMQP_URL = os.environ.get("WILDLENS_TEST_BROKER_URL", "amqp://127.0.0.1:5672/")
+AMQP_USER, AMQP_PASSWORD = "guest", "guest"
+REQUIRE_BACKENDS = os.environ.get("WILDLENS_REQUIRE_BACKENDS") == "1"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _need(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if REQUIRE_BACKENDS:
+        pytest.fail(message + " and WILDLENS_REQUIRE_BACKENDS=1", pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short name no other test run uses."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def pg_schema_prefix(unique: str) -> Iterator[str]:
+    """A schema prefix on the real PostgreSQL; every schema with it is dropped afterwards."""
+    _need("PostgreSQL", PG_HOST, PG_PORT)
+    prefix = f"{unique}_"
+    yield prefix
+
+    async def drop() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
+        try:
+            rows = await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", prefix.replace("_", r"\_") + "%"
+            )
+            for row in rows:
+                await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def amqp_prefix(unique: str) -> Iterator[str]:
+    """An exchange/queue name prefix on the real RabbitMQ; all its queues and exchanges are
+    deleted afterwards."""
+    _need("RabbitMQ", "127.0.0.1", 5672)
+    prefix = f"{unique}."
+    yield prefix
+
+    async def drop() -> None:
+        from tests.support.rabbit import delete_prefixed
+
+        await delete_prefixed(AMQP_URL, AMQP_USER, AMQP_PASSWORD, prefix)
+
+    asyncio.run(drop())
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str  # host:port
+    access_key: str
+    secret_key: str
+    region: str
+
+    def url(self, bucket: str) -> str:
+        return f"s3://{self.endpoint}/{bucket}?secure=false&region={self.region}"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3 server (moto) on a free loopback port for the whole run."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(f"127.0.0.1:{port}", "wildlens-test", "wildlens-test-secret", "us-east-1")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(unique: str) -> str:
+    return f"{unique}-bucket"
+
+
+@pytest.fixture
+async def _noop() -> AsyncIterator[None]:
+    yield
