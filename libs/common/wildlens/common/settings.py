@@ -47,6 +47,8 @@ class StorageSettings(BaseModel):
     secret_key: SecretStr | None = None
     public_endpoint: str | None = None
     create_bucket: bool = True
+    # HMAC key for signed object routes in embedded mode; generated in the data dir if unset.
+    signing_key: SecretStr | None = None
 
 
 class AuthSettings(BaseModel):

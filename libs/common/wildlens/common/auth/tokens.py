@@ -1,0 +1,104 @@
+"""Minting and verifying Wildlens tokens (EdDSA JWTs)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import jwt
+
+from wildlens.common.auth.keys import KeyRing
+from wildlens.common.auth.principal import ROLES, Principal
+from wildlens.common.errors import Unauthorized
+
+__all__ = ["TokenIssuer", "verify_token"]
+
+ALGORITHM = "EdDSA"
+
+
+class TokenIssuer:
+    """Signs tokens; only where the private key is configured."""
+
+    def __init__(self, keys: KeyRing, issuer: str) -> None:
+        if keys.private_key is None:
+            raise ValueError("this process has no signing key, so it cannot issue tokens")
+        self._key = keys.private_key
+        self.issuer = issuer
+
+    def _sign(self, claims: dict[str, Any], ttl_s: int) -> str:
+        now = int(time.time())
+        body = {"iss": self.issuer, "iat": now, "exp": now + ttl_s, "jti": str(uuid.uuid4())}
+        body.update(claims)
+        return jwt.encode(body, self._key, algorithm=ALGORITHM)
+
+    def user_token(
+        self,
+        subject: str,
+        roles: dict[str, str],
+        *,
+        permissions: dict[str, list[str]] | None = None,
+        ttl_s: int = 3600,
+    ) -> str:
+        for project, role in roles.items():
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r} for project {project}")
+        claims = {"sub": subject, "kind": "user", "roles": roles, "perms": permissions or {}}
+        return self._sign(claims, ttl_s)
+
+    def device_token(
+        self, project_id: str, device_ids: Iterable[str], *, subject: str, ttl_s: int
+    ) -> tuple[str, str]:
+        """A token that may only post media for these cameras; returns (token, token id)."""
+        token_id = str(uuid.uuid4())
+        claims = {
+            "sub": subject,
+            "kind": "device",
+            "project": project_id,
+            "devices": sorted(device_ids),
+            "jti": token_id,
+        }
+        return self._sign(claims, ttl_s), token_id
+
+    def service_token(self, service: str, *, ttl_s: int = 3600) -> str:
+        return self._sign({"sub": f"service:{service}", "kind": "service"}, ttl_s)
+
+
+def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
+    """Check signature, expiry and issuer; raises Unauthorized with the reason."""
+    try:
+        claims = jwt.decode(
+            token,
+            keys.public_key,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("token has expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"invalid token: {exc}") from exc
+    kind = claims.get("kind", "user")
+    if kind not in ("user", "device", "service"):
+        raise Unauthorized(f"invalid token: unknown kind {kind!r}")
+    if kind == "device":
+        if not claims.get("project") or not isinstance(claims.get("devices"), list):
+            raise Unauthorized("invalid token: a device token must name its project and devices")
+        return Principal(
+            subject=claims["sub"],
+            kind="device",
+            project_id=str(claims["project"]),
+            device_ids=tuple(str(d) for d in claims["devices"]),
+            token_id=claims.get("jti"),
+        )
+    roles = claims.get("roles") or {}
+    if not isinstance(roles, dict) or any(r not in ROLES for r in roles.values()):
+        raise Unauthorized("invalid token: malformed roles")
+    return Principal(
+        subject=claims["sub"],
+        kind=kind,
+        roles={str(k): str(v) for k, v in roles.items()},
+        permissions={str(k): list(v) for k, v in (claims.get("perms") or {}).items()},
+        token_id=claims.get("jti"),
+    )

@@ -1,0 +1,1 @@
+"""The ``wildlens`` command line."""

@@ -1,0 +1,175 @@
+"""``wildlens``: run the platform, one service, migrations, and mint tokens.
+
+Services are found through the ``wildlens.services`` entry points, so a container with one
+service installed runs just that one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from wildlens.common.auth import ROLES, TokenIssuer, load_keyring
+from wildlens.common.service.spec import discover_services
+from wildlens.common.settings import Settings
+from wildlens.common.telemetry import configure_logging
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="wildlens",
+    help="Wildlens: camera-trap, underwater video and plankton images into verified observations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Embedded mode's folder (default: WILDLENS_DATA_DIR or ./.wildlens)."),
+]
+
+
+def _settings(data: Path | None = None, **overrides: object) -> Settings:
+    settings = Settings()
+    updates: dict[str, object] = dict(overrides)
+    if data is not None:
+        updates["data_dir"] = data
+    return settings.model_copy(update=updates) if updates else settings
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    data: DataOption = None,
+    detector: Annotated[
+        Path | None, typer.Option(help="A detector model bundle (folder with model.onnx).")
+    ] = None,
+) -> None:
+    """Run every installed service in one process on the embedded backends."""
+    import uvicorn
+
+    from wildlens.common.http import create_app
+
+    settings = _settings(data, mode="embedded", public_url=f"http://{host}:{port}")
+    if detector is not None:
+        settings = settings.model_copy(
+            update={"inference": settings.inference.model_copy(update={"detector": detector})}
+        )
+    configure_logging(settings.log_level, json=settings.log_json)
+    specs = discover_services()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = load_keyring(settings)
+    admin_marker = settings.data_dir / "admin-created"
+    if not admin_marker.exists():
+        admin_marker.write_text("admin\n")
+        issuer = TokenIssuer(keys, settings.auth.issuer)
+        token = issuer.user_token("admin", {"*": "admin"}, ttl_s=settings.auth.token_ttl_s)
+        console.print(
+            f"[bold]Created the admin identity[/] in {settings.data_dir}.\n"
+            f"An admin token (valid {settings.auth.token_ttl_s // 60} minutes):\n{token}\n"
+            "Get another any time with: [bold]wildlens token --role admin[/]"
+            + (f" --data {data}" if data else "")
+        )
+    console.print(
+        f"Serving {', '.join(s.name for s in specs)} on http://{host}:{port} "
+        f"(data in {settings.data_dir.resolve()})"
+    )
+    uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="ingest, catalogue, citsci, training or inference")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    migrate: Annotated[
+        bool, typer.Option(help="Run the service's migrations at start (off when a Job does it).")
+    ] = True,
+) -> None:
+    """Run one service's API and its bus consumers, configured from the environment."""
+    import uvicorn
+
+    from wildlens.common.http import create_app
+
+    settings = _settings(migrate_on_start=migrate)
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        specs = discover_services([service])
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+
+
+@app.command()
+def migrate(
+    service: Annotated[str | None, typer.Argument(help="One service; all when omitted.")] = None,
+    data: DataOption = None,
+) -> None:
+    """Apply database migrations (Alembic, one history per service)."""
+    from wildlens.common.db import create_database
+    from wildlens.common.db.migrations import upgrade
+    from wildlens.common.service.platform import attach_tables
+
+    settings = _settings(data)
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        specs = discover_services([service] if service else None)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+    async def run() -> None:
+        for spec in specs:
+            if spec.metadata is None or spec.migrations is None:
+                continue
+            attach_tables(spec)
+            db = create_database(settings, spec.name)
+            try:
+                await upgrade(db, spec.migrations)
+            finally:
+                await db.dispose()
+            console.print(f"{spec.name}: migrated to head")
+
+    asyncio.run(run())
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")] = "admin",
+    project: Annotated[
+        str | None, typer.Option(help="Project id; every project when omitted.")
+    ] = None,
+    subject: Annotated[str, typer.Option(help="Who the token is for.")] = "admin",
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
+    data: DataOption = None,
+) -> None:
+    """Print a bearer token signed with the platform's key."""
+    if role not in ROLES:
+        console.print(f"[red]unknown role {role!r}; use one of {', '.join(ROLES)}[/]")
+        raise typer.Exit(2)
+    settings = _settings(data)
+    keys = load_keyring(settings)
+    if not keys.can_sign:
+        console.print("[red]no signing key here (WILDLENS_AUTH__PRIVATE_KEY(_FILE))[/]")
+        raise typer.Exit(2)
+    issuer = TokenIssuer(keys, settings.auth.issuer)
+    typer.echo(
+        issuer.user_token(subject, {project or "*": role}, ttl_s=ttl or settings.auth.token_ttl_s)
+    )
+
+
+def default_url() -> str:
+    """Where commands that act on a running platform send their requests."""
+    return os.environ.get("WILDLENS_URL", "http://127.0.0.1:8080")
+
+
+if __name__ == "__main__":
+    app()

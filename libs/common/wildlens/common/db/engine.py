@@ -1,0 +1,109 @@
+"""Engines and sessions for ``sqlite+aiosqlite`` and ``postgresql+asyncpg``.
+
+One session per request or per consumed batch: :meth:`Database.transaction` commits when the
+block succeeds and rolls back when it raises; code inside only flushes. With PostgreSQL each
+service keeps its tables in its own schema, selected through the connection's search path so
+that table definitions and migrations stay schema-agnostic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.common.errors import Unavailable
+from wildlens.common.settings import Settings
+
+__all__ = ["Database", "create_database"]
+
+AfterCommit = Callable[[], None]
+
+
+class Database:
+    """One service's database: its engine, its schema, and its sessions."""
+
+    def __init__(self, engine: AsyncEngine, *, schema: str | None) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.sessionmaker = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._after_commit: list[AfterCommit] = []
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def on_commit(self, callback: AfterCommit) -> None:
+        """Call ``callback`` after every commit of a session that staged outbox messages."""
+        self._after_commit.append(callback)
+
+    async def create_schema(self) -> None:
+        if self.schema is None:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            if session.info.pop("outbox_staged", False):
+                for callback in self._after_commit:
+                    callback()
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise Unavailable(f"database does not answer: {type(exc).__name__}") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _with_password(url: URL, settings: Settings) -> URL:
+    password = settings.database.password
+    if password is not None and url.password is None:
+        return url.set(password=password.get_secret_value())
+    return url
+
+
+def create_database(settings: Settings, service: str) -> Database:
+    """The database a service uses, as configured: its own SQLite file or its own schema."""
+    url = _with_password(make_url(settings.database_url_for(service)), settings)
+    schema = settings.schema_for(service)
+    kwargs: dict[str, Any] = {"echo": settings.database.echo}
+    if url.get_backend_name() == "sqlite":
+        # One writer at a time is SQLite's rule; wait for the lock instead of failing at once.
+        kwargs["connect_args"] = {"timeout": 30}
+        engine = create_async_engine(url, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return Database(engine, schema=None)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"unsupported database URL scheme {url.drivername!r}")
+    kwargs["pool_size"] = settings.database.pool_size
+    kwargs["pool_pre_ping"] = True
+    if schema is not None:
+        kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+    return Database(create_async_engine(url, **kwargs), schema=schema)

@@ -1,0 +1,100 @@
+"""``create_app``: one FastAPI app for one service (``wildlens serve``) or all of them
+(``wildlens up``), with probes, metrics and error rendering."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from wildlens.common.errors import WildlensError
+from wildlens.common.http.errors import install_error_handlers
+from wildlens.common.http.middleware import RequestTelemetry
+from wildlens.common.service.platform import Platform
+from wildlens.common.service.spec import ServiceSpec
+from wildlens.common.settings import Settings
+from wildlens.common.storage import LocalStore, signed_objects_router
+
+__all__ = ["create_app"]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # The endpoint function's name: stable and readable for generated clients.
+    return route.name
+
+
+def create_app(settings: Settings, specs: list[ServiceSpec], *, title: str | None = None) -> FastAPI:
+    platform = Platform(settings, specs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await platform.start(migrate=settings.migrate_on_start)
+        try:
+            yield
+        finally:
+            await platform.stop()
+
+    names = [s.name for s in specs]
+    app = FastAPI(
+        title=title or ("Wildlens" if len(specs) > 1 else f"Wildlens {names[0]}"),
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.platform = platform
+    app.state.revoked_tokens = set()
+    install_error_handlers(app)
+    app.add_middleware(RequestTelemetry, service="+".join(names))
+
+    @app.get("/healthz", tags=["operations"], include_in_schema=True)
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> Response:
+        """Database, bus and storage answer; service facts (such as "no model configured")
+        are reported without making the instance unready."""
+        checks: dict[str, Any] = {}
+        ready = True
+
+        async def check(name: str, probe: Any) -> None:
+            nonlocal ready
+            try:
+                await probe()
+                checks[name] = "ok"
+            except WildlensError as exc:
+                ready = False
+                checks[name] = exc.detail
+            except Exception as exc:
+                ready = False
+                checks[name] = f"{type(exc).__name__}: {exc}"
+
+        await check("bus", platform.bus.ping)
+        await check("storage", platform.store.ping)
+        services: dict[str, Any] = {}
+        for ctx in platform.contexts.values():
+            if ctx.db is not None:
+                await check(f"database:{ctx.name}", ctx.db.ping)
+            if ctx.spec.readiness is not None:
+                services[ctx.name] = await ctx.spec.readiness(ctx)
+        body = {"status": "ready" if ready else "unready", "checks": checks, "services": services}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for spec in specs:
+        for router in spec.routers():
+            app.include_router(router)
+    if isinstance(platform.store, LocalStore):
+        # Embedded mode hands out signed routes where S3 would hand out presigned URLs.
+        app.include_router(signed_objects_router(platform.store))
+    return app

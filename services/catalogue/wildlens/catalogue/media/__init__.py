@@ -1,0 +1,1 @@
+"""Media as the catalogue records them, and the observations made on them."""

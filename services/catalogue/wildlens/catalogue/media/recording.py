@@ -1,0 +1,75 @@
+"""``media.ingested`` → a recorded medium and ``media.recorded`` for inference."""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from google.protobuf.json_format import MessageToDict
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.media.models import Media
+from wildlens.catalogue.media.resolution import resolve
+from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.sites.models import Location
+from wildlens.common.events import Envelope, unpack
+from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
+from wildlens.common.service.context import ServiceContext
+
+log = structlog.get_logger(__name__)
+
+_KINDS = {MediaKind.MEDIA_KIND_VIDEO: "video", MediaKind.MEDIA_KIND_FRAME: "frame"}
+
+
+async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
+    event = unpack(envelope, MediaIngested)
+    media_id = uuid.UUID(event.media_id)
+    if await session.get(Media, media_id) is not None:
+        return  # recorded already (the same upload announced twice)
+    project_id = uuid.UUID(event.project_id)
+    if await session.get(Project, project_id) is None:
+        log.warning("media.unknown_project", media_id=event.media_id, project_id=event.project_id)
+        return
+    resolution = await resolve(session, project_id, event, envelope.occurred_at)
+    deployment = resolution.deployment
+    media = Media(
+        id=media_id,
+        project_id=project_id,
+        deployment_id=deployment.id if deployment else None,
+        device_id=resolution.device_id,
+        sha256=event.sha256,
+        object_key=event.object_key,
+        content_type=event.content_type,
+        kind=_KINDS.get(event.kind, "image"),
+        size_bytes=event.size_bytes,
+        width=event.width or None,
+        height=event.height or None,
+        filename=event.filename,
+        captured_at=resolution.captured_at,
+        captured_at_source=resolution.captured_at_source,
+        resolution_issue=resolution.issue,
+        latitude=event.latitude if event.HasField("latitude") else None,
+        longitude=event.longitude if event.HasField("longitude") else None,
+        raw_metadata=MessageToDict(event.metadata, preserving_proto_field_name=True),
+        parent_media_id=uuid.UUID(event.parent_media_id) if event.parent_media_id else None,
+        offset_ms=event.offset_ms if event.parent_media_id else None,
+        uploaded_by=event.uploaded_by,
+    )
+    session.add(media)
+    await session.flush()
+
+    location = await session.get(Location, deployment.location_id) if deployment else None
+    recorded = MediaRecorded(
+        media_id=event.media_id,
+        project_id=event.project_id,
+        deployment_id=str(deployment.id) if deployment else "",
+        location_id=str(location.id) if location else "",
+        region=location.region if location else "",
+        object_key=event.object_key,
+        sha256=event.sha256,
+        content_type=event.content_type,
+        kind=event.kind,
+    )
+    if resolution.captured_at is not None:
+        recorded.captured_at.FromDatetime(resolution.captured_at)
+    await ctx.stage(session, [recorded])

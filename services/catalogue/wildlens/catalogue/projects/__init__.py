@@ -1,0 +1,1 @@
+"""Projects and who belongs to them."""

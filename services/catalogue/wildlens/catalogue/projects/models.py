@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field
+
+from wildlens.catalogue.tables import CatalogueTable
+from wildlens.common.db import UtcDateTime, utcnow
+
+
+class Project(CatalogueTable, table=True):
+    __tablename__ = "projects"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    description: str = ""
+    # Media of one deployment closer together than this form one event (sequence).
+    event_gap_s: int = 120
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Membership(CatalogueTable, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "subject"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    subject: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

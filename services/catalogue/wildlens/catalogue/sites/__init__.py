@@ -1,0 +1,1 @@
+"""Where cameras stand and when: locations, devices (cameras) and deployments."""

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field
+
+from wildlens.catalogue.tables import CatalogueTable
+from wildlens.common.db import UtcDateTime, utcnow
+
+
+class Location(CatalogueTable, table=True):
+    __tablename__ = "locations"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    latitude: float
+    longitude: float
+    # ISO 3166 country (or subdivision) code, used for geofencing species lists.
+    region: str = Field(default="", max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Device(CatalogueTable, table=True):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("project_id", "serial"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    serial: str = Field(max_length=100)
+    model: str = Field(default="", max_length=200)
+    make: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Deployment(CatalogueTable, table=True):
+    __tablename__ = "deployments"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    location_id: uuid.UUID = Field(foreign_key="locations.id", index=True)
+    device_id: uuid.UUID = Field(foreign_key="devices.id", index=True)
+    start: datetime = Field(sa_type=UtcDateTime)
+    end: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The camera clock's fixed offset from UTC ("+01:00"); trail cameras ignore daylight saving.
+    utc_offset: str = Field(default="+00:00", max_length=6)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class DeviceToken(CatalogueTable, table=True):
+    __tablename__ = "device_tokens"
+
+    id: uuid.UUID = Field(primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    device_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -1,0 +1,1 @@
+"""Citizen science: what needs people goes to volunteers, and their consensus comes back."""

@@ -1,0 +1,1 @@
+"""Subject sets: groups of media shown to volunteers together."""

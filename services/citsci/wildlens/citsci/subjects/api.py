@@ -1,0 +1,83 @@
+"""Subject sets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.citsci.subjects.models import SubjectSet
+from wildlens.common.errors import Invalid
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    Page,
+    PrincipalDep,
+    decode_cursor,
+    encode_cursor,
+    session_dependency,
+)
+
+router = APIRouter(prefix="/v1/citsci", tags=["citsci"], responses=ERROR_RESPONSES)
+SessionDep = Annotated[AsyncSession, Depends(session_dependency("citsci"), scope="function")]
+
+
+class SubjectSetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=200)
+    destination: Literal["builtin", "zooniverse"] = "builtin"
+
+
+class SubjectSetPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    destination: str
+    created_by: str
+    created_at: datetime
+
+
+@router.post("/subject-sets", status_code=201, response_model=SubjectSetPublic)
+async def create_subject_set(
+    body: SubjectSetCreate, session: SessionDep, principal: PrincipalDep
+) -> SubjectSet:
+    """Create a subject set in a project (managers)."""
+    principal.require_user()
+    principal.require(str(body.project_id), "manager")
+    subject_set = SubjectSet(**body.model_dump(), created_by=principal.subject)
+    session.add(subject_set)
+    await session.flush()
+    return subject_set
+
+
+@router.get("/subject-sets", response_model=Page[SubjectSetPublic])
+async def list_subject_sets(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> Page[SubjectSetPublic]:
+    """A project's subject sets."""
+    principal.require_user()
+    principal.require(str(project_id), "volunteer")
+    query = select(SubjectSet).where(SubjectSet.project_id == project_id)
+    if cursor:
+        try:
+            after = uuid.UUID(str(decode_cursor(cursor)[0]))
+        except (ValueError, IndexError) as exc:
+            raise Invalid("cursor is not one this API returned") from exc
+        query = query.where(col(SubjectSet.id) > after)
+    rows = list((await session.exec(query.order_by(col(SubjectSet.id)).limit(limit + 1))).all())
+    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
+    return Page(
+        items=[SubjectSetPublic.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
+    )

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field
+
+from wildlens.citsci.tables import CitsciTable
+from wildlens.common.db import UtcDateTime, utcnow
+
+
+class SubjectSet(CitsciTable, table=True):
+    __tablename__ = "subject_sets"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(index=True)
+    name: str = Field(max_length=200)
+    # Where volunteers classify it: the built-in volunteer API, or a Zooniverse project.
+    destination: str = Field(default="builtin", max_length=20)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -1,0 +1,1 @@
+"""Inference service: detects and classifies what is in each recorded image."""

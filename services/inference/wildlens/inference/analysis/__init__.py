@@ -1,0 +1,1 @@
+"""Analysing recorded media: fetch, detect, announce."""

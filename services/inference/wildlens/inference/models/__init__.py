@@ -1,0 +1,41 @@
+"""Model layer: bundles, execution providers, preprocessing, output decoders and the detector."""
+
+from wildlens.inference.models.bundle import (
+    Bundle,
+    BundleError,
+    InputSpec,
+    LabelSpec,
+    ModelManifest,
+    Thresholds,
+    load_bundle,
+    write_bundle,
+)
+from wildlens.inference.models.decoders import RawDetection, decode
+from wildlens.inference.models.detector import Detection, Detector
+from wildlens.inference.models.preprocess import Letterbox, preprocess, preprocess_batch
+from wildlens.inference.models.providers import (
+    ProviderUnavailable,
+    choose_providers,
+    create_session,
+)
+
+__all__ = [
+    "Bundle",
+    "BundleError",
+    "Detection",
+    "Detector",
+    "InputSpec",
+    "LabelSpec",
+    "Letterbox",
+    "ModelManifest",
+    "ProviderUnavailable",
+    "RawDetection",
+    "Thresholds",
+    "choose_providers",
+    "create_session",
+    "decode",
+    "load_bundle",
+    "preprocess",
+    "preprocess_batch",
+    "write_bundle",
+]

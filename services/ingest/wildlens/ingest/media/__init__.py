@@ -1,0 +1,31 @@
+"""Media inspection for uploads: receive to disk, sniff the real type, validate, read EXIF.
+
+Typical use, in the upload endpoint::
+
+    received = await receive_to_tempfile(body, directory=tmp, max_bytes=limit)
+    with received:
+        sniffed = sniff_file(received.path)
+        if sniffed.kind == "image":
+            info = await asyncio.to_thread(
+                inspect_image, received.path, sniffed, max_pixels=max_pixels
+            )
+"""
+
+from .exif import RawMetadata, ReconyxMakerNote, parse_reconyx_maker_note, read_metadata
+from .inspect import ImageInfo, inspect_image
+from .receive import Received, receive_to_tempfile
+from .sniff import Sniffed, sniff, sniff_file
+
+__all__ = [
+    "ImageInfo",
+    "RawMetadata",
+    "Received",
+    "ReconyxMakerNote",
+    "Sniffed",
+    "inspect_image",
+    "parse_reconyx_maker_note",
+    "read_metadata",
+    "receive_to_tempfile",
+    "sniff",
+    "sniff_file",
+]

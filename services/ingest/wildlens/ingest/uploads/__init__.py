@@ -1,0 +1,1 @@
+"""Single uploads from gateways and people: ``POST /v1/media``."""

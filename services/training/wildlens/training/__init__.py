@@ -1,0 +1,1 @@
+"""Training: datasets from verified observations, training jobs, and the model registry."""

@@ -1,0 +1,8 @@
+from wildlens.training.service import service
+from wildlens.common.db.migrations import run_env
+from wildlens.common.service.platform import attach_tables
+
+spec = service()
+attach_tables(spec)
+assert spec.metadata is not None
+run_env(spec.metadata)

@@ -1,0 +1,66 @@
+"""The model registry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.common.errors import Invalid
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    Page,
+    PrincipalDep,
+    decode_cursor,
+    encode_cursor,
+    session_dependency,
+)
+from wildlens.training.registry.models import RegisteredModel
+
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)
+SessionDep = Annotated[AsyncSession, Depends(session_dependency("training"), scope="function")]
+
+
+class ModelPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    version: str
+    kind: str
+    sha256: str
+    stage: str
+    project_id: uuid.UUID | None
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+@router.get("", response_model=Page[ModelPublic])
+async def list_models(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> Page[ModelPublic]:
+    """Registered models: global ones, and those of projects the caller belongs to."""
+    principal.require_user()
+    query = select(RegisteredModel)
+    if not principal.is_platform_admin:
+        visible = [uuid.UUID(p) for p in principal.roles if p != "*"]
+        query = query.where(
+            col(RegisteredModel.project_id).is_(None) | col(RegisteredModel.project_id).in_(visible)
+        )
+    if cursor:
+        try:
+            after = uuid.UUID(str(decode_cursor(cursor)[0]))
+        except (ValueError, IndexError) as exc:
+            raise Invalid("cursor is not one this API returned") from exc
+        query = query.where(col(RegisteredModel.id) > after)
+    rows = list((await session.exec(query.order_by(col(RegisteredModel.id)).limit(limit + 1))).all())
+    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
+    return Page(items=[ModelPublic.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor)

@@ -1,0 +1,103 @@
+"""Running the platform inside a test: the real app, its lifespan, and an HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from wildlens.common.auth import TokenIssuer, load_keyring
+from wildlens.common.auth.keys import generate_pem_pair
+from wildlens.common.http import create_app
+from wildlens.common.service import discover_services
+from wildlens.common.settings import Settings
+
+from tests.conftest import AMQP_PASSWORD, AMQP_URL, AMQP_USER, PG_URL, S3Server
+
+
+def embedded_settings(data_dir: Path, *, detector: Path | None = None) -> Settings:
+    return Settings(
+        mode="embedded",
+        data_dir=data_dir,
+        log_json=True,
+        inference={"detector": detector},
+    )
+
+
+def real_settings(
+    data_dir: Path,
+    *,
+    schema_prefix: str,
+    amqp_prefix: str,
+    s3: S3Server,
+    bucket: str,
+    detector: Path | None = None,
+) -> Settings:
+    private_pem, _public_pem = generate_pem_pair()
+    return Settings(
+        mode="distributed",
+        data_dir=data_dir,
+        database_url=PG_URL,
+        broker_url=AMQP_URL,
+        storage_url=s3.url(bucket),
+        database={"schema_prefix": schema_prefix},
+        broker={
+            "username": AMQP_USER,
+            "password": AMQP_PASSWORD,
+            "exchange": f"{amqp_prefix}wildlens.events",
+            "queue_prefix": amqp_prefix,
+        },
+        storage={"access_key": s3.access_key, "secret_key": s3.secret_key},
+        auth={"private_key": private_pem.decode()},
+        inference={"detector": detector},
+    )
+
+
+def admin_token(settings: Settings, subject: str = "admin") -> str:
+    issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
+    return issuer.user_token(subject, {"*": "admin"})
+
+
+def user_token(settings: Settings, subject: str, roles: dict[str, str]) -> str:
+    issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
+    return issuer.user_token(subject, roles)
+
+
+@dataclass
+class RunningPlatform:
+    settings: Settings
+    client: httpx.AsyncClient
+    app: Any
+
+    @property
+    def platform(self) -> Any:
+        return self.app.state.platform
+
+
+@asynccontextmanager
+async def running(settings: Settings, services: list[str] | None = None) -> AsyncIterator[RunningPlatform]:
+    app = create_app(settings, discover_services(services))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://wildlens.test") as client:
+            yield RunningPlatform(settings, client, app)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 30.0, interval: float = 0.05
+) -> Any:
+    """Poll ``probe`` until it returns something truthy; its last value on success."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")

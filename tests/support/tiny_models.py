@@ -1,0 +1,266 @@
+"""Small real models for tests, trained in seconds on images generated here.
+
+No weights can be downloaded where Wildlens is built, so the tests make their own: a tiny CNN
+learns to find one rectangle on a noisy background, is exported to ONNX with the ``generic``
+detector output (boxes, scores, labels) and written as a model bundle, which the inference
+code then loads exactly as it would load a published detector.
+
+The network predicts a per-pixel "inside the object" probability; the exported head turns that
+mask into one box (the rows and columns holding at least half of the mask's peak mass), so the
+ONNX graph speaks the detector layout while training stays a quick segmentation problem.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from PIL import Image
+from torch import nn
+
+from wildlens.inference.models.bundle import BundleError, InputSpec, load_bundle, write_bundle
+from wildlens.inference.models.preprocess import preprocess
+
+__all__ = [
+    "TINY_INPUT",
+    "TinyDetector",
+    "build_tiny_detector",
+    "generate_scene",
+    "load_tiny_torch",
+    "random_box",
+]
+
+TINY_INPUT = InputSpec(width=64, height=64)
+STRIDE = 2
+WEIGHTS_FILE = "tiny-detector.pt"
+PARAMS_FILE = "tiny-build.json"
+# Bump when the architecture, the scenes or the training change, so cached bundles are rebuilt.
+BUILD_REVISION = 1
+TRAINING_IMAGES = 384
+BATCH = 16
+
+
+def random_box(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """A relative ``[x, y, w, h]`` box of the sizes the tiny detector is trained on."""
+    w, h = rng.uniform(0.18, 0.6, size=2)
+    x = rng.uniform(0.0, 1.0 - w)
+    y = rng.uniform(0.0, 1.0 - h)
+    return float(x), float(y), float(w), float(h)
+
+
+def generate_scene(
+    width: int, height: int, box_rel_xywh: tuple[float, float, float, float], seed: int
+) -> Image.Image:
+    """A noisy gradient background with one bright or striped rectangle at ``box_rel_xywh``."""
+    rng = np.random.default_rng(seed)
+    xs = np.arange(width, dtype=np.float32)[None, :, None] / width
+    ys = np.arange(height, dtype=np.float32)[:, None, None] / height
+    angle = rng.uniform(0, 2 * np.pi)
+    base = rng.uniform(20, 100, size=3).astype(np.float32)
+    slope = rng.uniform(-30, 30, size=3).astype(np.float32)
+    noise = rng.standard_normal((height, width, 3), dtype=np.float32)
+    pixels = base + (np.cos(angle) * xs + np.sin(angle) * ys) * slope + noise * 12
+
+    x, y, w, h = box_rel_xywh
+    x1, y1 = round(x * width), round(y * height)
+    x2, y2 = max(x1 + 1, round((x + w) * width)), max(y1 + 1, round((y + h) * height))
+    rh, rw = y2 - y1, x2 - x1
+    bright = rng.uniform(195, 255, size=3).astype(np.float32)
+    if rng.random() < 0.5:
+        patch = np.broadcast_to(bright, (rh, rw, 3)).copy()
+    else:
+        # Stripes a few per box wide, so they survive shrinking to the model input.
+        mid = rng.uniform(140, 185, size=3).astype(np.float32)
+        period = max(2.0, min(rw, rh) / rng.uniform(3, 5))
+        py, px = np.mgrid[0:rh, 0:rw].astype(np.float32)
+        coord = px if rng.random() < 0.5 else py
+        on = (coord // (period / 2)) % 2 == 0
+        patch = np.where(on[..., None], bright, mid)
+    pixels[y1:y2, x1:x2] = patch + rng.standard_normal((rh, rw, 3), dtype=np.float32) * 8
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
+class TinyDetector(nn.Module):
+    """A stride-2 stem and dilated convolutions to a coverage map, then a map-to-box head.
+
+    Each cell of the 32x32 map predicts how much of it the object covers. Per axis, the
+    columns (or rows) holding a good share of the peak mass give the extent: their summed
+    weight is the width in cells and their weighted mean the centre, so boxes land between
+    cell edges rather than on them.
+    """
+
+    def __init__(self, input_size: int = 64, width: int = 12) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.cells = input_size // STRIDE
+        layers: list[nn.Module] = [nn.Conv2d(3, width, 3, stride=STRIDE, padding=1), nn.ReLU()]
+        for dilation in (1, 2, 4):
+            layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation)]
+            layers += [nn.ReLU()]
+        layers.append(nn.Conv2d(width, 1, 1))
+        self.body = nn.Sequential(*layers)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)[:, 0]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        coverage = torch.sigmoid(self.logits(x))
+        score = coverage.amax(dim=(1, 2))
+        cx, w = _extent(coverage.sum(dim=1), self.cells)
+        cy, h = _extent(coverage.sum(dim=2), self.cells)
+        boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1) * STRIDE
+        labels = torch.zeros_like(score, dtype=torch.int64)
+        return boxes[:, None, :], score[:, None], labels[:, None]
+
+
+def _extent(profile: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # Inside the object a profile is flat at its peak; cells below a quarter of the peak are
+    # stray activations elsewhere and are dropped rather than let pull the centre.
+    weight = (profile / profile.amax(dim=1, keepdim=True).clamp_min(1e-6)).clamp(0.0, 1.0)
+    weight = torch.where(weight >= 0.25, weight, torch.zeros_like(weight))
+    index = torch.arange(cells, dtype=profile.dtype, device=profile.device)[None, :] + 0.5
+    size = weight.sum(dim=1).clamp_min(1e-6)
+    centre = (weight * index).sum(dim=1) / size
+    return centre, size
+
+
+def _coverage(start: float, end: float, cells: int) -> npt.NDArray[np.float32]:
+    """How much of each map cell along one axis lies within [start, end) (input pixels)."""
+    edges = np.arange(cells, dtype=np.float32) * STRIDE
+    covered = np.minimum(end, edges + STRIDE) - np.maximum(start, edges)
+    return np.clip(covered / STRIDE, 0.0, 1.0).astype(np.float32)
+
+
+def _training_set(
+    count: int, seed: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    rng = np.random.default_rng(seed)
+    spec = TINY_INPUT
+    cells = spec.width // STRIDE
+    images = np.empty((count, 3, spec.height, spec.width), dtype=np.float32)
+    maps = np.zeros((count, cells, cells), dtype=np.float32)
+    for i in range(count):
+        width, height = (int(v) for v in rng.integers(72, 200, size=2))
+        box = random_box(rng)
+        scene = generate_scene(width, height, box, seed=int(rng.integers(1 << 31)))
+        # Exactly the preprocessing inference applies, so the model sees the same letterbox.
+        images[i], transform = preprocess(scene, spec)
+        x, y, w, h = box
+        x1, y1, x2, y2 = transform.to_input_xyxy(
+            [[x * width, y * height, (x + w) * width, (y + h) * height]]
+        )[0]
+        maps[i] = np.outer(_coverage(y1, y2, cells), _coverage(x1, x2, cells))
+    return images, maps
+
+
+def _params(seed: int, steps: int) -> dict[str, Any]:
+    return {"revision": BUILD_REVISION, "seed": seed, "steps": steps, "torch": torch.__version__}
+
+
+def _cached(folder: Path, params: dict[str, Any]) -> bool:
+    try:
+        load_bundle(folder)
+        stored = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
+    except (BundleError, OSError, ValueError):
+        return False
+    return bool(stored == params and (folder / WEIGHTS_FILE).is_file())
+
+
+def build_tiny_detector(folder: Path, *, seed: int = 0, steps: int = 300) -> Path:
+    """Train, export and bundle the tiny detector in ``folder``; reuse an identical build.
+
+    Returns the bundle folder. The torch weights are kept beside the bundle
+    (``load_tiny_torch``) so tests can compare ONNX against torch.
+    """
+    folder = Path(folder)
+    params = _params(seed, steps)
+    if _cached(folder, params):
+        return folder
+    started = time.perf_counter()
+    model, final_loss = _train(seed, steps)
+    train_seconds = time.perf_counter() - started
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+    write_bundle(
+        folder,
+        _export(model),
+        {
+            "name": "tiny-detector",
+            "version": "0.1.0",
+            "kind": "detector",
+            "input": TINY_INPUT.model_dump(),
+            "decoder": "generic",
+            "labels": [{"label": "animal"}],
+            "training": {
+                "images": TRAINING_IMAGES,
+                "steps": steps,
+                "seed": seed,
+                "final_loss": round(final_loss, 5),
+                "seconds": round(train_seconds, 2),
+            },
+        },
+    )
+    # Written last: a build interrupted earlier is rebuilt, never taken for a finished one.
+    (folder / PARAMS_FILE).write_text(json.dumps(params), encoding="utf-8")
+    return folder
+
+
+def _train(seed: int, steps: int) -> tuple[TinyDetector, float]:
+    torch.manual_seed(seed)
+    images, maps = _training_set(TRAINING_IMAGES, seed)
+    x_all, y_all = torch.from_numpy(images), torch.from_numpy(maps)
+    model = TinyDetector(TINY_INPUT.width)
+    optimiser = torch.optim.Adam(model.parameters(), lr=4e-3)
+    generator = torch.Generator().manual_seed(seed)
+    threads = torch.get_num_threads()
+    # Layers this small run faster on one thread than split across several.
+    torch.set_num_threads(1)
+    try:
+        model.train()
+        loss = torch.zeros(())
+        for _ in range(steps):
+            batch = torch.randint(0, len(x_all), (BATCH,), generator=generator)
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                model.logits(x_all[batch]), y_all[batch]
+            )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval(), float(loss.detach())
+
+
+def _export(model: TinyDetector) -> bytes:
+    buffer = io.BytesIO()
+    names = ("images", "boxes", "scores", "labels")
+    # The TorchScript exporter warns about its own deprecation and tracing details; the suite
+    # turns warnings into errors, and the exported graph is checked against torch in the tests.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, TINY_INPUT.height, TINY_INPUT.width),),
+            buffer,
+            input_names=[names[0]],
+            output_names=list(names[1:]),
+            dynamic_axes={name: {0: "batch"} for name in names},
+            opset_version=17,
+            dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def load_tiny_torch(folder: Path) -> TinyDetector:
+    """The torch model a ``build_tiny_detector`` folder was exported from, in eval mode."""
+    model = TinyDetector(TINY_INPUT.width)
+    model.load_state_dict(torch.load(Path(folder) / WEIGHTS_FILE, weights_only=True))
+    return model.eval()
