@@ -12,7 +12,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -122,6 +122,11 @@ def s3_bucket(unique: str) -> str:
     return f"{unique}-bucket"
 
 
-@pytest.fixture
-async def _noop() -> AsyncIterator[None]:
-    yield
+BACKEND_FIXTURES = {"pg_schema_prefix", "amqp_prefix", "s3_server", "s3_bucket"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use a real backend are marked, so ``-m "not backends"`` leaves them out."""
+    for item in items:
+        if BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.backends)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def heron_timestamps() -> dict[str, datetime]:
         }
 
 
-@pytest.fixture(params=["embedded", "real"])
+@pytest.fixture(params=["embedded", pytest.param("real", marks=pytest.mark.backends)])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -53,11 +54,12 @@ def settings_for(
 ):  # type: ignore[no-untyped-def]
     """Settings for the backend under test; the real one gets its own schemas, queues, bucket."""
 
-    def make(detector: Path | None = None) -> Settings:
+    def make(detector: Path | None = None, **overrides: Any) -> Settings:
         if backend == "embedded":
-            return embedded_settings(tmp_path / "data", detector=detector)
+            settings = embedded_settings(tmp_path / "data", detector=detector)
+            return settings.model_copy(update=overrides) if overrides else settings
         s3: S3Server = request.getfixturevalue("s3_server")
-        return real_settings(
+        settings = real_settings(
             tmp_path / "data",
             schema_prefix=request.getfixturevalue("pg_schema_prefix"),
             amqp_prefix=request.getfixturevalue("amqp_prefix"),
@@ -65,5 +67,6 @@ def settings_for(
             bucket=request.getfixturevalue("s3_bucket"),
             detector=detector,
         )
+        return settings.model_copy(update=overrides) if overrides else settings
 
     return make

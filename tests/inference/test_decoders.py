@@ -46,7 +46,7 @@ def test_generic_reads_outputs_in_order_when_unnamed_and_per_image() -> None:
 
     found = decode("generic", [boxes, scores, labels], config(0.2))
 
-    assert found == [[], [RawDetection(0, pytest.approx(0.6), (5.0, 5.0, 20.0, 25.0))]]
+    assert [boxes_of(f) for f in found] == [[], [(0, 0.6, (5.0, 5.0, 20.0, 25.0))]]
 
 
 def test_yolov8_converts_centre_boxes_and_picks_the_best_class() -> None:

@@ -69,7 +69,11 @@ def test_boxes_in_the_padding_are_clipped_to_the_image() -> None:
 
 def test_batch_stacks_images_of_any_size_and_mode() -> None:
     spec = InputSpec(width=32, height=32)
-    images = [Image.new("L", (100, 40), 200), Image.new("RGBA", (40, 100)), Image.new("RGB", (7, 7))]
+    images = [
+        Image.new("L", (100, 40), 200),
+        Image.new("RGBA", (40, 100)),
+        Image.new("RGB", (7, 7)),
+    ]
 
     batch, transforms = preprocess_batch(images, spec)
 

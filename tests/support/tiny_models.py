@@ -32,6 +32,7 @@ __all__ = [
     "TINY_INPUT",
     "TinyDetector",
     "build_tiny_detector",
+    "export_onnx",
     "generate_scene",
     "load_tiny_torch",
     "random_box",
@@ -108,7 +109,8 @@ class TinyDetector(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)[:, 0]
+        out: torch.Tensor = self.body(x)
+        return out[:, 0]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         coverage = torch.sigmoid(self.logits(x))
@@ -173,7 +175,7 @@ def _cached(folder: Path, params: dict[str, Any]) -> bool:
     return bool(stored == params and (folder / WEIGHTS_FILE).is_file())
 
 
-def build_tiny_detector(folder: Path, *, seed: int = 0, steps: int = 300) -> Path:
+def build_tiny_detector(folder: Path, *, seed: int = 0, steps: int = 200) -> Path:
     """Train, export and bundle the tiny detector in ``folder``; reuse an identical build.
 
     Returns the bundle folder. The torch weights are kept beside the bundle
@@ -191,7 +193,7 @@ def build_tiny_detector(folder: Path, *, seed: int = 0, steps: int = 300) -> Pat
     torch.save(model.state_dict(), folder / WEIGHTS_FILE)
     write_bundle(
         folder,
-        _export(model),
+        export_onnx(model),
         {
             "name": "tiny-detector",
             "version": "0.1.0",
@@ -232,14 +234,15 @@ def _train(seed: int, steps: int) -> tuple[TinyDetector, float]:
                 model.logits(x_all[batch]), y_all[batch]
             )
             optimiser.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
     finally:
         torch.set_num_threads(threads)
     return model.eval(), float(loss.detach())
 
 
-def _export(model: TinyDetector) -> bytes:
+def export_onnx(model: TinyDetector, *, dynamic_batch: bool = True) -> bytes:
+    """The model as ONNX bytes; with a fixed batch of 1 unless ``dynamic_batch``."""
     buffer = io.BytesIO()
     names = ("images", "boxes", "scores", "labels")
     # The TorchScript exporter warns about its own deprecation and tracing details; the suite
@@ -249,10 +252,10 @@ def _export(model: TinyDetector) -> bytes:
         torch.onnx.export(
             model,
             (torch.zeros(1, 3, TINY_INPUT.height, TINY_INPUT.width),),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # file objects work; the annotation says paths
             input_names=[names[0]],
             output_names=list(names[1:]),
-            dynamic_axes={name: {0: "batch"} for name in names},
+            dynamic_axes={name: {0: "batch"} for name in names} if dynamic_batch else None,
             opset_version=17,
             dynamo=False,
         )

@@ -134,7 +134,9 @@ class InferenceModel:
     def _inspect(self, session: ort.InferenceSession) -> None:
         inputs = session.get_inputs()
         if len(inputs) != 1:
-            raise BundleError(f"model {self.name} has {len(inputs)} inputs; one image input expected")
+            raise BundleError(
+                f"model {self.name} has {len(inputs)} inputs; one image input expected"
+            )
         shape = list(inputs[0].shape)
         if len(shape) != 4:
             raise BundleError(f"model {self.name} input should be [N, 3, H, W], got {shape}")
@@ -154,6 +156,8 @@ class InferenceModel:
         self._output_names = [output.name for output in session.get_outputs()]
 
     def _chunks(self, count: int) -> Iterator[slice]:
+        """Slices of a request that fit one run; loads first, as the batch axis decides."""
+        self.load()
         step = self._batch_size or self._max_batch_size
         for start in range(0, count, step):
             yield slice(start, min(start + step, count))

@@ -66,7 +66,8 @@ class Letterbox:
         boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
         scale = np.array([self.scale_x, self.scale_y, self.scale_x, self.scale_y])
         pad = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y])
-        return (boxes * scale + pad).astype(np.float32)
+        result: FloatArray = (boxes * scale + pad).astype(np.float32)
+        return result
 
     def to_relative_xywh(self, boxes_xyxy: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Boxes in model-input pixels ``[N, 4]`` xyxy to relative ``[x, y, w, h]``.

@@ -1,0 +1,65 @@
+# Wildlens developer entry points. `make run` and `make test` are all a fresh machine needs.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROJECTS := libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: install install-dev run test test-embedded bench proto lint format migration clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python requirements.txt $(PROJECTS)
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## install: the platform into .venv
+install: $(VENV)/.installed
+
+## install-dev: the platform plus test, lint and code-generation tools
+install-dev: $(VENV)/.installed-dev
+
+## run: serve the whole platform embedded on $(HOST):$(PORT)
+run: install
+	$(BIN)/wildlens up --host $(HOST) --port $(PORT)
+
+## test: the embedded suite, and the real-backend suite where PostgreSQL and RabbitMQ answer
+test: install-dev
+	$(BIN)/pytest
+
+## test-embedded: only what needs no PostgreSQL, RabbitMQ or S3 server
+test-embedded: install-dev
+	$(BIN)/pytest -m "not backends and not processes"
+
+## bench: the benchmarks in bench/ (figures, not pass/fail)
+bench: install-dev
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+## proto: regenerate the event contracts' Python from proto/
+proto: install-dev
+	$(BIN)/python -m wildlens.common.events.codegen proto
+
+## lint: ruff and mypy
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/common/wildlens services
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## migration: autogenerate a revision, e.g. make migration SERVICE=catalogue MESSAGE="add taxa"
+migration: install-dev
+	$(BIN)/python -m wildlens.common.db.revision $(SERVICE) "$(MESSAGE)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
