@@ -5,9 +5,9 @@ learns to find one rectangle on a noisy background, is exported to ONNX with the
 detector output (boxes, scores, labels) and written as a model bundle, which the inference
 code then loads exactly as it would load a published detector.
 
-The network predicts a per-pixel "inside the object" probability; the exported head turns that
-mask into one box (the rows and columns holding at least half of the mask's peak mass), so the
-ONNX graph speaks the detector layout while training stays a quick segmentation problem.
+The network predicts, per cell of a coarse map, how much of the cell the object covers; the
+exported head turns that map into one box, so the ONNX graph speaks the detector layout while
+training stays a quick segmentation problem.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ STRIDE = 2
 WEIGHTS_FILE = "tiny-detector.pt"
 PARAMS_FILE = "tiny-build.json"
 # Bump when the architecture, the scenes or the training change, so cached bundles are rebuilt.
-BUILD_REVISION = 1
+BUILD_REVISION = 2
 TRAINING_IMAGES = 384
 BATCH = 16
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -73,9 +74,14 @@ def up(
         token = issuer.user_token("admin", {"*": "admin"}, ttl_s=settings.auth.token_ttl_s)
         console.print(
             f"[bold]Created the admin identity[/] in {settings.data_dir}.\n"
-            f"An admin token (valid {settings.auth.token_ttl_s // 60} minutes):\n{token}\n"
+            f"An admin token (valid {settings.auth.token_ttl_s // 60} minutes):"
+        )
+        # Printed plainly, never wrapped, so that it can be copied whole.
+        print(token, file=sys.stderr, flush=True)
+        console.print(
             "Get another any time with: [bold]wildlens token --role admin[/]"
-            + (f" --data {data}" if data else "")
+            + (f" --data {data}" if data else ""),
+            soft_wrap=True,
         )
     console.print(
         f"Serving {', '.join(s.name for s in specs)} on http://{host}:{port} "
