@@ -14,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BACKEND_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.backends)
+
+
+@pytest.fixture(scope="session")
+def tiny_detector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny detector trained for seconds on generated scenes and exported to ONNX; kept in
+    pytest's cache between runs (rebuilt in a temp folder with the cache plugin off)."""
+    from tests.support.tiny_models import build_tiny_detector
+
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("tiny-detector") if cache is not None else tmp_path_factory.mktemp("tiny")
+    return build_tiny_detector(Path(folder))

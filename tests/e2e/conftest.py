@@ -18,15 +18,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "camtrap-dp" / "example"
 HERON_DEPLOYMENT = "62c200a9"
 
 
-@pytest.fixture(scope="session")
-def tiny_detector(pytestconfig: pytest.Config) -> Path:
-    """A tiny detector trained for seconds on generated scenes, exported to ONNX (cached)."""
-    from tests.support.tiny_models import build_tiny_detector
-
-    folder = pytestconfig.cache.mkdir("tiny-detector")
-    return build_tiny_detector(folder)
-
-
 @pytest.fixture
 def heron_images() -> list[Path]:
     return sorted((DATA / "media").glob("*.JPG"))

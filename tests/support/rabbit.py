@@ -2,35 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
-import subprocess
 
 import aio_pika
 
+EXCHANGE_SUFFIXES = ("wildlens.events", "wildlens.events.dlx")
 
-def _list(kind: str) -> list[str]:
-    """Names of queues or exchanges, read with rabbitmqctl (same machine as the broker)."""
+
+async def _queues() -> list[str]:
+    """Names of all queues, read with rabbitmqctl (on the broker's machine)."""
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         return []
-    out = subprocess.run(
-        [ctl, "-q", f"list_{kind}", "name", "--formatter", "json"],
-        capture_output=True, text=True, timeout=60, check=False,
+    process = await asyncio.create_subprocess_exec(
+        ctl, "-q", "list_queues", "name", "--formatter", "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
-    if out.returncode != 0:
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    if process.returncode != 0:
         return []
-    return [row["name"] for row in json.loads(out.stdout or "[]")]
+    return [row["name"] for row in json.loads(out or b"[]")]
 
 
 async def delete_prefixed(url: str, user: str, password: str, prefix: str) -> None:
     connection = await aio_pika.connect_robust(url, login=user, password=password)
     async with connection:
-        for name in _list("queues"):
+        channel = await connection.channel()
+        for name in await _queues():
             if name.startswith(prefix):
-                channel = await connection.channel()
                 await channel.queue_delete(name)
-        for name in _list("exchanges"):
-            if name.startswith(prefix):
-                channel = await connection.channel()
-                await channel.exchange_delete(name)
+        # Exchange names are known; deleting one that was never declared is harmless.
+        for suffix in EXCHANGE_SUFFIXES:
+            await channel.exchange_delete(prefix + suffix)

@@ -156,7 +156,7 @@ WILDLENS_MIGRATE_ON_START: "false"
 
 {{/* The credentials as environment variables from their Secrets. */}}
 {{- define "wildlens.secretEnv" -}}
-{{- $own := include "wildlens.credentialsSecret" . }}
+{{- $own := include "wildlens.credentialsSecret" . -}}
 - name: WILDLENS_DATABASE__PASSWORD
   valueFrom:
     secretKeyRef:

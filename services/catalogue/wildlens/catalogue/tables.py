@@ -1,7 +1,15 @@
-"""The catalogue's table base and metadata; every table model module registers here."""
+"""The catalogue service's table base and metadata; every table model module registers here."""
 
-from wildlens.common.db import model_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
-CatalogueTable, metadata = model_base("catalogue")
+from wildlens.common.db import new_metadata
+
+metadata = new_metadata()
+
+
+class CatalogueTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the catalogue service's tables."""
+
 
 __all__ = ["CatalogueTable", "metadata"]

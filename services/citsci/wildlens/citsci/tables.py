@@ -1,7 +1,15 @@
-"""The citsci service's table base and metadata."""
+"""The citsci service's table base and metadata; every table model module registers here."""
 
-from wildlens.common.db import model_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
-CitsciTable, metadata = model_base("citsci")
+from wildlens.common.db import new_metadata
+
+metadata = new_metadata()
+
+
+class CitsciTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the citsci service's tables."""
+
 
 __all__ = ["CitsciTable", "metadata"]

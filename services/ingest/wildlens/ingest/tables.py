@@ -1,7 +1,15 @@
-"""The ingest service's table base and metadata."""
+"""The ingest service's table base and metadata; every table model module registers here."""
 
-from wildlens.common.db import model_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
-IngestTable, metadata = model_base("ingest")
+from wildlens.common.db import new_metadata
+
+metadata = new_metadata()
+
+
+class IngestTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the ingest service's tables."""
+
 
 __all__ = ["IngestTable", "metadata"]

@@ -1,7 +1,15 @@
-"""The training service's table base and metadata."""
+"""The training service's table base and metadata; every table model module registers here."""
 
-from wildlens.common.db import model_base
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
 
-TrainingTable, metadata = model_base("training")
+from wildlens.common.db import new_metadata
+
+metadata = new_metadata()
+
+
+class TrainingTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of the training service's tables."""
+
 
 __all__ = ["TrainingTable", "metadata"]

@@ -4,7 +4,7 @@ transactional outbox, consumer idempotency and Alembic migrations."""
 from wildlens.common.db.base import (
     NAMING_CONVENTION,
     UtcDateTime,
-    model_base,
+    new_metadata,
     utcnow,
 )
 from wildlens.common.db.engine import Database, create_database
@@ -22,7 +22,7 @@ __all__ = [
     "first_delivery",
     "outbox_table",
     "processed_events_table",
-    "model_base",
+    "new_metadata",
     "stage",
     "utcnow",
 ]

@@ -1,18 +1,13 @@
-"""Table bases: every service has its own ``MetaData`` so that one process can hold several
-services' tables (embedded mode) without them touching each other."""
+"""What every service's tables share: the naming convention and UTC timestamps."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel
 
-__all__ = ["NAMING_CONVENTION", "UtcDateTime", "model_base", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "UtcDateTime", "new_metadata", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,14 +48,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def model_base(service: str) -> tuple[type[SQLModel], MetaData]:
-    """A SQLModel base class with a metadata of its own, for one service's tables.
+def new_metadata() -> MetaData:
+    """A fresh metadata with the platform's naming convention, for one service's tables.
 
-    Args:
-        service: the service name, used only to make the base class's name readable.
+    Each service has its own, so that one process can hold several services' tables
+    (embedded mode) without them touching each other. A service declares its base as::
+
+        metadata = new_metadata()
+
+        class CatalogueTable(SQLModel, registry=registry(metadata=metadata)):
+            pass
     """
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    reg = registry(metadata=metadata)
-    namespace: dict[str, Any] = {"__module__": __name__}
-    base = type(f"{service.capitalize()}Table", (SQLModel,), namespace, registry=reg)
-    return base, metadata
+    return MetaData(naming_convention=NAMING_CONVENTION)

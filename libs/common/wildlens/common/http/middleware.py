@@ -20,7 +20,7 @@ _SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 def _incoming_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            text = value.decode("latin-1")[:64]
+            text: str = value.decode("latin-1")[:64]
             if text and set(text) <= _SAFE_ID:
                 return text
     return uuid.uuid4().hex

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 19:41:31.991484
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import wildlens.common.db.base
