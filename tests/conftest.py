@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_URL = os.environ.get("WILDLENS_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "WILDLENS_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 AMQP_URL = os.environ.get("WILDLENS_TEST_BROKER_URL", "amqp://127.0.0.1:5672/")
 AMQP_USER, AMQP_PASSWORD = "guest", "guest"
 REQUIRE_BACKENDS = os.environ.get("WILDLENS_REQUIRE_BACKENDS") == "1"
@@ -67,7 +69,8 @@ def pg_schema_prefix(unique: str) -> Iterator[str]:
         conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
         try:
             rows = await conn.fetch(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", prefix.replace("_", r"\_") + "%"
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+                prefix.replace("_", r"\_") + "%",
             )
             for row in rows:
                 await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')

@@ -395,8 +395,15 @@ async def test_a_crashed_consumer_process_loses_nothing(
 
     settings = backend.settings()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CRASHING_CONSUMER, backend.url, settings.exchange,
-        settings.queue_prefix, AMQP_USER, AMQP_PASSWORD, str(settings.max_deliveries),
+        sys.executable,
+        "-c",
+        _CRASHING_CONSUMER,
+        backend.url,
+        settings.exchange,
+        settings.queue_prefix,
+        AMQP_USER,
+        AMQP_PASSWORD,
+        str(settings.max_deliveries),
         stdout=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(TIMEOUT * 2):

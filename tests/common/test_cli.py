@@ -49,14 +49,23 @@ def test_up_serves_everything_and_token_prints_a_token_it_accepts(tmp_path: Path
 
         token = subprocess.run(
             [WILDLENS, "token", "--role", "admin", "--data", str(data)],
-            capture_output=True, text=True, check=True, env=_clean_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_clean_env(),
         ).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
         created = httpx.post(f"{base}/v1/projects", json={"name": "Field test"}, headers=headers)
         assert created.status_code == 201, created.text
         # Every service's routes are on the one port.
         spec = httpx.get(f"{base}/openapi.json").json()
-        assert {"/v1/media", "/v1/projects", "/v1/media/{media_id}", "/v1/citsci/subject-sets", "/v1/models"} <= set(spec["paths"])
+        assert {
+            "/v1/media",
+            "/v1/projects",
+            "/v1/media/{media_id}",
+            "/v1/citsci/subject-sets",
+            "/v1/models",
+        } <= set(spec["paths"])
         ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
         assert len(ids) == len(set(ids))
         ready = httpx.get(f"{base}/readyz").json()
@@ -65,7 +74,10 @@ def test_up_serves_everything_and_token_prints_a_token_it_accepts(tmp_path: Path
         # A token from another data directory's key is refused.
         stranger = subprocess.run(
             [WILDLENS, "token", "--data", str(tmp_path / "elsewhere")],
-            capture_output=True, text=True, check=True, env=_clean_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_clean_env(),
         ).stdout.strip()
         refused = httpx.get(f"{base}/v1/projects", headers={"Authorization": f"Bearer {stranger}"})
         assert refused.status_code == 401
@@ -78,7 +90,9 @@ def test_up_serves_everything_and_token_prints_a_token_it_accepts(tmp_path: Path
 def test_token_refuses_an_unknown_role(tmp_path: Path) -> None:
     result = subprocess.run(
         [WILDLENS, "token", "--role", "overlord", "--data", str(tmp_path)],
-        capture_output=True, text=True, env=_clean_env(),
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
     )
     assert result.returncode == 2
     assert "unknown role" in result.stderr
@@ -89,13 +103,17 @@ def test_serve_names_the_installed_services_when_asked_for_another() -> None:
         [WILDLENS, "serve", "billing"], capture_output=True, text=True, env=_clean_env()
     )
     assert result.returncode == 2
-    assert "catalogue" in result.stderr and "billing" in result.stderr
+    assert "catalogue" in result.stderr
+    assert "billing" in result.stderr
 
 
 def test_migrate_brings_every_service_to_head(tmp_path: Path) -> None:
     result = subprocess.run(
         [WILDLENS, "migrate", "--data", str(tmp_path)],
-        capture_output=True, text=True, env=_clean_env(), check=True,
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        check=True,
     )
     for service in ("catalogue", "ingest", "citsci", "training"):
         assert f"{service}: migrated to head" in result.stderr

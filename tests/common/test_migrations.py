@@ -9,13 +9,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+from tests.conftest import PG_URL
 from wildlens.common.db import create_database
 from wildlens.common.db.migrations import current_revision, upgrade
 from wildlens.common.service import discover_services
 from wildlens.common.service.platform import attach_tables
 from wildlens.common.settings import Settings
-
-from tests.conftest import PG_URL
 
 SERVICES = [s.name for s in discover_services() if s.metadata is not None]
 
@@ -32,7 +31,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 async def test_migrations_match_models(service: str, settings: Settings) -> None:
     (spec,) = discover_services([service])
     attach_tables(spec)
-    assert spec.metadata is not None and spec.migrations is not None
+    assert spec.metadata is not None
+    assert spec.migrations is not None
     db = create_database(settings, service)
     try:
         await upgrade(db, Path(spec.migrations))

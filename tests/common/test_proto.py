@@ -13,7 +13,9 @@ GENERATED = ROOT / "libs" / "common" / "wildlens" / "common" / "events" / "v1"
 def test_generated_code_is_not_stale() -> None:
     expected = codegen.generate(ROOT / "proto")
     committed = {p.name: p.read_text() for p in GENERATED.glob("*_pb2.py*")}
-    stale = sorted(n for n in expected.keys() | committed.keys() if expected.get(n) != committed.get(n))
+    stale = sorted(
+        n for n in expected.keys() | committed.keys() if expected.get(n) != committed.get(n)
+    )
     assert not stale, f"run `make proto`: {', '.join(stale)} differ from proto/"
 
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from wildlens.common.settings import Settings
-
 from tests.conftest import S3Server
 from tests.support.platform import embedded_settings, real_settings
+from wildlens.common.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "camtrap-dp" / "example"
 HERON_DEPLOYMENT = "62c200a9"
@@ -40,9 +39,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings_for(
-    request: pytest.FixtureRequest, backend: str, tmp_path: Path
-):  # type: ignore[no-untyped-def]
+def settings_for(request: pytest.FixtureRequest, backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings for the backend under test; the real one gets its own schemas, queues, bucket."""
 
     def make(detector: Path | None = None, **overrides: Any) -> Settings:

@@ -25,7 +25,7 @@ HOSTILE: list[tuple[str, Callable[[], bytes], int, str]] = [
 
 
 async def _stored_objects(wl: Any) -> list[Any]:
-    return [o for o in await wl.platform.store.list("media/")]
+    return list(await wl.platform.store.list("media/"))
 
 
 @pytest.mark.parametrize(("name", "make", "status", "words"), HOSTILE, ids=[h[0] for h in HOSTILE])
@@ -36,7 +36,9 @@ async def test_hostile_uploads_are_refused_and_leave_nothing(
     async with running(settings) as wl:
         admin = admin_token(settings)
         site = await create_site(wl.client, admin)
-        response = await post_media(wl.client, site.device_token, data=make(), filename=f"{name}.jpg")
+        response = await post_media(
+            wl.client, site.device_token, data=make(), filename=f"{name}.jpg"
+        )
         assert response.status_code == status, response.text
         body = response.json()
         assert words.lower() in body["detail"].lower(), body
@@ -45,7 +47,9 @@ async def test_hostile_uploads_are_refused_and_leave_nothing(
         ingest = wl.platform.contexts["ingest"]
         assert await ingest.relay.relay_once() == 0  # nothing was staged for publishing
         # The service is still up and takes a good image.
-        good = await post_media(wl.client, site.device_token, data=bad_files.small_jpeg(), filename="ok.jpg")
+        good = await post_media(
+            wl.client, site.device_token, data=bad_files.small_jpeg(), filename="ok.jpg"
+        )
         assert good.status_code == 202, good.text
 
 
@@ -67,7 +71,9 @@ async def test_malformed_requests_say_what_is_wrong(settings_for: Any) -> None:
         assert response.status_code == 422
 
         response = await wl.client.post(
-            f"/v1/projects/{pid}/locations", json={"name": "x", "latitude": 123, "longitude": 0}, headers=h
+            f"/v1/projects/{pid}/locations",
+            json={"name": "x", "latitude": 123, "longitude": 0},
+            headers=h,
         )
         assert response.status_code == 422
         assert "latitude" in response.json()["detail"]
@@ -79,7 +85,9 @@ async def test_malformed_requests_say_what_is_wrong(settings_for: Any) -> None:
             "end": "2021-03-01T00:00:00+01:00",
             "utc_offset": "+01:00",
         }
-        response = await wl.client.post(f"/v1/projects/{pid}/deployments", json=bad_deployment, headers=h)
+        response = await wl.client.post(
+            f"/v1/projects/{pid}/deployments", json=bad_deployment, headers=h
+        )
         assert response.status_code == 422
         assert "end must be after start" in response.json()["detail"]
 
@@ -125,7 +133,10 @@ async def test_malformed_requests_say_what_is_wrong(settings_for: Any) -> None:
         assert response.status_code == 422
         assert "file" in response.json()["detail"]
         response = await post_media(
-            wl.client, site.device_token, data=bad_files.small_jpeg(), fields={"captured_at": "2021-04-01 10:00"}
+            wl.client,
+            site.device_token,
+            data=bad_files.small_jpeg(),
+            fields={"captured_at": "2021-04-01 10:00"},
         )
         assert response.status_code == 422
         response = await post_media(
@@ -154,7 +165,9 @@ async def test_pagination_walks_every_item_once(settings_for: Any, tmp_path: Pat
         cursor = None
         pages = 0
         while True:
-            url = f"/v1/projects/{site.project_id}/locations?limit=3" + (f"&cursor={cursor}" if cursor else "")
+            url = f"/v1/projects/{site.project_id}/locations?limit=3" + (
+                f"&cursor={cursor}" if cursor else ""
+            )
             page = await ok(await wl.client.get(url, headers=h), 200)
             seen += [item["id"] for item in page["items"]]
             pages += 1

@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.support.api import bearer, create_site, ok, post_media
+from tests.support.platform import admin_token, embedded_settings, eventually, running
 from wildlens.common.events import decode, new_envelope
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
@@ -14,9 +16,6 @@ from wildlens.common.events.v1.media_pb2 import (
     MediaAnalyzed,
     ModelRef,
 )
-
-from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, embedded_settings, eventually, running
 
 
 def _analysis(media_id: str, project_id: str, version: str, boxes: int) -> MediaAnalyzed:
@@ -93,13 +92,17 @@ async def test_poison_message_is_dead_lettered_and_the_consumer_goes_on(
     settings_for: Any, heron_images: list[Path]
 ) -> None:
     base = settings_for()
-    settings = base.model_copy(update={"broker": base.broker.model_copy(update={"max_deliveries": 3})})
+    settings = base.model_copy(
+        update={"broker": base.broker.model_copy(update={"max_deliveries": 3})}
+    )
     async with running(settings) as wl:
         admin = admin_token(settings)
         site = await create_site(wl.client, admin)
         bus = wl.platform.bus
         # An analysis of media the catalogue never recorded can never be stored.
-        poison = new_envelope(_analysis(str(uuid.uuid4()), site.project_id, "1.0", 1), producer="test")
+        poison = new_envelope(
+            _analysis(str(uuid.uuid4()), site.project_id, "1.0", 1), producer="test"
+        )
         await bus.publish([poison])
 
         async def dead() -> list[Any]:
@@ -138,10 +141,13 @@ async def test_embedded_platform_restarted_with_messages_in_flight_loses_none(
     accepted = []
     async with running(settings, ["ingest"]) as wl:
         for image in heron_images[:5]:
-            accepted.append((await ok(await post_media(wl.client, site.device_token, image), 202))["media_id"])
+            accepted.append(
+                (await ok(await post_media(wl.client, site.device_token, image), 202))["media_id"]
+            )
         assert await wl.platform.bus.dead_letters("catalogue", "media.ingested") == []
 
     async with running(settings) as wl:
+
         async def analyzed(media_id: str) -> dict[str, Any] | None:
             media = await _media(wl.client, admin, media_id)
             return media if media and media["status"] == "analyzed" else None

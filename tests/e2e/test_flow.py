@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, running, user_token
 
@@ -21,7 +19,10 @@ async def _media(client: Any, token: str, media_id: str) -> dict[str, Any] | Non
 
 
 async def test_real_camera_trap_images_flow_through(
-    settings_for: Any, tiny_detector: Path, heron_images: list[Path], heron_timestamps: dict[str, datetime]
+    settings_for: Any,
+    tiny_detector: Path,
+    heron_images: list[Path],
+    heron_timestamps: dict[str, datetime],
 ) -> None:
     settings = settings_for(detector=tiny_detector)
     async with running(settings) as wl:
@@ -46,11 +47,15 @@ async def test_real_camera_trap_images_flow_through(
             assert datetime.fromisoformat(media["captured_at"]).utcoffset().total_seconds() == 0
             assert media["captured_at_source"] == "exif"
             assert media["raw_metadata"]["make"] == "RECONYX"
-            assert media["width"] == 2048 and media["height"] == 1440
+            assert media["width"] == 2048
+            assert media["height"] == 1440
             assert [a["model_name"] for a in media["analyses"]] == ["tiny-detector"]
             for observation in media["observations"]:
                 x, y, w, h = observation["bbox"]
-                assert 0 <= x <= 1 and 0 <= y <= 1 and 0 < w <= 1 and 0 < h <= 1
+                assert 0 <= x <= 1
+                assert 0 <= y <= 1
+                assert 0 < w <= 1
+                assert 0 < h <= 1
                 assert observation["classification_method"] == "machine"
 
 
@@ -155,13 +160,17 @@ async def test_other_projects_media_is_not_found_and_device_tokens_cannot_read(
         assert response.status_code == 404
 
         member = user_token(settings, "viewer", {site.project_id: "viewer"})
-        assert (await wl.client.get(f"/v1/media/{body['media_id']}", headers=bearer(member))).status_code == 200
+        assert (
+            await wl.client.get(f"/v1/media/{body['media_id']}", headers=bearer(member))
+        ).status_code == 200
 
         for path in (f"/v1/media/{body['media_id']}", f"/v1/projects/{site.project_id}"):
             response = await wl.client.get(path, headers=bearer(site.device_token))
             assert response.status_code == 403
             assert "device token" in response.json()["detail"]
-        response = await wl.client.post("/v1/projects", json={"name": "x"}, headers=bearer(site.device_token))
+        response = await wl.client.post(
+            "/v1/projects", json={"name": "x"}, headers=bearer(site.device_token)
+        )
         assert response.status_code == 403
 
         # A device token of one project cannot post into another.

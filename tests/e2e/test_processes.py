@@ -17,13 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from wildlens.common.auth import TokenIssuer
-from wildlens.common.auth.keys import generate_pem_pair, load_keyring
-from wildlens.common.settings import Settings
-
 from tests.conftest import AMQP_PASSWORD, AMQP_URL, AMQP_USER, PG_URL, S3Server, free_port
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import eventually
+from wildlens.common.auth import TokenIssuer
+from wildlens.common.auth.keys import generate_pem_pair, load_keyring
+from wildlens.common.settings import Settings
 
 pytestmark = pytest.mark.processes
 
@@ -89,7 +88,9 @@ def cluster(
             )
             urls[service] = f"http://127.0.0.1:{port}"
         _wait_ready(urls, processes, logs)
-        settings = Settings(auth={"private_key": private_pem.decode()}, mode="embedded", data_dir=tmp_path)
+        settings = Settings(
+            auth={"private_key": private_pem.decode()}, mode="embedded", data_dir=tmp_path
+        )
         admin = TokenIssuer(load_keyring(settings), "wildlens").user_token("admin", {"*": "admin"})
         yield Cluster(urls, admin, logs)
     finally:
@@ -135,7 +136,9 @@ async def test_one_image_through_five_processes(
         body = await ok(await post_media(ingest, site.device_token, image), 202)
 
         async def analyzed() -> dict[str, Any] | None:
-            response = await catalogue.get(f"/v1/media/{body['media_id']}", headers=bearer(cluster.admin))
+            response = await catalogue.get(
+                f"/v1/media/{body['media_id']}", headers=bearer(cluster.admin)
+            )
             if response.status_code != 200:
                 return None
             media = dict(response.json())

@@ -16,13 +16,15 @@ def boxes_of(detections: list[RawDetection]) -> list[tuple[int, float, tuple[flo
 
 def test_generic_thresholds_then_suppresses_same_class_overlaps_only() -> None:
     boxes = np.array(
-        [[
-            [10, 10, 50, 50],  # animal 0.9
-            [12, 12, 52, 52],  # animal 0.8, IoU 0.82 with the first: suppressed
-            [11, 11, 51, 51],  # person 0.7, same place, other class: kept
-            [100, 100, 120, 130],  # animal 0.3: above the animal threshold
-            [200, 200, 220, 220],  # person 0.3: below the person threshold
-        ]],
+        [
+            [
+                [10, 10, 50, 50],  # animal 0.9
+                [12, 12, 52, 52],  # animal 0.8, IoU 0.82 with the first: suppressed
+                [11, 11, 51, 51],  # person 0.7, same place, other class: kept
+                [100, 100, 120, 130],  # animal 0.3: above the animal threshold
+                [200, 200, 220, 220],  # person 0.3: below the person threshold
+            ]
+        ],
         dtype=np.float32,
     )
     scores = np.array([[0.9, 0.8, 0.7, 0.3, 0.3]], dtype=np.float32)
@@ -80,12 +82,14 @@ def test_yolov8_accepts_anchor_major_layout() -> None:
 def test_megadetector_v5_scores_objectness_times_class() -> None:
     # cx, cy, w, h, objectness, animal, person, vehicle
     raw = np.array(
-        [[
-            [100, 100, 40, 60, 0.9, 0.8, 0.1, 0.1],  # animal 0.72
-            [300, 200, 50, 50, 0.5, 0.2, 0.7, 0.1],  # person 0.35
-            [400, 400, 10, 10, 0.3, 0.9, 0.0, 0.0],  # animal 0.27: below 0.3
-            [101, 101, 40, 60, 0.8, 0.8, 0.1, 0.1],  # animal 0.64, overlaps the first
-        ]],
+        [
+            [
+                [100, 100, 40, 60, 0.9, 0.8, 0.1, 0.1],  # animal 0.72
+                [300, 200, 50, 50, 0.5, 0.2, 0.7, 0.1],  # person 0.35
+                [400, 400, 10, 10, 0.3, 0.9, 0.0, 0.0],  # animal 0.27: below 0.3
+                [101, 101, 40, 60, 0.8, 0.8, 0.1, 0.1],  # animal 0.64, overlaps the first
+            ]
+        ],
         dtype=np.float32,
     )
 
@@ -99,12 +103,14 @@ def test_megadetector_v5_scores_objectness_times_class() -> None:
 
 def test_end2end_keeps_overlaps_and_caps_per_image() -> None:
     raw = np.array(
-        [[
-            [10, 10, 50, 50, 0.9, 0],
-            [10, 10, 50, 50, 0.8, 0],  # NMS already ran inside the model: kept
-            [60, 60, 80, 80, 0.5, 1],
-            [0, 0, 5, 5, 0.1, 1],  # below the threshold
-        ]],
+        [
+            [
+                [10, 10, 50, 50, 0.9, 0],
+                [10, 10, 50, 50, 0.8, 0],  # NMS already ran inside the model: kept
+                [60, 60, 80, 80, 0.5, 1],
+                [0, 0, 5, 5, 0.1, 1],  # below the threshold
+            ]
+        ],
         dtype=np.float32,
     )
 

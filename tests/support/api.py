@@ -44,7 +44,12 @@ async def create_site(
     location = await ok(
         await catalogue.post(
             f"/v1/projects/{pid}/locations",
-            json={"name": "B_DM_val 4_'t WAD", "latitude": 50.699, "longitude": 4.013, "region": "BE"},
+            json={
+                "name": "B_DM_val 4_'t WAD",
+                "latitude": 50.699,
+                "longitude": 4.013,
+                "region": "BE",
+            },
             headers=h,
         ),
         201,

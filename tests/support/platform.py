@@ -12,13 +12,12 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import AMQP_PASSWORD, AMQP_URL, AMQP_USER, PG_URL, S3Server
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.auth.keys import generate_pem_pair
 from wildlens.common.http import create_app
 from wildlens.common.service import discover_services
 from wildlens.common.settings import Settings
-
-from tests.conftest import AMQP_PASSWORD, AMQP_URL, AMQP_USER, PG_URL, S3Server
 
 
 def embedded_settings(data_dir: Path, *, detector: Path | None = None) -> Settings:
@@ -81,11 +80,15 @@ class RunningPlatform:
 
 
 @asynccontextmanager
-async def running(settings: Settings, services: list[str] | None = None) -> AsyncIterator[RunningPlatform]:
+async def running(
+    settings: Settings, services: list[str] | None = None
+) -> AsyncIterator[RunningPlatform]:
     app = create_app(settings, discover_services(services))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://wildlens.test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://wildlens.test"
+        ) as client:
             yield RunningPlatform(settings, client, app)
 
 

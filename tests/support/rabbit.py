@@ -17,7 +17,12 @@ async def _queues() -> list[str]:
     if ctl is None:
         return []
     process = await asyncio.create_subprocess_exec(
-        ctl, "-q", "list_queues", "name", "--formatter", "json",
+        ctl,
+        "-q",
+        "list_queues",
+        "name",
+        "--formatter",
+        "json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )

@@ -140,9 +140,7 @@ def _coverage(start: float, end: float, cells: int) -> npt.NDArray[np.float32]:
     return np.clip(covered / STRIDE, 0.0, 1.0).astype(np.float32)
 
 
-def _training_set(
-    count: int, seed: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+def _training_set(count: int, seed: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     rng = np.random.default_rng(seed)
     spec = TINY_INPUT
     cells = spec.width // STRIDE

@@ -111,9 +111,7 @@ class Settings(BaseSettings):
             if self.broker_url.startswith("memory:"):
                 missing.append("WILDLENS_BROKER_URL")
             if missing:
-                raise ValueError(
-                    "distributed mode needs real backends; set " + ", ".join(missing)
-                )
+                raise ValueError("distributed mode needs real backends; set " + ", ".join(missing))
         return self
 
     def database_url_for(self, service: str) -> str:

@@ -13,7 +13,9 @@ from wildlens.common.auth import ROLES, Principal
 from wildlens.common.errors import Forbidden, NotFound
 
 
-async def project_role(session: AsyncSession, principal: Principal, project_id: uuid.UUID) -> str | None:
+async def project_role(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID
+) -> str | None:
     token_role = principal.role_in(str(project_id))
     if principal.is_device:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.media import models as _media_models  # noqa: F401  (registers tables)
 from wildlens.catalogue.media.analysis import store_analysis
@@ -14,7 +15,6 @@ from wildlens.catalogue.sites import models as _site_models  # noqa: F401
 from wildlens.catalogue.tables import metadata
 from wildlens.common.events import Envelope
 from wildlens.common.service import ServiceContext, ServiceSpec
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 # Analyses arrive as fast as inference runs; taking them in batches, one transaction each,
 # is how the catalogue keeps up.

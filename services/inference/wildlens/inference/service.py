@@ -49,7 +49,12 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.state["analyzer"] = analyzer
 
     ctx.consume_batches("media.recorded", analyzer.handle, batch_size=BATCH)
-    log.info("inference.ready", model=detector.name, version=detector.version, providers=detector.providers)
+    log.info(
+        "inference.ready",
+        model=detector.name,
+        version=detector.version,
+        providers=detector.providers,
+    )
 
 
 async def _stop(ctx: ServiceContext) -> None:

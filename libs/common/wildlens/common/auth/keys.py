@@ -69,8 +69,10 @@ def _embedded_pair(data_dir: Path) -> tuple[bytes, bytes]:
         public_path.write_bytes(public_pem)
         os.replace(tmp, private_path)
     private_pem = private_path.read_bytes()
-    public_pem = _private_from_pem(private_pem).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    public_pem = (
+        _private_from_pem(private_pem)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return private_pem, public_pem
 

@@ -183,9 +183,7 @@ class MemoryBus(Bus):
 
     async def _reap(self) -> None:
         now = time.time()
-        released = await self._call(
-            lambda store: store.reap(self._host, now, self._owner_timeout)
-        )
+        released = await self._call(lambda store: store.reap(self._host, now, self._owner_timeout))
         if released:
             log.warning("bus.reclaimed", count=released)
             self._wake_all()
@@ -233,9 +231,7 @@ class _Consumer:
         self._bus = bus
         self._sub = sub
         self._queue = queue
-        self._dead_queue = dead_queue_name(
-            bus._settings.queue_prefix, sub.group, sub.event_type
-        )
+        self._dead_queue = dead_queue_name(bus._settings.queue_prefix, sub.group, sub.event_type)
         self._waker = waker
         self._prefetch = bus._settings.prefetch
         self._unacked = 0

@@ -264,9 +264,7 @@ class RabbitBus(Bus):
         if self._dlx is None:
             raise RuntimeError("bus closed")
         headers: dict[str, Any] = dict(message.headers or {})
-        headers.update(
-            {ERROR_HEADER: reason, DELIVERIES_HEADER: attempt, QUEUE_HEADER: queue}
-        )
+        headers.update({ERROR_HEADER: reason, DELIVERIES_HEADER: attempt, QUEUE_HEADER: queue})
         dead = aio_pika.Message(
             message.body,
             headers=headers,

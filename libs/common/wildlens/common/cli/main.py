@@ -32,7 +32,9 @@ console = Console(stderr=True)
 
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="Embedded mode's folder (default: WILDLENS_DATA_DIR or ./.wildlens)."),
+    typer.Option(
+        "--data", help="Embedded mode's folder (default: WILDLENS_DATA_DIR or ./.wildlens)."
+    ),
 ]
 
 
@@ -92,7 +94,9 @@ def up(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="ingest, catalogue, citsci, training or inference")],
+    service: Annotated[
+        str, typer.Argument(help="ingest, catalogue, citsci, training or inference")
+    ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     migrate: Annotated[

@@ -20,9 +20,9 @@ __all__ = [
     "UtcDateTime",
     "create_database",
     "first_delivery",
+    "new_metadata",
     "outbox_table",
     "processed_events_table",
-    "new_metadata",
     "stage",
     "utcnow",
 ]

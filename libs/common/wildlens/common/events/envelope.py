@@ -11,7 +11,15 @@ from google.protobuf.message import DecodeError, Message
 
 from wildlens.common.events.v1 import envelope_pb2, media_pb2
 
-__all__ = ["EVENT_TYPES", "Envelope", "InvalidEnvelope", "decode", "encode", "new_envelope", "unpack"]
+__all__ = [
+    "EVENT_TYPES",
+    "Envelope",
+    "InvalidEnvelope",
+    "decode",
+    "encode",
+    "new_envelope",
+    "unpack",
+]
 
 M = TypeVar("M", bound=Message)
 

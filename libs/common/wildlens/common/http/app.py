@@ -28,7 +28,9 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings, specs: list[ServiceSpec], *, title: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, specs: list[ServiceSpec], *, title: str | None = None
+) -> FastAPI:
     platform = Platform(settings, specs)
 
     @asynccontextmanager

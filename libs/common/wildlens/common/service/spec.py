@@ -57,6 +57,8 @@ def discover_services(names: list[str] | None = None) -> list[ServiceSpec]:
         missing = [n for n in names if n not in found]
         if missing:
             installed = ", ".join(sorted(found)) or "none"
-            raise LookupError(f"service(s) not installed: {', '.join(missing)} (installed: {installed})")
+            raise LookupError(
+                f"service(s) not installed: {', '.join(missing)} (installed: {installed})"
+            )
         return [found[n] for n in names]
     return sorted(found.values(), key=lambda s: (s.order, s.name))

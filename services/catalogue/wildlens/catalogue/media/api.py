@@ -18,7 +18,9 @@ router = APIRouter(prefix="/v1/media", tags=["media"], responses=ERROR_RESPONSES
 
 
 @router.get("/{media_id}", response_model=MediaPublic)
-async def get_media(media_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> MediaPublic:
+async def get_media(
+    media_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> MediaPublic:
     """One medium: where and when it was captured, its status and its observations."""
     principal.require_user()
     media = await session.get(Media, media_id)
@@ -60,7 +62,9 @@ async def get_media(media_id: uuid.UUID, session: SessionDep, principal: Princip
     ]
     runs = (
         await session.exec(
-            select(ModelRun).where(ModelRun.media_id == media_id).order_by(col(ModelRun.analyzed_at))
+            select(ModelRun)
+            .where(ModelRun.media_id == media_id)
+            .order_by(col(ModelRun.analyzed_at))
         )
     ).all()
     analyses = [

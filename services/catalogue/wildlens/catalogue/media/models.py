@@ -35,7 +35,9 @@ class Media(CatalogueTable, table=True):
     resolution_issue: str = Field(default="", max_length=200)
     latitude: float | None = None
     longitude: float | None = None
-    raw_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    raw_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     parent_media_id: uuid.UUID | None = None
     offset_ms: int | None = None
     uploaded_by: str = Field(default="", max_length=200)
@@ -59,7 +61,9 @@ class ModelRun(CatalogueTable, table=True):
     classifier_version: str = Field(default="", max_length=100)
     detection_threshold: float = 0.0
     failure: str = ""
-    timings_ms: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     analyzed_at: datetime = Field(sa_type=UtcDateTime)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -70,7 +74,9 @@ class Observation(CatalogueTable, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
     media_id: uuid.UUID = Field(foreign_key="media.id", index=True, ondelete="CASCADE")
-    model_run_id: uuid.UUID | None = Field(default=None, foreign_key="model_runs.id", ondelete="CASCADE")
+    model_run_id: uuid.UUID | None = Field(
+        default=None, foreign_key="model_runs.id", ondelete="CASCADE"
+    )
     # animal, human, vehicle, blank, unknown, unclassified (Camtrap DP's observationType).
     observation_type: str = Field(max_length=20)
     category: str = Field(max_length=50)

@@ -62,7 +62,9 @@ async def _device_deployments(
 
 
 def _pick(
-    candidates: list[Deployment], request_time: datetime | None, exif_local: datetime | None,
+    candidates: list[Deployment],
+    request_time: datetime | None,
+    exif_local: datetime | None,
     received_at: datetime,
 ) -> tuple[Deployment | None, datetime | None, str]:
     for deployment in candidates:
@@ -85,7 +87,11 @@ async def resolve(
     session: AsyncSession, project_id: uuid.UUID, event: MediaIngested, received_at: datetime
 ) -> Resolution:
     request_time = _request_time(event.captured_at)
-    exif_local = parse_exif_local(event.metadata.datetime_original) if event.metadata.datetime_original else None
+    exif_local = (
+        parse_exif_local(event.metadata.datetime_original)
+        if event.metadata.datetime_original
+        else None
+    )
     device_id = _uuid(event.device_id)
 
     explicit = _uuid(event.deployment_id)
@@ -96,7 +102,10 @@ async def resolve(
                 return Resolution(deployment, deployment.device_id, request_time, "request")
             if exif_local is not None:
                 return Resolution(
-                    deployment, deployment.device_id, exif_to_utc(exif_local, deployment.utc_offset), "exif"
+                    deployment,
+                    deployment.device_id,
+                    exif_to_utc(exif_local, deployment.utc_offset),
+                    "exif",
                 )
             return Resolution(deployment, deployment.device_id, None, "none")
         issue = f"deployment {event.deployment_id} is not in this project"
@@ -119,9 +128,21 @@ async def resolve(
             if source == "none":
                 return Resolution(deployment, device_id, None, "none")
             return Resolution(deployment, device_id, moment, source)
-        return _fallback(device_id, request_time, exif_local, event, "no deployment of the camera covers the capture time")
+        return _fallback(
+            device_id,
+            request_time,
+            exif_local,
+            event,
+            "no deployment of the camera covers the capture time",
+        )
 
-    return _fallback(None, request_time, exif_local, event, "no deployment, camera or serial number identifies the media")
+    return _fallback(
+        None,
+        request_time,
+        exif_local,
+        event,
+        "no deployment, camera or serial number identifies the media",
+    )
 
 
 def _fallback(

@@ -18,7 +18,9 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=ERROR_RES
 
 
 @router.post("", status_code=201, response_model=ProjectPublic)
-async def create_project(body: ProjectCreate, session: SessionDep, principal: PrincipalDep) -> Project:
+async def create_project(
+    body: ProjectCreate, session: SessionDep, principal: PrincipalDep
+) -> Project:
     """Create a project; its creator becomes its admin."""
     principal.require_user()
     project = Project(**body.model_dump(), created_by=principal.subject)
@@ -30,7 +32,9 @@ async def create_project(body: ProjectCreate, session: SessionDep, principal: Pr
 
 
 @router.get("/{project_id}", response_model=ProjectPublic)
-async def get_project(project_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Project:
+async def get_project(
+    project_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> Project:
     """One project."""
     return await require_project(session, principal, project_id)
 
@@ -48,12 +52,12 @@ async def list_projects(
     if not principal.is_platform_admin:
         member_of = select(Membership.project_id).where(Membership.subject == principal.subject)
         token_projects = [uuid.UUID(p) for p in principal.roles if p != "*"]
-        query = query.where(
-            col(Project.id).in_(member_of) | col(Project.id).in_(token_projects)
-        )
+        query = query.where(col(Project.id).in_(member_of) | col(Project.id).in_(token_projects))
     if cursor:
         (after,) = decode_cursor(cursor)
         query = query.where(col(Project.id) > uuid.UUID(str(after)))
     rows = list((await session.exec(query)).all())
     next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(items=[ProjectPublic.model_validate(p) for p in rows[:limit]], next_cursor=next_cursor)
+    return Page(
+        items=[ProjectPublic.model_validate(p) for p in rows[:limit]], next_cursor=next_cursor
+    )

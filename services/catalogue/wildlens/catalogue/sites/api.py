@@ -50,7 +50,9 @@ async def _page(
     return rows[:limit], next_cursor
 
 
-async def _owned(session: AsyncSession, model: type[T], object_id: uuid.UUID, project_id: uuid.UUID, what: str) -> T:
+async def _owned(
+    session: AsyncSession, model: type[T], object_id: uuid.UUID, project_id: uuid.UUID, what: str
+) -> T:
     row = await session.get(model, object_id)
     if row is None or row.project_id != project_id:  # type: ignore[attr-defined]
         raise NotFound(f"{what} {object_id} not found in this project")
@@ -156,9 +158,7 @@ async def get_deployment(
     return await _owned(session, Deployment, deployment_id, project_id, "deployment")
 
 
-@router.post(
-    "/devices/{device_id}/token", status_code=201, response_model=DeviceTokenIssued
-)
+@router.post("/devices/{device_id}/token", status_code=201, response_model=DeviceTokenIssued)
 async def create_device_token(
     project_id: uuid.UUID,
     device_id: uuid.UUID,

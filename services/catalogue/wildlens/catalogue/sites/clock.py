@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 OFFSET_PATTERN = r"^[+-](0\d|1[0-4]):[0-5]\d$"
 _OFFSET = re.compile(OFFSET_PATTERN)
@@ -32,4 +32,4 @@ def parse_exif_local(text: str) -> datetime | None:
 
 def exif_to_utc(local: datetime, utc_offset: str) -> datetime:
     """A camera's local reading interpreted with its clock's offset, in UTC."""
-    return local.replace(tzinfo=parse_offset(utc_offset)).astimezone(timezone.utc)
+    return local.replace(tzinfo=parse_offset(utc_offset)).astimezone(UTC)

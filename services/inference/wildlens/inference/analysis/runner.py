@@ -93,7 +93,11 @@ class Analyzer:
             await self.ctx.publish(results)
 
     def _result(
-        self, event: MediaRecorded, image: Image.Image, found: list, timings: dict[str, float]  # type: ignore[type-arg]
+        self,
+        event: MediaRecorded,
+        image: Image.Image,
+        found: list,
+        timings: dict[str, float],  # type: ignore[type-arg]
     ) -> MediaAnalyzed:
         result = MediaAnalyzed(
             media_id=event.media_id,
@@ -121,7 +125,10 @@ class Analyzer:
     def _failure(self, event: MediaRecorded, reason: str) -> MediaAnalyzed:
         log.warning("inference.undecodable", media_id=event.media_id, reason=reason)
         result = MediaAnalyzed(
-            media_id=event.media_id, project_id=event.project_id, detector=self._ref(), failure=reason
+            media_id=event.media_id,
+            project_id=event.project_id,
+            detector=self._ref(),
+            failure=reason,
         )
         result.analyzed_at.FromDatetime(datetime.now(UTC))
         return result

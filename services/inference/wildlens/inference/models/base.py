@@ -128,7 +128,10 @@ class InferenceModel:
             self._session = session
         log.info(
             "model loaded",
-            model=self.name, version=self.version, kind=self.manifest.kind, providers=active,
+            model=self.name,
+            version=self.version,
+            kind=self.manifest.kind,
+            providers=active,
         )
 
     def _inspect(self, session: ort.InferenceSession) -> None:

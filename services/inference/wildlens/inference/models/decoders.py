@@ -213,7 +213,10 @@ def _decode_end2end(
     # The graph already ran NMS; running it again would only drop legitimate overlaps.
     return [
         _select(
-            image[:, :4], image[:, 4], np.rint(image[:, 5]).astype(np.int64), config,
+            image[:, :4],
+            image[:, 4],
+            np.rint(image[:, 5]).astype(np.int64),
+            config,
             suppress=False,
         )
         for image in raw

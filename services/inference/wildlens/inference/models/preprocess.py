@@ -45,16 +45,27 @@ class Letterbox:
             raise ValueError(f"image size must be positive, got {width}x{height}")
         if not spec.letterbox:
             return cls(
-                spec.width / width, spec.height / height, 0, 0,
-                width, height, spec.width, spec.height,
+                spec.width / width,
+                spec.height / height,
+                0,
+                0,
+                width,
+                height,
+                spec.width,
+                spec.height,
             )
         ratio = min(spec.width / width, spec.height / height)
         new_w = min(spec.width, max(1, round(width * ratio)))
         new_h = min(spec.height, max(1, round(height * ratio)))
         return cls(
-            new_w / width, new_h / height,
-            (spec.width - new_w) // 2, (spec.height - new_h) // 2,
-            width, height, spec.width, spec.height,
+            new_w / width,
+            new_h / height,
+            (spec.width - new_w) // 2,
+            (spec.height - new_h) // 2,
+            width,
+            height,
+            spec.width,
+            spec.height,
         )
 
     @property
@@ -89,8 +100,10 @@ def fit(image: Image.Image, spec: InputSpec) -> tuple[Image.Image, Letterbox]:
     size = transform.resized_size
     # reducing_gap lets PIL shrink multi-megapixel camera-trap frames in two cheap steps;
     # at 3.0 the result is indistinguishable from a full bilinear resample.
-    resized = image if size == image.size else image.resize(
-        size, Image.Resampling.BILINEAR, reducing_gap=3.0
+    resized = (
+        image
+        if size == image.size
+        else image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
     )
     if not spec.letterbox:
         return resized, transform

@@ -1,6 +1,6 @@
-from wildlens.training.service import service
 from wildlens.common.db.migrations import run_env
 from wildlens.common.service.platform import attach_tables
+from wildlens.training.service import service
 
 spec = service()
 attach_tables(spec)

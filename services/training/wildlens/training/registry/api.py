@@ -61,6 +61,10 @@ async def list_models(
         except (ValueError, IndexError) as exc:
             raise Invalid("cursor is not one this API returned") from exc
         query = query.where(col(RegisteredModel.id) > after)
-    rows = list((await session.exec(query.order_by(col(RegisteredModel.id)).limit(limit + 1))).all())
+    rows = list(
+        (await session.exec(query.order_by(col(RegisteredModel.id)).limit(limit + 1))).all()
+    )
     next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(items=[ModelPublic.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor)
+    return Page(
+        items=[ModelPublic.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
+    )
