@@ -183,3 +183,42 @@ async def test_other_projects_media_is_not_found_and_device_tokens_cannot_read(
             wl.client, member, heron_images[2], fields={"project_id": site.project_id}
         )
         assert response.status_code == 403
+
+
+async def test_trace_context_follows_the_image_from_request_to_events(
+    settings_for: Any, heron_images: list[Path]
+) -> None:
+    import asyncio
+
+    from wildlens.common.bus import Subscription
+
+    settings = settings_for()
+    seen: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def watch(envelopes: list[Any]) -> None:
+        for envelope in envelopes:
+            await seen.put(envelope)
+
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        site = await create_site(wl.client, admin)
+        # A later subscriber of another group sees what the catalogue publishes.
+        wl.platform.bus.subscribe(
+            Subscription(group="observer", event_type="media.recorded", handler=watch)
+        )
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        response = await wl.client.post(
+            "/v1/media",
+            files={"file": ("x.jpg", heron_images[4].read_bytes(), "image/jpeg")},
+            headers={
+                **bearer(site.device_token),
+                "X-Request-ID": "gateway-42",
+                "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+            },
+        )
+        assert response.status_code == 202
+        assert response.headers["x-request-id"] == "gateway-42"
+        envelope = await asyncio.wait_for(seen.get(), timeout=30)
+        assert envelope.trace["request_id"] == "gateway-42"
+        assert envelope.trace["traceparent"].split("-")[1] == trace_id
+        assert envelope.producer.startswith("catalogue@")

@@ -95,7 +95,11 @@ def up(
 @app.command()
 def serve(
     service: Annotated[
-        str, typer.Argument(help="ingest, catalogue, citsci, training or inference")
+        str,
+        typer.Argument(
+            help="ingest, catalogue, citsci, training or inference.",
+            envvar="WILDLENS_SERVICE",
+        ),
     ],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,

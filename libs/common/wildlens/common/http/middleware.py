@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 import uuid
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wildlens.common.telemetry import HTTP_LATENCY, request_id_var
+from wildlens.common.telemetry import HTTP_LATENCY, request_id_var, traceparent_var
 
 __all__ = ["RequestTelemetry"]
 
 log = structlog.get_logger("wildlens.http")
 
 _SAFE_ID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def _traceparent(scope: Scope) -> str:
+    """The caller's W3C trace context when it sent a valid one; else a new trace."""
+    for name, value in scope.get("headers", []):
+        if name == b"traceparent":
+            text: str = value.decode("latin-1").strip().lower()
+            if _TRACEPARENT.match(text) and text[3:35] != "0" * 32:
+                return text
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 def _incoming_id(scope: Scope) -> str:
@@ -37,6 +52,7 @@ class RequestTelemetry:
             return
         request_id = _incoming_id(scope)
         token = request_id_var.set(request_id)
+        trace_token = traceparent_var.set(_traceparent(scope))
         started = time.perf_counter()
         status = 500
 
@@ -67,3 +83,4 @@ class RequestTelemetry:
                     duration_ms=round(elapsed * 1000, 2),
                 )
             request_id_var.reset(token)
+            traceparent_var.reset(trace_token)

@@ -27,6 +27,8 @@ from wildlens.common.telemetry import (
     EVENTS_CONSUMED,
     EVENTS_FAILED,
     current_request_id,
+    request_id_var,
+    traceparent_var,
 )
 
 __all__ = ["BatchHandler", "EventHandler", "ServiceContext", "instance_name"]
@@ -71,6 +73,9 @@ class ServiceContext:
         request_id = current_request_id()
         if request_id:
             trace["request_id"] = request_id
+        traceparent = traceparent_var.get()
+        if traceparent:
+            trace["traceparent"] = traceparent
         return new_envelope(payload, producer=self.producer, trace=trace)
 
     async def stage(self, session: AsyncSession, payloads: Sequence[Message]) -> list[Envelope]:
@@ -122,11 +127,18 @@ class ServiceContext:
         """Subscribe a handler that takes a whole batch; the bus acks after it returns."""
 
         async def measured(envelopes: list[Envelope]) -> None:
+            # Work done for an event logs, and publishes, under the trace that caused it.
+            first = envelopes[0].trace if envelopes else {}
+            request_token = request_id_var.set(first.get("request_id"))
+            trace_token = traceparent_var.set(first.get("traceparent"))
             try:
                 await handler(envelopes)
             except Exception:
                 EVENTS_FAILED.labels(self.name, event_type).inc(len(envelopes))
                 raise
+            finally:
+                request_id_var.reset(request_token)
+                traceparent_var.reset(trace_token)
             now = datetime.now(UTC)
             EVENTS_CONSUMED.labels(self.name, event_type).inc(len(envelopes))
             for envelope in envelopes:

@@ -1,6 +1,11 @@
 """Logs, metrics and health: JSON logs with a request id, Prometheus metrics, probes."""
 
-from wildlens.common.telemetry.logging import configure_logging, current_request_id, request_id_var
+from wildlens.common.telemetry.logging import (
+    configure_logging,
+    current_request_id,
+    request_id_var,
+    traceparent_var,
+)
 from wildlens.common.telemetry.metrics import (
     CONSUMER_LAG,
     EVENTS_CONSUMED,
@@ -16,4 +21,5 @@ __all__ = [
     "configure_logging",
     "current_request_id",
     "request_id_var",
+    "traceparent_var",
 ]

@@ -9,9 +9,11 @@ from contextvars import ContextVar
 
 import structlog
 
-__all__ = ["configure_logging", "current_request_id", "request_id_var"]
+__all__ = ["configure_logging", "current_request_id", "request_id_var", "traceparent_var"]
 
 request_id_var: ContextVar[str | None] = ContextVar("wildlens_request_id", default=None)
+# W3C trace context of the request or event being handled, carried on into published events.
+traceparent_var: ContextVar[str | None] = ContextVar("wildlens_traceparent", default=None)
 
 
 def current_request_id() -> str | None:
@@ -24,6 +26,9 @@ def _add_request_id(
     request_id = request_id_var.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
+    traceparent = traceparent_var.get()
+    if traceparent is not None:
+        event.setdefault("trace_id", traceparent.split("-")[1])
     return event
 
 

@@ -26,6 +26,7 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 from wildlens.common.service.context import ServiceContext
+from wildlens.inference.models.detector import Detection as FoundBox
 from wildlens.inference.models.detector import Detector
 
 log = structlog.get_logger(__name__)
@@ -96,8 +97,8 @@ class Analyzer:
         self,
         event: MediaRecorded,
         image: Image.Image,
-        found: list,
-        timings: dict[str, float],  # type: ignore[type-arg]
+        found: list[FoundBox],
+        timings: dict[str, float],
     ) -> MediaAnalyzed:
         result = MediaAnalyzed(
             media_id=event.media_id,
