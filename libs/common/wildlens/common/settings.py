@@ -18,6 +18,7 @@ __all__ = [
     "DatabaseSettings",
     "InferenceSettings",
     "IngestSettings",
+    "ServicesSettings",
     "Settings",
     "StorageSettings",
 ]
@@ -57,6 +58,9 @@ class AuthSettings(BaseModel):
     private_key_file: Path | None = None
     public_key: str | None = None
     public_key_file: Path | None = None
+    # Shared by the services to obtain service tokens from the catalogue (distributed mode;
+    # embedded mode signs them in-process).
+    service_secret: SecretStr | None = None
     token_ttl_s: int = 3600
     device_token_ttl_s: int = 60 * 60 * 24 * 365 * 5
 
@@ -65,6 +69,30 @@ class IngestSettings(BaseModel):
     max_image_bytes: int = 64 * 1024 * 1024
     max_video_bytes: int = 8 * 1024 * 1024 * 1024
     max_image_pixels: int = 120_000_000
+    # Per device token: a steady rate with room for a burst (a trap emptying its buffer).
+    rate_limit_per_minute: float = Field(default=600, gt=0)
+    rate_limit_burst: int = Field(default=120, ge=1)
+    # How long an Idempotency-Key is remembered.
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
+    # Video: one frame every N seconds (0: none) and clips of N seconds (0: none).
+    video_frame_interval_s: float = Field(default=1.0, ge=0)
+    video_clip_seconds: float = Field(default=0, ge=0)
+    video_max_frames: int = Field(default=20_000, ge=1)
+    thumbnail_px: int = Field(default=320, ge=16)
+    display_px: int = Field(default=1920, ge=64)
+    # Bulk uploads: lifetime of upload URLs, and files per manifest page.
+    upload_url_ttl_s: int = Field(default=3600, ge=60)
+    manifest_page_size: int = Field(default=1000, ge=1, le=10_000)
+
+
+class ServicesSettings(BaseModel):
+    """Where the other services' APIs are, in distributed mode (in-process when embedded)."""
+
+    catalogue_url: str | None = None
+    ingest_url: str | None = None
+    citsci_url: str | None = None
+    training_url: str | None = None
+    inference_url: str | None = None
 
 
 class InferenceSettings(BaseModel):
@@ -96,6 +124,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     ingest: IngestSettings = IngestSettings()
     inference: InferenceSettings = InferenceSettings()
+    services: ServicesSettings = ServicesSettings()
 
     @model_validator(mode="after")
     def _refuse_embedded_defaults_in_distributed_mode(self) -> Settings:

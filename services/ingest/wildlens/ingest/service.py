@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from wildlens.common.service import ServiceSpec
+from wildlens.common.service import ServiceContext, ServiceSpec
 from wildlens.ingest.tables import metadata
 from wildlens.ingest.uploads import models as _upload_models  # noqa: F401  (registers tables)
 
@@ -17,12 +17,22 @@ def _routers() -> list[APIRouter]:
     return [uploads]
 
 
+async def _start(ctx: ServiceContext) -> None:
+    """Consumers of the ingest service's own work queues and broadcasts."""
+
+
+async def _stop(ctx: ServiceContext) -> None:
+    """Release what ``_start`` set up."""
+
+
 def service() -> ServiceSpec:
     return ServiceSpec(
         name="ingest",
         routers=_routers,
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
+        start=_start,
+        stop=_stop,
         uses_outbox=True,
         order=20,
     )

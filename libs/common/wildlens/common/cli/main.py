@@ -7,8 +7,8 @@ service installed runs just that one.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,9 @@ from wildlens.common.service.spec import discover_services
 from wildlens.common.settings import Settings
 from wildlens.common.telemetry import configure_logging
 
-__all__ = ["app"]
+__all__ = ["COMMANDS_GROUP", "app"]
+
+COMMANDS_GROUP = "wildlens.commands"
 
 app = typer.Typer(
     name="wildlens",
@@ -180,10 +182,16 @@ def token(
     )
 
 
-def default_url() -> str:
-    """Where commands that act on a running platform send their requests."""
-    return os.environ.get("WILDLENS_URL", "http://127.0.0.1:8080")
+def _load_plugins() -> None:
+    """Commands contributed by installed services (entry point group ``wildlens.commands``):
+    each entry point is a function taking this app and adding its commands to it, so a
+    container with one service installed offers just that service's commands."""
+    for ep in entry_points(group=COMMANDS_GROUP):
+        register = ep.load()
+        register(app)
 
+
+_load_plugins()
 
 if __name__ == "__main__":
     app()

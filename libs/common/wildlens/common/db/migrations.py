@@ -42,8 +42,12 @@ def run_env(metadata: MetaData) -> None:
         context.run_migrations()
 
 
-async def upgrade(db: Database, script_location: Path, target: str = "head") -> None:
-    """Bring the service's schema to ``target`` (creating the schema first)."""
+async def upgrade(db: Database, script_location: Path, target: str = "heads") -> None:
+    """Bring the service's schema to ``target`` (creating the schema first).
+
+    ``heads`` rather than ``head``: branches developed side by side apply until a merge
+    revision joins them.
+    """
     await db.create_schema()
 
     def _run(connection: Connection) -> None:
@@ -53,11 +57,12 @@ async def upgrade(db: Database, script_location: Path, target: str = "head") -> 
         await conn.run_sync(_run)
 
 
-async def current_revision(db: Database) -> str | None:
+async def current_revision(db: Database) -> tuple[str, ...]:
+    """The revisions the database is at (one per unmerged branch)."""
     from alembic.runtime.migration import MigrationContext
 
-    def _read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+    def _read(connection: Connection) -> tuple[str, ...]:
+        return tuple(MigrationContext.configure(connection).get_current_heads())
 
     async with db.engine.connect() as conn:
         return await conn.run_sync(_read)

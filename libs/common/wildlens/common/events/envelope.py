@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from wildlens.common.events.v1 import envelope_pb2, media_pb2
+from wildlens.common.events.v1 import devices_pb2, envelope_pb2, ingest_pb2, media_pb2
 
 __all__ = [
     "EVENT_TYPES",
@@ -28,6 +28,9 @@ EVENT_TYPES: dict[str, tuple[type[Message], int]] = {
     "media.ingested": (media_pb2.MediaIngested, 1),
     "media.recorded": (media_pb2.MediaRecorded, 1),
     "media.analyzed": (media_pb2.MediaAnalyzed, 1),
+    "device.revoked": (devices_pb2.DeviceRevoked, 1),
+    "ingest.derivatives.requested": (ingest_pb2.DerivativesRequested, 1),
+    "ingest.video.requested": (ingest_pb2.VideoSplitRequested, 1),
 }
 
 
