@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,11 +29,16 @@ pytestmark = pytest.mark.processes
 SERVICES = ["catalogue", "ingest", "inference", "citsci", "training"]
 
 
+SERVICE_SECRET = "shared-by-the-services-of-this-test"
+
+
 @dataclass
 class Cluster:
     urls: dict[str, str]
     admin: str
     logs: dict[str, Path]
+    # Starts one more process of a service (another replica) and answers its URL once ready.
+    spawn: Callable[[str], str]
 
 
 def _wildlens() -> str:
@@ -66,33 +71,50 @@ def cluster(
         "WILDLENS_STORAGE__SECRET_KEY": s3_server.secret_key,
         "WILDLENS_AUTH__PUBLIC_KEY_FILE": str(tmp_path / "signing.pub.pem"),
         "WILDLENS_DATA_DIR": str(tmp_path / "data"),
+        "WILDLENS_AUTH__SERVICE_SECRET": SERVICE_SECRET,
     }
+    ports = {service: free_port() for service in SERVICES}
+    common.update(
+        {
+            f"WILDLENS_SERVICES__{service.upper()}_URL": f"http://127.0.0.1:{port}"
+            for service, port in ports.items()
+        }
+    )
     processes: dict[str, subprocess.Popen[bytes]] = {}
     urls: dict[str, str] = {}
     logs: dict[str, Path] = {}
+
+    def start(service: str, name: str, port: int) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
+        env.update(common)
+        if service == "catalogue":
+            env["WILDLENS_AUTH__PRIVATE_KEY_FILE"] = str(tmp_path / "signing.pem")
+        if service == "inference":
+            env["WILDLENS_INFERENCE__DETECTOR"] = str(tiny_detector)
+        logs[name] = tmp_path / f"{name}.log"
+        processes[name] = subprocess.Popen(
+            [_wildlens(), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=logs[name].open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        urls[name] = f"http://127.0.0.1:{port}"
+
+    def spawn(service: str) -> str:
+        name = f"{service}-{sum(n.startswith(service) for n in processes) + 1}"
+        start(service, name, free_port())
+        _wait_ready({name: urls[name]}, processes, logs)
+        return urls[name]
+
     try:
         for service in SERVICES:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
-            env.update(common)
-            if service == "catalogue":
-                env["WILDLENS_AUTH__PRIVATE_KEY_FILE"] = str(tmp_path / "signing.pem")
-            if service == "inference":
-                env["WILDLENS_INFERENCE__DETECTOR"] = str(tiny_detector)
-            port = free_port()
-            logs[service] = tmp_path / f"{service}.log"
-            processes[service] = subprocess.Popen(
-                [_wildlens(), "serve", service, "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=logs[service].open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-            urls[service] = f"http://127.0.0.1:{port}"
-        _wait_ready(urls, processes, logs)
+            start(service, service, ports[service])
+        _wait_ready(dict(urls), processes, logs)
         settings = Settings(
             auth={"private_key": private_pem.decode()}, mode="embedded", data_dir=tmp_path
         )
         admin = TokenIssuer(load_keyring(settings), "wildlens").user_token("admin", {"*": "admin"})
-        yield Cluster(urls, admin, logs)
+        yield Cluster(urls, admin, logs, spawn)
     finally:
         for process in processes.values():
             process.terminate()
@@ -164,3 +186,49 @@ async def test_one_image_through_five_processes(
         await asyncio.sleep(0)
         log = cluster.logs["catalogue"].read_text()
         assert "platform.started" in log
+
+
+async def test_a_revoked_gateway_is_refused_by_every_ingest_process(
+    cluster: Cluster, heron_images: list[Path]
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=cluster.urls["catalogue"], timeout=30) as catalogue,
+        httpx.AsyncClient(base_url=cluster.urls["ingest"], timeout=30) as ingest,
+    ):
+        admin = bearer(cluster.admin)
+        site = await create_site(catalogue, cluster.admin)
+        await ok(await post_media(ingest, site.device_token, heron_images[0]), 202)
+        # The ingest process, holding only the public key, obtained a service token from the
+        # catalogue with the shared secret and loaded the (empty) revocation list.
+        ready = (await ingest.get("/readyz")).json()
+        assert ready["services"]["ingest"]["revocations"]["loaded"] is True
+
+        listed = await ok(
+            await catalogue.get(f"/v1/projects/{site.project_id}/device-tokens", headers=admin),
+            200,
+        )
+        token_id = listed["items"][0]["token_id"]
+        await ok(
+            await catalogue.delete(
+                f"/v1/projects/{site.project_id}/device-tokens/{token_id}", headers=admin
+            ),
+            200,
+        )
+
+        async def refused() -> bool:
+            response = await post_media(ingest, site.device_token, heron_images[1])
+            return response.status_code == 401
+
+        # Through the outbox and the broadcast, within seconds.
+        await eventually(refused, timeout=5)
+
+        # A replica started after the revocation never heard the broadcast; it loads the
+        # list from the catalogue before it answers.
+        later_url = cluster.spawn("ingest")
+        async with httpx.AsyncClient(base_url=later_url, timeout=30) as later:
+            response = await post_media(later, site.device_token, heron_images[1])
+            assert response.status_code == 401, response.text
+            assert response.json()["detail"] == "token has been revoked"
+            ready = (await later.get("/readyz")).json()
+            assert ready["services"]["ingest"]["revocations"]["loaded"] is True
+            assert ready["services"]["ingest"]["revocations"]["in_force"] == 1

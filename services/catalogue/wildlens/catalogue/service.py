@@ -22,11 +22,12 @@ ANALYZED_BATCH = 64
 
 
 def _routers() -> list[APIRouter]:
+    from wildlens.catalogue.auth.api import router as auth
     from wildlens.catalogue.media.api import router as media
     from wildlens.catalogue.projects.api import router as projects
     from wildlens.catalogue.sites.api import router as sites
 
-    return [projects, sites, media]
+    return [projects, sites, media, auth]
 
 
 async def _start(ctx: ServiceContext) -> None:

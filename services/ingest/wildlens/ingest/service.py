@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 
 from wildlens.common.service import ServiceContext, ServiceSpec
+from wildlens.ingest.bulk import models as _bulk_models  # noqa: F401  (registers tables)
+from wildlens.ingest.revocation import revocation_status, start_revocations, stop_revocations
 from wildlens.ingest.tables import metadata
 from wildlens.ingest.uploads import models as _upload_models  # noqa: F401  (registers tables)
 
 
 def _routers() -> list[APIRouter]:
+    from wildlens.ingest.bulk.api import router as bulk_uploads
     from wildlens.ingest.uploads.api import router as uploads
 
-    return [uploads]
+    return [bulk_uploads, uploads]
 
 
 async def _start(ctx: ServiceContext) -> None:
     """Consumers of the ingest service's own work queues and broadcasts."""
+    from wildlens.ingest.derivatives import jobs as derivative_jobs
+    from wildlens.ingest.video import jobs as video_jobs
+
+    derivative_jobs.subscribe(ctx)
+    video_jobs.subscribe(ctx)
+    await start_revocations(ctx)
 
 
 async def _stop(ctx: ServiceContext) -> None:
     """Release what ``_start`` set up."""
+    await stop_revocations(ctx)
+
+
+async def _readiness(ctx: ServiceContext) -> dict[str, Any]:
+    return {"revocations": await revocation_status(ctx)}
 
 
 def service() -> ServiceSpec:
@@ -33,6 +48,7 @@ def service() -> ServiceSpec:
         migrations=Path(__file__).parent / "migrations",
         start=_start,
         stop=_stop,
+        readiness=_readiness,
         uses_outbox=True,
         order=20,
     )

@@ -3,6 +3,16 @@ public key alone; roles per project; device tokens that can only post media."""
 
 from wildlens.common.auth.keys import KeyRing, load_keyring
 from wildlens.common.auth.principal import ROLES, Principal, Role
+from wildlens.common.auth.revocations import RevocationList
 from wildlens.common.auth.tokens import TokenIssuer, verify_token
 
-__all__ = ["ROLES", "KeyRing", "Principal", "Role", "TokenIssuer", "load_keyring", "verify_token"]
+__all__ = [
+    "ROLES",
+    "KeyRing",
+    "Principal",
+    "RevocationList",
+    "Role",
+    "TokenIssuer",
+    "load_keyring",
+    "verify_token",
+]

@@ -49,7 +49,8 @@ def create_app(
         generate_unique_id_function=_operation_id,
     )
     app.state.platform = platform
-    app.state.revoked_tokens = set()
+    app.state.revoked_tokens = platform.revocations
+    platform.app = app
     install_error_handlers(app)
     app.add_middleware(RequestTelemetry, service="+".join(names))
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.auth import Principal, verify_token
+from wildlens.common.auth import Principal, RevocationList, verify_token
 from wildlens.common.errors import Unauthorized
 from wildlens.common.service.context import ServiceContext
 
@@ -26,7 +26,8 @@ async def get_principal(
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
     platform = request.app.state.platform
     principal = verify_token(credentials.credentials, platform.keys, platform.settings.auth.issuer)
-    revoked: set[str] = request.app.state.revoked_tokens
+    # Filled by the consumers of ``device.revoked`` and the start-up load of the current list.
+    revoked: RevocationList = request.app.state.revoked_tokens
     if principal.token_id is not None and principal.token_id in revoked:
         raise Unauthorized("token has been revoked")
     return principal

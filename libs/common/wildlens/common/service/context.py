@@ -10,15 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import structlog
 from google.protobuf.message import Message
 from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.auth import KeyRing, TokenIssuer
+from wildlens.common.auth import KeyRing, RevocationList, TokenIssuer
 from wildlens.common.bus import Bus, Subscription
 from wildlens.common.db import Database, OutboxRelay, first_delivery, stage
 from wildlens.common.events import Envelope, new_envelope
+from wildlens.common.service.clients import ServiceClients
 from wildlens.common.service.spec import ServiceSpec
 from wildlens.common.settings import Settings
 from wildlens.common.storage import ObjectStore
@@ -57,6 +59,9 @@ class ServiceContext:
     processed_table: Table | None = None
     relay: OutboxRelay | None = None
     issuer: TokenIssuer | None = None
+    # Token ids every request of this process is refused with; shared by its services.
+    revocations: RevocationList = field(default_factory=RevocationList)
+    clients: ServiceClients | None = None
     # Whatever the service keeps while it runs (caches, models, background tasks).
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -67,6 +72,13 @@ class ServiceContext:
     @property
     def producer(self) -> str:
         return f"{self.name}@{self.instance}"
+
+    def client(self, service: str) -> httpx.AsyncClient:
+        """An HTTP client for ``service``'s API, authenticated as this service; kept for the
+        life of the context (in-process where ``service`` runs here, else over HTTP)."""
+        if self.clients is None:
+            raise RuntimeError(f"service {self.name} was not given service clients")
+        return self.clients.client(service)
 
     def envelope(self, payload: Message) -> Envelope:
         trace = {}

@@ -7,10 +7,11 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import structlog
 
-from wildlens.common.auth import TokenIssuer, load_keyring
+from wildlens.common.auth import RevocationList, TokenIssuer, load_keyring
 from wildlens.common.bus import Bus, create_bus
 from wildlens.common.db import (
     OutboxRelay,
@@ -19,6 +20,7 @@ from wildlens.common.db import (
     processed_events_table,
 )
 from wildlens.common.db.migrations import upgrade
+from wildlens.common.service.clients import ServiceClients
 from wildlens.common.service.context import ServiceContext, instance_name
 from wildlens.common.service.spec import ServiceSpec
 from wildlens.common.settings import Settings
@@ -78,7 +80,12 @@ class Platform:
             public_url=settings.public_url,
             signing_key=signing_secret(settings),
         )
+        # The ASGI app serving these services, set by ``create_app``: calls between services of
+        # one process go straight to it.
+        self.app: Any = None
+        self.revocations = RevocationList()
         self.contexts: dict[str, ServiceContext] = {}
+        issuer = TokenIssuer(self.keys, settings.auth.issuer) if self.keys.can_sign else None
         for spec in specs:
             attach_tables(spec)
             ctx = ServiceContext(
@@ -88,7 +95,11 @@ class Platform:
                 store=self.store,
                 keys=self.keys,
                 instance=self.instance,
-                issuer=TokenIssuer(self.keys, settings.auth.issuer) if self.keys.can_sign else None,
+                issuer=issuer,
+                revocations=self.revocations,
+                clients=ServiceClients(
+                    spec.name, settings, issuer=issuer, local_app=self._local_app
+                ),
             )
             if spec.metadata is not None:
                 ctx.db = create_database(settings, spec.name)
@@ -98,6 +109,9 @@ class Platform:
                     ctx.relay = OutboxRelay(ctx.db, ctx.outbox_table, self.bus)
             self.contexts[spec.name] = ctx
         self._started: list[ServiceContext] = []
+
+    def _local_app(self, service: str) -> Any:
+        return self.app if service in self.contexts else None
 
     async def migrate(self) -> None:
         for ctx in self.contexts.values():
@@ -134,6 +148,9 @@ class Platform:
                     log.warning("service.stop_failed", service=ctx.name, error=str(exc))
         self._started.clear()
         for ctx in self.contexts.values():
+            if ctx.clients is not None:
+                with contextlib.suppress(Exception):
+                    await ctx.clients.aclose()
             if ctx.db is not None:
                 await ctx.db.dispose()
         with contextlib.suppress(Exception):

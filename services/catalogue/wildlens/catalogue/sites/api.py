@@ -21,9 +21,11 @@ from wildlens.catalogue.sites.schemas import (
     DevicePublic,
     DeviceTokenCreate,
     DeviceTokenIssued,
+    DeviceTokenPublic,
     LocationCreate,
     LocationPublic,
 )
+from wildlens.catalogue.sites.tokens import list_tokens, public, revoke_token
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, Invalid, NotFound, Unavailable
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep, decode_cursor, encode_cursor
@@ -198,3 +200,31 @@ async def create_device_token(
         device_ids=device_ids,
         expires_at=record.expires_at,
     )
+
+
+@router.get("/device-tokens", response_model=Page[DeviceTokenPublic])
+async def list_device_tokens(
+    project_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Page[DeviceTokenPublic]:
+    """The project's device tokens, revoked ones included (never the tokens themselves)."""
+    await require_project(session, principal, project_id, "manager")
+    rows, next_cursor = await list_tokens(session, project_id, limit, cursor)
+    return Page(items=[public(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.delete("/device-tokens/{token_id}", response_model=DeviceTokenPublic)
+async def revoke_device_token(
+    project_id: uuid.UUID,
+    token_id: uuid.UUID,
+    session: SessionDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+) -> DeviceTokenPublic:
+    """Revoke a device token; every ingest replica refuses it within seconds."""
+    await require_project(session, principal, project_id, "manager")
+    token = await revoke_token(ctx, session, project_id, token_id, revoked_by=principal.subject)
+    return public(token)

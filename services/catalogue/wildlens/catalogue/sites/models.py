@@ -58,4 +58,6 @@ class DeviceToken(CatalogueTable, table=True):
     created_by: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Indexed: every ingest replica reads the unexpired revoked tokens when it starts.
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    revoked_by: str | None = Field(default=None, max_length=200)

@@ -91,3 +91,16 @@ class DeviceTokenIssued(BaseModel):
     project_id: uuid.UUID
     device_ids: list[uuid.UUID]
     expires_at: datetime
+
+
+class DeviceTokenPublic(BaseModel):
+    """A device token as managers see it: never the token itself, which only its creator got."""
+
+    token_id: uuid.UUID
+    project_id: uuid.UUID
+    device_ids: list[uuid.UUID]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None

@@ -12,7 +12,7 @@ Typical use, in the upload endpoint::
 """
 
 from .exif import RawMetadata, ReconyxMakerNote, parse_reconyx_maker_note, read_metadata
-from .inspect import ImageInfo, inspect_image
+from .inspect import ImageInfo, enable_heif, inspect_image
 from .receive import Received, receive_to_tempfile
 from .sniff import Sniffed, sniff, sniff_file
 
@@ -22,6 +22,7 @@ __all__ = [
     "Received",
     "ReconyxMakerNote",
     "Sniffed",
+    "enable_heif",
     "inspect_image",
     "parse_reconyx_maker_note",
     "read_metadata",

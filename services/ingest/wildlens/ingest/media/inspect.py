@@ -12,6 +12,7 @@ from __future__ import annotations
 import mmap
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -22,7 +23,7 @@ from wildlens.common.errors import Invalid, UnsupportedMedia
 from .exif import RawMetadata, read_metadata
 from .sniff import Sniffed
 
-__all__ = ["ImageInfo", "inspect_image"]
+__all__ = ["ImageInfo", "enable_heif", "inspect_image"]
 
 # Sniffed content type -> (Pillow's format name, the name we use in messages).
 _FORMATS: dict[str, tuple[str, str]] = {
@@ -87,6 +88,8 @@ def inspect_image(path: Path, sniffed: Sniffed, *, max_pixels: int) -> ImageInfo
         # Someone switched Pillow to accept truncated images for the whole process; that
         # would let broken uploads through silently, so fail loudly instead.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for ingest")
+    if pillow_format == "HEIF":
+        enable_heif()
     Image.init()
     if pillow_format not in Image.OPEN:
         raise UnsupportedMedia(
@@ -105,6 +108,23 @@ def inspect_image(path: Path, sniffed: Sniffed, *, max_pixels: int) -> ImageInfo
         if end is not None:
             _check_trailer(data, end)
     return ImageInfo(width=width, height=height, metadata=metadata)
+
+
+@cache
+def enable_heif() -> bool:
+    """Teach Pillow to open HEIC/HEIF (what phones and some cameras write); ``False`` when
+    pillow-heif is not installed, and HEIC is then refused with a clear message.
+
+    Registered on first need rather than at import, so that only code that inspects
+    images pays for libheif, and Pillow's format list stays untouched elsewhere.
+    """
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    # Thumbnails inside the file are not needed: the derivative step makes its own.
+    register_heif_opener(thumbnails=False)
+    return True
 
 
 def _check_pixels(width: int, height: int, *, max_pixels: int) -> None:

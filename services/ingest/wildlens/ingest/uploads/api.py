@@ -1,21 +1,43 @@
-"""``POST /v1/media``: a gateway or a person posts one image or video."""
+"""``POST /v1/media``: a gateway or a person posts one image or video.
+
+The body is read here, part by part, as it arrives (not spooled by the framework first):
+the caller is checked and rate limited before any of it is read, the fields before the file,
+and the file is hashed, sniffed and held to its limit while it streams to a temporary file.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Header, Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from wildlens.common.auth import Principal
-from wildlens.common.errors import Forbidden, Invalid
+from wildlens.common.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMedia,
+    WildlensError,
+)
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
 from wildlens.common.http.errors import ErrorBody
 from wildlens.common.service.context import ServiceContext
-from wildlens.ingest.media import receive_to_tempfile
+from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
+from wildlens.ingest.ratelimit import TokenBuckets
 from wildlens.ingest.uploads.filenames import sanitise_filename
+from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
+from wildlens.ingest.uploads.idempotency import HEADER, caller_of, recall, remember
 from wildlens.ingest.uploads.schemas import MediaAccepted
 from wildlens.ingest.uploads.service import UploadRequest, accept_upload
 
@@ -26,11 +48,16 @@ router = APIRouter(
         **ERROR_RESPONSES,
         413: {"model": ErrorBody, "description": "The file is larger than the limit"},
         415: {"model": ErrorBody, "description": "The bytes are not a supported image or video"},
+        429: {
+            "model": ErrorBody,
+            "description": "Too many uploads from this device token; see `Retry-After`",
+        },
     },
 )
 
 ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
-CHUNK = 1 << 20
+
+_BUCKETS = "upload_rate_limit"
 
 
 def _scope(
@@ -58,50 +85,149 @@ def _scope(
     return project_id, device_id
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(CHUNK):
-        yield chunk
+def _check_early(principal: Principal, form: UploadForm) -> None:
+    """Refuse before the file is read when the fields so far already settle it.
+
+    Only where the answer cannot change with fields sent after the file: a device token's
+    scope, or a user token with a project named.
+    """
+    if principal.is_device or form.project_id is not None:
+        _scope(principal, form.project_id, form.device_id)
 
 
-@router.post("", status_code=202, response_model=MediaAccepted)
+def _rate_limit(ctx: ServiceContext, principal: Principal) -> None:
+    """Device tokens only: people uploading by hand are not what floods a replica."""
+    if not principal.is_device:
+        return
+    buckets = ctx.state.get(_BUCKETS)
+    if not isinstance(buckets, TokenBuckets):
+        limits = ctx.settings.ingest
+        buckets = ctx.state[_BUCKETS] = TokenBuckets(
+            per_minute=limits.rate_limit_per_minute, burst=limits.rate_limit_burst
+        )
+    wait = buckets.take(principal.token_id or principal.subject)
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        raise HTTPException(
+            429,
+            detail=f"too many uploads with this device token; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _outcome(exc: BaseException) -> str:
+    """A bounded label for why an upload did not go through."""
+    if isinstance(exc, ClientDisconnect | asyncio.CancelledError):
+        return "aborted"
+    if isinstance(exc, HTTPException):
+        return "rejected_rate_limited" if exc.status_code == 429 else "rejected_other"
+    for kind, label in (
+        (PayloadTooLarge, "rejected_too_large"),
+        (UnsupportedMedia, "rejected_unsupported_media"),
+        (Invalid, "rejected_invalid"),
+        (Forbidden, "rejected_forbidden"),
+        (NotFound, "rejected_forbidden"),
+        (Unauthorized, "rejected_forbidden"),
+        (TooManyRequests, "rejected_rate_limited"),
+    ):
+        if isinstance(exc, kind):
+            return label
+    if isinstance(exc, WildlensError):
+        return "rejected_other"
+    return "failed"
+
+
+class _Measured:
+    outcome: str | None = None
+
+
+@contextmanager
+def _measure() -> Iterator[_Measured]:
+    started = time.perf_counter()
+    measured = _Measured()
+    try:
+        yield measured
+    except BaseException as exc:
+        if measured.outcome is None:
+            measured.outcome = _outcome(exc)
+        raise
+    finally:
+        outcome = measured.outcome or "failed"
+        UPLOADS.labels(outcome).inc()
+        UPLOAD_DURATION.labels(outcome).observe(time.perf_counter() - started)
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=MediaAccepted,
+    openapi_extra=openapi_request_body(),
+)
 async def post_media(
+    request: Request,
     ctx: ContextDep,
     principal: PrincipalDep,
-    file: Annotated[UploadFile, File(description="The image or video, as captured.")],
-    project_id: Annotated[uuid.UUID | None, Form(description="Required with a user token.")] = None,
-    device_id: Annotated[
-        uuid.UUID | None, Form(description="The camera, for tokens covering several.")
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Retries with the same key and the same bytes get the first answer; "
+            "the same key with other bytes is refused (422). Remembered for a day by default.",
+        ),
     ] = None,
-    deployment_id: Annotated[uuid.UUID | None, Form()] = None,
-    captured_at: Annotated[
-        AwareDatetime | None, Form(description="RFC 3339 with offset; wins over EXIF.")
-    ] = None,
-    latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
-    longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
 ) -> MediaAccepted:
     """Upload one image or video; answers its media id (the same id for the same bytes)."""
-    project, device = _scope(principal, project_id, device_id)
-    limits = ctx.settings.ingest
-    received = await receive_to_tempfile(
-        _chunks(file),
-        directory=None,
-        max_bytes=max(limits.max_image_bytes, limits.max_video_bytes),
-    )
-    with received:
-        accepted = await accept_upload(
-            ctx,
-            received,
-            UploadRequest(
+    with _measure() as measured:
+        try:
+            _rate_limit(ctx, principal)
+            body = await read_form(
+                request, ctx.settings.ingest, before_file=lambda f: _check_early(principal, f)
+            )
+        except ClientDisconnect as exc:
+            # Nothing to answer: the client is gone. Everything received was discarded.
+            measured.outcome = "aborted"
+            raise HTTPException(400, "the client went away before the upload was complete") from exc
+        with body.received as received:
+            form = body.form
+            project, device = _scope(principal, form.project_id, form.device_id)
+            caller = caller_of(principal)
+            if idempotency_key is not None:
+                replayed = await recall(
+                    ctx, caller, idempotency_key, project_id=project, sha256=received.sha256
+                )
+                if replayed is not None:
+                    DUPLICATES.labels("idempotency_key").inc()
+                    measured.outcome = "duplicate"
+                    return MediaAccepted(media_id=replayed, sha256=received.sha256, duplicate=True)
+            accepted = await accept_upload(
+                ctx,
+                received,
+                UploadRequest(
+                    project_id=project,
+                    device_id=device,
+                    deployment_id=form.deployment_id,
+                    captured_at=form.captured_at,
+                    latitude=form.latitude,
+                    longitude=form.longitude,
+                    filename=sanitise_filename(body.filename),
+                    uploaded_by=principal.subject,
+                ),
+                sniffed=body.sniffed,
+            )
+        media_id, duplicate = accepted.media_id, accepted.duplicate
+        if idempotency_key is not None:
+            media_id = await remember(
+                ctx,
+                caller,
+                idempotency_key,
                 project_id=project,
-                device_id=device,
-                deployment_id=deployment_id,
-                captured_at=captured_at,
-                latitude=latitude,
-                longitude=longitude,
-                filename=sanitise_filename(file.filename),
-                uploaded_by=principal.subject,
-            ),
-        )
-    return MediaAccepted(
-        media_id=accepted.media_id, sha256=accepted.sha256, duplicate=accepted.duplicate
-    )
+                sha256=accepted.sha256,
+                media_id=accepted.media_id,
+            )
+            # A concurrent request with the same key got there first: its answer stands.
+            duplicate = duplicate or media_id != accepted.media_id
+        measured.outcome = "duplicate" if duplicate else "accepted"
+        return MediaAccepted(media_id=media_id, sha256=accepted.sha256, duplicate=duplicate)

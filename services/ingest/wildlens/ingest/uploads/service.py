@@ -13,10 +13,14 @@ from sqlmodel import select
 from wildlens.common.errors import PayloadTooLarge
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, RawMetadata
 from wildlens.common.service.context import ServiceContext
+from wildlens.ingest.derivatives.jobs import derivatives_requested
 from wildlens.ingest.media import RawMetadata as ExifMetadata
 from wildlens.ingest.media import Received, Sniffed, inspect_image, sniff_file
+from wildlens.ingest.metrics import DUPLICATES
 from wildlens.ingest.objects import original_key
 from wildlens.ingest.uploads.models import IngestedMedia
+from wildlens.ingest.video.jobs import split_requested
+from wildlens.ingest.video.probe import probe_video
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,11 @@ async def _existing(
 
 
 async def accept_upload(
-    ctx: ServiceContext, received: Received, request: UploadRequest
+    ctx: ServiceContext,
+    received: Received,
+    request: UploadRequest,
+    *,
+    sniffed: Sniffed | None = None,
 ) -> Accepted:
     """Store and announce an upload that has been received to a temporary file.
 
@@ -79,7 +87,9 @@ async def accept_upload(
     nothing. The object is written before the database row, so a crash in between leaves at
     most an unreferenced content-addressed object that the next identical upload reuses.
     """
-    sniffed: Sniffed = await asyncio.to_thread(sniff_file, received.path)
+    if sniffed is None:
+        # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
+        sniffed = await asyncio.to_thread(sniff_file, received.path)
     limits = ctx.settings.ingest
     limit = limits.max_image_bytes if sniffed.kind == "image" else limits.max_video_bytes
     if received.size > limit:
@@ -89,6 +99,7 @@ async def accept_upload(
 
     existing = await _existing(ctx, request.project_id, received.sha256)
     if existing is not None:
+        DUPLICATES.labels("content").inc()
         return Accepted(existing.id, existing.sha256, duplicate=True)
 
     width = height = 0
@@ -98,6 +109,10 @@ async def accept_upload(
             inspect_image, received.path, sniffed, max_pixels=limits.max_image_pixels
         )
         width, height, metadata = info.width, info.height, info.metadata
+    else:
+        # Refuses, before anything is stored, a "video" that will never yield a frame.
+        video = await asyncio.to_thread(probe_video, received.path)
+        width, height = video.width, video.height
 
     key = original_key(received.sha256, sniffed.extension)
     if not await ctx.store.exists(key):
@@ -142,11 +157,19 @@ async def accept_upload(
                 )
             )
             await session.flush()
-            await ctx.stage(session, [event])
+            # Frames and derivatives are made off the request path, committed with the
+            # announcement so that neither exists without the other.
+            follow_up = (
+                split_requested(event)
+                if sniffed.kind == "video"
+                else derivatives_requested(received.sha256, key, sniffed.content_type)
+            )
+            await ctx.stage(session, [event, follow_up])
     except IntegrityError:
         # A concurrent post of the same bytes won the race; answer with its id.
         winner = await _existing(ctx, request.project_id, received.sha256)
         if winner is None:
             raise
+        DUPLICATES.labels("content").inc()
         return Accepted(winner.id, winner.sha256, duplicate=True)
     return Accepted(media_id, received.sha256, duplicate=False)

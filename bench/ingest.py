@@ -1,0 +1,249 @@
+"""Ingest throughput: images/s through ``POST /v1/media`` next to raw S3 PUTs of the same bytes.
+
+Eight concurrent clients post the real camera-trap JPEGs (each made unique with a JPEG comment
+so every post is a new original) to one ingest process (``wildlens serve ingest``) for a fixed
+time; in the same run, eight threads PUT the same bytes straight to the same S3 server with the
+``minio`` client. The S3 server is moto in its own process; the database and broker are the
+local PostgreSQL and RabbitMQ when they answer, else SQLite and the embedded bus.
+
+    python bench/ingest.py [--seconds 20] [--clients 8]
+
+The last line reads ``ingest throughput: <images/s> images/s, ratio R`` (R = ingest / raw S3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from minio import Minio
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT / "tests" / "data" / "camtrap-dp" / "example" / "media"
+BIN = Path(sys.executable).parent
+ACCESS, SECRET, REGION = "bench", "bench-secret", "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def unique_jpeg(original: bytes, n: int) -> bytes:
+    """The same picture with a comment segment right after SOI: new bytes, same image."""
+    comment = f"wildlens-bench {n} {uuid.uuid4()}".encode()
+    segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+    return original[:2] + segment + original[2:]
+
+
+def wait_http(url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not reachable(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError("moto_server did not start")
+        time.sleep(0.2)
+    return process
+
+
+def start_ingest(
+    port: int, s3_port: int, bucket: str, data_dir: Path, prefix: str
+) -> subprocess.Popen[bytes]:
+    from wildlens.common.auth.keys import generate_pem_pair
+
+    private_pem, _ = generate_pem_pair()
+    (data_dir / "key.pem").write_bytes(private_pem)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
+    env.update(
+        {
+            "WILDLENS_DATA_DIR": str(data_dir),
+            "WILDLENS_STORAGE_URL": f"s3://127.0.0.1:{s3_port}/{bucket}?secure=false&region={REGION}",
+            "WILDLENS_STORAGE__ACCESS_KEY": ACCESS,
+            "WILDLENS_STORAGE__SECRET_KEY": SECRET,
+            "WILDLENS_AUTH__PRIVATE_KEY_FILE": str(data_dir / "key.pem"),
+            "WILDLENS_LOG_LEVEL": "WARNING",
+        }
+    )
+    if reachable(5432) and reachable(5672):
+        env.update(
+            {
+                "WILDLENS_MODE": "distributed",
+                "WILDLENS_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+                "WILDLENS_DATABASE__SCHEMA_PREFIX": prefix,
+                "WILDLENS_BROKER_URL": "amqp://127.0.0.1:5672/",
+                "WILDLENS_BROKER__USERNAME": "guest",
+                "WILDLENS_BROKER__PASSWORD": "guest",
+                "WILDLENS_BROKER__EXCHANGE": f"{prefix}wildlens.events",
+                "WILDLENS_BROKER__QUEUE_PREFIX": prefix,
+            }
+        )
+    process = subprocess.Popen(
+        [str(BIN / "wildlens"), "serve", "ingest", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_http(f"http://127.0.0.1:{port}/readyz")
+    return process
+
+
+def admin_token(data_dir: Path) -> str:
+    from wildlens.common.auth import TokenIssuer, load_keyring
+    from wildlens.common.settings import Settings
+
+    settings = Settings(data_dir=data_dir, auth={"private_key_file": data_dir / "key.pem"})
+    return TokenIssuer(load_keyring(settings), "wildlens").user_token("bench", {"*": "admin"})
+
+
+async def post_for(url: str, token: str, images: list[bytes], seconds: float, clients: int) -> int:
+    project = str(uuid.uuid4())
+    counter = iter(range(10**9))
+    deadline = time.monotonic() + seconds
+    done = 0
+
+    async def client() -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            while time.monotonic() < deadline:
+                n = next(counter)
+                body = unique_jpeg(images[n % len(images)], n)
+                response = await http.post(
+                    "/v1/media",
+                    files={"file": (f"{n}.jpg", body, "image/jpeg")},
+                    data={"project_id": project},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if response.status_code != 202:
+                    raise RuntimeError(f"{response.status_code}: {response.text}")
+                done += 1
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return done
+
+
+def raw_puts_for(
+    s3_port: int, bucket: str, images: list[bytes], seconds: float, clients: int
+) -> int:
+    client = Minio(
+        f"127.0.0.1:{s3_port}", access_key=ACCESS, secret_key=SECRET, secure=False, region=REGION
+    )
+    counter = iter(range(10**9))
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    done = 0
+
+    def worker() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            with lock:
+                n = next(counter)
+            body = unique_jpeg(images[n % len(images)], n)
+            client.put_object(bucket, f"raw/{n}.jpg", io.BytesIO(body), len(body), "image/jpeg")
+            with lock:
+                done += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+
+    images = [p.read_bytes() for p in sorted(MEDIA.glob("*.JPG"))]
+    size_mb = sum(len(i) for i in images) / len(images) / 1e6
+    s3_port, api_port = free_port(), free_port()
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}_"
+    with tempfile.TemporaryDirectory() as tmp:
+        moto = start_moto(s3_port)
+        ingest = None
+        try:
+            ingest = start_ingest(api_port, s3_port, bucket, Path(tmp), prefix)
+            token = admin_token(Path(tmp))
+            url = f"http://127.0.0.1:{api_port}"
+            asyncio.run(post_for(url, token, images, 2, args.clients))  # warm-up
+            posted = asyncio.run(post_for(url, token, images, args.seconds, args.clients))
+            raw = raw_puts_for(s3_port, bucket, images, args.seconds, args.clients)
+        finally:
+            if ingest is not None:
+                ingest.terminate()
+                ingest.wait(timeout=30)
+            moto.terminate()
+            moto.wait(timeout=30)
+            _drop_backends(prefix)
+    ingest_rate, raw_rate = posted / args.seconds, raw / args.seconds
+    print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients")
+    print(f"POST /v1/media: {posted} in {args.seconds:.0f} s = {ingest_rate:.1f} images/s")
+    print(f"raw S3 PUT:     {raw} in {args.seconds:.0f} s = {raw_rate:.1f} images/s")
+    print(f"ingest throughput: {ingest_rate:.1f} images/s, ratio {ingest_rate / raw_rate:.2f}")
+
+
+def _drop_backends(prefix: str) -> None:
+    """Remove the schema and queues the run created on the shared PostgreSQL and RabbitMQ."""
+    if not (reachable(5432) and reachable(5672)):
+        return
+
+    async def drop() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="test")
+        try:
+            for row in await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", prefix
+            ):
+                await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
+        finally:
+            await conn.close()
+        sys.path.insert(0, str(ROOT))
+        from tests.support.rabbit import delete_prefixed
+
+        await delete_prefixed("amqp://127.0.0.1:5672/", "guest", "guest", prefix)
+
+    asyncio.run(drop())
+
+
+if __name__ == "__main__":
+    main()

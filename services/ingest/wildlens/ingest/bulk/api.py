@@ -1,0 +1,81 @@
+"""``/v1/uploads``: bulk uploads of SD cards, manifest first, bytes straight to storage."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
+from wildlens.common.service.context import ServiceContext
+from wildlens.ingest.bulk import service
+from wildlens.ingest.bulk.models import FileState
+from wildlens.ingest.bulk.schemas import (
+    ManifestPage,
+    UploadCompleted,
+    UploadCreate,
+    UploadPage,
+    UploadProgress,
+)
+
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses={**ERROR_RESPONSES})
+
+ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
+LimitQuery = Annotated[int, Query(ge=1, le=10_000, description="Files per page.")]
+CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page.")]
+
+
+@router.post("", status_code=201, response_model=UploadPage, operation_id="create_upload")
+async def create_upload(ctx: ContextDep, principal: PrincipalDep, body: UploadCreate) -> UploadPage:
+    """Start a bulk upload with the first page of its manifest; answers PUT URLs for new files."""
+    return await service.create_upload(ctx, principal, body)
+
+
+@router.post("/{upload_id}/files", response_model=UploadPage, operation_id="add_upload_files")
+async def add_upload_files(
+    ctx: ContextDep, principal: PrincipalDep, upload_id: uuid.UUID, body: ManifestPage
+) -> UploadPage:
+    """Add a page of the manifest (or send one again); answers PUT URLs for pending files."""
+    return await service.add_files(ctx, principal, upload_id, body.files)
+
+
+@router.post("/{upload_id}/urls", response_model=UploadPage, operation_id="renew_upload_urls")
+async def renew_upload_urls(
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    upload_id: uuid.UUID,
+    limit: LimitQuery = 1000,
+    cursor: CursorQuery = None,
+) -> UploadPage:
+    """Fresh PUT URLs for the files still pending, to resume an interrupted upload."""
+    return await service.fresh_urls(ctx, principal, upload_id, limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/{upload_id}/complete", response_model=UploadCompleted, operation_id="complete_upload"
+)
+async def complete_upload(
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    upload_id: uuid.UUID,
+) -> UploadCompleted:
+    """Verify (size, SHA-256) and ingest every file PUT so far; safe to call again."""
+    return await service.complete_upload(ctx, principal, upload_id)
+
+
+@router.get("/{upload_id}", response_model=UploadProgress, operation_id="get_upload")
+async def get_upload(
+    ctx: ContextDep,
+    principal: PrincipalDep,
+    upload_id: uuid.UUID,
+    limit: LimitQuery = 1000,
+    cursor: CursorQuery = None,
+    state: Annotated[
+        list[FileState] | None, Query(description="Only files in these states.")
+    ] = None,
+) -> UploadProgress:
+    """Progress of a bulk upload: counts, and each file's state and error."""
+    return await service.upload_progress(
+        ctx, principal, upload_id, limit=limit, cursor=cursor, states=state
+    )

@@ -1,0 +1,98 @@
+"""Queries on bulk uploads; callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.common.db import utcnow
+from wildlens.ingest.bulk.models import BulkUpload, BulkUploadFile, FileState
+from wildlens.ingest.uploads.models import IngestedMedia
+
+
+async def get_upload(
+    session: AsyncSession, upload_id: uuid.UUID, *, lock: bool = False
+) -> BulkUpload | None:
+    query = select(BulkUpload).where(BulkUpload.id == upload_id)
+    if lock:
+        # Serialises manifest pages of one upload, which hand out file numbers.
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def files_by_sha(
+    session: AsyncSession, upload_id: uuid.UUID, shas: Iterable[str]
+) -> dict[str, BulkUploadFile]:
+    rows = await session.exec(
+        select(BulkUploadFile).where(
+            BulkUploadFile.upload_id == upload_id, col(BulkUploadFile.sha256).in_(list(shas))
+        )
+    )
+    return {row.sha256: row for row in rows}
+
+
+async def known_media(
+    session: AsyncSession, project_id: uuid.UUID, shas: Iterable[str]
+) -> dict[str, uuid.UUID]:
+    """Media ids of the contents the project already has, by SHA-256."""
+    rows = await session.exec(
+        select(IngestedMedia.sha256, IngestedMedia.id).where(
+            IngestedMedia.project_id == project_id, col(IngestedMedia.sha256).in_(list(shas))
+        )
+    )
+    return dict(rows.all())
+
+
+async def list_files(
+    session: AsyncSession,
+    upload_id: uuid.UUID,
+    *,
+    after: int = -1,
+    limit: int | None = None,
+    states: Sequence[FileState] | None = None,
+) -> list[BulkUploadFile]:
+    query = (
+        select(BulkUploadFile)
+        .where(BulkUploadFile.upload_id == upload_id, BulkUploadFile.n > after)
+        .order_by(col(BulkUploadFile.n))
+    )
+    if states:
+        query = query.where(col(BulkUploadFile.state).in_([s.value for s in states]))
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def count_states(session: AsyncSession, upload_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.exec(
+        select(BulkUploadFile.state, func.count())
+        .where(BulkUploadFile.upload_id == upload_id)
+        .group_by(col(BulkUploadFile.state))
+    )
+    return {state: int(count) for state, count in rows.all()}
+
+
+async def settle(
+    session: AsyncSession,
+    upload_id: uuid.UUID,
+    n: int,
+    state: FileState,
+    *,
+    media_id: uuid.UUID | None = None,
+    error: str | None = None,
+) -> bool:
+    """Move a pending file to its final state; False when another call settled it first."""
+    result = await session.exec(
+        update(BulkUploadFile)
+        .where(
+            col(BulkUploadFile.upload_id) == upload_id,
+            col(BulkUploadFile.n) == n,
+            col(BulkUploadFile.state) == FileState.PENDING.value,
+        )
+        .values(state=state.value, media_id=media_id, error=error, updated_at=utcnow())
+    )
+    return bool(result.rowcount)

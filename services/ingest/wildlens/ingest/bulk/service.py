@@ -1,0 +1,428 @@
+"""Bulk uploads: record manifests, hand out PUT URLs, verify and ingest what arrived."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.common.auth import Principal
+from wildlens.common.db import Database, utcnow
+from wildlens.common.errors import Conflict, Invalid, WildlensError
+from wildlens.common.http.pagination import decode_cursor, encode_cursor
+from wildlens.common.service.context import ServiceContext
+from wildlens.common.storage import ObjectNotFound
+from wildlens.ingest.bulk import repository
+from wildlens.ingest.bulk.access import require_access, upload_scope
+from wildlens.ingest.bulk.models import BulkUpload, BulkUploadFile, FileState
+from wildlens.ingest.bulk.names import base_name, sanitise_relative_name
+from wildlens.ingest.bulk.schemas import (
+    ManifestEntry,
+    UploadCompleted,
+    UploadCounts,
+    UploadCreate,
+    UploadFileOut,
+    UploadPage,
+    UploadProgress,
+)
+from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefix
+from wildlens.ingest.uploads.service import UploadRequest, accept_upload
+
+log = structlog.get_logger(__name__)
+
+# Staging objects verified at once by one completion: each holds a temporary file and a
+# thread while it is hashed and inspected.
+VERIFY_CONCURRENCY = 4
+
+
+def _db(ctx: ServiceContext) -> Database:
+    assert ctx.db is not None
+    return ctx.db
+
+
+def _field_error(location: list[str | int], message: str) -> dict[str, object]:
+    return {"location": ["body", *location], "message": message, "type": "value_error"}
+
+
+def _checked_page(ctx: ServiceContext, entries: Sequence[ManifestEntry]) -> list[ManifestEntry]:
+    """The page's entries with duplicates collapsed; refuses what no upload could satisfy."""
+    limits = ctx.settings.ingest
+    if len(entries) > limits.manifest_page_size:
+        raise Invalid(
+            f"a manifest page holds at most {limits.manifest_page_size} files, not "
+            f"{len(entries)}; send the rest with POST /v1/uploads/{{id}}/files",
+            fields=[_field_error(["files"], "too many files in one page")],
+        )
+    largest = max(limits.max_image_bytes, limits.max_video_bytes)
+    first: dict[str, tuple[int, ManifestEntry]] = {}
+    for i, entry in enumerate(entries):
+        if entry.size > largest:
+            raise Invalid(
+                f"files[{i}] ({entry.name!r}) is {entry.size} bytes, more than the limit of "
+                f"{largest} bytes",
+                fields=[_field_error(["files", i, "size"], f"larger than {largest} bytes")],
+            )
+        seen = first.get(entry.sha256)
+        if seen is None:
+            first[entry.sha256] = (i, entry)
+        elif seen[1].size != entry.size:
+            raise Invalid(
+                f"files[{i}] has the SHA-256 of files[{seen[0]}] but another size",
+                fields=[_field_error(["files", i, "size"], "size differs for the same SHA-256")],
+            )
+    return [entry for _, entry in first.values()]
+
+
+async def _record_page(
+    session: AsyncSession, upload: BulkUpload, entries: Sequence[ManifestEntry]
+) -> list[BulkUploadFile]:
+    shas = [e.sha256 for e in entries]
+    existing = await repository.files_by_sha(session, upload.id, shas)
+    known = await repository.known_media(session, upload.project_id, shas)
+    rows: list[BulkUploadFile] = []
+    for i, entry in enumerate(entries):
+        row = existing.get(entry.sha256)
+        if row is not None:
+            if row.size_bytes != entry.size:
+                raise Invalid(
+                    f"{entry.name!r} was declared earlier in this upload with "
+                    f"{row.size_bytes} bytes, now with {entry.size}",
+                    fields=[_field_error(["files", i, "size"], "differs from the earlier page")],
+                )
+            if row.state == FileState.PENDING and entry.sha256 in known:
+                # Arrived meanwhile by another route (a gateway, another upload).
+                row.state, row.media_id, row.updated_at = (
+                    FileState.ALREADY_HAVE,
+                    known[entry.sha256],
+                    utcnow(),
+                )
+                session.add(row)
+            rows.append(row)
+            continue
+        name = sanitise_relative_name(entry.name) or entry.sha256[:16]
+        media_id = known.get(entry.sha256)
+        row = BulkUploadFile(
+            upload_id=upload.id,
+            n=upload.file_count,
+            name=name,
+            size_bytes=entry.size,
+            sha256=entry.sha256,
+            state=FileState.ALREADY_HAVE if media_id else FileState.PENDING,
+            media_id=media_id,
+        )
+        upload.file_count += 1
+        session.add(row)
+        rows.append(row)
+    session.add(upload)
+    await session.flush()
+    return rows
+
+
+def _out(row: BulkUploadFile, url: str | None = None) -> UploadFileOut:
+    return UploadFileOut(
+        n=row.n,
+        name=row.name,
+        size=row.size_bytes,
+        sha256=row.sha256,
+        state=FileState(row.state),
+        already_have=row.state == FileState.ALREADY_HAVE,
+        media_id=row.media_id,
+        error=row.error,
+        upload_url=url,
+    )
+
+
+async def _page(
+    ctx: ServiceContext,
+    upload: BulkUpload,
+    rows: Sequence[BulkUploadFile],
+    next_cursor: str | None = None,
+) -> UploadPage:
+    ttl = timedelta(seconds=ctx.settings.ingest.upload_url_ttl_s)
+    expires_at = utcnow() + ttl
+    files = []
+    for row in rows:
+        url = None
+        if row.state == FileState.PENDING:
+            # No content type bound: the bytes' type is decided from the bytes at completion.
+            url = await ctx.store.url_for_put(staging_key(upload.id, row.n), expires=ttl)
+        files.append(_out(row, url))
+    return UploadPage(
+        id=upload.id,
+        project_id=upload.project_id,
+        files=files,
+        urls_expire_at=expires_at,
+        next_cursor=next_cursor,
+    )
+
+
+async def create_upload(
+    ctx: ServiceContext, principal: Principal, body: UploadCreate
+) -> UploadPage:
+    project_id, device_id = upload_scope(principal, body.project_id, body.device_id)
+    entries = _checked_page(ctx, body.files)
+    async with _db(ctx).transaction() as session:
+        upload = BulkUpload(
+            project_id=project_id,
+            deployment_id=body.deployment_id,
+            device_id=device_id,
+            created_by=principal.subject,
+        )
+        session.add(upload)
+        await session.flush()
+        rows = await _record_page(session, upload, entries)
+    log.info("bulk.created", upload_id=str(upload.id), files=len(rows))
+    return await _page(ctx, upload, rows)
+
+
+async def add_files(
+    ctx: ServiceContext,
+    principal: Principal,
+    upload_id: uuid.UUID,
+    entries: Sequence[ManifestEntry],
+) -> UploadPage:
+    checked = _checked_page(ctx, entries)
+    try:
+        async with _db(ctx).transaction() as session:
+            upload = require_access(
+                principal, await repository.get_upload(session, upload_id, lock=True), write=True
+            )
+            rows = await _record_page(session, upload, checked)
+    except IntegrityError:
+        # Two pages with a file in common raced on a database without row locks.
+        raise Conflict(
+            "another page of this manifest was being recorded at the same time; send this "
+            "page again"
+        ) from None
+    return await _page(ctx, upload, rows)
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    value = decode_cursor(cursor)
+    if len(value) != 1 or not isinstance(value[0], int):
+        raise Invalid("cursor is not one this API returned")
+    return value[0]
+
+
+def _next_cursor(rows: Sequence[BulkUploadFile], limit: int) -> str | None:
+    return encode_cursor([rows[-1].n]) if len(rows) == limit else None
+
+
+async def fresh_urls(
+    ctx: ServiceContext,
+    principal: Principal,
+    upload_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> UploadPage:
+    """New PUT URLs for the files still pending, one page at a time."""
+    async with _db(ctx).transaction() as session:
+        upload = require_access(
+            principal, await repository.get_upload(session, upload_id), write=True
+        )
+        rows = await repository.list_files(
+            session, upload_id, after=_after(cursor), limit=limit, states=[FileState.PENDING]
+        )
+    return await _page(ctx, upload, rows, _next_cursor(rows, limit))
+
+
+async def _staged(ctx: ServiceContext, upload_id: uuid.UUID) -> dict[int, int]:
+    """Size of each staging object of the upload, by file number."""
+    prefix = staging_prefix(upload_id)
+    staged: dict[int, int] = {}
+    for info in await ctx.store.list(prefix):
+        name = info.key[len(prefix) :]
+        if name.isdigit():
+            staged[int(name)] = info.size
+        else:
+            # Not a key this service hands out; it can only be debris.
+            await ctx.store.delete(info.key)
+    return staged
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: FileState
+    media_id: uuid.UUID | None = None
+    error: str | None = None
+
+
+async def _verify_and_ingest(
+    ctx: ServiceContext, upload: BulkUpload, row: BulkUploadFile, staged_size: int
+) -> _Outcome | None:
+    if staged_size != row.size_bytes:
+        # Refused on size alone, before reading a byte of it.
+        return _Outcome(
+            FileState.REJECTED,
+            error=f"{staged_size} bytes were uploaded but the manifest says {row.size_bytes}",
+        )
+    try:
+        received = await fetch_staged(ctx.store, staging_key(upload.id, row.n))
+    except ObjectNotFound:
+        return None  # a concurrent completion took it
+    with received:
+        if received.size != row.size_bytes or received.sha256 != row.sha256:
+            return _Outcome(
+                FileState.REJECTED,
+                error=(
+                    f"the uploaded bytes have SHA-256 {received.sha256} but the manifest says "
+                    f"{row.sha256}"
+                ),
+            )
+        try:
+            accepted = await accept_upload(
+                ctx,
+                received,
+                UploadRequest(
+                    project_id=upload.project_id,
+                    device_id=upload.device_id,
+                    deployment_id=upload.deployment_id,
+                    captured_at=None,
+                    latitude=None,
+                    longitude=None,
+                    filename=base_name(row.name),
+                    uploaded_by=upload.created_by,
+                ),
+            )
+        except WildlensError as exc:
+            if not 400 <= exc.status_code < 500:
+                # The platform failed, not the file: it stays pending for the next completion.
+                raise
+            return _Outcome(FileState.REJECTED, error=exc.detail[:1000])
+    return _Outcome(FileState.INGESTED, media_id=accepted.media_id)
+
+
+async def _settle_one(
+    ctx: ServiceContext,
+    upload: BulkUpload,
+    row: BulkUploadFile,
+    staged_size: int,
+    limit: asyncio.Semaphore,
+) -> BulkUploadFile | None:
+    async with limit:
+        outcome = await _verify_and_ingest(ctx, upload, row, staged_size)
+        if outcome is None:
+            return None
+        async with _db(ctx).transaction() as session:
+            settled = await repository.settle(
+                session,
+                upload.id,
+                row.n,
+                outcome.state,
+                media_id=outcome.media_id,
+                error=outcome.error,
+            )
+        # Only after the state is recorded: a crash before this leaves the object for the
+        # next completion, which converges on the same media by content.
+        await ctx.store.delete(staging_key(upload.id, row.n))
+        if not settled:
+            return None
+        if outcome.state == FileState.REJECTED:
+            log.info("bulk.rejected", upload_id=str(upload.id), n=row.n, error=outcome.error)
+        row.state, row.media_id, row.error = outcome.state, outcome.media_id, outcome.error
+        return row
+
+
+async def complete_upload(
+    ctx: ServiceContext, principal: Principal, upload_id: uuid.UUID
+) -> UploadCompleted:
+    """Verify and ingest every file that has been PUT; files not PUT yet stay pending."""
+    async with _db(ctx).transaction() as session:
+        upload = require_access(
+            principal, await repository.get_upload(session, upload_id), write=True
+        )
+        pending = await repository.list_files(session, upload_id, states=[FileState.PENDING])
+    staged = await _staged(ctx, upload_id)
+    pending_numbers = {row.n for row in pending}
+    for n in staged.keys() - pending_numbers:
+        # PUT again with an old URL after the file was settled; never becomes media.
+        await ctx.store.delete(staging_key(upload_id, n))
+    limit = asyncio.Semaphore(VERIFY_CONCURRENCY)
+    arrived = [row for row in pending if row.n in staged]
+    results = await asyncio.gather(
+        *(_settle_one(ctx, upload, row, staged[row.n], limit) for row in arrived),
+        return_exceptions=True,
+    )
+    # Every file that could be settled has been before a failure is reported.
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    processed = [_out(row) for row in results if isinstance(row, BulkUploadFile)]
+    counts = await _counts(ctx, upload_id)
+    log.info(
+        "bulk.completed",
+        upload_id=str(upload_id),
+        processed=len(processed),
+        pending=counts.pending + counts.received,
+    )
+    return UploadCompleted(id=upload_id, counts=counts, processed=processed)
+
+
+async def _counts(
+    ctx: ServiceContext, upload_id: uuid.UUID, staged: dict[int, int] | None = None
+) -> UploadCounts:
+    staged = await _staged(ctx, upload_id) if staged is None else staged
+    async with _db(ctx).transaction() as session:
+        states = await repository.count_states(session, upload_id)
+        received = 0
+        if staged:
+            pending_staged = await repository.list_files(
+                session, upload_id, states=[FileState.PENDING]
+            )
+            received = sum(1 for row in pending_staged if row.n in staged)
+    pending = states.get(FileState.PENDING, 0)
+    return UploadCounts(
+        expected=sum(states.values()),
+        already_have=states.get(FileState.ALREADY_HAVE, 0),
+        received=received,
+        ingested=states.get(FileState.INGESTED, 0),
+        rejected=states.get(FileState.REJECTED, 0),
+        pending=pending - received,
+    )
+
+
+async def upload_progress(
+    ctx: ServiceContext,
+    principal: Principal,
+    upload_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    states: Sequence[FileState] | None,
+) -> UploadProgress:
+    async with _db(ctx).transaction() as session:
+        upload = require_access(
+            principal, await repository.get_upload(session, upload_id), write=False
+        )
+        rows = await repository.list_files(
+            session, upload_id, after=_after(cursor), limit=limit, states=states
+        )
+    return UploadProgress(
+        id=upload.id,
+        project_id=upload.project_id,
+        deployment_id=upload.deployment_id,
+        device_id=upload.device_id,
+        created_by=upload.created_by,
+        created_at=upload.created_at,
+        counts=await _counts(ctx, upload_id),
+        files=[_out(row) for row in rows],
+        next_cursor=_next_cursor(rows, limit),
+    )
+
+
+__all__ = [
+    "add_files",
+    "complete_upload",
+    "create_upload",
+    "fresh_urls",
+    "upload_progress",
+]

@@ -1,0 +1,88 @@
+"""``ingest.derivatives.requested``: make an original's thumbnail and display copy, once per
+content hash.
+
+The objects themselves are the record of what was done: derivatives live under the hash, so
+the same bytes uploaded to a second project (or a redelivered request) find them in place and
+do nothing. The work needs no database, so it holds no transaction open while it decodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import structlog
+from PIL import Image, UnidentifiedImageError
+
+from wildlens.common.events import Envelope, unpack
+from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested
+from wildlens.common.service.context import ServiceContext
+from wildlens.ingest.derivatives.images import render_derivatives
+
+__all__ = [
+    "EVENT_TYPE",
+    "derivatives_requested",
+    "display_key",
+    "make_derivatives",
+    "subscribe",
+    "thumbnail_key",
+]
+
+log = structlog.get_logger(__name__)
+
+EVENT_TYPE = "ingest.derivatives.requested"
+
+
+def thumbnail_key(sha256: str) -> str:
+    return f"derived/{sha256}/thumb.jpg"
+
+
+def display_key(sha256: str) -> str:
+    return f"derived/{sha256}/display.jpg"
+
+
+def derivatives_requested(sha256: str, object_key: str, content_type: str) -> DerivativesRequested:
+    return DerivativesRequested(sha256=sha256, object_key=object_key, content_type=content_type)
+
+
+async def make_derivatives(ctx: ServiceContext, request: DerivativesRequested) -> bool:
+    """Make the derivatives of one original unless they exist; ``True`` if they were made."""
+    # The thumbnail is written last, so its presence means both are complete.
+    if await ctx.store.exists(thumbnail_key(request.sha256)):
+        return False
+    limits = ctx.settings.ingest
+    with tempfile.TemporaryDirectory(prefix="wildlens-derive-") as folder:
+        source = Path(folder) / "original"
+        await ctx.store.download_to(request.object_key, source)
+        try:
+            rendered = await asyncio.to_thread(
+                render_derivatives,
+                source,
+                thumbnail_px=limits.thumbnail_px,
+                display_px=limits.display_px,
+            )
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
+            # Retrying cannot make an undecodable original decodable (HEIC on a server
+            # without a HEIF decoder): say so once rather than dead-lettering the request.
+            log.warning(
+                "derivatives.undecodable",
+                sha256=request.sha256,
+                content_type=request.content_type,
+                error=str(exc),
+            )
+            return False
+    await ctx.store.put_bytes(display_key(request.sha256), rendered.display, "image/jpeg")
+    await ctx.store.put_bytes(thumbnail_key(request.sha256), rendered.thumbnail, "image/jpeg")
+    log.info("derivatives.made", sha256=request.sha256)
+    return True
+
+
+def subscribe(ctx: ServiceContext) -> None:
+    """Consume this service's own derivative requests."""
+
+    async def handle(envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            await make_derivatives(ctx, unpack(envelope, DerivativesRequested))
+
+    ctx.consume_batches(EVENT_TYPE, handle)

@@ -1,0 +1,18 @@
+"""Revoked device tokens: heard as ``device.revoked`` broadcasts, and loaded from the catalogue
+when a replica starts (it missed every broadcast sent before it ran)."""
+
+from wildlens.ingest.revocation.consumer import apply_revocations
+from wildlens.ingest.revocation.lifecycle import (
+    revocation_status,
+    start_revocations,
+    stop_revocations,
+)
+from wildlens.ingest.revocation.loader import RevocationLoader
+
+__all__ = [
+    "RevocationLoader",
+    "apply_revocations",
+    "revocation_status",
+    "start_revocations",
+    "stop_revocations",
+]
