@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field
 
 from wildlens.catalogue.tables import CatalogueTable
@@ -23,7 +23,8 @@ class Media(CatalogueTable, table=True):
     object_key: str = Field(max_length=300)
     content_type: str = Field(max_length=100)
     kind: str = Field(default="image", max_length=10)
-    size_bytes: int = 0
+    # Videos pass 2 GiB.
+    size_bytes: int = Field(default=0, sa_type=BigInteger)
     width: int | None = None
     height: int | None = None
     filename: str = Field(default="", max_length=300)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field
 
 from wildlens.common.db import UtcDateTime, utcnow
@@ -21,7 +21,8 @@ class IngestedMedia(IngestTable, table=True):
     sha256: str = Field(max_length=64)
     object_key: str = Field(max_length=300)
     content_type: str = Field(max_length=100)
-    size_bytes: int
+    # Videos pass 2 GiB.
+    size_bytes: int = Field(sa_type=BigInteger)
     device_id: uuid.UUID | None = None
     uploaded_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002_device_tokens
 Revises: 0001
-Create Date: 2026-11-23 09:00:00.000000
+Create Date: 2026-11-22 20:05:00.000000
 """
 
 from collections.abc import Sequence

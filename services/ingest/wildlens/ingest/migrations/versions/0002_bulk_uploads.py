@@ -2,7 +2,7 @@
 
 Revision ID: 0002_bulk
 Revises: 0001
-Create Date: 2026-11-23 09:12:04.118233
+Create Date: 2026-11-22 20:10:04.118233
 """
 
 from collections.abc import Sequence

@@ -2,7 +2,7 @@
 
 Revision ID: 0002_idempotency
 Revises: 0001
-Create Date: 2026-11-23 10:00:00.000000
+Create Date: 2026-11-22 20:10:00.000000
 """
 
 from collections.abc import Sequence
