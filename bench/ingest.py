@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MEDIA = ROOT / "tests" / "data" / "camtrap-dp" / "example" / "media"
 BIN = Path(sys.executable).parent
 ACCESS, SECRET, REGION = "bench", "bench-secret", "us-east-1"
+WORKERS = 2  # one uvicorn process per core, as a pod with 2 CPUs would run it
 
 
 def free_port() -> int:
@@ -83,7 +84,7 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
 
 
 def start_ingest(
-    port: int, s3_port: int, bucket: str, data_dir: Path, prefix: str
+    port: int, s3_port: int, bucket: str, data_dir: Path, prefix: str, *, workers: bool
 ) -> subprocess.Popen[bytes]:
     from wildlens.common.auth.keys import generate_pem_pair
 
@@ -98,6 +99,7 @@ def start_ingest(
             "WILDLENS_STORAGE__SECRET_KEY": SECRET,
             "WILDLENS_AUTH__PRIVATE_KEY_FILE": str(data_dir / "key.pem"),
             "WILDLENS_LOG_LEVEL": "WARNING",
+            "WILDLENS_INGEST__RUN_WORKERS": "true" if workers else "false",
         }
     )
     if reachable(5432) and reachable(5672):
@@ -114,7 +116,17 @@ def start_ingest(
             }
         )
     process = subprocess.Popen(
-        [str(BIN / "wildlens"), "serve", "ingest", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(BIN / "wildlens"),
+            "serve",
+            "ingest",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -163,6 +175,8 @@ def raw_puts_for(
     client = Minio(
         f"127.0.0.1:{s3_port}", access_key=ACCESS, secret_key=SECRET, secure=False, region=REGION
     )
+    if not client.bucket_exists(bucket):
+        client.make_bucket(bucket)
     counter = iter(range(10**9))
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -194,31 +208,55 @@ def main() -> None:
 
     images = [p.read_bytes() for p in sorted(MEDIA.glob("*.JPG"))]
     size_mb = sum(len(i) for i in images) / len(images) / 1e6
-    s3_port, api_port = free_port(), free_port()
+    s3_port = free_port()
+    rates: dict[str, float] = {}
+    moto = start_moto(s3_port)
+    try:
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        raw_puts_for(s3_port, bucket, images, 2, args.clients)  # warm-up
+        rates["raw"] = (
+            raw_puts_for(s3_port, bucket, images, args.seconds, args.clients) / args.seconds
+        )
+        # One replica doing everything (derivatives in the same process), then an upload API
+        # replica whose derivative and video queues are worked by other replicas.
+        for name, workers in (("all-in-one", True), ("api", False)):
+            rates[name] = _measure(s3_port, images, args.seconds, args.clients, workers=workers)
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+    raw_rate = rates["raw"]
+    print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients, 2 cores")
+    print(f"raw S3 PUT of the same bytes:                    {raw_rate:.1f} images/s")
+    print(
+        f"POST /v1/media, one replica with its derivatives: {rates['all-in-one']:.1f} images/s, "
+        f"ratio {rates['all-in-one'] / raw_rate:.2f}"
+    )
+    print(
+        f"ingest throughput (upload API replica): {rates['api']:.1f} images/s, "
+        f"ratio {rates['api'] / raw_rate:.2f}"
+    )
+
+
+def _measure(
+    s3_port: int, images: list[bytes], seconds: float, clients: int, *, workers: bool
+) -> float:
+    api_port = free_port()
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
     with tempfile.TemporaryDirectory() as tmp:
-        moto = start_moto(s3_port)
         ingest = None
         try:
-            ingest = start_ingest(api_port, s3_port, bucket, Path(tmp), prefix)
+            ingest = start_ingest(api_port, s3_port, bucket, Path(tmp), prefix, workers=workers)
             token = admin_token(Path(tmp))
             url = f"http://127.0.0.1:{api_port}"
-            asyncio.run(post_for(url, token, images, 2, args.clients))  # warm-up
-            posted = asyncio.run(post_for(url, token, images, args.seconds, args.clients))
-            raw = raw_puts_for(s3_port, bucket, images, args.seconds, args.clients)
+            asyncio.run(post_for(url, token, images, 2, clients))  # warm-up
+            posted = asyncio.run(post_for(url, token, images, seconds, clients))
         finally:
             if ingest is not None:
                 ingest.terminate()
                 ingest.wait(timeout=30)
-            moto.terminate()
-            moto.wait(timeout=30)
             _drop_backends(prefix)
-    ingest_rate, raw_rate = posted / args.seconds, raw / args.seconds
-    print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients")
-    print(f"POST /v1/media: {posted} in {args.seconds:.0f} s = {ingest_rate:.1f} images/s")
-    print(f"raw S3 PUT:     {raw} in {args.seconds:.0f} s = {raw_rate:.1f} images/s")
-    print(f"ingest throughput: {ingest_rate:.1f} images/s, ratio {ingest_rate / raw_rate:.2f}")
+    return posted / seconds
 
 
 def _drop_backends(prefix: str) -> None:

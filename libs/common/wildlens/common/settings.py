@@ -78,8 +78,11 @@ class IngestSettings(BaseModel):
     video_frame_interval_s: float = Field(default=1.0, ge=0)
     video_clip_seconds: float = Field(default=0, ge=0)
     video_max_frames: int = Field(default=20_000, ge=1)
+    # Whether this process also works the ingest queues (derivatives, video cutting); a
+    # deployment can run them in their own replicas and keep the upload API's CPU for uploads.
+    run_workers: bool = True
     thumbnail_px: int = Field(default=320, ge=16)
-    display_px: int = Field(default=1920, ge=64)
+    display_px: int = Field(default=2048, ge=64)
     # Bulk uploads: lifetime of upload URLs, and files per manifest page.
     upload_url_ttl_s: int = Field(default=3600, ge=60)
     manifest_page_size: int = Field(default=1000, ge=1, le=10_000)

@@ -26,8 +26,9 @@ async def _start(ctx: ServiceContext) -> None:
     from wildlens.ingest.derivatives import jobs as derivative_jobs
     from wildlens.ingest.video import jobs as video_jobs
 
-    derivative_jobs.subscribe(ctx)
-    video_jobs.subscribe(ctx)
+    if ctx.settings.ingest.run_workers:
+        derivative_jobs.subscribe(ctx)
+        video_jobs.subscribe(ctx)
     await start_revocations(ctx)
 
 

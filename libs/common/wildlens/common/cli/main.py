@@ -7,6 +7,7 @@ service installed runs just that one.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 
 from wildlens.common.auth import ROLES, TokenIssuer, load_keyring
-from wildlens.common.service.spec import discover_services
+from wildlens.common.service.spec import ServiceSpec, discover_services
 from wildlens.common.settings import Settings
 from wildlens.common.telemetry import configure_logging
 
@@ -108,6 +109,12 @@ def serve(
     migrate: Annotated[
         bool, typer.Option(help="Run the service's migrations at start (off when a Job does it).")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes; Python handles requests on one core per process."
+        ),
+    ] = 1,
 ) -> None:
     """Run one service's API and its bus consumers, configured from the environment."""
     import uvicorn
@@ -121,7 +128,22 @@ def serve(
     except LookupError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+    if workers == 1:
+        uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+        return
+    if migrate:
+        # Once, here, rather than racing in every worker.
+        _migrate(settings, specs)
+    os.environ["WILDLENS_SERVICE"] = service
+    os.environ["WILDLENS_MIGRATE_ON_START"] = "false"
+    uvicorn.run(
+        "wildlens.common.http.factory:from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+    )
 
 
 @app.command()
@@ -130,10 +152,6 @@ def migrate(
     data: DataOption = None,
 ) -> None:
     """Apply database migrations (Alembic, one history per service)."""
-    from wildlens.common.db import create_database
-    from wildlens.common.db.migrations import upgrade
-    from wildlens.common.service.platform import attach_tables
-
     settings = _settings(data)
     configure_logging(settings.log_level, json=settings.log_json)
     try:
@@ -141,6 +159,14 @@ def migrate(
     except LookupError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
+
+    _migrate(settings, specs)
+
+
+def _migrate(settings: Settings, specs: list[ServiceSpec]) -> None:
+    from wildlens.common.db import create_database
+    from wildlens.common.db.migrations import upgrade
+    from wildlens.common.service.platform import attach_tables
 
     async def run() -> None:
         for spec in specs:

@@ -12,7 +12,8 @@ from wildlens.catalogue.access import require_project
 from wildlens.catalogue.deps import SessionDep
 from wildlens.catalogue.projects.models import Membership, Project
 from wildlens.catalogue.projects.schemas import ProjectCreate, ProjectPublic
-from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep, decode_cursor, encode_cursor
+from wildlens.common.db.pagination import page_by_id
+from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -48,16 +49,12 @@ async def list_projects(
 ) -> Page[ProjectPublic]:
     """Projects the caller belongs to."""
     principal.require_user()
-    query = select(Project).order_by(col(Project.id)).limit(limit + 1)
+    query = select(Project)
     if not principal.is_platform_admin:
         member_of = select(Membership.project_id).where(Membership.subject == principal.subject)
         token_projects = [uuid.UUID(p) for p in principal.roles if p != "*"]
         query = query.where(col(Project.id).in_(member_of) | col(Project.id).in_(token_projects))
-    if cursor:
-        (after,) = decode_cursor(cursor)
-        query = query.where(col(Project.id) > uuid.UUID(str(after)))
-    rows = list((await session.exec(query)).all())
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(
-        items=[ProjectPublic.model_validate(p) for p in rows[:limit]], next_cursor=next_cursor
+    rows, next_cursor = await page_by_id(
+        session, query, col(Project.id), limit=limit, cursor=cursor
     )
+    return Page(items=[ProjectPublic.model_validate(p) for p in rows], next_cursor=next_cursor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
@@ -27,8 +27,9 @@ from wildlens.catalogue.sites.schemas import (
 )
 from wildlens.catalogue.sites.tokens import list_tokens, public, revoke_token
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Conflict, Invalid, NotFound, Unavailable
-from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep, decode_cursor, encode_cursor
+from wildlens.common.db.pagination import page_by_id
+from wildlens.common.errors import Conflict, NotFound, Unavailable
+from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["sites"], responses=ERROR_RESPONSES)
 
@@ -39,17 +40,8 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 async def _page(
     session: AsyncSession, model: type[T], project_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[T], str | None]:
-    id_col: Any = col(model.id)  # type: ignore[attr-defined]
     query = select(model).where(model.project_id == project_id)  # type: ignore[attr-defined]
-    if cursor:
-        try:
-            after = uuid.UUID(str(decode_cursor(cursor)[0]))
-        except (ValueError, IndexError) as exc:
-            raise Invalid("cursor is not one this API returned") from exc
-        query = query.where(id_col > after)
-    rows = list((await session.exec(query.order_by(id_col).limit(limit + 1))).all())
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None  # type: ignore[attr-defined]
-    return rows[:limit], next_cursor
+    return await page_by_id(session, query, col(model.id), limit=limit, cursor=cursor)  # type: ignore[attr-defined]
 
 
 async def _owned(

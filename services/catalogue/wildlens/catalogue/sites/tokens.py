@@ -13,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.sites.models import DeviceToken
 from wildlens.catalogue.sites.schemas import DeviceTokenPublic
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.db.pagination import page_by_id
+from wildlens.common.errors import NotFound
 from wildlens.common.events.v1.devices_pb2 import DeviceRevoked
-from wildlens.common.http import decode_cursor, encode_cursor
 from wildlens.common.service import ServiceContext
 
 
@@ -32,24 +32,10 @@ def public(token: DeviceToken) -> DeviceTokenPublic:
     )
 
 
-def _after(cursor: str | None) -> uuid.UUID | None:
-    if not cursor:
-        return None
-    try:
-        return uuid.UUID(str(decode_cursor(cursor)[0]))
-    except (ValueError, IndexError) as exc:
-        raise Invalid("cursor is not one this API returned") from exc
-
-
 async def _page(
     session: AsyncSession, query: Any, limit: int, cursor: str | None
 ) -> tuple[list[DeviceToken], str | None]:
-    after = _after(cursor)
-    if after is not None:
-        query = query.where(col(DeviceToken.id) > after)
-    rows = list((await session.exec(query.order_by(col(DeviceToken.id)).limit(limit + 1))).all())
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await page_by_id(session, query, col(DeviceToken.id), limit=limit, cursor=cursor)
 
 
 async def list_tokens(

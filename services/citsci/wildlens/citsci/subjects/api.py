@@ -12,13 +12,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.citsci.subjects.models import SubjectSet
-from wildlens.common.errors import Invalid
+from wildlens.common.db.pagination import page_by_id
 from wildlens.common.http import (
     ERROR_RESPONSES,
     Page,
     PrincipalDep,
-    decode_cursor,
-    encode_cursor,
     session_dependency,
 )
 
@@ -70,14 +68,7 @@ async def list_subject_sets(
     principal.require_user()
     principal.require(str(project_id), "volunteer")
     query = select(SubjectSet).where(SubjectSet.project_id == project_id)
-    if cursor:
-        try:
-            after = uuid.UUID(str(decode_cursor(cursor)[0]))
-        except (ValueError, IndexError) as exc:
-            raise Invalid("cursor is not one this API returned") from exc
-        query = query.where(col(SubjectSet.id) > after)
-    rows = list((await session.exec(query.order_by(col(SubjectSet.id)).limit(limit + 1))).all())
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(
-        items=[SubjectSetPublic.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
+    rows, next_cursor = await page_by_id(
+        session, query, col(SubjectSet.id), limit=limit, cursor=cursor
     )
+    return Page(items=[SubjectSetPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

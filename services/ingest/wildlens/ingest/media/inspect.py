@@ -151,6 +151,11 @@ def _decode(
             # For formats we cannot read the header of ourselves (HEIC), check here, still
             # before decoding.
             _check_pixels(width, height, max_pixels=max_pixels)
+            if pillow_format == "JPEG":
+                # Every entropy-coded block is still decoded, so truncated or corrupt data
+                # fails exactly as in a full decode; only the inverse DCT runs at 1/8 scale,
+                # which is most of a full decode's cost and tells us nothing about validity.
+                image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
             image.load()
             metadata = read_metadata(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -22,6 +22,8 @@ from wildlens.ingest.uploads.models import IngestedMedia
 from wildlens.ingest.video.jobs import split_requested
 from wildlens.ingest.video.probe import probe_video
 
+SMALL_OBJECT = 8 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class UploadRequest:
@@ -115,7 +117,9 @@ async def accept_upload(
         width, height = video.width, video.height
 
     key = original_key(received.sha256, sniffed.extension)
-    if not await ctx.store.exists(key):
+    # Originals are content-addressed, so writing the same bytes again changes nothing; a
+    # look first only pays for itself when the upload is large.
+    if received.size < SMALL_OBJECT or not await ctx.store.exists(key):
         await ctx.store.put_file(key, received.path, sniffed.content_type)
 
     media_id = uuid.uuid4()

@@ -11,13 +11,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.errors import Invalid
+from wildlens.common.db.pagination import page_by_id
 from wildlens.common.http import (
     ERROR_RESPONSES,
     Page,
     PrincipalDep,
-    decode_cursor,
-    encode_cursor,
     session_dependency,
 )
 from wildlens.training.registry.models import RegisteredModel
@@ -55,16 +53,7 @@ async def list_models(
         query = query.where(
             col(RegisteredModel.project_id).is_(None) | col(RegisteredModel.project_id).in_(visible)
         )
-    if cursor:
-        try:
-            after = uuid.UUID(str(decode_cursor(cursor)[0]))
-        except (ValueError, IndexError) as exc:
-            raise Invalid("cursor is not one this API returned") from exc
-        query = query.where(col(RegisteredModel.id) > after)
-    rows = list(
-        (await session.exec(query.order_by(col(RegisteredModel.id)).limit(limit + 1))).all()
+    rows, next_cursor = await page_by_id(
+        session, query, col(RegisteredModel.id), limit=limit, cursor=cursor
     )
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
-    return Page(
-        items=[ModelPublic.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor
-    )
+    return Page(items=[ModelPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
