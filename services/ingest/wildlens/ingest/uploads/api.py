@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -35,6 +34,7 @@ from wildlens.common.http.errors import ErrorBody
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
 from wildlens.ingest.ratelimit import TokenBuckets
+from wildlens.ingest.scope import upload_scope
 from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
 from wildlens.ingest.uploads.idempotency import HEADER, caller_of, recall, remember
@@ -60,31 +60,6 @@ ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
 _BUCKETS = "upload_rate_limit"
 
 
-def _scope(
-    principal: Principal, project_id: uuid.UUID | None, device_id: uuid.UUID | None
-) -> tuple[uuid.UUID, uuid.UUID | None]:
-    """The project and camera an upload is for, as far as the token allows."""
-    if principal.is_device:
-        assert principal.project_id is not None
-        token_project = uuid.UUID(principal.project_id)
-        if project_id is not None and project_id != token_project:
-            raise Forbidden("this device token is for another project")
-        allowed = [uuid.UUID(d) for d in principal.device_ids]
-        if device_id is None:
-            # A gateway with several cameras names the camera; with one it need not.
-            return token_project, allowed[0] if len(allowed) == 1 else None
-        if device_id not in allowed:
-            raise Forbidden(f"this device token does not cover device {device_id}")
-        return token_project, device_id
-    if project_id is None:
-        raise Invalid(
-            "project_id is required with a user token",
-            fields=[{"location": ["body", "project_id"], "message": "required", "type": "missing"}],
-        )
-    principal.require(str(project_id), "annotator")
-    return project_id, device_id
-
-
 def _check_early(principal: Principal, form: UploadForm) -> None:
     """Refuse before the file is read when the fields so far already settle it.
 
@@ -92,7 +67,7 @@ def _check_early(principal: Principal, form: UploadForm) -> None:
     scope, or a user token with a project named.
     """
     if principal.is_device or form.project_id is not None:
-        _scope(principal, form.project_id, form.device_id)
+        upload_scope(principal, form.project_id, form.device_id)
 
 
 def _rate_limit(ctx: ServiceContext, principal: Principal) -> None:
@@ -192,7 +167,7 @@ async def post_media(
             raise HTTPException(400, "the client went away before the upload was complete") from exc
         with body.received as received:
             form = body.form
-            project, device = _scope(principal, form.project_id, form.device_id)
+            project, device = upload_scope(principal, form.project_id, form.device_id)
             caller = caller_of(principal)
             if idempotency_key is not None:
                 replayed = await recall(
