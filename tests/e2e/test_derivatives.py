@@ -41,7 +41,11 @@ async def test_derivatives_are_clean_and_the_original_is_untouched(
             await eventually(lambda s=sha: store.exists(thumbnail_key(s)))
             original = await store.get_bytes(f"media/{sha[:2]}/{sha}.jpg")
             assert original == data  # byte-exact, maker note and GPS included
-            for key, longest in ((display_key(sha), 1920), (thumbnail_key(sha), 320)):
+            limits = settings.ingest
+            for key, longest in (
+                (display_key(sha), limits.display_px),
+                (thumbnail_key(sha), limits.thumbnail_px),
+            ):
                 derived = await store.get_bytes(key)
                 exif = _exif(derived)
                 assert len(exif) == 0

@@ -9,13 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AuthSettings",
     "BrokerSettings",
     "DatabaseSettings",
+    "ExternalIssuerSettings",
     "InferenceSettings",
     "IngestSettings",
     "ServicesSettings",
@@ -52,6 +53,33 @@ class StorageSettings(BaseModel):
     signing_key: SecretStr | None = None
 
 
+# Prefixes the platform's own subjects use; an identity provider named so could pass its users
+# off as services or gateways in logs and audit records.
+_RESERVED_ISSUER_NAMES = frozenset({"service", "gateway", "wildlens"})
+
+
+class ExternalIssuerSettings(BaseModel):
+    """An identity provider whose JWTs ``POST /v1/auth/token`` exchanges for Wildlens tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The ``iss`` claim its tokens carry, exactly.
+    issuer: str = Field(min_length=1)
+    jwks_url: str = Field(pattern=r"^https?://")
+    # Accepted ``aud`` values: at least one must be in the token.
+    audience: str | list[str]
+    # The claim that names the user (some providers put a stable id elsewhere than ``sub``).
+    subject_claim: str = "sub"
+    # Prefix of the Wildlens subjects of its users (``<name>:<sub>``), which memberships name.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,39}$")
+
+    @model_validator(mode="after")
+    def _name_not_reserved(self) -> ExternalIssuerSettings:
+        if self.name in _RESERVED_ISSUER_NAMES:
+            raise ValueError(f"issuer name {self.name!r} is reserved")
+        return self
+
+
 class AuthSettings(BaseModel):
     issuer: str = "wildlens"
     private_key: SecretStr | None = None
@@ -63,6 +91,22 @@ class AuthSettings(BaseModel):
     service_secret: SecretStr | None = None
     token_ttl_s: int = 3600
     device_token_ttl_s: int = 60 * 60 * 24 * 365 * 5
+    # Identity providers trusted for token exchange (JSON in WILDLENS_AUTH__EXTERNAL_ISSUERS).
+    external_issuers: list[ExternalIssuerSettings] = []
+    # A provider's keys are fetched again after this long, and when a token names a key id
+    # not seen yet, but never more often than the minimum interval, so that tokens with made-up
+    # key ids cannot turn the catalogue against the provider.
+    jwks_max_age_s: float = Field(default=3600, gt=0)
+    jwks_min_refetch_s: float = Field(default=30, ge=0)
+    jwks_timeout_s: float = Field(default=5, gt=0)
+
+    @model_validator(mode="after")
+    def _issuer_names_unique(self) -> AuthSettings:
+        names = [i.name for i in self.external_issuers]
+        issuers = [i.issuer for i in self.external_issuers]
+        if len(set(names)) != len(names) or len(set(issuers)) != len(issuers):
+            raise ValueError("external issuers need distinct names and issuer values")
+        return self
 
 
 class IngestSettings(BaseModel):

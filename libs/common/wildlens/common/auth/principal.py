@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from wildlens.common.errors import Forbidden, NotFound
 
-__all__ = ["ROLES", "Principal", "Role"]
+__all__ = ["PERMISSIONS", "ROLES", "Principal", "Role"]
 
 Role = Literal["viewer", "volunteer", "annotator", "manager", "admin"]
 # Rank for "at least" checks, in the order the roles grant more.
 ROLES: dict[str, int] = {"viewer": 1, "volunteer": 2, "annotator": 3, "manager": 4, "admin": 5}
 ALL_PROJECTS = "*"
+# Granted per project on top of a role; ``precise_locations`` sees sensitive species' exact
+# coordinates.
+PERMISSIONS: frozenset[str] = frozenset({"precise_locations"})
 
 Kind = Literal["user", "device", "service"]
 
@@ -27,6 +31,10 @@ class Principal:
     project_id: str | None = None
     device_ids: tuple[str, ...] = ()
     token_id: str | None = None
+    # The project roles are a copy of the catalogue's memberships when the token was issued
+    # (token exchange); the catalogue reads the live memberships instead, so that a removal or
+    # demotion takes effect there at once.
+    roles_from_memberships: bool = False
 
     @property
     def is_device(self) -> bool:
@@ -66,3 +74,17 @@ class Principal:
         if self.is_platform_admin:
             return True
         return permission in self.permissions.get(project_id, [])
+
+    def in_project(
+        self, project_id: str, role: str | None, permissions: Iterable[str] = ()
+    ) -> Principal:
+        """This caller with its role and permissions in one project replaced (``None``: no
+        role there, so a platform-wide role, if any, applies)."""
+        roles = {p: r for p, r in self.roles.items() if p != project_id}
+        perms = {p: list(v) for p, v in self.permissions.items() if p != project_id}
+        if role is not None:
+            roles[project_id] = role
+        granted = sorted(set(permissions))
+        if granted:
+            perms[project_id] = granted
+        return replace(self, roles=roles, permissions=perms)

@@ -10,12 +10,14 @@ from typing import Any
 import jwt
 
 from wildlens.common.auth.keys import KeyRing
-from wildlens.common.auth.principal import ROLES, Principal
+from wildlens.common.auth.principal import PERMISSIONS, ROLES, Principal
 from wildlens.common.errors import Unauthorized
 
 __all__ = ["TokenIssuer", "verify_token"]
 
 ALGORITHM = "EdDSA"
+# Marks tokens whose roles were copied from the catalogue's memberships.
+ROLES_SOURCE_CLAIM = "roles_src"
 
 
 class TokenIssuer:
@@ -40,11 +42,25 @@ class TokenIssuer:
         *,
         permissions: dict[str, list[str]] | None = None,
         ttl_s: int = 3600,
+        from_memberships: bool = False,
     ) -> str:
+        """A user's token. ``from_memberships``: the roles are a copy of the catalogue's
+        memberships, which the catalogue itself reads live instead (token exchange)."""
         for project, role in roles.items():
             if role not in ROLES:
                 raise ValueError(f"unknown role {role!r} for project {project}")
-        claims = {"sub": subject, "kind": "user", "roles": roles, "perms": permissions or {}}
+        for project, granted in (permissions or {}).items():
+            unknown = set(granted) - PERMISSIONS
+            if unknown:
+                raise ValueError(f"unknown permissions {sorted(unknown)} for project {project}")
+        claims: dict[str, Any] = {
+            "sub": subject,
+            "kind": "user",
+            "roles": roles,
+            "perms": permissions or {},
+        }
+        if from_memberships:
+            claims[ROLES_SOURCE_CLAIM] = "memberships"
         return self._sign(claims, ttl_s)
 
     def device_token(
@@ -95,10 +111,16 @@ def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
     roles = claims.get("roles") or {}
     if not isinstance(roles, dict) or any(r not in ROLES for r in roles.values()):
         raise Unauthorized("invalid token: malformed roles")
+    perms = claims.get("perms") or {}
+    if not isinstance(perms, dict) or not all(
+        isinstance(v, list) and all(isinstance(p, str) for p in v) for v in perms.values()
+    ):
+        raise Unauthorized("invalid token: malformed permissions")
     return Principal(
         subject=claims["sub"],
         kind=kind,
         roles={str(k): str(v) for k, v in roles.items()},
-        permissions={str(k): list(v) for k, v in (claims.get("perms") or {}).items()},
+        permissions={str(k): list(v) for k, v in perms.items()},
         token_id=claims.get("jti"),
+        roles_from_memberships=claims.get(ROLES_SOURCE_CLAIM) == "memberships",
     )

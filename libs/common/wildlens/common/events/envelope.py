@@ -9,7 +9,13 @@ from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from wildlens.common.events.v1 import devices_pb2, envelope_pb2, ingest_pb2, media_pb2
+from wildlens.common.events.v1 import (
+    devices_pb2,
+    envelope_pb2,
+    ingest_pb2,
+    media_pb2,
+    taxonomy_pb2,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -31,6 +37,7 @@ EVENT_TYPES: dict[str, tuple[type[Message], int]] = {
     "device.revoked": (devices_pb2.DeviceRevoked, 1),
     "ingest.derivatives.requested": (ingest_pb2.DerivativesRequested, 1),
     "ingest.video.requested": (ingest_pb2.VideoSplitRequested, 1),
+    "taxonomy.changed": (taxonomy_pb2.TaxonomyChanged, 1),
 }
 
 

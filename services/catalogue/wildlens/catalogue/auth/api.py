@@ -1,5 +1,5 @@
-"""``/v1/auth``: service tokens in exchange for the shared secret, and the revocation list the
-ingest replicas load when they start."""
+"""``/v1/auth``: user tokens in exchange for an identity provider's, service tokens in exchange
+for the shared secret, and the revocation list the ingest replicas load when they start."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from wildlens.catalogue.auth.schemas import Revocation, ServiceTokenIssued, ServiceTokenRequest
+from wildlens.catalogue.auth.exchange import exchange
+from wildlens.catalogue.auth.schemas import (
+    Revocation,
+    ServiceTokenIssued,
+    ServiceTokenRequest,
+    TokenExchanged,
+    TokenExchangeRequest,
+)
 from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.catalogue.sites.models import DeviceToken
 from wildlens.catalogue.sites.tokens import revocations_in_force
@@ -18,6 +25,15 @@ from wildlens.common.errors import Forbidden, Unauthorized, Unavailable
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post("/token", response_model=TokenExchanged)
+async def exchange_token(
+    body: TokenExchangeRequest, session: SessionDep, ctx: ContextDep
+) -> TokenExchanged:
+    """Exchange an identity provider's JWT for a Wildlens token with the user's project roles."""
+    token = await exchange(ctx, session, body.subject_token)
+    return TokenExchanged(access_token=token, expires_in=ctx.settings.auth.token_ttl_s)
 
 
 @router.post("/service-token", response_model=ServiceTokenIssued)

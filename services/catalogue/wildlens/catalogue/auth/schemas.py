@@ -26,3 +26,16 @@ class Revocation(BaseModel):
     revoked_at: datetime
     # Verifiers may forget the revocation after this: the token has expired by then.
     expires_at: datetime
+
+
+class TokenExchangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A JWT of one of the configured identity providers.
+    subject_token: str = Field(min_length=1, max_length=16_384)
+
+
+class TokenExchanged(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int

@@ -43,6 +43,18 @@ class Media(CatalogueTable, table=True):
     offset_ms: int | None = None
     uploaded_by: str = Field(default="", max_length=200)
     status: str = Field(default="recorded", max_length=20)
+    # Camtrap DP media fields. Imported media whose files live elsewhere have no object key
+    # (object_key and sha256 empty) and keep the package's URL or relative path in file_path.
+    external_id: str | None = Field(default=None, max_length=200, index=True)
+    file_path: str = Field(default="", max_length=1000)
+    file_public: bool = True
+    capture_method: str = Field(default="", max_length=30)
+    favorite: bool | None = None
+    comments: str = ""
+    # The package's exifData: a JSON object, or its text as given where it is not valid JSON.
+    exif_data: dict[str, Any] | str | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     analyzed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
@@ -74,7 +86,10 @@ class Observation(CatalogueTable, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
-    media_id: uuid.UUID = Field(foreign_key="media.id", index=True, ondelete="CASCADE")
+    # None for event-level observations (Camtrap DP observationLevel "event").
+    media_id: uuid.UUID | None = Field(
+        default=None, foreign_key="media.id", index=True, ondelete="CASCADE"
+    )
     model_run_id: uuid.UUID | None = Field(
         default=None, foreign_key="model_runs.id", ondelete="CASCADE"
     )
@@ -90,3 +105,26 @@ class Observation(CatalogueTable, table=True):
     classification_method: str = Field(default="machine", max_length=10)
     classified_by: str = Field(default="", max_length=300)
     classified_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # The taxon the scientific name resolved to, where it was resolved; taxon queries fall
+    # back to the name for rows without one.
+    taxon_id: uuid.UUID | None = Field(default=None, foreign_key="taxa.id", index=True)
+    # Camtrap DP observation fields. classification_timestamp is when the classifier said
+    # so, as imported data states it (classified_at is when the catalogue recorded it).
+    external_id: str | None = Field(default=None, max_length=200, index=True)
+    deployment_id: uuid.UUID | None = Field(default=None, foreign_key="deployments.id", index=True)
+    observation_level: str = Field(default="media", max_length=10)
+    event_external_id: str | None = Field(default=None, max_length=200)
+    event_start: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    event_end: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    camera_setup_type: str = Field(default="", max_length=30)
+    count: int | None = None
+    life_stage: str = Field(default="", max_length=20)
+    sex: str = Field(default="", max_length=20)
+    behavior: str = ""
+    individual_id: str = Field(default="", max_length=200)
+    individual_position_radius: float | None = None
+    individual_position_angle: float | None = None
+    individual_speed: float | None = None
+    classification_timestamp: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    tags: str = ""
+    comments: str = ""

@@ -52,7 +52,12 @@ async def list_projects(
     query = select(Project)
     if not principal.is_platform_admin:
         member_of = select(Membership.project_id).where(Membership.subject == principal.subject)
-        token_projects = [uuid.UUID(p) for p in principal.roles if p != "*"]
+        # Exchanged tokens copy memberships, which are read live above instead.
+        token_projects = (
+            []
+            if principal.roles_from_memberships
+            else [uuid.UUID(p) for p in principal.roles if p != "*"]
+        )
         query = query.where(col(Project.id).in_(member_of) | col(Project.id).in_(token_projects))
     rows, next_cursor = await page_by_id(
         session, query, col(Project.id), limit=limit, cursor=cursor

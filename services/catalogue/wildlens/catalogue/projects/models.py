@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
@@ -18,6 +19,13 @@ class Project(CatalogueTable, table=True):
     description: str = ""
     # Media of one deployment closer together than this form one event (sequence).
     event_gap_s: int = 120
+    # The data licence (an SPDX id or a licence URL), what Camtrap DP's "data" licence says.
+    data_license: str = Field(default="", max_length=300)
+    # Camtrap DP package metadata (project, contributors, licences, taxonomic list, ...) as the
+    # imported package gave it, so that exports give it back.
+    camtrapdp_metadata: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
     created_by: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -28,7 +36,8 @@ class Membership(CatalogueTable, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
-    subject: str = Field(max_length=200)
+    # Indexed: the token exchange looks up every membership of one subject.
+    subject: str = Field(max_length=200, index=True)
     role: str = Field(max_length=20)
     permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -20,6 +20,8 @@ class Location(CatalogueTable, table=True):
     longitude: float
     # ISO 3166 country (or subdivision) code, used for geofencing species lists.
     region: str = Field(default="", max_length=10)
+    # The id the location had in imported data (Camtrap DP locationID).
+    external_id: str | None = Field(default=None, max_length=200, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
@@ -46,6 +48,23 @@ class Deployment(CatalogueTable, table=True):
     end: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # The camera clock's fixed offset from UTC ("+01:00"); trail cameras ignore daylight saving.
     utc_offset: str = Field(default="+00:00", max_length=6)
+    # Camtrap DP deployment fields; the id the deployment had in imported data (deploymentID).
+    external_id: str | None = Field(default=None, max_length=200, index=True)
+    coordinate_uncertainty: int | None = None  # metres
+    setup_by: str = Field(default="", max_length=200)
+    camera_delay: int | None = None  # seconds
+    camera_height: float | None = None  # metres
+    camera_depth: float | None = None  # metres
+    camera_tilt: int | None = None  # degrees
+    camera_heading: int | None = None  # degrees
+    detection_distance: float | None = None  # metres
+    timestamp_issues: bool = False
+    bait_use: bool | None = None
+    feature_type: str = Field(default="", max_length=50)
+    habitat: str = ""
+    deployment_groups: str = ""
+    deployment_tags: str = ""
+    deployment_comments: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

@@ -1,0 +1,245 @@
+"""A project as a Camtrap DP 1.0.2 package (a folder, zipped by the export job).
+
+Differences from an imported package, by design: rows the catalogue made itself get their
+catalogue UUID as id; numbers are written in their shortest form (``1.30`` → ``1.3``);
+deployment and media timestamps are written with the deployment's camera clock offset and
+observation timestamps in UTC; media files the catalogue holds travel inside the package.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import mimetypes
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.exchange.camtrapdp.fields import (
+    DEPLOYMENT_FIELDS,
+    MEDIA_FIELDS,
+    OBSERVATION_FIELDS,
+    render,
+)
+from wildlens.catalogue.exchange.camtrapdp.validation import PROFILE_URL, VERSION
+from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.sites.clock import parse_offset
+from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.common.db import utcnow
+from wildlens.common.storage import ObjectStore
+
+__all__ = ["write_package"]
+
+_PROFILE_DIR = Path(__file__).parent / "profile"
+_SCHEMA_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}/{{}}-table-schema.json"
+
+Progress = Callable[[float], Awaitable[None]]
+
+
+def _columns(table: str) -> list[str]:
+    schema = json.loads((_PROFILE_DIR / f"{table}-table-schema.json").read_text())
+    return [field["name"] for field in schema["fields"]]
+
+
+def _write(folder: Path, table: str, rows: list[dict[str, str]]) -> None:
+    with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=_columns(table), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _fill(row: dict[str, str], obj: Any, fields: list[tuple[str, str, Any]]) -> None:
+    for column, attribute, kind in fields:
+        row[column] = render(getattr(obj, attribute), kind)
+
+
+def _metadata(
+    project: Project,
+    locations: list[Location],
+    deployments: list[Deployment],
+    taxa: list[str],
+    levels: set[str],
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(json.dumps(project.camtrapdp_metadata))
+    extra = metadata.pop("resources", [])
+    metadata["profile"] = PROFILE_URL
+    metadata["created"] = utcnow().isoformat().replace("+00:00", "Z")
+    metadata.setdefault("name", f"wildlens-{project.id}")
+    metadata.setdefault("title", project.name)
+    if project.description:
+        metadata.setdefault("description", project.description)
+    metadata.setdefault("contributors", [{"title": project.created_by, "role": "contact"}])
+    if project.data_license and not metadata.get("licenses"):
+        metadata["licenses"] = [{"name": project.data_license, "scope": "data"}]
+    metadata.setdefault(
+        "project",
+        {
+            "id": str(project.id),
+            "title": project.name,
+            "samplingDesign": "opportunistic",
+            "captureMethod": ["activityDetection"],
+            "individualAnimals": False,
+            "observationLevel": sorted(levels) or ["media"],
+        },
+    )
+    if "spatial" not in metadata and locations:
+        lats = [loc.latitude for loc in locations]
+        lons = [loc.longitude for loc in locations]
+        west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+        metadata["spatial"] = {
+            "type": "Polygon",
+            "coordinates": [
+                [[west, south], [east, south], [east, north], [west, north], [west, south]]
+            ],
+        }
+    if "temporal" not in metadata and deployments:
+        ends = [d.end or d.start for d in deployments]
+        metadata["temporal"] = {
+            "start": min(d.start for d in deployments).date().isoformat(),
+            "end": max(ends).date().isoformat(),
+        }
+    metadata.setdefault("temporal", {"start": utcnow().date().isoformat()})
+    metadata.setdefault("spatial", {"type": "Point", "coordinates": [0, 0]})
+    if "taxonomic" not in metadata:
+        metadata["taxonomic"] = [{"scientificName": name} for name in taxa]
+    resources: list[dict[str, Any]] = [
+        {
+            "name": table,
+            "path": f"{table}.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": _SCHEMA_URL.format(table),
+        }
+        for table in ("deployments", "media", "observations")
+    ]
+    metadata["resources"] = resources + extra
+    return metadata
+
+
+async def write_package(
+    session: AsyncSession,
+    store: ObjectStore,
+    project: Project,
+    folder: Path,
+    progress: Progress,
+) -> None:
+    """Write ``project`` as a Camtrap DP package (datapackage.json, CSVs, media) in ``folder``."""
+    pid = project.id
+    locations = {
+        loc.id: loc
+        for loc in await session.exec(select(Location).where(Location.project_id == pid))
+    }
+    devices = {d.id: d for d in await session.exec(select(Device).where(Device.project_id == pid))}
+    deployments = list(
+        await session.exec(
+            select(Deployment).where(Deployment.project_id == pid).order_by(col(Deployment.start))
+        )
+    )
+    deployment_ids: dict[uuid.UUID, str] = {}
+    deployment_rows: list[dict[str, str]] = []
+    clocks = {}
+    for d in deployments:
+        ident = deployment_ids[d.id] = d.external_id or str(d.id)
+        clock = clocks[d.id] = parse_offset(d.utc_offset)
+        location, device = locations[d.location_id], devices[d.device_id]
+        row = {
+            "deploymentID": ident,
+            "locationID": location.external_id or str(location.id),
+            "locationName": location.name,
+            "latitude": render(location.latitude, "float"),
+            "longitude": render(location.longitude, "float"),
+            "deploymentStart": render(d.start, "datetime", clock),
+            "deploymentEnd": render(d.end or d.start, "datetime", clock),
+            "cameraID": device.serial,
+            "cameraModel": "-".join(p for p in (device.make, device.model) if p)
+            if device.make and not device.model.startswith(device.make)
+            else device.model,
+        }
+        _fill(row, d, DEPLOYMENT_FIELDS)
+        deployment_rows.append(row)
+    _write(folder, "deployments", deployment_rows)
+    await progress(0.1)
+
+    media = list(
+        await session.exec(
+            select(Media)
+            .where(Media.project_id == pid, col(Media.deployment_id).is_not(None))
+            .order_by(col(Media.captured_at), col(Media.id))
+        )
+    )
+    media_ids: dict[uuid.UUID, str] = {}
+    media_rows: list[dict[str, str]] = []
+    for n, m in enumerate(media, start=1):
+        assert m.deployment_id is not None
+        media_ids[m.id] = m.external_id or str(m.id)
+        path = m.file_path
+        if m.object_key:
+            # The file travels inside the package, where its recorded path says (or by hash).
+            if not path or "://" in path or path.startswith(("/", "..")) or "/../" in path:
+                extension = mimetypes.guess_extension(m.content_type) or ""
+                path = f"media/{m.sha256}{extension}"
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                await store.download_to(m.object_key, target)
+        row = {
+            "mediaID": media_ids[m.id],
+            "deploymentID": deployment_ids[m.deployment_id],
+            "timestamp": render(m.captured_at, "datetime", clocks[m.deployment_id]),
+            "filePath": path,
+        }
+        _fill(row, m, MEDIA_FIELDS)
+        row["fileName"] = row["fileName"] or Path(path).name
+        media_rows.append(row)
+        if n % 500 == 0:
+            await progress(0.1 + 0.6 * n / len(media))
+    _write(folder, "media", media_rows)
+    await progress(0.7)
+
+    observations = list(
+        await session.exec(
+            select(Observation)
+            .where(Observation.project_id == pid)
+            .order_by(col(Observation.event_start), col(Observation.id))
+        )
+    )
+    media_deployment = {m.id: m.deployment_id for m in media}
+    captured = {m.id: m.captured_at for m in media}
+    observation_rows: list[dict[str, str]] = []
+    taxa: set[str] = set()
+    levels: set[str] = set()
+    for o in observations:
+        deployment_id = o.deployment_id or (
+            media_deployment.get(o.media_id) if o.media_id else None
+        )
+        if deployment_id is None or (o.media_id is not None and o.media_id not in media_ids):
+            continue  # its media is not tied to a deployment, so not in the package
+        row = {
+            "observationID": o.external_id or str(o.id),
+            "deploymentID": deployment_ids[deployment_id],
+            "mediaID": media_ids[o.media_id] if o.media_id else "",
+        }
+        _fill(row, o, OBSERVATION_FIELDS)
+        if not row["eventStart"] and o.media_id is not None:
+            # Observations the catalogue made itself are about one medium, at its time.
+            row["eventStart"] = row["eventEnd"] = render(captured[o.media_id], "datetime")
+        if o.external_id is None and not row["classificationTimestamp"]:
+            row["classificationTimestamp"] = render(o.classified_at, "datetime")
+        if o.scientific_name:
+            taxa.add(o.scientific_name)
+        levels.add(o.observation_level)
+        observation_rows.append(row)
+    _write(folder, "observations", observation_rows)
+    await progress(0.8)
+
+    metadata = _metadata(project, list(locations.values()), deployments, sorted(taxa), levels)
+    (folder / "datapackage.json").write_text(
+        json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8"
+    )

@@ -1,0 +1,312 @@
+"""A Camtrap DP package into a project, all or nothing.
+
+The package is validated first (frictionless against the official profile, offline, plus the
+checks the profile cannot make), and every problem is reported at once. Rows are then upserted
+by their Camtrap DP ids (``external_id``): importing the same package again updates what is
+there instead of duplicating it. Everything happens in the caller's session, so a failure
+commits nothing.
+
+Media files that come inside the package (``media/...``) are stored under their content
+address and recorded here directly, not sent through ingest: the package already says which
+deployment each file belongs to and when it was taken, and going through ingest would
+re-derive both from EXIF and split the import over several transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import json
+import mimetypes
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.exchange.camtrapdp.fields import (
+    DEPLOYMENT_FIELDS,
+    MEDIA_FIELDS,
+    OBSERVATION_FIELDS,
+    Kind,
+    offset_text,
+    parse,
+    parse_datetime,
+)
+from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
+from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.common.errors import Invalid
+from wildlens.common.storage import ObjectStore
+
+__all__ = ["CAMTRAP_TABLES", "ImportSummary", "import_package"]
+
+CAMTRAP_TABLES = ("deployments", "media", "observations")
+_TIMESTAMPS = {
+    "deployments": ("deploymentStart", "deploymentEnd"),
+    "media": ("timestamp",),
+    "observations": ("eventStart", "eventEnd", "classificationTimestamp"),
+}
+
+
+class ImportSummary(BaseModel):
+    """What an import created and updated, per table."""
+
+    created: dict[str, int]
+    updated: dict[str, int]
+    media_files_stored: int
+
+
+@dataclass
+class _Package:
+    folder: Path
+    descriptor: dict[str, Any]
+    rows: dict[str, list[dict[str, str]]]
+
+
+def _read(folder: Path) -> _Package:
+    path = folder / "datapackage.json"
+    if not path.is_file():
+        raise Invalid("the package has no datapackage.json")
+    try:
+        descriptor = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Invalid(f"datapackage.json is not JSON: {error}") from error
+    if not isinstance(descriptor, dict):
+        raise Invalid("datapackage.json is not a JSON object")
+    problems = validate_descriptor(path)
+    resources = {r.get("name"): r for r in descriptor.get("resources", []) if isinstance(r, dict)}
+    rows: dict[str, list[dict[str, str]]] = {}
+    for name in CAMTRAP_TABLES:
+        resource = resources.get(name)
+        table_path = resource.get("path") if resource else None
+        if not isinstance(table_path, str):
+            problems.append(
+                {"resource": name, "type": "camtrap-dp", "message": f"no {name} table (path)"}
+            )
+            continue
+        source = (folder / table_path).resolve()
+        if not source.is_relative_to(folder.resolve()) or not source.is_file():
+            continue  # frictionless has reported it
+        with source.open(newline="", encoding="utf-8") as handle:
+            rows[name] = list(csv.DictReader(handle))
+    # What the profile cannot say: a timestamp has to carry its offset to be placed in time.
+    for name, columns in _TIMESTAMPS.items():
+        for number, row in enumerate(rows.get(name, []), start=2):
+            for column in columns:
+                value = row.get(column) or ""
+                if not value:
+                    continue
+                try:
+                    parse_datetime(value)
+                except ValueError as error:
+                    if "offset" in str(error):
+                        problems.append(
+                            {
+                                "resource": name,
+                                "row": number,
+                                "field": column,
+                                "type": "camtrap-dp",
+                                "message": str(error),
+                            }
+                        )
+    if problems:
+        raise Invalid(
+            f"the Camtrap DP package has {len(problems)} problem(s); nothing was imported",
+            fields=problems,
+        )
+    return _Package(folder, descriptor, rows)
+
+
+def _assign(row_obj: Any, row: dict[str, str], fields: list[tuple[str, str, Kind]]) -> None:
+    for column, attribute, kind in fields:
+        if column in row:
+            setattr(row_obj, attribute, parse(row[column] or "", kind))
+
+
+def _clock(deployment_row: dict[str, str], media_rows: list[dict[str, str]]) -> str:
+    """The camera clock's offset: the one its timestamps carry most often (cameras ignore
+    daylight saving, so one deployment's timestamps share an offset)."""
+    stamps = [deployment_row["deploymentStart"], deployment_row["deploymentEnd"]]
+    stamps += [m["timestamp"] for m in media_rows]
+    offsets = Counter(offset_text(parse_datetime(s)) for s in stamps if s)
+    return offsets.most_common(1)[0][0]
+
+
+async def _existing(
+    session: AsyncSession, model: Any, project_id: uuid.UUID, ids: set[str]
+) -> dict[str, Any]:
+    if not ids:
+        return {}
+    found = await session.exec(
+        select(model).where(model.project_id == project_id, col(model.external_id).in_(ids))
+    )
+    return {row.external_id: row for row in found}
+
+
+def _hash(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest(), path.stat().st_size
+
+
+async def import_package(
+    session: AsyncSession, store: ObjectStore, project: Project, folder: Path
+) -> ImportSummary:
+    """Import the unpacked package in ``folder`` into ``project`` (in ``session``)."""
+    package = await asyncio.to_thread(_read, folder)
+    created: Counter[str] = Counter()
+    updated: Counter[str] = Counter()
+    pid = project.id
+
+    metadata = {k: v for k, v in package.descriptor.items() if k != "resources"}
+    # Resources beyond the three tables survive when they carry their data inline.
+    extra = [
+        r
+        for r in package.descriptor.get("resources", [])
+        if isinstance(r, dict) and r.get("name") not in CAMTRAP_TABLES and "data" in r
+    ]
+    if extra:
+        metadata["resources"] = extra
+    project.camtrapdp_metadata = metadata
+    for licence in metadata.get("licenses", []):
+        if isinstance(licence, dict) and licence.get("scope") == "data":
+            project.data_license = str(licence.get("name") or licence.get("path") or "")[:300]
+    session.add(project)
+
+    deployment_rows = package.rows["deployments"]
+    media_rows = package.rows["media"]
+    observation_rows = package.rows["observations"]
+    media_by_deployment: dict[str, list[dict[str, str]]] = {}
+    for m in media_rows:
+        media_by_deployment.setdefault(m["deploymentID"], []).append(m)
+
+    # Locations: by locationID, else by name and coordinates.
+    locations = await _existing(
+        session, Location, pid, {r["locationID"] for r in deployment_rows if r.get("locationID")}
+    )
+    unnamed = {
+        (loc.name, loc.latitude, loc.longitude): loc
+        for loc in await session.exec(
+            select(Location).where(Location.project_id == pid, col(Location.external_id).is_(None))
+        )
+    }
+    devices = {
+        d.serial: d for d in await session.exec(select(Device).where(Device.project_id == pid))
+    }
+    deployments = await _existing(
+        session, Deployment, pid, {r["deploymentID"] for r in deployment_rows}
+    )
+    for row in deployment_rows:
+        lat, lon = float(row["latitude"]), float(row["longitude"])
+        name = row.get("locationName") or row.get("locationID") or f"{lat}, {lon}"
+        external = row.get("locationID") or None
+        location = locations.get(external) if external else unnamed.get((name, lat, lon))
+        if location is None:
+            location = Location(project_id=pid, name=name, latitude=lat, longitude=lon)
+            location.external_id = external
+            created["locations"] += 1
+            if external:
+                locations[external] = location
+            else:
+                unnamed[(name, lat, lon)] = location
+        location.name, location.latitude, location.longitude = name, lat, lon
+        session.add(location)
+
+        # A camera per cameraID; deployments without one share the camera with no serial.
+        serial = row.get("cameraID") or ""
+        device = devices.get(serial)
+        if device is None:
+            device = devices[serial] = Device(project_id=pid, serial=serial)
+            created["devices"] += 1
+        if row.get("cameraModel"):
+            device.model = row["cameraModel"]
+        session.add(device)
+        await session.flush()
+
+        deployment = deployments.get(row["deploymentID"])
+        if deployment is None:
+            deployment = Deployment(
+                project_id=pid,
+                location_id=location.id,
+                device_id=device.id,
+                start=parse(row["deploymentStart"], "datetime"),
+            )
+            deployment.external_id = row["deploymentID"]
+            deployments[row["deploymentID"]] = deployment
+            created["deployments"] += 1
+        else:
+            updated["deployments"] += 1
+        deployment.location_id, deployment.device_id = location.id, device.id
+        deployment.start = parse(row["deploymentStart"], "datetime")
+        deployment.end = parse(row["deploymentEnd"], "datetime")
+        deployment.utc_offset = _clock(row, media_by_deployment.get(row["deploymentID"], []))
+        _assign(deployment, row, DEPLOYMENT_FIELDS)
+        session.add(deployment)
+    await session.flush()
+
+    media_by_id = await _existing(session, Media, pid, {r["mediaID"] for r in media_rows})
+    stored = 0
+    root = package.folder.resolve()
+    for row in media_rows:
+        deployment = deployments[row["deploymentID"]]
+        media = media_by_id.get(row["mediaID"])
+        if media is None:
+            media = Media(
+                id=uuid.uuid4(), project_id=pid, sha256="", object_key="", content_type=""
+            )
+            media.external_id = row["mediaID"]
+            media_by_id[row["mediaID"]] = media
+            created["media"] += 1
+        else:
+            updated["media"] += 1
+        media.deployment_id, media.device_id = deployment.id, deployment.device_id
+        media.captured_at = parse(row["timestamp"], "datetime")
+        media.captured_at_source = "camtrap-dp"
+        media.resolution_issue = ""
+        media.file_path = row["filePath"]
+        media.kind = "video" if row["fileMediatype"].startswith("video/") else "image"
+        _assign(media, row, MEDIA_FIELDS)
+        local = (root / row["filePath"]).resolve()
+        if "://" not in row["filePath"] and local.is_relative_to(root) and local.is_file():
+            sha256, size = await asyncio.to_thread(_hash, local)
+            extension = local.suffix.lower().lstrip(".") or (
+                (mimetypes.guess_extension(media.content_type) or ".bin").lstrip(".")
+            )
+            key = f"media/{sha256[:2]}/{sha256}.{extension}"
+            if not await store.exists(key):
+                await store.put_file(key, local, media.content_type)
+            media.sha256, media.object_key, media.size_bytes = sha256, key, size
+            stored += 1
+        session.add(media)
+    await session.flush()
+
+    observations = await _existing(
+        session, Observation, pid, {r["observationID"] for r in observation_rows}
+    )
+    for row in observation_rows:
+        observation = observations.get(row["observationID"])
+        if observation is None:
+            observation = Observation(project_id=pid, observation_type="", category="")
+            observation.external_id = row["observationID"]
+            observations[row["observationID"]] = observation
+            created["observations"] += 1
+        else:
+            updated["observations"] += 1
+        observation.deployment_id = deployments[row["deploymentID"]].id
+        media_ref = row.get("mediaID") or ""
+        observation.media_id = media_by_id[media_ref].id if media_ref else None
+        observation.model_run_id = None
+        _assign(observation, row, OBSERVATION_FIELDS)
+        observation.category = (observation.scientific_name or observation.observation_type)[:50]
+        session.add(observation)
+    await session.flush()
+    return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=stored)

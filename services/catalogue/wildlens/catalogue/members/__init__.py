@@ -1,0 +1,1 @@
+"""Project members: who belongs to a project, in which role, with which permissions."""

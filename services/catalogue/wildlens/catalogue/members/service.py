@@ -1,0 +1,97 @@
+"""Changing memberships, under the rules that keep a project governable: managers manage up to
+their own rank and grant only permissions they hold, and a project always keeps an admin."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.access import ProjectAccess, membership
+from wildlens.catalogue.members.schemas import MemberPut
+from wildlens.catalogue.projects.models import Membership
+from wildlens.common.auth import ROLES
+from wildlens.common.db.pagination import page_by_id
+from wildlens.common.errors import Conflict, Forbidden, NotFound
+
+
+async def list_members(
+    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Membership], str | None]:
+    query = select(Membership).where(Membership.project_id == project_id)
+    return await page_by_id(session, query, col(Membership.id), limit=limit, cursor=cursor)
+
+
+async def get_member(session: AsyncSession, project_id: uuid.UUID, subject: str) -> Membership:
+    member = await membership(session, project_id, subject)
+    if member is None:
+        raise NotFound(f"{subject!r} is not a member of this project")
+    return member
+
+
+def _require_rank_over(access: ProjectAccess, role: str, what: str) -> None:
+    # Admins manage everyone; managers manage roles up to their own.
+    if ROLES[role] > ROLES[access.role]:
+        raise Forbidden(f"a {access.role} cannot {what} a member with the {role} role")
+
+
+async def _refuse_losing_last_admin(session: AsyncSession, member: Membership) -> None:
+    if member.role != "admin":
+        return
+    # Locked (PostgreSQL), so that two admins demoting each other at once cannot both pass.
+    query = (
+        select(Membership)
+        .where(Membership.project_id == member.project_id, Membership.role == "admin")
+        .with_for_update()
+    )
+    admins = list((await session.exec(query)).all())
+    if len(admins) <= 1:
+        raise Conflict("the project's last admin cannot be removed or demoted; add another first")
+
+
+async def put_member(
+    session: AsyncSession, access: ProjectAccess, subject: str, body: MemberPut
+) -> tuple[Membership, bool]:
+    """Add or change a member; returns the membership and whether it is new."""
+    project_id = access.project.id
+    _require_rank_over(access, body.role, "make")
+    member = await membership(session, project_id, subject)
+    held = set(member.permissions) if member is not None else set()
+    missing = [
+        p
+        for p in body.permissions
+        if p not in held and not access.principal.has_permission(str(project_id), p)
+    ]
+    if missing and access.role != "admin":
+        raise Forbidden(f"you cannot grant permissions you do not hold: {', '.join(missing)}")
+    if member is None:
+        member = Membership(
+            project_id=project_id,
+            subject=subject,
+            role=body.role,
+            permissions=body.permissions,
+        )
+        session.add(member)
+        await session.flush()
+        return member, True
+    _require_rank_over(access, member.role, "change")
+    if body.role != "admin":
+        await _refuse_losing_last_admin(session, member)
+    member.role = body.role
+    member.permissions = list(body.permissions)
+    session.add(member)
+    await session.flush()
+    return member, False
+
+
+async def remove_member(session: AsyncSession, access: ProjectAccess, subject: str) -> None:
+    """Remove a member: managers remove others up to their rank; anyone may leave."""
+    member = await get_member(session, access.project.id, subject)
+    if subject != access.principal.subject:
+        if ROLES[access.role] < ROLES["manager"]:
+            raise Forbidden("this needs the manager role in the project")
+        _require_rank_over(access, member.role, "remove")
+    await _refuse_losing_last_admin(session, member)
+    await session.delete(member)
+    await session.flush()

@@ -1,0 +1,1 @@
+"""Finding media and observations: filters, keyset pages, short-lived image URLs."""

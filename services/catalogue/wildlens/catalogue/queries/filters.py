@@ -1,0 +1,166 @@
+"""What a media or observation list can be narrowed by, checked before any query runs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from pydantic import AwareDatetime
+from sqlalchemy import ColumnElement, and_, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.sites.models import Deployment, Location
+from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.taxa.repository import descendants_cte
+from wildlens.common.errors import Invalid
+
+__all__ = ["Filters", "filters"]
+
+ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
+ClassificationMethod = Literal["human", "machine"]
+MediaStatus = Literal["recorded", "analyzed"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    location_id: uuid.UUID | None = None
+    deployment_id: uuid.UUID | None = None
+    captured_from: datetime | None = None
+    captured_to: datetime | None = None
+    taxon_id: uuid.UUID | None = None
+    observation_type: ObservationType | None = None
+    classification_method: ClassificationMethod | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    status: MediaStatus | None = None
+
+    @property
+    def on_observations(self) -> bool:
+        return any(
+            v is not None
+            for v in (
+                self.taxon_id,
+                self.observation_type,
+                self.classification_method,
+                self.min_confidence,
+                self.max_confidence,
+            )
+        )
+
+
+def filters(
+    location_id: Annotated[uuid.UUID | None, Query(description="Media of this location")] = None,
+    deployment_id: Annotated[
+        uuid.UUID | None, Query(description="Media of this deployment")
+    ] = None,
+    captured_from: Annotated[
+        AwareDatetime | None,
+        Query(description="Captured at or after this time (RFC 3339 with offset)"),
+    ] = None,
+    captured_to: Annotated[
+        AwareDatetime | None,
+        Query(description="Captured before this time (RFC 3339 with offset)"),
+    ] = None,
+    taxon_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Observations of this taxon or any taxon below it"),
+    ] = None,
+    observation_type: Annotated[ObservationType | None, Query()] = None,
+    classification_method: Annotated[ClassificationMethod | None, Query()] = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    status: Annotated[MediaStatus | None, Query(description="The media's status")] = None,
+) -> Filters:
+    """The list filters from the query string (FastAPI answers 422 for malformed ones)."""
+    problems: list[dict[str, Any]] = []
+    if captured_from and captured_to and captured_from >= captured_to:
+        problems.append(_problem("captured_to", "must be later than captured_from"))
+    if min_confidence is not None and max_confidence is not None:
+        if min_confidence > max_confidence:
+            problems.append(_problem("max_confidence", "must not be below min_confidence"))
+    if problems:
+        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+    return Filters(
+        location_id=location_id,
+        deployment_id=deployment_id,
+        captured_from=captured_from,
+        captured_to=captured_to,
+        taxon_id=taxon_id,
+        observation_type=observation_type,
+        classification_method=classification_method,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        status=status,
+    )
+
+
+def _problem(name: str, message: str) -> dict[str, Any]:
+    return {"location": ["query", name], "message": f"{name} {message}", "type": "value_error"}
+
+
+async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filters) -> None:
+    """422 for a location, deployment or taxon that the filter names but that does not exist
+    (in this project, for locations and deployments): an empty list would hide the typo."""
+    problems: list[dict[str, Any]] = []
+    if f.location_id is not None:
+        location = await session.get(Location, f.location_id)
+        if location is None or location.project_id != project_id:
+            problems.append(_problem("location_id", "is not a location of this project"))
+    if f.deployment_id is not None:
+        deployment = await session.get(Deployment, f.deployment_id)
+        if deployment is None or deployment.project_id != project_id:
+            problems.append(_problem("deployment_id", "is not a deployment of this project"))
+    if f.taxon_id is not None and await session.get(Taxon, f.taxon_id) is None:
+        problems.append(_problem("taxon_id", "is not a taxon"))
+    if problems:
+        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+
+
+def media_conditions(f: Filters) -> list[ColumnElement[bool]]:
+    """Conditions on ``Media`` (location through the media's deployment)."""
+    where: list[ColumnElement[bool]] = []
+    if f.deployment_id is not None:
+        where.append(col(Media.deployment_id) == f.deployment_id)
+    if f.location_id is not None:
+        at_location = select(Deployment.id).where(Deployment.location_id == f.location_id)
+        where.append(col(Media.deployment_id).in_(at_location))
+    if f.captured_from is not None:
+        where.append(col(Media.captured_at) >= f.captured_from)
+    if f.captured_to is not None:
+        where.append(col(Media.captured_at) < f.captured_to)
+    if f.status is not None:
+        where.append(col(Media.status) == f.status)
+    return where
+
+
+def observation_conditions(f: Filters) -> list[ColumnElement[bool]]:
+    """Conditions on ``Observation`` alone."""
+    where: list[ColumnElement[bool]] = []
+    if f.taxon_id is not None:
+        subtree = select(descendants_cte(f.taxon_id).c.id)
+        names = select(Taxon.scientific_name).where(col(Taxon.id).in_(subtree))
+        # Observations carry a taxon id when whoever recorded them resolved one; the rest
+        # (older rows, labels from a model with no label map) match by scientific name.
+        where.append(
+            or_(
+                col(Observation.taxon_id).in_(subtree),
+                and_(
+                    col(Observation.taxon_id).is_(None),
+                    col(Observation.scientific_name).in_(names),
+                ),
+            )
+        )
+    if f.observation_type is not None:
+        where.append(col(Observation.observation_type) == f.observation_type)
+    if f.classification_method is not None:
+        where.append(col(Observation.classification_method) == f.classification_method)
+    if f.min_confidence is not None:
+        where.append(col(Observation.confidence) >= f.min_confidence)
+    if f.max_confidence is not None:
+        where.append(col(Observation.confidence) <= f.max_confidence)
+    return where

@@ -1,0 +1,1 @@
+"""The taxon tree, and each project's label maps and taxa list."""

@@ -1,0 +1,111 @@
+"""The global taxon tree: import, search, one taxon with its ancestors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+from sqlmodel import col, select
+
+from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_str, parse_uuid
+from wildlens.catalogue.taxa.events import stage_taxonomy_changed
+from wildlens.catalogue.taxa.importer import import_taxa as apply_taxon_file
+from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.taxa.ranks import RANKS, normalise_rank
+from wildlens.catalogue.taxa.repository import ancestors
+from wildlens.catalogue.taxa.schemas import TaxaImported, TaxonDetail, TaxonPublic, TaxonSummary
+from wildlens.common.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from wildlens.common.http import ERROR_RESPONSES, ErrorBody, Page, PrincipalDep
+
+router = APIRouter(prefix="/v1/taxa", tags=["taxa"], responses=ERROR_RESPONSES)
+
+# A checklist of a few hundred thousand taxa is tens of megabytes; the file is checked whole
+# in memory before anything is written.
+MAX_IMPORT_BYTES = 64 << 20
+_CHUNK = 1 << 20
+
+
+@router.post(
+    "/import",
+    response_model=TaxaImported,
+    responses={413: {"model": ErrorBody, "description": "The file is too large"}},
+)
+async def import_taxa(
+    file: Annotated[UploadFile, File(description="Darwin Core Taxon CSV (or tab-separated)")],
+    session: SessionDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+) -> TaxaImported:
+    """Import or update taxa from a Darwin Core Taxon file; one bad row refuses the file."""
+    principal.require_user()
+    if not principal.is_platform_admin:
+        raise Forbidden("the taxon tree is shared by every project; only platform admins edit it")
+    data = bytearray()
+    while chunk := await file.read(_CHUNK):
+        data += chunk
+        if len(data) > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"the taxon file is larger than {MAX_IMPORT_BYTES} bytes")
+    report = await apply_taxon_file(session, bytes(data))
+    if report.created or report.updated:
+        await stage_taxonomy_changed(ctx, session, "taxa.imported")
+    return TaxaImported(**vars(report))
+
+
+@router.get("", response_model=Page[TaxonPublic])
+async def search_taxa(
+    session: SessionDep,
+    principal: PrincipalDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Part of a scientific or vernacular name"),
+    ] = None,
+    rank: Annotated[str | None, Query(description="Only taxa of this rank")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> Page[TaxonPublic]:
+    """Taxa whose scientific or vernacular name contains ``q``, by scientific name."""
+    principal.require_user()
+    query = select(Taxon)
+    if q and q.strip():
+        query = query.where(col(Taxon.search_text).contains(q.strip().lower(), autoescape=True))
+    if rank is not None:
+        wanted = normalise_rank(rank)
+        if wanted is None:
+            raise Invalid(
+                f"unknown rank {rank!r}",
+                fields=[
+                    {
+                        "location": ["query", "rank"],
+                        "message": "one of " + ", ".join(RANKS),
+                        "type": "enum",
+                    }
+                ],
+            )
+        query = query.where(Taxon.rank == wanted)
+    rows, next_cursor = await page_by_keys(
+        session,
+        query,
+        [SortKey(col(Taxon.scientific_name), parse_str), SortKey(col(Taxon.id), parse_uuid)],
+        lambda t: [t.scientific_name, t.id],
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[TaxonPublic.model_validate(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/{taxon_id}", response_model=TaxonDetail)
+async def get_taxon(
+    taxon_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> TaxonDetail:
+    """One taxon, with its ancestors from its parent up to the root."""
+    principal.require_user()
+    taxon = await session.get(Taxon, taxon_id)
+    if taxon is None:
+        raise NotFound(f"taxon {taxon_id} not found")
+    above = await ancestors(session, taxon)
+    return TaxonDetail(
+        **TaxonPublic.model_validate(taxon).model_dump(),
+        ancestors=[TaxonSummary.model_validate(t) for t in above],
+    )

@@ -1,0 +1,112 @@
+"""Queries on the taxon tree. The recursive CTEs are plain SQL:1999 and run unchanged on
+PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import CTE
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from wildlens.catalogue.taxa.models import Taxon
+
+__all__ = [
+    "ancestors",
+    "descendants",
+    "descendants_cte",
+    "existing_ids",
+    "taxa_by_external_id",
+]
+
+# asyncpg and SQLite both cap bound parameters per statement; IN lists are sent in chunks.
+_CHUNK = 500
+
+
+def descendants_cte(taxon_id: uuid.UUID, name: str = "descendants") -> CTE:
+    """A CTE with one column ``id``: the taxon and every taxon below it.
+
+    UNION (not UNION ALL) makes the recursion stop even if the stored tree had a cycle.
+    """
+    base: Any = select(col(Taxon.id).label("id")).where(col(Taxon.id) == taxon_id)
+    tree: CTE = base.cte(name, recursive=True)
+    children = select(col(Taxon.id)).join(tree, col(Taxon.parent_id) == tree.c.id)
+    return tree.union(children)
+
+
+def ancestors_cte(ids: Iterable[uuid.UUID], name: str = "ancestors") -> CTE:
+    """A CTE with ``id`` and ``parent_id`` for the taxa ``ids`` and everything above them."""
+    base: Any = select(col(Taxon.id).label("id"), col(Taxon.parent_id).label("parent_id")).where(
+        col(Taxon.id).in_(list(ids))
+    )
+    tree: CTE = base.cte(name, recursive=True)
+    parents = select(col(Taxon.id), col(Taxon.parent_id)).join(
+        tree, col(Taxon.id) == tree.c.parent_id
+    )
+    return tree.union(parents)
+
+
+def descendant_ids_select(taxon_id: uuid.UUID) -> SelectOfScalar[Any]:
+    """``SELECT id`` of the taxon and its descendants, to use inside another query."""
+    tree = descendants_cte(taxon_id)
+    return select(tree.c.id)
+
+
+async def descendants(session: AsyncSession, taxon_id: uuid.UUID) -> set[uuid.UUID]:
+    """The ids of the taxon and every taxon below it (empty when the taxon does not exist)."""
+    rows = await session.exec(descendant_ids_select(taxon_id))
+    return {r if isinstance(r, uuid.UUID) else uuid.UUID(str(r)) for r in rows.all()}
+
+
+async def ancestors(session: AsyncSession, taxon: Taxon) -> list[Taxon]:
+    """The taxa above ``taxon``, from its parent up to the root."""
+    if taxon.parent_id is None:
+        return []
+    tree = ancestors_cte([taxon.parent_id])
+    rows = (await session.exec(select(Taxon).where(col(Taxon.id).in_(select(tree.c.id))))).all()
+    by_id = {t.id: t for t in rows}
+    chain: list[Taxon] = []
+    node = by_id.get(taxon.parent_id)
+    while node is not None and node not in chain:
+        chain.append(node)
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return chain
+
+
+async def ancestor_links(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """id → parent id for the taxa ``ids`` and all their ancestors."""
+    links: dict[uuid.UUID, uuid.UUID | None] = {}
+    pending = list(set(ids))
+    for start in range(0, len(pending), _CHUNK):
+        tree = ancestors_cte(pending[start : start + _CHUNK])
+        for taxon_id, parent_id in (await session.exec(select(tree.c.id, tree.c.parent_id))).all():
+            links[taxon_id] = parent_id
+    return links
+
+
+async def taxa_by_external_id(
+    session: AsyncSession, external_ids: Iterable[str]
+) -> dict[str, Taxon]:
+    wanted = list(set(external_ids))
+    found: dict[str, Taxon] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = (await session.exec(select(Taxon).where(col(Taxon.external_id).in_(chunk)))).all()
+        found.update({t.external_id: t for t in rows})
+    return found
+
+
+async def existing_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Taxon]:
+    """The taxa among ``ids`` that exist, by id."""
+    wanted = list(set(ids))
+    found: dict[uuid.UUID, Taxon] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = (await session.exec(select(Taxon).where(col(Taxon.id).in_(chunk)))).all()
+        found.update({t.id: t for t in rows})
+    return found

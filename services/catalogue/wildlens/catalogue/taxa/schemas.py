@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TaxonSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    external_id: str
+    parent_id: uuid.UUID | None
+    rank: str
+    scientific_name: str
+    vernacular_names: dict[str, str]
+
+
+class TaxonPublic(TaxonSummary):
+    authorship: str
+    gbif_id: int | None
+    worms_id: int | None
+    taxonomic_status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaxonDetail(TaxonPublic):
+    # From the parent up to the root.
+    ancestors: list[TaxonSummary]
+
+
+class TaxaImported(BaseModel):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+
+
+class LabelMapItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=200)
+    taxon_id: uuid.UUID
+
+
+class LabelMapUpdate(BaseModel):
+    """The whole map for one model; labels left out are no longer mapped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[LabelMapItem] = Field(max_length=20_000)
+
+
+class LabelMapEntryPublic(BaseModel):
+    label: str
+    taxon_id: uuid.UUID
+    scientific_name: str
+    rank: str
+
+
+class LabelMapPublic(BaseModel):
+    project_id: uuid.UUID
+    model_name: str
+    entries: list[LabelMapEntryPublic]
+    updated_at: datetime | None
+
+
+class ProjectTaxaUpdate(BaseModel):
+    """The whole list of taxa the project expects; taxa left out are removed from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    taxon_ids: list[uuid.UUID] = Field(max_length=50_000)
+
+
+class ProjectTaxaPublic(BaseModel):
+    project_id: uuid.UUID
+    taxa: list[TaxonSummary]
