@@ -44,14 +44,7 @@ async def get_media(
             observation_type=o.observation_type,
             category=o.category,
             confidence=o.confidence,
-            bbox=(
-                [o.bbox_x, o.bbox_y, o.bbox_width, o.bbox_height]
-                if o.bbox_x is not None
-                and o.bbox_y is not None
-                and o.bbox_width is not None
-                and o.bbox_height is not None
-                else None
-            ),
+            bbox=o.bbox,
             scientific_name=o.scientific_name,
             classification_method=o.classification_method,
             classified_by=o.classified_by,

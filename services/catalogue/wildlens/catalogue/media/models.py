@@ -128,3 +128,9 @@ class Observation(CatalogueTable, table=True):
     classification_timestamp: datetime | None = Field(default=None, sa_type=UtcDateTime)
     tags: str = ""
     comments: str = ""
+
+    @property
+    def bbox(self) -> list[float] | None:
+        """Relative ``[x, y, width, height]``, top-left origin; None without a box."""
+        box = [self.bbox_x, self.bbox_y, self.bbox_width, self.bbox_height]
+        return [v for v in box if v is not None] if None not in box else None
