@@ -127,7 +127,7 @@ def to_tensor(image: Image.Image, spec: InputSpec) -> FloatArray:
 
 def preprocess(image: Image.Image, spec: InputSpec) -> tuple[FloatArray, Letterbox]:
     """One image to a ``[3, H, W]`` tensor and the transform that placed it."""
-    fitted, transform = fit(image.convert("RGB"), spec)
+    fitted, transform = fit(image if image.mode == "RGB" else image.convert("RGB"), spec)
     return to_tensor(fitted, spec), transform
 
 
