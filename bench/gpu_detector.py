@@ -175,6 +175,10 @@ def main() -> None:
         if args.out is not None:
             args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+    if not torch.cuda.is_available():
+        # `make bench` runs every script; this one has nothing to measure without a GPU.
+        print("gpu detector throughput: no CUDA device here; run it on a GPU node")
+        return
     started_all = time.perf_counter()
     torch.backends.cudnn.benchmark = True
     device = torch.device("cuda")
