@@ -35,10 +35,18 @@ __all__ = [
 class WildlensError(Exception):
     status_code: ClassVar[int] = 500
 
-    def __init__(self, detail: str, *, fields: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        fields: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.fields = fields or []
+        # Response headers the caller needs to act on the error (``Retry-After`` on 429).
+        self.headers = headers or {}
 
     @property
     def error(self) -> str:

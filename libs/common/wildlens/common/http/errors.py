@@ -54,7 +54,7 @@ _NAMES = {
 
 def _wildlens_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WildlensError)
-    return JSONResponse(exc.body(), status_code=exc.status_code)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -83,9 +83,8 @@ def _rate_limit(ctx: ServiceContext, principal: Principal) -> None:
     wait = buckets.take(principal.token_id or principal.subject)
     if wait > 0:
         retry_after = max(1, math.ceil(wait))
-        raise HTTPException(
-            429,
-            detail=f"too many uploads with this device token; retry in {retry_after} s",
+        raise TooManyRequests(
+            f"too many uploads with this device token; retry in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
 
@@ -95,7 +94,7 @@ def _outcome(exc: BaseException) -> str:
     if isinstance(exc, ClientDisconnect | asyncio.CancelledError):
         return "aborted"
     if isinstance(exc, HTTPException):
-        return "rejected_rate_limited" if exc.status_code == 429 else "rejected_other"
+        return "rejected_other"
     for kind, label in (
         (PayloadTooLarge, "rejected_too_large"),
         (UnsupportedMedia, "rejected_unsupported_media"),
