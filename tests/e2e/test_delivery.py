@@ -7,8 +7,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, embedded_settings, eventually, running
+from tests.support.api import create_site, ok, post_media
+from tests.support.platform import (
+    admin_token,
+    embedded_settings,
+    eventually,
+    get_media,
+    processed_count,
+    running,
+)
 from wildlens.common.events import decode, new_envelope
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
@@ -36,11 +43,6 @@ def _analysis(media_id: str, project_id: str, version: str, boxes: int) -> Media
     return result
 
 
-async def _media(client: Any, token: str, media_id: str) -> dict[str, Any] | None:
-    response = await client.get(f"/v1/media/{media_id}", headers=bearer(token))
-    return dict(response.json()) if response.status_code == 200 else None
-
-
 async def test_duplicate_and_out_of_order_analyses_create_no_duplicate_observations(
     settings_for: Any, heron_images: list[Path]
 ) -> None:
@@ -50,7 +52,7 @@ async def test_duplicate_and_out_of_order_analyses_create_no_duplicate_observati
         site = await create_site(wl.client, admin)
         body = await ok(await post_media(wl.client, site.device_token, heron_images[0]), 202)
         media_id = body["media_id"]
-        await eventually(lambda: _media(wl.client, admin, media_id))
+        await eventually(lambda: get_media(wl.client, admin, media_id))
 
         bus = wl.platform.bus
         v2 = new_envelope(_analysis(media_id, site.project_id, "2.0", 1), producer="test")
@@ -62,30 +64,20 @@ async def test_duplicate_and_out_of_order_analyses_create_no_duplicate_observati
         await bus.publish([v1, v1_again, v1])
 
         async def settled() -> dict[str, Any] | None:
-            media = await _media(wl.client, admin, media_id)
+            media = await get_media(wl.client, admin, media_id)
             return media if media and len(media["analyses"]) == 2 else None
 
         media = await eventually(settled)
         # Give the remaining duplicates time to be handled, then look again.
-        await eventually(lambda: _processed(wl, "catalogue:media.analyzed", 3))
-        media = await _media(wl.client, admin, media_id)
+        await eventually(
+            lambda: _at_least(processed_count(wl, "catalogue", "catalogue:media.analyzed"), 3)
+        )
+        media = await get_media(wl.client, admin, media_id)
         assert media is not None
         assert sorted(a["model_version"] for a in media["analyses"]) == ["1.0", "2.0"]
         by_version = sorted(o["model_version"] for o in media["observations"])
         assert by_version == ["1.0", "1.0", "2.0"]
         assert media["status"] == "analyzed"
-
-
-async def _processed(wl: Any, consumer: str, at_least: int) -> bool:
-    from sqlalchemy import func, select
-
-    ctx = wl.platform.contexts["catalogue"]
-    table = ctx.processed_table
-    async with ctx.db.transaction() as session:
-        result = await (await session.connection()).execute(
-            select(func.count()).select_from(table).where(table.c.consumer == consumer)
-        )
-        return int(result.scalar_one()) >= at_least
 
 
 async def test_poison_message_is_dead_lettered_and_the_consumer_goes_on(
@@ -117,12 +109,12 @@ async def test_poison_message_is_dead_lettered_and_the_consumer_goes_on(
         assert "not recorded yet" in letter.reason
 
         body = await ok(await post_media(wl.client, site.device_token, heron_images[3]), 202)
-        await eventually(lambda: _media(wl.client, admin, body["media_id"]))
+        await eventually(lambda: get_media(wl.client, admin, body["media_id"]))
         good = new_envelope(_analysis(body["media_id"], site.project_id, "1.0", 1), producer="test")
         await bus.publish([good])
 
         async def analyzed() -> dict[str, Any] | None:
-            media = await _media(wl.client, admin, body["media_id"])
+            media = await get_media(wl.client, admin, body["media_id"])
             return media if media and media["status"] == "analyzed" else None
 
         media = await eventually(analyzed)
@@ -149,9 +141,13 @@ async def test_embedded_platform_restarted_with_messages_in_flight_loses_none(
     async with running(settings) as wl:
 
         async def analyzed(media_id: str) -> dict[str, Any] | None:
-            media = await _media(wl.client, admin, media_id)
+            media = await get_media(wl.client, admin, media_id)
             return media if media and media["status"] == "analyzed" else None
 
         for media_id in accepted:
             media = await eventually(lambda mid=media_id: analyzed(mid), timeout=60)
             assert media["deployment_id"] == site.deployment_id
+
+
+async def _at_least(count: Any, n: int) -> bool:
+    return bool(await count >= n)

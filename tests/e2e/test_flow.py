@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, running, user_token
-
-
-async def _media(client: Any, token: str, media_id: str) -> dict[str, Any] | None:
-    response = await client.get(f"/v1/media/{media_id}", headers=bearer(token))
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+from tests.support.platform import (
+    admin_token,
+    eventually,
+    get_media,
+    processed_count,
+    running,
+    user_token,
+)
 
 
 async def test_real_camera_trap_images_flow_through(
@@ -60,7 +59,7 @@ async def test_real_camera_trap_images_flow_through(
 
 
 async def _analyzed(client: Any, token: str, media_id: str) -> dict[str, Any] | None:
-    media = await _media(client, token, media_id)
+    media = await get_media(client, token, media_id)
     return media if media and media["status"] == "analyzed" else None
 
 
@@ -118,25 +117,13 @@ async def test_same_bytes_twice_answer_the_same_media_and_publish_nothing_new(
         first = await ok(await post_media(wl.client, site.device_token, heron_images[0]), 202)
         second = await ok(await post_media(wl.client, site.device_token, heron_images[0]), 202)
         assert second == {**first, "duplicate": True}
-        media = await eventually(lambda: _media(wl.client, admin, first["media_id"]))
+        media = await eventually(lambda: get_media(wl.client, admin, first["media_id"]))
         # Without a detector, media stay recorded, and inference says why in /readyz.
         assert media["status"] == "recorded"
         ready = (await wl.client.get("/readyz")).json()
         assert "no detector configured" in ready["services"]["inference"]["detail"]
-        catalogue = wl.platform.contexts["catalogue"]
-        consumed = await _count_processed(catalogue, "catalogue:media.ingested")
+        consumed = await processed_count(wl, "catalogue", "catalogue:media.ingested")
         assert consumed == 1
-
-
-async def _count_processed(ctx: Any, consumer: str) -> int:
-    from sqlalchemy import func, select
-
-    table = ctx.processed_table
-    async with ctx.db.transaction() as session:
-        result = await (await session.connection()).execute(
-            select(func.count()).select_from(table).where(table.c.consumer == consumer)
-        )
-        return int(result.scalar_one())
 
 
 async def test_other_projects_media_is_not_found_and_device_tokens_cannot_read(
@@ -147,7 +134,7 @@ async def test_other_projects_media_is_not_found_and_device_tokens_cannot_read(
         admin = admin_token(settings)
         site = await create_site(wl.client, admin)
         body = await ok(await post_media(wl.client, site.device_token, heron_images[1]), 202)
-        assert await eventually(lambda: _media(wl.client, admin, body["media_id"]))
+        assert await eventually(lambda: get_media(wl.client, admin, body["media_id"]))
 
         other = await ok(
             await wl.client.post("/v1/projects", json={"name": "other"}, headers=bearer(admin)), 201

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from tests.conftest import free_port
 from tests.support import bad_files
 from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, running
+from tests.support.platform import admin_token, eventually, get_media, running
 from wildlens.common.settings import IngestSettings
 from wildlens.ingest.uploads.models import IdempotencyKey, IngestedMedia
 
@@ -295,16 +295,11 @@ async def test_heic_images_are_accepted(settings_for: Any) -> None:
         )
         key = f"media/{body['sha256'][:2]}/{body['sha256']}.heic"
         assert await wl.platform.store.get_bytes(key) == heic
-        media = await eventually(lambda: _media(wl, admin, body["media_id"]))
+        media = await eventually(lambda: get_media(wl.client, admin, body["media_id"]))
         assert (media["width"], media["height"]) == (96, 64)
         # A HEIC cut in half is caught like any other truncated image.
         response = await post_media(wl.client, site.device_token, data=heic[: len(heic) // 2])
         assert response.status_code == 422, response.text
-
-
-async def _media(wl: Any, token: str, media_id: str) -> dict[str, Any] | None:
-    response = await wl.client.get(f"/v1/media/{media_id}", headers=bearer(token))
-    return dict(response.json()) if response.status_code == 200 else None
 
 
 async def test_device_tokens_are_rate_limited_and_people_are_not(settings_for: Any) -> None:
@@ -355,7 +350,7 @@ async def test_hostile_file_names_are_kept_only_as_safe_base_names(settings_for:
                 headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
             )
             body = await ok(response, 202)
-            media = await eventually(lambda mid=body["media_id"]: _media(wl, admin, mid))
+            media = await eventually(lambda mid=body["media_id"]: get_media(wl.client, admin, mid))
             assert media["filename"] == kept
         # Objects are named by content alone, whatever the client called the file.
         keys = [o.key if hasattr(o, "key") else str(o) for o in await wl.platform.store.list("")]

@@ -8,8 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, running
+from tests.support.api import create_site, ok, post_media
+from tests.support.platform import admin_token, eventually, get_media, running
 from tests.support.videos import video_bytes
 from wildlens.common.bus import Subscription
 from wildlens.common.events import Envelope, new_envelope, unpack
@@ -21,14 +21,6 @@ START = "2021-04-01T10:00:00+01:00"
 
 def _with_video_settings(settings: Any, **ingest: Any) -> Any:
     return settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
-
-
-async def _media(client: Any, token: str, media_id: uuid.UUID) -> dict[str, Any] | None:
-    response = await client.get(f"/v1/media/{media_id}", headers=bearer(token))
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
@@ -61,13 +53,13 @@ async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
         frames = {ms: child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)}
         clips = {ms: child_media_id(video_id, "clip", ms) for ms in (0, 2000)}
 
-        video = await eventually(lambda: _media(wl.client, admin, video_id))
+        video = await eventually(lambda: get_media(wl.client, admin, video_id))
         assert video["kind"] == "video"
         assert (video["width"], video["height"]) == (160, 120)
         start = datetime.fromisoformat(START)
         for kind, children in (("frame", frames), ("video", clips)):
             for offset_ms, child_id in children.items():
-                child = await eventually(lambda c=child_id: _media(wl.client, admin, c))
+                child = await eventually(lambda c=child_id: get_media(wl.client, admin, c))
                 assert child["kind"] == kind
                 assert child["parent_media_id"] == str(video_id)
                 assert child["offset_ms"] == offset_ms

@@ -104,3 +104,29 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+async def get_media(
+    client: httpx.AsyncClient, token: str, media_id: object
+) -> dict[str, Any] | None:
+    """``GET /v1/media/{id}``: the media, or None while the catalogue has not recorded it."""
+    response = await client.get(
+        f"/v1/media/{media_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def processed_count(wl: RunningPlatform, service: str, consumer: str) -> int:
+    """How many events ``consumer`` (``"<service>:<event type>"``) has handled and committed."""
+    from sqlalchemy import func, select
+
+    ctx = wl.platform.contexts[service]
+    table = ctx.processed_table
+    async with ctx.db.transaction() as session:
+        result = await (await session.connection()).execute(
+            select(func.count()).select_from(table).where(table.c.consumer == consumer)
+        )
+        return int(result.scalar_one())
