@@ -149,12 +149,10 @@ async def test_subscribe_after_start(make_bus: BusFactory) -> None:
     publisher = make_bus("publisher")
     await publisher.start()
     envelope = ingested()
-    # The queue is declared in the background; publish until it is there to receive.
-    async with asyncio.timeout(TIMEOUT):
-        while not recorder.handled:
-            await publisher.publish([envelope])
-            await asyncio.sleep(0.1)
-    assert recorder.handled[0] == envelope.event_id
+    # Declared in the background; once declared() returns, the queue hears what is published.
+    await bus.declared()
+    await publisher.publish([envelope])
+    assert await recorder.wait_handled(1) == [envelope.event_id]
 
 
 async def test_competing_consumers_share_the_work(make_bus: BusFactory) -> None:

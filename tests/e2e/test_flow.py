@@ -193,6 +193,7 @@ async def test_trace_context_follows_the_image_from_request_to_events(
         wl.platform.bus.subscribe(
             Subscription(group="observer", event_type="media.recorded", handler=watch)
         )
+        await wl.platform.bus.declared()
         trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
         response = await wl.client.post(
             "/v1/media",

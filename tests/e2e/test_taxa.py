@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -48,9 +47,9 @@ async def listen(wl: Any) -> list[TaxonomyChanged]:
 
     bus = wl.platform.contexts["catalogue"].bus
     bus.subscribe(Subscription("taxonomy-listener", "taxonomy.changed", handler, broadcast=True))
-    # The queue is declared in the background; events published before it exists are not
-    # for this instance (a replica that starts later reads the state from the API instead).
-    await asyncio.sleep(1.0)
+    # Events published before the queue exists are not for this instance (a replica that
+    # starts later reads the state from the API instead).
+    await bus.declared()
     return heard
 
 

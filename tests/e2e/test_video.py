@@ -39,6 +39,7 @@ async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
         wl.platform.bus.subscribe(
             Subscription(group="observer", event_type="media.ingested", handler=watch)
         )
+        await wl.platform.bus.declared()
         body = await ok(
             await post_media(
                 wl.client,

@@ -97,7 +97,15 @@ class Bus(ABC):
 
     @abstractmethod
     def subscribe(self, sub: Subscription) -> None:
-        """Consume ``sub`` from ``start()`` on, or at once when the bus is already started."""
+        """Consume ``sub`` from ``start()`` on, or at once when the bus is already started.
+
+        On a started bus the queue is declared in the background; await :meth:`declared`
+        before publishing what the new subscription must hear.
+        """
+
+    @abstractmethod
+    async def declared(self) -> None:
+        """Return once every subscription made so far has its queue declared and consuming."""
 
     @abstractmethod
     async def publish(self, envelopes: Sequence[Envelope]) -> None:

@@ -95,6 +95,7 @@ class MemoryBus(Bus):
         self._subscriptions: list[Subscription] = []
         self._consumers: set[asyncio.Task[None]] = set()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._declaring: set[asyncio.Task[None]] = set()
         self._wakers: list[_Waker] = []
         self._heartbeat: asyncio.Task[None] | None = None
         self._started = False
@@ -146,6 +147,12 @@ class MemoryBus(Bus):
             task = asyncio.create_task(self._start_consumer(sub))
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
+            self._declaring.add(task)
+            task.add_done_callback(self._declaring.discard)
+
+    async def declared(self) -> None:
+        if self._declaring:
+            await asyncio.gather(*self._declaring)
 
     async def publish(self, envelopes: Sequence[Envelope]) -> None:
         if not envelopes:

@@ -80,6 +80,7 @@ class RabbitBus(Bus):
         self._subscriptions: list[Subscription] = []
         self._consumers: list[_Consumer] = []
         self._handlers: set[asyncio.Task[None]] = set()
+        self._declaring: set[asyncio.Task[None]] = set()
         self._queues: set[str] = set()
 
     async def start(self) -> None:
@@ -125,6 +126,12 @@ class RabbitBus(Bus):
             task = asyncio.create_task(self._start_consumer(sub))
             self._handlers.add(task)
             task.add_done_callback(self._handlers.discard)
+            self._declaring.add(task)
+            task.add_done_callback(self._declaring.discard)
+
+    async def declared(self) -> None:
+        if self._declaring:
+            await asyncio.gather(*self._declaring)
 
     async def publish(self, envelopes: Sequence[Envelope]) -> None:
         if self._exchange is None:
