@@ -48,3 +48,11 @@ def test_cells_parse_and_render_back(cell: str, kind: str, value: object) -> Non
     assert parsed == value
     back = render(parsed, kind)  # type: ignore[arg-type]
     assert back == cell or float(back) == float(cell)
+
+
+def test_machine_times_are_written_in_whole_seconds_as_the_profile_requires() -> None:
+    classified = datetime(2026, 11, 22, 10, 15, 30, 987654, tzinfo=UTC)
+    assert render(classified, "datetime") == "2026-11-22T10:15:30Z"
+    assert render(classified, "datetime", timezone(timedelta(hours=1))) == (
+        "2026-11-22T11:15:30+01:00"
+    )

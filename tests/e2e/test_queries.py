@@ -127,6 +127,12 @@ async def _setup(wl: Any, admin: str, images: list[Path]) -> dict[str, Any]:
         row.taxon_id = uuid.UUID(taxa["Anas platyrhynchos"])
         row.classification_method = "human"
         session.add(row)
+        # A row from before machine labels were resolved to taxa: matched by its name alone.
+        older = (
+            await session.exec(select(Observation).where(Observation.media_id == uuid.UUID(heron)))
+        ).one()
+        older.taxon_id = None
+        session.add(older)
     return {
         "site": site,
         "taxa": taxa,

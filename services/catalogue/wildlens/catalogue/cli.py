@@ -1,11 +1,13 @@
-"""``wildlens import camtrap-dp`` and ``wildlens export camtrap-dp``: the catalogue's data in
-and out over its API, from a laptop or a script."""
+"""``wildlens import camtrap-dp|coco|megadetector|kso`` and ``wildlens export
+camtrap-dp|coco|megadetector|dwca|csv``: the catalogue's data in and out over its API, from a
+laptop or a script."""
 
 from __future__ import annotations
 
 import io
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,11 @@ __all__ = ["register"]
 
 console = Console(stderr=True)
 ProjectOption = Annotated[str, typer.Option("--project", help="The project's id.")]
+OffsetOption = Annotated[
+    str,
+    typer.Option("--utc-offset", help="The camera clocks' offset for times written without one."),
+]
+KSO_TABLES = ("sites", "movies", "species")
 _POLL_S = 0.5
 _TIMEOUT = httpx.Timeout(30.0, read=600.0)
 
@@ -69,12 +76,60 @@ def import_camtrap_dp(client: httpx.Client, project: str, path: Path) -> dict[st
     return result
 
 
-def export_camtrap_dp(
-    client: httpx.Client, project: str, out: Path, progress: Progress | None = None
+def import_file(
+    client: httpx.Client, project: str, kind: str, path: Path, utc_offset: str | None = None
+) -> dict[str, Any]:
+    """Send a COCO Camera Traps or MegaDetector JSON file to ``project``; the summary."""
+    data = {"utc_offset": utc_offset} if utc_offset else {}
+    with path.open("rb") as handle:
+        response = client.post(
+            f"/v1/projects/{project}/imports/{kind}",
+            files={"file": (path.name, handle, "application/json")},
+            data=data,
+        )
+    result: dict[str, Any] = _check(response, 200)
+    return result
+
+
+def kso_files(path: Path) -> list[Path]:
+    """KSO's three CSVs in the folder ``path`` (or the folder of the file ``path``)."""
+    folder = path.parent if path.is_file() else path
+    found = []
+    for table in KSO_TABLES:
+        matches = sorted(p for p in folder.glob("*.csv") if table in p.name.lower())
+        if len(matches) != 1:
+            what = "no" if not matches else f"{len(matches)}"
+            raise CommandFailed(f"{what} {table} CSV in {folder} (one file named *{table}*.csv)")
+        found.append(matches[0])
+    return found
+
+
+def import_kso(
+    client: httpx.Client, project: str, path: Path, utc_offset: str | None = None
+) -> dict[str, Any]:
+    """Send KSO's sites, movies and species CSVs to ``project``; the summary."""
+    files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in kso_files(path)]
+    response = client.post(
+        f"/v1/projects/{project}/imports/kso",
+        files=files,
+        data={"utc_offset": utc_offset} if utc_offset else {},
+    )
+    result: dict[str, Any] = _check(response, 200)
+    return result
+
+
+def export(
+    client: httpx.Client,
+    project: str,
+    export_format: str,
+    out: Path,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run an export of ``project``, wait for it, and download the zip to ``out``."""
-    job = _check(client.post(f"/v1/projects/{project}/exports", json={"format": "camtrap-dp"}), 202)
-    task = progress.add_task("exporting", total=1.0) if progress else None
+    job = _check(
+        client.post(f"/v1/projects/{project}/exports", json={"format": export_format}), 202
+    )
+    task = progress.add_task(job["status"], total=1.0) if progress else None
     while job["status"] not in ("done", "failed"):
         time.sleep(_POLL_S)
         job = _check(client.get(f"/v1/projects/{project}/exports/{job['id']}"), 200)
@@ -83,7 +138,7 @@ def export_camtrap_dp(
     if job["status"] == "failed":
         raise CommandFailed(f"the export failed: {job['error']}")
     # A presigned S3 URL or the platform's own signed route; either way no token goes along.
-    url = httpx.URL(client.base_url).join(job["download_url"])
+    url = httpx.URL(str(client.base_url)).join(job["download_url"])
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".part")
     with httpx.stream("GET", url, timeout=_TIMEOUT) as response:
@@ -116,6 +171,49 @@ def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
     return sub
 
 
+def _print_summary(summary: dict[str, Any]) -> None:
+    for word in ("created", "updated", "unchanged"):
+        for table, n in summary.get(word, {}).items():
+            console.print(f"{table}: {n} {word}")
+
+
+def _run_import(send: Callable[[httpx.Client], dict[str, Any]], url: str, token: str) -> None:
+    try:
+        with _client(url, token) as client, console.status("importing"):
+            summary = send(client)
+    except (CommandFailed, httpx.HTTPError, OSError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    _print_summary(summary)
+
+
+def _add_export(exports: typer.Typer, export_format: str, help_text: str) -> None:
+    @exports.command(export_format, help=help_text)
+    def export_command(
+        project: ProjectOption,
+        out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")],
+        url: UrlOption = DEFAULT_URL,
+        token: TokenOption = "",
+    ) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        try:
+            with _client(url, token) as client, Progress(*columns, console=console) as bar:
+                export(client, project, export_format, out, bar)
+        except (CommandFailed, httpx.HTTPError, OSError) as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from error
+        console.print(f"wrote {out}")
+
+
+EXPORT_HELP = {
+    "camtrap-dp": "Export the project as a Camtrap DP package (a zip), waiting for the job.",
+    "coco": "Export the project as COCO Camera Traps JSON (coco.json in a zip).",
+    "megadetector": "Export machine results as MegaDetector batch output 1.6 (in a zip).",
+    "dwca": "Export a Darwin Core Archive for GBIF: events, occurrences and absences.",
+    "csv": "Export a flat CSV of observations with media, deployment and location (zipped).",
+}
+
+
 def register(app: typer.Typer) -> None:
     imports = _group(app, "import", "Import data into a project.")
     exports = _group(app, "export", "Export a project's data.")
@@ -130,30 +228,43 @@ def register(app: typer.Typer) -> None:
         token: TokenOption = "",
     ) -> None:
         """Import a Camtrap DP package: all of it, or nothing and every problem listed."""
-        try:
-            with _client(url, token) as client, console.status("importing"):
-                summary = import_camtrap_dp(client, project, path)
-        except (CommandFailed, httpx.HTTPError) as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from error
-        for table, n in summary["created"].items():
-            console.print(f"{table}: {n} created")
-        for table, n in summary["updated"].items():
-            console.print(f"{table}: {n} updated")
+        _run_import(lambda client: import_camtrap_dp(client, project, path), url, token)
 
-    @exports.command("camtrap-dp")
-    def export_command(
+    @imports.command("coco")
+    def import_coco_command(
+        path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A JSON file.")],
         project: ProjectOption,
-        out: Annotated[Path, typer.Option("--out", help="Where to write the zip.")],
+        utc_offset: OffsetOption = "+00:00",
         url: UrlOption = DEFAULT_URL,
         token: TokenOption = "",
     ) -> None:
-        """Export the project as a Camtrap DP package (a zip), waiting for the job."""
-        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-        try:
-            with _client(url, token) as client, Progress(*columns, console=console) as bar:
-                export_camtrap_dp(client, project, out, bar)
-        except (CommandFailed, httpx.HTTPError) as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from error
-        console.print(f"wrote {out}")
+        """Import a COCO Camera Traps file: all of it, or nothing and every problem listed."""
+        _run_import(
+            lambda client: import_file(client, project, "coco", path, utc_offset), url, token
+        )
+
+    @imports.command("megadetector")
+    def import_megadetector_command(
+        path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A JSON file.")],
+        project: ProjectOption,
+        url: UrlOption = DEFAULT_URL,
+        token: TokenOption = "",
+    ) -> None:
+        """Attach MegaDetector batch results (format 1.6) to the project's media."""
+        _run_import(lambda client: import_file(client, project, "megadetector", path), url, token)
+
+    @imports.command("kso")
+    def import_kso_command(
+        path: Annotated[
+            Path, typer.Argument(exists=True, help="The folder with KSO's three CSVs.")
+        ],
+        project: ProjectOption,
+        utc_offset: OffsetOption = "+00:00",
+        url: UrlOption = DEFAULT_URL,
+        token: TokenOption = "",
+    ) -> None:
+        """Import KSO's sites, movies and species CSVs: all of them, or nothing."""
+        _run_import(lambda client: import_kso(client, project, path, utc_offset), url, token)
+
+    for export_format, help_text in EXPORT_HELP.items():
+        _add_export(exports, export_format, help_text)

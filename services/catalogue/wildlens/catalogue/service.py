@@ -7,13 +7,22 @@ from pathlib import Path
 from fastapi import APIRouter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.alerts import models as _alert_models  # noqa: F401
+from wildlens.catalogue.alerts.delivery import DeliveryWorker
+from wildlens.catalogue.audit import models as _audit_models  # noqa: F401
+from wildlens.catalogue.events import models as _event_models  # noqa: F401
 from wildlens.catalogue.exchange import models as _exchange_models  # noqa: F401
+from wildlens.catalogue.exchange.jobs import start_worker, stop_worker
 from wildlens.catalogue.media import models as _media_models  # noqa: F401  (registers tables)
-from wildlens.catalogue.media.analysis import store_analysis
+from wildlens.catalogue.media.analysis import analyzed_consumer
 from wildlens.catalogue.media.recording import record_media
+from wildlens.catalogue.observations import models as _observation_models  # noqa: F401
+from wildlens.catalogue.privacy import models as _privacy_models  # noqa: F401
 from wildlens.catalogue.projects import models as _project_models  # noqa: F401
 from wildlens.catalogue.queries import indexes as _query_indexes  # noqa: F401
+from wildlens.catalogue.sites import media_indexes as _media_indexes  # noqa: F401
 from wildlens.catalogue.sites import models as _site_models  # noqa: F401
+from wildlens.catalogue.statistics import indexes as _statistics_indexes  # noqa: F401
 from wildlens.catalogue.tables import metadata
 from wildlens.catalogue.taxa import models as _taxa_models  # noqa: F401
 from wildlens.common.events import Envelope
@@ -26,18 +35,40 @@ ANALYZED_BATCH = 64
 
 def _routers() -> list[APIRouter]:
     from wildlens.catalogue.access import scoped_to_projects
+    from wildlens.catalogue.alerts.api import router as alerts
+    from wildlens.catalogue.audit.api import router as audit
     from wildlens.catalogue.auth.api import router as auth
+    from wildlens.catalogue.events.api import router as events
     from wildlens.catalogue.exchange.api import router as exchange
     from wildlens.catalogue.media.api import router as media
     from wildlens.catalogue.members.api import router as members
+    from wildlens.catalogue.observations.api import router as verification
+    from wildlens.catalogue.privacy.api import router as privacy
     from wildlens.catalogue.projects.api import router as projects
     from wildlens.catalogue.queries.api import router as queries
     from wildlens.catalogue.sites.api import router as sites
+    from wildlens.catalogue.statistics.api import router as statistics
     from wildlens.catalogue.taxa.api import router as taxa
     from wildlens.catalogue.taxa.project_api import router as taxonomy
 
     return scoped_to_projects(
-        [projects, members, sites, media, auth, exchange, taxa, taxonomy, queries]
+        [
+            projects,
+            members,
+            sites,
+            media,
+            auth,
+            exchange,
+            taxa,
+            taxonomy,
+            queries,
+            statistics,
+            verification,
+            audit,
+            events,
+            privacy,
+            alerts,
+        ]
     )
 
 
@@ -46,7 +77,21 @@ async def _start(ctx: ServiceContext) -> None:
         await record_media(ctx, session, envelope)
 
     ctx.consume("media.ingested", on_ingested, batch_size=16)
-    ctx.consume("media.analyzed", lambda s, e: store_analysis(s, e), batch_size=ANALYZED_BATCH)
+    ctx.consume_batches("media.analyzed", analyzed_consumer(ctx), batch_size=ANALYZED_BATCH)
+    # Alert webhooks go out from the delivery table, woken by the commits that queue them.
+    assert ctx.db is not None
+    worker = ctx.state["alert_deliveries"] = DeliveryWorker(ctx.db)
+    ctx.db.on_commit(worker.kick)
+    await worker.start()
+    # Export jobs are rows; this process's worker takes queued ones, and those whose process died.
+    start_worker(ctx)
+
+
+async def _stop(ctx: ServiceContext) -> None:
+    await stop_worker(ctx)
+    worker: DeliveryWorker | None = ctx.state.pop("alert_deliveries", None)
+    if worker is not None:
+        await worker.close()
 
 
 def service() -> ServiceSpec:
@@ -56,6 +101,7 @@ def service() -> ServiceSpec:
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
         start=_start,
+        stop=_stop,
         uses_outbox=True,
         order=10,
     )

@@ -1,33 +1,60 @@
-"""Export jobs: queued by the API, run in the background, their status kept in the database.
+"""Export jobs: queued by the API, run by whichever catalogue process takes them first.
 
-A job runs as a task of the process that accepted it; its status row is what every replica
-answers from. A job whose process died while it ran stays ``running``; asking for a new
-export is the remedy.
+The job's row is the queue. Every catalogue process runs an :class:`ExportWorker` that takes
+a job by a conditional update (status ``queued``, or ``running`` with a lapsed lease) so that
+exactly one process gets it, renews the lease while it works, and writes the result. A
+process that stops cleanly hands its jobs back (``queued``); one that dies stops renewing,
+and when the lease has lapsed the next worker to look runs the job again from the start.
+Workers look when the API wakes them, when they start, and every few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import shutil
 import tempfile
 import uuid
 import zipfile
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
+from sqlalchemy import and_, or_, update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import col, select
 
-from wildlens.catalogue.exchange.camtrapdp.exporter import write_package
-from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
+from wildlens.catalogue.exchange.context import ExportContext
+from wildlens.catalogue.exchange.coordinates import export_coordinates
+from wildlens.catalogue.exchange.formats import EXPORT_FORMATS, PUBLIC_FORMATS, write_export
 from wildlens.catalogue.exchange.models import ExportJob
 from wildlens.catalogue.projects.models import Project
 from wildlens.common.db import utcnow
 from wildlens.common.service.context import ServiceContext
 
-__all__ = ["FORMATS", "export_key", "start_export"]
+__all__ = [
+    "FORMATS",
+    "ExportWorker",
+    "export_key",
+    "start_worker",
+    "stop_worker",
+    "wake_exports",
+]
 
 log = structlog.get_logger(__name__)
 
-FORMATS = ("camtrap-dp",)
+FORMATS = tuple(EXPORT_FORMATS)
+# How long a job stays with a process that stopped renewing before another takes it over.
+LEASE = timedelta(seconds=30)
+RENEW_EVERY_S = 10.0
+POLL_S = 5.0
+# A job that took its process down this often is not tried again.
+MAX_ATTEMPTS = 3
+# Exports run side by side up to this many per process; more wait in the queue.
+CONCURRENCY = 2
+_STATE_KEY = "export_worker"
 
 
 def export_key(job: ExportJob) -> str:
@@ -43,53 +70,214 @@ def _zip(folder: Path, target: Path) -> None:
                 archive.write(path, path.relative_to(folder).as_posix(), compress_type=method)
 
 
-async def _set(ctx: ServiceContext, job_id: uuid.UUID, **values: object) -> None:
-    assert ctx.db is not None
-    async with ctx.db.transaction() as session:
-        job = await session.get(ExportJob, job_id)
-        if job is not None:
-            for name, value in values.items():
-                setattr(job, name, value)
-            session.add(job)
+def _rows(result: Any) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
 
-async def run_export(ctx: ServiceContext, job_id: uuid.UUID) -> None:
-    """Run one export job to ``done`` or ``failed``."""
-    assert ctx.db is not None
-    await _set(ctx, job_id, status="running", progress=0.0)
+class LeaseLost(RuntimeError):
+    """Another process has taken the job over; this one stops working on it."""
 
-    async def progress(fraction: float) -> None:
-        await _set(ctx, job_id, progress=round(0.9 * fraction, 3))
 
-    scratch = Path(tempfile.mkdtemp(prefix="wildlens-export-"))
-    try:
-        folder = scratch / "package"
-        folder.mkdir()
-        async with ctx.db.transaction() as session:
-            job = await session.get(ExportJob, job_id)
-            project = await session.get(Project, job.project_id) if job else None
-            if job is None or project is None:
+class ExportWorker:
+    """Takes queued export jobs from the database and runs them, in one catalogue process."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        assert ctx.db is not None
+        self.ctx = ctx
+        self.db = ctx.db
+        self.owner = ctx.instance
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._poll(), name="export-worker")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop taking jobs, interrupt the running ones and hand them back to the queue."""
+        tasks = [t for t in (self._loop, *self._running.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        async with self.db.transaction() as session:
+            await session.exec(
+                update(ExportJob)
+                .where(
+                    col(ExportJob.status) == "running",
+                    col(ExportJob.lease_owner) == self.owner,
+                )
+                .values(status="queued", lease_owner="", lease_expires_at=None, progress=0.0)
+            )
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                while len(self._running) < CONCURRENCY:
+                    job_id = await self._claim()
+                    if job_id is None:
+                        break
+                    task = asyncio.create_task(self._run(job_id), name=f"export-{job_id}")
+                    self._running[job_id] = task
+                    task.add_done_callback(functools.partial(self._finished, job_id))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database may be away for a moment; the next round tries again.
+                log.exception("export.claim_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            self._wake.clear()
+
+    def _finished(self, job_id: uuid.UUID, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _claim(self) -> uuid.UUID | None:
+        """Take the oldest job that is waiting or whose process has gone; None if none is."""
+        now = utcnow()
+        claimable = or_(
+            col(ExportJob.status) == "queued",
+            and_(col(ExportJob.status) == "running", col(ExportJob.lease_expires_at) < now),
+        )
+        async with self.db.transaction() as session:
+            candidates = list(
+                await session.exec(
+                    select(ExportJob.id, ExportJob.attempts)
+                    .where(claimable)
+                    .order_by(col(ExportJob.created_at))
+                    .limit(CONCURRENCY * 4)
+                )
+            )
+            for job_id, attempts in candidates:
+                if attempts >= MAX_ATTEMPTS:
+                    await session.exec(
+                        update(ExportJob)
+                        .where(col(ExportJob.id) == job_id, claimable)
+                        .values(
+                            status="failed",
+                            error=f"the export was interrupted {attempts} times; giving up",
+                            finished_at=now,
+                        )
+                    )
+                    continue
+                # Whoever updates the row first gets the job; the others update nothing.
+                taken = await session.exec(
+                    update(ExportJob)
+                    .where(col(ExportJob.id) == job_id, claimable)
+                    .values(
+                        status="running",
+                        progress=0.0,
+                        attempts=col(ExportJob.attempts) + 1,
+                        lease_owner=self.owner,
+                        lease_expires_at=now + LEASE,
+                    )
+                )
+                if _rows(taken) == 1:
+                    return job_id
+        return None
+
+    async def _update(self, job_id: uuid.UUID, **values: object) -> None:
+        """Change the job while this process holds it, renewing its lease."""
+        async with self.db.transaction() as session:
+            changed = await session.exec(
+                update(ExportJob)
+                .where(col(ExportJob.id) == job_id, col(ExportJob.lease_owner) == self.owner)
+                .values(lease_expires_at=utcnow() + LEASE, **values)
+            )
+        if _rows(changed) != 1:
+            raise LeaseLost(f"export {job_id} was taken over")
+
+    async def _renew(self, job_id: uuid.UUID) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY_S)
+            await self._update(job_id)
+
+    async def _run(self, job_id: uuid.UUID) -> None:
+        renewing = asyncio.create_task(self._renew(job_id), name=f"export-lease-{job_id}")
+        work = asyncio.create_task(self._export(job_id), name=f"export-work-{job_id}")
+        try:
+            done, _ = await asyncio.wait({renewing, work}, return_when=asyncio.FIRST_COMPLETED)
+            if work not in done:
+                # The lease could not be renewed: another process has the job now.
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+                log.warning("export.lease_lost", export_id=str(job_id))
                 return
-            key = export_key(job)
-            await write_package(session, ctx.store, project, folder, progress)
-        # An export that would not validate is a bug here, not a file to hand out.
-        problems = await asyncio.to_thread(validate_descriptor, folder / "datapackage.json")
-        if problems:
-            raise ValueError(f"the package does not validate: {problems[:5]}")
-        archive = scratch / "export.zip"
-        await asyncio.to_thread(_zip, folder, archive)
-        await ctx.store.put_file(key, archive, "application/zip")
-        await _set(ctx, job_id, status="done", progress=1.0, object_key=key, finished_at=utcnow())
-    except Exception as error:
-        log.exception("export.failed", export_id=str(job_id))
-        await _set(ctx, job_id, status="failed", error=str(error)[:2000], finished_at=utcnow())
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+            await work
+        except LeaseLost:
+            log.warning("export.lease_lost", export_id=str(job_id))
+        except asyncio.CancelledError:
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            raise
+        except Exception as error:
+            log.exception("export.failed", export_id=str(job_id))
+            with contextlib.suppress(LeaseLost):
+                await self._update(
+                    job_id, status="failed", error=str(error)[:2000], finished_at=utcnow()
+                )
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await renewing
+
+    async def _export(self, job_id: uuid.UUID) -> None:
+        async def progress(fraction: float) -> None:
+            await self._update(job_id, progress=round(0.9 * fraction, 3))
+
+        scratch = Path(tempfile.mkdtemp(prefix="wildlens-export-"))
+        try:
+            folder = scratch / "export"
+            folder.mkdir()
+            async with self.db.transaction() as session:
+                job = await session.get(ExportJob, job_id)
+                project = await session.get(Project, job.project_id) if job else None
+                if job is None or project is None:
+                    return
+                key = export_key(job)
+                coordinates = await export_coordinates(
+                    session,
+                    project,
+                    precise=job.precise_locations,
+                    public=job.format in PUBLIC_FORMATS,
+                )
+                context = ExportContext(
+                    session, self.ctx.store, project, folder, progress, coordinates
+                )
+                await write_export(job.format, context)
+            archive = scratch / "export.zip"
+            await asyncio.to_thread(_zip, folder, archive)
+            await self.ctx.store.put_file(key, archive, "application/zip")
+            await self._update(
+                job_id, status="done", progress=1.0, object_key=key, finished_at=utcnow()
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def start_export(ctx: ServiceContext, job_id: uuid.UUID) -> None:
-    """Run the (committed) job in the background of this process."""
-    tasks: set[asyncio.Task[None]] = ctx.state.setdefault("export_tasks", set())
-    task = asyncio.create_task(run_export(ctx, job_id), name=f"export-{job_id}")
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+def start_worker(ctx: ServiceContext) -> ExportWorker:
+    """Start this process's export worker (at the catalogue's start)."""
+    worker = ExportWorker(ctx)
+    ctx.state[_STATE_KEY] = worker
+    worker.start()
+    return worker
+
+
+async def stop_worker(ctx: ServiceContext) -> None:
+    worker: ExportWorker | None = ctx.state.pop(_STATE_KEY, None)
+    if worker is not None:
+        await worker.stop()
+
+
+def wake_exports(ctx: ServiceContext) -> None:
+    """Tell this process's worker a job is waiting (after the job's row is committed)."""
+    worker: ExportWorker | None = ctx.state.get(_STATE_KEY)
+    if worker is not None:
+        worker.wake()

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
 from wildlens.catalogue.tables import CatalogueTable
@@ -10,7 +12,13 @@ from wildlens.common.db import UtcDateTime, utcnow
 
 
 class ExportJob(CatalogueTable, table=True):
-    """One export of a project; its status is durable so that any replica can answer for it."""
+    """One export of a project; its status is durable so that any replica can answer for it.
+
+    A catalogue process runs a job while it holds the job's lease (``lease_owner`` until
+    ``lease_expires_at``) and renews the lease as it goes. A process that dies stops renewing,
+    and once the lease has run out any catalogue process takes the job and runs it again from
+    the start; ``attempts`` bounds how often.
+    """
 
     __tablename__ = "export_jobs"
 
@@ -18,10 +26,29 @@ class ExportJob(CatalogueTable, table=True):
     project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
     format: str = Field(max_length=20)
     # queued, running, done, failed
-    status: str = Field(default="queued", max_length=10)
+    status: str = Field(default="queued", max_length=10, index=True)
     progress: float = 0.0
     error: str = ""
     object_key: str = Field(default="", max_length=300)
     created_by: str = Field(max_length=200)
+    # Whether the caller who asked may see sensitive taxa's exact coordinates; the job runs
+    # later, without the request, and exports what that caller may see.
+    precise_locations: bool = False
+    attempts: int = 0
+    lease_owner: str = Field(default="", max_length=200)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class RankedClassifications(CatalogueTable, table=True):
+    """A machine observation's classifier output as an imported results file ranked it,
+    ``[[label, confidence], ...]`` best first; the observation keeps the top label, and
+    exports give back the whole list."""
+
+    __tablename__ = "ranked_classifications"
+
+    observation_id: uuid.UUID = Field(
+        foreign_key="observations.id", primary_key=True, ondelete="CASCADE"
+    )
+    labels: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

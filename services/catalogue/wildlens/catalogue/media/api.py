@@ -7,10 +7,17 @@ import uuid
 from fastapi import APIRouter
 from sqlmodel import col, select
 
-from wildlens.catalogue.access import require_project
+from wildlens.catalogue.access import require_access
 from wildlens.catalogue.deps import SessionDep
 from wildlens.catalogue.media.models import Media, ModelRun, Observation
-from wildlens.catalogue.media.schemas import AnalysisPublic, MediaPublic, ObservationPublic
+from wildlens.catalogue.media.schemas import (
+    AnalysisPublic,
+    LabelPublic,
+    MediaPublic,
+    ObservationPublic,
+)
+from wildlens.catalogue.observations.current import current_observations
+from wildlens.catalogue.privacy import request_view
 from wildlens.common.errors import NotFound
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 
@@ -27,9 +34,13 @@ async def get_media(
     if media is None:
         raise NotFound(f"media {media_id} not found")
     try:
-        await require_project(session, principal, media.project_id)
+        access = await require_access(session, principal, media.project_id)
     except NotFound:
         raise NotFound(f"media {media_id} not found") from None
+    privacy = await request_view(session, access)
+    if await privacy.shows_people(session, media_id):
+        # Hidden from this caller (the project hides media with people from volunteers).
+        raise NotFound(f"media {media_id} not found")
     rows = (
         await session.exec(
             select(Observation, ModelRun)
@@ -38,6 +49,8 @@ async def get_media(
             .order_by(col(Observation.classified_at), col(Observation.id))
         )
     ).all()
+    current = current_observations(o for o, _ in rows)
+    current_ids = {o.id for o in current}
     observations = [
         ObservationPublic(
             id=o.id,
@@ -46,10 +59,16 @@ async def get_media(
             confidence=o.confidence,
             bbox=o.bbox,
             scientific_name=o.scientific_name,
+            taxon_id=o.taxon_id,
+            classification_confidence=o.classification_confidence,
             classification_method=o.classification_method,
             classified_by=o.classified_by,
             model_version=run.model_version if run else None,
             classified_at=o.classified_at,
+            verification_state=o.verification_state,
+            verified_by=o.verified_by,
+            verified_at=o.verified_at,
+            current=o.id in current_ids,
         )
         for o, run in rows
     ]
@@ -70,8 +89,33 @@ async def get_media(
         )
         for r in runs
     ]
+    sensitive = media.id in await privacy.sensitive_media_of(session, [media])
+    shown = media.model_dump(exclude={"object_key", "size_bytes", "uploaded_by"})
+    if sensitive and media.latitude is not None and media.longitude is not None:
+        place = privacy.place(media.latitude, media.longitude, sensitive=True)
+        shown.update(latitude=place.latitude, longitude=place.longitude)
+    shown["raw_metadata"] = privacy.raw_metadata(media.raw_metadata, sensitive=sensitive)
     return MediaPublic(
-        **media.model_dump(exclude={"object_key", "size_bytes", "uploaded_by"}),
+        **shown,
         analyses=analyses,
+        labels=_labels(current),
         observations=observations,
     )
+
+
+def _labels(current: list[Observation]) -> list[LabelPublic]:
+    labels: dict[tuple[str, str, uuid.UUID | None], LabelPublic] = {}
+    for o in current:
+        key = (o.observation_type, o.scientific_name, o.taxon_id)
+        if key in labels:
+            labels[key].observations += 1
+            continue
+        labels[key] = LabelPublic(
+            observation_type=o.observation_type,
+            scientific_name=o.scientific_name,
+            taxon_id=o.taxon_id,
+            classification_method=o.classification_method,
+            classified_by=o.classified_by,
+            observations=1,
+        )
+    return list(labels.values())

@@ -34,6 +34,12 @@ class Media(CatalogueTable, table=True):
     captured_at_source: str = Field(default="none", max_length=20)
     # Why the media is not tied to a deployment, when it is not.
     resolution_issue: str = Field(default="", max_length=200)
+    # The request named the deployment: corrections of it re-time the media but never move it.
+    deployment_pinned: bool = False
+    # The event (sequence) the media belongs to; None without a deployment or a capture time.
+    event_id: uuid.UUID | None = Field(
+        default=None, foreign_key="events.id", index=True, ondelete="SET NULL"
+    )
     latitude: float | None = None
     longitude: float | None = None
     raw_metadata: dict[str, Any] = Field(
@@ -128,6 +134,18 @@ class Observation(CatalogueTable, table=True):
     classification_timestamp: datetime | None = Field(default=None, sa_type=UtcDateTime)
     tags: str = ""
     comments: str = ""
+    # The classifier's probability for its top label (``confidence`` is the detector's for the
+    # box); the review queue puts low values first.
+    classification_confidence: float | None = None
+    # EcoTaxa's verification states: predicted (as the machine or import left it), validated,
+    # dubious, discarded. Every change is in observation_history.
+    verification_state: str = Field(default="predicted", max_length=10, index=True)
+    verified_by: str = Field(default="", max_length=300)
+    verified_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The label smoothed across the media's event (the majority of its labels), next to the
+    # machine's own label, which is never overwritten; empty where there is none.
+    smoothed_scientific_name: str = Field(default="", max_length=200)
+    smoothed_taxon_id: uuid.UUID | None = None
 
     @property
     def bbox(self) -> list[float] | None:

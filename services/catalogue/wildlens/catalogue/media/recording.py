@@ -1,4 +1,4 @@
-"""``media.ingested`` → a recorded medium and ``media.recorded`` for inference."""
+"""``media.ingested`` → a recorded medium in its event, and ``media.recorded`` for inference."""
 
 from __future__ import annotations
 
@@ -8,17 +8,46 @@ import structlog
 from google.protobuf.json_format import MessageToDict
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.events.sequencing import join_event
 from wildlens.catalogue.media.models import Media
 from wildlens.catalogue.media.resolution import resolve
 from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.models import Location
+from wildlens.catalogue.sites.models import Deployment, Location
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
 from wildlens.common.service.context import ServiceContext
 
+__all__ = ["record_media", "recorded_message"]
+
 log = structlog.get_logger(__name__)
 
 _KINDS = {MediaKind.MEDIA_KIND_VIDEO: "video", MediaKind.MEDIA_KIND_FRAME: "frame"}
+_KIND_NUMBERS = {
+    "image": MediaKind.MEDIA_KIND_IMAGE,
+    "video": MediaKind.MEDIA_KIND_VIDEO,
+    "frame": MediaKind.MEDIA_KIND_FRAME,
+}
+
+
+def recorded_message(
+    media: Media, deployment: Deployment | None, location: Location | None
+) -> MediaRecorded:
+    """What inference (and anyone else listening) needs to know of a recorded medium; sent
+    again whenever its deployment, place or time changes."""
+    recorded = MediaRecorded(
+        media_id=str(media.id),
+        project_id=str(media.project_id),
+        deployment_id=str(deployment.id) if deployment else "",
+        location_id=str(location.id) if location else "",
+        region=location.region if location else "",
+        object_key=media.object_key,
+        sha256=media.sha256,
+        content_type=media.content_type,
+        kind=_KIND_NUMBERS.get(media.kind, MediaKind.MEDIA_KIND_UNSPECIFIED),
+    )
+    if media.captured_at is not None:
+        recorded.captured_at.FromDatetime(media.captured_at)
+    return recorded
 
 
 async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
@@ -48,6 +77,7 @@ async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Env
         captured_at=resolution.captured_at,
         captured_at_source=resolution.captured_at_source,
         resolution_issue=resolution.issue,
+        deployment_pinned=resolution.pinned,
         latitude=event.latitude if event.HasField("latitude") else None,
         longitude=event.longitude if event.HasField("longitude") else None,
         raw_metadata=MessageToDict(event.metadata, preserving_proto_field_name=True),
@@ -57,19 +87,7 @@ async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Env
     )
     session.add(media)
     await session.flush()
+    await join_event(session, media)
 
     location = await session.get(Location, deployment.location_id) if deployment else None
-    recorded = MediaRecorded(
-        media_id=event.media_id,
-        project_id=event.project_id,
-        deployment_id=str(deployment.id) if deployment else "",
-        location_id=str(location.id) if location else "",
-        region=location.region if location else "",
-        object_key=event.object_key,
-        sha256=event.sha256,
-        content_type=event.content_type,
-        kind=event.kind,
-    )
-    if resolution.captured_at is not None:
-        recorded.captured_at.FromDatetime(resolution.captured_at)
-    await ctx.stage(session, [recorded])
+    await ctx.stage(session, [recorded_message(media, deployment, location)])

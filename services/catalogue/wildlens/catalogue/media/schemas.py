@@ -15,10 +15,31 @@ class ObservationPublic(BaseModel):
     # Relative [x, y, width, height], top-left origin.
     bbox: list[float] | None
     scientific_name: str
+    taxon_id: uuid.UUID | None
+    classification_confidence: float | None
     classification_method: str
     classified_by: str
     model_version: str | None
     classified_at: datetime
+    # predicted, validated, dubious or discarded.
+    verification_state: str
+    verified_by: str
+    verified_at: datetime | None
+    # Part of the media's current label: a person's label where there is one, else the newest
+    # model run's; older runs and discarded observations stay listed with False.
+    current: bool
+
+
+class LabelPublic(BaseModel):
+    """One distinct label among the media's current observations."""
+
+    observation_type: str
+    scientific_name: str
+    taxon_id: uuid.UUID | None
+    # human where a person (or the volunteers' consensus) gave it, else machine.
+    classification_method: str
+    classified_by: str
+    observations: int
 
 
 class AnalysisPublic(BaseModel):
@@ -52,4 +73,6 @@ class MediaPublic(BaseModel):
     recorded_at: datetime
     analyzed_at: datetime | None
     analyses: list[AnalysisPublic]
+    # What the media shows now; a human label always outranks a machine one.
+    labels: list[LabelPublic]
     observations: list[ObservationPublic]

@@ -17,8 +17,12 @@ class Project(CatalogueTable, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
     description: str = ""
-    # Media of one deployment closer together than this form one event (sequence).
-    event_gap_s: int = 120
+    # Media of one deployment closer together than this form one event (sequence); 60 s is
+    # what the field's tools use.
+    event_gap_s: int = 60
+    # Detections of one taxon at one location closer together than this count once in
+    # analyses (independent detections); half an hour is the usual convention.
+    independence_interval_s: int = 1800
     # The data licence (an SPDX id or a licence URL), what Camtrap DP's "data" licence says.
     data_license: str = Field(default="", max_length=300)
     # Camtrap DP package metadata (project, contributors, licences, taxonomic list, ...) as the

@@ -11,7 +11,8 @@ class ProjectCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=10_000)
-    event_gap_s: int = Field(default=120, ge=1, le=86_400)
+    event_gap_s: int = Field(default=60, ge=1, le=86_400)
+    independence_interval_s: int = Field(default=1800, ge=0, le=30 * 86_400)
 
 
 class ProjectPublic(BaseModel):
@@ -21,5 +22,6 @@ class ProjectPublic(BaseModel):
     name: str
     description: str
     event_gap_s: int
+    independence_interval_s: int
     created_by: str
     created_at: datetime

@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from wildlens.catalogue.access import require_project
+from wildlens.catalogue.access import require_access
 from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.privacy import request_view
 from wildlens.catalogue.queries.filters import Filters, check_references, filters
 from wildlens.catalogue.queries.repository import find_media, find_observations
 from wildlens.catalogue.queries.schemas import MediaItem, ObservationItem
@@ -36,9 +37,12 @@ async def query_media(
     cursor: str | None = None,
 ) -> Page[MediaItem]:
     """The project's media in capture order, filtered, each with a short-lived image URL."""
-    await require_project(session, principal, project_id)
+    access = await require_access(session, principal, project_id)
     await check_references(session, project_id, f)
-    rows, next_cursor = await find_media(session, project_id, f, limit=limit, cursor=cursor)
+    visible = (await request_view(session, access)).visible_media()
+    rows, next_cursor = await find_media(
+        session, project_id, f, limit=limit, cursor=cursor, visible=visible
+    )
     expires_at = utcnow() + URL_LIFETIME
     items = []
     for media, location_id in rows:
@@ -83,9 +87,12 @@ async def query_observations(
     cursor: str | None = None,
 ) -> Page[ObservationItem]:
     """The project's observations in the capture order of their media, filtered."""
-    await require_project(session, principal, project_id)
+    access = await require_access(session, principal, project_id)
     await check_references(session, project_id, f)
-    rows, next_cursor = await find_observations(session, project_id, f, limit=limit, cursor=cursor)
+    visible = (await request_view(session, access)).visible_media()
+    rows, next_cursor = await find_observations(
+        session, project_id, f, limit=limit, cursor=cursor, visible=visible
+    )
     items = [
         ObservationItem(
             id=o.id,
@@ -103,6 +110,9 @@ async def query_observations(
             classification_method=o.classification_method,
             classified_by=o.classified_by,
             classified_at=o.classified_at,
+            verification_state=o.verification_state,
+            verified_by=o.verified_by,
+            verified_at=o.verified_at,
         )
         for o, captured_at, deployment_id, location_id in rows
     ]

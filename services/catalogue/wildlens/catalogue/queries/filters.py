@@ -24,6 +24,7 @@ __all__ = ["Filters", "filters"]
 ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
 ClassificationMethod = Literal["human", "machine"]
 MediaStatus = Literal["recorded", "analyzed"]
+VerificationState = Literal["predicted", "validated", "dubious", "discarded"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Filters:
     min_confidence: float | None = None
     max_confidence: float | None = None
     status: MediaStatus | None = None
+    verification_state: VerificationState | None = None
 
     @property
     def on_observations(self) -> bool:
@@ -49,6 +51,7 @@ class Filters:
                 self.classification_method,
                 self.min_confidence,
                 self.max_confidence,
+                self.verification_state,
             )
         )
 
@@ -75,6 +78,10 @@ def filters(
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     status: Annotated[MediaStatus | None, Query(description="The media's status")] = None,
+    verification_state: Annotated[
+        VerificationState | None,
+        Query(description="Observations in this verification state"),
+    ] = None,
 ) -> Filters:
     """The list filters from the query string (FastAPI answers 422 for malformed ones)."""
     problems: list[dict[str, Any]] = []
@@ -96,6 +103,7 @@ def filters(
         min_confidence=min_confidence,
         max_confidence=max_confidence,
         status=status,
+        verification_state=verification_state,
     )
 
 
@@ -163,4 +171,6 @@ def observation_conditions(f: Filters) -> list[ColumnElement[bool]]:
         where.append(col(Observation.confidence) >= f.min_confidence)
     if f.max_confidence is not None:
         where.append(col(Observation.confidence) <= f.max_confidence)
+    if f.verification_state is not None:
+        where.append(col(Observation.verification_state) == f.verification_state)
     return where

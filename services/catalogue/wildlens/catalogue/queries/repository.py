@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,12 +29,13 @@ async def find_media(
     *,
     limit: int,
     cursor: str | None,
+    visible: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[tuple[Media, uuid.UUID | None]], str | None]:
     """(media, its location id) in capture order (unknown times last), then by id."""
     query = (
         select(Media, Deployment.location_id)
         .join(Deployment, col(Media.deployment_id) == col(Deployment.id), isouter=True)
-        .where(Media.project_id == project_id, *media_conditions(f))
+        .where(Media.project_id == project_id, *media_conditions(f), *visible)
     )
     if f.on_observations:
         # Media with at least one observation meeting every observation filter at once.
@@ -61,9 +64,10 @@ async def find_observations(
     *,
     limit: int,
     cursor: str | None,
+    visible: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[tuple[Observation, Any, Any, Any]], str | None]:
     """(observation, capture time, deployment id, location id) in the capture order of their
-    media, then by id."""
+    media, then by id; ``visible`` are the caller's privacy conditions on ``Media``."""
     query = (
         select(Observation, Media.captured_at, Media.deployment_id, Deployment.location_id)
         .join(Media, col(Observation.media_id) == col(Media.id), isouter=True)
@@ -72,6 +76,7 @@ async def find_observations(
             Observation.project_id == project_id,
             *observation_conditions(f),
             *media_conditions(f),
+            *visible,
         )
     )
     rows, next_cursor = await page_by_keys(

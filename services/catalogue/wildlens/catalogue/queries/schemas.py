@@ -43,3 +43,7 @@ class ObservationItem(BaseModel):
     classification_method: str
     classified_by: str
     classified_at: datetime
+    # predicted, validated, dubious or discarded.
+    verification_state: str
+    verified_by: str
+    verified_at: datetime | None

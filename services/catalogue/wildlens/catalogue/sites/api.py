@@ -11,12 +11,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.access import require_project
+from wildlens.catalogue.access import require_access, require_project
 from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.privacy import request_view
 from wildlens.catalogue.sites.models import Deployment, Device, DeviceToken, Location
+from wildlens.catalogue.sites.retiming import replace_media
 from wildlens.catalogue.sites.schemas import (
+    DeploymentCorrected,
     DeploymentCreate,
     DeploymentPublic,
+    DeploymentUpdate,
     DeviceCreate,
     DevicePublic,
     DeviceTokenCreate,
@@ -28,12 +32,21 @@ from wildlens.catalogue.sites.schemas import (
 from wildlens.catalogue.sites.tokens import list_tokens, public, revoke_token
 from wildlens.common.db import utcnow
 from wildlens.common.db.pagination import page_by_id
-from wildlens.common.errors import Conflict, NotFound, Unavailable
+from wildlens.common.errors import Conflict, Invalid, NotFound, Unavailable
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["sites"], responses=ERROR_RESPONSES)
 
 T = TypeVar("T", bound=SQLModel)
+# What a correction may change.
+CORRECTABLE = {
+    "location_id",
+    "start",
+    "end",
+    "utc_offset",
+    "clock_drift_seconds",
+    "clock_checked_at",
+}
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
@@ -73,10 +86,20 @@ async def list_locations(
     limit: Limit = 100,
     cursor: str | None = None,
 ) -> Page[LocationPublic]:
-    """The project's locations."""
-    await require_project(session, principal, project_id)
+    """The project's locations (generalised where a sensitive taxon was seen, for callers
+    without the precise_locations permission)."""
+    access = await require_access(session, principal, project_id)
     rows, next_cursor = await _page(session, Location, project_id, limit, cursor)
-    return Page(items=[LocationPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+    privacy = await request_view(session, access)
+    sensitive = await privacy.sensitive_locations(session)
+    items = []
+    for row in rows:
+        item = LocationPublic.model_validate(row)
+        if row.id in sensitive:
+            place = privacy.place(row.latitude, row.longitude, sensitive=True)
+            item.latitude, item.longitude = place.latitude, place.longitude
+        items.append(item)
+    return Page(items=items, next_cursor=next_cursor)
 
 
 @router.post("/devices", status_code=201, response_model=DevicePublic)
@@ -117,16 +140,54 @@ async def list_devices(
 
 @router.post("/deployments", status_code=201, response_model=DeploymentPublic)
 async def create_deployment(
-    project_id: uuid.UUID, body: DeploymentCreate, session: SessionDep, principal: PrincipalDep
+    project_id: uuid.UUID,
+    body: DeploymentCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
 ) -> Deployment:
-    """Deploy a camera at a location over a time span, with its clock's UTC offset."""
+    """Deploy a camera at a location over a time span; the camera's unplaced media join it."""
     await require_project(session, principal, project_id, "manager")
     await _owned(session, Location, body.location_id, project_id, "location")
     await _owned(session, Device, body.device_id, project_id, "device")
     deployment = Deployment(project_id=project_id, **body.model_dump())
     session.add(deployment)
     await session.flush()
+    await replace_media(ctx, session, deployment)
     return deployment
+
+
+@router.patch("/deployments/{deployment_id}", response_model=DeploymentCorrected)
+async def correct_deployment(
+    project_id: uuid.UUID,
+    deployment_id: uuid.UUID,
+    body: DeploymentUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
+) -> DeploymentCorrected:
+    """Correct a deployment's clock, span or location; its camera's media follow."""
+    await require_project(session, principal, project_id, "manager")
+    deployment = await _owned(session, Deployment, deployment_id, project_id, "deployment")
+    if body.location_id is not None:
+        await _owned(session, Location, body.location_id, project_id, "location")
+    try:
+        merged = body.applied_to(deployment.model_dump(include=CORRECTABLE))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    moved_site = merged["location_id"] != deployment.location_id
+    for name, value in merged.items():
+        setattr(deployment, name, value)
+    session.add(deployment)
+    await session.flush()
+    result = await replace_media(ctx, session, deployment, announce_all=moved_site)
+    return DeploymentCorrected(
+        **DeploymentPublic.model_validate(deployment).model_dump(),
+        media_retimed=result.media_retimed,
+        media_moved_in=result.media_moved_in,
+        media_moved_out=result.media_moved_out,
+        media_announced=result.media_announced,
+    )
 
 
 @router.get("/deployments", response_model=Page[DeploymentPublic])

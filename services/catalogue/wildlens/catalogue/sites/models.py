@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
+from wildlens.catalogue.sites.clock import CameraClock
 from wildlens.catalogue.tables import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
 
@@ -48,6 +49,11 @@ class Deployment(CatalogueTable, table=True):
     end: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # The camera clock's fixed offset from UTC ("+01:00"); trail cameras ignore daylight saving.
     utc_offset: str = Field(default="+00:00", max_length=6)
+    # The camera clock's drift: it read this many seconds ahead of true time (negative: behind)
+    # when checked at clock_checked_at (the end when not given); corrected linearly from the
+    # start (sites/clock.py has the model).
+    clock_drift_seconds: float = 0.0
+    clock_checked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Camtrap DP deployment fields; the id the deployment had in imported data (deploymentID).
     external_id: str | None = Field(default=None, max_length=200, index=True)
     coordinate_uncertainty: int | None = None  # metres
@@ -66,6 +72,18 @@ class Deployment(CatalogueTable, table=True):
     deployment_tags: str = ""
     deployment_comments: str = ""
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+    def clock(self) -> CameraClock:
+        """The camera clock media of this deployment are read with."""
+        return CameraClock(
+            utc_offset=self.utc_offset,
+            set_at=self.start,
+            checked_at=self.clock_checked_at or self.end,
+            drift_seconds=self.clock_drift_seconds,
+        )
+
+    def covers(self, moment: datetime) -> bool:
+        return self.start <= moment and (self.end is None or moment <= self.end)
 
 
 class DeviceToken(CatalogueTable, table=True):

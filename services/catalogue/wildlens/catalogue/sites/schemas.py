@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from wildlens.catalogue.sites.clock import OFFSET_PATTERN
+from wildlens.catalogue.sites.clock import OFFSET_PATTERN, drift_problem
 
 
 class LocationCreate(BaseModel):
@@ -48,6 +49,20 @@ class DevicePublic(BaseModel):
     created_at: datetime
 
 
+# A camera clock drifting more than a day is a clock that was never set.
+MAX_DRIFT_SECONDS = 86_400.0
+
+
+def _check_span(
+    start: datetime, end: datetime | None, checked_at: datetime | None, drift_seconds: float
+) -> None:
+    if end is not None and end <= start:
+        raise ValueError("end must be after start")
+    problem = drift_problem(start, checked_at or end, drift_seconds)
+    if problem:
+        raise ValueError(problem)
+
+
 class DeploymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,12 +71,58 @@ class DeploymentCreate(BaseModel):
     start: AwareDatetime
     end: AwareDatetime | None = None
     utc_offset: str = Field(default="+00:00", pattern=OFFSET_PATTERN, examples=["+01:00"])
+    clock_drift_seconds: float = Field(
+        default=0.0,
+        ge=-MAX_DRIFT_SECONDS,
+        le=MAX_DRIFT_SECONDS,
+        description="How many seconds the camera clock was ahead (negative: behind) when "
+        "checked at clock_checked_at, or at the end; corrected linearly from the start.",
+    )
+    clock_checked_at: AwareDatetime | None = Field(
+        default=None, description="When the clock was checked; the end when not given."
+    )
 
     @model_validator(mode="after")
-    def _end_after_start(self) -> DeploymentCreate:
-        if self.end is not None and self.end <= self.start:
-            raise ValueError("end must be after start")
+    def _consistent(self) -> DeploymentCreate:
+        _check_span(self.start, self.end, self.clock_checked_at, self.clock_drift_seconds)
         return self
+
+
+class DeploymentUpdate(BaseModel):
+    """A correction: only the fields given change (``end`` and ``clock_checked_at`` may be
+    set to null). Media whose time came from the camera are re-timed and re-placed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location_id: uuid.UUID | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    utc_offset: str | None = Field(default=None, pattern=OFFSET_PATTERN, examples=["+01:00"])
+    clock_drift_seconds: float | None = Field(
+        default=None, ge=-MAX_DRIFT_SECONDS, le=MAX_DRIFT_SECONDS
+    )
+    clock_checked_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> DeploymentUpdate:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        for name in ("location_id", "start", "utc_offset", "clock_drift_seconds"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def applied_to(self, current: dict[str, Any]) -> dict[str, Any]:
+        """The deployment's clock and span fields after this correction; ValueError when they
+        do not fit together."""
+        merged = {**current, **self.model_dump(include=self.model_fields_set)}
+        _check_span(
+            merged["start"],
+            merged["end"],
+            merged["clock_checked_at"],
+            merged["clock_drift_seconds"],
+        )
+        return merged
 
 
 class DeploymentPublic(BaseModel):
@@ -74,7 +135,21 @@ class DeploymentPublic(BaseModel):
     start: datetime
     end: datetime | None
     utc_offset: str
+    clock_drift_seconds: float
+    clock_checked_at: datetime | None
     created_at: datetime
+
+
+class DeploymentCorrected(DeploymentPublic):
+    """The corrected deployment, and what the correction did to media."""
+
+    # Media whose capture time moved.
+    media_retimed: int
+    # Media that now belong to this deployment, and media that no longer do.
+    media_moved_in: int
+    media_moved_out: int
+    # Media announced again with media.recorded.
+    media_announced: int
 
 
 class DeviceTokenCreate(BaseModel):

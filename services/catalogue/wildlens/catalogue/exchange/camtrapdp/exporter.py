@@ -4,6 +4,9 @@ Differences from an imported package, by design: rows the catalogue made itself 
 catalogue UUID as id; numbers are written in their shortest form (``1.30`` → ``1.3``);
 deployment and media timestamps are written with the deployment's camera clock offset and
 observation timestamps in UTC; media files the catalogue holds travel inside the package.
+Privacy (``wildlens.catalogue.privacy``, through the job's ``ExportCoordinates``): sensitive
+places are written generalised, with the generalisation's ``coordinateUncertainty`` and the
+package's ``coordinatePrecision``, and media with people are left out where the job says so.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
     render,
 )
 from wildlens.catalogue.exchange.camtrapdp.validation import PROFILE_URL, VERSION
+from wildlens.catalogue.exchange.coordinates import ExportCoordinates, export_coordinates
 from wildlens.catalogue.media.models import Media, Observation
 from wildlens.catalogue.projects.models import Project
 from wildlens.catalogue.sites.clock import parse_offset
@@ -60,10 +64,11 @@ def _fill(row: dict[str, str], obj: Any, fields: list[tuple[str, str, Any]]) -> 
 
 def _metadata(
     project: Project,
-    locations: list[Location],
+    points: list[tuple[float, float]],
     deployments: list[Deployment],
     taxa: list[str],
     levels: set[str],
+    precision: float | None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = json.loads(json.dumps(project.camtrapdp_metadata))
     extra = metadata.pop("resources", [])
@@ -87,9 +92,13 @@ def _metadata(
             "observationLevel": sorted(levels) or ["media"],
         },
     )
-    if "spatial" not in metadata and locations:
-        lats = [loc.latitude for loc in locations]
-        lons = [loc.longitude for loc in locations]
+    if precision is not None:
+        # The package's coarsest coordinates; an imported extent could give the sites away.
+        metadata["coordinatePrecision"] = max(precision, metadata.get("coordinatePrecision") or 0)
+        metadata.pop("spatial", None)
+    if "spatial" not in metadata and points:
+        lats = [lat for lat, _ in points]
+        lons = [lon for _, lon in points]
         west, east, south, north = min(lons), max(lons), min(lats), max(lats)
         metadata["spatial"] = {
             "type": "Polygon",
@@ -129,9 +138,13 @@ async def write_package(
     project: Project,
     folder: Path,
     progress: Progress,
+    coordinates: ExportCoordinates | None = None,
 ) -> None:
-    """Write ``project`` as a Camtrap DP package (datapackage.json, CSVs, media) in ``folder``."""
+    """Write ``project`` as a Camtrap DP package (datapackage.json, CSVs, media) in ``folder``,
+    as ``coordinates`` allow (by default: for publication, sensitive places generalised)."""
     pid = project.id
+    if coordinates is None:
+        coordinates = await export_coordinates(session, project, precise=False, public=True)
     locations = {
         loc.id: loc
         for loc in await session.exec(select(Location).where(Location.project_id == pid))
@@ -145,16 +158,18 @@ async def write_package(
     deployment_ids: dict[uuid.UUID, str] = {}
     deployment_rows: list[dict[str, str]] = []
     clocks = {}
+    places = {loc.id: coordinates.place(loc) for loc in locations.values()}
     for d in deployments:
         ident = deployment_ids[d.id] = d.external_id or str(d.id)
         clock = clocks[d.id] = parse_offset(d.utc_offset)
         location, device = locations[d.location_id], devices[d.device_id]
+        place = coordinates.place(location, d.coordinate_uncertainty)
         row = {
             "deploymentID": ident,
             "locationID": location.external_id or str(location.id),
             "locationName": location.name,
-            "latitude": render(location.latitude, "float"),
-            "longitude": render(location.longitude, "float"),
+            "latitude": render(place.latitude, "float"),
+            "longitude": render(place.longitude, "float"),
             "deploymentStart": render(d.start, "datetime", clock),
             "deploymentEnd": render(d.end or d.start, "datetime", clock),
             "cameraID": device.serial,
@@ -163,17 +178,22 @@ async def write_package(
             else device.model,
         }
         _fill(row, d, DEPLOYMENT_FIELDS)
+        if place.generalised:
+            row["coordinateUncertainty"] = render(place.uncertainty_m, "int")
         deployment_rows.append(row)
     _write(folder, "deployments", deployment_rows)
     await progress(0.1)
 
-    media = list(
-        await session.exec(
+    media = [
+        m
+        for m in await session.exec(
             select(Media)
             .where(Media.project_id == pid, col(Media.deployment_id).is_not(None))
             .order_by(col(Media.captured_at), col(Media.id))
         )
-    )
+        if coordinates.shows(m.id)
+    ]
+    deployment_location = {d.id: d.location_id for d in deployments}
     media_ids: dict[uuid.UUID, str] = {}
     media_rows: list[dict[str, str]] = []
     for n, m in enumerate(media, start=1):
@@ -196,6 +216,12 @@ async def write_package(
             "filePath": path,
         }
         _fill(row, m, MEDIA_FIELDS)
+        if places[deployment_location[m.deployment_id]].generalised and isinstance(
+            m.exif_data, dict
+        ):
+            # The camera's own GPS fix would give the generalised place away.
+            exif = {k: v for k, v in m.exif_data.items() if not k.upper().startswith("GPS")}
+            row["exifData"] = render(exif, "json")
         row["fileName"] = row["fileName"] or Path(path).name
         media_rows.append(row)
         if n % 500 == 0:
@@ -239,7 +265,10 @@ async def write_package(
     _write(folder, "observations", observation_rows)
     await progress(0.8)
 
-    metadata = _metadata(project, list(locations.values()), deployments, sorted(taxa), levels)
+    points = [(p.latitude, p.longitude) for p in places.values()]
+    # The package states the coarsest precision its coordinates have.
+    precision = coordinates.view.precision if any(p.generalised for p in places.values()) else None
+    metadata = _metadata(project, points, deployments, sorted(taxa), levels, precision)
     (folder / "datapackage.json").write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8"
     )

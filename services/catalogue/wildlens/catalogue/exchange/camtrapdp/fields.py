@@ -117,6 +117,7 @@ def render(value: Any, kind: Kind, tz: timezone = UTC) -> str:
     if kind == "float":
         return repr(float(value))
     if kind == "datetime":
-        text: str = value.astimezone(tz).isoformat()
+        # The profile's datetimes carry whole seconds; machine times carry microseconds.
+        text: str = value.astimezone(tz).replace(microsecond=0).isoformat()
         return text.replace("+00:00", "Z")
     return str(value)

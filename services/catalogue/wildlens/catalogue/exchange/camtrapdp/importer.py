@@ -60,6 +60,8 @@ class ImportSummary(BaseModel):
 
     created: dict[str, int]
     updated: dict[str, int]
+    # Records the file had that were already there exactly so.
+    unchanged: dict[str, int] = {}
     media_files_stored: int
 
 

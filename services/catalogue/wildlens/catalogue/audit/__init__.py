@@ -1,0 +1,1 @@
+"""Deleting media and deployments, and the audit log that remembers what was deleted."""

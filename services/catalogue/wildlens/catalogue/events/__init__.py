@@ -1,0 +1,1 @@
+"""Events (sequences): a deployment's media grouped by time, and their smoothed labels."""

@@ -1,0 +1,259 @@
+"""Label smoothing across an event: the majority of its animal labels.
+
+A classifier that calls nine frames of a sequence a grey heron and one a bittern is most
+likely wrong about the one (what MegaDetector's sequence smoothing and TrapTagger's cluster
+labels rely on). Each animal detection votes with its label; a medium analysed by several
+model versions votes with its latest run only. People outrank machines: once anyone labelled
+an animal in the event, only people's labels vote; discarded observations never do. The
+smoothed label is stored on the event and next to each machine observation's own label, which
+is never changed; people's observations carry none.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.events.models import Event
+from wildlens.catalogue.media.models import Media, ModelRun, Observation
+from wildlens.common.db import utcnow
+
+__all__ = [
+    "Label",
+    "Vote",
+    "clear_smoothing",
+    "majority",
+    "smooth_event",
+    "smooth_events",
+    "smooth_events_of",
+]
+
+
+@dataclass(frozen=True)
+class Vote:
+    media_id: uuid.UUID | None
+    method: str
+    scientific_name: str
+    taxon_id: uuid.UUID | None
+    confidence: float | None
+    # The model run that made a machine label (None for people's and imported labels).
+    run_id: uuid.UUID | None = None
+    run_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    scientific_name: str
+    taxon_id: uuid.UUID | None
+    method: str
+    votes: int
+    total: int
+
+
+def _latest_runs(votes: Sequence[Vote]) -> list[Vote]:
+    """Machine votes of each medium's latest model run (and those without a run)."""
+    latest: dict[uuid.UUID | None, tuple[datetime, str]] = {}
+    for v in votes:
+        if v.run_id is not None and v.run_at is not None:
+            key = (v.run_at, str(v.run_id))
+            if v.media_id not in latest or key > latest[v.media_id]:
+                latest[v.media_id] = key
+    return [
+        v for v in votes if v.run_id is None or (v.run_at, str(v.run_id)) == latest.get(v.media_id)
+    ]
+
+
+def majority(votes: Iterable[Vote]) -> Label | None:
+    """The event's label: the most frequent scientific name among people's votes if there are
+    any, else among the machine's latest; ties go to the higher summed confidence, then the
+    name. None when nothing voted."""
+    cast = [v for v in votes if v.scientific_name]
+    human = [v for v in cast if v.method == "human"]
+    method = "human" if human else "machine"
+    counted = human or _latest_runs([v for v in cast if v.method == "machine"])
+    if not counted:
+        return None
+    counts = Counter(v.scientific_name for v in counted)
+    confidence: dict[str, float] = defaultdict(float)
+    for v in counted:
+        confidence[v.scientific_name] += v.confidence or 0.0
+    name = min(counts, key=lambda n: (-counts[n], -confidence[n], n))
+    taxa = Counter(v.taxon_id for v in counted if v.scientific_name == name and v.taxon_id)
+    taxon_id = taxa.most_common(1)[0][0] if taxa else None
+    return Label(name, taxon_id, method, counts[name], len(counted))
+
+
+_EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+_MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
+_OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
+_RUNS: Table = ModelRun.__table__  # type: ignore[attr-defined]
+# An event's label columns and the parameters they are written from.
+_LABEL_COLUMNS = {
+    "label_scientific_name": "l_name",
+    "label_taxon_id": "l_taxon",
+    "label_method": "l_method",
+    "label_votes": "l_votes",
+    "label_total": "l_total",
+    "updated_at": "l_at",
+}
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One observation of an event as smoothing reads it."""
+
+    event_id: uuid.UUID
+    id: uuid.UUID
+    animal: bool
+    discarded: bool
+    smoothed: tuple[str, uuid.UUID | None]
+    vote: Vote
+
+
+async def _observations(session: AsyncSession, event_ids: Collection[uuid.UUID]) -> list[_Row]:
+    o, m, r = _OBSERVATIONS.c, _MEDIA.c, _RUNS.c
+    # Only the columns smoothing needs: results arrive in batches and this runs for each.
+    query = (
+        sa_select(
+            m.event_id,
+            o.id,
+            o.observation_type,
+            o.verification_state,
+            o.smoothed_scientific_name,
+            o.smoothed_taxon_id,
+            o.media_id,
+            o.classification_method,
+            o.scientific_name,
+            o.taxon_id,
+            o.confidence,
+            o.model_run_id,
+            r.analyzed_at,
+        )
+        .select_from(
+            _OBSERVATIONS.join(_MEDIA, o.media_id == m.id).outerjoin(_RUNS, o.model_run_id == r.id)
+        )
+        .where(m.event_id.in_(list(event_ids)))
+    )
+    result = await (await session.connection()).execute(query)
+    return [
+        _Row(
+            event_id,
+            obs_id,
+            kind == "animal",
+            # What a person discarded (a false detection) has no say.
+            state == "discarded",
+            (smoothed_name, smoothed_taxon),
+            Vote(*vote),
+        )
+        for event_id, obs_id, kind, state, smoothed_name, smoothed_taxon, *vote in result.all()
+    ]
+
+
+async def smooth_events(
+    session: AsyncSession,
+    event_ids: Collection[uuid.UUID],
+    loaded: Mapping[uuid.UUID, Event] | None = None,
+) -> dict[uuid.UUID, Label | None]:
+    """Recomputes the events' labels and puts each next to its machine observations' labels,
+    in a few statements however many events (results arrive in batches): one read, one
+    executemany for the events, one update per distinct new label of the observations whose
+    smoothed label changes.
+
+    Args:
+        session: the transaction to write in.
+        event_ids: the events to smooth.
+        loaded: the events' objects where the caller holds them, kept in step with what is
+            written.
+    """
+    if not event_ids:
+        return {}
+    # The statements below go past the session: what it holds must be written first.
+    await session.flush()
+    observations = await _observations(session, event_ids)
+    votes: dict[uuid.UUID, list[Vote]] = defaultdict(list)
+    for row in observations:
+        if row.animal and not row.discarded:
+            votes[row.event_id].append(row.vote)
+    labels = {e: majority(votes.get(e, [])) for e in event_ids}
+    now = utcnow()
+    events = [
+        {
+            "e_id": e,
+            "l_name": label.scientific_name if label else "",
+            "l_taxon": label.taxon_id if label else None,
+            "l_method": label.method if label else "",
+            "l_votes": label.votes if label else 0,
+            "l_total": label.total if label else 0,
+            "l_at": now,
+        }
+        for e, label in labels.items()
+    ]
+    # Observations whose smoothed label changes, by their new one: one statement per label.
+    changed: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]] = defaultdict(list)
+    for row in observations:
+        label = labels.get(row.event_id)
+        smoothed = (
+            (label.scientific_name, label.taxon_id)
+            if label and row.animal and row.vote.method == "machine"
+            else ("", None)
+        )
+        if smoothed != row.smoothed:
+            changed[smoothed].append(row.id)
+    connection = await session.connection()
+    await connection.execute(
+        update(_EVENTS)
+        .where(_EVENTS.c.id == bindparam("e_id"))
+        .values(
+            label_scientific_name=bindparam("l_name"),
+            label_taxon_id=bindparam("l_taxon"),
+            label_method=bindparam("l_method"),
+            label_votes=bindparam("l_votes"),
+            label_total=bindparam("l_total"),
+            updated_at=bindparam("l_at"),
+        ),
+        events,
+    )
+    for (name, taxon_id), ids in changed.items():
+        await connection.execute(
+            update(_OBSERVATIONS)
+            .where(_OBSERVATIONS.c.id.in_(ids))
+            .values(smoothed_scientific_name=name, smoothed_taxon_id=taxon_id)
+        )
+    written = {e["e_id"]: e for e in events}
+    for event_id, event in (loaded or {}).items():
+        for name, key in _LABEL_COLUMNS.items():
+            # The object learns what the statement wrote without becoming dirty.
+            set_committed_value(event, name, written[event_id][key])
+    return labels
+
+
+async def smooth_event(session: AsyncSession, event: Event) -> Label | None:
+    """Recomputes one event's label (see ``smooth_events``)."""
+    return (await smooth_events(session, [event.id], {event.id: event}))[event.id]
+
+
+async def smooth_events_of(session: AsyncSession, media: Iterable[Media]) -> None:
+    """After new results for ``media``: the labels of their events again, each event once."""
+    event_ids = {m.event_id for m in media if m.event_id is not None}
+    await smooth_events(session, event_ids)
+
+
+async def clear_smoothing(session: AsyncSession, media_ids: Sequence[uuid.UUID]) -> None:
+    """Media that left every event carry no smoothed label any more."""
+    if not media_ids:
+        return
+    await session.exec(
+        update(Observation)
+        .where(col(Observation.media_id).in_(media_ids))
+        .values(smoothed_scientific_name="", smoothed_taxon_id=None)
+        .execution_options(synchronize_session="fetch")
+    )

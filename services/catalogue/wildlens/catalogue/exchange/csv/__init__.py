@@ -1,0 +1,1 @@
+"""Flat CSV of observations with their media, deployment and location, out."""

@@ -1,0 +1,1 @@
+"""Darwin Core Archives for GBIF, out."""

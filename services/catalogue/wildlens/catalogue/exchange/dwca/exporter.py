@@ -1,0 +1,254 @@
+"""A project as a Darwin Core Archive for GBIF: a sampling-event dataset.
+
+* ``event.txt`` (the core): one sampling event per deployment, its dates, place and effort in
+  trap-nights (the deployment's span in days).
+* ``occurrence.txt`` (an extension, keyed by event): one row per animal observation with a
+  scientific name. ``basisOfRecord`` is ``MachineObservation`` for a machine's label and
+  ``HumanObservation`` for a person's; ``identificationVerificationStatus`` is the
+  observation's verification state (validated → verified, dubious → questionable, otherwise
+  unverified), and discarded observations are left out. Where a sequence has event-level
+  observations (a person's count of the whole sequence, Camtrap DP style) those stand for it,
+  not its media-level ones, so that one animal is not counted twice.
+* Absences: for every deployment with effort, each of the project's taxa (its expected
+  species list) seen nowhere in it, itself or below, gets an ``absent`` occurrence with
+  ``individualCount`` 0.
+* ``meta.xml`` maps every column to its term; ``eml.xml`` describes the dataset.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from wildlens.catalogue.exchange.context import ExportContext
+from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
+from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
+from wildlens.catalogue.exchange.snapshot import ProjectSnapshot, load_snapshot
+from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.sites.clock import parse_offset
+from wildlens.catalogue.sites.models import Deployment
+from wildlens.catalogue.taxa.models import ProjectTaxon, Taxon
+from wildlens.catalogue.taxa.repository import descendants
+
+__all__ = ["write_archive"]
+
+_VERIFICATION = {"validated": "verified", "dubious": "questionable"}
+_BASIS = {"machine": "MachineObservation", "human": "HumanObservation"}
+
+
+def _clean(value: Any) -> str:
+    """A value as a cell of a tab-separated file without quoting: no tabs, no line breaks."""
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
+def _write(path: Path, terms: list[str], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
+        writer.writerow(terms)
+        for row in rows:
+            writer.writerow([_clean(row.get(term)) for term in terms])
+
+
+def _event_id(d: Deployment) -> str:
+    return d.external_id or str(d.id)
+
+
+def _iso(value: datetime, offset: str) -> str:
+    return value.astimezone(parse_offset(offset)).isoformat()
+
+
+def _trap_nights(d: Deployment) -> float | None:
+    if d.end is None or d.end <= d.start:
+        return None
+    return round((d.end - d.start).total_seconds() / 86400, 3)
+
+
+def _sequence_key(o: Observation, snapshot: ProjectSnapshot) -> str:
+    if o.event_external_id:
+        return f"event:{o.event_external_id}"
+    medium = snapshot.medium(o.media_id) if o.media_id else None
+    event_id = getattr(medium, "event_id", None) if medium else None
+    return f"catalogue:{event_id}" if event_id else f"observation:{o.id}"
+
+
+def _occurring(snapshot: ProjectSnapshot, ctx: ExportContext) -> list[Observation]:
+    """The observations that are occurrences: animals with a name, not discarded, visible
+    in this export, and for each sequence its event-level ones where it has them."""
+    kept = [
+        o
+        for o in snapshot.observations
+        if o.observation_type == "animal"
+        and o.scientific_name
+        and getattr(o, "verification_state", "predicted") != "discarded"
+        and ctx.coordinates.shows(o.media_id)
+        and snapshot.observation_deployment(o) is not None
+    ]
+    with_event_level = {_sequence_key(o, snapshot) for o in kept if o.observation_level == "event"}
+    return [
+        o
+        for o in kept
+        if o.observation_level == "event" or _sequence_key(o, snapshot) not in with_event_level
+    ]
+
+
+def _name_id(taxon: Taxon | None) -> str:
+    if taxon is None:
+        return ""
+    if taxon.gbif_id:
+        return f"https://www.gbif.org/species/{taxon.gbif_id}"
+    if taxon.worms_id:
+        return f"urn:lsid:marinespecies.org:taxname:{taxon.worms_id}"
+    return ""
+
+
+async def write_archive(ctx: ExportContext) -> None:
+    session = ctx.session
+    snapshot = await load_snapshot(session, ctx.project)
+    await ctx.progress(0.3)
+    licence = ctx.project.data_license
+    taxa_ids = {o.taxon_id for o in snapshot.observations if o.taxon_id is not None}
+    expected = list(
+        await session.exec(
+            select(Taxon)
+            .join(ProjectTaxon, col(ProjectTaxon.taxon_id) == col(Taxon.id))
+            .where(ProjectTaxon.project_id == ctx.project.id)
+            .order_by(col(Taxon.scientific_name))
+        )
+    )
+    taxa = {t.id: t for t in expected}
+    missing = [t for t in taxa_ids if t not in taxa]
+    if missing:
+        taxa.update(
+            {t.id: t for t in await session.exec(select(Taxon).where(col(Taxon.id).in_(missing)))}
+        )
+    by_name = {t.scientific_name: t for t in taxa.values()}
+
+    events: list[dict[str, Any]] = []
+    for d in snapshot.deployments:
+        location = snapshot.locations[d.location_id]
+        place = ctx.coordinates.place(location, d.coordinate_uncertainty)
+        nights = _trap_nights(d)
+        end = d.end or d.start
+        events.append(
+            {
+                "eventID": _event_id(d),
+                "eventDate": f"{_iso(d.start, d.utc_offset)}/{_iso(end, d.utc_offset)}",
+                "samplingProtocol": "camera trap",
+                "sampleSizeValue": nights,
+                "sampleSizeUnit": "trap-nights" if nights is not None else None,
+                "samplingEffort": f"{nights} trap-nights" if nights is not None else None,
+                "locationID": location.external_id or str(location.id),
+                "locality": location.name,
+                "countryCode": location.region[:2].upper() if location.region else None,
+                "decimalLatitude": place.latitude,
+                "decimalLongitude": place.longitude,
+                "geodeticDatum": "EPSG:4326",
+                "coordinateUncertaintyInMeters": place.uncertainty_m,
+                "coordinatePrecision": place.precision,
+                "habitat": d.habitat,
+                "eventRemarks": d.deployment_comments,
+            }
+        )
+
+    occurrences: list[dict[str, Any]] = []
+    seen: dict[uuid.UUID, set[str]] = defaultdict(set)
+    seen_ids: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for o in _occurring(snapshot, ctx):
+        deployment_id = snapshot.observation_deployment(o)
+        assert deployment_id is not None
+        deployment = snapshot.deployment(deployment_id)
+        taxon = taxa.get(o.taxon_id) if o.taxon_id else by_name.get(o.scientific_name)
+        medium = snapshot.medium(o.media_id) if o.media_id else None
+        when = o.event_start or (medium.captured_at if medium else None)
+        event_date = _iso(when, deployment.utc_offset) if when else None
+        if o.event_end and o.event_start and o.event_end != o.event_start:
+            event_date = f"{event_date}/{_iso(o.event_end, deployment.utc_offset)}"
+        identified = o.classification_timestamp or o.classified_at
+        remarks = []
+        if o.confidence is not None:
+            remarks.append(f"classification probability {o.confidence:.3f}")
+        if o.classification_method == "machine" and o.classified_by:
+            remarks.append(f"classified by model {o.classified_by}")
+        occurrences.append(
+            {
+                "eventID": _event_id(deployment),
+                "occurrenceID": o.external_id or str(o.id),
+                "basisOfRecord": _BASIS.get(o.classification_method, "MachineObservation"),
+                "occurrenceStatus": "present",
+                "individualCount": o.count if o.count is not None else 1,
+                "scientificName": o.scientific_name,
+                "scientificNameID": _name_id(taxon),
+                "taxonRank": taxon.rank if taxon else None,
+                "vernacularName": (taxon.vernacular_names.get("en") if taxon else None),
+                "eventDate": event_date,
+                "sex": o.sex,
+                "lifeStage": o.life_stage,
+                "behavior": o.behavior,
+                "identifiedBy": o.classified_by,
+                "dateIdentified": identified.astimezone(UTC).isoformat() if identified else None,
+                "identificationVerificationStatus": _VERIFICATION.get(
+                    getattr(o, "verification_state", "predicted"), "unverified"
+                ),
+                "identificationRemarks": "; ".join(remarks),
+                "associatedMedia": medium.file_path
+                if medium and "://" in medium.file_path
+                else None,
+                "license": licence,
+            }
+        )
+        seen[deployment_id].add(o.scientific_name)
+        if o.taxon_id:
+            seen_ids[deployment_id].add(o.taxon_id)
+    await ctx.progress(0.7)
+
+    # Absences: what the project expects, looked for over a deployment's effort and not seen.
+    subtree = {t.id: await descendants(session, t.id) for t in expected}
+    names = {t.id: t.scientific_name for t in taxa.values()}
+    all_taxa = set().union(*subtree.values()) if subtree else set()
+    if all_taxa - set(names):
+        more = [i for i in all_taxa if i not in names]
+        for start in range(0, len(more), 500):
+            for t in await session.exec(
+                select(Taxon).where(col(Taxon.id).in_(more[start : start + 500]))
+            ):
+                names[t.id] = t.scientific_name
+    event_dates = {e["eventID"]: e["eventDate"] for e in events}
+    for d in snapshot.deployments:
+        if _trap_nights(d) is None:
+            continue
+        for t in expected:
+            below = subtree[t.id]
+            below_names = {names[i] for i in below if i in names}
+            if seen_ids[d.id] & below or seen[d.id] & below_names:
+                continue
+            occurrences.append(
+                {
+                    "eventID": _event_id(d),
+                    "occurrenceID": f"{_event_id(d)}:absent:{t.external_id}",
+                    "basisOfRecord": "MachineObservation",
+                    "occurrenceStatus": "absent",
+                    "individualCount": 0,
+                    "scientificName": t.scientific_name,
+                    "scientificNameID": _name_id(t),
+                    "taxonRank": t.rank,
+                    "vernacularName": t.vernacular_names.get("en"),
+                    "eventDate": event_dates[_event_id(d)],
+                    "identificationRemarks": "not detected during the deployment's effort",
+                    "license": licence,
+                }
+            )
+    await ctx.progress(0.85)
+
+    _write(ctx.folder / "event.txt", EVENT_TERMS, events)
+    _write(ctx.folder / "occurrence.txt", OCCURRENCE_TERMS, occurrences)
+    write_meta(ctx.folder / "meta.xml")
+    write_eml(ctx.folder / "eml.xml", ctx.project, snapshot, ctx.coordinates)

@@ -1,0 +1,57 @@
+"""The Darwin Core terms the archive's two tables carry, in column order."""
+
+from __future__ import annotations
+
+__all__ = ["DWC", "EVENT_TERMS", "OCCURRENCE_TERMS", "term_uri"]
+
+DWC = "http://rs.tdwg.org/dwc/terms/"
+_DC = "http://purl.org/dc/terms/"
+
+# The event core: one sampling event per deployment, with its effort.
+EVENT_TERMS = [
+    "eventID",
+    "eventDate",
+    "samplingProtocol",
+    "sampleSizeValue",
+    "sampleSizeUnit",
+    "samplingEffort",
+    "locationID",
+    "locality",
+    "countryCode",
+    "decimalLatitude",
+    "decimalLongitude",
+    "geodeticDatum",
+    "coordinateUncertaintyInMeters",
+    "coordinatePrecision",
+    "habitat",
+    "eventRemarks",
+]
+
+# The occurrence extension; its first column is the event it belongs to (``coreid``).
+OCCURRENCE_TERMS = [
+    "eventID",
+    "occurrenceID",
+    "basisOfRecord",
+    "occurrenceStatus",
+    "individualCount",
+    "scientificName",
+    "scientificNameID",
+    "taxonRank",
+    "vernacularName",
+    "eventDate",
+    "sex",
+    "lifeStage",
+    "behavior",
+    "identifiedBy",
+    "dateIdentified",
+    "identificationVerificationStatus",
+    "identificationRemarks",
+    "associatedMedia",
+    "license",
+]
+
+_DUBLIN_CORE = {"license"}
+
+
+def term_uri(term: str) -> str:
+    return f"{_DC if term in _DUBLIN_CORE else DWC}{term}"

@@ -1,0 +1,1 @@
+"""The Koster Seafloor Observatory's sites, movies and species CSVs, in."""

@@ -1,0 +1,1 @@
+"""MegaDetector batch output JSON (format 1.6), in and out."""

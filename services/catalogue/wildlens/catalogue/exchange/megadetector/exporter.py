@@ -1,0 +1,163 @@
+"""A project's machine results as MegaDetector batch output, format 1.6 (``megadetector.json``),
+the file Timelapse, AddaxAI and the MegaDetector tools read.
+
+Each analysed medium appears once, with the results of its latest model run; its ``file`` is
+the relative path it was recorded with, else its file name. Classifications are the ranked
+list an imported results file gave; for the platform's own runs, which keep the top label
+only, that label with the detection's confidence.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlmodel import col, select
+
+from wildlens.catalogue.exchange.context import ExportContext
+from wildlens.catalogue.exchange.models import RankedClassifications
+from wildlens.catalogue.media.models import Media, ModelRun, Observation
+
+__all__ = ["FORMAT_VERSION", "write_batch_results"]
+
+FORMAT_VERSION = "1.6"
+# MegaDetector's own categories keep their customary ids; others follow.
+_STANDARD = {"animal": "1", "person": "2", "vehicle": "3"}
+_TYPE_CATEGORY = {"animal": "animal", "human": "person", "vehicle": "vehicle"}
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class _Categories:
+    def __init__(self, start: dict[str, str] | None = None) -> None:
+        self.ids: dict[str, str] = dict(start or {})
+
+    def id(self, name: str) -> str:
+        if name not in self.ids:
+            self.ids[name] = str(max((int(i) for i in self.ids.values()), default=-1) + 1)
+        return self.ids[name]
+
+    def as_json(self) -> dict[str, str]:
+        return {i: name for name, i in sorted(self.ids.items(), key=lambda p: int(p[1]))}
+
+
+def _file(medium: Media) -> str:
+    """The path the results name a medium by: its recorded relative path, else its file name
+    (results files name images relative to the folder the tools ran on, not by URL)."""
+    if medium.file_path and "://" not in medium.file_path:
+        return medium.file_path
+    return medium.filename or medium.file_path or str(medium.id)
+
+
+def _latest_runs(runs: list[ModelRun]) -> dict[uuid.UUID, ModelRun]:
+    latest: dict[uuid.UUID, ModelRun] = {}
+    for run in runs:
+        current = latest.get(run.media_id)
+        if current is None or (run.analyzed_at, run.recorded_at) > (
+            current.analyzed_at,
+            current.recorded_at,
+        ):
+            latest[run.media_id] = run
+    return latest
+
+
+async def write_batch_results(ctx: ExportContext) -> None:
+    session, pid = ctx.session, ctx.project.id
+    media = {
+        m.id: m
+        for m in await session.exec(
+            select(Media).where(Media.project_id == pid).order_by(col(Media.captured_at))
+        )
+    }
+    runs = _latest_runs(
+        list(await session.exec(select(ModelRun).where(col(ModelRun.media_id).in_(list(media)))))
+        if media
+        else []
+    )
+    await ctx.progress(0.3)
+    observations: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    run_ids = [r.id for r in runs.values()]
+    if run_ids:
+        for o in await session.exec(
+            select(Observation)
+            .where(col(Observation.model_run_id).in_(run_ids))
+            .order_by(col(Observation.confidence).desc(), col(Observation.id))
+        ):
+            assert o.model_run_id is not None
+            observations[o.model_run_id].append(o)
+    ranked = {
+        r.observation_id: r.labels
+        for r in await session.exec(
+            select(RankedClassifications)
+            .join(Observation, col(Observation.id) == col(RankedClassifications.observation_id))
+            .where(Observation.project_id == pid)
+        )
+    }
+    await ctx.progress(0.6)
+
+    detection_categories = _Categories(_STANDARD)
+    classification_categories = _Categories()
+    images: list[dict[str, Any]] = []
+    for media_id, medium in media.items():
+        run = runs.get(media_id)
+        if run is None:
+            continue
+        image: dict[str, Any] = {"file": _file(medium)}
+        if run.failure:
+            image["failure"] = run.failure
+            image["detections"] = None
+            images.append(image)
+            continue
+        detections = []
+        for o in observations.get(run.id, []):
+            box = o.bbox
+            if box is None:
+                continue
+            name = o.category or _TYPE_CATEGORY.get(o.observation_type, o.observation_type)
+            detection: dict[str, Any] = {
+                "category": detection_categories.id(name),
+                "conf": round(o.confidence or 0.0, 6),
+                "bbox": [round(v, 6) for v in box],
+            }
+            labels = ranked.get(o.id)
+            if labels is None and o.scientific_name:
+                labels = [[o.scientific_name, o.confidence or 0.0]]
+            if labels:
+                detection["classifications"] = [
+                    [classification_categories.id(str(label)), round(float(score), 6)]
+                    for label, score in labels
+                ]
+            detections.append(detection)
+        image["detections"] = detections
+        images.append(image)
+
+    chosen = list(runs.values())
+    detectors = Counter(run.model_name for run in chosen)
+    versions = Counter(run.model_version for run in chosen if run.model_version)
+    classifiers = Counter(run.classifier_name for run in chosen if run.classifier_name)
+    thresholds = Counter(run.detection_threshold for run in chosen if run.detection_threshold)
+    info: dict[str, Any] = {"format_version": FORMAT_VERSION}
+    if detectors:
+        info["detector"] = detectors.most_common(1)[0][0]
+        info["detection_completion_time"] = max(r.analyzed_at for r in chosen).strftime(
+            _TIME_FORMAT
+        )
+        metadata: dict[str, Any] = {}
+        if versions:
+            metadata["megadetector_version"] = versions.most_common(1)[0][0]
+        if thresholds:
+            metadata["typical_detection_threshold"] = thresholds.most_common(1)[0][0]
+        info["detector_metadata"] = metadata
+    if classifiers:
+        info["classifier"] = classifiers.most_common(1)[0][0]
+    document: dict[str, Any] = {
+        "info": info,
+        "detection_categories": detection_categories.as_json(),
+    }
+    if classification_categories.ids:
+        document["classification_categories"] = classification_categories.as_json()
+    document["images"] = sorted(images, key=lambda i: str(i["file"]))
+    (ctx.folder / "megadetector.json").write_text(
+        json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
+    )

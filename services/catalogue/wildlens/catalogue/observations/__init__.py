@@ -1,0 +1,1 @@
+"""Verification of observations: states, corrections, their history and the review queue."""

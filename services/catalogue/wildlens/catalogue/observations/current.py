@@ -1,0 +1,46 @@
+"""Which of a medium's observations make its label now.
+
+A person's label always outranks a machine's: where a medium has a human-classified
+observation (an expert's correction or validation, or a volunteer consensus), its current
+label is the human one, whatever model versions analyse it later. Otherwise it is the
+newest model run's. Discarded observations never count. Nothing is removed to get there:
+older runs and replaced labels stay stored and in the history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from wildlens.catalogue.media.models import Observation
+
+__all__ = ["VOLUNTEERS_PREFIX", "current_observations", "is_volunteer"]
+
+# Volunteer labels are human labels whose ``classified_by`` names the crowd, not a person:
+# ``volunteers:<platform>[:<subject set>]`` (for example ``volunteers:zooniverse``).
+VOLUNTEERS_PREFIX = "volunteers:"
+
+
+def is_volunteer(observation: Observation) -> bool:
+    return observation.classification_method == "human" and observation.classified_by.startswith(
+        VOLUNTEERS_PREFIX
+    )
+
+
+def current_observations(observations: Iterable[Observation]) -> list[Observation]:
+    """The observations of one medium that make its current label."""
+    alive = [o for o in observations if o.verification_state != "discarded"]
+    human = [o for o in alive if o.classification_method == "human"]
+    if human:
+        return human
+    runs: dict[uuid.UUID | None, list[Observation]] = {}
+    for o in alive:
+        runs.setdefault(o.model_run_id, []).append(o)
+    if not runs:
+        return []
+
+    def newest(group: list[Observation]) -> datetime:
+        return max(o.classified_at for o in group)
+
+    return max(runs.values(), key=newest)

@@ -1,0 +1,191 @@
+"""The review queue: a project's unverified media, those where a person helps most first.
+
+A medium is unverified while no person has judged any of its observations (validated,
+corrected, doubted or discarded one) and no expert label is on it; a volunteers' consensus
+(``classified_by`` starting ``volunteers:``) is a second opinion, not a verification. Media
+the machine found empty have no observation to judge and are not queued.
+
+Each medium's score is the sum of the reasons it has, each explained:
+
+* ``low_confidence`` (0..1): one minus the lowest certainty among the current machine
+  observations, certainty being the detector's confidence times the classifier's probability;
+* ``volunteer_disagreement`` (1): the volunteers' consensus names other species than the model;
+* ``model_disagreement`` (0.5): model versions that analysed the medium name different species;
+* ``rare_taxon`` (0..0.5): the model's species has few validated observations in the project,
+  ``0.5 / (1 + validated)``, so a species never confirmed there weighs most.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.observations.current import (
+    VOLUNTEERS_PREFIX,
+    current_observations,
+    is_volunteer,
+)
+from wildlens.catalogue.observations.schemas import ReviewItem, ReviewReason
+
+__all__ = ["review_queue"]
+
+VOLUNTEER_DISAGREEMENT = 1.0
+MODEL_DISAGREEMENT = 0.5
+RARITY = 0.5
+
+
+@dataclass(frozen=True)
+class _Species:
+    taxon_id: uuid.UUID | None
+    name: str
+
+    @property
+    def key(self) -> str:
+        return str(self.taxon_id) if self.taxon_id else self.name
+
+
+def _species(observations: list[Observation]) -> dict[str, _Species]:
+    found = {}
+    for o in observations:
+        if o.observation_type == "animal" and (o.taxon_id or o.scientific_name):
+            s = _Species(o.taxon_id, o.scientific_name)
+            found[s.key] = s
+    return found
+
+
+def _names(species: dict[str, _Species]) -> str:
+    return ", ".join(sorted(s.name or s.key for s in species.values())) or "no species"
+
+
+async def _unverified(
+    session: AsyncSession, project_id: uuid.UUID
+) -> tuple[dict[uuid.UUID, list[Observation]], dict[uuid.UUID, tuple[Any, Any]]]:
+    judged = select(Observation.media_id).where(
+        Observation.project_id == project_id,
+        col(Observation.media_id).is_not(None),
+        or_(
+            col(Observation.verified_by) != "",
+            (col(Observation.classification_method) == "human")
+            & ~col(Observation.classified_by).startswith(VOLUNTEERS_PREFIX),
+        ),
+    )
+    rows = (
+        await session.exec(
+            select(Observation, Media.captured_at, Media.event_id)
+            .join(Media, col(Observation.media_id) == col(Media.id))
+            .where(Observation.project_id == project_id, col(Observation.media_id).not_in(judged))
+        )
+    ).all()
+    by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    about: dict[uuid.UUID, tuple[Any, Any]] = {}
+    for o, captured_at, event_id in rows:
+        assert o.media_id is not None
+        by_media[o.media_id].append(o)
+        about[o.media_id] = (captured_at, event_id)
+    return by_media, about
+
+
+async def _validated_counts(session: AsyncSession, project_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.exec(
+        select(Observation.taxon_id, Observation.scientific_name, func.count())
+        .where(Observation.project_id == project_id, Observation.verification_state == "validated")
+        .group_by(col(Observation.taxon_id), col(Observation.scientific_name))
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for taxon_id, name, n in rows.all():
+        counts[str(taxon_id) if taxon_id else name] += int(n)
+    return counts
+
+
+def _score(
+    observations: list[Observation], validated: dict[str, int]
+) -> tuple[list[ReviewReason], list[Observation], dict[str, _Species]]:
+    machine = [o for o in observations if o.classification_method == "machine"]
+    volunteers = [o for o in observations if is_volunteer(o)]
+    current = current_observations(machine)
+    model_says = _species(current)
+    reasons: list[ReviewReason] = []
+
+    certainties = [
+        (o.confidence if o.confidence is not None else 1.0)
+        * (o.classification_confidence if o.classification_confidence is not None else 1.0)
+        for o in current
+    ]
+    if certainties and min(certainties) < 1.0:
+        lowest = min(certainties)
+        reasons.append(
+            ReviewReason(
+                reason="low_confidence",
+                weight=round(1.0 - lowest, 4),
+                detail=f"the least certain machine observation has certainty {lowest:.2f}",
+            )
+        )
+
+    volunteers_say = _species(volunteers)
+    if volunteers and set(volunteers_say) != set(model_says):
+        reasons.append(
+            ReviewReason(
+                reason="volunteer_disagreement",
+                weight=VOLUNTEER_DISAGREEMENT,
+                detail=(
+                    f"volunteers say {_names(volunteers_say)}; the model says {_names(model_says)}"
+                ),
+            )
+        )
+
+    runs: dict[uuid.UUID | None, list[Observation]] = defaultdict(list)
+    for o in machine:
+        if o.verification_state != "discarded":
+            runs[o.model_run_id].append(o)
+    verdicts = {
+        runs_observations[0].classified_by: _species(runs_observations)
+        for runs_observations in runs.values()
+    }
+    if len({frozenset(v) for v in verdicts.values()}) > 1:
+        said = "; ".join(f"{model} says {_names(v)}" for model, v in sorted(verdicts.items()))
+        reasons.append(
+            ReviewReason(reason="model_disagreement", weight=MODEL_DISAGREEMENT, detail=said)
+        )
+
+    if model_says:
+        rarest = min(model_says.values(), key=lambda s: validated.get(s.key, 0))
+        n = validated.get(rarest.key, 0)
+        reasons.append(
+            ReviewReason(
+                reason="rare_taxon",
+                weight=round(RARITY / (1 + n), 4),
+                detail=f"{rarest.name or rarest.key} has {n} validated observations in the project",
+            )
+        )
+    return reasons, current, model_says
+
+
+async def review_queue(session: AsyncSession, project_id: uuid.UUID) -> list[ReviewItem]:
+    """Every unverified medium of the project with its score, highest first, then by id."""
+    by_media, about = await _unverified(session, project_id)
+    validated = await _validated_counts(session, project_id)
+    items: list[ReviewItem] = []
+    for media_id, observations in by_media.items():
+        reasons, current, model_says = _score(observations, validated)
+        captured_at: datetime | None = about[media_id][0]
+        items.append(
+            ReviewItem(
+                media_id=media_id,
+                event_id=about[media_id][1],
+                captured_at=captured_at,
+                score=round(sum(r.weight for r in reasons), 4),
+                reasons=sorted(reasons, key=lambda r: -r.weight),
+                observation_ids=[o.id for o in current],
+                scientific_names=sorted({s.name for s in model_says.values() if s.name}),
+            )
+        )
+    items.sort(key=lambda i: (-i.score, str(i.media_id)))
+    return items

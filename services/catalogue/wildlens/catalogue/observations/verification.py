@@ -1,0 +1,254 @@
+"""Validating, doubting, discarding, correcting and reverting observations, each change kept.
+
+As in EcoTaxa, an observation is predicted (as the machine or an import left it), validated,
+dubious or discarded. A validation or correction makes the label a person's, the way Camtrap
+DP records it: ``classification_method`` human and ``classified_by`` the person (the machine's
+label stays in the history). Every change writes one row of ``observation_history`` with the
+fields before and after, so any earlier state can be restored, and a revert is itself a
+change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.observations.models import ObservationChange
+from wildlens.catalogue.observations.schemas import Correction
+from wildlens.catalogue.taxa.models import Taxon
+from wildlens.common.db import utcnow
+from wildlens.common.errors import Invalid, NotFound
+
+__all__ = [
+    "TRACKED",
+    "apply_to",
+    "correction",
+    "revert",
+    "snapshot",
+    "state_change",
+    "versions",
+]
+
+# The fields a person can change, directly or through a verification; what the history holds.
+TRACKED: tuple[str, ...] = (
+    "verification_state",
+    "observation_type",
+    "taxon_id",
+    "scientific_name",
+    "count",
+    "life_stage",
+    "sex",
+    "behavior",
+    "individual_id",
+    "comments",
+    "classification_confidence",
+    "classification_method",
+    "classified_by",
+    "classification_timestamp",
+    "verified_by",
+    "verified_at",
+)
+_UUIDS = {"taxon_id"}
+_TIMES = {"classification_timestamp", "verified_at"}
+
+Change = Callable[[Observation, str, datetime], None]
+
+
+def snapshot(observation: Observation) -> dict[str, Any]:
+    """The tracked fields as JSON values."""
+    out: dict[str, Any] = {}
+    for name in TRACKED:
+        value = getattr(observation, name)
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
+def _restore(observation: Observation, state: dict[str, Any]) -> None:
+    for name in TRACKED:
+        if name not in state:
+            continue
+        value = state[name]
+        if value is not None and name in _UUIDS:
+            value = uuid.UUID(value)
+        elif value is not None and name in _TIMES:
+            value = datetime.fromisoformat(value)
+        setattr(observation, name, value)
+
+
+def state_change(state: str) -> Change:
+    """Validate (the label becomes the person's), mark dubious, or discard."""
+
+    def change(o: Observation, actor: str, now: datetime) -> None:
+        if o.verification_state == state and o.verified_by == actor:
+            # Saying the same thing twice is not a change.
+            return
+        o.verification_state = state
+        o.verified_by = actor
+        o.verified_at = now
+        if state == "validated":
+            o.classification_method = "human"
+            o.classified_by = actor
+            o.classification_timestamp = now
+
+    return change
+
+
+async def correction(session: AsyncSession, body: Correction) -> Change:
+    """The change a correction makes, with its taxon looked up once for all observations."""
+    given = body.model_fields_set - {
+        name for name in body.model_fields_set if getattr(body, name) is None
+    }
+    if not given:
+        raise Invalid(
+            "a correction needs at least one field to change",
+            fields=[
+                {"location": ["body"], "message": "no field given", "type": "missing_correction"}
+            ],
+        )
+    taxon: Taxon | None = None
+    if body.taxon_id is not None:
+        taxon = await session.get(Taxon, body.taxon_id)
+        if taxon is None:
+            raise Invalid(
+                f"taxon {body.taxon_id} does not exist",
+                fields=[
+                    {
+                        "location": ["body", "taxon_id"],
+                        "message": f"taxon {body.taxon_id} does not exist",
+                        "type": "unknown_taxon",
+                    }
+                ],
+            )
+        if body.scientific_name is not None and body.scientific_name != taxon.scientific_name:
+            raise Invalid(
+                f"taxon {taxon.id} is {taxon.scientific_name}, not {body.scientific_name}",
+                fields=[
+                    {
+                        "location": ["body", "scientific_name"],
+                        "message": "does not match taxon_id",
+                        "type": "conflicting_taxon",
+                    }
+                ],
+            )
+    elif body.scientific_name is not None:
+        taxon = (
+            await session.exec(
+                select(Taxon)
+                .where(Taxon.scientific_name == body.scientific_name)
+                .order_by(col(Taxon.taxonomic_status) != "accepted", col(Taxon.external_id))
+            )
+        ).first()
+    plain = {
+        name: getattr(body, name)
+        for name in ("observation_type", "count", "life_stage", "sex", "behavior")
+        if name in given
+    } | {name: getattr(body, name) for name in ("individual_id", "comments") if name in given}
+
+    def change(o: Observation, actor: str, now: datetime) -> None:
+        for name, value in plain.items():
+            setattr(o, name, value)
+        if taxon is not None:
+            o.taxon_id = taxon.id
+            o.scientific_name = taxon.scientific_name
+        elif body.scientific_name is not None:
+            # A name the tree does not hold yet: kept as given, matched by name in queries.
+            o.taxon_id = None
+            o.scientific_name = body.scientific_name
+        o.verification_state = "validated"
+        o.verified_by = actor
+        o.verified_at = now
+        o.classification_method = "human"
+        o.classified_by = actor
+        o.classification_timestamp = now
+        # The probability was the classifier's; a person's label has none.
+        o.classification_confidence = None
+
+    return change
+
+
+async def versions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Observation id → its number of changes so far, for many observations in one query."""
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(ObservationChange.observation_id, func.max(ObservationChange.version))
+        .where(col(ObservationChange.observation_id).in_(list(ids)))
+        .group_by(col(ObservationChange.observation_id))
+    )
+    found: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
+    found.update({i: int(v) for i, v in rows.all()})
+    return found
+
+
+async def apply_to(
+    session: AsyncSession,
+    observations: Sequence[Observation],
+    action: str,
+    change: Change,
+    actor: str,
+) -> dict[uuid.UUID, int]:
+    """Make ``change`` to each observation and record it; observation id → its new version.
+
+    An observation the change leaves as it was gets no history row.
+    """
+    now = utcnow()
+    current = await versions(session, [o.id for o in observations])
+    for o in observations:
+        before = snapshot(o)
+        change(o, actor, now)
+        after = snapshot(o)
+        if after == before:
+            continue
+        current[o.id] += 1
+        session.add(o)
+        session.add(
+            ObservationChange(
+                observation_id=o.id,
+                project_id=o.project_id,
+                version=current[o.id],
+                action=action,
+                changed_by=actor,
+                changed_at=now,
+                before=before,
+                after=after,
+            )
+        )
+    await session.flush()
+    return current
+
+
+async def revert(
+    session: AsyncSession, observation: Observation, version: int, actor: str
+) -> dict[uuid.UUID, int]:
+    """Bring the observation back to the state it had at ``version``."""
+    history = (
+        await session.exec(
+            select(ObservationChange)
+            .where(ObservationChange.observation_id == observation.id)
+            .order_by(col(ObservationChange.version))
+        )
+    ).all()
+    if not history and version == 0:
+        return {observation.id: 0}
+    latest = history[-1].version if history else 0
+    if version > latest:
+        raise NotFound(
+            f"observation {observation.id} has no version {version}; its versions are 0 to {latest}"
+        )
+    target = history[0].before if version == 0 else history[version - 1].after
+
+    def change(o: Observation, _actor: str, _now: datetime) -> None:
+        _restore(o, target)
+
+    return await apply_to(session, [observation], "revert", change, actor)

@@ -1,0 +1,124 @@
+"""``GET /v1/projects/{project_id}/statistics/{name}``: a statistic as JSON, CSV or PNG."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from wildlens.catalogue.access import require_project
+from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.statistics.params import (
+    Scope,
+    check_scope,
+    scope,
+)
+from wildlens.catalogue.statistics.records import aggregate_in_memory
+from wildlens.catalogue.statistics.render import to_csv, to_json_value, to_png
+from wildlens.catalogue.statistics.tables import StatisticName, compute
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+
+router = APIRouter(
+    prefix="/v1/projects/{project_id}", tags=["statistics"], responses=ERROR_RESPONSES
+)
+
+Format = Literal["json", "csv", "png"]
+MEDIA_TYPES: dict[str, Format] = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "image/png": "png",
+}
+ScopeDep = Annotated[Scope, Depends(scope)]
+
+
+class Statistic(BaseModel):
+    name: str
+    title: str
+    # The filters it was computed over, with the independence interval actually used.
+    scope: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+def negotiate(accept: str | None) -> Format:
+    """The format an Accept header prefers among ours; JSON when it names none of them."""
+    if not accept:
+        return "json"
+    ranked: list[tuple[float, int, Format]] = []
+    for position, part in enumerate(accept.split(",")):
+        media_type, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        chosen = MEDIA_TYPES.get(media_type.lower())
+        if chosen is not None and quality > 0:
+            ranked.append((-quality, position, chosen))
+    return min(ranked)[2] if ranked else "json"
+
+
+@router.get(
+    "/statistics/{name}",
+    response_model=Statistic,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "The statistic as JSON, CSV (the same rows) or a PNG chart",
+        }
+    },
+)
+async def project_statistic(
+    project_id: uuid.UUID,
+    name: StatisticName,
+    session: SessionDep,
+    principal: PrincipalDep,
+    s: ScopeDep,
+    format: Annotated[
+        Format | None, Query(description="json, csv or png; else the Accept header decides")
+    ] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """A statistic of the project's detections (counts, relative-abundance, activity,
+    detection-rate, species-accumulation), as JSON, CSV or a PNG chart."""
+    project = await require_project(session, principal, project_id)
+    await check_scope(session, project_id, s)
+    interval_s = s.independence_interval_s
+    if interval_s is None:
+        interval_s = project.independence_interval_s
+    chosen = format or negotiate(accept)
+    await aggregate_in_memory(session)
+    table = await compute(session, project_id, name, s, interval_s)
+    if chosen == "csv":
+        return Response(
+            to_csv(table),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'inline; filename="{name}.csv"'},
+        )
+    if chosen == "png":
+        png = await run_in_threadpool(to_png, table)
+        return Response(
+            png,
+            media_type="image/png",
+            headers={"Content-Disposition": f'inline; filename="{name}.png"'},
+        )
+    return Statistic(
+        name=table.name,
+        title=table.title,
+        scope={k: to_json_value(v) for k, v in s.describe(interval_s).items()}
+        | {
+            "location_ids": [str(i) for i in s.location_ids],
+            "deployment_ids": [str(i) for i in s.deployment_ids],
+        },
+        columns=table.columns,
+        rows=[{k: to_json_value(v) for k, v in row.items()} for row in table.rows],
+    )

@@ -1,0 +1,88 @@
+"""Sampling effort: trap-nights from deployment spans, and the species accumulation curve.
+
+A trap-night is 24 hours of one camera deployed; a deployment's effort is its span clipped to
+the period asked about, in days (fractional: a camera out from noon to noon the next day is one
+trap-night, whatever the calendar says).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+__all__ = ["AccumulationPoint", "Span", "accumulation", "trap_nights"]
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Span:
+    """When a camera was out: ``end`` None while it still is (counted up to ``now``)."""
+
+    start: datetime
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class AccumulationPoint:
+    day: date
+    # Both cumulative, from the start of the period to the end of ``day`` (UTC).
+    trap_nights: float
+    species: int
+    new_taxa: tuple[str, ...]
+
+
+def _clip(
+    span: Span, start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime] | None:
+    lo = span.start if start is None else max(span.start, start)
+    hi = span.end if span.end is not None else now
+    if end is not None:
+        hi = min(hi, end)
+    return (lo, hi) if hi > lo else None
+
+
+def trap_nights(
+    span: Span, start: datetime | None, end: datetime | None, *, now: datetime
+) -> float:
+    """The deployment's trap-nights inside ``[start, end)`` (either open)."""
+    clipped = _clip(span, start, end, now)
+    return 0.0 if clipped is None else (clipped[1] - clipped[0]) / DAY
+
+
+def accumulation(
+    spans: Iterable[Span],
+    first_seen: Mapping[str, datetime],
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    now: datetime,
+) -> list[AccumulationPoint]:
+    """Distinct taxa against cumulative effort, one point per UTC day of the survey.
+
+    The survey runs from the earliest clipped deployment start to the latest clipped end; each
+    point counts the effort and the taxa first seen up to the end of its day (the last day is
+    cut at the survey's end, so the last point's effort is the survey's total).
+    """
+    clipped = [c for c in (_clip(s, start, end, now) for s in spans) if c is not None]
+    if not clipped:
+        return []
+    survey_start = min(lo for lo, _ in clipped)
+    survey_end = max(hi for _, hi in clipped)
+    by_day: dict[date, list[str]] = {}
+    for taxon, seen in first_seen.items():
+        if survey_start <= seen < survey_end:
+            by_day.setdefault(seen.astimezone(UTC).date(), []).append(taxon)
+    points: list[AccumulationPoint] = []
+    species = 0
+    day = survey_start.astimezone(UTC).date()
+    while True:
+        cut = min(datetime.combine(day + DAY, time(), tzinfo=UTC), survey_end)
+        effort = sum((min(hi, cut) - lo) / DAY for lo, hi in clipped if cut > lo)
+        new = tuple(sorted(by_day.get(day, [])))
+        species += len(new)
+        points.append(AccumulationPoint(day, effort, species, new))
+        if cut >= survey_end:
+            return points
+        day += DAY

@@ -1,0 +1,122 @@
+"""What a statistic is computed over, from the query string, checked before any query runs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import AwareDatetime
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.sites.models import Deployment, Location
+from wildlens.catalogue.taxa.models import Taxon
+from wildlens.common.errors import Invalid
+
+__all__ = ["Scope", "check_scope", "scope"]
+
+# A week: beyond that "independent" no longer means anything at a camera station.
+MAX_INDEPENDENCE_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Scope:
+    captured_from: datetime | None = None
+    captured_to: datetime | None = None
+    location_ids: tuple[uuid.UUID, ...] = ()
+    deployment_ids: tuple[uuid.UUID, ...] = ()
+    taxon_id: uuid.UUID | None = None
+    verified_only: bool = False
+    # None: the project's setting (or the default).
+    independence_interval_s: int | None = None
+
+    def describe(self, interval_s: int) -> dict[str, Any]:
+        """The scope as the response repeats it, so a saved result says what it covers."""
+        return {
+            "captured_from": self.captured_from,
+            "captured_to": self.captured_to,
+            "location_ids": list(self.location_ids),
+            "deployment_ids": list(self.deployment_ids),
+            "taxon_id": self.taxon_id,
+            "verified_only": self.verified_only,
+            "independence_interval_s": interval_s,
+        }
+
+
+def _problem(name: str, message: str) -> dict[str, Any]:
+    return {"location": ["query", name], "message": f"{name} {message}", "type": "value_error"}
+
+
+def scope(
+    captured_from: Annotated[
+        AwareDatetime | None,
+        Query(description="Records at or after this time (RFC 3339 with offset)"),
+    ] = None,
+    captured_to: Annotated[
+        AwareDatetime | None,
+        Query(description="Records before this time (RFC 3339 with offset)"),
+    ] = None,
+    location_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these locations (repeatable)")
+    ] = None,
+    deployment_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these deployments (repeatable)")
+    ] = None,
+    taxon_id: Annotated[
+        uuid.UUID | None, Query(description="Only this taxon and the taxa below it")
+    ] = None,
+    verified_only: Annotated[
+        bool, Query(description="Only observations a person made or confirmed")
+    ] = False,
+    independence_interval_s: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_INDEPENDENCE_S,
+            description="Records of one taxon at one location closer than this count as one "
+            "detection (default: the project's setting)",
+        ),
+    ] = None,
+) -> Scope:
+    """The statistic's scope from the query string (FastAPI answers 422 for malformed ones)."""
+    if captured_from and captured_to and captured_from >= captured_to:
+        problem = _problem("captured_to", "must be later than captured_from")
+        raise Invalid(problem["message"], fields=[problem])
+    return Scope(
+        captured_from=captured_from,
+        captured_to=captured_to,
+        location_ids=tuple(dict.fromkeys(location_id or [])),
+        deployment_ids=tuple(dict.fromkeys(deployment_id or [])),
+        taxon_id=taxon_id,
+        verified_only=verified_only,
+        independence_interval_s=independence_interval_s,
+    )
+
+
+async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> None:
+    """422 for a location, deployment or taxon that is not there (locations and deployments:
+    not in this project): an empty statistic would hide the typo."""
+    problems: list[dict[str, Any]] = []
+    if s.location_ids:
+        query = select(Location.id).where(
+            Location.project_id == project_id, col(Location.id).in_(s.location_ids)
+        )
+        found = set((await session.exec(query)).all())
+        for missing in (i for i in s.location_ids if i not in found):
+            problems.append(_problem("location_id", f"{missing} is not a location of this project"))
+    if s.deployment_ids:
+        query = select(Deployment.id).where(
+            Deployment.project_id == project_id, col(Deployment.id).in_(s.deployment_ids)
+        )
+        found = set((await session.exec(query)).all())
+        for missing in (i for i in s.deployment_ids if i not in found):
+            problems.append(
+                _problem("deployment_id", f"{missing} is not a deployment of this project")
+            )
+    if s.taxon_id is not None and await session.get(Taxon, s.taxon_id) is None:
+        problems.append(_problem("taxon_id", "is not a taxon"))
+    if problems:
+        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)

@@ -1,0 +1,314 @@
+"""The SQL behind the statistics: detection records, independence, and the aggregates.
+
+A detection record is an animal observation with a taxon (resolved, or the scientific name it
+was given), a time (its media's capture time; an event-level observation's event start) and a
+deployment. Records of one taxon at one location closer than the independence interval to the
+previous record form one independent detection (the "last record" rule of camtrapR and most
+occupancy work). The whole aggregation stays in the database (see ``_runs`` for how it avoids
+sorting every record), in SQL plain enough for PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    text,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy import select as select_columns
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.queries.filters import Filters, observation_conditions
+from wildlens.catalogue.sites.models import Deployment
+from wildlens.catalogue.statistics.params import Scope
+from wildlens.catalogue.taxa.models import Taxon
+from wildlens.common.db import UtcDateTime
+
+__all__ = [
+    "activity_by_hour",
+    "aggregate_in_memory",
+    "counts_by_location",
+    "first_seen",
+    "media_by_deployment",
+]
+
+SECONDS_PER_DAY = 86400
+# Memory PostgreSQL may use per sort or hash of one statistics query: a project's records
+# grouped in memory rather than spilled to disk, for this transaction only.
+WORK_MEM = "64MB"
+
+
+async def aggregate_in_memory(session: AsyncSession) -> None:
+    """Let this transaction's aggregates run in memory (PostgreSQL; SQLite has no such limit).
+
+    JIT compilation is turned off too: a project's statistics cost enough for PostgreSQL to
+    compile them, and compiling takes longer than the few hundred milliseconds it could save.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        await connection.execute(text("SET LOCAL jit = off"))
+
+
+class epoch_seconds(FunctionElement[int]):
+    """Whole seconds since 1970-01-01 UTC of a stored timestamp."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # UtcDateTime keeps UTC wall time in SQLite's text form, which strftime reads as UTC.
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+def _offset_seconds(offset: Any) -> ColumnElement[int]:
+    """A deployment's ``utc_offset`` ("+01:00", "-05:30": validated on the way in) in seconds."""
+    hours = cast(func.substr(offset, 2, 2), Integer)
+    minutes = cast(func.substr(offset, 5, 2), Integer)
+    sign = case((func.substr(offset, 1, 1) == "-", -1), else_=1)
+    return sign * (hours * 3600 + minutes * 60)
+
+
+def _current_animals(project_id: uuid.UUID, s: Scope) -> list[ColumnElement[bool]]:
+    """Animal observations in the scope's taxon that nobody discarded.
+
+    Verified means a person made or validated the label and nobody marked it dubious. Where a
+    medium has a person's label its machine labels do not count beside it either (a
+    correction is one animal, not two): ``_not_outranked`` says so for machine labels.
+    """
+    where: list[ColumnElement[bool]] = [
+        col(Observation.project_id) == project_id,
+        col(Observation.observation_type) == "animal",
+        col(Observation.verification_state) != "discarded",
+        *observation_conditions(Filters(taxon_id=s.taxon_id)),
+    ]
+    if s.verified_only:
+        where.append(col(Observation.classification_method) == "human")
+        where.append(col(Observation.verification_state) != "dubious")
+    return where
+
+
+def _not_outranked(project_id: uuid.UUID) -> ColumnElement[bool]:
+    """For machine observations: their medium has no person's label (a person's label
+    outranks the machine's, so a correction is one animal, not two; the review screens follow
+    the same rule).
+
+    An anti-join the planner runs as a hash of the (few) media with a person's label, read
+    through their partial index, or as an index probe per medium when the scope is small.
+    """
+    human = aliased(Observation, name="human_label")
+    return ~exists().where(
+        col(human.media_id) == col(Observation.media_id),
+        col(human.project_id) == project_id,
+        col(human.classification_method) == "human",
+        col(human.verification_state) != "discarded",
+    )
+
+
+def _records(project_id: uuid.UUID, s: Scope) -> Any:
+    """The scope's records as a subquery: taxon, location_id, at, epoch, local (epoch in the
+    camera's local time), individuals.
+
+    Media-level and event-level observations are two branches of a UNION ALL, so that each
+    filters on a real column (the media's capture time, the event's start) that an index
+    serves: a season at one site reads that season's media, not the whole project.
+    """
+    taxon = func.coalesce(col(Taxon.scientific_name), col(Observation.scientific_name))
+    # Built once: both branches share the taxon subtree's CTE.
+    animals = _current_animals(project_id, s)
+    branches: list[Any] = []
+    media_at, event_at = col(Media.captured_at), col(Observation.event_start)
+    machine = col(Observation.classification_method) == "machine"
+    # (time, deployment, which observations): a person's media-level labels; the machine's
+    # where no person labelled the medium; event-level observations.
+    for at, deployment_id, which in (
+        (media_at, col(Media.deployment_id), ~machine),
+        (media_at, col(Media.deployment_id), and_(machine, _not_outranked(project_id))),
+        (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
+    ):
+        epoch = epoch_seconds(at)
+        where: list[ColumnElement[bool]] = [*animals, which, at.is_not(None), taxon != ""]
+        if s.captured_from is not None:
+            where.append(at >= s.captured_from)
+        if s.captured_to is not None:
+            where.append(at < s.captured_to)
+        if s.location_ids:
+            where.append(col(Deployment.location_id).in_(s.location_ids))
+        if s.deployment_ids:
+            where.append(col(Deployment.id).in_(s.deployment_ids))
+        query: Any = select_columns(
+            taxon.label("taxon"),
+            col(Deployment.location_id).label("location_id"),
+            type_coerce(at, UtcDateTime).label("at"),
+            epoch.label("epoch"),
+            (epoch + _offset_seconds(col(Deployment.utc_offset))).label("local"),
+            func.coalesce(col(Observation.count), 1).label("individuals"),
+        ).select_from(Observation)
+        if at is media_at:
+            query = query.join(Media, col(Observation.media_id) == col(Media.id))
+        branches.append(
+            query.join(Deployment, col(Deployment.id) == deployment_id)
+            .join(Taxon, col(Taxon.id) == col(Observation.taxon_id), isouter=True)
+            .where(*where)
+        )
+    return union_all(*branches).subquery("records")
+
+
+def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
+    """The records folded into runs, with ``independent`` 1 where a run starts a detection.
+
+    Records are first grouped per taxon, location and window of ``interval_s`` seconds (a
+    hash aggregate: no sort of the records themselves). Inside one window every record is
+    less than the interval after the one before, so only a window's first record can start a
+    detection, and it does when the previous window is empty or its last record is more than
+    the interval earlier: a window function over the windows, not over every record, decides.
+    """
+    r = _records(project_id, s).c
+    # Whole seconds: with no interval, records in the same second are still one detection.
+    window = (r.epoch // max(interval_s, 1)).label("window")
+    # More columns than sqlmodel's typed select takes; the subquery only feeds other selects.
+    windows = (
+        select_columns(
+            r.taxon,
+            r.location_id,
+            window,
+            func.min(r.epoch).label("first"),
+            func.max(r.epoch).label("last"),
+            # The local time of the first record: the cameras at one location share a clock
+            # offset, so the smallest local time is the first record's.
+            func.min(r.local).label("local_first"),
+            func.count().label("records"),
+            func.sum(r.individuals).label("individuals"),
+        )
+        .group_by(r.taxon, r.location_id, window)
+        .subquery("windows")
+    )
+    w = windows.c
+    partition = (w.taxon, w.location_id)
+    previous_window = func.lag(w.window).over(partition_by=partition, order_by=w.window)
+    previous_last = func.lag(w.last).over(partition_by=partition, order_by=w.window)
+    independent = case(
+        (previous_window.is_(None), 1),
+        (previous_window < w.window - 1, 1),
+        (w.first - previous_last > interval_s, 1),
+        else_=0,
+    )
+    return select_columns(
+        w.taxon,
+        w.location_id,
+        w.local_first,
+        w.records,
+        w.individuals,
+        independent.label("independent"),
+    ).subquery("runs")
+
+
+async def counts_by_location(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+) -> list[tuple[str, uuid.UUID, int, int, int]]:
+    """(taxon, location id, independent detections, records, individuals) per taxon and
+    location; individuals sum the records' counts (1 where a record has none)."""
+    r = _runs(project_id, s, interval_s)
+    query = select_columns(
+        r.c.taxon,
+        r.c.location_id,
+        func.sum(r.c.independent),
+        func.sum(r.c.records),
+        func.sum(r.c.individuals),
+    ).group_by(r.c.taxon, r.c.location_id)
+    rows: Any = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return [(t, loc, int(d), int(n), int(i)) for t, loc, d, n, i in rows]
+
+
+async def activity_by_hour(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+) -> list[tuple[str, int, int]]:
+    """(taxon, local hour 0-23, independent detections), at the hour each detection started;
+    local time is the deployment's clock offset (the standard time of the place: trail
+    cameras ignore daylight saving)."""
+    r = _runs(project_id, s, interval_s)
+    hour = (r.c.local_first % SECONDS_PER_DAY) // 3600
+    query = (
+        select(r.c.taxon, hour.label("hour"), func.count())
+        .where(r.c.independent == 1)
+        .group_by(r.c.taxon, hour)
+    )
+    rows = (await session.exec(query)).all()
+    return [(t, int(h), int(n)) for t, h, n in rows]
+
+
+async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
+    """Each taxon's first record in the scope."""
+    r = _records(project_id, s).c
+    query = select(r.taxon, func.min(r.at)).group_by(r.taxon)
+    return dict((await session.exec(query)).all())
+
+
+async def media_by_deployment(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope
+) -> list[tuple[uuid.UUID, int, int]]:
+    """(deployment id, media, media with at least one animal observation in the scope's taxon
+    and verification filters) for every deployment with media in the scope.
+
+    Two queries, each joined from the scope's media, so that a season at one site reads that
+    season's media and their observations only."""
+    where: list[ColumnElement[bool]] = [
+        col(Media.project_id) == project_id,
+        col(Media.deployment_id).is_not(None),
+    ]
+    if s.captured_from is not None:
+        where.append(col(Media.captured_at) >= s.captured_from)
+    if s.captured_to is not None:
+        where.append(col(Media.captured_at) < s.captured_to)
+    if s.deployment_ids:
+        where.append(col(Media.deployment_id).in_(s.deployment_ids))
+    if s.location_ids:
+        at_locations = select(col(Deployment.id)).where(
+            col(Deployment.location_id).in_(s.location_ids)
+        )
+        where.append(col(Media.deployment_id).in_(at_locations))
+    deployment = col(Media.deployment_id)
+    totals = select(deployment, func.count()).where(*where).group_by(deployment)
+    current = _current_animals(project_id, s)
+    machine = col(Observation.classification_method) == "machine"
+    # A person's animal label, or the machine's where no person labelled the medium.
+    labelled = union_all(
+        *(
+            select_columns(deployment.label("deployment_id"), col(Media.id).label("media_id"))
+            .select_from(Media)
+            .join(Observation, col(Observation.media_id) == col(Media.id))
+            .where(*where, *current, which)
+            for which in (~machine, and_(machine, _not_outranked(project_id)))
+        )
+    ).subquery("labelled")
+    with_animal = select(
+        labelled.c.deployment_id, func.count(func.distinct(labelled.c.media_id))
+    ).group_by(labelled.c.deployment_id)
+    animals = {d: int(n) for d, n in (await session.exec(with_animal)).all()}
+    rows = (await session.exec(totals)).all()
+    return [(d, int(n), animals.get(d, 0)) for d, n in rows if d is not None]

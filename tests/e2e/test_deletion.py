@@ -1,0 +1,120 @@
+"""Managers delete media and deployments; everything hanging off them goes, and the audit log
+remembers who removed what, when, and the rows as they were."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.test_taxa import import_tree
+from tests.e2e.test_verification import analyse, analysis, media, upload
+from tests.support.api import bearer, create_site, ok
+from tests.support.platform import admin_token, get_media, running, user_token
+
+
+async def test_managers_delete_media_and_deployments_and_the_log_remembers(
+    settings_for: Any, heron_images: list[Path]
+) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        taxa = await import_tree(wl.client, admin)
+        site = await create_site(wl.client, admin)
+        pid = site.project_id
+        manager = user_token(settings, "boss", {pid: "manager"})
+        annotator = user_token(settings, "ann", {pid: "annotator"})
+        first, second, third = await upload(wl, admin, site, heron_images[:3])
+        await analyse(
+            wl,
+            admin,
+            *(analysis(m, pid, "1.0", ("heron", "Ardea cinerea", 0.9)) for m in (first, second)),
+        )
+        (obs,) = (await media(wl, admin, first))["observations"]
+        await ok(
+            await wl.client.post(
+                f"/v1/projects/{pid}/observations/{obs['id']}/correct",
+                json={"taxon_id": taxa["Ardea alba"]},
+                headers=bearer(annotator),
+            ),
+            200,
+        )
+
+        # Only managers delete; other projects' media and unknown ids are not there.
+        url = f"/v1/projects/{pid}/media/{first}"
+        refused = await wl.client.delete(url, headers=bearer(annotator))
+        assert refused.status_code == 403, refused.text
+        theirs = await ok(
+            await wl.client.post("/v1/projects", json={"name": "theirs"}, headers=bearer(admin)),
+            201,
+        )
+        elsewhere = await wl.client.delete(
+            f"/v1/projects/{theirs['id']}/media/{first}", headers=bearer(admin)
+        )
+        assert elsewhere.status_code == 404, elsewhere.text
+        unknown = await wl.client.delete(
+            f"/v1/projects/{pid}/media/{uuid.uuid4()}", headers=bearer(manager)
+        )
+        assert unknown.status_code == 404, unknown.text
+        assert await get_media(wl.client, admin, first) is not None
+
+        entry = await ok(await wl.client.delete(url, headers=bearer(manager)), 200)
+        assert (entry["action"], entry["object_id"], entry["actor"]) == (
+            "media.deleted",
+            first,
+            "boss",
+        )
+        assert entry["snapshot"]["media"]["id"] == first
+        (kept,) = entry["snapshot"]["observations"]
+        assert (kept["id"], kept["scientific_name"]) == (obs["id"], "Ardea alba")
+        assert len(entry["snapshot"]["model_runs"]) == 1
+        assert await get_media(wl.client, admin, first) is None
+        gone = await wl.client.get(
+            f"/v1/projects/{pid}/observations/{obs['id']}", headers=bearer(admin)
+        )
+        assert gone.status_code == 404, gone.text
+        # The rest of the deployment is untouched.
+        assert await get_media(wl.client, admin, second) is not None
+        listed = await ok(
+            await wl.client.get(f"/v1/projects/{pid}/media", headers=bearer(admin)), 200
+        )
+        assert {m["id"] for m in listed["items"]} == {second, third}
+
+        # A deployment goes with its media and their observations.
+        url = f"/v1/projects/{pid}/deployments/{site.deployment_id}"
+        refused = await wl.client.delete(url, headers=bearer(annotator))
+        assert refused.status_code == 403, refused.text
+        entry = await ok(await wl.client.delete(url, headers=bearer(manager)), 200)
+        assert entry["action"] == "deployment.deleted"
+        assert set(entry["snapshot"]["media_ids"]) == {second, third}
+        assert entry["snapshot"]["observation_count"] == 1
+        assert entry["snapshot"]["deployment"]["id"] == site.deployment_id
+        for m in (second, third):
+            assert await get_media(wl.client, admin, m) is None
+        missing = await wl.client.get(url, headers=bearer(admin))
+        assert missing.status_code == 404, missing.text
+        observations = await ok(
+            await wl.client.get(f"/v1/projects/{pid}/observations", headers=bearer(admin)), 200
+        )
+        assert observations["items"] == []
+
+        # The log, newest first, for managers only.
+        log_url = f"/v1/projects/{pid}/audit"
+        refused = await wl.client.get(log_url, headers=bearer(annotator))
+        assert refused.status_code == 403, refused.text
+        page = await ok(
+            await wl.client.get(log_url, params={"limit": 1}, headers=bearer(manager)), 200
+        )
+        rest = await ok(
+            await wl.client.get(
+                log_url, params={"cursor": page["next_cursor"]}, headers=bearer(manager)
+            ),
+            200,
+        )
+        assert [e["action"] for e in page["items"] + rest["items"]] == [
+            "deployment.deleted",
+            "media.deleted",
+        ]
+        assert rest["next_cursor"] is None
+        bad = await wl.client.get(log_url, params={"cursor": "x"}, headers=bearer(manager))
+        assert bad.status_code == 422, bad.text
