@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.e2e.test_deployment_time import exif_jpeg, patch, recorded, upload, utc
 from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, eventually, running
+from tests.support.platform import admin_token, eventually, running, user_token
 from wildlens.catalogue.media.models import Observation
 from wildlens.common.events import new_envelope
 from wildlens.common.events.v1.media_pb2 import (
@@ -383,3 +383,45 @@ async def test_the_gap_is_the_project_s_own(settings_for: Any) -> None:
             await recorded(wl, admin, await upload(wl, token, exif_jpeg(_reading(seconds), 90 + n)))
         # 15 s apart is within the field's usual minute, but not within this project's 10 s.
         assert [e["media_count"] for e in await _events(wl, admin, pid)] == [2, 1]
+
+
+async def test_a_new_event_gap_regroups_the_project_keeping_the_earlier_id(
+    settings_for: Any,
+) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        site = await create_site(wl.client, admin)
+        shade = iter(range(100, 200))
+        ids = []
+        for seconds in (0, 120):
+            media_id = await upload(
+                wl, site.device_token, exif_jpeg(_reading(seconds), next(shade))
+            )
+            await recorded(wl, admin, media_id)
+            ids.append(media_id)
+        first, second = await _event_of(wl, admin, ids[0]), await _event_of(wl, admin, ids[1])
+        assert first != second
+
+        project_url = f"/v1/projects/{site.project_id}"
+        viewer = user_token(settings, "viewer-1", {site.project_id: "viewer"})
+        refused = await wl.client.patch(
+            project_url, json={"event_gap_s": 300}, headers=bearer(viewer)
+        )
+        assert refused.status_code == 403, refused.text
+        bad = await wl.client.patch(project_url, json={"event_gap_s": 0}, headers=bearer(admin))
+        assert bad.status_code == 422, bad.text
+        assert "event_gap_s" in bad.text
+        assert len(await _events(wl, admin, site.project_id)) == 2
+
+        project = await ok(
+            await wl.client.patch(
+                project_url,
+                json={"event_gap_s": 300, "data_license": "CC-BY-4.0"},
+                headers=bearer(admin),
+            ),
+            200,
+        )
+        assert (project["event_gap_s"], project["data_license"]) == (300, "CC-BY-4.0")
+        events = await _events(wl, admin, site.project_id)
+        assert [(e["id"], e["media_count"]) for e in events] == [(first, 2)]

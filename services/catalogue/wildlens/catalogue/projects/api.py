@@ -10,9 +10,12 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.access import require_project
 from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.events.sequencing import regroup
 from wildlens.catalogue.projects.models import Membership, Project
-from wildlens.catalogue.projects.schemas import ProjectCreate, ProjectPublic
+from wildlens.catalogue.projects.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
+from wildlens.catalogue.sites.models import Deployment
 from wildlens.common.db.pagination import page_by_id
+from wildlens.common.errors import Invalid
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=ERROR_RESPONSES)
@@ -38,6 +41,32 @@ async def get_project(
 ) -> Project:
     """One project."""
     return await require_project(session, principal, project_id)
+
+
+@router.patch("/{project_id}", response_model=ProjectPublic)
+async def update_project(
+    project_id: uuid.UUID, body: ProjectUpdate, session: SessionDep, principal: PrincipalDep
+) -> Project:
+    """Change a project's description, licence or event settings (managers). A new event gap
+    groups every deployment's media again, keeping the ids of events that stay."""
+    project = await require_project(session, principal, project_id, "manager")
+    changes = body.model_dump(exclude_unset=True)
+    if None in changes.values():
+        unset = sorted(k for k, v in changes.items() if v is None)
+        raise Invalid(f"{', '.join(unset)} cannot be null; leave a field out to keep it")
+    regrouping = "event_gap_s" in changes and changes["event_gap_s"] != project.event_gap_s
+    for name, value in changes.items():
+        setattr(project, name, value)
+    session.add(project)
+    await session.flush()
+    if regrouping:
+        deployments = await session.exec(
+            select(Deployment.id).where(Deployment.project_id == project_id)
+        )
+        for deployment_id in deployments.all():
+            await regroup(session, project_id, deployment_id)
+    await session.refresh(project)
+    return project
 
 
 @router.get("", response_model=Page[ProjectPublic])

@@ -13,6 +13,19 @@ class ProjectCreate(BaseModel):
     description: str = Field(default="", max_length=10_000)
     event_gap_s: int = Field(default=60, ge=1, le=86_400)
     independence_interval_s: int = Field(default=1800, ge=0, le=30 * 86_400)
+    data_license: str = Field(default="", max_length=300)
+
+
+class ProjectUpdate(BaseModel):
+    """What a manager may change; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    event_gap_s: int | None = Field(default=None, ge=1, le=86_400)
+    independence_interval_s: int | None = Field(default=None, ge=0, le=30 * 86_400)
+    data_license: str | None = Field(default=None, max_length=300)
 
 
 class ProjectPublic(BaseModel):
@@ -23,5 +36,6 @@ class ProjectPublic(BaseModel):
     description: str
     event_gap_s: int
     independence_interval_s: int
+    data_license: str
     created_by: str
     created_at: datetime
