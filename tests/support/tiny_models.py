@@ -29,11 +29,18 @@ from wildlens.inference.models.bundle import BundleError, InputSpec, load_bundle
 from wildlens.inference.models.preprocess import preprocess
 
 __all__ = [
+    "CLASSIFIER_INPUT",
+    "CLASSIFIER_LABELS",
     "TINY_INPUT",
+    "TinyClassifier",
     "TinyDetector",
+    "build_tiny_classifier",
     "build_tiny_detector",
+    "export_classifier_onnx",
     "export_onnx",
     "generate_scene",
+    "generate_species_scene",
+    "load_tiny_classifier",
     "load_tiny_torch",
     "random_box",
 ]
@@ -264,4 +271,173 @@ def load_tiny_torch(folder: Path) -> TinyDetector:
     """The torch model a ``build_tiny_detector`` folder was exported from, in eval mode."""
     model = TinyDetector(TINY_INPUT.width)
     model.load_state_dict(torch.load(Path(folder) / WEIGHTS_FILE, weights_only=True))
+    return model.eval()
+
+
+# --- The tiny species classifier -------------------------------------------------------------
+#
+# Three "species" told apart by the tint of their rectangle, all bright enough for the tiny
+# detector to find. The classifier learns on square crops made exactly as inference makes
+# them, and is exported with raw logits (inference applies the softmax), as most classifier
+# exports are.
+
+CLASSIFIER_INPUT = InputSpec(width=32, height=32, letterbox=False)
+CLASSIFIER_LABELS: tuple[tuple[str, str], ...] = (
+    ("grey-heron", "Ardea cinerea"),
+    ("great-egret", "Ardea alba"),
+    ("mallard", "Anas platyrhynchos"),
+)
+SPECIES_TINTS: tuple[tuple[float, float, float], ...] = (
+    (250.0, 200.0, 200.0),
+    (200.0, 250.0, 200.0),
+    (200.0, 200.0, 250.0),
+)
+CLASSIFIER_WEIGHTS_FILE = "tiny-classifier.pt"
+CLASSIFIER_REVISION = 1
+CLASSIFIER_IMAGES = 240
+
+
+def generate_species_scene(
+    width: int,
+    height: int,
+    box_rel_xywh: tuple[float, float, float, float],
+    species: int,
+    seed: int,
+    *,
+    blend: float = 0.0,
+    towards: int = 0,
+) -> Image.Image:
+    """A scene as :func:`generate_scene` makes it, the rectangle tinted as ``species``, or
+    ``blend`` of the way towards the tint of species ``towards`` (an animal hard to tell)."""
+    scene = np.asarray(generate_scene(width, height, box_rel_xywh, seed), dtype=np.float32).copy()
+    rng = np.random.default_rng(seed + 1)
+    x, y, w, h = box_rel_xywh
+    x1, y1 = round(x * width), round(y * height)
+    x2, y2 = max(x1 + 1, round((x + w) * width)), max(y1 + 1, round((y + h) * height))
+    tint = (1 - blend) * np.asarray(SPECIES_TINTS[species], dtype=np.float32)
+    tint += blend * np.asarray(SPECIES_TINTS[towards], dtype=np.float32)
+    noise = rng.standard_normal((y2 - y1, x2 - x1, 3), dtype=np.float32) * 6
+    scene[y1:y2, x1:x2] = tint + noise
+    return Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8), "RGB")
+
+
+class TinyClassifier(nn.Module):
+    """Two convolutions, global average pooling, one score per label."""
+
+    def __init__(self, labels: int = len(CLASSIFIER_LABELS), width: int = 8) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, width, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(width, labels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features: torch.Tensor = self.body(x).mean(dim=(2, 3))
+        logits: torch.Tensor = self.head(features)
+        return logits
+
+
+def _classifier_set(count: int, seed: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    from wildlens.inference.classification.crops import square_crop
+
+    rng = np.random.default_rng(seed)
+    images = np.empty((count, 3, CLASSIFIER_INPUT.height, CLASSIFIER_INPUT.width), np.float32)
+    species = rng.integers(0, len(CLASSIFIER_LABELS), size=count)
+    for i in range(count):
+        width, height = (int(v) for v in rng.integers(72, 200, size=2))
+        box = random_box(rng)
+        scene = generate_species_scene(
+            width, height, box, int(species[i]), seed=int(rng.integers(1 << 31))
+        )
+        images[i], _ = preprocess(square_crop(scene, box), CLASSIFIER_INPUT)
+    return images, species.astype(np.int64)
+
+
+def build_tiny_classifier(folder: Path, *, seed: int = 0, steps: int = 400) -> Path:
+    """Train, export and bundle the tiny classifier in ``folder``; reuse an identical build.
+    The torch weights stay beside the bundle (``load_tiny_classifier``)."""
+    folder = Path(folder)
+    params = {
+        "revision": CLASSIFIER_REVISION,
+        "seed": seed,
+        "steps": steps,
+        "torch": torch.__version__,
+    }
+    try:
+        load_bundle(folder)
+        stored = json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8"))
+        if stored == params and (folder / CLASSIFIER_WEIGHTS_FILE).is_file():
+            return folder
+    except (BundleError, OSError, ValueError):
+        pass
+    torch.manual_seed(seed)
+    images, species = _classifier_set(CLASSIFIER_IMAGES, seed)
+    x_all, y_all = torch.from_numpy(images), torch.from_numpy(species)
+    model = TinyClassifier()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    generator = torch.Generator().manual_seed(seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.train()
+        loss = torch.zeros(())
+        for _ in range(steps):
+            batch = torch.randint(0, len(x_all), (BATCH,), generator=generator)
+            loss = nn.functional.cross_entropy(model(x_all[batch]), y_all[batch])
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / CLASSIFIER_WEIGHTS_FILE)
+    write_bundle(
+        folder,
+        export_classifier_onnx(model),
+        {
+            "name": "tiny-classifier",
+            "version": "0.1.0",
+            "kind": "classifier",
+            "input": CLASSIFIER_INPUT.model_dump(),
+            "labels": [
+                {"label": label, "scientific_name": name} for label, name in CLASSIFIER_LABELS
+            ],
+            "training": {
+                "images": CLASSIFIER_IMAGES,
+                "steps": steps,
+                "seed": seed,
+                "final_loss": round(float(loss.detach()), 5),
+            },
+        },
+    )
+    (folder / PARAMS_FILE).write_text(json.dumps(params), encoding="utf-8")
+    return folder
+
+
+def export_classifier_onnx(model: TinyClassifier) -> bytes:
+    """The classifier as ONNX bytes, with a dynamic batch axis and raw logits out."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, CLASSIFIER_INPUT.height, CLASSIFIER_INPUT.width),),
+            buffer,  # type: ignore[arg-type]
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return buffer.getvalue()
+
+
+def load_tiny_classifier(folder: Path) -> TinyClassifier:
+    """The torch model a ``build_tiny_classifier`` folder was exported from, in eval mode."""
+    model = TinyClassifier()
+    model.load_state_dict(torch.load(Path(folder) / CLASSIFIER_WEIGHTS_FILE, weights_only=True))
     return model.eval()

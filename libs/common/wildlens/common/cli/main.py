@@ -57,6 +57,10 @@ def up(
     detector: Annotated[
         Path | None, typer.Option(help="A detector model bundle (folder with model.onnx).")
     ] = None,
+    classifier: Annotated[
+        Path | None,
+        typer.Option(help="A species classifier bundle, run on the detector's animal crops."),
+    ] = None,
 ) -> None:
     """Run every installed service in one process on the embedded backends."""
     import uvicorn
@@ -64,9 +68,11 @@ def up(
     from wildlens.common.http import create_app
 
     settings = _settings(data, mode="embedded", public_url=f"http://{host}:{port}")
-    if detector is not None:
+    models = {"detector": detector, "classifier": classifier}
+    chosen = {name: path for name, path in models.items() if path is not None}
+    if chosen:
         settings = settings.model_copy(
-            update={"inference": settings.inference.model_copy(update={"detector": detector})}
+            update={"inference": settings.inference.model_copy(update=chosen)}
         )
     configure_logging(settings.log_level, json=settings.log_json)
     specs = discover_services()

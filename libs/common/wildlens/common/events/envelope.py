@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError, Message
 from wildlens.common.events.v1 import (
     devices_pb2,
     envelope_pb2,
+    inference_pb2,
     ingest_pb2,
     media_pb2,
     taxonomy_pb2,
@@ -38,6 +39,8 @@ EVENT_TYPES: dict[str, tuple[type[Message], int]] = {
     "ingest.derivatives.requested": (ingest_pb2.DerivativesRequested, 1),
     "ingest.video.requested": (ingest_pb2.VideoSplitRequested, 1),
     "taxonomy.changed": (taxonomy_pb2.TaxonomyChanged, 1),
+    "inference.requested": (inference_pb2.InferenceRequested, 1),
+    "model.promoted": (inference_pb2.ModelPromoted, 1),
 }
 
 

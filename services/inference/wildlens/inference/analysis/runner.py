@@ -1,8 +1,14 @@
-"""``media.recorded`` → ``media.analyzed``.
+"""Images in, detections out: the one path every image takes, whoever asked.
 
-Inference keeps nothing durable: it publishes the result and only then lets the bus ack, so a
-crash means the image is analysed again, never skipped. Decoding and the model run happen in a
-bounded thread pool, off the event loop.
+``media.recorded`` messages, backfills and ``POST /v1/predict`` all call :meth:`Analyzer.analyze`
+for each image. Fetching happens on the event loop (it is I/O); decoding and letterboxing run in
+a pool of threads, in parallel; the prepared tensors go to the shared micro-batcher, which runs
+the detector on batches made of whatever is waiting, from every source. At most ``prefetch``
+images are between fetch and result at any time, so a backlog of thousands of messages costs no
+more memory than a few batches.
+
+Inference keeps nothing durable: a consumer publishes the result and only then lets the bus
+ack, so a crash means the image is analysed again, never skipped.
 """
 
 from __future__ import annotations
@@ -10,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
 from PIL import Image, UnidentifiedImageError
 
+from wildlens.common.errors import Invalid, Unavailable
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
@@ -26,93 +35,226 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 from wildlens.common.service.context import ServiceContext
+from wildlens.inference.analysis.batcher import MicroBatcher
+from wildlens.inference.classification.stage import ClassificationStage, MediaContext
+from wildlens.inference.metrics import IMAGES_ANALYZED
 from wildlens.inference.models.detector import Detection as FoundBox
-from wildlens.inference.models.detector import Detector
+from wildlens.inference.models.detector import Detector, Prepared
+from wildlens.inference.models.serving import ModelServing
+
+__all__ = ["Analysis", "Analyzer", "NoDetector", "Undecodable"]
 
 log = structlog.get_logger(__name__)
 
 # Decompression bombs are refused at ingest; this is a second line for bytes that bypassed it.
 MAX_PIXELS = 200_000_000
 
-
-def _decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    if image.width * image.height > MAX_PIXELS:
-        raise ValueError(f"image has {image.width * image.height} pixels")
-    image.load()
-    return image
+Fetch = Callable[[], Awaitable[bytes]]
 
 
-class Analyzer:
-    def __init__(self, ctx: ServiceContext, detector: Detector, *, workers: int = 2) -> None:
-        self.ctx = ctx
-        self.detector = detector
-        self.threshold = ctx.settings.inference.detection_threshold
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inference")
+class Undecodable(Invalid):
+    """The bytes are not an image this service can read."""
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _ref(self) -> ModelRef:
+class NoDetector(Unavailable):
+    """No detector serves the project (none configured, none promoted yet)."""
+
+
+@dataclass
+class Analysis:
+    """One image analysed: the detector that ran, the decoded image, its boxes, and timings."""
+
+    detector: Detector
+    image: Image.Image
+    detections: list[FoundBox]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def model_ref(self) -> ModelRef:
         return ModelRef(
             name=self.detector.name, version=self.detector.version, sha256=self.detector.sha256
         )
 
-    async def handle(self, envelopes: list[Envelope]) -> None:
-        """Analyse a batch of recorded media in one model run and publish each result."""
-        loop = asyncio.get_running_loop()
-        jobs: list[tuple[MediaRecorded, Image.Image, dict[str, float]]] = []
-        results: list[MediaAnalyzed] = []
-        for envelope in envelopes:
-            event = unpack(envelope, MediaRecorded)
-            if event.kind not in (MediaKind.MEDIA_KIND_IMAGE, MediaKind.MEDIA_KIND_FRAME):
-                continue  # videos are analysed through their frames
+
+def _decode(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise Undecodable(f"image has {image.width * image.height} pixels")
+        image.load()
+    except Undecodable:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise Undecodable(f"image could not be decoded: {exc}") from exc
+    except Exception as exc:
+        # Image plugins fail on malformed bytes in their own ways (struct.error, SyntaxError,
+        # a missing optional codec); whatever it is, these bytes cannot be analysed here.
+        raise Undecodable(f"image could not be decoded: {type(exc).__name__}: {exc}") from exc
+    return image
+
+
+def _decode_and_prepare(detector: Detector, data: bytes) -> tuple[Image.Image, Prepared, float]:
+    started = time.perf_counter()
+    image = _decode(data)
+    decoded = time.perf_counter()
+    try:
+        prepared = detector.prepare(image)
+    except (OSError, ValueError) as exc:
+        raise Undecodable(f"image could not be decoded: {exc}") from exc
+    return image, prepared, (decoded - started) * 1000
+
+
+def _run(detector: Detector, items: Sequence[Prepared]) -> list[list[FoundBox]]:
+    return detector.detect_prepared(items)
+
+
+class Analyzer:
+    """Args:
+    ctx: the inference service's context (store, publish, settings).
+    serving: which detector serves which project.
+    """
+
+    def __init__(self, ctx: ServiceContext, serving: ModelServing) -> None:
+        settings = ctx.settings.inference
+        self.ctx = ctx
+        self.serving = serving
+        self.threshold = settings.detection_threshold
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.decode_workers, thread_name_prefix="inference-decode"
+        )
+        self.batcher: MicroBatcher[Detector, Prepared, list[FoundBox]] = MicroBatcher(
+            _run, max_batch=settings.max_batch, max_wait=settings.max_wait_ms / 1000
+        )
+        self._slots = asyncio.Semaphore(settings.prefetch)
+        # Species on the animal boxes, when a classifier serves (set by the service).
+        self.classification: ClassificationStage | None = None
+
+    async def close(self) -> None:
+        await self.batcher.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def detector_for(self, project_id: str | None) -> Detector:
+        detector = self.serving.detector(project_id)
+        if detector is None:
+            raise NoDetector("no detector serves this project yet")
+        return detector
+
+    async def analyze(
+        self, fetch: Fetch, *, project_id: str | None, detector: Detector | None = None
+    ) -> Analysis:
+        """Fetch, decode, letterbox and detect one image.
+
+        The detector is chosen once, here: a model promoted meanwhile does not change it.
+
+        Raises:
+            Undecodable: the bytes are no readable image.
+            NoDetector: nothing serves the project.
+        """
+        detector = detector or self.detector_for(project_id)
+        async with self._slots:
             started = time.perf_counter()
-            data = await self.ctx.store.get_bytes(event.object_key)
+            data = await fetch()
             fetched = time.perf_counter()
-            try:
-                image = await loop.run_in_executor(self._pool, _decode, data)
-            except (UnidentifiedImageError, OSError, ValueError) as exc:
-                results.append(self._failure(event, f"image could not be decoded: {exc}"))
-                continue
+            loop = asyncio.get_running_loop()
+            image, prepared, decode_ms = await loop.run_in_executor(
+                self._pool, _decode_and_prepare, detector, data
+            )
+            del data  # the compressed bytes are not needed any more; the slot keeps the image
+            prepared_at = time.perf_counter()
+            found = await self.batcher.submit(detector, prepared)
             timings = {
                 "fetch": (fetched - started) * 1000,
-                "decode": (time.perf_counter() - fetched) * 1000,
+                "decode": decode_ms,
+                "preprocess": (prepared_at - fetched) * 1000 - decode_ms,
+                "detect": (time.perf_counter() - prepared_at) * 1000,
             }
-            jobs.append((event, image, timings))
+            return Analysis(detector, image, found, timings)
 
-        if jobs:
-            started = time.perf_counter()
-            detections = await loop.run_in_executor(
-                self._pool, self.detector.detect, [image for _, image, _ in jobs]
-            )
-            per_image = (time.perf_counter() - started) * 1000 / len(jobs)
-            for (event, image, timings), found in zip(jobs, detections, strict=True):
-                timings["detect"] = per_image
-                results.append(self._result(event, image, found, timings))
+    async def handle(self, envelopes: list[Envelope]) -> None:
+        """Analyse a batch of recorded media and publish each result (``media.recorded``)."""
+        events = [unpack(envelope, MediaRecorded) for envelope in envelopes]
+        images = [
+            e for e in events if e.kind in (MediaKind.MEDIA_KIND_IMAGE, MediaKind.MEDIA_KIND_FRAME)
+        ]  # videos are analysed through their frames
+        served = [e for e in images if self.serving.detector(e.project_id) is not None]
+        for event in images:
+            if self.serving.detector(event.project_id) is None:
+                # Only other projects have a detector of their own: this one stays 'recorded',
+                # as all media do without a detector; a backfill analyses it once one serves.
+                log.warning(
+                    "inference.no_detector_for_project",
+                    media_id=event.media_id,
+                    project_id=event.project_id,
+                )
+        images = served
+        results = await self.analyze_many(
+            [(e.media_id, e.project_id, self._fetch_key(e.object_key)) for e in images],
+            source="recorded",
+            contexts={e.media_id: MediaContext.of(e) for e in images},
+        )
         if results:
             await self.ctx.publish(results)
 
-    def _result(
+    def _fetch_key(self, key: str) -> Fetch:
+        store = self.ctx.store
+        return lambda: store.get_bytes(key)
+
+    async def analyze_many(
         self,
-        event: MediaRecorded,
-        image: Image.Image,
-        found: list[FoundBox],
-        timings: dict[str, float],
-    ) -> MediaAnalyzed:
+        items: Sequence[tuple[str, str, Fetch]],
+        *,
+        source: str,
+        detector: Detector | None = None,
+        contexts: Mapping[str, MediaContext] | None = None,
+    ) -> list[MediaAnalyzed]:
+        """``media.analyzed`` for each ``(media id, project id, fetch)``, analysed side by side.
+
+        An undecodable image gets a result saying so; any other failure (storage down) raises
+        once every image has settled, so the caller's message is delivered again.
+        """
+
+        decoded: dict[str, Image.Image] = {}
+
+        async def one(media_id: str, project_id: str, fetch: Fetch) -> MediaAnalyzed:
+            used = detector or self.detector_for(project_id)
+            try:
+                analysis = await self.analyze(fetch, project_id=project_id, detector=used)
+            except Undecodable as exc:
+                IMAGES_ANALYZED.labels(source, "undecodable").inc()
+                return self._failure(media_id, project_id, used, exc.detail)
+            IMAGES_ANALYZED.labels(source, "ok").inc()
+            decoded[media_id] = analysis.image
+            return self.result(media_id, project_id, analysis)
+
+        settled = await asyncio.gather(
+            *(one(m, p, fetch) for m, p, fetch in items), return_exceptions=True
+        )
+        for outcome in settled:
+            if isinstance(outcome, BaseException):
+                IMAGES_ANALYZED.labels(source, "failed").inc()
+                raise outcome
+        results = [outcome for outcome in settled if isinstance(outcome, MediaAnalyzed)]
+        if self.classification is not None:
+            # All animal crops of all these images, classified together.
+            await self.classification.classify(results, decoded, contexts)
+        return results
+
+    def kept(self, analysis: Analysis) -> list[FoundBox]:
+        """The detections at or above the platform's threshold."""
+        return [d for d in analysis.detections if d.confidence >= self.threshold]
+
+    def result(self, media_id: str, project_id: str, analysis: Analysis) -> MediaAnalyzed:
         result = MediaAnalyzed(
-            media_id=event.media_id,
-            project_id=event.project_id,
-            detector=self._ref(),
-            image_width=image.width,
-            image_height=image.height,
+            media_id=media_id,
+            project_id=project_id,
+            detector=analysis.model_ref,
+            image_width=analysis.image.width,
+            image_height=analysis.image.height,
             detection_threshold=self.threshold,
-            timings_ms=timings,
+            timings_ms=analysis.timings_ms,
         )
         result.analyzed_at.FromDatetime(datetime.now(UTC))
-        for detection in found:
-            if detection.confidence < self.threshold:
-                continue
+        for detection in self.kept(analysis):
             x, y, w, h = detection.bbox
             result.detections.append(
                 Detection(
@@ -123,12 +265,14 @@ class Analyzer:
             )
         return result
 
-    def _failure(self, event: MediaRecorded, reason: str) -> MediaAnalyzed:
-        log.warning("inference.undecodable", media_id=event.media_id, reason=reason)
+    def _failure(
+        self, media_id: str, project_id: str, detector: Detector, reason: str
+    ) -> MediaAnalyzed:
+        log.warning("inference.undecodable", media_id=media_id, reason=reason)
         result = MediaAnalyzed(
-            media_id=event.media_id,
-            project_id=event.project_id,
-            detector=self._ref(),
+            media_id=media_id,
+            project_id=project_id,
+            detector=ModelRef(name=detector.name, version=detector.version, sha256=detector.sha256),
             failure=reason,
         )
         result.analyzed_at.FromDatetime(datetime.now(UTC))

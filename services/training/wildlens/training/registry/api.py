@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
@@ -32,6 +32,7 @@ class ModelPublic(BaseModel):
     version: str
     kind: str
     sha256: str
+    bundle_key: str
     stage: str
     project_id: uuid.UUID | None
     metrics: dict[str, Any]
@@ -44,10 +45,19 @@ async def list_models(
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
+    stage: Annotated[
+        Literal["candidate", "production", "archived"] | None,
+        Query(description="Only models in this stage (inference reads production at start-up)"),
+    ] = None,
+    kind: Annotated[Literal["detector", "classifier"] | None, Query()] = None,
 ) -> Page[ModelPublic]:
     """Registered models: global ones, and those of projects the caller belongs to."""
     principal.require_user()
     query = select(RegisteredModel)
+    if stage is not None:
+        query = query.where(RegisteredModel.stage == stage)
+    if kind is not None:
+        query = query.where(RegisteredModel.kind == kind)
     if not principal.is_platform_admin:
         visible = [uuid.UUID(p) for p in principal.roles if p != "*"]
         query = query.where(

@@ -121,26 +121,36 @@ class BoundingBox(_message.Message):
     def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., width: _Optional[float] = ..., height: _Optional[float] = ...) -> None: ...
 
 class Classification(_message.Message):
-    __slots__ = ("label", "scientific_name", "confidence")
+    __slots__ = ("label", "scientific_name", "confidence", "taxon_id", "rank", "image_confidence")
     LABEL_FIELD_NUMBER: _ClassVar[int]
     SCIENTIFIC_NAME_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    TAXON_ID_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     label: str
     scientific_name: str
     confidence: float
-    def __init__(self, label: _Optional[str] = ..., scientific_name: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+    taxon_id: str
+    rank: str
+    image_confidence: float
+    def __init__(self, label: _Optional[str] = ..., scientific_name: _Optional[str] = ..., confidence: _Optional[float] = ..., taxon_id: _Optional[str] = ..., rank: _Optional[str] = ..., image_confidence: _Optional[float] = ...) -> None: ...
 
 class Detection(_message.Message):
-    __slots__ = ("category", "confidence", "bbox", "classifications")
+    __slots__ = ("category", "confidence", "bbox", "classifications", "prediction_source", "prior_changed")
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     BBOX_FIELD_NUMBER: _ClassVar[int]
     CLASSIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_CHANGED_FIELD_NUMBER: _ClassVar[int]
     category: str
     confidence: float
     bbox: BoundingBox
     classifications: _containers.RepeatedCompositeFieldContainer[Classification]
-    def __init__(self, category: _Optional[str] = ..., confidence: _Optional[float] = ..., bbox: _Optional[_Union[BoundingBox, _Mapping]] = ..., classifications: _Optional[_Iterable[_Union[Classification, _Mapping]]] = ...) -> None: ...
+    prediction_source: str
+    prior_changed: bool
+    def __init__(self, category: _Optional[str] = ..., confidence: _Optional[float] = ..., bbox: _Optional[_Union[BoundingBox, _Mapping]] = ..., classifications: _Optional[_Iterable[_Union[Classification, _Mapping]]] = ..., prediction_source: _Optional[str] = ..., prior_changed: _Optional[bool] = ...) -> None: ...
 
 class ModelRef(_message.Message):
     __slots__ = ("name", "version", "sha256")

@@ -1,0 +1,1 @@
+"""The inference service's HTTP routes: predictions for external apps, and backfills."""

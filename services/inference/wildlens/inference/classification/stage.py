@@ -1,0 +1,314 @@
+"""The classification stage: after detection, every animal box of every image in a batch is
+cropped, classified in one go, and answered in the terms of its project.
+
+The stage works on the ``media.analyzed`` results the detector stage produced, so whoever
+asked for the analysis (``media.recorded``, a backfill, a prediction request) gets species
+with it: :meth:`ClassificationStage.classify` fills each animal detection's classifications
+in place and names the classifier in the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import structlog
+from PIL import Image
+
+from wildlens.common.events import Envelope, unpack
+from wildlens.common.events.v1.media_pb2 import (
+    Classification,
+    Detection,
+    MediaAnalyzed,
+    MediaRecorded,
+    ModelRef,
+)
+from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
+from wildlens.common.service.context import ServiceContext
+from wildlens.inference.classification.classifier import Classifier
+from wildlens.inference.classification.crops import CONTEXT, square_crop
+from wildlens.inference.classification.decide import CropOutcome, decide
+from wildlens.inference.prior.model import SpatiotemporalPrior
+from wildlens.inference.prior.source import PriorSource
+from wildlens.inference.taxonomy.cache import TaxonomyCache
+from wildlens.inference.taxonomy.catalogue import CatalogueTaxonomy
+from wildlens.inference.taxonomy.decisions import allowed_labels
+from wildlens.inference.taxonomy.geofence import Geofence, load_geofence
+from wildlens.inference.taxonomy.tree import LabelTaxon, ProjectTaxonomy
+
+__all__ = ["ClassificationStage", "MediaContext", "fill_detection"]
+
+log = structlog.get_logger(__name__)
+
+Vector = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaContext:
+    """Where and when one medium was captured, for the geofence and the prior."""
+
+    project_id: str
+    location_id: str = ""
+    region: str = ""
+    captured_at: datetime | None = None
+
+    @classmethod
+    def of(cls, event: MediaRecorded) -> MediaContext:
+        captured = (
+            event.captured_at.ToDatetime(tzinfo=UTC) if event.HasField("captured_at") else None
+        )
+        return cls(event.project_id, event.location_id, event.region, captured)
+
+
+class ServingModels(Protocol):
+    """Which model of a kind serves a project (the service's model serving)."""
+
+    def current(self, kind: str, project_id: str | None = None) -> object | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    result: MediaAnalyzed
+    detection: Detection
+    context: MediaContext
+
+
+@dataclass(frozen=True)
+class _Project:
+    labels: list[LabelTaxon]
+    taxonomy: ProjectTaxonomy
+    prior: SpatiotemporalPrior | None
+    weight: float
+
+
+def _xywh(detection: Detection) -> tuple[float, float, float, float]:
+    box = detection.bbox
+    return box.x, box.y, box.width, box.height
+
+
+def fill_detection(detection: Detection, outcome: CropOutcome) -> None:
+    """Write one crop's answer into its ``media.analyzed`` detection."""
+    del detection.classifications[:]
+    for score in outcome.classifications:
+        detection.classifications.append(
+            Classification(
+                label=score.label,
+                scientific_name=score.scientific_name,
+                confidence=score.confidence,
+                taxon_id=score.taxon_id,
+                rank=score.rank,
+                image_confidence=score.image_confidence,
+            )
+        )
+    detection.prediction_source = outcome.source if outcome.classifications else ""
+    detection.prior_changed = outcome.prior_changed
+
+
+class ClassificationStage:
+    """Args:
+    classifier_for: the classifier serving a project (its own or the global one), or None;
+        looked up for every batch, so a promoted classifier takes over at the next batch.
+    taxonomy: each project's taxonomy, cached.
+    priors: each project's spatiotemporal prior; None: no prior for anyone.
+    prior_weights: the prior's weight per project id, ``"*"`` for every project.
+    top_k: classifications kept per detection.
+    rollup_threshold: below it the answer rolls up to an ancestor.
+    categories: the detector categories that are classified.
+    context: margin around each box, as a share of its longer side.
+    """
+
+    def __init__(
+        self,
+        classifier_for: Callable[[str], Classifier | None],
+        taxonomy: TaxonomyCache,
+        *,
+        priors: PriorSource | None = None,
+        prior_weights: Mapping[str, float] | None = None,
+        top_k: int = 5,
+        rollup_threshold: float = 0.65,
+        categories: Sequence[str] = ("animal",),
+        context: float = CONTEXT,
+    ) -> None:
+        self.classifier_for = classifier_for
+        self.taxonomy = taxonomy
+        self.priors = priors
+        self.prior_weights = dict(prior_weights or {})
+        self.top_k = top_k
+        self.rollup_threshold = rollup_threshold
+        self.categories = frozenset(categories)
+        self.context = context
+        # Each classifier's geofence ships in its bundle; read once per model file.
+        self._geofences: dict[str, Geofence] = {}
+
+    @classmethod
+    def for_service(cls, ctx: ServiceContext, serving: ServingModels) -> ClassificationStage:
+        """The stage for a running inference service: the classifier ``serving`` holds for
+        each project, the catalogue's taxonomy and, where the settings give a project a prior
+        weight, its prior."""
+        settings = ctx.settings.inference
+
+        def classifier_for(project_id: str) -> Classifier | None:
+            model = serving.current("classifier", project_id)
+            return model if isinstance(model, Classifier) else None
+
+        weights = {p: w for p, w in settings.prior_weights.items() if w > 0}
+
+        def catalogue() -> httpx.AsyncClient:
+            return ctx.client("catalogue")
+
+        return cls(
+            classifier_for,
+            TaxonomyCache(CatalogueTaxonomy(catalogue)),
+            priors=PriorSource(catalogue, ttl_s=settings.prior_refresh_s) if weights else None,
+            prior_weights=weights,
+            top_k=settings.classifier_top_k,
+            rollup_threshold=settings.rollup_threshold,
+        )
+
+    def subscribe(self, ctx: ServiceContext) -> None:
+        """Hear ``taxonomy.changed`` on this replica (a broadcast: every replica hears it)."""
+        ctx.consume_batches("taxonomy.changed", self.on_taxonomy_changed, broadcast=True)
+
+    async def on_taxonomy_changed(self, envelopes: list[Envelope]) -> None:
+        """Forget what the event names: one project's taxonomy and prior, or, when the shared
+        tree changed, everything."""
+        for envelope in envelopes:
+            event = unpack(envelope, TaxonomyChanged)
+            log.info("inference.taxonomy_changed", project_id=event.project_id, reason=event.reason)
+            self.taxonomy.invalidate(event.project_id)
+            if self.priors is not None:
+                self.priors.invalidate(event.project_id)
+
+    def geofence(self, classifier: Classifier) -> Geofence:
+        fence = self._geofences.get(classifier.sha256)
+        if fence is None:
+            fence = self._geofences[classifier.sha256] = load_geofence(classifier.bundle.root)
+        return fence
+
+    def _weight(self, project_id: str) -> float:
+        return self.prior_weights.get(project_id, self.prior_weights.get("*", 0.0))
+
+    async def _project(self, project_id: str, classifier: Classifier) -> _Project:
+        manifest = classifier.manifest
+        if not project_id:
+            # An image sent for prediction outside any project: the bundle's names alone.
+            return _Project(ProjectTaxonomy().resolve(manifest.labels), ProjectTaxonomy(), None, 0)
+        taxonomy = await self.taxonomy.get(project_id, manifest.name, manifest.labels)
+        weight = self._weight(project_id)
+        prior = (
+            await self.priors.get(project_id) if self.priors is not None and weight > 0 else None
+        )
+        return _Project(taxonomy.resolve(manifest.labels), taxonomy, prior, weight)
+
+    async def classify(
+        self,
+        results: Sequence[MediaAnalyzed],
+        images: Mapping[str, Image.Image],
+        contexts: Mapping[str, MediaContext] | None = None,
+    ) -> None:
+        """Classify every animal detection of ``results`` in place, and name the classifier
+        in each result it ran for.
+
+        Args:
+            results: ``media.analyzed`` results with their detections (failures are skipped).
+            images: each result's decoded image, by media id.
+            contexts: each medium's place and time, by media id; without one, a medium is
+                judged by its project alone.
+        """
+        # Grouped by classifier: all crops a classifier gets go through it together.
+        groups: dict[int, tuple[Classifier, list[_Job]]] = {}
+        for result in results:
+            image = images.get(result.media_id)
+            classifier = self.classifier_for(result.project_id)
+            if result.failure or image is None or classifier is None:
+                continue
+            result.classifier.CopyFrom(
+                ModelRef(name=classifier.name, version=classifier.version, sha256=classifier.sha256)
+            )
+            context = (contexts or {}).get(result.media_id) or MediaContext(result.project_id)
+            jobs = groups.setdefault(id(classifier), (classifier, []))[1]
+            jobs += [
+                _Job(result, detection, context)
+                for detection in result.detections
+                if detection.category in self.categories
+            ]
+        for classifier, jobs in groups.values():
+            if jobs:
+                await self._classify(classifier, jobs, images)
+
+    async def _classify(
+        self, classifier: Classifier, jobs: list[_Job], images: Mapping[str, Image.Image]
+    ) -> None:
+        started = time.perf_counter()
+        projects = sorted({job.context.project_id for job in jobs})
+        known = dict(
+            zip(
+                projects,
+                await asyncio.gather(*(self._project(p, classifier) for p in projects)),
+                strict=True,
+            )
+        )
+        outcomes = await asyncio.to_thread(self._run, classifier, jobs, images, known)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            fill_detection(job.detection, outcome)
+        media = {id(job.result): job.result for job in jobs}
+        elapsed = (time.perf_counter() - started) * 1000
+        for result in media.values():
+            result.timings_ms["classify"] = elapsed / len(media)
+
+    def _run(
+        self,
+        classifier: Classifier,
+        jobs: Sequence[_Job],
+        images: Mapping[str, Image.Image],
+        projects: Mapping[str, _Project],
+    ) -> list[CropOutcome]:
+        """Crop, classify all crops in as few runs as the batch size allows, decide. Blocking."""
+        crops = [
+            square_crop(images[job.result.media_id], _xywh(job.detection), context=self.context)
+            for job in jobs
+        ]
+        probabilities = classifier.classify(crops)
+        fence = self.geofence(classifier)
+        outcomes: list[CropOutcome] = []
+        masks: dict[tuple[str, str], npt.NDArray[np.bool_]] = {}
+        for job, row in zip(jobs, probabilities, strict=True):
+            context = job.context
+            project = projects[context.project_id]
+            where = (context.project_id, context.region)
+            if where not in masks:
+                masks[where] = allowed_labels(
+                    project.labels, project.taxonomy, fence, context.region
+                )
+            outcomes.append(
+                decide(
+                    row,
+                    project.labels,
+                    project.taxonomy,
+                    masks[where],
+                    prior=self._prior(project, context),
+                    prior_weight=project.weight,
+                    threshold=self.rollup_threshold,
+                    top_k=self.top_k,
+                )
+            )
+        return outcomes
+
+    @staticmethod
+    def _prior(project: _Project, context: MediaContext) -> Vector | None:
+        if project.prior is None:
+            return None
+        when = context.captured_at
+        return project.prior.probabilities(
+            [label.key for label in project.labels],
+            context.location_id,
+            when.month if when else 0,
+            when.hour if when else -1,
+        )
