@@ -7,6 +7,7 @@ Kubernetes OpenAPI schemas with kubernetes-validate.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterator
 from pathlib import Path
@@ -330,7 +331,10 @@ def test_existing_secrets_are_used_as_given(chart: helm.Chart) -> None:
             "database": {"existingSecret": "pg", "existingSecretPasswordKey": "pw"},
             "broker": {"existingSecret": "mq"},
             "storage": {"existingSecret": "s3"},
-            "auth": {"existingSecret": "platform-keys"},
+            "auth": {
+                "existingSecret": "platform-keys",
+                "serviceSecret": {"existingSecret": "svc", "existingSecretKey": "shared"},
+            },
         },
     )
     # Nothing left for the chart to own or generate.
@@ -344,6 +348,7 @@ def test_existing_secrets_are_used_as_given(chart: helm.Chart) -> None:
     assert env["WILDLENS_DATABASE__PASSWORD"] == {"name": "pg", "key": "pw"}
     assert env["WILDLENS_BROKER__PASSWORD"]["name"] == "mq"
     assert env["WILDLENS_STORAGE__SECRET_KEY"]["name"] == "s3"
+    assert env["WILDLENS_AUTH__SERVICE_SECRET"] == {"name": "svc", "key": "shared"}
     pod = deployment(objects, "catalogue")["spec"]["template"]["spec"]
     keys = next(v for v in pod["volumes"] if v["name"] == "signing-key")
     assert keys["secret"]["secretName"] == "platform-keys"
@@ -487,3 +492,28 @@ def test_skaffold_builds_each_service_and_feeds_its_image_to_the_chart(chart: he
     chart.validate_schema(values)
     objects = render(chart, values)
     assert container(objects, "citsci")["image"] == "registry.example.org/x:abc123"
+
+
+def test_services_find_each_other_and_share_the_service_secret(chart: helm.Chart) -> None:
+    objects = render(chart, {"citsci": {"enabled": False}})
+    (config,) = find(objects, "ConfigMap", "config")
+    urls = {k: v for k, v in config["data"].items() if k.startswith("WILDLENS_SERVICES__")}
+    port = yaml.safe_load((CHART / "values.yaml").read_text())["service"]["port"]
+    # Each enabled service at its in-cluster Service name; a disabled one has no address.
+    services = {o["metadata"]["name"] for o in find(objects, "Service")}
+    assert urls == {
+        f"WILDLENS_SERVICES__{name.upper()}_URL": f"http://{service_name}:{port}"
+        for name in SERVICES
+        if name != "citsci"
+        for service_name in services
+        if service_name.endswith(f"-{name}")
+    }
+    (secret,) = find(objects, "Secret", "credentials")
+    assert len(base64.b64decode(secret["data"]["service-secret"])) == 48
+    for service in set(SERVICES) - {"citsci"}:
+        env = {e["name"]: e for e in container(objects, service)["env"]}
+        ref = env["WILDLENS_AUTH__SERVICE_SECRET"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": secret["metadata"]["name"], "key": "service-secret"}
+    given = render(chart, {"auth": {"serviceSecret": {"value": "s3cr3t-shared"}}})
+    (secret,) = find(given, "Secret", "credentials")
+    assert base64.b64decode(secret["data"]["service-secret"]) == b"s3cr3t-shared"

@@ -198,10 +198,15 @@ async def test_a_revoked_gateway_is_refused_by_every_ingest_process(
         admin = bearer(cluster.admin)
         site = await create_site(catalogue, cluster.admin)
         await ok(await post_media(ingest, site.device_token, heron_images[0]), 202)
+
         # The ingest process, holding only the public key, obtained a service token from the
-        # catalogue with the shared secret and loaded the (empty) revocation list.
-        ready = (await ingest.get("/readyz")).json()
-        assert ready["services"]["ingest"]["revocations"]["loaded"] is True
+        # catalogue with the shared secret and loaded the (empty) revocation list (retrying
+        # with backoff if it started before the catalogue answered).
+        async def revocations_loaded() -> bool:
+            ready = (await ingest.get("/readyz")).json()
+            return ready["services"]["ingest"]["revocations"]["loaded"] is True
+
+        await eventually(revocations_loaded)
 
         listed = await ok(
             await catalogue.get(f"/v1/projects/{site.project_id}/device-tokens", headers=admin),

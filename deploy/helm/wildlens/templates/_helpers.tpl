@@ -140,6 +140,12 @@ WILDLENS_AUTH__ISSUER: {{ .Values.auth.issuer | quote }}
 WILDLENS_AUTH__PUBLIC_KEY_FILE: {{ printf "%s/public.pem" (include "wildlens.keysDir" .) | quote }}
 # The migrations Job owns the schema; a service never migrates as it starts.
 WILDLENS_MIGRATE_ON_START: "false"
+# Where each enabled service answers the others (inside the cluster, not through the Ingress).
+{{- range $name := splitList " " (include "wildlens.serviceNames" .) }}
+{{- if (index $.Values $name).enabled }}
+{{ printf "WILDLENS_SERVICES__%s_URL" (upper $name) }}: {{ printf "http://%s:%v" (include "wildlens.componentName" (dict "root" $ "component" $name)) $.Values.service.port | quote }}
+{{- end }}
+{{- end }}
 {{- range $key, $value := .Values.config.extraEnv }}
 {{ $key }}: {{ $value | toString | quote }}
 {{- end }}
@@ -182,11 +188,16 @@ WILDLENS_MIGRATE_ON_START: "false"
     secretKeyRef:
       name: {{ default $own .Values.storage.existingSecret }}
       key: {{ ternary .Values.storage.existingSecretSecretKeyKey "storage-secret-key" (not (empty .Values.storage.existingSecret)) }}
+- name: WILDLENS_AUTH__SERVICE_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ default $own .Values.auth.serviceSecret.existingSecret }}
+      key: {{ ternary .Values.auth.serviceSecret.existingSecretKey "service-secret" (not (empty .Values.auth.serviceSecret.existingSecret)) }}
 {{- end }}
 
 {{/* Whether the chart owns the credentials Secret (some credential has no existingSecret). */}}
 {{- define "wildlens.ownsCredentials" -}}
-{{- if or (not .Values.database.existingSecret) (not .Values.broker.existingSecret) (not .Values.storage.existingSecret) }}true{{ end }}
+{{- if or (not .Values.database.existingSecret) (not .Values.broker.existingSecret) (not .Values.storage.existingSecret) (not .Values.auth.serviceSecret.existingSecret) }}true{{ end }}
 {{- end }}
 
 {{- define "wildlens.podSecurityContext" -}}
