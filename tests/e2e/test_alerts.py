@@ -21,15 +21,9 @@ import pytest
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, get_media, running, user_token
+from tests.support.results import analysis, animal, person
 from tests.support.tiny_models import generate_scene
 from wildlens.catalogue.alerts.delivery import RetryPolicy
-from wildlens.common.events.v1.media_pb2 import (
-    BoundingBox,
-    Classification,
-    Detection,
-    MediaAnalyzed,
-    ModelRef,
-)
 
 
 @dataclass
@@ -120,34 +114,6 @@ async def _upload(wl: Any, site: Site, admin: str, seed: int, captured_at: str) 
     media_id = str(body["media_id"])
     await eventually(lambda: get_media(wl.client, admin, media_id))
     return media_id
-
-
-def _analysis(media_id: str, project_id: str, *detections: Detection) -> MediaAnalyzed:
-    event = MediaAnalyzed(
-        media_id=media_id,
-        project_id=project_id,
-        detector=ModelRef(name="test-detector", version="1.0"),
-        detections=list(detections),
-    )
-    event.analyzed_at.GetCurrentTime()
-    return event
-
-
-def _animal(confidence: float, scientific_name: str) -> Detection:
-    return Detection(
-        category="animal",
-        confidence=confidence,
-        bbox=BoundingBox(x=0.1, y=0.2, width=0.3, height=0.4),
-        classifications=[
-            Classification(label=scientific_name, scientific_name=scientific_name, confidence=0.9)
-        ],
-    )
-
-
-def _person(confidence: float) -> Detection:
-    return Detection(
-        category="person", confidence=confidence, bbox=BoundingBox(x=0, y=0, width=1, height=1)
-    )
 
 
 async def _analysed(wl: Any, admin: str, media_ids: list[str]) -> None:
@@ -249,10 +215,10 @@ async def test_a_matching_sighting_reaches_the_receiver_signed(
         pid = site.project_id
         await wl.platform.contexts["inference"].publish(
             [
-                _analysis(night, pid, _animal(0.9, "Ardea cinerea")),
-                _analysis(weak, pid, _animal(0.4, "Ardea cinerea")),
-                _analysis(noon, pid, _animal(0.95, "Ardea alba")),
-                _analysis(duck, pid, _animal(0.9, "Anas platyrhynchos")),
+                analysis(night, pid, animal(0.9, "Ardea cinerea")),
+                analysis(weak, pid, animal(0.4, "Ardea cinerea")),
+                analysis(noon, pid, animal(0.95, "Ardea alba")),
+                analysis(duck, pid, animal(0.9, "Anas platyrhynchos")),
             ]
         )
         await _analysed(wl, admin, [night, weak, noon, duck])
@@ -292,7 +258,7 @@ async def test_a_matching_sighting_reaches_the_receiver_signed(
         assert await _deliveries(wl, admin, site, in_may["id"]) == []
 
         # The same medium analysed again by a newer model: no second alert.
-        again = _analysis(night, pid, _animal(0.97, "Ardea cinerea"))
+        again = analysis(night, pid, animal(0.97, "Ardea cinerea"))
         again.detector.version = "2.0"
         await wl.platform.contexts["inference"].publish([again])
 
@@ -323,7 +289,7 @@ async def test_failed_deliveries_are_retried_with_growing_pauses(
         )
         media_id = await _upload(wl, site, admin, 5, "2021-04-02T10:00:00+01:00")
         await wl.platform.contexts["inference"].publish(
-            [_analysis(media_id, site.project_id, _person(0.8))]
+            [analysis(media_id, site.project_id, person(0.8))]
         )
 
         async def delivered() -> list[dict[str, Any]]:
@@ -369,7 +335,7 @@ async def test_pending_deliveries_go_out_after_a_restart(
         )
         media_id = await _upload(wl, site, admin, 6, "2021-04-03T10:00:00+01:00")
         await wl.platform.contexts["inference"].publish(
-            [_analysis(media_id, site.project_id, _person(0.7))]
+            [analysis(media_id, site.project_id, person(0.7))]
         )
 
         async def failed_once() -> list[dict[str, Any]]:

@@ -18,36 +18,12 @@ from sqlmodel import select
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, running, user_token
+from tests.support.results import analysis, animal
 from wildlens.catalogue.media.models import Observation
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
-    Classification,
     Detection,
-    MediaAnalyzed,
-    ModelRef,
 )
-
-
-def _analysis(media_id: str, project_id: str, *detections: Detection) -> MediaAnalyzed:
-    event = MediaAnalyzed(
-        media_id=media_id,
-        project_id=project_id,
-        detector=ModelRef(name="test-detector", version="1.0"),
-        detections=list(detections),
-    )
-    event.analyzed_at.GetCurrentTime()
-    return event
-
-
-def _animal(confidence: float, scientific_name: str) -> Detection:
-    return Detection(
-        category="animal",
-        confidence=confidence,
-        bbox=BoundingBox(x=0.1, y=0.2, width=0.3, height=0.4),
-        classifications=[
-            Classification(label="x", scientific_name=scientific_name, confidence=0.9)
-        ],
-    )
 
 
 async def _get(client: Any, url: str, token: str, **params: Any) -> dict[str, Any]:
@@ -97,16 +73,16 @@ async def _setup(wl: Any, admin: str, images: list[Path]) -> dict[str, Any]:
     media = {m: await _get(wl.client, f"/v1/media/{m}", admin) for m in ids}
     heron, duck, person, empty, nodate = ids
     events = [
-        _analysis(heron, site.project_id, _animal(0.9, "Ardea cinerea")),
-        _analysis(duck, site.project_id, _animal(0.4, "Anas platyrhynchos")),
-        _analysis(
+        analysis(heron, site.project_id, animal(0.9, "Ardea cinerea")),
+        analysis(duck, site.project_id, animal(0.4, "Anas platyrhynchos")),
+        analysis(
             person,
             site.project_id,
             Detection(
                 category="person", confidence=0.8, bbox=BoundingBox(x=0, y=0, width=1, height=1)
             ),
         ),
-        _analysis(empty, site.project_id),
+        analysis(empty, site.project_id),
     ]
     await wl.platform.contexts["inference"].publish(events)
 
