@@ -10,10 +10,8 @@ with the ``generic`` layout and written as a model bundle, then served like any 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tests.support.tiny_models import STRIDE, TinyDetector
+from tests.support.tiny_models import STRIDE, TinyDetector, export_onnx
 from wildlens.inference.models.bundle import BundleError, InputSpec, load_bundle, write_bundle
 from wildlens.inference.models.preprocess import preprocess
 
@@ -101,25 +99,6 @@ def _train(example: Path, seed: int) -> tuple[TinyDetector, float]:
     return model.eval(), float(loss.detach())
 
 
-def _export(model: TinyDetector) -> bytes:
-    buffer = io.BytesIO()
-    names = ("images", "boxes", "scores", "labels")
-    with warnings.catch_warnings():
-        # The TorchScript exporter warns about its own deprecation; warnings are errors here.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, 3, HERON_INPUT.height, HERON_INPUT.width),),
-            buffer,  # type: ignore[arg-type]  # file objects work; the annotation says paths
-            input_names=[names[0]],
-            output_names=list(names[1:]),
-            dynamic_axes={name: {0: "batch"} for name in names},
-            opset_version=17,
-            dynamo=False,
-        )
-    return buffer.getvalue()
-
-
 def build_heron_detector(folder: Path, example: Path, *, seed: int = 0) -> Path:
     """Train, export and bundle the heron detector in ``folder``; reuse an identical build."""
     folder = Path(folder)
@@ -134,7 +113,7 @@ def build_heron_detector(folder: Path, example: Path, *, seed: int = 0) -> Path:
     model, final_loss = _train(example, seed)
     write_bundle(
         folder,
-        _export(model),
+        export_onnx(model),
         {
             "name": "heron-detector",
             "version": "0.1.0",

@@ -256,7 +256,7 @@ def export_onnx(model: TinyDetector, *, dynamic_batch: bool = True) -> bytes:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
-            (torch.zeros(1, 3, TINY_INPUT.height, TINY_INPUT.width),),
+            (torch.zeros(1, 3, model.input_size, model.input_size),),
             buffer,  # type: ignore[arg-type]  # file objects work; the annotation says paths
             input_names=[names[0]],
             output_names=list(names[1:]),
