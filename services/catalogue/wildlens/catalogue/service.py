@@ -23,6 +23,8 @@ from wildlens.catalogue.queries import indexes as _query_indexes  # noqa: F401
 from wildlens.catalogue.sites import media_indexes as _media_indexes  # noqa: F401
 from wildlens.catalogue.sites import models as _site_models  # noqa: F401
 from wildlens.catalogue.statistics import indexes as _statistics_indexes  # noqa: F401
+from wildlens.catalogue.statistics import summary_models as _summary_models  # noqa: F401
+from wildlens.catalogue.statistics.summaries import SummaryRefresher
 from wildlens.catalogue.tables import metadata
 from wildlens.catalogue.taxa import models as _taxa_models  # noqa: F401
 from wildlens.common.events import Envelope
@@ -83,12 +85,18 @@ async def _start(ctx: ServiceContext) -> None:
     worker = ctx.state["alert_deliveries"] = DeliveryWorker(ctx.db)
     ctx.db.on_commit(worker.kick)
     await worker.start()
+    # Statistics read per-minute summaries; changes are folded in between requests too.
+    refresher = ctx.state["statistics_summaries"] = SummaryRefresher(ctx.db)
+    await refresher.start()
     # Export jobs are rows; this process's worker takes queued ones, and those whose process died.
     start_worker(ctx)
 
 
 async def _stop(ctx: ServiceContext) -> None:
     await stop_worker(ctx)
+    refresher: SummaryRefresher | None = ctx.state.pop("statistics_summaries", None)
+    if refresher is not None:
+        await refresher.close()
     worker: DeliveryWorker | None = ctx.state.pop("alert_deliveries", None)
     if worker is not None:
         await worker.close()

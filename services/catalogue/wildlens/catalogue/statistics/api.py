@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from wildlens.catalogue.access import require_project
-from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.catalogue.statistics.params import (
     Scope,
     check_scope,
@@ -18,6 +18,7 @@ from wildlens.catalogue.statistics.params import (
 )
 from wildlens.catalogue.statistics.records import aggregate_in_memory
 from wildlens.catalogue.statistics.render import to_csv, to_json_value, to_png
+from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.catalogue.statistics.tables import StatisticName, compute
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 
@@ -81,6 +82,7 @@ async def project_statistic(
     project_id: uuid.UUID,
     name: StatisticName,
     session: SessionDep,
+    ctx: ContextDep,
     principal: PrincipalDep,
     s: ScopeDep,
     format: Annotated[
@@ -96,6 +98,10 @@ async def project_statistic(
     if interval_s is None:
         interval_s = project.independence_interval_s
     chosen = format or negotiate(accept)
+    # The minutes changed since the last refresh, recomputed and committed first: a
+    # statistic is never older than the request.
+    assert ctx.db is not None
+    await refresh(ctx.db, project_id)
     await aggregate_in_memory(session)
     table = await compute(session, project_id, name, s, interval_s)
     if chosen == "csv":

@@ -48,6 +48,8 @@ __all__ = [
     "counts_by_location",
     "first_seen",
     "media_by_deployment",
+    "not_outranked",
+    "offset_seconds",
 ]
 
 SECONDS_PER_DAY = 86400
@@ -86,7 +88,7 @@ def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> s
     return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
 
 
-def _offset_seconds(offset: Any) -> ColumnElement[int]:
+def offset_seconds(offset: Any) -> ColumnElement[int]:
     """A deployment's ``utc_offset`` ("+01:00", "-05:30": validated on the way in) in seconds."""
     hours = cast(func.substr(offset, 2, 2), Integer)
     minutes = cast(func.substr(offset, 5, 2), Integer)
@@ -99,7 +101,7 @@ def _current_animals(project_id: uuid.UUID, s: Scope) -> list[ColumnElement[bool
 
     Verified means a person made or validated the label and nobody marked it dubious. Where a
     medium has a person's label its machine labels do not count beside it either (a
-    correction is one animal, not two): ``_not_outranked`` says so for machine labels.
+    correction is one animal, not two): ``not_outranked`` says so for machine labels.
     """
     where: list[ColumnElement[bool]] = [
         col(Observation.project_id) == project_id,
@@ -113,7 +115,7 @@ def _current_animals(project_id: uuid.UUID, s: Scope) -> list[ColumnElement[bool
     return where
 
 
-def _not_outranked(project_id: uuid.UUID) -> ColumnElement[bool]:
+def not_outranked(project_id: uuid.UUID) -> ColumnElement[bool]:
     """For machine observations: their medium has no person's label (a person's label
     outranks the machine's, so a correction is one animal, not two; the review screens follow
     the same rule).
@@ -148,7 +150,7 @@ def _records(project_id: uuid.UUID, s: Scope) -> Any:
     # where no person labelled the medium; event-level observations.
     for at, deployment_id, which in (
         (media_at, col(Media.deployment_id), ~machine),
-        (media_at, col(Media.deployment_id), and_(machine, _not_outranked(project_id))),
+        (media_at, col(Media.deployment_id), and_(machine, not_outranked(project_id))),
         (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
     ):
         epoch = epoch_seconds(at)
@@ -166,7 +168,7 @@ def _records(project_id: uuid.UUID, s: Scope) -> Any:
             col(Deployment.location_id).label("location_id"),
             type_coerce(at, UtcDateTime).label("at"),
             epoch.label("epoch"),
-            (epoch + _offset_seconds(col(Deployment.utc_offset))).label("local"),
+            (epoch + offset_seconds(col(Deployment.utc_offset))).label("local"),
             func.coalesce(col(Observation.count), 1).label("individuals"),
         ).select_from(Observation)
         if at is media_at:
@@ -303,7 +305,7 @@ async def media_by_deployment(
             .select_from(Media)
             .join(Observation, col(Observation.media_id) == col(Media.id))
             .where(*where, *current, which)
-            for which in (~machine, and_(machine, _not_outranked(project_id)))
+            for which in (~machine, and_(machine, not_outranked(project_id)))
         )
     ).subquery("labelled")
     with_animal = select(

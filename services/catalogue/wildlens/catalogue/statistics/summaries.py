@@ -1,0 +1,332 @@
+"""Bringing a project's per-minute summaries up to date with its observations.
+
+Triggers note each changed (deployment, minute) in ``summary_changes``; ``refresh`` takes the
+project's notes, deletes the summaries of those minutes and recomputes them from the
+observations, all in one transaction. A statistic refreshes before it reads, so it is never
+stale; ``SummaryRefresher`` refreshes in the background too, so that the reader seldom finds
+more than a few minutes to redo.
+
+Refreshes of one project are serialised (an advisory lock on PostgreSQL; SQLite has one
+writer anyway): two of them recomputing the same minute would both insert it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import (
+    ColumnElement,
+    Uuid,
+    and_,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    text,
+)
+from sqlalchemy import select as select_columns
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import col
+
+from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.statistics.records import epoch_seconds, not_outranked
+from wildlens.catalogue.statistics.summary_models import DetectionMinute, MediaMinute, SummaryChange
+from wildlens.common.db import Database
+
+__all__ = ["SummaryRefresher", "refresh"]
+
+log = structlog.get_logger(__name__)
+
+# Beyond this many changed minutes (an import, a first refresh) the project is recomputed in
+# one pass over its observations, cheaper than thousands of small ranges.
+WHOLE_PROJECT_AFTER = 2000
+# Ranges of minutes per statement: enough to take a consumer batch at once, few enough for
+# the planner to turn into index scans.
+RANGES_PER_STATEMENT = 200
+SECONDS_PER_MINUTE = 60
+
+
+@dataclass(frozen=True)
+class MinuteRange:
+    """Minutes ``first``..``last`` (inclusive) of one deployment; both None: its media
+    without a capture time."""
+
+    deployment_id: uuid.UUID
+    first: int | None
+    last: int | None
+
+    def covers(self, deployment: Any, minute: Any) -> ColumnElement[bool]:
+        """The summary rows of this range."""
+        if self.first is None:
+            return and_(deployment == self.deployment_id, minute.is_(None))
+        return and_(deployment == self.deployment_id, minute.between(self.first, self.last))
+
+    def times(self, deployment: Any, at: Any) -> ColumnElement[bool]:
+        """The rows whose time ``at`` (a timestamp column) falls in this range."""
+        if self.first is None:
+            return and_(deployment == self.deployment_id, at.is_(None))
+        assert self.last is not None
+        start = datetime.fromtimestamp(self.first * SECONDS_PER_MINUTE, UTC)
+        end = datetime.fromtimestamp((self.last + 1) * SECONDS_PER_MINUTE, UTC)
+        return and_(deployment == self.deployment_id, at >= start, at < end)
+
+
+def minute_ranges(changes: Iterable[tuple[uuid.UUID, int | None]]) -> list[MinuteRange]:
+    """Changed (deployment, minute) pairs as runs of consecutive minutes per deployment."""
+    by_deployment: dict[uuid.UUID, set[int | None]] = defaultdict(set)
+    for deployment_id, minute in changes:
+        by_deployment[deployment_id].add(minute)
+    ranges: list[MinuteRange] = []
+    for deployment_id, minutes in by_deployment.items():
+        if None in minutes:
+            ranges.append(MinuteRange(deployment_id, None, None))
+        run: list[int] = []
+        for minute in sorted(m for m in minutes if m is not None):
+            if run and minute != run[-1] + 1:
+                ranges.append(MinuteRange(deployment_id, run[0], run[-1]))
+                run = []
+            run.append(minute)
+        if run:
+            ranges.append(MinuteRange(deployment_id, run[0], run[-1]))
+    return ranges
+
+
+def _either(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return or_(*conditions) if conditions else false()
+
+
+def _detection_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None) -> Any:
+    """(project, deployment, minute, taxon id, name, verified, records, individuals, first,
+    last) of the current animal records in ``ranges`` (None: the whole project).
+
+    The same records as ``records._records``: a person's media-level labels, the machine's
+    where no person labelled the medium, and event-level observations at the event's start.
+    """
+    method = col(Observation.classification_method)
+    machine = method == "machine"
+    verified = and_(method == "human", col(Observation.verification_state) != "dubious")
+    # The name is kept only where there is no taxon: the statistics show the taxon's own.
+    name = case((col(Observation.taxon_id).is_(None), col(Observation.scientific_name)), else_="")
+    common: list[ColumnElement[bool]] = [
+        col(Observation.project_id) == project_id,
+        col(Observation.observation_type) == "animal",
+        col(Observation.verification_state) != "discarded",
+        or_(col(Observation.taxon_id).is_not(None), col(Observation.scientific_name) != ""),
+    ]
+    branches: list[Any] = []
+    media_at, event_at = col(Media.captured_at), col(Observation.event_start)
+    for at, deployment, which in (
+        (media_at, col(Media.deployment_id), ~machine),
+        (media_at, col(Media.deployment_id), and_(machine, not_outranked(project_id))),
+        (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
+    ):
+        where = [*common, which, at.is_not(None), deployment.is_not(None)]
+        if ranges is not None:
+            where.append(_either([r.times(deployment, at) for r in ranges if r.first is not None]))
+        query: Any = select_columns(
+            deployment.label("deployment_id"),
+            epoch_seconds(at).label("epoch"),
+            col(Observation.taxon_id).label("taxon_id"),
+            name.label("scientific_name"),
+            verified.label("verified"),
+            func.coalesce(col(Observation.count), 1).label("individuals"),
+        ).select_from(Observation)
+        if at is media_at:
+            query = query.join(Media, col(Observation.media_id) == col(Media.id))
+        branches.append(query.where(*where))
+    records = branches[0].union_all(*branches[1:]).subquery("records")
+    r = records.c
+    minute = (r.epoch // SECONDS_PER_MINUTE).label("minute")
+    return select_columns(
+        literal(project_id, Uuid()).label("project_id"),
+        r.deployment_id,
+        minute,
+        r.taxon_id,
+        r.scientific_name,
+        r.verified,
+        func.count().label("records"),
+        func.sum(r.individuals).label("individuals"),
+        func.min(r.epoch).label("first_epoch"),
+        func.max(r.epoch).label("last_epoch"),
+    ).group_by(r.deployment_id, minute, r.taxon_id, r.scientific_name, r.verified)
+
+
+def _media_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None) -> Any:
+    """(project, deployment, minute, media, with an animal, with a verified animal) of the
+    media in ``ranges`` (None: the whole project)."""
+    label = Observation.__table__.alias("label")  # type: ignore[attr-defined]
+    human = label.c.classification_method == "human"
+    animal = and_(
+        label.c.media_id == col(Media.id),
+        label.c.observation_type == "animal",
+        label.c.verification_state != "discarded",
+    )
+    human_label = exists().where(
+        label.c.media_id == col(Media.id), human, label.c.verification_state != "discarded"
+    )
+    # A person's animal label; or, where no person labelled the medium, the machine's.
+    with_animal = or_(
+        exists().where(animal, human),
+        and_(~human_label, exists().where(animal, label.c.classification_method == "machine")),
+    )
+    with_verified = exists().where(animal, human, label.c.verification_state != "dubious")
+    where: list[ColumnElement[bool]] = [
+        col(Media.project_id) == project_id,
+        col(Media.deployment_id).is_not(None),
+    ]
+    if ranges is not None:
+        where.append(
+            _either([r.times(col(Media.deployment_id), col(Media.captured_at)) for r in ranges])
+        )
+    per_medium = (
+        select_columns(
+            col(Media.deployment_id).label("deployment_id"),
+            (epoch_seconds(col(Media.captured_at)) // SECONDS_PER_MINUTE).label("minute"),
+            case((with_animal, 1), else_=0).label("animal"),
+            case((with_verified, 1), else_=0).label("verified"),
+        )
+        .where(*where)
+        .subquery("per_medium")
+    )
+    m = per_medium.c
+    return select_columns(
+        literal(project_id, Uuid()).label("project_id"),
+        m.deployment_id,
+        m.minute,
+        func.count().label("media"),
+        func.sum(m.animal).label("with_animal"),
+        func.sum(m.verified).label("with_verified_animal"),
+    ).group_by(m.deployment_id, m.minute)
+
+
+DETECTION_COLUMNS = [
+    "project_id",
+    "deployment_id",
+    "minute",
+    "taxon_id",
+    "scientific_name",
+    "verified",
+    "records",
+    "individuals",
+    "first_epoch",
+    "last_epoch",
+]
+MEDIA_COLUMNS = [
+    "project_id",
+    "deployment_id",
+    "minute",
+    "media",
+    "with_animal",
+    "with_verified_animal",
+]
+
+
+async def _recompute(
+    connection: AsyncConnection, project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None
+) -> None:
+    """Replace the summaries of ``ranges`` (None: the whole project) with fresh ones."""
+    dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
+    for table in (dm, mm):
+        statement = delete(table).where(table.c.project_id == project_id)
+        if ranges is not None:
+            statement = statement.where(
+                _either([r.covers(table.c.deployment_id, table.c.minute) for r in ranges])
+            )
+        await connection.execute(statement)
+    timed = [r for r in ranges if r.first is not None] if ranges is not None else None
+    if timed is None or timed:
+        await connection.execute(
+            insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, timed))
+        )
+    await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, ranges)))
+
+
+async def _lock(connection: AsyncConnection, project_id: uuid.UUID, *, wait: bool) -> bool:
+    """This transaction's hold on refreshing the project (PostgreSQL; SQLite: always)."""
+    if connection.dialect.name != "postgresql":
+        return True
+    key = int.from_bytes(project_id.bytes[:8], "big", signed=True)
+    if wait:
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        return True
+    taken = await connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
+    return bool(taken.scalar())
+
+
+async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> int:
+    """Recompute the project's changed minutes; answers how many there were.
+
+    ``wait`` False gives up at once when another refresh of the project is running (the
+    background refresher: that one will do the work).
+    """
+    changes = SummaryChange.__table__  # type: ignore[attr-defined]
+    async with db.transaction() as session:
+        connection = await session.connection()
+        if not await _lock(connection, project_id, wait=wait):
+            return 0
+        taken = await connection.execute(
+            delete(changes)
+            .where(changes.c.project_id == project_id)
+            .returning(changes.c.deployment_id, changes.c.minute)
+        )
+        changed = {(d, m) for d, m in taken.all()}
+        if not changed:
+            return 0
+        if len(changed) > WHOLE_PROJECT_AFTER:
+            await _recompute(connection, project_id, None)
+        else:
+            ranges = minute_ranges(changed)
+            for i in range(0, len(ranges), RANGES_PER_STATEMENT):
+                await _recompute(connection, project_id, ranges[i : i + RANGES_PER_STATEMENT])
+        return len(changed)
+
+
+async def changed_projects(db: Database) -> list[uuid.UUID]:
+    changes = SummaryChange.__table__  # type: ignore[attr-defined]
+    async with db.transaction() as session:
+        connection = await session.connection()
+        rows = await connection.execute(select_columns(changes.c.project_id).distinct())
+        return [r for (r,) in rows.all()]
+
+
+class SummaryRefresher:
+    """Refreshes every project with changes every ``interval_s`` seconds, in the background."""
+
+    def __init__(self, db: Database, interval_s: float = 2.0) -> None:
+        self.db = db
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="statistics-summaries")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                for project_id in await changed_projects(self.db):
+                    await refresh(self.db, project_id, wait=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next round tries again; a statistic refreshes itself
+                log.exception("statistics summaries refresh failed")

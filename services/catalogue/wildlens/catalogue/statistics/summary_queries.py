@@ -1,0 +1,182 @@
+"""The statistics' aggregates read from the per-minute summaries.
+
+They answer exactly what ``records`` answers from the observations, under two conditions
+``covers`` checks: the scope's time bounds fall on whole minutes, and the independence
+interval is at least a minute. Then every record of a summary minute is less than a minute
+from the one before it, so within one (taxon, location, minute) no record but the first can
+start a detection, and the first does when the previous minute with records ended more than
+the interval earlier: a window over minutes gives the same detections as one over records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, true
+from sqlalchemy import select as select_columns
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.sites.models import Deployment
+from wildlens.catalogue.statistics.params import Scope
+from wildlens.catalogue.statistics.records import SECONDS_PER_DAY, offset_seconds
+from wildlens.catalogue.statistics.summary_models import DetectionMinute, MediaMinute
+from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.taxa.repository import descendants_cte
+
+__all__ = [
+    "activity_by_hour",
+    "counts_by_location",
+    "covers",
+    "first_seen",
+    "media_by_deployment",
+]
+
+SECONDS_PER_MINUTE = 60
+
+
+def _on_minute(at: datetime | None) -> bool:
+    return at is None or at.timestamp() % SECONDS_PER_MINUTE == 0
+
+
+def covers(s: Scope, interval_s: int | None = None) -> bool:
+    """Whether the summaries answer for this scope (and independence interval) exactly."""
+    if not (_on_minute(s.captured_from) and _on_minute(s.captured_to)):
+        return False
+    return interval_s is None or interval_s >= SECONDS_PER_MINUTE
+
+
+def _minute_bounds(minute: Any, s: Scope) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if s.captured_from is not None:
+        where.append(minute >= int(s.captured_from.timestamp()) // SECONDS_PER_MINUTE)
+    if s.captured_to is not None:
+        where.append(minute < int(s.captured_to.timestamp()) // SECONDS_PER_MINUTE)
+    return where
+
+
+def _sites(s: Scope) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if s.location_ids:
+        where.append(col(Deployment.location_id).in_(s.location_ids))
+    if s.deployment_ids:
+        where.append(col(Deployment.id).in_(s.deployment_ids))
+    return where
+
+
+def _detection_minutes(project_id: uuid.UUID, s: Scope) -> Any:
+    """(taxon, location_id, minute, first, last, local_first, records, individuals): the
+    scope's records per taxon, location and minute."""
+    dm = DetectionMinute.__table__.c  # type: ignore[attr-defined]
+    taxon = func.coalesce(col(Taxon.scientific_name), dm.scientific_name)
+    where: list[ColumnElement[bool]] = [
+        dm.project_id == project_id,
+        *_minute_bounds(dm.minute, s),
+        *_sites(s),
+    ]
+    if s.verified_only:
+        where.append(dm.verified == true())
+    if s.taxon_id is not None:
+        subtree = select(descendants_cte(s.taxon_id).c.id)
+        names = select(Taxon.scientific_name).where(col(Taxon.id).in_(subtree))
+        where.append(
+            or_(
+                dm.taxon_id.in_(subtree),
+                and_(dm.taxon_id.is_(None), dm.scientific_name.in_(names)),
+            )
+        )
+    return (
+        select_columns(
+            taxon.label("taxon"),
+            col(Deployment.location_id).label("location_id"),
+            dm.minute,
+            func.min(dm.first_epoch).label("first"),
+            func.max(dm.last_epoch).label("last"),
+            func.min(dm.first_epoch + offset_seconds(col(Deployment.utc_offset))).label(
+                "local_first"
+            ),
+            func.sum(dm.records).label("records"),
+            func.sum(dm.individuals).label("individuals"),
+        )
+        .select_from(DetectionMinute)
+        .join(Deployment, col(Deployment.id) == dm.deployment_id)
+        .join(Taxon, col(Taxon.id) == dm.taxon_id, isouter=True)
+        .where(*where)
+        .group_by(taxon, col(Deployment.location_id), dm.minute)
+        .subquery("minutes")
+    )
+
+
+def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
+    """The minutes with ``independent`` 1 where one starts a detection."""
+    m = _detection_minutes(project_id, s).c
+    previous_last = func.lag(m.last).over(partition_by=(m.taxon, m.location_id), order_by=m.minute)
+    independent = case(
+        (previous_last.is_(None), 1), (m.first - previous_last > interval_s, 1), else_=0
+    )
+    return select_columns(
+        m.taxon,
+        m.location_id,
+        m.local_first,
+        m.records,
+        m.individuals,
+        independent.label("independent"),
+    ).subquery("runs")
+
+
+async def counts_by_location(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+) -> list[tuple[str, uuid.UUID, int, int, int]]:
+    r = _runs(project_id, s, interval_s).c
+    query = select_columns(
+        r.taxon,
+        r.location_id,
+        func.sum(r.independent),
+        func.sum(r.records),
+        func.sum(r.individuals),
+    ).group_by(r.taxon, r.location_id)
+    rows: Any = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return [(t, loc, int(d), int(n), int(i)) for t, loc, d, n, i in rows]
+
+
+async def activity_by_hour(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+) -> list[tuple[str, int, int]]:
+    r = _runs(project_id, s, interval_s).c
+    hour = (r.local_first % SECONDS_PER_DAY) // 3600
+    query = (
+        select(r.taxon, hour.label("hour"), func.count())
+        .where(r.independent == 1)
+        .group_by(r.taxon, hour)
+    )
+    rows = (await session.exec(query)).all()
+    return [(t, int(h), int(n)) for t, h, n in rows]
+
+
+async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
+    m = _detection_minutes(project_id, s).c
+    query = select(m.taxon, func.min(m.first)).group_by(m.taxon)
+    return {
+        taxon: datetime.fromtimestamp(int(epoch), UTC)
+        for taxon, epoch in (await session.exec(query)).all()
+    }
+
+
+async def media_by_deployment(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope
+) -> list[tuple[uuid.UUID, int, int]]:
+    """As ``records.media_by_deployment``, for scopes without a taxon."""
+    assert s.taxon_id is None, "the summaries count media with any animal, not one taxon's"
+    mm = MediaMinute.__table__.c  # type: ignore[attr-defined]
+    animal = mm.with_verified_animal if s.verified_only else mm.with_animal
+    query = (
+        select_columns(mm.deployment_id, func.sum(mm.media), func.sum(animal))
+        .select_from(MediaMinute)
+        .join(Deployment, col(Deployment.id) == mm.deployment_id)
+        .where(mm.project_id == project_id, *_minute_bounds(mm.minute, s), *_sites(s))
+        .group_by(mm.deployment_id)
+    )
+    rows: Any = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return [(d, int(n), int(a)) for d, n, a in rows]
