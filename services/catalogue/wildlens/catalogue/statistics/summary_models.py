@@ -8,8 +8,8 @@ note every change to an observation or a medium as a changed (deployment, minute
 ``summaries.refresh`` recomputes those minutes from the observations before a statistic is
 read, and in the background between reads.
 
-Locations, clock offsets and taxon names are not copied here: the statistics join them when
-they read, so editing a deployment or renaming a taxon needs no refresh.
+A deployment's location and clock offset and a taxon's name are copied into the detection
+minutes; changing them notes the minutes concerned like any other change.
 """
 
 from __future__ import annotations
@@ -32,22 +32,29 @@ class DetectionMinute(CatalogueTable, table=True):
     """The current animal records of one taxon in one minute of one deployment.
 
     A record is what ``records._records`` defines: a person's label, or the machine's where
-    no person labelled the medium, of an animal with a taxon, not discarded.
+    no person labelled the medium, of an animal with a taxon, not discarded. The deployment's
+    location and clock offset and the taxon's name are copied in (triggers on deployments and
+    taxa note their minutes when those change), so that a statistic reads the rows of one
+    location and taxon in minute order straight from an index, with no join and no sort.
     """
 
     __tablename__ = "detection_minutes"
     __table_args__ = (
         Index("ix_detection_minutes_bucket", "project_id", "deployment_id", "minute"),
+        Index("ix_detection_minutes_series", "project_id", "location_id", "taxon", "minute"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=RowId)
     project_id: uuid.UUID
     deployment_id: uuid.UUID
+    location_id: uuid.UUID
+    # The deployment's clock offset, in seconds east of UTC.
+    utc_offset_s: int
     # Whole minutes since 1970-01-01 UTC.
     minute: int = Field(sa_type=BigInteger)
     taxon_id: uuid.UUID | None = None
-    # The observation's own name; the statistics prefer the taxon's current name.
-    scientific_name: str = Field(default="", max_length=200)
+    # The taxon's scientific name, or the observation's own where it has no taxon.
+    taxon: str = Field(max_length=200)
     # A person made or confirmed the label and nobody marked it dubious.
     verified: bool
     records: int

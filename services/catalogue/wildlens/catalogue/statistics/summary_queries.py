@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.sites.models import Deployment
 from wildlens.catalogue.statistics.params import Scope
-from wildlens.catalogue.statistics.records import SECONDS_PER_DAY, offset_seconds
+from wildlens.catalogue.statistics.records import SECONDS_PER_DAY
 from wildlens.catalogue.statistics.summary_models import DetectionMinute, MediaMinute
 from wildlens.catalogue.taxa.models import Taxon
 from wildlens.catalogue.taxa.repository import descendants_cte
@@ -66,53 +66,57 @@ def _sites(s: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
-def _detection_minutes(project_id: uuid.UUID, s: Scope) -> Any:
-    """(taxon, location_id, minute, first, last, local_first, records, individuals): the
-    scope's records per taxon, location and minute."""
+def _filters(project_id: uuid.UUID, s: Scope) -> list[ColumnElement[bool]]:
+    """The scope as conditions on the detection minutes alone."""
     dm = DetectionMinute.__table__.c  # type: ignore[attr-defined]
-    taxon = func.coalesce(col(Taxon.scientific_name), dm.scientific_name)
-    where: list[ColumnElement[bool]] = [
-        dm.project_id == project_id,
-        *_minute_bounds(dm.minute, s),
-        *_sites(s),
-    ]
+    where: list[ColumnElement[bool]] = [dm.project_id == project_id, *_minute_bounds(dm.minute, s)]
+    if s.location_ids:
+        where.append(dm.location_id.in_(s.location_ids))
+    if s.deployment_ids:
+        where.append(dm.deployment_id.in_(s.deployment_ids))
     if s.verified_only:
         where.append(dm.verified == true())
     if s.taxon_id is not None:
         subtree = select(descendants_cte(s.taxon_id).c.id)
         names = select(Taxon.scientific_name).where(col(Taxon.id).in_(subtree))
+        # As the records match: a taxon below this one, or, without a taxon, its name.
         where.append(
-            or_(
-                dm.taxon_id.in_(subtree),
-                and_(dm.taxon_id.is_(None), dm.scientific_name.in_(names)),
-            )
+            or_(dm.taxon_id.in_(subtree), and_(dm.taxon_id.is_(None), dm.taxon.in_(names)))
         )
+    return where
+
+
+def _detection_spans(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+) -> Any:
+    """(taxon, location_id, span, first, last, local_first, records, individuals): the
+    scope's records per location, taxon and span of whole minutes no longer than the
+    interval (so that, as within a minute, no record but a span's first can start a
+    detection). The rows come in (location, taxon, minute) order from an index."""
+    dm = DetectionMinute.__table__.c  # type: ignore[attr-defined]
+    span = (dm.minute // max(1, interval_s // SECONDS_PER_MINUTE)).label("span")
     return (
         select_columns(
-            taxon.label("taxon"),
-            col(Deployment.location_id).label("location_id"),
-            dm.minute,
+            dm.taxon,
+            dm.location_id,
+            span,
             func.min(dm.first_epoch).label("first"),
             func.max(dm.last_epoch).label("last"),
-            func.min(dm.first_epoch + offset_seconds(col(Deployment.utc_offset))).label(
-                "local_first"
-            ),
+            func.min(dm.first_epoch + dm.utc_offset_s).label("local_first"),
             func.sum(dm.records).label("records"),
             func.sum(dm.individuals).label("individuals"),
         )
-        .select_from(DetectionMinute)
-        .join(Deployment, col(Deployment.id) == dm.deployment_id)
-        .join(Taxon, col(Taxon.id) == dm.taxon_id, isouter=True)
-        .where(*where)
-        .group_by(taxon, col(Deployment.location_id), dm.minute)
-        .subquery("minutes")
+        .where(*_filters(project_id, s))
+        .group_by(dm.location_id, dm.taxon, span)
+        .subquery("spans")
     )
 
 
-def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
-    """The minutes with ``independent`` 1 where one starts a detection."""
-    m = _detection_minutes(project_id, s).c
-    previous_last = func.lag(m.last).over(partition_by=(m.taxon, m.location_id), order_by=m.minute)
+def _runs(session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
+    """The spans with ``independent`` 1 where one starts a detection: where the previous
+    span with records ended more than the interval before this one's first record."""
+    m = _detection_spans(session, project_id, s, interval_s).c
+    previous_last = func.lag(m.last).over(partition_by=(m.location_id, m.taxon), order_by=m.span)
     independent = case(
         (previous_last.is_(None), 1), (m.first - previous_last > interval_s, 1), else_=0
     )
@@ -129,7 +133,7 @@ def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
 async def counts_by_location(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, uuid.UUID, int, int, int]]:
-    r = _runs(project_id, s, interval_s).c
+    r = _runs(session, project_id, s, interval_s).c
     query = select_columns(
         r.taxon,
         r.location_id,
@@ -144,7 +148,7 @@ async def counts_by_location(
 async def activity_by_hour(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, int, int]]:
-    r = _runs(project_id, s, interval_s).c
+    r = _runs(session, project_id, s, interval_s).c
     hour = (r.local_first % SECONDS_PER_DAY) // 3600
     query = (
         select(r.taxon, hour.label("hour"), func.count())
@@ -156,11 +160,15 @@ async def activity_by_hour(
 
 
 async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
-    m = _detection_minutes(project_id, s).c
-    query = select(m.taxon, func.min(m.first)).group_by(m.taxon)
+    dm = DetectionMinute.__table__.c  # type: ignore[attr-defined]
+    query = (
+        select_columns(dm.taxon, func.min(dm.first_epoch))
+        .where(*_filters(project_id, s))
+        .group_by(dm.taxon)
+    )
     return {
-        taxon: datetime.fromtimestamp(int(epoch), UTC)
-        for taxon, epoch in (await session.exec(query)).all()
+        name: datetime.fromtimestamp(int(epoch), UTC)
+        for name, epoch in (await session.exec(query)).all()  # type: ignore[call-overload]
     }
 
 

@@ -4,10 +4,11 @@ Revision ID: 0008_statistics_summaries
 Revises: 0007_merge
 Create Date: 2026-11-23 02:30:00.000000
 
-Every change to an observation or a medium that can change a statistic (an animal label
-added, corrected, verified, discarded or deleted; a medium added, deleted, re-timed or moved
-to another deployment) notes its (deployment, minute) in ``summary_changes``, in the same
-transaction, from a trigger: no writer can forget to, cascaded deletes included. On
+Every change that can change a statistic (an animal label added, corrected, verified,
+discarded or deleted; a medium added, deleted, re-timed or moved to another deployment; a
+deployment's location or clock offset; a taxon's name) notes its (deployment, minute) in
+``summary_changes``, in the same transaction, from a trigger: no writer can forget to,
+cascaded deletes included. On
 PostgreSQL the triggers run once per statement over its transition tables, so a batch of
 observations costs one insert of its distinct minutes.
 """
@@ -98,6 +99,22 @@ PG_FUNCTIONS = {
         WHERE (o.captured_at, o.deployment_id) IS DISTINCT FROM (n.captured_at, n.deployment_id)
           AND side.deployment_id IS NOT NULL;
     """,
+    # A deployment's location or clock offset, a taxon's name: copied into the detection
+    # minutes, so every minute holding them is noted.
+    "wl_summary_deployments_updated": """
+        INSERT INTO summary_changes (project_id, deployment_id, minute)
+        SELECT DISTINCT d.project_id, d.deployment_id, d.minute
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN detection_minutes d ON d.project_id = n.project_id AND d.deployment_id = n.id
+        WHERE (o.location_id, o.utc_offset) IS DISTINCT FROM (n.location_id, n.utc_offset);
+    """,
+    "wl_summary_taxa_updated": """
+        INSERT INTO summary_changes (project_id, deployment_id, minute)
+        SELECT DISTINCT d.project_id, d.deployment_id, d.minute
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        JOIN detection_minutes d ON d.taxon_id = n.id
+        WHERE o.scientific_name IS DISTINCT FROM n.scientific_name;
+    """,
 }
 PG_TRIGGERS = [
     # (trigger, table, event, transition tables, function)
@@ -142,6 +159,20 @@ PG_TRIGGERS = [
         "UPDATE",
         "OLD TABLE AS old_rows NEW TABLE AS new_rows",
         "wl_summary_media_updated",
+    ),
+    (
+        "wl_summary_deployments_updated",
+        "deployments",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "wl_summary_deployments_updated",
+    ),
+    (
+        "wl_summary_taxa_updated",
+        "taxa",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "wl_summary_taxa_updated",
     ),
 ]
 
@@ -188,6 +219,19 @@ SQLITE_TRIGGERS = {
         "OR OLD.deployment_id IS NOT NEW.deployment_id",
         _sqlite_media_marks("OLD") + _sqlite_media_marks("NEW"),
     ),
+    "wl_summary_deployments_updated": (
+        "AFTER UPDATE ON deployments WHEN OLD.location_id IS NOT NEW.location_id "
+        "OR OLD.utc_offset IS NOT NEW.utc_offset",
+        "INSERT INTO summary_changes (project_id, deployment_id, minute) "
+        "SELECT DISTINCT project_id, deployment_id, minute FROM detection_minutes "
+        "WHERE project_id = NEW.project_id AND deployment_id = NEW.id;",
+    ),
+    "wl_summary_taxa_updated": (
+        "AFTER UPDATE ON taxa WHEN OLD.scientific_name IS NOT NEW.scientific_name",
+        "INSERT INTO summary_changes (project_id, deployment_id, minute) "
+        "SELECT DISTINCT project_id, deployment_id, minute FROM detection_minutes "
+        "WHERE taxon_id = NEW.id;",
+    ),
 }
 
 
@@ -197,9 +241,11 @@ def _create_tables() -> None:
         sa.Column("id", ROW_ID, autoincrement=True, nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=False),
         sa.Column("deployment_id", sa.Uuid(), nullable=False),
+        sa.Column("location_id", sa.Uuid(), nullable=False),
+        sa.Column("utc_offset_s", sa.Integer(), nullable=False),
         sa.Column("minute", sa.BigInteger(), nullable=False),
         sa.Column("taxon_id", sa.Uuid(), nullable=True),
-        sa.Column("scientific_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("taxon", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("verified", sa.Boolean(), nullable=False),
         sa.Column("records", sa.Integer(), nullable=False),
         sa.Column("individuals", sa.Integer(), nullable=False),
@@ -211,6 +257,11 @@ def _create_tables() -> None:
         "ix_detection_minutes_bucket",
         "detection_minutes",
         ["project_id", "deployment_id", "minute"],
+    )
+    op.create_index(
+        "ix_detection_minutes_series",
+        "detection_minutes",
+        ["project_id", "location_id", "taxon", "minute"],
     )
     op.create_table(
         "media_minutes",
