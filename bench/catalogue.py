@@ -14,7 +14,8 @@ this process on the local PostgreSQL, in schemas of its own that are dropped aft
   year) loaded with COPY, then ``GET .../media`` and
   ``GET .../observations`` (first page of 100, unfiltered and filtered by location) and
   ``GET .../statistics/{name}`` (whole project, and one location over one month) through the
-  ASGI app in process, each timed ``--repeats`` times after a warm-up; p95 of each.
+  ASGI app in process, each timed ``--repeats`` times after a warm-up; p95 of each. Statistics
+  read per-minute summaries; the time to recompute them for everything loaded is printed.
 * webhook latency: upload to webhook delivery in embedded mode, measured by
   ``bench/catalogue_webhook.py`` when that module is there (see ``webhook_latency``).
 
@@ -50,6 +51,7 @@ from wildlens.catalogue.media.models import Media, ModelRun, Observation
 from wildlens.catalogue.projects.models import Project
 from wildlens.catalogue.service import ANALYZED_BATCH
 from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.events import Envelope, new_envelope
 from wildlens.common.events.v1.media_pb2 import (
@@ -529,6 +531,16 @@ async def main() -> None:
                     seconds = await load_observations(conn, schema, survey, args.observations)
                     total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".observations')
                     print(f"  {total} observations in {seconds:.1f} s")
+                    # What a statistic reads first: the per-minute summaries, recomputed here
+                    # for everything loaded (the background refresher would do it otherwise).
+                    assert ctx.db is not None
+                    started = time.perf_counter()
+                    minutes = await refresh(ctx.db, survey.project_id)
+                    print(
+                        f"  statistics summaries: {minutes} changed minutes recomputed in "
+                        f"{time.perf_counter() - started:.1f} s",
+                        flush=True,
+                    )
                 finally:
                     await conn.close()
                 issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
