@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,11 +19,12 @@ from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, running, user_token
 from tests.support.results import analysis, animal
-from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.media.models import Media, Observation
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
     Detection,
 )
+from wildlens.common.http import encode_cursor
 
 
 async def _get(client: Any, url: str, token: str, **params: Any) -> dict[str, Any]:
@@ -295,3 +296,167 @@ async def test_media_urls_download_the_image(settings_for: Any, heron_images: li
 
 async def _items(client: Any, url: str, token: str) -> list[dict[str, Any]]:
     return list((await _get(client, url, token))["items"])
+
+
+async def _list(
+    client: Any, url: str, token: str, limit: int, **params: Any
+) -> list[dict[str, Any]]:
+    """Every item of a list, ``limit`` at a time, following the cursors."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        extra: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = await _get(client, url, token, limit=limit, **params, **extra)
+        assert page["items"] or not cursor, "a cursor led to an empty page"
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+async def _survey(wl: Any, admin: str) -> dict[str, Any]:
+    """A project whose media have capture times (two share one), or none, with one to three
+    observations each (one medium shows a person), and event-level observations."""
+    site = await create_site(wl.client, admin)
+    pid, deployment = uuid.UUID(site.project_id), uuid.UUID(site.deployment_id)
+    t = datetime(2021, 4, 1, 8, tzinfo=UTC)
+    times = [t + timedelta(hours=2), t, t, t + timedelta(hours=1), None, None, None]
+    media = [
+        Media(
+            id=uuid.uuid4(),
+            project_id=pid,
+            deployment_id=deployment,
+            captured_at=at,
+            sha256=f"{n:064x}",
+            object_key=f"media/{n}.jpg",
+            content_type="image/jpeg",
+        )
+        for n, at in enumerate(times)
+    ]
+    observations: list[Observation] = []
+    for n, m in enumerate(media):
+        kind = "human" if n == 1 else "animal"
+        observations += [
+            Observation(project_id=pid, media_id=m.id, observation_type=kind, category=kind)
+            for _ in range(1 + n % 3)
+        ]
+    events = [
+        Observation(
+            project_id=pid,
+            deployment_id=deployment,
+            observation_level="event",
+            observation_type="animal",
+            category="animal",
+        )
+        for _ in range(3)
+    ]
+    async with wl.platform.contexts["catalogue"].db.transaction() as session:
+        session.add_all(media)
+        await session.flush()
+        session.add_all([*observations, *events])
+    when = {m.id: m.captured_at for m in media}
+    dated = [o for o in observations if when[o.media_id] is not None]
+    undated = [o for o in observations if when[o.media_id] is None]
+    dated.sort(key=lambda o: (when[o.media_id], o.media_id, o.id))
+    undated.sort(key=lambda o: (o.media_id, o.id))
+    return {
+        "site": site,
+        "media": media,
+        "order": [str(o.id) for o in [*dated, *undated, *sorted(events, key=lambda o: o.id)]],
+        "events": {str(o.id) for o in events},
+        "people": {str(o.id) for o in observations if o.media_id == media[1].id},
+    }
+
+
+async def test_observation_pages_hold_every_observation_once_in_capture_order(
+    settings_for: Any,
+) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        s = await _survey(wl, admin)
+        site = s["site"]
+        pid = site.project_id
+        url = f"/v1/projects/{pid}/observations"
+        # Media with a capture time in that order (ties by medium), then the undated media,
+        # then the event-level observations, whatever the page size: pages end inside each
+        # part and on its boundaries.
+        for limit in (1, 2, 3, 4, 1000):
+            items = await _list(wl.client, url, admin, limit)
+            assert [o["id"] for o in items] == s["order"], limit
+
+        by_id = {o["id"]: o for o in items}
+        for m in s["media"]:
+            for o in (o for o in items if o["media_id"] == str(m.id)):
+                expected = m.captured_at.isoformat() if m.captured_at else None
+                assert o["captured_at"] is None or expected is not None
+                if expected:
+                    assert datetime.fromisoformat(o["captured_at"]) == m.captured_at
+                assert o["deployment_id"] == site.deployment_id
+                assert o["location_id"] == site.location_id
+        for event in s["events"]:
+            # No medium: no capture time, and no place through a medium either.
+            assert by_id[event]["media_id"] is None
+            assert by_id[event]["captured_at"] is None
+            assert by_id[event]["location_id"] is None
+
+        # A filter on media leaves out the observations that have none, as it always has.
+        at_site = await _list(wl.client, url, admin, 2, location_id=site.location_id)
+        assert [o["id"] for o in at_site] == [i for i in s["order"] if i not in s["events"]]
+
+        # Where people are hidden, their medium's observations go; event-level ones stay.
+        await ok(
+            await wl.client.patch(
+                f"/v1/projects/{pid}/privacy", json={"hide_people": True}, headers=bearer(admin)
+            ),
+            200,
+        )
+        volunteer = user_token(settings, "volunteer", {pid: "volunteer"})
+        shown = await _list(wl.client, url, volunteer, 3)
+        assert [o["id"] for o in shown] == [i for i in s["order"] if i not in s["people"]]
+
+        # The media list pages the same way: capture order, ties by id, undated last.
+        media_order = sorted(
+            s["media"], key=lambda m: (m.captured_at is None, m.captured_at or 0, m.id)
+        )
+        for limit in (1, 2, 3):
+            media = await _list(wl.client, f"/v1/projects/{pid}/media", admin, limit)
+            assert [m["id"] for m in media] == [str(m.id) for m in media_order], limit
+
+
+async def test_a_cursor_the_api_did_not_return_is_refused(settings_for: Any) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        s = await _survey(wl, admin)
+        pid = s["site"].project_id
+        some = str(uuid.uuid4())
+        at = "2021-04-01T08:00:00+00:00"
+        forged = [
+            # The shape cursors had before lists were read in phases.
+            [at, some],
+            [None, some],
+            # A phase that does not exist, or the wrong number or kind of keys for one.
+            ["later", some],
+            ["event"],
+            ["event", "not-a-uuid"],
+            ["event", None],
+            ["undated", at, some],
+            ["captured", "2021-04-01T08:00:00", some, some],
+            ["captured", at, some, some, some],
+            "captured",
+        ]
+        for path in ("media", "observations"):
+            url = f"/v1/projects/{pid}/{path}"
+            for raw in forged:
+                cursor = encode_cursor(raw)  # type: ignore[arg-type]
+                response = await wl.client.get(
+                    url, params={"cursor": cursor}, headers=bearer(admin)
+                )
+                assert response.status_code == 422, (path, raw, response.text)
+                assert response.json()["detail"] == "cursor is not one this API returned"
+            # A cursor it did return still works, and leads on from where it stopped.
+            first = await _get(wl.client, url, admin, limit=1)
+            rest = await _get(wl.client, url, admin, limit=1000, cursor=first["next_cursor"])
+            assert first["items"][0]["id"] not in {i["id"] for i in rest["items"]}
+            assert len(rest["items"]) == len(await _list(wl.client, url, admin, 1000)) - 1

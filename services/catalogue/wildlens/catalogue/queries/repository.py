@@ -1,4 +1,11 @@
-"""The media and observation queries, one keyset page at a time, in capture order."""
+"""The media and observation queries, one keyset page at a time, in capture order.
+
+A project's lists run to millions of rows, so a page must come from an index walk that stops
+after ``limit`` rows, never from sorting the whole project. Each list is therefore read in
+phases (see ``keyset``): the media with a capture time along ``ix_media_project_captured_at_id``,
+then the media without one, then (observations only) the event-level observations, which have
+no medium at all.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +23,20 @@ from wildlens.catalogue.queries.filters import (
     media_conditions,
     observation_conditions,
 )
-from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
+from wildlens.catalogue.queries.keyset import (
+    Phase,
+    SortKey,
+    page_by_phases,
+    parse_datetime,
+    parse_uuid,
+)
 from wildlens.catalogue.sites.models import Deployment
 
 __all__ = ["find_media", "find_observations"]
+
+CAPTURED_AT = SortKey(col(Media.captured_at), parse_datetime)
+MEDIA_ID = SortKey(col(Media.id), parse_uuid)
+OBSERVATION_ID = SortKey(col(Observation.id), parse_uuid)
 
 
 async def find_media(
@@ -43,14 +60,23 @@ async def find_media(
             Observation.project_id == project_id, *observation_conditions(f)
         )
         query = query.where(col(Media.id).in_(matching))
-    rows, next_cursor = await page_by_keys(
+    rows, next_cursor = await page_by_phases(
         session,
-        query,
         [
-            SortKey(col(Media.captured_at), parse_datetime, nullable=True),
-            SortKey(col(Media.id), parse_uuid),
+            Phase(
+                "captured",
+                query.where(col(Media.captured_at).is_not(None)),
+                [CAPTURED_AT, MEDIA_ID],
+                lambda row: [row[0].captured_at, row[0].id],
+            ),
+            Phase(
+                "undated",
+                query.where(col(Media.captured_at).is_(None)),
+                [MEDIA_ID],
+                lambda row: [row[0].id],
+                constant=[CAPTURED_AT.column],
+            ),
         ],
-        lambda row: [row[0].captured_at, row[0].id],
         limit=limit,
         cursor=cursor,
     )
@@ -67,27 +93,58 @@ async def find_observations(
     visible: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[tuple[Observation, Any, Any, Any]], str | None]:
     """(observation, capture time, deployment id, location id) in the capture order of their
-    media, then by id; ``visible`` are the caller's privacy conditions on ``Media``."""
-    query = (
-        select(Observation, Media.captured_at, Media.deployment_id, Deployment.location_id)
+    media (unknown times last), then by medium and by id; event-level observations, which
+    have no medium, come last. ``visible`` are the caller's privacy conditions on ``Media``."""
+    conditions = [
+        col(Observation.project_id) == project_id,
+        *observation_conditions(f),
+        *media_conditions(f),
+        *visible,
+    ]
+    # Driven from the project's media in index order, each medium's observations found by
+    # ``media_id``: the walk stops as soon as the page is full.
+    of_media = (
+        _observation_rows()
+        .select_from(Media)
+        .join(Observation, col(Observation.media_id) == col(Media.id))
+        .join(Deployment, col(Media.deployment_id) == col(Deployment.id), isouter=True)
+        .where(Media.project_id == project_id, *conditions)
+    )
+    # The outer join is kept for its NULL media row: the media filters and the privacy
+    # conditions judge an event-level observation by it, as they always have.
+    of_events = (
+        _observation_rows()
+        .select_from(Observation)
         .join(Media, col(Observation.media_id) == col(Media.id), isouter=True)
         .join(Deployment, col(Media.deployment_id) == col(Deployment.id), isouter=True)
-        .where(
-            Observation.project_id == project_id,
-            *observation_conditions(f),
-            *media_conditions(f),
-            *visible,
-        )
+        .where(col(Observation.media_id).is_(None), *conditions)
     )
-    rows, next_cursor = await page_by_keys(
+    rows, next_cursor = await page_by_phases(
         session,
-        query,
         [
-            SortKey(col(Media.captured_at), parse_datetime, nullable=True),
-            SortKey(col(Observation.id), parse_uuid),
+            Phase(
+                "captured",
+                of_media.where(col(Media.captured_at).is_not(None)),
+                [CAPTURED_AT, MEDIA_ID, OBSERVATION_ID],
+                lambda row: [row[1], row[0].media_id, row[0].id],
+                indexed=2,
+            ),
+            Phase(
+                "undated",
+                of_media.where(col(Media.captured_at).is_(None)),
+                [MEDIA_ID, OBSERVATION_ID],
+                lambda row: [row[0].media_id, row[0].id],
+                indexed=1,
+                constant=[CAPTURED_AT.column],
+            ),
+            Phase("event", of_events, [OBSERVATION_ID], lambda row: [row[0].id]),
         ],
-        lambda row: [row[1], row[0].id],
         limit=limit,
         cursor=cursor,
     )
     return [(o, captured_at, d, loc) for o, captured_at, d, loc in rows], next_cursor
+
+
+def _observation_rows() -> Any:
+    """What an observation list row is made of, before any join."""
+    return select(Observation, Media.captured_at, Media.deployment_id, Deployment.location_id)
