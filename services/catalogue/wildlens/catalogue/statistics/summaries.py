@@ -312,17 +312,27 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
         changed = {(d, m) for d, m in taken.all()}
         if not changed:
             return 0
-        if len(changed) > WHOLE_PROJECT_AFTER:
+        whole = len(changed) > WHOLE_PROJECT_AFTER
+        if whole:
             await _recompute(connection, project_id, None)
-            # The planner's row counts for the summaries are those of before: a statistic
-            # planned on them would walk a hundred thousand minutes by index.
-            if connection.dialect.name == "postgresql":
-                await connection.execute(text("ANALYZE detection_minutes, media_minutes"))
         else:
             ranges = minute_ranges(changed)
             for i in range(0, len(ranges), RANGES_PER_STATEMENT):
                 await _recompute(connection, project_id, ranges[i : i + RANGES_PER_STATEMENT])
-        return len(changed)
+    if whole:
+        await _tidy(db)
+    return len(changed)
+
+
+async def _tidy(db: Database) -> None:
+    """After a whole project's summaries were rewritten: fresh planner statistics, and a
+    visibility map that lets statistics read the minutes from the index alone (what
+    autovacuum would do some minutes later)."""
+    if db.dialect != "postgresql":
+        return
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM (ANALYZE) detection_minutes, media_minutes"))
 
 
 async def changed_projects(db: Database) -> list[uuid.UUID]:

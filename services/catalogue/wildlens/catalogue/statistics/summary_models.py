@@ -26,6 +26,15 @@ __all__ = ["DetectionMinute", "MediaMinute", "SummaryChange"]
 # SQLite numbers rows only through INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for a table
 # that takes a row for every change of every observation.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
+SERIES_INCLUDE = [
+    "last_epoch",
+    "utc_offset_s",
+    "records",
+    "individuals",
+    "verified",
+    "deployment_id",
+    "taxon_id",
+]
 
 
 class DetectionMinute(CatalogueTable, table=True):
@@ -41,7 +50,17 @@ class DetectionMinute(CatalogueTable, table=True):
     __tablename__ = "detection_minutes"
     __table_args__ = (
         Index("ix_detection_minutes_bucket", "project_id", "deployment_id", "minute"),
-        Index("ix_detection_minutes_series", "project_id", "location_id", "taxon", "minute"),
+        # Covering on PostgreSQL: a statistic reads a project's minutes in series order
+        # from the index alone.
+        Index(
+            "ix_detection_minutes_series",
+            "project_id",
+            "location_id",
+            "taxon",
+            "minute",
+            "first_epoch",
+            postgresql_include=SERIES_INCLUDE,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=RowId)

@@ -4,8 +4,8 @@ They answer exactly what ``records`` answers from the observations, under two co
 ``covers`` checks: the scope's time bounds fall on whole minutes, and the independence
 interval is at least a minute. Then every record of a summary minute is less than a minute
 from the one before it, so within one (taxon, location, minute) no record but the first can
-start a detection, and the first does when the previous minute with records ended more than
-the interval earlier: a window over minutes gives the same detections as one over records.
+start a detection, and the first does when every earlier record ended more than the interval
+before it: a window over minutes gives the same detections as one over records.
 """
 
 from __future__ import annotations
@@ -86,54 +86,43 @@ def _filters(project_id: uuid.UUID, s: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
-def _detection_spans(
-    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
-) -> Any:
-    """(taxon, location_id, span, first, last, local_first, records, individuals): the
-    scope's records per location, taxon and span of whole minutes no longer than the
-    interval (so that, as within a minute, no record but a span's first can start a
-    detection). The rows come in (location, taxon, minute) order from an index."""
+def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
+    """The scope's detection minutes, each with ``independent`` 1 where it starts a
+    detection: where every record before it at the location ended more than the interval
+    before its first.
+
+    The rows are read in (location, taxon, minute, first) order straight from a covering
+    index, and the window only carries the latest end so far along (one pass, no sort): rows
+    of one minute can overlap, but none after a minute's first is more than 59 seconds from
+    it, so only the minute's first row can start a detection.
+    """
     dm = DetectionMinute.__table__.c  # type: ignore[attr-defined]
-    span = (dm.minute // max(1, interval_s // SECONDS_PER_MINUTE)).label("span")
+    previous_last = func.max(dm.last_epoch).over(
+        partition_by=(dm.location_id, dm.taxon),
+        order_by=(dm.minute, dm.first_epoch),
+        rows=(None, -1),
+    )
+    independent = case(
+        (previous_last.is_(None), 1), (dm.first_epoch - previous_last > interval_s, 1), else_=0
+    )
     return (
         select_columns(
             dm.taxon,
             dm.location_id,
-            span,
-            func.min(dm.first_epoch).label("first"),
-            func.max(dm.last_epoch).label("last"),
-            func.min(dm.first_epoch + dm.utc_offset_s).label("local_first"),
-            func.sum(dm.records).label("records"),
-            func.sum(dm.individuals).label("individuals"),
+            (dm.first_epoch + dm.utc_offset_s).label("local_first"),
+            dm.records,
+            dm.individuals,
+            independent.label("independent"),
         )
         .where(*_filters(project_id, s))
-        .group_by(dm.location_id, dm.taxon, span)
-        .subquery("spans")
+        .subquery("runs")
     )
-
-
-def _runs(session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
-    """The spans with ``independent`` 1 where one starts a detection: where the previous
-    span with records ended more than the interval before this one's first record."""
-    m = _detection_spans(session, project_id, s, interval_s).c
-    previous_last = func.lag(m.last).over(partition_by=(m.location_id, m.taxon), order_by=m.span)
-    independent = case(
-        (previous_last.is_(None), 1), (m.first - previous_last > interval_s, 1), else_=0
-    )
-    return select_columns(
-        m.taxon,
-        m.location_id,
-        m.local_first,
-        m.records,
-        m.individuals,
-        independent.label("independent"),
-    ).subquery("runs")
 
 
 async def counts_by_location(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, uuid.UUID, int, int, int]]:
-    r = _runs(session, project_id, s, interval_s).c
+    r = _runs(project_id, s, interval_s).c
     query = select_columns(
         r.taxon,
         r.location_id,
@@ -148,7 +137,7 @@ async def counts_by_location(
 async def activity_by_hour(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, int, int]]:
-    r = _runs(session, project_id, s, interval_s).c
+    r = _runs(project_id, s, interval_s).c
     hour = (r.local_first % SECONDS_PER_DAY) // 3600
     query = (
         select(r.taxon, hour.label("hour"), func.count())
