@@ -292,6 +292,22 @@ async def test_prefetch_bounds_unacked_messages(make_bus: BusFactory) -> None:
     assert peak == 2
 
 
+async def test_a_batch_larger_than_the_prefetch_setting_arrives_whole(
+    make_bus: BusFactory,
+) -> None:
+    recorder = Recorder()
+    bus = make_bus(prefetch=2)
+    bus.subscribe(Subscription("catalogue", INGESTED, recorder, batch_size=12, batch_wait=0.5))
+    await bus.start()
+    events = [ingested(str(i)) for i in range(12)]
+
+    await bus.publish(events)
+
+    assert sorted(await recorder.wait_handled(12)) == sorted(e.event_id for e in events)
+    # The subscription's batch size, not the smaller prefetch setting, bounds a batch.
+    assert max(len(call) for call in recorder.calls) > 2
+
+
 async def test_broadcast_reaches_every_instance(make_bus: BusFactory) -> None:
     recorders = [Recorder(), Recorder()]
     for instance, recorder in zip(("a", "b"), recorders, strict=True):

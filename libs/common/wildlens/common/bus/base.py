@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from wildlens.common.events.envelope import Envelope
+from wildlens.common.settings import BrokerSettings
 
 __all__ = [
     "DEFAULT_CLOSE_GRACE",
@@ -16,6 +17,7 @@ __all__ = [
     "Subscription",
     "broadcast_queue_name",
     "dead_queue_name",
+    "prefetch_of",
     "queue_name",
 ]
 
@@ -51,6 +53,12 @@ class Subscription:
             raise ValueError("batch_size must be at least 1")
         if self.batch_wait < 0:
             raise ValueError("batch_wait must not be negative")
+
+
+def prefetch_of(settings: BrokerSettings, sub: Subscription) -> int:
+    """The most unacked messages a subscription holds: the broker setting, raised to the
+    subscription's batch size so that a handler built for large batches gets them."""
+    return max(settings.prefetch, sub.batch_size)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from wildlens.common.bus.base import (
     Subscription,
     broadcast_queue_name,
     dead_queue_name,
+    prefetch_of,
     queue_name,
 )
 from wildlens.common.bus.dispatch import dispatch
@@ -240,7 +241,7 @@ class _Consumer:
         self._queue = queue
         self._dead_queue = dead_queue_name(bus._settings.queue_prefix, sub.group, sub.event_type)
         self._waker = waker
-        self._prefetch = bus._settings.prefetch
+        self._prefetch = prefetch_of(bus._settings, sub)
         self._unacked = 0
         self._freed = asyncio.Event()
 

@@ -37,6 +37,7 @@ from wildlens.common.bus.base import (
     Subscription,
     broadcast_queue_name,
     dead_queue_name,
+    prefetch_of,
     queue_name,
 )
 from wildlens.common.bus.dispatch import dispatch
@@ -232,7 +233,7 @@ class RabbitBus(Bus):
         prefix = self._settings.queue_prefix
         dead_name = dead_queue_name(prefix, sub.group, sub.event_type)
         channel = await self._connection.channel()
-        await channel.set_qos(prefetch_count=self._settings.prefetch)
+        await channel.set_qos(prefetch_count=prefetch_of(self._settings, sub))
         dead = await channel.declare_queue(dead_name, durable=True)
         await dead.bind(self._dlx_name, routing_key=dead_name)
         if sub.broadcast:
@@ -313,7 +314,8 @@ class _Consumer:
         self.counts_attempts = counts_attempts
         self.attempts: dict[bytes, int] = {}
         self._received: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        self._batch_size = min(sub.batch_size, bus._settings.prefetch)
+        # prefetch_of keeps the channel's prefetch at least this large.
+        self._batch_size = sub.batch_size
         self._tag: str | None = None
         self._batcher: asyncio.Task[None] | None = None
 

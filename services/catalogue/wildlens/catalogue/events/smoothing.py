@@ -7,6 +7,10 @@ model versions votes with its latest run only. People outrank machines: once any
 an animal in the event, only people's labels vote; discarded observations never do. The
 smoothed label is stored on the event and next to each machine observation's own label, which
 is never changed; people's observations carry none.
+
+New machine results are smoothed before they are stored (``Pending``): their observations go
+in with their smoothed label already, rather than being written twice, and only events and
+stored observations whose label changes are written.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy import select as sa_select
@@ -29,12 +34,14 @@ from wildlens.common.db import utcnow
 
 __all__ = [
     "Label",
+    "Pending",
     "Vote",
     "clear_smoothing",
     "majority",
     "smooth_event",
     "smooth_events",
     "smooth_events_of",
+    "smoothed_label",
 ]
 
 
@@ -48,6 +55,15 @@ class Vote:
     # The model run that made a machine label (None for people's and imported labels).
     run_id: uuid.UUID | None = None
     run_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A machine observation about to be stored: its event, whether it is an animal, its vote."""
+
+    event_id: uuid.UUID
+    animal: bool
+    vote: Vote
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,7 @@ _MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
 _RUNS: Table = ModelRun.__table__  # type: ignore[attr-defined]
 # An event's label columns and the parameters they are written from.
+_LABEL_PARAMETERS = ("e_id", "l_name", "l_taxon", "l_method", "l_votes", "l_total", "l_at")
 _LABEL_COLUMNS = {
     "label_scientific_name": "l_name",
     "label_taxon_id": "l_taxon",
@@ -119,12 +136,28 @@ class _Row:
     vote: Vote
 
 
-async def _observations(session: AsyncSession, event_ids: Collection[uuid.UUID]) -> list[_Row]:
-    o, m, r = _OBSERVATIONS.c, _MEDIA.c, _RUNS.c
-    # Only the columns smoothing needs: results arrive in batches and this runs for each.
+# An event's stored label, in _LABEL_COLUMNS order (less updated_at).
+_Stored = tuple[str, uuid.UUID | None, str, int, int]
+
+
+async def _observations(
+    session: AsyncSession, event_ids: Collection[uuid.UUID]
+) -> tuple[list[_Row], dict[uuid.UUID, _Stored]]:
+    """The events' observations, and each existing event's stored label, in one query."""
+    e, o, m, r = _EVENTS.c, _OBSERVATIONS.c, _MEDIA.c, _RUNS.c
+    # Only the columns smoothing needs: results arrive in batches and this runs for each. An
+    # event without observations still gives one row (its label, then NULLs).
+    observed = _MEDIA.join(_OBSERVATIONS, o.media_id == m.id).outerjoin(
+        _RUNS, o.model_run_id == r.id
+    )
     query = (
         sa_select(
-            m.event_id,
+            e.id,
+            e.label_scientific_name,
+            e.label_taxon_id,
+            e.label_method,
+            e.label_votes,
+            e.label_total,
             o.id,
             o.observation_type,
             o.verification_state,
@@ -138,102 +171,139 @@ async def _observations(session: AsyncSession, event_ids: Collection[uuid.UUID])
             o.model_run_id,
             r.analyzed_at,
         )
-        .select_from(
-            _OBSERVATIONS.join(_MEDIA, o.media_id == m.id).outerjoin(_RUNS, o.model_run_id == r.id)
-        )
-        .where(m.event_id.in_(list(event_ids)))
+        .select_from(_EVENTS.outerjoin(observed, m.event_id == e.id))
+        .where(e.id.in_(list(event_ids)))
     )
     result = await (await session.connection()).execute(query)
-    return [
-        _Row(
-            event_id,
-            obs_id,
-            kind == "animal",
-            # What a person discarded (a false detection) has no say.
-            state == "discarded",
-            (smoothed_name, smoothed_taxon),
-            Vote(*vote),
+    rows: list[_Row] = []
+    stored: dict[uuid.UUID, _Stored] = {}
+    for row in result.all():
+        event_id, name, taxon, method, votes, total = row[:6]
+        stored[event_id] = (name, taxon, method, votes, total)
+        obs_id, kind, state, smoothed_name, smoothed_taxon, *vote = row[6:]
+        if obs_id is None:
+            continue
+        rows.append(
+            _Row(
+                event_id,
+                obs_id,
+                kind == "animal",
+                # What a person discarded (a false detection) has no say.
+                state == "discarded",
+                (smoothed_name, smoothed_taxon),
+                Vote(*vote),
+            )
         )
-        for event_id, obs_id, kind, state, smoothed_name, smoothed_taxon, *vote in result.all()
-    ]
+    return rows, stored
+
+
+def smoothed_label(label: Label | None, animal: bool, method: str) -> tuple[str, uuid.UUID | None]:
+    """The smoothed (name, taxon) an observation carries under its event's ``label``: machine
+    animal labels carry the event's, everything else none."""
+    if label and animal and method == "machine":
+        return (label.scientific_name, label.taxon_id)
+    return ("", None)
+
+
+def _stored_form(label: Label | None) -> _Stored:
+    if label is None:
+        return ("", None, "", 0, 0)
+    return (label.scientific_name, label.taxon_id, label.method, label.votes, label.total)
 
 
 async def smooth_events(
     session: AsyncSession,
     event_ids: Collection[uuid.UUID],
     loaded: Mapping[uuid.UUID, Event] | None = None,
+    pending: Sequence[Pending] = (),
 ) -> dict[uuid.UUID, Label | None]:
     """Recomputes the events' labels and puts each next to its machine observations' labels,
     in a few statements however many events (results arrive in batches): one read, one
-    executemany for the events, one update per distinct new label of the observations whose
-    smoothed label changes.
+    executemany for the events whose label changes, and on PostgreSQL one update of the
+    stored observations whose smoothed label changes (elsewhere one per distinct new label).
 
     Args:
         session: the transaction to write in.
         event_ids: the events to smooth.
         loaded: the events' objects where the caller holds them, kept in step with what is
             written.
+        pending: machine observations not stored yet that vote too; the caller stores them
+            with ``smoothed_label`` of the returned labels.
     """
     if not event_ids:
         return {}
     # The statements below go past the session: what it holds must be written first.
     await session.flush()
-    observations = await _observations(session, event_ids)
+    observations, stored = await _observations(session, event_ids)
     votes: dict[uuid.UUID, list[Vote]] = defaultdict(list)
     for row in observations:
         if row.animal and not row.discarded:
             votes[row.event_id].append(row.vote)
+    for p in pending:
+        if p.animal:
+            votes[p.event_id].append(p.vote)
     labels = {e: majority(votes.get(e, [])) for e in event_ids}
     now = utcnow()
-    events = [
-        {
-            "e_id": e,
-            "l_name": label.scientific_name if label else "",
-            "l_taxon": label.taxon_id if label else None,
-            "l_method": label.method if label else "",
-            "l_votes": label.votes if label else 0,
-            "l_total": label.total if label else 0,
-            "l_at": now,
-        }
+    # Events that exist and whose label changes: the others keep their row untouched.
+    events: dict[uuid.UUID, dict[str, Any]] = {
+        e: dict(zip(_LABEL_PARAMETERS, (e, *_stored_form(label), now), strict=True))
         for e, label in labels.items()
-    ]
-    # Observations whose smoothed label changes, by their new one: one statement per label.
-    changed: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]] = defaultdict(list)
+        if e in stored and _stored_form(label) != stored[e]
+    }
+    # Stored observations whose smoothed label changes, by id.
+    changed: dict[uuid.UUID, tuple[str, uuid.UUID | None]] = {}
     for row in observations:
-        label = labels.get(row.event_id)
-        smoothed = (
-            (label.scientific_name, label.taxon_id)
-            if label and row.animal and row.vote.method == "machine"
-            else ("", None)
-        )
+        smoothed = smoothed_label(labels.get(row.event_id), row.animal, row.vote.method)
         if smoothed != row.smoothed:
-            changed[smoothed].append(row.id)
+            changed[row.id] = smoothed
     connection = await session.connection()
-    await connection.execute(
-        update(_EVENTS)
-        .where(_EVENTS.c.id == bindparam("e_id"))
-        .values(
-            label_scientific_name=bindparam("l_name"),
-            label_taxon_id=bindparam("l_taxon"),
-            label_method=bindparam("l_method"),
-            label_votes=bindparam("l_votes"),
-            label_total=bindparam("l_total"),
-            updated_at=bindparam("l_at"),
-        ),
-        events,
-    )
-    for (name, taxon_id), ids in changed.items():
+    if events:
+        await connection.execute(
+            update(_EVENTS)
+            .where(_EVENTS.c.id == bindparam("e_id"))
+            .values({name: bindparam(key) for name, key in _LABEL_COLUMNS.items()}),
+            list(events.values()),
+        )
+    await _write_smoothed(session, changed)
+    for event_id, event in (loaded or {}).items():
+        if event_id not in events:
+            continue  # unchanged: the object already holds what the row holds
+        for name, key in _LABEL_COLUMNS.items():
+            # The object learns what the statement wrote without becoming dirty.
+            set_committed_value(event, name, events[event_id][key])
+    return labels
+
+
+async def _write_smoothed(
+    session: AsyncSession, changed: Mapping[uuid.UUID, tuple[str, uuid.UUID | None]]
+) -> None:
+    """Observations' new smoothed labels: on PostgreSQL in one statement (arrays)."""
+    if not changed:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        # The driver's own connection, inside the transaction the session already began.
+        driver: Any = raw.driver_connection
+        table = _OBSERVATIONS.name
+        await driver.execute(
+            f'UPDATE "{table}" SET smoothed_scientific_name = v.name, smoothed_taxon_id = v.taxon '
+            "FROM unnest($1::uuid[], $2::varchar[], $3::uuid[]) AS v(id, name, taxon) "
+            f'WHERE "{table}".id = v.id',
+            list(changed),
+            [name for name, _ in changed.values()],
+            [taxon for _, taxon in changed.values()],
+        )
+        return
+    by_label: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]] = defaultdict(list)
+    for obs_id, smoothed in changed.items():
+        by_label[smoothed].append(obs_id)
+    for (name, taxon_id), ids in by_label.items():
         await connection.execute(
             update(_OBSERVATIONS)
             .where(_OBSERVATIONS.c.id.in_(ids))
             .values(smoothed_scientific_name=name, smoothed_taxon_id=taxon_id)
         )
-    written = {e["e_id"]: e for e in events}
-    for event_id, event in (loaded or {}).items():
-        for name, key in _LABEL_COLUMNS.items():
-            # The object learns what the statement wrote without becoming dirty.
-            set_committed_value(event, name, written[event_id][key])
-    return labels
 
 
 async def smooth_event(session: AsyncSession, event: Event) -> Label | None:

@@ -4,8 +4,13 @@ Analyses arrive as fast as inference runs, so a whole batch is stored with a fix
 statements whatever its size: one to record the events as handled, one for the media with the
 runs already stored, one for the label map entries and one for the taxa the batch names (a
 classifier's label resolves through the project's label map, else its scientific name through
-the taxon tree), then, on PostgreSQL, one statement that inserts the runs and observations and
-marks the media analysed.
+the taxon tree), then the events' smoothing (``events.smoothing``), and, on PostgreSQL, one
+statement that inserts the runs and observations and marks the media analysed. That statement
+carries one array per value that differs between detections; what a run's detections share
+travels once per run, and the columns a machine observation leaves at their defaults once per
+batch, because encoding array elements is much of what a batch costs the consumer's process.
+Smoothing comes before the insert, the batch's detections voting as they are about to be
+stored, so each observation goes in with its event's label rather than being written twice.
 
 A machine result never touches a person's: each model version's observations are rows of
 their own, and the label a medium shows is the human one where there is one
@@ -30,7 +35,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.alerts.matching import queue_alerts
-from wildlens.catalogue.events.smoothing import smooth_events_of
+from wildlens.catalogue.events.smoothing import Pending, Vote, smooth_events, smoothed_label
 from wildlens.catalogue.media.models import Media, ModelRun, Observation
 from wildlens.catalogue.taxa.models import LabelMapEntry, Taxon
 from wildlens.common.db import utcnow
@@ -55,12 +60,15 @@ class _Analysis:
     analyzed_at: datetime
     # Each detection's most probable classification (None without one), found once.
     tops: list[Classification | None]
-
-    @property
-    def label_model(self) -> str:
-        # Label maps are kept per classifier; a detector that labels species itself (no
-        # separate classifier) is its own classifier.
-        return self.event.classifier.name or self.event.detector.name
+    # The medium's ids, read once: the loaded object's attributes cost an instrumented
+    # lookup each, and rows are built per detection.
+    media_id: uuid.UUID
+    project_id: uuid.UUID
+    deployment_id: uuid.UUID | None
+    event_id: uuid.UUID | None
+    # Label maps are kept per classifier; a detector that labels species itself (no separate
+    # classifier) is its own classifier.
+    label_model: str
 
 
 async def first_deliveries(
@@ -95,23 +103,73 @@ async def first_deliveries(
     return [e for e in unique if e.event_id in fresh]
 
 
-async def _write(
-    session: AsyncSession,
-    runs: list[dict[str, Any]],
-    observations: list[dict[str, Any]],
-    analyzed: dict[uuid.UUID, datetime],
-) -> None:
+@dataclass(frozen=True)
+class _Rows:
+    """A batch's rows: each run's whole, and each detection's as (its run's position from 1,
+    then the ``_DETECTION`` values); the rest of an observation comes from its run
+    (``_from_run``) or is the same for every machine observation (``_OBSERVATION_CONSTANTS``)."""
+
+    runs: list[dict[str, Any]]
+    # (project, deployment) of each run's medium.
+    run_media: list[tuple[uuid.UUID, uuid.UUID | None]]
+    detections: list[tuple[Any, ...]]
+
+
+# What differs between the detections of one run, in the order ``_Rows.detections`` holds it.
+_DETECTION = (
+    "observation_type",
+    "category",
+    "confidence",
+    "bbox_x",
+    "bbox_y",
+    "bbox_width",
+    "bbox_height",
+    "scientific_name",
+    "classification_confidence",
+    "taxon_id",
+    # The event's label, as smoothing gives it before the batch is stored.
+    "smoothed_scientific_name",
+    "smoothed_taxon_id",
+)
+
+# Observation columns a detection shares with its run's other detections but that the run's
+# own row lacks (the statement takes them from arrays of one value per run).
+_RUN_SHARED = ("project_id", "deployment_id", "classified_by")
+
+
+def _from_run(
+    run: dict[str, Any], project_id: uuid.UUID, deployment_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """The observation columns a detection takes from its run and medium."""
+    return {
+        "project_id": project_id,
+        "media_id": run["media_id"],
+        "model_run_id": run["id"],
+        "deployment_id": deployment_id,
+        "classified_by": f"{run['model_name']}@{run['model_version']}",
+        "classified_at": run["analyzed_at"],
+        "classification_timestamp": run["analyzed_at"],
+    }
+
+
+async def _write(session: AsyncSession, rows: _Rows, analyzed: dict[uuid.UUID, datetime]) -> None:
     """The batch's runs and observations in, its media marked analysed.
 
-    On PostgreSQL that is one statement (two inserts as writable CTEs and the update, every
-    value in one array per column), so a batch costs one round trip whatever its size.
+    On PostgreSQL that is one statement (two inserts as writable CTEs and the update, the
+    values in arrays), so a batch costs one round trip whatever its size.
     """
     connection = await session.connection()
+    per_run = [_from_run(r, *m) for r, m in zip(rows.runs, rows.run_media, strict=True)]
     if connection.dialect.name == "postgresql":
-        runs_table, observations_table = _table(ModelRun), _table(Observation)
+        # Columns of the detections: their run's position, then each _DETECTION value.
+        detections = [list(c) for c in zip(*rows.detections, strict=True)] or [
+            [] for _ in range(1 + len(_DETECTION))
+        ]
         args = [
-            *_columns(runs_table, runs),
-            *_columns(observations_table, observations),
+            *_columns(_table(ModelRun), rows.runs),
+            *([r[name] for r in per_run] for name in _RUN_SHARED),
+            *detections,
+            *_OBSERVATION_CONSTANTS.values(),
             list(analyzed),
             list(analyzed.values()),
         ]
@@ -120,9 +178,18 @@ async def _write(
         driver: Any = raw.driver_connection
         await driver.execute(_pg_write_statement(), *args)
         return
-    if runs:
-        await connection.execute(insert(_table(ModelRun)), runs)
-    if observations:
+    if rows.runs:
+        await connection.execute(insert(_table(ModelRun)), rows.runs)
+    if rows.detections:
+        observations = [
+            {
+                **_OBSERVATION_CONSTANTS,
+                **per_run[run - 1],
+                **dict(zip(_DETECTION, values, strict=True)),
+                "id": uuid.uuid4(),
+            }
+            for run, *values in rows.detections
+        ]
         await connection.execute(insert(_table(Observation)), observations)
     if analyzed:
         media = _table(Media)
@@ -138,7 +205,8 @@ def _columns(table: Table, rows: list[dict[str, Any]]) -> list[list[Any]]:
     """``rows`` as one list per column of ``table``, in column order."""
     out: list[list[Any]] = []
     for column in table.columns:
-        values = [row[column.name] for row in rows]
+        name = column.name
+        values = [row[name] for row in rows]
         if isinstance(column.type, JSON):
             values = [json.dumps(v) for v in values]
         out.append(values)
@@ -147,26 +215,53 @@ def _columns(table: Table, rows: list[dict[str, Any]]) -> list[list[Any]]:
 
 @cache
 def _pg_write_statement() -> str:
+    """The statement ``_write`` runs on PostgreSQL; its parameters in ``_write``'s order."""
     dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+    runs, observations = _table(ModelRun), _table(Observation)
     position = 0
 
-    def insert_from_arrays(table: Table) -> str:
+    def parameter(table: Table, name: str, *, array: bool = True) -> str:
         nonlocal position
-        names, arrays = [], []
-        for column in table.columns:
-            position += 1
-            names.append(f'"{column.name}"')
-            arrays.append(f"${position}::{column.type.compile(dialect=dialect)}[]")
-        return (
-            f'INSERT INTO "{table.name}" ({", ".join(names)}) '
-            f"SELECT * FROM unnest({', '.join(arrays)})"
-        )
+        position += 1
+        sql_type = table.c[name].type.compile(dialect=dialect)
+        return f"${position}::{sql_type}{'[]' if array else ''}"
 
-    runs = insert_from_arrays(_table(ModelRun))
-    observations = insert_from_arrays(_table(Observation))
+    run_arrays = {c.name: parameter(runs, c.name) for c in runs.columns}
+    shared = {name: parameter(observations, name) for name in _RUN_SHARED}
+    position += 1
+    run_position = f"${position}::integer[]"
+    detection = {name: parameter(observations, name) for name in _DETECTION}
+    constants = {
+        name: parameter(observations, name, array=False) for name in _OBSERVATION_CONSTANTS
+    }
     ids, times = position + 1, position + 2
+
+    # Each observation column from its run (r), its detection (d) or the batch's constants.
+    sources = {
+        "id": "gen_random_uuid()",
+        "media_id": "r.media_id",
+        "model_run_id": "r.id",
+        "classified_at": "r.analyzed_at",
+        "classification_timestamp": "r.analyzed_at",
+        **{name: f"r.{name}" for name in _RUN_SHARED},
+        **{name: f"d.{name}" for name in _DETECTION},
+        **constants,
+    }
+    columns = [c.name for c in observations.columns]
+    if set(sources) != set(columns):
+        raise RuntimeError(f"observation columns without a source: {set(columns) ^ set(sources)}")
+    run_columns = ", ".join(f'"{name}"' for name in run_arrays)
+    observation_columns = ", ".join(f'"{name}"' for name in columns)
     return (
-        f"WITH runs AS ({runs}), observations AS ({observations}) "
+        f'WITH runs AS (INSERT INTO "{runs.name}" ({run_columns}) '
+        f"SELECT * FROM unnest({', '.join(run_arrays.values())})), "
+        f'observations AS (INSERT INTO "{observations.name}" ({observation_columns}) '
+        f"SELECT {', '.join(sources[c] for c in columns)} "
+        f"FROM unnest({run_position}, {', '.join(detection.values())}) "
+        f"AS d(run, {', '.join(detection)}) "
+        f"JOIN unnest({run_arrays['id']}, {run_arrays['media_id']}, "
+        f"{run_arrays['analyzed_at']}, {', '.join(shared.values())}) WITH ORDINALITY "
+        f"AS r(id, media_id, analyzed_at, {', '.join(shared)}, n) ON r.n = d.run) "
         "UPDATE media SET status = 'analyzed', analyzed_at = v.at "
         f"FROM unnest(${ids}::uuid[], ${times}::timestamptz[]) AS v(id, at) "
         "WHERE media.id = v.id"
@@ -183,15 +278,17 @@ async def store_analysis(session: AsyncSession, envelopes: Sequence[Envelope]) -
     label_taxa = await _label_map(session, analyses)
     name_taxa = await _taxa_by_name(session, analyses, label_taxa)
 
-    runs: list[dict[str, Any]] = []
-    observations: list[dict[str, Any]] = []
+    rows = _Rows([], [], [])
+    # The votes of detections of media in an event, by their position in rows.detections.
+    pending: dict[int, Pending] = {}
+    now = utcnow()
     for a in analyses:
         event = a.event
         run_id = uuid.uuid4()
-        runs.append(
+        rows.runs.append(
             {
                 "id": run_id,
-                "media_id": a.media.id,
+                "media_id": a.media_id,
                 "model_name": event.detector.name,
                 "model_version": event.detector.version,
                 "model_sha256": event.detector.sha256,
@@ -201,56 +298,73 @@ async def store_analysis(session: AsyncSession, envelopes: Sequence[Envelope]) -
                 "failure": event.failure,
                 "timings_ms": dict(event.timings_ms),
                 "analyzed_at": a.analyzed_at,
-                "recorded_at": utcnow(),
+                "recorded_at": now,
             }
         )
-        classified_by = f"{event.detector.name}@{event.detector.version}"
+        rows.run_media.append((a.project_id, a.deployment_id))
+        run = len(rows.runs)
         for detection, top in zip(event.detections, a.tops, strict=True):
             taxon_id = None
             if top is not None:
                 taxon_id = label_taxa.get(
-                    (a.media.project_id, a.label_model, top.label)
+                    (a.project_id, a.label_model, top.label)
                 ) or name_taxa.get(top.scientific_name)
-            observations.append(
-                _observation_row(
-                    id=uuid.uuid4(),
-                    project_id=a.media.project_id,
-                    media_id=a.media.id,
-                    model_run_id=run_id,
-                    deployment_id=a.media.deployment_id,
-                    observation_type=OBSERVATION_TYPES.get(detection.category, "unknown"),
-                    category=detection.category,
-                    confidence=detection.confidence,
-                    bbox_x=detection.bbox.x,
-                    bbox_y=detection.bbox.y,
-                    bbox_width=detection.bbox.width,
-                    bbox_height=detection.bbox.height,
-                    scientific_name=top.scientific_name if top else "",
-                    classification_confidence=top.confidence if top else None,
-                    taxon_id=taxon_id,
-                    classification_method="machine",
-                    classified_by=classified_by,
-                    classified_at=a.analyzed_at,
-                    classification_timestamp=a.analyzed_at,
+            observation_type = OBSERVATION_TYPES.get(detection.category, "unknown")
+            name = top.scientific_name if top else ""
+            box = detection.bbox
+            rows.detections.append(
+                (
+                    run,
+                    observation_type,
+                    detection.category,
+                    detection.confidence,
+                    box.x,
+                    box.y,
+                    box.width,
+                    box.height,
+                    name,
+                    top.confidence if top else None,
+                    taxon_id,
+                    # Smoothed below, for media in an event.
+                    "",
+                    None,
                 )
             )
+            if a.event_id is not None:
+                vote = Vote(
+                    a.media_id,
+                    "machine",
+                    name,
+                    taxon_id,
+                    detection.confidence,
+                    run_id,
+                    a.analyzed_at,
+                )
+                pending[len(rows.detections) - 1] = Pending(
+                    a.event_id, observation_type == "animal", vote
+                )
+    # Smoothed before they are stored (see the module's docstring).
+    event_ids = {a.event_id for a in analyses if a.event_id is not None}
+    labels = await smooth_events(session, event_ids, pending=list(pending.values()))
+    for i, p in pending.items():
+        smoothed = smoothed_label(labels.get(p.event_id), p.animal, "machine")
+        rows.detections[i] = (*rows.detections[i][:-2], *smoothed)
     analyzed = _analyzed_times(analyses)
-    await _write(session, runs, observations, analyzed)
+    await _write(session, rows, analyzed)
     # The loaded copies learn what the statement wrote without becoming dirty (which would
     # write each of them again at the next flush).
     for a in analyses:
-        if a.media.id in analyzed:
+        if a.media_id in analyzed:
             set_committed_value(a.media, "status", "analyzed")
-            set_committed_value(a.media, "analyzed_at", analyzed[a.media.id])
-    stored: dict[uuid.UUID, Media] = {a.media.id: a.media for a in analyses}
-    await smooth_events_of(session, stored.values())
-    return list(stored.values())
+            set_committed_value(a.media, "analyzed_at", analyzed[a.media_id])
+    return list({a.media_id: a.media for a in analyses}.values())
 
 
 async def _new_analyses(session: AsyncSession, envelopes: Sequence[Envelope]) -> list[_Analysis]:
     """The batch's analyses of recorded media that no earlier run of the same model stored."""
     events = [(unpack(e, MediaAnalyzed), e) for e in envelopes]
-    ids = {uuid.UUID(event.media_id) for event, _ in events}
+    media_ids = [uuid.UUID(event.media_id) for event, _ in events]
+    ids = set(media_ids)
     # The media and the runs already stored for them, in one round trip.
     rows = (
         await session.exec(
@@ -266,8 +380,8 @@ async def _new_analyses(session: AsyncSession, envelopes: Sequence[Envelope]) ->
         raise MediaNotRecordedYet(f"media {sorted(map(str, missing))} not recorded yet")
     stored = {(m.id, name, version) for m, name, version in rows if name is not None}
     analyses: list[_Analysis] = []
-    for event, envelope in events:
-        key = (uuid.UUID(event.media_id), event.detector.name, event.detector.version)
+    for (event, envelope), media_id in zip(events, media_ids, strict=True):
+        key = (media_id, event.detector.name, event.detector.version)
         if key in stored:
             continue
         stored.add(key)
@@ -277,7 +391,20 @@ async def _new_analyses(session: AsyncSession, envelopes: Sequence[Envelope]) ->
             else envelope.occurred_at
         )
         tops = [max(d.classifications, key=_probability, default=None) for d in event.detections]
-        analyses.append(_Analysis(event, media[key[0]], analyzed_at, tops))
+        m = media[media_id]
+        analyses.append(
+            _Analysis(
+                event,
+                m,
+                analyzed_at,
+                tops,
+                media_id,
+                m.project_id,
+                m.deployment_id,
+                m.event_id,
+                event.classifier.name or event.detector.name,
+            )
+        )
     return analyses
 
 
@@ -293,7 +420,7 @@ async def _label_map(
     session: AsyncSession, analyses: list[_Analysis]
 ) -> dict[tuple[uuid.UUID, str, str], uuid.UUID]:
     """(project, model, label) → taxon, for the labels the batch uses."""
-    keys = {(a.media.project_id, a.label_model, c.label) for a, c in _top_labels(analyses)}
+    keys = {(a.project_id, a.label_model, c.label) for a, c in _top_labels(analyses)}
     if not keys:
         return {}
     rows = await session.exec(
@@ -322,7 +449,7 @@ async def _taxa_by_name(
     names = {
         c.scientific_name
         for a, c in _top_labels(analyses)
-        if c.scientific_name and (a.media.project_id, a.label_model, c.label) not in mapped
+        if c.scientific_name and (a.project_id, a.label_model, c.label) not in mapped
     }
     if not names:
         return {}
@@ -346,8 +473,8 @@ def _analyzed_times(analyses: list[_Analysis]) -> dict[uuid.UUID, datetime]:
     for a in analyses:
         if a.event.failure:
             continue
-        current = latest.get(a.media.id) or a.media.analyzed_at
-        latest[a.media.id] = a.analyzed_at if current is None else max(current, a.analyzed_at)
+        current = latest.get(a.media_id) or a.media.analyzed_at
+        latest[a.media_id] = a.analyzed_at if current is None else max(current, a.analyzed_at)
     return latest
 
 
@@ -356,17 +483,18 @@ def _table(model: Any) -> Table:
     return table
 
 
-def _defaults() -> dict[str, Any]:
-    """Every observation column with the value a new row gets unless told otherwise."""
+def _constants() -> dict[str, Any]:
+    """The observation columns a machine detection never sets: the value a new row gets."""
     sample = Observation(project_id=uuid.uuid4(), observation_type="", category="")
-    return {c.name: getattr(sample, c.name) for c in _table(Observation).columns}
+    given = {"id", "media_id", "model_run_id", "classified_at", "classification_timestamp"}
+    given.update(_RUN_SHARED, _DETECTION)
+    constants = {
+        c.name: getattr(sample, c.name) for c in _table(Observation).columns if c.name not in given
+    }
+    return {**constants, "classification_method": "machine"}
 
 
-_OBSERVATION_DEFAULTS = _defaults()
-
-
-def _observation_row(**values: Any) -> dict[str, Any]:
-    return {**_OBSERVATION_DEFAULTS, **values}
+_OBSERVATION_CONSTANTS = _constants()
 
 
 def analyzed_consumer(ctx: ServiceContext) -> Callable[[list[Envelope]], Awaitable[None]]:

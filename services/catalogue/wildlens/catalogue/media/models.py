@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field
 
 from wildlens.catalogue.tables import CatalogueTable
@@ -87,8 +87,30 @@ class ModelRun(CatalogueTable, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
+# Most of a project's observations are the machine's: never imported (no external id) and
+# never verified (still predicted). Partial indexes leave them out, so storing one writes no
+# entry in either, while imports and the review queue still find the few that count.
+_IMPORTED = text("external_id IS NOT NULL")
+_VERIFIED = text("verification_state <> 'predicted'")
+
+
 class Observation(CatalogueTable, table=True):
     __tablename__ = "observations"
+    __table_args__ = (
+        Index(
+            "ix_observations_external_id",
+            "external_id",
+            postgresql_where=_IMPORTED,
+            sqlite_where=_IMPORTED,
+        ),
+        Index(
+            "ix_observations_verified",
+            "project_id",
+            "verification_state",
+            postgresql_where=_VERIFIED,
+            sqlite_where=_VERIFIED,
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
@@ -116,7 +138,7 @@ class Observation(CatalogueTable, table=True):
     taxon_id: uuid.UUID | None = Field(default=None, foreign_key="taxa.id", index=True)
     # Camtrap DP observation fields. classification_timestamp is when the classifier said
     # so, as imported data states it (classified_at is when the catalogue recorded it).
-    external_id: str | None = Field(default=None, max_length=200, index=True)
+    external_id: str | None = Field(default=None, max_length=200)
     deployment_id: uuid.UUID | None = Field(default=None, foreign_key="deployments.id", index=True)
     observation_level: str = Field(default="media", max_length=10)
     event_external_id: str | None = Field(default=None, max_length=200)
@@ -139,7 +161,7 @@ class Observation(CatalogueTable, table=True):
     classification_confidence: float | None = None
     # EcoTaxa's verification states: predicted (as the machine or import left it), validated,
     # dubious, discarded. Every change is in observation_history.
-    verification_state: str = Field(default="predicted", max_length=10, index=True)
+    verification_state: str = Field(default="predicted", max_length=10)
     verified_by: str = Field(default="", max_length=300)
     verified_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # The label smoothed across the media's event (the majority of its labels), next to the
