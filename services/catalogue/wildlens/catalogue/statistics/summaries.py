@@ -54,8 +54,9 @@ __all__ = ["SummaryRefresher", "refresh"]
 
 log = structlog.get_logger(__name__)
 
-# Beyond this many changed minutes (an import, a first refresh) the project is recomputed in
-# one pass over its observations, cheaper than thousands of small ranges.
+# Beyond this many changed minutes, and a quarter of those the project has (an import, a first
+# refresh), the project is recomputed in one pass over its observations, cheaper than
+# thousands of small ranges; a busy consumer's minutes of a large project are not.
 WHOLE_PROJECT_AFTER = 2000
 # Ranges of minutes per statement: enough to take a consumer batch at once, few enough for
 # the planner to turn into index scans.
@@ -112,9 +113,21 @@ def _either(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     return or_(*conditions) if conditions else false()
 
 
-def _detection_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None) -> Any:
+class Within:
+    """Rows whose (deployment, time) fall in some of the ranges: one disjunction, which
+    PostgreSQL runs as a bitmap of index range scans (a join to a table of ranges was
+    planned as a scan of every medium)."""
+
+    def __init__(self, ranges: Sequence[MinuteRange]) -> None:
+        self.ranges = ranges
+
+    def restrict(self, query: Any, deployment: Any, at: Any) -> Any:
+        return query.where(_either([r.times(deployment, at) for r in self.ranges]))
+
+
+def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
     """The detection minutes (``DETECTION_COLUMNS``) of the current animal records in
-    ``ranges`` (None: the whole project).
+    ``within``'s timed ranges (None: the whole project).
 
     The same records as ``records._records``: a person's media-level labels, the machine's
     where no person labelled the medium, and event-level observations at the event's start.
@@ -136,8 +149,6 @@ def _detection_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None)
         (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
     ):
         where = [*common, which, at.is_not(None)]
-        if ranges is not None:
-            where.append(_either([r.times(deployment, at) for r in ranges if r.first is not None]))
         query: Any = select_columns(
             deployment.label("deployment_id"),
             epoch_seconds(at).label("epoch"),
@@ -148,6 +159,8 @@ def _detection_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None)
         ).select_from(Observation)
         if at is media_at:
             query = query.join(Media, col(Observation.media_id) == col(Media.id))
+        if within is not None:
+            query = within.restrict(query, deployment, at)
         branches.append(query.where(*where))
     records = branches[0].union_all(*branches[1:]).subquery("records")
     r = records.c
@@ -184,9 +197,9 @@ def _detection_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None)
     )
 
 
-def _media_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None) -> Any:
+def _media_rows(project_id: uuid.UUID, within: Within | None) -> Any:
     """(project, deployment, minute, media, with an animal, with a verified animal) of the
-    media in ``ranges`` (None: the whole project).
+    media in ``within``'s ranges (None: the whole project).
 
     One pass: each medium joined to its labels and grouped, rather than a probe per medium.
     A medium shows an animal when a person labelled one, or, where no person labelled the
@@ -203,11 +216,7 @@ def _media_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None) -> 
         col(Media.project_id) == project_id,
         col(Media.deployment_id).is_not(None),
     ]
-    if ranges is not None:
-        where.append(
-            _either([r.times(col(Media.deployment_id), col(Media.captured_at)) for r in ranges])
-        )
-    per_medium = (
+    query: Any = (
         select_columns(
             col(Media.deployment_id).label("deployment_id"),
             (epoch_seconds(col(Media.captured_at)) // SECONDS_PER_MINUTE).label("minute"),
@@ -220,8 +229,10 @@ def _media_rows(project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None) -> 
         .join(Observation, col(Observation.media_id) == col(Media.id), isouter=True)
         .where(*where)
         .group_by(col(Media.id), col(Media.deployment_id), col(Media.captured_at))
-        .subquery("per_medium")
     )
+    if within is not None:
+        query = within.restrict(query, col(Media.deployment_id), col(Media.captured_at))
+    per_medium = query.subquery("per_medium")
     m = per_medium.c
     with_animal = case(
         (m.human_animal == 1, 1), (and_(m.human == 0, m.machine_animal == 1), 1), else_=0
@@ -272,12 +283,35 @@ async def _recompute(
                 _either([r.covers(table.c.deployment_id, table.c.minute) for r in ranges])
             )
         await connection.execute(statement)
-    timed = [r for r in ranges if r.first is not None] if ranges is not None else None
-    if timed is None or timed:
+    if ranges is None:
+        await connection.execute(
+            insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, None))
+        )
+        await connection.execute(
+            insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, None))
+        )
+        return
+    timed = Within([r for r in ranges if r.first is not None])
+    # Media without a capture time count towards the detection rate only.
+    untimed = Within([r for r in ranges if r.first is None])
+    if timed.ranges:
         await connection.execute(
             insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, timed))
         )
-    await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, ranges)))
+    for within in (timed, untimed):
+        if within.ranges:
+            await connection.execute(
+                insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, within))
+            )
+
+
+async def _summarised(connection: AsyncConnection, project_id: uuid.UUID) -> int:
+    """How many media minutes the project's summaries hold now."""
+    mm = MediaMinute.__table__  # type: ignore[attr-defined]
+    counted = await connection.execute(
+        select_columns(func.count()).select_from(mm).where(mm.c.project_id == project_id)
+    )
+    return int(counted.scalar_one())
 
 
 async def _lock(connection: AsyncConnection, project_id: uuid.UUID, *, wait: bool) -> bool:
@@ -312,7 +346,10 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
         changed = {(d, m) for d, m in taken.all()}
         if not changed:
             return 0
-        whole = len(changed) > WHOLE_PROJECT_AFTER
+        whole = (
+            len(changed) > WHOLE_PROJECT_AFTER
+            and len(changed) > await _summarised(connection, project_id) // 4
+        )
         if whole:
             await _recompute(connection, project_id, None)
         else:
