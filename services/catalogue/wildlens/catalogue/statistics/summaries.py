@@ -113,16 +113,20 @@ def _either(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     return or_(*conditions) if conditions else false()
 
 
+@dataclass(frozen=True)
 class Within:
-    """Rows whose (deployment, time) fall in some of the ranges: one disjunction, which
-    PostgreSQL runs as a bitmap of index range scans (a join to a table of ranges was
-    planned as a scan of every medium)."""
+    """What a recompute covers: its ranges, and the ids of the media in them.
 
-    def __init__(self, ranges: Sequence[MinuteRange]) -> None:
-        self.ranges = ranges
+    The media are looked up first, by the ranges alone; the recompute then names them by
+    id, which the planner sees the true size of (a join to a table of ranges, or the ranges
+    repeated in every branch, was planned as a scan of every medium or planned slowly).
+    """
 
-    def restrict(self, query: Any, deployment: Any, at: Any) -> Any:
-        return query.where(_either([r.times(deployment, at) for r in self.ranges]))
+    ranges: Sequence[MinuteRange]
+    media_ids: Sequence[uuid.UUID]
+
+    def condition(self, deployment: Any, at: Any) -> ColumnElement[bool]:
+        return _either([r.times(deployment, at) for r in self.ranges])
 
 
 def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
@@ -159,8 +163,11 @@ def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
         ).select_from(Observation)
         if at is media_at:
             query = query.join(Media, col(Observation.media_id) == col(Media.id))
-        if within is not None:
-            query = within.restrict(query, deployment, at)
+            if within is not None:
+                query = query.where(col(Media.id).in_(within.media_ids))
+        elif within is not None:
+            # Event-level observations are few; their ranges stay a condition.
+            query = query.where(within.condition(deployment, at))
         branches.append(query.where(*where))
     records = branches[0].union_all(*branches[1:]).subquery("records")
     r = records.c
@@ -231,7 +238,7 @@ def _media_rows(project_id: uuid.UUID, within: Within | None) -> Any:
         .group_by(col(Media.id), col(Media.deployment_id), col(Media.captured_at))
     )
     if within is not None:
-        query = within.restrict(query, col(Media.deployment_id), col(Media.captured_at))
+        query = query.where(col(Media.id).in_(within.media_ids))
     per_medium = query.subquery("per_medium")
     m = per_medium.c
     with_animal = case(
@@ -284,6 +291,11 @@ async def _recompute(
             )
         await connection.execute(statement)
     if ranges is None:
+        if connection.dialect.name == "postgresql":
+            # A whole project often follows a bulk load that autovacuum has not seen yet;
+            # planned on the row counts of before, the join of every observation to its
+            # medium runs for minutes instead of seconds.
+            await connection.execute(text("ANALYZE media, observations"))
         await connection.execute(
             insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, None))
         )
@@ -291,18 +303,22 @@ async def _recompute(
             insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, None))
         )
         return
-    timed = Within([r for r in ranges if r.first is not None])
-    # Media without a capture time count towards the detection rate only.
-    untimed = Within([r for r in ranges if r.first is None])
+    everything = Within(ranges, [])
+    found = await connection.execute(
+        select_columns(col(Media.id)).where(
+            col(Media.project_id) == project_id,
+            everything.condition(col(Media.deployment_id), col(Media.captured_at)),
+        )
+    )
+    within = Within(ranges, [m for (m,) in found.all()])
+    # Only timed ranges hold records (media without a capture time count for the detection
+    # rate alone).
+    timed = Within([r for r in ranges if r.first is not None], within.media_ids)
     if timed.ranges:
         await connection.execute(
             insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, timed))
         )
-    for within in (timed, untimed):
-        if within.ranges:
-            await connection.execute(
-                insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, within))
-            )
+    await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, within)))
 
 
 async def _summarised(connection: AsyncConnection, project_id: uuid.UUID) -> int:
