@@ -217,6 +217,8 @@ async def measure(samples: int = 7) -> tuple[float, float]:
             public_url=f"http://127.0.0.1:{port}",
             log_level="WARNING",
             inference={"detector": detector},
+            # The receiver listens on loopback.
+            alerts={"allow_private_targets": True},
         )
         # The figures, not the platform's request log.
         configure_logging(settings.log_level, json=settings.log_json)

@@ -24,6 +24,7 @@ from tests.support.platform import admin_token, eventually, get_media, running, 
 from tests.support.results import analysis, animal, person
 from tests.support.tiny_models import generate_scene
 from wildlens.catalogue.alerts.delivery import RetryPolicy
+from wildlens.common.settings import AlertSettings
 
 
 @dataclass
@@ -461,3 +462,57 @@ def test_the_pause_between_attempts_doubles_up_to_its_ceiling() -> None:
     default = RetryPolicy()
     total = sum(default.delay(n) for n in range(1, default.max_attempts))
     assert 30 * 60 <= total <= 90 * 60
+
+
+async def test_webhooks_to_private_addresses_are_refused_unless_allowed(
+    settings_for: Any, receiver: Receiver
+) -> None:
+    """By default a rule cannot point at loopback, private, link-local or reserved addresses
+    (the cloud metadata service, the platform's own network), when saved or when sent."""
+    guarded = settings_for(alerts=AlertSettings())
+    async with running(guarded) as wl:
+        admin = admin_token(guarded)
+        site = await create_site(wl.client, admin)
+        url = f"/v1/projects/{site.project_id}/alerts"
+        good = {"name": "r", "observation_type": "human", "min_confidence": 0.1}
+        for target in (
+            receiver.url,
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.1.2.3/hook",
+            "http://[::1]:8080/hook",
+            "http://localhost/hook",
+        ):
+            response = await wl.client.post(
+                url, json={**good, "webhook_url": target}, headers=bearer(admin)
+            )
+            assert response.status_code == 422, target
+            assert "private or reserved address" in response.json()["detail"], target
+            assert "ALLOW_PRIVATE_TARGETS" in response.json()["detail"]
+        # A public address is taken, and cannot be changed to a private one.
+        rule = await _rule(wl, admin, site, **good, webhook_url="https://93.184.216.34/hook")
+        response = await wl.client.patch(
+            f"{url}/{rule['id']}", json={"webhook_url": receiver.url}, headers=bearer(admin)
+        )
+        assert response.status_code == 422
+        kept = await ok(await wl.client.get(f"{url}/{rule['id']}", headers=bearer(admin)), 200)
+        assert kept["webhook_url"] == "https://93.184.216.34/hook"
+
+    # Saved while an operator allowed private targets, sent after they stopped allowing them:
+    # the attempt is refused and logged, and nothing reaches the receiver.
+    allowed = guarded.model_copy(update={"alerts": AlertSettings(allow_private_targets=True)})
+    async with running(allowed) as wl:
+        rule = await _rule(wl, admin, site, **good, webhook_url=receiver.url)
+    async with running(guarded) as wl:
+        media_id = await _upload(wl, site, admin, 7, "2021-04-03T11:00:00+01:00")
+        await wl.platform.contexts["inference"].publish(
+            [analysis(media_id, site.project_id, person(0.7))]
+        )
+
+        async def attempted() -> list[dict[str, Any]]:
+            found = await _deliveries(wl, admin, site, rule["id"])
+            return found if found and found[0]["attempts"] >= 1 else []
+
+        (delivery,) = await eventually(attempted)
+        assert "private or reserved address" in delivery["attempt_log"][0]["error"]
+        assert delivery["attempt_log"][0]["status_code"] is None
+    assert receiver.got() == []

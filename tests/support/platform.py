@@ -19,6 +19,9 @@ from wildlens.common.http import create_app
 from wildlens.common.service import discover_services
 from wildlens.common.settings import Settings
 
+# The tests' webhook receivers listen on loopback, which the catalogue refuses by default.
+TEST_ALERTS = {"allow_private_targets": True}
+
 
 def embedded_settings(data_dir: Path, *, detector: Path | None = None) -> Settings:
     return Settings(
@@ -26,6 +29,7 @@ def embedded_settings(data_dir: Path, *, detector: Path | None = None) -> Settin
         data_dir=data_dir,
         log_json=True,
         inference={"detector": detector},
+        alerts=TEST_ALERTS,
     )
 
 
@@ -55,6 +59,7 @@ def real_settings(
         storage={"access_key": s3.access_key, "secret_key": s3.secret_key},
         auth={"private_key": private_pem.decode()},
         inference={"detector": detector},
+        alerts=TEST_ALERTS,
     )
 
 

@@ -172,6 +172,12 @@ class InferenceSettings(BaseModel):
     backfill_page: int = Field(default=500, ge=1, le=1000)
 
 
+class AlertSettings(BaseModel):
+    # Webhooks to loopback, private, link-local or reserved addresses are refused unless
+    # this is set: the catalogue sends from inside the platform's network.
+    allow_private_targets: bool = False
+
+
 class Settings(BaseSettings):
     """Everything a Wildlens process is configured with."""
 
@@ -197,6 +203,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     inference: InferenceSettings = InferenceSettings()
     services: ServicesSettings = ServicesSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @model_validator(mode="after")
     def _refuse_embedded_defaults_in_distributed_mode(self) -> Settings:

@@ -83,7 +83,9 @@ async def _start(ctx: ServiceContext) -> None:
     ctx.consume_batches("media.analyzed", analyzed_consumer(ctx), batch_size=ANALYZED_BATCH)
     # Alert webhooks go out from the delivery table, woken by the commits that queue them.
     assert ctx.db is not None
-    worker = ctx.state["alert_deliveries"] = DeliveryWorker(ctx.db)
+    worker = ctx.state["alert_deliveries"] = DeliveryWorker(
+        ctx.db, allow_private_targets=ctx.settings.alerts.allow_private_targets
+    )
     ctx.db.on_commit(worker.kick)
     await worker.start()
     # Statistics read per-minute summaries; changes are folded in between requests too.

@@ -22,7 +22,8 @@ from wildlens.catalogue.alerts.schemas import (
     AttemptPublic,
     DeliveryPublic,
 )
-from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.alerts.targets import refused_target
+from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
 from wildlens.catalogue.sites.models import Location
 from wildlens.catalogue.taxa.models import Taxon
@@ -30,6 +31,7 @@ from wildlens.common.db import utcnow
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
+from wildlens.common.service import ServiceContext
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/alerts", tags=["alerts"], responses=ERROR_RESPONSES
@@ -41,6 +43,13 @@ _OPTIONAL = {"taxon_id", "observation_type", "time_from", "time_to", "date_from"
 
 def _problem(field: str, message: str) -> dict[str, Any]:
     return {"location": ["body", field], "message": message, "type": "value_error"}
+
+
+async def _check_target(ctx: ServiceContext, url: str) -> None:
+    """422 for a webhook the catalogue will not send to (see ``alerts.targets``)."""
+    problem = await refused_target(url, allow_private=ctx.settings.alerts.allow_private_targets)
+    if problem is not None:
+        raise Invalid(problem, fields=[_problem("webhook_url", problem)])
 
 
 async def _check_references(
@@ -76,13 +85,18 @@ async def _rule(session: AsyncSession, project_id: uuid.UUID, rule_id: uuid.UUID
 
 @router.post("", status_code=201, response_model=AlertRuleCreated, operation_id="create_alert_rule")
 async def create_alert_rule(
-    project_id: uuid.UUID, body: AlertRuleCreate, session: SessionDep, principal: PrincipalDep
+    project_id: uuid.UUID,
+    body: AlertRuleCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    ctx: ContextDep,
 ) -> AlertRuleCreated:
     """Create an alert rule: sightings that match it are sent as signed webhooks within
     seconds. The answer holds the signing secret, shown this once. Each delivery carries
     `Wildlens-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`."""
     await require_project(session, principal, project_id, "manager")
     await _check_references(session, project_id, body.taxon_id, body.location_ids)
+    await _check_target(ctx, str(body.webhook_url))
     rule = AlertRule(
         project_id=project_id,
         name=body.name,
@@ -137,6 +151,7 @@ async def update_alert_rule(
     body: AlertRuleUpdate,
     session: SessionDep,
     principal: PrincipalDep,
+    ctx: ContextDep,
 ) -> AlertRule:
     """Change an alert rule (pause it with `enabled: false`, rotate its `secret`)."""
     await require_project(session, principal, project_id, "manager")
@@ -160,6 +175,7 @@ async def update_alert_rule(
             value = [str(i) for i in dict.fromkeys(value)]
         elif name == "webhook_url":
             value = str(value)
+            await _check_target(ctx, value)
         setattr(rule, name, value)
     if (rule.time_from is None) != (rule.time_to is None):
         raise Invalid("time_from and time_to go together", fields=[_problem("time_to", "missing")])

@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.alerts.matching import EVENT_TYPE
 from wildlens.catalogue.alerts.models import AlertDelivery, AlertRule, DeliveryAttempt
 from wildlens.catalogue.alerts.signing import SIGNATURE_HEADER, sign
+from wildlens.catalogue.alerts.targets import refused_target
 from wildlens.common.db import Database, utcnow
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
@@ -81,8 +82,10 @@ class DeliveryWorker:
         policy: RetryPolicy | None = None,
         batch: int = 20,
         idle_s: float = 5.0,
+        allow_private_targets: bool = False,
     ) -> None:
         self._db = db
+        self._allow_private = allow_private_targets
         self.policy = policy or RetryPolicy()
         self._batch = batch
         self._idle_s = idle_s
@@ -200,6 +203,11 @@ class DeliveryWorker:
             SIGNATURE_HEADER: sign(delivery.secret, body),
         }
         started_at, start = utcnow(), time.perf_counter()
+        # Checked again at each attempt: the host may resolve elsewhere than when the rule
+        # was saved.
+        refused = await refused_target(delivery.url, allow_private=self._allow_private)
+        if refused is not None:
+            return _Result(started_at, (time.perf_counter() - start) * 1000, None, refused)
         try:
             response = await self._client.post(delivery.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
