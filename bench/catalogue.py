@@ -7,8 +7,10 @@ this process on the local PostgreSQL, in schemas of its own that are dropped aft
   for media already recorded, handed to the catalogue's real batch handler
   (``analyzed_consumer``: the one the bus calls) in batches of 64, one transaction per batch,
   one batch at a time: the bus itself is left out, so the figure is the database side of the
-  consumer. In the same run, the same rows (one model run and three observations per medium,
-  for other media of the same shape) go in by raw asyncpg COPY: the baseline.
+  consumer, with the statistics summaries' refresher working alongside as it does in the
+  platform (also printed: the consumer with the refresher paused, and the refresher's
+  catch-up afterwards). In the same run, the same rows (one model run and three observations
+  per medium, for other media of the same shape) go in by raw asyncpg COPY: the baseline.
 * queries: N observations (``--observations``, default 1M; three detections per image, in
   animal visits of bursts as cameras take them, over 20 deployments at 10 locations and a
   year) loaded with COPY, then ``GET .../media`` and
@@ -306,6 +308,49 @@ def copy_rows(
     return runs, observations
 
 
+async def consume(ctx: ServiceContext, envelopes: list[Envelope]) -> float:
+    """Seconds the catalogue's batch handler takes for ``envelopes``, a batch at a time."""
+    handle = analyzed_consumer(ctx)
+    started = time.perf_counter()
+    for i in range(0, len(envelopes), ANALYZED_BATCH):
+        await handle(envelopes[i : i + ANALYZED_BATCH])
+    return time.perf_counter() - started
+
+
+async def report_consumer_alone(
+    ctx: ServiceContext, survey: Survey, count: int, rng: random.Random
+) -> None:
+    """Prints the consumer's rate with the statistics summaries' refresher paused (on two
+    cores the two share the CPU), and how long the refresher then takes to catch up: what a
+    deployment that gives the refresher a core of its own would see. The figure the run
+    ends with keeps both running, as the platform does."""
+    assert ctx.db is not None
+    await refresh(ctx.db, survey.project_id)
+    refresher = ctx.state["statistics_summaries"]
+    await refresher.close()
+    media = list(survey.media(count, rng))
+    conn = await asyncpg.connect(DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        schema = ctx.db.schema
+        assert schema is not None
+        await MEDIA.copy(conn, schema, media_records(survey, media))
+        await conn.execute(f'ANALYZE "{schema}".media')
+    finally:
+        await conn.close()
+    await refresh(ctx.db, survey.project_id)
+    envelopes = analyzed_envelopes(survey, [m for m, _, _ in media], rng)
+    alone_s = await consume(ctx, envelopes)
+    started = time.perf_counter()
+    minutes = await refresh(ctx.db, survey.project_id)
+    catch_up_s = time.perf_counter() - started
+    await refresher.start()
+    print(
+        f"  consumer alone, summaries refresher paused: {count / alone_s:.0f} media/s; "
+        f"the refresher then caught up with {minutes} minutes in {catch_up_s:.1f} s",
+        flush=True,
+    )
+
+
 async def consumer_throughput(
     ctx: ServiceContext, conn: asyncpg.Connection, schema: str, survey: Survey, count: int
 ) -> tuple[float, float]:
@@ -317,11 +362,8 @@ async def consumer_throughput(
     await conn.execute(f'ANALYZE "{schema}".media')
 
     envelopes = analyzed_envelopes(survey, [m for m, _, _ in consumed], rng)
-    handle = analyzed_consumer(ctx)
-    started = time.perf_counter()
-    for i in range(0, len(envelopes), ANALYZED_BATCH):
-        await handle(envelopes[i : i + ANALYZED_BATCH])
-    consumer_s = time.perf_counter() - started
+    consumer_s = await consume(ctx, envelopes)
+    await report_consumer_alone(ctx, survey, count, rng)
     stored = await conn.fetchval(
         f'SELECT count(*) FROM "{schema}".observations WHERE media_id = ANY($1::uuid[])',
         [m for m, _, _ in consumed],
@@ -524,7 +566,10 @@ async def main() -> None:
                     consumer_rate, copy_rate = await consumer_throughput(
                         ctx, conn, schema, survey, args.media
                     )
-                    print(f"  consumer (batches of {ANALYZED_BATCH}): {consumer_rate:.0f} media/s")
+                    print(
+                        f"  consumer (batches of {ANALYZED_BATCH}), summaries refreshed "
+                        f"alongside: {consumer_rate:.0f} media/s"
+                    )
                     print(f"  raw asyncpg COPY, same rows: {copy_rate:.0f} media/s")
 
                     print(f"loading {args.observations} observations by COPY", flush=True)
