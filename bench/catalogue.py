@@ -573,11 +573,15 @@ async def main() -> None:
                     print(f"  raw asyncpg COPY, same rows: {copy_rate:.0f} media/s")
 
                     print(f"loading {args.observations} observations by COPY", flush=True)
+                    # Setting the stage: the summaries are brought up to date once, after the
+                    # load, rather than chased by the background refresher while it runs.
+                    refresher = ctx.state["statistics_summaries"]
+                    await refresher.close()
                     seconds = await load_observations(conn, schema, survey, args.observations)
                     total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".observations')
                     print(f"  {total} observations in {seconds:.1f} s")
                     # What a statistic reads first: the per-minute summaries, recomputed here
-                    # for everything loaded (the background refresher would do it otherwise).
+                    # for everything loaded.
                     assert ctx.db is not None
                     started = time.perf_counter()
                     minutes = await refresh(ctx.db, survey.project_id)
@@ -586,6 +590,7 @@ async def main() -> None:
                         f"{time.perf_counter() - started:.1f} s",
                         flush=True,
                     )
+                    await refresher.start()
                 finally:
                     await conn.close()
                 issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
