@@ -146,22 +146,23 @@ def media_conditions(f: Filters) -> list[ColumnElement[bool]]:
     return where
 
 
+def in_taxon(taxon_id: Any, name: Any, taxon: uuid.UUID) -> ColumnElement[bool]:
+    """Rows of ``taxon`` or any taxon below it, given their taxon id and name columns.
+
+    Rows carry a taxon id when whoever recorded them resolved one; the rest (older rows,
+    labels from a model with no label map) match by scientific name.
+    """
+    subtree = select(descendants_cte(taxon).c.id)
+    names = select(Taxon.scientific_name).where(col(Taxon.id).in_(subtree))
+    return or_(taxon_id.in_(subtree), and_(taxon_id.is_(None), name.in_(names)))
+
+
 def observation_conditions(f: Filters) -> list[ColumnElement[bool]]:
     """Conditions on ``Observation`` alone."""
     where: list[ColumnElement[bool]] = []
     if f.taxon_id is not None:
-        subtree = select(descendants_cte(f.taxon_id).c.id)
-        names = select(Taxon.scientific_name).where(col(Taxon.id).in_(subtree))
-        # Observations carry a taxon id when whoever recorded them resolved one; the rest
-        # (older rows, labels from a model with no label map) match by scientific name.
         where.append(
-            or_(
-                col(Observation.taxon_id).in_(subtree),
-                and_(
-                    col(Observation.taxon_id).is_(None),
-                    col(Observation.scientific_name).in_(names),
-                ),
-            )
+            in_taxon(col(Observation.taxon_id), col(Observation.scientific_name), f.taxon_id)
         )
     if f.observation_type is not None:
         where.append(col(Observation.observation_type) == f.observation_type)

@@ -46,7 +46,12 @@ from wildlens.catalogue.statistics.records import (
     not_outranked,
     offset_seconds,
 )
-from wildlens.catalogue.statistics.summary_models import DetectionMinute, MediaMinute, SummaryChange
+from wildlens.catalogue.statistics.summary_models import (
+    SECONDS_PER_MINUTE,
+    DetectionMinute,
+    MediaMinute,
+    SummaryChange,
+)
 from wildlens.catalogue.taxa.models import Taxon
 from wildlens.common.db import Database
 
@@ -61,7 +66,6 @@ WHOLE_PROJECT_AFTER = 2000
 # Ranges of minutes per statement: enough to take a consumer batch at once, few enough for
 # the planner to turn into index scans.
 RANGES_PER_STATEMENT = 200
-SECONDS_PER_MINUTE = 60
 
 
 @dataclass(frozen=True)

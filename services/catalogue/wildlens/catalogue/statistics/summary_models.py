@@ -21,7 +21,9 @@ from sqlmodel import Field
 
 from wildlens.catalogue.tables import CatalogueTable
 
-__all__ = ["DetectionMinute", "MediaMinute", "SummaryChange"]
+__all__ = ["SECONDS_PER_MINUTE", "DetectionMinute", "MediaMinute", "SummaryChange"]
+
+SECONDS_PER_MINUTE = 60
 
 # SQLite numbers rows only through INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for a table
 # that takes a row for every change of every observation.

@@ -14,17 +14,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, true
+from sqlalchemy import ColumnElement, case, func, true
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.queries.filters import in_taxon
 from wildlens.catalogue.sites.models import Deployment
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.catalogue.statistics.records import SECONDS_PER_DAY
-from wildlens.catalogue.statistics.summary_models import DetectionMinute, MediaMinute
-from wildlens.catalogue.taxa.models import Taxon
-from wildlens.catalogue.taxa.repository import descendants_cte
+from wildlens.catalogue.statistics.summary_models import (
+    SECONDS_PER_MINUTE,
+    DetectionMinute,
+    MediaMinute,
+)
 
 __all__ = [
     "activity_by_hour",
@@ -33,8 +36,6 @@ __all__ = [
     "first_seen",
     "media_by_deployment",
 ]
-
-SECONDS_PER_MINUTE = 60
 
 
 def _on_minute(at: datetime | None) -> bool:
@@ -77,12 +78,7 @@ def _filters(project_id: uuid.UUID, s: Scope) -> list[ColumnElement[bool]]:
     if s.verified_only:
         where.append(dm.verified == true())
     if s.taxon_id is not None:
-        subtree = select(descendants_cte(s.taxon_id).c.id)
-        names = select(Taxon.scientific_name).where(col(Taxon.id).in_(subtree))
-        # As the records match: a taxon below this one, or, without a taxon, its name.
-        where.append(
-            or_(dm.taxon_id.in_(subtree), and_(dm.taxon_id.is_(None), dm.taxon.in_(names)))
-        )
+        where.append(in_taxon(dm.taxon_id, dm.taxon, s.taxon_id))
     return where
 
 
