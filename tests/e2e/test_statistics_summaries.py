@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.test_taxa import import_tree
-from tests.support.api import bearer, ok
+from tests.support.api import bearer, ok, post_media
+from tests.support.bad_files import small_jpeg
 from tests.support.camtrapdp import EXAMPLE, zip_folder
-from tests.support.platform import RunningPlatform, admin_token, running
+from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
 from wildlens.catalogue.statistics import records, summary_queries
 from wildlens.catalogue.statistics.params import Scope
 
@@ -300,6 +301,36 @@ async def test_statistics_agree_with_the_records_through_every_change(
         retimed = await agree(wl, admin, pid, scopes)
         assert sum(r["independent_detections"] for r in retimed["activity"]) == sum(
             r["independent_detections"] for r in after_deletes["activity"]
+        )
+
+        # A photo posted for the third camera with no time in it at all: it counts for that
+        # camera's detection rate (a medium without an animal) and for nothing timed.
+        untimed = await ok(
+            await post_media(
+                wl.client,
+                admin,
+                data=small_jpeg(),
+                fields={"project_id": pid, "deployment_id": third["id"]},
+            ),
+            202,
+        )
+        stored = await eventually(lambda: get_media(wl.client, admin, untimed["media_id"]))
+        assert stored["captured_at"] is None
+        assert stored["deployment_id"] == third["id"]
+
+        def media_of(rows: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
+            return sum(r["media"] for r in rows if r["deployment_id"] == deployment["id"])
+
+        with_untimed = await agree(wl, admin, pid, scopes)
+        assert media_of(with_untimed["detection-rate"], third) == (
+            media_of(retimed["detection-rate"], third) + 1
+        )
+        await ok(
+            await wl.client.delete(f"/v1/projects/{pid}/media/{untimed['media_id']}", headers=h),
+            200,
+        )
+        assert media_of((await agree(wl, admin, pid, scopes))["detection-rate"], third) == (
+            media_of(retimed["detection-rate"], third)
         )
 
         # A deployment deleted with its media: the station keeps only the other camera.

@@ -22,9 +22,13 @@ from typing import Any
 
 import structlog
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Uuid,
     and_,
+    any_,
+    bindparam,
     case,
     delete,
     false,
@@ -33,6 +37,7 @@ from sqlalchemy import (
     literal,
     or_,
     text,
+    union_all,
 )
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -53,7 +58,7 @@ from wildlens.catalogue.statistics.summary_models import (
     SummaryChange,
 )
 from wildlens.catalogue.taxa.models import Taxon
-from wildlens.common.db import Database
+from wildlens.common.db import Database, UtcDateTime
 
 __all__ = ["SummaryRefresher", "refresh", "tidy"]
 
@@ -63,9 +68,11 @@ log = structlog.get_logger(__name__)
 # refresh), the project is recomputed in one pass over its observations, cheaper than
 # thousands of small ranges; a busy consumer's minutes of a large project are not.
 WHOLE_PROJECT_AFTER = 2000
-# Ranges of minutes per statement: enough to take a consumer batch at once, few enough for
-# the planner to turn into index scans.
-RANGES_PER_STATEMENT = 200
+# Ranges of minutes per statement: enough to take a consumer's batches at once, few enough
+# for the planner to join them to the indexes range by range. SQLite, where each range is a
+# condition of its own, takes fewer.
+RANGES_PER_STATEMENT = 1000
+RANGES_IN_OR = 200
 
 
 @dataclass(frozen=True)
@@ -119,18 +126,69 @@ def _either(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class Within:
-    """What a recompute covers: its ranges, and the ids of the media in them.
+    """What a recompute covers: its ranges of minutes, and then the ids of the media in them.
 
     The media are looked up first, by the ranges alone; the recompute then names them by
-    id, which the planner sees the true size of (a join to a table of ranges, or the ranges
-    repeated in every branch, was planned as a scan of every medium or planned slowly).
+    id, which the planner sees the true size of.
+
+    On PostgreSQL the ranges travel as one array per column, unnested into rows that the
+    statements join (``rows``): the statements' text is then the same whatever the ranges,
+    planned once and built once. Built as one condition per range instead, a statement of a
+    few hundred ranges took longer to construct and compile than to run. SQLite has no
+    arrays; there the ranges are a condition each (``condition``), as embedded projects are
+    small.
     """
 
     ranges: Sequence[MinuteRange]
     media_ids: Sequence[uuid.UUID]
+    arrays: bool
+
+    @property
+    def timed(self) -> list[MinuteRange]:
+        return [r for r in self.ranges if r.first is not None]
+
+    @property
+    def untimed(self) -> list[uuid.UUID]:
+        """Deployments whose media without a capture time are covered."""
+        return [r.deployment_id for r in self.ranges if r.first is None]
+
+    def rows(self) -> Any:
+        """The timed ranges as rows: deployment_id, first and last minute, and start and end
+        (the instants that bound them, end excluded). PostgreSQL only."""
+        timed = self.timed
+        return (
+            func.unnest(
+                _array("range_deployments", [r.deployment_id for r in timed], Uuid()),
+                _array("range_firsts", [r.first for r in timed], BigInteger()),
+                _array("range_lasts", [r.last for r in timed], BigInteger()),
+                _array("range_starts", [_instant(r.first) for r in timed], UtcDateTime()),
+                _array("range_ends", [_instant(r.last, 1) for r in timed], UtcDateTime()),
+            )
+            .table_valued("deployment_id", "first", "last", "start", "end")
+            .render_derived(name="ranges")
+        )
 
     def condition(self, deployment: Any, at: Any) -> ColumnElement[bool]:
+        """The rows of ``deployment`` whose time ``at`` falls in a range. SQLite only."""
         return _either([r.times(deployment, at) for r in self.ranges])
+
+    def media(self, column: Any) -> ColumnElement[bool]:
+        """``column`` names one of the media."""
+        named: ColumnElement[bool] = (
+            column == any_(_array("media_ids", list(self.media_ids), Uuid()))
+            if self.arrays
+            else column.in_(self.media_ids)
+        )
+        return named
+
+
+def _array(name: str, values: list[Any], item: Any) -> Any:
+    return bindparam(name, values, type_=ARRAY(item))
+
+
+def _instant(minute: int | None, after: int = 0) -> datetime:
+    assert minute is not None
+    return datetime.fromtimestamp((minute + after) * SECONDS_PER_MINUTE, UTC)
 
 
 def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
@@ -144,7 +202,6 @@ def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
     machine = method == "machine"
     verified = and_(method == "human", col(Observation.verification_state) != "dubious")
     common: list[ColumnElement[bool]] = [
-        col(Observation.project_id) == project_id,
         col(Observation.observation_type) == "animal",
         col(Observation.verification_state) != "discarded",
         or_(col(Observation.taxon_id).is_not(None), col(Observation.scientific_name) != ""),
@@ -157,6 +214,13 @@ def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
         (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
     ):
         where = [*common, which, at.is_not(None)]
+        if at is media_at and within is not None:
+            # The media name the project; the observations are found by medium, whatever
+            # the planner believes of the project's size (a new project's first results
+            # were planned as a walk over all of its observations for every range).
+            where.append(within.media(col(Observation.media_id)))
+        else:
+            where.append(col(Observation.project_id) == project_id)
         query: Any = select_columns(
             deployment.label("deployment_id"),
             epoch_seconds(at).label("epoch"),
@@ -167,10 +231,17 @@ def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
         ).select_from(Observation)
         if at is media_at:
             query = query.join(Media, col(Observation.media_id) == col(Media.id))
-            if within is not None:
-                query = query.where(col(Media.id).in_(within.media_ids))
+        elif within is not None and within.arrays:
+            ranges = within.rows()
+            query = query.join(
+                ranges,
+                and_(
+                    deployment == ranges.c.deployment_id,
+                    at >= ranges.c.start,
+                    at < ranges.c.end,
+                ),
+            )
         elif within is not None:
-            # Event-level observations are few; their ranges stay a condition.
             query = query.where(within.condition(deployment, at))
         branches.append(query.where(*where))
     records = branches[0].union_all(*branches[1:]).subquery("records")
@@ -242,7 +313,7 @@ def _media_rows(project_id: uuid.UUID, within: Within | None) -> Any:
         .group_by(col(Media.id), col(Media.deployment_id), col(Media.captured_at))
     )
     if within is not None:
-        query = query.where(col(Media.id).in_(within.media_ids))
+        query = query.where(within.media(col(Media.id)))
     per_medium = query.subquery("per_medium")
     m = per_medium.c
     with_animal = case(
@@ -282,47 +353,86 @@ MEDIA_COLUMNS = [
 ]
 
 
-async def _recompute(
-    connection: AsyncConnection, project_id: uuid.UUID, ranges: Sequence[MinuteRange] | None
-) -> None:
-    """Replace the summaries of ``ranges`` (None: the whole project) with fresh ones."""
+async def _recompute_project(connection: AsyncConnection, project_id: uuid.UUID) -> None:
+    """Replace all of the project's summaries with fresh ones."""
     dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
     for table in (dm, mm):
-        statement = delete(table).where(table.c.project_id == project_id)
-        if ranges is not None:
-            statement = statement.where(
-                _either([r.covers(table.c.deployment_id, table.c.minute) for r in ranges])
-            )
-        await connection.execute(statement)
-    if ranges is None:
-        if connection.dialect.name == "postgresql":
-            # A whole project often follows a bulk load that autovacuum has not seen yet;
-            # planned on the row counts of before, the join of every observation to its
-            # medium runs for minutes instead of seconds.
-            await connection.execute(text("ANALYZE media, observations"))
-        await connection.execute(
-            insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, None))
-        )
-        await connection.execute(
-            insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, None))
-        )
-        return
-    everything = Within(ranges, [])
-    found = await connection.execute(
-        select_columns(col(Media.id)).where(
-            col(Media.project_id) == project_id,
-            everything.condition(col(Media.deployment_id), col(Media.captured_at)),
-        )
+        await connection.execute(delete(table).where(table.c.project_id == project_id))
+    if connection.dialect.name == "postgresql":
+        # A whole project often follows a bulk load that autovacuum has not seen yet;
+        # planned on the row counts of before, the join of every observation to its
+        # medium runs for minutes instead of seconds.
+        await connection.execute(text("ANALYZE media, observations"))
+    await connection.execute(
+        insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, None))
     )
-    within = Within(ranges, [m for (m,) in found.all()])
+    await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, None)))
+
+
+async def _recompute_ranges(
+    connection: AsyncConnection, project_id: uuid.UUID, ranges: Sequence[MinuteRange]
+) -> None:
+    """Replace the summaries of ``ranges`` with fresh ones."""
+    arrays = connection.dialect.name == "postgresql"
+    everything = Within(ranges, [], arrays)
+    await _delete_summaries(connection, project_id, everything)
+    found = await connection.execute(_media_in(project_id, everything))
+    within = Within(ranges, [m for (m,) in found.all()], arrays)
     # Only timed ranges hold records (media without a capture time count for the detection
     # rate alone).
-    timed = Within([r for r in ranges if r.first is not None], within.media_ids)
+    timed = Within(within.timed, within.media_ids, arrays)
+    dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
     if timed.ranges:
         await connection.execute(
             insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, timed))
         )
     await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, within)))
+
+
+async def _delete_summaries(
+    connection: AsyncConnection, project_id: uuid.UUID, within: Within
+) -> None:
+    dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
+    for table in (dm, mm):
+        statement = delete(table).where(table.c.project_id == project_id)
+        if not within.arrays:
+            covered = [r.covers(table.c.deployment_id, table.c.minute) for r in within.ranges]
+            await connection.execute(statement.where(_either(covered)))
+            continue
+        if within.timed:
+            ranges = within.rows()
+            await connection.execute(
+                statement.where(
+                    table.c.deployment_id == ranges.c.deployment_id,
+                    table.c.minute.between(ranges.c.first, ranges.c.last),
+                )
+            )
+        if within.untimed and table is mm:
+            await connection.execute(
+                statement.where(
+                    table.c.minute.is_(None),
+                    table.c.deployment_id == any_(_array("untimed", within.untimed, Uuid())),
+                )
+            )
+
+
+def _media_in(project_id: uuid.UUID, within: Within) -> Any:
+    """The ids of the project's media in ``within``'s ranges."""
+    media = col(Media.id)
+    in_project = col(Media.project_id) == project_id
+    deployment, at = col(Media.deployment_id), col(Media.captured_at)
+    if not within.arrays:
+        return select_columns(media).where(in_project, within.condition(deployment, at))
+    parts: list[Any] = []
+    if within.timed:
+        ranges = within.rows()
+        joined = and_(deployment == ranges.c.deployment_id, at >= ranges.c.start, at < ranges.c.end)
+        parts.append(select_columns(media).select_from(ranges).join(Media, joined))
+    if within.untimed:
+        untimed = deployment == any_(_array("untimed", within.untimed, Uuid()))
+        parts.append(select_columns(media).where(at.is_(None), untimed))
+    parts = [part.where(in_project) for part in parts]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 async def _summarised(connection: AsyncConnection, project_id: uuid.UUID) -> int:
@@ -365,6 +475,10 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
         if not await _lock(connection, project_id, wait=wait):
             return 0
         await aggregate_in_memory(session)
+        if connection.dialect.name == "postgresql":
+            # Every refresh brings arrays of another size; a plan made once for any of them
+            # cannot hash a thousand media ids and compares each row with every one of them.
+            await connection.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         taken = await connection.execute(
             delete(changes)
             .where(changes.c.project_id == project_id)
@@ -378,11 +492,12 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
             and len(changed) > await _summarised(connection, project_id) // 4
         )
         if whole:
-            await _recompute(connection, project_id, None)
+            await _recompute_project(connection, project_id)
         else:
             ranges = minute_ranges(changed)
-            for i in range(0, len(ranges), RANGES_PER_STATEMENT):
-                await _recompute(connection, project_id, ranges[i : i + RANGES_PER_STATEMENT])
+            per = RANGES_PER_STATEMENT if connection.dialect.name == "postgresql" else RANGES_IN_OR
+            for i in range(0, len(ranges), per):
+                await _recompute_ranges(connection, project_id, ranges[i : i + per])
     if len(changed) > WHOLE_PROJECT_AFTER:
         await tidy(db)
     return len(changed)
