@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,9 +37,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await platform.start(migrate=settings.migrate_on_start)
+        # What exists once the platform is up (modules, mappers, schemas, models: millions
+        # of objects) lives as long as the process. Frozen, the cyclic garbage collector
+        # stops walking it at every full collection, which under a steady stream of events
+        # took a tenth to a fifth of the consumers' time.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            # What was frozen can be collected again once the platform has stopped (tests and
+            # embedded use start and stop several in one process).
+            gc.unfreeze()
             await platform.stop()
 
     names = [s.name for s in specs]
