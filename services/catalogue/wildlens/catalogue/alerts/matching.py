@@ -76,13 +76,16 @@ def rule_matches(
     return True
 
 
-async def queue_alerts(session: AsyncSession, media: Sequence[Media], *, base_url: str = "") -> int:
+async def queue_alerts(
+    session: AsyncSession, analysed: Sequence[tuple[uuid.UUID, uuid.UUID]], *, base_url: str = ""
+) -> int:
     """Queue a webhook for every enabled rule that a medium's observations match (one per rule
-    and medium, however often it is analysed); returns how many were queued. ``base_url`` is
-    the platform's public URL, for the link to the medium."""
-    if not media:
+    and medium, however often it is analysed); returns how many were queued. ``analysed``:
+    (media id, project id) of the media with new results. ``base_url`` is the platform's
+    public URL, for the link to the medium."""
+    if not analysed:
         return 0
-    projects = {m.project_id for m in media}
+    projects = {project_id for _, project_id in analysed}
     rules = (
         await session.exec(
             select(AlertRule).where(col(AlertRule.project_id).in_(projects), col(AlertRule.enabled))
@@ -90,7 +93,9 @@ async def queue_alerts(session: AsyncSession, media: Sequence[Media], *, base_ur
     ).all()
     if not rules:
         return 0
-    watched = [m for m in media if any(r.project_id == m.project_id for r in rules)]
+    watched_projects = {r.project_id for r in rules}
+    watched_ids = [m for m, project_id in analysed if project_id in watched_projects]
+    watched = list((await session.exec(select(Media).where(col(Media.id).in_(watched_ids)))).all())
     observations: dict[uuid.UUID, list[Observation]] = {m.id: [] for m in watched}
     for o in (
         await session.exec(

@@ -28,9 +28,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, Table, bindparam, insert, text, tuple_, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,16 +56,17 @@ class MediaNotRecordedYet(RuntimeError):
 @dataclass(frozen=True)
 class _Analysis:
     event: MediaAnalyzed
-    media: Media
     analyzed_at: datetime
     # Each detection's most probable classification (None without one), found once.
     tops: list[Classification | None]
-    # The medium's ids, read once: the loaded object's attributes cost an instrumented
-    # lookup each, and rows are built per detection.
+    # The medium: only the columns the batch needs (whole media rows, with their metadata,
+    # cost the consumer more to load than the analyses cost to store).
     media_id: uuid.UUID
     project_id: uuid.UUID
     deployment_id: uuid.UUID | None
     event_id: uuid.UUID | None
+    # When an earlier run analysed the medium (None: never).
+    previously_analyzed_at: datetime | None
     # Label maps are kept per classifier; a detector that labels species itself (no separate
     # classifier) is its own classifier.
     label_model: str
@@ -268,8 +269,11 @@ def _pg_write_statement() -> str:
     )
 
 
-async def store_analysis(session: AsyncSession, envelopes: Sequence[Envelope]) -> list[Media]:
-    """Store a batch of analyses; the media whose analyses were new (each once)."""
+async def store_analysis(
+    session: AsyncSession, envelopes: Sequence[Envelope]
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Store a batch of analyses; (media id, project id) of the media whose analyses were new
+    (each once)."""
     if not envelopes:
         return []
     analyses = await _new_analyses(session, envelopes)
@@ -351,13 +355,7 @@ async def store_analysis(session: AsyncSession, envelopes: Sequence[Envelope]) -
         rows.detections[i] = (*rows.detections[i][:-2], *smoothed)
     analyzed = _analyzed_times(analyses)
     await _write(session, rows, analyzed)
-    # The loaded copies learn what the statement wrote without becoming dirty (which would
-    # write each of them again at the next flush).
-    for a in analyses:
-        if a.media_id in analyzed:
-            set_committed_value(a.media, "status", "analyzed")
-            set_committed_value(a.media, "analyzed_at", analyzed[a.media_id])
-    return list({a.media_id: a.media for a in analyses}.values())
+    return list({a.media_id: a.project_id for a in analyses}.items())
 
 
 async def _new_analyses(session: AsyncSession, envelopes: Sequence[Envelope]) -> list[_Analysis]:
@@ -366,19 +364,28 @@ async def _new_analyses(session: AsyncSession, envelopes: Sequence[Envelope]) ->
     media_ids = [uuid.UUID(event.media_id) for event, _ in events]
     ids = set(media_ids)
     # The media and the runs already stored for them, in one round trip.
+    connection = await session.connection()
     rows = (
-        await session.exec(
-            select(Media, ModelRun.model_name, ModelRun.model_version)
+        await connection.execute(
+            select_columns(
+                col(Media.id),
+                col(Media.project_id),
+                col(Media.deployment_id),
+                col(Media.event_id),
+                col(Media.analyzed_at),
+                col(ModelRun.model_name),
+                col(ModelRun.model_version),
+            )
             .join(ModelRun, col(ModelRun.media_id) == col(Media.id), isouter=True)
             .where(col(Media.id).in_(ids))
         )
     ).all()
-    media = {m.id: m for m, _, _ in rows}
+    media = {row[0]: row[:5] for row in rows}
     missing = ids - set(media)
     if missing:
         # The whole batch comes back; by then the recording has caught up.
         raise MediaNotRecordedYet(f"media {sorted(map(str, missing))} not recorded yet")
-    stored = {(m.id, name, version) for m, name, version in rows if name is not None}
+    stored = {(m, name, version) for m, *_, name, version in rows if name is not None}
     analyses: list[_Analysis] = []
     for (event, envelope), media_id in zip(events, media_ids, strict=True):
         key = (media_id, event.detector.name, event.detector.version)
@@ -391,17 +398,17 @@ async def _new_analyses(session: AsyncSession, envelopes: Sequence[Envelope]) ->
             else envelope.occurred_at
         )
         tops = [max(d.classifications, key=_probability, default=None) for d in event.detections]
-        m = media[media_id]
+        _, project_id, deployment_id, event_id, previously = media[media_id]
         analyses.append(
             _Analysis(
                 event,
-                m,
                 analyzed_at,
                 tops,
                 media_id,
-                m.project_id,
-                m.deployment_id,
-                m.event_id,
+                project_id,
+                deployment_id,
+                event_id,
+                previously,
                 event.classifier.name or event.detector.name,
             )
         )
@@ -473,7 +480,7 @@ def _analyzed_times(analyses: list[_Analysis]) -> dict[uuid.UUID, datetime]:
     for a in analyses:
         if a.event.failure:
             continue
-        current = latest.get(a.media_id) or a.media.analyzed_at
+        current = latest.get(a.media_id) or a.previously_analyzed_at
         latest[a.media_id] = a.analyzed_at if current is None else max(current, a.analyzed_at)
     return latest
 
