@@ -5,12 +5,14 @@ this process on the local PostgreSQL, in schemas of its own that are dropped aft
 
 * consuming: ``media.analyzed`` envelopes with 3 detections each (a species label on each),
   for media already recorded, handed to the catalogue's real batch handler
-  (``analyzed_consumer``: the one the bus calls) in batches of 64, one transaction per batch,
-  one batch at a time: the bus itself is left out, so the figure is the database side of the
-  consumer, with the statistics summaries' refresher working alongside as it does in the
-  platform (also printed: the consumer with the refresher paused, and the refresher's
-  catch-up afterwards). In the same run, the same rows (one model run and three observations
-  per medium, for other media of the same shape) go in by raw asyncpg COPY: the baseline.
+  (``analyzed_consumer``: the one the bus calls) in batches of ``ANALYZED_BATCH`` (256), one
+  transaction per batch, one batch at a time: the bus itself is left out, so the figure is
+  the database side of the consumer, with the statistics summaries' refresher working
+  alongside as it does in the platform (also printed: the consumer with the refresher
+  paused, and the refresher's catch-up afterwards; and, once the observations below are
+  loaded, the consumer on that large project). In the same run, the same rows (one model run
+  and three observations per medium, for other media of the same shape) go in by raw asyncpg
+  COPY: the baseline.
 * queries: N observations (``--observations``, default 1M; three detections per image, in
   animal visits of bursts as cameras take them, over 20 deployments at 10 locations and a
   year) loaded with COPY, then ``GET .../media`` and
@@ -328,6 +330,23 @@ async def report_consumer_alone(
     await refresh(ctx.db, survey.project_id)
     refresher = ctx.state["statistics_summaries"]
     await refresher.close()
+    alone = await consume_new_media(ctx, survey, count, rng)
+    started = time.perf_counter()
+    minutes = await refresh(ctx.db, survey.project_id)
+    catch_up_s = time.perf_counter() - started
+    await refresher.start()
+    print(
+        f"  consumer alone, summaries refresher paused: {alone:.0f} media/s; "
+        f"the refresher then caught up with {minutes} minutes in {catch_up_s:.1f} s",
+        flush=True,
+    )
+
+
+async def consume_new_media(
+    ctx: ServiceContext, survey: Survey, count: int, rng: random.Random
+) -> float:
+    """Records ``count`` new media by COPY, then consumes an analysis of each: media/s."""
+    assert ctx.db is not None
     media = list(survey.media(count, rng))
     conn = await asyncpg.connect(DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://"))
     try:
@@ -339,16 +358,7 @@ async def report_consumer_alone(
         await conn.close()
     await refresh(ctx.db, survey.project_id)
     envelopes = analyzed_envelopes(survey, [m for m, _, _ in media], rng)
-    alone_s = await consume(ctx, envelopes)
-    started = time.perf_counter()
-    minutes = await refresh(ctx.db, survey.project_id)
-    catch_up_s = time.perf_counter() - started
-    await refresher.start()
-    print(
-        f"  consumer alone, summaries refresher paused: {count / alone_s:.0f} media/s; "
-        f"the refresher then caught up with {minutes} minutes in {catch_up_s:.1f} s",
-        flush=True,
-    )
+    return count / await consume(ctx, envelopes)
 
 
 async def consumer_throughput(
@@ -591,6 +601,12 @@ async def main() -> None:
                         flush=True,
                     )
                     await refresher.start()
+                    loaded = await consume_new_media(ctx, survey, args.media, random.Random(11))
+                    print(
+                        f"  consumer on the loaded project, summaries refreshed alongside: "
+                        f"{loaded:.0f} media/s",
+                        flush=True,
+                    )
                 finally:
                     await conn.close()
                 issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
