@@ -4,13 +4,22 @@ remembers who removed what, when, and the rows as they were."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from tests.e2e.test_taxa import import_tree
 from tests.e2e.test_verification import analyse, analysis, media, upload
-from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, get_media, running, user_token
+from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.platform import (
+    admin_token,
+    eventually,
+    get_media,
+    processed_count,
+    running,
+    user_token,
+)
+from wildlens.ingest.derivatives.jobs import display_key, thumbnail_key
 
 
 async def test_managers_delete_media_and_deployments_and_the_log_remembers(
@@ -118,3 +127,65 @@ async def test_managers_delete_media_and_deployments_and_the_log_remembers(
         assert rest["next_cursor"] is None
         bad = await wl.client.get(log_url, params={"cursor": "x"}, headers=bearer(manager))
         assert bad.status_code == 422, bad.text
+
+
+async def test_deleted_media_take_their_stored_files_unless_other_media_share_them(
+    settings_for: Any, heron_images: list[Path]
+) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        store = wl.platform.store
+        here, there = await create_site(wl.client, admin), await create_site(wl.client, admin)
+        shared, own = heron_images[0].read_bytes(), heron_images[1].read_bytes()
+
+        async def post(site: Site, data: bytes) -> dict[str, Any]:
+            body: dict[str, Any] = await ok(
+                await post_media(wl.client, site.device_token, data=data), 202
+            )
+            await eventually(lambda: get_media(wl.client, admin, body["media_id"]))
+            await eventually(lambda: store.exists(thumbnail_key(body["sha256"])))
+            return body
+
+        def files(sha: str) -> list[str]:
+            return [f"media/{sha[:2]}/{sha}.jpg", display_key(sha), thumbnail_key(sha)]
+
+        async def stored(sha: str) -> list[bool]:
+            return [await store.exists(key) for key in files(sha)]
+
+        async def removals() -> int:
+            return await processed_count(wl, "ingest", "ingest:media.deleted")
+
+        async def delete(site: Site, media_id: str) -> None:
+            before = await removals()
+            await ok(
+                await wl.client.delete(
+                    f"/v1/projects/{site.project_id}/media/{media_id}", headers=bearer(admin)
+                ),
+                200,
+            )
+            await eventually(lambda: _more(removals, before))
+
+        mine = await post(here, own)
+        await delete(here, mine["media_id"])
+        assert await stored(mine["sha256"]) == [False, False, False]
+        # The same photo posted again is a new medium, recorded and stored anew.
+        again = await post(here, own)
+        assert again["media_id"] != mine["media_id"]
+        assert not again["duplicate"]
+        assert await stored(again["sha256"]) == [True, True, True]
+
+        # Bytes two projects posted stay until the last medium with them goes.
+        first, second = await post(here, shared), await post(there, shared)
+        assert first["sha256"] == second["sha256"]
+        await delete(here, first["media_id"])
+        assert await stored(first["sha256"]) == [True, True, True]
+        assert await get_media(wl.client, admin, second["media_id"]) is not None
+        await delete(there, second["media_id"])
+        assert await stored(first["sha256"]) == [False, False, False]
+        # The photo deleted and posted again keeps its files through all of that.
+        assert await stored(again["sha256"]) == [True, True, True]
+
+
+async def _more(count: Callable[[], Awaitable[int]], than: int) -> bool:
+    return await count() > than

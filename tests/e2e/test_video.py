@@ -129,3 +129,44 @@ async def test_a_video_that_does_not_play_is_refused_and_nothing_is_stored(
         assert response.json()["detail"].startswith("not a playable video")
         assert await wl.platform.store.list("") == []
         assert await wl.platform.contexts["ingest"].relay.relay_once() == 0
+
+
+async def test_a_deleted_video_takes_everything_cut_from_it(settings_for: Any) -> None:
+    settings = _with_video_settings(settings_for(), video_frame_interval_s=1, video_clip_seconds=2)
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        site = await create_site(wl.client, admin)
+        store = wl.platform.store
+        body = await ok(
+            await post_media(
+                wl.client,
+                site.device_token,
+                data=video_bytes("mp4", seconds=3, fps=10),
+                filename="transect.mp4",
+                fields={"captured_at": START},
+            ),
+            202,
+        )
+        video_id, sha = uuid.UUID(body["media_id"]), body["sha256"]
+        frames = [child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)]
+        recorded = [await eventually(lambda m=m: get_media(wl.client, admin, m)) for m in frames]
+        frame_hashes = {f["sha256"] for f in recorded}
+        for frame_sha in frame_hashes:
+            await eventually(lambda s=frame_sha: store.exists(f"derived/{s}/thumb.jpg"))
+        assert await store.list(f"frames/{sha}/")
+
+        await ok(
+            await wl.client.delete(
+                f"/v1/projects/{site.project_id}/media/{video_id}",
+                headers={"Authorization": f"Bearer {admin}"},
+            ),
+            200,
+        )
+        for frame_id in frames:
+            assert await get_media(wl.client, admin, frame_id) is None
+
+        async def everything_gone() -> bool:
+            left = [o.key for o in await store.list("")]
+            return not any(sha in key or any(f in key for f in frame_hashes) for key in left)
+
+        await eventually(everything_gone)

@@ -23,12 +23,14 @@ def _routers() -> list[APIRouter]:
 
 async def _start(ctx: ServiceContext) -> None:
     """Consumers of the ingest service's own work queues and broadcasts."""
+    from wildlens.ingest import removal
     from wildlens.ingest.derivatives import jobs as derivative_jobs
     from wildlens.ingest.video import jobs as video_jobs
 
     if ctx.settings.ingest.run_workers:
         derivative_jobs.subscribe(ctx)
         video_jobs.subscribe(ctx)
+        removal.subscribe(ctx)
     await start_revocations(ctx)
 
 

@@ -14,7 +14,7 @@ from wildlens.catalogue.access import ProjectAccess, require_access
 from wildlens.catalogue.audit.deletion import delete_deployment, delete_media
 from wildlens.catalogue.audit.models import AuditEntry
 from wildlens.catalogue.audit.schemas import AuditEntryPublic
-from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.common.errors import Invalid
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep, decode_cursor, encode_cursor
 
@@ -37,21 +37,22 @@ def _public(entry: AuditEntry) -> AuditEntryPublic:
 
 @router.delete("/media/{media_id}", response_model=AuditEntryPublic)
 async def delete_project_media(
-    media_id: uuid.UUID, session: SessionDep, access: ManagerDep
+    media_id: uuid.UUID, session: SessionDep, access: ManagerDep, ctx: ContextDep
 ) -> AuditEntryPublic:
-    """Delete a medium with its frames, analyses and observations; logged (managers)."""
-    entry = await delete_media(session, access.project.id, media_id, access.principal.subject)
+    """Delete a medium with its frames, analyses and observations, and then its stored files
+    where no other medium has the same bytes; logged (managers)."""
+    entry = await delete_media(ctx, session, access.project.id, media_id, access.principal.subject)
     return _public(entry)
 
 
 @router.delete("/deployments/{deployment_id}", response_model=AuditEntryPublic)
 async def delete_project_deployment(
-    deployment_id: uuid.UUID, session: SessionDep, access: ManagerDep
+    deployment_id: uuid.UUID, session: SessionDep, access: ManagerDep, ctx: ContextDep
 ) -> AuditEntryPublic:
-    """Delete a deployment with its media, their observations and its events; logged
-    (managers)."""
+    """Delete a deployment with its media, their observations and its events, and then the
+    media's stored files where no other medium has the same bytes; logged (managers)."""
     entry = await delete_deployment(
-        session, access.project.id, deployment_id, access.principal.subject
+        ctx, session, access.project.id, deployment_id, access.principal.subject
     )
     return _public(entry)
 

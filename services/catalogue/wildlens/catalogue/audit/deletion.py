@@ -4,8 +4,12 @@ What refers to the removed rows is found from the tables' foreign keys, so that 
 later (events, alert deliveries, ...) are cleaned up without being listed here: a reference
 declared ``ON DELETE SET NULL`` is cleared, any other reference's rows are removed in turn,
 children before parents, in the request's one transaction. The audit entry keeps the removed
-rows as JSON. Stored files stay: originals are content-addressed and may be shared by other
-media, and they belong to ingest.
+rows as JSON.
+
+The stored files belong to ingest: each removed medium with a file is announced as
+``media.deleted`` in the same transaction, saying whether it was the last medium with those
+bytes (originals are content-addressed, so two media, in one project or two, may share one).
+Ingest then forgets the upload and removes the files nothing else uses.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.audit.models import AuditEntry
 from wildlens.catalogue.media.models import Media, ModelRun, Observation
+from wildlens.catalogue.media.recording import KIND_NUMBERS
 from wildlens.catalogue.sites.models import Deployment
 from wildlens.catalogue.tables import metadata
 from wildlens.common.errors import NotFound
+from wildlens.common.events.v1.media_pb2 import MediaDeleted
+from wildlens.common.service.context import ServiceContext
 
 __all__ = ["delete_deployment", "delete_media"]
 
@@ -58,8 +65,41 @@ def _rows(rows: Any) -> list[dict[str, Any]]:
     return [r.model_dump(mode="json") for r in rows]
 
 
+def _removal(media: Media) -> MediaDeleted:
+    """A removed medium as ``media.deleted`` says it (``last_copy`` is settled later)."""
+    return MediaDeleted(
+        media_id=str(media.id),
+        project_id=str(media.project_id),
+        sha256=media.sha256,
+        object_key=media.object_key,
+        kind=KIND_NUMBERS[media.kind],
+        parent_media_id=str(media.parent_media_id) if media.parent_media_id else "",
+    )
+
+
+async def _announce(
+    ctx: ServiceContext, session: AsyncSession, removed: list[MediaDeleted]
+) -> None:
+    """Stage ``media.deleted`` for the removed media with a stored file, once their rows are
+    gone, each saying whether any medium left (in any project) has the same bytes."""
+    stored = [m for m in removed if m.sha256 and m.object_key]
+    if not stored:
+        return
+    hashes = {m.sha256 for m in stored}
+    kept = set(
+        (await session.exec(sm_select(Media.sha256).where(col(Media.sha256).in_(hashes)))).all()
+    )
+    for m in stored:
+        m.last_copy = m.sha256 not in kept
+    await ctx.stage(session, stored)
+
+
 async def delete_media(
-    session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID, actor: str
+    ctx: ServiceContext,
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    media_id: uuid.UUID,
+    actor: str,
 ) -> AuditEntry:
     """Remove the medium, its frames (for a video), their analyses and observations."""
     media = await session.get(Media, media_id)
@@ -77,9 +117,11 @@ async def delete_media(
         "model_runs": _rows(runs),
         "observations": _rows(observations),
     }
+    removed = [_removal(m) for m in (media, *frames)]
     # The ORM must not write back rows that are about to disappear underneath it.
     session.expunge_all()
     await _remove(session, _table(Media), _table(Media).c.id.in_(ids))
+    await _announce(ctx, session, removed)
     entry = AuditEntry(
         project_id=project_id,
         action="media.deleted",
@@ -94,22 +136,25 @@ async def delete_media(
 
 
 async def delete_deployment(
-    session: AsyncSession, project_id: uuid.UUID, deployment_id: uuid.UUID, actor: str
+    ctx: ServiceContext,
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    deployment_id: uuid.UUID,
+    actor: str,
 ) -> AuditEntry:
     """Remove the deployment with its media, their observations and its events."""
     deployment = await session.get(Deployment, deployment_id)
     if deployment is None or deployment.project_id != project_id:
         raise NotFound(f"deployment {deployment_id} not found")
-    media_ids = [
-        str(i)
-        for i in (
-            await session.exec(
-                sm_select(Media.id)
-                .where(Media.deployment_id == deployment_id)
-                .order_by(col(Media.captured_at), col(Media.id))
-            )
-        ).all()
-    ]
+    media = (
+        await session.exec(
+            sm_select(Media)
+            .where(Media.deployment_id == deployment_id)
+            .order_by(col(Media.captured_at), col(Media.id))
+        )
+    ).all()
+    media_ids = [str(m.id) for m in media]
+    removed = [_removal(m) for m in media]
     media_of = sm_select(Media.id).where(Media.deployment_id == deployment_id)
     observations = (
         await session.exec(
@@ -128,6 +173,7 @@ async def delete_deployment(
     session.expunge_all()
     # Frames of the deployment's videos carry the deployment too, so they go with it.
     await _remove(session, _table(Deployment), _table(Deployment).c.id == deployment_id)
+    await _announce(ctx, session, removed)
     entry = AuditEntry(
         project_id=project_id,
         action="deployment.deleted",

@@ -17,12 +17,12 @@ from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
 from wildlens.common.service.context import ServiceContext
 
-__all__ = ["record_media", "recorded_message"]
+__all__ = ["KIND_NUMBERS", "record_media", "recorded_message"]
 
 log = structlog.get_logger(__name__)
 
 _KINDS = {MediaKind.MEDIA_KIND_VIDEO: "video", MediaKind.MEDIA_KIND_FRAME: "frame"}
-_KIND_NUMBERS = {
+KIND_NUMBERS = {
     "image": MediaKind.MEDIA_KIND_IMAGE,
     "video": MediaKind.MEDIA_KIND_VIDEO,
     "frame": MediaKind.MEDIA_KIND_FRAME,
@@ -43,7 +43,7 @@ def recorded_message(
         object_key=media.object_key,
         sha256=media.sha256,
         content_type=media.content_type,
-        kind=_KIND_NUMBERS.get(media.kind, MediaKind.MEDIA_KIND_UNSPECIFIED),
+        kind=KIND_NUMBERS.get(media.kind, MediaKind.MEDIA_KIND_UNSPECIFIED),
     )
     if media.captured_at is not None:
         recorded.captured_at.FromDatetime(media.captured_at)

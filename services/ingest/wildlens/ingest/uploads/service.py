@@ -17,7 +17,7 @@ from wildlens.ingest.derivatives.jobs import derivatives_requested
 from wildlens.ingest.media import RawMetadata as ExifMetadata
 from wildlens.ingest.media import Received, Sniffed, inspect_image, sniff_file
 from wildlens.ingest.metrics import DUPLICATES
-from wildlens.ingest.objects import original_key
+from wildlens.ingest.objects import hold_content, original_key
 from wildlens.ingest.uploads.models import IngestedMedia
 from wildlens.ingest.video.jobs import split_requested
 from wildlens.ingest.video.probe import probe_video
@@ -148,6 +148,7 @@ async def accept_upload(
     assert ctx.db is not None
     try:
         async with ctx.db.transaction() as session:
+            await hold_content(session, received.sha256)
             session.add(
                 IngestedMedia(
                     id=media_id,
@@ -161,6 +162,10 @@ async def accept_upload(
                 )
             )
             await session.flush()
+            # The removal of the last medium with these bytes may have taken the original
+            # since it was written above (``removal``); with the row in, it can no longer.
+            if not await ctx.store.exists(key):
+                await ctx.store.put_file(key, received.path, sniffed.content_type)
             # Frames and derivatives are made off the request path, committed with the
             # announcement so that neither exists without the other.
             follow_up = (

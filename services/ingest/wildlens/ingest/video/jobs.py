@@ -44,6 +44,7 @@ __all__ = [
     "child_media_id",
     "clip_key",
     "frame_key",
+    "manifest_key",
     "split_requested",
     "split_video",
     "subscribe",

@@ -84,6 +84,24 @@ class MediaIngested(_message.Message):
     offset_ms: int
     def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., sha256: _Optional[str] = ..., object_key: _Optional[str] = ..., content_type: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., size_bytes: _Optional[int] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., filename: _Optional[str] = ..., device_id: _Optional[str] = ..., deployment_id: _Optional[str] = ..., captured_at: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., metadata: _Optional[_Union[RawMetadata, _Mapping]] = ..., uploaded_by: _Optional[str] = ..., parent_media_id: _Optional[str] = ..., offset_ms: _Optional[int] = ...) -> None: ...
 
+class MediaDeleted(_message.Message):
+    __slots__ = ("media_id", "project_id", "sha256", "object_key", "kind", "parent_media_id", "last_copy")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PARENT_MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_COPY_FIELD_NUMBER: _ClassVar[int]
+    media_id: str
+    project_id: str
+    sha256: str
+    object_key: str
+    kind: MediaKind
+    parent_media_id: str
+    last_copy: bool
+    def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., sha256: _Optional[str] = ..., object_key: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., parent_media_id: _Optional[str] = ..., last_copy: _Optional[bool] = ...) -> None: ...
+
 class MediaRecorded(_message.Message):
     __slots__ = ("media_id", "project_id", "deployment_id", "location_id", "region", "captured_at", "object_key", "sha256", "content_type", "kind")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
