@@ -479,6 +479,7 @@ async def query_latencies(
             {"limit": 100, "location_id": station},
         ),
     }
+    calls["review queue, first page"] = (f"{base}/review", {"limit": 50})
     for name in (
         "counts",
         "relative-abundance",

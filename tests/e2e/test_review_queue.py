@@ -4,15 +4,22 @@ project; each score is explained, verified media leave the queue."""
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlmodel import select
 
 from tests.e2e.test_taxa import import_tree
 from tests.e2e.test_verification import analyse, analysis, media, upload
 from tests.support.api import bearer, create_site, ok
 from tests.support.platform import admin_token, running, user_token
-from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.media.models import Media, ModelRun, Observation
+from wildlens.catalogue.observations import review
+from wildlens.catalogue.observations.current import is_volunteer
 from wildlens.common.db import utcnow
 
 
@@ -132,3 +139,145 @@ async def test_the_queue_puts_where_people_help_most_first(
         assert bad.status_code == 422, bad.text
         bad = await wl.client.get(url, params={"limit": 0}, headers=bearer(viewer))
         assert bad.status_code == 422, bad.text
+
+
+SPECIES = ["Ardea cinerea", "Anas platyrhynchos", "Vulpes vulpes", "Meles meles"]
+
+
+async def _survey(wl: Any, project_id: uuid.UUID, taxa: dict[str, str], seed: int) -> None:
+    """Media with everything the score weighs: one to three model versions that agree or
+    not, blanks, unknown certainties, discarded labels, volunteers' labels (animal or blank),
+    taxa by id or by name, and validated or expert-judged media."""
+    rng = random.Random(seed)
+    start = datetime(2022, 5, 1, tzinfo=UTC)
+    catalogue = wl.platform.contexts["catalogue"]
+    async with catalogue.db.transaction() as session:
+        for n in range(80):
+            medium = Media(
+                id=uuid.uuid4(),
+                project_id=project_id,
+                sha256=f"{n:064x}",
+                object_key=f"media/{n}.jpg",
+                content_type="image/jpeg",
+                captured_at=start + timedelta(minutes=n),
+            )
+            session.add(medium)
+            await session.flush()
+
+            def observe(medium_id: uuid.UUID, **fields: Any) -> None:
+                name = rng.choice(SPECIES)
+                by_id = name in taxa and rng.random() < 0.5
+                animal = rng.random() < 0.8
+                session.add(
+                    Observation(
+                        project_id=project_id,
+                        media_id=medium_id,
+                        observation_type="animal" if animal else "blank",
+                        category="animal" if animal else "",
+                        scientific_name=name if animal else "",
+                        taxon_id=uuid.UUID(taxa[name]) if animal and by_id else None,
+                        **fields,
+                    )
+                )
+
+            for version in range(rng.randint(0, 3)):
+                run = ModelRun(
+                    media_id=medium.id,
+                    model_name="detector",
+                    model_version=f"{version}.0",
+                    analyzed_at=start + timedelta(hours=version),
+                )
+                session.add(run)
+                await session.flush()
+                for _ in range(rng.randint(0, 3)):
+                    observe(
+                        medium.id,
+                        model_run_id=run.id,
+                        classification_method="machine",
+                        classified_by=f"detector@{version}.0",
+                        classified_at=run.analyzed_at,
+                        confidence=rng.choice([None, 1.0, rng.random()]),
+                        classification_confidence=rng.choice([None, rng.random()]),
+                        verification_state=rng.choice(["predicted"] * 5 + ["discarded"]),
+                    )
+            if rng.random() < 0.3:
+                observe(
+                    medium.id,
+                    classification_method="human",
+                    classified_by="volunteers:zooniverse",
+                    classified_at=start,
+                )
+            if rng.random() < 0.15:
+                observe(
+                    medium.id,
+                    classification_method="human",
+                    classified_by="expert",
+                    classified_at=start,
+                    verification_state="validated",
+                    verified_by="expert",
+                )
+
+
+def _expected(observations: list[Observation]) -> list[tuple[str, float]]:
+    """The queue as the explanations score it, one medium at a time."""
+    by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    for o in observations:
+        if o.media_id is not None:
+            by_media[o.media_id].append(o)
+    judged = {
+        m
+        for m, found in by_media.items()
+        if any(
+            o.verified_by or (o.classification_method == "human" and not is_volunteer(o))
+            for o in found
+        )
+    }
+    validated: dict[str, int] = defaultdict(int)
+    for o in observations:
+        if o.verification_state == "validated":
+            validated[str(o.taxon_id) if o.taxon_id else o.scientific_name] += 1
+    scored = []
+    for m, found in by_media.items():
+        if m not in judged:
+            reasons, _, _ = review._score(found, validated)
+            scored.append((str(m), round(sum(r.weight for r in reasons), 4)))
+    return sorted(scored, key=lambda item: (-item[1], item[0]))
+
+
+async def test_the_queue_is_ordered_as_its_explanations_score_it(settings_for: Any) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        taxa = await import_tree(wl.client, admin)
+        project = await ok(
+            await wl.client.post("/v1/projects", json={"name": "Queue"}, headers=bearer(admin)),
+            201,
+        )
+        pid = uuid.UUID(project["id"])
+        await _survey(wl, pid, taxa, seed=3)
+        queue: list[tuple[str, float]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+            page = await ok(
+                await wl.client.get(
+                    f"/v1/projects/{pid}/review", params=params, headers=bearer(admin)
+                ),
+                200,
+            )
+            queue += [(i["media_id"], i["score"]) for i in page["items"]]
+            for item in page["items"]:
+                assert item["score"] == round(sum(r["weight"] for r in item["reasons"]), 4)
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        catalogue = wl.platform.contexts["catalogue"]
+        async with catalogue.db.transaction() as session:
+            stored = (
+                await session.exec(select(Observation).where(Observation.project_id == pid))
+            ).all()
+        expected = _expected(list(stored))
+        # Enough media, and enough different scores, for the order to say something.
+        assert len(expected) > 40
+        assert len({score for _, score in expected}) > 10
+        assert queue == expected

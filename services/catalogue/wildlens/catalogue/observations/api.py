@@ -258,14 +258,14 @@ async def get_review_queue(
 ) -> Page[ReviewItem]:
     """Unverified media, those where a person helps most first, each score explained."""
     await require_access(session, principal, project_id)
-    items = await review_queue(session, project_id)
+    after: tuple[float, uuid.UUID] | None = None
     if cursor:
         raw = decode_cursor(cursor)
         try:
-            score, media_id = float(raw[0]), uuid.UUID(str(raw[1]))
+            after = float(raw[0]), uuid.UUID(str(raw[1]))
         except (IndexError, TypeError, ValueError) as exc:
             raise Invalid("cursor is not one this API returned") from exc
-        items = [i for i in items if (-i.score, str(i.media_id)) > (-score, str(media_id))]
+    items = await review_queue(session, project_id, after=after, limit=limit + 1)
     page = items[:limit]
     more = len(items) > limit
     return Page(

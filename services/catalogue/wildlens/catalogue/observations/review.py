@@ -23,23 +23,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.media.models import Media, Observation
 from wildlens.catalogue.observations.current import (
-    VOLUNTEERS_PREFIX,
     current_observations,
     is_volunteer,
+)
+from wildlens.catalogue.observations.review_order import (
+    DECIMALS,
+    MODEL_DISAGREEMENT,
+    RARITY,
+    VOLUNTEER_DISAGREEMENT,
+    ranked,
 )
 from wildlens.catalogue.observations.schemas import ReviewItem, ReviewReason
 
 __all__ = ["review_queue"]
-
-VOLUNTEER_DISAGREEMENT = 1.0
-MODEL_DISAGREEMENT = 0.5
-RARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,23 +67,15 @@ def _names(species: dict[str, _Species]) -> str:
     return ", ".join(sorted(s.name or s.key for s in species.values())) or "no species"
 
 
-async def _unverified(
-    session: AsyncSession, project_id: uuid.UUID
+async def _observations(
+    session: AsyncSession, media_ids: list[uuid.UUID]
 ) -> tuple[dict[uuid.UUID, list[Observation]], dict[uuid.UUID, tuple[Any, Any]]]:
-    judged = select(Observation.media_id).where(
-        Observation.project_id == project_id,
-        col(Observation.media_id).is_not(None),
-        or_(
-            col(Observation.verified_by) != "",
-            (col(Observation.classification_method) == "human")
-            & ~col(Observation.classified_by).startswith(VOLUNTEERS_PREFIX),
-        ),
-    )
+    """The observations of ``media_ids``, and each medium's capture time and event."""
     rows = (
         await session.exec(
             select(Observation, Media.captured_at, Media.event_id)
             .join(Media, col(Observation.media_id) == col(Media.id))
-            .where(Observation.project_id == project_id, col(Observation.media_id).not_in(judged))
+            .where(col(Observation.media_id).in_(media_ids))
         )
     ).all()
     by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
@@ -124,7 +118,7 @@ def _score(
         reasons.append(
             ReviewReason(
                 reason="low_confidence",
-                weight=round(1.0 - lowest, 4),
+                weight=round(1.0 - lowest, DECIMALS),
                 detail=f"the least certain machine observation has certainty {lowest:.2f}",
             )
         )
@@ -161,31 +155,42 @@ def _score(
         reasons.append(
             ReviewReason(
                 reason="rare_taxon",
-                weight=round(RARITY / (1 + n), 4),
+                weight=round(RARITY / (1 + n), DECIMALS),
                 detail=f"{rarest.name or rarest.key} has {n} validated observations in the project",
             )
         )
     return reasons, current, model_says
 
 
-async def review_queue(session: AsyncSession, project_id: uuid.UUID) -> list[ReviewItem]:
-    """Every unverified medium of the project with its score, highest first, then by id."""
-    by_media, about = await _unverified(session, project_id)
+async def review_queue(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    after: tuple[float, uuid.UUID] | None = None,
+    limit: int,
+) -> list[ReviewItem]:
+    """The queue's next ``limit`` unverified media after ``after`` (score, media id), highest
+    score first, then by id, each score explained.
+
+    The database orders the whole queue (``review_order``); only the page's media are loaded
+    and explained here.
+    """
+    page = await ranked(session, project_id, after=after, limit=limit)
+    by_media, about = await _observations(session, [m for m, _ in page])
     validated = await _validated_counts(session, project_id)
     items: list[ReviewItem] = []
-    for media_id, observations in by_media.items():
-        reasons, current, model_says = _score(observations, validated)
+    for media_id, score in page:
+        reasons, current, model_says = _score(by_media[media_id], validated)
         captured_at: datetime | None = about[media_id][0]
         items.append(
             ReviewItem(
                 media_id=media_id,
                 event_id=about[media_id][1],
                 captured_at=captured_at,
-                score=round(sum(r.weight for r in reasons), 4),
+                score=score,
                 reasons=sorted(reasons, key=lambda r: -r.weight),
                 observation_ids=[o.id for o in current],
                 scientific_names=sorted({s.name for s in model_says.values() if s.name}),
             )
         )
-    items.sort(key=lambda i: (-i.score, str(i.media_id)))
     return items
