@@ -602,12 +602,6 @@ async def main() -> None:
                         flush=True,
                     )
                     await refresher.start()
-                    loaded = await consume_new_media(ctx, survey, args.media, random.Random(11))
-                    print(
-                        f"  consumer on the loaded project, summaries refreshed alongside: "
-                        f"{loaded:.0f} media/s",
-                        flush=True,
-                    )
                 finally:
                     await conn.close()
                 issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
@@ -618,6 +612,14 @@ async def main() -> None:
                 ) as client:
                     print(f"queries, p95 of {args.repeats} calls each:", flush=True)
                     latencies = await query_latencies(client, token, survey, args.repeats)
+                # After the queries, so that its writes (and the vacuuming they call for) do
+                # not run under them.
+                loaded = await consume_new_media(ctx, survey, args.media, random.Random(11))
+                print(
+                    f"consumer on the loaded project, summaries refreshed alongside: "
+                    f"{loaded:.0f} media/s",
+                    flush=True,
+                )
         finally:
             await drop_schemas(dsn, prefix)
 
