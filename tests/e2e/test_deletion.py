@@ -89,7 +89,10 @@ async def test_managers_delete_media_and_deployments_and_the_log_remembers(
         )
         assert {m["id"] for m in listed["items"]} == {second, third}
 
-        # A deployment goes with its media and their observations.
+        # A deployment goes with its media, their observations and their stored files.
+        hashes = [(await get_media(wl.client, admin, m) or {})["sha256"] for m in (second, third)]
+        originals = [f"media/{sha[:2]}/{sha}.jpg" for sha in hashes]
+        assert all([await wl.platform.store.exists(key) for key in originals])
         url = f"/v1/projects/{pid}/deployments/{site.deployment_id}"
         refused = await wl.client.delete(url, headers=bearer(annotator))
         assert refused.status_code == 403, refused.text
@@ -100,6 +103,11 @@ async def test_managers_delete_media_and_deployments_and_the_log_remembers(
         assert entry["snapshot"]["deployment"]["id"] == site.deployment_id
         for m in (second, third):
             assert await get_media(wl.client, admin, m) is None
+
+        async def files_gone() -> bool:
+            return not any([await wl.platform.store.exists(key) for key in originals])
+
+        await eventually(files_gone)
         missing = await wl.client.get(url, headers=bearer(admin))
         assert missing.status_code == 404, missing.text
         observations = await ok(

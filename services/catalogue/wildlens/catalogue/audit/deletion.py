@@ -65,8 +65,13 @@ def _rows(rows: Any) -> list[dict[str, Any]]:
     return [r.model_dump(mode="json") for r in rows]
 
 
-def _removal(media: Media) -> MediaDeleted:
-    """A removed medium as ``media.deleted`` says it (``last_copy`` is settled later)."""
+# The columns of a medium that ``media.deleted`` carries.
+_ANNOUNCED = ("id", "project_id", "sha256", "object_key", "kind", "parent_media_id")
+
+
+def _removal(media: Any) -> MediaDeleted:
+    """A removed medium (a ``Media`` or a row of its ``_ANNOUNCED`` columns) as
+    ``media.deleted`` says it (``last_copy`` is settled later)."""
     return MediaDeleted(
         media_id=str(media.id),
         project_id=str(media.project_id),
@@ -146,11 +151,14 @@ async def delete_deployment(
     deployment = await session.get(Deployment, deployment_id)
     if deployment is None or deployment.project_id != project_id:
         raise NotFound(f"deployment {deployment_id} not found")
+    # The columns the log and the announcements need, not whole media with their metadata:
+    # a deployment may hold a hundred thousand.
+    connection = await session.connection()
     media = (
-        await session.exec(
-            sm_select(Media)
-            .where(Media.deployment_id == deployment_id)
-            .order_by(col(Media.captured_at), col(Media.id))
+        await connection.execute(
+            select(*(_table(Media).c[name] for name in _ANNOUNCED))
+            .where(_table(Media).c.deployment_id == deployment_id)
+            .order_by(_table(Media).c.captured_at, _table(Media).c.id)
         )
     ).all()
     media_ids = [str(m.id) for m in media]
