@@ -9,6 +9,7 @@ from wildlens.common.db.base import (
 )
 from wildlens.common.db.engine import Database, create_database
 from wildlens.common.db.idempotency import ProcessedEvent, first_delivery, processed_events_table
+from wildlens.common.db.locks import transaction_lock
 from wildlens.common.db.outbox import OutboxMessage, OutboxRelay, outbox_table, stage
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "outbox_table",
     "processed_events_table",
     "stage",
+    "transaction_lock",
     "utcnow",
 ]

@@ -58,7 +58,7 @@ from wildlens.catalogue.statistics.summary_models import (
     SummaryChange,
 )
 from wildlens.catalogue.taxa.models import Taxon
-from wildlens.common.db import Database, UtcDateTime
+from wildlens.common.db import Database, UtcDateTime, transaction_lock
 
 __all__ = ["SummaryRefresher", "refresh", "tidy"]
 
@@ -94,10 +94,19 @@ class MinuteRange:
         """The rows whose time ``at`` (a timestamp column) falls in this range."""
         if self.first is None:
             return and_(deployment == self.deployment_id, at.is_(None))
+        return and_(deployment == self.deployment_id, at >= self.start, at < self.end)
+
+    @property
+    def start(self) -> datetime:
+        """The instant the range begins (a timed range only)."""
+        assert self.first is not None
+        return datetime.fromtimestamp(self.first * SECONDS_PER_MINUTE, UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The instant after the range's last minute (a timed range only)."""
         assert self.last is not None
-        start = datetime.fromtimestamp(self.first * SECONDS_PER_MINUTE, UTC)
-        end = datetime.fromtimestamp((self.last + 1) * SECONDS_PER_MINUTE, UTC)
-        return and_(deployment == self.deployment_id, at >= start, at < end)
+        return datetime.fromtimestamp((self.last + 1) * SECONDS_PER_MINUTE, UTC)
 
 
 def minute_ranges(changes: Iterable[tuple[uuid.UUID, int | None]]) -> list[MinuteRange]:
@@ -161,8 +170,8 @@ class Within:
                 _array("range_deployments", [r.deployment_id for r in timed], Uuid()),
                 _array("range_firsts", [r.first for r in timed], BigInteger()),
                 _array("range_lasts", [r.last for r in timed], BigInteger()),
-                _array("range_starts", [_instant(r.first) for r in timed], UtcDateTime()),
-                _array("range_ends", [_instant(r.last, 1) for r in timed], UtcDateTime()),
+                _array("range_starts", [r.start for r in timed], UtcDateTime()),
+                _array("range_ends", [r.end for r in timed], UtcDateTime()),
             )
             .table_valued("deployment_id", "first", "last", "start", "end")
             .render_derived(name="ranges")
@@ -184,11 +193,6 @@ class Within:
 
 def _array(name: str, values: list[Any], item: Any) -> Any:
     return bindparam(name, values, type_=ARRAY(item))
-
-
-def _instant(minute: int | None, after: int = 0) -> datetime:
-    assert minute is not None
-    return datetime.fromtimestamp((minute + after) * SECONDS_PER_MINUTE, UTC)
 
 
 def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
@@ -445,15 +449,9 @@ async def _summarised(connection: AsyncConnection, project_id: uuid.UUID) -> int
 
 
 async def _lock(connection: AsyncConnection, project_id: uuid.UUID, *, wait: bool) -> bool:
-    """This transaction's hold on refreshing the project (PostgreSQL; SQLite: always)."""
-    if connection.dialect.name != "postgresql":
-        return True
+    """This transaction's hold on refreshing the project."""
     key = int.from_bytes(project_id.bytes[:8], "big", signed=True)
-    if wait:
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        return True
-    taken = await connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})
-    return bool(taken.scalar())
+    return await transaction_lock(connection, key, wait=wait)
 
 
 async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> int:
