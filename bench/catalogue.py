@@ -51,10 +51,16 @@ import httpx
 from sqlalchemy import JSON, Table
 
 from wildlens.catalogue.media.analysis import analyzed_consumer
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
-from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.models import (
+    Deployment,
+    Device,
+    Location,
+    Media,
+    ModelRun,
+    Observation,
+    Project,
+)
 from wildlens.catalogue.service import ANALYZED_BATCH
-from wildlens.catalogue.sites.models import Deployment, Device, Location
 from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.events import Envelope, new_envelope

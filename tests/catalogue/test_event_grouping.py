@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wildlens.catalogue.events.grouping import Point, chain, choose_id
-from wildlens.catalogue.events.smoothing import Vote, majority
-from wildlens.catalogue.sites.clock import CameraClock, drift_problem
+from wildlens.catalogue.models.clock import CameraClock, drift_problem
+from wildlens.catalogue.sequences.grouping import Point, chain, choose_id
+from wildlens.catalogue.sequences.smoothing import Vote, majority
 
 T0 = datetime(2021, 4, 1, 6, 0, tzinfo=UTC)
 GAP = timedelta(seconds=60)

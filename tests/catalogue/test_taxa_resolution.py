@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from tests.catalogue.test_taxa_tree import db  # noqa: F401  (fixture)
-from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.models import Taxon
 from wildlens.catalogue.taxa.repository import descendants
 from wildlens.catalogue.taxa.resolution import LineageItem, NameResolver, store_lineage
 from wildlens.common.db import Database

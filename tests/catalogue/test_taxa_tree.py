@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import func, select
 
 from tests.conftest import PG_URL
+from wildlens.catalogue.models import Taxon
 from wildlens.catalogue.service import service
 from wildlens.catalogue.taxa.importer import import_taxa
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.catalogue.taxa.repository import ancestors, descendants
 from wildlens.common.db import Database, create_database
 from wildlens.common.db.migrations import upgrade

@@ -12,9 +12,8 @@ from typing import Any
 from tests.support.api import bearer, create_site, ok
 from tests.support.platform import admin_token, running
 from tests.support.results import analysis, animal, person
-from wildlens.catalogue.events.models import Event
 from wildlens.catalogue.media.analysis import analyzed_consumer
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import Media, Observation, Sequence
 from wildlens.catalogue.service import ANALYZED_BATCH
 from wildlens.common.events import new_envelope
 
@@ -27,7 +26,7 @@ async def _event_with_media(ctx: Any, project_id: str, deployment_id: str, count
     event_id = uuid.uuid4()
     async with ctx.db.transaction() as session:
         session.add(
-            Event(
+            Sequence(
                 id=event_id,
                 project_id=uuid.UUID(project_id),
                 deployment_id=uuid.UUID(deployment_id),

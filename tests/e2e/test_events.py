@@ -11,7 +11,7 @@ from typing import Any
 from tests.e2e.test_deployment_time import exif_jpeg, patch, recorded, upload, utc
 from tests.support.api import bearer, create_site, ok
 from tests.support.platform import admin_token, eventually, running, user_token
-from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.models import Observation
 from wildlens.common.events import new_envelope
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,

@@ -15,7 +15,7 @@ import httpx
 from tests.e2e.test_exchange_coco import import_example, new_project
 from tests.support.api import bearer, ok
 from tests.support.platform import RunningPlatform, admin_token, eventually, running
-from wildlens.catalogue.exchange.models import ExportJob
+from wildlens.catalogue.models import ExportJob
 from wildlens.common.db import create_database, utcnow
 from wildlens.common.settings import Settings
 

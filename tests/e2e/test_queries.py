@@ -19,7 +19,7 @@ from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, running, user_token
 from tests.support.results import analysis, animal
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import Media, Observation
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
     Detection,

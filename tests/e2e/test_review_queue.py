@@ -17,7 +17,7 @@ from tests.e2e.test_taxa import import_tree
 from tests.e2e.test_verification import analyse, analysis, media, upload
 from tests.support.api import bearer, create_site, ok
 from tests.support.platform import admin_token, running, user_token
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
+from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations import review
 from wildlens.catalogue.observations.current import is_volunteer
 from wildlens.common.db import utcnow

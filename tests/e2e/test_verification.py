@@ -14,7 +14,7 @@ from sqlmodel import select
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, get_media, running, user_token
-from wildlens.catalogue.media.models import Media
+from wildlens.catalogue.models import Media
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
     Classification,

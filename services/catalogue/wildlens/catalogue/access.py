@@ -18,7 +18,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.deps import SessionDep
-from wildlens.catalogue.projects.models import Membership, Project
+from wildlens.catalogue.models import Membership, Project
 from wildlens.common.auth import ROLES, Principal
 from wildlens.common.errors import Forbidden, NotFound
 from wildlens.common.http import PrincipalDep

@@ -7,26 +7,12 @@ from pathlib import Path
 from fastapi import APIRouter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.alerts import models as _alert_models  # noqa: F401
 from wildlens.catalogue.alerts.delivery import DeliveryWorker
-from wildlens.catalogue.audit import models as _audit_models  # noqa: F401
-from wildlens.catalogue.events import models as _event_models  # noqa: F401
-from wildlens.catalogue.exchange import models as _exchange_models  # noqa: F401
 from wildlens.catalogue.exchange.jobs import start_worker, stop_worker
-from wildlens.catalogue.media import models as _media_models  # noqa: F401  (registers tables)
 from wildlens.catalogue.media.analysis import analyzed_consumer
 from wildlens.catalogue.media.recording import record_media
-from wildlens.catalogue.observations import models as _observation_models  # noqa: F401
-from wildlens.catalogue.privacy import models as _privacy_models  # noqa: F401
-from wildlens.catalogue.projects import models as _project_models  # noqa: F401
-from wildlens.catalogue.queries import indexes as _query_indexes  # noqa: F401
-from wildlens.catalogue.sites import media_indexes as _media_indexes  # noqa: F401
-from wildlens.catalogue.sites import models as _site_models  # noqa: F401
-from wildlens.catalogue.statistics import indexes as _statistics_indexes  # noqa: F401
-from wildlens.catalogue.statistics import summary_models as _summary_models  # noqa: F401
+from wildlens.catalogue.models import metadata
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
-from wildlens.catalogue.tables import metadata
-from wildlens.catalogue.taxa import models as _taxa_models  # noqa: F401
 from wildlens.common.events import Envelope
 from wildlens.common.service import ServiceContext, ServiceSpec
 
@@ -41,7 +27,6 @@ def _routers() -> list[APIRouter]:
     from wildlens.catalogue.alerts.api import router as alerts
     from wildlens.catalogue.audit.api import router as audit
     from wildlens.catalogue.auth.api import router as auth
-    from wildlens.catalogue.events.api import router as events
     from wildlens.catalogue.exchange.api import router as exchange
     from wildlens.catalogue.media.api import router as media
     from wildlens.catalogue.members.api import router as members
@@ -49,6 +34,7 @@ def _routers() -> list[APIRouter]:
     from wildlens.catalogue.privacy.api import router as privacy
     from wildlens.catalogue.projects.api import router as projects
     from wildlens.catalogue.queries.api import router as queries
+    from wildlens.catalogue.sequences.api import router as sequences
     from wildlens.catalogue.sites.api import router as sites
     from wildlens.catalogue.statistics.api import router as statistics
     from wildlens.catalogue.taxa.api import router as taxa
@@ -68,7 +54,7 @@ def _routers() -> list[APIRouter]:
             statistics,
             verification,
             audit,
-            events,
+            sequences,
             privacy,
             alerts,
         ]

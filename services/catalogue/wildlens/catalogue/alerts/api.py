@@ -13,7 +13,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import require_project
-from wildlens.catalogue.alerts.models import AlertDelivery, AlertRule, DeliveryAttempt
 from wildlens.catalogue.alerts.schemas import (
     AlertRuleCreate,
     AlertRuleCreated,
@@ -24,9 +23,8 @@ from wildlens.catalogue.alerts.schemas import (
 )
 from wildlens.catalogue.alerts.targets import refused_target
 from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.models import AlertDelivery, AlertRule, DeliveryAttempt, Location, Taxon
 from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
-from wildlens.catalogue.sites.models import Location
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.common.db import utcnow
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.errors import Invalid, NotFound

@@ -23,9 +23,9 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.alerts.matching import EVENT_TYPE
-from wildlens.catalogue.alerts.models import AlertDelivery, AlertRule, DeliveryAttempt
 from wildlens.catalogue.alerts.signing import SIGNATURE_HEADER, sign
 from wildlens.catalogue.alerts.targets import refused_target
+from wildlens.catalogue.models import AlertDelivery, AlertRule, DeliveryAttempt
 from wildlens.common.db import Database, utcnow
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]

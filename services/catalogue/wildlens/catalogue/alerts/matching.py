@@ -16,11 +16,16 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.alerts.models import AlertDelivery, AlertRule
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.sites.clock import parse_offset
-from wildlens.catalogue.sites.models import Deployment, Location
-from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.models import (
+    AlertDelivery,
+    AlertRule,
+    Deployment,
+    Location,
+    Media,
+    Observation,
+    Taxon,
+)
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.repository import descendants
 from wildlens.common.db import utcnow
 

@@ -12,9 +12,9 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.access import ProjectAccess, require_access
 from wildlens.catalogue.audit.deletion import delete_deployment, delete_media
-from wildlens.catalogue.audit.models import AuditEntry
 from wildlens.catalogue.audit.schemas import AuditEntryPublic
 from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.models import AuditEntry
 from wildlens.common.errors import Invalid
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep, decode_cursor, encode_cursor
 

@@ -22,11 +22,8 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.audit.models import AuditEntry
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
 from wildlens.catalogue.media.recording import KIND_NUMBERS
-from wildlens.catalogue.sites.models import Deployment
-from wildlens.catalogue.tables import metadata
+from wildlens.catalogue.models import AuditEntry, Deployment, Media, ModelRun, Observation, metadata
 from wildlens.common.errors import NotFound
 from wildlens.common.events.v1.media_pb2 import MediaDeleted
 from wildlens.common.service.context import ServiceContext

@@ -18,7 +18,7 @@ from wildlens.catalogue.auth.schemas import (
     TokenExchangeRequest,
 )
 from wildlens.catalogue.deps import ContextDep, SessionDep
-from wildlens.catalogue.sites.models import DeviceToken
+from wildlens.catalogue.models import DeviceToken
 from wildlens.catalogue.sites.tokens import revocations_in_force
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Forbidden, Unauthorized, Unavailable

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.projects.models import Membership
+from wildlens.catalogue.models import Membership
 from wildlens.common.auth import ExternalVerifier
 from wildlens.common.errors import Unauthorized, Unavailable
 from wildlens.common.service import ServiceContext

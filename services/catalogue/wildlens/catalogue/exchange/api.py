@@ -20,8 +20,8 @@ from wildlens.catalogue.exchange.coco.importer import import_coco
 from wildlens.catalogue.exchange.jobs import export_key, wake_exports
 from wildlens.catalogue.exchange.kso.importer import KSO_FILES, LABEL_MAP_MODEL, import_kso
 from wildlens.catalogue.exchange.megadetector.importer import import_batch_results
-from wildlens.catalogue.exchange.models import ExportJob
-from wildlens.catalogue.sites.clock import parse_offset
+from wildlens.catalogue.models import ExportJob
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.common.errors import Invalid, NotFound, PayloadTooLarge
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep

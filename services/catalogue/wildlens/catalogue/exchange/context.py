@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.exchange.coordinates import ExportCoordinates
-from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.models import Project
 from wildlens.common.storage import ObjectStore
 
 __all__ = ["ExportContext", "Progress"]

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.models import Location, Project
 from wildlens.catalogue.privacy import Place, PrivacyView, export_view
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.models import Location
 
 __all__ = ["ExportCoordinates", "Place", "export_coordinates"]
 

@@ -29,8 +29,7 @@ from sqlmodel import col, select
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.coordinates import export_coordinates
 from wildlens.catalogue.exchange.formats import EXPORT_FORMATS, PUBLIC_FORMATS, write_export
-from wildlens.catalogue.exchange.models import ExportJob
-from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.models import ExportJob, Project
 from wildlens.common.db import utcnow
 from wildlens.common.service.context import ServiceContext
 

@@ -15,7 +15,7 @@ from sqlalchemy import case
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.catalogue.models import Deployment, Device, Location
 
 __all__ = ["SitePlaces"]
 

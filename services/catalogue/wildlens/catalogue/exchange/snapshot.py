@@ -9,9 +9,15 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.catalogue.models import (
+    Deployment,
+    Device,
+    Location,
+    Media,
+    ModelRun,
+    Observation,
+    Project,
+)
 
 __all__ = ["ProjectSnapshot", "load_snapshot"]
 

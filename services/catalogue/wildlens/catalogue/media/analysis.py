@@ -35,9 +35,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.alerts.matching import queue_alerts
-from wildlens.catalogue.events.smoothing import Pending, Vote, smooth_events, smoothed_label
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
-from wildlens.catalogue.taxa.models import LabelMapEntry, Taxon
+from wildlens.catalogue.models import LabelMapEntry, Media, ModelRun, Observation, Taxon
+from wildlens.catalogue.sequences.smoothing import Pending, Vote, smooth_events, smoothed_label
 from wildlens.common.db import utcnow
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import Classification, MediaAnalyzed

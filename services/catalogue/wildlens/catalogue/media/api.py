@@ -9,13 +9,13 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.access import require_access
 from wildlens.catalogue.deps import SessionDep
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
 from wildlens.catalogue.media.schemas import (
     AnalysisPublic,
     LabelPublic,
     MediaPublic,
     ObservationPublic,
 )
+from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.privacy import request_view
 from wildlens.common.errors import NotFound

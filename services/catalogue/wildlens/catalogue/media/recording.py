@@ -8,11 +8,9 @@ import structlog
 from google.protobuf.json_format import MessageToDict
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.events.sequencing import join_event
-from wildlens.catalogue.media.models import Media
 from wildlens.catalogue.media.resolution import resolve
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.models import Deployment, Location
+from wildlens.catalogue.models import Deployment, Location, Media, Project
+from wildlens.catalogue.sequences.sequencing import join_event
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
 from wildlens.common.service.context import ServiceContext

@@ -19,9 +19,8 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Media
-from wildlens.catalogue.sites.clock import parse_exif_local, parse_offset
-from wildlens.catalogue.sites.models import Deployment, Device
+from wildlens.catalogue.models import Deployment, Device, Media
+from wildlens.catalogue.models.clock import parse_exif_local, parse_offset
 from wildlens.common.events.v1.media_pb2 import MediaIngested
 
 __all__ = [

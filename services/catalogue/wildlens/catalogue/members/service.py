@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess, membership
 from wildlens.catalogue.members.schemas import MemberPut
-from wildlens.catalogue.projects.models import Membership
+from wildlens.catalogue.models import Membership
 from wildlens.common.auth import ROLES
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.errors import Conflict, Forbidden, NotFound

@@ -11,10 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess, require_access
 from wildlens.catalogue.deps import SessionDep
-from wildlens.catalogue.events.smoothing import smooth_events_of
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import Media, Observation, ObservationChange
 from wildlens.catalogue.observations.current import current_observations
-from wildlens.catalogue.observations.models import ObservationChange
 from wildlens.catalogue.observations.review import review_queue
 from wildlens.catalogue.observations.schemas import (
     Correction,
@@ -31,6 +29,7 @@ from wildlens.catalogue.observations.verification import (
     state_change,
     versions,
 )
+from wildlens.catalogue.sequences.smoothing import smooth_events_of
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep, decode_cursor, encode_cursor
 

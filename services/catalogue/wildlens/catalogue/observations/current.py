@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.models import Observation
 
 __all__ = ["VOLUNTEERS_PREFIX", "current_observations", "is_volunteer"]
 

@@ -27,7 +27,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import Media, Observation
 from wildlens.catalogue.observations.current import (
     current_observations,
     is_volunteer,

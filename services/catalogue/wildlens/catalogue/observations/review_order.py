@@ -26,7 +26,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Observation
+from wildlens.catalogue.models import Observation
 from wildlens.catalogue.observations.current import VOLUNTEERS_PREFIX
 
 __all__ = ["DECIMALS", "MODEL_DISAGREEMENT", "RARITY", "VOLUNTEER_DISAGREEMENT", "ranked"]

@@ -19,10 +19,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Observation
-from wildlens.catalogue.observations.models import ObservationChange
+from wildlens.catalogue.models import Observation, ObservationChange, Taxon
 from wildlens.catalogue.observations.schemas import Correction
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid, NotFound
 

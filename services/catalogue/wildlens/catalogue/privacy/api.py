@@ -11,10 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess, require_access
 from wildlens.catalogue.deps import SessionDep
-from wildlens.catalogue.privacy.models import ProjectPrivacy, SensitiveTaxon
+from wildlens.catalogue.models import ProjectPrivacy, SensitiveTaxon, Taxon
 from wildlens.catalogue.privacy.schemas import PrivacyPublic, PrivacyUpdate, SensitiveTaxonPublic
 from wildlens.catalogue.privacy.view import PRECISE_LOCATIONS
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.catalogue.taxa.repository import existing_ids
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid

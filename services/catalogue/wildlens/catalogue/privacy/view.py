@@ -20,11 +20,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import (
+    DEFAULT_PRECISION,
+    Deployment,
+    Media,
+    Observation,
+    ProjectPrivacy,
+    SensitiveTaxon,
+    Taxon,
+)
 from wildlens.catalogue.privacy.grid import Place, generalise
-from wildlens.catalogue.privacy.models import DEFAULT_PRECISION, ProjectPrivacy, SensitiveTaxon
-from wildlens.catalogue.sites.models import Deployment
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.catalogue.taxa.repository import descendants
 from wildlens.common.auth import ROLES
 

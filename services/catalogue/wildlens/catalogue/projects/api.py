@@ -10,10 +10,9 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.access import require_project
 from wildlens.catalogue.deps import SessionDep
-from wildlens.catalogue.events.sequencing import regroup
-from wildlens.catalogue.projects.models import Membership, Project
+from wildlens.catalogue.models import Deployment, Membership, Project
 from wildlens.catalogue.projects.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
-from wildlens.catalogue.sites.models import Deployment
+from wildlens.catalogue.sequences.sequencing import regroup
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.errors import Invalid
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep

@@ -13,9 +13,7 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.sites.models import Deployment, Location
-from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.models import Deployment, Location, Media, Observation, Taxon
 from wildlens.catalogue.taxa.repository import descendants_cte
 from wildlens.common.errors import Invalid
 

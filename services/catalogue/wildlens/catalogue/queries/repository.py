@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import Deployment, Media, Observation
 from wildlens.catalogue.queries.filters import (
     Filters,
     media_conditions,
@@ -30,7 +30,6 @@ from wildlens.catalogue.queries.keyset import (
     parse_datetime,
     parse_uuid,
 )
-from wildlens.catalogue.sites.models import Deployment
 
 __all__ = ["find_media", "find_observations"]
 

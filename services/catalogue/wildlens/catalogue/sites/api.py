@@ -13,8 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import require_access, require_project
 from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.models import Deployment, Device, DeviceToken, Location
 from wildlens.catalogue.privacy import request_view
-from wildlens.catalogue.sites.models import Deployment, Device, DeviceToken, Location
 from wildlens.catalogue.sites.retiming import replace_media
 from wildlens.catalogue.sites.schemas import (
     DeploymentCorrected,

@@ -21,12 +21,11 @@ from sqlalchemy import Table, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.events.sequencing import regroup
-from wildlens.catalogue.events.smoothing import clear_smoothing
-from wildlens.catalogue.media.models import Media
 from wildlens.catalogue.media.recording import recorded_message
 from wildlens.catalogue.media.resolution import Resolution, device_deployments, replace
-from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.catalogue.models import Deployment, Device, Location, Media
+from wildlens.catalogue.sequences.sequencing import regroup
+from wildlens.catalogue.sequences.smoothing import clear_smoothing
 from wildlens.common.service.context import ServiceContext
 
 __all__ = ["Replacement", "replace_media"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from wildlens.catalogue.sites.clock import OFFSET_PATTERN, drift_problem
+from wildlens.catalogue.models.clock import OFFSET_PATTERN, drift_problem
 
 
 class LocationCreate(BaseModel):

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.sites.models import DeviceToken
+from wildlens.catalogue.models import DeviceToken
 from wildlens.catalogue.sites.schemas import DeviceTokenPublic
 from wildlens.common.db import utcnow
 from wildlens.common.db.pagination import page_by_id

@@ -12,8 +12,7 @@ from pydantic import AwareDatetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.sites.models import Deployment, Location
-from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.models import Deployment, Location, Taxon
 from wildlens.common.errors import Invalid
 
 __all__ = ["Scope", "check_scope", "scope"]

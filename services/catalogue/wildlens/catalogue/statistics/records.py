@@ -35,11 +35,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.media.models import Media, Observation
+from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
 from wildlens.catalogue.queries.filters import Filters, observation_conditions
-from wildlens.catalogue.sites.models import Deployment
 from wildlens.catalogue.statistics.params import Scope
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.common.db import UtcDateTime
 
 __all__ = [

@@ -43,21 +43,22 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.sites.models import Deployment
+from wildlens.catalogue.models import (
+    SECONDS_PER_MINUTE,
+    Deployment,
+    DetectionMinute,
+    Media,
+    MediaMinute,
+    Observation,
+    SummaryChange,
+    Taxon,
+)
 from wildlens.catalogue.statistics.records import (
     aggregate_in_memory,
     epoch_seconds,
     not_outranked,
     offset_seconds,
 )
-from wildlens.catalogue.statistics.summary_models import (
-    SECONDS_PER_MINUTE,
-    DetectionMinute,
-    MediaMinute,
-    SummaryChange,
-)
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.common.db import Database, UtcDateTime, transaction_lock
 
 __all__ = ["SummaryRefresher", "refresh", "tidy"]

@@ -19,15 +19,15 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.queries.filters import in_taxon
-from wildlens.catalogue.sites.models import Deployment
-from wildlens.catalogue.statistics.params import Scope
-from wildlens.catalogue.statistics.records import SECONDS_PER_DAY
-from wildlens.catalogue.statistics.summary_models import (
+from wildlens.catalogue.models import (
     SECONDS_PER_MINUTE,
+    Deployment,
     DetectionMinute,
     MediaMinute,
 )
+from wildlens.catalogue.queries.filters import in_taxon
+from wildlens.catalogue.statistics.params import Scope
+from wildlens.catalogue.statistics.records import SECONDS_PER_DAY
 
 __all__ = [
     "activity_by_hour",

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.sites.models import Deployment, Location
+from wildlens.catalogue.models import Deployment, Location
 from wildlens.catalogue.statistics import source
 from wildlens.catalogue.statistics.effort import Span, accumulation, trap_nights
 from wildlens.catalogue.statistics.params import Scope

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.models import Taxon
 from wildlens.catalogue.taxa.ranks import normalise_rank
 from wildlens.catalogue.taxa.repository import ancestor_links, taxa_by_external_id
 from wildlens.common.db import utcnow

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.access import require_project
 from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
-from wildlens.catalogue.taxa.models import LabelMapEntry, ProjectTaxon, Taxon
 from wildlens.catalogue.taxa.repository import existing_ids
 from wildlens.catalogue.taxa.schemas import (
     LabelMapEntryPublic,

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from wildlens.catalogue.taxa.models import Taxon
+from wildlens.catalogue.models import Taxon
 
 __all__ = [
     "ancestors",

@@ -15,8 +15,8 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.models import Taxon
 from wildlens.catalogue.taxa.importer import ImportReport, TaxonRow, apply_rows
-from wildlens.catalogue.taxa.models import Taxon
 from wildlens.catalogue.taxa.repository import taxa_by_external_id
 from wildlens.common.errors import Invalid
 

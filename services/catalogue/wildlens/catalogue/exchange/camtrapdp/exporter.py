@@ -30,10 +30,8 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
 )
 from wildlens.catalogue.exchange.camtrapdp.validation import PROFILE_URL, VERSION
 from wildlens.catalogue.exchange.coordinates import ExportCoordinates, export_coordinates
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.clock import parse_offset
-from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.db import utcnow
 from wildlens.common.storage import ObjectStore
 

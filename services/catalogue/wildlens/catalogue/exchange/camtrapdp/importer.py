@@ -39,9 +39,7 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
     parse_datetime,
 )
 from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.models import Deployment, Device, Location
+from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
 from wildlens.common.errors import Invalid
 from wildlens.common.storage import ObjectStore
 

@@ -21,8 +21,8 @@ from wildlens.catalogue.exchange.boxes import to_pixels
 from wildlens.catalogue.exchange.coco.schema import DATETIME_FORMAT, EMPTY, category_name
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.snapshot import load_snapshot
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.sites.clock import parse_offset
+from wildlens.catalogue.models import Media, Observation
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.db import utcnow
 from wildlens.common.storage import ObjectStore
 

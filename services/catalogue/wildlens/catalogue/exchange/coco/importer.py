@@ -28,9 +28,8 @@ from wildlens.catalogue.exchange.coco.schema import observation_kind, parse_coco
 from wildlens.catalogue.exchange.lookups import by_external_id
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.clock import parse_offset
+from wildlens.catalogue.models import Media, Observation, Project
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.errors import Invalid
 
 __all__ = ["import_coco"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.snapshot import load_snapshot
-from wildlens.catalogue.sites.clock import parse_offset
+from wildlens.catalogue.models.clock import parse_offset
 
 __all__ = ["COLUMNS", "write_observations"]
 

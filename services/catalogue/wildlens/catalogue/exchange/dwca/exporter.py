@@ -30,10 +30,8 @@ from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
 from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
 from wildlens.catalogue.exchange.snapshot import ProjectSnapshot, load_snapshot
-from wildlens.catalogue.media.models import Observation
-from wildlens.catalogue.sites.clock import parse_offset
-from wildlens.catalogue.sites.models import Deployment
-from wildlens.catalogue.taxa.models import ProjectTaxon, Taxon
+from wildlens.catalogue.models import Deployment, Observation, ProjectTaxon, Taxon
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.repository import descendants
 
 __all__ = ["write_archive"]

@@ -36,10 +36,8 @@ from wildlens.catalogue.exchange.coco.schema import parse_coco_datetime
 from wildlens.catalogue.exchange.lookups import by_external_id
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
-from wildlens.catalogue.media.models import Media
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.clock import parse_offset
-from wildlens.catalogue.taxa.models import LabelMapEntry, ProjectTaxon, Taxon
+from wildlens.catalogue.models import LabelMapEntry, Media, Project, ProjectTaxon, Taxon
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.ranks import normalise_rank
 
 __all__ = ["KSO_FILES", "LABEL_MAP_MODEL", "import_kso"]

@@ -17,8 +17,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from wildlens.catalogue.exchange.context import ExportContext
-from wildlens.catalogue.exchange.models import RankedClassifications
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
+from wildlens.catalogue.models import Media, ModelRun, Observation, RankedClassifications
 
 __all__ = ["FORMAT_VERSION", "write_batch_results"]
 

@@ -23,11 +23,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.lookups import CHUNK
-from wildlens.catalogue.exchange.models import RankedClassifications
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
-from wildlens.catalogue.projects.models import Project
+from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 

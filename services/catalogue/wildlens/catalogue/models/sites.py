@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
-from wildlens.catalogue.sites.clock import CameraClock
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
+from wildlens.catalogue.models.clock import CameraClock
 from wildlens.common.db import UtcDateTime, utcnow
 
 

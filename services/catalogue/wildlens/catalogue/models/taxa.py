@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field
 
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
 
 

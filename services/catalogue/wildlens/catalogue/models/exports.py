@@ -1,13 +1,13 @@
+"""Export jobs: durable, leased, resumable by any catalogue replica."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
 
 
@@ -39,16 +39,3 @@ class ExportJob(CatalogueTable, table=True):
     lease_expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-
-
-class RankedClassifications(CatalogueTable, table=True):
-    """A machine observation's classifier output as an imported results file ranked it,
-    ``[[label, confidence], ...]`` best first; the observation keeps the top label, and
-    exports give back the whole list."""
-
-    __tablename__ = "ranked_classifications"
-
-    observation_id: uuid.UUID = Field(
-        foreign_key="observations.id", primary_key=True, ondelete="CASCADE"
-    )
-    labels: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

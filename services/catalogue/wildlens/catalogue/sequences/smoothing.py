@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Sequence as Ordered
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,8 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.events.models import Event
-from wildlens.catalogue.media.models import Media, ModelRun, Observation
+from wildlens.catalogue.models import Media, ModelRun, Observation, Sequence
 from wildlens.common.db import utcnow
 
 __all__ = [
@@ -75,7 +75,7 @@ class Label:
     total: int
 
 
-def _latest_runs(votes: Sequence[Vote]) -> list[Vote]:
+def _latest_runs(votes: Ordered[Vote]) -> list[Vote]:
     """Machine votes of each medium's latest model run (and those without a run)."""
     latest: dict[uuid.UUID | None, tuple[datetime, str]] = {}
     for v in votes:
@@ -108,7 +108,7 @@ def majority(votes: Iterable[Vote]) -> Label | None:
     return Label(name, taxon_id, method, counts[name], len(counted))
 
 
-_EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+_EVENTS: Table = Sequence.__table__  # type: ignore[attr-defined]
 _MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
 _RUNS: Table = ModelRun.__table__  # type: ignore[attr-defined]
@@ -214,8 +214,8 @@ def _stored_form(label: Label | None) -> _Stored:
 async def smooth_events(
     session: AsyncSession,
     event_ids: Collection[uuid.UUID],
-    loaded: Mapping[uuid.UUID, Event] | None = None,
-    pending: Sequence[Pending] = (),
+    loaded: Mapping[uuid.UUID, Sequence] | None = None,
+    pending: Ordered[Pending] = (),
 ) -> dict[uuid.UUID, Label | None]:
     """Recomputes the events' labels and puts each next to its machine observations' labels,
     in a few statements however many events (results arrive in batches): one read, one
@@ -306,7 +306,7 @@ async def _write_smoothed(
         )
 
 
-async def smooth_event(session: AsyncSession, event: Event) -> Label | None:
+async def smooth_event(session: AsyncSession, event: Sequence) -> Label | None:
     """Recomputes one event's label (see ``smooth_events``)."""
     return (await smooth_events(session, [event.id], {event.id: event}))[event.id]
 
@@ -317,7 +317,7 @@ async def smooth_events_of(session: AsyncSession, media: Iterable[Media]) -> Non
     await smooth_events(session, event_ids)
 
 
-async def clear_smoothing(session: AsyncSession, media_ids: Sequence[uuid.UUID]) -> None:
+async def clear_smoothing(session: AsyncSession, media_ids: Ordered[uuid.UUID]) -> None:
     """Media that left every event carry no smoothed label any more."""
     if not media_ids:
         return

@@ -16,12 +16,9 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.events.grouping import Chainer, Group, Point, choose_id
-from wildlens.catalogue.events.models import Event
-from wildlens.catalogue.events.smoothing import clear_smoothing, smooth_event, smooth_events
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.projects.models import Project
-from wildlens.catalogue.sites.models import Deployment
+from wildlens.catalogue.models import Deployment, Media, Observation, Project, Sequence
+from wildlens.catalogue.sequences.grouping import Chainer, Group, Point, choose_id
+from wildlens.catalogue.sequences.smoothing import clear_smoothing, smooth_event, smooth_events
 from wildlens.common.db import utcnow
 
 __all__ = ["join_event", "regroup"]
@@ -35,7 +32,7 @@ async def _gap(session: AsyncSession, project_id: uuid.UUID) -> timedelta:
     return timedelta(seconds=project.event_gap_s if project else 60)
 
 
-async def _refresh_bounds(session: AsyncSession, event: Event) -> None:
+async def _refresh_bounds(session: AsyncSession, event: Sequence) -> None:
     start, end, count = (
         await session.exec(
             select(func.min(Media.captured_at), func.max(Media.captured_at), func.count()).where(
@@ -60,7 +57,7 @@ async def _lock(session: AsyncSession, deployment_id: uuid.UUID) -> None:
     )
 
 
-async def join_event(session: AsyncSession, media: Media) -> Event | None:
+async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
     """Puts a just-recorded (and flushed) medium into its event; None where it has none."""
     if media.deployment_id is None or media.captured_at is None:
         return None
@@ -80,7 +77,7 @@ async def join_event(session: AsyncSession, media: Media) -> Event | None:
     )
     event_ids = [e for e in neighbours.all() if e is not None]
     if not event_ids:
-        event = Event(
+        event = Sequence(
             project_id=media.project_id,
             deployment_id=media.deployment_id,
             start=moment,
@@ -93,7 +90,9 @@ async def join_event(session: AsyncSession, media: Media) -> Event | None:
         session.add(media)
         await session.flush()
         return event
-    events = list((await session.exec(select(Event).where(col(Event.id).in_(event_ids)))).all())
+    events = list(
+        (await session.exec(select(Sequence).where(col(Sequence.id).in_(event_ids)))).all()
+    )
     keep = min(events, key=lambda e: (e.start, str(e.id)))
     merged = [e for e in events if e.id != keep.id]
     if merged:
@@ -158,7 +157,7 @@ class _Regrouping:
         self.session = session
         self.project_id = project_id
         self.deployment_id = deployment_id
-        self.events: dict[uuid.UUID, Event] = {}
+        self.events: dict[uuid.UUID, Sequence] = {}
         self.starts: dict[uuid.UUID, datetime] = {}
         self.taken: set[uuid.UUID] = set()
         self.memberships: list[dict[str, uuid.UUID]] = []
@@ -167,7 +166,7 @@ class _Regrouping:
 
     async def load(self) -> None:
         rows = await self.session.exec(
-            select(Event).where(Event.deployment_id == self.deployment_id)
+            select(Sequence).where(Sequence.deployment_id == self.deployment_id)
         )
         self.events = {e.id: e for e in rows.all()}
         self.starts = {event_id: e.start for event_id, e in self.events.items()}
@@ -176,7 +175,7 @@ class _Regrouping:
         event_id = choose_id((p.event_id for p in group.points), self.starts, self.taken)
         event = self.events.get(event_id) if event_id is not None else None
         if event is None:
-            event = Event(
+            event = Sequence(
                 project_id=self.project_id,
                 deployment_id=self.deployment_id,
                 start=group.start,
@@ -227,7 +226,9 @@ async def _labelled(session: AsyncSession, event_ids: set[uuid.UUID]) -> set[uui
         .distinct()
     )
     had_label = await session.exec(
-        select(Event.id).where(col(Event.id).in_(event_ids), Event.label_scientific_name != "")
+        select(Sequence.id).where(
+            col(Sequence.id).in_(event_ids), Sequence.label_scientific_name != ""
+        )
     )
     return {e for e in with_votes.all() if e is not None} | set(had_label.all())
 
@@ -278,6 +279,6 @@ async def regroup(session: AsyncSession, project_id: uuid.UUID, deployment_id: u
     stale = [event_id for event_id in events if event_id not in taken]
     if stale:
         await _move_members(session, stale, None)
-        await session.exec(delete(Event).where(col(Event.id).in_(stale)))
+        await session.exec(delete(Sequence).where(col(Sequence.id).in_(stale)))
     await session.flush()
     return changed

@@ -19,7 +19,7 @@ import uuid
 from sqlalchemy import BigInteger, Index, Integer
 from sqlmodel import Field
 
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
 
 __all__ = ["SECONDS_PER_MINUTE", "DetectionMinute", "MediaMinute", "SummaryChange"]
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
 
 # 0.1° (about 11 km north-south): what GBIF's guide suggests for most sensitive species.

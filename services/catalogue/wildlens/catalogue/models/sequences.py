@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import Index
 from sqlmodel import Field
 
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
 
 
-class Event(CatalogueTable, table=True):
+class Sequence(CatalogueTable, table=True):
     """Media of one deployment, each within the project's ``event_gap_s`` of the next.
 
     The id stays while media join the event; when one medium bridges two events they merge

@@ -12,18 +12,16 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.access import require_access
 from wildlens.catalogue.deps import SessionDep
-from wildlens.catalogue.events.models import Event
-from wildlens.catalogue.events.schemas import (
+from wildlens.catalogue.models import Deployment, Location, Media, Observation, Sequence
+from wildlens.catalogue.privacy import request_view
+from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
+from wildlens.catalogue.sequences.schemas import (
     EventDetail,
     EventMedia,
     EventObservation,
     EventPublic,
     SmoothedLabel,
 )
-from wildlens.catalogue.media.models import Media, Observation
-from wildlens.catalogue.privacy import request_view
-from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
-from wildlens.catalogue.sites.models import Deployment, Location
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
@@ -35,7 +33,7 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 EVENT_MEDIA = 1000
 
 
-def _public(event: Event, location_id: uuid.UUID | None) -> EventPublic:
+def _public(event: Sequence, location_id: uuid.UUID | None) -> EventPublic:
     label = None
     if event.label_scientific_name and event.label_total:
         label = SmoothedLabel(
@@ -92,22 +90,22 @@ async def list_events(
         if place is None or place.project_id != project_id:
             raise NotFound(f"location {location_id} not found in this project")
     query = (
-        select(Event, Deployment.location_id)
-        .join(Deployment, col(Event.deployment_id) == col(Deployment.id))
-        .where(Event.project_id == project_id)
+        select(Sequence, Deployment.location_id)
+        .join(Deployment, col(Sequence.deployment_id) == col(Deployment.id))
+        .where(Sequence.project_id == project_id)
     )
     if deployment_id is not None:
-        query = query.where(Event.deployment_id == deployment_id)
+        query = query.where(Sequence.deployment_id == deployment_id)
     if location_id is not None:
         query = query.where(Deployment.location_id == location_id)
     if captured_from is not None:
-        query = query.where(col(Event.end) >= captured_from)
+        query = query.where(col(Sequence.end) >= captured_from)
     if captured_to is not None:
-        query = query.where(col(Event.start) < captured_to)
+        query = query.where(col(Sequence.start) < captured_to)
     rows, next_cursor = await page_by_keys(
         session,
         query,
-        [SortKey(col(Event.start), parse_datetime), SortKey(col(Event.id), parse_uuid)],
+        [SortKey(col(Sequence.start), parse_datetime), SortKey(col(Sequence.id), parse_uuid)],
         lambda row: [row[0].start, row[0].id],
         limit=limit,
         cursor=cursor,
@@ -123,7 +121,7 @@ async def get_event(
     access = await require_access(session, principal, project_id)
     # Media with people stay hidden from those the project hides them from.
     visible = (await request_view(session, access)).visible_media()
-    event = await session.get(Event, event_id)
+    event = await session.get(Sequence, event_id)
     if event is None or event.project_id != project_id:
         raise NotFound(f"event {event_id} not found in this project")
     deployment = await session.get(Deployment, event.deployment_id)

@@ -1,68 +1,16 @@
+"""Observations, the model runs that made the machine's, and every change people made to one."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field
 
-from wildlens.catalogue.tables import CatalogueTable
+from wildlens.catalogue.models.base import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
-
-
-class Media(CatalogueTable, table=True):
-    __tablename__ = "media"
-
-    # The id ingest assigned; the catalogue records it as is.
-    id: uuid.UUID = Field(primary_key=True)
-    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
-    deployment_id: uuid.UUID | None = Field(default=None, foreign_key="deployments.id", index=True)
-    device_id: uuid.UUID | None = Field(default=None)
-    sha256: str = Field(max_length=64, index=True)
-    object_key: str = Field(max_length=300)
-    content_type: str = Field(max_length=100)
-    kind: str = Field(default="image", max_length=10)
-    # Videos pass 2 GiB.
-    size_bytes: int = Field(default=0, sa_type=BigInteger)
-    width: int | None = None
-    height: int | None = None
-    filename: str = Field(default="", max_length=300)
-    captured_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
-    # Where captured_at came from: request, exif (with the deployment's clock), exif-offset
-    # (the camera's own offset tag), or none.
-    captured_at_source: str = Field(default="none", max_length=20)
-    # Why the media is not tied to a deployment, when it is not.
-    resolution_issue: str = Field(default="", max_length=200)
-    # The request named the deployment: corrections of it re-time the media but never move it.
-    deployment_pinned: bool = False
-    # The event (sequence) the media belongs to; None without a deployment or a capture time.
-    event_id: uuid.UUID | None = Field(
-        default=None, foreign_key="events.id", index=True, ondelete="SET NULL"
-    )
-    latitude: float | None = None
-    longitude: float | None = None
-    raw_metadata: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
-    parent_media_id: uuid.UUID | None = None
-    offset_ms: int | None = None
-    uploaded_by: str = Field(default="", max_length=200)
-    status: str = Field(default="recorded", max_length=20)
-    # Camtrap DP media fields. Imported media whose files live elsewhere have no object key
-    # (object_key and sha256 empty) and keep the package's URL or relative path in file_path.
-    external_id: str | None = Field(default=None, max_length=200, index=True)
-    file_path: str = Field(default="", max_length=1000)
-    file_public: bool = True
-    capture_method: str = Field(default="", max_length=30)
-    favorite: bool | None = None
-    comments: str = ""
-    # The package's exifData: a JSON object, or its text as given where it is not valid JSON.
-    exif_data: dict[str, Any] | str | None = Field(
-        default=None, sa_column=Column(JSON, nullable=True)
-    )
-    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    analyzed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class ModelRun(CatalogueTable, table=True):
@@ -92,6 +40,8 @@ class ModelRun(CatalogueTable, table=True):
 # entry in either, while imports and the review queue still find the few that count.
 _IMPORTED = text("external_id IS NOT NULL")
 _VERIFIED = text("verification_state <> 'predicted'")
+_HUMAN = text("classification_method = 'human'")
+_EVENT_LEVEL = text("media_id IS NULL")
 
 
 class Observation(CatalogueTable, table=True):
@@ -109,6 +59,24 @@ class Observation(CatalogueTable, table=True):
             "verification_state",
             postgresql_where=_VERIFIED,
             sqlite_where=_VERIFIED,
+        ),
+        # Statistics leave a medium's machine labels out where a person labelled it; the few
+        # media with a person's label are found here instead of in a scan of every observation.
+        Index(
+            "ix_observations_human_media",
+            "project_id",
+            "media_id",
+            postgresql_where=_HUMAN,
+            sqlite_where=_HUMAN,
+        ),
+        # Lists end with the event-level observations (no medium), paged by id; this holds
+        # just those, so that part of a list never walks the project's other observations.
+        Index(
+            "ix_observations_event_level",
+            "project_id",
+            "id",
+            postgresql_where=_EVENT_LEVEL,
+            sqlite_where=_EVENT_LEVEL,
         ),
     )
 
@@ -174,3 +142,25 @@ class Observation(CatalogueTable, table=True):
         """Relative ``[x, y, width, height]``, top-left origin; None without a box."""
         box = [self.bbox_x, self.bbox_y, self.bbox_width, self.bbox_height]
         return [v for v in box if v is not None] if None not in box else None
+
+
+class ObservationChange(CatalogueTable, table=True):
+    """One change to one observation: who made it, when, and its fields before and after.
+
+    Versions count from 1 per observation; version 0 is the observation as first recorded (the
+    ``before`` of version 1), so any earlier state can be restored.
+    """
+
+    __tablename__ = "observation_history"
+    __table_args__ = (UniqueConstraint("observation_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    observation_id: uuid.UUID = Field(foreign_key="observations.id", index=True, ondelete="CASCADE")
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    version: int
+    # validate, dubious, discard, correct, revert
+    action: str = Field(max_length=20)
+    changed_by: str = Field(max_length=300)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,1 +1,0 @@
-"""Events (sequences): a deployment's media grouped by time, and their smoothed labels."""

@@ -1,0 +1,74 @@
+"""Every table of the catalogue, one module per aggregate, each table with its indexes.
+
+Importing this package registers every table on ``metadata`` (what migrations and the
+service's schema checks compare against). Domains import tables from here, never from each
+other, so what two domains both read lives below them both.
+
+=================  =====================================================================
+module             tables
+=================  =====================================================================
+``projects``       projects, their members
+``sites``          locations, devices, deployments, device tokens
+``media``          media (photos, videos, frames, clips)
+``observations``   observations, the model runs behind machine ones, their history
+``sequences``      camera-trap sequences (Camtrap DP's "events")
+``taxa``           the taxon tree, label maps, each project's taxa
+``privacy``        a project's privacy settings, its sensitive taxa
+``alerts``         alert rules, their deliveries and every attempt
+``audit``          the audit log
+``exports``        export jobs
+``summaries``      the statistics' per-minute summaries and the minutes awaiting a refresh
+``rankings``       ranked classifier labels from imported results files
+=================  =====================================================================
+"""
+
+from wildlens.catalogue.models.alerts import AlertDelivery, AlertRule, DeliveryAttempt
+from wildlens.catalogue.models.audit import AuditEntry
+from wildlens.catalogue.models.base import CatalogueTable, metadata
+from wildlens.catalogue.models.exports import ExportJob
+from wildlens.catalogue.models.media import Media
+from wildlens.catalogue.models.observations import ModelRun, Observation, ObservationChange
+from wildlens.catalogue.models.privacy import DEFAULT_PRECISION, ProjectPrivacy, SensitiveTaxon
+from wildlens.catalogue.models.projects import Membership, Project
+from wildlens.catalogue.models.rankings import RankedClassifications
+from wildlens.catalogue.models.sequences import Sequence
+from wildlens.catalogue.models.sites import Deployment, Device, DeviceToken, Location
+from wildlens.catalogue.models.summaries import (
+    SECONDS_PER_MINUTE,
+    DetectionMinute,
+    MediaMinute,
+    SummaryChange,
+)
+from wildlens.catalogue.models.taxa import LabelMapEntry, ProjectTaxon, Taxon
+
+__all__ = [
+    "DEFAULT_PRECISION",
+    "SECONDS_PER_MINUTE",
+    "AlertDelivery",
+    "AlertRule",
+    "AuditEntry",
+    "CatalogueTable",
+    "DeliveryAttempt",
+    "Deployment",
+    "DetectionMinute",
+    "Device",
+    "DeviceToken",
+    "ExportJob",
+    "LabelMapEntry",
+    "Location",
+    "Media",
+    "MediaMinute",
+    "Membership",
+    "ModelRun",
+    "Observation",
+    "ObservationChange",
+    "Project",
+    "ProjectPrivacy",
+    "ProjectTaxon",
+    "RankedClassifications",
+    "SensitiveTaxon",
+    "Sequence",
+    "SummaryChange",
+    "Taxon",
+    "metadata",
+]
