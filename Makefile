@@ -47,11 +47,12 @@ bench: install-dev
 proto: install-dev
 	$(BIN)/python -m wildlens.common.events.codegen proto
 
-## lint: ruff and mypy
+## lint: ruff, mypy, and the import contracts (pyproject.toml: layers, no cycles, no service in another)
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy libs/common/wildlens services
+	$(BIN)/lint-imports --no-cache
 
 format: install-dev
 	$(BIN)/ruff check --fix .

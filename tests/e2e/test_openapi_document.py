@@ -41,11 +41,15 @@ class Resolver:
                 # A schema that contains itself (a tree): say how far up, not its name.
                 return {"recursive": len(seen) - seen.index(name)}
             return self.resolve(self.components[name], (*seen, name))
-        return {
+        resolved = {
             key: self.resolve(value, seen)
             for key, value in node.items()
             if key != "title" or not isinstance(value, str)
         }
+        if isinstance(resolved.get("required"), list):
+            # Which fields are required is the substance; their order follows class layout.
+            resolved["required"] = sorted(resolved["required"])
+        return resolved
 
 
 def normalised(document: dict[str, Any]) -> dict[str, Any]:

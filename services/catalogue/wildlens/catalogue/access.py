@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import select
@@ -118,6 +120,26 @@ async def _project_gate(request: Request, session: SessionDep, principal: Princi
         # Not an id at all: the route's own validation answers 422.
         return
     await require_access(session, principal, project_id)
+
+
+def _at_least(role: str) -> Callable[..., Awaitable[ProjectAccess]]:
+    async def dependency(
+        project_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+    ) -> ProjectAccess:
+        return await require_access(session, principal, project_id, role)
+
+    dependency.__name__ = f"{role}_access"
+    return dependency
+
+
+# The caller's standing in the path's project, for routes under ``/v1/projects/{project_id}``:
+# declared as a parameter, the check runs before the body is read, so a caller without the
+# role hears so first (403; 404 where they hold nothing in the project).
+ViewerDep = Annotated[ProjectAccess, Depends(_at_least("viewer"))]
+VolunteerDep = Annotated[ProjectAccess, Depends(_at_least("volunteer"))]
+AnnotatorDep = Annotated[ProjectAccess, Depends(_at_least("annotator"))]
+ManagerDep = Annotated[ProjectAccess, Depends(_at_least("manager"))]
+AdminDep = Annotated[ProjectAccess, Depends(_at_least("admin"))]
 
 
 def scoped_to_projects(routers: Iterable[APIRouter]) -> list[APIRouter]:

@@ -24,7 +24,7 @@ from wildlens.catalogue.alerts.schemas import (
 from wildlens.catalogue.alerts.targets import refused_target
 from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.catalogue.models import AlertDelivery, AlertRule, DeliveryAttempt, Location, Taxon
-from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
+from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_datetime, parse_uuid
 from wildlens.common.db import utcnow
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.errors import Invalid, NotFound

@@ -18,17 +18,17 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Media, Observation
-from wildlens.catalogue.queries.filters import (
-    Filters,
-    media_conditions,
-    observation_conditions,
-)
-from wildlens.catalogue.queries.keyset import (
+from wildlens.catalogue.pagination import (
     Phase,
     SortKey,
     page_by_phases,
     parse_datetime,
     parse_uuid,
+)
+from wildlens.catalogue.queries.filters import (
+    Filters,
+    media_conditions,
+    observation_conditions,
 )
 
 __all__ = ["find_media", "find_observations"]

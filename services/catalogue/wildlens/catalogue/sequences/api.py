@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from wildlens.catalogue.access import require_access
 from wildlens.catalogue.deps import SessionDep
 from wildlens.catalogue.models import Deployment, Location, Media, Observation, Sequence
+from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_datetime, parse_uuid
 from wildlens.catalogue.privacy import request_view
-from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_datetime, parse_uuid
 from wildlens.catalogue.sequences.schemas import (
     EventDetail,
     EventMedia,

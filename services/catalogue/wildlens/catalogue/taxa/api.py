@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.catalogue.models import Taxon
-from wildlens.catalogue.queries.keyset import SortKey, page_by_keys, parse_str, parse_uuid
+from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_str, parse_uuid
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.catalogue.taxa.importer import import_taxa as apply_taxon_file
 from wildlens.catalogue.taxa.ranks import RANKS, normalise_rank

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from wildlens.common.errors import Invalid
 
 __all__ = [
+    "GEOFENCE_FILE",
     "MANIFEST_FILE",
     "MODEL_FILE",
     "Bundle",
@@ -39,6 +40,8 @@ __all__ = [
 
 MANIFEST_FILE = "wildlens-model.json"
 MODEL_FILE = "model.onnx"
+# A bundle may carry where each of its taxa is expected (``taxonomy/geofence.py`` reads it).
+GEOFENCE_FILE = "geofence.json"
 
 DecoderName = Literal["generic", "yolov8", "megadetector-v5", "end2end"]
 

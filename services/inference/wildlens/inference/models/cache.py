@@ -24,6 +24,7 @@ import structlog
 from wildlens.common.errors import NotFound
 from wildlens.common.storage import ObjectStore
 from wildlens.inference.models.bundle import (
+    GEOFENCE_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
     Bundle,
@@ -31,7 +32,6 @@ from wildlens.inference.models.bundle import (
     file_sha256,
     load_bundle,
 )
-from wildlens.inference.taxonomy.geofence import GEOFENCE_FILE
 
 __all__ = ["BundleCache"]
 

@@ -24,12 +24,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wildlens.inference.models.bundle import BundleError
+from wildlens.inference.models.bundle import GEOFENCE_FILE, BundleError
 from wildlens.inference.taxonomy.tree import LabelTaxon, name_key
 
 __all__ = ["GEOFENCE_FILE", "Geofence", "GeofenceRule", "load_geofence"]
-
-GEOFENCE_FILE = "geofence.json"
 
 Regions = dict[str, list[str]]
 
