@@ -10,8 +10,7 @@ token``, platform admins) are explicit grants and count as well.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated
 
