@@ -30,7 +30,7 @@ def _scene(seed: int) -> bytes:
 
 async def _register_candidate(wl: RunningPlatform, tiny: Path, folder: Path, version: str) -> None:
     """A detector in the training registry (not in production) with its bundle in storage."""
-    from wildlens.training.registry.models import RegisteredModel
+    from wildlens.training.models import RegisteredModel
 
     manifest = json.loads((tiny / MANIFEST_FILE).read_text())
     manifest.pop("sha256")

@@ -189,7 +189,7 @@ async def test_a_project_model_serves_that_project_only(
 async def test_a_replica_that_starts_later_loads_the_production_model(
     settings_for: Any, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    from wildlens.training.registry.models import RegisteredModel
+    from wildlens.training.models import RegisteredModel
 
     settings = settings_for(detector=tiny_detector)
     v5 = _version_of(tiny_detector, tmp_path / "v5", "0.5.0")

@@ -20,7 +20,7 @@ from tests.support import bad_files
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, get_media, running
 from wildlens.common.settings import IngestSettings
-from wildlens.ingest.uploads.models import IdempotencyKey, IngestedMedia
+from wildlens.ingest.models import IdempotencyKey, IngestedMedia
 
 BOUNDARY = "wildlens-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

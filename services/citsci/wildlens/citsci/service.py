@@ -6,8 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from wildlens.citsci.subjects import models as _subject_models  # noqa: F401  (registers tables)
-from wildlens.citsci.tables import metadata
+from wildlens.citsci.models import metadata
 from wildlens.common.service import ServiceSpec
 
 

@@ -27,8 +27,8 @@ from wildlens.common.events.v1.media_pb2 import MediaDeleted, MediaKind
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.ingest.derivatives.jobs import display_key, thumbnail_key
+from wildlens.ingest.models import IngestedMedia
 from wildlens.ingest.objects import hold_content
-from wildlens.ingest.uploads.models import IngestedMedia
 from wildlens.ingest.video.jobs import manifest_key
 
 __all__ = ["EVENT_TYPE", "forget_media", "subscribe"]

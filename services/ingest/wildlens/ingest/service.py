@@ -8,10 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from wildlens.common.service import ServiceContext, ServiceSpec
-from wildlens.ingest.bulk import models as _bulk_models  # noqa: F401  (registers tables)
+from wildlens.ingest.models import metadata
 from wildlens.ingest.revocation import revocation_status, start_revocations, stop_revocations
-from wildlens.ingest.tables import metadata
-from wildlens.ingest.uploads import models as _upload_models  # noqa: F401  (registers tables)
 
 
 def _routers() -> list[APIRouter]:

@@ -7,8 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from wildlens.common.service import ServiceSpec
-from wildlens.training.registry import models as _registry_models  # noqa: F401  (registers tables)
-from wildlens.training.tables import metadata
+from wildlens.training.models import metadata
 
 
 def _routers() -> list[APIRouter]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.citsci.subjects.models import SubjectSet
-from wildlens.common.db.pagination import page_by_id
+from wildlens.citsci.models import SubjectSet
+from wildlens.citsci.subjects import service
+from wildlens.citsci.subjects.schemas import SubjectSetCreate, SubjectSetPublic
 from wildlens.common.http import (
     ERROR_RESPONSES,
     Page,
@@ -23,24 +21,9 @@ from wildlens.common.http import (
 router = APIRouter(prefix="/v1/citsci", tags=["citsci"], responses=ERROR_RESPONSES)
 SessionDep = Annotated[AsyncSession, Depends(session_dependency("citsci"), scope="function")]
 
-
-class SubjectSetCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
-    destination: Literal["builtin", "zooniverse"] = "builtin"
-
-
-class SubjectSetPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    project_id: uuid.UUID
-    name: str
-    destination: str
-    created_by: str
-    created_at: datetime
+# The project is in the body or the query, not the path, and this service cannot read the
+# catalogue's memberships: the caller's role is checked against its token in the route, after
+# FastAPI has validated the request (a malformed one answers 422 whoever sends it).
 
 
 @router.post("/subject-sets", status_code=201, response_model=SubjectSetPublic)
@@ -50,10 +33,7 @@ async def create_subject_set(
     """Create a subject set in a project (managers)."""
     principal.require_user()
     principal.require(str(body.project_id), "manager")
-    subject_set = SubjectSet(**body.model_dump(), created_by=principal.subject)
-    session.add(subject_set)
-    await session.flush()
-    return subject_set
+    return await service.create_subject_set(session, body, created_by=principal.subject)
 
 
 @router.get("/subject-sets", response_model=Page[SubjectSetPublic])
@@ -67,8 +47,7 @@ async def list_subject_sets(
     """A project's subject sets."""
     principal.require_user()
     principal.require(str(project_id), "volunteer")
-    query = select(SubjectSet).where(SubjectSet.project_id == project_id)
-    rows, next_cursor = await page_by_id(
-        session, query, col(SubjectSet.id), limit=limit, cursor=cursor
+    rows, next_cursor = await service.list_subject_sets(
+        session, project_id, limit=limit, cursor=cursor
     )
     return Page(items=[SubjectSetPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wildlens.common.auth import Principal
 from wildlens.common.errors import NotFound
-from wildlens.ingest.bulk.models import BulkUpload
+from wildlens.ingest.models import BulkUpload
 from wildlens.ingest.scope import UPLOAD_ROLE, upload_scope
 
 __all__ = ["UPLOAD_ROLE", "require_access", "upload_scope"]

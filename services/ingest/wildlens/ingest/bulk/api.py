@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.bulk import service
-from wildlens.ingest.bulk.models import FileState
 from wildlens.ingest.bulk.schemas import (
     ManifestPage,
     UploadCompleted,
@@ -18,6 +17,7 @@ from wildlens.ingest.bulk.schemas import (
     UploadPage,
     UploadProgress,
 )
+from wildlens.ingest.models import FileState
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses={**ERROR_RESPONSES})
 

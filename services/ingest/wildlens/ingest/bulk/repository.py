@@ -10,8 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.db import utcnow
-from wildlens.ingest.bulk.models import BulkUpload, BulkUploadFile, FileState
-from wildlens.ingest.uploads.models import IngestedMedia
+from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState, IngestedMedia
 
 
 async def get_upload(

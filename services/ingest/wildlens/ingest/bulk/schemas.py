@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from wildlens.ingest.bulk.models import FileState
+from wildlens.ingest.models import FileState
 
 
 class ManifestEntry(BaseModel):

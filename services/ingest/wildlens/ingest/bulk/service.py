@@ -1,4 +1,10 @@
-"""Bulk uploads: record manifests, hand out PUT URLs, verify and ingest what arrived."""
+"""Bulk uploads: record manifests, hand out PUT URLs, verify and ingest what arrived.
+
+A client declares the files it has (name, size, SHA-256), gets a PUT URL for each one the
+project does not already have, uploads to ``staging/<upload id>/<n>``, and asks for the upload
+to be completed: only then is each staging object verified against its manifest entry and,
+if it matches and passes the checks single uploads get, turned into media.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,6 @@ from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound
 from wildlens.ingest.bulk import repository
 from wildlens.ingest.bulk.access import require_access, upload_scope
-from wildlens.ingest.bulk.models import BulkUpload, BulkUploadFile, FileState
 from wildlens.ingest.bulk.names import base_name, sanitise_relative_name
 from wildlens.ingest.bulk.schemas import (
     ManifestEntry,
@@ -32,6 +37,7 @@ from wildlens.ingest.bulk.schemas import (
     UploadProgress,
 )
 from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefix
+from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState
 from wildlens.ingest.uploads.service import UploadRequest, accept_upload
 
 log = structlog.get_logger(__name__)

@@ -1,5 +1,7 @@
 """Media inspection for uploads: receive to disk, sniff the real type, validate, read EXIF.
 
+Single and bulk uploads both check what arrives through these functions; they keep no state.
+
 Typical use, in the upload endpoint::
 
     received = await receive_to_tempfile(body, directory=tmp, max_bytes=limit)

@@ -1,5 +1,7 @@
-"""Revoked device tokens: heard as ``device.revoked`` broadcasts, and loaded from the catalogue
-when a replica starts (it missed every broadcast sent before it ran)."""
+"""Revoked device tokens, so that every replica refuses what the catalogue has revoked.
+
+Heard as ``device.revoked`` broadcasts, and loaded from the catalogue when a replica starts.
+"""
 
 from wildlens.ingest.revocation.consumer import apply_revocations
 from wildlens.ingest.revocation.lifecycle import (

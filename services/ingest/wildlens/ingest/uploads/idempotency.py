@@ -18,7 +18,7 @@ from wildlens.common.auth import Principal
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 from wildlens.common.service.context import ServiceContext
-from wildlens.ingest.uploads.models import IdempotencyKey
+from wildlens.ingest.models import IdempotencyKey
 
 __all__ = ["HEADER", "caller_of", "recall", "remember"]
 

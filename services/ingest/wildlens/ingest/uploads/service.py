@@ -17,8 +17,8 @@ from wildlens.ingest.derivatives.jobs import derivatives_requested
 from wildlens.ingest.media import RawMetadata as ExifMetadata
 from wildlens.ingest.media import Received, Sniffed, inspect_image, sniff_file
 from wildlens.ingest.metrics import DUPLICATES
+from wildlens.ingest.models import IngestedMedia
 from wildlens.ingest.objects import hold_content, original_key
-from wildlens.ingest.uploads.models import IngestedMedia
 from wildlens.ingest.video.jobs import split_requested
 from wildlens.ingest.video.probe import probe_video
 

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field
 
 from wildlens.common.db import UtcDateTime, utcnow
-from wildlens.ingest.tables import IngestTable
+from wildlens.ingest.models.base import IngestTable
 
 
 class FileState(StrEnum):

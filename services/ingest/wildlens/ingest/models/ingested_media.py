@@ -1,3 +1,5 @@
+"""Originals the ingest service has stored: one row per project and content."""
+
 from __future__ import annotations
 
 import uuid
@@ -7,7 +9,7 @@ from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field
 
 from wildlens.common.db import UtcDateTime, utcnow
-from wildlens.ingest.tables import IngestTable
+from wildlens.ingest.models.base import IngestTable
 
 
 class IngestedMedia(IngestTable, table=True):
@@ -26,22 +28,3 @@ class IngestedMedia(IngestTable, table=True):
     device_id: uuid.UUID | None = None
     uploaded_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-
-
-class IdempotencyKey(IngestTable, table=True):
-    """What one caller's ``Idempotency-Key`` answered, until it expires.
-
-    Keys are per caller (two gateways may both count 1, 2, 3...), and the answer is replayed
-    only for the same bytes in the same project: anything else under the same key is a
-    client bug worth telling about rather than silently answering.
-    """
-
-    __tablename__ = "idempotency_keys"
-
-    principal: str = Field(primary_key=True, max_length=200)
-    key: str = Field(primary_key=True, max_length=255)
-    project_id: uuid.UUID
-    sha256: str = Field(max_length=64)
-    media_id: uuid.UUID
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    expires_at: datetime = Field(sa_type=UtcDateTime, index=True)

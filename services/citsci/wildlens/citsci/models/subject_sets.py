@@ -1,3 +1,5 @@
+"""Subject sets: groups of a project's media shown to volunteers together."""
+
 from __future__ import annotations
 
 import uuid
@@ -5,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Field
 
-from wildlens.citsci.tables import CitsciTable
+from wildlens.citsci.models.base import CitsciTable
 from wildlens.common.db import UtcDateTime, utcnow
 
 

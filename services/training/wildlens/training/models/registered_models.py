@@ -1,3 +1,5 @@
+"""The model registry's table: one row per model bundle and version the platform knows."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,7 +10,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field
 
 from wildlens.common.db import UtcDateTime, utcnow
-from wildlens.training.tables import TrainingTable
+from wildlens.training.models.base import TrainingTable
 
 
 class RegisteredModel(TrainingTable, table=True):

@@ -1,0 +1,16 @@
+"""Every table of the citsci service, one module per aggregate, each table with its indexes.
+
+Importing this package registers every table on ``metadata`` (what migrations and the
+service's schema checks compare against). Domains import tables from here.
+
+================  ====================================================================
+module            tables
+================  ====================================================================
+``subject_sets``  subject sets: groups of media shown to volunteers together
+================  ====================================================================
+"""
+
+from wildlens.citsci.models.base import CitsciTable, metadata
+from wildlens.citsci.models.subject_sets import SubjectSet
+
+__all__ = ["CitsciTable", "SubjectSet", "metadata"]

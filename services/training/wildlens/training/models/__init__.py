@@ -1,0 +1,16 @@
+"""Every table of the training service, one module per aggregate, each table with its indexes.
+
+Importing this package registers every table on ``metadata`` (what migrations and the
+service's schema checks compare against). Domains import tables from here.
+
+=====================  ===============================================================
+module                 tables
+=====================  ===============================================================
+``registered_models``  the model registry: every bundle and version, and its stage
+=====================  ===============================================================
+"""
+
+from wildlens.training.models.base import TrainingTable, metadata
+from wildlens.training.models.registered_models import RegisteredModel
+
+__all__ = ["RegisteredModel", "TrainingTable", "metadata"]
