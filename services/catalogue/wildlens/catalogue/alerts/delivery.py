@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 
 import httpx
 import structlog
-from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.alerts import repository
 from wildlens.catalogue.alerts.matching import EVENT_TYPE
 from wildlens.catalogue.alerts.signing import SIGNATURE_HEADER, sign
 from wildlens.catalogue.alerts.targets import refused_target
-from wildlens.catalogue.models import AlertDelivery, AlertRule, DeliveryAttempt
+from wildlens.catalogue.models import DeliveryAttempt
 from wildlens.common.db import Database, utcnow
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
@@ -140,13 +140,7 @@ class DeliveryWorker:
 
     async def _until_next_due(self) -> float:
         async with self._db.transaction() as session:
-            next_due = (
-                await session.exec(
-                    select(func.min(AlertDelivery.next_attempt_at)).where(
-                        AlertDelivery.status == "pending"
-                    )
-                )
-            ).first()
+            next_due = await repository.next_due(session)
         if next_due is None:
             return self._idle_s
         return max(0.05, min(self._idle_s, (next_due - utcnow()).total_seconds()))
@@ -166,18 +160,15 @@ class DeliveryWorker:
         now = utcnow()
         lease = now + timedelta(seconds=self.policy.timeout_s * 3 + 30)
         async with self._db.transaction() as session:
-            query = (
-                select(AlertDelivery, AlertRule)
-                .join(AlertRule, col(AlertRule.id) == col(AlertDelivery.rule_id))
-                .where(AlertDelivery.status == "pending", AlertDelivery.next_attempt_at <= now)
-                .order_by(col(AlertDelivery.next_attempt_at))
-                .limit(self._batch)
-            )
-            if self._db.dialect == "postgresql":
+            due = await repository.due_deliveries(
+                session,
+                now,
+                limit=self._batch,
                 # Replicas share the table; each takes rows no other worker holds.
-                query = query.with_for_update(skip_locked=True, of=AlertDelivery)
+                skip_locked=self._db.dialect == "postgresql",
+            )
             claimed = []
-            for delivery, rule in (await session.exec(query)).all():
+            for delivery, rule in due:
                 delivery.next_attempt_at = lease
                 session.add(delivery)
                 claimed.append(
@@ -219,7 +210,7 @@ class DeliveryWorker:
         )
 
     async def _record(self, session: AsyncSession, claimed: _Claimed, result: _Result) -> None:
-        delivery = await session.get(AlertDelivery, claimed.id)
+        delivery = await repository.delivery(session, claimed.id)
         if delivery is None:
             return  # its rule was deleted meanwhile
         delivery.attempts = claimed.number

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.alerts import repository
 from wildlens.catalogue.models import (
     AlertDelivery,
     AlertRule,
@@ -23,23 +23,13 @@ from wildlens.catalogue.models import (
     Location,
     Media,
     Observation,
-    Taxon,
 )
 from wildlens.catalogue.models.clock import parse_offset
-from wildlens.catalogue.taxa.repository import descendants
 from wildlens.common.db import utcnow
 
 __all__ = ["EVENT_TYPE", "queue_alerts", "rule_matches"]
 
 EVENT_TYPE = "alert.triggered"
-
-
-async def _subtree(session: AsyncSession, taxon_id: uuid.UUID) -> tuple[set[uuid.UUID], set[str]]:
-    ids = await descendants(session, taxon_id)
-    names = set(
-        (await session.exec(select(Taxon.scientific_name).where(col(Taxon.id).in_(ids)))).all()
-    )
-    return ids, names
 
 
 def _in_window(rule: AlertRule, local: datetime | None) -> bool:
@@ -91,31 +81,29 @@ async def queue_alerts(
     if not analysed:
         return 0
     projects = {project_id for _, project_id in analysed}
-    rules = (
-        await session.exec(
-            select(AlertRule).where(col(AlertRule.project_id).in_(projects), col(AlertRule.enabled))
-        )
-    ).all()
+    rules = await repository.enabled_rules(session, projects)
     if not rules:
         return 0
     watched_projects = {r.project_id for r in rules}
     watched_ids = [m for m, project_id in analysed if project_id in watched_projects]
-    watched = list((await session.exec(select(Media).where(col(Media.id).in_(watched_ids)))).all())
+    watched = await repository.media(session, watched_ids)
     observations: dict[uuid.UUID, list[Observation]] = {m.id: [] for m in watched}
-    for o in (
-        await session.exec(
-            select(Observation).where(col(Observation.media_id).in_(list(observations)))
-        )
-    ).all():
+    for o in await repository.observations_of(session, list(observations)):
         if o.media_id is not None:
             observations[o.media_id].append(o)
     subtrees = {
-        r.taxon_id: await _subtree(session, r.taxon_id) for r in rules if r.taxon_id is not None
+        r.taxon_id: await repository.subtree(session, r.taxon_id)
+        for r in rules
+        if r.taxon_id is not None
     }
     queued = 0
     for m in watched:
-        deployment = await session.get(Deployment, m.deployment_id) if m.deployment_id else None
-        location = await session.get(Location, deployment.location_id) if deployment else None
+        deployment = (
+            await repository.deployment(session, m.deployment_id) if m.deployment_id else None
+        )
+        location = (
+            await repository.location(session, deployment.location_id) if deployment else None
+        )
         local = (
             m.captured_at.astimezone(parse_offset(deployment.utc_offset))
             if m.captured_at and deployment
@@ -132,7 +120,7 @@ async def queue_alerts(
                 continue
             subtree = subtrees.get(rule.taxon_id) if rule.taxon_id else None
             matched = [o for o in observations[m.id] if rule_matches(rule, o, subtree)]
-            if not matched or await _already_queued(session, rule.id, m.id):
+            if not matched or await repository.already_queued(session, rule.id, m.id):
                 continue
             delivery = AlertDelivery(
                 rule_id=rule.id, project_id=m.project_id, media_id=m.id, body=""
@@ -149,13 +137,6 @@ async def queue_alerts(
         # worker's among them) run for sessions that staged some, so the worker wakes at once.
         session.info["outbox_staged"] = True
     return queued
-
-
-async def _already_queued(session: AsyncSession, rule_id: uuid.UUID, media_id: uuid.UUID) -> bool:
-    query = select(AlertDelivery.id).where(
-        AlertDelivery.rule_id == rule_id, AlertDelivery.media_id == media_id
-    )
-    return (await session.exec(query)).first() is not None
 
 
 def _payload(

@@ -1,1 +1,3 @@
-"""The catalogue as token issuer for services: service tokens, and the revocations in force."""
+"""The catalogue as token issuer: user tokens for an identity provider's, service tokens for the
+shared secret, and the device-token revocations in force. Layered api → service (with
+``exchange``) → repository → ``wildlens.catalogue.models``."""

@@ -3,12 +3,11 @@ for the shared secret, and the revocation list the ingest replicas load when the
 
 from __future__ import annotations
 
-import hmac
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from wildlens.catalogue.auth import service
 from wildlens.catalogue.auth.exchange import exchange
 from wildlens.catalogue.auth.schemas import (
     Revocation,
@@ -19,9 +18,7 @@ from wildlens.catalogue.auth.schemas import (
 )
 from wildlens.catalogue.deps import ContextDep, SessionDep
 from wildlens.catalogue.models import DeviceToken
-from wildlens.catalogue.sites.tokens import revocations_in_force
-from wildlens.common.db import utcnow
-from wildlens.common.errors import Forbidden, Unauthorized, Unavailable
+from wildlens.common.errors import Forbidden
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
@@ -39,21 +36,7 @@ async def exchange_token(
 @router.post("/service-token", response_model=ServiceTokenIssued)
 async def create_service_token(body: ServiceTokenRequest, ctx: ContextDep) -> ServiceTokenIssued:
     """Exchange the platform's service secret for a service token."""
-    configured = ctx.settings.auth.service_secret
-    if configured is None or not configured.get_secret_value():
-        # Without a secret anyone could mint platform-wide tokens; refuse rather than guess.
-        raise Unavailable("this catalogue has no service secret configured")
-    if ctx.issuer is None:
-        raise Unavailable("this catalogue instance has no signing key configured")
-    # Compared in constant time, so that response timing reveals nothing of the secret.
-    if not hmac.compare_digest(
-        body.secret.get_secret_value().encode(), configured.get_secret_value().encode()
-    ):
-        raise Unauthorized("wrong service secret")
-    ttl_s = ctx.settings.auth.token_ttl_s
-    expires_at = utcnow() + timedelta(seconds=ttl_s)
-    token = ctx.issuer.service_token(body.service, ttl_s=ttl_s)
-    return ServiceTokenIssued(token=token, expires_at=expires_at)
+    return service.issue_service_token(ctx, body)
 
 
 def _revocation(token: DeviceToken) -> Revocation:
@@ -77,6 +60,6 @@ async def list_revocations(
     """Revoked device tokens that have not yet expired (service tokens only)."""
     if principal.kind != "service":
         raise Forbidden("only services may read the revocation list")
-    rows, next_cursor = await revocations_in_force(session, limit, cursor)
+    rows, next_cursor = await service.revocations(session, limit, cursor)
     items = [_revocation(r) for r in rows]
     return Page(items=items, next_cursor=next_cursor)

@@ -3,10 +3,9 @@ memberships out."""
 
 from __future__ import annotations
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Membership
+from wildlens.catalogue.auth.repository import memberships_of
 from wildlens.common.auth import ExternalVerifier
 from wildlens.common.errors import Unauthorized, Unavailable
 from wildlens.common.service import ServiceContext
@@ -31,9 +30,7 @@ async def exchange(ctx: ServiceContext, session: AsyncSession, subject_token: st
     if not ctx.settings.auth.external_issuers:
         raise Unauthorized("no external identity provider is configured for token exchange")
     identity = await external_verifier(ctx).verify(subject_token)
-    rows = (
-        await session.exec(select(Membership).where(Membership.subject == identity.subject))
-    ).all()
+    rows = await memberships_of(session, identity.subject)
     roles = {str(m.project_id): m.role for m in rows}
     permissions = {str(m.project_id): sorted(m.permissions) for m in rows if m.permissions}
     return ctx.issuer.user_token(

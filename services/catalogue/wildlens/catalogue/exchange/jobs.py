@@ -19,17 +19,14 @@ import uuid
 import zipfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, update
-from sqlalchemy.engine import CursorResult
-from sqlmodel import col, select
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.coordinates import export_coordinates
 from wildlens.catalogue.exchange.formats import EXPORT_FORMATS, PUBLIC_FORMATS, write_export
-from wildlens.catalogue.models import ExportJob, Project
+from wildlens.catalogue.models import ExportJob
 from wildlens.common.db import utcnow
 from wildlens.common.service.context import ServiceContext
 
@@ -69,10 +66,6 @@ def _zip(folder: Path, target: Path) -> None:
                 archive.write(path, path.relative_to(folder).as_posix(), compress_type=method)
 
 
-def _rows(result: Any) -> int:
-    return int(result.rowcount) if isinstance(result, CursorResult) else 0
-
-
 class LeaseLost(RuntimeError):
     """Another process has taken the job over; this one stops working on it."""
 
@@ -104,14 +97,7 @@ class ExportWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         async with self.db.transaction() as session:
-            await session.exec(
-                update(ExportJob)
-                .where(
-                    col(ExportJob.status) == "running",
-                    col(ExportJob.lease_owner) == self.owner,
-                )
-                .values(status="queued", lease_owner="", lease_expires_at=None, progress=0.0)
-            )
+            await repository.hand_back(session, self.owner)
 
     async def _poll(self) -> None:
         while True:
@@ -139,56 +125,28 @@ class ExportWorker:
     async def _claim(self) -> uuid.UUID | None:
         """Take the oldest job that is waiting or whose process has gone; None if none is."""
         now = utcnow()
-        claimable = or_(
-            col(ExportJob.status) == "queued",
-            and_(col(ExportJob.status) == "running", col(ExportJob.lease_expires_at) < now),
-        )
         async with self.db.transaction() as session:
-            candidates = list(
-                await session.exec(
-                    select(ExportJob.id, ExportJob.attempts)
-                    .where(claimable)
-                    .order_by(col(ExportJob.created_at))
-                    .limit(CONCURRENCY * 4)
-                )
-            )
+            candidates = await repository.claimable_jobs(session, now, limit=CONCURRENCY * 4)
             for job_id, attempts in candidates:
                 if attempts >= MAX_ATTEMPTS:
-                    await session.exec(
-                        update(ExportJob)
-                        .where(col(ExportJob.id) == job_id, claimable)
-                        .values(
-                            status="failed",
-                            error=f"the export was interrupted {attempts} times; giving up",
-                            finished_at=now,
-                        )
+                    await repository.give_up(
+                        session,
+                        job_id,
+                        now,
+                        f"the export was interrupted {attempts} times; giving up",
                     )
                     continue
-                # Whoever updates the row first gets the job; the others update nothing.
-                taken = await session.exec(
-                    update(ExportJob)
-                    .where(col(ExportJob.id) == job_id, claimable)
-                    .values(
-                        status="running",
-                        progress=0.0,
-                        attempts=col(ExportJob.attempts) + 1,
-                        lease_owner=self.owner,
-                        lease_expires_at=now + LEASE,
-                    )
-                )
-                if _rows(taken) == 1:
+                if await repository.take(session, job_id, now, self.owner, now + LEASE):
                     return job_id
         return None
 
     async def _update(self, job_id: uuid.UUID, **values: object) -> None:
         """Change the job while this process holds it, renewing its lease."""
         async with self.db.transaction() as session:
-            changed = await session.exec(
-                update(ExportJob)
-                .where(col(ExportJob.id) == job_id, col(ExportJob.lease_owner) == self.owner)
-                .values(lease_expires_at=utcnow() + LEASE, **values)
+            held = await repository.update_held(
+                session, job_id, self.owner, lease_expires_at=utcnow() + LEASE, **values
             )
-        if _rows(changed) != 1:
+        if not held:
             raise LeaseLost(f"export {job_id} was taken over")
 
     async def _renew(self, job_id: uuid.UUID) -> None:
@@ -236,8 +194,8 @@ class ExportWorker:
             folder = scratch / "export"
             folder.mkdir()
             async with self.db.transaction() as session:
-                job = await session.get(ExportJob, job_id)
-                project = await session.get(Project, job.project_id) if job else None
+                job = await repository.export_job(session, job_id)
+                project = await repository.project(session, job.project_id) if job else None
                 if job is None or project is None:
                     return
                 key = export_key(job)

@@ -8,8 +8,9 @@ import structlog
 from google.protobuf.json_format import MessageToDict
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.media import repository
 from wildlens.catalogue.media.resolution import resolve
-from wildlens.catalogue.models import Deployment, Location, Media, Project
+from wildlens.catalogue.models import Deployment, Location, Media
 from wildlens.catalogue.sequences.sequencing import join_event
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
@@ -51,10 +52,10 @@ def recorded_message(
 async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
     event = unpack(envelope, MediaIngested)
     media_id = uuid.UUID(event.media_id)
-    if await session.get(Media, media_id) is not None:
+    if await repository.get_media(session, media_id) is not None:
         return  # recorded already (the same upload announced twice)
     project_id = uuid.UUID(event.project_id)
-    if await session.get(Project, project_id) is None:
+    if not await repository.project_exists(session, project_id):
         log.warning("media.unknown_project", media_id=event.media_id, project_id=event.project_id)
         return
     resolution = await resolve(session, project_id, event, envelope.occurred_at)
@@ -87,5 +88,7 @@ async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Env
     await session.flush()
     await join_event(session, media)
 
-    location = await session.get(Location, deployment.location_id) if deployment else None
+    location = (
+        await repository.get_location(session, deployment.location_id) if deployment else None
+    )
     await ctx.stage(session, [recorded_message(media, deployment, location)])

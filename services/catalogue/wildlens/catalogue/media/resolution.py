@@ -16,10 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Device, Media
+from wildlens.catalogue.media.repository import (
+    device_by_serial,
+    device_deployments,
+    get_deployment,
+)
+from wildlens.catalogue.models import Deployment, Media
 from wildlens.catalogue.models.clock import parse_exif_local, parse_offset
 from wildlens.common.events.v1.media_pb2 import MediaIngested
 
@@ -96,17 +100,6 @@ def evidence_of(media: Media) -> Evidence:
     )
 
 
-async def device_deployments(
-    session: AsyncSession, project_id: uuid.UUID, device_id: uuid.UUID
-) -> list[Deployment]:
-    rows = await session.exec(
-        select(Deployment)
-        .where(Deployment.project_id == project_id, Deployment.device_id == device_id)
-        .order_by(col(Deployment.start), col(Deployment.id))
-    )
-    return list(rows.all())
-
-
 def _pick(
     candidates: Sequence[Deployment], evidence: Evidence, received_at: datetime | None
 ) -> tuple[Deployment | None, datetime | None, str]:
@@ -180,20 +173,14 @@ async def resolve(
 
     explicit = _uuid(event.deployment_id)
     if explicit is not None:
-        deployment = await session.get(Deployment, explicit)
+        deployment = await get_deployment(session, explicit)
         if deployment is not None and deployment.project_id == project_id:
             return _in(deployment, deployment.device_id, evidence)
         issue = f"deployment {event.deployment_id} is not in this project"
         return _fallback(None, evidence, issue)
 
     if device_id is None and event.metadata.serial:
-        device = (
-            await session.exec(
-                select(Device).where(
-                    Device.project_id == project_id, Device.serial == event.metadata.serial
-                )
-            )
-        ).first()
+        device = await device_by_serial(session, project_id, event.metadata.serial)
         device_id = device.id if device else None
 
     if device_id is not None:

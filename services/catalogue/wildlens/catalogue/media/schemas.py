@@ -6,19 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from wildlens.catalogue.observations.schemas import ObservationBase
 
-class ObservationPublic(BaseModel):
-    id: uuid.UUID
-    observation_type: str
+
+class ObservationPublic(ObservationBase):
     category: str
-    confidence: float | None
     # Relative [x, y, width, height], top-left origin.
     bbox: list[float] | None
-    scientific_name: str
-    taxon_id: uuid.UUID | None
     classification_confidence: float | None
-    classification_method: str
-    classified_by: str
     model_version: str | None
     classified_at: datetime
     # predicted, validated, dubious or discarded.

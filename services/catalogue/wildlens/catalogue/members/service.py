@@ -5,29 +5,36 @@ from __future__ import annotations
 
 import uuid
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.access import ProjectAccess, membership
+from wildlens.catalogue.access import ProjectAccess
+from wildlens.catalogue.members import repository
 from wildlens.catalogue.members.schemas import MemberPut
 from wildlens.catalogue.models import Membership
 from wildlens.common.auth import ROLES
-from wildlens.common.db.pagination import page_by_id
 from wildlens.common.errors import Conflict, Forbidden, NotFound
+
+__all__ = ["get_member", "list_members", "put_member", "read_member", "remove_member"]
 
 
 async def list_members(
     session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[Membership], str | None]:
-    query = select(Membership).where(Membership.project_id == project_id)
-    return await page_by_id(session, query, col(Membership.id), limit=limit, cursor=cursor)
+    return await repository.members_page(session, project_id, limit, cursor)
 
 
 async def get_member(session: AsyncSession, project_id: uuid.UUID, subject: str) -> Membership:
-    member = await membership(session, project_id, subject)
+    member = await repository.find(session, project_id, subject)
     if member is None:
         raise NotFound(f"{subject!r} is not a member of this project")
     return member
+
+
+async def read_member(session: AsyncSession, access: ProjectAccess, subject: str) -> Membership:
+    """A member as ``access``'s caller may read it: managers read anyone, others themselves."""
+    if subject != access.principal.subject and ROLES[access.role] < ROLES["manager"]:
+        raise Forbidden("this needs the manager role in the project")
+    return await get_member(session, access.project.id, subject)
 
 
 def _require_rank_over(access: ProjectAccess, role: str, what: str) -> None:
@@ -39,13 +46,7 @@ def _require_rank_over(access: ProjectAccess, role: str, what: str) -> None:
 async def _refuse_losing_last_admin(session: AsyncSession, member: Membership) -> None:
     if member.role != "admin":
         return
-    # Locked (PostgreSQL), so that two admins demoting each other at once cannot both pass.
-    query = (
-        select(Membership)
-        .where(Membership.project_id == member.project_id, Membership.role == "admin")
-        .with_for_update()
-    )
-    admins = list((await session.exec(query)).all())
+    admins = await repository.admins_for_update(session, member.project_id)
     if len(admins) <= 1:
         raise Conflict("the project's last admin cannot be removed or demoted; add another first")
 
@@ -56,7 +57,7 @@ async def put_member(
     """Add or change a member; returns the membership and whether it is new."""
     project_id = access.project.id
     _require_rank_over(access, body.role, "make")
-    member = await membership(session, project_id, subject)
+    member = await repository.find(session, project_id, subject)
     held = set(member.permissions) if member is not None else set()
     missing = [
         p
@@ -93,5 +94,4 @@ async def remove_member(session: AsyncSession, access: ProjectAccess, subject: s
             raise Forbidden("this needs the manager role in the project")
         _require_rank_over(access, member.role, "remove")
     await _refuse_losing_last_admin(session, member)
-    await session.delete(member)
-    await session.flush()
+    await repository.delete(session, member)

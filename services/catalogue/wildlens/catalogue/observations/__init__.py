@@ -1,1 +1,3 @@
-"""Verification of observations: states, corrections, their history and the review queue."""
+"""Observations: their verification (states, corrections, history, revert), the review queue,
+which labels count, and label smoothing across an event. Follows api → service → repository →
+models."""

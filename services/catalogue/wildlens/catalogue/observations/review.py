@@ -21,23 +21,20 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Media, Observation
+from wildlens.catalogue.models import Observation
 from wildlens.catalogue.observations.current import (
     current_observations,
     is_volunteer,
 )
+from wildlens.catalogue.observations.repository import ranked, review_rows, validated_counts
 from wildlens.catalogue.observations.review_order import (
     DECIMALS,
     MODEL_DISAGREEMENT,
     RARITY,
     VOLUNTEER_DISAGREEMENT,
-    ranked,
 )
 from wildlens.catalogue.observations.schemas import ReviewItem, ReviewReason
 
@@ -65,38 +62,6 @@ def _species(observations: list[Observation]) -> dict[str, _Species]:
 
 def _names(species: dict[str, _Species]) -> str:
     return ", ".join(sorted(s.name or s.key for s in species.values())) or "no species"
-
-
-async def _observations(
-    session: AsyncSession, media_ids: list[uuid.UUID]
-) -> tuple[dict[uuid.UUID, list[Observation]], dict[uuid.UUID, tuple[Any, Any]]]:
-    """The observations of ``media_ids``, and each medium's capture time and event."""
-    rows = (
-        await session.exec(
-            select(Observation, Media.captured_at, Media.event_id)
-            .join(Media, col(Observation.media_id) == col(Media.id))
-            .where(col(Observation.media_id).in_(media_ids))
-        )
-    ).all()
-    by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
-    about: dict[uuid.UUID, tuple[Any, Any]] = {}
-    for o, captured_at, event_id in rows:
-        assert o.media_id is not None
-        by_media[o.media_id].append(o)
-        about[o.media_id] = (captured_at, event_id)
-    return by_media, about
-
-
-async def _validated_counts(session: AsyncSession, project_id: uuid.UUID) -> dict[str, int]:
-    rows = await session.exec(
-        select(Observation.taxon_id, Observation.scientific_name, func.count())
-        .where(Observation.project_id == project_id, Observation.verification_state == "validated")
-        .group_by(col(Observation.taxon_id), col(Observation.scientific_name))
-    )
-    counts: dict[str, int] = defaultdict(int)
-    for taxon_id, name, n in rows.all():
-        counts[str(taxon_id) if taxon_id else name] += int(n)
-    return counts
 
 
 def _score(
@@ -176,8 +141,8 @@ async def review_queue(
     and explained here.
     """
     page = await ranked(session, project_id, after=after, limit=limit)
-    by_media, about = await _observations(session, [m for m, _ in page])
-    validated = await _validated_counts(session, project_id)
+    by_media, about = await review_rows(session, [m for m, _ in page])
+    validated = await validated_counts(session, project_id)
     items: list[ReviewItem] = []
     for media_id, score in page:
         reasons, current, model_says = _score(by_media[media_id], validated)

@@ -1,10 +1,15 @@
+"""The API's views of observations: one base that every view shares, each view's extras in a
+subclass (here and in the domains that show observations), one mapper from the table."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from wildlens.catalogue.models import Observation
 
 ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
 VerificationState = Literal["predicted", "validated", "dubious", "discarded"]
@@ -37,23 +42,42 @@ class Revert(BaseModel):
     version: int = Field(ge=0)
 
 
-class ObservationState(BaseModel):
+class ObservationBase(BaseModel):
+    """What every view of an observation shows: which it is and the label it carries."""
+
     id: uuid.UUID
+    observation_type: str
+    confidence: float | None
+    scientific_name: str
+    taxon_id: uuid.UUID | None
+    classification_method: str
+    classified_by: str
+
+    @classmethod
+    def from_row(cls, observation: Observation, **extras: Any) -> Self:
+        """The view of ``observation``: each of the view's fields read from the row, except
+        those in ``extras`` (what the row does not hold, or what this view shows otherwise)."""
+        unknown = extras.keys() - cls.model_fields.keys()
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
+        return cls.model_validate(
+            {
+                name: extras[name] if name in extras else getattr(observation, name)
+                for name in cls.model_fields
+            }
+        )
+
+
+class ObservationState(ObservationBase):
     media_id: uuid.UUID | None
     verification_state: VerificationState
-    observation_type: str
-    taxon_id: uuid.UUID | None
-    scientific_name: str
     count: int | None
     life_stage: str
     sex: str
     behavior: str
     individual_id: str
     comments: str
-    confidence: float | None
     classification_confidence: float | None
-    classification_method: str
-    classified_by: str
     classification_timestamp: datetime | None
     verified_by: str
     verified_at: datetime | None

@@ -15,11 +15,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Observation, ObservationChange, Taxon
+from wildlens.catalogue.observations.repository import changes, get_taxon, taxon_named, versions
 from wildlens.catalogue.observations.schemas import Correction
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid, NotFound
@@ -31,7 +30,6 @@ __all__ = [
     "revert",
     "snapshot",
     "state_change",
-    "versions",
 ]
 
 # The fields a person can change, directly or through a verification; what the history holds.
@@ -116,7 +114,7 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
         )
     taxon: Taxon | None = None
     if body.taxon_id is not None:
-        taxon = await session.get(Taxon, body.taxon_id)
+        taxon = await get_taxon(session, body.taxon_id)
         if taxon is None:
             raise Invalid(
                 f"taxon {body.taxon_id} does not exist",
@@ -140,13 +138,7 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
                 ],
             )
     elif body.scientific_name is not None:
-        taxon = (
-            await session.exec(
-                select(Taxon)
-                .where(Taxon.scientific_name == body.scientific_name)
-                .order_by(col(Taxon.taxonomic_status) != "accepted", col(Taxon.external_id))
-            )
-        ).first()
+        taxon = await taxon_named(session, body.scientific_name)
     plain = {
         name: getattr(body, name)
         for name in ("observation_type", "count", "life_stage", "sex", "behavior")
@@ -173,20 +165,6 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
         o.classification_confidence = None
 
     return change
-
-
-async def versions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Observation id → its number of changes so far, for many observations in one query."""
-    if not ids:
-        return {}
-    rows = await session.exec(
-        select(ObservationChange.observation_id, func.max(ObservationChange.version))
-        .where(col(ObservationChange.observation_id).in_(list(ids)))
-        .group_by(col(ObservationChange.observation_id))
-    )
-    found: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
-    found.update({i: int(v) for i, v in rows.all()})
-    return found
 
 
 async def apply_to(
@@ -230,13 +208,7 @@ async def revert(
     session: AsyncSession, observation: Observation, version: int, actor: str
 ) -> dict[uuid.UUID, int]:
     """Bring the observation back to the state it had at ``version``."""
-    history = (
-        await session.exec(
-            select(ObservationChange)
-            .where(ObservationChange.observation_id == observation.id)
-            .order_by(col(ObservationChange.version))
-        )
-    ).all()
+    history = await changes(session, observation.id)
     if not history and version == 0:
         return {observation.id: 0}
     latest = history[-1].version if history else 0

@@ -6,6 +6,9 @@ point and ``view.visible_media()`` / ``view.shows_people(...)`` for what a volun
 see. An export job takes ``await export_view(session, project_id, precise=..., public=...)``
 (the export's ``ExportCoordinates`` wraps it for every format). ``generalise`` is the grid
 itself, for code that only needs the arithmetic.
+
+The settings' routes follow api → service → repository → ``wildlens.catalogue.models``; the
+view sits beside the service and reads through the same repository.
 """
 
 from wildlens.catalogue.privacy.grid import Place, generalise

@@ -15,22 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_
-from sqlmodel import col, select
+from sqlalchemy import ColumnElement, or_
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess
-from wildlens.catalogue.models import (
-    DEFAULT_PRECISION,
-    Deployment,
-    Media,
-    Observation,
-    ProjectPrivacy,
-    SensitiveTaxon,
-    Taxon,
-)
+from wildlens.catalogue.models import DEFAULT_PRECISION, Media, ProjectPrivacy
+from wildlens.catalogue.privacy import repository
 from wildlens.catalogue.privacy.grid import Place, generalise
-from wildlens.catalogue.taxa.repository import descendants
 from wildlens.common.auth import ROLES
 
 __all__ = ["PrivacyView", "export_view", "request_view"]
@@ -41,7 +33,6 @@ PRECISE_LOCATIONS = "precise_locations"
 PEOPLE_HIDDEN_UP_TO = ROLES["volunteer"]
 # Raw metadata keys that hold the camera's own GPS fix.
 GPS_KEYS = ("gps_latitude", "gps_longitude", "gps_altitude")
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -71,36 +62,16 @@ class PrivacyView:
 
     def sensitive_observation(self) -> ColumnElement[bool]:
         """SQL: the ``Observation`` row is of a sensitive taxon."""
-        if not self.sensitive_taxa:
-            return false()
-        return or_(
-            col(Observation.taxon_id).in_(list(self.sensitive_taxa)),
-            and_(
-                col(Observation.taxon_id).is_(None),
-                col(Observation.scientific_name).in_(list(self.sensitive_names)),
-            ),
-        )
+        return repository.sensitive_observation(self.sensitive_taxa, self.sensitive_names)
 
     async def sensitive_locations(self, session: AsyncSession) -> set[uuid.UUID]:
         """The project's locations where a sensitive taxon was observed (empty when nothing
         is generalised for this audience)."""
         if not self.generalises:
             return set()
-        media_seen = (
-            select(Media.deployment_id)
-            .join(Observation, col(Observation.media_id) == col(Media.id))
-            .where(Media.project_id == self.project_id, self.sensitive_observation())
+        return await repository.locations_seen(
+            session, self.project_id, self.sensitive_observation()
         )
-        event_seen = select(Observation.deployment_id).where(
-            Observation.project_id == self.project_id,
-            col(Observation.deployment_id).is_not(None),
-            self.sensitive_observation(),
-        )
-        query = select(Deployment.location_id).where(
-            Deployment.project_id == self.project_id,
-            or_(col(Deployment.id).in_(media_seen), col(Deployment.id).in_(event_seen)),
-        )
-        return {_uuid(r) for r in (await session.exec(query)).all()}
 
     async def sensitive_media(
         self, session: AsyncSession, media_ids: Iterable[uuid.UUID]
@@ -108,15 +79,7 @@ class PrivacyView:
         """Those of ``media_ids`` that show a sensitive taxon themselves."""
         if not self.generalises:
             return set()
-        wanted = list(set(media_ids))
-        found: set[uuid.UUID] = set()
-        for start in range(0, len(wanted), _CHUNK):
-            query = select(Observation.media_id).where(
-                col(Observation.media_id).in_(wanted[start : start + _CHUNK]),
-                self.sensitive_observation(),
-            )
-            found.update(_uuid(r) for r in (await session.exec(query)).all() if r is not None)
-        return found
+        return await repository.media_showing(session, media_ids, self.sensitive_observation())
 
     async def sensitive_media_of(self, session: AsyncSession, media: list[Media]) -> set[uuid.UUID]:
         """Those of ``media`` whose place is sensitive: they show a sensitive taxon, or were
@@ -127,13 +90,7 @@ class PrivacyView:
         found = await self.sensitive_media(session, (m.id for m in media))
         deployments = {m.deployment_id for m in media if m.deployment_id is not None}
         if locations and deployments:
-            rows = await session.exec(
-                select(Deployment.id).where(
-                    col(Deployment.id).in_(deployments),
-                    col(Deployment.location_id).in_(locations),
-                )
-            )
-            at_sensitive = {_uuid(r) for r in rows.all()}
+            at_sensitive = await repository.deployments_at(session, deployments, locations)
             found |= {m.id for m in media if m.deployment_id in at_sensitive}
         return found
 
@@ -158,11 +115,7 @@ class PrivacyView:
 
     def media_with_people(self) -> Any:
         """SQL: ``SELECT media_id`` of the project's media with a human observation."""
-        return select(Observation.media_id).where(
-            Observation.project_id == self.project_id,
-            col(Observation.media_id).is_not(None),
-            Observation.observation_type == "human",
-        )
+        return repository.media_with_people(self.project_id)
 
     def visible_media(self) -> list[ColumnElement[bool]]:
         """SQL conditions on ``Media`` leaving out what this audience must not see."""
@@ -175,37 +128,19 @@ class PrivacyView:
         """Whether this medium is hidden from this audience for showing people."""
         if not self.hides_people:
             return False
-        query = self.media_with_people().where(Observation.media_id == media_id).limit(1)
-        return (await session.exec(query)).first() is not None
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        return await repository.shows_people(session, self.project_id, media_id)
 
 
 async def _settings(session: AsyncSession, project_id: uuid.UUID) -> ProjectPrivacy:
-    return await session.get(ProjectPrivacy, project_id) or ProjectPrivacy(project_id=project_id)
+    return await repository.settings(session, project_id) or ProjectPrivacy(project_id=project_id)
 
 
 async def sensitive_subtree(
     session: AsyncSession, project_id: uuid.UUID
 ) -> tuple[frozenset[uuid.UUID], frozenset[str]]:
     """The project's sensitive taxa with every taxon below them, and their names."""
-    roots = (
-        await session.exec(
-            select(SensitiveTaxon.taxon_id).where(SensitiveTaxon.project_id == project_id)
-        )
-    ).all()
-    ids: set[uuid.UUID] = set()
-    for root in roots:
-        ids |= await descendants(session, _uuid(root))
-    names: set[str] = set()
-    wanted = list(ids)
-    for start in range(0, len(wanted), _CHUNK):
-        query = select(Taxon.scientific_name).where(
-            col(Taxon.id).in_(wanted[start : start + _CHUNK])
-        )
-        names.update(n for n in (await session.exec(query)).all() if n)
+    ids = await repository.sensitive_subtree_ids(session, project_id)
+    names = await repository.scientific_names(session, ids)
     return frozenset(ids), frozenset(names)
 
 

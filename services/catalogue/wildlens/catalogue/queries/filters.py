@@ -11,13 +11,19 @@ from fastapi import Query
 from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Location, Media, Observation, Taxon
+from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
 from wildlens.catalogue.taxa.repository import descendants_cte
 from wildlens.common.errors import Invalid
 
-__all__ = ["Filters", "filters"]
+__all__ = [
+    "Filters",
+    "filters",
+    "in_taxon",
+    "media_conditions",
+    "observation_conditions",
+    "problem",
+]
 
 ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
 ClassificationMethod = Literal["human", "machine"]
@@ -84,10 +90,10 @@ def filters(
     """The list filters from the query string (FastAPI answers 422 for malformed ones)."""
     problems: list[dict[str, Any]] = []
     if captured_from and captured_to and captured_from >= captured_to:
-        problems.append(_problem("captured_to", "must be later than captured_from"))
+        problems.append(problem("captured_to", "must be later than captured_from"))
     if min_confidence is not None and max_confidence is not None:
         if min_confidence > max_confidence:
-            problems.append(_problem("max_confidence", "must not be below min_confidence"))
+            problems.append(problem("max_confidence", "must not be below min_confidence"))
     if problems:
         raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
     return Filters(
@@ -105,26 +111,9 @@ def filters(
     )
 
 
-def _problem(name: str, message: str) -> dict[str, Any]:
+def problem(name: str, message: str) -> dict[str, Any]:
+    """One field's problem as an ``Invalid`` error lists it."""
     return {"location": ["query", name], "message": f"{name} {message}", "type": "value_error"}
-
-
-async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filters) -> None:
-    """422 for a location, deployment or taxon that the filter names but that does not exist
-    (in this project, for locations and deployments): an empty list would hide the typo."""
-    problems: list[dict[str, Any]] = []
-    if f.location_id is not None:
-        location = await session.get(Location, f.location_id)
-        if location is None or location.project_id != project_id:
-            problems.append(_problem("location_id", "is not a location of this project"))
-    if f.deployment_id is not None:
-        deployment = await session.get(Deployment, f.deployment_id)
-        if deployment is None or deployment.project_id != project_id:
-            problems.append(_problem("deployment_id", "is not a deployment of this project"))
-    if f.taxon_id is not None and await session.get(Taxon, f.taxon_id) is None:
-        problems.append(_problem("taxon_id", "is not a taxon"))
-    if problems:
-        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
 
 
 def media_conditions(f: Filters) -> list[ColumnElement[bool]]:

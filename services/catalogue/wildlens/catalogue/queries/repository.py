@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Media, Observation
+from wildlens.catalogue.models import Deployment, Location, Media, Observation, Taxon
 from wildlens.catalogue.pagination import (
     Phase,
     SortKey,
@@ -31,7 +31,7 @@ from wildlens.catalogue.queries.filters import (
     observation_conditions,
 )
 
-__all__ = ["find_media", "find_observations"]
+__all__ = ["find_media", "find_observations", "get_deployment", "get_location", "taxon_exists"]
 
 CAPTURED_AT = SortKey(col(Media.captured_at), parse_datetime)
 MEDIA_ID = SortKey(col(Media.id), parse_uuid)
@@ -147,3 +147,15 @@ async def find_observations(
 def _observation_rows() -> Any:
     """What an observation list row is made of, before any join."""
     return select(Observation, Media.captured_at, Media.deployment_id, Deployment.location_id)
+
+
+async def get_location(session: AsyncSession, location_id: uuid.UUID) -> Location | None:
+    return await session.get(Location, location_id)
+
+
+async def get_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> Deployment | None:
+    return await session.get(Deployment, deployment_id)
+
+
+async def taxon_exists(session: AsyncSession, taxon_id: uuid.UUID) -> bool:
+    return await session.get(Taxon, taxon_id) is not None

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from wildlens.catalogue.observations.schemas import ObservationBase
+
 
 class MediaItem(BaseModel):
     id: uuid.UUID
@@ -26,22 +28,17 @@ class MediaItem(BaseModel):
     url_expires_at: datetime | None
 
 
-class ObservationItem(BaseModel):
-    id: uuid.UUID
+class ObservationItem(ObservationBase):
     project_id: uuid.UUID
     media_id: uuid.UUID | None
+    # The medium's deployment and location, and when it was captured (None for event-level
+    # observations, which have no medium).
     deployment_id: uuid.UUID | None
     location_id: uuid.UUID | None
     captured_at: datetime | None
-    observation_type: str
     category: str
-    confidence: float | None
     # Relative [x, y, width, height], top-left origin.
     bbox: list[float] | None
-    scientific_name: str
-    taxon_id: uuid.UUID | None
-    classification_method: str
-    classified_by: str
     classified_at: datetime
     # predicted, validated, dubious or discarded.
     verification_state: str

@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Self
 
 from pydantic import BaseModel
+
+from wildlens.catalogue.models import Sequence
+from wildlens.catalogue.observations.schemas import ObservationBase
 
 
 class SmoothedLabel(BaseModel):
@@ -28,19 +32,36 @@ class EventPublic(BaseModel):
     media_count: int
     label: SmoothedLabel | None
 
+    @classmethod
+    def from_row(cls, event: Sequence, location_id: uuid.UUID | None) -> Self:
+        label = None
+        if event.label_scientific_name and event.label_total:
+            label = SmoothedLabel(
+                scientific_name=event.label_scientific_name,
+                taxon_id=event.label_taxon_id,
+                method=event.label_method,
+                votes=event.label_votes,
+                total=event.label_total,
+                share=event.label_votes / event.label_total,
+            )
+        return cls(
+            id=event.id,
+            project_id=event.project_id,
+            deployment_id=event.deployment_id,
+            location_id=location_id,
+            start=event.start,
+            end=event.end,
+            media_count=event.media_count,
+            label=label,
+        )
 
-class EventObservation(BaseModel):
-    id: uuid.UUID
-    observation_type: str
+
+class EventObservation(ObservationBase):
+    # ``scientific_name`` and ``taxon_id`` are the label as the model or person gave it, never
+    # changed by smoothing.
     category: str
-    confidence: float | None
     # Relative [x, y, width, height], top-left origin.
     bbox: list[float] | None
-    # The label as the model or person gave it, never changed by smoothing.
-    scientific_name: str
-    taxon_id: uuid.UUID | None
-    classification_method: str
-    classified_by: str
     # The event's smoothed label, on machine observations of animals; "" elsewhere.
     smoothed_scientific_name: str
     smoothed_taxon_id: uuid.UUID | None

@@ -12,13 +12,16 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, update
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Media, Observation, Project, Sequence
+from wildlens.catalogue.models import Media, Sequence
+from wildlens.catalogue.observations.smoothing import (
+    clear_smoothing,
+    smooth_event,
+    smooth_events,
+)
+from wildlens.catalogue.sequences import repository
 from wildlens.catalogue.sequences.grouping import Chainer, Group, Point, choose_id
-from wildlens.catalogue.sequences.smoothing import clear_smoothing, smooth_event, smooth_events
 from wildlens.common.db import utcnow
 
 __all__ = ["join_event", "regroup"]
@@ -28,22 +31,16 @@ PAGE = 2000
 
 
 async def _gap(session: AsyncSession, project_id: uuid.UUID) -> timedelta:
-    project = await session.get(Project, project_id)
-    return timedelta(seconds=project.event_gap_s if project else 60)
+    seconds = await repository.event_gap_s(session, project_id)
+    return timedelta(seconds=seconds if seconds is not None else 60)
 
 
 async def _refresh_bounds(session: AsyncSession, event: Sequence) -> None:
-    start, end, count = (
-        await session.exec(
-            select(func.min(Media.captured_at), func.max(Media.captured_at), func.count()).where(
-                Media.event_id == event.id
-            )
-        )
-    ).one()
+    start, end, count = await repository.event_bounds(session, event.id)
     if start is None or end is None:
         return
     event.start, event.end = start, end
-    event.media_count = int(count)
+    event.media_count = count
     event.updated_at = utcnow()
     session.add(event)
 
@@ -52,9 +49,7 @@ async def _lock(session: AsyncSession, deployment_id: uuid.UUID) -> None:
     """Groups one deployment at a time: two replicas placing neighbouring media at once would
     each open an event where there must be one. (SQLite writes one transaction at a time
     anyway; PostgreSQL locks the deployment's row until the commit.)"""
-    await session.exec(
-        select(Deployment.id).where(Deployment.id == deployment_id).with_for_update()
-    )
+    await repository.lock_deployment(session, deployment_id)
 
 
 async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
@@ -64,18 +59,7 @@ async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
     await _lock(session, media.deployment_id)
     gap = await _gap(session, media.project_id)
     moment = media.captured_at
-    neighbours = await session.exec(
-        select(Media.event_id)
-        .where(
-            Media.deployment_id == media.deployment_id,
-            col(Media.captured_at) >= moment - gap,
-            col(Media.captured_at) <= moment + gap,
-            Media.id != media.id,
-            col(Media.event_id).is_not(None),
-        )
-        .distinct()
-    )
-    event_ids = [e for e in neighbours.all() if e is not None]
+    event_ids = await repository.neighbour_events(session, media, gap)
     if not event_ids:
         event = Sequence(
             project_id=media.project_id,
@@ -90,13 +74,11 @@ async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
         session.add(media)
         await session.flush()
         return event
-    events = list(
-        (await session.exec(select(Sequence).where(col(Sequence.id).in_(event_ids)))).all()
-    )
+    events = await repository.events_by_ids(session, event_ids)
     keep = min(events, key=lambda e: (e.start, str(e.id)))
     merged = [e for e in events if e.id != keep.id]
     if merged:
-        await _move_members(session, [e.id for e in merged], keep.id)
+        await repository.move_members(session, [e.id for e in merged], keep.id)
         for event in merged:
             await session.delete(event)
     media.event_id = keep.id
@@ -109,42 +91,16 @@ async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
     return keep
 
 
-async def _move_members(
-    session: AsyncSession, from_events: list[uuid.UUID], to_event: uuid.UUID | None
-) -> None:
-    await session.exec(
-        update(Media)
-        .where(col(Media.event_id).in_(from_events))
-        .values(event_id=to_event)
-        .execution_options(synchronize_session="fetch")
-    )
-
-
 async def _points(session: AsyncSession, deployment_id: uuid.UUID) -> AsyncIterator[Point]:
     """The deployment's timed media in capture order, a page per query."""
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
-        query = select(Media.id, Media.captured_at, Media.event_id).where(
-            Media.deployment_id == deployment_id, col(Media.captured_at).is_not(None)
-        )
-        if after is not None:
-            query = query.where(
-                or_(
-                    col(Media.captured_at) > after[0],
-                    and_(col(Media.captured_at) == after[0], col(Media.id) > after[1]),
-                )
-            )
-        rows = (
-            await session.exec(query.order_by(col(Media.captured_at), col(Media.id)).limit(PAGE))
-        ).all()
+        rows = await repository.timed_media(session, deployment_id, after, PAGE)
         for media_id, captured_at, event_id in rows:
-            assert captured_at is not None
             yield Point(media_id, captured_at, event_id)
         if len(rows) < PAGE:
             return
-        last = rows[-1]
-        assert last[1] is not None
-        after = (last[1], last[0])
+        after = (rows[-1][1], rows[-1][0])
 
 
 class _Regrouping:
@@ -165,10 +121,8 @@ class _Regrouping:
         self.changed = 0
 
     async def load(self) -> None:
-        rows = await self.session.exec(
-            select(Sequence).where(Sequence.deployment_id == self.deployment_id)
-        )
-        self.events = {e.id: e for e in rows.all()}
+        rows = await repository.deployment_events(self.session, self.deployment_id)
+        self.events = {e.id: e for e in rows}
         self.starts = {event_id: e.start for event_id, e in self.events.items()}
 
     def settle(self, group: Group) -> None:
@@ -199,38 +153,12 @@ class _Regrouping:
         """Writes what was decided so far."""
         await self.session.flush()
         if self.memberships:
-            # Core executemany: these media are not loaded in the session.
-            await (await self.session.connection()).execute(
-                update(_MEDIA)
-                .where(_MEDIA.c.id == bindparam("media_id"))
-                .values(event_id=bindparam("new_event_id")),
-                self.memberships,
-            )
+            await repository.set_events(self.session, self.memberships)
             self.memberships = []
         if self.relabel:
-            relabel = await _labelled(self.session, self.relabel)
+            relabel = await repository.labelled_events(self.session, self.relabel)
             await smooth_events(self.session, relabel, {e: self.events[e] for e in relabel})
             self.relabel = set()
-
-
-_MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
-
-
-async def _labelled(session: AsyncSession, event_ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """Of ``event_ids``, those whose label can change: they have animal observations, or had
-    a label before."""
-    with_votes = await session.exec(
-        select(Media.event_id)
-        .join(Observation, col(Observation.media_id) == col(Media.id))
-        .where(col(Media.event_id).in_(event_ids), Observation.observation_type == "animal")
-        .distinct()
-    )
-    had_label = await session.exec(
-        select(Sequence.id).where(
-            col(Sequence.id).in_(event_ids), Sequence.label_scientific_name != ""
-        )
-    )
-    return {e for e in with_votes.all() if e is not None} | set(had_label.all())
 
 
 async def regroup(session: AsyncSession, project_id: uuid.UUID, deployment_id: uuid.UUID) -> int:
@@ -256,29 +184,14 @@ async def regroup(session: AsyncSession, project_id: uuid.UUID, deployment_id: u
     taken = regrouping.taken
 
     # Media without a time belong to no event; events no group kept are gone.
-    untimed = list(
-        (
-            await session.exec(
-                select(Media.id).where(
-                    Media.deployment_id == deployment_id,
-                    col(Media.captured_at).is_(None),
-                    col(Media.event_id).is_not(None),
-                )
-            )
-        ).all()
-    )
+    untimed = await repository.untimed_members(session, deployment_id)
     if untimed:
-        await session.exec(
-            update(Media)
-            .where(col(Media.id).in_(untimed))
-            .values(event_id=None)
-            .execution_options(synchronize_session="fetch")
-        )
+        await repository.leave_events(session, untimed)
         await clear_smoothing(session, untimed)
         changed += len(untimed)
     stale = [event_id for event_id in events if event_id not in taken]
     if stale:
-        await _move_members(session, stale, None)
-        await session.exec(delete(Sequence).where(col(Sequence.id).in_(stale)))
+        await repository.move_members(session, stale, None)
+        await repository.drop_events(session, stale)
     await session.flush()
     return changed

@@ -17,23 +17,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, or_
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.media.recording import recorded_message
 from wildlens.catalogue.media.resolution import Resolution, device_deployments, replace
-from wildlens.catalogue.models import Deployment, Device, Location, Media
+from wildlens.catalogue.models import Deployment, Location, Media
 from wildlens.catalogue.sequences.sequencing import regroup
 from wildlens.catalogue.sequences.smoothing import clear_smoothing
+from wildlens.catalogue.sites.repository import camera_media_page, find_device, find_location
 from wildlens.common.service.context import ServiceContext
 
 __all__ = ["Replacement", "replace_media"]
 
 # Media read, changed and announced per query.
 PAGE = 500
-
-_MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -64,32 +61,16 @@ async def replace_media(
             changed.
     """
     project_id = deployment.project_id
-    device = await session.get(Device, deployment.device_id)
+    device = await find_device(session, deployment.device_id)
     serial = device.serial if device else ""
     candidates = await device_deployments(session, project_id, deployment.device_id)
     by_id = {d.id: d for d in candidates}
     locations: dict[uuid.UUID, Location | None] = {}
     result = Replacement()
     touched: set[uuid.UUID] = {deployment.id}
-    scope = (
-        select(Media)
-        .where(
-            Media.project_id == project_id,
-            or_(
-                col(Media.deployment_id) == deployment.id,
-                col(Media.deployment_id).is_(None) & (col(Media.device_id) == deployment.device_id),
-                # Posted before the camera was registered: known by the serial it wrote.
-                col(Media.deployment_id).is_(None)
-                & col(Media.device_id).is_(None)
-                & (_MEDIA.c.raw_metadata["serial"].as_string() == serial),
-            ),
-        )
-        .order_by(col(Media.id))
-    )
     after: uuid.UUID | None = None
     while True:
-        query = scope.where(col(Media.id) > after) if after is not None else scope
-        page = list((await session.exec(query.limit(PAGE))).all())
+        page = await camera_media_page(session, deployment, serial, after=after, limit=PAGE)
         if not page:
             break
         messages = []
@@ -165,5 +146,5 @@ async def _location(
     if deployment is None:
         return None
     if deployment.location_id not in cache:
-        cache[deployment.location_id] = await session.get(Location, deployment.location_id)
+        cache[deployment.location_id] = await find_location(session, deployment.location_id)
     return cache[deployment.location_id]

@@ -1,48 +1,70 @@
-"""Device tokens: listing them, revoking them, and the list of revocations still in force."""
+"""Device tokens: issuing one for a gateway's cameras, listing them, and revoking one."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import DeviceToken
-from wildlens.catalogue.sites.schemas import DeviceTokenPublic
+from wildlens.catalogue.models import Device, DeviceToken
+from wildlens.catalogue.sites import repository
+from wildlens.catalogue.sites.schemas import DeviceTokenCreate, DeviceTokenIssued
+from wildlens.catalogue.sites.service import owned
 from wildlens.common.db import utcnow
-from wildlens.common.db.pagination import page_by_id
-from wildlens.common.errors import NotFound
+from wildlens.common.errors import NotFound, Unavailable
 from wildlens.common.events.v1.devices_pb2 import DeviceRevoked
 from wildlens.common.service import ServiceContext
 
+__all__ = ["issue_token", "list_tokens", "revoke_token"]
 
-def public(token: DeviceToken) -> DeviceTokenPublic:
-    return DeviceTokenPublic(
-        token_id=token.id,
-        project_id=token.project_id,
-        device_ids=[uuid.UUID(d) for d in token.device_ids],
-        created_by=token.created_by,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        revoked_at=token.revoked_at,
-        revoked_by=token.revoked_by,
+
+async def issue_token(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    device_id: uuid.UUID,
+    body: DeviceTokenCreate,
+    *,
+    created_by: str,
+) -> DeviceTokenIssued:
+    """A token for ``device_id`` and ``body.also_devices``, recorded so that it can be listed
+    and revoked (the token itself is not kept: only its creator ever sees it)."""
+    device_ids = [device_id, *[d for d in body.also_devices if d != device_id]]
+    for d in device_ids:
+        await owned(session, Device, d, project_id, "device")
+    if ctx.issuer is None:
+        raise Unavailable("this catalogue instance has no signing key configured")
+    ttl = timedelta(days=body.ttl_days)
+    token, token_id = ctx.issuer.device_token(
+        str(project_id),
+        [str(d) for d in device_ids],
+        subject=f"gateway:{device_id}",
+        ttl_s=int(ttl.total_seconds()),
     )
-
-
-async def _page(
-    session: AsyncSession, query: Any, limit: int, cursor: str | None
-) -> tuple[list[DeviceToken], str | None]:
-    return await page_by_id(session, query, col(DeviceToken.id), limit=limit, cursor=cursor)
+    record = DeviceToken(
+        id=uuid.UUID(token_id),
+        project_id=project_id,
+        device_ids=[str(d) for d in device_ids],
+        created_by=created_by,
+        expires_at=utcnow() + ttl,
+    )
+    session.add(record)
+    await session.flush()
+    return DeviceTokenIssued(
+        token=token,
+        token_id=record.id,
+        project_id=project_id,
+        device_ids=device_ids,
+        expires_at=record.expires_at,
+    )
 
 
 async def list_tokens(
     session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[DeviceToken], str | None]:
-    query = select(DeviceToken).where(DeviceToken.project_id == project_id)
-    return await _page(session, query, limit, cursor)
+    return await repository.tokens_page(session, project_id, limit, cursor)
 
 
 async def revoke_token(
@@ -56,9 +78,7 @@ async def revoke_token(
     """Mark the token revoked and stage ``device.revoked`` in the same transaction, so that the
     ingest replicas hear of exactly the revocations that were committed. Revoking again changes
     nothing and announces nothing."""
-    # Locked, so that two managers revoking at once announce it once.
-    query = select(DeviceToken).where(DeviceToken.id == token_id).with_for_update()
-    token = (await session.exec(query)).first()
+    token = await repository.token_for_update(session, token_id)
     if token is None or token.project_id != project_id:
         raise NotFound(f"device token {token_id} not found in this project")
     if token.revoked_at is not None:
@@ -81,16 +101,6 @@ async def revoke_token(
         ],
     )
     return token
-
-
-async def revocations_in_force(
-    session: AsyncSession, limit: int, cursor: str | None
-) -> tuple[list[DeviceToken], str | None]:
-    """Revoked tokens that have not yet expired (expired ones are refused anyway)."""
-    query = select(DeviceToken).where(
-        col(DeviceToken.revoked_at).is_not(None), col(DeviceToken.expires_at) > utcnow()
-    )
-    return await _page(session, query, limit, cursor)
 
 
 def _timestamp(value: datetime) -> Timestamp:

@@ -1,3 +1,8 @@
 """Statistics ecologists compute from a project's detections: counts, relative abundance per
 100 trap-nights, activity by hour, detection rate and species accumulation, as JSON, CSV or
-PNG."""
+PNG.
+
+The route in ``api`` calls ``service``; ``tables`` computes each statistic from
+``repository``'s aggregates (built by ``records`` or ``summary_queries``), on the tables of
+``wildlens.catalogue.models``; ``summaries`` keeps the per-minute summaries up to date.
+"""

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from wildlens.catalogue.access import require_project
+from wildlens.catalogue.access import ViewerDep
 from wildlens.catalogue.deps import ContextDep, SessionDep
-from wildlens.catalogue.statistics.params import (
-    Scope,
-    check_scope,
-    scope,
-)
-from wildlens.catalogue.statistics.records import aggregate_in_memory
+from wildlens.catalogue.statistics import service
+from wildlens.catalogue.statistics.params import Scope, scope
 from wildlens.catalogue.statistics.render import to_csv, to_json_value, to_png
-from wildlens.catalogue.statistics.summaries import refresh
-from wildlens.catalogue.statistics.tables import StatisticName, compute
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.catalogue.statistics.tables import StatisticName
+from wildlens.common.http import ERROR_RESPONSES
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}", tags=["statistics"], responses=ERROR_RESPONSES
@@ -79,11 +73,10 @@ def negotiate(accept: str | None) -> Format:
     },
 )
 async def project_statistic(
-    project_id: uuid.UUID,
     name: StatisticName,
     session: SessionDep,
     ctx: ContextDep,
-    principal: PrincipalDep,
+    access: ViewerDep,
     s: ScopeDep,
     format: Annotated[
         Format | None, Query(description="json, csv or png; else the Accept header decides")
@@ -92,18 +85,9 @@ async def project_statistic(
 ) -> Any:
     """A statistic of the project's detections (counts, relative-abundance, activity,
     detection-rate, species-accumulation), as JSON, CSV or a PNG chart."""
-    project = await require_project(session, principal, project_id)
-    await check_scope(session, project_id, s)
-    interval_s = s.independence_interval_s
-    if interval_s is None:
-        interval_s = project.independence_interval_s
     chosen = format or negotiate(accept)
-    # The minutes changed since the last refresh, recomputed and committed first: a
-    # statistic is never older than the request.
     assert ctx.db is not None
-    await refresh(ctx.db, project_id)
-    await aggregate_in_memory(session)
-    table = await compute(session, project_id, name, s, interval_s)
+    table, interval_s = await service.statistic(ctx.db, session, access.project, name, s)
     if chosen == "csv":
         return Response(
             to_csv(table),

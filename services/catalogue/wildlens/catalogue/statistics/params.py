@@ -9,13 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import AwareDatetime
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Location, Taxon
 from wildlens.common.errors import Invalid
 
-__all__ = ["Scope", "check_scope", "scope"]
+__all__ = ["Scope", "scope"]
 
 # A week: beyond that "independent" no longer means anything at a camera station.
 MAX_INDEPENDENCE_S = 7 * 24 * 3600
@@ -45,7 +42,8 @@ class Scope:
         }
 
 
-def _problem(name: str, message: str) -> dict[str, Any]:
+def query_problem(name: str, message: str) -> dict[str, Any]:
+    """A problem with the query parameter ``name``, as ``Invalid`` lists it."""
     return {"location": ["query", name], "message": f"{name} {message}", "type": "value_error"}
 
 
@@ -82,7 +80,7 @@ def scope(
 ) -> Scope:
     """The statistic's scope from the query string (FastAPI answers 422 for malformed ones)."""
     if captured_from and captured_to and captured_from >= captured_to:
-        problem = _problem("captured_to", "must be later than captured_from")
+        problem = query_problem("captured_to", "must be later than captured_from")
         raise Invalid(problem["message"], fields=[problem])
     return Scope(
         captured_from=captured_from,
@@ -93,29 +91,3 @@ def scope(
         verified_only=verified_only,
         independence_interval_s=independence_interval_s,
     )
-
-
-async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> None:
-    """422 for a location, deployment or taxon that is not there (locations and deployments:
-    not in this project): an empty statistic would hide the typo."""
-    problems: list[dict[str, Any]] = []
-    if s.location_ids:
-        query = select(Location.id).where(
-            Location.project_id == project_id, col(Location.id).in_(s.location_ids)
-        )
-        found = set((await session.exec(query)).all())
-        for missing in (i for i in s.location_ids if i not in found):
-            problems.append(_problem("location_id", f"{missing} is not a location of this project"))
-    if s.deployment_ids:
-        query = select(Deployment.id).where(
-            Deployment.project_id == project_id, col(Deployment.id).in_(s.deployment_ids)
-        )
-        found = set((await session.exec(query)).all())
-        for missing in (i for i in s.deployment_ids if i not in found):
-            problems.append(
-                _problem("deployment_id", f"{missing} is not a deployment of this project")
-            )
-    if s.taxon_id is not None and await session.get(Taxon, s.taxon_id) is None:
-        problems.append(_problem("taxon_id", "is not a taxon"))
-    if problems:
-        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)

@@ -8,11 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Location
-from wildlens.catalogue.statistics import source
+from wildlens.catalogue.models import Deployment
+from wildlens.catalogue.statistics import repository
 from wildlens.catalogue.statistics.effort import Span, accumulation, trap_nights
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.common.db import utcnow
@@ -42,18 +41,8 @@ class _Site:
 
 
 async def _site(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> _Site:
-    query = select(Deployment).where(Deployment.project_id == project_id)
-    if s.location_ids:
-        query = query.where(col(Deployment.location_id).in_(s.location_ids))
-    if s.deployment_ids:
-        query = query.where(col(Deployment.id).in_(s.deployment_ids))
-    deployments = list((await session.exec(query.order_by(col(Deployment.start)))).all())
-    locations = (
-        await session.exec(
-            select(Location.id, Location.name).where(Location.project_id == project_id)
-        )
-    ).all()
-    return _Site(deployments, dict(locations))
+    deployments = await repository.deployments_in_scope(session, project_id, s)
+    return _Site(deployments, await repository.location_names(session, project_id))
 
 
 def _effort(site: _Site, s: Scope) -> dict[uuid.UUID, float]:
@@ -82,7 +71,7 @@ async def counts(session: AsyncSession, project_id: uuid.UUID, s: Scope, interva
         ],
     )
     for taxon, location_id, detections, n, individuals in sorted(
-        await source.counts_by_location(session, project_id, s, interval_s),
+        await repository.counts_by_location(session, project_id, s, interval_s),
         key=lambda r: (r[0], site.location_names.get(r[1], ""), str(r[1])),
     ):
         table.rows.append(
@@ -106,7 +95,7 @@ async def relative_abundance(
     site = await _site(session, project_id, s)
     effort = {k: v for k, v in _effort(site, s).items() if v > 0}
     detections: dict[str, dict[uuid.UUID, int]] = defaultdict(dict)
-    for taxon, location_id, n, _, _ in await source.counts_by_location(
+    for taxon, location_id, n, _, _ in await repository.counts_by_location(
         session, project_id, s, interval_s
     ):
         detections[taxon][location_id] = n
@@ -150,7 +139,7 @@ async def activity(
 ) -> Table:
     """Independent detections per taxon by local hour of day, all 24 hours."""
     by_taxon: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
-    for taxon, hour, n in await source.activity_by_hour(session, project_id, s, interval_s):
+    for taxon, hour, n in await repository.activity_by_hour(session, project_id, s, interval_s):
         by_taxon[taxon][hour] += n
     table = Table(
         "activity",
@@ -177,7 +166,7 @@ async def detection_rate(
 ) -> Table:
     """Share of each deployment's media with an animal (of the scope's taxon, when given)."""
     site = await _site(session, project_id, s)
-    media = {d: (n, a) for d, n, a in await source.media_by_deployment(session, project_id, s)}
+    media = {d: (n, a) for d, n, a in await repository.media_by_deployment(session, project_id, s)}
     table = Table(
         "detection-rate",
         "Share of media with an animal, per deployment",
@@ -212,7 +201,7 @@ async def species_accumulation(
 ) -> Table:
     """Distinct taxa against cumulative trap-nights, one row per day of the survey."""
     site = await _site(session, project_id, s)
-    seen = await source.first_seen(session, project_id, s)
+    seen = await repository.first_seen(session, project_id, s)
     points = accumulation(
         [Span(d.start, d.end) for d in site.deployments],
         seen,

@@ -1,1 +1,5 @@
-"""The taxon tree, and each project's label maps and taxa list."""
+"""The taxon tree, and each project's label maps and taxa list.
+
+Routes (``api``, ``project_api``) call ``service`` for the rules, which reads and writes
+through ``repository``, on the tables of ``wildlens.catalogue.models``.
+"""

@@ -6,17 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
-from sqlmodel import col, select
 
 from wildlens.catalogue.deps import ContextDep, SessionDep
-from wildlens.catalogue.models import Taxon
-from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_str, parse_uuid
-from wildlens.catalogue.taxa.events import stage_taxonomy_changed
-from wildlens.catalogue.taxa.importer import import_taxa as apply_taxon_file
-from wildlens.catalogue.taxa.ranks import RANKS, normalise_rank
-from wildlens.catalogue.taxa.repository import ancestors
+from wildlens.catalogue.taxa import service
 from wildlens.catalogue.taxa.schemas import TaxaImported, TaxonDetail, TaxonPublic, TaxonSummary
-from wildlens.common.errors import Forbidden, Invalid, NotFound, PayloadTooLarge
+from wildlens.common.errors import Forbidden, PayloadTooLarge
 from wildlens.common.http import ERROR_RESPONSES, ErrorBody, Page, PrincipalDep
 
 router = APIRouter(prefix="/v1/taxa", tags=["taxa"], responses=ERROR_RESPONSES)
@@ -47,9 +41,7 @@ async def import_taxa(
         data += chunk
         if len(data) > MAX_IMPORT_BYTES:
             raise PayloadTooLarge(f"the taxon file is larger than {MAX_IMPORT_BYTES} bytes")
-    report = await apply_taxon_file(session, bytes(data))
-    if report.created or report.updated:
-        await stage_taxonomy_changed(ctx, session, "taxa.imported")
+    report = await service.import_taxon_file(ctx, session, bytes(data))
     return TaxaImported(**vars(report))
 
 
@@ -67,31 +59,7 @@ async def search_taxa(
 ) -> Page[TaxonPublic]:
     """Taxa whose scientific or vernacular name contains ``q``, by scientific name."""
     principal.require_user()
-    query = select(Taxon)
-    if q and q.strip():
-        query = query.where(col(Taxon.search_text).contains(q.strip().lower(), autoescape=True))
-    if rank is not None:
-        wanted = normalise_rank(rank)
-        if wanted is None:
-            raise Invalid(
-                f"unknown rank {rank!r}",
-                fields=[
-                    {
-                        "location": ["query", "rank"],
-                        "message": "one of " + ", ".join(RANKS),
-                        "type": "enum",
-                    }
-                ],
-            )
-        query = query.where(Taxon.rank == wanted)
-    rows, next_cursor = await page_by_keys(
-        session,
-        query,
-        [SortKey(col(Taxon.scientific_name), parse_str), SortKey(col(Taxon.id), parse_uuid)],
-        lambda t: [t.scientific_name, t.id],
-        limit=limit,
-        cursor=cursor,
-    )
+    rows, next_cursor = await service.search_taxa(session, q, rank, limit=limit, cursor=cursor)
     return Page(items=[TaxonPublic.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 
@@ -101,10 +69,7 @@ async def get_taxon(
 ) -> TaxonDetail:
     """One taxon, with its ancestors from its parent up to the root."""
     principal.require_user()
-    taxon = await session.get(Taxon, taxon_id)
-    if taxon is None:
-        raise NotFound(f"taxon {taxon_id} not found")
-    above = await ancestors(session, taxon)
+    taxon, above = await service.taxon_with_ancestors(session, taxon_id)
     return TaxonDetail(
         **TaxonPublic.model_validate(taxon).model_dump(),
         ancestors=[TaxonSummary.model_validate(t) for t in above],

@@ -7,18 +7,25 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import CTE
+from sqlalchemy import CTE, delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from wildlens.catalogue.models import Taxon
+from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
+from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_str, parse_uuid
 
 __all__ = [
     "ancestors",
     "descendants",
     "descendants_cte",
     "existing_ids",
+    "get_taxon",
+    "label_map_entries",
+    "page_taxa",
+    "project_taxa",
+    "replace_label_map_entries",
+    "replace_project_taxa",
     "taxa_by_external_id",
 ]
 
@@ -110,3 +117,81 @@ async def existing_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[
         rows = (await session.exec(select(Taxon).where(col(Taxon.id).in_(chunk)))).all()
         found.update({t.id: t for t in rows})
     return found
+
+
+async def get_taxon(session: AsyncSession, taxon_id: uuid.UUID) -> Taxon | None:
+    return await session.get(Taxon, taxon_id)
+
+
+async def page_taxa(
+    session: AsyncSession,
+    *,
+    contains: str | None,
+    rank: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Taxon], str | None]:
+    """Taxa whose search text contains ``contains`` (lower case), of ``rank`` if given, by
+    scientific name."""
+    query = select(Taxon)
+    if contains:
+        query = query.where(col(Taxon.search_text).contains(contains, autoescape=True))
+    if rank is not None:
+        query = query.where(Taxon.rank == rank)
+    rows, next_cursor = await page_by_keys(
+        session,
+        query,
+        [SortKey(col(Taxon.scientific_name), parse_str), SortKey(col(Taxon.id), parse_uuid)],
+        lambda t: [t.scientific_name, t.id],
+        limit=limit,
+        cursor=cursor,
+    )
+    return list(rows), next_cursor
+
+
+async def label_map_entries(
+    session: AsyncSession, project_id: uuid.UUID, model_name: str
+) -> list[tuple[LabelMapEntry, Taxon]]:
+    """The project's map for one model, each entry with its taxon, by label."""
+    query = (
+        select(LabelMapEntry, Taxon)
+        .join(Taxon, col(LabelMapEntry.taxon_id) == col(Taxon.id))
+        .where(LabelMapEntry.project_id == project_id, LabelMapEntry.model_name == model_name)
+        .order_by(col(LabelMapEntry.label))
+    )
+    return [(entry, taxon) for entry, taxon in (await session.exec(query)).all()]
+
+
+async def replace_label_map_entries(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    model_name: str,
+    entries: Iterable[LabelMapEntry],
+) -> None:
+    await session.exec(
+        delete(LabelMapEntry).where(
+            col(LabelMapEntry.project_id) == project_id,
+            col(LabelMapEntry.model_name) == model_name,
+        )
+    )
+    session.add_all(list(entries))
+    await session.flush()
+
+
+async def project_taxa(session: AsyncSession, project_id: uuid.UUID) -> list[Taxon]:
+    """The taxa the project expects, by scientific name."""
+    query = (
+        select(Taxon)
+        .join(ProjectTaxon, col(ProjectTaxon.taxon_id) == col(Taxon.id))
+        .where(ProjectTaxon.project_id == project_id)
+        .order_by(col(Taxon.scientific_name), col(Taxon.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def replace_project_taxa(
+    session: AsyncSession, project_id: uuid.UUID, rows: Iterable[ProjectTaxon]
+) -> None:
+    await session.exec(delete(ProjectTaxon).where(col(ProjectTaxon.project_id) == project_id))
+    session.add_all(list(rows))
+    await session.flush()

@@ -1,24 +1,81 @@
-"""Where each aggregate comes from: the per-minute summaries when they answer the scope
-exactly (the usual case: whole minutes, an interval of a minute or more), else the records.
+"""Every query of the statistics domain: what the scope names, the deployments and locations
+it covers, and each aggregate from where it is cheapest.
 
-Both give the same numbers; the summaries read a hundred thousand minutes where the records
-read every observation of the project.
+An aggregate comes from the per-minute summaries (``summary_queries``) when they answer the
+scope exactly (the usual case: whole minutes, an interval of a minute or more), else from the
+records (``records``). Both give the same numbers; the summaries read a hundred thousand
+minutes where the records read every observation of the project.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.models import Deployment, Location, Taxon
 from wildlens.catalogue.statistics import records, summary_queries
 from wildlens.catalogue.statistics.params import Scope
+from wildlens.catalogue.statistics.records import aggregate_in_memory
 
-__all__ = ["activity_by_hour", "counts_by_location", "first_seen", "media_by_deployment"]
+__all__ = [
+    "activity_by_hour",
+    "aggregate_in_memory",
+    "counts_by_location",
+    "deployments_in_scope",
+    "first_seen",
+    "location_names",
+    "media_by_deployment",
+    "project_deployments",
+    "project_locations",
+    "taxon_exists",
+]
+
+
+async def project_locations(
+    session: AsyncSession, project_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``ids`` that are locations of the project."""
+    query = select(Location.id).where(
+        Location.project_id == project_id, col(Location.id).in_(list(ids))
+    )
+    return set((await session.exec(query)).all())
+
+
+async def project_deployments(
+    session: AsyncSession, project_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``ids`` that are deployments of the project."""
+    query = select(Deployment.id).where(
+        Deployment.project_id == project_id, col(Deployment.id).in_(list(ids))
+    )
+    return set((await session.exec(query)).all())
+
+
+async def taxon_exists(session: AsyncSession, taxon_id: uuid.UUID) -> bool:
+    return await session.get(Taxon, taxon_id) is not None
+
+
+async def deployments_in_scope(
+    session: AsyncSession, project_id: uuid.UUID, s: Scope
+) -> list[Deployment]:
+    """The project's deployments at the scope's locations and among its deployments, by start."""
+    query = select(Deployment).where(Deployment.project_id == project_id)
+    if s.location_ids:
+        query = query.where(col(Deployment.location_id).in_(s.location_ids))
+    if s.deployment_ids:
+        query = query.where(col(Deployment.id).in_(s.deployment_ids))
+    return list((await session.exec(query.order_by(col(Deployment.start)))).all())
+
+
+async def location_names(session: AsyncSession, project_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    query = select(Location.id, Location.name).where(Location.project_id == project_id)
+    return dict((await session.exec(query)).all())
 
 
 @asynccontextmanager

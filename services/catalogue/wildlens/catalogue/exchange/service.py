@@ -1,0 +1,125 @@
+"""Imports and exports of a project's data: an import runs in the request, all or nothing; an
+export is a queued job that any catalogue process may run (see ``jobs``)."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+
+from fastapi import UploadFile
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.access import ProjectAccess
+from wildlens.catalogue.exchange import repository
+from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary, import_package
+from wildlens.catalogue.exchange.coco.importer import import_coco
+from wildlens.catalogue.exchange.jobs import export_key
+from wildlens.catalogue.exchange.kso.importer import KSO_FILES, LABEL_MAP_MODEL, import_kso
+from wildlens.catalogue.exchange.megadetector.importer import import_batch_results
+from wildlens.catalogue.exchange.schemas import ExportPublic
+from wildlens.catalogue.exchange.uploads import read_whole, save_package
+from wildlens.catalogue.models import ExportJob, Project
+from wildlens.catalogue.models.clock import parse_offset
+from wildlens.catalogue.taxa.events import stage_taxonomy_changed
+from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.service.context import ServiceContext
+
+__all__ = [
+    "create_export",
+    "export_status",
+    "import_camtrap_dp",
+    "import_coco_file",
+    "import_kso_files",
+    "import_megadetector_file",
+]
+
+DOWNLOAD_EXPIRY = timedelta(minutes=15)
+
+
+def _check_offset(utc_offset: str) -> None:
+    try:
+        parse_offset(utc_offset)
+    except ValueError as error:
+        raise Invalid(f"utc_offset: {error}") from error
+
+
+async def import_camtrap_dp(
+    ctx: ServiceContext, session: AsyncSession, project: Project, files: Sequence[UploadFile]
+) -> ImportSummary:
+    with tempfile.TemporaryDirectory(prefix="wildlens-import-") as scratch:
+        folder = await save_package(files, Path(scratch))
+        return await import_package(session, ctx.store, project, folder)
+
+
+async def import_coco_file(
+    session: AsyncSession, project: Project, file: UploadFile, utc_offset: str
+) -> ImportSummary:
+    _check_offset(utc_offset)
+    return await import_coco(session, project, await read_whole(file), utc_offset)
+
+
+async def import_megadetector_file(
+    session: AsyncSession, project: Project, file: UploadFile
+) -> ImportSummary:
+    return await import_batch_results(session, project, await read_whole(file))
+
+
+async def import_kso_files(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    project: Project,
+    files: Sequence[UploadFile],
+    utc_offset: str,
+    actor: str,
+) -> ImportSummary:
+    """Each file is told apart by its name (sites, movies, species), one of each."""
+    _check_offset(utc_offset)
+    tables: dict[str, bytes] = {}
+    for upload in files:
+        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
+        kind = next((k for k in KSO_FILES if k in name.lower()), None)
+        if kind is None:
+            raise Invalid(
+                f"cannot tell which KSO table {name!r} is: name it after sites, movies or species"
+            )
+        if kind in tables:
+            raise Invalid(f"two {kind} files were sent")
+        tables[kind] = await read_whole(upload)
+    summary = await import_kso(session, project, tables, utc_offset, imported_by=actor)
+    if summary.created.get("label_map_entries") or summary.updated.get("label_map_entries"):
+        # Inference re-reads the project's label map and species list.
+        await stage_taxonomy_changed(
+            ctx, session, "kso.imported", project_id=project.id, model_name=LABEL_MAP_MODEL
+        )
+    return summary
+
+
+async def create_export(session: AsyncSession, access: ProjectAccess, format: str) -> ExportJob:
+    """Queue an export of the project; the caller's worker is to be woken once it commits."""
+    project_id = access.project.id
+    job = ExportJob(
+        project_id=project_id,
+        format=format,
+        created_by=access.principal.subject,
+        # Privacy: the export shows what its requester may see, whoever runs it later.
+        precise_locations=access.principal.has_permission(str(project_id), "precise_locations"),
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def export_status(
+    ctx: ServiceContext, session: AsyncSession, project_id: uuid.UUID, export_id: uuid.UUID
+) -> ExportPublic:
+    """The export's state, with a short-lived download link once it is done."""
+    job = await repository.export_job(session, export_id)
+    if job is None or job.project_id != project_id:
+        raise NotFound(f"export {export_id} not found in this project")
+    public = ExportPublic.model_validate(job, from_attributes=True)
+    if job.status == "done":
+        public.download_url = await ctx.store.url_for_get(export_key(job), DOWNLOAD_EXPIRY)
+    return public

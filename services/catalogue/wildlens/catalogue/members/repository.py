@@ -1,0 +1,43 @@
+"""Queries on a project's memberships."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.models import Membership
+from wildlens.common.db.pagination import page_by_id
+
+__all__ = ["admins_for_update", "delete", "find", "members_page"]
+
+
+async def members_page(
+    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Membership], str | None]:
+    query = select(Membership).where(Membership.project_id == project_id)
+    return await page_by_id(session, query, col(Membership.id), limit=limit, cursor=cursor)
+
+
+async def find(session: AsyncSession, project_id: uuid.UUID, subject: str) -> Membership | None:
+    query = select(Membership).where(
+        Membership.project_id == project_id, Membership.subject == subject
+    )
+    return (await session.exec(query)).first()
+
+
+async def admins_for_update(session: AsyncSession, project_id: uuid.UUID) -> list[Membership]:
+    """The project's admins, locked (PostgreSQL) until the transaction ends, so that two admins
+    demoting each other at once cannot both see the other still there."""
+    query = (
+        select(Membership)
+        .where(Membership.project_id == project_id, Membership.role == "admin")
+        .with_for_update()
+    )
+    return list((await session.exec(query)).all())
+
+
+async def delete(session: AsyncSession, member: Membership) -> None:
+    await session.delete(member)
+    await session.flush()

@@ -1,0 +1,264 @@
+"""Every query of the observations domain: observations, their history, the taxa corrections
+name, the review queue's reads (its order is one statement of its own, ``review_order``), and
+what label smoothing reads and writes."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy import select as select_columns
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.models import Media, ModelRun, Observation, ObservationChange, Taxon
+from wildlens.catalogue.models import Sequence as Event
+from wildlens.catalogue.observations.review_order import ranked
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "LABEL_PARAMETERS",
+    "changes",
+    "changes_after",
+    "clear_smoothing",
+    "event_media_ids",
+    "get_observation",
+    "get_taxon",
+    "media_by_ids",
+    "observations_of_media",
+    "ranked",
+    "review_rows",
+    "smoothing_rows",
+    "taxon_named",
+    "validated_counts",
+    "versions",
+    "write_event_labels",
+    "write_smoothed",
+]
+
+
+async def get_observation(session: AsyncSession, observation_id: uuid.UUID) -> Observation | None:
+    return await session.get(Observation, observation_id)
+
+
+async def event_media_ids(
+    session: AsyncSession, project_id: uuid.UUID, event_id: uuid.UUID
+) -> list[uuid.UUID]:
+    rows = await session.exec(
+        select(Media.id).where(Media.project_id == project_id, Media.event_id == event_id)
+    )
+    return list(rows.all())
+
+
+async def observations_of_media(
+    session: AsyncSession, media_ids: Sequence[uuid.UUID]
+) -> list[Observation]:
+    """The media's observations, by medium then id."""
+    rows = await session.exec(
+        select(Observation)
+        .where(col(Observation.media_id).in_(list(media_ids)))
+        .order_by(col(Observation.media_id), col(Observation.id))
+    )
+    return list(rows.all())
+
+
+async def media_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Media]:
+    rows = await session.exec(select(Media).where(col(Media.id).in_(list(ids))))
+    return list(rows.all())
+
+
+async def changes_after(
+    session: AsyncSession, observation_id: uuid.UUID, after: int, limit: int
+) -> list[ObservationChange]:
+    """Up to ``limit`` changes of the observation after version ``after``, oldest first."""
+    rows = await session.exec(
+        select(ObservationChange)
+        .where(
+            ObservationChange.observation_id == observation_id,
+            col(ObservationChange.version) > after,
+        )
+        .order_by(col(ObservationChange.version))
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def changes(session: AsyncSession, observation_id: uuid.UUID) -> list[ObservationChange]:
+    """Every change of the observation, oldest first."""
+    rows = await session.exec(
+        select(ObservationChange)
+        .where(ObservationChange.observation_id == observation_id)
+        .order_by(col(ObservationChange.version))
+    )
+    return list(rows.all())
+
+
+async def versions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Observation id → its number of changes so far, for many observations in one query."""
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(ObservationChange.observation_id, func.max(ObservationChange.version))
+        .where(col(ObservationChange.observation_id).in_(list(ids)))
+        .group_by(col(ObservationChange.observation_id))
+    )
+    found: dict[uuid.UUID, int] = dict.fromkeys(ids, 0)
+    found.update({i: int(v) for i, v in rows.all()})
+    return found
+
+
+async def get_taxon(session: AsyncSession, taxon_id: uuid.UUID) -> Taxon | None:
+    return await session.get(Taxon, taxon_id)
+
+
+async def taxon_named(session: AsyncSession, scientific_name: str) -> Taxon | None:
+    """The taxon of that name: the accepted one among homonyms and synonyms, then by id."""
+    rows = await session.exec(
+        select(Taxon)
+        .where(Taxon.scientific_name == scientific_name)
+        .order_by(col(Taxon.taxonomic_status) != "accepted", col(Taxon.external_id))
+    )
+    return rows.first()
+
+
+async def review_rows(
+    session: AsyncSession, media_ids: list[uuid.UUID]
+) -> tuple[dict[uuid.UUID, list[Observation]], dict[uuid.UUID, tuple[Any, Any]]]:
+    """The observations of ``media_ids``, and each medium's capture time and event."""
+    rows = (
+        await session.exec(
+            select(Observation, Media.captured_at, Media.event_id)
+            .join(Media, col(Observation.media_id) == col(Media.id))
+            .where(col(Observation.media_id).in_(media_ids))
+        )
+    ).all()
+    by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    about: dict[uuid.UUID, tuple[Any, Any]] = {}
+    for o, captured_at, event_id in rows:
+        assert o.media_id is not None
+        by_media[o.media_id].append(o)
+        about[o.media_id] = (captured_at, event_id)
+    return by_media, about
+
+
+async def validated_counts(session: AsyncSession, project_id: uuid.UUID) -> dict[str, int]:
+    """Validated observations per species (taxon id, else scientific name) in the project."""
+    rows = await session.exec(
+        select(Observation.taxon_id, Observation.scientific_name, func.count())
+        .where(Observation.project_id == project_id, Observation.verification_state == "validated")
+        .group_by(col(Observation.taxon_id), col(Observation.scientific_name))
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for taxon_id, name, n in rows.all():
+        counts[str(taxon_id) if taxon_id else name] += int(n)
+    return counts
+
+
+_EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+_MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
+_OBSERVATIONS: Table = Observation.__table__  # type: ignore[attr-defined]
+_RUNS: Table = ModelRun.__table__  # type: ignore[attr-defined]
+# An event's label columns and the parameters they are written from.
+LABEL_PARAMETERS = ("e_id", "l_name", "l_taxon", "l_method", "l_votes", "l_total", "l_at")
+LABEL_COLUMNS = {
+    "label_scientific_name": "l_name",
+    "label_taxon_id": "l_taxon",
+    "label_method": "l_method",
+    "label_votes": "l_votes",
+    "label_total": "l_total",
+    "updated_at": "l_at",
+}
+
+
+async def smoothing_rows(session: AsyncSession, event_ids: Collection[uuid.UUID]) -> Sequence[Any]:
+    """For each event, its stored label (id, name, taxon, method, votes, total), then one of
+    its observations: id, type, verification state, smoothed name and taxon, then its vote
+    (medium, method, name, taxon, confidence, model run, when the run analysed it)."""
+    e, o, m, r = _EVENTS.c, _OBSERVATIONS.c, _MEDIA.c, _RUNS.c
+    # Only the columns smoothing needs: results arrive in batches and this runs for each. An
+    # event without observations still gives one row (its label, then NULLs).
+    observed = _MEDIA.join(_OBSERVATIONS, o.media_id == m.id).outerjoin(
+        _RUNS, o.model_run_id == r.id
+    )
+    query = (
+        select_columns(
+            e.id,
+            e.label_scientific_name,
+            e.label_taxon_id,
+            e.label_method,
+            e.label_votes,
+            e.label_total,
+            o.id,
+            o.observation_type,
+            o.verification_state,
+            o.smoothed_scientific_name,
+            o.smoothed_taxon_id,
+            o.media_id,
+            o.classification_method,
+            o.scientific_name,
+            o.taxon_id,
+            o.confidence,
+            o.model_run_id,
+            r.analyzed_at,
+        )
+        .select_from(_EVENTS.outerjoin(observed, m.event_id == e.id))
+        .where(e.id.in_(list(event_ids)))
+    )
+    return (await (await session.connection()).execute(query)).all()
+
+
+async def write_event_labels(session: AsyncSession, labels: list[dict[str, Any]]) -> None:
+    """Events' new labels, one executemany; each dict keyed by ``LABEL_PARAMETERS``."""
+    await (await session.connection()).execute(
+        update(_EVENTS)
+        .where(_EVENTS.c.id == bindparam("e_id"))
+        .values({name: bindparam(key) for name, key in LABEL_COLUMNS.items()}),
+        labels,
+    )
+
+
+async def write_smoothed(
+    session: AsyncSession, changed: Mapping[uuid.UUID, tuple[str, uuid.UUID | None]]
+) -> None:
+    """Observations' new smoothed labels: on PostgreSQL in one statement (arrays)."""
+    if not changed:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        # The driver's own connection, inside the transaction the session already began.
+        driver: Any = raw.driver_connection
+        table = _OBSERVATIONS.name
+        await driver.execute(
+            f'UPDATE "{table}" SET smoothed_scientific_name = v.name, smoothed_taxon_id = v.taxon '
+            "FROM unnest($1::uuid[], $2::varchar[], $3::uuid[]) AS v(id, name, taxon) "
+            f'WHERE "{table}".id = v.id',
+            list(changed),
+            [name for name, _ in changed.values()],
+            [taxon for _, taxon in changed.values()],
+        )
+        return
+    by_label: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]] = defaultdict(list)
+    for obs_id, smoothed in changed.items():
+        by_label[smoothed].append(obs_id)
+    for (name, taxon_id), ids in by_label.items():
+        await connection.execute(
+            update(_OBSERVATIONS)
+            .where(_OBSERVATIONS.c.id.in_(ids))
+            .values(smoothed_scientific_name=name, smoothed_taxon_id=taxon_id)
+        )
+
+
+async def clear_smoothing(session: AsyncSession, media_ids: Sequence[uuid.UUID]) -> None:
+    """Media that left every event carry no smoothed label any more."""
+    if not media_ids:
+        return
+    await session.exec(
+        update(Observation)
+        .where(col(Observation.media_id).in_(media_ids))
+        .values(smoothed_scientific_name="", smoothed_taxon_id=None)
+        .execution_options(synchronize_session="fetch")
+    )

@@ -1,0 +1,204 @@
+"""The observations domain's rules as the routes call them: one observation or a whole event
+judged, corrected or reverted (each change kept, the event's label smoothed again), an
+observation's history, and the review queue a page at a time."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.access import ProjectAccess
+from wildlens.catalogue.models import Observation
+from wildlens.catalogue.observations import repository
+from wildlens.catalogue.observations.current import current_observations
+from wildlens.catalogue.observations.review import review_queue
+from wildlens.catalogue.observations.schemas import (
+    Correction,
+    ObservationChangePublic,
+    ObservationState,
+    ReviewItem,
+)
+from wildlens.catalogue.observations.smoothing import smooth_events_of
+from wildlens.catalogue.observations.verification import (
+    Change,
+    apply_to,
+    correction,
+    revert,
+    state_change,
+)
+from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.http import Page, decode_cursor, encode_cursor
+
+__all__ = [
+    "Judgement",
+    "correct",
+    "correct_event",
+    "history_page",
+    "judge",
+    "judge_event",
+    "observation_state",
+    "revert_to",
+    "review_page",
+]
+
+# What a person can say of a label without changing it, and the state each leaves it in.
+Judgement = Literal["validate", "dubious", "discard"]
+_STATES: dict[Judgement, str] = {
+    "validate": "validated",
+    "dubious": "dubious",
+    "discard": "discarded",
+}
+# Labels a species decision concerns; an event-wide correction leaves people and vehicles be.
+_SPECIES_TYPES = {"animal", "unknown", "unclassified"}
+
+
+async def _observation(
+    session: AsyncSession, project_id: uuid.UUID, observation_id: uuid.UUID
+) -> Observation:
+    observation = await repository.get_observation(session, observation_id)
+    if observation is None or observation.project_id != project_id:
+        raise NotFound(f"observation {observation_id} not found")
+    return observation
+
+
+def _state(o: Observation, version: int) -> ObservationState:
+    return ObservationState.from_row(o, version=version)
+
+
+async def _resmooth(session: AsyncSession, observations: list[Observation]) -> None:
+    # A person's label counts above the machine's in the event's smoothed label.
+    ids = {o.media_id for o in observations if o.media_id is not None}
+    if ids:
+        await smooth_events_of(session, await repository.media_by_ids(session, ids))
+
+
+async def _one(
+    session: AsyncSession,
+    access: ProjectAccess,
+    observation_id: uuid.UUID,
+    action: str,
+    change: Change,
+) -> ObservationState:
+    observation = await _observation(session, access.project.id, observation_id)
+    new = await apply_to(session, [observation], action, change, access.principal.subject)
+    await _resmooth(session, [observation])
+    return _state(observation, new[observation.id])
+
+
+async def _event(
+    session: AsyncSession,
+    access: ProjectAccess,
+    event_id: uuid.UUID,
+    action: str,
+    change: Change,
+    *,
+    species_only: bool = False,
+) -> list[ObservationState]:
+    media_ids = await repository.event_media_ids(session, access.project.id, event_id)
+    if not media_ids:
+        raise NotFound(f"event {event_id} not found")
+    by_media: dict[uuid.UUID | None, list[Observation]] = {}
+    for o in await repository.observations_of_media(session, media_ids):
+        by_media.setdefault(o.media_id, []).append(o)
+    targets = [o for group in by_media.values() for o in current_observations(group)]
+    if species_only:
+        targets = [o for o in targets if o.observation_type in _SPECIES_TYPES]
+    new = await apply_to(session, targets, action, change, access.principal.subject)
+    await _resmooth(session, targets)
+    return [_state(o, new[o.id]) for o in targets]
+
+
+async def observation_state(
+    session: AsyncSession, project_id: uuid.UUID, observation_id: uuid.UUID
+) -> ObservationState:
+    """The observation with its verification state and its number of changes."""
+    observation = await _observation(session, project_id, observation_id)
+    version = (await repository.versions(session, [observation.id]))[observation.id]
+    return _state(observation, version)
+
+
+async def history_page(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    observation_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[ObservationChangePublic]:
+    """The observation's changes after ``cursor``, oldest first."""
+    await _observation(session, project_id, observation_id)
+    after = 0
+    if cursor:
+        raw = decode_cursor(cursor)
+        if len(raw) != 1 or not isinstance(raw[0], int):
+            raise Invalid("cursor is not one this API returned")
+        after = raw[0]
+    rows = await repository.changes_after(session, observation_id, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(
+        items=[ObservationChangePublic.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=encode_cursor([rows[-1].version]) if more else None,
+    )
+
+
+async def judge(
+    session: AsyncSession, access: ProjectAccess, observation_id: uuid.UUID, action: Judgement
+) -> ObservationState:
+    """Validate, doubt or discard one observation."""
+    return await _one(session, access, observation_id, action, state_change(_STATES[action]))
+
+
+async def correct(
+    session: AsyncSession, access: ProjectAccess, observation_id: uuid.UUID, body: Correction
+) -> ObservationState:
+    """Correct one observation; its label becomes the person's, validated."""
+    change = await correction(session, body)
+    return await _one(session, access, observation_id, "correct", change)
+
+
+async def revert_to(
+    session: AsyncSession, access: ProjectAccess, observation_id: uuid.UUID, version: int
+) -> ObservationState:
+    """Bring the observation back to an earlier version of its history."""
+    observation = await _observation(session, access.project.id, observation_id)
+    new = await revert(session, observation, version, access.principal.subject)
+    await _resmooth(session, [observation])
+    return _state(observation, new[observation.id])
+
+
+async def judge_event(
+    session: AsyncSession, access: ProjectAccess, event_id: uuid.UUID, action: Judgement
+) -> list[ObservationState]:
+    """Validate, doubt or discard the current observations of every medium of the event."""
+    return await _event(session, access, event_id, action, state_change(_STATES[action]))
+
+
+async def correct_event(
+    session: AsyncSession, access: ProjectAccess, event_id: uuid.UUID, body: Correction
+) -> list[ObservationState]:
+    """Correct the current species labels of every medium of the event at once."""
+    change = await correction(session, body)
+    return await _event(session, access, event_id, "correct", change, species_only=True)
+
+
+async def review_page(
+    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[ReviewItem]:
+    """The review queue's page after ``cursor``."""
+    after: tuple[float, uuid.UUID] | None = None
+    if cursor:
+        raw = decode_cursor(cursor)
+        try:
+            after = float(raw[0]), uuid.UUID(str(raw[1]))
+        except (IndexError, TypeError, ValueError) as exc:
+            raise Invalid("cursor is not one this API returned") from exc
+    items = await review_queue(session, project_id, after=after, limit=limit + 1)
+    page = items[:limit]
+    more = len(items) > limit
+    return Page(
+        items=page,
+        next_cursor=encode_cursor([page[-1].score, str(page[-1].media_id)]) if more else None,
+    )

@@ -1,0 +1,80 @@
+"""The media and observation lists: filters checked against the project, the caller's privacy
+applied, one keyset page at a time; media with short-lived download URLs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.access import ProjectAccess
+from wildlens.catalogue.models import Media, Observation
+from wildlens.catalogue.privacy import request_view
+from wildlens.catalogue.queries import repository
+from wildlens.catalogue.queries.filters import Filters, problem
+from wildlens.common.db import utcnow
+from wildlens.common.errors import Invalid
+from wildlens.common.storage import ObjectStore
+
+__all__ = ["URL_LIFETIME", "check_references", "media_page", "observations_page", "signed_urls"]
+
+# Long enough to page through a screen of thumbnails, short enough that a leaked list of URLs
+# is soon useless.
+URL_LIFETIME = timedelta(minutes=15)
+
+
+async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filters) -> None:
+    """422 for a location, deployment or taxon that the filter names but that does not exist
+    (in this project, for locations and deployments): an empty list would hide the typo."""
+    problems: list[dict[str, Any]] = []
+    if f.location_id is not None:
+        location = await repository.get_location(session, f.location_id)
+        if location is None or location.project_id != project_id:
+            problems.append(problem("location_id", "is not a location of this project"))
+    if f.deployment_id is not None:
+        deployment = await repository.get_deployment(session, f.deployment_id)
+        if deployment is None or deployment.project_id != project_id:
+            problems.append(problem("deployment_id", "is not a deployment of this project"))
+    if f.taxon_id is not None and not await repository.taxon_exists(session, f.taxon_id):
+        problems.append(problem("taxon_id", "is not a taxon"))
+    if problems:
+        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+
+
+async def media_page(
+    session: AsyncSession, access: ProjectAccess, f: Filters, *, limit: int, cursor: str | None
+) -> tuple[list[tuple[Media, uuid.UUID | None]], str | None]:
+    """(media, its location id) the caller may see, in capture order, and the next cursor."""
+    project_id = access.project.id
+    await check_references(session, project_id, f)
+    visible = (await request_view(session, access)).visible_media()
+    return await repository.find_media(
+        session, project_id, f, limit=limit, cursor=cursor, visible=visible
+    )
+
+
+async def observations_page(
+    session: AsyncSession, access: ProjectAccess, f: Filters, *, limit: int, cursor: str | None
+) -> tuple[list[tuple[Observation, Any, Any, Any]], str | None]:
+    """(observation, capture time, deployment id, location id) the caller may see, in the
+    capture order of their media, and the next cursor."""
+    project_id = access.project.id
+    await check_references(session, project_id, f)
+    visible = (await request_view(session, access)).visible_media()
+    return await repository.find_observations(
+        session, project_id, f, limit=limit, cursor=cursor, visible=visible
+    )
+
+
+async def signed_urls(
+    store: ObjectStore, media: list[Media]
+) -> tuple[dict[uuid.UUID, str], datetime]:
+    """Media id → a URL its file downloads from without a token (for media whose file the
+    catalogue holds), and when the URLs expire."""
+    expires_at = utcnow() + URL_LIFETIME
+    urls = {
+        m.id: await store.url_for_get(m.object_key, URL_LIFETIME) for m in media if m.object_key
+    }
+    return urls, expires_at

@@ -1,0 +1,57 @@
+"""A statistic of a project's detections, over a scope the caller chose: the scope must name
+what is there, the summaries are brought up to date, then the table is computed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.models import Project
+from wildlens.catalogue.statistics import repository
+from wildlens.catalogue.statistics.params import Scope, query_problem
+from wildlens.catalogue.statistics.summaries import refresh
+from wildlens.catalogue.statistics.tables import Table, compute
+from wildlens.common.db import Database
+from wildlens.common.errors import Invalid
+
+__all__ = ["check_scope", "statistic"]
+
+
+async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> None:
+    """422 for a location, deployment or taxon that is not there (locations and deployments:
+    not in this project): an empty statistic would hide the typo."""
+    problems: list[dict[str, Any]] = []
+    if s.location_ids:
+        found = await repository.project_locations(session, project_id, s.location_ids)
+        for missing in (i for i in s.location_ids if i not in found):
+            problems.append(
+                query_problem("location_id", f"{missing} is not a location of this project")
+            )
+    if s.deployment_ids:
+        found = await repository.project_deployments(session, project_id, s.deployment_ids)
+        for missing in (i for i in s.deployment_ids if i not in found):
+            problems.append(
+                query_problem("deployment_id", f"{missing} is not a deployment of this project")
+            )
+    if s.taxon_id is not None and not await repository.taxon_exists(session, s.taxon_id):
+        problems.append(query_problem("taxon_id", "is not a taxon"))
+    if problems:
+        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+
+
+async def statistic(
+    db: Database, session: AsyncSession, project: Project, name: str, s: Scope
+) -> tuple[Table, int]:
+    """The statistic's table, and the independence interval it used (the scope's, else the
+    project's)."""
+    await check_scope(session, project.id, s)
+    interval_s = s.independence_interval_s
+    if interval_s is None:
+        interval_s = project.independence_interval_s
+    # The minutes changed since the last refresh, recomputed and committed first: a
+    # statistic is never older than the request.
+    await refresh(db, project.id)
+    await repository.aggregate_in_memory(session)
+    return await compute(session, project.id, name, s, interval_s), interval_s

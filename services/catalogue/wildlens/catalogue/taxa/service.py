@@ -1,0 +1,189 @@
+"""The taxon tree's rules and each project's label maps and expected taxa: every taxon named
+must exist, a label is mapped once, and a change that inference caches is announced."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
+from wildlens.catalogue.taxa import repository
+from wildlens.catalogue.taxa.events import stage_taxonomy_changed
+from wildlens.catalogue.taxa.importer import ImportReport, import_taxa
+from wildlens.catalogue.taxa.ranks import RANKS, normalise_rank
+from wildlens.catalogue.taxa.schemas import (
+    LabelMapEntryPublic,
+    LabelMapItem,
+    LabelMapPublic,
+    ProjectTaxaPublic,
+    TaxonSummary,
+)
+from wildlens.common.db import utcnow
+from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.service.context import ServiceContext
+
+__all__ = [
+    "import_taxon_file",
+    "label_map",
+    "project_taxa",
+    "replace_label_map",
+    "replace_project_taxa",
+    "search_taxa",
+    "taxon_with_ancestors",
+]
+
+
+async def import_taxon_file(
+    ctx: ServiceContext, session: AsyncSession, data: bytes
+) -> ImportReport:
+    """Apply a Darwin Core Taxon file; inference hears of it when anything changed."""
+    report = await import_taxa(session, data)
+    if report.created or report.updated:
+        await stage_taxonomy_changed(ctx, session, "taxa.imported")
+    return report
+
+
+async def search_taxa(
+    session: AsyncSession, q: str | None, rank: str | None, *, limit: int, cursor: str | None
+) -> tuple[list[Taxon], str | None]:
+    wanted = None
+    if rank is not None:
+        wanted = normalise_rank(rank)
+        if wanted is None:
+            raise Invalid(
+                f"unknown rank {rank!r}",
+                fields=[
+                    {
+                        "location": ["query", "rank"],
+                        "message": "one of " + ", ".join(RANKS),
+                        "type": "enum",
+                    }
+                ],
+            )
+    contains = q.strip().lower() if q and q.strip() else None
+    return await repository.page_taxa(
+        session, contains=contains, rank=wanted, limit=limit, cursor=cursor
+    )
+
+
+async def taxon_with_ancestors(
+    session: AsyncSession, taxon_id: uuid.UUID
+) -> tuple[Taxon, list[Taxon]]:
+    """The taxon and the taxa above it, from its parent up to the root."""
+    taxon = await repository.get_taxon(session, taxon_id)
+    if taxon is None:
+        raise NotFound(f"taxon {taxon_id} not found")
+    return taxon, await repository.ancestors(session, taxon)
+
+
+def _unknown_taxa(
+    ids: Sequence[uuid.UUID], found: dict[uuid.UUID, Taxon], where: list[Any]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "location": [*where, i],
+            "message": f"taxon {taxon_id} does not exist",
+            "type": "unknown_taxon",
+        }
+        for i, taxon_id in enumerate(ids)
+        if taxon_id not in found
+    ]
+
+
+async def label_map(
+    session: AsyncSession, project_id: uuid.UUID, model_name: str
+) -> LabelMapPublic:
+    rows = await repository.label_map_entries(session, project_id, model_name)
+    return LabelMapPublic(
+        project_id=project_id,
+        model_name=model_name,
+        entries=[
+            LabelMapEntryPublic(
+                label=e.label, taxon_id=t.id, scientific_name=t.scientific_name, rank=t.rank
+            )
+            for e, t in rows
+        ],
+        updated_at=max((e.updated_at for e, _ in rows), default=None),
+    )
+
+
+async def replace_label_map(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    model_name: str,
+    entries: Sequence[LabelMapItem],
+    actor: str,
+) -> LabelMapPublic:
+    """Replace the map whole: every taxon must exist and every label appear once."""
+    taxon_ids = [e.taxon_id for e in entries]
+    found = await repository.existing_ids(session, taxon_ids)
+    problems = _unknown_taxa(taxon_ids, found, ["body", "entries"])
+    repeated = {label for label, n in Counter(e.label for e in entries).items() if n > 1}
+    problems += [
+        {
+            "location": ["body", "entries", i, "label"],
+            "message": f"label {e.label!r} is mapped more than once",
+            "type": "duplicate",
+        }
+        for i, e in enumerate(entries)
+        if e.label in repeated
+    ]
+    if problems:
+        raise Invalid(f"{len(problems)} problem(s) in the label map", fields=problems)
+    now = utcnow()
+    await repository.replace_label_map_entries(
+        session,
+        project_id,
+        model_name,
+        (
+            LabelMapEntry(
+                project_id=project_id,
+                model_name=model_name,
+                label=e.label,
+                taxon_id=e.taxon_id,
+                updated_by=actor,
+                updated_at=now,
+            )
+            for e in entries
+        ),
+    )
+    await stage_taxonomy_changed(
+        ctx, session, "label_map.updated", project_id=project_id, model_name=model_name
+    )
+    return await label_map(session, project_id, model_name)
+
+
+async def project_taxa(session: AsyncSession, project_id: uuid.UUID) -> ProjectTaxaPublic:
+    rows = await repository.project_taxa(session, project_id)
+    return ProjectTaxaPublic(
+        project_id=project_id, taxa=[TaxonSummary.model_validate(t) for t in rows]
+    )
+
+
+async def replace_project_taxa(
+    ctx: ServiceContext,
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    taxon_ids: Sequence[uuid.UUID],
+    actor: str,
+) -> ProjectTaxaPublic:
+    """Replace the list whole; every taxon must exist."""
+    found = await repository.existing_ids(session, taxon_ids)
+    problems = _unknown_taxa(taxon_ids, found, ["body", "taxon_ids"])
+    if problems:
+        raise Invalid(f"{len(problems)} taxon id(s) do not exist", fields=problems)
+    await repository.replace_project_taxa(
+        session,
+        project_id,
+        (
+            ProjectTaxon(project_id=project_id, taxon_id=taxon_id, added_by=actor)
+            for taxon_id in dict.fromkeys(taxon_ids)
+        ),
+    )
+    await stage_taxonomy_changed(ctx, session, "project_taxa.updated", project_id=project_id)
+    return await project_taxa(session, project_id)
