@@ -21,8 +21,8 @@ from tests.support.api import bearer, ok, post_media
 from tests.support.bad_files import small_jpeg
 from tests.support.camtrapdp import EXAMPLE, zip_folder
 from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
-from wildlens.catalogue.statistics import records, summary_queries
 from wildlens.catalogue.statistics.params import Scope
+from wildlens.catalogue.statistics.repository import records, summary_queries
 
 STATISTICS = ["counts", "relative-abundance", "activity", "detection-rate", "species-accumulation"]
 # Some in the taxon tree (see test_taxa.TAXA_CSV), one known by name only.

@@ -51,7 +51,7 @@ class Deployment(CatalogueTable, table=True):
     utc_offset: str = Field(default="+00:00", max_length=6)
     # The camera clock's drift: it read this many seconds ahead of true time (negative: behind)
     # when checked at clock_checked_at (the end when not given); corrected linearly from the
-    # start (sites/clock.py has the model).
+    # start (models/clock.py has the model).
     clock_drift_seconds: float = 0.0
     clock_checked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # Camtrap DP deployment fields; the id the deployment had in imported data (deploymentID).

@@ -30,7 +30,7 @@ from wildlens.catalogue.observations.current import (
     is_volunteer,
 )
 from wildlens.catalogue.observations.repository import ranked, review_rows, validated_counts
-from wildlens.catalogue.observations.review_order import (
+from wildlens.catalogue.observations.repository.review_order import (
     DECIMALS,
     MODEL_DISAGREEMENT,
     RARITY,

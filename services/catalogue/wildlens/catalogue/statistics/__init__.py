@@ -3,6 +3,7 @@
 PNG.
 
 The route in ``api`` calls ``service``; ``tables`` computes each statistic from
-``repository``'s aggregates (built by ``records`` or ``summary_queries``), on the tables of
-``wildlens.catalogue.models``; ``summaries`` keeps the per-minute summaries up to date.
+``repository``'s aggregates, on the tables of ``wildlens.catalogue.models``; ``summaries``
+keeps the per-minute summaries up to date through the repository's statements. It follows
+api → service → repository → models.
 """

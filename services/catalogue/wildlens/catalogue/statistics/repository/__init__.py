@@ -4,7 +4,8 @@ it covers, and each aggregate from where it is cheapest.
 An aggregate comes from the per-minute summaries (``summary_queries``) when they answer the
 scope exactly (the usual case: whole minutes, an interval of a minute or more), else from the
 records (``records``). Both give the same numbers; the summaries read a hundred thousand
-minutes where the records read every observation of the project.
+minutes where the records read every observation of the project. ``summary_updates`` holds
+the statements that bring the summaries up to date.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Location, Taxon
-from wildlens.catalogue.statistics import records, summary_queries
 from wildlens.catalogue.statistics.params import Scope
-from wildlens.catalogue.statistics.records import aggregate_in_memory
+from wildlens.catalogue.statistics.repository import records, summary_queries
+from wildlens.catalogue.statistics.repository.records import aggregate_in_memory
 
 __all__ = [
     "activity_by_hour",

@@ -27,7 +27,7 @@ from wildlens.catalogue.models import (
 )
 from wildlens.catalogue.queries.filters import in_taxon
 from wildlens.catalogue.statistics.params import Scope
-from wildlens.catalogue.statistics.records import SECONDS_PER_DAY
+from wildlens.catalogue.statistics.repository.records import SECONDS_PER_DAY
 
 __all__ = [
     "activity_by_hour",

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Media, ModelRun, Observation, ObservationChange, Taxon
 from wildlens.catalogue.models import Sequence as Event
-from wildlens.catalogue.observations.review_order import ranked
+from wildlens.catalogue.observations.repository.review_order import ranked
 
 __all__ = [
     "LABEL_COLUMNS",
