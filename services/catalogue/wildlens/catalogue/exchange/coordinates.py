@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.models import Location, Project
 from wildlens.catalogue.privacy import Place, PrivacyView, export_view
 
@@ -47,7 +48,7 @@ async def export_coordinates(
     view = await export_view(session, project.id, precise=precise, public=public)
     hidden: set[uuid.UUID] = set()
     if view.hides_people:
-        rows = (await session.exec(view.media_with_people())).all()
+        rows = await repository.media_ids(session, view.media_with_people())
         hidden = {r if isinstance(r, uuid.UUID) else uuid.UUID(str(r)) for r in rows if r}
     return ExportCoordinates(
         view, frozenset(await view.sensitive_locations(session)), frozenset(hidden)

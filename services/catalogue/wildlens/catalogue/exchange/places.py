@@ -11,10 +11,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import case
-from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.models import Deployment, Device, Location
 
 __all__ = ["SitePlaces"]
@@ -38,17 +37,7 @@ class SitePlaces:
     ) -> Location | None:
         """The location with the external id ``key``, else the one called ``name``; made when
         there is none and the coordinates are given; None when there is none and they are not."""
-        found = (
-            await self.session.exec(
-                select(Location)
-                .where(
-                    Location.project_id == self.project_id,
-                    or_(col(Location.external_id) == key, col(Location.name) == name),
-                )
-                # The one with the external id first.
-                .order_by(case((col(Location.external_id) == key, 0), else_=1))
-            )
-        ).first()
+        found = await repository.location_by_key_or_name(self.session, self.project_id, key, name)
         if found is not None:
             if latitude is not None and longitude is not None:
                 found.latitude, found.longitude = latitude, longitude
@@ -69,11 +58,7 @@ class SitePlaces:
         return location
 
     async def _camera(self, serial: str) -> Device:
-        device = (
-            await self.session.exec(
-                select(Device).where(Device.project_id == self.project_id, Device.serial == serial)
-            )
-        ).first()
+        device = await repository.camera(self.session, self.project_id, serial)
         if device is None:
             device = Device(project_id=self.project_id, serial=serial)
             self.session.add(device)
@@ -92,14 +77,9 @@ class SitePlaces:
     ) -> Deployment:
         """This format's deployment at ``location``, covering ``start`` to ``end``."""
         external = f"{self.prefix}:{location.external_id or location.id}:{serial}"[:200]
-        deployment = (
-            await self.session.exec(
-                select(Deployment).where(
-                    Deployment.project_id == self.project_id,
-                    Deployment.external_id == external,
-                )
-            )
-        ).first()
+        deployment = await repository.deployment_by_external_id(
+            self.session, self.project_id, external
+        )
         if deployment is None:
             device = await self._camera(serial)
             deployment = Deployment(

@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.fields import (
     DEPLOYMENT_FIELDS,
     MEDIA_FIELDS,
@@ -30,7 +30,7 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
 )
 from wildlens.catalogue.exchange.camtrapdp.validation import PROFILE_URL, VERSION
 from wildlens.catalogue.exchange.coordinates import ExportCoordinates, export_coordinates
-from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
+from wildlens.catalogue.models import Deployment, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.db import utcnow
 from wildlens.common.storage import ObjectStore
@@ -143,16 +143,9 @@ async def write_package(
     pid = project.id
     if coordinates is None:
         coordinates = await export_coordinates(session, project, precise=False, public=True)
-    locations = {
-        loc.id: loc
-        for loc in await session.exec(select(Location).where(Location.project_id == pid))
-    }
-    devices = {d.id: d for d in await session.exec(select(Device).where(Device.project_id == pid))}
-    deployments = list(
-        await session.exec(
-            select(Deployment).where(Deployment.project_id == pid).order_by(col(Deployment.start))
-        )
-    )
+    locations = await repository.project_locations(session, pid)
+    devices = {d.id: d for d in await repository.project_devices(session, pid)}
+    deployments = await repository.deployments_by_start(session, pid)
     deployment_ids: dict[uuid.UUID, str] = {}
     deployment_rows: list[dict[str, str]] = []
     clocks = {}
@@ -182,15 +175,7 @@ async def write_package(
     _write(folder, "deployments", deployment_rows)
     await progress(0.1)
 
-    media = [
-        m
-        for m in await session.exec(
-            select(Media)
-            .where(Media.project_id == pid, col(Media.deployment_id).is_not(None))
-            .order_by(col(Media.captured_at), col(Media.id))
-        )
-        if coordinates.shows(m.id)
-    ]
+    media = [m for m in await repository.deployed_media(session, pid) if coordinates.shows(m.id)]
     deployment_location = {d.id: d.location_id for d in deployments}
     media_ids: dict[uuid.UUID, str] = {}
     media_rows: list[dict[str, str]] = []
@@ -227,13 +212,7 @@ async def write_package(
     _write(folder, "media", media_rows)
     await progress(0.7)
 
-    observations = list(
-        await session.exec(
-            select(Observation)
-            .where(Observation.project_id == pid)
-            .order_by(col(Observation.event_start), col(Observation.id))
-        )
-    )
+    observations = await repository.observations_by_event_start(session, pid)
     media_deployment = {m.id: m.deployment_id for m in media}
     captured = {m.id: m.captured_at for m in media}
     observation_rows: list[dict[str, str]] = []

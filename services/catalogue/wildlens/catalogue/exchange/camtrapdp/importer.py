@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.fields import (
     DEPLOYMENT_FIELDS,
     MEDIA_FIELDS,
@@ -139,17 +139,6 @@ def _clock(deployment_row: dict[str, str], media_rows: list[dict[str, str]]) -> 
     return offsets.most_common(1)[0][0]
 
 
-async def _existing(
-    session: AsyncSession, model: Any, project_id: uuid.UUID, ids: set[str]
-) -> dict[str, Any]:
-    if not ids:
-        return {}
-    found = await session.exec(
-        select(model).where(model.project_id == project_id, col(model.external_id).in_(ids))
-    )
-    return {row.external_id: row for row in found}
-
-
 def _hash(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -190,19 +179,15 @@ async def import_package(
         media_by_deployment.setdefault(m["deploymentID"], []).append(m)
 
     # Locations: by locationID, else by name and coordinates.
-    locations = await _existing(
+    locations = await repository.by_external_id_at_once(
         session, Location, pid, {r["locationID"] for r in deployment_rows if r.get("locationID")}
     )
     unnamed = {
         (loc.name, loc.latitude, loc.longitude): loc
-        for loc in await session.exec(
-            select(Location).where(Location.project_id == pid, col(Location.external_id).is_(None))
-        )
+        for loc in await repository.unnamed_locations(session, pid)
     }
-    devices = {
-        d.serial: d for d in await session.exec(select(Device).where(Device.project_id == pid))
-    }
-    deployments = await _existing(
+    devices = {d.serial: d for d in await repository.project_devices(session, pid)}
+    deployments = await repository.by_external_id_at_once(
         session, Deployment, pid, {r["deploymentID"] for r in deployment_rows}
     )
     for row in deployment_rows:
@@ -253,7 +238,9 @@ async def import_package(
         session.add(deployment)
     await session.flush()
 
-    media_by_id = await _existing(session, Media, pid, {r["mediaID"] for r in media_rows})
+    media_by_id = await repository.by_external_id_at_once(
+        session, Media, pid, {r["mediaID"] for r in media_rows}
+    )
     stored = 0
     root = package.folder.resolve()
     for row in media_rows:
@@ -289,7 +276,7 @@ async def import_package(
         session.add(media)
     await session.flush()
 
-    observations = await _existing(
+    observations = await repository.by_external_id_at_once(
         session, Observation, pid, {r["observationID"] for r in observation_rows}
     )
     for row in observation_rows:

@@ -17,10 +17,10 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.boxes import to_pixels
 from wildlens.catalogue.exchange.coco.schema import DATETIME_FORMAT, EMPTY, category_name
 from wildlens.catalogue.exchange.context import ExportContext
-from wildlens.catalogue.exchange.snapshot import load_snapshot
 from wildlens.catalogue.models import Media, Observation
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.db import utcnow
@@ -62,7 +62,7 @@ def _sequence(media: Media, observations: list[Observation]) -> str:
 
 
 async def write_coco(ctx: ExportContext) -> None:
-    snapshot = await load_snapshot(ctx.session, ctx.project)
+    snapshot = await repository.load_snapshot(ctx.session, ctx.project)
     categories: dict[str, int] = {EMPTY: 0}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []

@@ -25,9 +25,9 @@ from wildlens.catalogue.exchange.boxes import to_relative
 from wildlens.catalogue.exchange.camtrapdp.fields import offset_text
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.coco.schema import observation_kind, parse_coco_datetime
-from wildlens.catalogue.exchange.lookups import by_external_id
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
+from wildlens.catalogue.exchange.repository import by_external_id
 from wildlens.catalogue.models import Media, Observation, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.errors import Invalid

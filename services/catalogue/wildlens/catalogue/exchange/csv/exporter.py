@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
-from wildlens.catalogue.exchange.snapshot import load_snapshot
 from wildlens.catalogue.models.clock import parse_offset
 
 __all__ = ["COLUMNS", "write_observations"]
@@ -71,7 +71,7 @@ def _text(value: Any) -> str:
 
 
 async def write_observations(ctx: ExportContext) -> None:
-    snapshot = await load_snapshot(ctx.session, ctx.project)
+    snapshot = await repository.load_snapshot(ctx.session, ctx.project)
     await ctx.progress(0.4)
     path = ctx.folder / "observations.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:

@@ -24,13 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, select
-
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
 from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
-from wildlens.catalogue.exchange.snapshot import ProjectSnapshot, load_snapshot
-from wildlens.catalogue.models import Deployment, Observation, ProjectTaxon, Taxon
+from wildlens.catalogue.exchange.repository import ProjectSnapshot
+from wildlens.catalogue.models import Deployment, Observation, Taxon
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.repository import descendants
 
@@ -110,24 +109,15 @@ def _name_id(taxon: Taxon | None) -> str:
 
 async def write_archive(ctx: ExportContext) -> None:
     session = ctx.session
-    snapshot = await load_snapshot(session, ctx.project)
+    snapshot = await repository.load_snapshot(session, ctx.project)
     await ctx.progress(0.3)
     licence = ctx.project.data_license
     taxa_ids = {o.taxon_id for o in snapshot.observations if o.taxon_id is not None}
-    expected = list(
-        await session.exec(
-            select(Taxon)
-            .join(ProjectTaxon, col(ProjectTaxon.taxon_id) == col(Taxon.id))
-            .where(ProjectTaxon.project_id == ctx.project.id)
-            .order_by(col(Taxon.scientific_name))
-        )
-    )
+    expected = await repository.expected_taxa(session, ctx.project.id)
     taxa = {t.id: t for t in expected}
     missing = [t for t in taxa_ids if t not in taxa]
     if missing:
-        taxa.update(
-            {t.id: t for t in await session.exec(select(Taxon).where(col(Taxon.id).in_(missing)))}
-        )
+        taxa.update(await repository.taxa_by_id(session, missing))
     by_name = {t.scientific_name: t for t in taxa.values()}
 
     events: list[dict[str, Any]] = []
@@ -214,11 +204,7 @@ async def write_archive(ctx: ExportContext) -> None:
     all_taxa = set().union(*subtree.values()) if subtree else set()
     if all_taxa - set(names):
         more = [i for i in all_taxa if i not in names]
-        for start in range(0, len(more), 500):
-            for t in await session.exec(
-                select(Taxon).where(col(Taxon.id).in_(more[start : start + 500]))
-            ):
-                names[t.id] = t.scientific_name
+        names.update(await repository.scientific_names(session, more))
     event_dates = {e["eventID"]: e["eventDate"] for e in events}
     for d in snapshot.deployments:
         if _trap_nights(d) is None:

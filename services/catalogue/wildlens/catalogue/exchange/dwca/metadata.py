@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wildlens.catalogue.exchange.coordinates import ExportCoordinates
 from wildlens.catalogue.exchange.dwca.terms import DWC, EVENT_TERMS, OCCURRENCE_TERMS, term_uri
-from wildlens.catalogue.exchange.snapshot import ProjectSnapshot
+from wildlens.catalogue.exchange.repository import ProjectSnapshot
 from wildlens.catalogue.models import Project
 
 __all__ = ["write_eml", "write_meta"]

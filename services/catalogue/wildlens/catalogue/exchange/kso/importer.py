@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.coco.schema import parse_coco_datetime
-from wildlens.catalogue.exchange.lookups import by_external_id
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.models import LabelMapEntry, Media, Project, ProjectTaxon, Taxon
@@ -277,13 +276,7 @@ def _species(
 async def _taxon(
     session: AsyncSession, scientific_name: str, rank: str, common_name: str
 ) -> tuple[Taxon, bool]:
-    found = (
-        await session.exec(
-            select(Taxon)
-            .where(Taxon.scientific_name == scientific_name)
-            .order_by(col(Taxon.taxonomic_status) != "accepted")
-        )
-    ).first()
+    found = await repository.taxon_named(session, scientific_name)
     if found is not None:
         return found, False
     taxon = Taxon(
@@ -332,7 +325,7 @@ async def import_kso(
     for movie in movies:
         by_site[movie.site.key].append(movie)
     keys = [f"kso:movie:{m.metadata['movie_id']}" for m in movies]
-    existing = await by_external_id(session, Media, pid, keys)
+    existing = await repository.by_external_id(session, Media, pid, keys)
     for site_key, group in by_site.items():
         location = locations[site_key]
         times = [m.created_on for m in group if m.created_on is not None]
@@ -367,18 +360,8 @@ async def import_kso(
             media.raw_metadata = {**media.raw_metadata, "kso": movie.metadata}
             session.add(media)
 
-    expected = {
-        t.taxon_id
-        for t in await session.exec(select(ProjectTaxon).where(ProjectTaxon.project_id == pid))
-    }
-    labels = {
-        e.label: e
-        for e in await session.exec(
-            select(LabelMapEntry).where(
-                LabelMapEntry.project_id == pid, LabelMapEntry.model_name == LABEL_MAP_MODEL
-            )
-        )
-    }
+    expected = await repository.project_taxon_ids(session, pid)
+    labels = await repository.label_map(session, pid, LABEL_MAP_MODEL)
     for label, scientific_name, rank, _kingdom in species:
         taxon, made = await _taxon(session, scientific_name, rank, label)
         if made:

@@ -14,10 +14,9 @@ import uuid
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlmodel import col, select
-
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
-from wildlens.catalogue.models import Media, ModelRun, Observation, RankedClassifications
+from wildlens.catalogue.models import Media, ModelRun, Observation
 
 __all__ = ["FORMAT_VERSION", "write_batch_results"]
 
@@ -63,36 +62,16 @@ def _latest_runs(runs: list[ModelRun]) -> dict[uuid.UUID, ModelRun]:
 
 async def write_batch_results(ctx: ExportContext) -> None:
     session, pid = ctx.session, ctx.project.id
-    media = {
-        m.id: m
-        for m in await session.exec(
-            select(Media).where(Media.project_id == pid).order_by(col(Media.captured_at))
-        )
-    }
-    runs = _latest_runs(
-        list(await session.exec(select(ModelRun).where(col(ModelRun.media_id).in_(list(media)))))
-        if media
-        else []
-    )
+    media = {m.id: m for m in await repository.media_by_capture_time(session, pid)}
+    runs = _latest_runs(await repository.runs_of_media(session, list(media)) if media else [])
     await ctx.progress(0.3)
     observations: dict[uuid.UUID, list[Observation]] = defaultdict(list)
     run_ids = [r.id for r in runs.values()]
     if run_ids:
-        for o in await session.exec(
-            select(Observation)
-            .where(col(Observation.model_run_id).in_(run_ids))
-            .order_by(col(Observation.confidence).desc(), col(Observation.id))
-        ):
+        for o in await repository.observations_of_runs(session, run_ids):
             assert o.model_run_id is not None
             observations[o.model_run_id].append(o)
-    ranked = {
-        r.observation_id: r.labels
-        for r in await session.exec(
-            select(RankedClassifications)
-            .join(Observation, col(Observation.id) == col(RankedClassifications.observation_id))
-            .where(Observation.project_id == pid)
-        )
-    }
+    ranked = await repository.ranked_labels(session, pid)
     await ctx.progress(0.6)
 
     detection_categories = _Categories(_STANDARD)

@@ -18,11 +18,10 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
-from wildlens.catalogue.exchange.lookups import CHUNK
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
@@ -180,17 +179,7 @@ async def _candidates(session: AsyncSession, project: Project, files: list[str])
     with one of its file names (not the whole project: results usually cover one card)."""
     paths = sorted({p for f in files for p in (f, _normal(f))})
     names = sorted({PurePosixPath(_normal(f)).name for f in files})
-    found: dict[object, Media] = {}
-    for start in range(0, max(len(paths), len(names)), CHUNK):
-        query = select(Media).where(
-            Media.project_id == project.id,
-            or_(
-                col(Media.file_path).in_(paths[start : start + CHUNK]),
-                col(Media.filename).in_(names[start : start + CHUNK]),
-            ),
-        )
-        found.update((m.id, m) for m in await session.exec(query))
-    return list(found.values())
+    return await repository.media_with_paths_or_names(session, project.id, paths, names)
 
 
 async def import_batch_results(
@@ -268,19 +257,9 @@ async def import_batch_results(
     threshold = _number(metadata.get("typical_detection_threshold")) if metadata else None
     # Media this model version has results for already: a model run is unique per medium and
     # model version, so those are left as they are.
-    done: set[object] = set()
-    media_ids = [m.id for m in matched.values()]
-    for start in range(0, len(media_ids), CHUNK):
-        done.update(
-            run.media_id
-            for run in await session.exec(
-                select(ModelRun).where(
-                    col(ModelRun.media_id).in_(media_ids[start : start + CHUNK]),
-                    ModelRun.model_name == name,
-                    ModelRun.model_version == model_version,
-                )
-            )
-        )
+    done = await repository.media_with_results(
+        session, [m.id for m in matched.values()], name, model_version
+    )
     created: Counter[str] = Counter()
     unchanged: Counter[str] = Counter()
     classified_by = f"{name}@{model_version}" if model_version else name

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.exchange.repository.places import project_devices, project_locations
+from wildlens.catalogue.exchange.repository.records import deployed_media
 from wildlens.catalogue.models import (
     Deployment,
     Device,
@@ -66,11 +68,8 @@ class ProjectSnapshot:
 async def load_snapshot(session: AsyncSession, project: Project) -> ProjectSnapshot:
     """Everything an export of ``project`` needs, read in ``session``."""
     pid = project.id
-    locations = {
-        loc.id: loc
-        for loc in await session.exec(select(Location).where(Location.project_id == pid))
-    }
-    devices = {d.id: d for d in await session.exec(select(Device).where(Device.project_id == pid))}
+    locations = await project_locations(session, pid)
+    devices = {d.id: d for d in await project_devices(session, pid)}
     deployments = list(
         await session.exec(
             select(Deployment)
@@ -78,13 +77,7 @@ async def load_snapshot(session: AsyncSession, project: Project) -> ProjectSnaps
             .order_by(col(Deployment.start), col(Deployment.id))
         )
     )
-    media = list(
-        await session.exec(
-            select(Media)
-            .where(Media.project_id == pid, col(Media.deployment_id).is_not(None))
-            .order_by(col(Media.captured_at), col(Media.id))
-        )
-    )
+    media = await deployed_media(session, pid)
     observations = list(
         await session.exec(
             select(Observation)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["by_external_id"]
+__all__ = ["CHUNK", "by_external_id", "by_external_id_at_once"]
 
 # Values per IN list: well inside every database's limit on bound parameters.
 CHUNK = 500
@@ -30,3 +30,16 @@ async def by_external_id(
         )
         found.update((row.external_id, row) for row in rows)
     return found
+
+
+async def by_external_id_at_once(
+    session: AsyncSession, model: Any, project_id: uuid.UUID, ids: set[str]
+) -> dict[str, Any]:
+    """As :func:`by_external_id`, in one statement with a single IN list; none when ``ids`` is
+    empty."""
+    if not ids:
+        return {}
+    found = await session.exec(
+        select(model).where(model.project_id == project_id, col(model.external_id).in_(ids))
+    )
+    return {row.external_id: row for row in found}

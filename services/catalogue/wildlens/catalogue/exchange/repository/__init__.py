@@ -1,0 +1,92 @@
+"""Every query of the exchange domain, by what it reads or writes.
+
+``export_jobs``: the export queue (a job's row, taken and held by conditional updates);
+``snapshot``: a project as exporters read it; ``places``, ``records``, ``detections``,
+``taxa``: the rows imports look up and the rest of what exports read; ``external_ids``: rows
+by the ids an imported file gave them.
+"""
+
+from __future__ import annotations
+
+from wildlens.catalogue.exchange.repository.detections import (
+    media_with_results,
+    observations_of_runs,
+    ranked_labels,
+    runs_of_media,
+)
+from wildlens.catalogue.exchange.repository.export_jobs import (
+    claimable_jobs,
+    export_job,
+    give_up,
+    hand_back,
+    project,
+    take,
+    update_held,
+)
+from wildlens.catalogue.exchange.repository.external_ids import (
+    CHUNK,
+    by_external_id,
+    by_external_id_at_once,
+)
+from wildlens.catalogue.exchange.repository.places import (
+    camera,
+    deployment_by_external_id,
+    deployments_by_start,
+    location_by_key_or_name,
+    project_devices,
+    project_locations,
+    unnamed_locations,
+)
+from wildlens.catalogue.exchange.repository.records import (
+    deployed_media,
+    media_by_capture_time,
+    media_ids,
+    media_with_paths_or_names,
+    observations_by_event_start,
+)
+from wildlens.catalogue.exchange.repository.snapshot import ProjectSnapshot, load_snapshot
+from wildlens.catalogue.exchange.repository.taxa import (
+    expected_taxa,
+    label_map,
+    project_taxon_ids,
+    scientific_names,
+    taxa_by_id,
+    taxon_named,
+)
+
+__all__ = [
+    "CHUNK",
+    "ProjectSnapshot",
+    "by_external_id",
+    "by_external_id_at_once",
+    "camera",
+    "claimable_jobs",
+    "deployed_media",
+    "deployment_by_external_id",
+    "deployments_by_start",
+    "expected_taxa",
+    "export_job",
+    "give_up",
+    "hand_back",
+    "label_map",
+    "load_snapshot",
+    "location_by_key_or_name",
+    "media_by_capture_time",
+    "media_ids",
+    "media_with_paths_or_names",
+    "media_with_results",
+    "observations_by_event_start",
+    "observations_of_runs",
+    "project",
+    "project_devices",
+    "project_locations",
+    "project_taxon_ids",
+    "ranked_labels",
+    "runs_of_media",
+    "scientific_names",
+    "take",
+    "taxa_by_id",
+    "taxon_named",
+    "unnamed_locations",
+    "update_held",
+]

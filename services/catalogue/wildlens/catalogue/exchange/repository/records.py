@@ -1,0 +1,75 @@
+"""The media and observations exports read, and the media a results file may name."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.exchange.repository.external_ids import CHUNK
+from wildlens.catalogue.models import Media, Observation
+
+__all__ = [
+    "deployed_media",
+    "media_by_capture_time",
+    "media_ids",
+    "media_with_paths_or_names",
+    "observations_by_event_start",
+]
+
+
+async def deployed_media(session: AsyncSession, project_id: uuid.UUID) -> list[Media]:
+    """The project's media tied to a deployment, by capture time."""
+    return list(
+        await session.exec(
+            select(Media)
+            .where(Media.project_id == project_id, col(Media.deployment_id).is_not(None))
+            .order_by(col(Media.captured_at), col(Media.id))
+        )
+    )
+
+
+async def media_by_capture_time(session: AsyncSession, project_id: uuid.UUID) -> list[Media]:
+    return list(
+        await session.exec(
+            select(Media).where(Media.project_id == project_id).order_by(col(Media.captured_at))
+        )
+    )
+
+
+async def media_with_paths_or_names(
+    session: AsyncSession, project_id: uuid.UUID, paths: list[str], names: list[str]
+) -> list[Media]:
+    """The project's media recorded under one of ``paths`` or with one of the file ``names``."""
+    found: dict[object, Media] = {}
+    for start in range(0, max(len(paths), len(names)), CHUNK):
+        query = select(Media).where(
+            Media.project_id == project_id,
+            or_(
+                col(Media.file_path).in_(paths[start : start + CHUNK]),
+                col(Media.filename).in_(names[start : start + CHUNK]),
+            ),
+        )
+        found.update((m.id, m) for m in await session.exec(query))
+    return list(found.values())
+
+
+async def media_ids(session: AsyncSession, query: Any) -> Sequence[Any]:
+    """What a ``SELECT media_id`` query (privacy's) gives."""
+    rows: Sequence[Any] = (await session.exec(query)).all()
+    return rows
+
+
+async def observations_by_event_start(
+    session: AsyncSession, project_id: uuid.UUID
+) -> list[Observation]:
+    return list(
+        await session.exec(
+            select(Observation)
+            .where(Observation.project_id == project_id)
+            .order_by(col(Observation.event_start), col(Observation.id))
+        )
+    )
