@@ -44,8 +44,7 @@ if str(ROOT) not in sys.path:
 from tests.support.tiny_models import build_tiny_detector, generate_scene  # noqa: E402
 from wildlens.common.auth import TokenIssuer, load_keyring  # noqa: E402
 from wildlens.common.http import create_app  # noqa: E402
-from wildlens.common.service import discover_services  # noqa: E402
-from wildlens.common.settings import Settings  # noqa: E402
+from wildlens.common.service import discover_services, platform_settings  # noqa: E402
 from wildlens.common.telemetry import configure_logging  # noqa: E402
 
 TARGET_S = 5.0
@@ -211,7 +210,7 @@ async def measure(samples: int = 7) -> tuple[float, float]:
     receiver = Receiver()
     with tempfile.TemporaryDirectory(prefix="wildlens-bench-") as scratch:
         port = _free_port()
-        settings = Settings(
+        settings = platform_settings()(
             mode="embedded",
             data_dir=Path(scratch),
             public_url=f"http://127.0.0.1:{port}",

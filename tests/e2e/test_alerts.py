@@ -24,7 +24,7 @@ from tests.support.platform import admin_token, eventually, get_media, running, 
 from tests.support.results import analysis, animal, person
 from tests.support.tiny_models import generate_scene
 from wildlens.catalogue.alerts.delivery import RetryPolicy
-from wildlens.common.settings import AlertSettings
+from wildlens.catalogue.settings import AlertSettings
 
 
 @dataclass

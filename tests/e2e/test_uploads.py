@@ -19,8 +19,8 @@ from tests.conftest import free_port
 from tests.support import bad_files
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, eventually, get_media, running
-from wildlens.common.settings import IngestSettings
 from wildlens.ingest.models import IdempotencyKey, IngestedMedia
+from wildlens.ingest.settings import IngestSettings
 
 BOUNDARY = "wildlens-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

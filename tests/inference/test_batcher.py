@@ -14,11 +14,12 @@ from typing import Any, cast
 import pytest
 
 from wildlens.common.service.context import ServiceContext
-from wildlens.common.settings import Settings
+from wildlens.common.settings import compose_settings
 from wildlens.inference.analysis.batcher import MicroBatcher
 from wildlens.inference.analysis.runner import Analyzer, Undecodable
 from wildlens.inference.models.detector import Detector
 from wildlens.inference.models.serving import ModelServing
+from wildlens.inference.settings import InferenceSettings
 
 
 class Recorder:
@@ -86,7 +87,7 @@ async def test_a_failing_run_fails_its_own_callers_only() -> None:
 
 
 def _analyzer(tmp_path: Path, detector: Detector, **inference: Any) -> Analyzer:
-    settings = Settings(data_dir=tmp_path, inference=inference)
+    settings = compose_settings([InferenceSettings])(data_dir=tmp_path, inference=inference)
     serving = ModelServing(cache=cast(Any, None))
     serving.install(detector)
     # The analyzer reads only the settings from its context when given its images directly.

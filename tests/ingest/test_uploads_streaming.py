@@ -9,9 +9,9 @@ import pytest
 
 from tests.support import bad_files
 from wildlens.common.errors import Invalid, PayloadTooLarge, UnsupportedMedia
-from wildlens.common.settings import IngestSettings
 from wildlens.ingest.multipart import MultipartReader, boundary_of
 from wildlens.ingest.ratelimit import TokenBuckets
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.filenames import MAX_NAME_BYTES, sanitise_filename
 from wildlens.ingest.uploads.receiving import SniffedStream
 

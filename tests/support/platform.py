@@ -16,7 +16,7 @@ from tests.conftest import AMQP_PASSWORD, AMQP_URL, AMQP_USER, PG_URL, S3Server
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.auth.keys import generate_pem_pair
 from wildlens.common.http import create_app
-from wildlens.common.service import discover_services
+from wildlens.common.service import discover_services, platform_settings
 from wildlens.common.settings import Settings
 
 # The tests' webhook receivers listen on loopback, which the catalogue refuses by default.
@@ -24,7 +24,8 @@ TEST_ALERTS = {"allow_private_targets": True}
 
 
 def embedded_settings(data_dir: Path, *, detector: Path | None = None) -> Settings:
-    return Settings(
+    # The common settings and every installed service's group.
+    return platform_settings()(
         mode="embedded",
         data_dir=data_dir,
         log_json=True,
@@ -43,7 +44,7 @@ def real_settings(
     detector: Path | None = None,
 ) -> Settings:
     private_pem, _public_pem = generate_pem_pair()
-    return Settings(
+    return platform_settings()(
         mode="distributed",
         data_dir=data_dir,
         database_url=PG_URL,

@@ -12,6 +12,7 @@ from wildlens.catalogue.exchange.jobs import start_worker, stop_worker
 from wildlens.catalogue.media.analysis import analyzed_consumer
 from wildlens.catalogue.media.recording import record_media
 from wildlens.catalogue.models import metadata
+from wildlens.catalogue.settings import AlertSettings
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
 from wildlens.common.events import Envelope
 from wildlens.common.service import ServiceContext, ServiceSpec
@@ -70,7 +71,7 @@ async def _start(ctx: ServiceContext) -> None:
     # Alert webhooks go out from the delivery table, woken by the commits that queue them.
     assert ctx.db is not None
     worker = ctx.state["alert_deliveries"] = DeliveryWorker(
-        ctx.db, allow_private_targets=ctx.settings.alerts.allow_private_targets
+        ctx.db, allow_private_targets=AlertSettings.of(ctx.settings).allow_private_targets
     )
     ctx.db.on_commit(worker.kick)
     await worker.start()
@@ -100,5 +101,6 @@ def service() -> ServiceSpec:
         start=_start,
         stop=_stop,
         uses_outbox=True,
+        settings=AlertSettings,
         order=10,
     )

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from fastapi import APIRouter
 
-from wildlens.common.service import ServiceContext, ServiceSpec
+from wildlens.common.service import ServiceContext, ServiceSpec, SettingOption
+from wildlens.inference.settings import InferenceSettings
 
 if TYPE_CHECKING:
     from wildlens.inference.analysis.runner import Analyzer
@@ -44,7 +45,7 @@ async def _start(ctx: ServiceContext) -> None:
     from wildlens.inference.models.promotion import PromotionListener
     from wildlens.inference.models.serving import ModelServing
 
-    settings = ctx.settings.inference
+    settings = InferenceSettings.of(ctx.settings)
     cache = BundleCache(settings.model_cache or ctx.settings.data_dir / "model-cache", ctx.store)
     serving = ModelServing(cache)
     if settings.detector is not None:
@@ -86,7 +87,7 @@ async def _classification(ctx: ServiceContext, serving: ModelServing, analyzer: 
     from wildlens.inference.classification.stage import ClassificationStage
 
     serving.register_kind("classifier", Classifier)
-    path = ctx.settings.inference.classifier
+    path = InferenceSettings.of(ctx.settings).classifier
     if path is not None:
         classifier = await asyncio.to_thread(Classifier.from_path, path)
         await asyncio.to_thread(classifier.load)
@@ -126,5 +127,12 @@ def service() -> ServiceSpec:
         start=_start,
         stop=_stop,
         readiness=_readiness,
+        settings=InferenceSettings,
+        up_options=(
+            SettingOption("detector", "A detector model bundle (folder with model.onnx)."),
+            SettingOption(
+                "classifier", "A species classifier bundle, run on the detector's animal crops."
+            ),
+        ),
         order=30,
     )

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from wildlens.common.service import ServiceContext, ServiceSpec
 from wildlens.ingest.models import metadata
 from wildlens.ingest.revocation import revocation_status, start_revocations, stop_revocations
+from wildlens.ingest.settings import IngestSettings
 
 
 def _routers() -> list[APIRouter]:
@@ -25,7 +26,7 @@ async def _start(ctx: ServiceContext) -> None:
     from wildlens.ingest.derivatives import jobs as derivative_jobs
     from wildlens.ingest.video import jobs as video_jobs
 
-    if ctx.settings.ingest.run_workers:
+    if IngestSettings.of(ctx.settings).run_workers:
         derivative_jobs.subscribe(ctx)
         video_jobs.subscribe(ctx)
         removal.subscribe(ctx)
@@ -51,5 +52,6 @@ def service() -> ServiceSpec:
         stop=_stop,
         readiness=_readiness,
         uses_outbox=True,
+        settings=IngestSettings,
         order=20,
     )

@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 
 from wildlens.common.auth import ROLES, TokenIssuer, load_keyring
-from wildlens.common.service.spec import ServiceSpec, discover_services
+from wildlens.common.cli.service_options import ChosenSettings, with_service_options
+from wildlens.common.service.spec import ServiceSpec, discover_services, platform_settings
 from wildlens.common.settings import Settings
 from wildlens.common.telemetry import configure_logging
 
@@ -42,25 +43,20 @@ DataOption = Annotated[
 
 
 def _settings(data: Path | None = None, **overrides: object) -> Settings:
-    settings = Settings()
+    # The common settings and the groups of every installed service, from the environment.
+    settings = platform_settings()()
     updates: dict[str, object] = dict(overrides)
     if data is not None:
         updates["data_dir"] = data
     return settings.model_copy(update=updates) if updates else settings
 
 
-@app.command()
 def up(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     data: DataOption = None,
-    detector: Annotated[
-        Path | None, typer.Option(help="A detector model bundle (folder with model.onnx).")
-    ] = None,
-    classifier: Annotated[
-        Path | None,
-        typer.Option(help="A species classifier bundle, run on the detector's animal crops."),
-    ] = None,
+    *,
+    chosen: ChosenSettings,
 ) -> None:
     """Run every installed service in one process on the embedded backends."""
     import uvicorn
@@ -68,12 +64,8 @@ def up(
     from wildlens.common.http import create_app
 
     settings = _settings(data, mode="embedded", public_url=f"http://{host}:{port}")
-    models = {"detector": detector, "classifier": classifier}
-    chosen = {name: path for name, path in models.items() if path is not None}
-    if chosen:
-        settings = settings.model_copy(
-            update={"inference": settings.inference.model_copy(update=chosen)}
-        )
+    # What the services' own options (such as inference's --detector) set.
+    settings = chosen.applied_to(settings)
     configure_logging(settings.log_level, json=settings.log_json)
     specs = discover_services()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +91,10 @@ def up(
         f"(data in {settings.data_dir.resolve()})"
     )
     uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+
+
+# Its options are its own and those the installed services declare.
+app.command(name="up")(with_service_options(up, discover_services()))
 
 
 @app.command()

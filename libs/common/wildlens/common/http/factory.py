@@ -8,8 +8,7 @@ import os
 from fastapi import FastAPI
 
 from wildlens.common.http.app import create_app
-from wildlens.common.service.spec import discover_services
-from wildlens.common.settings import Settings
+from wildlens.common.service.spec import discover_services, platform_settings
 from wildlens.common.telemetry import configure_logging
 
 __all__ = ["from_environment"]
@@ -20,6 +19,7 @@ def from_environment() -> FastAPI:
     service = os.environ.get("WILDLENS_SERVICE")
     if not service:
         raise RuntimeError("WILDLENS_SERVICE names the service to serve")
-    settings = Settings()
+    specs = discover_services([service])
+    settings = platform_settings(specs)()
     configure_logging(settings.log_level, json=settings.log_json)
-    return create_app(settings, discover_services([service]))
+    return create_app(settings, specs)

@@ -23,7 +23,7 @@ from wildlens.common.db.migrations import upgrade
 from wildlens.common.service.clients import ServiceClients
 from wildlens.common.service.context import ServiceContext, instance_name
 from wildlens.common.service.spec import ServiceSpec
-from wildlens.common.settings import Settings
+from wildlens.common.settings import Settings, with_groups
 from wildlens.common.storage import ObjectStore, create_store
 
 __all__ = ["Platform", "attach_tables"]
@@ -66,6 +66,8 @@ class Platform:
     def __init__(self, settings: Settings, specs: list[ServiceSpec]) -> None:
         if not specs:
             raise ValueError("no services to run")
+        # Each service reads its own group: settings built without one get it here.
+        settings = with_groups(settings, (s.settings for s in specs if s.settings is not None))
         self.settings = settings
         self.specs = specs
         self.instance = instance_name()

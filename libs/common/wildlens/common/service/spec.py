@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -11,15 +11,35 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from sqlalchemy import MetaData
 
+from wildlens.common.settings import Settings, SettingsGroup, compose_settings
+
 if TYPE_CHECKING:
     from wildlens.common.service.context import ServiceContext
 
-__all__ = ["ENTRY_POINT_GROUP", "ServiceSpec", "discover_services"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ServiceSpec",
+    "SettingOption",
+    "discover_services",
+    "platform_settings",
+]
 
 ENTRY_POINT_GROUP = "wildlens.services"
 
 Hook = Callable[["ServiceContext"], Awaitable[None]]
 Readiness = Callable[["ServiceContext"], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class SettingOption:
+    """An option of ``wildlens up`` that sets one field of the service's settings group.
+
+    The option is ``--<field>`` (underscores as dashes) and takes the field's type; when it is
+    not given, the setting keeps what the environment says.
+    """
+
+    field: str
+    help: str
 
 
 @dataclass(frozen=True)
@@ -41,7 +61,16 @@ class ServiceSpec:
     # Services with an outbox publish through it; others publish directly.
     uses_outbox: bool = False
     order: int = 100
+    settings: type[SettingsGroup] | None = None
+    up_options: tuple[SettingOption, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.up_options and self.settings is None:
+            raise ValueError(f"{self.name}: options set settings, and it declares none")
+        for option in self.up_options:
+            if self.settings is not None and option.field not in self.settings.model_fields:
+                raise ValueError(f"{self.name}: no setting {option.field!r} for its option")
 
 
 def discover_services(names: list[str] | None = None) -> list[ServiceSpec]:
@@ -62,3 +91,10 @@ def discover_services(names: list[str] | None = None) -> list[ServiceSpec]:
             )
         return [found[n] for n in names]
     return sorted(found.values(), key=lambda s: (s.order, s.name))
+
+
+def platform_settings(specs: Iterable[ServiceSpec] | None = None) -> type[Settings]:
+    """The settings model of a platform running ``specs`` (every installed service when
+    omitted): the common settings and each service's group."""
+    chosen = discover_services() if specs is None else specs
+    return compose_settings(spec.settings for spec in chosen if spec.settings is not None)

@@ -20,6 +20,7 @@ from wildlens.catalogue.alerts.schemas import (
 )
 from wildlens.catalogue.alerts.targets import refused_target
 from wildlens.catalogue.models import AlertRule
+from wildlens.catalogue.settings import AlertSettings
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.service import ServiceContext
@@ -42,7 +43,9 @@ def _problem(field: str, message: str) -> dict[str, Any]:
 
 async def _check_target(ctx: ServiceContext, url: str) -> None:
     """422 for a webhook the catalogue will not send to (see ``alerts.targets``)."""
-    problem = await refused_target(url, allow_private=ctx.settings.alerts.allow_private_targets)
+    problem = await refused_target(
+        url, allow_private=AlertSettings.of(ctx.settings).allow_private_targets
+    )
     if problem is not None:
         raise Invalid(problem, fields=[_problem("webhook_url", problem)])
 

@@ -27,6 +27,7 @@ from wildlens.inference.analysis.catalogue import DOWNLOAD_TIMEOUT, download, ma
 from wildlens.inference.analysis.runner import Analyzer, Fetch
 from wildlens.inference.models.detector import Detector
 from wildlens.inference.models.serving import ModelServing, Promotion
+from wildlens.inference.settings import InferenceSettings
 
 __all__ = ["Backfiller", "registry_detector"]
 
@@ -73,7 +74,7 @@ class Backfiller:
                 else None
             ),
             cursor=request.cursor or None,
-            limit=self._ctx.settings.inference.backfill_page,
+            limit=InferenceSettings.of(self._ctx.settings).backfill_page,
         )
         async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT) as downloads:
             items = [

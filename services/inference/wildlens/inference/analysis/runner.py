@@ -41,6 +41,7 @@ from wildlens.inference.metrics import IMAGES_ANALYZED
 from wildlens.inference.models.detector import Detection as FoundBox
 from wildlens.inference.models.detector import Detector, Prepared
 from wildlens.inference.models.serving import ModelServing
+from wildlens.inference.settings import InferenceSettings
 
 __all__ = ["Analysis", "Analyzer", "NoDetector", "Undecodable"]
 
@@ -115,7 +116,7 @@ class Analyzer:
     """
 
     def __init__(self, ctx: ServiceContext, serving: ModelServing) -> None:
-        settings = ctx.settings.inference
+        settings = InferenceSettings.of(ctx.settings)
         self.ctx = ctx
         self.serving = serving
         self.threshold = settings.detection_threshold

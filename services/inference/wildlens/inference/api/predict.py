@@ -19,6 +19,7 @@ from wildlens.common.service.context import ServiceContext
 from wildlens.inference.analysis.catalogue import caller_media, download, find_media_url
 from wildlens.inference.analysis.runner import Analyzer
 from wildlens.inference.api.megadetector import BatchOutput, PredictedImage, batch_output
+from wildlens.inference.settings import InferenceSettings
 
 __all__ = ["router"]
 
@@ -125,7 +126,7 @@ async def predict(
     if file is not None:
         if project_id is not None:
             principal.require(str(project_id), "viewer", what=f"project {project_id}")
-        data = await _read_upload(file, ctx.settings.inference.max_predict_bytes)
+        data = await _read_upload(file, InferenceSettings.of(ctx.settings).max_predict_bytes)
         scope = str(project_id) if project_id else None
         name, subject_id = file.filename or "upload", ""
     else:

@@ -37,6 +37,7 @@ from wildlens.inference.classification.crops import CONTEXT, square_crop
 from wildlens.inference.classification.decide import CropOutcome, decide
 from wildlens.inference.prior.model import SpatiotemporalPrior
 from wildlens.inference.prior.source import PriorSource
+from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.cache import TaxonomyCache
 from wildlens.inference.taxonomy.catalogue import CatalogueTaxonomy
 from wildlens.inference.taxonomy.decisions import allowed_labels
@@ -152,7 +153,7 @@ class ClassificationStage:
         """The stage for a running inference service: the classifier ``serving`` holds for
         each project, the catalogue's taxonomy and, where the settings give a project a prior
         weight, its prior."""
-        settings = ctx.settings.inference
+        settings = InferenceSettings.of(ctx.settings)
 
         def classifier_for(project_id: str) -> Classifier | None:
             model = serving.current("classifier", project_id)

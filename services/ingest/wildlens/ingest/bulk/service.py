@@ -38,6 +38,7 @@ from wildlens.ingest.bulk.schemas import (
 )
 from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefix
 from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.service import UploadRequest, accept_upload
 
 log = structlog.get_logger(__name__)
@@ -58,7 +59,7 @@ def _field_error(location: list[str | int], message: str) -> dict[str, object]:
 
 def _checked_page(ctx: ServiceContext, entries: Sequence[ManifestEntry]) -> list[ManifestEntry]:
     """The page's entries with duplicates collapsed; refuses what no upload could satisfy."""
-    limits = ctx.settings.ingest
+    limits = IngestSettings.of(ctx.settings)
     if len(entries) > limits.manifest_page_size:
         raise Invalid(
             f"a manifest page holds at most {limits.manifest_page_size} files, not "
@@ -150,7 +151,7 @@ async def _page(
     rows: Sequence[BulkUploadFile],
     next_cursor: str | None = None,
 ) -> UploadPage:
-    ttl = timedelta(seconds=ctx.settings.ingest.upload_url_ttl_s)
+    ttl = timedelta(seconds=IngestSettings.of(ctx.settings).upload_url_ttl_s)
     expires_at = utcnow() + ttl
     files = []
     for row in rows:

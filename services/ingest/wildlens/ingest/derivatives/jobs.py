@@ -19,6 +19,7 @@ from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.derivatives.images import render_derivatives
+from wildlens.ingest.settings import IngestSettings
 
 __all__ = [
     "EVENT_TYPE",
@@ -51,7 +52,7 @@ async def make_derivatives(ctx: ServiceContext, request: DerivativesRequested) -
     # The thumbnail is written last, so its presence means both are complete.
     if await ctx.store.exists(thumbnail_key(request.sha256)):
         return False
-    limits = ctx.settings.ingest
+    limits = IngestSettings.of(ctx.settings)
     with tempfile.TemporaryDirectory(prefix="wildlens-derive-") as folder:
         source = Path(folder) / "original"
         await ctx.store.download_to(request.object_key, source)

@@ -35,6 +35,7 @@ from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
 from wildlens.ingest.ratelimit import TokenBuckets
 from wildlens.ingest.scope import upload_scope
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
 from wildlens.ingest.uploads.idempotency import HEADER, caller_of, recall, remember
@@ -76,7 +77,7 @@ def _rate_limit(ctx: ServiceContext, principal: Principal) -> None:
         return
     buckets = ctx.state.get(_BUCKETS)
     if not isinstance(buckets, TokenBuckets):
-        limits = ctx.settings.ingest
+        limits = IngestSettings.of(ctx.settings)
         buckets = ctx.state[_BUCKETS] = TokenBuckets(
             per_minute=limits.rate_limit_per_minute, burst=limits.rate_limit_burst
         )
@@ -158,7 +159,9 @@ async def post_media(
         try:
             _rate_limit(ctx, principal)
             body = await read_form(
-                request, ctx.settings.ingest, before_file=lambda f: _check_early(principal, f)
+                request,
+                IngestSettings.of(ctx.settings),
+                before_file=lambda f: _check_early(principal, f),
             )
         except ClientDisconnect as exc:
             # Nothing to answer: the client is gone. Everything received was discarded.

@@ -11,9 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from starlette.requests import Request
 
 from wildlens.common.errors import Invalid
-from wildlens.common.settings import IngestSettings
 from wildlens.ingest.media import Received, Sniffed, receive_to_tempfile
 from wildlens.ingest.multipart import MultipartReader, boundary_of
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.receiving import SniffedStream
 
 __all__ = ["FILE_FIELD", "ReceivedForm", "UploadForm", "openapi_request_body", "read_form"]

@@ -19,6 +19,7 @@ from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.models import IdempotencyKey
+from wildlens.ingest.settings import IngestSettings
 
 __all__ = ["HEADER", "caller_of", "recall", "remember"]
 
@@ -82,6 +83,7 @@ async def remember(
     media id (or the conflict) is what counts."""
     assert ctx.db is not None
     now = utcnow()
+    ttl = timedelta(seconds=IngestSettings.of(ctx.settings).idempotency_ttl_s)
     await _purge_now_and_then(ctx)
     try:
         async with ctx.db.transaction() as session:
@@ -100,7 +102,7 @@ async def remember(
                     sha256=sha256,
                     media_id=media_id,
                     created_at=now,
-                    expires_at=now + timedelta(seconds=ctx.settings.ingest.idempotency_ttl_s),
+                    expires_at=now + ttl,
                 )
             )
     except IntegrityError:

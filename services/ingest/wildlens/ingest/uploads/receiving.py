@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from wildlens.common.errors import PayloadTooLarge
-from wildlens.common.settings import IngestSettings
 from wildlens.ingest.media import Sniffed, sniff
 from wildlens.ingest.media.sniff import SNIFF_BYTES
 from wildlens.ingest.metrics import RECEIVED_BYTES
+from wildlens.ingest.settings import IngestSettings
 
 __all__ = ["SniffedStream"]
 

@@ -19,6 +19,7 @@ from wildlens.ingest.media import Received, Sniffed, inspect_image, sniff_file
 from wildlens.ingest.metrics import DUPLICATES
 from wildlens.ingest.models import IngestedMedia
 from wildlens.ingest.objects import hold_content, original_key
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.video.jobs import split_requested
 from wildlens.ingest.video.probe import probe_video
 
@@ -92,7 +93,7 @@ async def accept_upload(
     if sniffed is None:
         # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
         sniffed = await asyncio.to_thread(sniff_file, received.path)
-    limits = ctx.settings.ingest
+    limits = IngestSettings.of(ctx.settings)
     limit = limits.max_image_bytes if sniffed.kind == "image" else limits.max_video_bytes
     if received.size > limit:
         raise PayloadTooLarge(

@@ -36,6 +36,7 @@ from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested, VideoSpli
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound, ObjectStore
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.video.split import Piece, SplitPlan, cut
 
 __all__ = [
@@ -91,7 +92,7 @@ class Child:
 
 
 def plan_from(ctx: ServiceContext) -> SplitPlan:
-    limits = ctx.settings.ingest
+    limits = IngestSettings.of(ctx.settings)
     return SplitPlan(
         frame_interval_s=limits.video_frame_interval_s,
         clip_seconds=limits.video_clip_seconds,

@@ -1,24 +1,28 @@
-"""Platform settings, read from the environment (prefix ``WILDLENS_``, groups nested with ``__``).
+"""The settings every service reads, from the environment (prefix ``WILDLENS_``, groups nested
+with ``__``): mode, data folder, database, broker, storage, auth, the services' addresses, logging.
 
 Backends are chosen by URL and URLs carry no secrets: passwords and keys have their own
-variables so that a Kubernetes Secret can supply them.
+variables so that a Kubernetes Secret can supply them. A service's own settings are its group
+(:class:`~wildlens.common.settings.SettingsGroup`), added to these by
+:func:`~wildlens.common.settings.compose_settings`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from wildlens.common.settings.group import SettingsGroup
 
 __all__ = [
     "AuthSettings",
     "BrokerSettings",
     "DatabaseSettings",
     "ExternalIssuerSettings",
-    "InferenceSettings",
-    "IngestSettings",
     "ServicesSettings",
     "Settings",
     "StorageSettings",
@@ -109,29 +113,6 @@ class AuthSettings(BaseModel):
         return self
 
 
-class IngestSettings(BaseModel):
-    max_image_bytes: int = 64 * 1024 * 1024
-    max_video_bytes: int = 8 * 1024 * 1024 * 1024
-    max_image_pixels: int = 120_000_000
-    # Per device token: a steady rate with room for a burst (a trap emptying its buffer).
-    rate_limit_per_minute: float = Field(default=600, gt=0)
-    rate_limit_burst: int = Field(default=120, ge=1)
-    # How long an Idempotency-Key is remembered.
-    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
-    # Video: one frame every N seconds (0: none) and clips of N seconds (0: none).
-    video_frame_interval_s: float = Field(default=1.0, ge=0)
-    video_clip_seconds: float = Field(default=0, ge=0)
-    video_max_frames: int = Field(default=20_000, ge=1)
-    # Whether this process also works the ingest queues (derivatives, video cutting); a
-    # deployment can run them in their own replicas and keep the upload API's CPU for uploads.
-    run_workers: bool = True
-    thumbnail_px: int = Field(default=320, ge=16)
-    display_px: int = Field(default=2048, ge=64)
-    # Bulk uploads: lifetime of upload URLs, and files per manifest page.
-    upload_url_ttl_s: int = Field(default=3600, ge=60)
-    manifest_page_size: int = Field(default=1000, ge=1, le=10_000)
-
-
 class ServicesSettings(BaseModel):
     """Where the other services' APIs are, in distributed mode (in-process when embedded)."""
 
@@ -142,48 +123,20 @@ class ServicesSettings(BaseModel):
     inference_url: str | None = None
 
 
-class InferenceSettings(BaseModel):
-    detector: Path | None = None
-    detection_threshold: float = 0.2
-    # A species classifier bundle run on the detector's animal crops; none: detections only.
-    classifier: Path | None = None
-    # Classifications kept per detection, best first.
-    classifier_top_k: int = Field(default=5, ge=1, le=100)
-    # Below this the top species is rolled up to the nearest ancestor (genus, family, ...)
-    # whose species together reach it, as SpeciesNet does.
-    rollup_threshold: float = Field(default=0.65, gt=0.0, le=1.0)
-    # The spatiotemporal prior's weight per project id ("*": every project); 0 or absent: off.
-    prior_weights: dict[str, float] = Field(default_factory=dict)
-    # How long a project's prior is used before it is learnt again from verified observations.
-    prior_refresh_s: float = Field(default=900.0, ge=0.0)
-    # Micro-batching: images from many messages and requests share one model run of at most
-    # max_batch images, started once it is full or its first image has waited max_wait_ms.
-    max_batch: int = Field(default=8, ge=1, le=1024)
-    max_wait_ms: float = Field(default=10.0, ge=0)
-    # Images fetched, decoded or waiting for the model at once; bounds memory under a backlog.
-    prefetch: int = Field(default=32, ge=1)
-    # Threads decoding and letterboxing images next to the model run.
-    decode_workers: int = Field(default=2, ge=1)
-    # Where bundles downloaded from object storage are kept (default: <data dir>/model-cache).
-    model_cache: Path | None = None
-    # Images POST /v1/predict accepts, in bytes.
-    max_predict_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
-    # Media a backfill analyses per message (one catalogue page) before handing the rest on.
-    backfill_page: int = Field(default=500, ge=1, le=1000)
-
-
-class AlertSettings(BaseModel):
-    # Webhooks to loopback, private, link-local or reserved addresses are refused unless
-    # this is set: the catalogue sends from inside the platform's network.
-    allow_private_targets: bool = False
-
-
 class Settings(BaseSettings):
-    """Everything a Wildlens process is configured with."""
+    """What every Wildlens process is configured with; the services' groups are added to it
+    by :func:`~wildlens.common.settings.compose_settings`.
+
+    Unknown arguments are refused, so that a group given to settings composed without its
+    service fails here instead of being dropped (unknown environment variables are ignored).
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="WILDLENS_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="WILDLENS_", env_nested_delimiter="__", extra="forbid"
     )
+
+    # The services' groups these settings were composed with (none in this base).
+    groups: ClassVar[tuple[type[SettingsGroup], ...]] = ()
 
     mode: Literal["embedded", "distributed"] = "embedded"
     data_dir: Path = Path(".wildlens")
@@ -200,10 +153,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = BrokerSettings()
     storage: StorageSettings = StorageSettings()
     auth: AuthSettings = AuthSettings()
-    ingest: IngestSettings = IngestSettings()
-    inference: InferenceSettings = InferenceSettings()
     services: ServicesSettings = ServicesSettings()
-    alerts: AlertSettings = AlertSettings()
 
     @model_validator(mode="after")
     def _refuse_embedded_defaults_in_distributed_mode(self) -> Settings:

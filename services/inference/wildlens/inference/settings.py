@@ -1,0 +1,46 @@
+"""The inference service's settings: ``WILDLENS_INFERENCE__<FIELD>`` in the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from wildlens.common.settings import SettingsGroup
+
+__all__ = ["InferenceSettings"]
+
+
+class InferenceSettings(SettingsGroup):
+    """Models, thresholds, priors, micro-batching and the limits of predictions and backfills."""
+
+    group: ClassVar[str] = "inference"
+
+    detector: Path | None = None
+    detection_threshold: float = 0.2
+    # A species classifier bundle run on the detector's animal crops; none: detections only.
+    classifier: Path | None = None
+    # Classifications kept per detection, best first.
+    classifier_top_k: int = Field(default=5, ge=1, le=100)
+    # Below this the top species is rolled up to the nearest ancestor (genus, family, ...)
+    # whose species together reach it, as SpeciesNet does.
+    rollup_threshold: float = Field(default=0.65, gt=0.0, le=1.0)
+    # The spatiotemporal prior's weight per project id ("*": every project); 0 or absent: off.
+    prior_weights: dict[str, float] = Field(default_factory=dict)
+    # How long a project's prior is used before it is learnt again from verified observations.
+    prior_refresh_s: float = Field(default=900.0, ge=0.0)
+    # Micro-batching: images from many messages and requests share one model run of at most
+    # max_batch images, started once it is full or its first image has waited max_wait_ms.
+    max_batch: int = Field(default=8, ge=1, le=1024)
+    max_wait_ms: float = Field(default=10.0, ge=0)
+    # Images fetched, decoded or waiting for the model at once; bounds memory under a backlog.
+    prefetch: int = Field(default=32, ge=1)
+    # Threads decoding and letterboxing images next to the model run.
+    decode_workers: int = Field(default=2, ge=1)
+    # Where bundles downloaded from object storage are kept (default: <data dir>/model-cache).
+    model_cache: Path | None = None
+    # Images POST /v1/predict accepts, in bytes.
+    max_predict_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # Media a backfill analyses per message (one catalogue page) before handing the rest on.
+    backfill_page: int = Field(default=500, ge=1, le=1000)
