@@ -117,9 +117,7 @@ def test_service_options_of_up_set_their_group(tmp_path: Path) -> None:
     app.command()(with_service_options(up, discover_services()))
     app.command()(lambda: None)  # a second command, so that typer names them
     detector = tmp_path / "detector"
-    result = CliRunner().invoke(
-        app, ["up", "--data", str(tmp_path), "--detector", str(detector)]
-    )
+    result = CliRunner().invoke(app, ["up", "--data", str(tmp_path), "--detector", str(detector)])
     assert result.exit_code == 0, result.output
     assert InferenceSettings.of(seen[0]).detector == detector
     # Not given: what the environment says.

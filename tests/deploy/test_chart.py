@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+
+from tests.support.settings_environment import environment_lines
+from wildlens.common.service import platform_settings
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "wildlens"
 KUBE_VERSION = "1.30.0"
@@ -186,6 +190,38 @@ def test_shared_settings_come_from_the_configmap(chart: helm.Chart) -> None:
     for service in SERVICES:
         refs = container(objects, service)["envFrom"]
         assert refs == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+
+
+def _pod_specs(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for o in objects:
+        spec = o.get("spec", {})
+        if "jobTemplate" in spec:
+            spec = spec["jobTemplate"]["spec"]
+        if "template" in spec:
+            yield spec["template"]["spec"]
+
+
+def test_every_variable_the_chart_sets_is_a_setting(chart: helm.Chart) -> None:
+    """A misspelt or orphaned variable would be ignored without a word: each one the chart
+    renders or names must be a setting of the installed services (or serve's argument)."""
+    recognised = {line.split()[0] for line in environment_lines(platform_settings())}
+    recognised.add("WILDLENS_SERVICE")  # `wildlens serve`'s argument
+    values = copy.deepcopy(EVERYTHING_ON)
+    values["storage"] = {"publicEndpoint": "https://s3.example.org"}
+    named: set[str] = set()
+    for objects in (render(chart, values), render(chart)):
+        for config in find(objects, "ConfigMap"):
+            named |= set(config.get("data") or {})
+        for pod in _pod_specs(objects):
+            for c in pod.get("containers", []) + pod.get("initContainers", []):
+                named |= {e["name"] for e in c.get("env", [])}
+    # Also those its templates and documented values spell out (extraEnv examples).
+    for path in CHART.rglob("*"):
+        if path.suffix in {".yaml", ".tpl", ".txt", ".md"}:
+            named |= set(re.findall(r"\bWILDLENS_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    named = {n for n in named if n.startswith("WILDLENS_")}
+    assert "WILDLENS_INFERENCE__DETECTOR" in named
+    assert named - recognised == set()
 
 
 def test_gpu_values_put_inference_on_gpu_nodes(chart: helm.Chart) -> None:
