@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -71,9 +71,13 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
-    async def readyz() -> Response:
+    async def readyz(request: Request) -> Response:
         """Database, bus and storage answer; service facts (such as "no model configured")
         are reported without making the instance unready."""
+        # Read from the request, not closed over: FastAPI keeps the endpoints it has seen in a
+        # process-wide cache, and an endpoint holding its platform would keep every platform a
+        # process ever started (tests start hundreds) alive until exit.
+        platform: Platform = request.app.state.platform
         checks: dict[str, Any] = {}
         ready = True
 
