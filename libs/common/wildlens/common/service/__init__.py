@@ -1,6 +1,16 @@
-"""How a service is declared and run: its spec, its running context, the platform."""
+"""How a service is declared and run: its spec, its consumers, its running context, the
+platform."""
 
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service.consumers import Consumer
+from wildlens.common.service.context import ServiceContext, ServiceNotRunning
+from wildlens.common.service.service_bus import ServiceBus
 from wildlens.common.service.spec import ServiceSpec, discover_services
 
-__all__ = ["ServiceContext", "ServiceSpec", "discover_services"]
+__all__ = [
+    "Consumer",
+    "ServiceBus",
+    "ServiceContext",
+    "ServiceNotRunning",
+    "ServiceSpec",
+    "discover_services",
+]
