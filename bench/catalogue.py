@@ -5,7 +5,7 @@ this process on the local PostgreSQL, in schemas of its own that are dropped aft
 
 * consuming: ``media.analyzed`` envelopes with 3 detections each (a species label on each),
   for media already recorded, handed to the catalogue's real batch handler
-  (``analyzed_consumer``: the one the bus calls) in batches of ``ANALYZED_BATCH`` (256), one
+  (``consumers.media_analyzed.consume``: the one the bus calls) in batches of 256, one
   transaction per batch, one batch at a time: the bus itself is left out, so the figure is
   the database side of the consumer, with the statistics summaries' refresher working
   alongside as it does in the platform (also printed: the consumer with the refresher
@@ -50,7 +50,7 @@ import asyncpg
 import httpx
 from sqlalchemy import JSON, Table
 
-from wildlens.catalogue.media.analysis import analyzed_consumer
+from wildlens.catalogue.consumers import media_analyzed
 from wildlens.catalogue.models import (
     Deployment,
     Device,
@@ -60,7 +60,7 @@ from wildlens.catalogue.models import (
     Observation,
     Project,
 )
-from wildlens.catalogue.service import ANALYZED_BATCH
+from wildlens.catalogue.runtime import CatalogueRuntime
 from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.events import Envelope, new_envelope
@@ -180,8 +180,7 @@ class Survey:
                 self.deployments.append((uuid.uuid4(), location, device, start, start + half))
 
     async def create(self, ctx: ServiceContext) -> None:
-        assert ctx.db is not None
-        async with ctx.db.transaction() as session:
+        async with ctx.database.transaction() as session:
             session.add(Project(id=self.project_id, name="Bench survey", created_by="bench"))
             await session.flush()
             for n, location in enumerate(self.locations):
@@ -318,10 +317,10 @@ def copy_rows(
 
 async def consume(ctx: ServiceContext, envelopes: list[Envelope]) -> float:
     """Seconds the catalogue's batch handler takes for ``envelopes``, a batch at a time."""
-    handle = analyzed_consumer(ctx)
+    batch = media_analyzed.BATCH_SIZE
     started = time.perf_counter()
-    for i in range(0, len(envelopes), ANALYZED_BATCH):
-        await handle(envelopes[i : i + ANALYZED_BATCH])
+    for i in range(0, len(envelopes), batch):
+        await media_analyzed.consume(ctx, envelopes[i : i + batch])
     return time.perf_counter() - started
 
 
@@ -332,13 +331,12 @@ async def report_consumer_alone(
     cores the two share the CPU), and how long the refresher then takes to catch up: what a
     deployment that gives the refresher a core of its own would see. The figure the run
     ends with keeps both running, as the platform does."""
-    assert ctx.db is not None
-    await refresh(ctx.db, survey.project_id)
-    refresher = ctx.state["statistics_summaries"]
+    await refresh(ctx.database, survey.project_id)
+    refresher = ctx.runtime_as(CatalogueRuntime).summaries
     await refresher.close()
     alone = await consume_new_media(ctx, survey, count, rng)
     started = time.perf_counter()
-    minutes = await refresh(ctx.db, survey.project_id)
+    minutes = await refresh(ctx.database, survey.project_id)
     catch_up_s = time.perf_counter() - started
     await refresher.start()
     print(
@@ -352,17 +350,16 @@ async def consume_new_media(
     ctx: ServiceContext, survey: Survey, count: int, rng: random.Random
 ) -> float:
     """Records ``count`` new media by COPY, then consumes an analysis of each: media/s."""
-    assert ctx.db is not None
     media = list(survey.media(count, rng))
     conn = await asyncpg.connect(DATABASE_URL.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        schema = ctx.db.schema
+        schema = ctx.database.schema
         assert schema is not None
         await MEDIA.copy(conn, schema, media_records(survey, media))
         await conn.execute(f'ANALYZE "{schema}".media')
     finally:
         await conn.close()
-    await refresh(ctx.db, survey.project_id)
+    await refresh(ctx.database, survey.project_id)
     envelopes = analyzed_envelopes(survey, [m for m, _, _ in media], rng)
     return count / await consume(ctx, envelopes)
 
@@ -584,7 +581,7 @@ async def main() -> None:
                         ctx, conn, schema, survey, args.media
                     )
                     print(
-                        f"  consumer (batches of {ANALYZED_BATCH}), summaries refreshed "
+                        f"  consumer (batches of {media_analyzed.BATCH_SIZE}), summaries refreshed "
                         f"alongside: {consumer_rate:.0f} media/s"
                     )
                     print(f"  raw asyncpg COPY, same rows: {copy_rate:.0f} media/s")
@@ -592,16 +589,15 @@ async def main() -> None:
                     print(f"loading {args.observations} observations by COPY", flush=True)
                     # Setting the stage: the summaries are brought up to date once, after the
                     # load, rather than chased by the background refresher while it runs.
-                    refresher = ctx.state["statistics_summaries"]
+                    refresher = ctx.runtime_as(CatalogueRuntime).summaries
                     await refresher.close()
                     seconds = await load_observations(conn, schema, survey, args.observations)
                     total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".observations')
                     print(f"  {total} observations in {seconds:.1f} s")
                     # What a statistic reads first: the per-minute summaries, recomputed here
                     # for everything loaded.
-                    assert ctx.db is not None
                     started = time.perf_counter()
-                    minutes = await refresh(ctx.db, survey.project_id)
+                    minutes = await refresh(ctx.database, survey.project_id)
                     print(
                         f"  statistics summaries: {minutes} changed minutes recomputed in "
                         f"{time.perf_counter() - started:.1f} s",

@@ -4,8 +4,8 @@ A YOLOv8n-architecture detector (Ultralytics' ``yolov8n.yaml``, three classes, r
 is exported to ONNX at 640 px and written as a bundle. In one run, on the real 2048x1440
 camera-trap JPEGs:
 
-* consumer: the inference service's ``Analyzer`` (the bus's batch handler) with a context whose
-  object store is a ``LocalStore`` holding the JPEGs and whose publish collects the
+* consumer: the inference service's ``Analyzer`` (what the bus's batch handler calls) with a
+  context whose object store is a ``LocalStore`` holding the JPEGs and whose publish collects the
   ``media.analyzed`` envelopes; ``media.recorded`` envelopes arrive in bus batches of 8, with
   as many handler calls running at once as the broker's prefetch allows (32 messages), as the
   bus delivers them; the analyzer's micro-batcher forms the model runs (at most 8 images);
@@ -96,7 +96,8 @@ def recorded(keys: Sequence[str], project: str) -> list[Envelope]:
 async def run_consumer(
     analyzer: Analyzer, ctx: BenchContext, keys: list[str], batches: int, batch_size: int
 ) -> float:
-    """Images/s for ``batches`` bus batches of ``batch_size`` through ``Analyzer.handle``,
+    """Images/s for ``batches`` bus batches of ``batch_size`` through ``Analyzer``, decoded as
+    the ``media.recorded`` consumer decodes them,
     with at most ``prefetch`` messages unacknowledged at once, as the bus hands them out."""
     project = str(uuid.uuid4())
     deliveries = [
@@ -108,7 +109,7 @@ async def run_consumer(
 
     async def deliver(envelopes: list[Envelope]) -> None:
         async with handlers:
-            await analyzer.handle(envelopes)
+            await analyzer.analyze_recorded([unpack(e, MediaRecorded) for e in envelopes])
 
     started = time.perf_counter()
     await asyncio.gather(*(deliver(envelopes) for envelopes in deliveries))

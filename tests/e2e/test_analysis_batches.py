@@ -12,9 +12,8 @@ from typing import Any
 from tests.support.api import bearer, create_site, ok
 from tests.support.platform import admin_token, running
 from tests.support.results import analysis, animal, person
-from wildlens.catalogue.media.analysis import analyzed_consumer
+from wildlens.catalogue.consumers import media_analyzed
 from wildlens.catalogue.models import Media, Observation, Sequence
-from wildlens.catalogue.service import ANALYZED_BATCH
 from wildlens.common.events import new_envelope
 
 START = datetime(2021, 4, 1, 6, 0, tzinfo=UTC)
@@ -99,8 +98,11 @@ async def test_a_large_batch_stores_each_medium_once_with_its_event_s_label(
                 envelopes.append(
                     new_envelope(analysis(media_id, site.project_id, *detections), producer="t")
                 )
-        assert len(envelopes) > ANALYZED_BATCH
-        handle = analyzed_consumer(ctx)
+        assert len(envelopes) > media_analyzed.BATCH_SIZE
+
+        async def handle(batch: list[Any]) -> None:
+            # As the bus hands a batch to the consumer.
+            await media_analyzed.consume(ctx, batch)
 
         await handle(envelopes)
 

@@ -5,22 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.alerts.delivery import DeliveryWorker
-from wildlens.catalogue.exchange.jobs import start_worker, stop_worker
-from wildlens.catalogue.media.analysis import analyzed_consumer
-from wildlens.catalogue.media.recording import record_media
+from wildlens.catalogue.consumers import CONSUMERS
 from wildlens.catalogue.models import metadata
+from wildlens.catalogue.runtime import CatalogueRuntime
 from wildlens.catalogue.settings import AlertSettings
-from wildlens.catalogue.statistics.summaries import SummaryRefresher
-from wildlens.common.events import Envelope
 from wildlens.common.service import ServiceContext, ServiceSpec
-
-# Analyses arrive as fast as inference runs; taking them in batches, one transaction each,
-# is how the catalogue keeps up. A batch's statements are as many whatever its size, so a
-# large one spreads their fixed cost thin (the bus raises this consumer's prefetch to match).
-ANALYZED_BATCH = 256
 
 
 def _routers() -> list[APIRouter]:
@@ -63,33 +53,14 @@ def _routers() -> list[APIRouter]:
 
 
 async def _start(ctx: ServiceContext) -> None:
-    async def on_ingested(session: AsyncSession, envelope: Envelope) -> None:
-        await record_media(ctx, session, envelope)
-
-    ctx.consume("media.ingested", on_ingested, batch_size=16)
-    ctx.consume_batches("media.analyzed", analyzed_consumer(ctx), batch_size=ANALYZED_BATCH)
-    # Alert webhooks go out from the delivery table, woken by the commits that queue them.
-    assert ctx.db is not None
-    worker = ctx.state["alert_deliveries"] = DeliveryWorker(
-        ctx.db, allow_private_targets=AlertSettings.of(ctx.settings).allow_private_targets
-    )
-    ctx.db.on_commit(worker.kick)
-    await worker.start()
-    # Statistics read per-minute summaries; changes are folded in between requests too.
-    refresher = ctx.state["statistics_summaries"] = SummaryRefresher(ctx.db)
-    await refresher.start()
-    # Export jobs are rows; this process's worker takes queued ones, and those whose process died.
-    start_worker(ctx)
+    ctx.runtime = await CatalogueRuntime.start(ctx)
+    ctx.subscribe(CONSUMERS)
 
 
 async def _stop(ctx: ServiceContext) -> None:
-    await stop_worker(ctx)
-    refresher: SummaryRefresher | None = ctx.state.pop("statistics_summaries", None)
-    if refresher is not None:
-        await refresher.close()
-    worker: DeliveryWorker | None = ctx.state.pop("alert_deliveries", None)
-    if worker is not None:
-        await worker.close()
+    runtime, ctx.runtime = ctx.runtime, None
+    if isinstance(runtime, CatalogueRuntime):  # not when the start failed half-way
+        await runtime.close()
 
 
 def service() -> ServiceSpec:

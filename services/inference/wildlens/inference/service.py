@@ -8,19 +8,14 @@ a detector serves, and ``inference.requested`` (backfills) always.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from typing import Any
 
 import structlog
 from fastapi import APIRouter
 
 from wildlens.common.service import ServiceContext, ServiceSpec, SettingOption
 from wildlens.inference.settings import InferenceSettings
-
-if TYPE_CHECKING:
-    from wildlens.inference.analysis.runner import Analyzer
-    from wildlens.inference.models.serving import ModelServing
 
 log = structlog.get_logger(__name__)
 
@@ -38,79 +33,44 @@ def _routers() -> list[APIRouter]:
 
 
 async def _start(ctx: ServiceContext) -> None:
-    from wildlens.inference.analysis.backfill import Backfiller
-    from wildlens.inference.analysis.runner import Analyzer
-    from wildlens.inference.models.cache import BundleCache
-    from wildlens.inference.models.detector import Detector
-    from wildlens.inference.models.promotion import PromotionListener
-    from wildlens.inference.models.serving import ModelServing
+    # Imported here: the models' runtime (ONNX Runtime, numpy) loads only where inference runs.
+    from wildlens.inference.consumers import CONSUMERS, MEDIA_RECORDED
+    from wildlens.inference.runtime import InferenceRuntime
 
-    settings = InferenceSettings.of(ctx.settings)
-    cache = BundleCache(settings.model_cache or ctx.settings.data_dir / "model-cache", ctx.store)
-    serving = ModelServing(cache)
-    if settings.detector is not None:
-        # A bad bundle stops the start-up with its reason: serving nothing silently is worse.
-        detector = await asyncio.to_thread(Detector.from_path, settings.detector)
-        await asyncio.to_thread(detector.warm)
-        serving.install(detector)
-    analyzer = Analyzer(ctx, serving)
-    await _classification(ctx, serving, analyzer)
-    ctx.state.update(serving=serving, analyzer=analyzer)
+    media_recorded = dataclasses.replace(
+        MEDIA_RECORDED, batch_size=InferenceSettings.of(ctx.settings).max_batch
+    )
 
     async def consume_when_serving() -> None:
-        # Without a detector nothing consumes media.recorded and media stay 'recorded' (a
-        # durable queue declared earlier keeps what arrives meanwhile; else a backfill
-        # analyses them); the first detector to serve starts the consumer.
-        if ctx.state.get("consuming") or not serving.serves("detector"):
+        runtime = ctx.runtime_as(InferenceRuntime)
+        if runtime.consuming or not runtime.serving.serves("detector"):
             return
-        ctx.state["consuming"] = True
-        ctx.consume_batches("media.recorded", analyzer.handle, batch_size=settings.max_batch)
-        log.info("inference.consuming", models=serving.describe())
+        runtime.consuming = True
+        ctx.subscribe([media_recorded])
+        log.info("inference.consuming", models=runtime.serving.describe())
 
-    listener = PromotionListener(ctx, serving, consume_when_serving)
-    ctx.consume_batches("model.promoted", listener.handle, broadcast=True)
-    ctx.consume_batches("inference.requested", Backfiller(ctx, analyzer, serving).handle)
+    runtime = await InferenceRuntime.start(ctx, consume_when_serving)
+    ctx.runtime = runtime
+    ctx.subscribe(CONSUMERS)
     await consume_when_serving()
-    # Training may start after us (another pod, or later in this process): asked in the
-    # background, retried for a while, so start-up is not held up.
-    ctx.state["registry_load"] = asyncio.create_task(
-        listener.load_production(), name="inference-production-models"
-    )
-    if serving.detector() is None:
+    runtime.load_production()
+    if runtime.serving.detector() is None:
         log.warning("inference.no_detector", detail=NO_DETECTOR)
 
 
-async def _classification(ctx: ServiceContext, serving: ModelServing, analyzer: Analyzer) -> None:
-    """Species after detection: the configured classifier (promoted ones replace it), each
-    project's taxonomy from the catalogue, re-read when ``taxonomy.changed`` names it."""
-    from wildlens.inference.classification.classifier import Classifier
-    from wildlens.inference.classification.stage import ClassificationStage
-
-    serving.register_kind("classifier", Classifier)
-    path = InferenceSettings.of(ctx.settings).classifier
-    if path is not None:
-        classifier = await asyncio.to_thread(Classifier.from_path, path)
-        await asyncio.to_thread(classifier.load)
-        serving.install(classifier)
-    stage = ClassificationStage.for_service(ctx, serving)
-    stage.subscribe(ctx)
-    analyzer.classification = stage
-
-
 async def _stop(ctx: ServiceContext) -> None:
-    task = ctx.state.pop("registry_load", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-    analyzer = ctx.state.pop("analyzer", None)
-    if analyzer is not None:
-        await analyzer.close()
+    from wildlens.inference.runtime import InferenceRuntime
+
+    runtime, ctx.runtime = ctx.runtime, None
+    if isinstance(runtime, InferenceRuntime):  # not when the start failed half-way
+        await runtime.close()
 
 
 async def _readiness(ctx: ServiceContext) -> dict[str, Any]:
-    serving = ctx.state.get("serving")
-    models = serving.describe() if serving is not None else []
+    from wildlens.inference.runtime import InferenceRuntime
+
+    runtime = ctx.runtime
+    models = runtime.serving.describe() if isinstance(runtime, InferenceRuntime) else []
     global_detector = next(
         (m for m in models if m["kind"] == "detector" and m["scope"] == "global"), None
     )

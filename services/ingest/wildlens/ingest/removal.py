@@ -22,23 +22,19 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaDeleted, MediaKind
-from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.ingest.derivatives.jobs import display_key, thumbnail_key
 from wildlens.ingest.models import IngestedMedia
 from wildlens.ingest.objects import hold_content
 from wildlens.ingest.video.jobs import manifest_key
 
-__all__ = ["EVENT_TYPE", "forget_media", "subscribe"]
+__all__ = ["forget_media"]
 
 log = structlog.get_logger(__name__)
 
-EVENT_TYPE = "media.deleted"
 
-
-async def forget_media(ctx: ServiceContext, session: AsyncSession, event: MediaDeleted) -> int:
+async def forget_media(store: ObjectStore, session: AsyncSession, event: MediaDeleted) -> int:
     """Forget the upload of the removed medium and remove its files where nothing else uses
     them (inside ``session``'s transaction: a failure comes back by redelivery, and removing
     a file twice is no error); answers how many files were removed."""
@@ -61,9 +57,9 @@ async def forget_media(ctx: ServiceContext, session: AsyncSession, event: MediaD
     )
     if held.one():
         return 0  # another upload of the same bytes, not recorded yet
-    keys = await _files(ctx.store, event)
+    keys = await _files(store, event)
     for key in keys:
-        await ctx.store.delete(key)
+        await store.delete(key)
     log.info("media.files_removed", media_id=event.media_id, sha256=event.sha256, files=len(keys))
     return len(keys)
 
@@ -91,12 +87,3 @@ async def _frame_hashes(store: ObjectStore, video_sha256: str) -> list[str]:
         log.warning("media.unreadable_manifest", sha256=video_sha256)
         return []
     return [c["sha256"] for c in body.get("children", []) if c.get("kind") == "frame"]
-
-
-def subscribe(ctx: ServiceContext) -> None:
-    """Consume ``media.deleted``."""
-
-    async def handle(session: AsyncSession, envelope: Envelope) -> None:
-        await forget_media(ctx, session, unpack(envelope, MediaDeleted))
-
-    ctx.consume(EVENT_TYPE, handle)

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from wildlens.common.service import ServiceContext, ServiceSpec
+from wildlens.ingest.consumers import CONSUMERS, WORKERS
 from wildlens.ingest.models import metadata
-from wildlens.ingest.revocation import revocation_status, start_revocations, stop_revocations
+from wildlens.ingest.runtime import IngestRuntime
 from wildlens.ingest.settings import IngestSettings
 
 
@@ -21,25 +22,22 @@ def _routers() -> list[APIRouter]:
 
 
 async def _start(ctx: ServiceContext) -> None:
-    """Consumers of the ingest service's own work queues and broadcasts."""
-    from wildlens.ingest import removal
-    from wildlens.ingest.derivatives import jobs as derivative_jobs
-    from wildlens.ingest.video import jobs as video_jobs
-
+    ctx.runtime = await IngestRuntime.start(ctx)
+    ctx.subscribe(CONSUMERS)
     if IngestSettings.of(ctx.settings).run_workers:
-        derivative_jobs.subscribe(ctx)
-        video_jobs.subscribe(ctx)
-        removal.subscribe(ctx)
-    await start_revocations(ctx)
+        ctx.subscribe(WORKERS)
 
 
 async def _stop(ctx: ServiceContext) -> None:
-    """Release what ``_start`` set up."""
-    await stop_revocations(ctx)
+    runtime, ctx.runtime = ctx.runtime, None
+    if isinstance(runtime, IngestRuntime):  # not when the start failed half-way
+        await runtime.close()
 
 
 async def _readiness(ctx: ServiceContext) -> dict[str, Any]:
-    return {"revocations": await revocation_status(ctx)}
+    if not isinstance(ctx.runtime, IngestRuntime):
+        return {"revocations": {"loaded": False, "in_force": len(ctx.revocations)}}
+    return {"revocations": ctx.runtime.revocations.status()}
 
 
 def service() -> ServiceSpec:

@@ -8,7 +8,11 @@ from wildlens.common.db.base import (
     utcnow,
 )
 from wildlens.common.db.engine import Database, create_database
-from wildlens.common.db.idempotency import ProcessedEvent, first_delivery, processed_events_table
+from wildlens.common.db.idempotency import (
+    ProcessedEvent,
+    first_deliveries,
+    processed_events_table,
+)
 from wildlens.common.db.locks import transaction_lock
 from wildlens.common.db.outbox import OutboxMessage, OutboxRelay, outbox_table, stage
 
@@ -20,7 +24,7 @@ __all__ = [
     "ProcessedEvent",
     "UtcDateTime",
     "create_database",
-    "first_delivery",
+    "first_deliveries",
     "new_metadata",
     "outbox_table",
     "processed_events_table",

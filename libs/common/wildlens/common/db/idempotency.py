@@ -3,14 +3,17 @@ transaction as its effects, so a redelivered event is recognised and skipped."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, MetaData, String, Table, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.db.base import UtcDateTime, utcnow
+from wildlens.common.events import Envelope
 
-__all__ = ["ProcessedEvent", "first_delivery", "processed_events_table"]
+__all__ = ["ProcessedEvent", "first_deliveries", "processed_events_table"]
 
 
 class ProcessedEvent:
@@ -29,14 +32,44 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
-async def first_delivery(session: AsyncSession, table: Table, event_id: str, consumer: str) -> bool:
-    """Record that ``consumer`` handles ``event_id``; ``False`` when it already did."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(table)
-        .values(event_id=event_id, consumer=consumer, processed_at=utcnow())
-        .on_conflict_do_nothing()
-    )
-    result = await (await session.connection()).execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+async def first_deliveries(
+    session: AsyncSession, table: Table, envelopes: Sequence[Envelope], consumer: str
+) -> list[Envelope]:
+    """The envelopes ``consumer`` has not handled before, recorded as handled in one statement.
+
+    Args:
+        session: the transaction the events' effects are written in; the record commits or
+            rolls back with them.
+        table: the service's processed-events table.
+        envelopes: a batch as the bus delivered it; an event in it twice counts once.
+        consumer: who handles them (``<service>:<event type>``).
+
+    Returns:
+        The new envelopes, in the order of their first appearance in the batch.
+    """
+    unique = list({e.event_id: e for e in envelopes}.values())
+    if not unique:
+        return []
+    connection = await session.connection()
+    now = utcnow()
+    if connection.dialect.name == "postgresql":
+        # One array parameter: the same prepared statement serves every batch size.
+        statement: Any = text(
+            f'INSERT INTO "{table.name}" (event_id, consumer, processed_at) '
+            "SELECT unnest(CAST(:ids AS VARCHAR[])), :consumer, :at "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        ).bindparams(ids=[e.event_id for e in unique], consumer=consumer, at=now)
+    else:
+        statement = (
+            sqlite_insert(table)
+            .values(
+                [
+                    {"event_id": e.event_id, "consumer": consumer, "processed_at": now}
+                    for e in unique
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(table.c.event_id)
+        )
+    fresh = set((await connection.execute(statement)).scalars().all())
+    return [e for e in unique if e.event_id in fresh]

@@ -3,9 +3,17 @@
 from wildlens.common.http.app import create_app
 from wildlens.common.http.deps import (
     PrincipalDep,
+    bus_dependency,
+    clients_dependency,
     context_dependency,
+    database_dependency,
     get_principal,
+    issuer_dependency,
+    runtime_dependency,
+    runtime_part_dependency,
     session_dependency,
+    settings_dependency,
+    store_dependency,
 )
 from wildlens.common.http.errors import ERROR_RESPONSES, ErrorBody
 from wildlens.common.http.pagination import Page, decode_cursor, encode_cursor
@@ -15,10 +23,18 @@ __all__ = [
     "ErrorBody",
     "Page",
     "PrincipalDep",
+    "bus_dependency",
+    "clients_dependency",
     "context_dependency",
     "create_app",
+    "database_dependency",
     "decode_cursor",
     "encode_cursor",
     "get_principal",
+    "issuer_dependency",
+    "runtime_dependency",
+    "runtime_part_dependency",
     "session_dependency",
+    "settings_dependency",
+    "store_dependency",
 ]

@@ -1,19 +1,46 @@
-"""FastAPI dependencies: the caller, a service's context, and a transaction per request."""
+"""FastAPI dependencies: the caller, a transaction per request, and each piece of a service's
+running context on its own, so that a route names exactly what it uses.
+
+A service declares its aliases once from these factories, for example::
+
+    SessionDep = Annotated[AsyncSession, Depends(session_dependency("catalogue"), scope="function")]
+    StoreDep = Annotated[ObjectStore, Depends(store_dependency("catalogue"))]
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.auth import Principal, RevocationList, verify_token
+from wildlens.common.auth import Principal, RevocationList, TokenIssuer, verify_token
+from wildlens.common.db import Database
 from wildlens.common.errors import Unauthorized
+from wildlens.common.service.clients import ServiceClients
 from wildlens.common.service.context import ServiceContext
+from wildlens.common.service.service_bus import ServiceBus
+from wildlens.common.settings import Settings
+from wildlens.common.storage import ObjectStore
 
-__all__ = ["PrincipalDep", "context_dependency", "get_principal", "session_dependency"]
+__all__ = [
+    "PrincipalDep",
+    "bus_dependency",
+    "clients_dependency",
+    "context_dependency",
+    "database_dependency",
+    "get_principal",
+    "issuer_dependency",
+    "runtime_dependency",
+    "runtime_part_dependency",
+    "session_dependency",
+    "settings_dependency",
+    "store_dependency",
+]
+
+R = TypeVar("R")
 
 _bearer = HTTPBearer(auto_error=False, description="A Wildlens token (user, device or service)")
 
@@ -36,14 +63,19 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def _context(request: Request, service: str) -> ServiceContext:
+    ctx: ServiceContext = request.app.state.platform.contexts[service]
+    return ctx
+
+
 def context_dependency(service: str) -> Callable[[Request], ServiceContext]:
-    """A dependency returning ``service``'s context from the running app."""
+    """``service``'s whole context: only for routes whose domain services still take it (the
+    dependencies below name what a route uses)."""
 
-    def _context(request: Request) -> ServiceContext:
-        ctx: ServiceContext = request.app.state.platform.contexts[service]
-        return ctx
+    def _whole(request: Request) -> ServiceContext:
+        return _context(request, service)
 
-    return _context
+    return _whole
 
 
 def session_dependency(service: str) -> Callable[..., Any]:
@@ -51,10 +83,82 @@ def session_dependency(service: str) -> Callable[..., Any]:
     rolled back when it raises, always before the response is sent."""
 
     async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-        ctx: ServiceContext = request.app.state.platform.contexts[service]
-        if ctx.db is None:
-            raise RuntimeError(f"service {service} has no database")
-        async with ctx.db.transaction() as session:
+        async with _context(request, service).database.transaction() as session:
             yield session
 
     return _session
+
+
+def database_dependency(service: str) -> Callable[[Request], Database]:
+    """``service``'s database, for a route that runs a transaction of its own beside the
+    request's."""
+
+    def _database(request: Request) -> Database:
+        return _context(request, service).database
+
+    return _database
+
+
+def store_dependency(service: str) -> Callable[[Request], ObjectStore]:
+    """The object store, as ``service`` uses it."""
+
+    def _store(request: Request) -> ObjectStore:
+        return _context(request, service).store
+
+    return _store
+
+
+def bus_dependency(service: str) -> Callable[[Request], ServiceBus]:
+    """The bus as ``service`` sends on it (its outbox, where it has one)."""
+
+    def _bus(request: Request) -> ServiceBus:
+        return _context(request, service).service_bus
+
+    return _bus
+
+
+def settings_dependency(service: str) -> Callable[[Request], Settings]:
+    """The settings ``service`` runs with."""
+
+    def _settings(request: Request) -> Settings:
+        return _context(request, service).settings
+
+    return _settings
+
+
+def clients_dependency(service: str) -> Callable[[Request], ServiceClients]:
+    """``service``'s clients of the other services' APIs, authenticated as ``service``."""
+
+    def _clients(request: Request) -> ServiceClients:
+        return _context(request, service).service_clients
+
+    return _clients
+
+
+def issuer_dependency(service: str) -> Callable[[Request], TokenIssuer | None]:
+    """The token issuer, ``None`` in a process that holds no signing key."""
+
+    def _issuer(request: Request) -> TokenIssuer | None:
+        return _context(request, service).issuer
+
+    return _issuer
+
+
+def runtime_dependency(service: str, kind: type[R]) -> Callable[[Request], R]:
+    """``service``'s runtime (the dataclass its start hook builds); 503 while it is not
+    running."""
+
+    def _runtime(request: Request) -> R:
+        return _context(request, service).runtime_as(kind)
+
+    return _runtime
+
+
+def runtime_part_dependency(service: str, kind: type[R]) -> Callable[[Request], R]:
+    """The one member of ``service``'s runtime that is a ``kind``, for routes in a layer below
+    the runtime's module; 503 while the service is not running."""
+
+    def _part(request: Request) -> R:
+        return _context(request, service).runtime_part(kind)
+
+    return _part

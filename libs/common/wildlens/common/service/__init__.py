@@ -1,6 +1,9 @@
-"""How a service is declared and run: its spec, its running context, the platform."""
+"""How a service is declared and run: its spec, its consumers, its running context, the
+platform."""
 
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service.consumers import Consumer
+from wildlens.common.service.context import ServiceContext, ServiceNotRunning
+from wildlens.common.service.service_bus import ServiceBus
 from wildlens.common.service.spec import (
     ServiceSpec,
     SettingOption,
@@ -9,7 +12,10 @@ from wildlens.common.service.spec import (
 )
 
 __all__ = [
+    "Consumer",
+    "ServiceBus",
     "ServiceContext",
+    "ServiceNotRunning",
     "ServiceSpec",
     "SettingOption",
     "discover_services",

@@ -1,14 +1,17 @@
-"""The running state one service works with: its database, the bus, the object store, keys."""
+"""The running state one service works with: its database, the bus, the object store, keys,
+and the typed objects of its own it keeps while it runs (its runtime)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeVar
 
 import httpx
 import structlog
@@ -18,9 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import KeyRing, RevocationList, TokenIssuer
 from wildlens.common.bus import Bus, Subscription
-from wildlens.common.db import Database, OutboxRelay, first_delivery, stage
-from wildlens.common.events import Envelope, new_envelope
+from wildlens.common.db import Database, OutboxRelay, first_deliveries
+from wildlens.common.errors import Unavailable
+from wildlens.common.events import Envelope
 from wildlens.common.service.clients import ServiceClients
+from wildlens.common.service.consumers import Consumer
+from wildlens.common.service.service_bus import ServiceBus
 from wildlens.common.service.spec import ServiceSpec
 from wildlens.common.settings import Settings
 from wildlens.common.storage import ObjectStore
@@ -28,17 +34,20 @@ from wildlens.common.telemetry import (
     CONSUMER_LAG,
     EVENTS_CONSUMED,
     EVENTS_FAILED,
-    current_request_id,
     request_id_var,
     traceparent_var,
 )
 
-__all__ = ["BatchHandler", "EventHandler", "ServiceContext", "instance_name"]
+__all__ = ["BatchHandler", "ServiceContext", "ServiceNotRunning", "instance_name"]
 
 log = structlog.get_logger(__name__)
 
-EventHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+R = TypeVar("R")
+
+
+class ServiceNotRunning(Unavailable):
+    """A service's runtime was asked for before its start hook built it, or after its stop."""
 
 
 def instance_name() -> str:
@@ -62,8 +71,9 @@ class ServiceContext:
     # Token ids every request of this process is refused with; shared by its services.
     revocations: RevocationList = field(default_factory=RevocationList)
     clients: ServiceClients | None = None
-    # Whatever the service keeps while it runs (caches, models, background tasks).
-    state: dict[str, Any] = field(default_factory=dict)
+    # The service's own running objects (the dataclass of its ``runtime`` module): built by
+    # its start hook, closed and cleared by its stop hook.
+    runtime: object | None = None
 
     @property
     def name(self) -> str:
@@ -73,60 +83,102 @@ class ServiceContext:
     def producer(self) -> str:
         return f"{self.name}@{self.instance}"
 
+    @property
+    def database(self) -> Database:
+        """The service's database; an error naming the service where it declared no tables."""
+        if self.db is None:
+            raise RuntimeError(f"service {self.name} has no database")
+        return self.db
+
+    @property
+    def processed_events(self) -> Table:
+        """The table recording the events this service has handled."""
+        if self.processed_table is None:
+            raise RuntimeError(f"service {self.name} has no processed-events table")
+        return self.processed_table
+
+    @property
+    def service_bus(self) -> ServiceBus:
+        """The bus as this service sends on it (its outbox, where it has one)."""
+        return ServiceBus(self.bus, self.producer, self.outbox_table)
+
+    def runtime_as(self, kind: type[R]) -> R:
+        """The service's runtime, of the type its start hook builds."""
+        if self.runtime is None:
+            raise ServiceNotRunning(f"service {self.name} is not running")
+        if not isinstance(self.runtime, kind):
+            raise TypeError(
+                f"service {self.name} runs a {type(self.runtime).__name__}, not a {kind.__name__}"
+            )
+        return self.runtime
+
+    def runtime_part(self, kind: type[R]) -> R:
+        """The one member of the service's runtime that is a ``kind``: for code below the
+        runtime's module (a domain's routes) that needs one of its objects."""
+        if self.runtime is None:
+            raise ServiceNotRunning(f"service {self.name} is not running")
+        if not dataclasses.is_dataclass(self.runtime):
+            raise TypeError(f"service {self.name}'s runtime is not a dataclass")
+        found = [
+            value
+            for f in dataclasses.fields(self.runtime)
+            if isinstance(value := getattr(self.runtime, f.name), kind)
+        ]
+        if len(found) != 1:
+            raise LookupError(
+                f"service {self.name}'s runtime holds {len(found)} {kind.__name__} (wanted one)"
+            )
+        return found[0]
+
+    @property
+    def service_clients(self) -> ServiceClients:
+        """This service's clients of the other services' APIs."""
+        if self.clients is None:
+            raise RuntimeError(f"service {self.name} was not given service clients")
+        return self.clients
+
     def client(self, service: str) -> httpx.AsyncClient:
         """An HTTP client for ``service``'s API, authenticated as this service; kept for the
         life of the context (in-process where ``service`` runs here, else over HTTP)."""
-        if self.clients is None:
-            raise RuntimeError(f"service {self.name} was not given service clients")
-        return self.clients.client(service)
-
-    def envelope(self, payload: Message) -> Envelope:
-        trace = {}
-        request_id = current_request_id()
-        if request_id:
-            trace["request_id"] = request_id
-        traceparent = traceparent_var.get()
-        if traceparent:
-            trace["traceparent"] = traceparent
-        return new_envelope(payload, producer=self.producer, trace=trace)
+        return self.service_clients.client(service)
 
     async def stage(self, session: AsyncSession, payloads: Sequence[Message]) -> list[Envelope]:
         """Put events in the outbox inside ``session``'s transaction; they go out after commit."""
-        if self.outbox_table is None:
-            raise RuntimeError(f"service {self.name} has no outbox")
-        envelopes = [self.envelope(p) for p in payloads]
-        await stage(session, self.outbox_table, envelopes)
-        return envelopes
+        return await self.service_bus.stage(session, payloads)
 
     async def publish(self, payloads: Sequence[Message]) -> None:
         """Publish directly, for services with nothing durable to commit first."""
-        await self.bus.publish([self.envelope(p) for p in payloads])
+        await self.service_bus.publish(payloads)
 
-    def consume(
-        self,
-        event_type: str,
-        handler: EventHandler,
-        *,
-        batch_size: int = 1,
-        broadcast: bool = False,
-    ) -> None:
-        """Subscribe ``handler`` to ``event_type``, transactionally.
+    @asynccontextmanager
+    async def unit_of_work(
+        self, event_type: str, envelopes: Sequence[Envelope]
+    ) -> AsyncIterator[tuple[AsyncSession, list[Envelope]]]:
+        """One transaction for a delivered batch, and the batch's events this service handles
+        for the first time, recorded as handled in that same transaction: committed when the
+        block ends (the bus acks after), rolled back when it raises (the bus redelivers)."""
+        processed = self.processed_events
+        async with self.database.transaction() as session:
+            fresh = await first_deliveries(
+                session, processed, envelopes, f"{self.name}:{event_type}"
+            )
+            yield session, fresh
 
-        A batch runs in one transaction, each event at most once (recorded by event id in the
-        same transaction), and the bus acks only after the commit.
-        """
-        if self.db is None or self.processed_table is None:
-            raise RuntimeError(f"service {self.name} has no database; use consume_batches")
-        db, processed = self.db, self.processed_table
-        consumer = f"{self.name}:{event_type}"
+    def subscribe(self, consumers: Sequence[Consumer]) -> None:
+        """Subscribe each of a service's consumers (its ``consumers`` package's list)."""
+        for consumer in consumers:
+            self.consume_batches(
+                consumer.event_type,
+                self._bound(consumer),
+                batch_size=consumer.batch_size,
+                broadcast=consumer.broadcast,
+            )
 
+    def _bound(self, consumer: Consumer) -> BatchHandler:
         async def handle(envelopes: list[Envelope]) -> None:
-            async with db.transaction() as session:
-                for envelope in envelopes:
-                    if await first_delivery(session, processed, envelope.event_id, consumer):
-                        await handler(session, envelope)
+            await consumer.handle(self, envelopes)
 
-        self.consume_batches(event_type, handle, batch_size=batch_size, broadcast=broadcast)
+        return handle
 
     def consume_batches(
         self,

@@ -16,7 +16,7 @@ from wildlens.catalogue.alerts.schemas import (
     AlertRuleUpdate,
     DeliveryPublic,
 )
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import SessionDep, SettingsDep
 from wildlens.catalogue.models import AlertRule
 from wildlens.common.http import ERROR_RESPONSES, Page
 
@@ -32,13 +32,13 @@ async def create_alert_rule(
     body: AlertRuleCreate,
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    settings: SettingsDep,
 ) -> AlertRuleCreated:
     """Create an alert rule: sightings that match it are sent as signed webhooks within
     seconds. The answer holds the signing secret, shown this once. Each delivery carries
     `Wildlens-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`."""
     rule = await service.create_rule(
-        ctx, session, access.project.id, body, access.principal.subject
+        settings, session, access.project.id, body, access.principal.subject
     )
     return AlertRuleCreated.model_validate(rule, from_attributes=True)
 
@@ -67,10 +67,10 @@ async def update_alert_rule(
     body: AlertRuleUpdate,
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    settings: SettingsDep,
 ) -> AlertRule:
     """Change an alert rule (pause it with `enabled: false`, rotate its `secret`)."""
-    return await service.update_rule(ctx, session, access.project.id, rule_id, body)
+    return await service.update_rule(settings, session, access.project.id, rule_id, body)
 
 
 @router.delete("/{rule_id}", status_code=204, operation_id="delete_alert_rule")

@@ -23,7 +23,7 @@ from wildlens.catalogue.models import AlertRule
 from wildlens.catalogue.settings import AlertSettings
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid, NotFound
-from wildlens.common.service import ServiceContext
+from wildlens.common.settings import Settings
 
 __all__ = [
     "create_rule",
@@ -41,10 +41,10 @@ def _problem(field: str, message: str) -> dict[str, Any]:
     return {"location": ["body", field], "message": message, "type": "value_error"}
 
 
-async def _check_target(ctx: ServiceContext, url: str) -> None:
+async def _check_target(settings: Settings, url: str) -> None:
     """422 for a webhook the catalogue will not send to (see ``alerts.targets``)."""
     problem = await refused_target(
-        url, allow_private=AlertSettings.of(ctx.settings).allow_private_targets
+        url, allow_private=AlertSettings.of(settings).allow_private_targets
     )
     if problem is not None:
         raise Invalid(problem, fields=[_problem("webhook_url", problem)])
@@ -85,14 +85,14 @@ async def project_rule(
 
 
 async def create_rule(
-    ctx: ServiceContext,
+    settings: Settings,
     session: AsyncSession,
     project_id: uuid.UUID,
     body: AlertRuleCreate,
     actor: str,
 ) -> AlertRule:
     await _check_references(session, project_id, body.taxon_id, body.location_ids)
-    await _check_target(ctx, str(body.webhook_url))
+    await _check_target(settings, str(body.webhook_url))
     rule = AlertRule(
         project_id=project_id,
         name=body.name,
@@ -121,7 +121,7 @@ async def rules(
 
 
 async def update_rule(
-    ctx: ServiceContext,
+    settings: Settings,
     session: AsyncSession,
     project_id: uuid.UUID,
     rule_id: uuid.UUID,
@@ -148,7 +148,7 @@ async def update_rule(
             value = [str(i) for i in dict.fromkeys(value)]
         elif name == "webhook_url":
             value = str(value)
-            await _check_target(ctx, value)
+            await _check_target(settings, value)
         setattr(rule, name, value)
     if (rule.time_from is None) != (rule.time_to is None):
         raise Invalid("time_from and time_to go together", fields=[_problem("time_to", "missing")])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from wildlens.catalogue.access import ManagerDep
 from wildlens.catalogue.audit import service
 from wildlens.catalogue.audit.schemas import AuditEntryPublic
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import BusDep, SessionDep
 from wildlens.catalogue.models import AuditEntry
 from wildlens.common.http import ERROR_RESPONSES, Page
 
@@ -23,24 +23,24 @@ def _public(entry: AuditEntry) -> AuditEntryPublic:
 
 @router.delete("/media/{media_id}", response_model=AuditEntryPublic)
 async def delete_project_media(
-    media_id: uuid.UUID, session: SessionDep, access: ManagerDep, ctx: ContextDep
+    media_id: uuid.UUID, session: SessionDep, access: ManagerDep, bus: BusDep
 ) -> AuditEntryPublic:
     """Delete a medium with its frames, analyses and observations, and then its stored files
     where no other medium has the same bytes; logged (managers)."""
     entry = await service.delete_media(
-        ctx, session, access.project.id, media_id, access.principal.subject
+        bus, session, access.project.id, media_id, access.principal.subject
     )
     return _public(entry)
 
 
 @router.delete("/deployments/{deployment_id}", response_model=AuditEntryPublic)
 async def delete_project_deployment(
-    deployment_id: uuid.UUID, session: SessionDep, access: ManagerDep, ctx: ContextDep
+    deployment_id: uuid.UUID, session: SessionDep, access: ManagerDep, bus: BusDep
 ) -> AuditEntryPublic:
     """Delete a deployment with its media, their observations and its events, and then the
     media's stored files where no other medium has the same bytes; logged (managers)."""
     entry = await service.delete_deployment(
-        ctx, session, access.project.id, deployment_id, access.principal.subject
+        bus, session, access.project.id, deployment_id, access.principal.subject
     )
     return _public(entry)
 

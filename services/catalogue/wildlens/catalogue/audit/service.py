@@ -24,7 +24,7 @@ from wildlens.catalogue.models import AuditEntry
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.events.v1.media_pb2 import MediaDeleted
 from wildlens.common.http import decode_cursor, encode_cursor
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = ["audit_entries", "delete_deployment", "delete_media"]
 
@@ -49,9 +49,7 @@ def _removal(media: Any) -> MediaDeleted:
     )
 
 
-async def _announce(
-    ctx: ServiceContext, session: AsyncSession, removed: list[MediaDeleted]
-) -> None:
+async def _announce(bus: ServiceBus, session: AsyncSession, removed: list[MediaDeleted]) -> None:
     """Stage ``media.deleted`` for the removed media with a stored file, once their rows are
     gone, each saying whether any medium left (in any project) has the same bytes."""
     stored = [m for m in removed if m.sha256 and m.object_key]
@@ -60,11 +58,11 @@ async def _announce(
     kept = await repository.hashes_in_use(session, {m.sha256 for m in stored})
     for m in stored:
         m.last_copy = m.sha256 not in kept
-    await ctx.stage(session, stored)
+    await bus.stage(session, stored)
 
 
 async def delete_media(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project_id: uuid.UUID,
     media_id: uuid.UUID,
@@ -88,7 +86,7 @@ async def delete_media(
     # The ORM must not write back rows that are about to disappear underneath it.
     session.expunge_all()
     await repository.remove_media(session, ids)
-    await _announce(ctx, session, removed)
+    await _announce(bus, session, removed)
     entry = AuditEntry(
         project_id=project_id,
         action="media.deleted",
@@ -103,7 +101,7 @@ async def delete_media(
 
 
 async def delete_deployment(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project_id: uuid.UUID,
     deployment_id: uuid.UUID,
@@ -128,7 +126,7 @@ async def delete_deployment(
     session.expunge_all()
     # Frames of the deployment's videos carry the deployment too, so they go with it.
     await repository.remove_deployment(session, deployment_id)
-    await _announce(ctx, session, removed)
+    await _announce(bus, session, removed)
     entry = AuditEntry(
         project_id=project_id,
         action="deployment.deleted",

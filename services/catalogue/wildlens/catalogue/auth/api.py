@@ -16,7 +16,7 @@ from wildlens.catalogue.auth.schemas import (
     TokenExchanged,
     TokenExchangeRequest,
 )
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import IssuerDep, SessionDep, SettingsDep, VerifierDep
 from wildlens.catalogue.models import DeviceToken
 from wildlens.common.errors import Forbidden
 from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
@@ -26,17 +26,23 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
 @router.post("/token", response_model=TokenExchanged)
 async def exchange_token(
-    body: TokenExchangeRequest, session: SessionDep, ctx: ContextDep
+    body: TokenExchangeRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    issuer: IssuerDep,
+    verifier: VerifierDep,
 ) -> TokenExchanged:
     """Exchange an identity provider's JWT for a Wildlens token with the user's project roles."""
-    token = await exchange(ctx, session, body.subject_token)
-    return TokenExchanged(access_token=token, expires_in=ctx.settings.auth.token_ttl_s)
+    token = await exchange(settings, issuer, verifier, session, body.subject_token)
+    return TokenExchanged(access_token=token, expires_in=settings.auth.token_ttl_s)
 
 
 @router.post("/service-token", response_model=ServiceTokenIssued)
-async def create_service_token(body: ServiceTokenRequest, ctx: ContextDep) -> ServiceTokenIssued:
+async def create_service_token(
+    body: ServiceTokenRequest, settings: SettingsDep, issuer: IssuerDep
+) -> ServiceTokenIssued:
     """Exchange the platform's service secret for a service token."""
-    return service.issue_service_token(ctx, body)
+    return service.issue_service_token(settings, issuer, body)
 
 
 def _revocation(token: DeviceToken) -> Revocation:

@@ -10,29 +10,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.auth import repository
 from wildlens.catalogue.auth.schemas import ServiceTokenIssued, ServiceTokenRequest
 from wildlens.catalogue.models import DeviceToken
+from wildlens.common.auth import TokenIssuer
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Unauthorized, Unavailable
-from wildlens.common.service import ServiceContext
+from wildlens.common.settings import Settings
 
 __all__ = ["issue_service_token", "revocations"]
 
 
-def issue_service_token(ctx: ServiceContext, body: ServiceTokenRequest) -> ServiceTokenIssued:
+def issue_service_token(
+    settings: Settings, issuer: TokenIssuer | None, body: ServiceTokenRequest
+) -> ServiceTokenIssued:
     """A service token, if ``body`` carries the configured service secret."""
-    configured = ctx.settings.auth.service_secret
+    configured = settings.auth.service_secret
     if configured is None or not configured.get_secret_value():
         # Without a secret anyone could mint platform-wide tokens; refuse rather than guess.
         raise Unavailable("this catalogue has no service secret configured")
-    if ctx.issuer is None:
+    if issuer is None:
         raise Unavailable("this catalogue instance has no signing key configured")
     # Compared in constant time, so that response timing reveals nothing of the secret.
     if not hmac.compare_digest(
         body.secret.get_secret_value().encode(), configured.get_secret_value().encode()
     ):
         raise Unauthorized("wrong service secret")
-    ttl_s = ctx.settings.auth.token_ttl_s
+    ttl_s = settings.auth.token_ttl_s
     expires_at = utcnow() + timedelta(seconds=ttl_s)
-    token = ctx.issuer.service_token(body.service, ttl_s=ttl_s)
+    token = issuer.service_token(body.service, ttl_s=ttl_s)
     return ServiceTokenIssued(token=token, expires_at=expires_at)
 
 

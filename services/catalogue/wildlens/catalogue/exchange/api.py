@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, UploadFile
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import SERVICE, BusDep, SessionDep, StoreDep
 from wildlens.catalogue.exchange import service
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
-from wildlens.catalogue.exchange.jobs import wake_exports
+from wildlens.catalogue.exchange.jobs import ExportWorker
 from wildlens.catalogue.exchange.schemas import ExportCreate, ExportPublic
-from wildlens.common.http import ERROR_RESPONSES
+from wildlens.common.http import ERROR_RESPONSES, runtime_part_dependency
+
+# This process's export worker (the catalogue's runtime holds it).
+ExportWorkerDep = Annotated[ExportWorker, Depends(runtime_part_dependency(SERVICE, ExportWorker))]
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["exchange"], responses=ERROR_RESPONSES)
 
@@ -23,10 +26,10 @@ async def import_camtrap_dp(
     files: Annotated[list[UploadFile], File(description="A zip, or datapackage.json + CSVs")],
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    store: StoreDep,
 ) -> ImportSummary:
     """Import a Camtrap DP package: all or nothing; importing it again updates by its ids."""
-    return await service.import_camtrap_dp(ctx, session, access.project, files)
+    return await service.import_camtrap_dp(store, session, access.project, files)
 
 
 @router.post("/imports/coco", response_model=ImportSummary, operation_id="import_coco")
@@ -60,14 +63,14 @@ async def import_kso_files(
     files: Annotated[list[UploadFile], File(description="sites.csv, movies.csv and species.csv")],
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    bus: BusDep,
     utc_offset: Annotated[
         str, Form(description="The offset of the movies' created_on times")
     ] = "+00:00",
 ) -> ImportSummary:
     """Import KSO's sites, movies and species CSVs: all of them, or nothing and every problem."""
     return await service.import_kso_files(
-        ctx, session, access.project, files, utc_offset, access.principal.subject
+        bus, session, access.project, files, utc_offset, access.principal.subject
     )
 
 
@@ -76,19 +79,19 @@ async def create_export(
     body: ExportCreate,
     session: SessionDep,
     access: ViewerDep,
-    ctx: ContextDep,
+    exports: ExportWorkerDep,
     background: BackgroundTasks,
 ) -> ExportPublic:
     """Start exporting the project; poll the export for its status and download link."""
     job = await service.create_export(session, access, body.format)
     # Any catalogue process may run it; this one is told at once, after the row is committed.
-    background.add_task(wake_exports, ctx)
+    background.add_task(exports.wake)
     return ExportPublic.model_validate(job, from_attributes=True)
 
 
 @router.get("/exports/{export_id}", response_model=ExportPublic, operation_id="get_export")
 async def get_export(
-    export_id: uuid.UUID, session: SessionDep, access: ViewerDep, ctx: ContextDep
+    export_id: uuid.UUID, session: SessionDep, access: ViewerDep, store: StoreDep
 ) -> ExportPublic:
     """An export's status, and a short-lived download link when it is done."""
-    return await service.export_status(ctx, session, access.project.id, export_id)
+    return await service.export_status(store, session, access.project.id, export_id)

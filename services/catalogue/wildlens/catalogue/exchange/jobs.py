@@ -30,14 +30,7 @@ from wildlens.catalogue.models import ExportJob
 from wildlens.common.db import utcnow
 from wildlens.common.service.context import ServiceContext
 
-__all__ = [
-    "FORMATS",
-    "ExportWorker",
-    "export_key",
-    "start_worker",
-    "stop_worker",
-    "wake_exports",
-]
+__all__ = ["FORMATS", "ExportWorker", "export_key"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +43,6 @@ POLL_S = 5.0
 MAX_ATTEMPTS = 3
 # Exports run side by side up to this many per process; more wait in the queue.
 CONCURRENCY = 2
-_STATE_KEY = "export_worker"
 
 
 def export_key(job: ExportJob) -> str:
@@ -74,9 +66,8 @@ class ExportWorker:
     """Takes queued export jobs from the database and runs them, in one catalogue process."""
 
     def __init__(self, ctx: ServiceContext) -> None:
-        assert ctx.db is not None
         self.ctx = ctx
-        self.db = ctx.db
+        self.db = ctx.database
         self.owner = ctx.instance
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -217,24 +208,3 @@ class ExportWorker:
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def start_worker(ctx: ServiceContext) -> ExportWorker:
-    """Start this process's export worker (at the catalogue's start)."""
-    worker = ExportWorker(ctx)
-    ctx.state[_STATE_KEY] = worker
-    worker.start()
-    return worker
-
-
-async def stop_worker(ctx: ServiceContext) -> None:
-    worker: ExportWorker | None = ctx.state.pop(_STATE_KEY, None)
-    if worker is not None:
-        await worker.stop()
-
-
-def wake_exports(ctx: ServiceContext) -> None:
-    """Tell this process's worker a job is waiting (after the job's row is committed)."""
-    worker: ExportWorker | None = ctx.state.get(_STATE_KEY)
-    if worker is not None:
-        worker.wake()

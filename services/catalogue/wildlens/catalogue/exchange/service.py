@@ -25,7 +25,8 @@ from wildlens.catalogue.models import ExportJob, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.common.errors import Invalid, NotFound
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
+from wildlens.common.storage import ObjectStore
 
 __all__ = [
     "create_export",
@@ -47,11 +48,11 @@ def _check_offset(utc_offset: str) -> None:
 
 
 async def import_camtrap_dp(
-    ctx: ServiceContext, session: AsyncSession, project: Project, files: Sequence[UploadFile]
+    store: ObjectStore, session: AsyncSession, project: Project, files: Sequence[UploadFile]
 ) -> ImportSummary:
     with tempfile.TemporaryDirectory(prefix="wildlens-import-") as scratch:
         folder = await save_package(files, Path(scratch))
-        return await import_package(session, ctx.store, project, folder)
+        return await import_package(session, store, project, folder)
 
 
 async def import_coco_file(
@@ -68,7 +69,7 @@ async def import_megadetector_file(
 
 
 async def import_kso_files(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project: Project,
     files: Sequence[UploadFile],
@@ -92,7 +93,7 @@ async def import_kso_files(
     if summary.created.get("label_map_entries") or summary.updated.get("label_map_entries"):
         # Inference re-reads the project's label map and species list.
         await stage_taxonomy_changed(
-            ctx, session, "kso.imported", project_id=project.id, model_name=LABEL_MAP_MODEL
+            bus, session, "kso.imported", project_id=project.id, model_name=LABEL_MAP_MODEL
         )
     return summary
 
@@ -113,7 +114,7 @@ async def create_export(session: AsyncSession, access: ProjectAccess, format: st
 
 
 async def export_status(
-    ctx: ServiceContext, session: AsyncSession, project_id: uuid.UUID, export_id: uuid.UUID
+    store: ObjectStore, session: AsyncSession, project_id: uuid.UUID, export_id: uuid.UUID
 ) -> ExportPublic:
     """The export's state, with a short-lived download link once it is done."""
     job = await repository.export_job(session, export_id)
@@ -121,5 +122,5 @@ async def export_status(
         raise NotFound(f"export {export_id} not found in this project")
     public = ExportPublic.model_validate(job, from_attributes=True)
     if job.status == "done":
-        public.download_url = await ctx.store.url_for_get(export_key(job), DOWNLOAD_EXPIRY)
+        public.download_url = await store.url_for_get(export_key(job), DOWNLOAD_EXPIRY)
     return public

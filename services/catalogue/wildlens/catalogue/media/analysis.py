@@ -1,8 +1,8 @@
 """``media.analyzed`` → machine observations, once per medium and model version.
 
 Analyses arrive as fast as inference runs, so a whole batch is stored with a fixed number of
-statements whatever its size (``repository.deliveries``, ``repository.analyses``): one to
-record the events as handled, one for the media with the runs already stored, one for the
+statements whatever its size (``repository.analyses``; the consumer's unit of work records the
+events as handled in one more): one for the media with the runs already stored, one for the
 label map entries and one for the taxa the batch names (a classifier's label resolves through
 the project's label map, else its scientific name through the taxon tree), then the events'
 smoothing (``events.smoothing``), and, on PostgreSQL, one statement that inserts the runs and
@@ -18,13 +18,12 @@ their own, and the label a medium shows is the human one where there is one
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.alerts.matching import queue_alerts
 from wildlens.catalogue.media.repository.analyses import (
     AnalysisRows,
     label_map_taxa,
@@ -32,14 +31,12 @@ from wildlens.catalogue.media.repository.analyses import (
     taxa_named,
     write_analyses,
 )
-from wildlens.catalogue.media.repository.deliveries import first_deliveries
 from wildlens.catalogue.sequences.smoothing import Pending, Vote, smooth_events, smoothed_label
 from wildlens.common.db import utcnow
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import Classification, MediaAnalyzed
-from wildlens.common.service import ServiceContext
 
-__all__ = ["MediaNotRecordedYet", "analyzed_consumer", "first_deliveries", "store_analysis"]
+__all__ = ["MediaNotRecordedYet", "store_analysis"]
 
 # MegaDetector's categories → Camtrap DP's observationType.
 OBSERVATION_TYPES = {"animal": "animal", "person": "human", "human": "human", "vehicle": "vehicle"}
@@ -247,20 +244,3 @@ def _analyzed_times(analyses: list[_Analysis]) -> dict[uuid.UUID, datetime]:
         current = latest.get(a.media_id) or a.previously_analyzed_at
         latest[a.media_id] = a.analyzed_at if current is None else max(current, a.analyzed_at)
     return latest
-
-
-def analyzed_consumer(ctx: ServiceContext) -> Callable[[list[Envelope]], Awaitable[None]]:
-    """The ``media.analyzed`` batch handler: the batch's new events in one transaction, recorded
-    as handled in the same transaction, acked by the bus after the commit."""
-    consumer = f"{ctx.name}:media.analyzed"
-
-    async def handle(envelopes: list[Envelope]) -> None:
-        if ctx.db is None or ctx.processed_table is None:
-            raise RuntimeError(f"service {ctx.name} has no database")
-        async with ctx.db.transaction() as session:
-            fresh = await first_deliveries(session, ctx.processed_table, envelopes, consumer)
-            stored = await store_analysis(session, fresh)
-            # Rows only (the webhook outbox); a worker sends them after the commit.
-            await queue_alerts(session, stored, base_url=ctx.settings.public_url)
-
-    return handle

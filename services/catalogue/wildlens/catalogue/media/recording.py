@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import structlog
 from google.protobuf.json_format import MessageToDict
@@ -12,9 +13,8 @@ from wildlens.catalogue.media import repository
 from wildlens.catalogue.media.resolution import resolve
 from wildlens.catalogue.models import Deployment, Location, Media
 from wildlens.catalogue.sequences.sequencing import join_event
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = ["KIND_NUMBERS", "record_media", "recorded_message"]
 
@@ -49,8 +49,11 @@ def recorded_message(
     return recorded
 
 
-async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Envelope) -> None:
-    event = unpack(envelope, MediaIngested)
+async def record_media(
+    session: AsyncSession, bus: ServiceBus, event: MediaIngested, received_at: datetime
+) -> None:
+    """Record an ingested medium in its deployment and event, and stage ``media.recorded``
+    (``received_at``: when ingest announced it, for media without a capture time)."""
     media_id = uuid.UUID(event.media_id)
     if await repository.get_media(session, media_id) is not None:
         return  # recorded already (the same upload announced twice)
@@ -58,7 +61,7 @@ async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Env
     if not await repository.project_exists(session, project_id):
         log.warning("media.unknown_project", media_id=event.media_id, project_id=event.project_id)
         return
-    resolution = await resolve(session, project_id, event, envelope.occurred_at)
+    resolution = await resolve(session, project_id, event, received_at)
     deployment = resolution.deployment
     media = Media(
         id=media_id,
@@ -91,4 +94,4 @@ async def record_media(ctx: ServiceContext, session: AsyncSession, envelope: Env
     location = (
         await repository.get_location(session, deployment.location_id) if deployment else None
     )
-    await ctx.stage(session, [recorded_message(media, deployment, location)])
+    await bus.stage(session, [recorded_message(media, deployment, location)])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from wildlens.catalogue.access import ViewerDep
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import SessionDep, StoreDep
 from wildlens.catalogue.queries import service
 from wildlens.catalogue.queries.filters import Filters, filters
 from wildlens.catalogue.queries.schemas import MediaItem, ObservationItem
@@ -38,14 +38,14 @@ _MEDIA_FIELDS = {
 async def query_media(
     session: SessionDep,
     access: ViewerDep,
-    ctx: ContextDep,
+    store: StoreDep,
     f: FiltersDep,
     limit: Limit = 100,
     cursor: str | None = None,
 ) -> Page[MediaItem]:
     """The project's media in capture order, filtered, each with a short-lived image URL."""
     rows, next_cursor = await service.media_page(session, access, f, limit=limit, cursor=cursor)
-    urls, expires_at = await service.signed_urls(ctx.store, [m for m, _ in rows])
+    urls, expires_at = await service.signed_urls(store, [m for m, _ in rows])
     items = [
         MediaItem(
             **media.model_dump(include=_MEDIA_FIELDS),

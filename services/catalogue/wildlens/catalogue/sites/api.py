@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import BusDep, IssuerDep, SessionDep
 from wildlens.catalogue.models import Deployment, Device, DeviceToken, Location
 from wildlens.catalogue.sites import service, tokens
 from wildlens.catalogue.sites.schemas import (
@@ -72,10 +72,10 @@ async def list_devices(
 
 @router.post("/deployments", status_code=201, response_model=DeploymentPublic)
 async def create_deployment(
-    body: DeploymentCreate, session: SessionDep, access: ManagerDep, ctx: ContextDep
+    body: DeploymentCreate, session: SessionDep, access: ManagerDep, bus: BusDep
 ) -> Deployment:
     """Deploy a camera at a location over a time span; the camera's unplaced media join it."""
-    return await service.create_deployment(ctx, session, access.project.id, body)
+    return await service.create_deployment(bus, session, access.project.id, body)
 
 
 @router.patch("/deployments/{deployment_id}", response_model=DeploymentCorrected)
@@ -84,11 +84,11 @@ async def correct_deployment(
     body: DeploymentUpdate,
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    bus: BusDep,
 ) -> DeploymentCorrected:
     """Correct a deployment's clock, span or location; its camera's media follow."""
     deployment, result = await service.correct_deployment(
-        ctx, session, access.project.id, deployment_id, body
+        bus, session, access.project.id, deployment_id, body
     )
     return DeploymentCorrected(
         **DeploymentPublic.model_validate(deployment).model_dump(),
@@ -124,12 +124,12 @@ async def create_device_token(
     device_id: uuid.UUID,
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    issuer: IssuerDep,
     body: DeviceTokenCreate | None = None,
 ) -> DeviceTokenIssued:
     """Issue a token a field gateway posts media with, for this camera and optionally others."""
     return await tokens.issue_token(
-        ctx,
+        issuer,
         session,
         access.project.id,
         device_id,
@@ -152,11 +152,11 @@ async def list_device_tokens(
 
 @router.delete("/device-tokens/{token_id}", response_model=DeviceTokenPublic)
 async def revoke_device_token(
-    token_id: uuid.UUID, session: SessionDep, access: ManagerDep, ctx: ContextDep
+    token_id: uuid.UUID, session: SessionDep, access: ManagerDep, bus: BusDep
 ) -> DeviceTokenPublic:
     """Revoke a device token; every ingest replica refuses it within seconds."""
     token = await tokens.revoke_token(
-        ctx, session, access.project.id, token_id, revoked_by=access.principal.subject
+        bus, session, access.project.id, token_id, revoked_by=access.principal.subject
     )
     return _public(token)
 

@@ -25,7 +25,7 @@ from wildlens.catalogue.models import Deployment, Location, Media
 from wildlens.catalogue.sequences.sequencing import regroup
 from wildlens.catalogue.sequences.smoothing import clear_smoothing
 from wildlens.catalogue.sites.repository import camera_media_page, find_device, find_location
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = ["Replacement", "replace_media"]
 
@@ -45,7 +45,7 @@ class Replacement:
 
 
 async def replace_media(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     deployment: Deployment,
     *,
@@ -54,7 +54,7 @@ async def replace_media(
     """Places again the media of ``deployment`` and its camera's media no deployment covers.
 
     Args:
-        ctx: the catalogue, whose outbox the announcements go through.
+        bus: the catalogue's, whose outbox the announcements go through.
         session: the request's session; nothing is committed here.
         deployment: the deployment just added or corrected (flushed).
         announce_all: announce every medium of the deployment even where only its location
@@ -97,7 +97,7 @@ async def replace_media(
         await session.flush()
         await clear_smoothing(session, left_every_event)
         if messages:
-            await ctx.stage(session, messages)
+            await bus.stage(session, messages)
             result.media_announced += len(messages)
         after = page[-1].id
         for media in page:

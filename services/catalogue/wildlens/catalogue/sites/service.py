@@ -23,7 +23,7 @@ from wildlens.catalogue.sites.schemas import (
     LocationPublic,
 )
 from wildlens.common.errors import Conflict, Invalid, NotFound
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = [
     "correct_deployment",
@@ -106,7 +106,7 @@ async def list_devices(
 
 
 async def create_deployment(
-    ctx: ServiceContext, session: AsyncSession, project_id: uuid.UUID, body: DeploymentCreate
+    bus: ServiceBus, session: AsyncSession, project_id: uuid.UUID, body: DeploymentCreate
 ) -> Deployment:
     """Deploy a camera; its media that no deployment covered yet join it."""
     await owned(session, Location, body.location_id, project_id, "location")
@@ -114,12 +114,12 @@ async def create_deployment(
     deployment = Deployment(project_id=project_id, **body.model_dump())
     session.add(deployment)
     await session.flush()
-    await replace_media(ctx, session, deployment)
+    await replace_media(bus, session, deployment)
     return deployment
 
 
 async def correct_deployment(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project_id: uuid.UUID,
     deployment_id: uuid.UUID,
@@ -139,7 +139,7 @@ async def correct_deployment(
         setattr(deployment, name, value)
     session.add(deployment)
     await session.flush()
-    result = await replace_media(ctx, session, deployment, announce_all=moved_site)
+    result = await replace_media(bus, session, deployment, announce_all=moved_site)
     return deployment, result
 
 

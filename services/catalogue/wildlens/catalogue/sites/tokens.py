@@ -12,16 +12,17 @@ from wildlens.catalogue.models import Device, DeviceToken
 from wildlens.catalogue.sites import repository
 from wildlens.catalogue.sites.schemas import DeviceTokenCreate, DeviceTokenIssued
 from wildlens.catalogue.sites.service import owned
+from wildlens.common.auth import TokenIssuer
 from wildlens.common.db import utcnow
 from wildlens.common.errors import NotFound, Unavailable
 from wildlens.common.events.v1.devices_pb2 import DeviceRevoked
-from wildlens.common.service import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = ["issue_token", "list_tokens", "revoke_token"]
 
 
 async def issue_token(
-    ctx: ServiceContext,
+    issuer: TokenIssuer | None,
     session: AsyncSession,
     project_id: uuid.UUID,
     device_id: uuid.UUID,
@@ -34,10 +35,10 @@ async def issue_token(
     device_ids = [device_id, *[d for d in body.also_devices if d != device_id]]
     for d in device_ids:
         await owned(session, Device, d, project_id, "device")
-    if ctx.issuer is None:
+    if issuer is None:
         raise Unavailable("this catalogue instance has no signing key configured")
     ttl = timedelta(days=body.ttl_days)
-    token, token_id = ctx.issuer.device_token(
+    token, token_id = issuer.device_token(
         str(project_id),
         [str(d) for d in device_ids],
         subject=f"gateway:{device_id}",
@@ -68,7 +69,7 @@ async def list_tokens(
 
 
 async def revoke_token(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project_id: uuid.UUID,
     token_id: uuid.UUID,
@@ -87,7 +88,7 @@ async def revoke_token(
     token.revoked_by = revoked_by
     session.add(token)
     await session.flush()
-    await ctx.stage(
+    await bus.stage(
         session,
         [
             DeviceRevoked(

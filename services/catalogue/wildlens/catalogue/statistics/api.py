@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from wildlens.catalogue.access import ViewerDep
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import DatabaseDep, SessionDep
 from wildlens.catalogue.statistics import service
 from wildlens.catalogue.statistics.params import Scope, scope
 from wildlens.catalogue.statistics.render import to_csv, to_json_value, to_png
@@ -75,7 +75,7 @@ def negotiate(accept: str | None) -> Format:
 async def project_statistic(
     name: StatisticName,
     session: SessionDep,
-    ctx: ContextDep,
+    db: DatabaseDep,
     access: ViewerDep,
     s: ScopeDep,
     format: Annotated[
@@ -86,8 +86,7 @@ async def project_statistic(
     """A statistic of the project's detections (counts, relative-abundance, activity,
     detection-rate, species-accumulation), as JSON, CSV or a PNG chart."""
     chosen = format or negotiate(accept)
-    assert ctx.db is not None
-    table, interval_s = await service.statistic(ctx.db, session, access.project, name, s)
+    table, interval_s = await service.statistic(db, session, access.project, name, s)
     if chosen == "csv":
         return Response(
             to_csv(table),

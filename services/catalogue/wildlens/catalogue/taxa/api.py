@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import BusDep, SessionDep
 from wildlens.catalogue.taxa import service
 from wildlens.catalogue.taxa.schemas import TaxaImported, TaxonDetail, TaxonPublic, TaxonSummary
 from wildlens.common.errors import Forbidden, PayloadTooLarge
@@ -30,7 +30,7 @@ async def import_taxa(
     file: Annotated[UploadFile, File(description="Darwin Core Taxon CSV (or tab-separated)")],
     session: SessionDep,
     principal: PrincipalDep,
-    ctx: ContextDep,
+    bus: BusDep,
 ) -> TaxaImported:
     """Import or update taxa from a Darwin Core Taxon file; one bad row refuses the file."""
     principal.require_user()
@@ -41,7 +41,7 @@ async def import_taxa(
         data += chunk
         if len(data) > MAX_IMPORT_BYTES:
             raise PayloadTooLarge(f"the taxon file is larger than {MAX_IMPORT_BYTES} bytes")
-    report = await service.import_taxon_file(ctx, session, bytes(data))
+    report = await service.import_taxon_file(bus, session, bytes(data))
     return TaxaImported(**vars(report))
 
 

@@ -9,13 +9,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.db import utcnow
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = ["stage_taxonomy_changed"]
 
 
 async def stage_taxonomy_changed(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     reason: str,
     *,
@@ -26,4 +26,4 @@ async def stage_taxonomy_changed(
         project_id=str(project_id) if project_id else "", reason=reason, model_name=model_name
     )
     event.changed_at.FromDatetime(utcnow())
-    await ctx.stage(session, [event])
+    await bus.stage(session, [event])

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
-from wildlens.catalogue.deps import ContextDep, SessionDep
+from wildlens.catalogue.deps import BusDep, SessionDep
 from wildlens.catalogue.taxa import service
 from wildlens.catalogue.taxa.schemas import (
     LabelMapPublic,
@@ -40,11 +40,11 @@ async def replace_label_map(
     body: LabelMapUpdate,
     session: SessionDep,
     access: ManagerDep,
-    ctx: ContextDep,
+    bus: BusDep,
 ) -> LabelMapPublic:
     """Replace the project's map from a model's labels to taxa."""
     return await service.replace_label_map(
-        ctx, session, access.project.id, model_name, body.entries, access.principal.subject
+        bus, session, access.project.id, model_name, body.entries, access.principal.subject
     )
 
 
@@ -56,9 +56,9 @@ async def get_project_taxa(session: SessionDep, access: ViewerDep) -> ProjectTax
 
 @router.put("/taxa", response_model=ProjectTaxaPublic)
 async def replace_project_taxa(
-    body: ProjectTaxaUpdate, session: SessionDep, access: ManagerDep, ctx: ContextDep
+    body: ProjectTaxaUpdate, session: SessionDep, access: ManagerDep, bus: BusDep
 ) -> ProjectTaxaPublic:
     """Replace the list of taxa the project expects to see."""
     return await service.replace_project_taxa(
-        ctx, session, access.project.id, body.taxon_ids, access.principal.subject
+        bus, session, access.project.id, body.taxon_ids, access.principal.subject
     )

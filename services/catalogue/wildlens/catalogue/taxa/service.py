@@ -24,7 +24,7 @@ from wildlens.catalogue.taxa.schemas import (
 )
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid, NotFound
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.service import ServiceBus
 
 __all__ = [
     "import_taxon_file",
@@ -37,13 +37,11 @@ __all__ = [
 ]
 
 
-async def import_taxon_file(
-    ctx: ServiceContext, session: AsyncSession, data: bytes
-) -> ImportReport:
+async def import_taxon_file(bus: ServiceBus, session: AsyncSession, data: bytes) -> ImportReport:
     """Apply a Darwin Core Taxon file; inference hears of it when anything changed."""
     report = await import_taxa(session, data)
     if report.created or report.updated:
-        await stage_taxonomy_changed(ctx, session, "taxa.imported")
+        await stage_taxonomy_changed(bus, session, "taxa.imported")
     return report
 
 
@@ -112,7 +110,7 @@ async def label_map(
 
 
 async def replace_label_map(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project_id: uuid.UUID,
     model_name: str,
@@ -153,7 +151,7 @@ async def replace_label_map(
         ),
     )
     await stage_taxonomy_changed(
-        ctx, session, "label_map.updated", project_id=project_id, model_name=model_name
+        bus, session, "label_map.updated", project_id=project_id, model_name=model_name
     )
     return await label_map(session, project_id, model_name)
 
@@ -166,7 +164,7 @@ async def project_taxa(session: AsyncSession, project_id: uuid.UUID) -> ProjectT
 
 
 async def replace_project_taxa(
-    ctx: ServiceContext,
+    bus: ServiceBus,
     session: AsyncSession,
     project_id: uuid.UUID,
     taxon_ids: Sequence[uuid.UUID],
@@ -185,5 +183,5 @@ async def replace_project_taxa(
             for taxon_id in dict.fromkeys(taxon_ids)
         ),
     )
-    await stage_taxonomy_changed(ctx, session, "project_taxa.updated", project_id=project_id)
+    await stage_taxonomy_changed(bus, session, "project_taxa.updated", project_id=project_id)
     return await project_taxa(session, project_id)

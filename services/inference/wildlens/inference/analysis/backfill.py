@@ -20,8 +20,8 @@ import httpx
 import structlog
 
 from wildlens.common.errors import NotFound, Unavailable
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.inference_pb2 import InferenceRequested
+from wildlens.common.service.clients import ServiceClients
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.analysis.catalogue import DOWNLOAD_TIMEOUT, download, matching_page
 from wildlens.inference.analysis.runner import Analyzer, Fetch
@@ -48,10 +48,6 @@ class Backfiller:
         # Named models loaded for backfills only, by (name, version).
         self._named: dict[tuple[str, str], Detector] = {}
 
-    async def handle(self, envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
-            await self.run(unpack(envelope, InferenceRequested))
-
     async def run(self, request: InferenceRequested) -> int:
         """Analyse one page of the matching media, then hand the rest on; the number analysed.
 
@@ -60,7 +56,7 @@ class Backfiller:
         """
         detector = await self._detector(request)
         page, next_cursor = await matching_page(
-            self._ctx,
+            self._ctx.service_clients,
             request.project_id,
             deployment_id=request.deployment_id or None,
             captured_from=(
@@ -100,8 +96,8 @@ class Backfiller:
         return len(results)
 
     def _fetch(self, url: str, client: httpx.AsyncClient) -> Fetch:
-        ctx = self._ctx
-        return lambda: download(ctx, url, client)
+        store = self._ctx.store
+        return lambda: download(store, url, client)
 
     async def _detector(self, request: InferenceRequested) -> Detector | None:
         """The named model, or ``None``: the one serving each project at the time."""
@@ -112,7 +108,7 @@ class Backfiller:
         held = self._serving.find("detector", request.model_name, version)
         if isinstance(held, Detector):
             return held
-        promotion = await registry_detector(self._ctx, request.model_name, version)
+        promotion = await registry_detector(self._ctx.service_clients, request.model_name, version)
         key = (promotion.name, promotion.version)
         if key not in self._named:
             model = await self._serving.build(promotion)
@@ -121,13 +117,13 @@ class Backfiller:
         return self._named[key]
 
 
-async def registry_detector(ctx: ServiceContext, name: str, version: str | None) -> Promotion:
+async def registry_detector(clients: ServiceClients, name: str, version: str | None) -> Promotion:
     """The training registry's entry for a detector (its newest version when none is named).
 
     Raises:
         NotFound: the registry has no such detector.
     """
-    client = ctx.client("training")
+    client = clients.client("training")
     response = await client.get("/v1/models", params={"kind": "detector", "limit": 1000})
     if response.status_code != 200:
         raise Unavailable(f"the model registry answered {response.status_code}")

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 
 from wildlens.common.errors import Invalid, NotFound, Unavailable
-from wildlens.common.service.context import ServiceContext
-from wildlens.common.storage import LocalStore
+from wildlens.common.service.clients import ServiceClients
+from wildlens.common.storage import LocalStore, ObjectStore
 from wildlens.common.storage.signing import OBJECTS_PATH
 
 __all__ = [
@@ -62,14 +62,14 @@ def _raise_for(response: httpx.Response, what: str) -> None:
 
 
 async def caller_media(
-    ctx: ServiceContext, authorization: str, media_id: uuid.UUID
+    clients: ServiceClients, authorization: str, media_id: uuid.UUID
 ) -> dict[str, Any]:
     """``GET /v1/media/{id}`` as the caller: the catalogue decides whether they may read it.
 
     Raises:
         NotFound: no such media, or it is in a project the caller cannot see.
     """
-    client = ctx.client("catalogue")
+    client = clients.client("catalogue")
     try:
         # The caller's own token, not the service's: the catalogue checks their rights.
         response = await client.get(
@@ -84,7 +84,7 @@ async def caller_media(
 
 
 async def _page(
-    ctx: ServiceContext,
+    clients: ServiceClients,
     project_id: str,
     params: dict[str, Any],
     cursor: str | None,
@@ -94,7 +94,7 @@ async def _page(
     if cursor:
         query["cursor"] = cursor
     try:
-        response = await ctx.client("catalogue").get(
+        response = await clients.client("catalogue").get(
             f"/v1/projects/{project_id}/media", params=query
         )
     except httpx.HTTPError as exc:
@@ -105,11 +105,11 @@ async def _page(
 
 
 async def _pages(
-    ctx: ServiceContext, project_id: str, params: dict[str, Any]
+    clients: ServiceClients, project_id: str, params: dict[str, Any]
 ) -> AsyncIterator[list[dict[str, Any]]]:
     cursor: str | None = None
     while True:
-        items, cursor = await _page(ctx, project_id, params, cursor)
+        items, cursor = await _page(clients, project_id, params, cursor)
         yield items
         if not cursor:
             return
@@ -120,7 +120,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def matching_page(
-    ctx: ServiceContext,
+    clients: ServiceClients,
     project_id: str,
     *,
     deployment_id: str | None = None,
@@ -140,7 +140,7 @@ async def matching_page(
         "captured_from": _iso(captured_from),
         "captured_to": _iso(captured_to),
     }
-    items, next_cursor = await _page(ctx, project_id, params, cursor, limit)
+    items, next_cursor = await _page(clients, project_id, params, cursor, limit)
     refs = [
         MediaRef(str(i["id"]), str(i["project_id"]), str(i["kind"]), i.get("url"))
         for i in items
@@ -149,7 +149,7 @@ async def matching_page(
     return refs, next_cursor
 
 
-async def find_media_url(ctx: ServiceContext, media: dict[str, Any]) -> str:
+async def find_media_url(clients: ServiceClients, media: dict[str, Any]) -> str:
     """The download URL the catalogue lists for one media item (found by its capture time)."""
     media_id = str(media["id"])
     captured = media.get("captured_at")
@@ -160,7 +160,7 @@ async def find_media_url(ctx: ServiceContext, media: dict[str, Any]) -> str:
         "captured_to": _iso(start + timedelta(milliseconds=1)) if start else None,
     }
     pages = 0
-    async for items in _pages(ctx, str(media["project_id"]), params):
+    async for items in _pages(clients, str(media["project_id"]), params):
         for item in items:
             if str(item["id"]) == media_id:
                 if not item.get("url"):
@@ -172,16 +172,15 @@ async def find_media_url(ctx: ServiceContext, media: dict[str, Any]) -> str:
     raise NotFound(f"media {media_id} not found")
 
 
-async def download(ctx: ServiceContext, url: str, client: httpx.AsyncClient | None = None) -> bytes:
+async def download(store: ObjectStore, url: str, client: httpx.AsyncClient | None = None) -> bytes:
     """The bytes behind a download URL the catalogue handed out.
 
     Args:
-        ctx: the inference context; its store serves the local store's signed routes.
+        store: the object store, which serves the local store's signed routes itself.
         url: a URL from a catalogue media list.
         client: reused for presigned URLs when given (a backfill downloads thousands).
     """
     parts = urlsplit(url)
-    store = ctx.store
     if isinstance(store, LocalStore) and parts.path.startswith(OBJECTS_PATH + "/"):
         key = unquote(parts.path[len(OBJECTS_PATH) + 1 :])
         query = parse_qs(parts.query)

@@ -25,7 +25,6 @@ import structlog
 from PIL import Image, UnidentifiedImageError
 
 from wildlens.common.errors import Invalid, Unavailable
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
     Detection,
@@ -171,9 +170,8 @@ class Analyzer:
             }
             return Analysis(detector, image, found, timings)
 
-    async def handle(self, envelopes: list[Envelope]) -> None:
-        """Analyse a batch of recorded media and publish each result (``media.recorded``)."""
-        events = [unpack(envelope, MediaRecorded) for envelope in envelopes]
+    async def analyze_recorded(self, events: Sequence[MediaRecorded]) -> None:
+        """Analyse a batch of recorded media and publish each result (``media.analyzed``)."""
         images = [
             e for e in events if e.kind in (MediaKind.MEDIA_KIND_IMAGE, MediaKind.MEDIA_KIND_FRAME)
         ]  # videos are analysed through their frames

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from wildlens.common.errors import Conflict, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import InferenceRequested
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.inference.analysis.backfill import registry_detector
 from wildlens.inference.analysis.catalogue import matching_page
+from wildlens.inference.api.deps import BusDep, ClientsDep, InferenceRuntimeDep
 
 __all__ = ["router"]
-
-ContextDep = Annotated[ServiceContext, Depends(context_dependency("inference"))]
 
 router = APIRouter(
     prefix="/v1/predict/backfills",
@@ -74,7 +71,11 @@ def _timestamp(event: InferenceRequested, field: str, value: datetime | None) ->
 
 @router.post("", status_code=202, response_model=BackfillAccepted)
 async def request_backfill(
-    body: BackfillRequest, ctx: ContextDep, principal: PrincipalDep
+    body: BackfillRequest,
+    runtime: InferenceRuntimeDep,
+    clients: ClientsDep,
+    bus: BusDep,
+    principal: PrincipalDep,
 ) -> BackfillAccepted:
     """Analyse a project's media (or a deployment's, or a time range's) again; managers only."""
     principal.require_user()
@@ -83,23 +84,23 @@ async def request_backfill(
     # The catalogue checks the deployment belongs to the project (422 otherwise) before any
     # work is queued; the first page is enough for that.
     await matching_page(
-        ctx,
+        clients,
         project,
         deployment_id=str(body.deployment_id) if body.deployment_id else None,
         captured_from=body.captured_from,
         captured_to=body.captured_to,
     )
-    serving = ctx.state.get("serving")
-    if not body.model_name and (serving is None or serving.detector(project) is None):
+    serving = runtime.serving
+    if not body.model_name and serving.detector(project) is None:
         raise Conflict(
             f"no detector serves project {body.project_id} yet: promote one, or name a "
             "registered detector in model_name"
         )
     if body.model_name:
-        held = serving.find("detector", body.model_name, body.model_version) if serving else None
+        held = serving.find("detector", body.model_name, body.model_version)
         if held is None:
             try:
-                await registry_detector(ctx, body.model_name, body.model_version)
+                await registry_detector(clients, body.model_name, body.model_version)
             except NotFound as exc:
                 raise Invalid(
                     exc.detail,
@@ -122,5 +123,5 @@ async def request_backfill(
     )
     _timestamp(event, "captured_from", body.captured_from)
     _timestamp(event, "captured_to", body.captured_to)
-    await ctx.publish([event])
+    await bus.publish([event])
     return BackfillAccepted(request_id=request_id, project_id=body.project_id)

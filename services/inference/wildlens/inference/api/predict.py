@@ -11,19 +11,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from wildlens.common.errors import Invalid, PayloadTooLarge, Unavailable
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.errors import Invalid, PayloadTooLarge
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.service.clients import ServiceClients
+from wildlens.common.storage import ObjectStore
 from wildlens.inference.analysis.catalogue import caller_media, download, find_media_url
-from wildlens.inference.analysis.runner import Analyzer
+from wildlens.inference.api.deps import ClientsDep, InferenceRuntimeDep, SettingsDep, StoreDep
 from wildlens.inference.api.megadetector import BatchOutput, PredictedImage, batch_output
 from wildlens.inference.settings import InferenceSettings
 
 __all__ = ["router"]
-
-ContextDep = Annotated[ServiceContext, Depends(context_dependency("inference"))]
 
 router = APIRouter(
     prefix="/v1/predict",
@@ -36,13 +35,6 @@ router = APIRouter(
 )
 
 CHUNK = 1 << 20
-
-
-def _analyzer(ctx: ServiceContext) -> Analyzer:
-    analyzer = ctx.state.get("analyzer")
-    if not isinstance(analyzer, Analyzer):
-        raise Unavailable("inference is not running")
-    return analyzer
 
 
 async def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -64,7 +56,11 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
 
 
 async def _stored_image(
-    ctx: ServiceContext, request: Request, media_id: uuid.UUID, project_id: uuid.UUID | None
+    clients: ServiceClients,
+    store: ObjectStore,
+    request: Request,
+    media_id: uuid.UUID,
+    project_id: uuid.UUID | None,
 ) -> tuple[bytes, str]:
     """The bytes of a media item the caller may read, and its project."""
     if project_id is not None:
@@ -78,14 +74,14 @@ async def _stored_image(
                 }
             ],
         )
-    media = await caller_media(ctx, request.headers.get("Authorization", ""), media_id)
+    media = await caller_media(clients, request.headers.get("Authorization", ""), media_id)
     if media.get("kind") not in ("image", "frame"):
         raise Invalid(
             f"media {media_id} is a {media.get('kind')}; videos are analysed through their "
             "frames: send a frame's media_id"
         )
-    url = await find_media_url(ctx, media)
-    return await download(ctx, url), str(media["project_id"])
+    url = await find_media_url(clients, media)
+    return await download(store, url), str(media["project_id"])
 
 
 @router.post(
@@ -96,7 +92,10 @@ async def _stored_image(
 )
 async def predict(
     request: Request,
-    ctx: ContextDep,
+    runtime: InferenceRuntimeDep,
+    clients: ClientsDep,
+    store: StoreDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
     file: Annotated[
         UploadFile | None, File(description="The image (JPEG, PNG, TIFF, WebP)")
@@ -122,16 +121,16 @@ async def predict(
                 }
             ],
         )
-    analyzer = _analyzer(ctx)
+    analyzer = runtime.analyzer
     if file is not None:
         if project_id is not None:
             principal.require(str(project_id), "viewer", what=f"project {project_id}")
-        data = await _read_upload(file, InferenceSettings.of(ctx.settings).max_predict_bytes)
+        data = await _read_upload(file, InferenceSettings.of(settings).max_predict_bytes)
         scope = str(project_id) if project_id else None
         name, subject_id = file.filename or "upload", ""
     else:
         assert media_id is not None
-        data, scope = await _stored_image(ctx, request, media_id, project_id)
+        data, scope = await _stored_image(clients, store, request, media_id, project_id)
         name = subject_id = str(media_id)
 
     detector = analyzer.detector_for(scope)

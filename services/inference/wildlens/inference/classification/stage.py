@@ -22,7 +22,6 @@ import numpy.typing as npt
 import structlog
 from PIL import Image
 
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.media_pb2 import (
     Classification,
     Detection,
@@ -173,15 +172,10 @@ class ClassificationStage:
             rollup_threshold=settings.rollup_threshold,
         )
 
-    def subscribe(self, ctx: ServiceContext) -> None:
-        """Hear ``taxonomy.changed`` on this replica (a broadcast: every replica hears it)."""
-        ctx.consume_batches("taxonomy.changed", self.on_taxonomy_changed, broadcast=True)
-
-    async def on_taxonomy_changed(self, envelopes: list[Envelope]) -> None:
+    def taxonomy_changed(self, events: Sequence[TaxonomyChanged]) -> None:
         """Forget what the event names: one project's taxonomy and prior, or, when the shared
         tree changed, everything."""
-        for envelope in envelopes:
-            event = unpack(envelope, TaxonomyChanged)
+        for event in events:
             log.info("inference.taxonomy_changed", project_id=event.project_id, reason=event.reason)
             self.taxonomy.invalidate(event.project_id)
             if self.priors is not None:

@@ -16,7 +16,6 @@ import httpx
 import structlog
 
 from wildlens.common.errors import Unavailable, WildlensError
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.inference_pb2 import (
     MODEL_KIND_CLASSIFIER,
     MODEL_KIND_DETECTOR,
@@ -116,15 +115,15 @@ class PromotionListener:
         # answer, which may still be on its way.
         self._heard: set[tuple[str, str]] = set()
 
-    async def handle(self, envelopes: list[Envelope]) -> None:
+    async def heard(self, events: list[ModelPromoted]) -> None:
         """``model.promoted``: load and swap each promoted model.
 
         A bundle that fails its checks is logged and acknowledged (hearing it again cannot
         fix it); storage that does not answer raises, so the promotion is delivered again.
         """
-        for envelope in envelopes:
+        for event in events:
             try:
-                promotion = from_event(unpack(envelope, ModelPromoted))
+                promotion = from_event(event)
                 self._heard.add((promotion.kind, promotion.scope))
                 await self._serving.promote(promotion)
             except PromotionFailed as exc:

@@ -49,8 +49,7 @@ VERIFY_CONCURRENCY = 4
 
 
 def _db(ctx: ServiceContext) -> Database:
-    assert ctx.db is not None
-    return ctx.db
+    return ctx.database
 
 
 def _field_error(location: list[str | int], message: str) -> dict[str, object]:

@@ -15,7 +15,6 @@ from pathlib import Path
 import structlog
 from PIL import Image, UnidentifiedImageError
 
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.derivatives.images import render_derivatives
@@ -26,7 +25,6 @@ __all__ = [
     "derivatives_requested",
     "display_key",
     "make_derivatives",
-    "subscribe",
     "thumbnail_key",
 ]
 
@@ -77,13 +75,3 @@ async def make_derivatives(ctx: ServiceContext, request: DerivativesRequested) -
     await ctx.store.put_bytes(thumbnail_key(request.sha256), rendered.thumbnail, "image/jpeg")
     log.info("derivatives.made", sha256=request.sha256)
     return True
-
-
-def subscribe(ctx: ServiceContext) -> None:
-    """Consume this service's own derivative requests."""
-
-    async def handle(envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
-            await make_derivatives(ctx, unpack(envelope, DerivativesRequested))
-
-    ctx.consume_batches(EVENT_TYPE, handle)

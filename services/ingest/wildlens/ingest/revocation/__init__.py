@@ -4,17 +4,7 @@ Heard as ``device.revoked`` broadcasts, and loaded from the catalogue when a rep
 """
 
 from wildlens.ingest.revocation.consumer import apply_revocations
-from wildlens.ingest.revocation.lifecycle import (
-    revocation_status,
-    start_revocations,
-    stop_revocations,
-)
+from wildlens.ingest.revocation.lifecycle import start_loader
 from wildlens.ingest.revocation.loader import RevocationLoader
 
-__all__ = [
-    "RevocationLoader",
-    "apply_revocations",
-    "revocation_status",
-    "start_revocations",
-    "stop_revocations",
-]
+__all__ = ["RevocationLoader", "apply_revocations", "start_loader"]

@@ -1,37 +1,28 @@
-"""Wiring revocations into the ingest service's start, stop and readiness."""
+"""Loading the revocations in force when an ingest replica starts."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import structlog
 
-from wildlens.common.events import Envelope
 from wildlens.common.service import ServiceContext
 from wildlens.common.service.clients import ServiceNotConfigured
-from wildlens.ingest.revocation.consumer import apply_revocations
 from wildlens.ingest.revocation.loader import RevocationLoader
+
+__all__ = ["STARTUP_WAIT_S", "start_loader"]
 
 log = structlog.get_logger(__name__)
 
-STATE_KEY = "revocations"
 # How long start-up waits for the first load before going on and retrying in the background:
 # long enough for a catalogue that is up, short enough not to hold a replica back for long.
 STARTUP_WAIT_S = 5.0
 
 
-async def start_revocations(ctx: ServiceContext) -> RevocationLoader:
-    """Hear ``device.revoked`` on this replica's own queue and load the revocations in force."""
-    revocations = ctx.revocations
-
-    async def on_revoked(envelopes: list[Envelope]) -> None:
-        await apply_revocations(revocations, envelopes)
-
-    ctx.consume_batches("device.revoked", on_revoked, batch_size=16, broadcast=True)
-
-    loader = RevocationLoader(lambda: ctx.client("catalogue"), revocations)
-    ctx.state[STATE_KEY] = loader
+async def start_loader(ctx: ServiceContext) -> RevocationLoader:
+    """Load the revocations in force into the process's list (``device.revoked`` broadcasts
+    keep it current after), then reload now and then in the background."""
+    loader = RevocationLoader(lambda: ctx.client("catalogue"), ctx.revocations)
     try:
         async with asyncio.timeout(STARTUP_WAIT_S):
             await loader.try_load()
@@ -44,16 +35,3 @@ async def start_revocations(ctx: ServiceContext) -> RevocationLoader:
         return loader
     loader.start()
     return loader
-
-
-async def stop_revocations(ctx: ServiceContext) -> None:
-    loader = ctx.state.pop(STATE_KEY, None)
-    if isinstance(loader, RevocationLoader):
-        await loader.stop()
-
-
-async def revocation_status(ctx: ServiceContext) -> dict[str, Any]:
-    loader = ctx.state.get(STATE_KEY)
-    if not isinstance(loader, RevocationLoader):
-        return {"loaded": False, "in_force": len(ctx.revocations)}
-    return loader.status()

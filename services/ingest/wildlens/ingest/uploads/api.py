@@ -29,11 +29,17 @@ from wildlens.common.errors import (
     UnsupportedMedia,
     WildlensError,
 )
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    PrincipalDep,
+    context_dependency,
+    runtime_dependency,
+)
 from wildlens.common.http.errors import ErrorBody
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
 from wildlens.ingest.ratelimit import TokenBuckets
+from wildlens.ingest.runtime import IngestRuntime
 from wildlens.ingest.scope import upload_scope
 from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.filenames import sanitise_filename
@@ -56,9 +62,9 @@ router = APIRouter(
     },
 )
 
+# The upload pipeline (``uploads.service``) still takes the whole context.
 ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
-
-_BUCKETS = "upload_rate_limit"
+IngestRuntimeDep = Annotated[IngestRuntime, Depends(runtime_dependency("ingest", IngestRuntime))]
 
 
 def _check_early(principal: Principal, form: UploadForm) -> None:
@@ -71,16 +77,10 @@ def _check_early(principal: Principal, form: UploadForm) -> None:
         upload_scope(principal, form.project_id, form.device_id)
 
 
-def _rate_limit(ctx: ServiceContext, principal: Principal) -> None:
+def _rate_limit(buckets: TokenBuckets, principal: Principal) -> None:
     """Device tokens only: people uploading by hand are not what floods a replica."""
     if not principal.is_device:
         return
-    buckets = ctx.state.get(_BUCKETS)
-    if not isinstance(buckets, TokenBuckets):
-        limits = IngestSettings.of(ctx.settings)
-        buckets = ctx.state[_BUCKETS] = TokenBuckets(
-            per_minute=limits.rate_limit_per_minute, burst=limits.rate_limit_burst
-        )
     wait = buckets.take(principal.token_id or principal.subject)
     if wait > 0:
         retry_after = max(1, math.ceil(wait))
@@ -141,6 +141,7 @@ def _measure() -> Iterator[_Measured]:
 async def post_media(
     request: Request,
     ctx: ContextDep,
+    runtime: IngestRuntimeDep,
     principal: PrincipalDep,
     idempotency_key: Annotated[
         str | None,
@@ -157,7 +158,7 @@ async def post_media(
     """Upload one image or video; answers its media id (the same id for the same bytes)."""
     with _measure() as measured:
         try:
-            _rate_limit(ctx, principal)
+            _rate_limit(runtime.upload_limits, principal)
             body = await read_form(
                 request,
                 IngestSettings.of(ctx.settings),

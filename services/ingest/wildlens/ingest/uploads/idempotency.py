@@ -19,6 +19,7 @@ from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.models import IdempotencyKey
+from wildlens.ingest.runtime import IngestRuntime
 from wildlens.ingest.settings import IngestSettings
 
 __all__ = ["HEADER", "caller_of", "recall", "remember"]
@@ -26,7 +27,6 @@ __all__ = ["HEADER", "caller_of", "recall", "remember"]
 HEADER = "Idempotency-Key"
 # Expired keys are deleted at most this often per replica, off any lookup's critical path.
 _PURGE_EVERY_S = 60.0
-_PURGED_AT = "idempotency_purged_at"
 _TABLE: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
 
@@ -115,10 +115,10 @@ async def remember(
 
 
 async def _purge_now_and_then(ctx: ServiceContext) -> None:
-    last = float(ctx.state.get(_PURGED_AT, 0.0))
-    if time.monotonic() - last < _PURGE_EVERY_S:
+    runtime = ctx.runtime_as(IngestRuntime)
+    if time.monotonic() - runtime.idempotency_purged_at < _PURGE_EVERY_S:
         return
-    ctx.state[_PURGED_AT] = time.monotonic()
+    runtime.idempotency_purged_at = time.monotonic()
     assert ctx.db is not None
     async with ctx.db.transaction() as session:
         connection = await session.connection()

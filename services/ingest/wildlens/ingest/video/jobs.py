@@ -30,7 +30,7 @@ from typing import Literal
 import structlog
 from sqlalchemy import select
 
-from wildlens.common.db import first_delivery
+from wildlens.common.db import first_deliveries
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested, VideoSplitRequested
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind
@@ -48,7 +48,6 @@ __all__ = [
     "manifest_key",
     "split_requested",
     "split_video",
-    "subscribe",
 ]
 
 log = structlog.get_logger(__name__)
@@ -103,14 +102,12 @@ def plan_from(ctx: ServiceContext) -> SplitPlan:
 async def split_video(ctx: ServiceContext, envelope: Envelope) -> int:
     """Cut, store and announce the pieces of one video; returns how many were announced."""
     request = unpack(envelope, VideoSplitRequested)
-    assert ctx.db is not None
-    assert ctx.processed_table is not None
     if await _done_already(ctx, envelope.event_id):
         return 0
     plan = plan_from(ctx)
     children = await _stored_children(ctx, request, plan)
-    async with ctx.db.transaction() as session:
-        if not await first_delivery(session, ctx.processed_table, envelope.event_id, CONSUMER):
+    async with ctx.database.transaction() as session:
+        if not await first_deliveries(session, ctx.processed_events, [envelope], CONSUMER):
             return 0  # another replica finished the same request meanwhile
         await ctx.stage(session, announcements(request, children))
     log.info("video.split", media_id=request.media_id, pieces=len(children))
@@ -172,10 +169,8 @@ def _capture_time(text: str) -> datetime | None:
 
 
 async def _done_already(ctx: ServiceContext, event_id: str) -> bool:
-    assert ctx.db is not None
-    assert ctx.processed_table is not None
-    table = ctx.processed_table
-    async with ctx.db.transaction() as session:
+    table = ctx.processed_events
+    async with ctx.database.transaction() as session:
         connection = await session.connection()
         row = await connection.execute(
             select(table.c.event_id).where(
@@ -288,16 +283,6 @@ async def _write_manifest(
 ) -> None:
     body = {"plan": asdict(plan), "children": [asdict(child) for child in children]}
     await store.put_bytes(manifest_key(sha256), json.dumps(body).encode(), "application/json")
-
-
-def subscribe(ctx: ServiceContext) -> None:
-    """Consume this service's own video split requests."""
-
-    async def handle(envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
-            await split_video(ctx, envelope)
-
-    ctx.consume_batches(EVENT_TYPE, handle)
 
 
 def split_requested(video: MediaIngested) -> VideoSplitRequested:

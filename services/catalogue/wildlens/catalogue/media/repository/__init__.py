@@ -1,5 +1,5 @@
 """The media domain's queries for showing and recording media, and for placing them in their
-deployments. (The analysis consumer's batch statements are in ``analyses`` and ``deliveries``.)"""
+deployments. (The analysis consumer's batch statements are in ``analyses``.)"""
 
 from __future__ import annotations
 

@@ -1,0 +1,36 @@
+"""``media.analyzed``: a model's detections on a medium become machine observations, and the
+alert rules they match queue webhooks.
+
+Analyses arrive as fast as inference runs; taking them in batches, one transaction each, is how
+the catalogue keeps up. A batch's statements are as many whatever its size, so a large one
+spreads their fixed cost thin (the bus raises this consumer's prefetch to match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.alerts.matching import queue_alerts
+from wildlens.catalogue.media.analysis import store_analysis
+from wildlens.common.events import Envelope
+from wildlens.common.service import ServiceContext
+
+__all__ = ["BATCH_SIZE", "EVENT_TYPE", "consume", "handle"]
+
+EVENT_TYPE = "media.analyzed"
+BATCH_SIZE = 256
+
+
+async def handle(session: AsyncSession, envelopes: Sequence[Envelope], *, base_url: str) -> None:
+    """Store a batch of analyses (each medium and model version once) and queue the alerts
+    they raise; ``base_url`` is where the webhooks' links point."""
+    stored = await store_analysis(session, envelopes)
+    # Rows only (the webhook outbox); a worker sends them after the commit.
+    await queue_alerts(session, stored, base_url=base_url)
+
+
+async def consume(ctx: ServiceContext, envelopes: list[Envelope]) -> None:
+    async with ctx.unit_of_work(EVENT_TYPE, envelopes) as (session, fresh):
+        await handle(session, fresh, base_url=ctx.settings.public_url)

@@ -1,0 +1,90 @@
+"""What an inference replica keeps while it runs: the models it serves, the analyzer (decode
+pool and micro-batcher) every image goes through, the species stage, the listener that swaps
+promoted models in, the backfiller, and the background load of the registry's production
+models."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from wildlens.common.service import ServiceContext
+from wildlens.inference.analysis.backfill import Backfiller
+from wildlens.inference.analysis.runner import Analyzer
+from wildlens.inference.classification.classifier import Classifier
+from wildlens.inference.classification.stage import ClassificationStage
+from wildlens.inference.models.cache import BundleCache
+from wildlens.inference.models.detector import Detector
+from wildlens.inference.models.promotion import PromotionListener
+from wildlens.inference.models.serving import ModelServing
+from wildlens.inference.settings import InferenceSettings
+
+__all__ = ["InferenceRuntime"]
+
+
+@dataclass
+class InferenceRuntime:
+    serving: ModelServing
+    analyzer: Analyzer
+    classification: ClassificationStage
+    promotions: PromotionListener
+    backfiller: Backfiller
+    # Whether ``media.recorded`` is subscribed: from the first moment a detector serves.
+    consuming: bool = False
+    # Training may start after us (another pod, or later in this process): its production
+    # models are asked for in the background, retried for a while, so start-up is not held up.
+    registry_load: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(
+        cls, ctx: ServiceContext, on_serving: Callable[[], Awaitable[None]]
+    ) -> InferenceRuntime:
+        """Load the configured models (a bad bundle stops the start-up with its reason:
+        serving nothing silently is worse); ``on_serving`` is called whenever a promoted model
+        starts serving."""
+        settings = InferenceSettings.of(ctx.settings)
+        cache = BundleCache(
+            settings.model_cache or ctx.settings.data_dir / "model-cache", ctx.store
+        )
+        serving = ModelServing(cache)
+        if settings.detector is not None:
+            detector = await asyncio.to_thread(Detector.from_path, settings.detector)
+            await asyncio.to_thread(detector.warm)
+            serving.install(detector)
+        analyzer = Analyzer(ctx, serving)
+        stage = analyzer.classification = await _classification(ctx, serving)
+        return cls(
+            serving,
+            analyzer,
+            stage,
+            PromotionListener(ctx, serving, on_serving),
+            Backfiller(ctx, analyzer, serving),
+        )
+
+    def load_production(self) -> None:
+        """Ask the registry for its production models, in the background."""
+        self.registry_load = asyncio.create_task(
+            self.promotions.load_production(), name="inference-production-models"
+        )
+
+    async def close(self) -> None:
+        task, self.registry_load = self.registry_load, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await self.analyzer.close()
+
+
+async def _classification(ctx: ServiceContext, serving: ModelServing) -> ClassificationStage:
+    """Species after detection: the configured classifier (promoted ones replace it), each
+    project's taxonomy from the catalogue, re-read when ``taxonomy.changed`` names it."""
+    serving.register_kind("classifier", Classifier)
+    path = InferenceSettings.of(ctx.settings).classifier
+    if path is not None:
+        classifier = await asyncio.to_thread(Classifier.from_path, path)
+        await asyncio.to_thread(classifier.load)
+        serving.install(classifier)
+    return ClassificationStage.for_service(ctx, serving)

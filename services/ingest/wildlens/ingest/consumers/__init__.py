@@ -1,0 +1,30 @@
+"""Every bus event ingest handles, one module each: decode, open the unit of work where there
+is one, call the domain (the bus acks when the handler returns)."""
+
+from wildlens.common.service import Consumer
+from wildlens.ingest.consumers import (
+    derivatives_requested,
+    device_revoked,
+    media_deleted,
+    video_requested,
+)
+
+__all__ = ["CONSUMERS", "WORKERS"]
+
+# Every replica, always.
+CONSUMERS = [
+    Consumer(
+        device_revoked.EVENT_TYPE,
+        device_revoked.consume,
+        device_revoked.BATCH_SIZE,
+        broadcast=True,
+    ),
+]
+
+# Ingest's own work queues and the catalogue's removals: on the replicas that run workers
+# (``WILDLENS_INGEST__RUN_WORKERS``).
+WORKERS = [
+    Consumer(derivatives_requested.EVENT_TYPE, derivatives_requested.consume),
+    Consumer(video_requested.EVENT_TYPE, video_requested.consume),
+    Consumer(media_deleted.EVENT_TYPE, media_deleted.consume),
+]
