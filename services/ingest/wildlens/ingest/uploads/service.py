@@ -144,16 +144,17 @@ async def _store_new(
         width, height = video.width, video.height
 
     media_id = uuid.uuid4()
-    key = original_key(received.sha256, sniffed.extension)
+    object_key = original_key(received.sha256, sniffed.extension)
     # Originals are content-addressed, so writing the same bytes again changes nothing; a
     # look first only pays for itself when the upload is large. Stored before the writes
     # below, so that SQLite's single writer is not held while the bytes are copied.
-    if received.size < SMALL_OBJECT or not await ctx.store.exists(key):
-        await ctx.store.put_file(key, received.path, sniffed.content_type)
-        unit.stored.append(StoredOriginal(media_id, received.sha256, key))
+    if received.size < SMALL_OBJECT or not await ctx.store.exists(object_key):
+        await ctx.store.put_file(object_key, received.path, sniffed.content_type)
+        unit.stored.append(StoredOriginal(media_id, received.sha256, object_key))
 
     session = unit.session
-    # Writes before it looks: see ``objects.hold_content``.
+    # Takes turns with a removal or an upload of the same bytes (``objects.hold_content``);
+    # on SQLite the insert, a write before the look, is what takes turns.
     await hold_content(session, received.sha256)
     recorded = await repository.record_medium(
         session,
@@ -161,7 +162,7 @@ async def _store_new(
             id=media_id,
             project_id=request.project_id,
             sha256=received.sha256,
-            object_key=key,
+            object_key=object_key,
             content_type=sniffed.content_type,
             size_bytes=received.size,
             device_id=request.device_id,
@@ -177,15 +178,15 @@ async def _store_new(
         return Accepted(winner.id, winner.sha256, duplicate=True)
     # The removal of the last medium with these bytes may have taken the original since it
     # was written above (``removal``); with the row in, it can no longer.
-    if not await ctx.store.exists(key):
-        await ctx.store.put_file(key, received.path, sniffed.content_type)
-    event = _announcement(media_id, received, request, sniffed, key, width, height, metadata)
+    if not await ctx.store.exists(object_key):
+        await ctx.store.put_file(object_key, received.path, sniffed.content_type)
+    event = _announcement(media_id, received, request, sniffed, object_key, width, height, metadata)
     # Frames and derivatives are made off the request path, committed with the announcement
     # so that neither exists without the other.
     follow_up = (
         split_requested(event)
         if sniffed.kind == "video"
-        else derivatives_requested(received.sha256, key, sniffed.content_type)
+        else derivatives_requested(received.sha256, object_key, sniffed.content_type)
     )
     await ctx.stage(session, [event, follow_up])
     return Accepted(media_id, received.sha256, duplicate=False)
@@ -196,7 +197,7 @@ def _announcement(
     received: Received,
     request: UploadRequest,
     sniffed: Sniffed,
-    key: str,
+    object_key: str,
     width: int,
     height: int,
     metadata: ExifMetadata | None,
@@ -205,7 +206,7 @@ def _announcement(
         media_id=str(media_id),
         project_id=str(request.project_id),
         sha256=received.sha256,
-        object_key=key,
+        object_key=object_key,
         content_type=sniffed.content_type,
         kind=MediaKind.MEDIA_KIND_IMAGE if sniffed.kind == "image" else MediaKind.MEDIA_KIND_VIDEO,
         size_bytes=received.size,
