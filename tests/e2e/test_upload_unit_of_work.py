@@ -11,12 +11,14 @@ these tests, so that what an upload staged for publishing stays in the outbox to
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -241,3 +243,56 @@ async def test_one_key_used_at_once_for_the_same_bytes_answers_one_medium(
         assert sorted(a["duplicate"] for a in answers) == [False, True, True, True]
         assert await count_rows(ingest, MEDIA) == 1
         assert len([e for e in await staged(ingest) if e.type == "media.ingested"]) == 1
+
+
+async def _put(wl: Any, url: str, data: bytes) -> None:
+    """PUT to a URL the API handed out, as an uploader on the network would."""
+    if url.startswith(wl.settings.public_url):
+        parts = urlsplit(url)
+        response = await wl.client.put(f"{parts.path}?{parts.query}", content=data)
+    else:
+        async with httpx.AsyncClient() as outside:
+            response = await outside.put(url, content=data)
+    assert response.status_code == 200, response.text
+
+
+async def test_each_file_of_a_bulk_upload_commits_once(settings_for: Any) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        site = await create_site(wl.client, admin)
+        ingest = await hold_back_relay(wl)
+        files = {f"DCIM/{n}.JPG": jpeg(60 + n) for n in range(3)}
+        files["DCIM/notes.JPG"] = b"<html>not a photo</html>"
+        manifest = [
+            {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            for name, data in files.items()
+        ]
+        created = await ok(
+            await wl.client.post(
+                "/v1/uploads",
+                json={"project_id": site.project_id, "files": manifest},
+                headers=bearer(admin),
+            ),
+            201,
+        )
+        by_sha = {hashlib.sha256(data).hexdigest(): data for data in files.values()}
+        for entry in created["files"]:
+            await _put(wl, entry["upload_url"], by_sha[entry["sha256"]])
+
+        with transactions(ingest.db.engine) as seen:
+            done = await ok(
+                await wl.client.post(
+                    f"/v1/uploads/{created['id']}/complete", headers=bearer(admin)
+                ),
+                200,
+            )
+        assert done["counts"]["ingested"] == 3
+        assert done["counts"]["rejected"] == 1
+        # Reading the upload, one commit per file (its medium, announcements and state
+        # together, or a rejection alone), and reading the counts.
+        assert seen["commit"] == 2 + len(files)
+        announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
+        assert sorted(unpack(e, MediaIngested).media_id for e in announced) == sorted(
+            f["media_id"] for f in done["processed"] if f["state"] == "ingested"
+        )
