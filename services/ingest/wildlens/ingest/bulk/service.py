@@ -40,6 +40,7 @@ from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefi
 from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState
 from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.service import UploadRequest, accept_upload
+from wildlens.ingest.uploads.unit import upload_unit
 
 log = structlog.get_logger(__name__)
 
@@ -262,49 +263,74 @@ class _Outcome:
     error: str | None = None
 
 
-async def _verify_and_ingest(
+async def _verify_and_settle(
     ctx: ServiceContext, upload: BulkUpload, row: BulkUploadFile, staged_size: int
-) -> _Outcome | None:
+) -> tuple[_Outcome, bool] | None:
+    """Verify the staged file and settle it: its outcome, and whether this call settled it
+    (``None`` when a concurrent completion took the file)."""
     if staged_size != row.size_bytes:
         # Refused on size alone, before reading a byte of it.
-        return _Outcome(
+        rejected = _Outcome(
             FileState.REJECTED,
             error=f"{staged_size} bytes were uploaded but the manifest says {row.size_bytes}",
         )
+        return rejected, await _settle_alone(ctx, upload, row, rejected)
     try:
         received = await fetch_staged(ctx.store, staging_key(upload.id, row.n))
     except ObjectNotFound:
         return None  # a concurrent completion took it
     with received:
         if received.size != row.size_bytes or received.sha256 != row.sha256:
-            return _Outcome(
+            rejected = _Outcome(
                 FileState.REJECTED,
                 error=(
                     f"the uploaded bytes have SHA-256 {received.sha256} but the manifest says "
                     f"{row.sha256}"
                 ),
             )
+            return rejected, await _settle_alone(ctx, upload, row, rejected)
         try:
-            accepted = await accept_upload(
-                ctx,
-                received,
-                UploadRequest(
-                    project_id=upload.project_id,
-                    device_id=upload.device_id,
-                    deployment_id=upload.deployment_id,
-                    captured_at=None,
-                    latitude=None,
-                    longitude=None,
-                    filename=base_name(row.name),
-                    uploaded_by=upload.created_by,
-                ),
-            )
+            # The file's unit of work: its medium, its announcements and its new state.
+            async with upload_unit(ctx) as unit:
+                accepted = await accept_upload(
+                    ctx,
+                    unit,
+                    received,
+                    UploadRequest(
+                        project_id=upload.project_id,
+                        device_id=upload.device_id,
+                        deployment_id=upload.deployment_id,
+                        captured_at=None,
+                        latitude=None,
+                        longitude=None,
+                        filename=base_name(row.name),
+                        uploaded_by=upload.created_by,
+                    ),
+                )
+                ingested = _Outcome(FileState.INGESTED, media_id=accepted.media_id)
+                return ingested, await _settle(unit.session, upload, row, ingested)
         except WildlensError as exc:
             if not 400 <= exc.status_code < 500:
                 # The platform failed, not the file: it stays pending for the next completion.
                 raise
-            return _Outcome(FileState.REJECTED, error=exc.detail[:1000])
-    return _Outcome(FileState.INGESTED, media_id=accepted.media_id)
+            rejected = _Outcome(FileState.REJECTED, error=exc.detail[:1000])
+    return rejected, await _settle_alone(ctx, upload, row, rejected)
+
+
+async def _settle(
+    session: AsyncSession, upload: BulkUpload, row: BulkUploadFile, outcome: _Outcome
+) -> bool:
+    return await repository.settle(
+        session, upload.id, row.n, outcome.state, media_id=outcome.media_id, error=outcome.error
+    )
+
+
+async def _settle_alone(
+    ctx: ServiceContext, upload: BulkUpload, row: BulkUploadFile, outcome: _Outcome
+) -> bool:
+    """Record a rejection, which has nothing else to commit with."""
+    async with _db(ctx).transaction() as session:
+        return await _settle(session, upload, row, outcome)
 
 
 async def _settle_one(
@@ -315,22 +341,14 @@ async def _settle_one(
     limit: asyncio.Semaphore,
 ) -> BulkUploadFile | None:
     async with limit:
-        outcome = await _verify_and_ingest(ctx, upload, row, staged_size)
-        if outcome is None:
+        settled = await _verify_and_settle(ctx, upload, row, staged_size)
+        if settled is None:
             return None
-        async with _db(ctx).transaction() as session:
-            settled = await repository.settle(
-                session,
-                upload.id,
-                row.n,
-                outcome.state,
-                media_id=outcome.media_id,
-                error=outcome.error,
-            )
+        outcome, by_us = settled
         # Only after the state is recorded: a crash before this leaves the object for the
         # next completion, which converges on the same media by content.
         await ctx.store.delete(staging_key(upload.id, row.n))
-        if not settled:
+        if not by_us:
             return None
         if outcome.state == FileState.REJECTED:
             log.info("bulk.rejected", upload_id=str(upload.id), n=row.n, error=outcome.error)
@@ -363,7 +381,8 @@ async def complete_upload(
         if isinstance(result, BaseException):
             raise result
     processed = [_out(row) for row in results if isinstance(row, BulkUploadFile)]
-    counts = await _counts(ctx, upload_id)
+    async with _db(ctx).transaction() as session:
+        counts = await _counts(ctx, session, upload_id)
     log.info(
         "bulk.completed",
         upload_id=str(upload_id),
@@ -373,18 +392,13 @@ async def complete_upload(
     return UploadCompleted(id=upload_id, counts=counts, processed=processed)
 
 
-async def _counts(
-    ctx: ServiceContext, upload_id: uuid.UUID, staged: dict[int, int] | None = None
-) -> UploadCounts:
-    staged = await _staged(ctx, upload_id) if staged is None else staged
-    async with _db(ctx).transaction() as session:
-        states = await repository.count_states(session, upload_id)
-        received = 0
-        if staged:
-            pending_staged = await repository.list_files(
-                session, upload_id, states=[FileState.PENDING]
-            )
-            received = sum(1 for row in pending_staged if row.n in staged)
+async def _counts(ctx: ServiceContext, session: AsyncSession, upload_id: uuid.UUID) -> UploadCounts:
+    staged = await _staged(ctx, upload_id)
+    states = await repository.count_states(session, upload_id)
+    received = 0
+    if staged:
+        pending_staged = await repository.list_files(session, upload_id, states=[FileState.PENDING])
+        received = sum(1 for row in pending_staged if row.n in staged)
     pending = states.get(FileState.PENDING, 0)
     return UploadCounts(
         expected=sum(states.values()),
@@ -412,6 +426,7 @@ async def upload_progress(
         rows = await repository.list_files(
             session, upload_id, after=_after(cursor), limit=limit, states=states
         )
+        counts = await _counts(ctx, session, upload_id)
     return UploadProgress(
         id=upload.id,
         project_id=upload.project_id,
@@ -419,7 +434,7 @@ async def upload_progress(
         device_id=upload.device_id,
         created_by=upload.created_by,
         created_at=upload.created_at,
-        counts=await _counts(ctx, upload_id),
+        counts=counts,
         files=[_out(row) for row in rows],
         next_cursor=_next_cursor(rows, limit),
     )

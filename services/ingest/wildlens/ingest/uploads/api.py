@@ -44,9 +44,10 @@ from wildlens.ingest.scope import upload_scope
 from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
-from wildlens.ingest.uploads.idempotency import HEADER, caller_of, recall, remember
+from wildlens.ingest.uploads.idempotency import HEADER, KeyClaim, caller_of
 from wildlens.ingest.uploads.schemas import MediaAccepted
 from wildlens.ingest.uploads.service import UploadRequest, accept_upload
+from wildlens.ingest.uploads.unit import upload_unit
 
 router = APIRouter(
     prefix="/v1/media",
@@ -171,41 +172,31 @@ async def post_media(
         with body.received as received:
             form = body.form
             project, device = upload_scope(principal, form.project_id, form.device_id)
-            caller = caller_of(principal)
-            if idempotency_key is not None:
-                replayed = await recall(
-                    ctx, caller, idempotency_key, project_id=project, sha256=received.sha256
+            claim = (
+                None if idempotency_key is None else KeyClaim(caller_of(principal), idempotency_key)
+            )
+            # One unit of work: committed before the answer, or nothing of it stays.
+            async with upload_unit(ctx) as unit:
+                accepted = await accept_upload(
+                    ctx,
+                    unit,
+                    received,
+                    UploadRequest(
+                        project_id=project,
+                        device_id=device,
+                        deployment_id=form.deployment_id,
+                        captured_at=form.captured_at,
+                        latitude=form.latitude,
+                        longitude=form.longitude,
+                        filename=sanitise_filename(body.filename),
+                        uploaded_by=principal.subject,
+                    ),
+                    sniffed=body.sniffed,
+                    key=claim,
                 )
-                if replayed is not None:
-                    DUPLICATES.labels("idempotency_key").inc()
-                    measured.outcome = "duplicate"
-                    return MediaAccepted(media_id=replayed, sha256=received.sha256, duplicate=True)
-            accepted = await accept_upload(
-                ctx,
-                received,
-                UploadRequest(
-                    project_id=project,
-                    device_id=device,
-                    deployment_id=form.deployment_id,
-                    captured_at=form.captured_at,
-                    latitude=form.latitude,
-                    longitude=form.longitude,
-                    filename=sanitise_filename(body.filename),
-                    uploaded_by=principal.subject,
-                ),
-                sniffed=body.sniffed,
-            )
-        media_id, duplicate = accepted.media_id, accepted.duplicate
-        if idempotency_key is not None:
-            media_id = await remember(
-                ctx,
-                caller,
-                idempotency_key,
-                project_id=project,
-                sha256=accepted.sha256,
-                media_id=accepted.media_id,
-            )
-            # A concurrent request with the same key got there first: its answer stands.
-            duplicate = duplicate or media_id != accepted.media_id
-        measured.outcome = "duplicate" if duplicate else "accepted"
-        return MediaAccepted(media_id=media_id, sha256=accepted.sha256, duplicate=duplicate)
+        if accepted.replayed:
+            DUPLICATES.labels("idempotency_key").inc()
+        measured.outcome = "duplicate" if accepted.duplicate else "accepted"
+        return MediaAccepted(
+            media_id=accepted.media_id, sha256=accepted.sha256, duplicate=accepted.duplicate
+        )

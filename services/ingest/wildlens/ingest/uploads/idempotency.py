@@ -3,16 +3,19 @@
 Content dedup already gives the same bytes the same media id; the key adds a check that a
 retry really is the same request (a gateway that reuses keys by mistake is told, instead of
 being answered with some other image's id), and lets the replay skip all inspection.
+
+The key is recorded in the upload's own transaction, with its medium and announcements: an
+upload that fails leaves its key free for the retry.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Table, delete
-from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import Principal
 from wildlens.common.db import utcnow
@@ -21,13 +24,13 @@ from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.models import IdempotencyKey
 from wildlens.ingest.runtime import IngestRuntime
 from wildlens.ingest.settings import IngestSettings
+from wildlens.ingest.uploads import repository
 
-__all__ = ["HEADER", "caller_of", "recall", "remember"]
+__all__ = ["HEADER", "KeyClaim", "caller_of", "recall", "remember"]
 
 HEADER = "Idempotency-Key"
-# Expired keys are deleted at most this often per replica, off any lookup's critical path.
+# Expired keys are deleted at most this often per replica, with the upload that comes then.
 _PURGE_EVERY_S = 60.0
-_TABLE: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
 
 def caller_of(principal: Principal) -> str:
@@ -54,72 +57,70 @@ def _replay_or_refuse(
     return record.media_id
 
 
+@dataclass(frozen=True)
+class KeyClaim:
+    """The ``Idempotency-Key`` an upload came with, and whose it is."""
+
+    caller: str
+    key: str
+
+
 async def recall(
-    ctx: ServiceContext, caller: str, key: str, *, project_id: uuid.UUID, sha256: str
+    session: AsyncSession, claim: KeyClaim, *, project_id: uuid.UUID, sha256: str
 ) -> uuid.UUID | None:
     """The media id this key answered before; ``None`` when the key is new or has expired.
 
     Raises:
         Invalid: the key was used for other content or another project.
     """
-    assert ctx.db is not None
-    async with ctx.db.transaction() as session:
-        record = await session.get(IdempotencyKey, (caller, key))
+    record = await repository.find_key(session, claim.caller, claim.key)
     if record is None or record.expires_at <= utcnow():
         return None
-    return _replay_or_refuse(record, key, project_id, sha256)
+    return _replay_or_refuse(record, claim.key, project_id, sha256)
 
 
 async def remember(
     ctx: ServiceContext,
-    caller: str,
-    key: str,
+    session: AsyncSession,
+    claim: KeyClaim,
     *,
     project_id: uuid.UUID,
     sha256: str,
     media_id: uuid.UUID,
 ) -> uuid.UUID:
-    """Record the answer for ``key``; when a concurrent request recorded one first, its
-    media id (or the conflict) is what counts."""
-    assert ctx.db is not None
+    """Record the answer for the key in ``session``'s transaction; when a concurrent request
+    recorded one first, its media id (or the conflict) is what counts.
+
+    Raises:
+        Invalid: the concurrent request used the key for other content or another project.
+    """
     now = utcnow()
-    ttl = timedelta(seconds=IngestSettings.of(ctx.settings).idempotency_ttl_s)
-    await _purge_now_and_then(ctx)
-    try:
-        async with ctx.db.transaction() as session:
-            # An expired key is free to be used again.
-            connection = await session.connection()
-            await connection.execute(
-                delete(_TABLE).where(
-                    _TABLE.c.principal == caller, _TABLE.c.key == key, _TABLE.c.expires_at <= now
-                )
-            )
-            session.add(
-                IdempotencyKey(
-                    principal=caller,
-                    key=key,
-                    project_id=project_id,
-                    sha256=sha256,
-                    media_id=media_id,
-                    created_at=now,
-                    expires_at=now + ttl,
-                )
-            )
-    except IntegrityError:
-        async with ctx.db.transaction() as session:
-            record = await session.get(IdempotencyKey, (caller, key))
-        if record is None:
-            raise
-        return _replay_or_refuse(record, key, project_id, sha256)
-    return media_id
+    await _purge_now_and_then(ctx, session)
+    # An expired key is free to be used again.
+    await repository.drop_expired_key(session, claim.caller, claim.key, now)
+    recorded = await repository.record_key(
+        session,
+        IdempotencyKey(
+            principal=claim.caller,
+            key=claim.key,
+            project_id=project_id,
+            sha256=sha256,
+            media_id=media_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=IngestSettings.of(ctx.settings).idempotency_ttl_s),
+        ),
+    )
+    if recorded:
+        return media_id
+    record = await repository.find_key(session, claim.caller, claim.key)
+    if record is None:
+        raise RuntimeError(f"{HEADER} {claim.key!r} was neither recorded nor found")
+    return _replay_or_refuse(record, claim.key, project_id, sha256)
 
 
-async def _purge_now_and_then(ctx: ServiceContext) -> None:
+async def _purge_now_and_then(ctx: ServiceContext, session: AsyncSession) -> None:
     runtime = ctx.runtime_as(IngestRuntime)
     if time.monotonic() - runtime.idempotency_purged_at < _PURGE_EVERY_S:
         return
     runtime.idempotency_purged_at = time.monotonic()
-    assert ctx.db is not None
-    async with ctx.db.transaction() as session:
-        connection = await session.connection()
-        await connection.execute(delete(_TABLE).where(_TABLE.c.expires_at <= utcnow()))
+    await repository.drop_expired_keys(session, utcnow())

@@ -1,4 +1,4 @@
-"""Accepting one upload: hash, check, store once, record, announce."""
+"""Accepting one upload: check, store once, record, announce, all in one unit of work."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from wildlens.common.errors import PayloadTooLarge
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, RawMetadata
@@ -20,6 +17,9 @@ from wildlens.ingest.metrics import DUPLICATES
 from wildlens.ingest.models import IngestedMedia
 from wildlens.ingest.objects import hold_content, original_key
 from wildlens.ingest.settings import IngestSettings
+from wildlens.ingest.uploads import repository
+from wildlens.ingest.uploads.idempotency import KeyClaim, recall, remember
+from wildlens.ingest.uploads.unit import StoredOriginal, UploadUnit
 from wildlens.ingest.video.jobs import split_requested
 from wildlens.ingest.video.probe import probe_video
 
@@ -43,6 +43,8 @@ class Accepted:
     media_id: uuid.UUID
     sha256: str
     duplicate: bool
+    # Answered from the idempotency key, without looking at the bytes.
+    replayed: bool = False
 
 
 def _raw_metadata(meta: ExifMetadata | None) -> RawMetadata:
@@ -63,32 +65,26 @@ def _raw_metadata(meta: ExifMetadata | None) -> RawMetadata:
     return raw
 
 
-async def _existing(
-    ctx: ServiceContext, project_id: uuid.UUID, sha256: str
-) -> IngestedMedia | None:
-    assert ctx.db is not None
-    async with ctx.db.transaction() as session:
-        return (
-            await session.exec(
-                select(IngestedMedia).where(
-                    IngestedMedia.project_id == project_id, IngestedMedia.sha256 == sha256
-                )
-            )
-        ).first()
-
-
 async def accept_upload(
     ctx: ServiceContext,
+    unit: UploadUnit,
     received: Received,
     request: UploadRequest,
     *,
     sniffed: Sniffed | None = None,
+    key: KeyClaim | None = None,
 ) -> Accepted:
-    """Store and announce an upload that has been received to a temporary file.
+    """Store an upload that has been received to a temporary file, and record and announce
+    it in ``unit``'s transaction (flushed, not committed).
 
     The same bytes posted again for the same project answer the first media id and announce
-    nothing. The object is written before the database row, so a crash in between leaves at
-    most an unreferenced content-addressed object that the next identical upload reuses.
+    nothing; a key used before answers what it answered then, without looking at the bytes.
+    The original is stored before anything is written: if the transaction rolls back, the
+    unit removes it again where no medium holds it.
+
+    Raises:
+        PayloadTooLarge, UnsupportedMedia, Invalid: the file is refused.
+        Invalid: the key was used for other content or another project.
     """
     if sniffed is None:
         # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
@@ -100,11 +96,42 @@ async def accept_upload(
             f"{sniffed.kind} is {received.size} bytes, more than the limit of {limit} bytes"
         )
 
-    existing = await _existing(ctx, request.project_id, received.sha256)
-    if existing is not None:
+    session = unit.session
+    if key is not None:
+        replayed = await recall(session, key, project_id=request.project_id, sha256=received.sha256)
+        if replayed is not None:
+            return Accepted(replayed, received.sha256, duplicate=True, replayed=True)
+    existing = await repository.find_medium(session, request.project_id, received.sha256)
+    if existing is None:
+        accepted = await _store_new(ctx, unit, received, request, sniffed)
+    else:
         DUPLICATES.labels("content").inc()
-        return Accepted(existing.id, existing.sha256, duplicate=True)
+        accepted = Accepted(existing.id, existing.sha256, duplicate=True)
+    if key is None:
+        return accepted
+    media_id = await remember(
+        ctx,
+        session,
+        key,
+        project_id=request.project_id,
+        sha256=received.sha256,
+        media_id=accepted.media_id,
+    )
+    if media_id != accepted.media_id:
+        # A concurrent request with the same key got there first: its answer stands.
+        return Accepted(media_id, received.sha256, duplicate=True)
+    return accepted
 
+
+async def _store_new(
+    ctx: ServiceContext,
+    unit: UploadUnit,
+    received: Received,
+    request: UploadRequest,
+    sniffed: Sniffed,
+) -> Accepted:
+    """Inspect, store and record bytes the project did not have when the upload began."""
+    limits = IngestSettings.of(ctx.settings)
     width = height = 0
     metadata: ExifMetadata | None = None
     if sniffed.kind == "image":
@@ -117,18 +144,70 @@ async def accept_upload(
         video = await asyncio.to_thread(probe_video, received.path)
         width, height = video.width, video.height
 
-    key = original_key(received.sha256, sniffed.extension)
-    # Originals are content-addressed, so writing the same bytes again changes nothing; a
-    # look first only pays for itself when the upload is large.
-    if received.size < SMALL_OBJECT or not await ctx.store.exists(key):
-        await ctx.store.put_file(key, received.path, sniffed.content_type)
-
     media_id = uuid.uuid4()
+    object_key = original_key(received.sha256, sniffed.extension)
+    # Originals are content-addressed, so writing the same bytes again changes nothing; a
+    # look first only pays for itself when the upload is large. Stored before the writes
+    # below, so that SQLite's single writer is not held while the bytes are copied.
+    if received.size < SMALL_OBJECT or not await ctx.store.exists(object_key):
+        await ctx.store.put_file(object_key, received.path, sniffed.content_type)
+        unit.stored.append(StoredOriginal(media_id, received.sha256, object_key))
+
+    session = unit.session
+    # Takes turns with a removal or an upload of the same bytes (``objects.hold_content``);
+    # on SQLite the insert, a write before the look, is what takes turns.
+    await hold_content(session, received.sha256)
+    recorded = await repository.record_medium(
+        session,
+        IngestedMedia(
+            id=media_id,
+            project_id=request.project_id,
+            sha256=received.sha256,
+            object_key=object_key,
+            content_type=sniffed.content_type,
+            size_bytes=received.size,
+            device_id=request.device_id,
+            uploaded_by=request.uploaded_by,
+        ),
+    )
+    if not recorded:
+        # A concurrent post of the same bytes won the race; answer with its id.
+        winner = await repository.find_medium(session, request.project_id, received.sha256)
+        if winner is None:
+            raise RuntimeError(f"media with sha256 {received.sha256} neither recorded nor found")
+        DUPLICATES.labels("content").inc()
+        return Accepted(winner.id, winner.sha256, duplicate=True)
+    # The removal of the last medium with these bytes may have taken the original since it
+    # was written above (``removal``); with the row in, it can no longer.
+    if not await ctx.store.exists(object_key):
+        await ctx.store.put_file(object_key, received.path, sniffed.content_type)
+    event = _announcement(media_id, received, request, sniffed, object_key, width, height, metadata)
+    # Frames and derivatives are made off the request path, committed with the announcement
+    # so that neither exists without the other.
+    follow_up = (
+        split_requested(event)
+        if sniffed.kind == "video"
+        else derivatives_requested(received.sha256, object_key, sniffed.content_type)
+    )
+    await ctx.stage(session, [event, follow_up])
+    return Accepted(media_id, received.sha256, duplicate=False)
+
+
+def _announcement(
+    media_id: uuid.UUID,
+    received: Received,
+    request: UploadRequest,
+    sniffed: Sniffed,
+    object_key: str,
+    width: int,
+    height: int,
+    metadata: ExifMetadata | None,
+) -> MediaIngested:
     event = MediaIngested(
         media_id=str(media_id),
         project_id=str(request.project_id),
         sha256=received.sha256,
-        object_key=key,
+        object_key=object_key,
         content_type=sniffed.content_type,
         kind=MediaKind.MEDIA_KIND_IMAGE if sniffed.kind == "image" else MediaKind.MEDIA_KIND_VIDEO,
         size_bytes=received.size,
@@ -145,41 +224,4 @@ async def accept_upload(
         event.latitude = request.latitude
     if request.longitude is not None:
         event.longitude = request.longitude
-
-    assert ctx.db is not None
-    try:
-        async with ctx.db.transaction() as session:
-            await hold_content(session, received.sha256)
-            session.add(
-                IngestedMedia(
-                    id=media_id,
-                    project_id=request.project_id,
-                    sha256=received.sha256,
-                    object_key=key,
-                    content_type=sniffed.content_type,
-                    size_bytes=received.size,
-                    device_id=request.device_id,
-                    uploaded_by=request.uploaded_by,
-                )
-            )
-            await session.flush()
-            # The removal of the last medium with these bytes may have taken the original
-            # since it was written above (``removal``); with the row in, it can no longer.
-            if not await ctx.store.exists(key):
-                await ctx.store.put_file(key, received.path, sniffed.content_type)
-            # Frames and derivatives are made off the request path, committed with the
-            # announcement so that neither exists without the other.
-            follow_up = (
-                split_requested(event)
-                if sniffed.kind == "video"
-                else derivatives_requested(received.sha256, key, sniffed.content_type)
-            )
-            await ctx.stage(session, [event, follow_up])
-    except IntegrityError:
-        # A concurrent post of the same bytes won the race; answer with its id.
-        winner = await _existing(ctx, request.project_id, received.sha256)
-        if winner is None:
-            raise
-        DUPLICATES.labels("content").inc()
-        return Accepted(winner.id, winner.sha256, duplicate=True)
-    return Accepted(media_id, received.sha256, duplicate=False)
+    return event

@@ -1,0 +1,93 @@
+"""Every query of an upload: the medium recorded for some bytes, and the idempotency keys.
+
+Callers own the transaction. The inserts do nothing where the row is already there, instead of
+failing: a concurrent upload that recorded the same bytes (or used the same key) first is an
+answer to read, not an error, and the transaction goes on to read it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Table, delete, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.ingest.models import IdempotencyKey, IngestedMedia, IngestTable
+
+__all__ = [
+    "drop_expired_key",
+    "drop_expired_keys",
+    "find_key",
+    "find_medium",
+    "forget_medium",
+    "holders",
+    "record_key",
+    "record_medium",
+]
+
+_MEDIA: Table = IngestedMedia.__table__  # type: ignore[attr-defined]
+_KEYS: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+async def _insert_if_absent(session: AsyncSession, table: Table, row: IngestTable) -> bool:
+    """Insert ``row`` unless a row with the same key is there; ``True`` when it went in."""
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(row.model_dump()).on_conflict_do_nothing()
+    result = await connection.execute(statement)
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def find_medium(
+    session: AsyncSession, project_id: uuid.UUID, sha256: str
+) -> IngestedMedia | None:
+    """The project's medium with these bytes, as the database has it now."""
+    query = select(IngestedMedia).where(
+        IngestedMedia.project_id == project_id, IngestedMedia.sha256 == sha256
+    )
+    return (await session.exec(query.execution_options(populate_existing=True))).first()
+
+
+async def record_medium(session: AsyncSession, medium: IngestedMedia) -> bool:
+    """Record ``medium``; ``False`` when its project already has these bytes."""
+    return await _insert_if_absent(session, _MEDIA, medium)
+
+
+async def forget_medium(session: AsyncSession, media_id: uuid.UUID) -> None:
+    await session.exec(delete(IngestedMedia).where(col(IngestedMedia.id) == media_id))
+
+
+async def holders(session: AsyncSession, sha256: str) -> int:
+    """How many media, in any project, have these bytes (and so keep their original)."""
+    count = select(func.count()).select_from(IngestedMedia).where(IngestedMedia.sha256 == sha256)
+    return int((await session.exec(count)).one())
+
+
+async def find_key(session: AsyncSession, caller: str, key: str) -> IdempotencyKey | None:
+    # Read again even when read earlier in the transaction: a concurrent request may have
+    # recorded the key since.
+    return await session.get(IdempotencyKey, (caller, key), populate_existing=True)
+
+
+async def record_key(session: AsyncSession, record: IdempotencyKey) -> bool:
+    """Record ``record``; ``False`` when the caller's key is already recorded."""
+    return await _insert_if_absent(session, _KEYS, record)
+
+
+async def drop_expired_key(session: AsyncSession, caller: str, key: str, now: datetime) -> None:
+    """Forget the caller's key if it has expired: it is then free to be used again."""
+    connection = await session.connection()
+    await connection.execute(
+        delete(_KEYS).where(
+            _KEYS.c.principal == caller, _KEYS.c.key == key, _KEYS.c.expires_at <= now
+        )
+    )
+
+
+async def drop_expired_keys(session: AsyncSession, now: datetime) -> None:
+    connection = await session.connection()
+    await connection.execute(delete(_KEYS).where(_KEYS.c.expires_at <= now))

@@ -1,0 +1,76 @@
+"""One upload's unit of work: a single transaction, and the originals it stored meanwhile.
+
+Everything an upload records (its medium, its idempotency key, its announcements in the
+outbox) is written in one transaction, committed once, before the answer. The original is
+stored before the commit; when the transaction rolls back instead, an original stored by the
+upload that no medium holds is removed again, so a failed upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.common.service.context import ServiceContext
+from wildlens.ingest.objects import hold_content
+from wildlens.ingest.uploads import repository
+
+__all__ = ["StoredOriginal", "UploadUnit", "upload_unit"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredOriginal:
+    """An original written to storage for the medium ``media_id`` about to be recorded."""
+
+    media_id: uuid.UUID
+    sha256: str
+    key: str
+
+
+@dataclass
+class UploadUnit:
+    """The transaction an upload is recorded in (callers flush, never commit)."""
+
+    session: AsyncSession
+    stored: list[StoredOriginal] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def upload_unit(ctx: ServiceContext) -> AsyncIterator[UploadUnit]:
+    """Commit what the block recorded, once; if it raises, roll it all back and remove the
+    originals the block stored that no medium holds."""
+    if ctx.db is None:
+        raise RuntimeError(f"service {ctx.name} has no database")
+    unit: UploadUnit | None = None
+    try:
+        async with ctx.database.transaction() as session:
+            unit = UploadUnit(session)
+            yield unit
+    except BaseException:
+        for original in unit.stored if unit is not None else ():
+            await _release(ctx, original)
+        raise
+
+
+async def _release(ctx: ServiceContext, original: StoredOriginal) -> None:
+    """Remove ``original`` unless some medium holds its bytes; a failure only leaves an
+    unreferenced content-addressed object, which the next upload of the same bytes reuses."""
+    try:
+        async with ctx.database.transaction() as session:
+            # Takes turns with a concurrent upload or removal of the same bytes (``objects``);
+            # on SQLite the write before the look is what takes turns.
+            await hold_content(session, original.sha256)
+            await repository.forget_medium(session, original.media_id)
+            if await repository.holders(session, original.sha256) == 0:
+                await ctx.store.delete(original.key)
+    except Exception as exc:
+        log.warning(
+            "upload.original_not_released", key=original.key, error=f"{type(exc).__name__}: {exc}"
+        )
