@@ -8,17 +8,27 @@ from wildlens.common.http.deps import (
     session_dependency,
 )
 from wildlens.common.http.errors import ERROR_RESPONSES, ErrorBody
-from wildlens.common.http.pagination import Page, decode_cursor, encode_cursor
+from wildlens.common.http.pagination import (
+    Page,
+    PageDep,
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    page_params,
+)
 
 __all__ = [
     "ERROR_RESPONSES",
     "ErrorBody",
     "Page",
+    "PageDep",
+    "PageParams",
     "PrincipalDep",
     "context_dependency",
     "create_app",
     "decode_cursor",
     "encode_cursor",
     "get_principal",
+    "page_params",
     "session_dependency",
 ]

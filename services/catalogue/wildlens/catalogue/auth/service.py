@@ -12,6 +12,7 @@ from wildlens.catalogue.auth.schemas import ServiceTokenIssued, ServiceTokenRequ
 from wildlens.catalogue.models import DeviceToken
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Unauthorized, Unavailable
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceContext
 
 __all__ = ["issue_service_token", "revocations"]
@@ -37,7 +38,7 @@ def issue_service_token(ctx: ServiceContext, body: ServiceTokenRequest) -> Servi
 
 
 async def revocations(
-    session: AsyncSession, limit: int, cursor: str | None
+    session: AsyncSession, page: PageParams
 ) -> tuple[list[DeviceToken], str | None]:
     """A page of the device tokens revoked and not yet expired."""
-    return await repository.revocations_in_force(session, limit, cursor)
+    return await repository.revocations_in_force(session, page)

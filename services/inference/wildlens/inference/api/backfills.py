@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from wildlens.common.errors import Conflict, Invalid, NotFound
+from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import InferenceRequested
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
 from wildlens.common.service.context import ServiceContext
@@ -104,11 +104,9 @@ async def request_backfill(
                 raise Invalid(
                     exc.detail,
                     fields=[
-                        {
-                            "location": ["body", "model_name"],
-                            "message": exc.detail,
-                            "type": "value_error",
-                        }
+                        FieldError(
+                            location=["body", "model_name"], message=exc.detail, type="value_error"
+                        )
                     ],
                 ) from exc
     request_id = uuid.uuid4()
