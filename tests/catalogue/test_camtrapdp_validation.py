@@ -22,10 +22,10 @@ def test_every_problem_is_reported_with_where_it_is(tmp_path: Path) -> None:
     (package / "media.csv").write_text(media)
 
     problems = validate_descriptor(package / "datapackage.json")
-    assert {"resource": "media", "row": 2, "field": "fileMediatype"}.items() <= next(
-        p for p in problems if p["field"] == "fileMediatype"
-    ).items()
-    assert any(p["type"] == "foreign-key" and p["resource"] == "media" for p in problems)
+    wrong_type = next(p for p in problems if p.field == "fileMediatype")
+    assert (wrong_type.resource, wrong_type.row) == ("media", 2)
+    assert wrong_type.location == ["file", "media", 2, "fileMediatype"]
+    assert any(p.type == "foreign-key" and p.resource == "media" for p in problems)
 
 
 def test_nothing_outside_the_shipped_profile_is_fetched(tmp_path: Path) -> None:
@@ -36,5 +36,5 @@ def test_nothing_outside_the_shipped_profile_is_fetched(tmp_path: Path) -> None:
         descriptor.replace("deployments.csv", "https://example.org/deployments.csv")
     )
     problems = validate_descriptor(package / "datapackage.json")
-    assert any(p["resource"] == "deployments" for p in problems)
+    assert any(p.resource == "deployments" for p in problems)
     assert all(path.is_file() for path in canonical_files().values())

@@ -121,7 +121,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(db: Database) ->
     async with db.transaction() as session:
         with pytest.raises(Invalid) as raised:
             await import_taxa(session, bad.encode())
-    problems = {(f["location"][1], f["location"][2], f["type"]) for f in raised.value.fields}
+    problems = {(f.location[1], f.location[2], f.type) for f in raised.value.fields}
     assert (5, "taxonRank", "value_error.rank") in problems
     assert (8, "taxonID", "duplicate") in problems
     assert (9, "taxonID", "missing") in problems
@@ -131,7 +131,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(db: Database) ->
     async with db.transaction() as session:
         with pytest.raises(Invalid) as raised:
             await import_taxa(session, parents.encode())
-    assert {(f["location"][1], f["type"]) for f in raised.value.fields} == {
+    assert {(f.location[1], f.type) for f in raised.value.fields} == {
         (3, "missing_parent"),
         (4, "missing_parent"),
     }
@@ -139,7 +139,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_written(db: Database) ->
     async with db.transaction() as session:
         with pytest.raises(Invalid) as raised:
             await import_taxa(session, cycle.encode())
-    assert {(f["location"][1], f["type"]) for f in raised.value.fields} == {
+    assert {(f.location[1], f.type) for f in raised.value.fields} == {
         (3, "cycle"),
         (4, "cycle"),
     }
@@ -154,7 +154,7 @@ async def test_a_cycle_through_the_stored_tree_is_refused(db: Database) -> None:
     async with db.transaction() as session:
         with pytest.raises(Invalid) as raised:
             await import_taxa(session, loop.encode())
-    assert [f["type"] for f in raised.value.fields] == ["cycle"]
+    assert [f.type for f in raised.value.fields] == ["cycle"]
     taxa = await _by_name(db)
     assert taxa["Aves"].parent_id == taxa["Animalia"].id
 

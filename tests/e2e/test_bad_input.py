@@ -12,6 +12,7 @@ import pytest
 from tests.support import bad_files
 from tests.support.api import bearer, create_site, ok, post_media
 from tests.support.platform import admin_token, running
+from wildlens.common.http import encode_cursor
 
 HOSTILE: list[tuple[str, Callable[[], bytes], int, str]] = [
     ("empty", bad_files.empty, 422, "empty"),
@@ -176,3 +177,44 @@ async def test_pagination_walks_every_item_once(settings_for: Any, tmp_path: Pat
                 break
         assert pages == 3
         assert len(seen) == len(set(seen)) == 7
+
+
+async def test_every_list_refuses_a_bad_page_the_same_way(settings_for: Any) -> None:
+    """A cursor no list handed out and a page size out of bounds get the same 422, naming the
+    query parameter, whichever service's list is asked."""
+    settings = settings_for()
+    async with running(settings) as wl:
+        admin = admin_token(settings)
+        h = bearer(admin)
+        site = await create_site(wl.client, admin)
+        lists = [
+            f"/v1/projects/{site.project_id}/locations",  # the catalogue
+            f"/v1/citsci/subject-sets?project_id={site.project_id}",  # citizen science
+            "/v1/models",  # the training registry
+        ]
+        for url in lists:
+            await ok(await wl.client.get(url, headers=h), 200)
+            joiner = "&" if "?" in url else "?"
+            # Not a cursor at all, and a well-formed one that holds no key of this list.
+            for cursor in ("%%%", encode_cursor(["not an id"])):
+                response = await wl.client.get(f"{url}{joiner}cursor={cursor}", headers=h)
+                assert response.status_code == 422, (url, response.text)
+                assert response.json() == {
+                    "error": "Invalid",
+                    "detail": "cursor is not one this API returned",
+                    "fields": [
+                        {
+                            "location": ["query", "cursor"],
+                            "message": "cursor is not one this API returned",
+                            "type": "value_error",
+                        }
+                    ],
+                }, url
+            for limit, kind in (("0", "greater_than_equal"), ("1001", "less_than_equal")):
+                response = await wl.client.get(f"{url}{joiner}limit={limit}", headers=h)
+                assert response.status_code == 422, (url, response.text)
+                body = response.json()
+                assert body["error"] == "Invalid"
+                assert [(f["location"], f["type"]) for f in body["fields"]] == [
+                    (["query", "limit"], kind)
+                ], url

@@ -164,6 +164,25 @@ async def test_the_event_list_filters_and_pages(settings_for: Any) -> None:
         for params, status in cases:
             response = await wl.client.get(url, params=params, headers=h)
             assert response.status_code == status, (params, response.text)
+
+        # A time range that ends before it starts is named as every other field error is:
+        # where, what, what kind; the media list says it the same way.
+        backwards = {"captured_from": START.isoformat(), "captured_to": START.isoformat()}
+        response = await wl.client.get(url, params=backwards, headers=h)
+        assert response.json()["fields"] == [
+            {
+                "location": ["query", "captured_to"],
+                "message": "captured_to must be after captured_from",
+                "type": "value_error",
+            }
+        ]
+        media = await wl.client.get(
+            f"/v1/projects/{site.project_id}/media", params=backwards, headers=h
+        )
+        assert media.status_code == 422
+        assert [(f["location"], f["type"]) for f in media.json()["fields"]] == [
+            (["query", "captured_to"], "value_error")
+        ]
         response = await wl.client.get(
             f"/v1/projects/{other.project_id}/events/{everything[0]['id']}", headers=h
         )

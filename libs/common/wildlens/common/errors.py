@@ -11,15 +11,21 @@
     ├── TooManyRequests      (429)
     └── Unavailable          (503) a backend does not answer
 
-Services raise these; one handler renders ``{"error", "detail", "fields"}``.
+Services raise these; one handler renders ``{"error", "detail", "fields"}``, where each of
+``fields`` is a ``FieldError``: ``{"location", "message", "type"}``, the shape FastAPI's own
+validation errors take, so a client reads every 422 the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 __all__ = [
     "Conflict",
+    "FieldError",
     "Forbidden",
     "Invalid",
     "NotFound",
@@ -32,6 +38,19 @@ __all__ = [
 ]
 
 
+# No docstring on purpose: a model's docstring becomes its description in the OpenAPI
+# document, which clients are generated from; this one is described in the README.
+class FieldError(BaseModel):
+    # Where the problem is: first the part of the request ("body", "query", "path",
+    # "header", or "file" for a line of an uploaded file), then names and list indexes
+    # down to the value, e.g. ["body", "entries", 2, "taxon_id"] or ["query", "cursor"].
+    location: list[str | int]
+    # What is wrong, for a person.
+    message: str
+    # What kind of problem, for a program: "missing", "value_error", or FastAPI's own types.
+    type: str
+
+
 class WildlensError(Exception):
     status_code: ClassVar[int] = 500
 
@@ -39,12 +58,12 @@ class WildlensError(Exception):
         self,
         detail: str,
         *,
-        fields: list[dict[str, Any]] | None = None,
+        fields: Sequence[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.fields = fields or []
+        self.fields: list[FieldError] = list(fields or [])
         # Response headers the caller needs to act on the error (``Retry-After`` on 429).
         self.headers = headers or {}
 
@@ -55,7 +74,7 @@ class WildlensError(Exception):
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.error, "detail": self.detail}
         if self.fields:
-            body["fields"] = self.fields
+            body["fields"] = [f.model_dump(mode="json") for f in self.fields]
         return body
 
 

@@ -46,7 +46,7 @@ def _check(response: httpx.Response, *expected: int) -> Any:
     for problem in body.get("fields", [])[:50]:
         where = " ".join(
             f"{k}={problem[k]}" for k in ("resource", "row", "field") if problem.get(k)
-        )
+        ) or ".".join(str(part) for part in problem.get("location", []))
         message += f"\n  {where}: {problem.get('message', problem)}"
     raise CommandFailed(message)
 

@@ -23,7 +23,7 @@ from typing import Literal
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = ["MultipartReader", "Part", "boundary_of"]
 
@@ -233,5 +233,5 @@ def _part_from_headers(headers: dict[str, str], reader: MultipartReader) -> Part
     )
 
 
-def _field_error(name: str, message: str, kind: str) -> dict[str, object]:
-    return {"location": ["body", name], "message": message, "type": kind}
+def _field_error(name: str, message: str, kind: str) -> FieldError:
+    return FieldError(location=["body", name], message=message, type=kind)

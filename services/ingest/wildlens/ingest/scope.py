@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from wildlens.common.auth import Principal
-from wildlens.common.errors import Forbidden, Invalid
+from wildlens.common.errors import FieldError, Forbidden, Invalid
 
 __all__ = ["UPLOAD_ROLE", "upload_scope"]
 
@@ -35,7 +35,9 @@ def upload_scope(
     if project_id is None:
         raise Invalid(
             "project_id is required with a user token",
-            fields=[{"location": ["body", "project_id"], "message": "required", "type": "missing"}],
+            fields=[
+                FieldError(location=["body", "project_id"], message="required", type="missing")
+            ],
         )
     principal.require(str(project_id), UPLOAD_ROLE)
     return project_id, device_id

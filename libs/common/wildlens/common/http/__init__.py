@@ -16,12 +16,21 @@ from wildlens.common.http.deps import (
     store_dependency,
 )
 from wildlens.common.http.errors import ERROR_RESPONSES, ErrorBody
-from wildlens.common.http.pagination import Page, decode_cursor, encode_cursor
+from wildlens.common.http.pagination import (
+    Page,
+    PageDep,
+    PageParams,
+    decode_cursor,
+    encode_cursor,
+    page_params,
+)
 
 __all__ = [
     "ERROR_RESPONSES",
     "ErrorBody",
     "Page",
+    "PageDep",
+    "PageParams",
     "PrincipalDep",
     "bus_dependency",
     "clients_dependency",
@@ -32,6 +41,7 @@ __all__ = [
     "encode_cursor",
     "get_principal",
     "issuer_dependency",
+    "page_params",
     "runtime_dependency",
     "runtime_part_dependency",
     "session_dependency",

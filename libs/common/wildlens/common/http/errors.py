@@ -11,17 +11,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wildlens.common.errors import WildlensError
+from wildlens.common.errors import FieldError, Invalid, WildlensError
 
 __all__ = ["ERROR_RESPONSES", "ErrorBody", "install_error_handlers"]
 
 log = structlog.get_logger(__name__)
-
-
-class FieldError(BaseModel):
-    location: list[str | int]
-    message: str
-    type: str
 
 
 class ErrorBody(BaseModel):
@@ -57,23 +51,18 @@ def _wildlens_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
 
 
-def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields = [
-        {
-            "location": [str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
-            "message": str(err.get("msg", "")),
-            "type": str(err.get("type", "")),
-        }
+        FieldError(
+            location=[p if isinstance(p, int) else str(p) for p in err.get("loc", ())],
+            message=str(err.get("msg", "")),
+            type=str(err.get("type", "")),
+        )
         for err in exc.errors()
     ]
-    where = "; ".join(
-        f"{'.'.join(str(p) for p in f['location'])}: {f['message']}" for f in fields[:5]
-    )
-    return JSONResponse(
-        {"error": "Invalid", "detail": f"the request is malformed: {where}", "fields": fields},
-        status_code=422,
-    )
+    where = "; ".join(f"{'.'.join(str(p) for p in f.location)}: {f.message}" for f in fields[:5])
+    return _wildlens_error(request, Invalid(f"the request is malformed: {where}", fields=fields))
 
 
 def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = ["MAX_KEY_LENGTH", "validate_key", "validate_prefix"]
 
@@ -23,7 +23,7 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._/-]*")
 def _refuse(key: str, why: str) -> Invalid:
     return Invalid(
         f"invalid object key {key!r}: {why}",
-        fields=[{"field": "key", "message": why}],
+        fields=[FieldError(location=["key"], message=why, type="value_error")],
     )
 
 

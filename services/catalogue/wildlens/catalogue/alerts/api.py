@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from wildlens.catalogue.access import ManagerDep
 from wildlens.catalogue.alerts import service
@@ -18,13 +17,11 @@ from wildlens.catalogue.alerts.schemas import (
 )
 from wildlens.catalogue.deps import SessionDep, SettingsDep
 from wildlens.catalogue.models import AlertRule
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/alerts", tags=["alerts"], responses=ERROR_RESPONSES
 )
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.post("", status_code=201, response_model=AlertRuleCreated, operation_id="create_alert_rule")
@@ -47,11 +44,10 @@ async def create_alert_rule(
 async def list_alert_rules(
     session: SessionDep,
     access: ManagerDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[AlertRulePublic]:
     """The project's alert rules (managers; secrets are never shown again)."""
-    rows, next_cursor = await service.rules(session, access.project.id, limit=limit, cursor=cursor)
+    rows, next_cursor = await service.rules(session, access.project.id, page)
     return Page(items=[AlertRulePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -88,11 +84,8 @@ async def list_alert_deliveries(
     rule_id: uuid.UUID,
     session: SessionDep,
     access: ManagerDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[DeliveryPublic]:
     """The rule's webhook deliveries, oldest first, each with every attempt made."""
-    items, next_cursor = await service.deliveries(
-        session, access.project.id, rule_id, limit=limit, cursor=cursor
-    )
+    items, next_cursor = await service.deliveries(session, access.project.id, rule_id, page)
     return Page(items=items, next_cursor=next_cursor)

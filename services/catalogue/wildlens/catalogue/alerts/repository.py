@@ -20,9 +20,9 @@ from wildlens.catalogue.models import (
     Observation,
     Taxon,
 )
-from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_datetime, parse_uuid
 from wildlens.catalogue.taxa.repository import descendants
-from wildlens.common.db.pagination import page_by_id
+from wildlens.common.db.pagination import SortKey, page_by_id, page_by_keys, parse_datetime
+from wildlens.common.http.pagination import PageParams
 
 __all__ = [
     "already_queued",
@@ -60,14 +60,14 @@ async def rule(session: AsyncSession, rule_id: uuid.UUID) -> AlertRule | None:
 
 
 async def rules_page(
-    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[AlertRule], str | None]:
     query = select(AlertRule).where(AlertRule.project_id == project_id)
-    return await page_by_id(session, query, col(AlertRule.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(AlertRule.id), page)
 
 
 async def deliveries_page(
-    session: AsyncSession, rule_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, rule_id: uuid.UUID, page: PageParams
 ) -> tuple[list[AlertDelivery], str | None]:
     """The rule's deliveries, oldest first."""
     query = select(AlertDelivery).where(AlertDelivery.rule_id == rule_id)
@@ -76,11 +76,10 @@ async def deliveries_page(
         query,
         [
             SortKey(col(AlertDelivery.created_at), parse_datetime),
-            SortKey(col(AlertDelivery.id), parse_uuid),
+            SortKey(col(AlertDelivery.id)),
         ],
         lambda row: [row.created_at, row.id],
-        limit=limit,
-        cursor=cursor,
+        page,
     )
     return list(rows), next_cursor
 

@@ -7,7 +7,6 @@ import secrets
 import uuid
 from collections import defaultdict
 from datetime import time
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +21,8 @@ from wildlens.catalogue.alerts.targets import refused_target
 from wildlens.catalogue.models import AlertRule
 from wildlens.catalogue.settings import AlertSettings
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.errors import FieldError, Invalid, NotFound
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.settings import Settings
 
 __all__ = [
@@ -37,8 +37,8 @@ __all__ = [
 _OPTIONAL = {"taxon_id", "observation_type", "time_from", "time_to", "date_from", "date_to"}
 
 
-def _problem(field: str, message: str) -> dict[str, Any]:
-    return {"location": ["body", field], "message": message, "type": "value_error"}
+def _problem(field: str, message: str) -> FieldError:
+    return FieldError(location=["body", field], message=message, type="value_error")
 
 
 async def _check_target(settings: Settings, url: str) -> None:
@@ -57,7 +57,7 @@ async def _check_references(
     location_ids: list[uuid.UUID],
 ) -> None:
     """422 for a taxon that does not exist or a location of another project."""
-    problems = []
+    problems: list[FieldError] = []
     if taxon_id is not None and not await repository.taxon_exists(session, taxon_id):
         problems.append(_problem("taxon_id", f"{taxon_id} is not a taxon"))
     for location_id in location_ids:
@@ -67,7 +67,7 @@ async def _check_references(
                 _problem("location_ids", f"{location_id} is not a location of this project")
             )
     if problems:
-        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+        raise Invalid("; ".join(p.message for p in problems), fields=problems)
 
 
 def _hhmm(value: time | None) -> str | None:
@@ -115,9 +115,9 @@ async def create_rule(
 
 
 async def rules(
-    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[AlertRule], str | None]:
-    return await repository.rules_page(session, project_id, limit=limit, cursor=cursor)
+    return await repository.rules_page(session, project_id, page)
 
 
 async def update_rule(
@@ -178,15 +178,11 @@ async def deliveries(
     session: AsyncSession,
     project_id: uuid.UUID,
     rule_id: uuid.UUID,
-    *,
-    limit: int,
-    cursor: str | None,
+    page: PageParams,
 ) -> tuple[list[DeliveryPublic], str | None]:
     """One page of the rule's deliveries, oldest first, each with every attempt made."""
     await project_rule(session, project_id, rule_id)
-    rows, next_cursor = await repository.deliveries_page(
-        session, rule_id, limit=limit, cursor=cursor
-    )
+    rows, next_cursor = await repository.deliveries_page(session, rule_id, page)
     attempts: dict[uuid.UUID, list[AttemptPublic]] = defaultdict(list)
     for attempt in await repository.attempts_of(session, [d.id for d in rows]):
         attempts[attempt.delivery_id].append(AttemptPublic.model_validate(attempt))

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from wildlens.catalogue.access import ManagerDep
 from wildlens.catalogue.audit import service
 from wildlens.catalogue.audit.schemas import AuditEntryPublic
 from wildlens.catalogue.deps import BusDep, SessionDep
 from wildlens.catalogue.models import AuditEntry
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["audit"], responses=ERROR_RESPONSES)
 
@@ -49,11 +48,8 @@ async def delete_project_deployment(
 async def list_audit_entries(
     session: SessionDep,
     access: ManagerDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[AuditEntryPublic]:
     """What was deleted in the project, by whom and when, newest first (managers)."""
-    page, next_cursor = await service.audit_entries(
-        session, access.project.id, limit=limit, cursor=cursor
-    )
-    return Page(items=[_public(e) for e in page], next_cursor=next_cursor)
+    entries, next_cursor = await service.audit_entries(session, access.project.id, page)
+    return Page(items=[_public(e) for e in entries], next_cursor=next_cursor)

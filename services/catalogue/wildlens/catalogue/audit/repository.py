@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, delete, func, select, update
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import AuditEntry, Deployment, Media, ModelRun, Observation, metadata
+from wildlens.common.db.pagination import SortKey, page_by_keys, parse_datetime
+from wildlens.common.http.pagination import PageParams
 
 __all__ = [
     "audit_page",
@@ -124,22 +125,17 @@ async def hashes_in_use(session: AsyncSession, hashes: Iterable[str]) -> set[str
 
 
 async def audit_page(
-    session: AsyncSession,
-    project_id: uuid.UUID,
-    *,
-    limit: int,
-    after: tuple[datetime, uuid.UUID] | None,
-) -> list[AuditEntry]:
-    """Up to ``limit + 1`` of the project's entries, newest first, after ``after`` (the last
-    entry's time and id)."""
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
+) -> tuple[list[AuditEntry], str | None]:
+    """A page of the project's entries, newest first, and the cursor of the next page."""
     query = sm_select(AuditEntry).where(AuditEntry.project_id == project_id)
-    if after is not None:
-        at, last = after
-        query = query.where(
-            or_(
-                col(AuditEntry.at) < at,
-                and_(col(AuditEntry.at) == at, col(AuditEntry.id) < last),
-            )
-        )
-    query = query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit + 1)
-    return list((await session.exec(query)).all())
+    return await page_by_keys(
+        session,
+        query,
+        [
+            SortKey(col(AuditEntry.at), parse_datetime, descending=True),
+            SortKey(col(AuditEntry.id), descending=True),
+        ],
+        lambda entry: [entry.at, entry.id],
+        page,
+    )

@@ -13,7 +13,6 @@ Ingest then forgets the upload and removes the files nothing else uses.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,9 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.audit import repository
 from wildlens.catalogue.media.recording import KIND_NUMBERS
 from wildlens.catalogue.models import AuditEntry
-from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.errors import NotFound
 from wildlens.common.events.v1.media_pb2 import MediaDeleted
-from wildlens.common.http import decode_cursor, encode_cursor
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
 
 __all__ = ["audit_entries", "delete_deployment", "delete_media"]
@@ -141,18 +140,7 @@ async def delete_deployment(
 
 
 async def audit_entries(
-    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[AuditEntry], str | None]:
     """One page of the project's log, newest first, and the cursor of the next page."""
-    after: tuple[datetime, uuid.UUID] | None = None
-    if cursor:
-        raw = decode_cursor(cursor)
-        try:
-            after = datetime.fromisoformat(str(raw[0])), uuid.UUID(str(raw[1]))
-        except (IndexError, TypeError, ValueError) as exc:
-            raise Invalid("cursor is not one this API returned") from exc
-    rows = await repository.audit_page(session, project_id, limit=limit, after=after)
-    page = rows[:limit]
-    more = len(rows) > limit
-    next_cursor = encode_cursor([page[-1].at.isoformat(), str(page[-1].id)]) if more else None
-    return page, next_cursor
+    return await repository.audit_page(session, project_id, page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from wildlens.catalogue.auth import service
 from wildlens.catalogue.auth.exchange import exchange
@@ -19,7 +19,7 @@ from wildlens.catalogue.auth.schemas import (
 from wildlens.catalogue.deps import IssuerDep, SessionDep, SettingsDep, VerifierDep
 from wildlens.catalogue.models import DeviceToken
 from wildlens.common.errors import Forbidden
-from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageParams, PrincipalDep, page_params
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -60,12 +60,11 @@ def _revocation(token: DeviceToken) -> Revocation:
 async def list_revocations(
     session: SessionDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-    cursor: str | None = None,
+    page: Annotated[PageParams, Depends(page_params(default=1000))],
 ) -> Page[Revocation]:
     """Revoked device tokens that have not yet expired (service tokens only)."""
     if principal.kind != "service":
         raise Forbidden("only services may read the revocation list")
-    rows, next_cursor = await service.revocations(session, limit, cursor)
+    rows, next_cursor = await service.revocations(session, page)
     items = [_revocation(r) for r in rows]
     return Page(items=items, next_cursor=next_cursor)

@@ -13,6 +13,7 @@ from wildlens.catalogue.models import DeviceToken
 from wildlens.common.auth import TokenIssuer
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Unauthorized, Unavailable
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.settings import Settings
 
 __all__ = ["issue_service_token", "revocations"]
@@ -40,7 +41,7 @@ def issue_service_token(
 
 
 async def revocations(
-    session: AsyncSession, limit: int, cursor: str | None
+    session: AsyncSession, page: PageParams
 ) -> tuple[list[DeviceToken], str | None]:
     """A page of the device tokens revoked and not yet expired."""
-    return await repository.revocations_in_force(session, limit, cursor)
+    return await repository.revocations_in_force(session, page)

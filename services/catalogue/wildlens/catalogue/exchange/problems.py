@@ -9,13 +9,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from wildlens.common.errors import Invalid
+from pydantic import Field
 
-__all__ = ["Problems"]
+from wildlens.common.errors import FieldError, Invalid
+
+__all__ = ["FileProblem", "Problems"]
 
 # More than this many problems say the file is of another kind altogether; the rest are
 # counted, not listed.
 MAX_LISTED = 1000
+
+
+def _absent(value: Any) -> bool:
+    return value is None
+
+
+class FileProblem(FieldError):
+    """A problem in an imported file, as every field error reads (``location`` is ``file``,
+    then the resource, row and field that are known), and with the resource, row and field
+    also on their own, as import reports have always carried them."""
+
+    # The file or section (a Camtrap DP table, a KSO CSV, a COCO section); None for the
+    # package as a whole.
+    resource: str | None
+    row: int | None = Field(default=None, exclude_if=_absent)
+    field: str | None = Field(default=None, exclude_if=_absent)
+
+    @classmethod
+    def at(
+        cls,
+        resource: str | None,
+        message: str,
+        *,
+        type: str,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> FileProblem:
+        where = [part for part in (resource, row, field) if part is not None]
+        return cls(
+            location=["file", *where],
+            message=message,
+            type=type,
+            resource=resource,
+            row=row,
+            field=field,
+        )
 
 
 class Problems:
@@ -23,7 +61,7 @@ class Problems:
 
     def __init__(self, what: str) -> None:
         self.what = what
-        self.items: list[dict[str, Any]] = []
+        self.items: list[FileProblem] = []
         self.count = 0
 
     def add(
@@ -36,12 +74,9 @@ class Problems:
     ) -> None:
         self.count += 1
         if len(self.items) < MAX_LISTED:
-            problem: dict[str, Any] = {"resource": resource, "type": self.what, "message": message}
-            if row is not None:
-                problem["row"] = row
-            if field is not None:
-                problem["field"] = field
-            self.items.append(problem)
+            self.items.append(
+                FileProblem.at(resource, message, type=self.what, row=row, field=field)
+            )
 
     def __bool__(self) -> bool:
         return self.count > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
 from wildlens.catalogue.deps import SessionDep
@@ -15,7 +15,7 @@ from wildlens.catalogue.members.service import (
     read_member,
     remove_member,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/members", tags=["members"], responses=ERROR_RESPONSES
@@ -28,11 +28,10 @@ Subject = Annotated[str, Path(min_length=1, max_length=200, examples=["idp:3f2a9
 async def list_project_members(
     session: SessionDep,
     access: ManagerDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[MemberPublic]:
     """The project's members with their roles and permissions (managers)."""
-    rows, next_cursor = await list_members(session, access.project.id, limit, cursor)
+    rows, next_cursor = await list_members(session, access.project.id, page)
     return Page(items=[MemberPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -9,15 +9,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Membership
 from wildlens.common.db.pagination import page_by_id
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["admins_for_update", "delete", "find", "members_page"]
 
 
 async def members_page(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Membership], str | None]:
     query = select(Membership).where(Membership.project_id == project_id)
-    return await page_by_id(session, query, col(Membership.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(Membership.id), page)
 
 
 async def find(session: AsyncSession, project_id: uuid.UUID, subject: str) -> Membership | None:

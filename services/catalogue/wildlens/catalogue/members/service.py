@@ -13,14 +13,15 @@ from wildlens.catalogue.members.schemas import MemberPut
 from wildlens.catalogue.models import Membership
 from wildlens.common.auth import ROLES
 from wildlens.common.errors import Conflict, Forbidden, NotFound
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["get_member", "list_members", "put_member", "read_member", "remove_member"]
 
 
 async def list_members(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Membership], str | None]:
-    return await repository.members_page(session, project_id, limit, cursor)
+    return await repository.members_page(session, project_id, page)
 
 
 async def get_member(session: AsyncSession, project_id: uuid.UUID, subject: str) -> Membership:

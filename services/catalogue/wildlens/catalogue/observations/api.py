@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from wildlens.catalogue.access import AnnotatorDep, ViewerDep
 from wildlens.catalogue.deps import SessionDep
@@ -17,7 +17,7 @@ from wildlens.catalogue.observations.schemas import (
     Revert,
     ReviewItem,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PageParams, page_params
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}", tags=["verification"], responses=ERROR_RESPONSES
@@ -37,13 +37,10 @@ async def get_observation_history(
     observation_id: uuid.UUID,
     session: SessionDep,
     access: ViewerDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[ObservationChangePublic]:
     """Every change to the observation, oldest first: who, when, the fields before and after."""
-    return await service.history_page(
-        session, access.project.id, observation_id, limit=limit, cursor=cursor
-    )
+    return await service.history_page(session, access.project.id, observation_id, page)
 
 
 @router.post("/observations/{observation_id}/validate", response_model=ObservationState)
@@ -123,8 +120,7 @@ async def correct_event(
 async def get_review_queue(
     session: SessionDep,
     access: ViewerDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    page: Annotated[PageParams, Depends(page_params(default=50, maximum=500))],
 ) -> Page[ReviewItem]:
     """Unverified media, those where a person helps most first, each score explained."""
-    return await service.review_page(session, access.project.id, limit=limit, cursor=cursor)
+    return await service.review_page(session, access.project.id, page)

@@ -37,6 +37,7 @@ from wildlens.catalogue.observations.repository.review_order import (
     VOLUNTEER_DISAGREEMENT,
 )
 from wildlens.catalogue.observations.schemas import ReviewItem, ReviewReason
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["review_queue"]
 
@@ -128,23 +129,19 @@ def _score(
 
 
 async def review_queue(
-    session: AsyncSession,
-    project_id: uuid.UUID,
-    *,
-    after: tuple[float, uuid.UUID] | None = None,
-    limit: int,
-) -> list[ReviewItem]:
-    """The queue's next ``limit`` unverified media after ``after`` (score, media id), highest
-    score first, then by id, each score explained.
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
+) -> tuple[list[ReviewItem], str | None]:
+    """A page of the queue's unverified media, highest score first, then by id, each score
+    explained, and the cursor of the next page.
 
     The database orders the whole queue (``review_order``); only the page's media are loaded
     and explained here.
     """
-    page = await ranked(session, project_id, after=after, limit=limit)
-    by_media, about = await review_rows(session, [m for m, _ in page])
+    ranks, next_cursor = await ranked(session, project_id, page)
+    by_media, about = await review_rows(session, [m for m, _ in ranks])
     validated = await validated_counts(session, project_id)
     items: list[ReviewItem] = []
-    for media_id, score in page:
+    for media_id, score in ranks:
         reasons, current, model_says = _score(by_media[media_id], validated)
         captured_at: datetime | None = about[media_id][0]
         items.append(
@@ -158,4 +155,4 @@ async def review_queue(
                 scientific_names=sorted({s.name for s in model_says.values() if s.name}),
             )
         )
-    return items
+    return items, next_cursor

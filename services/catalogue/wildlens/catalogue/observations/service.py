@@ -28,8 +28,8 @@ from wildlens.catalogue.observations.verification import (
     revert,
     state_change,
 )
-from wildlens.common.errors import Invalid, NotFound
-from wildlens.common.http import Page, decode_cursor, encode_cursor
+from wildlens.common.errors import NotFound
+from wildlens.common.http import Page, PageParams
 
 __all__ = [
     "Judgement",
@@ -123,24 +123,14 @@ async def history_page(
     session: AsyncSession,
     project_id: uuid.UUID,
     observation_id: uuid.UUID,
-    *,
-    limit: int,
-    cursor: str | None,
+    page: PageParams,
 ) -> Page[ObservationChangePublic]:
-    """The observation's changes after ``cursor``, oldest first."""
+    """The observation's changes after the page's cursor, oldest first."""
     await _observation(session, project_id, observation_id)
-    after = 0
-    if cursor:
-        raw = decode_cursor(cursor)
-        if len(raw) != 1 or not isinstance(raw[0], int):
-            raise Invalid("cursor is not one this API returned")
-        after = raw[0]
-    rows = await repository.changes_after(session, observation_id, after, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = await repository.changes_page(session, observation_id, page)
     return Page(
         items=[ObservationChangePublic.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=encode_cursor([rows[-1].version]) if more else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -185,20 +175,8 @@ async def correct_event(
 
 
 async def review_page(
-    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> Page[ReviewItem]:
-    """The review queue's page after ``cursor``."""
-    after: tuple[float, uuid.UUID] | None = None
-    if cursor:
-        raw = decode_cursor(cursor)
-        try:
-            after = float(raw[0]), uuid.UUID(str(raw[1]))
-        except (IndexError, TypeError, ValueError) as exc:
-            raise Invalid("cursor is not one this API returned") from exc
-    items = await review_queue(session, project_id, after=after, limit=limit + 1)
-    page = items[:limit]
-    more = len(items) > limit
-    return Page(
-        items=page,
-        next_cursor=encode_cursor([page[-1].score, str(page[-1].media_id)]) if more else None,
-    )
+    """The review queue's page after the page's cursor."""
+    items, next_cursor = await review_queue(session, project_id, page)
+    return Page(items=items, next_cursor=next_cursor)

@@ -21,7 +21,7 @@ from wildlens.catalogue.models import Observation, ObservationChange, Taxon
 from wildlens.catalogue.observations.repository import changes, get_taxon, taxon_named, versions
 from wildlens.catalogue.observations.schemas import Correction
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.errors import FieldError, Invalid, NotFound
 
 __all__ = [
     "TRACKED",
@@ -109,7 +109,7 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
         raise Invalid(
             "a correction needs at least one field to change",
             fields=[
-                {"location": ["body"], "message": "no field given", "type": "missing_correction"}
+                FieldError(location=["body"], message="no field given", type="missing_correction")
             ],
         )
     taxon: Taxon | None = None
@@ -119,22 +119,22 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
             raise Invalid(
                 f"taxon {body.taxon_id} does not exist",
                 fields=[
-                    {
-                        "location": ["body", "taxon_id"],
-                        "message": f"taxon {body.taxon_id} does not exist",
-                        "type": "unknown_taxon",
-                    }
+                    FieldError(
+                        location=["body", "taxon_id"],
+                        message=f"taxon {body.taxon_id} does not exist",
+                        type="unknown_taxon",
+                    )
                 ],
             )
         if body.scientific_name is not None and body.scientific_name != taxon.scientific_name:
             raise Invalid(
                 f"taxon {taxon.id} is {taxon.scientific_name}, not {body.scientific_name}",
                 fields=[
-                    {
-                        "location": ["body", "scientific_name"],
-                        "message": "does not match taxon_id",
-                        "type": "conflicting_taxon",
-                    }
+                    FieldError(
+                        location=["body", "scientific_name"],
+                        message="does not match taxon_id",
+                        type="conflicting_taxon",
+                    )
                 ],
             )
     elif body.scientific_name is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess
@@ -12,7 +10,7 @@ from wildlens.catalogue.privacy import repository
 from wildlens.catalogue.privacy.schemas import PrivacyPublic, PrivacyUpdate, SensitiveTaxonPublic
 from wildlens.catalogue.privacy.view import PRECISE_LOCATIONS
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = ["privacy_settings", "update_privacy"]
 
@@ -50,12 +48,12 @@ async def update_privacy(
         found = await repository.existing_taxa(session, wanted)
         unknown = [t for t in wanted if t not in found]
         if unknown:
-            fields: list[dict[str, Any]] = [
-                {
-                    "location": ["body", "sensitive_taxa", body.sensitive_taxa.index(t)],
-                    "message": f"{t} is not a taxon",
-                    "type": "value_error",
-                }
+            fields = [
+                FieldError(
+                    location=["body", "sensitive_taxa", body.sensitive_taxa.index(t)],
+                    message=f"{t} is not a taxon",
+                    type="value_error",
+                )
                 for t in unknown
             ]
             raise Invalid(

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
 from wildlens.catalogue.deps import SessionDep
 from wildlens.catalogue.models import Project
 from wildlens.catalogue.projects import service
 from wildlens.catalogue.projects.schemas import ProjectCreate, ProjectPublic, ProjectUpdate
-from wildlens.common.http import ERROR_RESPONSES, Page, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
@@ -42,10 +40,9 @@ async def update_project(body: ProjectUpdate, session: SessionDep, access: Manag
 async def list_projects(
     session: SessionDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[ProjectPublic]:
     """Projects the caller belongs to."""
     principal.require_user()
-    rows, next_cursor = await service.list_projects(session, principal, limit, cursor)
+    rows, next_cursor = await service.list_projects(session, principal, page)
     return Page(items=[ProjectPublic.model_validate(p) for p in rows], next_cursor=next_cursor)

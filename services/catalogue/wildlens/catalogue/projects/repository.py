@@ -9,14 +9,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Membership, Project
 from wildlens.common.db.pagination import page_by_id
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["deployment_ids", "projects_page", "refresh"]
 
 
 async def projects_page(
     session: AsyncSession,
-    limit: int,
-    cursor: str | None,
+    page: PageParams,
     *,
     member: str | None,
     granted: list[uuid.UUID],
@@ -27,7 +27,7 @@ async def projects_page(
     if member is not None:
         member_of = select(Membership.project_id).where(Membership.subject == member)
         query = query.where(col(Project.id).in_(member_of) | col(Project.id).in_(granted))
-    return await page_by_id(session, query, col(Project.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(Project.id), page)
 
 
 async def deployment_ids(session: AsyncSession, project_id: uuid.UUID) -> list[uuid.UUID]:

@@ -13,6 +13,7 @@ from wildlens.catalogue.projects.schemas import ProjectCreate, ProjectUpdate
 from wildlens.catalogue.sequences.sequencing import regroup
 from wildlens.common.auth import Principal
 from wildlens.common.errors import Invalid
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["create_project", "list_projects", "update_project"]
 
@@ -46,17 +47,15 @@ async def update_project(session: AsyncSession, project: Project, body: ProjectU
 
 
 async def list_projects(
-    session: AsyncSession, principal: Principal, limit: int, cursor: str | None
+    session: AsyncSession, principal: Principal, page: PageParams
 ) -> tuple[list[Project], str | None]:
     """A page of the projects the caller belongs to (all of them for a platform admin)."""
     if principal.is_platform_admin:
-        return await repository.projects_page(session, limit, cursor, member=None, granted=[])
+        return await repository.projects_page(session, page, member=None, granted=[])
     # Exchanged tokens copy memberships, which are read live instead.
     granted = (
         []
         if principal.roles_from_memberships
         else [uuid.UUID(p) for p in principal.roles if p != "*"]
     )
-    return await repository.projects_page(
-        session, limit, cursor, member=principal.subject, granted=granted
-    )
+    return await repository.projects_page(session, page, member=principal.subject, granted=granted)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from wildlens.catalogue.access import ViewerDep
 from wildlens.catalogue.deps import SessionDep, StoreDep
 from wildlens.catalogue.queries import service
 from wildlens.catalogue.queries.filters import Filters, filters
 from wildlens.catalogue.queries.schemas import MediaItem, ObservationItem
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["queries"], responses=ERROR_RESPONSES)
 
 FiltersDep = Annotated[Filters, Depends(filters)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
 # What a media list item shows of the medium itself.
 _MEDIA_FIELDS = {
     "id",
@@ -40,11 +39,10 @@ async def query_media(
     access: ViewerDep,
     store: StoreDep,
     f: FiltersDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[MediaItem]:
     """The project's media in capture order, filtered, each with a short-lived image URL."""
-    rows, next_cursor = await service.media_page(session, access, f, limit=limit, cursor=cursor)
+    rows, next_cursor = await service.media_page(session, access, f, page)
     urls, expires_at = await service.signed_urls(store, [m for m, _ in rows])
     items = [
         MediaItem(
@@ -63,13 +61,10 @@ async def query_observations(
     session: SessionDep,
     access: ViewerDep,
     f: FiltersDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[ObservationItem]:
     """The project's observations in the capture order of their media, filtered."""
-    rows, next_cursor = await service.observations_page(
-        session, access, f, limit=limit, cursor=cursor
-    )
+    rows, next_cursor = await service.observations_page(session, access, f, page)
     items = [
         ObservationItem.from_row(
             o, captured_at=captured_at, deployment_id=deployment_id, location_id=location_id

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
 from wildlens.catalogue.taxa.repository import descendants_cte
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = [
     "Filters",
@@ -88,14 +88,14 @@ def filters(
     ] = None,
 ) -> Filters:
     """The list filters from the query string (FastAPI answers 422 for malformed ones)."""
-    problems: list[dict[str, Any]] = []
+    problems: list[FieldError] = []
     if captured_from and captured_to and captured_from >= captured_to:
         problems.append(problem("captured_to", "must be later than captured_from"))
     if min_confidence is not None and max_confidence is not None:
         if min_confidence > max_confidence:
             problems.append(problem("max_confidence", "must not be below min_confidence"))
     if problems:
-        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+        raise Invalid("; ".join(p.message for p in problems), fields=problems)
     return Filters(
         location_id=location_id,
         deployment_id=deployment_id,
@@ -111,9 +111,9 @@ def filters(
     )
 
 
-def problem(name: str, message: str) -> dict[str, Any]:
-    """One field's problem as an ``Invalid`` error lists it."""
-    return {"location": ["query", name], "message": f"{name} {message}", "type": "value_error"}
+def problem(name: str, message: str) -> FieldError:
+    """One query parameter's problem as an ``Invalid`` error lists it."""
+    return FieldError(location=["query", name], message=f"{name} {message}", type="value_error")
 
 
 def media_conditions(f: Filters) -> list[ColumnElement[bool]]:

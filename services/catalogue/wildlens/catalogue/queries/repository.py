@@ -2,7 +2,7 @@
 
 A project's lists run to millions of rows, so a page must come from an index walk that stops
 after ``limit`` rows, never from sorting the whole project. Each list is therefore read in
-phases (see ``keyset``): the media with a capture time along ``ix_media_project_captured_at_id``,
+phases (see ``phases``): the media with a capture time along ``ix_media_project_captured_at_id``,
 then the media without one, then (observations only) the event-level observations, which have
 no medium at all.
 """
@@ -18,33 +18,28 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Location, Media, Observation, Taxon
-from wildlens.catalogue.pagination import (
-    Phase,
-    SortKey,
-    page_by_phases,
-    parse_datetime,
-    parse_uuid,
-)
 from wildlens.catalogue.queries.filters import (
     Filters,
     media_conditions,
     observation_conditions,
 )
+from wildlens.catalogue.queries.phases import Phase, page_by_phases
+from wildlens.common.db.pagination import SortKey, parse_datetime
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["find_media", "find_observations", "get_deployment", "get_location", "taxon_exists"]
 
 CAPTURED_AT = SortKey(col(Media.captured_at), parse_datetime)
-MEDIA_ID = SortKey(col(Media.id), parse_uuid)
-OBSERVATION_ID = SortKey(col(Observation.id), parse_uuid)
+MEDIA_ID = SortKey(col(Media.id))
+OBSERVATION_ID = SortKey(col(Observation.id))
 
 
 async def find_media(
     session: AsyncSession,
     project_id: uuid.UUID,
     f: Filters,
+    page: PageParams,
     *,
-    limit: int,
-    cursor: str | None,
     visible: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[tuple[Media, uuid.UUID | None]], str | None]:
     """(media, its location id) in capture order (unknown times last), then by id."""
@@ -76,8 +71,7 @@ async def find_media(
                 constant=[CAPTURED_AT.column],
             ),
         ],
-        limit=limit,
-        cursor=cursor,
+        page,
     )
     return [(m, location_id) for m, location_id in rows], next_cursor
 
@@ -86,9 +80,8 @@ async def find_observations(
     session: AsyncSession,
     project_id: uuid.UUID,
     f: Filters,
+    page: PageParams,
     *,
-    limit: int,
-    cursor: str | None,
     visible: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[tuple[Observation, Any, Any, Any]], str | None]:
     """(observation, capture time, deployment id, location id) in the capture order of their
@@ -138,8 +131,7 @@ async def find_observations(
             ),
             Phase("event", of_events, [OBSERVATION_ID], lambda row: [row[0].id]),
         ],
-        limit=limit,
-        cursor=cursor,
+        page,
     )
     return [(o, captured_at, d, loc) for o, captured_at, d, loc in rows], next_cursor
 

@@ -15,7 +15,8 @@ from wildlens.catalogue.privacy import request_view
 from wildlens.catalogue.queries import repository
 from wildlens.catalogue.queries.filters import Filters, problem
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.storage import ObjectStore
 
 __all__ = ["URL_LIFETIME", "check_references", "media_page", "observations_page", "signed_urls"]
@@ -28,7 +29,7 @@ URL_LIFETIME = timedelta(minutes=15)
 async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filters) -> None:
     """422 for a location, deployment or taxon that the filter names but that does not exist
     (in this project, for locations and deployments): an empty list would hide the typo."""
-    problems: list[dict[str, Any]] = []
+    problems: list[FieldError] = []
     if f.location_id is not None:
         location = await repository.get_location(session, f.location_id)
         if location is None or location.project_id != project_id:
@@ -40,32 +41,28 @@ async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filt
     if f.taxon_id is not None and not await repository.taxon_exists(session, f.taxon_id):
         problems.append(problem("taxon_id", "is not a taxon"))
     if problems:
-        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+        raise Invalid("; ".join(p.message for p in problems), fields=problems)
 
 
 async def media_page(
-    session: AsyncSession, access: ProjectAccess, f: Filters, *, limit: int, cursor: str | None
+    session: AsyncSession, access: ProjectAccess, f: Filters, page: PageParams
 ) -> tuple[list[tuple[Media, uuid.UUID | None]], str | None]:
     """(media, its location id) the caller may see, in capture order, and the next cursor."""
     project_id = access.project.id
     await check_references(session, project_id, f)
     visible = (await request_view(session, access)).visible_media()
-    return await repository.find_media(
-        session, project_id, f, limit=limit, cursor=cursor, visible=visible
-    )
+    return await repository.find_media(session, project_id, f, page, visible=visible)
 
 
 async def observations_page(
-    session: AsyncSession, access: ProjectAccess, f: Filters, *, limit: int, cursor: str | None
+    session: AsyncSession, access: ProjectAccess, f: Filters, page: PageParams
 ) -> tuple[list[tuple[Observation, Any, Any, Any]], str | None]:
     """(observation, capture time, deployment id, location id) the caller may see, in the
     capture order of their media, and the next cursor."""
     project_id = access.project.id
     await check_references(session, project_id, f)
     visible = (await request_view(session, access)).visible_media()
-    return await repository.find_observations(
-        session, project_id, f, limit=limit, cursor=cursor, visible=visible
-    )
+    return await repository.find_observations(session, project_id, f, page, visible=visible)
 
 
 async def signed_urls(

@@ -18,17 +18,16 @@ from wildlens.catalogue.sequences.schemas import (
     EventObservation,
     EventPublic,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["events"], responses=ERROR_RESPONSES)
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.get("/events", response_model=Page[EventPublic])
 async def list_events(
     session: SessionDep,
     access: ViewerDep,
+    page: PageDep,
     deployment_id: Annotated[
         uuid.UUID | None, Query(description="Events of this deployment")
     ] = None,
@@ -39,19 +38,16 @@ async def list_events(
     captured_to: Annotated[
         AwareDatetime | None, Query(description="Events starting before this time")
     ] = None,
-    limit: Limit = 100,
-    cursor: str | None = None,
 ) -> Page[EventPublic]:
     """The project's events in time order, with their smoothed labels."""
     rows, next_cursor = await service.list_events(
         session,
         access.project.id,
+        page,
         deployment_id=deployment_id,
         location_id=location_id,
         captured_from=captured_from,
         captured_to=captured_to,
-        limit=limit,
-        cursor=cursor,
     )
     return Page(items=[EventPublic.from_row(e, loc) for e, loc in rows], next_cursor=next_cursor)
 

@@ -13,7 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Location, Media, Observation, Project
 from wildlens.catalogue.models import Sequence as Event
-from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_datetime, parse_uuid
+from wildlens.common.db.pagination import SortKey, page_by_keys, parse_datetime
+from wildlens.common.http.pagination import PageParams
 
 __all__ = [
     "deployment_events",
@@ -55,13 +56,12 @@ async def get_location(session: AsyncSession, location_id: uuid.UUID) -> Locatio
 async def page_events(
     session: AsyncSession,
     project_id: uuid.UUID,
+    page: PageParams,
     *,
     deployment_id: uuid.UUID | None,
     location_id: uuid.UUID | None,
     captured_from: datetime | None,
     captured_to: datetime | None,
-    limit: int,
-    cursor: str | None,
 ) -> tuple[list[tuple[Event, uuid.UUID | None]], str | None]:
     """(event, its location id) in time order, then by id, and the next page's cursor."""
     query = (
@@ -80,10 +80,9 @@ async def page_events(
     rows, next_cursor = await page_by_keys(
         session,
         query,
-        [SortKey(col(Event.start), parse_datetime), SortKey(col(Event.id), parse_uuid)],
+        [SortKey(col(Event.start), parse_datetime), SortKey(col(Event.id))],
         lambda row: [row[0].start, row[0].id],
-        limit=limit,
-        cursor=cursor,
+        page,
     )
     return [(e, location) for e, location in rows], next_cursor
 

@@ -14,7 +14,8 @@ from wildlens.catalogue.access import ProjectAccess
 from wildlens.catalogue.models import Media, Observation, Sequence
 from wildlens.catalogue.privacy import request_view
 from wildlens.catalogue.sequences import repository
-from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.errors import FieldError, Invalid, NotFound
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["EVENT_MEDIA", "EventContents", "event_contents", "list_events"]
 
@@ -34,20 +35,22 @@ class EventContents:
 async def list_events(
     session: AsyncSession,
     project_id: uuid.UUID,
+    page: PageParams,
     *,
     deployment_id: uuid.UUID | None,
     location_id: uuid.UUID | None,
     captured_from: datetime | None,
     captured_to: datetime | None,
-    limit: int,
-    cursor: str | None,
 ) -> tuple[list[tuple[Sequence, uuid.UUID | None]], str | None]:
     """(event, its location id) in time order, and the next page's cursor; 422 for a time
     range that ends before it starts, 404 for a deployment or location of another project."""
     if captured_from is not None and captured_to is not None and captured_to <= captured_from:
+        message = "captured_to must be after captured_from"
         raise Invalid(
-            "captured_to must be after captured_from",
-            fields=[{"field": "captured_to", "problem": "not after captured_from"}],
+            message,
+            fields=[
+                FieldError(location=["query", "captured_to"], message=message, type="value_error")
+            ],
         )
     if deployment_id is not None:
         found = await repository.get_deployment(session, deployment_id)
@@ -60,12 +63,11 @@ async def list_events(
     return await repository.page_events(
         session,
         project_id,
+        page,
         deployment_id=deployment_id,
         location_id=location_id,
         captured_from=captured_from,
         captured_to=captured_to,
-        limit=limit,
-        cursor=cursor,
     )
 
 

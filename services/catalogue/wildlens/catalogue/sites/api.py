@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
 from wildlens.catalogue.deps import BusDep, IssuerDep, SessionDep
@@ -24,11 +23,9 @@ from wildlens.catalogue.sites.schemas import (
     LocationCreate,
     LocationPublic,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["sites"], responses=ERROR_RESPONSES)
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.post("/locations", status_code=201, response_model=LocationPublic)
@@ -43,12 +40,11 @@ async def create_location(
 async def list_locations(
     session: SessionDep,
     access: ViewerDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[LocationPublic]:
     """The project's locations (generalised where a sensitive taxon was seen, for callers
     without the precise_locations permission)."""
-    items, next_cursor = await service.visible_locations(session, access, limit, cursor)
+    items, next_cursor = await service.visible_locations(session, access, page)
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -62,11 +58,10 @@ async def create_device(body: DeviceCreate, session: SessionDep, access: Manager
 async def list_devices(
     session: SessionDep,
     access: ViewerDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[DevicePublic]:
     """The project's cameras."""
-    rows, next_cursor = await service.list_devices(session, access.project.id, limit, cursor)
+    rows, next_cursor = await service.list_devices(session, access.project.id, page)
     return Page(items=[DevicePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -103,11 +98,10 @@ async def correct_deployment(
 async def list_deployments(
     session: SessionDep,
     access: ViewerDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[DeploymentPublic]:
     """The project's deployments."""
-    rows, next_cursor = await service.list_deployments(session, access.project.id, limit, cursor)
+    rows, next_cursor = await service.list_deployments(session, access.project.id, page)
     return Page(items=[DeploymentPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -142,11 +136,10 @@ async def create_device_token(
 async def list_device_tokens(
     session: SessionDep,
     access: ManagerDep,
-    limit: Limit = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[DeviceTokenPublic]:
     """The project's device tokens, revoked ones included (never the tokens themselves)."""
-    rows, next_cursor = await tokens.list_tokens(session, access.project.id, limit, cursor)
+    rows, next_cursor = await tokens.list_tokens(session, access.project.id, page)
     return Page(items=[_public(r) for r in rows], next_cursor=next_cursor)
 
 

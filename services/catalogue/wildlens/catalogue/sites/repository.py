@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Device, DeviceToken, Location, Media
 from wildlens.common.db.pagination import page_by_id
+from wildlens.common.http.pagination import PageParams
 
 __all__ = [
     "Row",
@@ -32,28 +33,28 @@ _MEDIA: Table = Media.__table__  # type: ignore[attr-defined]
 
 
 async def _page(
-    session: AsyncSession, model: type[Row], project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, model: type[Row], project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Row], str | None]:
     query = select(model).where(model.project_id == project_id)
-    return await page_by_id(session, query, col(model.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(model.id), page)
 
 
 async def locations_page(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Location], str | None]:
-    return await _page(session, Location, project_id, limit, cursor)
+    return await _page(session, Location, project_id, page)
 
 
 async def devices_page(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Device], str | None]:
-    return await _page(session, Device, project_id, limit, cursor)
+    return await _page(session, Device, project_id, page)
 
 
 async def deployments_page(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Deployment], str | None]:
-    return await _page(session, Deployment, project_id, limit, cursor)
+    return await _page(session, Deployment, project_id, page)
 
 
 async def in_project(
@@ -112,10 +113,10 @@ async def camera_media_page(
 
 
 async def tokens_page(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[DeviceToken], str | None]:
     query = select(DeviceToken).where(DeviceToken.project_id == project_id)
-    return await page_by_id(session, query, col(DeviceToken.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(DeviceToken.id), page)
 
 
 async def token_for_update(session: AsyncSession, token_id: uuid.UUID) -> DeviceToken | None:

@@ -23,6 +23,7 @@ from wildlens.catalogue.sites.schemas import (
     LocationPublic,
 )
 from wildlens.common.errors import Conflict, Invalid, NotFound
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
 
 __all__ = [
@@ -68,11 +69,11 @@ async def create_location(
 
 
 async def visible_locations(
-    session: AsyncSession, access: ProjectAccess, limit: int, cursor: str | None
+    session: AsyncSession, access: ProjectAccess, page: PageParams
 ) -> tuple[list[LocationPublic], str | None]:
     """A page of the project's locations as the caller may see them: generalised where a
     sensitive taxon was seen, unless they hold the precise_locations permission."""
-    rows, next_cursor = await repository.locations_page(session, access.project.id, limit, cursor)
+    rows, next_cursor = await repository.locations_page(session, access.project.id, page)
     privacy = await request_view(session, access)
     sensitive = await privacy.sensitive_locations(session)
     items = []
@@ -100,9 +101,9 @@ async def create_device(session: AsyncSession, project_id: uuid.UUID, body: Devi
 
 
 async def list_devices(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Device], str | None]:
-    return await repository.devices_page(session, project_id, limit, cursor)
+    return await repository.devices_page(session, project_id, page)
 
 
 async def create_deployment(
@@ -144,9 +145,9 @@ async def correct_deployment(
 
 
 async def list_deployments(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Deployment], str | None]:
-    return await repository.deployments_page(session, project_id, limit, cursor)
+    return await repository.deployments_page(session, project_id, page)
 
 
 async def get_deployment(

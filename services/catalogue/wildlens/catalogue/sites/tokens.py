@@ -16,6 +16,7 @@ from wildlens.common.auth import TokenIssuer
 from wildlens.common.db import utcnow
 from wildlens.common.errors import NotFound, Unavailable
 from wildlens.common.events.v1.devices_pb2 import DeviceRevoked
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
 
 __all__ = ["issue_token", "list_tokens", "revoke_token"]
@@ -63,9 +64,9 @@ async def issue_token(
 
 
 async def list_tokens(
-    session: AsyncSession, project_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[DeviceToken], str | None]:
-    return await repository.tokens_page(session, project_id, limit, cursor)
+    return await repository.tokens_page(session, project_id, page)
 
 
 async def revoke_token(

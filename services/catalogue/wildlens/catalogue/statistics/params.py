@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import AwareDatetime
 
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = ["Scope", "scope"]
 
@@ -42,9 +42,9 @@ class Scope:
         }
 
 
-def query_problem(name: str, message: str) -> dict[str, Any]:
+def query_problem(name: str, message: str) -> FieldError:
     """A problem with the query parameter ``name``, as ``Invalid`` lists it."""
-    return {"location": ["query", name], "message": f"{name} {message}", "type": "value_error"}
+    return FieldError(location=["query", name], message=f"{name} {message}", type="value_error")
 
 
 def scope(
@@ -81,7 +81,7 @@ def scope(
     """The statistic's scope from the query string (FastAPI answers 422 for malformed ones)."""
     if captured_from and captured_to and captured_from >= captured_to:
         problem = query_problem("captured_to", "must be later than captured_from")
-        raise Invalid(problem["message"], fields=[problem])
+        raise Invalid(problem.message, fields=[problem])
     return Scope(
         captured_from=captured_from,
         captured_to=captured_to,

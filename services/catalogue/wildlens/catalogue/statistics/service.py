@@ -4,7 +4,6 @@ what is there, the summaries are brought up to date, then the table is computed.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,7 +13,7 @@ from wildlens.catalogue.statistics.params import Scope, query_problem
 from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.catalogue.statistics.tables import Table, compute
 from wildlens.common.db import Database
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = ["check_scope", "statistic"]
 
@@ -22,7 +21,7 @@ __all__ = ["check_scope", "statistic"]
 async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> None:
     """422 for a location, deployment or taxon that is not there (locations and deployments:
     not in this project): an empty statistic would hide the typo."""
-    problems: list[dict[str, Any]] = []
+    problems: list[FieldError] = []
     if s.location_ids:
         found = await repository.project_locations(session, project_id, s.location_ids)
         for missing in (i for i in s.location_ids if i not in found):
@@ -38,7 +37,7 @@ async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) ->
     if s.taxon_id is not None and not await repository.taxon_exists(session, s.taxon_id):
         problems.append(query_problem("taxon_id", "is not a taxon"))
     if problems:
-        raise Invalid("; ".join(p["message"] for p in problems), fields=problems)
+        raise Invalid("; ".join(p.message for p in problems), fields=problems)
 
 
 async def statistic(

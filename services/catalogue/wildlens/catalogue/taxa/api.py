@@ -11,7 +11,7 @@ from wildlens.catalogue.deps import BusDep, SessionDep
 from wildlens.catalogue.taxa import service
 from wildlens.catalogue.taxa.schemas import TaxaImported, TaxonDetail, TaxonPublic, TaxonSummary
 from wildlens.common.errors import Forbidden, PayloadTooLarge
-from wildlens.common.http import ERROR_RESPONSES, ErrorBody, Page, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, ErrorBody, Page, PageDep, PrincipalDep
 
 router = APIRouter(prefix="/v1/taxa", tags=["taxa"], responses=ERROR_RESPONSES)
 
@@ -49,17 +49,16 @@ async def import_taxa(
 async def search_taxa(
     session: SessionDep,
     principal: PrincipalDep,
+    page: PageDep,
     q: Annotated[
         str | None,
         Query(max_length=200, description="Part of a scientific or vernacular name"),
     ] = None,
     rank: Annotated[str | None, Query(description="Only taxa of this rank")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
 ) -> Page[TaxonPublic]:
     """Taxa whose scientific or vernacular name contains ``q``, by scientific name."""
     principal.require_user()
-    rows, next_cursor = await service.search_taxa(session, q, rank, limit=limit, cursor=cursor)
+    rows, next_cursor = await service.search_taxa(session, q, rank, page)
     return Page(items=[TaxonPublic.model_validate(t) for t in rows], next_cursor=next_cursor)
 
 

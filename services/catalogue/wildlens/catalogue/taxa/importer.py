@@ -14,7 +14,6 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +21,7 @@ from wildlens.catalogue.models import Taxon
 from wildlens.catalogue.taxa.ranks import normalise_rank
 from wildlens.catalogue.taxa.repository import ancestor_links, taxa_by_external_id
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = ["ImportReport", "TaxonRow", "apply_rows", "import_taxa", "parse_csv"]
 
@@ -58,19 +57,19 @@ class ImportReport:
 
 class _Problems:
     def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
+        self.items: list[FieldError] = []
         self.count = 0
 
     def add(self, line: int, column: str, message: str, kind: str) -> None:
         self.count += 1
         if len(self.items) < MAX_REPORTED:
             self.items.append(
-                {"location": ["file", line, column], "message": message, "type": kind}
+                FieldError(location=["file", line, column], message=message, type=kind)
             )
 
     def raise_if_any(self) -> None:
         if self.count:
-            lines = sorted({int(p["location"][1]) for p in self.items})
+            lines = sorted({int(p.location[1]) for p in self.items})
             shown = ", ".join(str(n) for n in lines[:10]) + (" …" if len(lines) > 10 else "")
             raise Invalid(
                 f"{self.count} problem(s) in the taxon file (lines {shown}); nothing was imported",
@@ -108,7 +107,7 @@ def parse_csv(data: bytes) -> list[TaxonRow]:
         raise Invalid(
             "the taxon file lacks the column(s) " + ", ".join(missing),
             fields=[
-                {"location": ["file", 1, c], "message": "column missing", "type": "missing"}
+                FieldError(location=["file", 1, c], message="column missing", type="missing")
                 for c in missing
             ],
         )

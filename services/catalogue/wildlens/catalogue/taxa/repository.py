@@ -13,7 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
-from wildlens.catalogue.pagination import SortKey, page_by_keys, parse_str, parse_uuid
+from wildlens.common.db.pagination import SortKey, page_by_keys, parse_str
+from wildlens.common.http.pagination import PageParams
 
 __all__ = [
     "ancestors",
@@ -125,11 +126,10 @@ async def get_taxon(session: AsyncSession, taxon_id: uuid.UUID) -> Taxon | None:
 
 async def page_taxa(
     session: AsyncSession,
+    page: PageParams,
     *,
     contains: str | None,
     rank: str | None,
-    limit: int,
-    cursor: str | None,
 ) -> tuple[list[Taxon], str | None]:
     """Taxa whose search text contains ``contains`` (lower case), of ``rank`` if given, by
     scientific name."""
@@ -141,10 +141,9 @@ async def page_taxa(
     rows, next_cursor = await page_by_keys(
         session,
         query,
-        [SortKey(col(Taxon.scientific_name), parse_str), SortKey(col(Taxon.id), parse_uuid)],
+        [SortKey(col(Taxon.scientific_name), parse_str), SortKey(col(Taxon.id))],
         lambda t: [t.scientific_name, t.id],
-        limit=limit,
-        cursor=cursor,
+        page,
     )
     return list(rows), next_cursor
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,7 +22,8 @@ from wildlens.catalogue.taxa.schemas import (
     TaxonSummary,
 )
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid, NotFound
+from wildlens.common.errors import FieldError, Invalid, NotFound
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
 
 __all__ = [
@@ -46,7 +46,7 @@ async def import_taxon_file(bus: ServiceBus, session: AsyncSession, data: bytes)
 
 
 async def search_taxa(
-    session: AsyncSession, q: str | None, rank: str | None, *, limit: int, cursor: str | None
+    session: AsyncSession, q: str | None, rank: str | None, page: PageParams
 ) -> tuple[list[Taxon], str | None]:
     wanted = None
     if rank is not None:
@@ -55,17 +55,15 @@ async def search_taxa(
             raise Invalid(
                 f"unknown rank {rank!r}",
                 fields=[
-                    {
-                        "location": ["query", "rank"],
-                        "message": "one of " + ", ".join(RANKS),
-                        "type": "enum",
-                    }
+                    FieldError(
+                        location=["query", "rank"],
+                        message="one of " + ", ".join(RANKS),
+                        type="enum",
+                    )
                 ],
             )
     contains = q.strip().lower() if q and q.strip() else None
-    return await repository.page_taxa(
-        session, contains=contains, rank=wanted, limit=limit, cursor=cursor
-    )
+    return await repository.page_taxa(session, page, contains=contains, rank=wanted)
 
 
 async def taxon_with_ancestors(
@@ -79,14 +77,12 @@ async def taxon_with_ancestors(
 
 
 def _unknown_taxa(
-    ids: Sequence[uuid.UUID], found: dict[uuid.UUID, Taxon], where: list[Any]
-) -> list[dict[str, Any]]:
+    ids: Sequence[uuid.UUID], found: dict[uuid.UUID, Taxon], where: list[str | int]
+) -> list[FieldError]:
     return [
-        {
-            "location": [*where, i],
-            "message": f"taxon {taxon_id} does not exist",
-            "type": "unknown_taxon",
-        }
+        FieldError(
+            location=[*where, i], message=f"taxon {taxon_id} does not exist", type="unknown_taxon"
+        )
         for i, taxon_id in enumerate(ids)
         if taxon_id not in found
     ]
@@ -123,11 +119,11 @@ async def replace_label_map(
     problems = _unknown_taxa(taxon_ids, found, ["body", "entries"])
     repeated = {label for label, n in Counter(e.label for e in entries).items() if n > 1}
     problems += [
-        {
-            "location": ["body", "entries", i, "label"],
-            "message": f"label {e.label!r} is mapped more than once",
-            "type": "duplicate",
-        }
+        FieldError(
+            location=["body", "entries", i, "label"],
+            message=f"label {e.label!r} is mapped more than once",
+            type="duplicate",
+        )
         for i, e in enumerate(entries)
         if e.label in repeated
     ]

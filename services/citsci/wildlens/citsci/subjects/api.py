@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.citsci.models import SubjectSet
@@ -14,6 +14,7 @@ from wildlens.citsci.subjects.schemas import SubjectSetCreate, SubjectSetPublic
 from wildlens.common.http import (
     ERROR_RESPONSES,
     Page,
+    PageDep,
     PrincipalDep,
     session_dependency,
 )
@@ -41,13 +42,10 @@ async def list_subject_sets(
     project_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: PageDep,
 ) -> Page[SubjectSetPublic]:
     """A project's subject sets."""
     principal.require_user()
     principal.require(str(project_id), "volunteer")
-    rows, next_cursor = await service.list_subject_sets(
-        session, project_id, limit=limit, cursor=cursor
-    )
+    rows, next_cursor = await service.list_subject_sets(session, project_id, page)
     return Page(items=[SubjectSetPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

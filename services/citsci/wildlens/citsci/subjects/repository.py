@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.citsci.models import SubjectSet
 from wildlens.common.db.pagination import page_by_id
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["add_subject_set", "page_subject_sets"]
 
@@ -21,8 +22,8 @@ async def add_subject_set(session: AsyncSession, subject_set: SubjectSet) -> Sub
 
 
 async def page_subject_sets(
-    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[SubjectSet], str | None]:
     """One page of a project's subject sets, by id."""
     query = select(SubjectSet).where(SubjectSet.project_id == project_id)
-    return await page_by_id(session, query, col(SubjectSet.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(SubjectSet.id), page)

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.citsci.models import SubjectSet
 from wildlens.citsci.subjects import repository
 from wildlens.citsci.subjects.schemas import SubjectSetCreate
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["create_subject_set", "list_subject_sets"]
 
@@ -22,7 +23,7 @@ async def create_subject_set(
 
 
 async def list_subject_sets(
-    session: AsyncSession, project_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[SubjectSet], str | None]:
     """One page of the project's subject sets and the cursor of the next."""
-    return await repository.page_subject_sets(session, project_id, limit=limit, cursor=cursor)
+    return await repository.page_subject_sets(session, project_id, page)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from wildlens.common.errors import Invalid, NotFound, Unavailable
+from wildlens.common.errors import FieldError, Invalid, NotFound, Unavailable
 from wildlens.common.service.clients import ServiceClients
 from wildlens.common.storage import LocalStore, ObjectStore
 from wildlens.common.storage.signing import OBJECTS_PATH
@@ -57,7 +57,8 @@ def _raise_for(response: httpx.Response, what: str) -> None:
         raise NotFound(str(detail))
     if response.status_code == 422:
         body = response.json()
-        raise Invalid(str(detail), fields=body.get("fields"))
+        fields = [FieldError.model_validate(f) for f in body.get("fields") or []]
+        raise Invalid(str(detail), fields=fields)
     raise Unavailable(f"the catalogue answered {response.status_code} for {what}: {detail}")
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from wildlens.common.errors import Conflict, Invalid, NotFound
+from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import InferenceRequested
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.inference.analysis.backfill import registry_detector
@@ -105,11 +105,9 @@ async def request_backfill(
                 raise Invalid(
                     exc.detail,
                     fields=[
-                        {
-                            "location": ["body", "model_name"],
-                            "message": exc.detail,
-                            "type": "value_error",
-                        }
+                        FieldError(
+                            location=["body", "model_name"], message=exc.detail, type="value_error"
+                        )
                     ],
                 ) from exc
     request_id = uuid.uuid4()

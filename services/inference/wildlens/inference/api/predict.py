@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from wildlens.common.errors import Invalid, PayloadTooLarge
+from wildlens.common.errors import FieldError, Invalid, PayloadTooLarge
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.common.service.clients import ServiceClients
 from wildlens.common.storage import ObjectStore
@@ -49,7 +49,7 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
         raise Invalid(
             "the uploaded file is empty",
             fields=[
-                {"location": ["body", "file"], "message": "file is empty", "type": "value_error"}
+                FieldError(location=["body", "file"], message="file is empty", type="value_error")
             ],
         )
     return b"".join(parts)
@@ -67,11 +67,9 @@ async def _stored_image(
         raise Invalid(
             "project_id is for uploads; a media item is analysed with its own project's model",
             fields=[
-                {
-                    "location": ["body", "project_id"],
-                    "message": "not with media_id",
-                    "type": "value_error",
-                }
+                FieldError(
+                    location=["body", "project_id"], message="not with media_id", type="value_error"
+                )
             ],
         )
     media = await caller_media(clients, request.headers.get("Authorization", ""), media_id)
@@ -114,11 +112,11 @@ async def predict(
         raise Invalid(
             "send exactly one of 'file' (an image upload) and 'media_id'",
             fields=[
-                {
-                    "location": ["body", "file" if file is None else "media_id"],
-                    "message": "send exactly one of file and media_id",
-                    "type": "value_error",
-                }
+                FieldError(
+                    location=["body", "file" if file is None else "media_id"],
+                    message="send exactly one of file and media_id",
+                    type="value_error",
+                )
             ],
         )
     analyzer = runtime.analyzer
@@ -147,7 +145,7 @@ async def predict(
         raise Invalid(
             f"{result.failure}; send a JPEG, PNG, TIFF or WebP image",
             fields=[
-                {"location": ["body", "file"], "message": result.failure, "type": "value_error"}
+                FieldError(location=["body", "file"], message=result.failure, type="value_error")
             ],
         )
     return batch_output(detector, [PredictedImage(file=name, result=result)])

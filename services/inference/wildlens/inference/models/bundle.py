@@ -20,7 +20,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = [
     "GEOFENCE_FILE",
@@ -139,10 +139,13 @@ def file_sha256(path: Path) -> str:
 
 def _validation_error(root: Path, error: ValidationError) -> BundleError:
     fields = [
-        {"loc": ".".join(str(part) for part in e["loc"]) or "(manifest)", "msg": e["msg"]}
+        FieldError(location=[MANIFEST_FILE, *e["loc"]], message=e["msg"], type=e["type"])
         for e in error.errors()
     ]
-    summary = "; ".join(f"{f['loc']}: {f['msg']}" for f in fields)
+    summary = "; ".join(
+        f"{'.'.join(str(part) for part in f.location[1:]) or '(manifest)'}: {f.message}"
+        for f in fields
+    )
     return BundleError(f"{MANIFEST_FILE} in {root} is invalid: {summary}", fields=fields)
 
 

@@ -7,7 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, context_dependency
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    PageParams,
+    PrincipalDep,
+    context_dependency,
+    page_params,
+)
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.bulk import service
 from wildlens.ingest.bulk.schemas import (
@@ -22,8 +28,18 @@ from wildlens.ingest.models import FileState
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses={**ERROR_RESPONSES})
 
 ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
-LimitQuery = Annotated[int, Query(ge=1, le=10_000, description="Files per page.")]
-CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page.")]
+# A manifest runs to tens of thousands of files: pages are larger than elsewhere.
+FilesPage = Annotated[
+    PageParams,
+    Depends(
+        page_params(
+            default=1000,
+            maximum=10_000,
+            limit_description="Files per page.",
+            cursor_description="next_cursor of the previous page.",
+        )
+    ),
+]
 
 
 @router.post("", status_code=201, response_model=UploadPage, operation_id="create_upload")
@@ -45,11 +61,10 @@ async def renew_upload_urls(
     ctx: ContextDep,
     principal: PrincipalDep,
     upload_id: uuid.UUID,
-    limit: LimitQuery = 1000,
-    cursor: CursorQuery = None,
+    page: FilesPage,
 ) -> UploadPage:
     """Fresh PUT URLs for the files still pending, to resume an interrupted upload."""
-    return await service.fresh_urls(ctx, principal, upload_id, limit=limit, cursor=cursor)
+    return await service.fresh_urls(ctx, principal, upload_id, page)
 
 
 @router.post(
@@ -69,13 +84,10 @@ async def get_upload(
     ctx: ContextDep,
     principal: PrincipalDep,
     upload_id: uuid.UUID,
-    limit: LimitQuery = 1000,
-    cursor: CursorQuery = None,
+    page: FilesPage,
     state: Annotated[
         list[FileState] | None, Query(description="Only files in these states.")
     ] = None,
 ) -> UploadProgress:
     """Progress of a bulk upload: counts, and each file's state and error."""
-    return await service.upload_progress(
-        ctx, principal, upload_id, limit=limit, cursor=cursor, states=state
-    )
+    return await service.upload_progress(ctx, principal, upload_id, page, states=state)

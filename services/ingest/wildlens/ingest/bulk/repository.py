@@ -8,8 +8,11 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from wildlens.common.db import utcnow
+from wildlens.common.db.pagination import SortKey, page_by_keys, parse_int
+from wildlens.common.http.pagination import PageParams
 from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState, IngestedMedia
 
 
@@ -46,24 +49,34 @@ async def known_media(
     return dict(rows.all())
 
 
-async def list_files(
-    session: AsyncSession,
-    upload_id: uuid.UUID,
-    *,
-    after: int = -1,
-    limit: int | None = None,
-    states: Sequence[FileState] | None = None,
-) -> list[BulkUploadFile]:
-    query = (
-        select(BulkUploadFile)
-        .where(BulkUploadFile.upload_id == upload_id, BulkUploadFile.n > after)
-        .order_by(col(BulkUploadFile.n))
-    )
+def _files(
+    upload_id: uuid.UUID, states: Sequence[FileState] | None
+) -> SelectOfScalar[BulkUploadFile]:
+    query = select(BulkUploadFile).where(BulkUploadFile.upload_id == upload_id)
     if states:
         query = query.where(col(BulkUploadFile.state).in_([s.value for s in states]))
-    if limit is not None:
-        query = query.limit(limit)
+    return query
+
+
+async def list_files(
+    session: AsyncSession, upload_id: uuid.UUID, *, states: Sequence[FileState] | None = None
+) -> list[BulkUploadFile]:
+    """Every file of the upload in manifest order, of ``states`` where given."""
+    query = _files(upload_id, states).order_by(col(BulkUploadFile.n))
     return list((await session.exec(query)).all())
+
+
+async def files_page(
+    session: AsyncSession,
+    upload_id: uuid.UUID,
+    page: PageParams,
+    *,
+    states: Sequence[FileState] | None = None,
+) -> tuple[list[BulkUploadFile], str | None]:
+    """A page of the upload's files in manifest order, of ``states`` where given, and the
+    cursor of the next page."""
+    keys = [SortKey(col(BulkUploadFile.n), parse_int)]
+    return await page_by_keys(session, _files(upload_id, states), keys, lambda f: [f.n], page)
 
 
 async def count_states(session: AsyncSession, upload_id: uuid.UUID) -> dict[str, int]:

@@ -20,8 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import Principal
 from wildlens.common.db import Database, utcnow
-from wildlens.common.errors import Conflict, Invalid, WildlensError
-from wildlens.common.http.pagination import decode_cursor, encode_cursor
+from wildlens.common.errors import Conflict, FieldError, Invalid, WildlensError
+from wildlens.common.http.pagination import PageParams
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound
 from wildlens.ingest.bulk import repository
@@ -53,8 +53,8 @@ def _db(ctx: ServiceContext) -> Database:
     return ctx.database
 
 
-def _field_error(location: list[str | int], message: str) -> dict[str, object]:
-    return {"location": ["body", *location], "message": message, "type": "value_error"}
+def _field_error(location: list[str | int], message: str) -> FieldError:
+    return FieldError(location=["body", *location], message=message, type="value_error")
 
 
 def _checked_page(ctx: ServiceContext, entries: Sequence[ManifestEntry]) -> list[ManifestEntry]:
@@ -210,36 +210,21 @@ async def add_files(
     return await _page(ctx, upload, rows)
 
 
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return -1
-    value = decode_cursor(cursor)
-    if len(value) != 1 or not isinstance(value[0], int):
-        raise Invalid("cursor is not one this API returned")
-    return value[0]
-
-
-def _next_cursor(rows: Sequence[BulkUploadFile], limit: int) -> str | None:
-    return encode_cursor([rows[-1].n]) if len(rows) == limit else None
-
-
 async def fresh_urls(
     ctx: ServiceContext,
     principal: Principal,
     upload_id: uuid.UUID,
-    *,
-    limit: int,
-    cursor: str | None,
+    page: PageParams,
 ) -> UploadPage:
     """New PUT URLs for the files still pending, one page at a time."""
     async with _db(ctx).transaction() as session:
         upload = require_access(
             principal, await repository.get_upload(session, upload_id), write=True
         )
-        rows = await repository.list_files(
-            session, upload_id, after=_after(cursor), limit=limit, states=[FileState.PENDING]
+        rows, next_cursor = await repository.files_page(
+            session, upload_id, page, states=[FileState.PENDING]
         )
-    return await _page(ctx, upload, rows, _next_cursor(rows, limit))
+    return await _page(ctx, upload, rows, next_cursor)
 
 
 async def _staged(ctx: ServiceContext, upload_id: uuid.UUID) -> dict[int, int]:
@@ -414,18 +399,15 @@ async def upload_progress(
     ctx: ServiceContext,
     principal: Principal,
     upload_id: uuid.UUID,
+    page: PageParams,
     *,
-    limit: int,
-    cursor: str | None,
     states: Sequence[FileState] | None,
 ) -> UploadProgress:
     async with _db(ctx).transaction() as session:
         upload = require_access(
             principal, await repository.get_upload(session, upload_id), write=False
         )
-        rows = await repository.list_files(
-            session, upload_id, after=_after(cursor), limit=limit, states=states
-        )
+        rows, next_cursor = await repository.files_page(session, upload_id, page, states=states)
         counts = await _counts(ctx, session, upload_id)
     return UploadProgress(
         id=upload.id,
@@ -436,7 +418,7 @@ async def upload_progress(
         created_at=upload.created_at,
         counts=counts,
         files=[_out(row) for row in rows],
-        next_cursor=_next_cursor(rows, limit),
+        next_cursor=next_cursor,
     )
 
 

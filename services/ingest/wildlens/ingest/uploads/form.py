@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 from wildlens.ingest.media import Received, Sniffed, receive_to_tempfile
 from wildlens.ingest.multipart import MultipartReader, boundary_of
 from wildlens.ingest.settings import IngestSettings
@@ -70,7 +70,9 @@ def _missing_file() -> Invalid:
     return Invalid(
         "the request is malformed: body.file: a file part is required "
         "(multipart/form-data with a part named 'file')",
-        fields=[{"location": ["body", FILE_FIELD], "message": "Field required", "type": "missing"}],
+        fields=[
+            FieldError(location=["body", FILE_FIELD], message="Field required", type="missing")
+        ],
     )
 
 
@@ -80,14 +82,16 @@ def validate_fields(values: dict[str, str]) -> UploadForm:
         return UploadForm.model_validate(values)
     except ValidationError as exc:
         fields = [
-            {
-                "location": ["body", *(str(p) for p in err["loc"])],
-                "message": err["msg"],
-                "type": err["type"],
-            }
+            FieldError(
+                location=["body", *(str(p) for p in err["loc"])],
+                message=err["msg"],
+                type=err["type"],
+            )
             for err in exc.errors()
         ]
-        where = "; ".join(f"{'.'.join(f['location'])}: {f['message']}" for f in fields[:5])
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in f.location)}: {f.message}" for f in fields[:5]
+        )
         raise Invalid(f"the request is malformed: {where}", fields=fields) from exc
 
 
@@ -132,10 +136,13 @@ async def read_form(
                     raise Invalid(
                         "send one file per upload (POST /v1/uploads takes many)",
                         fields=[
-                            {"location": ["body", FILE_FIELD], "message": "more than one file",
-                             "type": "too_many"}
+                            FieldError(
+                                location=["body", FILE_FIELD],
+                                message="more than one file",
+                                type="too_many",
+                            )
                         ],
-                    )  # fmt: skip
+                    )
                 before_file(validate_fields(values))
                 stream = SniffedStream(part, limits)
                 received = await receive_to_tempfile(
@@ -149,9 +156,14 @@ async def read_form(
                 if part.name in values:
                     raise Invalid(
                         f"form field {part.name!r} is given more than once",
-                        fields=[{"location": ["body", part.name], "message": "given twice",
-                                 "type": "duplicate"}],
-                    )  # fmt: skip
+                        fields=[
+                            FieldError(
+                                location=["body", part.name],
+                                message="given twice",
+                                type="duplicate",
+                            )
+                        ],
+                    )
                 value = (await part.text(limit=_MAX_FIELD_BYTES)).strip()
                 if value:
                     # An empty value is an absent one, as HTML forms send unset fields.

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import Principal
 from wildlens.common.db import utcnow
-from wildlens.common.errors import Invalid
+from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.models import IdempotencyKey
 from wildlens.ingest.runtime import IngestRuntime
@@ -42,7 +42,7 @@ def _conflict(key: str, why: str) -> Invalid:
     return Invalid(
         f"{HEADER} {key!r} was already used {why}; use a new key for a new upload",
         fields=[
-            {"location": ["header", HEADER], "message": f"already used {why}", "type": "conflict"}
+            FieldError(location=["header", HEADER], message=f"already used {why}", type="conflict")
         ],
     )
 

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.common.http import (
     ERROR_RESPONSES,
     Page,
+    PageDep,
     PrincipalDep,
     session_dependency,
 )
@@ -24,8 +25,7 @@ SessionDep = Annotated[AsyncSession, Depends(session_dependency("training"), sco
 async def list_models(
     session: SessionDep,
     principal: PrincipalDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: PageDep,
     stage: Annotated[
         ModelStage | None,
         Query(description="Only models in this stage (inference reads production at start-up)"),
@@ -34,7 +34,5 @@ async def list_models(
 ) -> Page[ModelPublic]:
     """Registered models: global ones, and those of projects the caller belongs to."""
     principal.require_user()
-    rows, next_cursor = await service.list_models(
-        session, principal, stage=stage, kind=kind, limit=limit, cursor=cursor
-    )
+    rows, next_cursor = await service.list_models(session, principal, page, stage=stage, kind=kind)
     return Page(items=[ModelPublic.model_validate(r) for r in rows], next_cursor=next_cursor)

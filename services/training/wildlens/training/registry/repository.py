@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.db.pagination import page_by_id
+from wildlens.common.http.pagination import PageParams
 from wildlens.training.models import RegisteredModel
 
 __all__ = ["page_models"]
@@ -16,12 +17,11 @@ __all__ = ["page_models"]
 
 async def page_models(
     session: AsyncSession,
+    page: PageParams,
     *,
     stage: str | None,
     kind: str | None,
     projects: Collection[uuid.UUID] | None,
-    limit: int,
-    cursor: str | None,
 ) -> tuple[list[RegisteredModel], str | None]:
     """One page of registered models by id, of ``stage`` and ``kind`` where given.
 
@@ -37,4 +37,4 @@ async def page_models(
             col(RegisteredModel.project_id).is_(None)
             | col(RegisteredModel.project_id).in_(list(projects))
         )
-    return await page_by_id(session, query, col(RegisteredModel.id), limit=limit, cursor=cursor)
+    return await page_by_id(session, query, col(RegisteredModel.id), page)

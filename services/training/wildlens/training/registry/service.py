@@ -8,6 +8,7 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import Principal
+from wildlens.common.http.pagination import PageParams
 from wildlens.training.models import RegisteredModel
 from wildlens.training.registry import repository
 from wildlens.training.registry.schemas import ModelKind, ModelStage
@@ -28,18 +29,16 @@ def visible_projects(principal: Principal) -> list[uuid.UUID] | None:
 async def list_models(
     session: AsyncSession,
     principal: Principal,
+    page: PageParams,
     *,
     stage: ModelStage | None,
     kind: ModelKind | None,
-    limit: int,
-    cursor: str | None,
 ) -> tuple[list[RegisteredModel], str | None]:
     """One page of the models the caller may see and the cursor of the next."""
     return await repository.page_models(
         session,
+        page,
         stage=stage,
         kind=kind,
         projects=visible_projects(principal),
-        limit=limit,
-        cursor=cursor,
     )

@@ -39,6 +39,7 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
     parse_datetime,
 )
 from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
+from wildlens.catalogue.exchange.problems import FileProblem
 from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
 from wildlens.common.errors import Invalid
 from wildlens.common.storage import ObjectStore
@@ -87,9 +88,7 @@ def _read(folder: Path) -> _Package:
         resource = resources.get(name)
         table_path = resource.get("path") if resource else None
         if not isinstance(table_path, str):
-            problems.append(
-                {"resource": name, "type": "camtrap-dp", "message": f"no {name} table (path)"}
-            )
+            problems.append(FileProblem.at(name, f"no {name} table (path)", type="camtrap-dp"))
             continue
         source = (folder / table_path).resolve()
         if not source.is_relative_to(folder.resolve()) or not source.is_file():
@@ -108,13 +107,9 @@ def _read(folder: Path) -> _Package:
                 except ValueError as error:
                     if "offset" in str(error):
                         problems.append(
-                            {
-                                "resource": name,
-                                "row": number,
-                                "field": column,
-                                "type": "camtrap-dp",
-                                "message": str(error),
-                            }
+                            FileProblem.at(
+                                name, str(error), type="camtrap-dp", row=number, field=column
+                            )
                         )
     if problems:
         raise Invalid(

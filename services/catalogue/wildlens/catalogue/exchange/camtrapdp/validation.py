@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
-from typing import Any
 
 import frictionless
 import requests
 import urllib3
 from requests.adapters import BaseAdapter
+
+from wildlens.catalogue.exchange.problems import FileProblem
 
 __all__ = ["PROFILE_URL", "VERSION", "canonical_files", "validate_descriptor"]
 
@@ -87,24 +88,22 @@ def offline_session(files: dict[str, Path]) -> requests.Session:
 
 def validate_descriptor(
     descriptor: Path, files: dict[str, Path] | None = None
-) -> list[dict[str, Any]]:
+) -> list[FileProblem]:
     """Every problem frictionless finds in the package at ``descriptor`` (a datapackage.json),
-    as ``{"resource", "row", "field", "type", "message"}``; empty when it is valid."""
+    with the resource, row and field it is in where known; empty when it is valid."""
     session = offline_session(files if files is not None else canonical_files())
     with _LOCK, frictionless.system.use_context(http_session=session, trusted=False):
         report = frictionless.validate(str(descriptor), limit_errors=1000)
-    problems: list[dict[str, Any]] = []
-    for error in report.errors:
-        problems.append({"resource": None, "type": error.type, "message": error.message})
+    problems = [FileProblem.at(None, error.message, type=error.type) for error in report.errors]
     for task in report.tasks:
         for error in task.errors:
             problems.append(
-                {
-                    "resource": task.name,
-                    "row": getattr(error, "row_number", None),
-                    "field": getattr(error, "field_name", None),
-                    "type": error.type,
-                    "message": error.message,
-                }
+                FileProblem.at(
+                    task.name,
+                    error.message,
+                    type=error.type,
+                    row=getattr(error, "row_number", None),
+                    field=getattr(error, "field_name", None),
+                )
             )
     return problems

@@ -17,12 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.models import Media, ModelRun, Observation, ObservationChange, Taxon
 from wildlens.catalogue.models import Sequence as Event
 from wildlens.catalogue.observations.repository.review_order import ranked
+from wildlens.common.db.pagination import SortKey, page_by_keys, parse_int
+from wildlens.common.http.pagination import PageParams
 
 __all__ = [
     "LABEL_COLUMNS",
     "LABEL_PARAMETERS",
     "changes",
-    "changes_after",
+    "changes_page",
     "clear_smoothing",
     "event_media_ids",
     "get_observation",
@@ -70,20 +72,18 @@ async def media_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[
     return list(rows.all())
 
 
-async def changes_after(
-    session: AsyncSession, observation_id: uuid.UUID, after: int, limit: int
-) -> list[ObservationChange]:
-    """Up to ``limit`` changes of the observation after version ``after``, oldest first."""
-    rows = await session.exec(
-        select(ObservationChange)
-        .where(
-            ObservationChange.observation_id == observation_id,
-            col(ObservationChange.version) > after,
-        )
-        .order_by(col(ObservationChange.version))
-        .limit(limit)
+async def changes_page(
+    session: AsyncSession, observation_id: uuid.UUID, page: PageParams
+) -> tuple[list[ObservationChange], str | None]:
+    """A page of the observation's changes, oldest first, and the cursor of the next page."""
+    query = select(ObservationChange).where(ObservationChange.observation_id == observation_id)
+    return await page_by_keys(
+        session,
+        query,
+        [SortKey(col(ObservationChange.version), parse_int)],
+        lambda change: [change.version],
+        page,
     )
-    return list(rows.all())
 
 
 async def changes(session: AsyncSession, observation_id: uuid.UUID) -> list[ObservationChange]:

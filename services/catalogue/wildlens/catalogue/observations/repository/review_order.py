@@ -28,6 +28,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Observation
 from wildlens.catalogue.observations.current import VOLUNTEERS_PREFIX
+from wildlens.common.db.pagination import SortKey, page_by_keys, parse_float
+from wildlens.common.http.pagination import PageParams
 
 __all__ = ["DECIMALS", "MODEL_DISAGREEMENT", "RARITY", "VOLUNTEER_DISAGREEMENT", "ranked"]
 
@@ -71,24 +73,19 @@ def _rounded(value: Any) -> Any:
 
 
 async def ranked(
-    session: AsyncSession,
-    project_id: uuid.UUID,
-    *,
-    after: tuple[float, uuid.UUID] | None,
-    limit: int,
-) -> list[tuple[uuid.UUID, float]]:
-    """(media id, score) of the queue's next ``limit`` media after ``after`` (score, id),
-    highest score first, then by id."""
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
+) -> tuple[list[tuple[uuid.UUID, float]], str | None]:
+    """(media id, score) of a page of the queue, highest score first, then by id, and the
+    cursor of the next page."""
     scored = _scores(project_id).subquery("scored")
-    query = select_columns(scored.c.media_id, scored.c.score)
-    if after is not None:
-        score, media_id = after
-        query = query.where(
-            or_(scored.c.score < score, and_(scored.c.score == score, scored.c.media_id > media_id))
-        )
-    query = query.order_by(scored.c.score.desc(), scored.c.media_id).limit(limit)
-    connection = await session.connection()
-    return [(m, float(score)) for m, score in (await connection.execute(query)).all()]
+    rows, next_cursor = await page_by_keys(
+        session,
+        select_columns(scored.c.media_id, scored.c.score),
+        [SortKey(scored.c.score, parse_float, descending=True), SortKey(scored.c.media_id)],
+        lambda row: [float(row.score), row.media_id],
+        page,
+    )
+    return [(m, float(score)) for m, score in rows], next_cursor
 
 
 def _scores(project_id: uuid.UUID) -> Any:
