@@ -4,6 +4,7 @@ poison goes to dead letters without stopping the consumer, a restart loses nothi
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,7 @@ async def test_embedded_platform_restarted_with_messages_in_flight_loses_none(
             return media if media and media["status"] == "analyzed" else None
 
         for media_id in accepted:
-            media = await eventually(lambda mid=media_id: analyzed(mid), timeout=60)
+            media = await eventually(partial(analyzed, media_id), timeout=60)
             assert media["deployment_id"] == site.deployment_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ async def test_derivatives_are_clean_and_the_original_is_untouched(
             )
             sha = body["sha256"]
             assert sha == hashlib.sha256(data).hexdigest()
-            await eventually(lambda s=sha: store.exists(thumbnail_key(s)))
+            await eventually(partial(store.exists, thumbnail_key(sha)))
             original = await store.get_bytes(f"media/{sha[:2]}/{sha}.jpg")
             assert original == data  # byte-exact, maker note and GPS included
             limits = settings.ingest

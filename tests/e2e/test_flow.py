@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,11 @@ async def test_real_camera_trap_images_flow_through(
         assert len(set(accepted.values())) == len(heron_images)
 
         for name, media_id in accepted.items():
-            media = await eventually(
-                lambda mid=media_id: _analyzed(wl.client, admin, mid), timeout=60
-            )
+            media = await eventually(partial(_analyzed, wl.client, admin, media_id), timeout=60)
             assert media["deployment_id"] == site.deployment_id
             # EXIF "2021:04:11 20:43:09" read with the deployment's +01:00 camera clock.
             assert datetime.fromisoformat(media["captured_at"]) == heron_timestamps[name]
-            assert datetime.fromisoformat(media["captured_at"]).utcoffset().total_seconds() == 0
+            assert datetime.fromisoformat(media["captured_at"]).utcoffset() == timedelta(0)
             assert media["captured_at_source"] == "exif"
             assert media["raw_metadata"]["make"] == "RECONYX"
             assert media["width"] == 2048

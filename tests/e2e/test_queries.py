@@ -355,9 +355,14 @@ async def _survey(wl: Any, admin: str) -> dict[str, Any]:
         await session.flush()
         session.add_all([*observations, *events])
     when = {m.id: m.captured_at for m in media}
-    dated = [o for o in observations if when[o.media_id] is not None]
-    undated = [o for o in observations if when[o.media_id] is None]
-    dated.sort(key=lambda o: (when[o.media_id], o.media_id, o.id))
+
+    def taken(o: Observation) -> datetime | None:
+        assert o.media_id is not None
+        return when[o.media_id]
+
+    dated = [o for o in observations if taken(o) is not None]
+    undated = [o for o in observations if taken(o) is None]
+    dated.sort(key=lambda o: (taken(o), o.media_id, o.id))
     undated.sort(key=lambda o: (o.media_id, o.id))
     return {
         "site": site,

@@ -138,7 +138,10 @@ def survey(folder: Path, seed: int) -> bytes:
     end = START + timedelta(days=8)
     deployments = []
     for deployment, location, offset in CAMERAS:
-        local = lambda at, offset=offset: at.isoformat().replace("+00:00", offset)  # noqa: E731
+
+        def local(at: datetime, offset: str = offset) -> str:
+            return at.isoformat().replace("+00:00", offset)
+
         deployments.append(
             {
                 "deploymentID": deployment,

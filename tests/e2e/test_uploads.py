@@ -7,6 +7,7 @@ import asyncio
 import io
 import tempfile
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +351,7 @@ async def test_hostile_file_names_are_kept_only_as_safe_base_names(settings_for:
                 headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
             )
             body = await ok(response, 202)
-            media = await eventually(lambda mid=body["media_id"]: get_media(wl.client, admin, mid))
+            media = await eventually(partial(get_media, wl.client, admin, body["media_id"]))
             assert media["filename"] == kept
         # Objects are named by content alone, whatever the client called the file.
         keys = [o.key if hasattr(o, "key") else str(o) for o in await wl.platform.store.list("")]

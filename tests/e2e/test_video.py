@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from tests.support.api import create_site, ok, post_media
@@ -60,7 +61,7 @@ async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
         start = datetime.fromisoformat(START)
         for kind, children in (("frame", frames), ("video", clips)):
             for offset_ms, child_id in children.items():
-                child = await eventually(lambda c=child_id: get_media(wl.client, admin, c))
+                child = await eventually(partial(get_media, wl.client, admin, child_id))
                 assert child["kind"] == kind
                 assert child["parent_media_id"] == str(video_id)
                 assert child["offset_ms"] == offset_ms
@@ -81,7 +82,7 @@ async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
         frame_hashes = {m.sha256 for m in announced if m.parent_media_id and m.kind == 3}
         assert len(frame_hashes) == 3
         for frame_sha in frame_hashes:
-            await eventually(lambda s=frame_sha: store.exists(f"derived/{s}/thumb.jpg"))
+            await eventually(partial(store.exists, f"derived/{frame_sha}/thumb.jpg"))
 
         # The same job delivered again (a crash before the ack) announces the same ids and
         # stores nothing new.
@@ -149,10 +150,10 @@ async def test_a_deleted_video_takes_everything_cut_from_it(settings_for: Any) -
         )
         video_id, sha = uuid.UUID(body["media_id"]), body["sha256"]
         frames = [child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)]
-        recorded = [await eventually(lambda m=m: get_media(wl.client, admin, m)) for m in frames]
+        recorded = [await eventually(partial(get_media, wl.client, admin, m)) for m in frames]
         frame_hashes = {f["sha256"] for f in recorded}
         for frame_sha in frame_hashes:
-            await eventually(lambda s=frame_sha: store.exists(f"derived/{s}/thumb.jpg"))
+            await eventually(partial(store.exists, f"derived/{frame_sha}/thumb.jpg"))
         assert await store.list(f"frames/{sha}/")
 
         await ok(
