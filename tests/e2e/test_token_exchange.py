@@ -3,7 +3,6 @@ local HTTP server), becomes a Wildlens token carrying the user's memberships."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -23,6 +22,8 @@ from tests.conftest import free_port
 from tests.support.api import bearer, ok
 from tests.support.platform import admin_token, running
 from wildlens.common.auth import load_keyring, verify_token
+from wildlens.common.auth.external import JwksCache
+from wildlens.common.errors import Unauthorized
 from wildlens.common.settings import Settings
 
 ISSUER = "https://idp.example.org/realms/field"
@@ -276,35 +277,71 @@ async def test_bad_tokens_are_refused_with_the_reason(
         assert empty.status_code == 422
 
 
-async def test_keys_are_cached_and_refetched_for_new_key_ids(
+async def test_keys_are_cached_and_unknown_key_ids_refused(
     settings_for: Any, idp: IdentityProvider
 ) -> None:
-    min_refetch_s = 2.0
-    settings = _trusting(settings_for(), idp.jwks_url, jwks_min_refetch_s=min_refetch_s)
+    settings = _trusting(settings_for(), idp.jwks_url)
     async with running(settings) as wl:
         for _ in range(3):
             await ok(await _exchange(wl.client, idp.token("alice")), 200)
         assert idp.requests == 1
 
-        # Unknown key ids: one fetch, then none until the minimum interval has passed again,
-        # however many tokens with made-up key ids arrive.
-        idp.add_key("k2")
-        await asyncio.sleep(min_refetch_s + 0.1)
-        for _ in range(5):
-            made_up = idp.token("alice", kid=f"made-up-{uuid.uuid4()}", signing_key=idp.keys["k1"])
-            response = await _exchange(wl.client, made_up)
-            assert response.status_code == 401, response.text
-            assert "no signing key" in response.json()["detail"]
-        assert idp.requests == 2
-        # k2 was published before that fetch, so it is known without another.
-        await ok(await _exchange(wl.client, idp.token("alice", kid="k2")), 200)
-        idp.add_key("k3")
-        refused = await _exchange(wl.client, idp.token("alice", kid="k3"))
-        assert refused.status_code == 401, refused.text
-        assert idp.requests == 2
-        await asyncio.sleep(min_refetch_s + 0.1)
-        await ok(await _exchange(wl.client, idp.token("alice", kid="k3")), 200)
-        assert idp.requests == 3
+        # A made-up key id within the minimum refetch interval: refused, and nothing fetched.
+        made_up = idp.token("alice", kid=f"made-up-{uuid.uuid4()}", signing_key=idp.keys["k1"])
+        response = await _exchange(wl.client, made_up)
+        assert response.status_code == 401, response.text
+        assert "no signing key" in response.json()["detail"]
+        assert idp.requests == 1
+
+
+class Clock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_new_key_ids_are_fetched_at_most_once_per_interval(idp: IdentityProvider) -> None:
+    clock = Clock()
+    cache = JwksCache(idp.jwks_url, min_refetch_s=30, max_age_s=3600, clock=clock)
+    for _ in range(3):
+        assert (await cache.key("k1")).kid == "k1"
+    assert idp.requests == 1
+
+    # Unknown key ids: one fetch, then none until the minimum interval has passed again,
+    # however many tokens with made-up key ids arrive.
+    idp.add_key("k2")
+    clock.advance(30)
+    for _ in range(5):
+        with pytest.raises(Unauthorized, match="no signing key"):
+            await cache.key(f"made-up-{uuid.uuid4()}")
+    assert idp.requests == 2
+    # k2 was published before that fetch, so it is known without another.
+    assert (await cache.key("k2")).kid == "k2"
+    idp.add_key("k3")
+    with pytest.raises(Unauthorized, match="no signing key"):
+        await cache.key("k3")
+    clock.advance(29.9)
+    with pytest.raises(Unauthorized, match="no signing key"):
+        await cache.key("k3")
+    assert idp.requests == 2
+    clock.advance(0.1)
+    assert (await cache.key("k3")).kid == "k3"
+    assert idp.requests == 3
+
+    # Known keys too are fetched again once they are older than the maximum age.
+    clock.advance(3599)
+    await cache.key("k1")
+    assert idp.requests == 3
+    clock.advance(1)
+    await cache.key("k1")
+    assert idp.requests == 4
 
 
 async def test_rotated_keys_are_picked_up(settings_for: Any, idp: IdentityProvider) -> None:
