@@ -4,8 +4,8 @@ A test names what it needs and gets it: ``wl`` (the running platform), ``admin``
 admin's token), ``project``, ``site`` (project, location, camera, deployment and the camera's
 token), ``upload`` (media posted with the site's camera), and factories for more of each
 (``new_project``, ``new_site``, ``new_deployment``, ``token_for``). A module changes what the
-platform runs by overriding ``detector`` (the global detector model), ``services`` (a subset
-of the services, for tests that talk to one) or ``settings`` itself.
+platform runs by marking a test ``tiny_detector`` (the global detector model), by overriding
+``services`` (a subset of the services, for tests that talk to one) or ``settings`` itself.
 """
 
 from __future__ import annotations
@@ -80,8 +80,12 @@ def settings_for(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -
 
 
 @pytest.fixture
-def detector() -> Path | None:
-    """The global detector model; none unless a module overrides this."""
+def detector(request: pytest.FixtureRequest) -> Path | None:
+    """The global detector model: the tiny one for tests marked ``tiny_detector``, else none
+    (a module may override this fixture)."""
+    if request.node.get_closest_marker("tiny_detector") is not None:
+        found: Path = request.getfixturevalue("tiny_detector")
+        return found
     return None
 
 
