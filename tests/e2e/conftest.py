@@ -11,7 +11,7 @@ platform runs by marking a test ``tiny_detector`` (the global detector model), b
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from tests.support.api import Site
 from tests.support.factories import Deployments, Projects, Sites, Tokens, Uploads
 from tests.support.platform import (
     RunningPlatform,
+    SettingsFactory,
     admin_token,
     embedded_settings,
     real_settings,
@@ -32,8 +33,6 @@ from wildlens.common.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "camtrap-dp" / "example"
 HERON_DEPLOYMENT = "62c200a9"
-
-SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture

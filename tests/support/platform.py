@@ -63,6 +63,10 @@ def real_settings(
     )
 
 
+# ``settings_for(detector=None, **overrides)``: the settings of the backend under test.
+SettingsFactory = Callable[..., Settings]
+
+
 def admin_token(settings: Settings, subject: str = "admin") -> str:
     issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
     return issuer.user_token(subject, {"*": "admin"})
