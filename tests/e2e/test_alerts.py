@@ -275,54 +275,50 @@ async def test_a_matching_sighting_reaches_the_receiver_signed(
 
 
 async def test_failed_deliveries_are_retried_with_growing_pauses(
-    settings_for: Any, receiver: Receiver
+    wl: RunningPlatform, admin: str, site: Site, receiver: Receiver
 ) -> None:
-    settings = settings_for()
     receiver.answers = [500, 503]
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        rule = await _rule(
-            wl,
-            admin,
-            site,
-            name="People near the traps",
-            observation_type="human",
-            min_confidence=0.5,
-            webhook_url=receiver.url,
-        )
-        media_id = await _upload(wl, site, admin, 5, "2021-04-02T10:00:00+01:00")
-        await wl.platform.contexts["inference"].publish(
-            [analysis(media_id, site.project_id, person(0.8))]
-        )
+    rule = await _rule(
+        wl,
+        admin,
+        site,
+        name="People near the traps",
+        observation_type="human",
+        min_confidence=0.5,
+        webhook_url=receiver.url,
+    )
+    media_id = await _upload(wl, site, admin, 5, "2021-04-02T10:00:00+01:00")
+    await wl.platform.contexts["inference"].publish(
+        [analysis(media_id, site.project_id, person(0.8))]
+    )
 
-        async def delivered() -> list[dict[str, Any]]:
-            found = await _deliveries(wl, admin, site, rule["id"])
-            return found if found and found[0]["status"] == "delivered" else []
+    async def delivered() -> list[dict[str, Any]]:
+        found = await _deliveries(wl, admin, site, rule["id"])
+        return found if found and found[0]["status"] == "delivered" else []
 
-        (delivery,) = await eventually(delivered, timeout=30)
-        assert delivery["attempts"] == 3
-        assert [(a["number"], a["status_code"], a["outcome"]) for a in delivery["attempt_log"]] == [
-            (1, 500, "retry"),
-            (2, 503, "retry"),
-            (3, 200, "delivered"),
-        ]
-        assert "HTTP 500" in delivery["attempt_log"][0]["error"]
+    (delivery,) = await eventually(delivered, timeout=30)
+    assert delivery["attempts"] == 3
+    assert [(a["number"], a["status_code"], a["outcome"]) for a in delivery["attempt_log"]] == [
+        (1, 500, "retry"),
+        (2, 503, "retry"),
+        (3, 200, "delivered"),
+    ]
+    assert "HTTP 500" in delivery["attempt_log"][0]["error"]
 
-        requests = receiver.got()
-        assert len(requests) == 3
-        # The same alert each time (one delivery id, the same bytes), each signed afresh.
-        assert len({r.headers["wildlens-delivery"] for r in requests}) == 1
-        assert len({r.body for r in requests}) == 1
-        assert all(
-            signature_is_valid(rule["secret"], r.headers["wildlens-signature"], r.body)
-            for r in requests
-        )
-        # Exponential backoff: about 1 s, then about 2 s.
-        first, second = requests[1].at - requests[0].at, requests[2].at - requests[1].at
-        assert first >= 0.9
-        assert second >= 1.8
-        assert second > first
+    requests = receiver.got()
+    assert len(requests) == 3
+    # The same alert each time (one delivery id, the same bytes), each signed afresh.
+    assert len({r.headers["wildlens-delivery"] for r in requests}) == 1
+    assert len({r.body for r in requests}) == 1
+    assert all(
+        signature_is_valid(rule["secret"], r.headers["wildlens-signature"], r.body)
+        for r in requests
+    )
+    # Exponential backoff: about 1 s, then about 2 s.
+    first, second = requests[1].at - requests[0].at, requests[2].at - requests[1].at
+    assert first >= 0.9
+    assert second >= 1.8
+    assert second > first
 
 
 async def test_pending_deliveries_go_out_after_a_restart(

@@ -233,41 +233,34 @@ async def test_a_bad_package_is_refused_with_every_problem_and_nothing_imported(
 
 
 async def test_uploads_to_an_imported_deployment_use_its_camera_clock(
-    settings_for: Any, heron_images: list[Path], heron_timestamps: dict[str, datetime]
+    wl: RunningPlatform, admin: str, heron_images: list[Path], heron_timestamps: dict[str, datetime]
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        h = bearer(admin)
-        pid = await _new_project(wl, admin)
-        # The package without its images: those arrive later from the camera's gateway.
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, "w") as archive:
-            for name in ("datapackage.json", "deployments.csv", "media.csv", "observations.csv"):
-                archive.write(EXAMPLE / name, name)
-        await ok(await _import(wl, admin, pid, package.getvalue()), 200)
+    h = bearer(admin)
+    pid = await _new_project(wl, admin)
+    # The package without its images: those arrive later from the camera's gateway.
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        for name in ("datapackage.json", "deployments.csv", "media.csv", "observations.csv"):
+            archive.write(EXAMPLE / name, name)
+    await ok(await _import(wl, admin, pid, package.getvalue()), 200)
 
-        deployments = await ok(
-            await wl.client.get(f"/v1/projects/{pid}/deployments", headers=h), 200
-        )
-        heron = next(d for d in deployments["items"] if d["utc_offset"] == "+01:00")
-        issued = await ok(
-            await wl.client.post(
-                f"/v1/projects/{pid}/devices/{heron['device_id']}/token", headers=h
-            ),
-            201,
-        )
-        image = heron_images[0]
-        accepted = await ok(await post_media(wl.client, issued["token"], image), 202)
+    deployments = await ok(await wl.client.get(f"/v1/projects/{pid}/deployments", headers=h), 200)
+    heron = next(d for d in deployments["items"] if d["utc_offset"] == "+01:00")
+    issued = await ok(
+        await wl.client.post(f"/v1/projects/{pid}/devices/{heron['device_id']}/token", headers=h),
+        201,
+    )
+    image = heron_images[0]
+    accepted = await ok(await post_media(wl.client, issued["token"], image), 202)
 
-        async def recorded() -> dict[str, Any] | None:
-            response = await wl.client.get(f"/v1/media/{accepted['media_id']}", headers=h)
-            return response.json() if response.status_code == 200 else None
+    async def recorded() -> dict[str, Any] | None:
+        response = await wl.client.get(f"/v1/media/{accepted['media_id']}", headers=h)
+        return response.json() if response.status_code == 200 else None
 
-        media = await eventually(recorded)
-        assert media["deployment_id"] == heron["id"]
-        # EXIF local time read with the +01:00 clock the package's timestamps implied.
-        assert datetime.fromisoformat(media["captured_at"]) == heron_timestamps[image.name]
+    media = await eventually(recorded)
+    assert media["deployment_id"] == heron["id"]
+    # EXIF local time read with the +01:00 clock the package's timestamps implied.
+    assert datetime.fromisoformat(media["captured_at"]) == heron_timestamps[image.name]
 
 
 async def test_a_project_built_from_uploads_exports_a_valid_package(
