@@ -133,6 +133,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "tiny_detector: the platform under test serves the tiny detector (tests/e2e)"
     )
+    config.addinivalue_line(
+        "markers", "services(*names): the platform under test runs only these services (tests/e2e)"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,8 +4,8 @@ A test names what it needs and gets it: ``wl`` (the running platform), ``admin``
 admin's token), ``project``, ``site`` (project, location, camera, deployment and the camera's
 token), ``upload`` (media posted with the site's camera), and factories for more of each
 (``new_project``, ``new_site``, ``new_deployment``, ``token_for``). A module changes what the
-platform runs by marking a test ``tiny_detector`` (the global detector model), by overriding
-``services`` (a subset of the services, for tests that talk to one) or ``settings`` itself.
+platform runs with marks: ``tiny_detector`` (the global detector model) and ``services(...)``
+(only these services, for tests that talk to one); or by overriding ``settings`` itself.
 """
 
 from __future__ import annotations
@@ -89,9 +89,11 @@ def detector(request: pytest.FixtureRequest) -> Path | None:
 
 
 @pytest.fixture
-def services() -> list[str] | None:
-    """The services the platform runs: all, unless a module that talks to fewer says which."""
-    return None
+def services(request: pytest.FixtureRequest) -> list[str] | None:
+    """The services the platform runs: those a ``services`` mark names (a test that talks to
+    one service starts only that one, which is faster), else all."""
+    marker = request.node.get_closest_marker("services")
+    return list(marker.args) if marker is not None else None
 
 
 @pytest.fixture

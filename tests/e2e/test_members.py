@@ -18,10 +18,8 @@ from wildlens.common.settings import Settings
 LOCATION = {"name": "Pond", "latitude": 50.7, "longitude": 4.0}
 
 
-@pytest.fixture
-def services() -> list[str]:
-    """Memberships are the catalogue's alone."""
-    return ["catalogue"]
+# Memberships are the catalogue's alone.
+pytestmark = pytest.mark.services("catalogue")
 
 
 async def _put(
