@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Sites
 from tests.support.platform import (
     RunningPlatform,
     admin_token,
@@ -157,10 +158,10 @@ async def _rule(wl: Any, admin: str, site: Site, **fields: Any) -> dict[str, Any
 
 
 async def test_a_matching_sighting_reaches_the_receiver_signed(
-    wl: RunningPlatform, settings: Settings, admin: str, receiver: Receiver
+    wl: RunningPlatform, settings: Settings, admin: str, receiver: Receiver, new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     other = await ok(
         await wl.client.post(
             f"/v1/projects/{site.project_id}/locations",
@@ -381,11 +382,11 @@ async def test_the_detector_itself_triggers_an_alert(
 
 
 async def test_rules_are_checked_and_kept_to_managers(
-    wl: RunningPlatform, settings: Settings, admin: str
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
-    elsewhere = await create_site(wl.client, admin, name="Another project")
+    site = await new_site()
+    elsewhere = await new_site(name="Another project")
     url = f"/v1/projects/{site.project_id}/alerts"
     good = {"name": "r", "observation_type": "animal", "webhook_url": "https://example.org/h"}
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.factories import Uploads
+from tests.support.factories import Sites, Uploads
 from tests.support.platform import (
     RunningPlatform,
     admin_token,
@@ -183,9 +183,9 @@ async def test_a_backfill_analyses_media_recorded_before_any_detector_served(
 
 
 async def test_backfill_requests_are_for_managers_and_must_make_sense(
-    wl: RunningPlatform, settings: Settings, admin: str, site: Site
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site, new_site: Sites
 ) -> None:
-    other = await create_site(wl.client, admin, serial="OTHER-CAM", name="Other")
+    other = await new_site(serial="OTHER-CAM", name="Other")
     url = "/v1/predict/backfills"
 
     viewer = user_token(settings, "viewer", {site.project_id: "annotator"})

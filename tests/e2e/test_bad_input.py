@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.support import bad_files
-from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.factories import Uploads
+from tests.support.api import Site, bearer, ok, post_media
+from tests.support.factories import Sites, Uploads
 from tests.support.platform import RunningPlatform
 
 HOSTILE: list[tuple[str, Callable[[], bytes], int, str]] = [
@@ -23,6 +23,9 @@ HOSTILE: list[tuple[str, Callable[[], bytes], int, str]] = [
     ("polyglot", bad_files.polyglot_jpeg_html, 422, "after the end of the image"),
     ("bomb", bad_files.png_bomb, 422, "pixels"),
 ]
+
+# Media go up through ingest to the catalogue; nothing here needs the other services.
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
 
 async def _stored_objects(wl: Any) -> list[Any]:
@@ -53,9 +56,11 @@ async def test_hostile_uploads_are_refused_and_leave_nothing(
     assert good.status_code == 202, good.text
 
 
-async def test_malformed_requests_say_what_is_wrong(wl: RunningPlatform, admin: str) -> None:
+async def test_malformed_requests_say_what_is_wrong(
+    wl: RunningPlatform, admin: str, new_site: Sites
+) -> None:
     h = bearer(admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
 
     response = await wl.client.post("/v1/projects", json={}, headers=h)
@@ -144,10 +149,10 @@ async def test_malformed_requests_say_what_is_wrong(wl: RunningPlatform, admin: 
 
 
 async def test_pagination_walks_every_item_once(
-    wl: RunningPlatform, admin: str, tmp_path: Path
+    wl: RunningPlatform, admin: str, tmp_path: Path, new_site: Sites
 ) -> None:
     h = bearer(admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     for i in range(6):
         await ok(
             await wl.client.post(

@@ -13,11 +13,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.support import bad_files
 from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Sites
 from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
 from wildlens.common.settings import Settings
+
+# Media go up through ingest to the catalogue; nothing here needs the other services.
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
 
 def _entry(name: str, data: bytes) -> dict[str, Any]:
@@ -289,10 +294,10 @@ async def test_bad_manifests_are_refused_naming_the_field(
 
 
 async def test_another_projects_upload_is_not_found(
-    wl: RunningPlatform, settings: Settings, admin: str
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
-    mine = await create_site(wl.client, admin, name="Mine")
-    theirs = await create_site(wl.client, admin, name="Theirs", serial="OTHER-CAM")
+    mine = await new_site(name="Mine")
+    theirs = await new_site(name="Theirs", serial="OTHER-CAM")
     data = bad_files.small_jpeg()
     created = await ok(
         await wl.client.post(

@@ -12,7 +12,8 @@ import pytest
 
 from tests.e2e.test_taxa import import_tree
 from tests.e2e.test_verification import analyse, analysis, media, upload
-from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.api import Site, bearer, ok, post_media
+from tests.support.factories import Sites
 from tests.support.platform import (
     RunningPlatform,
     eventually,
@@ -28,10 +29,10 @@ pytestmark = pytest.mark.services("catalogue", "ingest", "inference")
 
 
 async def test_managers_delete_media_and_deployments_and_the_log_remembers(
-    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
     manager = user_token(settings, "boss", {pid: "manager"})
     annotator = user_token(settings, "ann", {pid: "annotator"})
@@ -136,10 +137,10 @@ async def test_managers_delete_media_and_deployments_and_the_log_remembers(
 
 
 async def test_deleted_media_take_their_stored_files_unless_other_media_share_them(
-    wl: RunningPlatform, admin: str, heron_images: list[Path]
+    wl: RunningPlatform, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
     store = wl.platform.store
-    here, there = await create_site(wl.client, admin), await create_site(wl.client, admin)
+    here, there = await new_site(), await new_site()
     shared, own = heron_images[0].read_bytes(), heron_images[1].read_bytes()
 
     async def post(site: Site, data: bytes) -> dict[str, Any]:

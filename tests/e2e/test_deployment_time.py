@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Deployments, Sites
 from tests.support.platform import RunningPlatform, eventually, get_media, user_token
 from wildlens.common.bus import Subscription
 from wildlens.common.events import unpack
@@ -102,11 +103,15 @@ def watch_recorded(wl: Any) -> dict[str, list[MediaRecorded]]:
 
 
 async def test_correcting_the_offset_retimes_camera_media_but_not_times_the_request_gave(
-    wl: RunningPlatform, admin: str, heron_images: list[Path], heron_timestamps: dict[str, datetime]
+    wl: RunningPlatform,
+    admin: str,
+    heron_images: list[Path],
+    heron_timestamps: dict[str, datetime],
+    new_site: Sites,
 ) -> None:
     seen = watch_recorded(wl)
     await wl.platform.bus.declared()
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     herons = [await upload(wl, site.device_token, p.read_bytes()) for p in heron_images[:2]]
     given = await upload(
         wl,
@@ -235,7 +240,7 @@ async def test_a_drifting_clock_is_corrected_linearly_and_brings_media_back_into
 
 
 async def test_media_posted_before_their_deployment_are_kept_flagged_then_placed(
-    wl: RunningPlatform, admin: str
+    wl: RunningPlatform, admin: str, new_deployment: Deployments
 ) -> None:
     site = await camera_without_deployment(wl, admin)
     early = [
@@ -249,19 +254,11 @@ async def test_media_posted_before_their_deployment_are_kept_flagged_then_placed
         assert media["captured_at"] is None  # no clock to read the camera's time with
         assert media["resolution_issue"] == "no deployment of the camera covers the capture time"
 
-    created = await ok(
-        await wl.client.post(
-            f"/v1/projects/{site.project_id}/deployments",
-            json={
-                "location_id": site.location_id,
-                "device_id": site.device_id,
-                "start": "2021-05-01T00:00:00+02:00",
-                "end": "2021-06-01T00:00:00+02:00",
-                "utc_offset": "+02:00",
-            },
-            headers=bearer(admin),
-        ),
-        201,
+    created = await new_deployment(
+        site,
+        start="2021-05-01T00:00:00+02:00",
+        end="2021-06-01T00:00:00+02:00",
+        utc_offset="+02:00",
     )
     for media_id, second in zip(early, (0, 20), strict=True):
         placed = await get_media(wl.client, admin, media_id)
@@ -339,9 +336,9 @@ async def test_an_sd_card_posted_before_its_camera_was_registered_is_placed_by_s
 
 
 async def test_corrections_are_checked_and_scoped(
-    wl: RunningPlatform, settings: Settings, admin: str, site: Site
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site, new_site: Sites
 ) -> None:
-    other = await create_site(wl.client, admin, name="Other project")
+    other = await new_site(name="Other project")
     url = f"/v1/projects/{site.project_id}/deployments/{site.deployment_id}"
     h = bearer(admin)
     for body, says in [
