@@ -11,8 +11,15 @@ import pytest
 from pydantic import SecretStr
 
 from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.factories import Uploads
-from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
+from tests.support.factories import Sites, Uploads
+from tests.support.platform import (
+    RunningPlatform,
+    SettingsFactory,
+    admin_token,
+    eventually,
+    running,
+    user_token,
+)
 from wildlens.common.auth import Principal, TokenIssuer, load_keyring, verify_token
 from wildlens.common.errors import Unavailable
 from wildlens.common.service.clients import ServiceClients
@@ -165,10 +172,10 @@ async def test_tokens_are_listed_and_a_revoked_one_is_refused(
 
 
 async def test_another_projects_token_is_not_found(
-    wl: RunningPlatform, settings: Settings, admin: str
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
-    ours = await create_site(wl.client, admin, name="Ours")
-    theirs = await create_site(wl.client, admin, name="Theirs", serial="OTHER-1")
+    ours = await new_site(name="Ours")
+    theirs = await new_site(name="Theirs", serial="OTHER-1")
     listed = await ok(
         await wl.client.get(
             f"/v1/projects/{theirs.project_id}/device-tokens", headers=bearer(admin)
@@ -339,7 +346,9 @@ def _principal(settings: Settings, token: str) -> Principal:
     return verify_token(token, load_keyring(settings), settings.auth.issuer)
 
 
-async def test_services_in_one_process_call_each_other_in_process(settings_for: Any) -> None:
+async def test_services_in_one_process_call_each_other_in_process(
+    settings_for: SettingsFactory,
+) -> None:
     settings = settings_for()
     async with running(settings) as wl:
         ctx = wl.platform.contexts["ingest"]
@@ -350,4 +359,5 @@ async def test_services_in_one_process_call_each_other_in_process(settings_for: 
         assert response.json() == {"items": [], "next_cursor": None}
         token = response.request.headers["Authorization"].removeprefix("Bearer ")
         assert _principal(settings, token).subject == "service:ingest"
+    # Stopping the platform closes the clients it handed out.
     assert catalogue.is_closed

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.e2e.test_deployment_time import exif_jpeg, patch, recorded, upload, utc
 from tests.support.api import Site, bearer, create_site, ok
+from tests.support.factories import Sites
 from tests.support.platform import RunningPlatform, eventually, user_token
 from wildlens.catalogue.models import Observation
 from wildlens.common.events import new_envelope
@@ -107,9 +108,9 @@ async def test_late_media_join_extend_and_bridge_events_keeping_their_ids(
 
 
 async def test_the_event_list_filters_and_pages(
-    wl: RunningPlatform, admin: str, site: Site
+    wl: RunningPlatform, admin: str, site: Site, new_site: Sites
 ) -> None:
-    other = await create_site(wl.client, admin, name="Elsewhere")
+    other = await new_site(name="Elsewhere")
     for n, seconds in enumerate((0, 600, 1200)):
         await recorded(
             wl, admin, await upload(wl, site.device_token, exif_jpeg(_reading(seconds), n))

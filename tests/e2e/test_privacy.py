@@ -17,7 +17,8 @@ from PIL import Image
 
 from tests.e2e.test_camtrapdp import _export
 from tests.e2e.test_taxa import import_tree
-from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.api import Site, bearer, ok, post_media
+from tests.support.factories import Sites
 from tests.support.platform import RunningPlatform, eventually, get_media, user_token
 from wildlens.catalogue.privacy import generalise
 from wildlens.common.events.v1.media_pb2 import (
@@ -123,10 +124,10 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 async def test_sensitive_places_are_generalised_for_callers_without_precise_locations(
-    wl: RunningPlatform, settings: Settings, admin: str
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
     await ok(
         await wl.client.post(
@@ -245,11 +246,11 @@ async def test_volunteers_do_not_see_media_with_people_when_the_project_hides_th
 
 
 async def test_privacy_settings_are_checked_and_kept_to_managers(
-    wl: RunningPlatform, settings: Settings, admin: str
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
-    other = await create_site(wl.client, admin, name="Another project")
+    site = await new_site()
+    other = await new_site(name="Another project")
     url = f"/v1/projects/{site.project_id}/privacy"
     viewer = user_token(settings, "viewer-1", {site.project_id: "viewer"})
     annotator = user_token(settings, "annotator-1", {site.project_id: "annotator"})

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.factories import Uploads
+from tests.support.factories import Sites, Uploads
 from tests.support.platform import RunningPlatform, eventually, user_token
 from tests.support.results import analysis, animal
 from wildlens.catalogue.models import Media, Observation
@@ -207,9 +207,14 @@ async def test_media_and_observations_are_found_by_every_filter(
 
 
 async def test_filters_are_checked_and_access_is_scoped(
-    wl: RunningPlatform, settings: Settings, admin: str, site: Site, heron_images: list[Path]
+    wl: RunningPlatform,
+    settings: Settings,
+    admin: str,
+    site: Site,
+    heron_images: list[Path],
+    new_site: Sites,
 ) -> None:
-    other = await create_site(wl.client, admin, serial="OTHER-2", name="Other")
+    other = await new_site(serial="OTHER-2", name="Other")
     pid = site.project_id
     viewer = bearer(user_token(settings, "viewer", {pid: "viewer"}))
     outsider = bearer(user_token(settings, "outsider", {other.project_id: "admin"}))

@@ -15,7 +15,8 @@ from sqlmodel import select
 
 from tests.e2e.test_taxa import import_tree
 from tests.e2e.test_verification import analyse, analysis, media, upload
-from tests.support.api import bearer, create_site, ok
+from tests.support.api import bearer, ok
+from tests.support.factories import Sites
 from tests.support.platform import RunningPlatform, user_token
 from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations import review
@@ -43,10 +44,10 @@ async def _volunteers_say(wl: Any, project_id: str, media_id: str, scientific_na
 
 
 async def test_the_queue_puts_where_people_help_most_first(
-    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
     await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
     annotator = user_token(settings, "ann", {pid: "annotator"})
     viewer = user_token(settings, "viewer", {pid: "viewer"})

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Site, bearer, create_site, ok
-from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
+from tests.support.api import Site, bearer, ok
+from tests.support.factories import Sites
+from tests.support.platform import RunningPlatform, eventually, user_token
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.bus import Subscription
 from wildlens.common.events import Envelope, unpack
@@ -164,11 +165,11 @@ async def test_only_platform_admins_import(
 
 
 async def test_label_maps_and_taxa_lists_per_project(
-    wl: RunningPlatform, settings: Settings, admin: str
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
-    other = await create_site(wl.client, admin, serial="OTHER-1", name="Other project")
+    site = await new_site()
+    other = await new_site(serial="OTHER-1", name="Other project")
     pid = site.project_id
     manager = bearer(user_token(settings, "manager", {pid: "manager"}))
     viewer = bearer(user_token(settings, "viewer", {pid: "viewer"}))
@@ -259,17 +260,12 @@ async def test_label_maps_and_taxa_lists_per_project(
 
 
 async def test_an_oversized_file_is_refused(
-    settings_for: Any, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, wl: RunningPlatform, admin: str
 ) -> None:
     import wildlens.catalogue.taxa.api as taxa_api
 
     monkeypatch.setattr(taxa_api, "MAX_IMPORT_BYTES", 100)
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        response = await wl.client.post(
-            "/v1/taxa/import", files=_file(TAXA_CSV), headers=bearer(admin)
-        )
-        assert response.status_code == 413, response.text
-        page = await ok(await wl.client.get("/v1/taxa", headers=bearer(admin)), 200)
-        assert page["items"] == []
+    response = await wl.client.post("/v1/taxa/import", files=_file(TAXA_CSV), headers=bearer(admin))
+    assert response.status_code == 413, response.text
+    page = await ok(await wl.client.get("/v1/taxa", headers=bearer(admin)), 200)
+    assert page["items"] == []
