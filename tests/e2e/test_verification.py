@@ -12,7 +12,8 @@ import pytest
 from sqlmodel import select
 
 from tests.e2e.test_taxa import import_tree
-from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.api import Site, bearer, ok, post_media
+from tests.support.factories import Sites
 from tests.support.platform import RunningPlatform, eventually, get_media, user_token
 from wildlens.catalogue.models import Media
 from wildlens.common.events.v1.media_pb2 import (
@@ -87,10 +88,10 @@ async def media(wl: Any, token: str, media_id: str) -> dict[str, Any]:
 
 
 async def test_machine_labels_resolve_to_taxa_and_people_outrank_them(
-    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
     annotator = user_token(settings, "ann", {pid: "annotator"})
     viewer = user_token(settings, "viewer", {pid: "viewer"})
@@ -228,10 +229,10 @@ async def test_machine_labels_resolve_to_taxa_and_people_outrank_them(
 
 
 async def test_verification_refuses_what_it_cannot_do(
-    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
     (a,) = await upload(wl, admin, site, heron_images[:1])
     await analyse(wl, admin, analysis(a, pid, "1.0", ("heron", "Ardea cinerea", 0.8)))
@@ -290,10 +291,10 @@ async def event_of(wl: Any, media_id: str) -> str | None:
 
 
 async def test_a_whole_event_is_verified_at_once(
-    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
     taxa = await import_tree(wl.client, admin)
-    site = await create_site(wl.client, admin)
+    site = await new_site()
     pid = site.project_id
     annotator = user_token(settings, "ann", {pid: "annotator"})
     ids = await upload(wl, admin, site, heron_images[:3])
