@@ -51,7 +51,7 @@ proto: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy libs/common/wildlens services
+	$(BIN)/mypy libs/common/wildlens services tests
 	$(BIN)/lint-imports --no-cache
 
 format: install-dev

@@ -129,6 +129,15 @@ def s3_bucket(unique: str) -> str:
 BACKEND_FIXTURES = {"pg_schema_prefix", "amqp_prefix", "s3_server", "s3_bucket"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "tiny_detector: the platform under test serves the tiny detector (tests/e2e)"
+    )
+    config.addinivalue_line(
+        "markers", "services(*names): the platform under test runs only these services (tests/e2e)"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that use a real backend are marked, so ``-m "not backends"`` leaves them out."""
     for item in items:

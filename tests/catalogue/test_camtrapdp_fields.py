@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from wildlens.catalogue.exchange.camtrapdp.fields import offset_text, parse, render
+from wildlens.catalogue.exchange.camtrapdp.fields import Kind, offset_text, parse, render
 
 
 def test_timestamps_are_stored_in_utc_and_written_with_a_clock() -> None:
@@ -43,10 +43,10 @@ def test_offsets_are_written_as_camtrap_dp_writes_them() -> None:
         ('{"ISO": 640}, "File": {}}', "json", '{"ISO": 640}, "File": {}}'),
     ],
 )
-def test_cells_parse_and_render_back(cell: str, kind: str, value: object) -> None:
-    parsed = parse(cell, kind)  # type: ignore[arg-type]
+def test_cells_parse_and_render_back(cell: str, kind: Kind, value: object) -> None:
+    parsed = parse(cell, kind)
     assert parsed == value
-    back = render(parsed, kind)  # type: ignore[arg-type]
+    back = render(parsed, kind)
     assert back == cell or float(back) == float(cell)
 
 

@@ -432,10 +432,18 @@ async def test_a_crashed_consumer_process_loses_nothing(
     assert await recorder.wait_handled(1) == [envelope.event_id]
 
 
-async def test_ping(make_bus: BusFactory) -> None:
+async def test_ping_answers_while_events_flow_and_delivers_nothing(make_bus: BusFactory) -> None:
+    recorder = Recorder()
     bus = make_bus()
+    bus.subscribe(Subscription("catalogue", INGESTED, recorder))
     await bus.start()
+
     await bus.ping()
+    envelope = ingested("after-ping")
+    await bus.publish([envelope])
+
+    # The subscriber hears the event published after the ping, and the ping as no event.
+    assert await recorder.wait_handled(1) == [envelope.event_id]
 
 
 async def test_rabbitmq_that_does_not_answer_is_unavailable(tmp_path: Path) -> None:

@@ -102,7 +102,7 @@ def test_an_invalid_value_is_refused_as_before(
 
 def test_a_group_given_to_settings_without_its_service_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="ingest\n  Extra inputs are not permitted"):
-        Settings(data_dir=tmp_path, ingest={"max_image_bytes": 1})
+        Settings.model_validate({"data_dir": tmp_path, "ingest": {"max_image_bytes": 1}})
     with pytest.raises(LookupError, match="no 'ingest' group"):
         IngestSettings.of(Settings(data_dir=tmp_path))
 

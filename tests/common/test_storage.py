@@ -458,8 +458,19 @@ async def test_s3_presigned_urls_use_the_public_endpoint(
 # -- readiness and configuration --------------------------------------------------------
 
 
-async def test_ping_answers_for_a_working_store(store: ObjectStore) -> None:
+async def test_ping_answers_for_a_working_store_and_leaves_it_as_it_was(
+    store: ObjectStore,
+) -> None:
+    await store.put_bytes("kept/a.txt", b"a", "text/plain")
+    before = await store.list("")
+    started = time.monotonic()
+
     await store.ping()
+
+    # Readiness probes ping often: quickly, and without writing anything.
+    assert time.monotonic() - started < 5
+    assert await store.list("") == before
+    assert await store.get_bytes("kept/a.txt") == b"a"
 
 
 async def test_ping_on_a_closed_port_raises_unavailable() -> None:

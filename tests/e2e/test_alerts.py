@@ -13,18 +13,26 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, get_media, running, user_token
+from tests.support.factories import Sites
+from tests.support.platform import (
+    RunningPlatform,
+    admin_token,
+    eventually,
+    get_media,
+    running,
+    user_token,
+)
 from tests.support.results import analysis, animal, person
 from tests.support.tiny_models import generate_scene
 from wildlens.catalogue.alerts.delivery import RetryPolicy
 from wildlens.catalogue.settings import AlertSettings
+from wildlens.common.settings import Settings
 
 
 @dataclass
@@ -151,175 +159,168 @@ async def _rule(wl: Any, admin: str, site: Site, **fields: Any) -> dict[str, Any
 
 
 async def test_a_matching_sighting_reaches_the_receiver_signed(
-    settings_for: Any, receiver: Receiver
+    wl: RunningPlatform, settings: Settings, admin: str, receiver: Receiver, new_site: Sites
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        taxa = await import_tree(wl.client, admin)
-        site = await create_site(wl.client, admin)
-        other = await ok(
-            await wl.client.post(
-                f"/v1/projects/{site.project_id}/locations",
-                json={"name": "Elsewhere", "latitude": 51.0, "longitude": 4.5},
-                headers=bearer(admin),
+    taxa = await import_tree(wl.client, admin)
+    site = await new_site()
+    other = await ok(
+        await wl.client.post(
+            f"/v1/projects/{site.project_id}/locations",
+            json={"name": "Elsewhere", "latitude": 51.0, "longitude": 4.5},
+            headers=bearer(admin),
+        ),
+        201,
+    )
+    # Herons (a family: the species below it count) seen confidently at night, camera time.
+    herons = await _rule(
+        wl,
+        admin,
+        site,
+        name="Herons at night",
+        taxon_id=taxa["Ardeidae"],
+        min_confidence=0.6,
+        time_from="20:00",
+        time_to="04:00",
+        date_from="2021-03-01",
+        date_to="2021-04-01",
+        webhook_url=receiver.url,
+        secret="s3cret-s3cret-s3cret",
+    )
+    assert "secret" not in (
+        await ok(
+            await wl.client.get(
+                f"/v1/projects/{site.project_id}/alerts/{herons['id']}", headers=bearer(admin)
             ),
-            201,
+            200,
         )
-        # Herons (a family: the species below it count) seen confidently at night, camera time.
-        herons = await _rule(
-            wl,
-            admin,
-            site,
-            name="Herons at night",
-            taxon_id=taxa["Ardeidae"],
-            min_confidence=0.6,
-            time_from="20:00",
-            time_to="04:00",
-            date_from="2021-03-01",
-            date_to="2021-04-01",
-            webhook_url=receiver.url,
-            secret="s3cret-s3cret-s3cret",
-        )
-        assert "secret" not in (
-            await ok(
-                await wl.client.get(
-                    f"/v1/projects/{site.project_id}/alerts/{herons['id']}", headers=bearer(admin)
-                ),
-                200,
-            )
-        )
-        # The same herons, but only at another location: never matches here.
-        elsewhere = await _rule(
-            wl,
-            admin,
-            site,
-            taxon_id=taxa["Ardeidae"],
-            location_ids=[other["id"]],
-            webhook_url=receiver.url,
-        )
-        # Herons, but only in May: these April sightings are out of its season.
-        in_may = await _rule(
-            wl,
-            admin,
-            site,
-            taxon_id=taxa["Ardeidae"],
-            date_from="2021-05-01",
-            date_to="2021-05-31",
-            webhook_url=receiver.url,
-        )
-        # 21:30 at the camera (+01:00) is inside the night window; 12:00 is not.
-        night = await _upload(wl, site, admin, 1, "2021-04-01T21:30:00+01:00")
-        weak = await _upload(wl, site, admin, 2, "2021-04-01T22:00:00+01:00")
-        noon = await _upload(wl, site, admin, 3, "2021-04-01T12:00:00+01:00")
-        duck = await _upload(wl, site, admin, 4, "2021-04-01T23:00:00+01:00")
-        pid = site.project_id
-        await wl.platform.contexts["inference"].publish(
-            [
-                analysis(night, pid, animal(0.9, "Ardea cinerea")),
-                analysis(weak, pid, animal(0.4, "Ardea cinerea")),
-                analysis(noon, pid, animal(0.95, "Ardea alba")),
-                analysis(duck, pid, animal(0.9, "Anas platyrhynchos")),
-            ]
-        )
-        await _analysed(wl, admin, [night, weak, noon, duck])
-
-        requests = await eventually(receiver.arrived, timeout=20)
-        assert len(requests) == 1
-        request = requests[0]
-        assert signature_is_valid(
-            "s3cret-s3cret-s3cret", request.headers["wildlens-signature"], request.body
-        )
-        assert not signature_is_valid(
-            "another-secret-entirely", request.headers["wildlens-signature"], request.body
-        )
-        payload = json.loads(request.body)
-        assert request.headers["wildlens-event"] == payload["type"] == "alert.triggered"
-        assert request.headers["wildlens-delivery"] == payload["id"]
-        assert payload["rule"] == {"id": herons["id"], "name": "Herons at night"}
-        assert payload["media"]["id"] == night
-        assert payload["media"]["location"]["id"] == site.location_id
-        # A link straight to the medium on this platform.
-        assert payload["media"]["url"] == f"{settings.public_url}/v1/media/{night}"
-        assert [o["scientific_name"] for o in payload["observations"]] == ["Ardea cinerea"]
-        assert payload["observations"][0]["confidence"] == pytest.approx(0.9)
-
-        async def delivered() -> list[dict[str, Any]]:
-            found = await _deliveries(wl, admin, site, herons["id"])
-            return found if found and found[0]["status"] == "delivered" else []
-
-        (delivery,) = await eventually(delivered)
-        assert delivery["id"] == payload["id"]
-        assert delivery["media_id"] == night
-        assert delivery["attempts"] == 1
-        assert [(a["status_code"], a["outcome"]) for a in delivery["attempt_log"]] == [
-            (200, "delivered")
+    )
+    # The same herons, but only at another location: never matches here.
+    elsewhere = await _rule(
+        wl,
+        admin,
+        site,
+        taxon_id=taxa["Ardeidae"],
+        location_ids=[other["id"]],
+        webhook_url=receiver.url,
+    )
+    # Herons, but only in May: these April sightings are out of its season.
+    in_may = await _rule(
+        wl,
+        admin,
+        site,
+        taxon_id=taxa["Ardeidae"],
+        date_from="2021-05-01",
+        date_to="2021-05-31",
+        webhook_url=receiver.url,
+    )
+    # 21:30 at the camera (+01:00) is inside the night window; 12:00 is not.
+    night = await _upload(wl, site, admin, 1, "2021-04-01T21:30:00+01:00")
+    weak = await _upload(wl, site, admin, 2, "2021-04-01T22:00:00+01:00")
+    noon = await _upload(wl, site, admin, 3, "2021-04-01T12:00:00+01:00")
+    duck = await _upload(wl, site, admin, 4, "2021-04-01T23:00:00+01:00")
+    pid = site.project_id
+    await wl.platform.contexts["inference"].publish(
+        [
+            analysis(night, pid, animal(0.9, "Ardea cinerea")),
+            analysis(weak, pid, animal(0.4, "Ardea cinerea")),
+            analysis(noon, pid, animal(0.95, "Ardea alba")),
+            analysis(duck, pid, animal(0.9, "Anas platyrhynchos")),
         ]
-        assert await _deliveries(wl, admin, site, elsewhere["id"]) == []
-        assert await _deliveries(wl, admin, site, in_may["id"]) == []
+    )
+    await _analysed(wl, admin, [night, weak, noon, duck])
 
-        # The same medium analysed again by a newer model: no second alert.
-        again = analysis(night, pid, animal(0.97, "Ardea cinerea"))
-        again.detector.version = "2.0"
-        await wl.platform.contexts["inference"].publish([again])
+    requests = await eventually(receiver.arrived, timeout=20)
+    assert len(requests) == 1
+    request = requests[0]
+    assert signature_is_valid(
+        "s3cret-s3cret-s3cret", request.headers["wildlens-signature"], request.body
+    )
+    assert not signature_is_valid(
+        "another-secret-entirely", request.headers["wildlens-signature"], request.body
+    )
+    payload = json.loads(request.body)
+    assert request.headers["wildlens-event"] == payload["type"] == "alert.triggered"
+    assert request.headers["wildlens-delivery"] == payload["id"]
+    assert payload["rule"] == {"id": herons["id"], "name": "Herons at night"}
+    assert payload["media"]["id"] == night
+    assert payload["media"]["location"]["id"] == site.location_id
+    # A link straight to the medium on this platform.
+    assert payload["media"]["url"] == f"{settings.public_url}/v1/media/{night}"
+    assert [o["scientific_name"] for o in payload["observations"]] == ["Ardea cinerea"]
+    assert payload["observations"][0]["confidence"] == pytest.approx(0.9)
 
-        async def both_runs() -> bool:
-            media = await get_media(wl.client, admin, night)
-            return media is not None and len(media["analyses"]) == 2
+    async def delivered() -> list[dict[str, Any]]:
+        found = await _deliveries(wl, admin, site, herons["id"])
+        return found if found and found[0]["status"] == "delivered" else []
 
-        await eventually(both_runs)
-        assert len(await _deliveries(wl, admin, site, herons["id"])) == 1
+    (delivery,) = await eventually(delivered)
+    assert delivery["id"] == payload["id"]
+    assert delivery["media_id"] == night
+    assert delivery["attempts"] == 1
+    assert [(a["status_code"], a["outcome"]) for a in delivery["attempt_log"]] == [
+        (200, "delivered")
+    ]
+    assert await _deliveries(wl, admin, site, elsewhere["id"]) == []
+    assert await _deliveries(wl, admin, site, in_may["id"]) == []
+
+    # The same medium analysed again by a newer model: no second alert.
+    again = analysis(night, pid, animal(0.97, "Ardea cinerea"))
+    again.detector.version = "2.0"
+    await wl.platform.contexts["inference"].publish([again])
+
+    async def both_runs() -> bool:
+        media = await get_media(wl.client, admin, night)
+        return media is not None and len(media["analyses"]) == 2
+
+    await eventually(both_runs)
+    assert len(await _deliveries(wl, admin, site, herons["id"])) == 1
 
 
 async def test_failed_deliveries_are_retried_with_growing_pauses(
-    settings_for: Any, receiver: Receiver
+    wl: RunningPlatform, admin: str, site: Site, receiver: Receiver
 ) -> None:
-    settings = settings_for()
     receiver.answers = [500, 503]
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        rule = await _rule(
-            wl,
-            admin,
-            site,
-            name="People near the traps",
-            observation_type="human",
-            min_confidence=0.5,
-            webhook_url=receiver.url,
-        )
-        media_id = await _upload(wl, site, admin, 5, "2021-04-02T10:00:00+01:00")
-        await wl.platform.contexts["inference"].publish(
-            [analysis(media_id, site.project_id, person(0.8))]
-        )
+    rule = await _rule(
+        wl,
+        admin,
+        site,
+        name="People near the traps",
+        observation_type="human",
+        min_confidence=0.5,
+        webhook_url=receiver.url,
+    )
+    media_id = await _upload(wl, site, admin, 5, "2021-04-02T10:00:00+01:00")
+    await wl.platform.contexts["inference"].publish(
+        [analysis(media_id, site.project_id, person(0.8))]
+    )
 
-        async def delivered() -> list[dict[str, Any]]:
-            found = await _deliveries(wl, admin, site, rule["id"])
-            return found if found and found[0]["status"] == "delivered" else []
+    async def delivered() -> list[dict[str, Any]]:
+        found = await _deliveries(wl, admin, site, rule["id"])
+        return found if found and found[0]["status"] == "delivered" else []
 
-        (delivery,) = await eventually(delivered, timeout=30)
-        assert delivery["attempts"] == 3
-        assert [(a["number"], a["status_code"], a["outcome"]) for a in delivery["attempt_log"]] == [
-            (1, 500, "retry"),
-            (2, 503, "retry"),
-            (3, 200, "delivered"),
-        ]
-        assert "HTTP 500" in delivery["attempt_log"][0]["error"]
+    (delivery,) = await eventually(delivered, timeout=30)
+    assert delivery["attempts"] == 3
+    assert [(a["number"], a["status_code"], a["outcome"]) for a in delivery["attempt_log"]] == [
+        (1, 500, "retry"),
+        (2, 503, "retry"),
+        (3, 200, "delivered"),
+    ]
+    assert "HTTP 500" in delivery["attempt_log"][0]["error"]
 
-        requests = receiver.got()
-        assert len(requests) == 3
-        # The same alert each time (one delivery id, the same bytes), each signed afresh.
-        assert len({r.headers["wildlens-delivery"] for r in requests}) == 1
-        assert len({r.body for r in requests}) == 1
-        assert all(
-            signature_is_valid(rule["secret"], r.headers["wildlens-signature"], r.body)
-            for r in requests
-        )
-        # Exponential backoff: about 1 s, then about 2 s.
-        first, second = requests[1].at - requests[0].at, requests[2].at - requests[1].at
-        assert first >= 0.9
-        assert second >= 1.8
-        assert second > first
+    requests = receiver.got()
+    assert len(requests) == 3
+    # The same alert each time (one delivery id, the same bytes), each signed afresh.
+    assert len({r.headers["wildlens-delivery"] for r in requests}) == 1
+    assert len({r.body for r in requests}) == 1
+    assert all(
+        signature_is_valid(rule["secret"], r.headers["wildlens-signature"], r.body)
+        for r in requests
+    )
+    # Exponential backoff: about 1 s, then about 2 s.
+    first, second = requests[1].at - requests[0].at, requests[2].at - requests[1].at
+    assert first >= 0.9
+    assert second >= 1.8
+    assert second > first
 
 
 async def test_pending_deliveries_go_out_after_a_restart(
@@ -361,96 +362,86 @@ async def test_pending_deliveries_go_out_after_a_restart(
         assert len(receiver.got()) == seen_before + 1
 
 
+@pytest.mark.tiny_detector
 async def test_the_detector_itself_triggers_an_alert(
-    settings_for: Any, tiny_detector: Path, receiver: Receiver
+    wl: RunningPlatform, admin: str, site: Site, receiver: Receiver
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        rule = await _rule(
-            wl,
-            admin,
-            site,
-            observation_type="animal",
-            min_confidence=0.2,
-            webhook_url=receiver.url,
-        )
-        media_id = await _upload(wl, site, admin, 7, "2021-04-04T06:00:00+01:00")
-        (request,) = await eventually(receiver.arrived, timeout=60)
-        payload = json.loads(request.body)
-        assert payload["media"]["id"] == media_id
-        assert payload["observations"][0]["classified_by"].startswith("tiny-detector@")
-        assert signature_is_valid(
-            rule["secret"], request.headers["wildlens-signature"], request.body
-        )
+    rule = await _rule(
+        wl,
+        admin,
+        site,
+        observation_type="animal",
+        min_confidence=0.2,
+        webhook_url=receiver.url,
+    )
+    media_id = await _upload(wl, site, admin, 7, "2021-04-04T06:00:00+01:00")
+    (request,) = await eventually(receiver.arrived, timeout=60)
+    payload = json.loads(request.body)
+    assert payload["media"]["id"] == media_id
+    assert payload["observations"][0]["classified_by"].startswith("tiny-detector@")
+    assert signature_is_valid(rule["secret"], request.headers["wildlens-signature"], request.body)
 
 
-async def test_rules_are_checked_and_kept_to_managers(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        taxa = await import_tree(wl.client, admin)
-        site = await create_site(wl.client, admin)
-        elsewhere = await create_site(wl.client, admin, name="Another project")
-        url = f"/v1/projects/{site.project_id}/alerts"
-        good = {"name": "r", "observation_type": "animal", "webhook_url": "https://example.org/h"}
+async def test_rules_are_checked_and_kept_to_managers(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
+) -> None:
+    taxa = await import_tree(wl.client, admin)
+    site = await new_site()
+    elsewhere = await new_site(name="Another project")
+    url = f"/v1/projects/{site.project_id}/alerts"
+    good = {"name": "r", "observation_type": "animal", "webhook_url": "https://example.org/h"}
 
-        async def refused(body: dict[str, Any], status: int = 422) -> dict[str, Any]:
-            return dict(
-                await ok(await wl.client.post(url, json=body, headers=bearer(admin)), status)
-            )
+    async def refused(body: dict[str, Any], status: int = 422) -> dict[str, Any]:
+        return dict(await ok(await wl.client.post(url, json=body, headers=bearer(admin)), status))
 
-        assert "taxon_id" in (await refused({**good, "observation_type": None}))["detail"]
-        problem = await refused({**good, "taxon_id": "00000000-0000-4000-8000-000000000000"})
-        assert "is not a taxon" in problem["detail"]
-        problem = await refused({**good, "location_ids": [elsewhere.location_id]})
-        assert "not a location of this project" in problem["detail"]
-        assert "time_to" in (await refused({**good, "time_from": "22:00"}))["detail"]
-        await refused({**good, "webhook_url": "not a url"})
-        await refused({**good, "min_confidence": 1.5})
-        await refused({**good, "secret": "short"})
+    assert "taxon_id" in (await refused({**good, "observation_type": None}))["detail"]
+    problem = await refused({**good, "taxon_id": "00000000-0000-4000-8000-000000000000"})
+    assert "is not a taxon" in problem["detail"]
+    problem = await refused({**good, "location_ids": [elsewhere.location_id]})
+    assert "not a location of this project" in problem["detail"]
+    assert "time_to" in (await refused({**good, "time_from": "22:00"}))["detail"]
+    await refused({**good, "webhook_url": "not a url"})
+    await refused({**good, "min_confidence": 1.5})
+    await refused({**good, "secret": "short"})
 
-        rule = await ok(
-            await wl.client.post(
-                url, json={**good, "taxon_id": taxa["Ardea cinerea"]}, headers=bearer(admin)
-            ),
-            201,
-        )
-        assert rule["secret"].startswith("whsec_")
+    rule = await ok(
+        await wl.client.post(
+            url, json={**good, "taxon_id": taxa["Ardea cinerea"]}, headers=bearer(admin)
+        ),
+        201,
+    )
+    assert rule["secret"].startswith("whsec_")
 
-        member = user_token(settings, "annotator-1", {site.project_id: "annotator"})
-        response = await wl.client.get(url, headers=bearer(member))
-        assert response.status_code == 403
-        response = await wl.client.post(url, json=good, headers=bearer(member))
-        assert response.status_code == 403
-        # Another project's rules are invisible.
-        response = await wl.client.get(
-            f"/v1/projects/{elsewhere.project_id}/alerts/{rule['id']}", headers=bearer(admin)
-        )
-        assert response.status_code == 404
+    member = user_token(settings, "annotator-1", {site.project_id: "annotator"})
+    response = await wl.client.get(url, headers=bearer(member))
+    assert response.status_code == 403
+    response = await wl.client.post(url, json=good, headers=bearer(member))
+    assert response.status_code == 403
+    # Another project's rules are invisible.
+    response = await wl.client.get(
+        f"/v1/projects/{elsewhere.project_id}/alerts/{rule['id']}", headers=bearer(admin)
+    )
+    assert response.status_code == 404
 
-        paused = await ok(
-            await wl.client.patch(
-                f"{url}/{rule['id']}", json={"enabled": False}, headers=bearer(admin)
-            ),
-            200,
-        )
-        assert paused["enabled"] is False
-        assert paused["taxon_id"] == taxa["Ardea cinerea"]
-        response = await wl.client.patch(
-            f"{url}/{rule['id']}",
-            json={"taxon_id": None, "observation_type": None},
-            headers=bearer(admin),
-        )
-        assert response.status_code == 422
-        listed = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
-        assert [r["id"] for r in listed["items"]] == [rule["id"]]
-        assert (
-            await wl.client.delete(f"{url}/{rule['id']}", headers=bearer(admin))
-        ).status_code == 204
-        response = await wl.client.get(f"{url}/{rule['id']}/deliveries", headers=bearer(admin))
-        assert response.status_code == 404
+    paused = await ok(
+        await wl.client.patch(
+            f"{url}/{rule['id']}", json={"enabled": False}, headers=bearer(admin)
+        ),
+        200,
+    )
+    assert paused["enabled"] is False
+    assert paused["taxon_id"] == taxa["Ardea cinerea"]
+    response = await wl.client.patch(
+        f"{url}/{rule['id']}",
+        json={"taxon_id": None, "observation_type": None},
+        headers=bearer(admin),
+    )
+    assert response.status_code == 422
+    listed = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
+    assert [r["id"] for r in listed["items"]] == [rule["id"]]
+    assert (await wl.client.delete(f"{url}/{rule['id']}", headers=bearer(admin))).status_code == 204
+    response = await wl.client.get(f"{url}/{rule['id']}/deliveries", headers=bearer(admin))
+    assert response.status_code == 404
 
 
 def test_the_pause_between_attempts_doubles_up_to_its_ceiling() -> None:

@@ -8,7 +8,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.support.api import bearer, create_site, ok, post_media
+import pytest
+
+from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Sites, Uploads
 from tests.support.platform import (
     RunningPlatform,
     admin_token,
@@ -17,6 +20,7 @@ from tests.support.platform import (
     running,
     user_token,
 )
+from wildlens.common.settings import Settings
 from wildlens.inference.models.bundle import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
 
 
@@ -59,68 +63,67 @@ async def _versions(wl: RunningPlatform, token: str, media_id: str) -> list[str]
     return sorted(a["model_version"] for a in media["analyses"])
 
 
+@pytest.mark.tiny_detector
 async def test_a_backfill_reanalyses_the_chosen_deployment_and_time_range_with_a_named_model(
-    settings_for: Any, tiny_detector: Path, tmp_path: Path
+    wl: RunningPlatform,
+    settings: Settings,
+    admin: str,
+    site: Site,
+    upload: Uploads,
+    tiny_detector: Path,
+    tmp_path: Path,
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        taken = {
-            "early": "2021-03-30T08:00:00+01:00",
-            "inside-1": "2021-04-02T08:00:00+01:00",
-            "inside-2": "2021-04-03T21:15:00+01:00",
-            "late": "2021-04-12T08:00:00+01:00",
-        }
-        media: dict[str, str] = {}
-        for seed, (name, when) in enumerate(taken.items()):
-            posted = await ok(
-                await post_media(
-                    wl.client,
-                    site.device_token,
-                    data=_scene(seed),
-                    filename=f"{name}.jpg",
-                    fields={"captured_at": when},
-                ),
-                202,
-            )
-            media[name] = posted["media_id"]
-        for media_id in media.values():
-            assert await eventually(partial(_versions, wl, admin, media_id), timeout=60) == [
-                "0.1.0"
-            ]
-
-        await _register_candidate(wl, tiny_detector, tmp_path / "candidate", "0.2.0-candidate")
-        manager = user_token(settings, "manager", {site.project_id: "manager"})
-        accepted = await ok(
-            await wl.client.post(
-                "/v1/predict/backfills",
-                json={
-                    "project_id": site.project_id,
-                    "deployment_id": site.deployment_id,
-                    "captured_from": "2021-04-01T00:00:00+01:00",
-                    "captured_to": "2021-04-05T00:00:00+01:00",
-                    "model_name": "tiny-detector",
-                    "model_version": "0.2.0-candidate",
-                },
-                headers=bearer(manager),
+    taken = {
+        "early": "2021-03-30T08:00:00+01:00",
+        "inside-1": "2021-04-02T08:00:00+01:00",
+        "inside-2": "2021-04-03T21:15:00+01:00",
+        "late": "2021-04-12T08:00:00+01:00",
+    }
+    media: dict[str, str] = {}
+    for seed, (name, when) in enumerate(taken.items()):
+        posted = await ok(
+            await upload.post(
+                data=_scene(seed),
+                filename=f"{name}.jpg",
+                fields={"captured_at": when},
             ),
             202,
         )
-        assert accepted["project_id"] == site.project_id
+        media[name] = posted["media_id"]
+    for media_id in media.values():
+        assert await eventually(partial(_versions, wl, admin, media_id), timeout=60) == ["0.1.0"]
 
-        for name in ("inside-1", "inside-2"):
-            versions = await eventually(
-                partial(_both, wl, admin, media[name]),
-                timeout=60,
-            )
-            assert versions == ["0.1.0", "0.2.0-candidate"]
-        # The backfill is finished once the range is done; what lies outside kept one analysis.
-        for name in ("early", "late"):
-            assert await _versions(wl, admin, media[name]) == ["0.1.0"]
-        # The candidate analysed the backfill only; the production detector still serves.
-        ready = (await wl.client.get("/readyz")).json()["services"]["inference"]
-        assert ready["detector"]["version"] == "0.1.0"
+    await _register_candidate(wl, tiny_detector, tmp_path / "candidate", "0.2.0-candidate")
+    manager = user_token(settings, "manager", {site.project_id: "manager"})
+    accepted = await ok(
+        await wl.client.post(
+            "/v1/predict/backfills",
+            json={
+                "project_id": site.project_id,
+                "deployment_id": site.deployment_id,
+                "captured_from": "2021-04-01T00:00:00+01:00",
+                "captured_to": "2021-04-05T00:00:00+01:00",
+                "model_name": "tiny-detector",
+                "model_version": "0.2.0-candidate",
+            },
+            headers=bearer(manager),
+        ),
+        202,
+    )
+    assert accepted["project_id"] == site.project_id
+
+    for name in ("inside-1", "inside-2"):
+        versions = await eventually(
+            partial(_both, wl, admin, media[name]),
+            timeout=60,
+        )
+        assert versions == ["0.1.0", "0.2.0-candidate"]
+    # The backfill is finished once the range is done; what lies outside kept one analysis.
+    for name in ("early", "late"):
+        assert await _versions(wl, admin, media[name]) == ["0.1.0"]
+    # The candidate analysed the backfill only; the production detector still serves.
+    ready = (await wl.client.get("/readyz")).json()["services"]["inference"]
+    assert ready["detector"]["version"] == "0.1.0"
 
 
 async def _both(wl: RunningPlatform, token: str, media_id: str) -> list[str] | None:
@@ -180,69 +183,65 @@ async def test_a_backfill_analyses_media_recorded_before_any_detector_served(
 
 
 async def test_backfill_requests_are_for_managers_and_must_make_sense(
-    settings_for: Any,
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site, new_site: Sites
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        other = await create_site(wl.client, admin, serial="OTHER-CAM", name="Other")
-        url = "/v1/predict/backfills"
+    other = await new_site(serial="OTHER-CAM", name="Other")
+    url = "/v1/predict/backfills"
 
-        viewer = user_token(settings, "viewer", {site.project_id: "annotator"})
-        response = await wl.client.post(
-            url, json={"project_id": site.project_id}, headers=bearer(viewer)
-        )
-        assert response.status_code == 403
-        assert "manager" in response.json()["detail"]
+    viewer = user_token(settings, "viewer", {site.project_id: "annotator"})
+    response = await wl.client.post(
+        url, json={"project_id": site.project_id}, headers=bearer(viewer)
+    )
+    assert response.status_code == 403
+    assert "manager" in response.json()["detail"]
 
-        outsider = user_token(settings, "outsider", {other.project_id: "admin"})
-        response = await wl.client.post(
-            url, json={"project_id": site.project_id}, headers=bearer(outsider)
-        )
-        assert response.status_code == 404
+    outsider = user_token(settings, "outsider", {other.project_id: "admin"})
+    response = await wl.client.post(
+        url, json={"project_id": site.project_id}, headers=bearer(outsider)
+    )
+    assert response.status_code == 404
 
-        response = await wl.client.post(
-            url, json={"project_id": site.project_id}, headers=bearer(site.device_token)
-        )
-        assert response.status_code == 403
+    response = await wl.client.post(
+        url, json={"project_id": site.project_id}, headers=bearer(site.device_token)
+    )
+    assert response.status_code == 403
 
-        h = bearer(admin)
-        wrong_deployment = await wl.client.post(
-            url,
-            json={"project_id": site.project_id, "deployment_id": other.deployment_id},
-            headers=h,
-        )
-        assert wrong_deployment.status_code == 422
-        assert "deployment_id" in wrong_deployment.json()["detail"]
+    h = bearer(admin)
+    wrong_deployment = await wl.client.post(
+        url,
+        json={"project_id": site.project_id, "deployment_id": other.deployment_id},
+        headers=h,
+    )
+    assert wrong_deployment.status_code == 422
+    assert "deployment_id" in wrong_deployment.json()["detail"]
 
-        backwards = await wl.client.post(
-            url,
-            json={
-                "project_id": site.project_id,
-                "captured_from": "2021-04-05T00:00:00Z",
-                "captured_to": "2021-04-01T00:00:00Z",
-            },
-            headers=h,
-        )
-        assert backwards.status_code == 422
-        assert "captured_to must be later" in backwards.json()["detail"]
+    backwards = await wl.client.post(
+        url,
+        json={
+            "project_id": site.project_id,
+            "captured_from": "2021-04-05T00:00:00Z",
+            "captured_to": "2021-04-01T00:00:00Z",
+        },
+        headers=h,
+    )
+    assert backwards.status_code == 422
+    assert "captured_to must be later" in backwards.json()["detail"]
 
-        naive = await wl.client.post(
-            url,
-            json={"project_id": site.project_id, "captured_from": "2021-04-05T00:00:00"},
-            headers=h,
-        )
-        assert naive.status_code == 422
+    naive = await wl.client.post(
+        url,
+        json={"project_id": site.project_id, "captured_from": "2021-04-05T00:00:00"},
+        headers=h,
+    )
+    assert naive.status_code == 422
 
-        unknown = await wl.client.post(
-            url, json={"project_id": site.project_id, "model_name": "megadetector"}, headers=h
-        )
-        assert unknown.status_code == 422
-        assert "not in the model registry" in unknown.json()["detail"]
+    unknown = await wl.client.post(
+        url, json={"project_id": site.project_id, "model_name": "megadetector"}, headers=h
+    )
+    assert unknown.status_code == 422
+    assert "not in the model registry" in unknown.json()["detail"]
 
-        version_alone = await wl.client.post(
-            url, json={"project_id": site.project_id, "model_version": "5.0a"}, headers=h
-        )
-        assert version_alone.status_code == 422
-        assert "model_version needs model_name" in version_alone.json()["detail"]
+    version_alone = await wl.client.post(
+        url, json={"project_id": site.project_id, "model_version": "5.0a"}, headers=h
+    )
+    assert version_alone.status_code == 422
+    assert "model_version needs model_name" in version_alone.json()["detail"]

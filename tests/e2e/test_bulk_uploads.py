@@ -13,11 +13,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.support import bad_files
-from tests.support.api import bearer, create_site, ok, post_media
+from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Sites
 from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
 from wildlens.common.settings import Settings
+from wildlens.ingest.settings import IngestSettings
+
+# Media go up through ingest to the catalogue; nothing here needs the other services.
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
 
 def _entry(name: str, data: bytes) -> dict[str, Any]:
@@ -42,7 +48,9 @@ async def _objects(wl: RunningPlatform, prefix: str) -> list[str]:
 
 def _small_pages(settings: Settings, size: int) -> Settings:
     return settings.model_copy(
-        update={"ingest": settings.ingest.model_copy(update={"manifest_page_size": size})}
+        update={
+            "ingest": IngestSettings.of(settings).model_copy(update={"manifest_page_size": size})
+        }
     )
 
 
@@ -194,150 +202,141 @@ async def test_an_sd_card_goes_up_in_pages_resumes_and_only_verified_bytes_becom
 
 
 async def test_bytes_that_do_not_match_the_manifest_never_become_media(
-    settings_for: Any,
+    wl: RunningPlatform, admin: str, site: Site
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        declared = bad_files.real_jpeg()
-        other = bad_files.small_jpeg()
-        swapped = declared[:-1] + bytes([declared[-1] ^ 0xFF])  # same size, another hash
-        manifest = [
-            _entry("a.JPG", declared),
-            _entry("b.JPG", declared + b"\0"),
-        ]
-        # A device token works without naming the project: the token says which.
-        created = await ok(
-            await wl.client.post(
-                "/v1/uploads", json={"files": manifest}, headers=bearer(site.device_token)
-            ),
-            201,
-        )
-        a, b = created["files"]
-        await _put(wl, a["upload_url"], swapped)
-        await _put(wl, b["upload_url"], other)
-        done = await ok(
-            await wl.client.post(
-                f"/v1/uploads/{created['id']}/complete", headers=bearer(site.device_token)
-            ),
-            200,
-        )
-        errors = {f["name"]: f["error"] for f in done["processed"]}
-        assert {f["state"] for f in done["processed"]} == {"rejected"}
-        assert "SHA-256" in errors["a.JPG"]
-        assert "manifest says" in errors["b.JPG"]
-        assert await _objects(wl, "media/") == []
-        assert await _objects(wl, "staging/") == []
-        ingest = wl.platform.contexts["ingest"]
-        assert await ingest.relay.relay_once() == 0
+    declared = bad_files.real_jpeg()
+    other = bad_files.small_jpeg()
+    swapped = declared[:-1] + bytes([declared[-1] ^ 0xFF])  # same size, another hash
+    manifest = [
+        _entry("a.JPG", declared),
+        _entry("b.JPG", declared + b"\0"),
+    ]
+    # A device token works without naming the project: the token says which.
+    created = await ok(
+        await wl.client.post(
+            "/v1/uploads", json={"files": manifest}, headers=bearer(site.device_token)
+        ),
+        201,
+    )
+    a, b = created["files"]
+    await _put(wl, a["upload_url"], swapped)
+    await _put(wl, b["upload_url"], other)
+    done = await ok(
+        await wl.client.post(
+            f"/v1/uploads/{created['id']}/complete", headers=bearer(site.device_token)
+        ),
+        200,
+    )
+    errors = {f["name"]: f["error"] for f in done["processed"]}
+    assert {f["state"] for f in done["processed"]} == {"rejected"}
+    assert "SHA-256" in errors["a.JPG"]
+    assert "manifest says" in errors["b.JPG"]
+    assert await _objects(wl, "media/") == []
+    assert await _objects(wl, "staging/") == []
+    ingest = wl.platform.contexts["ingest"]
+    assert await ingest.relay.relay_once() == 0
 
-        # A rejected file gets no new URL; a stale URL's bytes are thrown away on completion.
-        fresh = await ok(
-            await wl.client.post(
-                f"/v1/uploads/{created['id']}/urls", headers=bearer(site.device_token)
-            ),
-            200,
-        )
-        assert fresh["files"] == []
-        await _put(wl, a["upload_url"], declared)
-        await ok(
-            await wl.client.post(
-                f"/v1/uploads/{created['id']}/complete", headers=bearer(site.device_token)
-            ),
-            200,
-        )
-        assert await _objects(wl, "media/") == []
-        assert await _objects(wl, "staging/") == []
+    # A rejected file gets no new URL; a stale URL's bytes are thrown away on completion.
+    fresh = await ok(
+        await wl.client.post(
+            f"/v1/uploads/{created['id']}/urls", headers=bearer(site.device_token)
+        ),
+        200,
+    )
+    assert fresh["files"] == []
+    await _put(wl, a["upload_url"], declared)
+    await ok(
+        await wl.client.post(
+            f"/v1/uploads/{created['id']}/complete", headers=bearer(site.device_token)
+        ),
+        200,
+    )
+    assert await _objects(wl, "media/") == []
+    assert await _objects(wl, "staging/") == []
 
 
-async def test_bad_manifests_are_refused_naming_the_field(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        h = bearer(admin)
-        good = _entry("ok.JPG", b"x")
+async def test_bad_manifests_are_refused_naming_the_field(
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site
+) -> None:
+    h = bearer(admin)
+    good = _entry("ok.JPG", b"x")
 
-        async def refused(body: Any, where: list[Any]) -> None:
-            response = await wl.client.post("/v1/uploads", json=body, headers=h)
-            assert response.status_code == 422, response.text
-            assert where in [f["location"] for f in response.json()["fields"]], response.json()
+    async def refused(body: Any, where: list[Any]) -> None:
+        response = await wl.client.post("/v1/uploads", json=body, headers=h)
+        assert response.status_code == 422, response.text
+        assert where in [f["location"] for f in response.json()["fields"]], response.json()
 
-        pid = site.project_id
-        await refused(
-            {"project_id": pid, "files": [{**good, "sha256": "abc"}]},
-            ["body", "files", 0, "sha256"],
-        )
-        await refused(
-            {"project_id": pid, "files": [good, {**good, "size": 0}]}, ["body", "files", 1, "size"]
-        )
-        await refused(
-            {"project_id": pid, "files": [{"size": 1, "sha256": good["sha256"]}]},
-            ["body", "files", 0, "name"],
-        )
-        await refused({"files": [good]}, ["body", "project_id"])
-        limit = settings.ingest.max_video_bytes + 1
-        await refused(
-            {"project_id": pid, "files": [{**good, "size": limit}]}, ["body", "files", 0, "size"]
-        )
-        await refused(
-            {"project_id": pid, "files": [good, {**good, "name": "b", "size": 2}]},
-            ["body", "files", 1, "size"],
-        )
-        response = await wl.client.post(
+    pid = site.project_id
+    await refused(
+        {"project_id": pid, "files": [{**good, "sha256": "abc"}]},
+        ["body", "files", 0, "sha256"],
+    )
+    await refused(
+        {"project_id": pid, "files": [good, {**good, "size": 0}]}, ["body", "files", 1, "size"]
+    )
+    await refused(
+        {"project_id": pid, "files": [{"size": 1, "sha256": good["sha256"]}]},
+        ["body", "files", 0, "name"],
+    )
+    await refused({"files": [good]}, ["body", "project_id"])
+    limit = IngestSettings.of(settings).max_video_bytes + 1
+    await refused(
+        {"project_id": pid, "files": [{**good, "size": limit}]}, ["body", "files", 0, "size"]
+    )
+    await refused(
+        {"project_id": pid, "files": [good, {**good, "name": "b", "size": 2}]},
+        ["body", "files", 1, "size"],
+    )
+    response = await wl.client.post(
+        "/v1/uploads",
+        content=b'{"project_id": "',
+        headers={**h, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "Invalid"
+
+
+async def test_another_projects_upload_is_not_found(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
+) -> None:
+    mine = await new_site(name="Mine")
+    theirs = await new_site(name="Theirs", serial="OTHER-CAM")
+    data = bad_files.small_jpeg()
+    created = await ok(
+        await wl.client.post(
             "/v1/uploads",
-            content=b'{"project_id": "',
-            headers={**h, "Content-Type": "application/json"},
-        )
-        assert response.status_code == 422
-        assert response.json()["error"] == "Invalid"
-
-
-async def test_another_projects_upload_is_not_found(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        mine = await create_site(wl.client, admin, name="Mine")
-        theirs = await create_site(wl.client, admin, name="Theirs", serial="OTHER-CAM")
-        data = bad_files.small_jpeg()
-        created = await ok(
+            json={"project_id": mine.project_id, "files": [_entry("x.jpg", data)]},
+            headers=bearer(admin),
+        ),
+        201,
+    )
+    upload = created["id"]
+    outsider = user_token(settings, "outsider", {theirs.project_id: "admin"})
+    viewer = user_token(settings, "viewer", {mine.project_id: "viewer"})
+    for token in (outsider, theirs.device_token):
+        h = bearer(token)
+        for response in (
+            await wl.client.get(f"/v1/uploads/{upload}", headers=h),
+            await wl.client.post(f"/v1/uploads/{upload}/complete", headers=h),
+            await wl.client.post(f"/v1/uploads/{upload}/urls", headers=h),
             await wl.client.post(
-                "/v1/uploads",
-                json={"project_id": mine.project_id, "files": [_entry("x.jpg", data)]},
-                headers=bearer(admin),
+                f"/v1/uploads/{upload}/files",
+                json={"files": [_entry("y.jpg", b"y")]},
+                headers=h,
             ),
-            201,
-        )
-        upload = created["id"]
-        outsider = user_token(settings, "outsider", {theirs.project_id: "admin"})
-        viewer = user_token(settings, "viewer", {mine.project_id: "viewer"})
-        for token in (outsider, theirs.device_token):
-            h = bearer(token)
-            for response in (
-                await wl.client.get(f"/v1/uploads/{upload}", headers=h),
-                await wl.client.post(f"/v1/uploads/{upload}/complete", headers=h),
-                await wl.client.post(f"/v1/uploads/{upload}/urls", headers=h),
-                await wl.client.post(
-                    f"/v1/uploads/{upload}/files",
-                    json={"files": [_entry("y.jpg", b"y")]},
-                    headers=h,
-                ),
-            ):
-                assert response.status_code == 404, response.text
-                assert response.json()["error"] == "NotFound"
-        # A viewer of the project may watch the upload but not feed it.
-        await ok(await wl.client.get(f"/v1/uploads/{upload}", headers=bearer(viewer)), 200)
-        response = await wl.client.post(f"/v1/uploads/{upload}/complete", headers=bearer(viewer))
-        assert response.status_code == 403
-        # The gateway of the project sees it.
-        await ok(
-            await wl.client.get(f"/v1/uploads/{upload}", headers=bearer(mine.device_token)), 200
-        )
-        # Starting an upload in a project one has no role in looks like a missing project.
-        response = await wl.client.post(
-            "/v1/uploads",
-            json={"project_id": mine.project_id, "files": []},
-            headers=bearer(outsider),
-        )
-        assert response.status_code == 404
+        ):
+            assert response.status_code == 404, response.text
+            assert response.json()["error"] == "NotFound"
+    # A viewer of the project may watch the upload but not feed it.
+    await ok(await wl.client.get(f"/v1/uploads/{upload}", headers=bearer(viewer)), 200)
+    response = await wl.client.post(f"/v1/uploads/{upload}/complete", headers=bearer(viewer))
+    assert response.status_code == 403
+    # The gateway of the project sees it.
+    await ok(await wl.client.get(f"/v1/uploads/{upload}", headers=bearer(mine.device_token)), 200)
+    # Starting an upload in a project one has no role in looks like a missing project.
+    response = await wl.client.post(
+        "/v1/uploads",
+        json={"project_id": mine.project_id, "files": []},
+        headers=bearer(outsider),
+    )
+    assert response.status_code == 404

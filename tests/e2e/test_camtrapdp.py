@@ -14,14 +14,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
-from tests.support.api import bearer, create_site, ok, post_media
+from tests.support.api import Site, bearer, ok, post_media
 from tests.support.camtrapdp import EXAMPLE, error_types, validate, zip_folder
-from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
+from tests.support.factories import Uploads
+from tests.support.platform import RunningPlatform, eventually, user_token
+from wildlens.common.settings import Settings
 
 IMPORTS = "/v1/projects/{}/imports/camtrap-dp"
 HERON = "62c200a9"
 IDS = {"deployments": "deploymentID", "media": "mediaID", "observations": "observationID"}
+
+# Packages are the catalogue's and uploads go through ingest; nothing here needs the rest.
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
 
 def _rows(folder: Path, table: str) -> dict[str, dict[str, str]]:
@@ -90,42 +96,41 @@ async def _export(wl: RunningPlatform, token: str, pid: str) -> bytes:
     return await _download(wl, done["download_url"])
 
 
-async def test_the_example_round_trips_losslessly(settings_for: Any, tmp_path: Path) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        pid = await _new_project(wl, admin)
-        summary = await ok(await _import(wl, admin, pid, zip_folder(EXAMPLE)), 200)
-        assert summary["created"] == {
-            "locations": 4,
-            "devices": 4,
-            "deployments": 4,
-            "media": 423,
-            "observations": 549,
-        }
-        assert summary["media_files_stored"] == 10
+async def test_the_example_round_trips_losslessly(
+    tmp_path: Path, wl: RunningPlatform, admin: str
+) -> None:
+    pid = await _new_project(wl, admin)
+    summary = await ok(await _import(wl, admin, pid, zip_folder(EXAMPLE)), 200)
+    assert summary["created"] == {
+        "locations": 4,
+        "devices": 4,
+        "deployments": 4,
+        "media": 423,
+        "observations": 549,
+    }
+    assert summary["media_files_stored"] == 10
 
-        # Again: upserted by Camtrap DP id, nothing duplicated.
-        again = await ok(await _import(wl, admin, pid, zip_folder(EXAMPLE)), 200)
-        assert again["created"] == {}
-        assert again["updated"] == {"deployments": 4, "media": 423, "observations": 549}
+    # Again: upserted by Camtrap DP id, nothing duplicated.
+    again = await ok(await _import(wl, admin, pid, zip_folder(EXAMPLE)), 200)
+    assert again["created"] == {}
+    assert again["updated"] == {"deployments": 4, "media": 423, "observations": 549}
 
-        deployments = await ok(
-            await wl.client.get(f"/v1/projects/{pid}/deployments", headers=bearer(admin)), 200
-        )
-        assert len(deployments["items"]) == 4
-        # The camera clocks, from the offsets the package's timestamps carry.
-        offsets = sorted(d["utc_offset"] for d in deployments["items"])
-        assert offsets == ["+01:00", "+02:00", "+02:00", "+02:00"]
+    deployments = await ok(
+        await wl.client.get(f"/v1/projects/{pid}/deployments", headers=bearer(admin)), 200
+    )
+    assert len(deployments["items"]) == 4
+    # The camera clocks, from the offsets the package's timestamps carry.
+    offsets = sorted(d["utc_offset"] for d in deployments["items"])
+    assert offsets == ["+01:00", "+02:00", "+02:00", "+02:00"]
 
-        # The ten heron images came inside the package and are stored by content.
-        heron = EXAMPLE / "media" / "20210531082538-RCNX0031.JPG"
-        sha = hashlib.sha256(heron.read_bytes()).hexdigest()
-        assert await wl.platform.store.exists(f"media/{sha[:2]}/{sha}.jpg")
+    # The ten heron images came inside the package and are stored by content.
+    heron = EXAMPLE / "media" / "20210531082538-RCNX0031.JPG"
+    sha = hashlib.sha256(heron.read_bytes()).hexdigest()
+    assert await wl.platform.store.exists(f"media/{sha[:2]}/{sha}.jpg")
 
-        exported = tmp_path / "export"
-        with zipfile.ZipFile(io.BytesIO(await _export(wl, admin, pid))) as archive:
-            archive.extractall(exported)
+    exported = tmp_path / "export"
+    with zipfile.ZipFile(io.BytesIO(await _export(wl, admin, pid))) as archive:
+        archive.extractall(exported)
 
     report = validate(exported / "datapackage.json")
     assert report.valid, report.flatten(["type", "message"])[:10]
@@ -191,7 +196,7 @@ def _corrupt(folder: Path) -> None:
 
 
 async def test_a_bad_package_is_refused_with_every_problem_and_nothing_imported(
-    settings_for: Any, tmp_path: Path
+    tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str
 ) -> None:
     package = tmp_path / "package"
     shutil.copytree(EXAMPLE, package)
@@ -201,94 +206,83 @@ async def test_a_bad_package_is_refused_with_every_problem_and_nothing_imported(
         validate(package / "datapackage.json")
     )
 
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        pid = await _new_project(wl, admin)
-        response = await _import(wl, admin, pid, zip_folder(package))
-        assert response.status_code == 422, response.text
-        body = response.json()
-        assert body["error"] == "Invalid"
-        problems = {(p["resource"], p.get("field"), p["type"]) for p in body["fields"]}
-        assert ("media", "captureMethod", "constraint-error") in problems
-        assert ("observations", "bboxX", "constraint-error") in problems
-        assert ("observations", "count", "constraint-error") in problems
-        assert any(r == "media" and t == "foreign-key" for r, _, t in problems)
-        assert ("deployments", "deploymentStart", "camtrap-dp") in problems or any(
-            r == "deployments" and f == "deploymentStart" for r, f, _ in problems
+    pid = await _new_project(wl, admin)
+    response = await _import(wl, admin, pid, zip_folder(package))
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "Invalid"
+    problems = {(p["resource"], p.get("field"), p["type"]) for p in body["fields"]}
+    assert ("media", "captureMethod", "constraint-error") in problems
+    assert ("observations", "bboxX", "constraint-error") in problems
+    assert ("observations", "count", "constraint-error") in problems
+    assert any(r == "media" and t == "foreign-key" for r, _, t in problems)
+    assert ("deployments", "deploymentStart", "camtrap-dp") in problems or any(
+        r == "deployments" and f == "deploymentStart" for r, f, _ in problems
+    )
+
+    for table in ("deployments", "locations", "devices"):
+        listed = await ok(
+            await wl.client.get(f"/v1/projects/{pid}/{table}", headers=bearer(admin)), 200
         )
+        assert listed["items"] == [], table
+    project = await ok(await wl.client.get(f"/v1/projects/{pid}", headers=bearer(admin)), 200)
+    assert project["id"] == pid
 
-        for table in ("deployments", "locations", "devices"):
-            listed = await ok(
-                await wl.client.get(f"/v1/projects/{pid}/{table}", headers=bearer(admin)), 200
-            )
-            assert listed["items"] == [], table
-        project = await ok(await wl.client.get(f"/v1/projects/{pid}", headers=bearer(admin)), 200)
-        assert project["id"] == pid
-
-        # Only managers import; a viewer is told so.
-        viewer = user_token(settings, "viewer", {pid: "viewer"})
-        refused = await _import(wl, viewer, pid, zip_folder(EXAMPLE))
-        assert refused.status_code == 403
+    # Only managers import; a viewer is told so.
+    viewer = user_token(settings, "viewer", {pid: "viewer"})
+    refused = await _import(wl, viewer, pid, zip_folder(EXAMPLE))
+    assert refused.status_code == 403
 
 
 async def test_uploads_to_an_imported_deployment_use_its_camera_clock(
-    settings_for: Any, heron_images: list[Path], heron_timestamps: dict[str, datetime]
+    wl: RunningPlatform, admin: str, heron_images: list[Path], heron_timestamps: dict[str, datetime]
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        h = bearer(admin)
-        pid = await _new_project(wl, admin)
-        # The package without its images: those arrive later from the camera's gateway.
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, "w") as archive:
-            for name in ("datapackage.json", "deployments.csv", "media.csv", "observations.csv"):
-                archive.write(EXAMPLE / name, name)
-        await ok(await _import(wl, admin, pid, package.getvalue()), 200)
+    h = bearer(admin)
+    pid = await _new_project(wl, admin)
+    # The package without its images: those arrive later from the camera's gateway.
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        for name in ("datapackage.json", "deployments.csv", "media.csv", "observations.csv"):
+            archive.write(EXAMPLE / name, name)
+    await ok(await _import(wl, admin, pid, package.getvalue()), 200)
 
-        deployments = await ok(
-            await wl.client.get(f"/v1/projects/{pid}/deployments", headers=h), 200
-        )
-        heron = next(d for d in deployments["items"] if d["utc_offset"] == "+01:00")
-        issued = await ok(
-            await wl.client.post(
-                f"/v1/projects/{pid}/devices/{heron['device_id']}/token", headers=h
-            ),
-            201,
-        )
-        image = heron_images[0]
-        accepted = await ok(await post_media(wl.client, issued["token"], image), 202)
+    deployments = await ok(await wl.client.get(f"/v1/projects/{pid}/deployments", headers=h), 200)
+    heron = next(d for d in deployments["items"] if d["utc_offset"] == "+01:00")
+    issued = await ok(
+        await wl.client.post(f"/v1/projects/{pid}/devices/{heron['device_id']}/token", headers=h),
+        201,
+    )
+    image = heron_images[0]
+    accepted = await ok(await post_media(wl.client, issued["token"], image), 202)
 
-        async def recorded() -> dict[str, Any] | None:
-            response = await wl.client.get(f"/v1/media/{accepted['media_id']}", headers=h)
-            return response.json() if response.status_code == 200 else None
+    async def recorded() -> dict[str, Any] | None:
+        response = await wl.client.get(f"/v1/media/{accepted['media_id']}", headers=h)
+        return response.json() if response.status_code == 200 else None
 
-        media = await eventually(recorded)
-        assert media["deployment_id"] == heron["id"]
-        # EXIF local time read with the +01:00 clock the package's timestamps implied.
-        assert datetime.fromisoformat(media["captured_at"]) == heron_timestamps[image.name]
+    media = await eventually(recorded)
+    assert media["deployment_id"] == heron["id"]
+    # EXIF local time read with the +01:00 clock the package's timestamps implied.
+    assert datetime.fromisoformat(media["captured_at"]) == heron_timestamps[image.name]
 
 
 async def test_a_project_built_from_uploads_exports_a_valid_package(
-    settings_for: Any, heron_images: list[Path], tmp_path: Path
+    heron_images: list[Path],
+    tmp_path: Path,
+    wl: RunningPlatform,
+    admin: str,
+    site: Site,
+    upload: Uploads,
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        accepted = await ok(await post_media(wl.client, site.device_token, heron_images[0]), 202)
+    accepted = await upload(heron_images[0])
 
-        async def recorded() -> bool:
-            response = await wl.client.get(
-                f"/v1/media/{accepted['media_id']}", headers=bearer(admin)
-            )
-            return response.status_code == 200
+    async def recorded() -> bool:
+        response = await wl.client.get(f"/v1/media/{accepted['media_id']}", headers=bearer(admin))
+        return response.status_code == 200
 
-        await eventually(recorded)
-        exported = tmp_path / "export"
-        with zipfile.ZipFile(io.BytesIO(await _export(wl, admin, site.project_id))) as archive:
-            archive.extractall(exported)
+    await eventually(recorded)
+    exported = tmp_path / "export"
+    with zipfile.ZipFile(io.BytesIO(await _export(wl, admin, site.project_id))) as archive:
+        archive.extractall(exported)
 
     report = validate(exported / "datapackage.json")
     assert report.valid, report.flatten(["type", "message"])[:10]

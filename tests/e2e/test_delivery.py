@@ -4,11 +4,14 @@ poison goes to dead letters without stopping the consumer, a restart loses nothi
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.support.api import create_site, ok, post_media
+from tests.support.api import Site, create_site, ok, post_media
+from tests.support.factories import Uploads
 from tests.support.platform import (
+    RunningPlatform,
     admin_token,
     embedded_settings,
     eventually,
@@ -44,40 +47,36 @@ def _analysis(media_id: str, project_id: str, version: str, boxes: int) -> Media
 
 
 async def test_duplicate_and_out_of_order_analyses_create_no_duplicate_observations(
-    settings_for: Any, heron_images: list[Path]
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads, heron_images: list[Path]
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        body = await ok(await post_media(wl.client, site.device_token, heron_images[0]), 202)
-        media_id = body["media_id"]
-        await eventually(lambda: get_media(wl.client, admin, media_id))
+    body = await upload(heron_images[0])
+    media_id = body["media_id"]
+    await eventually(lambda: get_media(wl.client, admin, media_id))
 
-        bus = wl.platform.bus
-        v2 = new_envelope(_analysis(media_id, site.project_id, "2.0", 1), producer="test")
-        v1 = new_envelope(_analysis(media_id, site.project_id, "1.0", 2), producer="test")
-        v1_again = new_envelope(_analysis(media_id, site.project_id, "1.0", 2), producer="test")
-        # The newer model's result first, then the older one, then the older one again under
-        # a new event id, then the very same event redelivered.
-        await bus.publish([v2])
-        await bus.publish([v1, v1_again, v1])
+    bus = wl.platform.bus
+    v2 = new_envelope(_analysis(media_id, site.project_id, "2.0", 1), producer="test")
+    v1 = new_envelope(_analysis(media_id, site.project_id, "1.0", 2), producer="test")
+    v1_again = new_envelope(_analysis(media_id, site.project_id, "1.0", 2), producer="test")
+    # The newer model's result first, then the older one, then the older one again under
+    # a new event id, then the very same event redelivered.
+    await bus.publish([v2])
+    await bus.publish([v1, v1_again, v1])
 
-        async def settled() -> dict[str, Any] | None:
-            media = await get_media(wl.client, admin, media_id)
-            return media if media and len(media["analyses"]) == 2 else None
-
-        media = await eventually(settled)
-        # Give the remaining duplicates time to be handled, then look again.
-        await eventually(
-            lambda: _at_least(processed_count(wl, "catalogue", "catalogue:media.analyzed"), 3)
-        )
+    async def settled() -> dict[str, Any] | None:
         media = await get_media(wl.client, admin, media_id)
-        assert media is not None
-        assert sorted(a["model_version"] for a in media["analyses"]) == ["1.0", "2.0"]
-        by_version = sorted(o["model_version"] for o in media["observations"])
-        assert by_version == ["1.0", "1.0", "2.0"]
-        assert media["status"] == "analyzed"
+        return media if media and len(media["analyses"]) == 2 else None
+
+    media = await eventually(settled)
+    # Give the remaining duplicates time to be handled, then look again.
+    await eventually(
+        lambda: _at_least(processed_count(wl, "catalogue", "catalogue:media.analyzed"), 3)
+    )
+    media = await get_media(wl.client, admin, media_id)
+    assert media is not None
+    assert sorted(a["model_version"] for a in media["analyses"]) == ["1.0", "2.0"]
+    by_version = sorted(o["model_version"] for o in media["observations"])
+    assert by_version == ["1.0", "1.0", "2.0"]
+    assert media["status"] == "analyzed"
 
 
 async def test_poison_message_is_dead_lettered_and_the_consumer_goes_on(
@@ -145,7 +144,7 @@ async def test_embedded_platform_restarted_with_messages_in_flight_loses_none(
             return media if media and media["status"] == "analyzed" else None
 
         for media_id in accepted:
-            media = await eventually(lambda mid=media_id: analyzed(mid), timeout=60)
+            media = await eventually(partial(analyzed, media_id), timeout=60)
             assert media["deployment_id"] == site.deployment_id
 
 

@@ -11,11 +11,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from PIL import Image
 
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE, zip_folder
-from tests.support.platform import RunningPlatform, admin_token, eventually, running
+from tests.support.platform import RunningPlatform, eventually
+
+# Imports and exports are the catalogue's alone.
+pytestmark = pytest.mark.services("catalogue")
 
 
 async def new_project(wl: RunningPlatform, token: str, name: str = "Exchange") -> str:
@@ -86,60 +90,57 @@ def _records(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return images, annotations
 
 
-async def test_coco_round_trips_the_camtrap_dp_example(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        source = await new_project(wl, admin, "MICA")
-        await import_example(wl, admin, source)
-        with await export_zip(wl, admin, source, "coco") as archive:
-            exported = json.loads(archive.read("coco.json"))
+async def test_coco_round_trips_the_camtrap_dp_example(wl: RunningPlatform, admin: str) -> None:
+    source = await new_project(wl, admin, "MICA")
+    await import_example(wl, admin, source)
+    with await export_zip(wl, admin, source, "coco") as archive:
+        exported = json.loads(archive.read("coco.json"))
 
-        # Every medium is an image; every media-level observation an annotation.
-        with (EXAMPLE / "observations.csv").open(newline="") as handle:
-            media_level = [r for r in csv.DictReader(handle) if r["mediaID"]]
-        images, annotations = _records(exported)
-        assert len(images) == 423
-        assert set(annotations) == {r["observationID"] for r in media_level}
-        for row in media_level:
-            annotation = annotations[row["observationID"]]
-            assert annotation["image_id"] == row["mediaID"]
-            # Blanks go under COCO Camera Traps' "empty" category.
-            kind = {"blank": "empty"}.get(row["observationType"], row["observationType"])
-            assert annotation["category"] == (row["scientificName"] or kind)
-        # Boxes are in pixels of the images that came with the package; files that live
-        # elsewhere have no known size, so their boxes cannot be written in pixels.
-        with (EXAMPLE / "media.csv").open(newline="") as handle:
-            local = {r["mediaID"] for r in csv.DictReader(handle) if "://" not in r["filePath"]}
-        boxed = [r for r in media_level if r["bboxX"]]
-        assert {r["observationID"] for r in boxed if r["mediaID"] in local} == {
-            key for key, a in annotations.items() if "bbox" in a
-        }
-        heron = next(r for r in boxed if r["mediaID"] in local)
-        image = images[heron["mediaID"]]
-        with Image.open(EXAMPLE / "media" / Path(image["file_name"]).name) as picture:
-            assert (image["width"], image["height"]) == picture.size
-        box = annotations[heron["observationID"]]["bbox"]
-        assert abs(box[0] / image["width"] - float(heron["bboxX"])) < 1e-3
-        assert abs(box[3] / image["height"] - float(heron["bboxHeight"])) < 1e-3
-        # Capture times in the camera's clock, the way COCO Camera Traps writes them.
-        assert images["07840dcc"]["datetime"] == "2020-05-30 04:57:37"
-        assert images["07840dcc"]["utc_offset"] == "+02:00"
+    # Every medium is an image; every media-level observation an annotation.
+    with (EXAMPLE / "observations.csv").open(newline="") as handle:
+        media_level = [r for r in csv.DictReader(handle) if r["mediaID"]]
+    images, annotations = _records(exported)
+    assert len(images) == 423
+    assert set(annotations) == {r["observationID"] for r in media_level}
+    for row in media_level:
+        annotation = annotations[row["observationID"]]
+        assert annotation["image_id"] == row["mediaID"]
+        # Blanks go under COCO Camera Traps' "empty" category.
+        kind = {"blank": "empty"}.get(row["observationType"], row["observationType"])
+        assert annotation["category"] == (row["scientificName"] or kind)
+    # Boxes are in pixels of the images that came with the package; files that live
+    # elsewhere have no known size, so their boxes cannot be written in pixels.
+    with (EXAMPLE / "media.csv").open(newline="") as handle:
+        local = {r["mediaID"] for r in csv.DictReader(handle) if "://" not in r["filePath"]}
+    boxed = [r for r in media_level if r["bboxX"]]
+    assert {r["observationID"] for r in boxed if r["mediaID"] in local} == {
+        key for key, a in annotations.items() if "bbox" in a
+    }
+    heron = next(r for r in boxed if r["mediaID"] in local)
+    image = images[heron["mediaID"]]
+    with Image.open(EXAMPLE / "media" / Path(image["file_name"]).name) as picture:
+        assert (image["width"], image["height"]) == picture.size
+    box = annotations[heron["observationID"]]["bbox"]
+    assert abs(box[0] / image["width"] - float(heron["bboxX"])) < 1e-3
+    assert abs(box[3] / image["height"] - float(heron["bboxHeight"])) < 1e-3
+    # Capture times in the camera's clock, the way COCO Camera Traps writes them.
+    assert images["07840dcc"]["datetime"] == "2020-05-30 04:57:37"
+    assert images["07840dcc"]["utc_offset"] == "+02:00"
 
-        target = await new_project(wl, admin, "MICA again")
-        summary = await ok(await import_coco(wl, admin, target, exported), 200)
-        assert summary["created"]["media"] == 423
-        assert summary["created"]["observations"] == len(media_level)
-        assert summary["created"]["locations"] == 4
-        again = await ok(await import_coco(wl, admin, target, exported), 200)
-        assert "media" not in again["created"]
-        assert again["updated"]["media"] == 423
+    target = await new_project(wl, admin, "MICA again")
+    summary = await ok(await import_coco(wl, admin, target, exported), 200)
+    assert summary["created"]["media"] == 423
+    assert summary["created"]["observations"] == len(media_level)
+    assert summary["created"]["locations"] == 4
+    again = await ok(await import_coco(wl, admin, target, exported), 200)
+    assert "media" not in again["created"]
+    assert again["updated"]["media"] == 423
 
-        with await export_zip(wl, admin, target, "coco") as archive:
-            reexported = json.loads(archive.read("coco.json"))
-        deployments = await ok(
-            await wl.client.get(f"/v1/projects/{target}/deployments", headers=bearer(admin)), 200
-        )
+    with await export_zip(wl, admin, target, "coco") as archive:
+        reexported = json.loads(archive.read("coco.json"))
+    deployments = await ok(
+        await wl.client.get(f"/v1/projects/{target}/deployments", headers=bearer(admin)), 200
+    )
 
     assert sorted(d["utc_offset"] for d in deployments["items"]) == [
         "+01:00",
@@ -163,8 +164,9 @@ async def test_coco_round_trips_the_camtrap_dp_example(settings_for: Any) -> Non
             assert again_annotation["bbox"] == annotation["bbox"]
 
 
-async def test_a_bad_coco_file_is_refused_with_every_problem(settings_for: Any) -> None:
-    settings = settings_for()
+async def test_a_bad_coco_file_is_refused_with_every_problem(
+    wl: RunningPlatform, admin: str
+) -> None:
     document = {
         "images": [
             {
@@ -196,40 +198,36 @@ async def test_a_bad_coco_file_is_refused_with_every_problem(settings_for: Any) 
             {"id": "a5", "image_id": 3, "category_id": 1, "bbox": [1, 1, 2, 2]},
         ],
     }
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        pid = await new_project(wl, admin)
-        refused = await import_coco(wl, admin, pid, document)
-        assert refused.status_code == 422
-        body = refused.json()
-        problems = {(p["resource"], p.get("row"), p.get("field")) for p in body["fields"]}
-        assert problems == {
-            ("images", 1, "width"),
-            ("images", 1, "datetime"),
-            ("annotations", 1, "category_id"),
-            ("annotations", 2, "image_id"),
-            ("annotations", 3, "bbox"),
-            ("annotations", 4, "bbox"),
-            ("images", None, "location"),
-        }, body["fields"]
-        assert "nothing was imported" in body["detail"]
+    pid = await new_project(wl, admin)
+    refused = await import_coco(wl, admin, pid, document)
+    assert refused.status_code == 422
+    body = refused.json()
+    problems = {(p["resource"], p.get("row"), p.get("field")) for p in body["fields"]}
+    assert problems == {
+        ("images", 1, "width"),
+        ("images", 1, "datetime"),
+        ("annotations", 1, "category_id"),
+        ("annotations", 2, "image_id"),
+        ("annotations", 3, "bbox"),
+        ("annotations", 4, "bbox"),
+        ("images", None, "location"),
+    }, body["fields"]
+    assert "nothing was imported" in body["detail"]
 
-        bad_offset = await import_coco(wl, admin, pid, document, utc_offset="CET")
-        assert bad_offset.status_code == 422
-        not_json = await wl.client.post(
-            f"/v1/projects/{pid}/imports/coco",
-            files={"file": ("coco.json", b"{not json", "application/json")},
-            headers=bearer(admin),
-        )
-        assert not_json.status_code == 422
-        assert "not JSON" in not_json.json()["detail"]
+    bad_offset = await import_coco(wl, admin, pid, document, utc_offset="CET")
+    assert bad_offset.status_code == 422
+    not_json = await wl.client.post(
+        f"/v1/projects/{pid}/imports/coco",
+        files={"file": ("coco.json", b"{not json", "application/json")},
+        headers=bearer(admin),
+    )
+    assert not_json.status_code == 422
+    assert "not JSON" in not_json.json()["detail"]
 
-        # Nothing of the refused file is in the project.
-        locations = await ok(
-            await wl.client.get(f"/v1/projects/{pid}/locations", headers=bearer(admin)), 200
-        )
-        assert locations["items"] == []
-        media = await ok(
-            await wl.client.get(f"/v1/projects/{pid}/media", headers=bearer(admin)), 200
-        )
-        assert media["items"] == []
+    # Nothing of the refused file is in the project.
+    locations = await ok(
+        await wl.client.get(f"/v1/projects/{pid}/locations", headers=bearer(admin)), 200
+    )
+    assert locations["items"] == []
+    media = await ok(await wl.client.get(f"/v1/projects/{pid}/media", headers=bearer(admin)), 200)
+    assert media["items"] == []

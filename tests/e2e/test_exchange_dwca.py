@@ -8,13 +8,14 @@ import io
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+
+import pytest
 
 from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
 from tests.e2e.test_exchange_megadetector import import_results, results
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE
-from tests.support.platform import admin_token, running
+from tests.support.platform import RunningPlatform
 
 TAXA_CSV = (
     "taxonID,parentNameUsageID,scientificName,taxonRank,vernacularName\n"
@@ -28,6 +29,10 @@ TAXA_CSV = (
 )
 TEXT = "{http://rs.tdwg.org/dwc/text/}"
 DUCK_IMAGE = "20200709093328-RCNX0001.JPG"
+
+
+# Imports and exports are the catalogue's alone.
+pytestmark = pytest.mark.services("catalogue")
 
 
 def tab_separated(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
@@ -59,44 +64,43 @@ def _expected_occurrences() -> tuple[dict[str, str], dict[str, set[str]]]:
     return kept, seen
 
 
-async def test_the_archive_describes_itself_and_records_absences(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        h = bearer(admin)
-        await ok(
-            await wl.client.post(
-                "/v1/taxa/import",
-                files={"file": ("taxa.csv", TAXA_CSV.encode(), "text/csv")},
-                headers=h,
-            ),
-            200,
-        )
-        page = await ok(await wl.client.get("/v1/taxa?limit=100", headers=h), 200)
-        taxa = {t["scientific_name"]: t["id"] for t in page["items"]}
-        pid = await new_project(wl, admin, "MICA for GBIF")
-        await import_example(wl, admin, pid)
-        expected = ["Anas", "Ardea cinerea", "Vulpes vulpes"]
-        await ok(
-            await wl.client.put(
-                f"/v1/projects/{pid}/taxa",
-                json={"taxon_ids": [taxa[n] for n in expected]},
-                headers=h,
-            ),
-            200,
-        )
-        # A machine's duck on one of the example's images.
-        machine = results([DUCK_IMAGE, "20200709093328-RCNX0002.JPG", "x"])
-        machine["images"] = machine["images"][:1]
-        machine["images"][0]["detections"][0]["classifications"] = [["1", 0.8]]
-        await ok(await import_results(wl, admin, pid, machine), 200)
+async def test_the_archive_describes_itself_and_records_absences(
+    wl: RunningPlatform, admin: str
+) -> None:
+    h = bearer(admin)
+    await ok(
+        await wl.client.post(
+            "/v1/taxa/import",
+            files={"file": ("taxa.csv", TAXA_CSV.encode(), "text/csv")},
+            headers=h,
+        ),
+        200,
+    )
+    page = await ok(await wl.client.get("/v1/taxa?limit=100", headers=h), 200)
+    taxa = {t["scientific_name"]: t["id"] for t in page["items"]}
+    pid = await new_project(wl, admin, "MICA for GBIF")
+    await import_example(wl, admin, pid)
+    expected = ["Anas", "Ardea cinerea", "Vulpes vulpes"]
+    await ok(
+        await wl.client.put(
+            f"/v1/projects/{pid}/taxa",
+            json={"taxon_ids": [taxa[n] for n in expected]},
+            headers=h,
+        ),
+        200,
+    )
+    # A machine's duck on one of the example's images.
+    machine = results([DUCK_IMAGE, "20200709093328-RCNX0002.JPG", "x"])
+    machine["images"] = machine["images"][:1]
+    machine["images"][0]["detections"][0]["classifications"] = [["1", 0.8]]
+    await ok(await import_results(wl, admin, pid, machine), 200)
 
-        with await export_zip(wl, admin, pid, "dwca") as archive:
-            names = set(archive.namelist())
-            meta = ET.fromstring(archive.read("meta.xml"))
-            eml = ET.fromstring(archive.read("eml.xml"))
-            event_header, events = tab_separated(archive.read("event.txt"))
-            occurrence_header, occurrences = tab_separated(archive.read("occurrence.txt"))
+    with await export_zip(wl, admin, pid, "dwca") as archive:
+        names = set(archive.namelist())
+        meta = ET.fromstring(archive.read("meta.xml"))
+        eml = ET.fromstring(archive.read("eml.xml"))
+        event_header, events = tab_separated(archive.read("event.txt"))
+        occurrence_header, occurrences = tab_separated(archive.read("occurrence.txt"))
 
     assert names == {"meta.xml", "eml.xml", "event.txt", "occurrence.txt"}
     # meta.xml says which column holds which term, and the files agree with it.

@@ -120,20 +120,17 @@ async def test_jobs_left_by_a_stopped_catalogue_are_finished_by_the_next(
             assert archive.namelist() == ["observations.csv"]
 
 
-async def test_an_export_request_is_checked(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        pid = await new_project(wl, admin)
-        unknown = await wl.client.post(
-            f"/v1/projects/{pid}/exports", json={"format": "shapefile"}, headers=bearer(admin)
-        )
-        assert unknown.status_code == 422
-        assert "format" in unknown.text
-        elsewhere = await wl.client.get(
-            f"/v1/projects/{pid}/exports/{uuid.uuid4()}", headers=bearer(admin)
-        )
-        assert elsewhere.status_code == 404
+async def test_an_export_request_is_checked(wl: RunningPlatform, admin: str) -> None:
+    pid = await new_project(wl, admin)
+    unknown = await wl.client.post(
+        f"/v1/projects/{pid}/exports", json={"format": "shapefile"}, headers=bearer(admin)
+    )
+    assert unknown.status_code == 422
+    assert "format" in unknown.text
+    elsewhere = await wl.client.get(
+        f"/v1/projects/{pid}/exports/{uuid.uuid4()}", headers=bearer(admin)
+    )
+    assert elsewhere.status_code == 404
 
 
 async def test_a_catalogue_that_stops_hands_its_jobs_back(settings_for: Any) -> None:

@@ -11,7 +11,7 @@ import httpx
 
 from tests.e2e.test_exchange_coco import export_zip
 from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
+from tests.support.platform import RunningPlatform, eventually, get_media
 
 
 def results(files: list[str]) -> dict[str, Any]:
@@ -70,37 +70,34 @@ async def _uploaded(wl: RunningPlatform, admin: str, images: list[Path]) -> tupl
 
 
 async def test_results_attach_to_uploaded_media_and_export_back(
-    settings_for: Any, heron_images: list[Path]
+    wl: RunningPlatform, admin: str, heron_images: list[Path]
 ) -> None:
-    settings = settings_for()
     images = heron_images[:3]
     document = results([p.name for p in images])
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        pid, media_ids = await _uploaded(wl, admin, images)
+    pid, media_ids = await _uploaded(wl, admin, images)
 
-        summary = await ok(await import_results(wl, admin, pid, document), 200)
-        assert summary["created"] == {"model_runs": 3, "observations": 2}
-        # The same results again change nothing.
-        again = await ok(await import_results(wl, admin, pid, document), 200)
-        assert again["created"] == {}
-        assert again["unchanged"] == {"model_runs": 3}
+    summary = await ok(await import_results(wl, admin, pid, document), 200)
+    assert summary["created"] == {"model_runs": 3, "observations": 2}
+    # The same results again change nothing.
+    again = await ok(await import_results(wl, admin, pid, document), 200)
+    assert again["created"] == {}
+    assert again["unchanged"] == {"model_runs": 3}
 
-        first = await get_media(wl.client, admin, media_ids[0])
-        assert first is not None
-        assert first["status"] == "analyzed"
-        observations = sorted(first["observations"], key=lambda o: -o["confidence"])
-        assert [o["observation_type"] for o in observations] == ["animal", "human"]
-        assert observations[0]["scientific_name"] == "Ardea cinerea"
-        assert observations[0]["classification_method"] == "machine"
-        assert observations[0]["classified_by"] == "md_v5a.0.0.pt@v5a.0.0"
-        assert observations[0]["bbox"] == [0.1, 0.2762, 0.1539, 0.2825]
-        failed = await get_media(wl.client, admin, media_ids[2])
-        assert failed is not None
-        assert failed["status"] == "recorded"
+    first = await get_media(wl.client, admin, media_ids[0])
+    assert first is not None
+    assert first["status"] == "analyzed"
+    observations = sorted(first["observations"], key=lambda o: -o["confidence"])
+    assert [o["observation_type"] for o in observations] == ["animal", "human"]
+    assert observations[0]["scientific_name"] == "Ardea cinerea"
+    assert observations[0]["classification_method"] == "machine"
+    assert observations[0]["classified_by"] == "md_v5a.0.0.pt@v5a.0.0"
+    assert observations[0]["bbox"] == [0.1, 0.2762, 0.1539, 0.2825]
+    failed = await get_media(wl.client, admin, media_ids[2])
+    assert failed is not None
+    assert failed["status"] == "recorded"
 
-        with await export_zip(wl, admin, pid, "megadetector") as archive:
-            exported = json.loads(archive.read("megadetector.json"))
+    with await export_zip(wl, admin, pid, "megadetector") as archive:
+        exported = json.loads(archive.read("megadetector.json"))
 
     assert exported["info"]["format_version"] == "1.6"
     assert exported["info"]["detector"] == "md_v5a.0.0.pt"
@@ -134,31 +131,28 @@ async def test_results_attach_to_uploaded_media_and_export_back(
 
 
 async def test_a_bad_results_file_is_refused_whole(
-    settings_for: Any, heron_images: list[Path]
+    wl: RunningPlatform, admin: str, heron_images: list[Path]
 ) -> None:
-    settings = settings_for()
     images = heron_images[:2]
     document = results([p.name for p in images] + ["IMG_9999.JPG"])
     document["images"][0]["detections"][0]["bbox"] = [0.9, 0.2, 0.3, 0.2]
     document["images"][0]["detections"][1]["category"] = "7"
     document["images"][0]["detections"][0]["classifications"] = [["1", 0.2], ["0", 0.7]]
     del document["info"]["format_version"]
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        pid, media_ids = await _uploaded(wl, admin, images)
-        refused = await import_results(wl, admin, pid, document)
-        assert refused.status_code == 422
-        problems = {(p["resource"], p.get("row"), p.get("field")) for p in refused.json()["fields"]}
-        assert problems == {
-            ("info", None, "format_version"),
-            ("images", 0, "detections[0].bbox"),
-            ("images", 0, "detections[0].classifications[1]"),
-            ("images", 0, "detections[1].category"),
-            ("images", 2, "file"),
-        }
-        # Not even the good image's results were kept.
-        for media_id in media_ids:
-            medium = await get_media(wl.client, admin, media_id)
-            assert medium is not None
-            assert medium["status"] == "recorded"
-            assert medium["observations"] == []
+    pid, media_ids = await _uploaded(wl, admin, images)
+    refused = await import_results(wl, admin, pid, document)
+    assert refused.status_code == 422
+    problems = {(p["resource"], p.get("row"), p.get("field")) for p in refused.json()["fields"]}
+    assert problems == {
+        ("info", None, "format_version"),
+        ("images", 0, "detections[0].bbox"),
+        ("images", 0, "detections[0].classifications[1]"),
+        ("images", 0, "detections[1].category"),
+        ("images", 2, "file"),
+    }
+    # Not even the good image's results were kept.
+    for media_id in media_ids:
+        medium = await get_media(wl.client, admin, media_id)
+        assert medium is not None
+        assert medium["status"] == "recorded"
+        assert medium["observations"] == []

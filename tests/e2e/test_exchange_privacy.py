@@ -7,13 +7,15 @@ import csv
 import io
 import json
 import math
-from typing import Any
+
+import pytest
 
 from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
 from tests.e2e.test_exchange_dwca import tab_separated
 from tests.support.api import bearer, ok
-from tests.support.platform import admin_token, running
+from tests.support.platform import RunningPlatform
 from wildlens.common.auth import TokenIssuer, load_keyring
+from wildlens.common.settings import Settings
 
 TAXA_CSV = (
     "taxonID,parentNameUsageID,scientificName,taxonRank\n"
@@ -26,50 +28,53 @@ POLECAT_DEPLOYMENT, POLECAT_LAT, POLECAT_LON = "577b543a", 51.184, 5.659
 OTHER_DEPLOYMENT, OTHER_LAT, OTHER_LON = "00a2c20d", 51.496, 4.774
 
 
+# Imports and exports are the catalogue's alone.
+pytestmark = pytest.mark.services("catalogue")
+
+
 def _cell_centre(value: float, precision: float) -> float:
     return math.floor(value / precision) * precision + precision / 2
 
 
-async def test_sensitive_places_are_generalised_in_every_export(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        h = bearer(admin)
-        await ok(
-            await wl.client.post(
-                "/v1/taxa/import",
-                files={"file": ("taxa.csv", TAXA_CSV.encode(), "text/csv")},
-                headers=h,
-            ),
-            200,
-        )
-        page = await ok(await wl.client.get("/v1/taxa?limit=100", headers=h), 200)
-        family = next(t["id"] for t in page["items"] if t["scientific_name"] == "Mustelidae")
-        pid = await new_project(wl, admin, "MICA")
-        await import_example(wl, admin, pid)
-        await ok(
-            await wl.client.patch(
-                f"/v1/projects/{pid}/privacy",
-                json={"sensitive_taxa": [family], "coordinate_precision": 0.1},
-                headers=h,
-            ),
-            200,
-        )
-        issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
-        viewer = issuer.user_token("viewer", {pid: "viewer"})
-        trusted = issuer.user_token(
-            "trusted", {pid: "viewer"}, permissions={pid: ["precise_locations"]}
-        )
-        exports: dict[str, dict[str, bytes]] = {}
-        for who, token in (("viewer", viewer), ("trusted", trusted)):
-            exports[who] = {}
-            for fmt, name in (
-                ("csv", "observations.csv"),
-                ("dwca", "event.txt"),
-                ("coco", "coco.json"),
-            ):
-                with await export_zip(wl, token, pid, fmt) as archive:
-                    exports[who][fmt] = archive.read(name)
+async def test_sensitive_places_are_generalised_in_every_export(
+    wl: RunningPlatform, settings: Settings, admin: str
+) -> None:
+    h = bearer(admin)
+    await ok(
+        await wl.client.post(
+            "/v1/taxa/import",
+            files={"file": ("taxa.csv", TAXA_CSV.encode(), "text/csv")},
+            headers=h,
+        ),
+        200,
+    )
+    page = await ok(await wl.client.get("/v1/taxa?limit=100", headers=h), 200)
+    family = next(t["id"] for t in page["items"] if t["scientific_name"] == "Mustelidae")
+    pid = await new_project(wl, admin, "MICA")
+    await import_example(wl, admin, pid)
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{pid}/privacy",
+            json={"sensitive_taxa": [family], "coordinate_precision": 0.1},
+            headers=h,
+        ),
+        200,
+    )
+    issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
+    viewer = issuer.user_token("viewer", {pid: "viewer"})
+    trusted = issuer.user_token(
+        "trusted", {pid: "viewer"}, permissions={pid: ["precise_locations"]}
+    )
+    exports: dict[str, dict[str, bytes]] = {}
+    for who, token in (("viewer", viewer), ("trusted", trusted)):
+        exports[who] = {}
+        for fmt, name in (
+            ("csv", "observations.csv"),
+            ("dwca", "event.txt"),
+            ("coco", "coco.json"),
+        ):
+            with await export_zip(wl, token, pid, fmt) as archive:
+                exports[who][fmt] = archive.read(name)
 
     general_lat = _cell_centre(POLECAT_LAT, 0.1)
     general_lon = _cell_centre(POLECAT_LON, 0.1)

@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import DATA
-from tests.support.api import create_site, ok, post_media
+from tests.support.api import Site
+from tests.support.factories import Uploads
 from tests.support.heron_detector import build_heron_detector, heron_boxes
-from tests.support.platform import admin_token, eventually, get_media, running
+from tests.support.platform import RunningPlatform, eventually, get_media
+
+
+@pytest.fixture
+def detector(heron_detector: Path) -> Path:
+    """A detector trained on the example's herons."""
+    return heron_detector
 
 
 @pytest.fixture(scope="session")
@@ -37,30 +44,21 @@ def _iou(a: list[float], b: tuple[float, float, float, float]) -> float:
 
 
 async def test_every_heron_is_found_where_the_camtrap_dp_example_says_it_is(
-    settings_for: Any, heron_detector: Path
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads
 ) -> None:
     truth = heron_boxes(DATA)
     assert len(truth) == 10
-    settings = settings_for(detector=heron_detector)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        uploaded = {
-            name: (
-                await ok(await post_media(wl.client, site.device_token, DATA / "media" / name), 202)
-            )["media_id"]
-            for name in sorted(truth)
-        }
+    uploaded = {name: (await upload(DATA / "media" / name))["media_id"] for name in sorted(truth)}
 
-        async def analysed(media_id: str) -> dict[str, Any] | None:
-            media = await get_media(wl.client, admin, media_id)
-            return media if media and media["status"] == "analyzed" else None
+    async def analysed(media_id: str) -> dict[str, Any] | None:
+        media = await get_media(wl.client, admin, media_id)
+        return media if media and media["status"] == "analyzed" else None
 
-        for name, media_id in uploaded.items():
-            media = await eventually(partial(analysed, media_id), timeout=90)
-            assert media["deployment_id"] == site.deployment_id
-            assert [a["model_name"] for a in media["analyses"]] == ["heron-detector"]
-            animals = [o for o in media["observations"] if o["category"] == "animal"]
-            assert animals, f"no animal found in {name}"
-            best = max(animals, key=lambda o: o["confidence"])
-            assert _iou(best["bbox"], truth[name]) >= 0.5, (name, best["bbox"], truth[name])
+    for name, media_id in uploaded.items():
+        media = await eventually(partial(analysed, media_id), timeout=90)
+        assert media["deployment_id"] == site.deployment_id
+        assert [a["model_name"] for a in media["analyses"]] == ["heron-detector"]
+        animals = [o for o in media["observations"] if o["category"] == "animal"]
+        assert animals, f"no animal found in {name}"
+        best = max(animals, key=lambda o: o["confidence"])
+        assert _iou(best["bbox"], truth[name]) >= 0.5, (name, best["bbox"], truth[name])

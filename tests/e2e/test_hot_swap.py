@@ -10,7 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.support.api import create_site, ok, post_media
+import pytest
+
+from tests.support.api import Site, create_site, ok, post_media
+from tests.support.factories import Sites, Uploads
 from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
 from wildlens.common.events import new_envelope
 from wildlens.common.events.v1.inference_pb2 import (
@@ -19,6 +22,7 @@ from wildlens.common.events.v1.inference_pb2 import (
     MODEL_SCOPE_PROJECT,
     ModelPromoted,
 )
+from wildlens.common.settings import Settings
 from wildlens.inference.models.bundle import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
 
 
@@ -90,100 +94,95 @@ def _loads(metrics: str, outcome: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+@pytest.mark.tiny_detector
 async def test_a_promoted_detector_serves_without_a_restart_and_in_flight_work_finishes(
-    settings_for: Any, tiny_detector: Path, tmp_path: Path
+    wl: RunningPlatform,
+    admin: str,
+    site: Site,
+    upload: Uploads,
+    tiny_detector: Path,
+    tmp_path: Path,
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
     v2 = _version_of(tiny_detector, tmp_path / "v2", "0.2.0")
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        assert await _analysed_by(wl, admin, site.device_token, seed=1) == "0.1.0"
+    assert await _analysed_by(wl, admin, site.device_token, seed=1) == "0.1.0"
 
-        await _upload_bundle(wl, v2, "models/tiny-detector/0.2.0")
-        # A backlog is in flight while the promotion arrives: every image is analysed once,
-        # by one model or the other, and none is dropped or failed.
-        posted = [
-            await ok(
-                await post_media(
-                    wl.client, site.device_token, data=_scene(100 + i), filename=f"b{i}.jpg"
-                ),
-                202,
-            )
-            for i in range(6)
-        ]
-        await _promote(wl, "models/tiny-detector/0.2.0", load_bundle(v2).manifest.sha256, "0.2.0")
-        await eventually(lambda: _serves(wl, "0.2.0"), timeout=60)
+    await _upload_bundle(wl, v2, "models/tiny-detector/0.2.0")
+    # A backlog is in flight while the promotion arrives: every image is analysed once,
+    # by one model or the other, and none is dropped or failed.
+    posted = [
+        await ok(
+            await upload.post(data=_scene(100 + i), filename=f"b{i}.jpg"),
+            202,
+        )
+        for i in range(6)
+    ]
+    await _promote(wl, "models/tiny-detector/0.2.0", load_bundle(v2).manifest.sha256, "0.2.0")
+    await eventually(lambda: _serves(wl, "0.2.0"), timeout=60)
 
-        async def all_analysed() -> list[dict[str, Any]] | None:
-            media = [await get_media(wl.client, admin, p["media_id"]) for p in posted]
-            done = [m for m in media if m and m["status"] == "analyzed"]
-            return done if len(done) == len(posted) else None
+    async def all_analysed() -> list[dict[str, Any]] | None:
+        media = [await get_media(wl.client, admin, p["media_id"]) for p in posted]
+        done = [m for m in media if m and m["status"] == "analyzed"]
+        return done if len(done) == len(posted) else None
 
-        backlog = await eventually(all_analysed, timeout=60)
-        for media in backlog:
-            assert [a["failure"] for a in media["analyses"]] == [""]
-            assert media["analyses"][0]["model_version"] in {"0.1.0", "0.2.0"}
+    backlog = await eventually(all_analysed, timeout=60)
+    for media in backlog:
+        assert [a["failure"] for a in media["analyses"]] == [""]
+        assert media["analyses"][0]["model_version"] in {"0.1.0", "0.2.0"}
 
-        assert await _analysed_by(wl, admin, site.device_token, seed=2) == "0.2.0"
-        metrics = (await wl.client.get("/metrics")).text
-        assert 'version="0.2.0"' in metrics  # the info metric names the version now serving
-        assert _loads(metrics, "ok") >= 1
+    assert await _analysed_by(wl, admin, site.device_token, seed=2) == "0.2.0"
+    metrics = (await wl.client.get("/metrics")).text
+    assert 'version="0.2.0"' in metrics  # the info metric names the version now serving
+    assert _loads(metrics, "ok") >= 1
 
 
+@pytest.mark.tiny_detector
 async def test_a_corrupt_bundle_is_refused_and_the_old_model_keeps_serving(
-    settings_for: Any, tiny_detector: Path, tmp_path: Path
+    wl: RunningPlatform, admin: str, site: Site, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
     v3 = _version_of(tiny_detector, tmp_path / "v3", "0.3.0")
     promised = load_bundle(v3).manifest.sha256
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        failed_before = _loads((await wl.client.get("/metrics")).text, "failed")
+    failed_before = _loads((await wl.client.get("/metrics")).text, "failed")
 
-        # The ONNX file in storage is not the one the promotion and the manifest vouch for.
-        await _upload_bundle(wl, v3, "models/tiny-detector/0.3.0")
-        truncated = (v3 / MODEL_FILE).read_bytes()[:-100]
-        await wl.platform.store.put_bytes(
-            "models/tiny-detector/0.3.0/model.onnx", truncated, "application/octet-stream"
-        )
-        await _promote(wl, "models/tiny-detector/0.3.0", promised, "0.3.0")
-        # A promotion naming a bundle that is not there at all.
-        await _promote(wl, "models/tiny-detector/9.9.9", promised, "9.9.9")
+    # The ONNX file in storage is not the one the promotion and the manifest vouch for.
+    await _upload_bundle(wl, v3, "models/tiny-detector/0.3.0")
+    truncated = (v3 / MODEL_FILE).read_bytes()[:-100]
+    await wl.platform.store.put_bytes(
+        "models/tiny-detector/0.3.0/model.onnx", truncated, "application/octet-stream"
+    )
+    await _promote(wl, "models/tiny-detector/0.3.0", promised, "0.3.0")
+    # A promotion naming a bundle that is not there at all.
+    await _promote(wl, "models/tiny-detector/9.9.9", promised, "9.9.9")
 
-        async def refused_twice() -> bool:
-            metrics = (await wl.client.get("/metrics")).text
-            return _loads(metrics, "failed") >= failed_before + 2
+    async def refused_twice() -> bool:
+        metrics = (await wl.client.get("/metrics")).text
+        return _loads(metrics, "failed") >= failed_before + 2
 
-        await eventually(refused_twice, timeout=60)
-        assert [m["version"] for m in await _serving(wl)] == ["0.1.0"]
-        assert await _analysed_by(wl, admin, site.device_token, seed=3) == "0.1.0"
+    await eventually(refused_twice, timeout=60)
+    assert [m["version"] for m in await _serving(wl)] == ["0.1.0"]
+    assert await _analysed_by(wl, admin, site.device_token, seed=3) == "0.1.0"
 
 
+@pytest.mark.tiny_detector
 async def test_a_project_model_serves_that_project_only(
-    settings_for: Any, tiny_detector: Path, tmp_path: Path
+    wl: RunningPlatform, admin: str, tiny_detector: Path, tmp_path: Path, new_site: Sites
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
     v4 = _version_of(tiny_detector, tmp_path / "v4", "0.4.0-herons")
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        herons = await create_site(wl.client, admin, serial="CAM-A", name="Herons")
-        others = await create_site(wl.client, admin, serial="CAM-B", name="Others")
-        await _upload_bundle(wl, v4, "models/tiny-detector/0.4.0-herons")
-        await _promote(
-            wl,
-            "models/tiny-detector/0.4.0-herons",
-            load_bundle(v4).manifest.sha256,
-            "0.4.0-herons",
-            project_id=herons.project_id,
-        )
-        await eventually(lambda: _serves(wl, "0.4.0-herons", herons.project_id), timeout=60)
-        versions = await asyncio.gather(
-            _analysed_by(wl, admin, herons.device_token, seed=4),
-            _analysed_by(wl, admin, others.device_token, seed=5),
-        )
-        assert list(versions) == ["0.4.0-herons", "0.1.0"]
+    herons = await new_site(serial="CAM-A", name="Herons")
+    others = await new_site(serial="CAM-B", name="Others")
+    await _upload_bundle(wl, v4, "models/tiny-detector/0.4.0-herons")
+    await _promote(
+        wl,
+        "models/tiny-detector/0.4.0-herons",
+        load_bundle(v4).manifest.sha256,
+        "0.4.0-herons",
+        project_id=herons.project_id,
+    )
+    await eventually(lambda: _serves(wl, "0.4.0-herons", herons.project_id), timeout=60)
+    versions = await asyncio.gather(
+        _analysed_by(wl, admin, herons.device_token, seed=4),
+        _analysed_by(wl, admin, others.device_token, seed=5),
+    )
+    assert list(versions) == ["0.4.0-herons", "0.1.0"]
 
 
 async def test_a_replica_that_starts_later_loads_the_production_model(
@@ -228,38 +227,36 @@ async def test_a_replica_that_starts_later_loads_the_production_model(
 
 
 async def test_without_a_global_detector_other_projects_media_stay_recorded(
-    settings_for: Any, tiny_detector: Path, tmp_path: Path
+    wl: RunningPlatform, settings: Settings, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    settings = settings_for()
     v6 = _version_of(tiny_detector, tmp_path / "v6", "0.6.0-herons")
-    async with running(settings) as wl:
-        # Counted for the whole test process: what earlier tests consumed is left out.
-        before = await _recorded_consumed(wl)
-        admin = admin_token(settings)
-        herons = await create_site(wl.client, admin, serial="CAM-H", name="Herons")
-        others = await create_site(wl.client, admin, serial="CAM-O", name="Others")
-        await _upload_bundle(wl, v6, "models/tiny-detector/0.6.0-herons")
-        await _promote(
-            wl,
-            "models/tiny-detector/0.6.0-herons",
-            load_bundle(v6).manifest.sha256,
-            "0.6.0-herons",
-            project_id=herons.project_id,
-        )
-        await eventually(lambda: _serves(wl, "0.6.0-herons", herons.project_id), timeout=60)
-        waiting = await ok(
-            await post_media(wl.client, others.device_token, data=_scene(7), filename="o.jpg"), 202
-        )
-        assert await _analysed_by(wl, admin, herons.device_token, seed=8) == "0.6.0-herons"
+    # Counted for the whole test process: what earlier tests consumed is left out.
+    before = await _recorded_consumed(wl)
+    admin = admin_token(settings)
+    herons = await create_site(wl.client, admin, serial="CAM-H", name="Herons")
+    others = await create_site(wl.client, admin, serial="CAM-O", name="Others")
+    await _upload_bundle(wl, v6, "models/tiny-detector/0.6.0-herons")
+    await _promote(
+        wl,
+        "models/tiny-detector/0.6.0-herons",
+        load_bundle(v6).manifest.sha256,
+        "0.6.0-herons",
+        project_id=herons.project_id,
+    )
+    await eventually(lambda: _serves(wl, "0.6.0-herons", herons.project_id), timeout=60)
+    waiting = await ok(
+        await post_media(wl.client, others.device_token, data=_scene(7), filename="o.jpg"), 202
+    )
+    assert await _analysed_by(wl, admin, herons.device_token, seed=8) == "0.6.0-herons"
 
-        async def consumed_both() -> bool:
-            return await _recorded_consumed(wl) >= before + 2
+    async def consumed_both() -> bool:
+        return await _recorded_consumed(wl) >= before + 2
 
-        await eventually(consumed_both, timeout=60)
-        media = await get_media(wl.client, admin, waiting["media_id"])
-        assert media is not None
-        assert media["status"] == "recorded"
-        assert media["analyses"] == []
+    await eventually(consumed_both, timeout=60)
+    media = await get_media(wl.client, admin, waiting["media_id"])
+    assert media is not None
+    assert media["status"] == "recorded"
+    assert media["analyses"] == []
 
 
 async def _recorded_consumed(wl: RunningPlatform) -> float:

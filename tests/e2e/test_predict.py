@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, get_media, running, user_token
+from tests.support.api import Site, bearer, ok
+from tests.support.factories import Uploads
+from tests.support.platform import (
+    RunningPlatform,
+    eventually,
+    get_media,
+    running,
+    user_token,
+)
+from wildlens.common.settings import Settings
 
 TRUTH = (0.30, 0.25, 0.35, 0.40)
 
@@ -64,86 +72,79 @@ def _best_animal(body: dict[str, Any]) -> dict[str, Any]:
     return max(detections, key=lambda d: d["conf"])
 
 
+@pytest.mark.tiny_detector
+@pytest.mark.services("inference")
 async def test_an_uploaded_image_comes_back_in_megadetector_format(
-    settings_for: Any, tiny_detector: Path
+    wl: RunningPlatform, settings: Settings
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
-    async with running(settings) as wl:
-        viewer = user_token(settings, "app", {})
-        response = await wl.client.post(
-            "/v1/predict",
-            files={"file": ("IMG_0042.JPG", _scene_jpeg(), "image/jpeg")},
-            headers=bearer(viewer),
-        )
-        body = await ok(response, 200)
-        check_megadetector_format(body)
-        assert body["detection_categories"] == {"1": "animal"}
-        assert body["info"]["detector"] == "tiny-detector 0.1.0"
-        assert [image["file"] for image in body["images"]] == ["IMG_0042.JPG"]
-        best = _best_animal(body)
-        assert best["conf"] >= 0.2
-        assert _iou(best["bbox"], TRUTH) >= 0.5
+    viewer = user_token(settings, "app", {})
+    response = await wl.client.post(
+        "/v1/predict",
+        files={"file": ("IMG_0042.JPG", _scene_jpeg(), "image/jpeg")},
+        headers=bearer(viewer),
+    )
+    body = await ok(response, 200)
+    check_megadetector_format(body)
+    assert body["detection_categories"] == {"1": "animal"}
+    assert body["info"]["detector"] == "tiny-detector 0.1.0"
+    assert [image["file"] for image in body["images"]] == ["IMG_0042.JPG"]
+    best = _best_animal(body)
+    assert best["conf"] >= 0.2
+    assert _iou(best["bbox"], TRUTH) >= 0.5
 
-        # The same numbers the pipeline publishes: predictions share the consumer's batcher.
-        metrics = (await wl.client.get("/metrics")).text
-        assert 'wildlens_inference_images_total{outcome="ok",source="predict"}' in metrics
+    # The same numbers the pipeline publishes: predictions share the consumer's batcher.
+    metrics = (await wl.client.get("/metrics")).text
+    assert 'wildlens_inference_images_total{outcome="ok",source="predict"}' in metrics
 
 
+@pytest.mark.tiny_detector
 async def test_a_media_id_the_caller_may_read_is_analysed_and_others_are_not_found(
-    settings_for: Any, tiny_detector: Path
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site, upload: Uploads
 ) -> None:
-    settings = settings_for(detector=tiny_detector)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        truth = (0.5, 0.4, 0.3, 0.35)
-        posted = await ok(
-            await post_media(
-                wl.client,
-                site.device_token,
-                data=_scene_jpeg(seed=7, truth=truth),
-                filename="scene.jpg",
-                fields={"captured_at": "2021-04-01T12:00:00+02:00"},
-            ),
-            202,
-        )
-        media_id = posted["media_id"]
-        assert await eventually(lambda: get_media(wl.client, admin, media_id))
+    truth = (0.5, 0.4, 0.3, 0.35)
+    posted = await ok(
+        await upload.post(
+            data=_scene_jpeg(seed=7, truth=truth),
+            filename="scene.jpg",
+            fields={"captured_at": "2021-04-01T12:00:00+02:00"},
+        ),
+        202,
+    )
+    media_id = posted["media_id"]
+    assert await eventually(lambda: get_media(wl.client, admin, media_id))
 
-        viewer = user_token(settings, "viewer", {site.project_id: "viewer"})
-        body = await ok(
-            await wl.client.post(
-                "/v1/predict", data={"media_id": media_id}, headers=bearer(viewer)
-            ),
-            200,
-        )
-        check_megadetector_format(body)
-        assert body["images"][0]["file"] == media_id
-        assert _iou(_best_animal(body)["bbox"], truth) >= 0.5
+    viewer = user_token(settings, "viewer", {site.project_id: "viewer"})
+    body = await ok(
+        await wl.client.post("/v1/predict", data={"media_id": media_id}, headers=bearer(viewer)),
+        200,
+    )
+    check_megadetector_format(body)
+    assert body["images"][0]["file"] == media_id
+    assert _iou(_best_animal(body)["bbox"], truth) >= 0.5
 
-        other = await ok(
-            await wl.client.post("/v1/projects", json={"name": "other"}, headers=bearer(admin)),
-            201,
-        )
-        outsider = user_token(settings, "outsider", {other["id"]: "admin"})
-        for token in (outsider, user_token(settings, "stranger", {})):
-            response = await wl.client.post(
-                "/v1/predict", data={"media_id": media_id}, headers=bearer(token)
-            )
-            assert response.status_code == 404, response.text
-            assert response.json()["error"] == "NotFound"
+    other = await ok(
+        await wl.client.post("/v1/projects", json={"name": "other"}, headers=bearer(admin)),
+        201,
+    )
+    outsider = user_token(settings, "outsider", {other["id"]: "admin"})
+    for token in (outsider, user_token(settings, "stranger", {})):
         response = await wl.client.post(
-            "/v1/predict",
-            data={"media_id": "00000000-0000-4000-8000-000000000000"},
-            headers=bearer(admin),
+            "/v1/predict", data={"media_id": media_id}, headers=bearer(token)
         )
-        assert response.status_code == 404
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "NotFound"
+    response = await wl.client.post(
+        "/v1/predict",
+        data={"media_id": "00000000-0000-4000-8000-000000000000"},
+        headers=bearer(admin),
+    )
+    assert response.status_code == 404
 
-        # A gateway's device token may post media, not ask for predictions.
-        response = await wl.client.post(
-            "/v1/predict", data={"media_id": media_id}, headers=bearer(site.device_token)
-        )
-        assert response.status_code == 403
+    # A gateway's device token may post media, not ask for predictions.
+    response = await wl.client.post(
+        "/v1/predict", data={"media_id": media_id}, headers=bearer(site.device_token)
+    )
+    assert response.status_code == 403
 
 
 async def test_bad_requests_say_what_is_wrong(settings_for: Any, tiny_detector: Path) -> None:
@@ -205,16 +206,17 @@ async def test_bad_requests_say_what_is_wrong(settings_for: Any, tiny_detector: 
         assert stranger_project.status_code == 404
 
 
-async def test_without_a_detector_predict_answers_unavailable(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        response = await wl.client.post(
-            "/v1/predict",
-            files={"file": ("a.jpg", _scene_jpeg(), "image/jpeg")},
-            headers=bearer(user_token(settings, "app", {})),
-        )
-        assert response.status_code == 503
-        assert "no detector" in response.json()["detail"]
+@pytest.mark.services("inference")
+async def test_without_a_detector_predict_answers_unavailable(
+    wl: RunningPlatform, settings: Settings
+) -> None:
+    response = await wl.client.post(
+        "/v1/predict",
+        files={"file": ("a.jpg", _scene_jpeg(), "image/jpeg")},
+        headers=bearer(user_token(settings, "app", {})),
+    )
+    assert response.status_code == 503
+    assert "no detector" in response.json()["detail"]
 
 
 async def test_a_classifier_adds_megadetector_classifications(

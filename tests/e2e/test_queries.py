@@ -16,8 +16,9 @@ from PIL import Image
 from sqlmodel import select
 
 from tests.e2e.test_taxa import import_tree
-from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, running, user_token
+from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Sites, Uploads
+from tests.support.platform import RunningPlatform, eventually, user_token
 from tests.support.results import analysis, animal
 from wildlens.catalogue.models import Media, Observation
 from wildlens.common.events.v1.media_pb2 import (
@@ -25,6 +26,7 @@ from wildlens.common.events.v1.media_pb2 import (
     Detection,
 )
 from wildlens.common.http import encode_cursor
+from wildlens.common.settings import Settings
 
 
 async def _get(client: Any, url: str, token: str, **params: Any) -> dict[str, Any]:
@@ -123,175 +125,171 @@ async def _setup(wl: Any, admin: str, images: list[Path]) -> dict[str, Any]:
 
 
 async def test_media_and_observations_are_found_by_every_filter(
-    settings_for: Any, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path]
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        s = await _setup(wl, admin, heron_images)
-        site, taxa = s["site"], s["taxa"]
-        pid = site.project_id
-        viewer = user_token(settings, "viewer", {pid: "viewer"})
-        media_url = f"/v1/projects/{pid}/media"
-        obs_url = f"/v1/projects/{pid}/observations"
+    s = await _setup(wl, admin, heron_images)
+    site, taxa = s["site"], s["taxa"]
+    pid = site.project_id
+    viewer = user_token(settings, "viewer", {pid: "viewer"})
+    media_url = f"/v1/projects/{pid}/media"
+    obs_url = f"/v1/projects/{pid}/observations"
 
-        async def media_ids(**params: Any) -> set[str]:
-            return {m["id"] for m in await _all(wl.client, media_url, viewer, **params)}
+    async def media_ids(**params: Any) -> set[str]:
+        return {m["id"] for m in await _all(wl.client, media_url, viewer, **params)}
 
-        async def obs_media(**params: Any) -> set[str]:
-            return {o["media_id"] for o in await _all(wl.client, obs_url, viewer, **params)}
+    async def obs_media(**params: Any) -> set[str]:
+        return {o["media_id"] for o in await _all(wl.client, obs_url, viewer, **params)}
 
-        everything = await _all(wl.client, media_url, viewer)
-        assert len(everything) == 5
-        # Capture order, ties by id, undated media last.
-        keys = [(m["captured_at"] is None, m["captured_at"] or "", m["id"]) for m in everything]
-        assert keys == sorted(keys)
-        assert everything[-1]["id"] == s["nodate"]
-        assert everything[0]["location_id"] == site.location_id
+    everything = await _all(wl.client, media_url, viewer)
+    assert len(everything) == 5
+    # Capture order, ties by id, undated media last.
+    keys = [(m["captured_at"] is None, m["captured_at"] or "", m["id"]) for m in everything]
+    assert keys == sorted(keys)
+    assert everything[-1]["id"] == s["nodate"]
+    assert everything[0]["location_id"] == site.location_id
 
-        # A family finds its species, by name or by taxon id; a class finds both families.
-        assert await media_ids(taxon_id=taxa["Ardeidae"]) == {s["heron"]}
-        assert await media_ids(taxon_id=taxa["Anatidae"]) == {s["duck"]}
-        assert await media_ids(taxon_id=taxa["Aves"]) == {s["heron"], s["duck"]}
-        assert await media_ids(taxon_id=taxa["Ardea alba"]) == set()
-        assert await obs_media(taxon_id=taxa["Aves"]) == {s["heron"], s["duck"]}
-        birds = await _all(wl.client, obs_url, viewer, taxon_id=taxa["Aves"])
-        assert {o["taxon_id"] for o in birds} == {None, taxa["Anas platyrhynchos"]}
+    # A family finds its species, by name or by taxon id; a class finds both families.
+    assert await media_ids(taxon_id=taxa["Ardeidae"]) == {s["heron"]}
+    assert await media_ids(taxon_id=taxa["Anatidae"]) == {s["duck"]}
+    assert await media_ids(taxon_id=taxa["Aves"]) == {s["heron"], s["duck"]}
+    assert await media_ids(taxon_id=taxa["Ardea alba"]) == set()
+    assert await obs_media(taxon_id=taxa["Aves"]) == {s["heron"], s["duck"]}
+    birds = await _all(wl.client, obs_url, viewer, taxon_id=taxa["Aves"])
+    assert {o["taxon_id"] for o in birds} == {None, taxa["Anas platyrhynchos"]}
 
-        assert await media_ids(observation_type="human") == {s["person"]}
-        assert await obs_media(observation_type="animal") == {s["heron"], s["duck"]}
-        assert await media_ids(classification_method="human") == {s["duck"]}
-        assert await obs_media(classification_method="machine") == {s["heron"], s["person"]}
-        assert await media_ids(min_confidence=0.5) == {s["heron"], s["person"]}
-        assert await obs_media(min_confidence=0.3, max_confidence=0.5) == {s["duck"]}
-        # The observation filters hold for one and the same observation.
-        assert await media_ids(observation_type="human", taxon_id=taxa["Aves"]) == set()
+    assert await media_ids(observation_type="human") == {s["person"]}
+    assert await obs_media(observation_type="animal") == {s["heron"], s["duck"]}
+    assert await media_ids(classification_method="human") == {s["duck"]}
+    assert await obs_media(classification_method="machine") == {s["heron"], s["person"]}
+    assert await media_ids(min_confidence=0.5) == {s["heron"], s["person"]}
+    assert await obs_media(min_confidence=0.3, max_confidence=0.5) == {s["duck"]}
+    # The observation filters hold for one and the same observation.
+    assert await media_ids(observation_type="human", taxon_id=taxa["Aves"]) == set()
 
-        assert await media_ids(status="recorded") == {s["nodate"]}
-        assert await media_ids(status="analyzed") == {
-            s["heron"],
-            s["duck"],
-            s["person"],
-            s["empty"],
-        }
-        assert await media_ids(deployment_id=site.deployment_id) == {
-            m for m, body in s["media"].items() if body["deployment_id"] == site.deployment_id
-        }
-        assert await media_ids(location_id=site.location_id) == await media_ids(
-            deployment_id=site.deployment_id
-        )
+    assert await media_ids(status="recorded") == {s["nodate"]}
+    assert await media_ids(status="analyzed") == {
+        s["heron"],
+        s["duck"],
+        s["person"],
+        s["empty"],
+    }
+    assert await media_ids(deployment_id=site.deployment_id) == {
+        m for m, body in s["media"].items() if body["deployment_id"] == site.deployment_id
+    }
+    assert await media_ids(location_id=site.location_id) == await media_ids(
+        deployment_id=site.deployment_id
+    )
 
-        times = sorted(
-            datetime.fromisoformat(b["captured_at"])
-            for b in s["media"].values()
-            if b["captured_at"]
-        )
-        first, last = times[0], times[-1]
-        window = await media_ids(captured_from=first.isoformat(), captured_to=last.isoformat())
-        assert window == {
-            m
-            for m, b in s["media"].items()
-            if b["captured_at"] and first <= datetime.fromisoformat(b["captured_at"]) < last
-        }
-        assert s["nodate"] not in window
-        obs_window = await _all(
-            wl.client,
-            obs_url,
-            viewer,
-            captured_from=first.isoformat(),
-            captured_to=last.isoformat(),
-        )
-        assert all(first <= datetime.fromisoformat(o["captured_at"]) < last for o in obs_window)
+    times = sorted(
+        datetime.fromisoformat(b["captured_at"]) for b in s["media"].values() if b["captured_at"]
+    )
+    first, last = times[0], times[-1]
+    window = await media_ids(captured_from=first.isoformat(), captured_to=last.isoformat())
+    assert window == {
+        m
+        for m, b in s["media"].items()
+        if b["captured_at"] and first <= datetime.fromisoformat(b["captured_at"]) < last
+    }
+    assert s["nodate"] not in window
+    obs_window = await _all(
+        wl.client,
+        obs_url,
+        viewer,
+        captured_from=first.isoformat(),
+        captured_to=last.isoformat(),
+    )
+    assert all(first <= datetime.fromisoformat(o["captured_at"]) < last for o in obs_window)
 
-        heron_obs = (await _get(wl.client, obs_url, viewer, taxon_id=taxa["Ardea cinerea"]))[
-            "items"
-        ]
-        assert len(heron_obs) == 1
-        assert heron_obs[0]["bbox"] == pytest.approx([0.1, 0.2, 0.3, 0.4], abs=1e-6)
-        assert heron_obs[0]["deployment_id"] == s["media"][s["heron"]]["deployment_id"]
+    heron_obs = (await _get(wl.client, obs_url, viewer, taxon_id=taxa["Ardea cinerea"]))["items"]
+    assert len(heron_obs) == 1
+    assert heron_obs[0]["bbox"] == pytest.approx([0.1, 0.2, 0.3, 0.4], abs=1e-6)
+    assert heron_obs[0]["deployment_id"] == s["media"][s["heron"]]["deployment_id"]
 
 
 async def test_filters_are_checked_and_access_is_scoped(
-    settings_for: Any, heron_images: list[Path]
+    wl: RunningPlatform,
+    settings: Settings,
+    admin: str,
+    site: Site,
+    heron_images: list[Path],
+    new_site: Sites,
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        other = await create_site(wl.client, admin, serial="OTHER-2", name="Other")
-        pid = site.project_id
-        viewer = bearer(user_token(settings, "viewer", {pid: "viewer"}))
-        outsider = bearer(user_token(settings, "outsider", {other.project_id: "admin"}))
-        for path in ("media", "observations"):
-            url = f"/v1/projects/{pid}/{path}"
-            bad: list[tuple[dict[str, Any], str]] = [
-                ({"captured_from": "2021-04-01T10:00:00"}, "captured_from"),
-                ({"captured_from": "yesterday"}, "captured_from"),
-                (
-                    {
-                        "captured_from": "2021-04-02T00:00:00Z",
-                        "captured_to": "2021-04-01T00:00:00Z",
-                    },
-                    "captured_to",
-                ),
-                ({"min_confidence": 0.9, "max_confidence": 0.1}, "max_confidence"),
-                ({"min_confidence": 1.5}, "min_confidence"),
-                ({"observation_type": "zebra"}, "observation_type"),
-                ({"classification_method": "guess"}, "classification_method"),
-                ({"status": "lost"}, "status"),
-                ({"taxon_id": "not-a-uuid"}, "taxon_id"),
-                ({"taxon_id": str(uuid.uuid4())}, "taxon_id"),
-                ({"location_id": other.location_id}, "location_id"),
-                ({"deployment_id": other.deployment_id}, "deployment_id"),
-                ({"cursor": "bm9wZQ"}, ""),
-            ]
-            for params, field in bad:
-                response = await wl.client.get(url, params=params, headers=viewer)
-                assert response.status_code == 422, (params, response.text)
-                body = response.json()
-                assert body["error"] == "Invalid"
-                if field:
-                    assert field in [f["location"][-1] for f in body["fields"]], body
-            assert (await wl.client.get(url, headers=outsider)).status_code == 404
-            device = await wl.client.get(url, headers=bearer(site.device_token))
-            assert device.status_code == 403
-            assert (await wl.client.get(url)).status_code == 401
-            assert (await ok(await wl.client.get(url, headers=viewer), 200))["items"] == []
-
-
-async def test_media_urls_download_the_image(settings_for: Any, heron_images: list[Path]) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        image = heron_images[0]
-        media_id = (await ok(await post_media(wl.client, site.device_token, image), 202))[
-            "media_id"
+    other = await new_site(serial="OTHER-2", name="Other")
+    pid = site.project_id
+    viewer = bearer(user_token(settings, "viewer", {pid: "viewer"}))
+    outsider = bearer(user_token(settings, "outsider", {other.project_id: "admin"}))
+    for path in ("media", "observations"):
+        url = f"/v1/projects/{pid}/{path}"
+        bad: list[tuple[dict[str, Any], str]] = [
+            ({"captured_from": "2021-04-01T10:00:00"}, "captured_from"),
+            ({"captured_from": "yesterday"}, "captured_from"),
+            (
+                {
+                    "captured_from": "2021-04-02T00:00:00Z",
+                    "captured_to": "2021-04-01T00:00:00Z",
+                },
+                "captured_to",
+            ),
+            ({"min_confidence": 0.9, "max_confidence": 0.1}, "max_confidence"),
+            ({"min_confidence": 1.5}, "min_confidence"),
+            ({"observation_type": "zebra"}, "observation_type"),
+            ({"classification_method": "guess"}, "classification_method"),
+            ({"status": "lost"}, "status"),
+            ({"taxon_id": "not-a-uuid"}, "taxon_id"),
+            ({"taxon_id": str(uuid.uuid4())}, "taxon_id"),
+            ({"location_id": other.location_id}, "location_id"),
+            ({"deployment_id": other.deployment_id}, "deployment_id"),
+            ({"cursor": "bm9wZQ"}, ""),
         ]
-        url = f"/v1/projects/{site.project_id}/media"
-        viewer = user_token(settings, "viewer", {site.project_id: "viewer"})
-        items = await eventually(lambda: _items(wl.client, url, viewer))
-        (item,) = items
-        assert item["id"] == media_id
-        assert datetime.fromisoformat(item["url_expires_at"]) > datetime.fromisoformat(
-            item["captured_at"]
+        for params, field in bad:
+            response = await wl.client.get(url, params=params, headers=viewer)
+            assert response.status_code == 422, (params, response.text)
+            body = response.json()
+            assert body["error"] == "Invalid"
+            if field:
+                assert field in [f["location"][-1] for f in body["fields"]], body
+        assert (await wl.client.get(url, headers=outsider)).status_code == 404
+        device = await wl.client.get(url, headers=bearer(site.device_token))
+        assert device.status_code == 403
+        assert (await wl.client.get(url)).status_code == 401
+        assert (await ok(await wl.client.get(url, headers=viewer), 200))["items"] == []
+
+
+async def test_media_urls_download_the_image(
+    wl: RunningPlatform,
+    settings: Settings,
+    admin: str,
+    site: Site,
+    upload: Uploads,
+    heron_images: list[Path],
+) -> None:
+    image = heron_images[0]
+    media_id = (await upload(image))["media_id"]
+    url = f"/v1/projects/{site.project_id}/media"
+    viewer = user_token(settings, "viewer", {site.project_id: "viewer"})
+    items = await eventually(lambda: _items(wl.client, url, viewer))
+    (item,) = items
+    assert item["id"] == media_id
+    assert datetime.fromisoformat(item["url_expires_at"]) > datetime.fromisoformat(
+        item["captured_at"]
+    )
+    link = item["url"]
+    if settings.mode == "embedded":
+        # The app's signed route: no bearer token, the signature is the authorisation.
+        parts = urlsplit(link)
+        response = await wl.client.get(f"{parts.path}?{parts.query}")
+        tampered = await wl.client.get(
+            f"{parts.path}?{parts.query}".replace("signature=", "signature=0")
         )
-        link = item["url"]
-        if settings.mode == "embedded":
-            # The app's signed route: no bearer token, the signature is the authorisation.
-            parts = urlsplit(link)
-            response = await wl.client.get(f"{parts.path}?{parts.query}")
-            tampered = await wl.client.get(
-                f"{parts.path}?{parts.query}".replace("signature=", "signature=0")
-            )
-            assert tampered.status_code == 403
-        else:
-            # A presigned URL on the S3 server.
-            assert urlsplit(link).netloc == settings.storage_url.split("/")[2]
-            async with httpx.AsyncClient() as plain:
-                response = await plain.get(link)
-        assert response.status_code == 200, response.text
-        assert response.content == image.read_bytes()
+        assert tampered.status_code == 403
+    else:
+        # A presigned URL on the S3 server.
+        assert settings.storage_url is not None
+        assert urlsplit(link).netloc == settings.storage_url.split("/")[2]
+        async with httpx.AsyncClient() as plain:
+            response = await plain.get(link)
+    assert response.status_code == 200, response.text
+    assert response.content == image.read_bytes()
 
 
 async def _items(client: Any, url: str, token: str) -> list[dict[str, Any]]:
@@ -355,9 +353,14 @@ async def _survey(wl: Any, admin: str) -> dict[str, Any]:
         await session.flush()
         session.add_all([*observations, *events])
     when = {m.id: m.captured_at for m in media}
-    dated = [o for o in observations if when[o.media_id] is not None]
-    undated = [o for o in observations if when[o.media_id] is None]
-    dated.sort(key=lambda o: (when[o.media_id], o.media_id, o.id))
+
+    def taken(o: Observation) -> datetime | None:
+        assert o.media_id is not None
+        return when[o.media_id]
+
+    dated = [o for o in observations if taken(o) is not None]
+    undated = [o for o in observations if taken(o) is None]
+    dated.sort(key=lambda o: (taken(o), o.media_id, o.id))
     undated.sort(key=lambda o: (o.media_id, o.id))
     return {
         "site": site,
@@ -369,94 +372,86 @@ async def _survey(wl: Any, admin: str) -> dict[str, Any]:
 
 
 async def test_observation_pages_hold_every_observation_once_in_capture_order(
-    settings_for: Any,
+    wl: RunningPlatform, settings: Settings, admin: str
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        s = await _survey(wl, admin)
-        site = s["site"]
-        pid = site.project_id
-        url = f"/v1/projects/{pid}/observations"
-        # Media with a capture time in that order (ties by medium), then the undated media,
-        # then the event-level observations, whatever the page size: pages end inside each
-        # part and on its boundaries.
-        for limit in (1, 2, 3, 4, 1000):
-            items = await _list(wl.client, url, admin, limit)
-            assert [o["id"] for o in items] == s["order"], limit
+    s = await _survey(wl, admin)
+    site = s["site"]
+    pid = site.project_id
+    url = f"/v1/projects/{pid}/observations"
+    # Media with a capture time in that order (ties by medium), then the undated media,
+    # then the event-level observations, whatever the page size: pages end inside each
+    # part and on its boundaries.
+    for limit in (1, 2, 3, 4, 1000):
+        items = await _list(wl.client, url, admin, limit)
+        assert [o["id"] for o in items] == s["order"], limit
 
-        by_id = {o["id"]: o for o in items}
-        for m in s["media"]:
-            for o in (o for o in items if o["media_id"] == str(m.id)):
-                expected = m.captured_at.isoformat() if m.captured_at else None
-                assert o["captured_at"] is None or expected is not None
-                if expected:
-                    assert datetime.fromisoformat(o["captured_at"]) == m.captured_at
-                assert o["deployment_id"] == site.deployment_id
-                assert o["location_id"] == site.location_id
-        for event in s["events"]:
-            # No medium: no capture time, and no place through a medium either.
-            assert by_id[event]["media_id"] is None
-            assert by_id[event]["captured_at"] is None
-            assert by_id[event]["location_id"] is None
+    by_id = {o["id"]: o for o in items}
+    for m in s["media"]:
+        for o in (o for o in items if o["media_id"] == str(m.id)):
+            expected = m.captured_at.isoformat() if m.captured_at else None
+            assert o["captured_at"] is None or expected is not None
+            if expected:
+                assert datetime.fromisoformat(o["captured_at"]) == m.captured_at
+            assert o["deployment_id"] == site.deployment_id
+            assert o["location_id"] == site.location_id
+    for event in s["events"]:
+        # No medium: no capture time, and no place through a medium either.
+        assert by_id[event]["media_id"] is None
+        assert by_id[event]["captured_at"] is None
+        assert by_id[event]["location_id"] is None
 
-        # A filter on media leaves out the observations that have none, as it always has.
-        at_site = await _list(wl.client, url, admin, 2, location_id=site.location_id)
-        assert [o["id"] for o in at_site] == [i for i in s["order"] if i not in s["events"]]
+    # A filter on media leaves out the observations that have none, as it always has.
+    at_site = await _list(wl.client, url, admin, 2, location_id=site.location_id)
+    assert [o["id"] for o in at_site] == [i for i in s["order"] if i not in s["events"]]
 
-        # Where people are hidden, their medium's observations go; event-level ones stay.
-        await ok(
-            await wl.client.patch(
-                f"/v1/projects/{pid}/privacy", json={"hide_people": True}, headers=bearer(admin)
-            ),
-            200,
-        )
-        volunteer = user_token(settings, "volunteer", {pid: "volunteer"})
-        shown = await _list(wl.client, url, volunteer, 3)
-        assert [o["id"] for o in shown] == [i for i in s["order"] if i not in s["people"]]
+    # Where people are hidden, their medium's observations go; event-level ones stay.
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{pid}/privacy", json={"hide_people": True}, headers=bearer(admin)
+        ),
+        200,
+    )
+    volunteer = user_token(settings, "volunteer", {pid: "volunteer"})
+    shown = await _list(wl.client, url, volunteer, 3)
+    assert [o["id"] for o in shown] == [i for i in s["order"] if i not in s["people"]]
 
-        # The media list pages the same way: capture order, ties by id, undated last.
-        media_order = sorted(
-            s["media"], key=lambda m: (m.captured_at is None, m.captured_at or 0, m.id)
-        )
-        for limit in (1, 2, 3):
-            media = await _list(wl.client, f"/v1/projects/{pid}/media", admin, limit)
-            assert [m["id"] for m in media] == [str(m.id) for m in media_order], limit
+    # The media list pages the same way: capture order, ties by id, undated last.
+    media_order = sorted(
+        s["media"], key=lambda m: (m.captured_at is None, m.captured_at or 0, m.id)
+    )
+    for limit in (1, 2, 3):
+        media = await _list(wl.client, f"/v1/projects/{pid}/media", admin, limit)
+        assert [m["id"] for m in media] == [str(m.id) for m in media_order], limit
 
 
-async def test_a_cursor_the_api_did_not_return_is_refused(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        s = await _survey(wl, admin)
-        pid = s["site"].project_id
-        some = str(uuid.uuid4())
-        at = "2021-04-01T08:00:00+00:00"
-        forged = [
-            # The shape cursors had before lists were read in phases.
-            [at, some],
-            [None, some],
-            # A phase that does not exist, or the wrong number or kind of keys for one.
-            ["later", some],
-            ["event"],
-            ["event", "not-a-uuid"],
-            ["event", None],
-            ["undated", at, some],
-            ["captured", "2021-04-01T08:00:00", some, some],
-            ["captured", at, some, some, some],
-            "captured",
-        ]
-        for path in ("media", "observations"):
-            url = f"/v1/projects/{pid}/{path}"
-            for raw in forged:
-                cursor = encode_cursor(raw)  # type: ignore[arg-type]
-                response = await wl.client.get(
-                    url, params={"cursor": cursor}, headers=bearer(admin)
-                )
-                assert response.status_code == 422, (path, raw, response.text)
-                assert response.json()["detail"] == "cursor is not one this API returned"
-            # A cursor it did return still works, and leads on from where it stopped.
-            first = await _get(wl.client, url, admin, limit=1)
-            rest = await _get(wl.client, url, admin, limit=1000, cursor=first["next_cursor"])
-            assert first["items"][0]["id"] not in {i["id"] for i in rest["items"]}
-            assert len(rest["items"]) == len(await _list(wl.client, url, admin, 1000)) - 1
+async def test_a_cursor_the_api_did_not_return_is_refused(wl: RunningPlatform, admin: str) -> None:
+    s = await _survey(wl, admin)
+    pid = s["site"].project_id
+    some = str(uuid.uuid4())
+    at = "2021-04-01T08:00:00+00:00"
+    forged = [
+        # The shape cursors had before lists were read in phases.
+        [at, some],
+        [None, some],
+        # A phase that does not exist, or the wrong number or kind of keys for one.
+        ["later", some],
+        ["event"],
+        ["event", "not-a-uuid"],
+        ["event", None],
+        ["undated", at, some],
+        ["captured", "2021-04-01T08:00:00", some, some],
+        ["captured", at, some, some, some],
+        "captured",
+    ]
+    for path in ("media", "observations"):
+        url = f"/v1/projects/{pid}/{path}"
+        for raw in forged:
+            cursor = encode_cursor(raw)  # type: ignore[arg-type]
+            response = await wl.client.get(url, params={"cursor": cursor}, headers=bearer(admin))
+            assert response.status_code == 422, (path, raw, response.text)
+            assert response.json()["detail"] == "cursor is not one this API returned"
+        # A cursor it did return still works, and leads on from where it stopped.
+        first = await _get(wl.client, url, admin, limit=1)
+        rest = await _get(wl.client, url, admin, limit=1000, cursor=first["next_cursor"])
+        assert first["items"][0]["id"] not in {i["id"] for i in rest["items"]}
+        assert len(rest["items"]) == len(await _list(wl.client, url, admin, 1000)) - 1

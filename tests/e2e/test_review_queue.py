@@ -15,12 +15,14 @@ from sqlmodel import select
 
 from tests.e2e.test_taxa import import_tree
 from tests.e2e.test_verification import analyse, analysis, media, upload
-from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, running, user_token
+from tests.support.api import bearer, ok
+from tests.support.factories import Sites
+from tests.support.platform import RunningPlatform, user_token
 from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations import review
 from wildlens.catalogue.observations.current import is_volunteer
 from wildlens.common.db import utcnow
+from wildlens.common.settings import Settings
 
 
 async def _volunteers_say(wl: Any, project_id: str, media_id: str, scientific_name: str) -> None:
@@ -42,103 +44,98 @@ async def _volunteers_say(wl: Any, project_id: str, media_id: str, scientific_na
 
 
 async def test_the_queue_puts_where_people_help_most_first(
-    settings_for: Any, heron_images: list[Path]
+    wl: RunningPlatform, settings: Settings, admin: str, heron_images: list[Path], new_site: Sites
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        await import_tree(wl.client, admin)
-        site = await create_site(wl.client, admin)
-        pid = site.project_id
-        annotator = user_token(settings, "ann", {pid: "annotator"})
-        viewer = user_token(settings, "viewer", {pid: "viewer"})
-        sure, unsure, models_differ, volunteers_differ, rare, seen1, seen2 = await upload(
-            wl, admin, site, heron_images[:7]
-        )
-        heron, mallard = ("heron", "Ardea cinerea", 0.95), ("mallard", "Anas platyrhynchos", 0.95)
-        await analyse(
-            wl,
-            admin,
-            analysis(sure, pid, "1.0", heron),
-            analysis(unsure, pid, "1.0", ("heron", "Ardea cinerea", 0.3)),
-            analysis(models_differ, pid, "1.0", mallard),
-            analysis(volunteers_differ, pid, "1.0", heron),
-            analysis(rare, pid, "1.0", mallard),
-            analysis(seen1, pid, "1.0", heron),
-            analysis(seen2, pid, "1.0", heron),
-        )
-        await analyse(wl, admin, analysis(models_differ, pid, "2.0", heron))
-        await _volunteers_say(wl, pid, volunteers_differ, "Anas platyrhynchos")
-        # Two herons confirmed: herons are common here, mallards never confirmed.
-        for m in (seen1, seen2):
-            (obs,) = (await media(wl, admin, m))["observations"]
-            await ok(
-                await wl.client.post(
-                    f"/v1/projects/{pid}/observations/{obs['id']}/validate",
-                    headers=bearer(annotator),
-                ),
-                200,
-            )
-
-        url = f"/v1/projects/{pid}/review"
-        first = await ok(await wl.client.get(url, params={"limit": 2}, headers=bearer(viewer)), 200)
-        rest = await ok(
-            await wl.client.get(
-                url, params={"limit": 10, "cursor": first["next_cursor"]}, headers=bearer(viewer)
-            ),
-            200,
-        )
-        assert rest["next_cursor"] is None
-        queue = first["items"] + rest["items"]
-        assert [i["media_id"] for i in queue] == [
-            volunteers_differ,
-            unsure,
-            models_differ,
-            rare,
-            sure,
-        ]
-        scores = [i["score"] for i in queue]
-        assert scores == sorted(scores, reverse=True)
-        reasons = {i["media_id"]: {r["reason"]: r for r in i["reasons"]} for i in queue}
-        assert (
-            "Anas platyrhynchos" in reasons[volunteers_differ]["volunteer_disagreement"]["detail"]
-        )
-        assert reasons[unsure]["low_confidence"]["weight"] > 0.7
-        assert set(reasons[models_differ]) >= {"model_disagreement", "low_confidence"}
-        assert (
-            "test-detector@1.0 says Anas platyrhynchos"
-            in (reasons[models_differ]["model_disagreement"]["detail"])
-        )
-        # The species never confirmed in the project weighs more than the one confirmed twice.
-        assert reasons[rare]["rare_taxon"]["weight"] > reasons[sure]["rare_taxon"]["weight"]
-        assert "2 validated" in reasons[sure]["rare_taxon"]["detail"]
-        for item in queue:
-            assert item["score"] == round(sum(r["weight"] for r in item["reasons"]), 4)
-        # The newest model's label is what a reviewer checks.
-        by_id = {i["media_id"]: i for i in queue}
-        assert by_id[models_differ]["scientific_names"] == ["Ardea cinerea"]
-
-        # Once someone corrects it, it leaves the queue.
-        (obs,) = [
-            o
-            for o in (await media(wl, admin, volunteers_differ))["observations"]
-            if o["classification_method"] == "machine"
-        ]
+    await import_tree(wl.client, admin)
+    site = await new_site()
+    pid = site.project_id
+    annotator = user_token(settings, "ann", {pid: "annotator"})
+    viewer = user_token(settings, "viewer", {pid: "viewer"})
+    sure, unsure, models_differ, volunteers_differ, rare, seen1, seen2 = await upload(
+        wl, admin, site, heron_images[:7]
+    )
+    heron, mallard = ("heron", "Ardea cinerea", 0.95), ("mallard", "Anas platyrhynchos", 0.95)
+    await analyse(
+        wl,
+        admin,
+        analysis(sure, pid, "1.0", heron),
+        analysis(unsure, pid, "1.0", ("heron", "Ardea cinerea", 0.3)),
+        analysis(models_differ, pid, "1.0", mallard),
+        analysis(volunteers_differ, pid, "1.0", heron),
+        analysis(rare, pid, "1.0", mallard),
+        analysis(seen1, pid, "1.0", heron),
+        analysis(seen2, pid, "1.0", heron),
+    )
+    await analyse(wl, admin, analysis(models_differ, pid, "2.0", heron))
+    await _volunteers_say(wl, pid, volunteers_differ, "Anas platyrhynchos")
+    # Two herons confirmed: herons are common here, mallards never confirmed.
+    for m in (seen1, seen2):
+        (obs,) = (await media(wl, admin, m))["observations"]
         await ok(
             await wl.client.post(
-                f"/v1/projects/{pid}/observations/{obs['id']}/correct",
-                json={"scientific_name": "Anas platyrhynchos"},
+                f"/v1/projects/{pid}/observations/{obs['id']}/validate",
                 headers=bearer(annotator),
             ),
             200,
         )
-        after = await ok(await wl.client.get(url, headers=bearer(viewer)), 200)
-        assert volunteers_differ not in {i["media_id"] for i in after["items"]}
 
-        bad = await wl.client.get(url, params={"cursor": "nonsense"}, headers=bearer(viewer))
-        assert bad.status_code == 422, bad.text
-        bad = await wl.client.get(url, params={"limit": 0}, headers=bearer(viewer))
-        assert bad.status_code == 422, bad.text
+    url = f"/v1/projects/{pid}/review"
+    first = await ok(await wl.client.get(url, params={"limit": 2}, headers=bearer(viewer)), 200)
+    rest = await ok(
+        await wl.client.get(
+            url, params={"limit": 10, "cursor": first["next_cursor"]}, headers=bearer(viewer)
+        ),
+        200,
+    )
+    assert rest["next_cursor"] is None
+    queue = first["items"] + rest["items"]
+    assert [i["media_id"] for i in queue] == [
+        volunteers_differ,
+        unsure,
+        models_differ,
+        rare,
+        sure,
+    ]
+    scores = [i["score"] for i in queue]
+    assert scores == sorted(scores, reverse=True)
+    reasons = {i["media_id"]: {r["reason"]: r for r in i["reasons"]} for i in queue}
+    assert "Anas platyrhynchos" in reasons[volunteers_differ]["volunteer_disagreement"]["detail"]
+    assert reasons[unsure]["low_confidence"]["weight"] > 0.7
+    assert set(reasons[models_differ]) >= {"model_disagreement", "low_confidence"}
+    assert (
+        "test-detector@1.0 says Anas platyrhynchos"
+        in (reasons[models_differ]["model_disagreement"]["detail"])
+    )
+    # The species never confirmed in the project weighs more than the one confirmed twice.
+    assert reasons[rare]["rare_taxon"]["weight"] > reasons[sure]["rare_taxon"]["weight"]
+    assert "2 validated" in reasons[sure]["rare_taxon"]["detail"]
+    for item in queue:
+        assert item["score"] == round(sum(r["weight"] for r in item["reasons"]), 4)
+    # The newest model's label is what a reviewer checks.
+    by_id = {i["media_id"]: i for i in queue}
+    assert by_id[models_differ]["scientific_names"] == ["Ardea cinerea"]
+
+    # Once someone corrects it, it leaves the queue.
+    (obs,) = [
+        o
+        for o in (await media(wl, admin, volunteers_differ))["observations"]
+        if o["classification_method"] == "machine"
+    ]
+    await ok(
+        await wl.client.post(
+            f"/v1/projects/{pid}/observations/{obs['id']}/correct",
+            json={"scientific_name": "Anas platyrhynchos"},
+            headers=bearer(annotator),
+        ),
+        200,
+    )
+    after = await ok(await wl.client.get(url, headers=bearer(viewer)), 200)
+    assert volunteers_differ not in {i["media_id"] for i in after["items"]}
+
+    bad = await wl.client.get(url, params={"cursor": "nonsense"}, headers=bearer(viewer))
+    assert bad.status_code == 422, bad.text
+    bad = await wl.client.get(url, params={"limit": 0}, headers=bearer(viewer))
+    assert bad.status_code == 422, bad.text
 
 
 SPECIES = ["Ardea cinerea", "Anas platyrhynchos", "Vulpes vulpes", "Meles meles"]
@@ -244,40 +241,37 @@ def _expected(observations: list[Observation]) -> list[tuple[str, float]]:
     return sorted(scored, key=lambda item: (-item[1], item[0]))
 
 
-async def test_the_queue_is_ordered_as_its_explanations_score_it(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        taxa = await import_tree(wl.client, admin)
-        project = await ok(
-            await wl.client.post("/v1/projects", json={"name": "Queue"}, headers=bearer(admin)),
-            201,
+async def test_the_queue_is_ordered_as_its_explanations_score_it(
+    wl: RunningPlatform, admin: str
+) -> None:
+    taxa = await import_tree(wl.client, admin)
+    project = await ok(
+        await wl.client.post("/v1/projects", json={"name": "Queue"}, headers=bearer(admin)),
+        201,
+    )
+    pid = uuid.UUID(project["id"])
+    await _survey(wl, pid, taxa, seed=3)
+    queue: list[tuple[str, float]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = await ok(
+            await wl.client.get(f"/v1/projects/{pid}/review", params=params, headers=bearer(admin)),
+            200,
         )
-        pid = uuid.UUID(project["id"])
-        await _survey(wl, pid, taxa, seed=3)
-        queue: list[tuple[str, float]] = []
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"limit": 7, **({"cursor": cursor} if cursor else {})}
-            page = await ok(
-                await wl.client.get(
-                    f"/v1/projects/{pid}/review", params=params, headers=bearer(admin)
-                ),
-                200,
-            )
-            queue += [(i["media_id"], i["score"]) for i in page["items"]]
-            for item in page["items"]:
-                assert item["score"] == round(sum(r["weight"] for r in item["reasons"]), 4)
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        catalogue = wl.platform.contexts["catalogue"]
-        async with catalogue.db.transaction() as session:
-            stored = (
-                await session.exec(select(Observation).where(Observation.project_id == pid))
-            ).all()
-        expected = _expected(list(stored))
-        # Enough media, and enough different scores, for the order to say something.
-        assert len(expected) > 40
-        assert len({score for _, score in expected}) > 10
-        assert queue == expected
+        queue += [(i["media_id"], i["score"]) for i in page["items"]]
+        for item in page["items"]:
+            assert item["score"] == round(sum(r["weight"] for r in item["reasons"]), 4)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    catalogue = wl.platform.contexts["catalogue"]
+    async with catalogue.db.transaction() as session:
+        stored = (
+            await session.exec(select(Observation).where(Observation.project_id == pid))
+        ).all()
+    expected = _expected(list(stored))
+    # Enough media, and enough different scores, for the order to say something.
+    assert len(expected) > 40
+    assert len({score for _, score in expected}) > 10
+    assert queue == expected

@@ -16,8 +16,9 @@ from typing import Any
 
 import httpx
 
-from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, running, user_token
+from tests.support.api import Site, bearer, ok
+from tests.support.factories import Tokens
+from tests.support.platform import RunningPlatform
 
 PROJECT_PATH = "/v1/projects/{project_id}"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -89,46 +90,44 @@ def _expect(response: httpx.Response, status: int, op: Operation, who: str) -> d
     return body
 
 
-async def test_every_project_endpoint_checks_the_caller_first(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        pid = site.project_id
-        outsider = user_token(settings, "outsider", {})
-        theirs = await ok(
-            await wl.client.post("/v1/projects", json={"name": "theirs"}, headers=bearer(outsider)),
-            201,
-        )
-        # A token naming a role in another project only, as a stale or forged grant would.
-        other_projects_admin = user_token(settings, "other-admin", {theirs["id"]: "admin"})
-        nowhere = str(uuid.uuid4())
+async def test_every_project_endpoint_checks_the_caller_first(
+    wl: RunningPlatform, site: Site, token_for: Tokens
+) -> None:
+    pid = site.project_id
+    outsider = token_for("outsider")
+    theirs = await ok(
+        await wl.client.post("/v1/projects", json={"name": "theirs"}, headers=bearer(outsider)),
+        201,
+    )
+    # A token naming a role in another project only, as a stale or forged grant would.
+    other_projects_admin = token_for("other-admin", {theirs["id"]: "admin"})
+    nowhere = str(uuid.uuid4())
 
-        document = await ok(await wl.client.get("/openapi.json"), 200)
-        operations = project_operations(document)
-        ids = {op.operation_id for op in operations}
-        # The walk is not vacuous: the catalogue's own project endpoints are in it.
-        assert {
-            "get_project",
-            "create_location",
-            "put_project_member",
-            "delete_project_member",
-            "list_project_members",
-        } <= ids, sorted(ids)
-        stale = set(EXCEPTIONS) - {(op.method, op.path) for op in operations}
-        assert not stale, f"exceptions for operations that no longer exist: {stale}"
+    document = await ok(await wl.client.get("/openapi.json"), 200)
+    operations = project_operations(document)
+    ids = {op.operation_id for op in operations}
+    # The walk is not vacuous: the catalogue's own project endpoints are in it.
+    assert {
+        "get_project",
+        "create_location",
+        "put_project_member",
+        "delete_project_member",
+        "list_project_members",
+    } <= ids, sorted(ids)
+    stale = set(EXCEPTIONS) - {(op.method, op.path) for op in operations}
+    assert not stale, f"exceptions for operations that no longer exist: {stale}"
 
-        checked = 0
-        for op in operations:
-            if (op.method, op.path) in EXCEPTIONS:
-                continue
-            _expect(await _call(wl.client, op, pid, None), 401, op, "no token")
-            seen = _expect(await _call(wl.client, op, pid, outsider), 404, op, "outsider")
-            unseen = _expect(await _call(wl.client, op, nowhere, outsider), 404, op, "outsider")
-            # An outsider cannot tell a project that exists from one that does not.
-            assert seen["error"] == unseen["error"]
-            assert seen["detail"].replace(pid, "X") == unseen["detail"].replace(nowhere, "X")
-            _expect(await _call(wl.client, op, pid, other_projects_admin), 404, op, "other admin")
-            _expect(await _call(wl.client, op, pid, site.device_token), 403, op, "device")
-            checked += 1
-        assert checked == len(operations) - len(EXCEPTIONS)
+    checked = 0
+    for op in operations:
+        if (op.method, op.path) in EXCEPTIONS:
+            continue
+        _expect(await _call(wl.client, op, pid, None), 401, op, "no token")
+        seen = _expect(await _call(wl.client, op, pid, outsider), 404, op, "outsider")
+        unseen = _expect(await _call(wl.client, op, nowhere, outsider), 404, op, "outsider")
+        # An outsider cannot tell a project that exists from one that does not.
+        assert seen["error"] == unseen["error"]
+        assert seen["detail"].replace(pid, "X") == unseen["detail"].replace(nowhere, "X")
+        _expect(await _call(wl.client, op, pid, other_projects_admin), 404, op, "other admin")
+        _expect(await _call(wl.client, op, pid, site.device_token), 403, op, "device")
+        checked += 1
+    assert checked == len(operations) - len(EXCEPTIONS)

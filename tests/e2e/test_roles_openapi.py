@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from tests.e2e.test_roles import Operation, project_operations
-from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, running, user_token
+from tests.support.api import Site, bearer, ok
+from tests.support.platform import RunningPlatform, user_token
 from wildlens.common.auth import ROLES
+from wildlens.common.settings import Settings
 
 ORDER = sorted(ROLES, key=ROLES.__getitem__)
 WRITES = {"post", "put", "patch", "delete"}
@@ -165,60 +166,58 @@ def declared_role(op: Operation) -> str | None:
     return min(named, key=ROLES.__getitem__) if named else None
 
 
-async def test_every_role_meets_every_project_endpoint_as_documented(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        pid = site.project_id
-        tokens = {role: user_token(settings, f"a-{role}", {pid: role}) for role in ORDER}
-        document = await ok(await wl.client.get("/openapi.json"), 200)
-        example = Example(document)
-        operations = project_operations(document)
-        assert {"validate_observation", "delete_project_media", "list_audit_entries"} <= {
-            op.operation_id for op in operations
-        }
-        stale = set(EXCEPTIONS) - {(op.method, op.path) for op in operations}
-        assert not stale, f"exceptions for operations that no longer exist: {stale}"
+async def test_every_role_meets_every_project_endpoint_as_documented(
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site
+) -> None:
+    pid = site.project_id
+    tokens = {role: user_token(settings, f"a-{role}", {pid: role}) for role in ORDER}
+    document = await ok(await wl.client.get("/openapi.json"), 200)
+    example = Example(document)
+    operations = project_operations(document)
+    assert {"validate_observation", "delete_project_media", "list_audit_entries"} <= {
+        op.operation_id for op in operations
+    }
+    stale = set(EXCEPTIONS) - {(op.method, op.path) for op in operations}
+    assert not stale, f"exceptions for operations that no longer exist: {stale}"
 
-        problems: list[str] = []
-        for op in operations:
-            statuses: dict[str, int] = {}
-            for role in ORDER:
-                if any(code != 403 for code in statuses.values()) and role != "admin":
-                    # Roles are ranks: past the first one let through, the admin at the top
-                    # is the one left to check.
-                    continue
-                response: httpx.Response = await wl.client.request(
-                    op.method.upper(),
-                    example.url(op, pid),
-                    headers=bearer(tokens[role]),
-                    **example.request(op),
-                )
-                statuses[role] = response.status_code
-                if response.status_code == 403:
-                    assert response.json()["error"] == "Forbidden", response.text
-                else:
-                    # Refusing the role is the first thing an operation does: anything else
-                    # (a missing object, a bad body) is an answer to an allowed caller.
-                    assert response.status_code < 500, f"{op.operation_id}: {response.text}"
-            lowest = next((r for r in ORDER if statuses.get(r, 0) != 403), None)
-            where = f"{op.method.upper()} {op.path} ({op.operation_id}): {statuses}"
-            if statuses["admin"] == 403 or lowest is None:
-                problems.append(f"{where}: an admin is refused")
+    problems: list[str] = []
+    for op in operations:
+        statuses: dict[str, int] = {}
+        for role in ORDER:
+            if any(code != 403 for code in statuses.values()) and role != "admin":
+                # Roles are ranks: past the first one let through, the admin at the top
+                # is the one left to check.
                 continue
-            if (op.method, op.path) in EXCEPTIONS:
-                expected, _why = EXCEPTIONS[(op.method, op.path)]
-                if lowest != expected:
-                    problems.append(f"{where}: lets {lowest} through first, not {expected}")
-                continue
-            declared = declared_role(op)
-            if declared is not None and lowest != declared:
-                problems.append(f"{where}: documented for {declared}s, first allows {lowest}")
-            if op.method in WRITES and lowest == "viewer":
-                problems.append(f"{where}: a viewer can write")
-            if op.method == "delete" and ROLES[lowest] < ROLES["manager"]:
-                problems.append(f"{where}: deletes for less than a manager")
-            if op.method == "get" and declared is None and lowest != "viewer":
-                problems.append(f"{where}: a read refused to viewers without saying so")
-        assert not problems, "\n".join(problems)
+            response: httpx.Response = await wl.client.request(
+                op.method.upper(),
+                example.url(op, pid),
+                headers=bearer(tokens[role]),
+                **example.request(op),
+            )
+            statuses[role] = response.status_code
+            if response.status_code == 403:
+                assert response.json()["error"] == "Forbidden", response.text
+            else:
+                # Refusing the role is the first thing an operation does: anything else
+                # (a missing object, a bad body) is an answer to an allowed caller.
+                assert response.status_code < 500, f"{op.operation_id}: {response.text}"
+        lowest = next((r for r in ORDER if statuses.get(r, 0) != 403), None)
+        where = f"{op.method.upper()} {op.path} ({op.operation_id}): {statuses}"
+        if statuses["admin"] == 403 or lowest is None:
+            problems.append(f"{where}: an admin is refused")
+            continue
+        if (op.method, op.path) in EXCEPTIONS:
+            expected, _why = EXCEPTIONS[(op.method, op.path)]
+            if lowest != expected:
+                problems.append(f"{where}: lets {lowest} through first, not {expected}")
+            continue
+        declared = declared_role(op)
+        if declared is not None and lowest != declared:
+            problems.append(f"{where}: documented for {declared}s, first allows {lowest}")
+        if op.method in WRITES and lowest == "viewer":
+            problems.append(f"{where}: a viewer can write")
+        if op.method == "delete" and ROLES[lowest] < ROLES["manager"]:
+            problems.append(f"{where}: deletes for less than a manager")
+        if op.method == "get" and declared is None and lowest != "viewer":
+            problems.append(f"{where}: a read refused to viewers without saying so")
+    assert not problems, "\n".join(problems)

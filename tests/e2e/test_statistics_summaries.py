@@ -20,7 +20,7 @@ from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok, post_media
 from tests.support.bad_files import small_jpeg
 from tests.support.camtrapdp import EXAMPLE, zip_folder
-from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
+from tests.support.platform import RunningPlatform, eventually, get_media
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.catalogue.statistics.repository import records, summary_queries
 
@@ -138,7 +138,10 @@ def survey(folder: Path, seed: int) -> bytes:
     end = START + timedelta(days=8)
     deployments = []
     for deployment, location, offset in CAMERAS:
-        local = lambda at, offset=offset: at.isoformat().replace("+00:00", offset)  # noqa: E731
+
+        def local(at: datetime, offset: str = offset) -> str:
+            return at.isoformat().replace("+00:00", offset)
+
         deployments.append(
             {
                 "deploymentID": deployment,
@@ -204,140 +207,131 @@ def _total(rows: list[dict[str, Any]], taxon: str, column: str) -> int:
 
 
 async def test_statistics_agree_with_the_records_through_every_change(
-    settings_for: Any, tmp_path: Path
+    wl: RunningPlatform, admin: str, tmp_path: Path
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        h = bearer(admin)
-        taxa = await import_tree(wl.client, admin)
-        project = await ok(
-            await wl.client.post("/v1/projects", json={"name": "Marsh"}, headers=h), 201
-        )
-        pid = project["id"]
-        await ok(
-            await wl.client.post(
-                f"/v1/projects/{pid}/imports/camtrap-dp",
-                files={"files": ("s.zip", survey(tmp_path / "pkg", seed=5), "application/zip")},
+    h = bearer(admin)
+    taxa = await import_tree(wl.client, admin)
+    project = await ok(await wl.client.post("/v1/projects", json={"name": "Marsh"}, headers=h), 201)
+    pid = project["id"]
+    await ok(
+        await wl.client.post(
+            f"/v1/projects/{pid}/imports/camtrap-dp",
+            files={"files": ("s.zip", survey(tmp_path / "pkg", seed=5), "application/zip")},
+            headers=h,
+        ),
+        200,
+    )
+    locations = await ok(await wl.client.get(f"/v1/projects/{pid}/locations", headers=h), 200)
+    station = next(loc["id"] for loc in locations["items"] if loc["name"] == "loc-1")
+    deployments = await ok(await wl.client.get(f"/v1/projects/{pid}/deployments", headers=h), 200)
+    scopes = [
+        Scope(),
+        Scope(verified_only=True),
+        Scope(location_ids=(uuid.UUID(station),)),
+        Scope(captured_from=START + timedelta(days=1), captured_to=START + timedelta(days=4)),
+        Scope(taxon_id=uuid.UUID(taxa["Ardea"]), verified_only=True),
+    ]
+    before = await agree(wl, admin, pid, scopes)
+    assert _total(before["counts"], "Vulpes vulpes", "records") > 0
+
+    async def observations(**params: Any) -> list[dict[str, Any]]:
+        page = await ok(
+            await wl.client.get(
+                f"/v1/projects/{pid}/observations",
+                params={"limit": 1000, "observation_type": "animal", **params},
                 headers=h,
             ),
             200,
         )
-        locations = await ok(await wl.client.get(f"/v1/projects/{pid}/locations", headers=h), 200)
-        station = next(loc["id"] for loc in locations["items"] if loc["name"] == "loc-1")
-        deployments = await ok(
-            await wl.client.get(f"/v1/projects/{pid}/deployments", headers=h), 200
-        )
-        scopes = [
-            Scope(),
-            Scope(verified_only=True),
-            Scope(location_ids=(uuid.UUID(station),)),
-            Scope(captured_from=START + timedelta(days=1), captured_to=START + timedelta(days=4)),
-            Scope(taxon_id=uuid.UUID(taxa["Ardea"]), verified_only=True),
-        ]
-        before = await agree(wl, admin, pid, scopes)
-        assert _total(before["counts"], "Vulpes vulpes", "records") > 0
+        return list(page["items"])
 
-        async def observations(**params: Any) -> list[dict[str, Any]]:
-            page = await ok(
-                await wl.client.get(
-                    f"/v1/projects/{pid}/observations",
-                    params={"limit": 1000, "observation_type": "animal", **params},
-                    headers=h,
-                ),
-                200,
-            )
-            return list(page["items"])
+    def act(observation: dict[str, Any], action: str) -> str:
+        return f"/v1/projects/{pid}/observations/{observation['id']}/{action}"
 
-        def act(observation: dict[str, Any], action: str) -> str:
-            return f"/v1/projects/{pid}/observations/{observation['id']}/{action}"
+    # A person's label marked dubious: it leaves the verified statistics.
+    human = await observations(classification_method="human")
+    dubious = next(o for o in human if o["media_id"])
+    await ok(await wl.client.post(act(dubious, "dubious"), headers=h), 200)
+    changed = await agree(wl, admin, pid, scopes)
+    assert _total(changed["verified counts"], dubious["scientific_name"], "records") == (
+        _total(before["verified counts"], dubious["scientific_name"], "records") - 1
+    )
 
-        # A person's label marked dubious: it leaves the verified statistics.
-        human = await observations(classification_method="human")
-        dubious = next(o for o in human if o["media_id"])
-        await ok(await wl.client.post(act(dubious, "dubious"), headers=h), 200)
-        changed = await agree(wl, admin, pid, scopes)
-        assert _total(changed["verified counts"], dubious["scientific_name"], "records") == (
-            _total(before["verified counts"], dubious["scientific_name"], "records") - 1
-        )
+    # A person's label corrected to a mallard: one record moves between taxa.
+    corrected = next(o for o in human if o["media_id"] and o["id"] != dubious["id"])
+    await ok(
+        await wl.client.post(
+            act(corrected, "correct"),
+            json={"taxon_id": taxa["Anas platyrhynchos"]},
+            headers=h,
+        ),
+        200,
+    )
+    await agree(wl, admin, pid, scopes)
 
-        # A person's label corrected to a mallard: one record moves between taxa.
-        corrected = next(o for o in human if o["media_id"] and o["id"] != dubious["id"])
-        await ok(
-            await wl.client.post(
-                act(corrected, "correct"),
-                json={"taxon_id": taxa["Anas platyrhynchos"]},
-                headers=h,
-            ),
-            200,
-        )
-        await agree(wl, admin, pid, scopes)
+    # The machine's label discarded, and a whole medium deleted.
+    machine = await observations(classification_method="machine")
+    await ok(await wl.client.post(act(machine[0], "discard"), headers=h), 200)
+    await ok(
+        await wl.client.delete(f"/v1/projects/{pid}/media/{machine[-1]['media_id']}", headers=h),
+        200,
+    )
+    after_deletes = await agree(wl, admin, pid, scopes)
+    assert sum(r["media"] for r in after_deletes["detection-rate"]) == (
+        sum(r["media"] for r in before["detection-rate"]) - 1
+    )
 
-        # The machine's label discarded, and a whole medium deleted.
-        machine = await observations(classification_method="machine")
-        await ok(await wl.client.post(act(machine[0], "discard"), headers=h), 200)
-        await ok(
-            await wl.client.delete(
-                f"/v1/projects/{pid}/media/{machine[-1]['media_id']}", headers=h
-            ),
-            200,
-        )
-        after_deletes = await agree(wl, admin, pid, scopes)
-        assert sum(r["media"] for r in after_deletes["detection-rate"]) == (
-            sum(r["media"] for r in before["detection-rate"]) - 1
-        )
+    # The third camera's clock was on UTC+02:00, not UTC: its detections start two hours
+    # later in local time, with nothing to recompute.
+    third = next(d for d in deployments["items"] if d["location_id"] != station)
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{pid}/deployments/{third['id']}",
+            json={"utc_offset": "+02:00"},
+            headers=h,
+        ),
+        200,
+    )
+    retimed = await agree(wl, admin, pid, scopes)
+    assert sum(r["independent_detections"] for r in retimed["activity"]) == sum(
+        r["independent_detections"] for r in after_deletes["activity"]
+    )
 
-        # The third camera's clock was on UTC+02:00, not UTC: its detections start two hours
-        # later in local time, with nothing to recompute.
-        third = next(d for d in deployments["items"] if d["location_id"] != station)
-        await ok(
-            await wl.client.patch(
-                f"/v1/projects/{pid}/deployments/{third['id']}",
-                json={"utc_offset": "+02:00"},
-                headers=h,
-            ),
-            200,
-        )
-        retimed = await agree(wl, admin, pid, scopes)
-        assert sum(r["independent_detections"] for r in retimed["activity"]) == sum(
-            r["independent_detections"] for r in after_deletes["activity"]
-        )
+    # A photo posted for the third camera with no time in it at all: it counts for that
+    # camera's detection rate (a medium without an animal) and for nothing timed.
+    untimed = await ok(
+        await post_media(
+            wl.client,
+            admin,
+            data=small_jpeg(),
+            fields={"project_id": pid, "deployment_id": third["id"]},
+        ),
+        202,
+    )
+    stored = await eventually(lambda: get_media(wl.client, admin, untimed["media_id"]))
+    assert stored["captured_at"] is None
+    assert stored["deployment_id"] == third["id"]
 
-        # A photo posted for the third camera with no time in it at all: it counts for that
-        # camera's detection rate (a medium without an animal) and for nothing timed.
-        untimed = await ok(
-            await post_media(
-                wl.client,
-                admin,
-                data=small_jpeg(),
-                fields={"project_id": pid, "deployment_id": third["id"]},
-            ),
-            202,
-        )
-        stored = await eventually(lambda: get_media(wl.client, admin, untimed["media_id"]))
-        assert stored["captured_at"] is None
-        assert stored["deployment_id"] == third["id"]
+    def media_of(rows: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
+        return sum(r["media"] for r in rows if r["deployment_id"] == deployment["id"])
 
-        def media_of(rows: list[dict[str, Any]], deployment: dict[str, Any]) -> int:
-            return sum(r["media"] for r in rows if r["deployment_id"] == deployment["id"])
+    with_untimed = await agree(wl, admin, pid, scopes)
+    assert media_of(with_untimed["detection-rate"], third) == (
+        media_of(retimed["detection-rate"], third) + 1
+    )
+    await ok(
+        await wl.client.delete(f"/v1/projects/{pid}/media/{untimed['media_id']}", headers=h),
+        200,
+    )
+    assert media_of((await agree(wl, admin, pid, scopes))["detection-rate"], third) == (
+        media_of(retimed["detection-rate"], third)
+    )
 
-        with_untimed = await agree(wl, admin, pid, scopes)
-        assert media_of(with_untimed["detection-rate"], third) == (
-            media_of(retimed["detection-rate"], third) + 1
-        )
-        await ok(
-            await wl.client.delete(f"/v1/projects/{pid}/media/{untimed['media_id']}", headers=h),
-            200,
-        )
-        assert media_of((await agree(wl, admin, pid, scopes))["detection-rate"], third) == (
-            media_of(retimed["detection-rate"], third)
-        )
-
-        # A deployment deleted with its media: the station keeps only the other camera.
-        second = next(d for d in deployments["items"] if d["location_id"] == station)
-        await ok(
-            await wl.client.delete(f"/v1/projects/{pid}/deployments/{second['id']}", headers=h),
-            200,
-        )
-        final = await agree(wl, admin, pid, scopes)
-        assert second["id"] not in {r["deployment_id"] for r in final["detection-rate"]}
+    # A deployment deleted with its media: the station keeps only the other camera.
+    second = next(d for d in deployments["items"] if d["location_id"] == station)
+    await ok(
+        await wl.client.delete(f"/v1/projects/{pid}/deployments/{second['id']}", headers=h),
+        200,
+    )
+    final = await agree(wl, admin, pid, scopes)
+    assert second["id"] not in {r["deployment_id"] for r in final["detection-rate"]}

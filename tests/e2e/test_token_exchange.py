@@ -3,7 +3,6 @@ local HTTP server), becomes a Wildlens token carrying the user's memberships."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -21,8 +20,10 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from tests.conftest import free_port
 from tests.support.api import bearer, ok
-from tests.support.platform import admin_token, running
+from tests.support.platform import RunningPlatform, SettingsFactory, running
 from wildlens.common.auth import load_keyring, verify_token
+from wildlens.common.auth.external import JwksCache
+from wildlens.common.errors import Unauthorized
 from wildlens.common.settings import Settings
 
 ISSUER = "https://idp.example.org/realms/field"
@@ -127,6 +128,16 @@ def _trusting(settings: Settings, jwks_url: str, **auth: Any) -> Settings:
     return settings.model_copy(update={"auth": updated})
 
 
+@pytest.fixture
+def settings(settings_for: SettingsFactory, idp: IdentityProvider) -> Settings:
+    """The platform trusts the test's identity provider."""
+    return _trusting(settings_for(), idp.jwks_url)
+
+
+# The token exchange is the catalogue's alone.
+pytestmark = pytest.mark.services("catalogue")
+
+
 async def _exchange(client: httpx.AsyncClient, token: str) -> httpx.Response:
     return await client.post("/v1/auth/token", json={"subject_token": token})
 
@@ -151,71 +162,66 @@ async def _put(
 
 
 async def test_exchanged_token_carries_memberships(
-    settings_for: Any, idp: IdentityProvider
+    wl: RunningPlatform, settings: Settings, admin: str, idp: IdentityProvider
 ) -> None:
-    settings = _trusting(settings_for(), idp.jwks_url)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        first = await ok(
-            await wl.client.post("/v1/projects", json={"name": "a"}, headers=bearer(admin)), 201
-        )
-        second = await ok(
-            await wl.client.post("/v1/projects", json={"name": "b"}, headers=bearer(admin)), 201
-        )
-        a, b = first["id"], second["id"]
-        keys = load_keyring(settings)
+    first = await ok(
+        await wl.client.post("/v1/projects", json={"name": "a"}, headers=bearer(admin)), 201
+    )
+    second = await ok(
+        await wl.client.post("/v1/projects", json={"name": "b"}, headers=bearer(admin)), 201
+    )
+    a, b = first["id"], second["id"]
+    keys = load_keyring(settings)
 
-        # Known to the provider but to no project yet: a token with no roles.
-        issued = await ok(await _exchange(wl.client, idp.token("alice")), 200)
-        assert issued["token_type"] == "Bearer"
-        assert issued["expires_in"] == settings.auth.token_ttl_s
-        nobody = verify_token(issued["access_token"], keys, settings.auth.issuer)
-        assert nobody.subject == "field:alice"
-        assert nobody.roles == {}
-        assert (
-            await wl.client.get(f"/v1/projects/{a}", headers=bearer(issued["access_token"]))
-        ).status_code == 404
+    # Known to the provider but to no project yet: a token with no roles.
+    issued = await ok(await _exchange(wl.client, idp.token("alice")), 200)
+    assert issued["token_type"] == "Bearer"
+    assert issued["expires_in"] == settings.auth.token_ttl_s
+    nobody = verify_token(issued["access_token"], keys, settings.auth.issuer)
+    assert nobody.subject == "field:alice"
+    assert nobody.roles == {}
+    assert (
+        await wl.client.get(f"/v1/projects/{a}", headers=bearer(issued["access_token"]))
+    ).status_code == 404
 
-        await _put(wl.client, admin, a, "field:alice", "viewer", [])
-        await _put(wl.client, admin, a, "field:alice", "annotator", ["precise_locations"], 200)
-        await _put(wl.client, admin, b, "field:alice", "viewer", [])
-        issued = await ok(await _exchange(wl.client, idp.token("alice")), 200)
-        token = issued["access_token"]
-        alice = verify_token(token, keys, settings.auth.issuer)
-        assert alice.subject == "field:alice"
-        assert alice.kind == "user"
-        assert alice.roles == {a: "annotator", b: "viewer"}
-        assert alice.has_permission(a, "precise_locations")
-        assert not alice.has_permission(b, "precise_locations")
-        assert alice.roles_from_memberships
-        # The token works against the catalogue, with its role's limits.
-        await ok(await wl.client.get(f"/v1/projects/{a}", headers=bearer(token)), 200)
-        refused = await wl.client.post(
-            f"/v1/projects/{a}/locations", json=LOCATION, headers=bearer(token)
-        )
-        assert refused.status_code == 403, refused.text
+    await _put(wl.client, admin, a, "field:alice", "viewer", [])
+    await _put(wl.client, admin, a, "field:alice", "annotator", ["precise_locations"], 200)
+    await _put(wl.client, admin, b, "field:alice", "viewer", [])
+    issued = await ok(await _exchange(wl.client, idp.token("alice")), 200)
+    token = issued["access_token"]
+    alice = verify_token(token, keys, settings.auth.issuer)
+    assert alice.subject == "field:alice"
+    assert alice.kind == "user"
+    assert alice.roles == {a: "annotator", b: "viewer"}
+    assert alice.has_permission(a, "precise_locations")
+    assert not alice.has_permission(b, "precise_locations")
+    assert alice.roles_from_memberships
+    # The token works against the catalogue, with its role's limits.
+    await ok(await wl.client.get(f"/v1/projects/{a}", headers=bearer(token)), 200)
+    refused = await wl.client.post(
+        f"/v1/projects/{a}/locations", json=LOCATION, headers=bearer(token)
+    )
+    assert refused.status_code == 403, refused.text
 
-        # Removed: the catalogue refuses the old token at once; a fresh one has no role there.
-        removed = await wl.client.delete(
-            f"/v1/projects/{a}/members/field:alice", headers=bearer(admin)
-        )
-        assert removed.status_code == 204, removed.text
-        assert (await wl.client.get(f"/v1/projects/{a}", headers=bearer(token))).status_code == 404
-        await ok(await wl.client.get(f"/v1/projects/{b}", headers=bearer(token)), 200)
-        listed = await ok(await wl.client.get("/v1/projects", headers=bearer(token)), 200)
-        assert [p["id"] for p in listed["items"]] == [b]
-        fresh = await ok(await _exchange(wl.client, idp.token("alice")), 200)
-        after = verify_token(fresh["access_token"], keys, settings.auth.issuer)
-        assert after.roles == {b: "viewer"}
-        assert not after.has_permission(a, "precise_locations")
+    # Removed: the catalogue refuses the old token at once; a fresh one has no role there.
+    removed = await wl.client.delete(f"/v1/projects/{a}/members/field:alice", headers=bearer(admin))
+    assert removed.status_code == 204, removed.text
+    assert (await wl.client.get(f"/v1/projects/{a}", headers=bearer(token))).status_code == 404
+    await ok(await wl.client.get(f"/v1/projects/{b}", headers=bearer(token)), 200)
+    listed = await ok(await wl.client.get("/v1/projects", headers=bearer(token)), 200)
+    assert [p["id"] for p in listed["items"]] == [b]
+    fresh = await ok(await _exchange(wl.client, idp.token("alice")), 200)
+    after = verify_token(fresh["access_token"], keys, settings.auth.issuer)
+    assert after.roles == {b: "viewer"}
+    assert not after.has_permission(a, "precise_locations")
 
-        # Another user of the same provider is another subject.
-        bob = await ok(await _exchange(wl.client, idp.token("bob")), 200)
-        assert verify_token(bob["access_token"], keys, settings.auth.issuer).roles == {}
+    # Another user of the same provider is another subject.
+    bob = await ok(await _exchange(wl.client, idp.token("bob")), 200)
+    assert verify_token(bob["access_token"], keys, settings.auth.issuer).roles == {}
 
 
 async def test_ec_keys_and_a_configured_subject_claim(
-    settings_for: Any, idp: IdentityProvider
+    settings_for: SettingsFactory, idp: IdentityProvider
 ) -> None:
     idp.add_key("ec1", "ES256")
     settings = _trusting(settings_for(), idp.jwks_url)
@@ -225,7 +231,7 @@ async def test_ec_keys_and_a_configured_subject_claim(
     settings = settings.model_copy(
         update={"auth": settings.auth.model_copy(update={"external_issuers": issuers})}
     )
-    async with running(settings) as wl:
+    async with running(settings, ["catalogue"]) as wl:
         token = idp.token("ignored", kid="ec1", oid="0f7c-42")
         issued = await ok(await _exchange(wl.client, token), 200)
         principal = verify_token(
@@ -238,9 +244,8 @@ async def test_ec_keys_and_a_configured_subject_claim(
 
 
 async def test_bad_tokens_are_refused_with_the_reason(
-    settings_for: Any, idp: IdentityProvider
+    wl: RunningPlatform, idp: IdentityProvider
 ) -> None:
-    settings = _trusting(settings_for(), idp.jwks_url)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cases = {
         "issuer 'https://elsewhere.example' is not trusted": idp.token(
@@ -266,50 +271,85 @@ async def test_bad_tokens_are_refused_with_the_reason(
             headers={"kid": "k1"},
         ),
     }
-    async with running(settings) as wl:
-        for reason, token in cases.items():
-            response = await _exchange(wl.client, token)
-            assert response.status_code == 401, (reason, response.text)
-            assert response.json()["error"] == "Unauthorized"
-            assert reason in response.json()["detail"], (reason, response.text)
-        empty = await wl.client.post("/v1/auth/token", json={})
-        assert empty.status_code == 422
+    for reason, token in cases.items():
+        response = await _exchange(wl.client, token)
+        assert response.status_code == 401, (reason, response.text)
+        assert response.json()["error"] == "Unauthorized"
+        assert reason in response.json()["detail"], (reason, response.text)
+    empty = await wl.client.post("/v1/auth/token", json={})
+    assert empty.status_code == 422
 
 
-async def test_keys_are_cached_and_refetched_for_new_key_ids(
-    settings_for: Any, idp: IdentityProvider
+async def test_keys_are_cached_and_unknown_key_ids_refused(
+    wl: RunningPlatform, idp: IdentityProvider
 ) -> None:
-    min_refetch_s = 2.0
-    settings = _trusting(settings_for(), idp.jwks_url, jwks_min_refetch_s=min_refetch_s)
-    async with running(settings) as wl:
-        for _ in range(3):
-            await ok(await _exchange(wl.client, idp.token("alice")), 200)
-        assert idp.requests == 1
+    for _ in range(3):
+        await ok(await _exchange(wl.client, idp.token("alice")), 200)
+    assert idp.requests == 1
 
-        # Unknown key ids: one fetch, then none until the minimum interval has passed again,
-        # however many tokens with made-up key ids arrive.
-        idp.add_key("k2")
-        await asyncio.sleep(min_refetch_s + 0.1)
-        for _ in range(5):
-            made_up = idp.token("alice", kid=f"made-up-{uuid.uuid4()}", signing_key=idp.keys["k1"])
-            response = await _exchange(wl.client, made_up)
-            assert response.status_code == 401, response.text
-            assert "no signing key" in response.json()["detail"]
-        assert idp.requests == 2
-        # k2 was published before that fetch, so it is known without another.
-        await ok(await _exchange(wl.client, idp.token("alice", kid="k2")), 200)
-        idp.add_key("k3")
-        refused = await _exchange(wl.client, idp.token("alice", kid="k3"))
-        assert refused.status_code == 401, refused.text
-        assert idp.requests == 2
-        await asyncio.sleep(min_refetch_s + 0.1)
-        await ok(await _exchange(wl.client, idp.token("alice", kid="k3")), 200)
-        assert idp.requests == 3
+    # A made-up key id within the minimum refetch interval: refused, and nothing fetched.
+    made_up = idp.token("alice", kid=f"made-up-{uuid.uuid4()}", signing_key=idp.keys["k1"])
+    response = await _exchange(wl.client, made_up)
+    assert response.status_code == 401, response.text
+    assert "no signing key" in response.json()["detail"]
+    assert idp.requests == 1
 
 
-async def test_rotated_keys_are_picked_up(settings_for: Any, idp: IdentityProvider) -> None:
+class Clock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def test_new_key_ids_are_fetched_at_most_once_per_interval(idp: IdentityProvider) -> None:
+    clock = Clock()
+    cache = JwksCache(idp.jwks_url, min_refetch_s=30, max_age_s=3600, clock=clock)
+    for _ in range(3):
+        assert (await cache.key("k1")).kid == "k1"
+    assert idp.requests == 1
+
+    # Unknown key ids: one fetch, then none until the minimum interval has passed again,
+    # however many tokens with made-up key ids arrive.
+    idp.add_key("k2")
+    clock.advance(30)
+    for _ in range(5):
+        with pytest.raises(Unauthorized, match="no signing key"):
+            await cache.key(f"made-up-{uuid.uuid4()}")
+    assert idp.requests == 2
+    # k2 was published before that fetch, so it is known without another.
+    assert (await cache.key("k2")).kid == "k2"
+    idp.add_key("k3")
+    with pytest.raises(Unauthorized, match="no signing key"):
+        await cache.key("k3")
+    clock.advance(29.9)
+    with pytest.raises(Unauthorized, match="no signing key"):
+        await cache.key("k3")
+    assert idp.requests == 2
+    clock.advance(0.1)
+    assert (await cache.key("k3")).kid == "k3"
+    assert idp.requests == 3
+
+    # Known keys too are fetched again once they are older than the maximum age.
+    clock.advance(3599)
+    await cache.key("k1")
+    assert idp.requests == 3
+    clock.advance(1)
+    await cache.key("k1")
+    assert idp.requests == 4
+
+
+async def test_rotated_keys_are_picked_up(
+    settings_for: SettingsFactory, idp: IdentityProvider
+) -> None:
     settings = _trusting(settings_for(), idp.jwks_url, jwks_min_refetch_s=0)
-    async with running(settings) as wl:
+    async with running(settings, ["catalogue"]) as wl:
         await ok(await _exchange(wl.client, idp.token("alice")), 200)
         idp.add_key("k2")
         idp.published.remove("k1")
@@ -317,11 +357,11 @@ async def test_rotated_keys_are_picked_up(settings_for: Any, idp: IdentityProvid
         assert idp.requests == 2
 
 
-async def test_an_unreachable_provider_is_unavailable(settings_for: Any) -> None:
+async def test_an_unreachable_provider_is_unavailable(settings_for: SettingsFactory) -> None:
     settings = _trusting(settings_for(), f"http://127.0.0.1:{free_port()}/jwks")
     provider = IdentityProvider("http://unused")
     provider.add_key("k1")
-    async with running(settings) as wl:
+    async with running(settings, ["catalogue"]) as wl:
         for _ in range(2):
             # The second within the minimum refetch interval: still "unavailable", not "no key".
             response = await _exchange(wl.client, provider.token("alice"))
@@ -330,10 +370,9 @@ async def test_an_unreachable_provider_is_unavailable(settings_for: Any) -> None
 
 
 async def test_without_configured_providers_nothing_is_exchanged(
-    settings_for: Any, idp: IdentityProvider
+    settings_for: SettingsFactory, idp: IdentityProvider
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
+    async with running(settings_for(), ["catalogue"]) as wl:
         response = await _exchange(wl.client, idp.token("alice"))
         assert response.status_code == 401, response.text
         assert "no external identity provider" in response.json()["detail"]

@@ -7,6 +7,7 @@ import asyncio
 import io
 import tempfile
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,18 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import free_port
 from tests.support import bad_files
-from tests.support.api import bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, get_media, running
+from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.factories import Uploads
+from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
+from wildlens.common.settings import Settings
 from wildlens.ingest.models import IdempotencyKey, IngestedMedia
 from wildlens.ingest.settings import IngestSettings
 
 BOUNDARY = "wildlens-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+# Media go up through ingest to the catalogue; nothing here needs the other services.
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
 
 def jpeg(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -114,122 +120,120 @@ async def test_an_oversized_image_is_refused_while_it_streams(
         await nothing_left(wl)
 
 
-async def test_a_cut_off_upload_leaves_nothing_behind(settings_for: Any, upload_tmp: Path) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        body = Body(
-            file_head() + bad_files.small_jpeg(), total=8 * 1024 * 1024, fail_after=2 * 1024 * 1024
+async def test_a_cut_off_upload_leaves_nothing_behind(
+    upload_tmp: Path, wl: RunningPlatform, settings: Settings
+) -> None:
+    site = await create_site(wl.client, admin_token(settings))
+    body = Body(
+        file_head() + bad_files.small_jpeg(), total=8 * 1024 * 1024, fail_after=2 * 1024 * 1024
+    )
+    with pytest.raises(ConnectionResetError):
+        await wl.client.post(
+            "/v1/media",
+            content=body,
+            headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
         )
-        with pytest.raises(ConnectionResetError):
-            await wl.client.post(
-                "/v1/media",
-                content=body,
-                headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
-            )
-        assert list(upload_tmp.iterdir()) == []
-        await nothing_left(wl)
-        # The service is still up.
-        await ok(await post_media(wl.client, site.device_token, data=jpeg(1)), 202)
+    assert list(upload_tmp.iterdir()) == []
+    await nothing_left(wl)
+    # The service is still up.
+    await ok(await post_media(wl.client, site.device_token, data=jpeg(1)), 202)
 
 
 async def test_a_client_that_hangs_up_on_a_real_server_leaves_nothing_behind(
-    settings_for: Any, upload_tmp: Path
+    upload_tmp: Path, wl: RunningPlatform, settings: Settings
 ) -> None:
     import uvicorn
 
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        before = await metric(wl, "wildlens_ingest_uploads_total", outcome="aborted")
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(wl.app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    site = await create_site(wl.client, admin_token(settings))
+    before = await metric(wl, "wildlens_ingest_uploads_total", outcome="aborted")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(wl.app, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = file_head() + bad_files.small_jpeg()
+        writer.write(
+            (
+                "POST /v1/media HTTP/1.1\r\nHost: wildlens.test\r\n"
+                f"Authorization: Bearer {site.device_token}\r\n"
+                f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {50 * 1024 * 1024}\r\n\r\n"
+            ).encode()
+            + head
+            + b"\0" * (512 * 1024)
         )
-        serving = asyncio.create_task(server.serve())
-        try:
-            await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            head = file_head() + bad_files.small_jpeg()
-            writer.write(
-                (
-                    "POST /v1/media HTTP/1.1\r\nHost: wildlens.test\r\n"
-                    f"Authorization: Bearer {site.device_token}\r\n"
-                    f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {50 * 1024 * 1024}\r\n\r\n"
-                ).encode()
-                + head
-                + b"\0" * (512 * 1024)
-            )
-            await writer.drain()
-            # The upload is under way (spooling), then the gateway's link dies.
-            await eventually(lambda: asyncio.sleep(0, any(upload_tmp.iterdir())), timeout=10)
-            writer.transport.abort()
-            await eventually(
-                lambda: _moved(wl, "wildlens_ingest_uploads_total", before, outcome="aborted"),
-                timeout=10,
-            )
-        finally:
-            server.should_exit = True
-            await serving
-        assert list(upload_tmp.iterdir()) == []
-        await nothing_left(wl)
+        await writer.drain()
+        # The upload is under way (spooling), then the gateway's link dies.
+        await eventually(lambda: asyncio.sleep(0, any(upload_tmp.iterdir())), timeout=10)
+        writer.transport.abort()
+        await eventually(
+            lambda: _moved(wl, "wildlens_ingest_uploads_total", before, outcome="aborted"),
+            timeout=10,
+        )
+    finally:
+        server.should_exit = True
+        await serving
+    assert list(upload_tmp.iterdir()) == []
+    await nothing_left(wl)
 
 
 async def _moved(wl: Any, name: str, before: float, **labels: str) -> bool:
     return await metric(wl, name, **labels) > before
 
 
-async def test_idempotency_key_replays_the_first_answer(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        key = {"Idempotency-Key": "gateway-7/RCNX0031"}
-        ingest = wl.platform.contexts["ingest"]
+async def test_idempotency_key_replays_the_first_answer(
+    wl: RunningPlatform, settings: Settings
+) -> None:
+    site = await create_site(wl.client, admin_token(settings))
+    key = {"Idempotency-Key": "gateway-7/RCNX0031"}
+    ingest = wl.platform.contexts["ingest"]
 
-        async def post(data: bytes, headers: dict[str, str]) -> Any:
-            return await wl.client.post(
-                "/v1/media",
-                files={"file": ("x.jpg", data, "image/jpeg")},
-                headers={**bearer(site.device_token), **headers},
-            )
-
-        first = await ok(await post(jpeg(1), key), 202)
-        assert first["duplicate"] is False
-        again = await ok(await post(jpeg(1), key), 202)
-        assert again == {**first, "duplicate": True}
-
-        response = await post(jpeg(2), key)
-        assert response.status_code == 422
-        body = response.json()
-        assert "Idempotency-Key" in body["detail"]
-        assert "different content" in body["detail"]
-        assert body["fields"][0]["location"] == ["header", "Idempotency-Key"]
-
-        # Another caller may use the same key for its own upload.
-        admin = admin_token(settings, "someone")
-        response = await wl.client.post(
+    async def post(data: bytes, headers: dict[str, str]) -> Any:
+        return await wl.client.post(
             "/v1/media",
-            files={"file": ("x.jpg", jpeg(3), "image/jpeg")},
-            data={"project_id": site.project_id},
-            headers={**bearer(admin), **key},
+            files={"file": ("x.jpg", data, "image/jpeg")},
+            headers={**bearer(site.device_token), **headers},
         )
-        assert (await ok(response, 202))["duplicate"] is False
 
-        # Content dedup holds without a key too.
-        assert (await ok(await post(jpeg(1), {}), 202)) == again
+    first = await ok(await post(jpeg(1), key), 202)
+    assert first["duplicate"] is False
+    again = await ok(await post(jpeg(1), key), 202)
+    assert again == {**first, "duplicate": True}
 
-        # Once the key has expired it is free again.
-        async with ingest.db.transaction() as session:
-            table = IdempotencyKey.__table__  # type: ignore[attr-defined]
-            await (await session.connection()).execute(update(table).values(expires_at=_past()))
-        fresh = await ok(await post(jpeg(2), key), 202)
-        assert fresh["media_id"] != first["media_id"]
-        assert fresh["duplicate"] is False
+    response = await post(jpeg(2), key)
+    assert response.status_code == 422
+    body = response.json()
+    assert "Idempotency-Key" in body["detail"]
+    assert "different content" in body["detail"]
+    assert body["fields"][0]["location"] == ["header", "Idempotency-Key"]
 
-        # A malformed key is named.
-        response = await post(jpeg(4), {"Idempotency-Key": "x" * 300})
-        assert response.status_code == 422
-        assert "Idempotency-Key" in response.text
+    # Another caller may use the same key for its own upload.
+    admin = admin_token(settings, "someone")
+    response = await wl.client.post(
+        "/v1/media",
+        files={"file": ("x.jpg", jpeg(3), "image/jpeg")},
+        data={"project_id": site.project_id},
+        headers={**bearer(admin), **key},
+    )
+    assert (await ok(response, 202))["duplicate"] is False
+
+    # Content dedup holds without a key too.
+    assert (await ok(await post(jpeg(1), {}), 202)) == again
+
+    # Once the key has expired it is free again.
+    async with ingest.db.transaction() as session:
+        table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+        await (await session.connection()).execute(update(table).values(expires_at=_past()))
+    fresh = await ok(await post(jpeg(2), key), 202)
+    assert fresh["media_id"] != first["media_id"]
+    assert fresh["duplicate"] is False
+
+    # A malformed key is named.
+    response = await post(jpeg(4), {"Idempotency-Key": "x" * 300})
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.text
 
 
 def _past() -> Any:
@@ -248,36 +252,38 @@ async def metric(wl: Any, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def test_metrics_count_uploads_by_outcome_and_bytes(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        names = [
-            ("wildlens_ingest_uploads_total", {"outcome": "accepted"}),
-            ("wildlens_ingest_uploads_total", {"outcome": "duplicate"}),
-            ("wildlens_ingest_uploads_total", {"outcome": "rejected_unsupported_media"}),
-            ("wildlens_ingest_uploads_total", {"outcome": "rejected_invalid"}),
-            ("wildlens_ingest_received_bytes_total", {}),
-            ("wildlens_ingest_duplicates_total", {"reason": "content"}),
-            ("wildlens_ingest_upload_duration_seconds_count", {"outcome": "accepted"}),
-        ]
-        before = [await metric(wl, name, **labels) for name, labels in names]
+async def test_metrics_count_uploads_by_outcome_and_bytes(
+    wl: RunningPlatform, settings: Settings
+) -> None:
+    site = await create_site(wl.client, admin_token(settings))
+    names = [
+        ("wildlens_ingest_uploads_total", {"outcome": "accepted"}),
+        ("wildlens_ingest_uploads_total", {"outcome": "duplicate"}),
+        ("wildlens_ingest_uploads_total", {"outcome": "rejected_unsupported_media"}),
+        ("wildlens_ingest_uploads_total", {"outcome": "rejected_invalid"}),
+        ("wildlens_ingest_received_bytes_total", {}),
+        ("wildlens_ingest_duplicates_total", {"reason": "content"}),
+        ("wildlens_ingest_upload_duration_seconds_count", {"outcome": "accepted"}),
+    ]
+    before = [await metric(wl, name, **labels) for name, labels in names]
 
-        a, b, html = jpeg(10), jpeg(11), bad_files.html_named_jpg()
-        await ok(await post_media(wl.client, site.device_token, data=a), 202)
-        await ok(await post_media(wl.client, site.device_token, data=b), 202)
-        await ok(await post_media(wl.client, site.device_token, data=a), 202)
-        assert (await post_media(wl.client, site.device_token, data=html)).status_code == 415
-        truncated = bad_files.truncated_jpeg()
-        assert (await post_media(wl.client, site.device_token, data=truncated)).status_code == 422
+    a, b, html = jpeg(10), jpeg(11), bad_files.html_named_jpg()
+    await ok(await post_media(wl.client, site.device_token, data=a), 202)
+    await ok(await post_media(wl.client, site.device_token, data=b), 202)
+    await ok(await post_media(wl.client, site.device_token, data=a), 202)
+    assert (await post_media(wl.client, site.device_token, data=html)).status_code == 415
+    truncated = bad_files.truncated_jpeg()
+    assert (await post_media(wl.client, site.device_token, data=truncated)).status_code == 422
 
-        after = [await metric(wl, name, **labels) for name, labels in names]
-        moved = [round(y - x, 6) for x, y in zip(before, after, strict=True)]
-        total = len(a) * 2 + len(b) + len(html) + len(truncated)
-        assert moved == [2, 1, 1, 1, total, 1, 2]
+    after = [await metric(wl, name, **labels) for name, labels in names]
+    moved = [round(y - x, 6) for x, y in zip(before, after, strict=True)]
+    total = len(a) * 2 + len(b) + len(html) + len(truncated)
+    assert moved == [2, 1, 1, 1, total, 1, 2]
 
 
-async def test_heic_images_are_accepted(settings_for: Any) -> None:
+async def test_heic_images_are_accepted(
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads
+) -> None:
     import pillow_heif
 
     buffer = io.BytesIO()
@@ -285,21 +291,17 @@ async def test_heic_images_are_accepted(settings_for: Any) -> None:
     pillow_heif.from_pillow(image).save(buffer, quality=80)
     heic = buffer.getvalue()
     assert heic[4:12] == b"ftypheic"
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        body = await ok(
-            await post_media(wl.client, site.device_token, data=heic, filename="IMG_0001.HEIC"),
-            202,
-        )
-        key = f"media/{body['sha256'][:2]}/{body['sha256']}.heic"
-        assert await wl.platform.store.get_bytes(key) == heic
-        media = await eventually(lambda: get_media(wl.client, admin, body["media_id"]))
-        assert (media["width"], media["height"]) == (96, 64)
-        # A HEIC cut in half is caught like any other truncated image.
-        response = await post_media(wl.client, site.device_token, data=heic[: len(heic) // 2])
-        assert response.status_code == 422, response.text
+    body = await ok(
+        await upload.post(data=heic, filename="IMG_0001.HEIC"),
+        202,
+    )
+    key = f"media/{body['sha256'][:2]}/{body['sha256']}.heic"
+    assert await wl.platform.store.get_bytes(key) == heic
+    media = await eventually(lambda: get_media(wl.client, admin, body["media_id"]))
+    assert (media["width"], media["height"]) == (96, 64)
+    # A HEIC cut in half is caught like any other truncated image.
+    response = await upload.post(data=heic[: len(heic) // 2])
+    assert response.status_code == 422, response.text
 
 
 async def test_device_tokens_are_rate_limited_and_people_are_not(settings_for: Any) -> None:
@@ -331,68 +333,66 @@ async def test_device_tokens_are_rate_limited_and_people_are_not(settings_for: A
             )
 
 
-async def test_hostile_file_names_are_kept_only_as_safe_base_names(settings_for: Any) -> None:
-    settings = settings_for()
+async def test_hostile_file_names_are_kept_only_as_safe_base_names(
+    wl: RunningPlatform, admin: str, site: Site
+) -> None:
     names = {
         "../../etc/passwd.jpg": "passwd.jpg",
         "C:\\x\\y.jpg": "y.jpg",
         "a\x00b.jpg": "ab.jpg",
         "x" * 400 + ".jpg": "x" * 251 + ".jpg",
     }
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        for i, (sent, kept) in enumerate(names.items()):
-            # Raw bytes: a client library would escape the NUL and the quotes itself.
-            response = await wl.client.post(
-                "/v1/media",
-                content=file_head(filename=sent) + jpeg(40 + i) + file_tail(),
-                headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
-            )
-            body = await ok(response, 202)
-            media = await eventually(lambda mid=body["media_id"]: get_media(wl.client, admin, mid))
-            assert media["filename"] == kept
-        # Objects are named by content alone, whatever the client called the file.
-        keys = [o.key if hasattr(o, "key") else str(o) for o in await wl.platform.store.list("")]
-        assert all(".." not in k and "passwd" not in k for k in keys)
-
-
-async def test_form_fields_are_validated_and_named_wherever_they_come(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        for field, value in [
-            ("latitude", "91"),
-            ("longitude", "east"),
-            ("captured_at", "2021-04-01 10:00"),
-            ("device_id", "camera-1"),
-        ]:
-            # After the file, as some gateways send them: still checked, nothing stored.
-            body = (
-                file_head()
-                + jpeg(50)
-                + file_tail()[:-4]
-                + (
-                    f'\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'
-                    f"--{BOUNDARY}--\r\n"
-                ).encode()
-            )
-            response = await wl.client.post(
-                "/v1/media",
-                content=body,
-                headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
-            )
-            assert response.status_code == 422, (field, response.text)
-            assert response.json()["fields"][0]["location"] == ["body", field]
-            assert field in response.json()["detail"]
-        await nothing_left(wl)
+    for i, (sent, kept) in enumerate(names.items()):
+        # Raw bytes: a client library would escape the NUL and the quotes itself.
         response = await wl.client.post(
             "/v1/media",
-            content=b"\xff\xd8\xff",
-            headers={**bearer(site.device_token), "Content-Type": "image/jpeg"},
+            content=file_head(filename=sent) + jpeg(40 + i) + file_tail(),
+            headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
         )
-        assert response.status_code == 422
-        assert response.json()["fields"][0]["location"] == ["body", "file"]
+        body = await ok(response, 202)
+        media = await eventually(partial(get_media, wl.client, admin, body["media_id"]))
+        assert media["filename"] == kept
+    # Objects are named by content alone, whatever the client called the file.
+    keys = [o.key if hasattr(o, "key") else str(o) for o in await wl.platform.store.list("")]
+    assert all(".." not in k and "passwd" not in k for k in keys)
+
+
+async def test_form_fields_are_validated_and_named_wherever_they_come(
+    wl: RunningPlatform, settings: Settings
+) -> None:
+    site = await create_site(wl.client, admin_token(settings))
+    for field, value in [
+        ("latitude", "91"),
+        ("longitude", "east"),
+        ("captured_at", "2021-04-01 10:00"),
+        ("device_id", "camera-1"),
+    ]:
+        # After the file, as some gateways send them: still checked, nothing stored.
+        body = (
+            file_head()
+            + jpeg(50)
+            + file_tail()[:-4]
+            + (
+                f'\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'
+                f"--{BOUNDARY}--\r\n"
+            ).encode()
+        )
+        response = await wl.client.post(
+            "/v1/media",
+            content=body,
+            headers={**bearer(site.device_token), "Content-Type": CONTENT_TYPE},
+        )
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["fields"][0]["location"] == ["body", field]
+        assert field in response.json()["detail"]
+    await nothing_left(wl)
+    response = await wl.client.post(
+        "/v1/media",
+        content=b"\xff\xd8\xff",
+        headers={**bearer(site.device_token), "Content-Type": "image/jpeg"},
+    )
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["location"] == ["body", "file"]
 
 
 async def test_the_upload_is_documented_as_a_multipart_form(tmp_path: Path) -> None:

@@ -6,167 +6,173 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from tests.support.api import create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, get_media, running
+import pytest
+
+from tests.support.api import Site, ok
+from tests.support.factories import Uploads
+from tests.support.platform import (
+    RunningPlatform,
+    SettingsFactory,
+    eventually,
+    get_media,
+)
 from tests.support.videos import video_bytes
 from wildlens.common.bus import Subscription
 from wildlens.common.events import Envelope, new_envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested
+from wildlens.common.settings import Settings
+from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.video.jobs import child_media_id, split_requested, split_video
 
 START = "2021-04-01T10:00:00+01:00"
 
+# Media go up through ingest to the catalogue; nothing here needs the other services.
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
-def _with_video_settings(settings: Any, **ingest: Any) -> Any:
-    return settings.model_copy(update={"ingest": settings.ingest.model_copy(update=ingest)})
+
+def _with_video_settings(settings: Settings, **ingest: Any) -> Settings:
+    return settings.model_copy(
+        update={"ingest": IngestSettings.of(settings).model_copy(update=ingest)}
+    )
+
+
+@pytest.fixture
+def settings(settings_for: SettingsFactory) -> Settings:
+    """A frame every second and clips of two seconds, so a short video gives several of each."""
+    return _with_video_settings(settings_for(), video_frame_interval_s=1, video_clip_seconds=2)
 
 
 async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
-    settings_for: Any,
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads
 ) -> None:
-    settings = _with_video_settings(settings_for(), video_frame_interval_s=1, video_clip_seconds=2)
     data = video_bytes("mp4", seconds=3, fps=10)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        announced: list[MediaIngested] = []
+    announced: list[MediaIngested] = []
 
-        async def watch(envelopes: list[Envelope]) -> None:
-            announced.extend(unpack(e, MediaIngested) for e in envelopes)
+    async def watch(envelopes: list[Envelope]) -> None:
+        announced.extend(unpack(e, MediaIngested) for e in envelopes)
 
-        wl.platform.bus.subscribe(
-            Subscription(group="observer", event_type="media.ingested", handler=watch)
-        )
-        await wl.platform.bus.declared()
-        body = await ok(
-            await post_media(
-                wl.client,
-                site.device_token,
-                data=data,
-                filename="transect.mp4",
-                fields={"captured_at": START},
-            ),
-            202,
-        )
-        video_id = uuid.UUID(body["media_id"])
-        frames = {ms: child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)}
-        clips = {ms: child_media_id(video_id, "clip", ms) for ms in (0, 2000)}
-
-        video = await eventually(lambda: get_media(wl.client, admin, video_id))
-        assert video["kind"] == "video"
-        assert (video["width"], video["height"]) == (160, 120)
-        start = datetime.fromisoformat(START)
-        for kind, children in (("frame", frames), ("video", clips)):
-            for offset_ms, child_id in children.items():
-                child = await eventually(lambda c=child_id: get_media(wl.client, admin, c))
-                assert child["kind"] == kind
-                assert child["parent_media_id"] == str(video_id)
-                assert child["offset_ms"] == offset_ms
-                assert child["deployment_id"] == site.deployment_id
-                assert datetime.fromisoformat(child["captured_at"]) == start + timedelta(
-                    milliseconds=offset_ms
-                )
-
-        store = wl.platform.store
-        sha = body["sha256"]
-        keys = sorted(o.key for o in await store.list(f"frames/{sha}/"))
-        assert keys == sorted(
-            [f"frames/{sha}/{ms}.jpg" for ms in frames]
-            + [f"frames/{sha}/clip-{ms}.mp4" for ms in clips]
-            + [f"frames/{sha}/manifest.json"]
-        )
-        # Every frame gets derivatives, like an uploaded image.
-        frame_hashes = {m.sha256 for m in announced if m.parent_media_id and m.kind == 3}
-        assert len(frame_hashes) == 3
-        for frame_sha in frame_hashes:
-            await eventually(lambda s=frame_sha: store.exists(f"derived/{s}/thumb.jpg"))
-
-        # The same job delivered again (a crash before the ack) announces the same ids and
-        # stores nothing new.
-        async def seen(count: int) -> bool:
-            return len(announced) >= count
-
-        await eventually(lambda: seen(6))  # the video and its five pieces, first time round
-        before = {o.key: o.size for o in await store.list("")}
-        announced.clear()
-        ingest = wl.platform.contexts["ingest"]
-        video_event = MediaIngested(
-            media_id=str(video_id),
-            project_id=site.project_id,
-            sha256=sha,
-            object_key=f"media/{sha[:2]}/{sha}.mp4",
-            content_type="video/mp4",
-            device_id=site.device_id,
-            captured_at=START,
+    wl.platform.bus.subscribe(
+        Subscription(group="observer", event_type="media.ingested", handler=watch)
+    )
+    await wl.platform.bus.declared()
+    body = await ok(
+        await upload.post(
+            data=data,
             filename="transect.mp4",
-        )
-        again = new_envelope(split_requested(video_event), producer="test")
-        assert await split_video(ingest, again) == 5
-        await eventually(lambda: seen(5))
-        await asyncio.sleep(0.2)  # room for a stray sixth announcement to show up
-        assert sorted(uuid.UUID(m.media_id) for m in announced) == sorted(
-            [*frames.values(), *clips.values()]
-        )
-        assert {o.key: o.size for o in await store.list("")} == before
-        # Delivered once more under the same event id: recognised as done.
-        assert await split_video(ingest, again) == 0
+            fields={"captured_at": START},
+        ),
+        202,
+    )
+    video_id = uuid.UUID(body["media_id"])
+    frames = {ms: child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)}
+    clips = {ms: child_media_id(video_id, "clip", ms) for ms in (0, 2000)}
+
+    video = await eventually(lambda: get_media(wl.client, admin, video_id))
+    assert video["kind"] == "video"
+    assert (video["width"], video["height"]) == (160, 120)
+    start = datetime.fromisoformat(START)
+    for kind, children in (("frame", frames), ("video", clips)):
+        for offset_ms, child_id in children.items():
+            child = await eventually(partial(get_media, wl.client, admin, child_id))
+            assert child["kind"] == kind
+            assert child["parent_media_id"] == str(video_id)
+            assert child["offset_ms"] == offset_ms
+            assert child["deployment_id"] == site.deployment_id
+            assert datetime.fromisoformat(child["captured_at"]) == start + timedelta(
+                milliseconds=offset_ms
+            )
+
+    store = wl.platform.store
+    sha = body["sha256"]
+    keys = sorted(o.key for o in await store.list(f"frames/{sha}/"))
+    assert keys == sorted(
+        [f"frames/{sha}/{ms}.jpg" for ms in frames]
+        + [f"frames/{sha}/clip-{ms}.mp4" for ms in clips]
+        + [f"frames/{sha}/manifest.json"]
+    )
+    # Every frame gets derivatives, like an uploaded image.
+    frame_hashes = {m.sha256 for m in announced if m.parent_media_id and m.kind == 3}
+    assert len(frame_hashes) == 3
+    for frame_sha in frame_hashes:
+        await eventually(partial(store.exists, f"derived/{frame_sha}/thumb.jpg"))
+
+    # The same job delivered again (a crash before the ack) announces the same ids and
+    # stores nothing new.
+    async def seen(count: int) -> bool:
+        return len(announced) >= count
+
+    await eventually(lambda: seen(6))  # the video and its five pieces, first time round
+    before = {o.key: o.size for o in await store.list("")}
+    announced.clear()
+    ingest = wl.platform.contexts["ingest"]
+    video_event = MediaIngested(
+        media_id=str(video_id),
+        project_id=site.project_id,
+        sha256=sha,
+        object_key=f"media/{sha[:2]}/{sha}.mp4",
+        content_type="video/mp4",
+        device_id=site.device_id,
+        captured_at=START,
+        filename="transect.mp4",
+    )
+    again = new_envelope(split_requested(video_event), producer="test")
+    assert await split_video(ingest, again) == 5
+    await eventually(lambda: seen(5))
+    await asyncio.sleep(0.2)  # room for a stray sixth announcement to show up
+    assert sorted(uuid.UUID(m.media_id) for m in announced) == sorted(
+        [*frames.values(), *clips.values()]
+    )
+    assert {o.key: o.size for o in await store.list("")} == before
+    # Delivered once more under the same event id: recognised as done.
+    assert await split_video(ingest, again) == 0
 
 
 async def test_a_video_that_does_not_play_is_refused_and_nothing_is_stored(
-    settings_for: Any,
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads
 ) -> None:
-    settings = settings_for()
     whole = video_bytes("mp4", seconds=1)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        response = await post_media(
-            wl.client, site.device_token, data=whole[: len(whole) // 2], filename="cut.mp4"
-        )
-        assert response.status_code == 422, response.text
-        assert response.json()["detail"].startswith("not a playable video")
-        assert await wl.platform.store.list("") == []
-        assert await wl.platform.contexts["ingest"].relay.relay_once() == 0
+    response = await upload.post(data=whole[: len(whole) // 2], filename="cut.mp4")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("not a playable video")
+    assert await wl.platform.store.list("") == []
+    assert await wl.platform.contexts["ingest"].relay.relay_once() == 0
 
 
-async def test_a_deleted_video_takes_everything_cut_from_it(settings_for: Any) -> None:
-    settings = _with_video_settings(settings_for(), video_frame_interval_s=1, video_clip_seconds=2)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        store = wl.platform.store
-        body = await ok(
-            await post_media(
-                wl.client,
-                site.device_token,
-                data=video_bytes("mp4", seconds=3, fps=10),
-                filename="transect.mp4",
-                fields={"captured_at": START},
-            ),
-            202,
-        )
-        video_id, sha = uuid.UUID(body["media_id"]), body["sha256"]
-        frames = [child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)]
-        recorded = [await eventually(lambda m=m: get_media(wl.client, admin, m)) for m in frames]
-        frame_hashes = {f["sha256"] for f in recorded}
-        for frame_sha in frame_hashes:
-            await eventually(lambda s=frame_sha: store.exists(f"derived/{s}/thumb.jpg"))
-        assert await store.list(f"frames/{sha}/")
+async def test_a_deleted_video_takes_everything_cut_from_it(
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads
+) -> None:
+    store = wl.platform.store
+    body = await ok(
+        await upload.post(
+            data=video_bytes("mp4", seconds=3, fps=10),
+            filename="transect.mp4",
+            fields={"captured_at": START},
+        ),
+        202,
+    )
+    video_id, sha = uuid.UUID(body["media_id"]), body["sha256"]
+    frames = [child_media_id(video_id, "frame", ms) for ms in (0, 1000, 2000)]
+    recorded = [await eventually(partial(get_media, wl.client, admin, m)) for m in frames]
+    frame_hashes = {f["sha256"] for f in recorded}
+    for frame_sha in frame_hashes:
+        await eventually(partial(store.exists, f"derived/{frame_sha}/thumb.jpg"))
+    assert await store.list(f"frames/{sha}/")
 
-        await ok(
-            await wl.client.delete(
-                f"/v1/projects/{site.project_id}/media/{video_id}",
-                headers={"Authorization": f"Bearer {admin}"},
-            ),
-            200,
-        )
-        for frame_id in frames:
-            assert await get_media(wl.client, admin, frame_id) is None
+    await ok(
+        await wl.client.delete(
+            f"/v1/projects/{site.project_id}/media/{video_id}",
+            headers={"Authorization": f"Bearer {admin}"},
+        ),
+        200,
+    )
+    for frame_id in frames:
+        assert await get_media(wl.client, admin, frame_id) is None
 
-        async def everything_gone() -> bool:
-            left = [o.key for o in await store.list("")]
-            return not any(sha in key or any(f in key for f in frame_hashes) for key in left)
+    async def everything_gone() -> bool:
+        left = [o.key for o in await store.list("")]
+        return not any(sha in key or any(f in key for f in frame_hashes) for key in left)
 
-        await eventually(everything_gone)
+    await eventually(everything_gone)

@@ -87,7 +87,9 @@ async def test_a_failing_run_fails_its_own_callers_only() -> None:
 
 
 def _analyzer(tmp_path: Path, detector: Detector, **inference: Any) -> Analyzer:
-    settings = compose_settings([InferenceSettings])(data_dir=tmp_path, inference=inference)
+    settings = compose_settings([InferenceSettings]).model_validate(
+        {"data_dir": tmp_path, "inference": inference}
+    )
     serving = ModelServing(cache=cast(Any, None))
     serving.install(detector)
     # The analyzer reads only the settings from its context when given its images directly.

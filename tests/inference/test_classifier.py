@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import torch
+from PIL import Image
 
 from tests.support.tiny_models import (
     CLASSIFIER_INPUT,
@@ -36,9 +37,10 @@ def tiny_classifier(
     return build_tiny_classifier(Path(folder))
 
 
-def _crops(count: int, seed: int) -> tuple[list, list[int]]:  # type: ignore[type-arg]
+def _crops(count: int, seed: int) -> tuple[list[Image.Image], list[int]]:
     rng = np.random.default_rng(seed)
-    crops, truth = [], []
+    crops: list[Image.Image] = []
+    truth: list[int] = []
     for i in range(count):
         species = int(rng.integers(0, len(CLASSIFIER_LABELS)))
         width, height = (int(v) for v in rng.integers(120, 400, size=2))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.videos import audio_only_mp4, write_video
+from tests.support.videos import Container, audio_only_mp4, write_video
 from wildlens.common.errors import Invalid
 from wildlens.ingest.video import probe_video
 
@@ -15,7 +15,7 @@ from wildlens.ingest.video import probe_video
     ("container", "codec"), [("mp4", "h264"), ("mov", "h264"), ("avi", "mpeg4")]
 )
 def test_a_real_video_reports_duration_rate_codec_and_size(
-    tmp_path: Path, container: str, codec: str
+    tmp_path: Path, container: Container, codec: str
 ) -> None:
     path = write_video(
         tmp_path / f"v.{container}",
@@ -23,7 +23,7 @@ def test_a_real_video_reports_duration_rate_codec_and_size(
         seconds=2,
         fps=10,
         width=96,
-        height=64,  # type: ignore[arg-type]
+        height=64,
     )
     info = probe_video(path)
     assert info.duration_s == pytest.approx(2.0, abs=0.15)

@@ -91,11 +91,13 @@ async def post_media(
     filename: str | None = None,
     fields: dict[str, str] | None = None,
 ) -> httpx.Response:
-    content = data if data is not None else path.read_bytes()  # type: ignore[union-attr]
+    if data is None:
+        assert path is not None, "post_media needs a path or the data"
+        data = path.read_bytes()
     name = filename or (path.name if path is not None else "upload.jpg")
     return await ingest.post(
         "/v1/media",
-        files={"file": (name, content, "application/octet-stream")},
+        files={"file": (name, data, "application/octet-stream")},
         data=fields or {},
         headers=bearer(token),
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import frictionless
 import requests
@@ -43,7 +42,15 @@ SCHEMAS: dict[str, Path] = {
 
 
 class _Schemas(BaseAdapter):
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
         path = SCHEMAS.get(str(request.url))
         response = requests.Response()
         response.status_code = 200 if path else 404
@@ -66,7 +73,8 @@ def validate(descriptor: Path) -> frictionless.Report:
     session.mount("https://", _Schemas())
     session.mount("http://", _Schemas())
     with frictionless.system.use_context(http_session=session):
-        return frictionless.validate(str(descriptor))
+        report: frictionless.Report = frictionless.validate(str(descriptor))
+    return report
 
 
 def error_types(report: frictionless.Report) -> set[str]:

@@ -25,12 +25,14 @@ TEST_ALERTS = {"allow_private_targets": True}
 
 def embedded_settings(data_dir: Path, *, detector: Path | None = None) -> Settings:
     # The common settings and every installed service's group.
-    return platform_settings()(
-        mode="embedded",
-        data_dir=data_dir,
-        log_json=True,
-        inference={"detector": detector},
-        alerts=TEST_ALERTS,
+    return platform_settings().model_validate(
+        {
+            "mode": "embedded",
+            "data_dir": data_dir,
+            "log_json": True,
+            "inference": {"detector": detector},
+            "alerts": TEST_ALERTS,
+        }
     )
 
 
@@ -44,24 +46,30 @@ def real_settings(
     detector: Path | None = None,
 ) -> Settings:
     private_pem, _public_pem = generate_pem_pair()
-    return platform_settings()(
-        mode="distributed",
-        data_dir=data_dir,
-        database_url=PG_URL,
-        broker_url=AMQP_URL,
-        storage_url=s3.url(bucket),
-        database={"schema_prefix": schema_prefix},
-        broker={
-            "username": AMQP_USER,
-            "password": AMQP_PASSWORD,
-            "exchange": f"{amqp_prefix}wildlens.events",
-            "queue_prefix": amqp_prefix,
-        },
-        storage={"access_key": s3.access_key, "secret_key": s3.secret_key},
-        auth={"private_key": private_pem.decode()},
-        inference={"detector": detector},
-        alerts=TEST_ALERTS,
+    return platform_settings().model_validate(
+        {
+            "mode": "distributed",
+            "data_dir": data_dir,
+            "database_url": PG_URL,
+            "broker_url": AMQP_URL,
+            "storage_url": s3.url(bucket),
+            "database": {"schema_prefix": schema_prefix},
+            "broker": {
+                "username": AMQP_USER,
+                "password": AMQP_PASSWORD,
+                "exchange": f"{amqp_prefix}wildlens.events",
+                "queue_prefix": amqp_prefix,
+            },
+            "storage": {"access_key": s3.access_key, "secret_key": s3.secret_key},
+            "auth": {"private_key": private_pem.decode()},
+            "inference": {"detector": detector},
+            "alerts": TEST_ALERTS,
+        }
     )
+
+
+# ``settings_for(detector=None, **overrides)``: the settings of the backend under test.
+SettingsFactory = Callable[..., Settings]
 
 
 def admin_token(settings: Settings, subject: str = "admin") -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, get_args, get_origin
+from typing import Any, TypeGuard, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -31,7 +31,7 @@ def type_name(annotation: Any) -> str:
     return f"{type_name(origin)}[{', '.join(type_name(arg) for arg in args)}]"
 
 
-def is_group(annotation: Any) -> bool:
+def is_group(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
@@ -40,8 +40,9 @@ def environment_lines(model: type[BaseModel], prefix: str = PREFIX) -> list[str]
     lines: list[str] = []
     for name, field in model.model_fields.items():
         variable = prefix + name.upper()
-        if is_group(field.annotation):
-            lines.extend(environment_lines(field.annotation, variable + "__"))
+        annotation = field.annotation
+        if is_group(annotation):
+            lines.extend(environment_lines(annotation, variable + "__"))
         else:
             lines.append(f"{variable} {type_name(field.annotation)}")
     return sorted(lines)

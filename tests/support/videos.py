@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import av
+import numpy as np
 from PIL import Image, ImageDraw
 
 Container = Literal["mp4", "mov", "avi"]
@@ -56,6 +57,7 @@ def write_video(
     fmt, codec = _FORMATS[container]
     with av.open(str(path), mode="w", format=fmt) as output:
         stream = output.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"
@@ -66,7 +68,9 @@ def write_video(
             # Identical bytes on every run: no threads racing in the encoder.
             stream.codec_context.options = {"preset": "ultrafast", "threads": "1"}
         for n in range(round(seconds * fps)):
-            frame = av.VideoFrame.from_image(draw_frame(n, width, height))
+            frame = av.VideoFrame.from_ndarray(
+                np.asarray(draw_frame(n, width, height)), format="rgb24"
+            )
             frame.pts = n
             for packet in stream.encode(frame):
                 output.mux(packet)
