@@ -287,7 +287,7 @@ async def _verify_and_settle(
             return rejected, await _settle_alone(database, upload, row, rejected)
         try:
             # The file's unit of work: its medium, its announcements and its new state.
-            async with upload_unit(database, bus, store) as unit:
+            async with upload_unit(database, store, bus) as unit:
                 accepted = await accept_upload(
                     unit,
                     limits,

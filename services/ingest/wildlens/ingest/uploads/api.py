@@ -183,7 +183,7 @@ async def post_media(
                 )
             )
             # One unit of work: committed before the answer, or nothing of it stays.
-            async with upload_unit(database, bus, store) as unit:
+            async with upload_unit(database, store, bus) as unit:
                 accepted = await accept_upload(
                     unit,
                     limits,

@@ -39,25 +39,26 @@ class StoredOriginal:
 @dataclass
 class UploadUnit:
     """What an upload writes through: the transaction it is recorded in (callers flush, never
-    commit), the outbox its announcements are staged in (sent after the commit), and the store
-    its original goes to (``stored``: what to remove again if the transaction rolls back)."""
+    commit), the store its original goes to (``stored``: what to remove again if the
+    transaction rolls back), and the outbox its announcements are staged in (sent after the
+    commit)."""
 
     session: AsyncSession
-    bus: ServiceBus
     store: ObjectStore
+    bus: ServiceBus
     stored: list[StoredOriginal] = field(default_factory=list)
 
 
 @asynccontextmanager
 async def upload_unit(
-    database: Database, bus: ServiceBus, store: ObjectStore
+    database: Database, store: ObjectStore, bus: ServiceBus
 ) -> AsyncIterator[UploadUnit]:
     """Commit what the block recorded, once; if it raises, roll it all back and remove the
     originals the block stored that no medium holds."""
     unit: UploadUnit | None = None
     try:
         async with database.transaction() as session:
-            unit = UploadUnit(session, bus, store)
+            unit = UploadUnit(session, store, bus)
             yield unit
     except BaseException:
         for original in unit.stored if unit is not None else ():
