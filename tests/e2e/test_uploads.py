@@ -23,6 +23,7 @@ from tests.support.factories import Uploads
 from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
 from wildlens.common.settings import Settings
 from wildlens.ingest.models import IdempotencyKey, IngestedMedia
+from wildlens.ingest.runtime import IngestRuntime
 from wildlens.ingest.settings import IngestSettings
 
 BOUNDARY = "wildlens-test-boundary"
@@ -234,6 +235,45 @@ async def test_idempotency_key_replays_the_first_answer(
     response = await post(jpeg(4), {"Idempotency-Key": "x" * 300})
     assert response.status_code == 422
     assert "Idempotency-Key" in response.text
+
+
+async def test_expired_keys_are_purged_with_keyed_uploads_once_a_minute(settings_for: Any) -> None:
+    settings = settings_for()
+    async with running(settings) as wl:
+        site = await create_site(wl.client, admin_token(settings))
+        ingest = wl.platform.contexts["ingest"]
+        table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+        async def post(seed: int, key: str) -> None:
+            response = await wl.client.post(
+                "/v1/media",
+                files={"file": ("x.jpg", jpeg(seed), "image/jpeg")},
+                headers={**bearer(site.device_token), "Idempotency-Key": key},
+            )
+            await ok(response, 202)
+
+        async def expire_all() -> None:
+            async with ingest.db.transaction() as session:
+                await (await session.connection()).execute(update(table).values(expires_at=_past()))
+
+        async def keys() -> set[str]:
+            async with ingest.db.transaction() as session:
+                rows = await (await session.connection()).execute(select(table.c.key))
+                return {row.key for row in rows}
+
+        await post(1, "first")
+        await expire_all()
+        # Within the minute of the last purge, an expired key stays until the next one.
+        await post(2, "second")
+        assert await keys() == {"first", "second"}
+
+        await expire_all()
+        # A minute later.
+        expiry = ingest.runtime_as(IngestRuntime).key_expiry
+        assert expiry.purged_at is not None
+        expiry.purged_at -= 60
+        await post(3, "third")
+        assert await keys() == {"third"}
 
 
 def _past() -> Any:

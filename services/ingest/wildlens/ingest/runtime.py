@@ -1,12 +1,15 @@
 """What an ingest replica keeps while it runs: the loader that keeps its list of revoked
-tokens current, the upload rate limit's buckets, and when it last purged expired idempotency
-keys."""
+tokens current, the upload rate limit's buckets, and its schedule for purging expired
+idempotency keys.
+
+The routes take these parts one by one (``deps``), so the domains never import this module."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wildlens.common.service import ServiceContext
+from wildlens.ingest.key_expiry import KeyExpiry
 from wildlens.ingest.ratelimit import TokenBuckets
 from wildlens.ingest.revocation import RevocationLoader, start_loader
 from wildlens.ingest.settings import IngestSettings
@@ -19,8 +22,7 @@ class IngestRuntime:
     revocations: RevocationLoader
     # Per device token, per replica (see ``ratelimit``).
     upload_limits: TokenBuckets
-    # Monotonic seconds of this replica's last purge of expired idempotency keys.
-    idempotency_purged_at: float = 0.0
+    key_expiry: KeyExpiry = field(default_factory=KeyExpiry)
 
     @classmethod
     async def start(cls, ctx: ServiceContext) -> IngestRuntime:

@@ -29,7 +29,6 @@ __all__ = [
     "PrincipalDep",
     "bus_dependency",
     "clients_dependency",
-    "context_dependency",
     "database_dependency",
     "get_principal",
     "issuer_dependency",
@@ -66,16 +65,6 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def _context(request: Request, service: str) -> ServiceContext:
     ctx: ServiceContext = request.app.state.platform.contexts[service]
     return ctx
-
-
-def context_dependency(service: str) -> Callable[[Request], ServiceContext]:
-    """``service``'s whole context: only for routes whose domain services still take it (the
-    dependencies below name what a route uses)."""
-
-    def _whole(request: Request) -> ServiceContext:
-        return _context(request, service)
-
-    return _whole
 
 
 def session_dependency(service: str) -> Callable[..., Any]:

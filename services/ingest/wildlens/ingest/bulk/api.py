@@ -7,14 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from wildlens.common.http import (
-    ERROR_RESPONSES,
-    PageParams,
-    PrincipalDep,
-    context_dependency,
-    page_params,
-)
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.http import ERROR_RESPONSES, PageParams, PrincipalDep, page_params
 from wildlens.ingest.bulk import service
 from wildlens.ingest.bulk.schemas import (
     ManifestPage,
@@ -23,11 +16,11 @@ from wildlens.ingest.bulk.schemas import (
     UploadPage,
     UploadProgress,
 )
+from wildlens.ingest.deps import BusDep, DatabaseDep, IngestSettingsDep, StoreDep
 from wildlens.ingest.models import FileState
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses={**ERROR_RESPONSES})
 
-ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
 # A manifest runs to tens of thousands of files: pages are larger than elsewhere.
 FilesPage = Annotated[
     PageParams,
@@ -43,45 +36,62 @@ FilesPage = Annotated[
 
 
 @router.post("", status_code=201, response_model=UploadPage, operation_id="create_upload")
-async def create_upload(ctx: ContextDep, principal: PrincipalDep, body: UploadCreate) -> UploadPage:
+async def create_upload(
+    database: DatabaseDep,
+    store: StoreDep,
+    limits: IngestSettingsDep,
+    principal: PrincipalDep,
+    body: UploadCreate,
+) -> UploadPage:
     """Start a bulk upload with the first page of its manifest; answers PUT URLs for new files."""
-    return await service.create_upload(ctx, principal, body)
+    return await service.create_upload(database, store, limits, principal, body)
 
 
 @router.post("/{upload_id}/files", response_model=UploadPage, operation_id="add_upload_files")
 async def add_upload_files(
-    ctx: ContextDep, principal: PrincipalDep, upload_id: uuid.UUID, body: ManifestPage
+    database: DatabaseDep,
+    store: StoreDep,
+    limits: IngestSettingsDep,
+    principal: PrincipalDep,
+    upload_id: uuid.UUID,
+    body: ManifestPage,
 ) -> UploadPage:
     """Add a page of the manifest (or send one again); answers PUT URLs for pending files."""
-    return await service.add_files(ctx, principal, upload_id, body.files)
+    return await service.add_files(database, store, limits, principal, upload_id, body.files)
 
 
 @router.post("/{upload_id}/urls", response_model=UploadPage, operation_id="renew_upload_urls")
 async def renew_upload_urls(
-    ctx: ContextDep,
+    database: DatabaseDep,
+    store: StoreDep,
+    limits: IngestSettingsDep,
     principal: PrincipalDep,
     upload_id: uuid.UUID,
     page: FilesPage,
 ) -> UploadPage:
     """Fresh PUT URLs for the files still pending, to resume an interrupted upload."""
-    return await service.fresh_urls(ctx, principal, upload_id, page)
+    return await service.fresh_urls(database, store, limits, principal, upload_id, page)
 
 
 @router.post(
     "/{upload_id}/complete", response_model=UploadCompleted, operation_id="complete_upload"
 )
 async def complete_upload(
-    ctx: ContextDep,
+    database: DatabaseDep,
+    store: StoreDep,
+    bus: BusDep,
+    limits: IngestSettingsDep,
     principal: PrincipalDep,
     upload_id: uuid.UUID,
 ) -> UploadCompleted:
     """Verify (size, SHA-256) and ingest every file PUT so far; safe to call again."""
-    return await service.complete_upload(ctx, principal, upload_id)
+    return await service.complete_upload(database, store, bus, limits, principal, upload_id)
 
 
 @router.get("/{upload_id}", response_model=UploadProgress, operation_id="get_upload")
 async def get_upload(
-    ctx: ContextDep,
+    database: DatabaseDep,
+    store: StoreDep,
     principal: PrincipalDep,
     upload_id: uuid.UUID,
     page: FilesPage,
@@ -90,4 +100,4 @@ async def get_upload(
     ] = None,
 ) -> UploadProgress:
     """Progress of a bulk upload: counts, and each file's state and error."""
-    return await service.upload_progress(ctx, principal, upload_id, page, states=state)
+    return await service.upload_progress(database, store, principal, upload_id, page, states=state)

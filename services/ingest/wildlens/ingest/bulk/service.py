@@ -22,8 +22,8 @@ from wildlens.common.auth import Principal
 from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, WildlensError
 from wildlens.common.http.pagination import PageParams
-from wildlens.common.service.context import ServiceContext
-from wildlens.common.storage import ObjectNotFound
+from wildlens.common.service import ServiceBus
+from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.ingest.bulk import repository
 from wildlens.ingest.bulk.access import require_access, upload_scope
 from wildlens.ingest.bulk.names import base_name, sanitise_relative_name
@@ -49,17 +49,12 @@ log = structlog.get_logger(__name__)
 VERIFY_CONCURRENCY = 4
 
 
-def _db(ctx: ServiceContext) -> Database:
-    return ctx.database
-
-
 def _field_error(location: list[str | int], message: str) -> FieldError:
     return FieldError(location=["body", *location], message=message, type="value_error")
 
 
-def _checked_page(ctx: ServiceContext, entries: Sequence[ManifestEntry]) -> list[ManifestEntry]:
+def _checked_page(limits: IngestSettings, entries: Sequence[ManifestEntry]) -> list[ManifestEntry]:
     """The page's entries with duplicates collapsed; refuses what no upload could satisfy."""
-    limits = IngestSettings.of(ctx.settings)
     if len(entries) > limits.manifest_page_size:
         raise Invalid(
             f"a manifest page holds at most {limits.manifest_page_size} files, not "
@@ -146,19 +141,21 @@ def _out(row: BulkUploadFile, url: str | None = None) -> UploadFileOut:
 
 
 async def _page(
-    ctx: ServiceContext,
+    store: ObjectStore,
+    limits: IngestSettings,
     upload: BulkUpload,
     rows: Sequence[BulkUploadFile],
     next_cursor: str | None = None,
 ) -> UploadPage:
-    ttl = timedelta(seconds=IngestSettings.of(ctx.settings).upload_url_ttl_s)
+    """The files of ``upload`` in ``rows``, with a PUT URL for each one still pending."""
+    ttl = timedelta(seconds=limits.upload_url_ttl_s)
     expires_at = utcnow() + ttl
     files = []
     for row in rows:
         url = None
         if row.state == FileState.PENDING:
             # No content type bound: the bytes' type is decided from the bytes at completion.
-            url = await ctx.store.url_for_put(staging_key(upload.id, row.n), expires=ttl)
+            url = await store.url_for_put(staging_key(upload.id, row.n), expires=ttl)
         files.append(_out(row, url))
     return UploadPage(
         id=upload.id,
@@ -170,11 +167,15 @@ async def _page(
 
 
 async def create_upload(
-    ctx: ServiceContext, principal: Principal, body: UploadCreate
+    database: Database,
+    store: ObjectStore,
+    limits: IngestSettings,
+    principal: Principal,
+    body: UploadCreate,
 ) -> UploadPage:
     project_id, device_id = upload_scope(principal, body.project_id, body.device_id)
-    entries = _checked_page(ctx, body.files)
-    async with _db(ctx).transaction() as session:
+    entries = _checked_page(limits, body.files)
+    async with database.transaction() as session:
         upload = BulkUpload(
             project_id=project_id,
             deployment_id=body.deployment_id,
@@ -185,18 +186,20 @@ async def create_upload(
         await session.flush()
         rows = await _record_page(session, upload, entries)
     log.info("bulk.created", upload_id=str(upload.id), files=len(rows))
-    return await _page(ctx, upload, rows)
+    return await _page(store, limits, upload, rows)
 
 
 async def add_files(
-    ctx: ServiceContext,
+    database: Database,
+    store: ObjectStore,
+    limits: IngestSettings,
     principal: Principal,
     upload_id: uuid.UUID,
     entries: Sequence[ManifestEntry],
 ) -> UploadPage:
-    checked = _checked_page(ctx, entries)
+    checked = _checked_page(limits, entries)
     try:
-        async with _db(ctx).transaction() as session:
+        async with database.transaction() as session:
             upload = require_access(
                 principal, await repository.get_upload(session, upload_id, lock=True), write=True
             )
@@ -207,37 +210,39 @@ async def add_files(
             "another page of this manifest was being recorded at the same time; send this "
             "page again"
         ) from None
-    return await _page(ctx, upload, rows)
+    return await _page(store, limits, upload, rows)
 
 
 async def fresh_urls(
-    ctx: ServiceContext,
+    database: Database,
+    store: ObjectStore,
+    limits: IngestSettings,
     principal: Principal,
     upload_id: uuid.UUID,
     page: PageParams,
 ) -> UploadPage:
     """New PUT URLs for the files still pending, one page at a time."""
-    async with _db(ctx).transaction() as session:
+    async with database.transaction() as session:
         upload = require_access(
             principal, await repository.get_upload(session, upload_id), write=True
         )
         rows, next_cursor = await repository.files_page(
             session, upload_id, page, states=[FileState.PENDING]
         )
-    return await _page(ctx, upload, rows, next_cursor)
+    return await _page(store, limits, upload, rows, next_cursor)
 
 
-async def _staged(ctx: ServiceContext, upload_id: uuid.UUID) -> dict[int, int]:
+async def _staged(store: ObjectStore, upload_id: uuid.UUID) -> dict[int, int]:
     """Size of each staging object of the upload, by file number."""
     prefix = staging_prefix(upload_id)
     staged: dict[int, int] = {}
-    for info in await ctx.store.list(prefix):
+    for info in await store.list(prefix):
         name = info.key[len(prefix) :]
         if name.isdigit():
             staged[int(name)] = info.size
         else:
             # Not a key this service hands out; it can only be debris.
-            await ctx.store.delete(info.key)
+            await store.delete(info.key)
     return staged
 
 
@@ -249,7 +254,13 @@ class _Outcome:
 
 
 async def _verify_and_settle(
-    ctx: ServiceContext, upload: BulkUpload, row: BulkUploadFile, staged_size: int
+    database: Database,
+    store: ObjectStore,
+    bus: ServiceBus,
+    limits: IngestSettings,
+    upload: BulkUpload,
+    row: BulkUploadFile,
+    staged_size: int,
 ) -> tuple[_Outcome, bool] | None:
     """Verify the staged file and settle it: its outcome, and whether this call settled it
     (``None`` when a concurrent completion took the file)."""
@@ -259,9 +270,9 @@ async def _verify_and_settle(
             FileState.REJECTED,
             error=f"{staged_size} bytes were uploaded but the manifest says {row.size_bytes}",
         )
-        return rejected, await _settle_alone(ctx, upload, row, rejected)
+        return rejected, await _settle_alone(database, upload, row, rejected)
     try:
-        received = await fetch_staged(ctx.store, staging_key(upload.id, row.n))
+        received = await fetch_staged(store, staging_key(upload.id, row.n))
     except ObjectNotFound:
         return None  # a concurrent completion took it
     with received:
@@ -273,13 +284,13 @@ async def _verify_and_settle(
                     f"{row.sha256}"
                 ),
             )
-            return rejected, await _settle_alone(ctx, upload, row, rejected)
+            return rejected, await _settle_alone(database, upload, row, rejected)
         try:
             # The file's unit of work: its medium, its announcements and its new state.
-            async with upload_unit(ctx) as unit:
+            async with upload_unit(database, store, bus) as unit:
                 accepted = await accept_upload(
-                    ctx,
                     unit,
+                    limits,
                     received,
                     UploadRequest(
                         project_id=upload.project_id,
@@ -299,7 +310,7 @@ async def _verify_and_settle(
                 # The platform failed, not the file: it stays pending for the next completion.
                 raise
             rejected = _Outcome(FileState.REJECTED, error=exc.detail[:1000])
-    return rejected, await _settle_alone(ctx, upload, row, rejected)
+    return rejected, await _settle_alone(database, upload, row, rejected)
 
 
 async def _settle(
@@ -311,28 +322,31 @@ async def _settle(
 
 
 async def _settle_alone(
-    ctx: ServiceContext, upload: BulkUpload, row: BulkUploadFile, outcome: _Outcome
+    database: Database, upload: BulkUpload, row: BulkUploadFile, outcome: _Outcome
 ) -> bool:
     """Record a rejection, which has nothing else to commit with."""
-    async with _db(ctx).transaction() as session:
+    async with database.transaction() as session:
         return await _settle(session, upload, row, outcome)
 
 
 async def _settle_one(
-    ctx: ServiceContext,
+    database: Database,
+    store: ObjectStore,
+    bus: ServiceBus,
+    limits: IngestSettings,
     upload: BulkUpload,
     row: BulkUploadFile,
     staged_size: int,
     limit: asyncio.Semaphore,
 ) -> BulkUploadFile | None:
     async with limit:
-        settled = await _verify_and_settle(ctx, upload, row, staged_size)
+        settled = await _verify_and_settle(database, store, bus, limits, upload, row, staged_size)
         if settled is None:
             return None
         outcome, by_us = settled
         # Only after the state is recorded: a crash before this leaves the object for the
         # next completion, which converges on the same media by content.
-        await ctx.store.delete(staging_key(upload.id, row.n))
+        await store.delete(staging_key(upload.id, row.n))
         if not by_us:
             return None
         if outcome.state == FileState.REJECTED:
@@ -342,23 +356,34 @@ async def _settle_one(
 
 
 async def complete_upload(
-    ctx: ServiceContext, principal: Principal, upload_id: uuid.UUID
+    database: Database,
+    store: ObjectStore,
+    bus: ServiceBus,
+    limits: IngestSettings,
+    principal: Principal,
+    upload_id: uuid.UUID,
 ) -> UploadCompleted:
-    """Verify and ingest every file that has been PUT; files not PUT yet stay pending."""
-    async with _db(ctx).transaction() as session:
+    """Verify and ingest every file that has been PUT; files not PUT yet stay pending.
+
+    Each file is ingested in a unit of work of its own (``uploads.unit``), staging its
+    announcements on ``bus``."""
+    async with database.transaction() as session:
         upload = require_access(
             principal, await repository.get_upload(session, upload_id), write=True
         )
         pending = await repository.list_files(session, upload_id, states=[FileState.PENDING])
-    staged = await _staged(ctx, upload_id)
+    staged = await _staged(store, upload_id)
     pending_numbers = {row.n for row in pending}
     for n in staged.keys() - pending_numbers:
         # PUT again with an old URL after the file was settled; never becomes media.
-        await ctx.store.delete(staging_key(upload_id, n))
+        await store.delete(staging_key(upload_id, n))
     limit = asyncio.Semaphore(VERIFY_CONCURRENCY)
     arrived = [row for row in pending if row.n in staged]
     results = await asyncio.gather(
-        *(_settle_one(ctx, upload, row, staged[row.n], limit) for row in arrived),
+        *(
+            _settle_one(database, store, bus, limits, upload, row, staged[row.n], limit)
+            for row in arrived
+        ),
         return_exceptions=True,
     )
     # Every file that could be settled has been before a failure is reported.
@@ -366,8 +391,8 @@ async def complete_upload(
         if isinstance(result, BaseException):
             raise result
     processed = [_out(row) for row in results if isinstance(row, BulkUploadFile)]
-    async with _db(ctx).transaction() as session:
-        counts = await _counts(ctx, session, upload_id)
+    async with database.transaction() as session:
+        counts = await _counts(store, session, upload_id)
     log.info(
         "bulk.completed",
         upload_id=str(upload_id),
@@ -377,8 +402,8 @@ async def complete_upload(
     return UploadCompleted(id=upload_id, counts=counts, processed=processed)
 
 
-async def _counts(ctx: ServiceContext, session: AsyncSession, upload_id: uuid.UUID) -> UploadCounts:
-    staged = await _staged(ctx, upload_id)
+async def _counts(store: ObjectStore, session: AsyncSession, upload_id: uuid.UUID) -> UploadCounts:
+    staged = await _staged(store, upload_id)
     states = await repository.count_states(session, upload_id)
     received = 0
     if staged:
@@ -396,19 +421,20 @@ async def _counts(ctx: ServiceContext, session: AsyncSession, upload_id: uuid.UU
 
 
 async def upload_progress(
-    ctx: ServiceContext,
+    database: Database,
+    store: ObjectStore,
     principal: Principal,
     upload_id: uuid.UUID,
     page: PageParams,
     *,
     states: Sequence[FileState] | None,
 ) -> UploadProgress:
-    async with _db(ctx).transaction() as session:
+    async with database.transaction() as session:
         upload = require_access(
             principal, await repository.get_upload(session, upload_id), write=False
         )
         rows, next_cursor = await repository.files_page(session, upload_id, page, states=states)
-        counts = await _counts(ctx, session, upload_id)
+        counts = await _counts(store, session, upload_id)
     return UploadProgress(
         id=upload.id,
         project_id=upload.project_id,

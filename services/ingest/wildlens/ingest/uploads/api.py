@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
@@ -29,19 +29,19 @@ from wildlens.common.errors import (
     UnsupportedMedia,
     WildlensError,
 )
-from wildlens.common.http import (
-    ERROR_RESPONSES,
-    PrincipalDep,
-    context_dependency,
-    runtime_dependency,
-)
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.common.http.errors import ErrorBody
-from wildlens.common.service.context import ServiceContext
+from wildlens.ingest.deps import (
+    BusDep,
+    DatabaseDep,
+    IngestSettingsDep,
+    KeyExpiryDep,
+    RateLimitDep,
+    StoreDep,
+)
 from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
 from wildlens.ingest.ratelimit import TokenBuckets
-from wildlens.ingest.runtime import IngestRuntime
 from wildlens.ingest.scope import upload_scope
-from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
 from wildlens.ingest.uploads.idempotency import HEADER, KeyClaim, caller_of
@@ -62,10 +62,6 @@ router = APIRouter(
         },
     },
 )
-
-# The upload pipeline (``uploads.service``) still takes the whole context.
-ContextDep = Annotated[ServiceContext, Depends(context_dependency("ingest"))]
-IngestRuntimeDep = Annotated[IngestRuntime, Depends(runtime_dependency("ingest", IngestRuntime))]
 
 
 def _check_early(principal: Principal, form: UploadForm) -> None:
@@ -141,8 +137,12 @@ def _measure() -> Iterator[_Measured]:
 )
 async def post_media(
     request: Request,
-    ctx: ContextDep,
-    runtime: IngestRuntimeDep,
+    database: DatabaseDep,
+    store: StoreDep,
+    bus: BusDep,
+    limits: IngestSettingsDep,
+    buckets: RateLimitDep,
+    key_expiry: KeyExpiryDep,
     principal: PrincipalDep,
     idempotency_key: Annotated[
         str | None,
@@ -159,10 +159,10 @@ async def post_media(
     """Upload one image or video; answers its media id (the same id for the same bytes)."""
     with _measure() as measured:
         try:
-            _rate_limit(runtime.upload_limits, principal)
+            _rate_limit(buckets, principal)
             body = await read_form(
                 request,
-                IngestSettings.of(ctx.settings),
+                limits,
                 before_file=lambda f: _check_early(principal, f),
             )
         except ClientDisconnect as exc:
@@ -173,13 +173,20 @@ async def post_media(
             form = body.form
             project, device = upload_scope(principal, form.project_id, form.device_id)
             claim = (
-                None if idempotency_key is None else KeyClaim(caller_of(principal), idempotency_key)
+                None
+                if idempotency_key is None
+                else KeyClaim(
+                    caller_of(principal),
+                    idempotency_key,
+                    ttl_s=limits.idempotency_ttl_s,
+                    expiry=key_expiry,
+                )
             )
             # One unit of work: committed before the answer, or nothing of it stays.
-            async with upload_unit(ctx) as unit:
+            async with upload_unit(database, store, bus) as unit:
                 accepted = await accept_upload(
-                    ctx,
                     unit,
+                    limits,
                     received,
                     UploadRequest(
                         project_id=project,

@@ -10,7 +10,6 @@ upload that fails leaves its key free for the retry.
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,17 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.common.auth import Principal
 from wildlens.common.db import utcnow
 from wildlens.common.errors import FieldError, Invalid
-from wildlens.common.service.context import ServiceContext
+from wildlens.ingest.key_expiry import KeyExpiry
 from wildlens.ingest.models import IdempotencyKey
-from wildlens.ingest.runtime import IngestRuntime
-from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads import repository
 
 __all__ = ["HEADER", "KeyClaim", "caller_of", "recall", "remember"]
 
 HEADER = "Idempotency-Key"
-# Expired keys are deleted at most this often per replica, with the upload that comes then.
-_PURGE_EVERY_S = 60.0
 
 
 def caller_of(principal: Principal) -> str:
@@ -59,10 +54,13 @@ def _replay_or_refuse(
 
 @dataclass(frozen=True)
 class KeyClaim:
-    """The ``Idempotency-Key`` an upload came with, and whose it is."""
+    """The ``Idempotency-Key`` an upload came with, whose it is, and for how long it is
+    remembered; recording it also purges the expired keys when ``expiry`` says it is time."""
 
     caller: str
     key: str
+    ttl_s: int
+    expiry: KeyExpiry
 
 
 async def recall(
@@ -80,7 +78,6 @@ async def recall(
 
 
 async def remember(
-    ctx: ServiceContext,
     session: AsyncSession,
     claim: KeyClaim,
     *,
@@ -95,7 +92,8 @@ async def remember(
         Invalid: the concurrent request used the key for other content or another project.
     """
     now = utcnow()
-    await _purge_now_and_then(ctx, session)
+    if claim.expiry.purge_due():
+        await repository.drop_expired_keys(session, now)
     # An expired key is free to be used again.
     await repository.drop_expired_key(session, claim.caller, claim.key, now)
     recorded = await repository.record_key(
@@ -107,7 +105,7 @@ async def remember(
             sha256=sha256,
             media_id=media_id,
             created_at=now,
-            expires_at=now + timedelta(seconds=IngestSettings.of(ctx.settings).idempotency_ttl_s),
+            expires_at=now + timedelta(seconds=claim.ttl_s),
         ),
     )
     if recorded:
@@ -116,11 +114,3 @@ async def remember(
     if record is None:
         raise RuntimeError(f"{HEADER} {claim.key!r} was neither recorded nor found")
     return _replay_or_refuse(record, claim.key, project_id, sha256)
-
-
-async def _purge_now_and_then(ctx: ServiceContext, session: AsyncSession) -> None:
-    runtime = ctx.runtime_as(IngestRuntime)
-    if time.monotonic() - runtime.idempotency_purged_at < _PURGE_EVERY_S:
-        return
-    runtime.idempotency_purged_at = time.monotonic()
-    await repository.drop_expired_keys(session, utcnow())

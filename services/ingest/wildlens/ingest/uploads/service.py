@@ -9,7 +9,6 @@ from datetime import datetime
 
 from wildlens.common.errors import PayloadTooLarge
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, RawMetadata
-from wildlens.common.service.context import ServiceContext
 from wildlens.ingest.derivatives.jobs import derivatives_requested
 from wildlens.ingest.media import RawMetadata as ExifMetadata
 from wildlens.ingest.media import Received, Sniffed, inspect_image, sniff_file
@@ -66,8 +65,8 @@ def _raw_metadata(meta: ExifMetadata | None) -> RawMetadata:
 
 
 async def accept_upload(
-    ctx: ServiceContext,
     unit: UploadUnit,
+    limits: IngestSettings,
     received: Received,
     request: UploadRequest,
     *,
@@ -75,7 +74,7 @@ async def accept_upload(
     key: KeyClaim | None = None,
 ) -> Accepted:
     """Store an upload that has been received to a temporary file, and record and announce
-    it in ``unit``'s transaction (flushed, not committed).
+    it in ``unit``'s transaction (flushed, not committed), held to ``limits``.
 
     The same bytes posted again for the same project answer the first media id and announce
     nothing; a key used before answers what it answered then, without looking at the bytes.
@@ -89,7 +88,6 @@ async def accept_upload(
     if sniffed is None:
         # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
         sniffed = await asyncio.to_thread(sniff_file, received.path)
-    limits = IngestSettings.of(ctx.settings)
     limit = limits.max_image_bytes if sniffed.kind == "image" else limits.max_video_bytes
     if received.size > limit:
         raise PayloadTooLarge(
@@ -103,14 +101,13 @@ async def accept_upload(
             return Accepted(replayed, received.sha256, duplicate=True, replayed=True)
     existing = await repository.find_medium(session, request.project_id, received.sha256)
     if existing is None:
-        accepted = await _store_new(ctx, unit, received, request, sniffed)
+        accepted = await _store_new(unit, limits, received, request, sniffed)
     else:
         DUPLICATES.labels("content").inc()
         accepted = Accepted(existing.id, existing.sha256, duplicate=True)
     if key is None:
         return accepted
     media_id = await remember(
-        ctx,
         session,
         key,
         project_id=request.project_id,
@@ -124,14 +121,13 @@ async def accept_upload(
 
 
 async def _store_new(
-    ctx: ServiceContext,
     unit: UploadUnit,
+    limits: IngestSettings,
     received: Received,
     request: UploadRequest,
     sniffed: Sniffed,
 ) -> Accepted:
     """Inspect, store and record bytes the project did not have when the upload began."""
-    limits = IngestSettings.of(ctx.settings)
     width = height = 0
     metadata: ExifMetadata | None = None
     if sniffed.kind == "image":
@@ -149,8 +145,8 @@ async def _store_new(
     # Originals are content-addressed, so writing the same bytes again changes nothing; a
     # look first only pays for itself when the upload is large. Stored before the writes
     # below, so that SQLite's single writer is not held while the bytes are copied.
-    if received.size < SMALL_OBJECT or not await ctx.store.exists(object_key):
-        await ctx.store.put_file(object_key, received.path, sniffed.content_type)
+    if received.size < SMALL_OBJECT or not await unit.store.exists(object_key):
+        await unit.store.put_file(object_key, received.path, sniffed.content_type)
         unit.stored.append(StoredOriginal(media_id, received.sha256, object_key))
 
     session = unit.session
@@ -179,8 +175,8 @@ async def _store_new(
         return Accepted(winner.id, winner.sha256, duplicate=True)
     # The removal of the last medium with these bytes may have taken the original since it
     # was written above (``removal``); with the row in, it can no longer.
-    if not await ctx.store.exists(object_key):
-        await ctx.store.put_file(object_key, received.path, sniffed.content_type)
+    if not await unit.store.exists(object_key):
+        await unit.store.put_file(object_key, received.path, sniffed.content_type)
     event = _announcement(media_id, received, request, sniffed, object_key, width, height, metadata)
     # Frames and derivatives are made off the request path, committed with the announcement
     # so that neither exists without the other.
@@ -189,7 +185,7 @@ async def _store_new(
         if sniffed.kind == "video"
         else derivatives_requested(received.sha256, object_key, sniffed.content_type)
     )
-    await ctx.stage(session, [event, follow_up])
+    await unit.bus.stage(session, [event, follow_up])
     return Accepted(media_id, received.sha256, duplicate=False)
 
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.db import Database
+from wildlens.common.service import ServiceBus
+from wildlens.common.storage import ObjectStore
 from wildlens.ingest.objects import hold_content
 from wildlens.ingest.uploads import repository
 
@@ -36,40 +38,45 @@ class StoredOriginal:
 
 @dataclass
 class UploadUnit:
-    """The transaction an upload is recorded in (callers flush, never commit)."""
+    """What an upload writes through: the transaction it is recorded in (callers flush, never
+    commit), the store its original goes to (``stored``: what to remove again if the
+    transaction rolls back), and the outbox its announcements are staged in (sent after the
+    commit)."""
 
     session: AsyncSession
+    store: ObjectStore
+    bus: ServiceBus
     stored: list[StoredOriginal] = field(default_factory=list)
 
 
 @asynccontextmanager
-async def upload_unit(ctx: ServiceContext) -> AsyncIterator[UploadUnit]:
+async def upload_unit(
+    database: Database, store: ObjectStore, bus: ServiceBus
+) -> AsyncIterator[UploadUnit]:
     """Commit what the block recorded, once; if it raises, roll it all back and remove the
     originals the block stored that no medium holds."""
-    if ctx.db is None:
-        raise RuntimeError(f"service {ctx.name} has no database")
     unit: UploadUnit | None = None
     try:
-        async with ctx.database.transaction() as session:
-            unit = UploadUnit(session)
+        async with database.transaction() as session:
+            unit = UploadUnit(session, store, bus)
             yield unit
     except BaseException:
         for original in unit.stored if unit is not None else ():
-            await _release(ctx, original)
+            await _release(database, store, original)
         raise
 
 
-async def _release(ctx: ServiceContext, original: StoredOriginal) -> None:
+async def _release(database: Database, store: ObjectStore, original: StoredOriginal) -> None:
     """Remove ``original`` unless some medium holds its bytes; a failure only leaves an
     unreferenced content-addressed object, which the next upload of the same bytes reuses."""
     try:
-        async with ctx.database.transaction() as session:
+        async with database.transaction() as session:
             # Takes turns with a concurrent upload or removal of the same bytes (``objects``);
             # on SQLite the write before the look is what takes turns.
             await hold_content(session, original.sha256)
             await repository.forget_medium(session, original.media_id)
             if await repository.holders(session, original.sha256) == 0:
-                await ctx.store.delete(original.key)
+                await store.delete(original.key)
     except Exception as exc:
         log.warning(
             "upload.original_not_released", key=original.key, error=f"{type(exc).__name__}: {exc}"
