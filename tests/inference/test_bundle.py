@@ -107,7 +107,7 @@ def test_unknown_decoder_names_the_field_and_the_choices(tmp_path: Path) -> None
 
     with pytest.raises(BundleError, match=r"decoder: Input should be 'generic'") as caught:
         load_bundle(tmp_path)
-    assert caught.value.fields[0].location == [MANIFEST_FILE, "decoder"]
+    assert caught.value.fields[0].location == ["file", MANIFEST_FILE, "decoder"]
 
 
 @pytest.mark.parametrize(

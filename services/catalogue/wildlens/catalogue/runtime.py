@@ -4,6 +4,7 @@ into the statistics summaries and run exports, and the verifier of identity prov
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from wildlens.catalogue.alerts.delivery import DeliveryWorker
@@ -25,21 +26,30 @@ class CatalogueRuntime:
 
     @classmethod
     async def start(cls, ctx: ServiceContext) -> CatalogueRuntime:
+        """Start the workers; where one fails to start, those already started are closed
+        again before the error goes up (the platform stops only services that started)."""
         db = ctx.database
-        # Alert webhooks go out from the delivery table, woken by the commits that queue them.
-        deliveries = DeliveryWorker(
-            db, allow_private_targets=AlertSettings.of(ctx.settings).allow_private_targets
-        )
-        db.on_commit(deliveries.kick)
-        await deliveries.start()
-        # Statistics read per-minute summaries; changes are folded in between requests too.
-        summaries = SummaryRefresher(db)
-        await summaries.start()
-        # Export jobs are rows; this process's worker takes queued ones, and those whose
-        # process died.
-        exports = ExportWorker(ctx)
-        exports.start()
-        return cls(deliveries, summaries, exports, ExternalVerifier(ctx.settings.auth))
+        async with contextlib.AsyncExitStack() as started:
+            # Alert webhooks go out from the delivery table, woken by the commits that queue
+            # them.
+            deliveries = DeliveryWorker(
+                db, allow_private_targets=AlertSettings.of(ctx.settings).allow_private_targets
+            )
+            db.on_commit(deliveries.kick)
+            await deliveries.start()
+            started.push_async_callback(deliveries.close)
+            # Statistics read per-minute summaries; changes are folded in between requests too.
+            summaries = SummaryRefresher(db)
+            await summaries.start()
+            started.push_async_callback(summaries.close)
+            # Export jobs are rows; this process's worker takes queued ones, and those whose
+            # process died.
+            exports = ExportWorker(ctx)
+            exports.start()
+            runtime = cls(deliveries, summaries, exports, ExternalVerifier(ctx.settings.auth))
+            # From here on the runtime's ``close`` stops them.
+            started.pop_all()
+        return runtime
 
     async def close(self) -> None:
         """Hand running exports back and stop the workers, the reverse of ``start``."""

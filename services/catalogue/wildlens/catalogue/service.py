@@ -59,7 +59,7 @@ async def _start(ctx: ServiceContext) -> None:
 
 async def _stop(ctx: ServiceContext) -> None:
     runtime, ctx.runtime = ctx.runtime, None
-    if isinstance(runtime, CatalogueRuntime):  # not when the start failed half-way
+    if isinstance(runtime, CatalogueRuntime):  # None when stopped already
         await runtime.close()
 
 

@@ -53,8 +53,11 @@ class InferenceRuntime:
             detector = await asyncio.to_thread(Detector.from_path, settings.detector)
             await asyncio.to_thread(detector.warm)
             serving.install(detector)
+        # The classifier loads before the analyzer is built: a bad one then stops the start-up
+        # with nothing to close (the analyzer owns a thread pool).
+        stage = await _classification(ctx, serving)
         analyzer = Analyzer(ctx, serving)
-        stage = analyzer.classification = await _classification(ctx, serving)
+        analyzer.classification = stage
         return cls(
             serving,
             analyzer,

@@ -62,7 +62,7 @@ async def _stop(ctx: ServiceContext) -> None:
     from wildlens.inference.runtime import InferenceRuntime
 
     runtime, ctx.runtime = ctx.runtime, None
-    if isinstance(runtime, InferenceRuntime):  # not when the start failed half-way
+    if isinstance(runtime, InferenceRuntime):  # None when stopped already
         await runtime.close()
 
 

@@ -30,7 +30,7 @@ async def _start(ctx: ServiceContext) -> None:
 
 async def _stop(ctx: ServiceContext) -> None:
     runtime, ctx.runtime = ctx.runtime, None
-    if isinstance(runtime, IngestRuntime):  # not when the start failed half-way
+    if isinstance(runtime, IngestRuntime):  # None when stopped already
         await runtime.close()
 
 

@@ -44,8 +44,9 @@ def with_service_options(
     targets: dict[str, type[SettingsGroup]] = {}
     added: list[inspect.Parameter] = []
     for spec in specs:
+        if spec.settings is None:
+            continue  # then it has no options either (``ServiceSpec`` checks)
         for option in spec.up_options:
-            assert spec.settings is not None  # a spec with options declares its group
             name = option.field
             if name in targets or name in signature.parameters:
                 raise ValueError(f"two options are called --{name.replace('_', '-')}")

@@ -4,6 +4,7 @@ and the typed objects of its own it keeps while it runs (its runtime)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import socket
 import uuid
@@ -114,7 +115,12 @@ class ServiceContext:
 
     def runtime_part(self, kind: type[R]) -> R:
         """The one member of the service's runtime that is a ``kind``: for code below the
-        runtime's module (a domain's routes) that needs one of its objects."""
+        runtime's module (a domain's routes) that needs one of its objects.
+
+        Raises:
+            LookupError: no member is a ``kind``, or several are (which one is meant would be
+                a guess).
+        """
         if self.runtime is None:
             raise ServiceNotRunning(f"service {self.name} is not running")
         if not dataclasses.is_dataclass(self.runtime):
@@ -169,16 +175,10 @@ class ServiceContext:
         for consumer in consumers:
             self.consume_batches(
                 consumer.event_type,
-                self._bound(consumer),
+                functools.partial(consumer.handle, self),
                 batch_size=consumer.batch_size,
                 broadcast=consumer.broadcast,
             )
-
-    def _bound(self, consumer: Consumer) -> BatchHandler:
-        async def handle(envelopes: list[Envelope]) -> None:
-            await consumer.handle(self, envelopes)
-
-        return handle
 
     def consume_batches(
         self,

@@ -15,7 +15,8 @@ from wildlens.catalogue.exchange.jobs import ExportWorker
 from wildlens.catalogue.exchange.schemas import ExportCreate, ExportPublic
 from wildlens.common.http import ERROR_RESPONSES, runtime_part_dependency
 
-# This process's export worker (the catalogue's runtime holds it).
+# This process's export worker (the catalogue's runtime holds it). Declared here rather than in
+# ``deps``: ``deps`` sits below the domains, and the worker is this domain's.
 ExportWorkerDep = Annotated[ExportWorker, Depends(runtime_part_dependency(SERVICE, ExportWorker))]
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["exchange"], responses=ERROR_RESPONSES)

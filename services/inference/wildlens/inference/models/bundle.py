@@ -138,12 +138,14 @@ def file_sha256(path: Path) -> str:
 
 
 def _validation_error(root: Path, error: ValidationError) -> BundleError:
+    # Located as the README says field errors are: the part of the input first (a file here),
+    # then the file's name, then the path inside it.
     fields = [
-        FieldError(location=[MANIFEST_FILE, *e["loc"]], message=e["msg"], type=e["type"])
+        FieldError(location=["file", MANIFEST_FILE, *e["loc"]], message=e["msg"], type=e["type"])
         for e in error.errors()
     ]
     summary = "; ".join(
-        f"{'.'.join(str(part) for part in f.location[1:]) or '(manifest)'}: {f.message}"
+        f"{'.'.join(str(part) for part in f.location[2:]) or '(manifest)'}: {f.message}"
         for f in fields
     )
     return BundleError(f"{MANIFEST_FILE} in {root} is invalid: {summary}", fields=fields)
