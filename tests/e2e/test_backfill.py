@@ -6,7 +6,6 @@ import io
 import json
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,14 +13,17 @@ from tests.support.api import Site, bearer, create_site, ok, post_media
 from tests.support.factories import Sites, Uploads
 from tests.support.platform import (
     RunningPlatform,
+    SettingsFactory,
     admin_token,
     eventually,
     get_media,
     running,
     user_token,
+    with_group,
 )
 from wildlens.common.settings import Settings
 from wildlens.inference.models.bundle import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
+from wildlens.inference.settings import InferenceSettings
 
 
 def _scene(seed: int) -> bytes:
@@ -132,12 +134,10 @@ async def _both(wl: RunningPlatform, token: str, media_id: str) -> list[str] | N
 
 
 async def test_a_backfill_analyses_media_recorded_before_any_detector_served(
-    settings_for: Any, tiny_detector: Path, tmp_path: Path
+    settings_for: SettingsFactory, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    settings = settings_for()
     # Two media per message: the three media take two deliveries, the second one handed on.
-    paged = settings.inference.model_copy(update={"backfill_page": 2})
-    settings = settings.model_copy(update={"inference": paged})
+    settings = with_group(settings_for(), InferenceSettings, backfill_page=2)
     async with running(settings) as wl:
         admin = admin_token(settings)
         site = await create_site(wl.client, admin)

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
-from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, running
+import pytest
+
+from tests.support.api import Site, bearer, ok
+from tests.support.platform import RunningPlatform
 from tests.support.results import analysis, animal, person
 from wildlens.catalogue.consumers import media_analyzed, media_ingested
 from wildlens.common.events import new_envelope
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind
+from wildlens.common.settings import Settings
 
 FOX = "Vulpes vulpes"
 CAPTURED = "2021-04-02T06:30:00+01:00"
@@ -38,40 +40,39 @@ def _ingested(media_id: uuid.UUID, project_id: str, deployment_id: str) -> Media
     )
 
 
-async def test_an_ingested_and_analysed_medium_shows_its_observations(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings, ["catalogue"]) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        ctx = wl.platform.contexts["catalogue"]
-        media_id = uuid.uuid4()
-        received_at = datetime(2021, 4, 2, 6, 31, tzinfo=UTC)
+@pytest.mark.services("catalogue")
+async def test_an_ingested_and_analysed_medium_shows_its_observations(
+    wl: RunningPlatform, settings: Settings, admin: str, site: Site
+) -> None:
+    ctx = wl.platform.contexts["catalogue"]
+    media_id = uuid.uuid4()
+    received_at = datetime(2021, 4, 2, 6, 31, tzinfo=UTC)
 
-        async with ctx.database.transaction() as session:
-            event = _ingested(media_id, site.project_id, site.deployment_id)
-            await media_ingested.handle(session, ctx.service_bus, event, received_at)
-        analysed = analysis(str(media_id), site.project_id, animal(0.92, FOX), person(0.7))
-        async with ctx.database.transaction() as session:
-            await media_analyzed.handle(
-                session, [new_envelope(analysed, producer="test")], base_url=settings.public_url
-            )
-
-        media = await ok(await wl.client.get(f"/v1/media/{media_id}", headers=bearer(admin)), 200)
-        assert media["deployment_id"] == site.deployment_id
-        assert datetime.fromisoformat(media["captured_at"]) == datetime.fromisoformat(CAPTURED)
-        assert [a["model_name"] for a in media["analyses"]] == ["test-detector"]
-        found = sorted(
-            (o["observation_type"], o["scientific_name"] or "", o["classification_method"])
-            for o in media["observations"]
+    async with ctx.database.transaction() as session:
+        event = _ingested(media_id, site.project_id, site.deployment_id)
+        await media_ingested.handle(session, ctx.service_bus, event, received_at)
+    analysed = analysis(str(media_id), site.project_id, animal(0.92, FOX), person(0.7))
+    async with ctx.database.transaction() as session:
+        await media_analyzed.handle(
+            session, [new_envelope(analysed, producer="test")], base_url=settings.public_url
         )
-        assert found == [("animal", FOX, "machine"), ("human", "", "machine")]
 
-        # The same medium announced again, and the same analysis stored again: nothing twice.
-        async with ctx.database.transaction() as session:
-            await media_ingested.handle(session, ctx.service_bus, event, received_at)
-            await media_analyzed.handle(
-                session, [new_envelope(analysed, producer="test")], base_url=settings.public_url
-            )
-        again = await ok(await wl.client.get(f"/v1/media/{media_id}", headers=bearer(admin)), 200)
-        assert len(again["observations"]) == 2
-        assert len(again["analyses"]) == 1
+    media = await ok(await wl.client.get(f"/v1/media/{media_id}", headers=bearer(admin)), 200)
+    assert media["deployment_id"] == site.deployment_id
+    assert datetime.fromisoformat(media["captured_at"]) == datetime.fromisoformat(CAPTURED)
+    assert [a["model_name"] for a in media["analyses"]] == ["test-detector"]
+    found = sorted(
+        (o["observation_type"], o["scientific_name"] or "", o["classification_method"])
+        for o in media["observations"]
+    )
+    assert found == [("animal", FOX, "machine"), ("human", "", "machine")]
+
+    # The same medium announced again, and the same analysis stored again: nothing twice.
+    async with ctx.database.transaction() as session:
+        await media_ingested.handle(session, ctx.service_bus, event, received_at)
+        await media_analyzed.handle(
+            session, [new_envelope(analysed, producer="test")], base_url=settings.public_url
+        )
+    again = await ok(await wl.client.get(f"/v1/media/{media_id}", headers=bearer(admin)), 200)
+    assert len(again["observations"]) == 2
+    assert len(again["analyses"]) == 1

@@ -15,10 +15,21 @@ from PIL import Image
 
 from tests.e2e.test_taxa import heard_one, import_tree, listen
 from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.platform import admin_token, eventually, get_media, running
+from tests.support.platform import (
+    RunningPlatform,
+    SettingsFactory,
+    admin_token,
+    eventually,
+    get_media,
+    running,
+    with_group,
+)
 from tests.support.tiny_models import build_tiny_classifier, generate_species_scene
+from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
+from wildlens.common.settings import Settings
 from wildlens.inference.classification.classifier import Classifier
 from wildlens.inference.classification.crops import square_crop
+from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.geofence import GEOFENCE_FILE
 
 TREE = (
@@ -56,13 +67,16 @@ def _scene(seed: int, species: int = GREY_HERON, blend: float = 0.0) -> bytes:
     return buffer.getvalue()
 
 
-def _with(settings: Any, classifier: Path) -> Any:
-    inference = settings.inference.model_copy(update={"classifier": classifier})
-    return settings.model_copy(update={"inference": inference})
+@pytest.fixture
+def settings(settings_for: SettingsFactory, tiny_detector: Path, tiny_classifier: Path) -> Settings:
+    """The platform of this module's tests on fixtures: the tiny detector and classifier."""
+    return with_group(
+        settings_for(detector=tiny_detector), InferenceSettings, classifier=tiny_classifier
+    )
 
 
 async def _species(
-    wl: Any, token: str, device_token: str, seed: int, data: bytes | None = None
+    wl: RunningPlatform, token: str, device_token: str, seed: int, data: bytes | None = None
 ) -> dict[str, Any]:
     """Upload a grey-heron scene (or ``data``) and answer its animal observation once
     analysed."""
@@ -89,37 +103,33 @@ async def _species(
 
 
 async def test_label_map_gives_the_species_and_an_edit_changes_the_next_answer(
-    settings_for: Any, tiny_detector: Path, tiny_classifier: Path
+    wl: RunningPlatform, admin: str, site: Site
 ) -> None:
-    settings = _with(settings_for(detector=tiny_detector), tiny_classifier)
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        h = bearer(admin)
-        heard = await listen(wl)
-        site = await create_site(wl.client, admin)
-        taxa = await import_tree(wl.client, admin, TREE)
-        label_maps = f"/v1/projects/{site.project_id}/label-maps/tiny-classifier"
+    h = bearer(admin)
+    heard = await listen(wl)
+    taxa = await import_tree(wl.client, admin, TREE)
+    label_maps = f"/v1/projects/{site.project_id}/label-maps/tiny-classifier"
 
-        # Without a map the bundle's own name stands.
-        first = await _species(wl, admin, site.device_token, seed=5101)
-        assert first["scientific_name"] == "Ardea cinerea"
+    # Without a map the bundle's own name stands.
+    first = await _species(wl, admin, site.device_token, seed=5101)
+    assert first["scientific_name"] == "Ardea cinerea"
 
-        # The project's map wins over the bundle.
-        entries = [{"label": "grey-heron", "taxon_id": taxa["Ardea herodias"]}]
-        await ok(await wl.client.put(label_maps, json={"entries": entries}, headers=h), 200)
-        await heard_one(heard, "label_map.updated")
-        second = await _species(wl, admin, site.device_token, seed=5102)
-        assert second["scientific_name"] == "Ardea herodias"
+    # The project's map wins over the bundle.
+    entries = [{"label": "grey-heron", "taxon_id": taxa["Ardea herodias"]}]
+    await ok(await wl.client.put(label_maps, json={"entries": entries}, headers=h), 200)
+    await heard_one(heard, "label_map.updated")
+    second = await _species(wl, admin, site.device_token, seed=5102)
+    assert second["scientific_name"] == "Ardea herodias"
 
-        # Edited again: the next image is answered with the new taxon.
-        entries = [{"label": "grey-heron", "taxon_id": taxa["Ardea purpurea"]}]
-        await ok(await wl.client.put(label_maps, json={"entries": entries}, headers=h), 200)
-        await _wait_for_two(heard)
-        third = await _species(wl, admin, site.device_token, seed=5103)
-        assert third["scientific_name"] == "Ardea purpurea"
+    # Edited again: the next image is answered with the new taxon.
+    entries = [{"label": "grey-heron", "taxon_id": taxa["Ardea purpurea"]}]
+    await ok(await wl.client.put(label_maps, json={"entries": entries}, headers=h), 200)
+    await _wait_for_two(heard)
+    third = await _species(wl, admin, site.device_token, seed=5103)
+    assert third["scientific_name"] == "Ardea purpurea"
 
 
-async def _wait_for_two(heard: list[Any]) -> None:
+async def _wait_for_two(heard: list[TaxonomyChanged]) -> None:
     async def probe() -> bool:
         return len([e for e in heard if e.reason == "label_map.updated"]) >= 2
 
@@ -127,13 +137,15 @@ async def _wait_for_two(heard: list[Any]) -> None:
 
 
 async def test_the_project_taxa_list_and_the_region_geofence_narrow_the_answer(
-    settings_for: Any, tiny_detector: Path, tiny_classifier: Path, tmp_path: Path
+    settings_for: SettingsFactory, tiny_detector: Path, tiny_classifier: Path, tmp_path: Path
 ) -> None:
     # The same classifier, shipped with a geofence: great egrets only in France.
     fenced = tmp_path / "fenced-classifier"
     shutil.copytree(tiny_classifier, fenced)
     (fenced / GEOFENCE_FILE).write_text(json.dumps({"Ardea alba": {"allow": {"FR": []}}}))
-    settings = _with(settings_for(detector=tiny_detector), fenced)
+    settings = with_group(
+        settings_for(detector=tiny_detector), InferenceSettings, classifier=fenced
+    )
     async with running(settings) as wl:
         admin = admin_token(settings)
         site = await create_site(wl.client, admin)  # its location is in Belgium (BE)
@@ -167,7 +179,7 @@ def _undecided(classifier: Path, heron_over_mallard: tuple[float, float], skip: 
     raise AssertionError("no undecided scene found")
 
 
-async def _second_site(wl: Any, token: str, site: Site) -> str:
+async def _second_site(wl: RunningPlatform, token: str, site: Site) -> str:
     """Another location (and camera) of ``site``'s project; its device token."""
     h, pid = bearer(token), site.project_id
     location = await ok(
@@ -201,14 +213,16 @@ async def _second_site(wl: Any, token: str, site: Site) -> str:
 
 
 async def test_the_prior_from_verified_sightings_decides_what_the_pixels_cannot(
-    settings_for: Any, tiny_detector: Path, tiny_classifier: Path
+    settings_for: SettingsFactory, tiny_detector: Path, tiny_classifier: Path
 ) -> None:
-    settings = _with(settings_for(detector=tiny_detector), tiny_classifier)
     # Every project gets the prior, learnt afresh for each batch (a test cannot wait).
-    inference = settings.inference.model_copy(
-        update={"prior_weights": {"*": 1.0}, "prior_refresh_s": 0.0}
+    settings = with_group(
+        settings_for(detector=tiny_detector),
+        InferenceSettings,
+        classifier=tiny_classifier,
+        prior_weights={"*": 1.0},
+        prior_refresh_s=0.0,
     )
-    settings = settings.model_copy(update={"inference": inference})
     # Each leans, by the pixels, the other way than the place it is seen at will decide.
     mallard_ish = _undecided(tiny_classifier, (1 / 1.5, 1.0))
     heron_ish = _undecided(tiny_classifier, (1.0, 1.5), skip=100)

@@ -12,12 +12,15 @@ from tests.support.api import Site, bearer, ok
 from tests.support.factories import Uploads
 from tests.support.platform import (
     RunningPlatform,
+    SettingsFactory,
     eventually,
     get_media,
     running,
     user_token,
+    with_group,
 )
 from wildlens.common.settings import Settings
+from wildlens.inference.settings import InferenceSettings
 
 TRUTH = (0.30, 0.25, 0.35, 0.40)
 
@@ -147,10 +150,12 @@ async def test_a_media_id_the_caller_may_read_is_analysed_and_others_are_not_fou
     assert response.status_code == 403
 
 
-async def test_bad_requests_say_what_is_wrong(settings_for: Any, tiny_detector: Path) -> None:
-    settings = settings_for(detector=tiny_detector)
-    small = settings.inference.model_copy(update={"max_predict_bytes": 50_000})
-    settings = settings.model_copy(update={"inference": small})
+async def test_bad_requests_say_what_is_wrong(
+    settings_for: SettingsFactory, tiny_detector: Path
+) -> None:
+    settings = with_group(
+        settings_for(detector=tiny_detector), InferenceSettings, max_predict_bytes=50_000
+    )
     async with running(settings) as wl:
         token = user_token(settings, "app", {})
         h = bearer(token)
@@ -220,7 +225,7 @@ async def test_without_a_detector_predict_answers_unavailable(
 
 
 async def test_a_classifier_adds_megadetector_classifications(
-    settings_for: Any,
+    settings_for: SettingsFactory,
     tiny_detector: Path,
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -230,9 +235,8 @@ async def test_a_classifier_adds_megadetector_classifications(
     cache = getattr(request.config, "cache", None)
     folder = cache.mkdir("tiny-classifier") if cache is not None else tmp_path_factory.mktemp("c")
     classifier = build_tiny_classifier(Path(folder))
-    settings = settings_for(detector=tiny_detector)
-    settings = settings.model_copy(
-        update={"inference": settings.inference.model_copy(update={"classifier": classifier})}
+    settings = with_group(
+        settings_for(detector=tiny_detector), InferenceSettings, classifier=classifier
     )
     buffer = io.BytesIO()
     generate_species_scene(640, 480, TRUTH, 0, seed=11).save(buffer, format="JPEG", quality=92)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -17,7 +17,7 @@ from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.auth.keys import generate_pem_pair
 from wildlens.common.http import create_app
 from wildlens.common.service import discover_services, platform_settings
-from wildlens.common.settings import Settings
+from wildlens.common.settings import Settings, SettingsGroup
 
 # The tests' webhook receivers listen on loopback, which the catalogue refuses by default.
 TEST_ALERTS = {"allow_private_targets": True}
@@ -68,8 +68,15 @@ def real_settings(
     )
 
 
+G = TypeVar("G", bound=SettingsGroup)
+
 # ``settings_for(detector=None, **overrides)``: the settings of the backend under test.
 SettingsFactory = Callable[..., Settings]
+
+
+def with_group(settings: Settings, group: type[G], **changes: Any) -> Settings:
+    """``settings`` with some fields of one service's settings group changed."""
+    return settings.model_copy(update={group.group: group.of(settings).model_copy(update=changes)})
 
 
 def admin_token(settings: Settings, subject: str = "admin") -> str:
