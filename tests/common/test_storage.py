@@ -463,12 +463,9 @@ async def test_ping_answers_for_a_working_store_and_leaves_it_as_it_was(
 ) -> None:
     await store.put_bytes("kept/a.txt", b"a", "text/plain")
     before = await store.list("")
-    started = time.monotonic()
 
+    # Readiness probes ping often: it answers (no error), and writes nothing.
     await store.ping()
-
-    # Readiness probes ping often: quickly, and without writing anything.
-    assert time.monotonic() - started < 5
     assert await store.list("") == before
     assert await store.get_bytes("kept/a.txt") == b"a"
 
