@@ -121,17 +121,24 @@ class Platform:
                 await upgrade(ctx.db, Path(ctx.spec.migrations))
 
     async def start(self, *, migrate: bool = True) -> None:
-        await self.store.start()
-        if migrate:
-            await self.migrate()
-        for ctx in self.contexts.values():
-            if ctx.spec.start is not None:
-                await ctx.spec.start(ctx)
-            self._started.append(ctx)
-        await self.bus.start()
-        for ctx in self.contexts.values():
-            if ctx.relay is not None:
-                await ctx.relay.start()
+        """Start the backends and the services, in order; where a step fails, what had
+        started is stopped again before the error goes up (a service's start hook closes
+        what it had itself started; only the services whose hook returned are stopped)."""
+        try:
+            await self.store.start()
+            if migrate:
+                await self.migrate()
+            for ctx in self.contexts.values():
+                if ctx.spec.start is not None:
+                    await ctx.spec.start(ctx)
+                self._started.append(ctx)
+            await self.bus.start()
+            for ctx in self.contexts.values():
+                if ctx.relay is not None:
+                    await ctx.relay.start()
+        except BaseException:
+            await self.stop()
+            raise
         log.info("platform.started", services=[s.name for s in self.specs], instance=self.instance)
 
     async def stop(self) -> None:
