@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Location, Media, Observation, Project
 from wildlens.catalogue.models import Sequence as Event
+from wildlens.common.db import pagination as keyset
 from wildlens.common.db.pagination import SortKey, page_by_keys, parse_datetime
 from wildlens.common.http.pagination import PageParams
 
@@ -183,6 +184,10 @@ async def move_members(
     )
 
 
+# A deployment's timed media in the order they were taken (ties by id).
+_CAPTURE_ORDER = [SortKey(col(Media.captured_at), parse_datetime), SortKey(col(Media.id))]
+
+
 async def timed_media(
     session: AsyncSession,
     deployment_id: uuid.UUID,
@@ -195,15 +200,8 @@ async def timed_media(
         Media.deployment_id == deployment_id, col(Media.captured_at).is_not(None)
     )
     if after is not None:
-        query = query.where(
-            or_(
-                col(Media.captured_at) > after[0],
-                and_(col(Media.captured_at) == after[0], col(Media.id) > after[1]),
-            )
-        )
-    rows = (
-        await session.exec(query.order_by(col(Media.captured_at), col(Media.id)).limit(limit))
-    ).all()
+        query = query.where(keyset.after(_CAPTURE_ORDER, after))
+    rows = (await session.exec(query.order_by(*keyset.order_by(_CAPTURE_ORDER)).limit(limit))).all()
     out = []
     for media_id, captured_at, event_id in rows:
         assert captured_at is not None
