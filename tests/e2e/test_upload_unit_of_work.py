@@ -148,6 +148,33 @@ async def test_an_upload_commits_one_transaction(
     assert len(await staged(ingest)) == 4
 
 
+async def test_no_transaction_is_open_while_the_bytes_are_stored(
+    wl: RunningPlatform, site: Site, upload: Uploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection is not held while an upload is copied to storage (a large video
+    takes minutes to reach S3): concurrent uploads would otherwise exhaust the pool."""
+    ingest = await hold_back_relay(wl)
+    store = ingest.store
+    put_file = store.put_file
+    open_while_storing: list[int] = []
+
+    with transactions(ingest.db.engine) as seen:
+
+        async def watched_put(*args: Any, **kwargs: Any) -> None:
+            open_while_storing.append(seen["begin"] - seen["commit"] - seen["rollback"])
+            await put_file(*args, **kwargs)
+
+        monkeypatch.setattr(store, "put_file", watched_put)
+        await upload(data=jpeg(80), filename="x.jpg")
+        keyed = await wl.client.post(
+            "/v1/media",
+            files={"file": ("x.jpg", jpeg(81), "image/jpeg")},
+            headers={**bearer(site.device_token), "Idempotency-Key": "trap-5/0001"},
+        )
+        await ok(keyed, 202)
+    assert open_while_storing == [0, 0]
+
+
 async def break_storage(wl: RunningPlatform, backend: str, request: pytest.FixtureRequest) -> Any:
     """Make every write to the object store fail; answers how to mend it."""
     store = wl.platform.store

@@ -74,6 +74,25 @@ def _raw_metadata(meta: ExifMetadata | None) -> RawMetadata:
     return raw
 
 
+async def _within_limits(
+    limits: IngestSettings, received: Received, sniffed: Sniffed | None
+) -> Sniffed:
+    """What the bytes are, refused when they are larger than ``limits`` allow for their kind.
+
+    Raises:
+        PayloadTooLarge, UnsupportedMedia: the file is refused.
+    """
+    if sniffed is None:
+        # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
+        sniffed = await asyncio.to_thread(sniff_file, received.path)
+    limit = limits.max_image_bytes if sniffed.kind == "image" else limits.max_video_bytes
+    if received.size > limit:
+        raise PayloadTooLarge(
+            f"{sniffed.kind} is {received.size} bytes, more than the limit of {limit} bytes"
+        )
+    return sniffed
+
+
 @dataclass(frozen=True)
 class Original:
     """An upload's bytes, checked, inspected and in storage: what recording them needs."""
@@ -102,14 +121,7 @@ async def store_original(
     Raises:
         PayloadTooLarge, UnsupportedMedia, Invalid: the file is refused.
     """
-    if sniffed is None:
-        # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
-        sniffed = await asyncio.to_thread(sniff_file, received.path)
-    limit = limits.max_image_bytes if sniffed.kind == "image" else limits.max_video_bytes
-    if received.size > limit:
-        raise PayloadTooLarge(
-            f"{sniffed.kind} is {received.size} bytes, more than the limit of {limit} bytes"
-        )
+    sniffed = await _within_limits(limits, received, sniffed)
     width = height = 0
     metadata: ExifMetadata | None = None
     if sniffed.kind == "image":
@@ -154,6 +166,8 @@ async def take_upload(
         PayloadTooLarge, UnsupportedMedia, Invalid: the file is refused.
         Invalid: the key was used for other content or another project.
     """
+    # Refused on what it is and its size before the key is looked at, as always.
+    sniffed = await _within_limits(limits, received, sniffed)
     if key is not None:
         # A short read of its own, over before the bytes are stored: a retry of a large
         # video is answered without storing or probing it again.
