@@ -17,7 +17,8 @@ from tests.support.factories import Sites, Uploads
 from tests.support.platform import RunningPlatform, eventually
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested
 from wildlens.common.settings import Settings
-from wildlens.ingest.derivatives.jobs import display_key, make_derivatives, thumbnail_key
+from wildlens.ingest.consumers import derivatives_requested
+from wildlens.ingest.derivatives.jobs import display_key, thumbnail_key
 from wildlens.ingest.settings import IngestSettings
 
 # Media go up through ingest to the catalogue; nothing here needs the other services.
@@ -80,5 +81,6 @@ async def test_the_same_bytes_in_another_project_reuse_the_derivatives(
     request = DerivativesRequested(
         sha256=sha, object_key=f"media/{sha[:2]}/{sha}.jpg", content_type="image/jpeg"
     )
-    assert await make_derivatives(ingest, request) is False
+    limits = IngestSettings.of(ingest.settings)
+    assert await derivatives_requested.handle(ingest.store, limits, request) is False
     assert {key: await store.get_bytes(key) for key in made} == made

@@ -1,6 +1,8 @@
 """``POST /v1/media`` is one unit of work: what an upload records (its medium, its
 idempotency key, its announcements) is committed in one transaction before the answer, or
-not at all; on both backends.
+not at all; on both backends. The transaction begins only once the bytes are stored; an
+upload with a key looks the key up first, in a short read that ends before the bytes are
+stored, so that a retry is answered without storing them again.
 
 The transactions are counted with SQLAlchemy's engine events on the ingest service's own
 engine, which observe what the database is asked to do. The outbox relay is held back in
@@ -14,6 +16,7 @@ import asyncio
 import hashlib
 import io
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +30,15 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import S3Server
-from tests.support.api import bearer, create_site, ok
-from tests.support.platform import admin_token, running
+from tests.support.api import Site, bearer, ok
+from tests.support.factories import Uploads
+from tests.support.platform import RunningPlatform
 from wildlens.common.events import decode, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested
 from wildlens.ingest.models import IdempotencyKey, IngestedMedia
+from wildlens.ingest.runtime import IngestRuntime
+
+pytestmark = pytest.mark.services("catalogue", "ingest")
 
 
 def jpeg(seed: int) -> bytes:
@@ -73,7 +80,7 @@ async def staged(ingest: Any) -> list[Any]:
         return [decode(row.body) for row in rows]
 
 
-async def hold_back_relay(wl: Any) -> Any:
+async def hold_back_relay(wl: RunningPlatform) -> Any:
     ingest = wl.platform.contexts["ingest"]
     await ingest.relay.close()
     assert await staged(ingest) == []
@@ -84,58 +91,91 @@ MEDIA = IngestedMedia.__table__  # type: ignore[attr-defined]
 KEYS = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
 
-async def test_an_upload_commits_one_transaction(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        ingest = await hold_back_relay(wl)
+async def test_an_upload_commits_one_transaction(
+    wl: RunningPlatform, site: Site, upload: Uploads
+) -> None:
+    ingest = await hold_back_relay(wl)
+    # Expired keys are purged after an upload's commit, in a transaction of their own that is
+    # no part of the upload's; none falls due while the transactions are counted here.
+    ingest.runtime_as(IngestRuntime).key_expiry.purged_at = time.monotonic()
 
-        async def post(data: bytes, key: str | None) -> tuple[httpx.Response, Counter[str]]:
-            headers = bearer(site.device_token)
-            if key is not None:
-                headers["Idempotency-Key"] = key
-            with transactions(ingest.db.engine) as seen:
+    async def post(data: bytes, key: str | None) -> tuple[httpx.Response, Counter[str]]:
+        with transactions(ingest.db.engine) as seen:
+            if key is None:
+                response = await upload.post(data=data, filename="x.jpg")
+            else:
                 response = await wl.client.post(
-                    "/v1/media", files={"file": ("x.jpg", data, "image/jpeg")}, headers=headers
+                    "/v1/media",
+                    files={"file": ("x.jpg", data, "image/jpeg")},
+                    headers={**bearer(site.device_token), "Idempotency-Key": key},
                 )
-            return response, seen
+        return response, seen
 
-        once = Counter({"begin": 1, "commit": 1})
-        # A new upload with a key: key, medium and both announcements, in one commit.
-        response, seen = await post(jpeg(1), "trap-1/0001")
-        first = await ok(response, 202)
-        assert first["duplicate"] is False
-        assert seen == once
-        assert [e.type for e in await staged(ingest)] == [
-            "media.ingested",
-            "ingest.derivatives.requested",
-        ]
-        # Its retry, answered from the key.
-        response, seen = await post(jpeg(1), "trap-1/0001")
-        assert await ok(response, 202) == {**first, "duplicate": True}
-        assert seen == once
-        # A new upload without a key, and the same bytes again.
-        response, seen = await post(jpeg(2), None)
-        second = await ok(response, 202)
-        assert seen == once
-        response, seen = await post(jpeg(2), None)
-        assert await ok(response, 202) == {**second, "duplicate": True}
-        assert seen == once
-        # Known bytes under a new key: the key is recorded with the medium's id.
-        response, seen = await post(jpeg(2), "trap-1/0002")
-        assert await ok(response, 202) == {**second, "duplicate": True}
-        assert seen == once
-        # A key used for other bytes is refused and nothing is committed.
-        response, seen = await post(jpeg(3), "trap-1/0001")
-        assert response.status_code == 422, response.text
-        assert seen == Counter({"begin": 1, "rollback": 1})
+    once = Counter({"begin": 1, "commit": 1})
+    # With a key, a short read of the key comes first and ends before the bytes are stored;
+    # then the unit of work: key, medium and both announcements, in one commit.
+    looked_then_once = Counter({"begin": 2, "commit": 2})
+    response, seen = await post(jpeg(1), "trap-1/0001")
+    first = await ok(response, 202)
+    assert first["duplicate"] is False
+    assert seen == looked_then_once
+    assert [e.type for e in await staged(ingest)] == [
+        "media.ingested",
+        "ingest.derivatives.requested",
+    ]
+    # Its retry, answered from the key.
+    response, seen = await post(jpeg(1), "trap-1/0001")
+    assert await ok(response, 202) == {**first, "duplicate": True}
+    assert seen == once
+    # A new upload without a key, and the same bytes again.
+    response, seen = await post(jpeg(2), None)
+    second = await ok(response, 202)
+    assert seen == once
+    response, seen = await post(jpeg(2), None)
+    assert await ok(response, 202) == {**second, "duplicate": True}
+    assert seen == once
+    # Known bytes under a new key: the key is recorded with the medium's id.
+    response, seen = await post(jpeg(2), "trap-1/0002")
+    assert await ok(response, 202) == {**second, "duplicate": True}
+    assert seen == looked_then_once
+    # A key used for other bytes is refused by the first look: nothing is stored or committed.
+    response, seen = await post(jpeg(3), "trap-1/0001")
+    assert response.status_code == 422, response.text
+    assert seen == Counter({"begin": 1, "rollback": 1})
 
-        assert await count_rows(ingest, MEDIA) == 2
-        assert await count_rows(ingest, KEYS) == 2
-        assert len(await staged(ingest)) == 4
+    assert await count_rows(ingest, MEDIA) == 2
+    assert await count_rows(ingest, KEYS) == 2
+    assert len(await staged(ingest)) == 4
 
 
-async def break_storage(wl: Any, backend: str, request: pytest.FixtureRequest) -> Any:
+async def test_no_transaction_is_open_while_the_bytes_are_stored(
+    wl: RunningPlatform, site: Site, upload: Uploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection is not held while an upload is copied to storage (a large video
+    takes minutes to reach S3): concurrent uploads would otherwise exhaust the pool."""
+    ingest = await hold_back_relay(wl)
+    store = ingest.store
+    put_file = store.put_file
+    open_while_storing: list[int] = []
+
+    with transactions(ingest.db.engine) as seen:
+
+        async def watched_put(*args: Any, **kwargs: Any) -> None:
+            open_while_storing.append(seen["begin"] - seen["commit"] - seen["rollback"])
+            await put_file(*args, **kwargs)
+
+        monkeypatch.setattr(store, "put_file", watched_put)
+        await upload(data=jpeg(80), filename="x.jpg")
+        keyed = await wl.client.post(
+            "/v1/media",
+            files={"file": ("x.jpg", jpeg(81), "image/jpeg")},
+            headers={**bearer(site.device_token), "Idempotency-Key": "trap-5/0001"},
+        )
+        await ok(keyed, 202)
+    assert open_while_storing == [0, 0]
+
+
+async def break_storage(wl: RunningPlatform, backend: str, request: pytest.FixtureRequest) -> Any:
     """Make every write to the object store fail; answers how to mend it."""
     store = wl.platform.store
     if backend == "embedded":
@@ -153,99 +193,90 @@ async def break_storage(wl: Any, backend: str, request: pytest.FixtureRequest) -
 
 
 async def test_an_upload_that_fails_leaves_nothing_and_its_key_free(
-    settings_for: Any, backend: str, request: pytest.FixtureRequest
+    wl: RunningPlatform, site: Site, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        ingest = await hold_back_relay(wl)
-        headers = {**bearer(site.device_token), "Idempotency-Key": "trap-2/0001"}
-        files = {"file": ("x.jpg", jpeg(7), "image/jpeg")}
+    ingest = await hold_back_relay(wl)
+    headers = {**bearer(site.device_token), "Idempotency-Key": "trap-2/0001"}
+    files = {"file": ("x.jpg", jpeg(7), "image/jpeg")}
 
-        mend = await break_storage(wl, backend, request)
-        try:
-            response = await wl.client.post("/v1/media", files=files, headers=headers)
-        except OSError:
-            # The local store's error is no error of ours: a server answers it with a 500,
-            # which the in-process client raises instead.
-            assert backend == "embedded"
-        else:
-            assert response.status_code == 503, response.text
-            assert "bucket" in response.json()["detail"]
-        assert await count_rows(ingest, MEDIA) == 0
-        assert await count_rows(ingest, KEYS) == 0
-        assert await staged(ingest) == []
+    mend = await break_storage(wl, backend, request)
+    try:
+        response = await wl.client.post("/v1/media", files=files, headers=headers)
+    except OSError:
+        # The local store's error is no error of ours: a server answers it with a 500,
+        # which the in-process client raises instead.
+        assert backend == "embedded"
+    else:
+        assert response.status_code == 503, response.text
+        assert "bucket" in response.json()["detail"]
+    assert await count_rows(ingest, MEDIA) == 0
+    assert await count_rows(ingest, KEYS) == 0
+    assert await staged(ingest) == []
 
-        # The retry with the same key is a new upload, not the replay of a failure.
-        await asyncio.to_thread(mend)
-        accepted = await ok(await wl.client.post("/v1/media", files=files, headers=headers), 202)
-        assert accepted["duplicate"] is False
-        assert await count_rows(ingest, MEDIA) == 1
-        announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
-        assert [unpack(e, MediaIngested).media_id for e in announced] == [accepted["media_id"]]
-        assert [o.key for o in await wl.platform.store.list("media/")] == [
-            unpack(announced[0], MediaIngested).object_key
-        ]
+    # The retry with the same key is a new upload, not the replay of a failure.
+    await asyncio.to_thread(mend)
+    accepted = await ok(await wl.client.post("/v1/media", files=files, headers=headers), 202)
+    assert accepted["duplicate"] is False
+    assert await count_rows(ingest, MEDIA) == 1
+    announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
+    assert [unpack(e, MediaIngested).media_id for e in announced] == [accepted["media_id"]]
+    assert [o.key for o in await wl.platform.store.list("media/")] == [
+        unpack(announced[0], MediaIngested).object_key
+    ]
 
 
 async def test_one_key_used_at_once_for_different_bytes_records_one_upload(
-    settings_for: Any,
+    wl: RunningPlatform, site: Site
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        ingest = await hold_back_relay(wl)
-        headers = {**bearer(site.device_token), "Idempotency-Key": "trap-3/0001"}
+    ingest = await hold_back_relay(wl)
+    headers = {**bearer(site.device_token), "Idempotency-Key": "trap-3/0001"}
 
-        responses = await asyncio.gather(
-            *(
-                wl.client.post(
-                    "/v1/media",
-                    files={"file": ("x.jpg", jpeg(20 + n), "image/jpeg")},
-                    headers=headers,
-                )
-                for n in range(4)
+    responses = await asyncio.gather(
+        *(
+            wl.client.post(
+                "/v1/media",
+                files={"file": ("x.jpg", jpeg(20 + n), "image/jpeg")},
+                headers=headers,
             )
+            for n in range(4)
         )
-        codes = sorted(r.status_code for r in responses)
-        assert codes == [202, 422, 422, 422], [r.text for r in responses]
-        winner = next(r.json() for r in responses if r.status_code == 202)
-        for refused in (r for r in responses if r.status_code == 422):
-            assert "different content" in refused.json()["detail"]
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [202, 422, 422, 422], [r.text for r in responses]
+    winner = next(r.json() for r in responses if r.status_code == 202)
+    for refused in (r for r in responses if r.status_code == 422):
+        assert "different content" in refused.json()["detail"]
 
-        # The refused uploads left nothing: no medium, no announcement, no stored original.
-        assert await count_rows(ingest, MEDIA) == 1
-        assert await count_rows(ingest, KEYS) == 1
-        announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
-        assert [unpack(e, MediaIngested).media_id for e in announced] == [winner["media_id"]]
-        assert len(await wl.platform.store.list("media/")) == 1
+    # The refused uploads left nothing: no medium, no announcement, no stored original.
+    assert await count_rows(ingest, MEDIA) == 1
+    assert await count_rows(ingest, KEYS) == 1
+    announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
+    assert [unpack(e, MediaIngested).media_id for e in announced] == [winner["media_id"]]
+    assert len(await wl.platform.store.list("media/")) == 1
 
 
 async def test_one_key_used_at_once_for_the_same_bytes_answers_one_medium(
-    settings_for: Any,
+    wl: RunningPlatform, site: Site
 ) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        site = await create_site(wl.client, admin_token(settings))
-        ingest = await hold_back_relay(wl)
-        headers = {**bearer(site.device_token), "Idempotency-Key": "trap-4/0001"}
+    ingest = await hold_back_relay(wl)
+    headers = {**bearer(site.device_token), "Idempotency-Key": "trap-4/0001"}
 
-        responses = await asyncio.gather(
-            *(
-                wl.client.post(
-                    "/v1/media", files={"file": ("x.jpg", jpeg(40), "image/jpeg")}, headers=headers
-                )
-                for _ in range(4)
+    responses = await asyncio.gather(
+        *(
+            wl.client.post(
+                "/v1/media", files={"file": ("x.jpg", jpeg(40), "image/jpeg")}, headers=headers
             )
+            for _ in range(4)
         )
-        answers = [await ok(r, 202) for r in responses]
-        assert len({a["media_id"] for a in answers}) == 1
-        assert sorted(a["duplicate"] for a in answers) == [False, True, True, True]
-        assert await count_rows(ingest, MEDIA) == 1
-        assert len([e for e in await staged(ingest) if e.type == "media.ingested"]) == 1
+    )
+    answers = [await ok(r, 202) for r in responses]
+    assert len({a["media_id"] for a in answers}) == 1
+    assert sorted(a["duplicate"] for a in answers) == [False, True, True, True]
+    assert await count_rows(ingest, MEDIA) == 1
+    assert len([e for e in await staged(ingest) if e.type == "media.ingested"]) == 1
 
 
-async def _put(wl: Any, url: str, data: bytes) -> None:
+async def _put(wl: RunningPlatform, url: str, data: bytes) -> None:
     """PUT to a URL the API handed out, as an uploader on the network would."""
     if url.startswith(wl.settings.public_url):
         parts = urlsplit(url)
@@ -256,43 +287,39 @@ async def _put(wl: Any, url: str, data: bytes) -> None:
     assert response.status_code == 200, response.text
 
 
-async def test_each_file_of_a_bulk_upload_commits_once(settings_for: Any) -> None:
-    settings = settings_for()
-    async with running(settings) as wl:
-        admin = admin_token(settings)
-        site = await create_site(wl.client, admin)
-        ingest = await hold_back_relay(wl)
-        files = {f"DCIM/{n}.JPG": jpeg(60 + n) for n in range(3)}
-        files["DCIM/notes.JPG"] = b"<html>not a photo</html>"
-        manifest = [
-            {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            for name, data in files.items()
-        ]
-        created = await ok(
-            await wl.client.post(
-                "/v1/uploads",
-                json={"project_id": site.project_id, "files": manifest},
-                headers=bearer(admin),
-            ),
-            201,
-        )
-        by_sha = {hashlib.sha256(data).hexdigest(): data for data in files.values()}
-        for entry in created["files"]:
-            await _put(wl, entry["upload_url"], by_sha[entry["sha256"]])
+async def test_each_file_of_a_bulk_upload_commits_once(
+    wl: RunningPlatform, admin: str, site: Site
+) -> None:
+    ingest = await hold_back_relay(wl)
+    files = {f"DCIM/{n}.JPG": jpeg(60 + n) for n in range(3)}
+    files["DCIM/notes.JPG"] = b"<html>not a photo</html>"
+    manifest = [
+        {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in files.items()
+    ]
+    created = await ok(
+        await wl.client.post(
+            "/v1/uploads",
+            json={"project_id": site.project_id, "files": manifest},
+            headers=bearer(admin),
+        ),
+        201,
+    )
+    by_sha = {hashlib.sha256(data).hexdigest(): data for data in files.values()}
+    for entry in created["files"]:
+        await _put(wl, entry["upload_url"], by_sha[entry["sha256"]])
 
-        with transactions(ingest.db.engine) as seen:
-            done = await ok(
-                await wl.client.post(
-                    f"/v1/uploads/{created['id']}/complete", headers=bearer(admin)
-                ),
-                200,
-            )
-        assert done["counts"]["ingested"] == 3
-        assert done["counts"]["rejected"] == 1
-        # Reading the upload, one commit per file (its medium, announcements and state
-        # together, or a rejection alone), and reading the counts.
-        assert seen["commit"] == 2 + len(files)
-        announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
-        assert sorted(unpack(e, MediaIngested).media_id for e in announced) == sorted(
-            f["media_id"] for f in done["processed"] if f["state"] == "ingested"
+    with transactions(ingest.db.engine) as seen:
+        done = await ok(
+            await wl.client.post(f"/v1/uploads/{created['id']}/complete", headers=bearer(admin)),
+            200,
         )
+    assert done["counts"]["ingested"] == 3
+    assert done["counts"]["rejected"] == 1
+    # Reading the upload, one commit per file (its medium, announcements and state
+    # together, or a rejection alone), and reading the counts.
+    assert seen["commit"] == 2 + len(files)
+    announced = [e for e in await staged(ingest) if e.type == "media.ingested"]
+    assert sorted(unpack(e, MediaIngested).media_id for e in announced) == sorted(
+        f["media_id"] for f in done["processed"] if f["state"] == "ingested"
+    )

@@ -3,11 +3,13 @@ that each flow on as media of their own."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
+from PIL import Image
 
 from tests.support.api import Site, ok
 from tests.support.bad_files import real_jpeg
@@ -24,8 +26,9 @@ from wildlens.common.bus import Subscription
 from wildlens.common.events import Envelope, new_envelope, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested
 from wildlens.common.settings import Settings
+from wildlens.ingest.consumers import video_requested
 from wildlens.ingest.settings import IngestSettings
-from wildlens.ingest.video.jobs import child_media_id, split_requested, split_video
+from wildlens.ingest.video.jobs import child_media_id, split_requested
 
 START = "2021-04-01T10:00:00+01:00"
 
@@ -115,21 +118,32 @@ async def test_a_video_is_cut_into_frames_and_clips_that_flow_as_media(
         filename="transect.mp4",
     )
     again = new_envelope(split_requested(video_event), producer="test")
-    assert await split_video(ingest, again) == 5
+    await video_requested.consume(ingest, [again])
     # A medium uploaded now is announced after whatever the split staged (ingest's outbox goes
     # out in order): once it is heard, a stray sixth announcement would have been heard too.
     marker = await ok(await upload.post(data=real_jpeg(), filename="marker.jpg"), 202)
 
-    async def marker_heard() -> bool:
-        return any(m.media_id == marker["media_id"] for m in announced)
+    async def heard(medium: dict[str, str]) -> bool:
+        return any(m.media_id == medium["media_id"] for m in announced)
 
-    await eventually(marker_heard)
+    await eventually(partial(heard, marker))
     repeated = [uuid.UUID(m.media_id) for m in announced if m.media_id != marker["media_id"]]
     assert sorted(repeated) == sorted([*frames.values(), *clips.values()])
     stored = {o.key: o.size for o in await store.list("") if marker["sha256"] not in o.key}
     assert stored == before
-    # Delivered once more under the same event id: recognised as done.
-    assert await split_video(ingest, again) == 0
+    # Delivered once more under the same event id: recognised as done, nothing announced
+    # before the next medium.
+    await video_requested.consume(ingest, [again])
+    second = await ok(await upload.post(data=_other_jpeg(), filename="marker-2.jpg"), 202)
+    await eventually(partial(heard, second))
+    assert [m.media_id for m in announced][-2:] == [marker["media_id"], second["media_id"]]
+
+
+def _other_jpeg() -> bytes:
+    """A small JPEG with other bytes than ``real_jpeg``."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 90, 30)).save(out, "JPEG")
+    return out.getvalue()
 
 
 async def test_a_video_that_does_not_play_is_refused_and_nothing_is_stored(

@@ -10,11 +10,12 @@ import httpx
 
 from tests.support.platform import eventually
 from wildlens.common.auth import RevocationList
-from wildlens.common.events import new_envelope
+from wildlens.common.events import new_envelope, unpack
 from wildlens.common.events.v1.devices_pb2 import DeviceRevoked
 from wildlens.common.http import encode_cursor
 from wildlens.common.service.clients import ServiceNotConfigured
-from wildlens.ingest.revocation import RevocationLoader, apply_revocations
+from wildlens.ingest.consumers import device_revoked
+from wildlens.ingest.revocation import RevocationLoader
 
 LATER = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 
@@ -95,5 +96,6 @@ async def test_broadcasts_add_and_repeat_harmlessly() -> None:
     event = DeviceRevoked(token_id="t1", project_id="p", device_ids=["d"], revoked_by="admin")
     event.expires_at.FromDatetime(datetime.now(UTC) + timedelta(days=1))
     envelope = new_envelope(event, producer="catalogue@test")
-    await apply_revocations(revoked, [envelope, envelope])
+    for delivered in (envelope, envelope):
+        await device_revoked.handle(revoked, unpack(delivered, DeviceRevoked))
     assert list(revoked) == ["t1"]

@@ -1,5 +1,7 @@
-"""When a replica deletes expired idempotency keys: with an upload that carries a key, at most
-once a minute, so that the table stays small without a job of its own."""
+"""When a replica deletes expired idempotency keys: after an upload that carries a key has
+committed, at most once a minute, so that the table stays small without a job of its own. The
+purge is a short transaction of its own (``uploads.idempotency.purge_expired_keys``), never
+part of an upload's unit of work."""
 
 from __future__ import annotations
 

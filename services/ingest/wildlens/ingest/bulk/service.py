@@ -39,7 +39,7 @@ from wildlens.ingest.bulk.schemas import (
 from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefix
 from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState
 from wildlens.ingest.settings import IngestSettings
-from wildlens.ingest.uploads.service import UploadRequest, accept_upload
+from wildlens.ingest.uploads.service import UploadRequest, accept_upload, store_original
 from wildlens.ingest.uploads.unit import upload_unit
 
 log = structlog.get_logger(__name__)
@@ -286,11 +286,12 @@ async def _verify_and_settle(
             )
             return rejected, await _settle_alone(database, upload, row, rejected)
         try:
-            # The file's unit of work: its medium, its announcements and its new state.
-            async with upload_unit(database, store, bus) as unit:
+            # Stored before the file's unit of work (its medium, its announcements and its
+            # new state) begins.
+            original = await store_original(store, limits, received)
+            async with upload_unit(database, store, bus, original.stored) as unit:
                 accepted = await accept_upload(
                     unit,
-                    limits,
                     received,
                     UploadRequest(
                         project_id=upload.project_id,
@@ -302,6 +303,7 @@ async def _verify_and_settle(
                         filename=base_name(row.name),
                         uploaded_by=upload.created_by,
                     ),
+                    original,
                 )
                 ingested = _Outcome(FileState.INGESTED, media_id=accepted.media_id)
                 return ingested, await _settle(unit.session, upload, row, ingested)
@@ -391,8 +393,10 @@ async def complete_upload(
         if isinstance(result, BaseException):
             raise result
     processed = [_out(row) for row in results if isinstance(row, BulkUploadFile)]
+    # Listed before the transaction: no connection waits on object storage.
+    staged_now = await _staged(store, upload_id)
     async with database.transaction() as session:
-        counts = await _counts(store, session, upload_id)
+        counts = await _counts(session, upload_id, staged_now)
     log.info(
         "bulk.completed",
         upload_id=str(upload_id),
@@ -402,8 +406,11 @@ async def complete_upload(
     return UploadCompleted(id=upload_id, counts=counts, processed=processed)
 
 
-async def _counts(store: ObjectStore, session: AsyncSession, upload_id: uuid.UUID) -> UploadCounts:
-    staged = await _staged(store, upload_id)
+async def _counts(
+    session: AsyncSession, upload_id: uuid.UUID, staged: dict[int, int]
+) -> UploadCounts:
+    """The upload's files by state; ``staged``: the staging objects there are (``_staged``),
+    listed by the caller before its transaction began."""
     states = await repository.count_states(session, upload_id)
     received = 0
     if staged:
@@ -429,12 +436,15 @@ async def upload_progress(
     *,
     states: Sequence[FileState] | None,
 ) -> UploadProgress:
+    # Listed before the transaction: no connection waits on object storage. Nothing of it
+    # is answered unless the caller may see the upload.
+    staged = await _staged(store, upload_id)
     async with database.transaction() as session:
         upload = require_access(
             principal, await repository.get_upload(session, upload_id), write=False
         )
         rows, next_cursor = await repository.files_page(session, upload_id, page, states=states)
-        counts = await _counts(store, session, upload_id)
+        counts = await _counts(session, upload_id, staged)
     return UploadProgress(
         id=upload.id,
         project_id=upload.project_id,

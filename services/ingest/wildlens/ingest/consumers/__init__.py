@@ -24,7 +24,11 @@ CONSUMERS = [
 # Ingest's own work queues and the catalogue's removals: on the replicas that run workers
 # (``WILDLENS_INGEST__RUN_WORKERS``).
 WORKERS = [
-    Consumer(derivatives_requested.EVENT_TYPE, derivatives_requested.consume),
-    Consumer(video_requested.EVENT_TYPE, video_requested.consume),
-    Consumer(media_deleted.EVENT_TYPE, media_deleted.consume),
+    Consumer(
+        derivatives_requested.EVENT_TYPE,
+        derivatives_requested.consume,
+        derivatives_requested.BATCH_SIZE,
+    ),
+    Consumer(video_requested.EVENT_TYPE, video_requested.consume, video_requested.BATCH_SIZE),
+    Consumer(media_deleted.EVENT_TYPE, media_deleted.consume, media_deleted.BATCH_SIZE),
 ]

@@ -11,9 +11,11 @@ from wildlens.common.service import ServiceContext
 from wildlens.common.storage import ObjectStore
 from wildlens.ingest.removal import forget_media
 
-__all__ = ["EVENT_TYPE", "consume", "handle"]
+__all__ = ["BATCH_SIZE", "EVENT_TYPE", "consume", "handle"]
 
 EVENT_TYPE = "media.deleted"
+# Each removal may delete many stored files.
+BATCH_SIZE = 1
 
 
 async def handle(session: AsyncSession, store: ObjectStore, event: MediaDeleted) -> int:

@@ -16,12 +16,11 @@ import structlog
 from PIL import Image, UnidentifiedImageError
 
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested
-from wildlens.common.service.context import ServiceContext
+from wildlens.common.storage import ObjectStore
 from wildlens.ingest.derivatives.images import render_derivatives
 from wildlens.ingest.settings import IngestSettings
 
 __all__ = [
-    "EVENT_TYPE",
     "derivatives_requested",
     "display_key",
     "make_derivatives",
@@ -29,8 +28,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-EVENT_TYPE = "ingest.derivatives.requested"
 
 
 def thumbnail_key(sha256: str) -> str:
@@ -45,15 +42,17 @@ def derivatives_requested(sha256: str, object_key: str, content_type: str) -> De
     return DerivativesRequested(sha256=sha256, object_key=object_key, content_type=content_type)
 
 
-async def make_derivatives(ctx: ServiceContext, request: DerivativesRequested) -> bool:
-    """Make the derivatives of one original unless they exist; ``True`` if they were made."""
+async def make_derivatives(
+    store: ObjectStore, limits: IngestSettings, request: DerivativesRequested
+) -> bool:
+    """Make the derivatives of one original unless they exist, sized by ``limits``; ``True``
+    if they were made."""
     # The thumbnail is written last, so its presence means both are complete.
-    if await ctx.store.exists(thumbnail_key(request.sha256)):
+    if await store.exists(thumbnail_key(request.sha256)):
         return False
-    limits = IngestSettings.of(ctx.settings)
     with tempfile.TemporaryDirectory(prefix="wildlens-derive-") as folder:
         source = Path(folder) / "original"
-        await ctx.store.download_to(request.object_key, source)
+        await store.download_to(request.object_key, source)
         try:
             rendered = await asyncio.to_thread(
                 render_derivatives,
@@ -71,7 +70,7 @@ async def make_derivatives(ctx: ServiceContext, request: DerivativesRequested) -
                 error=str(exc),
             )
             return False
-    await ctx.store.put_bytes(display_key(request.sha256), rendered.display, "image/jpeg")
-    await ctx.store.put_bytes(thumbnail_key(request.sha256), rendered.thumbnail, "image/jpeg")
+    await store.put_bytes(display_key(request.sha256), rendered.display, "image/jpeg")
+    await store.put_bytes(thumbnail_key(request.sha256), rendered.thumbnail, "image/jpeg")
     log.info("derivatives.made", sha256=request.sha256)
     return True

@@ -3,8 +3,8 @@
 Heard as ``device.revoked`` broadcasts, and loaded from the catalogue when a replica starts.
 """
 
-from wildlens.ingest.revocation.consumer import apply_revocations
+from wildlens.ingest.revocation.consumer import revoke
 from wildlens.ingest.revocation.lifecycle import start_loader
 from wildlens.ingest.revocation.loader import RevocationLoader
 
-__all__ = ["RevocationLoader", "apply_revocations", "start_loader"]
+__all__ = ["RevocationLoader", "revoke", "start_loader"]

@@ -8,23 +8,18 @@ from datetime import UTC
 import structlog
 
 from wildlens.common.auth import RevocationList
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.devices_pb2 import DeviceRevoked
 
 log = structlog.get_logger(__name__)
 
 
-async def apply_revocations(revocations: RevocationList, envelopes: list[Envelope]) -> None:
-    """Add each revoked token; repeats and any order converge on the same list."""
-    for envelope in envelopes:
-        event = unpack(envelope, DeviceRevoked)
-        expires_at = (
-            event.expires_at.ToDatetime(tzinfo=UTC) if event.HasField("expires_at") else None
-        )
-        revocations.add(event.token_id, expires_at)
-        log.info(
-            "ingest.device_token_revoked",
-            token_id=event.token_id,
-            project_id=event.project_id,
-            revoked_by=event.revoked_by,
-        )
+def revoke(revocations: RevocationList, event: DeviceRevoked) -> None:
+    """Add the revoked token; repeats and any order converge on the same list."""
+    expires_at = event.expires_at.ToDatetime(tzinfo=UTC) if event.HasField("expires_at") else None
+    revocations.add(event.token_id, expires_at)
+    log.info(
+        "ingest.device_token_revoked",
+        token_id=event.token_id,
+        project_id=event.project_id,
+        revoked_by=event.revoked_by,
+    )

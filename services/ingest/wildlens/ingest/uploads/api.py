@@ -46,8 +46,7 @@ from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
 from wildlens.ingest.uploads.idempotency import HEADER, KeyClaim, caller_of
 from wildlens.ingest.uploads.schemas import MediaAccepted
-from wildlens.ingest.uploads.service import UploadRequest, accept_upload
-from wildlens.ingest.uploads.unit import upload_unit
+from wildlens.ingest.uploads.service import UploadRequest, take_upload
 
 router = APIRouter(
     prefix="/v1/media",
@@ -182,25 +181,27 @@ async def post_media(
                     expiry=key_expiry,
                 )
             )
-            # One unit of work: committed before the answer, or nothing of it stays.
-            async with upload_unit(database, store, bus) as unit:
-                accepted = await accept_upload(
-                    unit,
-                    limits,
-                    received,
-                    UploadRequest(
-                        project_id=project,
-                        device_id=device,
-                        deployment_id=form.deployment_id,
-                        captured_at=form.captured_at,
-                        latitude=form.latitude,
-                        longitude=form.longitude,
-                        filename=sanitise_filename(body.filename),
-                        uploaded_by=principal.subject,
-                    ),
-                    sniffed=body.sniffed,
-                    key=claim,
-                )
+            # The bytes are stored first, then one unit of work: committed before the
+            # answer, or nothing of it stays.
+            accepted = await take_upload(
+                database,
+                store,
+                bus,
+                limits,
+                received,
+                UploadRequest(
+                    project_id=project,
+                    device_id=device,
+                    deployment_id=form.deployment_id,
+                    captured_at=form.captured_at,
+                    latitude=form.latitude,
+                    longitude=form.longitude,
+                    filename=sanitise_filename(body.filename),
+                    uploaded_by=principal.subject,
+                ),
+                sniffed=body.sniffed,
+                key=claim,
+            )
         if accepted.replayed:
             DUPLICATES.labels("idempotency_key").inc()
         measured.outcome = "duplicate" if accepted.duplicate else "accepted"

@@ -5,7 +5,9 @@ retry really is the same request (a gateway that reuses keys by mistake is told,
 being answered with some other image's id), and lets the replay skip all inspection.
 
 The key is recorded in the upload's own transaction, with its medium and announcements: an
-upload that fails leaves its key free for the retry.
+upload that fails leaves its key free for the retry. Expired keys are purged in a short
+transaction of their own after an upload's commit: housekeeping never fails, nor holds up, an
+upload.
 """
 
 from __future__ import annotations
@@ -14,16 +16,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import Principal
-from wildlens.common.db import utcnow
+from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import FieldError, Invalid
 from wildlens.ingest.key_expiry import KeyExpiry
 from wildlens.ingest.models import IdempotencyKey
 from wildlens.ingest.uploads import repository
 
-__all__ = ["HEADER", "KeyClaim", "caller_of", "recall", "remember"]
+__all__ = [
+    "HEADER",
+    "KeyClaim",
+    "caller_of",
+    "purge_expired_keys",
+    "recall",
+    "remember",
+    "replayed_before",
+]
+
+log = structlog.get_logger(__name__)
 
 HEADER = "Idempotency-Key"
 
@@ -54,8 +67,8 @@ def _replay_or_refuse(
 
 @dataclass(frozen=True)
 class KeyClaim:
-    """The ``Idempotency-Key`` an upload came with, whose it is, and for how long it is
-    remembered; recording it also purges the expired keys when ``expiry`` says it is time."""
+    """The ``Idempotency-Key`` an upload came with, whose it is, for how long it is
+    remembered, and this replica's schedule for purging the expired keys."""
 
     caller: str
     key: str
@@ -77,6 +90,18 @@ async def recall(
     return _replay_or_refuse(record, claim.key, project_id, sha256)
 
 
+async def replayed_before(
+    database: Database, claim: KeyClaim, *, project_id: uuid.UUID, sha256: str
+) -> uuid.UUID | None:
+    """``recall`` in a short transaction of its own, over when this returns.
+
+    Raises:
+        Invalid: the key was used for other content or another project.
+    """
+    async with database.transaction() as session:
+        return await recall(session, claim, project_id=project_id, sha256=sha256)
+
+
 async def remember(
     session: AsyncSession,
     claim: KeyClaim,
@@ -92,8 +117,6 @@ async def remember(
         Invalid: the concurrent request used the key for other content or another project.
     """
     now = utcnow()
-    if claim.expiry.purge_due():
-        await repository.drop_expired_keys(session, now)
     # An expired key is free to be used again.
     await repository.drop_expired_key(session, claim.caller, claim.key, now)
     recorded = await repository.record_key(
@@ -114,3 +137,15 @@ async def remember(
     if record is None:
         raise RuntimeError(f"{HEADER} {claim.key!r} was neither recorded nor found")
     return _replay_or_refuse(record, claim.key, project_id, sha256)
+
+
+async def purge_expired_keys(database: Database, expiry: KeyExpiry) -> None:
+    """Delete the expired keys, when ``expiry`` says it is time, in a transaction of their own;
+    a failure is only logged (the next purge deletes them)."""
+    if not expiry.purge_due():
+        return
+    try:
+        async with database.transaction() as session:
+            await repository.drop_expired_keys(session, utcnow())
+    except Exception as exc:
+        log.warning("upload.expired_keys_not_purged", error=f"{type(exc).__name__}: {exc}")

@@ -1,4 +1,5 @@
-"""Accepting one upload: check, store once, record, announce, all in one unit of work."""
+"""Accepting one upload: check and store the bytes first, then record and announce them in
+one unit of work (one transaction, opened only once the bytes are stored)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from wildlens.common.db import Database
 from wildlens.common.errors import PayloadTooLarge
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, RawMetadata
+from wildlens.common.service import ServiceBus
+from wildlens.common.storage import ObjectStore
 from wildlens.ingest.derivatives.jobs import derivatives_requested
 from wildlens.ingest.media import RawMetadata as ExifMetadata
 from wildlens.ingest.media import Received, Sniffed, inspect_image, sniff_file
@@ -17,8 +21,14 @@ from wildlens.ingest.models import IngestedMedia
 from wildlens.ingest.objects import hold_content, original_key
 from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads import repository
-from wildlens.ingest.uploads.idempotency import KeyClaim, recall, remember
-from wildlens.ingest.uploads.unit import StoredOriginal, UploadUnit
+from wildlens.ingest.uploads.idempotency import (
+    KeyClaim,
+    purge_expired_keys,
+    recall,
+    remember,
+    replayed_before,
+)
+from wildlens.ingest.uploads.unit import StoredOriginal, UploadUnit, upload_unit
 from wildlens.ingest.video.jobs import split_requested
 from wildlens.ingest.video.probe import probe_video
 
@@ -64,26 +74,13 @@ def _raw_metadata(meta: ExifMetadata | None) -> RawMetadata:
     return raw
 
 
-async def accept_upload(
-    unit: UploadUnit,
-    limits: IngestSettings,
-    received: Received,
-    request: UploadRequest,
-    *,
-    sniffed: Sniffed | None = None,
-    key: KeyClaim | None = None,
-) -> Accepted:
-    """Store an upload that has been received to a temporary file, and record and announce
-    it in ``unit``'s transaction (flushed, not committed), held to ``limits``.
-
-    The same bytes posted again for the same project answer the first media id and announce
-    nothing; a key used before answers what it answered then, without looking at the bytes.
-    The original is stored before anything is written: if the transaction rolls back, the
-    unit removes it again where no medium holds it.
+async def _within_limits(
+    limits: IngestSettings, received: Received, sniffed: Sniffed | None
+) -> Sniffed:
+    """What the bytes are, refused when they are larger than ``limits`` allow for their kind.
 
     Raises:
-        PayloadTooLarge, UnsupportedMedia, Invalid: the file is refused.
-        Invalid: the key was used for other content or another project.
+        PayloadTooLarge, UnsupportedMedia: the file is refused.
     """
     if sniffed is None:
         # Not sniffed while streaming (a bulk upload's verified object): sniff the file.
@@ -93,15 +90,125 @@ async def accept_upload(
         raise PayloadTooLarge(
             f"{sniffed.kind} is {received.size} bytes, more than the limit of {limit} bytes"
         )
+    return sniffed
 
+
+@dataclass(frozen=True)
+class Original:
+    """An upload's bytes, checked, inspected and in storage: what recording them needs."""
+
+    media_id: uuid.UUID
+    sniffed: Sniffed
+    object_key: str
+    width: int
+    height: int
+    metadata: ExifMetadata | None
+    # Written by this upload rather than found in place: what its unit of work removes again
+    # when nothing comes to hold it (``unit.upload_unit``).
+    stored: StoredOriginal | None
+
+
+async def store_original(
+    store: ObjectStore,
+    limits: IngestSettings,
+    received: Received,
+    sniffed: Sniffed | None = None,
+) -> Original:
+    """Check, inspect and store an upload received to a temporary file, held to ``limits``,
+    before any transaction is opened: no database connection waits while the bytes are
+    inspected and copied (a large video takes minutes to reach S3).
+
+    Raises:
+        PayloadTooLarge, UnsupportedMedia, Invalid: the file is refused.
+    """
+    sniffed = await _within_limits(limits, received, sniffed)
+    width = height = 0
+    metadata: ExifMetadata | None = None
+    if sniffed.kind == "image":
+        info = await asyncio.to_thread(
+            inspect_image, received.path, sniffed, max_pixels=limits.max_image_pixels
+        )
+        width, height, metadata = info.width, info.height, info.metadata
+    else:
+        # Refuses, before anything is stored, a "video" that will never yield a frame.
+        video = await asyncio.to_thread(probe_video, received.path)
+        width, height = video.width, video.height
+
+    media_id = uuid.uuid4()
+    object_key = original_key(received.sha256, sniffed.extension)
+    stored: StoredOriginal | None = None
+    # Originals are content-addressed, so writing the same bytes again changes nothing; a
+    # look first only pays for itself when the upload is large.
+    if received.size < SMALL_OBJECT or not await store.exists(object_key):
+        await store.put_file(object_key, received.path, sniffed.content_type)
+        stored = StoredOriginal(media_id, received.sha256, object_key)
+    return Original(media_id, sniffed, object_key, width, height, metadata, stored)
+
+
+async def take_upload(
+    database: Database,
+    store: ObjectStore,
+    bus: ServiceBus,
+    limits: IngestSettings,
+    received: Received,
+    request: UploadRequest,
+    *,
+    sniffed: Sniffed | None = None,
+    key: KeyClaim | None = None,
+) -> Accepted:
+    """Accept one upload: store its bytes, then record and announce them in one unit of work,
+    committed before this returns.
+
+    The same bytes posted again for the same project answer the first media id and announce
+    nothing; a key used before answers what it answered then, without looking at the bytes.
+
+    Raises:
+        PayloadTooLarge, UnsupportedMedia, Invalid: the file is refused.
+        Invalid: the key was used for other content or another project.
+    """
+    # Refused on what it is and its size before the key is looked at, as always.
+    sniffed = await _within_limits(limits, received, sniffed)
+    if key is not None:
+        # A short read of its own, over before the bytes are stored: a retry of a large
+        # video is answered without storing or probing it again.
+        replayed = await replayed_before(
+            database, key, project_id=request.project_id, sha256=received.sha256
+        )
+        if replayed is not None:
+            return Accepted(replayed, received.sha256, duplicate=True, replayed=True)
+    original = await store_original(store, limits, received, sniffed)
+    async with upload_unit(database, store, bus, original.stored) as unit:
+        accepted = await accept_upload(unit, received, request, original, key=key)
+    if key is not None:
+        # Housekeeping, after the upload's commit and never part of it.
+        await purge_expired_keys(database, key.expiry)
+    return accepted
+
+
+async def accept_upload(
+    unit: UploadUnit,
+    received: Received,
+    request: UploadRequest,
+    original: Original,
+    *,
+    key: KeyClaim | None = None,
+) -> Accepted:
+    """Record and announce an upload whose bytes are stored (``store_original``), in
+    ``unit``'s transaction (flushed, not committed).
+
+    Raises:
+        Invalid: the key was used for other content or another project.
+    """
     session = unit.session
     if key is not None:
+        # Again, in the transaction: a concurrent request with the same key may have
+        # committed since the first look.
         replayed = await recall(session, key, project_id=request.project_id, sha256=received.sha256)
         if replayed is not None:
             return Accepted(replayed, received.sha256, duplicate=True, replayed=True)
     existing = await repository.find_medium(session, request.project_id, received.sha256)
     if existing is None:
-        accepted = await _store_new(unit, limits, received, request, sniffed)
+        accepted = await _record_new(unit, received, request, original)
     else:
         DUPLICATES.labels("content").inc()
         accepted = Accepted(existing.id, existing.sha256, duplicate=True)
@@ -120,36 +227,12 @@ async def accept_upload(
     return accepted
 
 
-async def _store_new(
-    unit: UploadUnit,
-    limits: IngestSettings,
-    received: Received,
-    request: UploadRequest,
-    sniffed: Sniffed,
+async def _record_new(
+    unit: UploadUnit, received: Received, request: UploadRequest, original: Original
 ) -> Accepted:
-    """Inspect, store and record bytes the project did not have when the upload began."""
-    width = height = 0
-    metadata: ExifMetadata | None = None
-    if sniffed.kind == "image":
-        info = await asyncio.to_thread(
-            inspect_image, received.path, sniffed, max_pixels=limits.max_image_pixels
-        )
-        width, height, metadata = info.width, info.height, info.metadata
-    else:
-        # Refuses, before anything is stored, a "video" that will never yield a frame.
-        video = await asyncio.to_thread(probe_video, received.path)
-        width, height = video.width, video.height
-
-    media_id = uuid.uuid4()
-    object_key = original_key(received.sha256, sniffed.extension)
-    # Originals are content-addressed, so writing the same bytes again changes nothing; a
-    # look first only pays for itself when the upload is large. Stored before the writes
-    # below, so that SQLite's single writer is not held while the bytes are copied.
-    if received.size < SMALL_OBJECT or not await unit.store.exists(object_key):
-        await unit.store.put_file(object_key, received.path, sniffed.content_type)
-        unit.stored.append(StoredOriginal(media_id, received.sha256, object_key))
-
+    """Record and announce bytes the project did not have when the unit of work began."""
     session = unit.session
+    sniffed, object_key, media_id = original.sniffed, original.object_key, original.media_id
     # Takes turns with a removal or an upload of the same bytes (``objects.hold_content``);
     # on SQLite the insert, a write before the look, is what takes turns.
     await hold_content(session, received.sha256)
@@ -174,10 +257,19 @@ async def _store_new(
         DUPLICATES.labels("content").inc()
         return Accepted(winner.id, winner.sha256, duplicate=True)
     # The removal of the last medium with these bytes may have taken the original since it
-    # was written above (``removal``); with the row in, it can no longer.
+    # was stored (``removal``); with the row in, it can no longer.
     if not await unit.store.exists(object_key):
         await unit.store.put_file(object_key, received.path, sniffed.content_type)
-    event = _announcement(media_id, received, request, sniffed, object_key, width, height, metadata)
+    event = _announcement(
+        media_id,
+        received,
+        request,
+        sniffed,
+        object_key,
+        original.width,
+        original.height,
+        original.metadata,
+    )
     # Frames and derivatives are made off the request path, committed with the announcement
     # so that neither exists without the other.
     follow_up = (

@@ -1,9 +1,10 @@
-"""One upload's unit of work: a single transaction, and the originals it stored meanwhile.
+"""One upload's unit of work: a single transaction, and the originals the upload stored.
 
 Everything an upload records (its medium, its idempotency key, its announcements in the
 outbox) is written in one transaction, committed once, before the answer. The original is
-stored before the commit; when the transaction rolls back instead, an original stored by the
-upload that no medium holds is removed again, so a failed upload leaves nothing behind.
+stored before the transaction begins, so that no connection is held while the bytes are
+copied; when the transaction rolls back instead, an original stored by the upload that no
+medium holds is removed again, so a failed upload leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class StoredOriginal:
 @dataclass
 class UploadUnit:
     """What an upload writes through: the transaction it is recorded in (callers flush, never
-    commit), the store its original goes to (``stored``: what to remove again if the
+    commit), the store its original went to (``stored``: what to remove again if the
     transaction rolls back), and the outbox its announcements are staged in (sent after the
     commit)."""
 
@@ -51,17 +52,18 @@ class UploadUnit:
 
 @asynccontextmanager
 async def upload_unit(
-    database: Database, store: ObjectStore, bus: ServiceBus
+    database: Database, store: ObjectStore, bus: ServiceBus, stored: StoredOriginal | None = None
 ) -> AsyncIterator[UploadUnit]:
-    """Commit what the block recorded, once; if it raises, roll it all back and remove the
-    originals the block stored that no medium holds."""
-    unit: UploadUnit | None = None
+    """Commit what the block recorded, once; if it raises (or the transaction cannot begin),
+    roll it all back and remove the originals that no medium holds: ``stored``, written by
+    the upload before the unit began, and any the block stored."""
+    originals = [] if stored is None else [stored]
     try:
         async with database.transaction() as session:
-            unit = UploadUnit(session, store, bus)
+            unit = UploadUnit(session, store, bus, originals)
             yield unit
     except BaseException:
-        for original in unit.stored if unit is not None else ():
+        for original in originals:
             await _release(database, store, original)
         raise
 

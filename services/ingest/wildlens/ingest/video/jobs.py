@@ -8,9 +8,10 @@ each once.
 
 The cut runs outside any database transaction (a long video takes minutes, and embedded
 mode's SQLite would block every upload meanwhile); one short transaction at the end records
-the request as done and stages the announcements together. Once every piece of a video is
-stored, a manifest next to them lets a later request for the same bytes (another project, a
-redelivery after a crash) announce the pieces without decoding the video again.
+the request as done and stages the announcements together (``consumers.video_requested``).
+Once every piece of a video is stored, a manifest next to them lets a later request for the
+same bytes (another project, a redelivery after a crash) announce the pieces without decoding
+the video again.
 """
 
 from __future__ import annotations
@@ -27,33 +28,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-import structlog
-from sqlalchemy import select
-
-from wildlens.common.db import first_deliveries
-from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested, VideoSplitRequested
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind
-from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.video.split import Piece, SplitPlan, cut
 
 __all__ = [
-    "EVENT_TYPE",
     "Child",
+    "announcements",
     "child_media_id",
     "clip_key",
     "frame_key",
     "manifest_key",
+    "plan_from",
     "split_requested",
-    "split_video",
+    "stored_children",
 ]
 
-log = structlog.get_logger(__name__)
-
-EVENT_TYPE = "ingest.video.requested"
-CONSUMER = f"ingest:{EVENT_TYPE}"
 _HASH_CHUNK = 1 << 20
 
 
@@ -90,28 +82,12 @@ class Child:
     content_type: str
 
 
-def plan_from(ctx: ServiceContext) -> SplitPlan:
-    limits = IngestSettings.of(ctx.settings)
+def plan_from(limits: IngestSettings) -> SplitPlan:
     return SplitPlan(
         frame_interval_s=limits.video_frame_interval_s,
         clip_seconds=limits.video_clip_seconds,
         max_pieces=limits.video_max_frames,
     )
-
-
-async def split_video(ctx: ServiceContext, envelope: Envelope) -> int:
-    """Cut, store and announce the pieces of one video; returns how many were announced."""
-    request = unpack(envelope, VideoSplitRequested)
-    if await _done_already(ctx, envelope.event_id):
-        return 0
-    plan = plan_from(ctx)
-    children = await _stored_children(ctx, request, plan)
-    async with ctx.database.transaction() as session:
-        if not await first_deliveries(session, ctx.processed_events, [envelope], CONSUMER):
-            return 0  # another replica finished the same request meanwhile
-        await ctx.stage(session, announcements(request, children))
-    log.info("video.split", media_id=request.media_id, pieces=len(children))
-    return len(children)
 
 
 def announcements(
@@ -168,31 +144,21 @@ def _capture_time(text: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-async def _done_already(ctx: ServiceContext, event_id: str) -> bool:
-    table = ctx.processed_events
-    async with ctx.database.transaction() as session:
-        connection = await session.connection()
-        row = await connection.execute(
-            select(table.c.event_id).where(
-                table.c.event_id == event_id, table.c.consumer == CONSUMER
-            )
-        )
-        return row.first() is not None
-
-
-async def _stored_children(
-    ctx: ServiceContext, request: VideoSplitRequested, plan: SplitPlan
+async def stored_children(
+    store: ObjectStore, plan: SplitPlan, request: VideoSplitRequested
 ) -> list[Child]:
-    known = await _read_manifest(ctx.store, request.sha256, plan)
+    """The video's pieces, cut by ``plan`` and stored (outside any transaction: a long video
+    takes minutes), or found in place from an earlier cut of the same bytes."""
+    known = await _read_manifest(store, request.sha256, plan)
     if known is not None:
         return known
     with tempfile.TemporaryDirectory(prefix="wildlens-video-") as folder:
         workdir = Path(folder)
         video = workdir / "video"
         # Streams to disk: the video never sits in memory.
-        await ctx.store.download_to(request.object_key, video)
-        children = await _cut_and_store(ctx.store, video, request.sha256, plan, workdir)
-    await _write_manifest(ctx.store, request.sha256, plan, children)
+        await store.download_to(request.object_key, video)
+        children = await _cut_and_store(store, video, request.sha256, plan, workdir)
+    await _write_manifest(store, request.sha256, plan, children)
     return children
 
 
