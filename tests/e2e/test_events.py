@@ -204,17 +204,17 @@ def _analysis(media_id: str, project_id: str, version: str, *labels: str) -> Med
     return event
 
 
-async def test_smoothing_outvotes_a_minority_machine_label_but_never_changes_a_person_s(
-    wl: RunningPlatform, admin: str, site: Site
-) -> None:
+async def _two_herons_and_a_bittern(
+    wl: RunningPlatform, admin: str, site: Site, seconds: tuple[int, int, int], *, seed: int
+) -> tuple[list[str], str]:
+    """Three photos of one event, taken ``seconds`` apart, that the model labels heron, heron,
+    bittern: their media ids and their event's id."""
     media = []
-    for n, seconds in enumerate((0, 10, 20)):
-        media_id = await upload(wl, site.device_token, exif_jpeg(_reading(seconds), 50 + n))
+    for n, offset in enumerate(seconds):
+        media_id = await upload(wl, site.device_token, exif_jpeg(_reading(offset), seed + n))
         await recorded(wl, admin, media_id)
         media.append(media_id)
     event_id = await _event_of(wl, admin, media[0])
-    url = f"/v1/projects/{site.project_id}/events/{event_id}"
-
     labels = ["Ardea cinerea", "Ardea cinerea", "Botaurus stellaris"]
     await wl.platform.bus.publish(
         [
@@ -222,6 +222,14 @@ async def test_smoothing_outvotes_a_minority_machine_label_but_never_changes_a_p
             for m, label in zip(media, labels, strict=True)
         ]
     )
+    return media, event_id
+
+
+async def test_smoothing_outvotes_a_minority_machine_label_but_never_changes_a_person_s(
+    wl: RunningPlatform, admin: str, site: Site
+) -> None:
+    media, event_id = await _two_herons_and_a_bittern(wl, admin, site, (0, 10, 20), seed=50)
+    url = f"/v1/projects/{site.project_id}/events/{event_id}"
 
     async def smoothed_over(count: int) -> dict[str, Any] | None:
         detail: dict[str, Any] = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
@@ -286,20 +294,8 @@ async def test_a_medium_cut_off_by_a_correction_leaves_its_event_and_the_vote(
         end="2021-04-02T00:00:00+00:00",
         utc_offset="+01:00",
     )
-    media = []
-    for n, seconds in enumerate((0, 30, 60)):
-        media_id = await upload(wl, site.device_token, exif_jpeg(_reading(seconds), 70 + n))
-        await recorded(wl, admin, media_id)
-        media.append(media_id)
-    event_id = await _event_of(wl, admin, media[0])
+    media, event_id = await _two_herons_and_a_bittern(wl, admin, site, (0, 30, 60), seed=70)
     url = f"/v1/projects/{site.project_id}/events/{event_id}"
-    labels = ["Ardea cinerea", "Ardea cinerea", "Botaurus stellaris"]
-    await wl.platform.bus.publish(
-        [
-            new_envelope(_analysis(m, site.project_id, "1.0", label), producer="test")
-            for m, label in zip(media, labels, strict=True)
-        ]
-    )
 
     async def voted(total: int) -> dict[str, Any] | None:
         detail: dict[str, Any] = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
