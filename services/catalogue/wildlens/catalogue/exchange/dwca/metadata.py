@@ -99,8 +99,8 @@ def _contributors(metadata: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _licences(project: Project, metadata: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Each licence as (scope, name, url): the package's (for data and for media), else the
-    project's data licence."""
+    """Each licence as (scope, name, url): the project's data licence (a manager may have
+    changed it since the import), then the package's other ones (for its media)."""
     given = [
         (
             str(lic.get("scope") or "data"),
@@ -110,12 +110,15 @@ def _licences(project: Project, metadata: dict[str, Any]) -> list[tuple[str, str
         for lic in metadata.get("licenses") or []
         if isinstance(lic, dict) and (lic.get("name") or lic.get("path"))
     ]
-    if not given and project.data_license:
-        given = [("data", project.data_license, "")]
+    data = [lic for lic in given if lic[0] == "data"]
+    if project.data_license:
+        data = [lic for lic in data if lic[1] == project.data_license] or [
+            ("data", project.data_license, "")
+        ]
     # A licence named by its SPDX id alone is found at SPDX's page for it.
     return [
         (scope, name, url or (name if "://" in name else f"https://spdx.org/licenses/{name}"))
-        for scope, name, url in given
+        for scope, name, url in data + [lic for lic in given if lic[0] != "data"]
     ]
 
 
@@ -161,6 +164,7 @@ def _taxonomic(coverage: ET.Element, metadata: dict[str, Any], snapshot: Project
 
 
 def _dates(snapshot: ProjectSnapshot, metadata: dict[str, Any]) -> tuple[str, str] | None:
+    """The dataset's first and last day: its deployments', else the package's own span."""
     if snapshot.deployments:
         start = min(d.start for d in snapshot.deployments)
         end = max(d.end or d.start for d in snapshot.deployments)
