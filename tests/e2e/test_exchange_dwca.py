@@ -1,17 +1,25 @@
 """The Darwin Core Archive for GBIF: meta.xml against the files, basisOfRecord by method,
-sequences counted once, and absences from deployment effort; on both backends."""
+sequences counted once, absences from deployment effort, the place on every occurrence, and an
+eml.xml valid against EML 2.2.0 that carries the project's and its package's metadata; on both
+backends."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import xml.etree.ElementTree as ET
+import zipfile
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 
 import pytest
+from dwca.read import DwCAReader
+from lxml import etree
 
-from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
+from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
 from tests.e2e.test_exchange_megadetector import import_results, results
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE
@@ -28,6 +36,8 @@ TAXA_CSV = (
     "7,1,Vulpes vulpes,species,Red fox\n"
 )
 TEXT = "{http://rs.tdwg.org/dwc/text/}"
+EML_SCHEMA = Path(__file__).parents[1] / "data" / "eml" / "eml.xsd"
+EML = "{https://eml.ecoinformatics.org/eml-2.2.0}eml"
 DUCK_IMAGE = "20200709093328-RCNX0001.JPG"
 
 
@@ -41,6 +51,36 @@ def tab_separated(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
     reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(reader)
     return header, [dict(zip(header, row, strict=True)) for row in reader]
+
+
+@cache
+def _eml_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(EML_SCHEMA)))
+
+
+def valid_eml(data: bytes) -> ET.Element:
+    """``eml.xml`` checked against the EML 2.2.0 schemas (as GBIF's IPT checks it), parsed."""
+    document = etree.fromstring(data)
+    schema = _eml_schema()
+    assert schema.validate(document), [str(e) for e in schema.error_log]
+    root = ET.fromstring(data)
+    assert root.tag == EML
+    return root
+
+
+def read_with_dwca_reader(archive: zipfile.ZipFile, folder: Path) -> list[dict[str, str]]:
+    """The archive as python-dwca-reader reads it: its occurrences, by their terms' names."""
+    path = folder / "archive.zip"
+    with zipfile.ZipFile(path, "w") as copy:
+        for name in archive.namelist():
+            copy.writestr(name, archive.read(name))
+    with DwCAReader(str(path)) as reader:
+        assert reader.metadata is not None
+        return [
+            {term.rsplit("/", 1)[1]: value for term, value in extension.data.items()}
+            for core in reader
+            for extension in core.extensions
+        ]
 
 
 def _expected_occurrences() -> tuple[dict[str, str], dict[str, set[str]]]:
@@ -65,7 +105,7 @@ def _expected_occurrences() -> tuple[dict[str, str], dict[str, set[str]]]:
 
 
 async def test_the_archive_describes_itself_and_records_absences(
-    wl: RunningPlatform, admin: str
+    wl: RunningPlatform, admin: str, tmp_path: Path
 ) -> None:
     h = bearer(admin)
     await ok(
@@ -98,9 +138,10 @@ async def test_the_archive_describes_itself_and_records_absences(
     with await export_zip(wl, admin, pid, "dwca") as archive:
         names = set(archive.namelist())
         meta = ET.fromstring(archive.read("meta.xml"))
-        eml = ET.fromstring(archive.read("eml.xml"))
+        eml = valid_eml(archive.read("eml.xml"))
         event_header, events = tab_separated(archive.read("event.txt"))
         occurrence_header, occurrences = tab_separated(archive.read("occurrence.txt"))
+        read_back = read_with_dwca_reader(archive, tmp_path)
 
     assert names == {"meta.xml", "eml.xml", "event.txt", "occurrence.txt"}
     # meta.xml says which column holds which term, and the files agree with it.
@@ -166,3 +207,141 @@ async def test_the_archive_describes_itself_and_records_absences(
     assert ("00a2c20d", "Vulpes vulpes") in wanted
     assert all(o["individualCount"] == "0" for o in absent)
     assert {(o["eventID"], o["scientificName"]) for o in present} & wanted == set()
+
+    # Every occurrence, present or absent, says where it was, as python-dwca-reader reads it.
+    assert len(read_back) == len(occurrences)
+    place = {e["eventID"]: (e["decimalLatitude"], e["decimalLongitude"]) for e in events}
+    for row in read_back:
+        source = deployments[row["eventID"]]
+        assert float(row["decimalLatitude"]) == float(source["latitude"])
+        assert float(row["decimalLongitude"]) == float(source["longitude"])
+        assert (row["decimalLatitude"], row["decimalLongitude"]) == place[row["eventID"]]
+        assert row["geodeticDatum"] == "EPSG:4326"
+
+    # The package's own metadata is carried over into eml.xml.
+    package = json.loads((EXAMPLE / "datapackage.json").read_text())
+    dataset = eml.find("dataset")
+    assert dataset is not None
+    assert [t.text for t in dataset.findall("title")] == ["MICA for GBIF", package["title"]]
+    assert dataset.findtext("alternateIdentifier") == package["id"]
+    people = [
+        c for c in package["contributors"] if c.get("role") not in ("rightsHolder", "publisher")
+    ]
+    assert [c.findtext("individualName/surName") for c in dataset.findall("creator")] == [
+        c["title"].split(" ", 1)[1] for c in people
+    ]
+    assert dataset.findtext("creator/individualName/givenName") == "Axel"
+    assert dataset.findtext("creator/userId") == "0000-0003-0272-9180"
+    assert dataset.findtext("contact/individualName/surName") == "Desmet"
+    assert dataset.findtext("publisher/organizationName") == (
+        "Research Institute for Nature and Forest (INBO)"
+    )
+    assert dataset.findtext("associatedParty/role") == "rightsHolder"
+    assert [p.text for p in dataset.findall("abstract/para")] == [package["description"]]
+    assert {k.text for k in dataset.findall("keywordSet/keyword")} == set(package["keywords"])
+    assert [
+        (lic.findtext("licenseName"), lic.findtext("url")) for lic in dataset.findall("licensed")
+    ] == [
+        ("CC0-1.0", "https://spdx.org/licenses/CC0-1.0"),
+        (package["licenses"][1]["path"], package["licenses"][1]["path"]),
+    ]
+    assert [p.text for p in dataset.findall("intellectualRights/para")] == [
+        "Data: CC0-1.0 (https://spdx.org/licenses/CC0-1.0)",
+        "Media: http://creativecommons.org/licenses/by/4.0/",
+    ]
+    citation = eml.findtext("additionalMetadata/metadata/gbif/citation")
+    assert citation == package["bibliographicCitation"]
+    taxa_listed = {
+        c.findtext("taxonRankValue"): (c.findtext("taxonRankName"), c.findtext("taxonId"))
+        for c in dataset.iter("taxonomicClassification")
+    }
+    for taxon in package["taxonomic"]:
+        assert taxa_listed[taxon["scientificName"]] == (taxon["taxonRank"], taxon["taxonID"])
+    span = dataset.find("coverage/temporalCoverage/rangeOfDates")
+    assert span is not None
+    starts = sorted(d["deploymentStart"][:10] for d in deployments.values())
+    ends = sorted(d["deploymentEnd"][:10] for d in deployments.values())
+    assert span.findtext("beginDate/calendarDate") == starts[0]
+    assert span.findtext("endDate/calendarDate") == ends[-1]
+    box = dataset.find("coverage/geographicCoverage/boundingCoordinates")
+    assert box is not None
+    latitudes = [float(d["latitude"]) for d in deployments.values()]
+    assert float(box.findtext("northBoundingCoordinate") or "nan") == max(latitudes)
+
+
+async def test_a_project_of_its_own_publishes_its_country_place_and_citation(
+    wl: RunningPlatform, admin: str, tmp_path: Path
+) -> None:
+    """A project made on the platform: countries from its locations, coordinates on every
+    occurrence, and an eml.xml from the project alone (no package behind it)."""
+    h = bearer(admin)
+    created = await ok(
+        await wl.client.post(
+            "/v1/projects",
+            json={
+                "name": "Ponds of Flanders",
+                "description": "Herons at ponds.",
+                "data_license": "CC-BY-4.0",
+            },
+            headers=h,
+        ),
+        201,
+    )
+    pid = created["id"]
+    # One location knows its country (a subdivision code), the other does not.
+    await ok(
+        await wl.client.post(
+            f"/v1/projects/{pid}/locations",
+            json={"name": "pond", "latitude": 51.05, "longitude": 3.72, "region": "be-vlg"},
+            headers=h,
+        ),
+        201,
+    )
+    image = {"width": 100, "height": 50, "datetime": "2021-04-01 10:00:00"}
+    document = {
+        "images": [
+            {"id": 1, "file_name": "a.jpg", "location": "pond", **image},
+            {
+                "id": 2,
+                "file_name": "b.jpg",
+                "location": "ridge",
+                "latitude": 50.5,
+                "longitude": 4.5,
+                **image,
+            },
+        ],
+        "categories": [{"id": 1, "name": "Ardea cinerea"}],
+        "annotations": [
+            {"id": "a1", "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
+            {"id": "a2", "image_id": 2, "category_id": 1, "bbox": [10, 10, 20, 20]},
+        ],
+    }
+    await ok(await import_coco(wl, admin, pid, document), 200)
+
+    with await export_zip(wl, admin, pid, "dwca") as archive:
+        eml = valid_eml(archive.read("eml.xml"))
+        _, occurrences = tab_separated(archive.read("occurrence.txt"))
+        read_back = read_with_dwca_reader(archive, tmp_path)
+
+    places = {(o["countryCode"], o["decimalLatitude"], o["decimalLongitude"]) for o in occurrences}
+    assert places == {("BE", "51.05", "3.72"), ("", "50.5", "4.5")}
+    assert {(o["countryCode"], o["decimalLatitude"]) for o in read_back} == {
+        ("BE", "51.05"),
+        ("", "50.5"),
+    }
+
+    dataset = eml.find("dataset")
+    assert dataset is not None
+    assert [t.text for t in dataset.findall("title")] == ["Ponds of Flanders"]
+    assert dataset.findtext("creator/individualName/surName") == created["created_by"]
+    assert dataset.findtext("contact/userId") == created["created_by"]
+    assert [p.text for p in dataset.findall("abstract/para")] == ["Herons at ponds."]
+    assert [
+        (lic.findtext("licenseName"), lic.findtext("url")) for lic in dataset.findall("licensed")
+    ] == [("CC-BY-4.0", "https://spdx.org/licenses/CC-BY-4.0")]
+    citation = eml.findtext("additionalMetadata/metadata/gbif/citation") or ""
+    assert citation.startswith(f"{created['created_by']} (")
+    assert "Ponds of Flanders" in citation
+    assert [c.findtext("taxonRankValue") for c in dataset.iter("taxonomicClassification")] == [
+        "Ardea cinerea"
+    ]

@@ -75,6 +75,8 @@ async def test_sensitive_places_are_generalised_in_every_export(
         ):
             with await export_zip(wl, token, pid, fmt) as archive:
                 exports[who][fmt] = archive.read(name)
+                if fmt == "dwca":
+                    exports[who]["occurrences"] = archive.read("occurrence.txt")
 
     general_lat = _cell_centre(POLECAT_LAT, 0.1)
     general_lon = _cell_centre(POLECAT_LON, 0.1)
@@ -102,6 +104,14 @@ async def test_sensitive_places_are_generalised_in_every_export(
             assert float(event["coordinatePrecision"]) == 0.1
             # The true place lies within the stated uncertainty of the cell's centre.
             assert int(event["coordinateUncertaintyInMeters"]) > 5000
+        # Each occurrence there says the same place as its event, generalised alike.
+        _, occurrences = tab_separated(exports[who]["occurrences"])
+        polecats = [o for o in occurrences if o["eventID"] == POLECAT_DEPLOYMENT]
+        assert polecats
+        for occurrence in polecats:
+            assert abs(float(occurrence["decimalLatitude"]) - want_lat) < 1e-9
+            assert abs(float(occurrence["decimalLongitude"]) - want_lon) < 1e-9
+            assert occurrence["coordinatePrecision"] == event["coordinatePrecision"]
 
         document = json.loads(exports[who]["coco"])
         locations = {(i["location"], i["latitude"], i["longitude"]) for i in document["images"]}

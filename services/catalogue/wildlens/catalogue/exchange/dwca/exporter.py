@@ -12,7 +12,10 @@
 * Absences: for every deployment with effort, each of the project's taxa (its expected
   species list) seen nowhere in it, itself or below, gets an ``absent`` occurrence with
   ``individualCount`` 0.
-* ``meta.xml`` maps every column to its term; ``eml.xml`` describes the dataset.
+* Every occurrence repeats its deployment's place (``countryCode`` where the location knows
+  its country, coordinates generalised as the event's are for callers who may not see a
+  sensitive place exactly), so that readers of the occurrences alone find where they were.
+* ``meta.xml`` maps every column to its term; ``eml.xml`` (EML 2.2.0) describes the dataset.
 """
 
 from __future__ import annotations
@@ -107,6 +110,22 @@ def _name_id(taxon: Taxon | None) -> str:
     return ""
 
 
+def _place(d: Deployment, snapshot: ProjectSnapshot, ctx: ExportContext) -> dict[str, Any]:
+    """The place terms of a deployment: its country where its location knows it (an ISO 3166
+    country or subdivision code), and its coordinates exact or generalised by the privacy
+    rules for this export's caller."""
+    location = snapshot.locations[d.location_id]
+    place = ctx.coordinates.place(location, d.coordinate_uncertainty)
+    return {
+        "countryCode": location.region[:2].upper() if location.region else None,
+        "decimalLatitude": place.latitude,
+        "decimalLongitude": place.longitude,
+        "geodeticDatum": "EPSG:4326",
+        "coordinateUncertaintyInMeters": place.uncertainty_m,
+        "coordinatePrecision": place.precision,
+    }
+
+
 async def write_archive(ctx: ExportContext) -> None:
     session = ctx.session
     snapshot = await repository.load_snapshot(session, ctx.project)
@@ -120,10 +139,11 @@ async def write_archive(ctx: ExportContext) -> None:
         taxa.update(await repository.taxa_by_id(session, missing))
     by_name = {t.scientific_name: t for t in taxa.values()}
 
+    # Where each deployment was, as this export may show it; its events and occurrences say so.
+    places = {d.id: _place(d, snapshot, ctx) for d in snapshot.deployments}
     events: list[dict[str, Any]] = []
     for d in snapshot.deployments:
         location = snapshot.locations[d.location_id]
-        place = ctx.coordinates.place(location, d.coordinate_uncertainty)
         nights = _trap_nights(d)
         end = d.end or d.start
         events.append(
@@ -136,12 +156,7 @@ async def write_archive(ctx: ExportContext) -> None:
                 "samplingEffort": f"{nights} trap-nights" if nights is not None else None,
                 "locationID": location.external_id or str(location.id),
                 "locality": location.name,
-                "countryCode": location.region[:2].upper() if location.region else None,
-                "decimalLatitude": place.latitude,
-                "decimalLongitude": place.longitude,
-                "geodeticDatum": "EPSG:4326",
-                "coordinateUncertaintyInMeters": place.uncertainty_m,
-                "coordinatePrecision": place.precision,
+                **places[d.id],
                 "habitat": d.habitat,
                 "eventRemarks": d.deployment_comments,
             }
@@ -178,6 +193,7 @@ async def write_archive(ctx: ExportContext) -> None:
                 "taxonRank": taxon.rank if taxon else None,
                 "vernacularName": (taxon.vernacular_names.get("en") if taxon else None),
                 "eventDate": event_date,
+                **places[deployment_id],
                 "sex": o.sex,
                 "lifeStage": o.life_stage,
                 "behavior": o.behavior,
@@ -226,6 +242,7 @@ async def write_archive(ctx: ExportContext) -> None:
                     "taxonRank": t.rank,
                     "vernacularName": t.vernacular_names.get("en"),
                     "eventDate": event_dates[_event_id(d)],
+                    **places[d.id],
                     "identificationRemarks": "not detected during the deployment's effort",
                     "license": licence,
                 }

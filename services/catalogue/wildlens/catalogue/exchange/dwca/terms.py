@@ -39,6 +39,14 @@ OCCURRENCE_TERMS = [
     "taxonRank",
     "vernacularName",
     "eventDate",
+    # The place again on every occurrence (as its event gives it, generalised alike), so that
+    # a reader of the occurrences alone, as GBIF's occurrence search is, finds where it was.
+    "countryCode",
+    "decimalLatitude",
+    "decimalLongitude",
+    "geodeticDatum",
+    "coordinateUncertaintyInMeters",
+    "coordinatePrecision",
     "sex",
     "lifeStage",
     "behavior",
