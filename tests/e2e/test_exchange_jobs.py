@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import uuid
+import xml.etree.ElementTree as ET
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from tests.e2e.test_exchange_coco import import_example, new_project
+from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
+from tests.e2e.test_predict import check_megadetector_format
 from tests.support.api import bearer, ok
+from tests.support.camtrapdp import validate
 from tests.support.platform import RunningPlatform, admin_token, eventually, running
 from wildlens.catalogue.models import ExportJob
 from wildlens.common.db import create_database, utcnow
@@ -170,3 +175,47 @@ async def test_a_catalogue_that_stops_hands_its_jobs_back(settings_for: Any) -> 
 
         state = await eventually(done, timeout=60)
         assert state["status"] == "done", state["error"]
+
+
+def _rows(archive: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
+    text = archive.read(name).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text), delimiter="\t" if name.endswith(".txt") else ","))
+
+
+async def test_an_empty_project_exports_valid_empty_files_in_every_format(
+    tmp_path: Path, wl: RunningPlatform, admin: str
+) -> None:
+    pid = await new_project(wl, admin)
+
+    with await export_zip(wl, admin, pid, "camtrap-dp") as archive:
+        archive.extractall(tmp_path / "package")
+    report = validate(tmp_path / "package" / "datapackage.json")
+    assert report.valid, report.flatten(["type", "message"])[:10]
+    for table in ("deployments", "media", "observations"):
+        header = (tmp_path / "package" / f"{table}.csv").read_text().splitlines()
+        assert len(header) == 1, table
+
+    with await export_zip(wl, admin, pid, "coco") as archive:
+        coco = json.loads(archive.read("coco.json"))
+    assert (coco["images"], coco["annotations"]) == ([], [])
+    assert isinstance(coco["categories"], list)
+
+    with await export_zip(wl, admin, pid, "megadetector") as archive:
+        results = json.loads(archive.read("megadetector.json"))
+    check_megadetector_format(results)
+    assert results["images"] == []
+
+    with await export_zip(wl, admin, pid, "dwca") as archive:
+        meta = ET.fromstring(archive.read("meta.xml"))
+        core = meta.find("{http://rs.tdwg.org/dwc/text/}core")
+        assert core is not None
+        location = core.find(
+            "{http://rs.tdwg.org/dwc/text/}files/{http://rs.tdwg.org/dwc/text/}location"
+        )
+        assert location is not None
+        assert location.text
+        assert _rows(archive, location.text) == []
+        ET.fromstring(archive.read("eml.xml"))
+
+    with await export_zip(wl, admin, pid, "csv") as archive:
+        assert _rows(archive, "observations.csv") == []

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.e2e.test_exchange_coco import export_zip
-from tests.support.api import bearer, create_site, ok, post_media
+from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
+from tests.e2e.test_predict import TRUTH, _iou, _scene_jpeg, check_megadetector_format
+from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.camtrapdp import EXAMPLE
+from tests.support.factories import Uploads
 from tests.support.platform import RunningPlatform, eventually, get_media
 
 
@@ -25,7 +30,10 @@ def results(files: list[str]) -> dict[str, Any]:
             "detector_metadata": {
                 "megadetector_version": "v5a.0.0",
                 "typical_detection_threshold": 0.2,
+                "conservative_detection_threshold": 0.005,
             },
+            "classification_completion_time": "2021-05-01 11:12:13",
+            "classifier_metadata": {"typical_classification_threshold": 0.75},
         },
         "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"},
         "classification_categories": {"0": "Ardea cinerea", "1": "Anas platyrhynchos"},
@@ -99,10 +107,9 @@ async def test_results_attach_to_uploaded_media_and_export_back(
     with await export_zip(wl, admin, pid, "megadetector") as archive:
         exported = json.loads(archive.read("megadetector.json"))
 
-    assert exported["info"]["format_version"] == "1.6"
-    assert exported["info"]["detector"] == "md_v5a.0.0.pt"
-    assert exported["info"]["detector_metadata"]["megadetector_version"] == "v5a.0.0"
-    assert exported["info"]["classifier"] == "speciesnet-4.0.2a"
+    check_megadetector_format(exported)
+    # The file's description of the run survives, thresholds included.
+    assert exported["info"] == document["info"]
     by_file = {i["file"]: i for i in exported["images"]}
     assert set(by_file) == {p.name for p in images}
     detection_names = exported["detection_categories"]
@@ -156,3 +163,89 @@ async def test_a_bad_results_file_is_refused_whole(
         assert medium is not None
         assert medium["status"] == "recorded"
         assert medium["observations"] == []
+
+
+async def test_imported_machine_detections_are_exported(wl: RunningPlatform, admin: str) -> None:
+    pid = await new_project(wl, admin)
+    await import_example(wl, admin, pid)
+    with (EXAMPLE / "media.csv").open(newline="", encoding="utf-8") as handle:
+        # Results files name images by relative path; media kept elsewhere by file name.
+        files = {
+            row["mediaID"]: row["fileName"] if "://" in row["filePath"] else row["filePath"]
+            for row in csv.DictReader(handle)
+        }
+    with (EXAMPLE / "observations.csv").open(newline="", encoding="utf-8") as handle:
+        boxes = [
+            row
+            for row in csv.DictReader(handle)
+            if row["classificationMethod"] == "machine" and row["mediaID"] and row["bboxX"]
+        ]
+    assert len(boxes) == 20
+
+    with await export_zip(wl, admin, pid, "megadetector") as archive:
+        exported = json.loads(archive.read("megadetector.json"))
+
+    check_megadetector_format(exported)
+    names = exported["detection_categories"]
+    classes = exported.get("classification_categories", {})
+    found = sorted(
+        (
+            image["file"],
+            names[d["category"]],
+            d["conf"],
+            d["bbox"],
+            [(classes[c], s) for c, s in d.get("classifications", [])],
+        )
+        for image in exported["images"]
+        for d in image["detections"] or []
+    )
+    expected = sorted(
+        (
+            files[row["mediaID"]],
+            row["observationType"],
+            float(row["classificationProbability"]),
+            [float(row[k]) for k in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")],
+            [(row["scientificName"], float(row["classificationProbability"]))],
+        )
+        for row in boxes
+    )
+    assert found == expected
+
+
+@pytest.mark.tiny_detector
+async def test_detections_computed_by_the_platform_are_exported(
+    wl: RunningPlatform, admin: str, site: Site, upload: Uploads
+) -> None:
+    posted = await ok(
+        await upload.post(
+            data=_scene_jpeg(),
+            filename="scene.jpg",
+            fields={"captured_at": "2021-04-01T12:00:00+02:00"},
+        ),
+        202,
+    )
+
+    async def analysed() -> dict[str, Any] | None:
+        medium = await get_media(wl.client, admin, posted["media_id"])
+        return medium if medium and medium["status"] == "analyzed" else None
+
+    medium = await eventually(analysed, timeout=60)
+    assert medium["observations"]
+
+    with await export_zip(wl, admin, site.project_id, "megadetector") as archive:
+        exported = json.loads(archive.read("megadetector.json"))
+
+    check_megadetector_format(exported)
+    assert exported["info"]["detector"] == "tiny-detector"
+    (image,) = exported["images"]
+    assert image["file"] == "scene.jpg"
+    names = exported["detection_categories"]
+    assert sorted((names[d["category"]], d["conf"], d["bbox"]) for d in image["detections"]) == (
+        sorted(
+            (o["category"], round(o["confidence"], 6), [round(v, 6) for v in o["bbox"]])
+            for o in medium["observations"]
+            if o["bbox"] is not None
+        )
+    )
+    best = max(image["detections"], key=lambda d: d["conf"])
+    assert _iou(best["bbox"], TRUTH) >= 0.5

@@ -97,6 +97,8 @@ async def store_analysis(
                 "detection_threshold": event.detection_threshold,
                 "failure": event.failure,
                 "timings_ms": dict(event.timings_ms),
+                # Only runs imported from a results file have a file's info to keep.
+                "results_info": {},
                 "analyzed_at": a.analyzed_at,
                 "recorded_at": now,
             }

@@ -33,6 +33,12 @@ class ModelRun(CatalogueTable, table=True):
     )
     analyzed_at: datetime = Field(sa_type=UtcDateTime)
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # The ``info`` of the MegaDetector results file a run was imported from (thresholds,
+    # classifier metadata and the like), given back as it came when the results are exported;
+    # empty for the platform's own runs.
+    results_info: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
 
 
 # Most of a project's observations are the machine's: never imported (no external id) and

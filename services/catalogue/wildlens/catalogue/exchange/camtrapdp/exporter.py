@@ -110,8 +110,12 @@ def _metadata(
             "start": min(d.start for d in deployments).date().isoformat(),
             "end": max(ends).date().isoformat(),
         }
-    metadata.setdefault("temporal", {"start": utcnow().date().isoformat()})
-    metadata.setdefault("spatial", {"type": "Point", "coordinates": [0, 0]})
+    # A project without deployments covers no time and no place, yet the profile requires
+    # both: the day the package was made, and a collection of no geometries (not a point at
+    # 0, 0, which would place the project in the Gulf of Guinea).
+    today = utcnow().date().isoformat()
+    metadata.setdefault("temporal", {"start": today, "end": today})
+    metadata.setdefault("spatial", {"type": "GeometryCollection", "geometries": []})
     if "taxonomic" not in metadata:
         metadata["taxonomic"] = [{"scientificName": name} for name in taxa]
     resources: list[dict[str, Any]] = [

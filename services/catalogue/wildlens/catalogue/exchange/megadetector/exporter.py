@@ -1,10 +1,14 @@
 """A project's machine results as MegaDetector batch output, format 1.6 (``megadetector.json``),
 the file Timelapse, AddaxAI and the MegaDetector tools read.
 
-Each analysed medium appears once, with the results of its latest model run; its ``file`` is
-the relative path it was recorded with, else its file name. Classifications are the ranked
-list an imported results file gave; for the platform's own runs, which keep the top label
-only, that label with the detection's confidence.
+Each analysed medium appears once, with the results of its latest model run and the machine
+detections an imported Camtrap DP or COCO file gave it (those belong to no model run; their
+category is their observation type, their ``conf`` the source's probability); its ``file``
+is the relative path it was recorded with, else its file name. Classifications are the ranked
+list an imported results file gave; otherwise, the top label only, with the detection's
+confidence. ``info`` is the one an imported results file gave (thresholds and classifier
+metadata included), with the detector, its version, threshold and completion time as the
+runs in the file hold them.
 """
 
 from __future__ import annotations
@@ -74,68 +78,104 @@ async def write_batch_results(ctx: ExportContext) -> None:
     ranked = await repository.ranked_labels(session, pid)
     await ctx.progress(0.6)
 
+    loose: dict[uuid.UUID, list[Observation]] = defaultdict(list)
+    for o in await repository.machine_boxes_without_run(session, pid):
+        assert o.media_id is not None
+        loose[o.media_id].append(o)
+
     detection_categories = _Categories(_STANDARD)
     classification_categories = _Categories()
+
+    def detection(o: Observation, box: list[float], category: str) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "category": detection_categories.id(category),
+            "conf": round(o.confidence or 0.0, 6),
+            "bbox": [round(v, 6) for v in box],
+        }
+        labels = ranked.get(o.id)
+        if labels is None and o.scientific_name:
+            labels = [[o.scientific_name, o.confidence or 0.0]]
+        if labels:
+            found["classifications"] = [
+                [classification_categories.id(str(label)), round(float(score), 6)]
+                for label, score in labels
+            ]
+        return found
+
     images: list[dict[str, Any]] = []
     for media_id, medium in media.items():
         run = runs.get(media_id)
-        if run is None:
+        imported = loose.get(media_id, [])
+        if run is None and not imported:
             continue
         image: dict[str, Any] = {"file": _file(medium)}
-        if run.failure:
+        if run is not None and run.failure and not imported:
             image["failure"] = run.failure
             image["detections"] = None
             images.append(image)
             continue
         detections = []
-        for o in observations.get(run.id, []):
-            box = o.bbox
-            if box is None:
-                continue
-            name = o.category or _TYPE_CATEGORY.get(o.observation_type, o.observation_type)
-            detection: dict[str, Any] = {
-                "category": detection_categories.id(name),
-                "conf": round(o.confidence or 0.0, 6),
-                "bbox": [round(v, 6) for v in box],
-            }
-            labels = ranked.get(o.id)
-            if labels is None and o.scientific_name:
-                labels = [[o.scientific_name, o.confidence or 0.0]]
-            if labels:
-                detection["classifications"] = [
-                    [classification_categories.id(str(label)), round(float(score), 6)]
-                    for label, score in labels
-                ]
-            detections.append(detection)
+        for o in observations.get(run.id, []) if run is not None and not run.failure else []:
+            if (box := o.bbox) is not None:
+                name = o.category or _TYPE_CATEGORY.get(o.observation_type, o.observation_type)
+                detections.append(detection(o, box, name))
+        for o in imported:
+            # Imported rows name their taxon as category; the detector's class is the type.
+            if (box := o.bbox) is not None:
+                name = _TYPE_CATEGORY.get(o.observation_type, o.observation_type or "unknown")
+                detections.append(detection(o, box, name))
         image["detections"] = detections
         images.append(image)
 
-    chosen = list(runs.values())
+    images.sort(key=lambda i: str(i["file"]))
+    (ctx.folder / "megadetector.json").write_text(
+        json.dumps(
+            _document(list(runs.values()), detection_categories, classification_categories, images),
+            indent=1,
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+
+
+def _info(chosen: list[ModelRun]) -> dict[str, Any]:
+    """The file's ``info``: an imported file's own, under what the chosen runs say of the
+    detector (the one most of them used), its version, threshold and latest completion."""
+    info: dict[str, Any] = {"format_version": FORMAT_VERSION}
+    if not chosen:
+        return info
     detectors = Counter(run.model_name for run in chosen)
+    detector = detectors.most_common(1)[0][0]
+    latest = max((r for r in chosen if r.model_name == detector), key=lambda r: r.analyzed_at)
+    info.update({k: v for k, v in (latest.results_info or {}).items() if k != "format_version"})
     versions = Counter(run.model_version for run in chosen if run.model_version)
     classifiers = Counter(run.classifier_name for run in chosen if run.classifier_name)
     thresholds = Counter(run.detection_threshold for run in chosen if run.detection_threshold)
-    info: dict[str, Any] = {"format_version": FORMAT_VERSION}
-    if detectors:
-        info["detector"] = detectors.most_common(1)[0][0]
-        info["detection_completion_time"] = max(r.analyzed_at for r in chosen).strftime(
-            _TIME_FORMAT
-        )
-        metadata: dict[str, Any] = {}
-        if versions:
-            metadata["megadetector_version"] = versions.most_common(1)[0][0]
-        if thresholds:
-            metadata["typical_detection_threshold"] = thresholds.most_common(1)[0][0]
-        info["detector_metadata"] = metadata
+    info["detector"] = detector
+    info["detection_completion_time"] = max(r.analyzed_at for r in chosen).strftime(_TIME_FORMAT)
+    metadata = info.get("detector_metadata")
+    metadata = dict(metadata) if isinstance(metadata, dict) else {}
+    if versions:
+        metadata["megadetector_version"] = versions.most_common(1)[0][0]
+    if thresholds:
+        metadata["typical_detection_threshold"] = thresholds.most_common(1)[0][0]
+    info["detector_metadata"] = metadata
     if classifiers:
         info["classifier"] = classifiers.most_common(1)[0][0]
+    return info
+
+
+def _document(
+    chosen: list[ModelRun],
+    detection_categories: _Categories,
+    classification_categories: _Categories,
+    images: list[dict[str, Any]],
+) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "info": info,
+        "info": _info(chosen),
         "detection_categories": detection_categories.as_json(),
     }
     if classification_categories.ids:
         document["classification_categories"] = classification_categories.as_json()
-    document["images"] = sorted(images, key=lambda i: str(i["file"]))
-    (ctx.folder / "megadetector.json").write_text(
-        json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8"
-    )
+    document["images"] = images
+    return document

@@ -4,9 +4,9 @@ Each result's ``file`` is matched to a medium of the project by its recorded pat
 its file name when exactly one medium has that name. The results are stored as the platform
 stores its own detector's: one model run per medium and detector (``info.detector``, with
 ``detector_metadata.megadetector_version`` as its version), and a machine observation per
-detection with the top classification as its taxon. Importing the same results again changes
-nothing (a model run is unique per medium and model version); every problem, an unmatched
-file included, refuses the whole file.
+detection with the top classification as its taxon; the file's ``info`` is kept with each run
+for the export. Importing the same results again changes nothing (a model run is unique per
+medium and model version); every problem, an unmatched file included, refuses the whole file.
 """
 
 from __future__ import annotations
@@ -279,6 +279,9 @@ async def import_batch_results(
             detection_threshold=threshold or 0.0,
             failure=failure,
             analyzed_at=analyzed_at,
+            # Kept whole for the export: the format's thresholds and metadata have no
+            # columns of their own (format_version is the exporter's to write).
+            results_info={k: v for k, v in info.items() if k != "format_version"},
         )
         session.add(run)
         created["model_runs"] += 1

@@ -9,6 +9,7 @@ by the ids an imported file gave them.
 from __future__ import annotations
 
 from wildlens.catalogue.exchange.repository.detections import (
+    machine_boxes_without_run,
     media_with_results,
     observations_of_runs,
     ranked_labels,
@@ -71,6 +72,7 @@ __all__ = [
     "label_map",
     "load_snapshot",
     "location_by_key_or_name",
+    "machine_boxes_without_run",
     "media_by_capture_time",
     "media_ids",
     "media_with_paths_or_names",

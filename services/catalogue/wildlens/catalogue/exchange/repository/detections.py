@@ -11,7 +11,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.exchange.repository.external_ids import CHUNK
 from wildlens.catalogue.models import ModelRun, Observation, RankedClassifications
 
-__all__ = ["media_with_results", "observations_of_runs", "ranked_labels", "runs_of_media"]
+__all__ = [
+    "machine_boxes_without_run",
+    "media_with_results",
+    "observations_of_runs",
+    "ranked_labels",
+    "runs_of_media",
+]
 
 
 async def runs_of_media(session: AsyncSession, media_ids: list[uuid.UUID]) -> list[ModelRun]:
@@ -26,6 +32,26 @@ async def observations_of_runs(
         await session.exec(
             select(Observation)
             .where(col(Observation.model_run_id).in_(run_ids))
+            .order_by(col(Observation.confidence).desc(), col(Observation.id))
+        )
+    )
+
+
+async def machine_boxes_without_run(
+    session: AsyncSession, project_id: uuid.UUID
+) -> list[Observation]:
+    """The project's machine detections no model run of the catalogue holds (those an imported
+    Camtrap DP or COCO file gave): media-level, with a box; most confident first."""
+    return list(
+        await session.exec(
+            select(Observation)
+            .where(
+                Observation.project_id == project_id,
+                col(Observation.model_run_id).is_(None),
+                col(Observation.media_id).is_not(None),
+                col(Observation.bbox_x).is_not(None),
+                Observation.classification_method == "machine",
+            )
             .order_by(col(Observation.confidence).desc(), col(Observation.id))
         )
     )
