@@ -129,3 +129,34 @@ async def test_an_imported_persons_identification_is_kept_through_verification_a
     mine = by_id[chosen_row["observationID"]]
     assert mine["identifiedBy"] == EXPERT
     assert "verified by admin" in mine["identificationRemarks"]
+
+
+async def test_correcting_an_experts_count_keeps_the_expert_and_renaming_makes_a_new_one(
+    wl: RunningPlatform, admin: str
+) -> None:
+    h = bearer(admin)
+    pid = await new_project(wl, admin, "MICA corrections")
+    await import_example(wl, admin, pid)
+    listed = await _all(wl, admin, f"/v1/projects/{pid}/observations?classification_method=human")
+    ident = next(o["id"] for o in listed if o["classified_by"] == EXPERT)
+    path = f"/v1/projects/{pid}/observations/{ident}"
+    before = await ok(await wl.client.get(path, headers=h), 200)
+
+    recounted = await ok(await wl.client.post(f"{path}/correct", json={"count": 7}, headers=h), 200)
+    assert recounted["count"] == 7
+    assert recounted["classified_by"] == EXPERT
+    assert recounted["classification_timestamp"] == before["classification_timestamp"]
+    assert recounted["verified_by"] == "admin"
+
+    renamed = await ok(
+        await wl.client.post(
+            f"{path}/correct", json={"scientific_name": "Vulpes vulpes"}, headers=h
+        ),
+        200,
+    )
+    assert renamed["scientific_name"] == "Vulpes vulpes"
+    assert renamed["classified_by"] == "admin"
+    assert renamed["classification_timestamp"] != before["classification_timestamp"]
+    # The expert's name is still in the history.
+    history = await ok(await wl.client.get(f"{path}/history", headers=h), 200)
+    assert history["items"][0]["before"]["classified_by"] == EXPERT

@@ -1,7 +1,7 @@
 """Validating, doubting, discarding, correcting and reverting observations, each change kept.
 
-As in EcoTaxa, an observation is predicted (as the machine or an import left it), validated,
-dubious or discarded. Validating a machine's guess, or correcting any label, makes the label
+As in EcoTaxa, an observation is predicted (a machine's or the volunteers' label), validated,
+dubious or discarded. Validating a machine's guess, or changing any label, makes the label
 a person's, the way Camtrap DP records it: ``classification_method`` human and
 ``classified_by`` the person (the machine's label stays in the history). Validating a label a
 person or the volunteers already gave, or correcting only its other fields, keeps who
