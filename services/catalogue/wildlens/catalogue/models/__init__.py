@@ -27,7 +27,12 @@ from wildlens.catalogue.models.audit import AuditEntry
 from wildlens.catalogue.models.base import CatalogueTable, metadata
 from wildlens.catalogue.models.exports import ExportJob
 from wildlens.catalogue.models.media import Media
-from wildlens.catalogue.models.observations import ModelRun, Observation, ObservationChange
+from wildlens.catalogue.models.observations import (
+    VOLUNTEERS_PREFIX,
+    ModelRun,
+    Observation,
+    ObservationChange,
+)
 from wildlens.catalogue.models.privacy import DEFAULT_PRECISION, ProjectPrivacy, SensitiveTaxon
 from wildlens.catalogue.models.projects import Membership, Project
 from wildlens.catalogue.models.rankings import RankedClassifications
@@ -44,6 +49,7 @@ from wildlens.catalogue.models.taxa import LabelMapEntry, ProjectTaxon, Taxon
 __all__ = [
     "DEFAULT_PRECISION",
     "SECONDS_PER_MINUTE",
+    "VOLUNTEERS_PREFIX",
     "AlertDelivery",
     "AlertRule",
     "AuditEntry",

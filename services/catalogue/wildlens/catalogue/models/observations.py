@@ -49,6 +49,10 @@ _VERIFIED = text("verification_state <> 'predicted'")
 _HUMAN = text("classification_method = 'human'")
 _EVENT_LEVEL = text("media_id IS NULL")
 
+# Volunteer labels are human labels whose ``classified_by`` names the crowd, not a person:
+# ``volunteers:<platform>[:<subject set>]`` (for example ``volunteers:zooniverse``).
+VOLUNTEERS_PREFIX = "volunteers:"
+
 
 class Observation(CatalogueTable, table=True):
     __tablename__ = "observations"
@@ -133,8 +137,10 @@ class Observation(CatalogueTable, table=True):
     # The classifier's probability for its top label (``confidence`` is the detector's for the
     # box); the review queue puts low values first.
     classification_confidence: float | None = None
-    # EcoTaxa's verification states: predicted (as the machine or import left it), validated,
-    # dubious, discarded. Every change is in observation_history.
+    # EcoTaxa's verification states: predicted (a machine's guess, or a volunteers'
+    # consensus, as yet unjudged), validated, dubious, discarded. As in EcoTaxa, a person's
+    # own identification is validated by that person; verifying it later names the verifier
+    # here and keeps the identifier in classified_by. Every change is in observation_history.
     verification_state: str = Field(default="predicted", max_length=10)
     verified_by: str = Field(default="", max_length=300)
     verified_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -148,6 +154,13 @@ class Observation(CatalogueTable, table=True):
         """Relative ``[x, y, width, height]``, top-left origin; None without a box."""
         box = [self.bbox_x, self.bbox_y, self.bbox_width, self.bbox_height]
         return [v for v in box if v is not None] if None not in box else None
+
+    @property
+    def by_a_person(self) -> bool:
+        """A person's own identification: a human label that is not a volunteers' consensus."""
+        return self.classification_method == "human" and not self.classified_by.startswith(
+            VOLUNTEERS_PREFIX
+        )
 
 
 class ObservationChange(CatalogueTable, table=True):

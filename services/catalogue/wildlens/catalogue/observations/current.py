@@ -13,13 +13,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from wildlens.catalogue.models import Observation
+from wildlens.catalogue.models import VOLUNTEERS_PREFIX, Observation
 
 __all__ = ["VOLUNTEERS_PREFIX", "current_observations", "is_volunteer"]
-
-# Volunteer labels are human labels whose ``classified_by`` names the crowd, not a person:
-# ``volunteers:<platform>[:<subject set>]`` (for example ``volunteers:zooniverse``).
-VOLUNTEERS_PREFIX = "volunteers:"
 
 
 def is_volunteer(observation: Observation) -> bool:

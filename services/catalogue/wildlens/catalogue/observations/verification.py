@@ -1,11 +1,14 @@
 """Validating, doubting, discarding, correcting and reverting observations, each change kept.
 
-As in EcoTaxa, an observation is predicted (as the machine or an import left it), validated,
-dubious or discarded. A validation or correction makes the label a person's, the way Camtrap
-DP records it: ``classification_method`` human and ``classified_by`` the person (the machine's
-label stays in the history). Every change writes one row of ``observation_history`` with the
-fields before and after, so any earlier state can be restored, and a revert is itself a
-change.
+As in EcoTaxa, an observation is predicted (a machine's or the volunteers' label), validated,
+dubious or discarded. Validating a machine's guess, or changing any label, makes the label
+a person's, the way Camtrap DP records it: ``classification_method`` human and
+``classified_by`` the person (the machine's label stays in the history). Validating a label a
+person or the volunteers already gave, or correcting only its other fields, keeps who
+identified it and when (``classified_by``, ``classification_timestamp``) and adds the
+verifier (``verified_by``, ``verified_at``). Every change writes one row of
+``observation_history`` with the fields before and after, so any earlier state can be
+restored, and a revert is itself a change.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def state_change(state: str) -> Change:
         o.verification_state = state
         o.verified_by = actor
         o.verified_at = now
-        if state == "validated":
+        if state == "validated" and o.classification_method != "human":
             o.classification_method = "human"
             o.classified_by = actor
             o.classification_timestamp = now
@@ -146,6 +149,7 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
     } | {name: getattr(body, name) for name in ("individual_id", "comments") if name in given}
 
     def change(o: Observation, actor: str, now: datetime) -> None:
+        label = (o.observation_type, o.taxon_id, o.scientific_name)
         for name, value in plain.items():
             setattr(o, name, value)
         if taxon is not None:
@@ -158,6 +162,13 @@ async def correction(session: AsyncSession, body: Correction) -> Change:
         o.verification_state = "validated"
         o.verified_by = actor
         o.verified_at = now
+        if o.classification_method == "human" and label == (
+            o.observation_type,
+            o.taxon_id,
+            o.scientific_name,
+        ):
+            # A person's label kept as it was: it is still theirs, now verified.
+            return
         o.classification_method = "human"
         o.classified_by = actor
         o.classification_timestamp = now

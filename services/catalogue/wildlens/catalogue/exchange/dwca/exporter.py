@@ -58,6 +58,19 @@ def _write(path: Path, terms: list[str], rows: list[dict[str, Any]]) -> None:
             writer.writerow([_clean(row.get(term)) for term in terms])
 
 
+def _verification(o: Observation) -> list[str]:
+    """Who verified or doubted the identification, where that is not its identifier.
+
+    ``identifiedBy`` stays who classified it (a model, ``volunteers:...`` or a person, whose
+    own identification counts as verified); Darwin Core has no verifier term, so a second
+    person's verdict is told in ``identificationRemarks``."""
+    verb = {"validated": "verified", "dubious": "questioned"}.get(o.verification_state)
+    if verb is None or not o.verified_by or o.verified_by == o.classified_by:
+        return []
+    when = f" on {o.verified_at.astimezone(UTC).isoformat()}" if o.verified_at else ""
+    return [f"{verb} by {o.verified_by}{when}"]
+
+
 def _event_id(d: Deployment) -> str:
     return d.external_id or str(d.id)
 
@@ -175,12 +188,15 @@ async def write_archive(ctx: ExportContext) -> None:
         event_date = _iso(when, deployment.utc_offset) if when else None
         if o.event_end and o.event_start and o.event_end != o.event_start:
             event_date = f"{event_date}/{_iso(o.event_end, deployment.utc_offset)}"
-        identified = o.classification_timestamp or o.classified_at
+        # When the identifier said so; an imported record that does not say has no date (the
+        # import's time is not when anybody identified it).
+        identified = o.classification_timestamp or (o.classified_at if not o.external_id else None)
         remarks = []
         if o.confidence is not None:
             remarks.append(f"classification probability {o.confidence:.3f}")
         if o.classification_method == "machine" and o.classified_by:
             remarks.append(f"classified by model {o.classified_by}")
+        remarks += _verification(o)
         occurrences.append(
             {
                 "eventID": _event_id(deployment),
