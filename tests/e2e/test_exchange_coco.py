@@ -13,6 +13,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from megadetector.data_management.integrity_check_json_db import (
+    IntegrityCheckOptions,
+    integrity_check_json_db,
+)
 from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -320,6 +324,19 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
         box = annotation.get("bbox")
         expected = box[2] * box[3] if box else 0
         assert annotation["area"] == pytest.approx(expected), annotation
+
+    # MegaDetector's checker for COCO Camera Traps files: string ids, sizes that match the
+    # files in the package's folder; only the files that live elsewhere are not there.
+    options = IntegrityCheckOptions()
+    options.baseDir = str(package)
+    options.bCheckImageExistence = options.bCheckImageSizes = True
+    options.requireInfo = True
+    options.validateBoxes = "error"
+    options.nThreads, options.verbose = 1, False
+    _, _, problems = integrity_check_json_db(str(path), options)
+    missing = {media[key]["fileName"] for key in media if key not in held}
+    assert {name for name, _ in problems["validation_errors"]} == missing
+    assert all("does not exist" in why for _, why in problems["validation_errors"])
 
     coco = COCO(str(path))
     [heron] = coco.loadImgs(["3b185b03"])
