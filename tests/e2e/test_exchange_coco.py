@@ -272,6 +272,21 @@ def _unboxed(package: Path, observation_id: str) -> None:
         writer.writerows(rows)
 
 
+def _with_exif(package: Path, media_id: str, exif: dict[str, Any]) -> None:
+    """Give one medium of the package in ``package`` its EXIF data."""
+    path = package / "media.csv"
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    for row in rows:
+        if row["mediaID"] == media_id:
+            row["exifData"] = json.dumps(exif)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def _relative(name: str) -> bool:
     return (
         "://" not in name
@@ -288,6 +303,10 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
     package = tmp_path / "package"
     shutil.copytree(EXAMPLE, package)
     _unboxed(package, "3b185b03_1")
+    # A photo that lives elsewhere, whose EXIF data the package carries: its size is known.
+    _with_exif(
+        package, "0e98b93e", {"Make": "RECONYX", "ExifImageWidth": 1920, "ExifImageHeight": 1080}
+    )
     pid = await new_project(wl, admin, "Herons")
     await import_example(wl, admin, pid, package)
     with await export_zip(wl, admin, pid, "coco") as archive:
@@ -314,6 +333,9 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
         else:
             assert image["file_name"] == row["fileName"]
             assert image["url"] == row["filePath"]
+            assert ("width" in image) == (image["id"] == "0e98b93e")
+    remote = next(i for i in document["images"] if i["id"] == "0e98b93e")
+    assert (remote["width"], remote["height"]) == (1920, 1080)
     # Annotation ids are strings too, numbering the annotations from 1 (pycocotools'
     # evaluation reads them as numbers); each names its observation in observation_id.
     assert [a["id"] for a in document["annotations"]] == [
@@ -350,7 +372,9 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
 
     # The export evaluated against itself, as a perfect detector's results would be.
     boxed = [a for a in coco.loadAnns(coco.getAnnIds()) if "bbox" in a]
-    assert len({a["image_id"] for a in boxed}) == 9
+    assert {a["image_id"] for a in boxed} == (held - {"3b185b03"}) | {"0e98b93e"}
+    [remote_box] = [a["bbox"] for a in boxed if a["image_id"] == "0e98b93e"]
+    assert remote_box[0] == pytest.approx(0.32325 * 1920, abs=0.01)
     results = coco.loadRes(
         [
             {

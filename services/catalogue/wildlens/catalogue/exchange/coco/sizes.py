@@ -3,7 +3,8 @@
 The catalogue's record comes first (ingest measures what it stores; a COCO import keeps what
 its file gave). Where nothing was recorded and the platform holds the file (a Camtrap DP
 package's own photos, say), the size is read from the file's header: only the first
-chunks of the stored original are read, never the whole file.
+chunks of the stored original are read, never the whole file. A file the platform does not
+hold has a size where its source's EXIF data gives one (Camtrap DP's ``exifData``).
 """
 
 from __future__ import annotations
@@ -52,12 +53,45 @@ async def _stored_size(store: ObjectStore, key: str) -> tuple[int, int] | None:
     return _header_size(data)
 
 
+# EXIF tags for the picture's size, the most specific first (IFD0's ImageWidth may describe
+# a thumbnail or be missing where the Exif IFD's PixelXDimension is right).
+_EXIF_SIZES = (
+    ("ExifImageWidth", "ExifImageHeight"),
+    ("PixelXDimension", "PixelYDimension"),
+    ("ImageWidth", "ImageHeight"),
+    ("ImageWidth", "ImageLength"),
+)
+
+
+def _whole(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value) or None
+    return None
+
+
+def _exif_size(exif: object) -> tuple[int, int] | None:
+    """The size the medium's EXIF data gives, where it gives a whole one."""
+    if not isinstance(exif, dict):
+        return None
+    for width_tag, height_tag in _EXIF_SIZES:
+        width, height = _whole(exif.get(width_tag)), _whole(exif.get(height_tag))
+        if width and height:
+            return width, height
+    return None
+
+
 async def image_size(store: ObjectStore, media: Media) -> tuple[int | None, int | None]:
-    """``media``'s width and height; (None, None) where neither the catalogue nor the file
-    it holds tells."""
+    """``media``'s width and height; (None, None) where neither the catalogue, nor the file
+    it holds, nor the source's EXIF data tells."""
     if media.width and media.height:
         return media.width, media.height
-    if not media.object_key or media.kind not in _PICTURES:
-        return None, None
-    size = await _stored_size(store, media.object_key)
+    size = None
+    if media.object_key and media.kind in _PICTURES:
+        size = await _stored_size(store, media.object_key)
+    elif not media.object_key:
+        size = _exif_size(media.exif_data)
     return size if size else (None, None)
