@@ -360,6 +360,14 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
     assert {name for name, _ in problems["validation_errors"]} == missing
     assert all("does not exist" in why for _, why in problems["validation_errors"])
 
+    # The herons' sequence in the order the camera took it: two photos a second, numbered by
+    # the camera in its file names.
+    herons = sorted(
+        (i for i in document["images"] if i["seq_id"] == "7245a2aa"), key=lambda i: i["frame_num"]
+    )
+    assert [i["file_name"] for i in herons] == sorted(media[key]["filePath"] for key in held)
+    assert {i["seq_num_frames"] for i in herons} == {10}
+
     coco = COCO(str(path))
     [heron] = coco.loadImgs(["3b185b03"])
     assert heron["file_name"] == "media/20210531082541-RCNX0040.JPG"

@@ -52,12 +52,20 @@ def _sequence(media: Media, observations: list[Observation]) -> str:
     return media.external_id or str(media.id)
 
 
+def _frame_order(media: Media, image: dict[str, Any]) -> tuple[Any, ...]:
+    """Where an image comes in its sequence: by capture time, then (cameras burst several
+    photos within one second, and many files give whole seconds only) by the camera's file
+    name, whose counter goes up with each photo."""
+    taken = media.captured_at.timestamp() if media.captured_at is not None else 0.0
+    return (media.captured_at is None, taken, media.filename, image["id"])
+
+
 async def write_coco(ctx: ExportContext) -> None:
     snapshot = await repository.load_snapshot(ctx.session, ctx.project)
     categories: dict[str, int] = {EMPTY: 0}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    sequences: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    sequences: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = defaultdict(list)
     shown = [m for m in snapshot.media if ctx.coordinates.shows(m.id)]
     files = image_files((_image_id(m), m) for m in shown)
     total = max(1, len(shown))
@@ -85,7 +93,7 @@ async def write_coco(ctx: ExportContext) -> None:
         if media.captured_at is not None:
             local = media.captured_at.astimezone(parse_offset(deployment.utc_offset))
             image["datetime"] = local.strftime(DATETIME_FORMAT)
-        sequences[_sequence(media, observations)].append(image)
+        sequences[_sequence(media, observations)].append((_frame_order(media, image), image))
         images.append(image)
         for o in observations:
             name = category_name(o.observation_type, o.scientific_name)
@@ -117,8 +125,8 @@ async def write_coco(ctx: ExportContext) -> None:
         if n % 500 == 0:
             await ctx.progress(0.9 * n / total)
     for seq_id, members in sequences.items():
-        members.sort(key=lambda i: (i.get("datetime", ""), i["id"]))
-        for frame, image in enumerate(members):
+        members.sort(key=lambda member: member[0])
+        for frame, (_, image) in enumerate(members):
             image.update(seq_id=seq_id, seq_num_frames=len(members), frame_num=frame)
     document = {
         "info": {
