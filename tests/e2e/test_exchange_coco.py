@@ -256,31 +256,19 @@ async def test_a_bad_coco_file_is_refused_with_every_problem(
     assert media["items"] == []
 
 
-def _unboxed(package: Path, observation_id: str) -> None:
-    """Take the box off one observation of the package in ``package``."""
-    path = package / "observations.csv"
+_BOX_COLUMNS = ("bboxX", "bboxY", "bboxWidth", "bboxHeight")
+
+
+def _edit(package: Path, table: str, key: str, changes: dict[str, str]) -> None:
+    """Change the row of ``table`` (say ``media``) whose first column is ``key``, in the
+    package folder ``package``."""
+    path = package / f"{table}.csv"
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         fields, rows = list(reader.fieldnames or []), list(reader)
     for row in rows:
-        if row["observationID"] == observation_id:
-            for column in ("bboxX", "bboxY", "bboxWidth", "bboxHeight"):
-                row[column] = ""
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fields)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _with_exif(package: Path, media_id: str, exif: dict[str, Any]) -> None:
-    """Give one medium of the package in ``package`` its EXIF data."""
-    path = package / "media.csv"
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        fields, rows = list(reader.fieldnames or []), list(reader)
-    for row in rows:
-        if row["mediaID"] == media_id:
-            row["exifData"] = json.dumps(exif)
+        if row[fields[0]] == key:
+            row.update(changes)
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fields)
         writer.writeheader()
@@ -302,11 +290,10 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
     # file all the same, so the image's size is known.
     package = tmp_path / "package"
     shutil.copytree(EXAMPLE, package)
-    _unboxed(package, "3b185b03_1")
+    _edit(package, "observations", "3b185b03_1", dict.fromkeys(_BOX_COLUMNS, ""))
     # A photo that lives elsewhere, whose EXIF data the package carries: its size is known.
-    _with_exif(
-        package, "0e98b93e", {"Make": "RECONYX", "ExifImageWidth": 1920, "ExifImageHeight": 1080}
-    )
+    exif = {"Make": "RECONYX", "ExifImageWidth": 1920, "ExifImageHeight": 1080}
+    _edit(package, "media", "0e98b93e", {"exifData": json.dumps(exif)})
     pid = await new_project(wl, admin, "Herons")
     await import_example(wl, admin, pid, package)
     with await export_zip(wl, admin, pid, "coco") as archive:

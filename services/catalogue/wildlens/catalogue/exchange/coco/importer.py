@@ -3,10 +3,11 @@
 Images become media that reference their files (``file_name``, or ``url`` where the image
 gives one) without the bytes, grouped into one deployment per ``location``; annotations
 become human observations (COCO Camera Traps files are labelled by people) unless they say
-otherwise. Images and annotations are
-upserted by their COCO ids (``external_id``), so importing a file again updates it. A
-location the project does not know yet needs coordinates (``latitude``/``longitude`` on its
-images); without them the file is refused with the locations to create first.
+otherwise. Images and annotations are upserted by their COCO ids (``external_id``; an
+annotation's ``observation_id`` where a Wildlens export wrote one), so importing a file
+again updates it. A location the project does not know yet needs coordinates
+(``latitude``/``longitude`` on its images); without them the file is refused with the
+locations to create first.
 """
 
 from __future__ import annotations

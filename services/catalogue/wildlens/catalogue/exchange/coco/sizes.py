@@ -21,7 +21,9 @@ from wildlens.common.storage import ObjectNotFound, ObjectStore
 
 __all__ = ["image_size"]
 
-# Enough for a JPEG whose EXIF block (with its thumbnail) comes before the frame header.
+# The file is read a chunk at a time until its header is whole, and no further than the
+# limit: a JPEG's EXIF block (64 KiB at most, thumbnail included) and the other blocks before
+# its frame header fit many times over.
 _CHUNK = 64 * 1024
 _HEADER_LIMIT = 1024 * 1024
 # Kinds whose stored file is a still picture that Pillow can measure.
