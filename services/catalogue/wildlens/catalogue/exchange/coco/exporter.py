@@ -2,48 +2,39 @@
 
 Every medium tied to a deployment is an image; every media-level observation an annotation.
 Event-level observations (Camtrap DP's, about a whole sequence without naming a medium) have
-no image to hang on and are left out: the Camtrap DP export carries them. Boxes are written in
-pixels, so they need the image's size: where the catalogue does not know it and holds the
-file, the size is read from the file's header.
+no image to hang on and are left out: the Camtrap DP export carries them.
+
+What COCO tools need is there: string image and annotation ids (the COCO Camera Traps
+convention; category ids are numbers, 0 for empty), annotation ids that read as numbers from
+1 (what COCO's evaluation needs) with the observation's own id in ``observation_id``,
+``area`` and ``iscrowd`` on every annotation, ``width``/``height`` wherever they are known
+(see ``sizes``) and a relative ``file_name`` (see ``files``). Boxes are written in pixels,
+so only where the size is known. An annotation without a box labels the whole image, as in
+COCO Camera Traps, and has area 0: to evaluate boxes with pycocotools, evaluate the images
+whose annotations have boxes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 from collections import defaultdict
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.boxes import to_pixels
+from wildlens.catalogue.exchange.coco.files import image_files
 from wildlens.catalogue.exchange.coco.schema import DATETIME_FORMAT, EMPTY, category_name
+from wildlens.catalogue.exchange.coco.sizes import image_size
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.models import Media, Observation
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.db import utcnow
-from wildlens.common.storage import ObjectStore
 
 __all__ = ["write_coco"]
 
 
-def _header_size(data: bytes) -> tuple[int, int] | None:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError):
-        return None
-
-
-async def _size(store: ObjectStore, media: Media) -> tuple[int | None, int | None]:
-    if media.width and media.height:
-        return media.width, media.height
-    if not media.object_key or media.kind != "image":
-        return None, None
-    size = await asyncio.to_thread(_header_size, await store.get_bytes(media.object_key))
-    return size if size else (None, None)
+def _image_id(media: Media) -> str:
+    return media.external_id or str(media.id)
 
 
 def _sequence(media: Media, observations: list[Observation]) -> str:
@@ -61,55 +52,69 @@ def _sequence(media: Media, observations: list[Observation]) -> str:
     return media.external_id or str(media.id)
 
 
+def _frame_order(media: Media, image: dict[str, Any]) -> tuple[Any, ...]:
+    """Where an image comes in its sequence: by capture time, then (cameras burst several
+    photos within one second, and many files give whole seconds only) by the camera's file
+    name, whose counter goes up with each photo."""
+    taken = media.captured_at.timestamp() if media.captured_at is not None else 0.0
+    return (media.captured_at is None, taken, media.filename, image["id"])
+
+
 async def write_coco(ctx: ExportContext) -> None:
     snapshot = await repository.load_snapshot(ctx.session, ctx.project)
     categories: dict[str, int] = {EMPTY: 0}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    sequences: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    total = max(1, len(snapshot.media))
-    for n, media in enumerate(snapshot.media, start=1):
+    sequences: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = defaultdict(list)
+    shown = [m for m in snapshot.media if ctx.coordinates.shows(m.id)]
+    files = image_files((_image_id(m), m) for m in shown)
+    total = max(1, len(shown))
+    for n, media in enumerate(shown, start=1):
         assert media.deployment_id is not None
         deployment = snapshot.deployment(media.deployment_id)
         location = snapshot.location_of(media.deployment_id)
         observations = snapshot.by_media.get(media.id, [])
-        if not ctx.coordinates.shows(media.id):
-            continue
         place = ctx.coordinates.place(location)
-        width, height = (
-            await _size(ctx.store, media)
-            if any(o.bbox is not None for o in observations)
-            else (media.width, media.height)
-        )
-        image_id = media.external_id or str(media.id)
+        width, height = await image_size(ctx.store, media)
+        image_id = _image_id(media)
+        file = files[image_id]
         image: dict[str, Any] = {
             "id": image_id,
-            "file_name": media.file_path or media.filename or f"{media.id}",
+            "file_name": file.file_name,
             "location": location.name,
             "latitude": place.latitude,
             "longitude": place.longitude,
             "utc_offset": deployment.utc_offset,
         }
+        if file.url:
+            image["url"] = file.url
         if width and height:
             image["width"], image["height"] = width, height
         if media.captured_at is not None:
             local = media.captured_at.astimezone(parse_offset(deployment.utc_offset))
             image["datetime"] = local.strftime(DATETIME_FORMAT)
-        sequences[_sequence(media, observations)].append(image)
+        sequences[_sequence(media, observations)].append((_frame_order(media, image), image))
         images.append(image)
         for o in observations:
             name = category_name(o.observation_type, o.scientific_name)
             category = categories.setdefault(name, len(categories))
             annotation: dict[str, Any] = {
-                "id": o.external_id or str(o.id),
+                # A string, as COCO Camera Traps has it, of a number from 1: pycocotools'
+                # evaluation keeps matched annotation ids in a float array (0 meaning none).
+                "id": str(len(annotations) + 1),
+                "observation_id": o.external_id or str(o.id),
                 "image_id": image_id,
                 "category_id": category,
                 "sequence_level_annotation": False,
                 "classification_method": o.classification_method,
+                "iscrowd": 0,
+                "area": 0,
             }
             box = o.bbox
             if box is not None and width and height:
-                annotation["bbox"] = to_pixels(box, width, height)
+                pixels = to_pixels(box, width, height)
+                annotation["bbox"] = pixels
+                annotation["area"] = round(pixels[2] * pixels[3], 2)
             if o.count is not None:
                 annotation["count"] = o.count
             if o.confidence is not None:
@@ -120,8 +125,8 @@ async def write_coco(ctx: ExportContext) -> None:
         if n % 500 == 0:
             await ctx.progress(0.9 * n / total)
     for seq_id, members in sequences.items():
-        members.sort(key=lambda i: (i.get("datetime", ""), i["id"]))
-        for frame, image in enumerate(members):
+        members.sort(key=lambda member: member[0])
+        for frame, (_, image) in enumerate(members):
             image.update(seq_id=seq_id, seq_num_frames=len(members), frame_num=frame)
     document = {
         "info": {

@@ -1,11 +1,13 @@
 """A COCO Camera Traps file into a project, all or nothing.
 
-Images become media that reference their files (``file_name``) without the bytes, grouped
-into one deployment per ``location``; annotations become human observations (COCO Camera
-Traps files are labelled by people) unless they say otherwise. Images and annotations are
-upserted by their COCO ids (``external_id``), so importing a file again updates it. A
-location the project does not know yet needs coordinates (``latitude``/``longitude`` on its
-images); without them the file is refused with the locations to create first.
+Images become media that reference their files (``file_name``, or ``url`` where the image
+gives one) without the bytes, grouped into one deployment per ``location``; annotations
+become human observations (COCO Camera Traps files are labelled by people) unless they say
+otherwise. Images and annotations are upserted by their COCO ids (``external_id``; an
+annotation's ``observation_id`` where a Wildlens export wrote one), so importing a file
+again updates it. A location the project does not know yet needs coordinates
+(``latitude``/``longitude`` on its images); without them the file is refused with the
+locations to create first.
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def _key(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
         return None
     return str(value)
+
+
+def _observation_key(record: dict[str, Any]) -> str | None:
+    """The id an annotation's observation is kept under: the ``observation_id`` a Wildlens
+    export writes (its annotation ids only number the annotations), else the annotation id."""
+    return _key(record.get("observation_id")) or _key(record.get("id"))
 
 
 def _number(value: Any) -> float | None:
@@ -178,12 +186,13 @@ def _check_annotation(
         problems.add("annotations", "not an object", row=n)
         return
     before = problems.count
-    key = _key(record.get("id"))
-    if key is None:
+    key = _observation_key(record)
+    if _key(record.get("id")) is None:
         problems.add("annotations", "no id", row=n, field="id")
-    elif key in seen:
-        problems.add("annotations", f"annotation id {key} appears twice", row=n, field="id")
-    else:
+    elif key is not None and key in seen:
+        where = "observation_id" if _key(record.get("observation_id")) else "id"
+        problems.add("annotations", f"annotation {where} {key} appears twice", row=n, field=where)
+    elif key is not None:
         seen.add(key)
     image = images.get(_key(record.get("image_id")) or "")
     if image is None:
@@ -275,7 +284,10 @@ async def import_coco(
     updated: Counter[str] = Counter()
     existing_media = await by_external_id(session, Media, pid, images)
     existing_observations = await by_external_id(
-        session, Observation, pid, (str(a["id"]) for i in images.values() for a in i.annotations)
+        session,
+        Observation,
+        pid,
+        (_observation_key(a) or "" for i in images.values() for a in i.annotations),
     )
     recorded: list[tuple[_Image, Media]] = []
     for name, members in by_location.items():
@@ -299,7 +311,10 @@ async def import_coco(
             else:
                 updated["media"] += 1
             file_name = str(image.record["file_name"])
-            media.file_path = file_name[:1000]
+            url = image.record.get("url")
+            # A file that lives elsewhere is recorded by its URL, as Camtrap DP media are;
+            # its name in the data set's folder stays with the COCO fields below.
+            media.file_path = (url if isinstance(url, str) and "://" in url else file_name)[:1000]
             media.filename = PurePosixPath(file_name.replace("\\", "/")).name[:300]
             media.content_type = mimetypes.guess_type(file_name)[0] or "image/jpeg"
             media.kind = "video" if media.content_type.startswith("video/") else "image"
@@ -317,14 +332,18 @@ async def import_coco(
                 for k in ("seq_id", "seq_num_frames", "frame_num")
                 if k in image.record
             }
-            media.raw_metadata = {**media.raw_metadata, "coco": sequence}
+            media.raw_metadata = {
+                **media.raw_metadata,
+                "coco": {**sequence, "file_name": file_name[:1000]},
+            }
             session.add(media)
             recorded.append((image, media))
     # The media are written before the observations that refer to them, in one flush each.
     await session.flush()
     for image, media in recorded:
         for record in image.annotations:
-            key = str(record["id"])
+            key = _observation_key(record)
+            assert key is not None
             observation = existing_observations.get(key)
             if observation is None:
                 observation = Observation(project_id=pid, observation_type="", category="")

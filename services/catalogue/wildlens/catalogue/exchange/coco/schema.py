@@ -2,11 +2,15 @@
 fields Wildlens adds so that its own exports come back without loss.
 
 Images carry ``id, file_name, width, height, datetime, seq_id, seq_num_frames, frame_num,
-location``; categories ``id, name`` with 0 = empty; annotations ``id, image_id, category_id,
+location`` (``id`` a string, ``file_name`` relative to the data set's folder, ``frame_num``
+from 0); categories ``id, name`` with 0 = empty; annotations ``id, image_id, category_id,
 bbox`` (absolute pixels ``[x, y, width, height]``, top-left origin) and
-``sequence_level_annotation``. Added, and ignored by other readers: ``latitude``,
-``longitude`` and ``utc_offset`` on images (the location's coordinates; the camera clock
-behind ``datetime``) and ``count``, ``conf``, ``classification_method`` on annotations.
+``sequence_level_annotation``, with COCO's ``area`` and ``iscrowd`` that its evaluation
+tools read. Added, and ignored by other readers: ``url`` (where a file that the data set
+does not hold can be fetched), ``latitude``, ``longitude`` and ``utc_offset`` on images (the
+location's coordinates; the camera clock behind ``datetime``) and ``observation_id`` (the
+observation's own id: Wildlens numbers its annotations from 1, as COCO's evaluation needs),
+``count``, ``conf``, ``classification_method``, ``classified_by`` on annotations.
 """
 
 from __future__ import annotations
