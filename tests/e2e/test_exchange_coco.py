@@ -13,16 +13,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from megadetector.data_management.integrity_check_json_db import (
-    IntegrityCheckOptions,
-    integrity_check_json_db,
-)
 from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE, zip_folder
+from tests.support.megadetector_checks import cct_problems
 from tests.support.platform import RunningPlatform, eventually
 
 # Imports and exports are the catalogue's alone.
@@ -336,16 +333,10 @@ async def test_coco_tools_read_the_export(wl: RunningPlatform, admin: str, tmp_p
 
     # MegaDetector's checker for COCO Camera Traps files: string ids, sizes that match the
     # files in the package's folder; only the files that live elsewhere are not there.
-    options = IntegrityCheckOptions()
-    options.baseDir = str(package)
-    options.bCheckImageExistence = options.bCheckImageSizes = True
-    options.requireInfo = True
-    options.validateBoxes = "error"
-    options.nThreads, options.verbose = 1, False
-    _, _, problems = integrity_check_json_db(str(path), options)
+    problems = cct_problems(path, package)
     missing = {media[key]["fileName"] for key in media if key not in held}
-    assert {name for name, _ in problems["validation_errors"]} == missing
-    assert all("does not exist" in why for _, why in problems["validation_errors"])
+    assert {name for name, _ in problems} == missing
+    assert all("does not exist" in why for _, why in problems)
 
     # The herons' sequence in the order the camera took it: two photos a second, numbered by
     # the camera in its file names.
