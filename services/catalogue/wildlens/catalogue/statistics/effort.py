@@ -100,13 +100,13 @@ def accumulation(
         if survey_start <= seen < survey_end:
             by_day.setdefault(seen.astimezone(UTC).date(), []).append(taxon)
     points: list[AccumulationPoint] = []
-    seen: set[str] = set()
+    sampled: set[str] = set()
     day = survey_start.astimezone(UTC).date()
     while True:
         cut = min(datetime.combine(day + DAY, time(), tzinfo=UTC), survey_end)
         effort = sum((min(hi, cut) - lo) / DAY for lo, hi in clipped if cut > lo)
-        seen.update(by_day.get(day, []))
-        species = leaf_taxa(seen, ancestors or {})
+        sampled.update(by_day.get(day, []))
+        species = leaf_taxa(sampled, ancestors or {})
         new = tuple(sorted(t for t in by_day.get(day, []) if t in species))
         points.append(AccumulationPoint(day, effort, len(species), new))
         if cut >= survey_end:
