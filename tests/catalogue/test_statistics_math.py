@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from wildlens.catalogue.statistics.api import negotiate
-from wildlens.catalogue.statistics.effort import Span, accumulation, trap_nights
+from wildlens.catalogue.statistics.effort import Span, accumulation, leaf_taxa, trap_nights
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -85,3 +85,31 @@ def test_no_effort_no_curve() -> None:
 )
 def test_accept_header_picks_the_format(accept: str | None, chosen: str) -> None:
     assert negotiate(accept) == chosen
+
+
+def test_coarser_taxa_count_only_while_nothing_below_them_was_seen() -> None:
+    ancestors = {
+        "Ardea cinerea": {"Ardea", "Ardeidae", "Aves"},
+        "Ardea": {"Ardeidae", "Aves"},
+        "Anas platyrhynchos": {"Anas", "Anatidae", "Aves"},
+    }
+    assert leaf_taxa(["Aves"], ancestors) == {"Aves"}
+    assert leaf_taxa(["Aves", "Ardea", "Ardea cinerea"], ancestors) == {"Ardea cinerea"}
+    assert leaf_taxa(["Ardea", "Anas platyrhynchos"], ancestors) == {
+        "Ardea",
+        "Anas platyrhynchos",
+    }
+    # The curve: a bird on day 1, a grey heron on day 2 is the same one species so far.
+    spans = [Span(at(1), at(3))]
+    points = accumulation(
+        spans,
+        {"Aves": at(1, 6), "Ardea cinerea": at(2, 6)},
+        None,
+        None,
+        now=at(9),
+        ancestors=ancestors,
+    )
+    assert [(p.species, p.new_taxa) for p in points] == [
+        (1, ("Aves",)),
+        (1, ("Ardea cinerea",)),
+    ]

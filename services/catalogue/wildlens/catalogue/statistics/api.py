@@ -36,6 +36,10 @@ class Statistic(BaseModel):
     scope: dict[str, Any]
     columns: list[str]
     rows: list[dict[str, Any]]
+    # How animals were counted: each animal once per sequence (event-level observations
+    # where the sequence has them, else the most in any one of its media), and for the
+    # species accumulation which taxa count as species.
+    counting_rule: str
 
 
 def negotiate(accept: str | None) -> Format:
@@ -109,5 +113,6 @@ async def project_statistic(
             "deployment_ids": [str(i) for i in s.deployment_ids],
         },
         columns=table.columns,
+        counting_rule=table.counting_rule,
         rows=[{k: to_json_value(v) for k, v in row.items()} for row in table.rows],
     )

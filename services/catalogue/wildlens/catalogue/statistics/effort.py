@@ -2,16 +2,24 @@
 
 A trap-night is 24 hours of one camera deployed; a deployment's effort is its span clipped to
 the period asked about, in days (fractional: a camera out from noon to noon the next day is one
-trap-night, whatever the calendar says).
+trap-night, whatever the calendar says). The curve counts species, not every taxon named:
+``SPECIES_RULE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-__all__ = ["AccumulationPoint", "Span", "accumulation", "trap_nights"]
+__all__ = [
+    "SPECIES_RULE",
+    "AccumulationPoint",
+    "Span",
+    "accumulation",
+    "leaf_taxa",
+    "trap_nights",
+]
 
 DAY = timedelta(days=1)
 
@@ -51,6 +59,20 @@ def trap_nights(
     return 0.0 if clipped is None else (clipped[1] - clipped[0]) / DAY
 
 
+SPECIES_RULE = (
+    "a taxon counts as a species unless a taxon below it (a finer rank) was seen in the same "
+    "sample, the survey up to that day (leaf taxa, as iNaturalist counts species)"
+)
+
+
+def leaf_taxa(seen: Iterable[str], ancestors: Mapping[str, Collection[str]]) -> set[str]:
+    """Those of ``seen`` with nothing else of ``seen`` below them: Aves, Ardea and Ardea
+    cinerea seen together are one species, Ardea cinerea; Aves alone is one."""
+    names = set(seen)
+    coarser = {a for n in names for a in ancestors.get(n, ()) if a != n}
+    return names - coarser
+
+
 def accumulation(
     spans: Iterable[Span],
     first_seen: Mapping[str, datetime],
@@ -58,12 +80,15 @@ def accumulation(
     end: datetime | None,
     *,
     now: datetime,
+    ancestors: Mapping[str, Collection[str]] | None = None,
 ) -> list[AccumulationPoint]:
-    """Distinct taxa against cumulative effort, one point per UTC day of the survey.
+    """Species against cumulative effort, one point per UTC day of the survey.
 
     The survey runs from the earliest clipped deployment start to the latest clipped end; each
-    point counts the effort and the taxa first seen up to the end of its day (the last day is
-    cut at the survey's end, so the last point's effort is the survey's total).
+    point counts the effort and the species seen up to the end of its day (the last day is
+    cut at the survey's end, so the last point's effort is the survey's total). A taxon counts
+    as ``SPECIES_RULE`` says, given each taxon's ``ancestors`` (names); ``new_taxa`` are the
+    day's first sightings that count then.
     """
     clipped = [c for c in (_clip(s, start, end, now) for s in spans) if c is not None]
     if not clipped:
@@ -75,14 +100,15 @@ def accumulation(
         if survey_start <= seen < survey_end:
             by_day.setdefault(seen.astimezone(UTC).date(), []).append(taxon)
     points: list[AccumulationPoint] = []
-    species = 0
+    sampled: set[str] = set()
     day = survey_start.astimezone(UTC).date()
     while True:
         cut = min(datetime.combine(day + DAY, time(), tzinfo=UTC), survey_end)
         effort = sum((min(hi, cut) - lo) / DAY for lo, hi in clipped if cut > lo)
-        new = tuple(sorted(by_day.get(day, [])))
-        species += len(new)
-        points.append(AccumulationPoint(day, effort, species, new))
+        sampled.update(by_day.get(day, []))
+        species = leaf_taxa(sampled, ancestors or {})
+        new = tuple(sorted(t for t in by_day.get(day, []) if t in species))
+        points.append(AccumulationPoint(day, effort, len(species), new))
         if cut >= survey_end:
             return points
         day += DAY

@@ -104,7 +104,7 @@ def _species_accumulation(table: Table, ax: Any) -> None:
         color="tab:blue",
     )
     ax.set_xlabel("trap-nights")
-    ax.set_ylabel("distinct taxa")
+    ax.set_ylabel("species")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
 

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment
 from wildlens.catalogue.statistics import repository
-from wildlens.catalogue.statistics.effort import Span, accumulation, trap_nights
+from wildlens.catalogue.statistics.effort import SPECIES_RULE, Span, accumulation, trap_nights
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.common.db import utcnow
 
@@ -24,12 +24,17 @@ StatisticName = Literal[
 ALL_LOCATIONS = "all locations"
 
 
+DETECTION_RATE_RULE = "media with at least one animal observation, each medium once"
+
+
 @dataclass
 class Table:
     name: str
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # How animals were counted, said with the numbers (see ``repository.COUNTING_RULE``).
+    counting_rule: str = repository.COUNTING_RULE
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,7 @@ async def detection_rate(
             "media_with_animal",
             "detection_rate",
         ],
+        counting_rule=DETECTION_RATE_RULE,
     )
     for d in site.deployments:
         n, with_animal = media.get(d.id, (0, 0))
@@ -199,7 +205,8 @@ async def detection_rate(
 async def species_accumulation(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> Table:
-    """Distinct taxa against cumulative trap-nights, one row per day of the survey."""
+    """Species against cumulative trap-nights, one row per day of the survey: a coarser
+    taxon (Aves, Ardea) adds a species only while nothing below it was seen."""
     site = await _site(session, project_id, s)
     seen = await repository.first_seen(session, project_id, s)
     points = accumulation(
@@ -208,11 +215,13 @@ async def species_accumulation(
         s.captured_from,
         s.captured_to,
         now=utcnow(),
+        ancestors=await repository.ancestors(session, list(seen)),
     )
     table = Table(
         "species-accumulation",
-        "Species accumulation (distinct taxa against trap-nights)",
+        "Species accumulation (species against trap-nights)",
         ["date", "trap_nights", "species", "new_taxa"],
+        counting_rule=f"{repository.COUNTING_RULE}; {SPECIES_RULE}",
     )
     for p in points:
         table.rows.append(

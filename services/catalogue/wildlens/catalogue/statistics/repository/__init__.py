@@ -1,32 +1,33 @@
 """Every query of the statistics domain: what the scope names, the deployments and locations
 it covers, and each aggregate from where it is cheapest.
 
-An aggregate comes from the per-minute summaries (``summary_queries``) when they answer the
-scope exactly (the usual case: whole minutes, an interval of a minute or more), else from the
-records (``records``). Both give the same numbers; the summaries read a hundred thousand
-minutes where the records read every observation of the project. ``summary_updates`` holds
-the statements that bring the summaries up to date.
+Detections, individuals and first sightings come from the records (``records``): each animal
+counts once per sequence (``records.COUNTING_RULE``), and a sequence's largest count in any
+one medium (MaxN) cannot be added up from per-minute summaries, since a sequence may cross
+minutes. The detection rate comes from the per-minute media summaries (``summary_queries``)
+when they answer the scope exactly (whole minutes, no taxon), else from the records.
+``summary_updates`` holds the statements that bring the summaries up to date.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment, Location, Taxon
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.catalogue.statistics.repository import records, summary_queries
-from wildlens.catalogue.statistics.repository.records import aggregate_in_memory
+from wildlens.catalogue.statistics.repository.records import COUNTING_RULE, aggregate_in_memory
 
 __all__ = [
+    "COUNTING_RULE",
     "activity_by_hour",
     "aggregate_in_memory",
+    "ancestors",
     "counts_by_location",
     "deployments_in_scope",
     "first_seen",
@@ -74,37 +75,63 @@ async def deployments_in_scope(
     return list((await session.exec(query.order_by(col(Deployment.start)))).all())
 
 
+def _name_ancestors(name: str) -> set[str]:
+    """What a scientific name itself says is above it: "Ardea cinerea" is of the genus Ardea
+    (for names the taxon tree does not hold)."""
+    words = name.split()
+    return {" ".join(words[:n]) for n in range(1, len(words))}
+
+
+async def ancestors(session: AsyncSession, names: Collection[str]) -> dict[str, set[str]]:
+    """Each name's coarser taxa (names): its ancestors in the taxon tree where the tree holds
+    the name, and the genus (species) a binomial (trinomial) names in any case."""
+    found: dict[str, set[str]] = {n: _name_ancestors(n) for n in names}
+    if not names:
+        return found
+    rows = (
+        await session.exec(
+            select(Taxon.scientific_name, Taxon.parent_id).where(
+                col(Taxon.scientific_name).in_(list(names))
+            )
+        )
+    ).all()
+    # (name the chain started from, parent id still to read), one tree level per query.
+    pending = [(name, parent) for name, parent in rows if parent is not None]
+    visited: set[uuid.UUID] = set()
+    while pending:
+        ids = {p for _, p in pending} - visited
+        visited |= ids
+        parents = {
+            i: (n, p)
+            for i, n, p in (
+                await session.exec(
+                    select(Taxon.id, Taxon.scientific_name, Taxon.parent_id).where(
+                        col(Taxon.id).in_(list(ids))
+                    )
+                )
+            ).all()
+        }
+        following: list[tuple[str, uuid.UUID]] = []
+        for name, parent_id in pending:
+            if parent_id not in parents:
+                continue
+            parent_name, grandparent = parents[parent_id]
+            found[name].add(parent_name)
+            if grandparent is not None and grandparent not in visited:
+                following.append((name, grandparent))
+        pending = following
+    return found
+
+
 async def location_names(session: AsyncSession, project_id: uuid.UUID) -> dict[uuid.UUID, str]:
     query = select(Location.id, Location.name).where(Location.project_id == project_id)
     return dict((await session.exec(query)).all())
-
-
-@asynccontextmanager
-async def index_order(session: AsyncSession) -> AsyncIterator[None]:
-    """Read the detection minutes in index order (PostgreSQL).
-
-    Past some hundred thousand minutes the planner's estimates favour scanning the table and
-    sorting it, which measures three to five times slower than the covering index it is
-    built for; sorting is discouraged for these statements only.
-    """
-    connection = await session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    if postgresql:
-        await connection.execute(text("SET LOCAL enable_sort = off"))
-    try:
-        yield
-    finally:
-        if postgresql:
-            await connection.execute(text("SET LOCAL enable_sort = on"))
 
 
 async def counts_by_location(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, uuid.UUID, int, int, int]]:
     """(taxon, location id, independent detections, records, individuals)."""
-    if summary_queries.covers(s, interval_s):
-        async with index_order(session):
-            return await summary_queries.counts_by_location(session, project_id, s, interval_s)
     return await records.counts_by_location(session, project_id, s, interval_s)
 
 
@@ -112,16 +139,11 @@ async def activity_by_hour(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, int, int]]:
     """(taxon, local hour, independent detections starting in it)."""
-    if summary_queries.covers(s, interval_s):
-        async with index_order(session):
-            return await summary_queries.activity_by_hour(session, project_id, s, interval_s)
     return await records.activity_by_hour(session, project_id, s, interval_s)
 
 
 async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
     """Each taxon's first record (to the second)."""
-    if summary_queries.covers(s):
-        return await summary_queries.first_seen(session, project_id, s)
     return await records.first_seen(session, project_id, s)
 
 

@@ -1,9 +1,10 @@
 """The SQL behind the statistics: detection records, independence, and the aggregates.
 
-A detection record is an animal observation with a taxon (resolved, or the scientific name it
-was given), a time (its media's capture time; an event-level observation's event start) and a
-deployment. Records of one taxon at one location closer than the independence interval to the
-previous record form one independent detection (the "last record" rule of camtrapR and most
+A detection record is a taxon seen in one sequence (Camtrap DP's event) at a deployment, with
+a time and a number of individuals: each animal counts once (``COUNTING_RULE``, see
+``_records``), however many observations (event-level and media-level, one per frame) name it.
+Records of one taxon at one location closer than the independence interval to the previous
+record form one independent detection (the "last record" rule of camtrapR and most
 occupancy work). The whole aggregation stays in the database (see ``_runs`` for how it avoids
 sorting every record), in SQL plain enough for PostgreSQL and SQLite alike.
 """
@@ -11,20 +12,21 @@ sorting every record), in SQL plain enough for PostgreSQL and SQLite alike.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    String,
     and_,
     case,
     cast,
     exists,
     func,
+    literal,
     text,
-    type_coerce,
     union_all,
 )
 from sqlalchemy import select as select_columns
@@ -38,9 +40,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
 from wildlens.catalogue.queries.filters import Filters, observation_conditions
 from wildlens.catalogue.statistics.params import Scope
-from wildlens.common.db import UtcDateTime
 
 __all__ = [
+    "COUNTING_RULE",
     "activity_by_hour",
     "aggregate_in_memory",
     "counts_by_location",
@@ -130,9 +132,19 @@ def not_outranked(project_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
-def _records(project_id: uuid.UUID, s: Scope) -> Any:
-    """The scope's records as a subquery: taxon, location_id, at, epoch, local (epoch in the
-    camera's local time), individuals.
+COUNTING_RULE = "event-level where present, else MaxN over the sequence's media"
+
+
+def _sequence(*keys: tuple[Any, str]) -> ColumnElement[str]:
+    """The first of ``keys`` that is set, tagged with what it is (as the Darwin Core export
+    keys sequences): the imported eventID, the catalogue's own sequence, the medium."""
+    return func.coalesce(*(literal(tag) + cast(key, String) for key, tag in keys))
+
+
+def _observations(project_id: uuid.UUID, s: Scope) -> Any:
+    """The scope's animal observations as a subquery: taxon, location_id, deployment_id,
+    offset_s, sequence, part (the medium, or "" for an event-level one), event_level (1 or 0),
+    epoch, individuals.
 
     Media-level and event-level observations are two branches of a UNION ALL, so that each
     filters on a real column (the media's capture time, the event's start) that an index
@@ -144,14 +156,33 @@ def _records(project_id: uuid.UUID, s: Scope) -> Any:
     branches: list[Any] = []
     media_at, event_at = col(Media.captured_at), col(Observation.event_start)
     machine = col(Observation.classification_method) == "machine"
-    # (time, deployment, which observations): a person's media-level labels; the machine's
-    # where no person labelled the medium; event-level observations.
-    for at, deployment_id, which in (
-        (media_at, col(Media.deployment_id), ~machine),
-        (media_at, col(Media.deployment_id), and_(machine, not_outranked(project_id))),
-        (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
+    # Imports store a missing eventID as "", not NULL.
+    imported_event = (func.nullif(col(Observation.event_external_id), ""), "event:")
+    media_sequence = _sequence(
+        imported_event, (col(Media.event_id), "catalogue:"), (col(Media.id), "media:")
+    )
+    event_sequence = _sequence(imported_event, (col(Observation.id), "observation:"))
+    # (time, deployment, which observations, sequence, part, level): a person's media-level
+    # labels; the machine's where no person labelled the medium; event-level observations.
+    for at, deployment_id, which, sequence, part, level in (
+        (media_at, col(Media.deployment_id), ~machine, media_sequence, col(Media.id), 0),
+        (
+            media_at,
+            col(Media.deployment_id),
+            and_(machine, not_outranked(project_id)),
+            media_sequence,
+            col(Media.id),
+            0,
+        ),
+        (
+            event_at,
+            col(Observation.deployment_id),
+            col(Observation.media_id).is_(None),
+            event_sequence,
+            None,
+            1,
+        ),
     ):
-        epoch = epoch_seconds(at)
         where: list[ColumnElement[bool]] = [*animals, which, at.is_not(None), taxon != ""]
         if s.captured_from is not None:
             where.append(at >= s.captured_from)
@@ -164,9 +195,12 @@ def _records(project_id: uuid.UUID, s: Scope) -> Any:
         query: Any = select_columns(
             taxon.label("taxon"),
             col(Deployment.location_id).label("location_id"),
-            type_coerce(at, UtcDateTime).label("at"),
-            epoch.label("epoch"),
-            (epoch + offset_seconds(col(Deployment.utc_offset))).label("local"),
+            col(Deployment.id).label("deployment_id"),
+            offset_seconds(col(Deployment.utc_offset)).label("offset_s"),
+            sequence.label("sequence"),
+            (literal("") if part is None else cast(part, String)).label("part"),
+            literal(level).label("event_level"),
+            epoch_seconds(at).label("epoch"),
             func.coalesce(col(Observation.count), 1).label("individuals"),
         ).select_from(Observation)
         if at is media_at:
@@ -176,7 +210,62 @@ def _records(project_id: uuid.UUID, s: Scope) -> Any:
             .join(Taxon, col(Taxon.id) == col(Observation.taxon_id), isouter=True)
             .where(*where)
         )
-    return union_all(*branches).subquery("records")
+    return union_all(*branches).subquery("observations")
+
+
+def _records(project_id: uuid.UUID, s: Scope) -> Any:
+    """The scope's records as a subquery: taxon, location_id, epoch, local (epoch in the
+    camera's local time), individuals; one record per sequence and taxon, so that each animal
+    counts once (``COUNTING_RULE``).
+
+    A sequence's event-level observations of a taxon say how many animals it held (their
+    counts added: a row per sex or life stage); where it has none, its media-level ones do,
+    as the most counted in any one medium (MaxN: the same animals walk through every frame,
+    so adding the frames would count them again). The record's time is the event's start,
+    else its first medium's capture.
+    """
+    o = _observations(project_id, s).c
+    group = (o.taxon, o.location_id, o.deployment_id, o.offset_s, o.sequence)
+    # Each medium's (or the event-level rows') animals of the taxon together.
+    parts = (
+        select_columns(
+            *group,
+            o.event_level,
+            func.min(o.epoch).label("epoch"),
+            func.sum(o.individuals).label("individuals"),
+        )
+        .group_by(*group, o.event_level, o.part)
+        .subquery("parts")
+    )
+    p = parts.c
+    pgroup = (p.taxon, p.location_id, p.deployment_id, p.offset_s, p.sequence)
+    # Per level: the most in one medium (event-level rows are one part).
+    levels = (
+        select_columns(
+            *pgroup,
+            p.event_level,
+            func.min(p.epoch).label("epoch"),
+            func.max(p.individuals).label("individuals"),
+        )
+        .group_by(*pgroup, p.event_level)
+        .subquery("levels")
+    )
+    v = levels.c
+    event = v.event_level == 1
+    epoch = func.coalesce(func.min(case((event, v.epoch))), func.min(v.epoch))
+    return (
+        select_columns(
+            v.taxon,
+            v.location_id,
+            epoch.label("epoch"),
+            (epoch + v.offset_s).label("local"),
+            func.coalesce(func.max(case((event, v.individuals))), func.max(v.individuals)).label(
+                "individuals"
+            ),
+        )
+        .group_by(v.taxon, v.location_id, v.deployment_id, v.offset_s, v.sequence)
+        .subquery("records")
+    )
 
 
 def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
@@ -265,8 +354,9 @@ async def activity_by_hour(
 async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
     """Each taxon's first record in the scope."""
     r = _records(project_id, s).c
-    query = select(r.taxon, func.min(r.at)).group_by(r.taxon)
-    return dict((await session.exec(query)).all())
+    query = select_columns(r.taxon, func.min(r.epoch)).group_by(r.taxon)
+    rows: Any = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return {taxon: datetime.fromtimestamp(int(epoch), UTC) for taxon, epoch in rows}
 
 
 async def media_by_deployment(
