@@ -24,13 +24,13 @@ from wildlens.catalogue.sequences import repository
 from wildlens.catalogue.sequences.grouping import Chainer, Group, Point, choose_id
 from wildlens.common.db import utcnow
 
-__all__ = ["join_event", "regroup"]
+__all__ = ["gap_of", "join_event", "lock", "points_of", "regroup"]
 
 # Media read per query while regrouping a deployment.
 PAGE = 2000
 
 
-async def _gap(session: AsyncSession, project_id: uuid.UUID) -> timedelta:
+async def gap_of(session: AsyncSession, project_id: uuid.UUID) -> timedelta:
     seconds = await repository.event_gap_s(session, project_id)
     return timedelta(seconds=seconds if seconds is not None else 60)
 
@@ -45,7 +45,7 @@ async def _refresh_bounds(session: AsyncSession, event: Sequence) -> None:
     session.add(event)
 
 
-async def _lock(session: AsyncSession, deployment_id: uuid.UUID) -> None:
+async def lock(session: AsyncSession, deployment_id: uuid.UUID) -> None:
     """Groups one deployment at a time: two replicas placing neighbouring media at once would
     each open an event where there must be one. (SQLite writes one transaction at a time
     anyway; PostgreSQL locks the deployment's row until the commit.)"""
@@ -56,8 +56,8 @@ async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
     """Puts a just-recorded (and flushed) medium into its event; None where it has none."""
     if media.deployment_id is None or media.captured_at is None:
         return None
-    await _lock(session, media.deployment_id)
-    gap = await _gap(session, media.project_id)
+    await lock(session, media.deployment_id)
+    gap = await gap_of(session, media.project_id)
     moment = media.captured_at
     event_ids = await repository.neighbour_events(session, media, gap)
     if not event_ids:
@@ -91,7 +91,7 @@ async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
     return keep
 
 
-async def _points(session: AsyncSession, deployment_id: uuid.UUID) -> AsyncIterator[Point]:
+async def points_of(session: AsyncSession, deployment_id: uuid.UUID) -> AsyncIterator[Point]:
     """The deployment's timed media in capture order, a page per query."""
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
@@ -164,12 +164,12 @@ class _Regrouping:
 async def regroup(session: AsyncSession, project_id: uuid.UUID, deployment_id: uuid.UUID) -> int:
     """Groups the deployment's media again after re-timing, keeping event ids; the number of
     media whose event changed."""
-    await _lock(session, deployment_id)
-    gap = await _gap(session, project_id)
+    await lock(session, deployment_id)
+    gap = await gap_of(session, project_id)
     regrouping = _Regrouping(session, project_id, deployment_id)
     await regrouping.load()
     chainer = Chainer(gap)
-    async for point in _points(session, deployment_id):
+    async for point in points_of(session, deployment_id):
         closed = chainer.add(point)
         if closed is not None:
             regrouping.settle(closed)
