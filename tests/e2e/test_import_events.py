@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
+import uuid
 import zipfile
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,10 +17,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
+from sqlmodel import col
 
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE, zip_folder
 from tests.support.platform import RunningPlatform, eventually
+from wildlens.catalogue.models import Media, Sequence
 
 pytestmark = pytest.mark.services("catalogue", "ingest")
 
@@ -184,3 +189,149 @@ def _mallard_media() -> set[str]:
 
 def _mallard_files() -> set[str]:
     return {m["fileName"] for m in _table(EXAMPLE, "media") if m["mediaID"] in _mallard_media()}
+
+
+def _coco(images: list[tuple[str, str, str | None]]) -> dict[str, Any]:
+    """A COCO Camera Traps file of (file name, time, seq_id) at one pond, each image with a
+    heron on it."""
+    return {
+        "info": {"version": "1.0", "description": "pond"},
+        "images": [
+            {
+                "id": name,
+                "file_name": name,
+                "location": "pond",
+                "datetime": taken,
+                "latitude": 50.1,
+                "longitude": 4.2,
+                **({"seq_id": seq} if seq else {}),
+            }
+            for name, taken, seq in images
+        ],
+        "categories": [{"id": 0, "name": "empty"}, {"id": 1, "name": "Ardea cinerea"}],
+        "annotations": [
+            {"id": f"a-{name}", "image_id": name, "category_id": 1} for name, _, _ in images
+        ],
+    }
+
+
+async def _import_file(
+    wl: RunningPlatform, token: str, pid: str, fmt: str, document: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = await ok(
+        await wl.client.post(
+            IMPORTS.format(pid, fmt),
+            files={"file": (f"{fmt}.json", json.dumps(document).encode(), "application/json")},
+            headers=bearer(token),
+        ),
+        200,
+    )
+    return body
+
+
+async def test_a_coco_import_forms_its_sequences_and_groups_the_rest_by_the_gap(
+    wl: RunningPlatform, admin: str
+) -> None:
+    # Two sequences two seconds apart (the gap alone would merge them), then two images half
+    # a minute apart without a seq_id (one event by the 60 s gap) and a lone one hours later.
+    document = _coco(
+        [
+            ("s1-a.jpg", "2021-04-01 10:00:00", "s1"),
+            ("s1-b.jpg", "2021-04-01 10:00:02", "s1"),
+            ("s1-c.jpg", "2021-04-01 10:00:04", "s1"),
+            ("s2-a.jpg", "2021-04-01 10:00:06", "s2"),
+            ("s2-b.jpg", "2021-04-01 10:00:08", "s2"),
+            ("x.jpg", "2021-04-01 12:00:00", None),
+            ("y.jpg", "2021-04-01 12:00:30", None),
+            ("z.jpg", "2021-04-01 15:00:00", None),
+        ]
+    )
+    pid = await _project(wl, admin)
+    await _import_file(wl, admin, pid, "coco", document)
+    events = await _events(wl, admin, pid)
+    assert [e["media_count"] for e in events] == [3, 2, 2, 1]
+    contents = [await _filenames(wl, admin, pid, e["id"]) for e in events]
+    assert contents == [
+        {"s1-a.jpg", "s1-b.jpg", "s1-c.jpg"},
+        {"s2-a.jpg", "s2-b.jpg"},
+        {"x.jpg", "y.jpg"},
+        {"z.jpg"},
+    ]
+    # Every event's media agree on the heron.
+    assert all(e["label"]["scientific_name"] == "Ardea cinerea" for e in events)
+
+    # Importing the file again keeps the events.
+    await _import_file(wl, admin, pid, "coco", document)
+    assert [e["id"] for e in await _events(wl, admin, pid)] == [e["id"] for e in events]
+
+
+async def test_megadetector_results_group_media_in_no_event_by_the_gap(
+    wl: RunningPlatform, admin: str
+) -> None:
+    names = ["m1.jpg", "m2.jpg", "m3.jpg"]
+    times = ["2021-04-01 10:00:00", "2021-04-01 10:00:30", "2021-04-01 11:00:00"]
+    pid = await _project(wl, admin)
+    await _import_file(
+        wl, admin, pid, "coco", _coco([(n, t, None) for n, t in zip(names, times, strict=True)])
+    )
+    # Media recorded before imports formed events: in a deployment, timed, in no event.
+    ctx = wl.platform.contexts["catalogue"]
+    async with ctx.db.transaction() as session:
+        project_id = uuid.UUID(pid)
+        await session.exec(
+            update(Media).where(col(Media.project_id) == project_id).values(event_id=None)
+        )
+        await session.exec(delete(Sequence).where(col(Sequence.project_id) == project_id))
+    assert await _events(wl, admin, pid) == []
+
+    document = {
+        "info": {"format_version": "1.4", "detector": "md_v5a.0.0.pt"},
+        "detection_categories": {"1": "animal"},
+        "images": [
+            {"file": name, "detections": [{"category": "1", "conf": 0.9, "bbox": [0, 0, 1, 1]}]}
+            for name in names
+        ],
+    }
+    await _import_file(wl, admin, pid, "megadetector", document)
+    events = await _events(wl, admin, pid)
+    assert [e["media_count"] for e in events] == [2, 1]
+    assert [await _filenames(wl, admin, pid, e["id"]) for e in events] == [
+        {"m1.jpg", "m2.jpg"},
+        {"m3.jpg"},
+    ]
+
+
+async def test_kso_movies_form_events_by_the_gap(wl: RunningPlatform, admin: str) -> None:
+    # Two movies of one site 30 s apart (one event by the 60 s gap), a third a day later.
+    sites = (
+        "site_id,siteName,decimalLatitude,decimalLongitude,geodeticDatum,countryCode\n"
+        "1,KVF_2,58.8779,11.0964,WGS84,SE\n"
+    )
+    movies = (
+        "movie_id,filename,created_on,fps,duration,sampling_start,sampling_end,author,site_id\n"
+        "1,a.mp4,2019-06-04 10:11:00,25,30,0,30,Jannes,1\n"
+        "2,b.mp4,2019-06-04 10:11:30,25,30,0,30,Jannes,1\n"
+        "3,c.mp4,2019-06-05 10:11:00,25,30,0,30,Jannes,1\n"
+    )
+    species = (
+        "species_id,commonName,scientificName,taxonRank,kingdom\n"
+        "1,Cod,Gadus morhua,species,Animalia\n"
+    )
+    pid = await _project(wl, admin)
+    tables = {"sites": sites, "movies": movies, "species": species}
+    files = [("files", (f"{n}_koster.csv", t.encode(), "text/csv")) for n, t in tables.items()]
+    await ok(
+        await wl.client.post(
+            IMPORTS.format(pid, "kso"),
+            files=files,
+            data={"utc_offset": "+02:00"},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    events = await _events(wl, admin, pid)
+    assert [e["media_count"] for e in events] == [2, 1]
+    assert [await _filenames(wl, admin, pid, e["id"]) for e in events] == [
+        {"a.mp4", "b.mp4"},
+        {"c.mp4"},
+    ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -46,12 +47,14 @@ async def _size(store: ObjectStore, media: Media) -> tuple[int | None, int | Non
     return size if size else (None, None)
 
 
-def _sequence(media: Media, observations: list[Observation]) -> str:
-    """The sequence a medium belongs to: the catalogue's event, else the one an imported file
-    named, else the medium alone."""
+def _sequence(
+    media: Media, observations: list[Observation], event_names: dict[uuid.UUID, str]
+) -> str:
+    """The sequence a medium belongs to: the catalogue's event (under the id an imported file
+    gave it, if one did), else the one an imported file named, else the medium alone."""
     event_id = getattr(media, "event_id", None)
     if event_id is not None:
-        return str(event_id)
+        return event_names.get(event_id, str(event_id))
     imported = media.raw_metadata.get("coco", {}) if isinstance(media.raw_metadata, dict) else {}
     if isinstance(imported, dict) and imported.get("seq_id") not in (None, ""):
         return str(imported["seq_id"])
@@ -67,6 +70,7 @@ async def write_coco(ctx: ExportContext) -> None:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     sequences: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    event_names = await repository.event_names(ctx.session, ctx.project.id)
     total = max(1, len(snapshot.media))
     for n, media in enumerate(snapshot.media, start=1):
         assert media.deployment_id is not None
@@ -95,7 +99,7 @@ async def write_coco(ctx: ExportContext) -> None:
         if media.captured_at is not None:
             local = media.captured_at.astimezone(parse_offset(deployment.utc_offset))
             image["datetime"] = local.strftime(DATETIME_FORMAT)
-        sequences[_sequence(media, observations)].append(image)
+        sequences[_sequence(media, observations, event_names)].append(image)
         images.append(image)
         for o in observations:
             name = category_name(o.observation_type, o.scientific_name)
