@@ -120,10 +120,6 @@ class Observation(CatalogueTable, table=True):
     deployment_id: uuid.UUID | None = Field(default=None, foreign_key="deployments.id", index=True)
     observation_level: str = Field(default="media", max_length=10)
     event_external_id: str | None = Field(default=None, max_length=200)
-    # The event an event-level observation is about (an imported package's sequence).
-    event_id: uuid.UUID | None = Field(
-        default=None, foreign_key="events.id", index=True, ondelete="SET NULL"
-    )
     event_start: datetime | None = Field(default=None, sa_type=UtcDateTime)
     event_end: datetime | None = Field(default=None, sa_type=UtcDateTime)
     camera_setup_type: str = Field(default="", max_length=30)

@@ -236,9 +236,9 @@ async def write_package(
             "mediaID": media_ids[o.media_id] if o.media_id else "",
         }
         _fill(row, o, OBSERVATION_FIELDS)
-        if not row["eventID"]:
-            # The sequence the observation's medium (or the observation itself) belongs to.
-            event_id = media_event.get(o.media_id) if o.media_id else o.event_id
+        if not row["eventID"] and o.media_id is not None:
+            # The sequence the observation's medium belongs to.
+            event_id = media_event.get(o.media_id)
             row["eventID"] = event_names.get(event_id, "") if event_id else ""
         if not row["eventStart"] and o.media_id is not None:
             # Observations the catalogue made itself are about one medium, at its time.

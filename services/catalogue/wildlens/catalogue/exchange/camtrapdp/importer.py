@@ -311,15 +311,9 @@ async def import_package(
         medium = media_by_id.get(media_ref)
         if medium is not None and medium.deployment_id is not None:
             named[medium.deployment_id][medium.id] = event_ref
+    # Event-level observations keep their eventID, now the external id of their event in
+    # the same deployment.
     for deployment_id, media_events in named.items():
-        events = await group_imported(session, pid, deployment_id, media_events)
-        # Event-level observations belong to their sequence.
-        for row in observation_rows:
-            if row.get("mediaID") or not row.get("eventID"):
-                continue
-            observation = observations[row["observationID"]]
-            if observation.deployment_id == deployment_id and row["eventID"] in events:
-                observation.event_id = events[row["eventID"]].id
-                session.add(observation)
+        await group_imported(session, pid, deployment_id, media_events)
     await session.flush()
     return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=stored)
