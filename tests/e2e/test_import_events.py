@@ -150,6 +150,18 @@ async def test_a_camtrap_dp_import_forms_the_package_sequences(
         (e["id"], e["media_count"]) for e in events
     ]
 
+    # A longer gap regroups what the gap formed, never the package's own sequences.
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{pid}", json={"event_gap_s": 86400}, headers=bearer(admin)
+        ),
+        200,
+    )
+    regrouped = await _events(wl, admin, pid)
+    assert [(e["id"], e["media_count"]) for e in regrouped] == [
+        (e["id"], e["media_count"]) for e in events
+    ]
+
 
 async def test_media_without_an_event_id_are_grouped_by_the_project_gap(
     tmp_path: Path, wl: RunningPlatform, admin: str

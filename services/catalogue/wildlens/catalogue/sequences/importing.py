@@ -20,10 +20,10 @@ from wildlens.catalogue.models import Sequence
 from wildlens.catalogue.observations.smoothing import smooth_events
 from wildlens.catalogue.sequences import repository
 from wildlens.catalogue.sequences.grouping import Point, chain, choose_id
-from wildlens.catalogue.sequences.sequencing import gap_of, lock, points_of
+from wildlens.catalogue.sequences.points import gap_of, lock, points_of
 from wildlens.common.db import utcnow
 
-__all__ = ["group_imported"]
+__all__ = ["group_imported", "group_sequences"]
 
 
 async def group_imported(
@@ -31,9 +31,19 @@ async def group_imported(
     project_id: uuid.UUID,
     deployment_id: uuid.UUID,
     named: Mapping[uuid.UUID, str],
-) -> dict[str, Sequence]:
+) -> None:
     """Puts the deployment's media into events after an import (``named``: media id → the
-    sequence id the package gave it); the deployment's named events by their external id."""
+    sequence id the package gave it)."""
+    await group_sequences(session, project_id, deployment_id, named)
+
+
+async def group_sequences(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    deployment_id: uuid.UUID,
+    named: Mapping[uuid.UUID, str],
+) -> int:
+    """As :func:`group_imported`; the number of media whose event changed."""
     await lock(session, deployment_id)
     gap = await gap_of(session, project_id)
     events = {e.id: e for e in await repository.deployment_events(session, deployment_id)}
@@ -102,4 +112,4 @@ async def group_imported(
     if relabel:
         await smooth_events(session, relabel, {e: events[e] for e in relabel})
     await session.flush()
-    return {e.external_id: e for e in events.values() if e.external_id and e.id in members}
+    return len(moves)
