@@ -26,6 +26,9 @@ class Sequence(CatalogueTable, table=True):
     start: datetime = Field(sa_type=UtcDateTime)
     end: datetime = Field(sa_type=UtcDateTime)
     media_count: int = 0
+    # The id an imported package gave the event (Camtrap DP eventID, COCO seq_id): its media
+    # stay together under it, and exports give it back.
+    external_id: str | None = Field(default=None, max_length=200)
     # The smoothed label: the majority of the event's animal labels (people's when anyone
     # labelled the event, else the machine's latest), how many votes it got of how many.
     label_scientific_name: str = Field(default="", max_length=200)

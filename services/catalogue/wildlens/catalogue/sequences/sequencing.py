@@ -9,8 +9,7 @@ the ids kept as ``grouping`` describes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,18 +20,12 @@ from wildlens.catalogue.observations.smoothing import (
     smooth_events,
 )
 from wildlens.catalogue.sequences import repository
-from wildlens.catalogue.sequences.grouping import Chainer, Group, Point, choose_id
+from wildlens.catalogue.sequences.grouping import Chainer, Group, choose_id
+from wildlens.catalogue.sequences.importing import group_sequences
+from wildlens.catalogue.sequences.points import PAGE, gap_of, lock, points_of
 from wildlens.common.db import utcnow
 
 __all__ = ["join_event", "regroup"]
-
-# Media read per query while regrouping a deployment.
-PAGE = 2000
-
-
-async def _gap(session: AsyncSession, project_id: uuid.UUID) -> timedelta:
-    seconds = await repository.event_gap_s(session, project_id)
-    return timedelta(seconds=seconds if seconds is not None else 60)
 
 
 async def _refresh_bounds(session: AsyncSession, event: Sequence) -> None:
@@ -45,19 +38,12 @@ async def _refresh_bounds(session: AsyncSession, event: Sequence) -> None:
     session.add(event)
 
 
-async def _lock(session: AsyncSession, deployment_id: uuid.UUID) -> None:
-    """Groups one deployment at a time: two replicas placing neighbouring media at once would
-    each open an event where there must be one. (SQLite writes one transaction at a time
-    anyway; PostgreSQL locks the deployment's row until the commit.)"""
-    await repository.lock_deployment(session, deployment_id)
-
-
 async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
     """Puts a just-recorded (and flushed) medium into its event; None where it has none."""
     if media.deployment_id is None or media.captured_at is None:
         return None
-    await _lock(session, media.deployment_id)
-    gap = await _gap(session, media.project_id)
+    await lock(session, media.deployment_id)
+    gap = await gap_of(session, media.project_id)
     moment = media.captured_at
     event_ids = await repository.neighbour_events(session, media, gap)
     if not event_ids:
@@ -89,18 +75,6 @@ async def join_event(session: AsyncSession, media: Media) -> Sequence | None:
         await smooth_event(session, keep)
     await session.flush()
     return keep
-
-
-async def _points(session: AsyncSession, deployment_id: uuid.UUID) -> AsyncIterator[Point]:
-    """The deployment's timed media in capture order, a page per query."""
-    after: tuple[datetime, uuid.UUID] | None = None
-    while True:
-        rows = await repository.timed_media(session, deployment_id, after, PAGE)
-        for media_id, captured_at, event_id in rows:
-            yield Point(media_id, captured_at, event_id)
-        if len(rows) < PAGE:
-            return
-        after = (rows[-1][1], rows[-1][0])
 
 
 class _Regrouping:
@@ -161,15 +135,28 @@ class _Regrouping:
             self.relabel = set()
 
 
+async def _leave_untimed(session: AsyncSession, deployment_id: uuid.UUID) -> int:
+    """Media without a time belong to no event; how many left one."""
+    untimed = await repository.untimed_members(session, deployment_id)
+    if untimed:
+        await repository.leave_events(session, untimed)
+        await clear_smoothing(session, untimed)
+    return len(untimed)
+
+
 async def regroup(session: AsyncSession, project_id: uuid.UUID, deployment_id: uuid.UUID) -> int:
     """Groups the deployment's media again after re-timing, keeping event ids; the number of
     media whose event changed."""
-    await _lock(session, deployment_id)
-    gap = await _gap(session, project_id)
+    await lock(session, deployment_id)
+    gap = await gap_of(session, project_id)
     regrouping = _Regrouping(session, project_id, deployment_id)
     await regrouping.load()
+    if any(e.external_id for e in regrouping.events.values()):
+        # An imported package's sequences stay as it gave them; the rest chain by the gap.
+        moved = await group_sequences(session, project_id, deployment_id, {})
+        return moved + await _leave_untimed(session, deployment_id)
     chainer = Chainer(gap)
-    async for point in _points(session, deployment_id):
+    async for point in points_of(session, deployment_id):
         closed = chainer.add(point)
         if closed is not None:
             regrouping.settle(closed)
@@ -183,12 +170,8 @@ async def regroup(session: AsyncSession, project_id: uuid.UUID, deployment_id: u
     events = regrouping.events
     taken = regrouping.taken
 
-    # Media without a time belong to no event; events no group kept are gone.
-    untimed = await repository.untimed_members(session, deployment_id)
-    if untimed:
-        await repository.leave_events(session, untimed)
-        await clear_smoothing(session, untimed)
-        changed += len(untimed)
+    changed += await _leave_untimed(session, deployment_id)
+    # Events no group kept are gone.
     stale = [event_id for event_id in events if event_id not in taken]
     if stale:
         await repository.move_members(session, stale, None)

@@ -219,6 +219,8 @@ async def write_package(
     observations = await repository.observations_by_event_start(session, pid)
     media_deployment = {m.id: m.deployment_id for m in media}
     captured = {m.id: m.captured_at for m in media}
+    media_event = {m.id: m.event_id for m in media}
+    event_names = await repository.event_names(session, pid)
     observation_rows: list[dict[str, str]] = []
     taxa: set[str] = set()
     levels: set[str] = set()
@@ -234,6 +236,10 @@ async def write_package(
             "mediaID": media_ids[o.media_id] if o.media_id else "",
         }
         _fill(row, o, OBSERVATION_FIELDS)
+        if not row["eventID"] and o.media_id is not None:
+            # The sequence the observation's medium belongs to.
+            event_id = media_event.get(o.media_id)
+            row["eventID"] = event_names.get(event_id, "") if event_id else ""
         if not row["eventStart"] and o.media_id is not None:
             # Observations the catalogue made itself are about one medium, at its time.
             row["eventStart"] = row["eventEnd"] = render(captured[o.media_id], "datetime")

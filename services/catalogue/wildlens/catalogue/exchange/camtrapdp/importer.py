@@ -41,6 +41,7 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
 from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
 from wildlens.catalogue.exchange.problems import FileProblem
 from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
+from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.common.errors import Invalid
 from wildlens.common.storage import ObjectStore
 
@@ -297,5 +298,22 @@ async def import_package(
             observation.verified_at = observation.classification_timestamp
         observation.category = (observation.scientific_name or observation.observation_type)[:50]
         session.add(observation)
+    await session.flush()
+
+    # The package's sequences become events: a medium's eventID is its own column where the
+    # package has one (older versions), else that of its media-level observations.
+    sequence_of = {m["mediaID"]: m["eventID"] for m in media_rows if m.get("eventID")}
+    for row in observation_rows:
+        if row.get("mediaID") and row.get("eventID"):
+            sequence_of.setdefault(row["mediaID"], row["eventID"])
+    named: dict[uuid.UUID, dict[uuid.UUID, str]] = {d.id: {} for d in deployments.values()}
+    for media_ref, event_ref in sequence_of.items():
+        medium = media_by_id.get(media_ref)
+        if medium is not None and medium.deployment_id is not None:
+            named[medium.deployment_id][medium.id] = event_ref
+    # Event-level observations keep their eventID, now the external id of their event in
+    # the same deployment.
+    for deployment_id, media_events in named.items():
+        await group_imported(session, pid, deployment_id, media_events)
     await session.flush()
     return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=stored)

@@ -17,6 +17,7 @@ whose annotations have boxes.
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from typing import Any
 
@@ -37,12 +38,14 @@ def _image_id(media: Media) -> str:
     return media.external_id or str(media.id)
 
 
-def _sequence(media: Media, observations: list[Observation]) -> str:
-    """The sequence a medium belongs to: the catalogue's event, else the one an imported file
-    named, else the medium alone."""
+def _sequence(
+    media: Media, observations: list[Observation], event_names: dict[uuid.UUID, str]
+) -> str:
+    """The sequence a medium belongs to: the catalogue's event (under the id an imported file
+    gave it, if one did), else the one an imported file named, else the medium alone."""
     event_id = getattr(media, "event_id", None)
     if event_id is not None:
-        return str(event_id)
+        return event_names.get(event_id, str(event_id))
     imported = media.raw_metadata.get("coco", {}) if isinstance(media.raw_metadata, dict) else {}
     if isinstance(imported, dict) and imported.get("seq_id") not in (None, ""):
         return str(imported["seq_id"])
@@ -66,6 +69,7 @@ async def write_coco(ctx: ExportContext) -> None:
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     sequences: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = defaultdict(list)
+    event_names = await repository.event_names(ctx.session, ctx.project.id)
     shown = [m for m in snapshot.media if ctx.coordinates.shows(m.id)]
     files = image_files((_image_id(m), m) for m in shown)
     total = max(1, len(shown))
@@ -93,7 +97,9 @@ async def write_coco(ctx: ExportContext) -> None:
         if media.captured_at is not None:
             local = media.captured_at.astimezone(parse_offset(deployment.utc_offset))
             image["datetime"] = local.strftime(DATETIME_FORMAT)
-        sequences[_sequence(media, observations)].append((_frame_order(media, image), image))
+        sequences[_sequence(media, observations, event_names)].append(
+            (_frame_order(media, image), image)
+        )
         images.append(image)
         for o in observations:
             name = category_name(o.observation_type, o.scientific_name)

@@ -32,6 +32,7 @@ from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.exchange.repository import by_external_id
 from wildlens.catalogue.models import Media, Observation, Project
 from wildlens.catalogue.models.clock import parse_offset
+from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.common.errors import Invalid
 
 __all__ = ["import_coco"]
@@ -354,6 +355,17 @@ async def import_coco(
             _fill(observation, record, media, categories, image)
             session.add(observation)
     await session.flush()
+    # Images of one seq_id form one event per deployment; the others chain by the gap.
+    named: dict[uuid.UUID, dict[uuid.UUID, str]] = defaultdict(dict)
+    for image, media in recorded:
+        if media.deployment_id is None:
+            continue
+        seq = image.record.get("seq_id")
+        media_events = named[media.deployment_id]
+        if seq not in (None, ""):
+            media_events[media.id] = str(seq)[:200]
+    for deployment_id, media_events in named.items():
+        await group_imported(session, pid, deployment_id, media_events)
     for table, n in places.created.items():
         created[table] += n
     return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=0)

@@ -37,6 +37,7 @@ from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.models import LabelMapEntry, Media, Project, ProjectTaxon, Taxon
 from wildlens.catalogue.models.clock import parse_offset
+from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.ranks import normalise_rank
 
 __all__ = ["KSO_FILES", "LABEL_MAP_MODEL", "import_kso"]
@@ -326,6 +327,7 @@ async def import_kso(
         by_site[movie.site.key].append(movie)
     keys = [f"kso:movie:{m.metadata['movie_id']}" for m in movies]
     existing = await repository.by_external_id(session, Media, pid, keys)
+    grouped: set[uuid.UUID] = set()
     for site_key, group in by_site.items():
         location = locations[site_key]
         times = [m.created_on for m in group if m.created_on is not None]
@@ -354,6 +356,7 @@ async def import_kso(
             if deployment is not None and movie.created_on is not None:
                 media.deployment_id, media.device_id = deployment.id, deployment.device_id
                 media.resolution_issue = ""
+                grouped.add(deployment.id)
             else:
                 media.deployment_id = None
                 media.resolution_issue = "the KSO movies CSV gives no created_on"
@@ -382,6 +385,9 @@ async def import_kso(
         entry.updated_by = imported_by[:200]
         session.add(entry)
     await session.flush()
+    # KSO names no sequences: the movies chain into events by the project's gap.
+    for deployment_id in sorted(grouped):
+        await group_imported(session, pid, deployment_id, {})
     for table, n in places.created.items():
         created[table] += n
     return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=0)

@@ -25,6 +25,7 @@ from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
+from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 
@@ -329,6 +330,15 @@ async def import_batch_results(
     await session.flush()
     session.add_all(rankings)
     await session.flush()
+    # MegaDetector names no sequences: results on media that are in no event yet (recorded
+    # before imports formed events) chain their deployments into events by the project's gap.
+    ungrouped = {
+        m.deployment_id
+        for m in matched.values()
+        if m.deployment_id is not None and m.captured_at is not None and m.event_id is None
+    }
+    for deployment_id in sorted(ungrouped):
+        await group_imported(session, project.id, deployment_id, {})
     return ImportSummary(
         created=dict(created), updated={}, unchanged=dict(unchanged), media_files_stored=0
     )

@@ -40,6 +40,7 @@ from wildlens.catalogue.exchange.repository.places import (
 )
 from wildlens.catalogue.exchange.repository.records import (
     deployed_media,
+    event_names,
     media_by_capture_time,
     media_ids,
     media_with_paths_or_names,
@@ -65,6 +66,7 @@ __all__ = [
     "deployed_media",
     "deployment_by_external_id",
     "deployments_by_start",
+    "event_names",
     "expected_taxa",
     "export_job",
     "give_up",

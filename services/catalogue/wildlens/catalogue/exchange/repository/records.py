@@ -11,9 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.exchange.repository.external_ids import CHUNK
 from wildlens.catalogue.models import Media, Observation
+from wildlens.catalogue.models import Sequence as Event
 
 __all__ = [
     "deployed_media",
+    "event_names",
     "media_by_capture_time",
     "media_ids",
     "media_with_paths_or_names",
@@ -30,6 +32,15 @@ async def deployed_media(session: AsyncSession, project_id: uuid.UUID) -> list[M
             .order_by(col(Media.captured_at), col(Media.id))
         )
     )
+
+
+async def event_names(session: AsyncSession, project_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The id each of the project's events goes out under: the one its package gave it, else
+    its own."""
+    rows = await session.exec(
+        select(Event.id, Event.external_id).where(Event.project_id == project_id)
+    )
+    return {event_id: external or str(event_id) for event_id, external in rows}
 
 
 async def media_by_capture_time(session: AsyncSession, project_id: uuid.UUID) -> list[Media]:
