@@ -1,0 +1,165 @@
+"""Linking the names an imported file gives to taxa of the tree.
+
+A name is looked up, in this order: in the file's own taxonomic list (whose taxa an import
+creates, with their authority id as ``external_id`` and their vernacular names), in the
+project's own mappings (its managers' answers to unresolved names, kept as the label map of
+model :data:`NAMES_MODEL`) and expected taxa, then in the platform's tree. Offline, a
+binomial's genus is its parent: a listed species whose genus the tree lacks gets one.
+What none of these knows stays unlinked, and is listed for the project's managers.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
+from wildlens.catalogue.taxa.ranks import normalise_rank
+
+__all__ = ["NAMES_MODEL", "ListedTaxon", "NameLinker", "listed_taxa"]
+
+# The label map holding a project's mappings of imported names to taxa.
+NAMES_MODEL = "imported-names"
+
+_BINOMIAL = re.compile(r"^([A-Z][a-z]+) [a-z][a-z-]+$")
+
+
+@dataclass(frozen=True)
+class ListedTaxon:
+    """One entry of a file's taxonomic list."""
+
+    scientific_name: str
+    authority_id: str = ""
+    rank: str = ""
+    vernacular_names: dict[str, str] = field(default_factory=dict)
+
+
+def listed_taxa(entries: Any) -> list[ListedTaxon]:
+    """A Camtrap DP ``taxonomic`` list, read leniently (entries without a name are skipped)."""
+    listed = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not str(entry.get("scientificName") or "").strip():
+            continue
+        vernacular = entry.get("vernacularNames")
+        listed.append(
+            ListedTaxon(
+                scientific_name=str(entry["scientificName"]).strip(),
+                authority_id=str(entry.get("taxonID") or "").strip(),
+                rank=str(entry.get("taxonRank") or ""),
+                vernacular_names={str(k): str(v) for k, v in vernacular.items() if str(v).strip()}
+                if isinstance(vernacular, dict)
+                else {},
+            )
+        )
+    return listed
+
+
+async def _named(session: AsyncSession, name: str, rank: str | None = None) -> Taxon | None:
+    """The platform's taxon with this scientific name (of ``rank`` when given), accepted first."""
+    query = select(Taxon).where(Taxon.scientific_name == name[:300])
+    if rank:
+        query = query.where(Taxon.rank == rank)
+    return (await session.exec(query.order_by(col(Taxon.taxonomic_status) != "accepted"))).first()
+
+
+class NameLinker:
+    """Resolves the names of one import into ``project_id``; remembers what it resolved."""
+
+    def __init__(self, session: AsyncSession, project_id: uuid.UUID) -> None:
+        self._session = session
+        self._project_id = project_id
+        self._listed: dict[str, uuid.UUID] = {}
+        self._project: dict[str, uuid.UUID] | None = None
+        self._platform: dict[str, uuid.UUID | None] = {}
+        self.created = 0
+
+    async def add_listed(self, listed: list[ListedTaxon]) -> None:
+        """Make the file's list known: its taxa found by authority id, else by name, else
+        created (a species under its genus)."""
+        session = self._session
+        ids = [t.authority_id[:200] for t in listed if t.authority_id]
+        by_authority = {
+            t.external_id: t
+            for t in await session.exec(select(Taxon).where(col(Taxon.external_id).in_(ids)))
+        }
+        # Higher ranks first, so a listed genus is there before its species.
+        for item in sorted(listed, key=lambda t: len(t.scientific_name.split())):
+            name = item.scientific_name[:300]
+            taxon = by_authority.get(item.authority_id[:200]) if item.authority_id else None
+            if taxon is not None:
+                # Ours from an earlier import: the list's vernacular names are added.
+                merged = {**taxon.vernacular_names, **item.vernacular_names}
+                if merged != taxon.vernacular_names:
+                    taxon.vernacular_names = merged
+                    taxon.refresh_search_text()
+                    session.add(taxon)
+            else:
+                taxon = await _named(session, name)
+            if taxon is None:
+                binomial = _BINOMIAL.match(name)
+                rank = normalise_rank(item.rank) or ("species" if binomial else "unranked")
+                taxon = Taxon(
+                    external_id=(item.authority_id or f"name:{name}")[:200],
+                    rank=rank,
+                    scientific_name=name,
+                    vernacular_names=dict(item.vernacular_names),
+                    parent_id=await self._genus(binomial.group(1)) if binomial else None,
+                )
+                taxon.refresh_search_text()
+                session.add(taxon)
+                await session.flush()
+                self.created += 1
+            self._listed[item.scientific_name] = taxon.id
+
+    async def _genus(self, genus: str) -> uuid.UUID:
+        if genus in self._listed:
+            return self._listed[genus]
+        taxon = await _named(self._session, genus, "genus")
+        if taxon is None:
+            taxon = Taxon(external_id=f"name:{genus}", rank="genus", scientific_name=genus)
+            taxon.refresh_search_text()
+            self._session.add(taxon)
+            await self._session.flush()
+            self.created += 1
+        self._listed[genus] = taxon.id
+        return taxon.id
+
+    async def taxon_id(self, name: str) -> uuid.UUID | None:
+        """The taxon ``name`` is linked to, or None when nothing knows it."""
+        name = name.strip()
+        if not name:
+            return None
+        if name in self._listed:
+            return self._listed[name]
+        if self._project is None:
+            self._project = await _project_names(self._session, self._project_id)
+        if name in self._project:
+            return self._project[name]
+        if name not in self._platform:
+            taxon = await _named(self._session, name)
+            self._platform[name] = taxon.id if taxon else None
+        return self._platform[name]
+
+
+async def _project_names(session: AsyncSession, project_id: uuid.UUID) -> dict[str, uuid.UUID]:
+    """The project's expected taxa by name, overridden by its managers' mappings."""
+    names = {
+        t.scientific_name: t.id
+        for t in await session.exec(
+            select(Taxon)
+            .join(ProjectTaxon, col(ProjectTaxon.taxon_id) == col(Taxon.id))
+            .where(ProjectTaxon.project_id == project_id)
+        )
+    }
+    for entry in await session.exec(
+        select(LabelMapEntry).where(
+            LabelMapEntry.project_id == project_id, LabelMapEntry.model_name == NAMES_MODEL
+        )
+    ):
+        names[entry.label] = entry.taxon_id
+    return names

@@ -1,0 +1,111 @@
+"""Imported names are linked to taxa: the package's own taxonomic list first (its taxa created
+with their authority ids and vernacular names, a species under its genus), then the project's
+and the platform's; what stays unresolved is listed for the project's managers, who map it.
+On the embedded and real backends."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from tests.e2e.test_camtrapdp import _import, _new_project
+from tests.support.api import bearer, ok
+from tests.support.camtrapdp import EXAMPLE, zip_folder
+from tests.support.platform import RunningPlatform, user_token
+from wildlens.catalogue.models import Observation
+from wildlens.common.settings import Settings
+
+pytestmark = pytest.mark.services("catalogue", "ingest")
+
+COL = "https://www.checklistbank.org/dataset/COL2023/taxon/"
+# The example's places where mallards and gadwalls were seen, and where none were.
+DUCK_PONDS = {
+    "B_HS_val 2_processiepark": (51.496, 4.774),
+    "B_DL_val 5_beek kleine vijver": (51.181, 5.655),
+}
+NO_DUCKS = {"B_DL_val 3_dikke boom": (51.184, 5.659), "B_DM_val 4_'t WAD": (50.699, 4.013)}
+
+
+async def observations(wl: RunningPlatform, pid: str) -> list[Observation]:
+    async with wl.platform.contexts["catalogue"].db.transaction() as session:
+        return list(
+            await session.exec(select(Observation).where(Observation.project_id == uuid.UUID(pid)))
+        )
+
+
+async def taxon(wl: RunningPlatform, token: str, taxon_id: Any) -> dict[str, Any]:
+    return dict(await ok(await wl.client.get(f"/v1/taxa/{taxon_id}", headers=bearer(token)), 200))
+
+
+async def test_the_examples_names_are_linked_to_the_packages_taxa(
+    wl: RunningPlatform, admin: str, settings: Settings
+) -> None:
+    pid = await _new_project(wl, admin)
+    await ok(await _import(wl, admin, pid, zip_folder(EXAMPLE)), 200)
+
+    named = [o for o in await observations(wl, pid) if o.scientific_name]
+    assert len(named) == 399
+    assert [o.scientific_name for o in named if o.taxon_id is None] == []
+
+    # The heron is the package's taxon: its Catalogue of Life id, its names, under its genus.
+    heron = next(o for o in named if o.scientific_name == "Ardea cinerea")
+    detail = await taxon(wl, admin, heron.taxon_id)
+    assert detail["external_id"] == COL + "GCHS"
+    assert detail["rank"] == "species"
+    assert detail["vernacular_names"] == {"eng": "grey heron", "nld": "blauwe reiger"}
+    assert [(a["scientific_name"], a["external_id"]) for a in detail["ancestors"]] == [
+        ("Ardea", COL + "32FH")
+    ]
+    # The mallard's genus is not listed: offline, the binomial's genus becomes its parent.
+    mallard = next(o for o in named if o.scientific_name == "Anas platyrhynchos")
+    detail = await taxon(wl, admin, mallard.taxon_id)
+    assert detail["vernacular_names"] == {"eng": "mallard", "nld": "wilde eend"}
+    assert [(a["scientific_name"], a["rank"]) for a in detail["ancestors"]] == [("Anas", "genus")]
+    anas = detail["ancestors"][0]["id"]
+
+    # Importing again links the same taxa, creating none.
+    await ok(await _import(wl, admin, pid, zip_folder(EXAMPLE)), 200)
+    again = {o.scientific_name: o.taxon_id for o in await observations(wl, pid)}
+    assert again["Anas platyrhynchos"] == mallard.taxon_id
+    found = await ok(await wl.client.get("/v1/taxa?q=Anas", headers=bearer(admin)), 200)
+    assert sorted(t["scientific_name"] for t in found["items"]) == [
+        "Anas",
+        "Anas platyrhynchos",
+        "Anas strepera",
+    ]
+
+    # A sensitive genus covers the imported ducks: their ponds are generalised for a viewer.
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{pid}/privacy", json={"sensitive_taxa": [anas]}, headers=bearer(admin)
+        ),
+        200,
+    )
+    viewer = user_token(settings, "viewer-1", {pid: "viewer"})
+    page = await ok(
+        await wl.client.get(f"/v1/projects/{pid}/locations", headers=bearer(viewer)), 200
+    )
+    places = {loc["name"]: (loc["latitude"], loc["longitude"]) for loc in page["items"]}
+    for name, exact in DUCK_PONDS.items():
+        assert places[name] != exact
+        assert places[name] == pytest.approx(exact, abs=0.1)
+    for name, exact in NO_DUCKS.items():
+        assert places[name] == exact
+
+
+def _without_fox(tmp_path: Path) -> Path:
+    """The example, its list lacking the red fox (seen 7 times)."""
+    folder = tmp_path / "package"
+    shutil.copytree(EXAMPLE, folder)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    descriptor["taxonomic"] = [
+        t for t in descriptor["taxonomic"] if t["scientificName"] != "Vulpes vulpes"
+    ]
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    return folder
