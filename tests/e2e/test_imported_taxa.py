@@ -15,6 +15,9 @@ import pytest
 from sqlmodel import select
 
 from tests.e2e.test_camtrapdp import _import, _new_project
+from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
+from tests.e2e.test_exchange_megadetector import _uploaded, import_results, results
+from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE, zip_folder
 from tests.support.platform import RunningPlatform, user_token
@@ -109,3 +112,27 @@ def _without_fox(tmp_path: Path) -> Path:
     ]
     (folder / "datapackage.json").write_text(json.dumps(descriptor))
     return folder
+
+
+async def test_coco_and_megadetector_names_are_linked_to_the_platforms_taxa(
+    wl: RunningPlatform, admin: str, heron_images: list[Path]
+) -> None:
+    tree = await import_tree(wl.client, admin)
+    # COCO: the example exported from one project, imported into another.
+    source = await new_project(wl, admin, "MICA")
+    await import_example(wl, admin, source)
+    with await export_zip(wl, admin, source, "coco") as archive:
+        document = json.loads(archive.read("coco.json"))
+    pid = await new_project(wl, admin, "Copy")
+    await ok(await import_coco(wl, admin, pid, document), 200)
+    linked = {o.scientific_name: o.taxon_id for o in await observations(wl, pid)}
+    # The platform's heron (from its Darwin Core tree), not a new one.
+    assert str(linked["Ardea cinerea"]) == tree["Ardea cinerea"]
+    assert all(linked[name] is not None for name in linked if name)
+
+    # MegaDetector: the classifier's names, on uploaded images.
+    images = heron_images[:3]
+    site, _ = await _uploaded(wl, admin, images)
+    await ok(await import_results(wl, admin, site, results([p.name for p in images])), 200)
+    heron = [o for o in await observations(wl, site) if o.scientific_name == "Ardea cinerea"]
+    assert [str(o.taxon_id) for o in heron] == [tree["Ardea cinerea"]]

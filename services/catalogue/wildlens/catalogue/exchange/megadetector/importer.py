@@ -25,6 +25,7 @@ from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
+from wildlens.catalogue.taxa.names import NameLinker
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 
@@ -288,6 +289,8 @@ async def import_batch_results(
         runs.append((image, medium, run))
     # The runs are written before the observations that refer to them, in one flush each.
     await session.flush()
+    # A classification's name is linked to a taxon: the project's first, then the platform's.
+    names = NameLinker(session, project.id)
     for image, medium, run in runs:
         failure = run.failure
         for detection in image.get("detections") or []:
@@ -312,6 +315,7 @@ async def import_batch_results(
                 classified_at=analyzed_at,
                 classification_timestamp=analyzed_at,
             )
+            observation.taxon_id = await names.taxon_id(observation.scientific_name)
             session.add(observation)
             ranked = [
                 [classification_categories[str(c)], float(score)]
