@@ -17,7 +17,7 @@ from sqlmodel import select
 from tests.e2e.test_camtrapdp import _import, _new_project
 from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
 from tests.e2e.test_exchange_megadetector import _uploaded, import_results, results
-from tests.e2e.test_taxa import import_tree
+from tests.e2e.test_taxa import TAXA_CSV, import_tree
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE, zip_folder
 from tests.support.platform import RunningPlatform, user_token
@@ -136,3 +136,70 @@ async def test_coco_and_megadetector_names_are_linked_to_the_platforms_taxa(
     await ok(await import_results(wl, admin, site, results([p.name for p in images])), 200)
     heron = [o for o in await observations(wl, site) if o.scientific_name == "Ardea cinerea"]
     assert [str(o.taxon_id) for o in heron] == [tree["Ardea cinerea"]]
+
+
+async def test_unresolved_names_are_listed_and_a_mapping_relinks_them_quietly(
+    tmp_path: Path, wl: RunningPlatform, admin: str, settings: Settings
+) -> None:
+    tree = await import_tree(wl.client, admin, TAXA_CSV + "9,1,Vulpes vulpes,species,Red fox\n")
+    pid = await _new_project(wl, admin)
+    await ok(await _import(wl, admin, pid, zip_folder(_without_fox(tmp_path))), 200)
+    # The platform's fox is found by name even though the package does not list it; a name
+    # nothing knows stays unresolved.
+    named = {o.scientific_name: o.taxon_id for o in await observations(wl, pid)}
+    assert str(named["Vulpes vulpes"]) == tree["Vulpes vulpes"]
+
+    pid = await _new_project(wl, admin)
+    package = _without_fox(tmp_path / "renamed")
+    rows = (package / "observations.csv").read_text().replace("Vulpes vulpes", "Vos")
+    (package / "observations.csv").write_text(rows)
+    await ok(await _import(wl, admin, pid, zip_folder(package)), 200)
+    url = f"/v1/projects/{pid}/taxa/unresolved"
+    listed = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
+    assert listed["items"] == [{"name": "Vos", "observations": 7}]
+    # Managers only.
+    viewer = user_token(settings, "viewer-1", {pid: "viewer"})
+    assert (await wl.client.get(url, headers=bearer(viewer))).status_code == 403
+
+    # An alert rule for foxes is watching; mapping the name is no new sighting.
+    rule = await ok(
+        await wl.client.post(
+            f"/v1/projects/{pid}/alerts",
+            json={
+                "name": "foxes",
+                "taxon_id": tree["Vulpes vulpes"],
+                "min_confidence": 0,
+                "webhook_url": "http://127.0.0.1:9/hook",
+            },
+            headers=bearer(admin),
+        ),
+        201,
+    )
+    mapped = await ok(
+        await wl.client.put(
+            f"{url}/Vos", json={"taxon_id": tree["Vulpes vulpes"]}, headers=bearer(admin)
+        ),
+        200,
+    )
+    assert mapped["scientific_name"] == "Vulpes vulpes"
+    assert mapped["observations_relinked"] == 7
+    foxes = [o for o in await observations(wl, pid) if o.scientific_name == "Vos"]
+    assert {str(o.taxon_id) for o in foxes} == {tree["Vulpes vulpes"]}
+    assert (await ok(await wl.client.get(url, headers=bearer(admin)), 200))["items"] == []
+    deliveries = await ok(
+        await wl.client.get(
+            f"/v1/projects/{pid}/alerts/{rule['id']}/deliveries", headers=bearer(admin)
+        ),
+        200,
+    )
+    assert deliveries["items"] == []
+
+    # The next import of the package uses the mapping.
+    await ok(await _import(wl, admin, pid, zip_folder(package)), 200)
+    foxes = [o for o in await observations(wl, pid) if o.scientific_name == "Vos"]
+    assert {str(o.taxon_id) for o in foxes} == {tree["Vulpes vulpes"]}
+    # A name that is not a taxon is refused.
+    refused = await wl.client.put(
+        f"{url}/Vos", json={"taxon_id": str(uuid.uuid4())}, headers=bearer(admin)
+    )
+    assert refused.status_code == 422
