@@ -16,10 +16,11 @@ from sqlmodel import select
 
 from tests.e2e.test_camtrapdp import _import, _new_project
 from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
+from tests.e2e.test_exchange_dwca import read_with_dwca_reader
 from tests.e2e.test_exchange_megadetector import _uploaded, import_results, results
 from tests.e2e.test_taxa import TAXA_CSV, import_tree
 from tests.support.api import bearer, ok
-from tests.support.camtrapdp import EXAMPLE, zip_folder
+from tests.support.camtrapdp import EXAMPLE, validate, zip_folder
 from tests.support.platform import RunningPlatform, user_token
 from wildlens.catalogue.models import Observation
 from wildlens.common.settings import Settings
@@ -203,3 +204,38 @@ async def test_unresolved_names_are_listed_and_a_mapping_relinks_them_quietly(
         f"{url}/Vos", json={"taxon_id": str(uuid.uuid4())}, headers=bearer(admin)
     )
     assert refused.status_code == 422
+
+
+async def test_exports_name_the_taxons_authority_id_rank_and_kingdom(
+    tmp_path: Path, wl: RunningPlatform, admin: str
+) -> None:
+    # The platform knows the heron's kingdom; the package alone knows the gadwall's COL id.
+    await import_tree(wl.client, admin)
+    source = await new_project(wl, admin, "MICA")
+    await import_example(wl, admin, source)
+
+    with await export_zip(wl, admin, source, "dwca") as archive:
+        occurrences = read_with_dwca_reader(archive, tmp_path)
+    heron = next(o for o in occurrences if o["scientificName"] == "Ardea cinerea")
+    assert (heron["taxonRank"], heron["kingdom"]) == ("species", "Animalia")
+    gadwall = next(o for o in occurrences if o["scientificName"] == "Anas strepera")
+    assert (gadwall["scientificNameID"], gadwall["taxonRank"]) == (COL + "DGPL", "species")
+
+    # A project built from a COCO file has no taxonomic list of its own: the export makes one.
+    with await export_zip(wl, admin, source, "coco") as archive:
+        document = json.loads(archive.read("coco.json"))
+    pid = await new_project(wl, admin, "Copy")
+    await ok(await import_coco(wl, admin, pid, document), 200)
+    folder = tmp_path / "package"
+    with await export_zip(wl, admin, pid, "camtrap-dp") as archive:
+        archive.extractall(folder)
+    report = validate(folder / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    listed = {
+        t["scientificName"]: t
+        for t in json.loads((folder / "datapackage.json").read_text())["taxonomic"]
+    }
+    assert listed["Ardea cinerea"]["taxonRank"] == "species"
+    assert listed["Ardea cinerea"]["kingdom"] == "Animalia"
+    assert listed["Anas strepera"]["taxonID"] == COL + "DGPL"
+    assert listed["Anas strepera"]["vernacularNames"] == {"eng": "gadwall", "nld": "krakeend"}
