@@ -239,3 +239,32 @@ async def test_exports_name_the_taxons_authority_id_rank_and_kingdom(
     assert listed["Ardea cinerea"]["kingdom"] == "Animalia"
     assert listed["Anas strepera"]["taxonID"] == COL + "DGPL"
     assert listed["Anas strepera"]["vernacularNames"] == {"eng": "gadwall", "nld": "krakeend"}
+
+
+async def test_a_packages_higher_taxa_place_its_species_under_their_kingdom(
+    tmp_path: Path, wl: RunningPlatform, admin: str
+) -> None:
+    folder = tmp_path / "package"
+    shutil.copytree(EXAMPLE, folder)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    for entry in descriptor["taxonomic"]:
+        if entry["scientificName"] == "Anas strepera":
+            entry.update(kingdom="Animalia", **{"class": "Aves"}, family="Anatidae")
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    pid = await _new_project(wl, admin)
+    await ok(await _import(wl, admin, pid, zip_folder(folder)), 200)
+
+    gadwall = next(o for o in await observations(wl, pid) if o.scientific_name == "Anas strepera")
+    detail = await taxon(wl, admin, gadwall.taxon_id)
+    # Aves is the package's own listed class, with its Catalogue of Life id.
+    assert [(a["scientific_name"], a["rank"]) for a in detail["ancestors"]] == [
+        ("Anas", "genus"),
+        ("Anatidae", "family"),
+        ("Aves", "class"),
+        ("Animalia", "kingdom"),
+    ]
+    assert detail["ancestors"][2]["external_id"] == COL + "V2"
+    with await export_zip(wl, admin, pid, "dwca") as archive:
+        occurrences = read_with_dwca_reader(archive, tmp_path)
+    row = next(o for o in occurrences if o["scientificName"] == "Anas strepera")
+    assert (row["scientificNameID"], row["kingdom"]) == (COL + "DGPL", "Animalia")

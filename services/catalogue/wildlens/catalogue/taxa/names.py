@@ -3,8 +3,9 @@
 A name is looked up, in this order: in the file's own taxonomic list (whose taxa an import
 creates, with their authority id as ``external_id`` and their vernacular names), in the
 project's own mappings (its managers' answers to unresolved names, kept as the label map of
-model :data:`NAMES_MODEL`) and expected taxa, then in the platform's tree. Offline, a
-binomial's genus is its parent: a listed species whose genus the tree lacks gets one.
+model :data:`NAMES_MODEL`) and expected taxa, then in the platform's tree. A new taxon goes
+under the higher taxa its entry names (``kingdom`` … ``genus``) and, offline, a binomial's
+genus is its parent: a listed species whose genus the tree lacks gets one.
 What none of these knows stays unlinked, and is listed for the project's managers.
 """
 
@@ -26,6 +27,9 @@ __all__ = ["NAMES_MODEL", "ListedTaxon", "NameLinker", "listed_taxa"]
 # The label map holding a project's mappings of imported names to taxa.
 NAMES_MODEL = "imported-names"
 
+# The external id prefix of the higher taxa made up offline (they have no authority id).
+_MADE = "name:"
+
 _BINOMIAL = re.compile(r"^([A-Z][a-z]+) [a-z][a-z-]+$")
 
 
@@ -37,6 +41,12 @@ class ListedTaxon:
     authority_id: str = ""
     rank: str = ""
     vernacular_names: dict[str, str] = field(default_factory=dict)
+    # The higher taxa the entry names, by rank ({"kingdom": "Animalia", "family": "Anatidae"}).
+    lineage: dict[str, str] = field(default_factory=dict)
+
+
+# The higher ranks a Camtrap DP taxonomic entry may name, from the top down.
+_LINEAGE = ("kingdom", "phylum", "class", "order", "family", "genus")
 
 
 def listed_taxa(entries: Any) -> list[ListedTaxon]:
@@ -54,6 +64,11 @@ def listed_taxa(entries: Any) -> list[ListedTaxon]:
                 vernacular_names={str(k): str(v) for k, v in vernacular.items() if str(v).strip()}
                 if isinstance(vernacular, dict)
                 else {},
+                lineage={
+                    rank: str(entry[rank]).strip()
+                    for rank in _LINEAGE
+                    if str(entry.get(rank) or "").strip()
+                },
             )
         )
     return listed
@@ -76,6 +91,7 @@ class NameLinker:
         self._listed: dict[str, uuid.UUID] = {}
         self._project: dict[str, uuid.UUID] | None = None
         self._platform: dict[str, uuid.UUID | None] = {}
+        self._made: dict[str, Taxon] = {}
         self.created = 0
 
     async def add_listed(self, listed: list[ListedTaxon]) -> None:
@@ -104,29 +120,51 @@ class NameLinker:
                 binomial = _BINOMIAL.match(name)
                 rank = normalise_rank(item.rank) or ("species" if binomial else "unranked")
                 taxon = Taxon(
-                    external_id=(item.authority_id or f"name:{name}")[:200],
+                    external_id=(item.authority_id or f"{_MADE}{name}")[:200],
                     rank=rank,
                     scientific_name=name,
                     vernacular_names=dict(item.vernacular_names),
-                    parent_id=await self._genus(binomial.group(1)) if binomial else None,
+                    parent_id=await self._parent(item, binomial.group(1) if binomial else None),
                 )
                 taxon.refresh_search_text()
                 session.add(taxon)
                 await session.flush()
+                self._made[name] = taxon
                 self.created += 1
             self._listed[item.scientific_name] = taxon.id
 
-    async def _genus(self, genus: str) -> uuid.UUID:
-        if genus in self._listed:
-            return self._listed[genus]
-        taxon = await _named(self._session, genus, "genus")
+    async def _parent(self, item: ListedTaxon, genus: str | None) -> uuid.UUID | None:
+        """The parent of a new taxon: the most specific higher taxon its entry names (each
+        found in the tree or made, top down), and offline a binomial's genus."""
+        chain = [(r, n) for r, n in item.lineage.items() if n != item.scientific_name]
+        chain.sort(key=lambda rank_name: _LINEAGE.index(rank_name[0]))
+        if genus and "genus" not in item.lineage:
+            chain.append(("genus", genus))
+        parent: uuid.UUID | None = None
+        for rank, name in chain:
+            parent = await self._higher(rank, name[:300], parent)
+        return parent
+
+    async def _higher(self, rank: str, name: str, parent: uuid.UUID | None) -> uuid.UUID:
+        taxon = self._made.get(name)
+        if taxon is None and name in self._listed:
+            return self._listed[name]
         if taxon is None:
-            taxon = Taxon(external_id=f"name:{genus}", rank="genus", scientific_name=genus)
+            taxon = await _named(self._session, name, rank)
+            if taxon is not None and taxon.external_id.startswith(_MADE):
+                self._made[name] = taxon
+        if taxon is None:
+            taxon = Taxon(external_id=f"{_MADE}{name}"[:200], rank=rank, scientific_name=name)
             taxon.refresh_search_text()
+            self._made[name] = taxon
+            self.created += 1
+        if name in self._made:
+            # A taxon made here or made up offline learns its place when an entry names it.
+            if taxon.parent_id is None and parent is not None and parent != taxon.id:
+                taxon.parent_id = parent
             self._session.add(taxon)
             await self._session.flush()
-            self.created += 1
-        self._listed[genus] = taxon.id
+        self._listed[name] = taxon.id
         return taxon.id
 
     async def taxon_id(self, name: str) -> uuid.UUID | None:
