@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from tests.e2e import test_exchange_kso as kso
 from tests.e2e.test_camtrapdp import _import, _new_project
 from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
 from tests.e2e.test_exchange_dwca import read_with_dwca_reader
@@ -268,3 +269,21 @@ async def test_a_packages_higher_taxa_place_its_species_under_their_kingdom(
         occurrences = read_with_dwca_reader(archive, tmp_path)
     row = next(o for o in occurrences if o["scientificName"] == "Anas strepera")
     assert (row["scientificNameID"], row["kingdom"]) == (COL + "DGPL", "Animalia")
+
+
+async def test_a_kso_species_list_places_its_species_under_genus_and_kingdom(
+    wl: RunningPlatform, admin: str
+) -> None:
+    tables = {"sites": kso.SITES, "movies": kso.MOVIES, "species": kso.SPECIES}
+    pid = await new_project(wl, admin, "Koster")
+    await ok(await kso._import(wl, admin, pid, tables), 200)
+    labels = await ok(
+        await wl.client.get(f"/v1/projects/{pid}/label-maps/kso", headers=bearer(admin)), 200
+    )
+    cod = next(e for e in labels["entries"] if e["label"] == "Cod")
+    detail = await taxon(wl, admin, cod["taxon_id"])
+    assert detail["vernacular_names"] == {"en": "Cod"}
+    assert [(a["scientific_name"], a["rank"]) for a in detail["ancestors"]] == [
+        ("Gadus", "genus"),
+        ("Animalia", "kingdom"),
+    ]

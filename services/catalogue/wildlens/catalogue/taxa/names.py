@@ -92,6 +92,8 @@ class NameLinker:
         self._project: dict[str, uuid.UUID] | None = None
         self._platform: dict[str, uuid.UUID | None] = {}
         self._made: dict[str, Taxon] = {}
+        # Taxa made: those of the file's list, and all (higher taxa made up included).
+        self.listed_created = 0
         self.created = 0
 
     async def add_listed(self, listed: list[ListedTaxon]) -> None:
@@ -105,7 +107,7 @@ class NameLinker:
         }
         # Higher ranks first, so a listed genus is there before its species.
         for item in sorted(listed, key=lambda t: len(t.scientific_name.split())):
-            name = item.scientific_name[:300]
+            name = item.scientific_name.strip()[:300]
             taxon = by_authority.get(item.authority_id[:200]) if item.authority_id else None
             if taxon is not None:
                 # Ours from an earlier import: the list's vernacular names are added.
@@ -131,7 +133,8 @@ class NameLinker:
                 await session.flush()
                 self._made[name] = taxon
                 self.created += 1
-            self._listed[item.scientific_name] = taxon.id
+                self.listed_created += 1
+            self._listed[item.scientific_name.strip()] = taxon.id
 
     async def _parent(self, item: ListedTaxon, genus: str | None) -> uuid.UUID | None:
         """The parent of a new taxon: the most specific higher taxon its entry names (each
