@@ -85,6 +85,15 @@ async def test_the_examples_names_are_linked_to_the_packages_taxa(
         "Anas strepera",
     ]
 
+    # A filter on the genus finds the imported ducks: 222 mallards and 18 gadwalls.
+    ducks = await ok(
+        await wl.client.get(
+            f"/v1/projects/{pid}/observations?taxon_id={anas}&limit=1000", headers=bearer(admin)
+        ),
+        200,
+    )
+    assert len(ducks["items"]) == 240
+
     # A sensitive genus covers the imported ducks: their ponds are generalised for a viewer.
     await ok(
         await wl.client.patch(
