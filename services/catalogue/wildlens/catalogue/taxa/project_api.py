@@ -16,8 +16,11 @@ from wildlens.catalogue.taxa import service
 from wildlens.catalogue.taxa.schemas import (
     LabelMapPublic,
     LabelMapUpdate,
+    NameMapped,
+    NameMapping,
     ProjectTaxaPublic,
     ProjectTaxaUpdate,
+    UnresolvedNames,
 )
 from wildlens.common.http import ERROR_RESPONSES
 
@@ -61,4 +64,26 @@ async def replace_project_taxa(
     """Replace the list of taxa the project expects to see."""
     return await service.replace_project_taxa(
         bus, session, access.project.id, body.taxon_ids, access.principal.subject
+    )
+
+
+@router.get("/taxa/unresolved", response_model=UnresolvedNames)
+async def get_unresolved_names(session: SessionDep, access: ManagerDep) -> UnresolvedNames:
+    """The names imported observations carry that no taxon was found for, with how many
+    observations carry each (managers)."""
+    return await service.unresolved_names(session, access.project.id)
+
+
+@router.put("/taxa/unresolved/{name}", response_model=NameMapped)
+async def map_unresolved_name(
+    name: Annotated[str, Path(min_length=1, max_length=200)],
+    body: NameMapping,
+    session: SessionDep,
+    access: ManagerDep,
+) -> NameMapped:
+    """Map an imported name to a taxon: later imports use it, and past observations that
+    carry the name are linked to the taxon, without alerts as they are no new sightings
+    (managers)."""
+    return await service.map_name(
+        session, access.project.id, name, body.taxon_id, access.principal.subject
     )

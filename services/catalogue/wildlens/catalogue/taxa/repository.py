@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import CTE, delete
+from sqlalchemy import CTE, ColumnElement, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
+from wildlens.catalogue.models import LabelMapEntry, Observation, ProjectTaxon, Taxon
 from wildlens.common.db.pagination import SortKey, page_by_keys, parse_str
 from wildlens.common.http.pagination import PageParams
 
@@ -23,11 +23,14 @@ __all__ = [
     "existing_ids",
     "get_taxon",
     "label_map_entries",
+    "name_mapping",
     "page_taxa",
     "project_taxa",
+    "relink_name",
     "replace_label_map_entries",
     "replace_project_taxa",
     "taxa_by_external_id",
+    "unresolved_names",
 ]
 
 # asyncpg and SQLite both cap bound parameters per statement; IN lists are sent in chunks.
@@ -194,3 +197,56 @@ async def replace_project_taxa(
     await session.exec(delete(ProjectTaxon).where(col(ProjectTaxon.project_id) == project_id))
     session.add_all(list(rows))
     await session.flush()
+
+
+async def unresolved_names(session: AsyncSession, project_id: uuid.UUID) -> list[tuple[str, int]]:
+    """(name, how many observations carry it) for the project's names linked to no taxon."""
+    rows = await session.exec(
+        select(Observation.scientific_name, func.count())
+        .where(
+            Observation.project_id == project_id,
+            col(Observation.taxon_id).is_(None),
+            Observation.scientific_name != "",
+        )
+        .group_by(col(Observation.scientific_name))
+        .order_by(col(Observation.scientific_name))
+    )
+    return [(name, int(n)) for name, n in rows]
+
+
+async def relink_name(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    name: str,
+    taxon_id: uuid.UUID,
+    previous: uuid.UUID | None,
+) -> int:
+    """Link the project's observations named ``name`` that have no taxon (or the ``previous``
+    mapping's) to ``taxon_id``; answers how many. One statement: no observation event."""
+    linked: list[ColumnElement[bool]] = [col(Observation.taxon_id).is_(None)]
+    if previous is not None:
+        linked.append(col(Observation.taxon_id) == previous)
+    result = await session.exec(
+        update(Observation)
+        .where(
+            col(Observation.project_id) == project_id,
+            col(Observation.scientific_name) == name,
+            or_(*linked),
+        )
+        .values(taxon_id=taxon_id)
+    )
+    return int(result.rowcount or 0)
+
+
+async def name_mapping(
+    session: AsyncSession, project_id: uuid.UUID, model_name: str, label: str
+) -> LabelMapEntry | None:
+    return (
+        await session.exec(
+            select(LabelMapEntry).where(
+                LabelMapEntry.project_id == project_id,
+                LabelMapEntry.model_name == model_name,
+                LabelMapEntry.label == label,
+            )
+        )
+    ).first()

@@ -78,3 +78,30 @@ class ProjectTaxaUpdate(BaseModel):
 class ProjectTaxaPublic(BaseModel):
     project_id: uuid.UUID
     taxa: list[TaxonSummary]
+
+
+class UnresolvedName(BaseModel):
+    name: str
+    # Observations of the project that carry the name and no taxon.
+    observations: int
+
+
+class UnresolvedNames(BaseModel):
+    """The names the project's imports could not link to a taxon."""
+
+    project_id: uuid.UUID
+    items: list[UnresolvedName]
+
+
+class NameMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    taxon_id: uuid.UUID
+
+
+class NameMapped(BaseModel):
+    name: str
+    taxon_id: uuid.UUID
+    scientific_name: str
+    # Past observations now linked to the taxon.
+    observations_relinked: int

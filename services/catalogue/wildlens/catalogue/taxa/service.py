@@ -13,13 +13,17 @@ from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
 from wildlens.catalogue.taxa import repository
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.catalogue.taxa.importer import ImportReport, import_taxa
+from wildlens.catalogue.taxa.names import NAMES_MODEL
 from wildlens.catalogue.taxa.ranks import RANKS, normalise_rank
 from wildlens.catalogue.taxa.schemas import (
     LabelMapEntryPublic,
     LabelMapItem,
     LabelMapPublic,
+    NameMapped,
     ProjectTaxaPublic,
     TaxonSummary,
+    UnresolvedName,
+    UnresolvedNames,
 )
 from wildlens.common.db import utcnow
 from wildlens.common.errors import FieldError, Invalid, NotFound
@@ -29,11 +33,13 @@ from wildlens.common.service import ServiceBus
 __all__ = [
     "import_taxon_file",
     "label_map",
+    "map_name",
     "project_taxa",
     "replace_label_map",
     "replace_project_taxa",
     "search_taxa",
     "taxon_with_ancestors",
+    "unresolved_names",
 ]
 
 
@@ -181,3 +187,46 @@ async def replace_project_taxa(
     )
     await stage_taxonomy_changed(bus, session, "project_taxa.updated", project_id=project_id)
     return await project_taxa(session, project_id)
+
+
+async def unresolved_names(session: AsyncSession, project_id: uuid.UUID) -> UnresolvedNames:
+    rows = await repository.unresolved_names(session, project_id)
+    return UnresolvedNames(
+        project_id=project_id,
+        items=[UnresolvedName(name=name, observations=n) for name, n in rows],
+    )
+
+
+async def map_name(
+    session: AsyncSession, project_id: uuid.UUID, name: str, taxon_id: uuid.UUID, actor: str
+) -> NameMapped:
+    """Map an imported name to a taxon for this project: later imports use the mapping, and
+    the observations that carry the name are linked now, quietly (they are not new sightings,
+    so no alert is checked)."""
+    taxon = await repository.get_taxon(session, taxon_id)
+    if taxon is None:
+        raise Invalid(
+            "no such taxon",
+            fields=[
+                FieldError(
+                    location=["body", "taxon_id"],
+                    message=f"{taxon_id} is not a taxon",
+                    type="unknown",
+                )
+            ],
+        )
+    entry = await repository.name_mapping(session, project_id, NAMES_MODEL, name)
+    previous = entry.taxon_id if entry is not None else None
+    if entry is None:
+        entry = LabelMapEntry(
+            project_id=project_id, model_name=NAMES_MODEL, label=name, taxon_id=taxon.id
+        )
+    entry.taxon_id, entry.updated_by, entry.updated_at = taxon.id, actor[:200], utcnow()
+    session.add(entry)
+    relinked = await repository.relink_name(session, project_id, name, taxon.id, previous)
+    return NameMapped(
+        name=name,
+        taxon_id=taxon.id,
+        scientific_name=taxon.scientific_name,
+        observations_relinked=relinked,
+    )

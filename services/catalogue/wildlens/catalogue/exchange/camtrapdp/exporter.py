@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import mimetypes
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
 )
 from wildlens.catalogue.exchange.camtrapdp.validation import PROFILE_URL, VERSION
 from wildlens.catalogue.exchange.coordinates import ExportCoordinates, export_coordinates
+from wildlens.catalogue.exchange.taxon_terms import authority_id, kingdoms
 from wildlens.catalogue.models import Deployment, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.common.db import utcnow
@@ -60,11 +62,72 @@ def _fill(row: dict[str, str], obj: Any, fields: list[tuple[str, str, Any]]) -> 
         row[column] = render(getattr(obj, attribute), kind)
 
 
+# Camtrap DP keys vernacular names by ISO 639-3 code; Darwin Core files often use ISO 639-1.
+# Names in other languages than these are left out of the list.
+_LANGUAGES = {
+    "en": "eng",
+    "nl": "nld",
+    "fr": "fra",
+    "de": "deu",
+    "es": "spa",
+    "it": "ita",
+    "pt": "por",
+    "da": "dan",
+    "sv": "swe",
+    "no": "nor",
+    "nb": "nob",
+    "fi": "fin",
+    "pl": "pol",
+    "cs": "ces",
+    "hu": "hun",
+    "ro": "ron",
+    "el": "ell",
+    "ru": "rus",
+    "zh": "zho",
+    "ja": "jpn",
+    "ar": "ara",
+}
+
+# The ranks Camtrap DP's taxonomic list allows.
+_RANKS = {"kingdom", "phylum", "class", "order", "family", "genus", "species", "subspecies"}
+
+
+async def _taxonomic(
+    session: AsyncSession, names: dict[str, uuid.UUID | None]
+) -> list[dict[str, Any]]:
+    """The package's taxonomic list: every name its observations carry, with the taxon's
+    authority id, rank, kingdom and vernacular names where the name is linked to one."""
+    ids = [i for i in names.values() if i is not None]
+    taxa = await repository.taxa_by_id(session, ids) if ids else {}
+    kingdom = await kingdoms(session, ids) if ids else {}
+    listed: list[dict[str, Any]] = []
+    for name, taxon_id in sorted(names.items()):
+        entry: dict[str, Any] = {"scientificName": name}
+        taxon = taxa.get(taxon_id) if taxon_id else None
+        if taxon is not None:
+            if authority_id(taxon):
+                entry["taxonID"] = authority_id(taxon)
+            if taxon.rank in _RANKS:
+                entry["taxonRank"] = taxon.rank
+            if taxon.id in kingdom:
+                entry["kingdom"] = kingdom[taxon.id]
+            codes = {code: _LANGUAGES.get(code, code) for code in taxon.vernacular_names}
+            vernacular = {
+                codes[code]: name
+                for code, name in taxon.vernacular_names.items()
+                if re.fullmatch("[a-z]{3}", codes[code])
+            }
+            if vernacular:
+                entry["vernacularNames"] = vernacular
+        listed.append(entry)
+    return listed
+
+
 def _metadata(
     project: Project,
     points: list[tuple[float, float]],
     deployments: list[Deployment],
-    taxa: list[str],
+    taxa: list[dict[str, Any]],
     levels: set[str],
     precision: float | None,
 ) -> dict[str, Any]:
@@ -117,7 +180,7 @@ def _metadata(
     metadata.setdefault("temporal", {"start": today, "end": today})
     metadata.setdefault("spatial", {"type": "GeometryCollection", "geometries": []})
     if "taxonomic" not in metadata:
-        metadata["taxonomic"] = [{"scientificName": name} for name in taxa]
+        metadata["taxonomic"] = taxa
     resources: list[dict[str, Any]] = [
         {
             "name": table,
@@ -222,7 +285,7 @@ async def write_package(
     media_event = {m.id: m.event_id for m in media}
     event_names = await repository.event_names(session, pid)
     observation_rows: list[dict[str, str]] = []
-    taxa: set[str] = set()
+    taxa: dict[str, uuid.UUID | None] = {}
     levels: set[str] = set()
     for o in observations:
         deployment_id = o.deployment_id or (
@@ -245,8 +308,8 @@ async def write_package(
             row["eventStart"] = row["eventEnd"] = render(captured[o.media_id], "datetime")
         if o.external_id is None and not row["classificationTimestamp"]:
             row["classificationTimestamp"] = render(o.classified_at, "datetime")
-        if o.scientific_name:
-            taxa.add(o.scientific_name)
+        if o.scientific_name and taxa.get(o.scientific_name) is None:
+            taxa[o.scientific_name] = o.taxon_id
         levels.add(o.observation_level)
         observation_rows.append(row)
     _write(folder, "observations", observation_rows)
@@ -255,7 +318,8 @@ async def write_package(
     points = [(p.latitude, p.longitude) for p in places.values()]
     # The package states the coarsest precision its coordinates have.
     precision = coordinates.view.precision if any(p.generalised for p in places.values()) else None
-    metadata = _metadata(project, points, deployments, sorted(taxa), levels, precision)
+    taxonomic = await _taxonomic(session, taxa)
+    metadata = _metadata(project, points, deployments, taxonomic, levels, precision)
     (folder / "datapackage.json").write_text(
         json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8"
     )

@@ -42,6 +42,7 @@ from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
 from wildlens.catalogue.exchange.problems import FileProblem
 from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
 from wildlens.catalogue.sequences.importing import group_imported
+from wildlens.catalogue.taxa.names import NameLinker, listed_taxa
 from wildlens.common.errors import Invalid
 from wildlens.common.storage import ObjectStore
 
@@ -275,6 +276,9 @@ async def import_package(
     observations = await repository.by_external_id_at_once(
         session, Observation, pid, {r["observationID"] for r in observation_rows}
     )
+    # Names are linked to taxa: the package's own list first, then the project's, the platform's.
+    names = NameLinker(session, pid)
+    await names.add_listed(listed_taxa(package.descriptor.get("taxonomic")))
     for row in observation_rows:
         observation = observations.get(row["observationID"])
         if observation is None:
@@ -297,6 +301,7 @@ async def import_package(
             observation.verified_by = observation.classified_by
             observation.verified_at = observation.classification_timestamp
         observation.category = (observation.scientific_name or observation.observation_type)[:50]
+        observation.taxon_id = await names.taxon_id(observation.scientific_name)
         session.add(observation)
     await session.flush()
 

@@ -33,6 +33,7 @@ from wildlens.catalogue.exchange.repository import by_external_id
 from wildlens.catalogue.models import Media, Observation, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
+from wildlens.catalogue.taxa.names import NameLinker
 from wildlens.common.errors import Invalid
 
 __all__ = ["import_coco"]
@@ -262,6 +263,8 @@ async def import_coco(
         _check_annotation(n, record, images, categories, seen, problems)
 
     pid = project.id
+    # A category's name is linked to a taxon: the project's first, then the platform's.
+    names = NameLinker(session, pid)
     places = SitePlaces(session, pid, "coco")
     by_location: dict[str, list[_Image]] = defaultdict(list)
     for image in images.values():
@@ -353,6 +356,7 @@ async def import_coco(
             else:
                 updated["observations"] += 1
             _fill(observation, record, media, categories, image)
+            observation.taxon_id = await names.taxon_id(observation.scientific_name)
             session.add(observation)
     await session.flush()
     # Images of one seq_id form one event per deployment; the others chain by the gap.

@@ -32,7 +32,8 @@ from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
 from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
 from wildlens.catalogue.exchange.repository import ProjectSnapshot
-from wildlens.catalogue.models import Deployment, Observation, Taxon
+from wildlens.catalogue.exchange.taxon_terms import authority_id, kingdoms
+from wildlens.catalogue.models import Deployment, Observation
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.repository import descendants
 
@@ -113,16 +114,6 @@ def _occurring(snapshot: ProjectSnapshot, ctx: ExportContext) -> list[Observatio
     ]
 
 
-def _name_id(taxon: Taxon | None) -> str:
-    if taxon is None:
-        return ""
-    if taxon.gbif_id:
-        return f"https://www.gbif.org/species/{taxon.gbif_id}"
-    if taxon.worms_id:
-        return f"urn:lsid:marinespecies.org:taxname:{taxon.worms_id}"
-    return ""
-
-
 def _place(d: Deployment, snapshot: ProjectSnapshot, ctx: ExportContext) -> dict[str, Any]:
     """The place terms of a deployment: its country where its location knows it (an ISO 3166
     country or subdivision code), and its coordinates exact or generalised by the privacy
@@ -151,6 +142,7 @@ async def write_archive(ctx: ExportContext) -> None:
     if missing:
         taxa.update(await repository.taxa_by_id(session, missing))
     by_name = {t.scientific_name: t for t in taxa.values()}
+    kingdom = await kingdoms(session, list(taxa))
 
     # Where each deployment was, as this export may show it; its events and occurrences say so.
     places = {d.id: _place(d, snapshot, ctx) for d in snapshot.deployments}
@@ -205,8 +197,9 @@ async def write_archive(ctx: ExportContext) -> None:
                 "occurrenceStatus": "present",
                 "individualCount": o.count if o.count is not None else 1,
                 "scientificName": o.scientific_name,
-                "scientificNameID": _name_id(taxon),
+                "scientificNameID": authority_id(taxon),
                 "taxonRank": taxon.rank if taxon else None,
+                "kingdom": kingdom.get(taxon.id) if taxon else None,
                 "vernacularName": (taxon.vernacular_names.get("en") if taxon else None),
                 "eventDate": event_date,
                 **places[deployment_id],
@@ -254,8 +247,9 @@ async def write_archive(ctx: ExportContext) -> None:
                     "occurrenceStatus": "absent",
                     "individualCount": 0,
                     "scientificName": t.scientific_name,
-                    "scientificNameID": _name_id(t),
+                    "scientificNameID": authority_id(t),
                     "taxonRank": t.rank,
+                    "kingdom": kingdom.get(t.id),
                     "vernacularName": t.vernacular_names.get("en"),
                     "eventDate": event_dates[_event_id(d)],
                     **places[d.id],

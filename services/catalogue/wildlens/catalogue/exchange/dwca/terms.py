@@ -37,6 +37,7 @@ OCCURRENCE_TERMS = [
     "scientificName",
     "scientificNameID",
     "taxonRank",
+    "kingdom",
     "vernacularName",
     "eventDate",
     # The place again on every occurrence (as its event gives it, generalised alike), so that

@@ -35,9 +35,10 @@ from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.coco.schema import parse_coco_datetime
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
-from wildlens.catalogue.models import LabelMapEntry, Media, Project, ProjectTaxon, Taxon
+from wildlens.catalogue.models import LabelMapEntry, Media, Project, ProjectTaxon
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
+from wildlens.catalogue.taxa.names import ListedTaxon, NameLinker
 from wildlens.catalogue.taxa.ranks import normalise_rank
 
 __all__ = ["KSO_FILES", "LABEL_MAP_MODEL", "import_kso"]
@@ -274,24 +275,6 @@ def _species(
     return species
 
 
-async def _taxon(
-    session: AsyncSession, scientific_name: str, rank: str, common_name: str
-) -> tuple[Taxon, bool]:
-    found = await repository.taxon_named(session, scientific_name)
-    if found is not None:
-        return found, False
-    taxon = Taxon(
-        external_id=f"kso:{scientific_name}"[:200],
-        rank=rank,
-        scientific_name=scientific_name[:300],
-        vernacular_names={"en": common_name},
-    )
-    taxon.refresh_search_text()
-    session.add(taxon)
-    await session.flush()
-    return taxon, True
-
-
 async def import_kso(
     session: AsyncSession,
     project: Project,
@@ -365,22 +348,38 @@ async def import_kso(
 
     expected = await repository.project_taxon_ids(session, pid)
     labels = await repository.label_map(session, pid, LABEL_MAP_MODEL)
-    for label, scientific_name, rank, _kingdom in species:
-        taxon, made = await _taxon(session, scientific_name, rank, label)
-        if made:
-            created["taxa"] += 1
-        if taxon.id not in expected:
-            session.add(ProjectTaxon(project_id=pid, taxon_id=taxon.id, added_by=imported_by))
-            expected.add(taxon.id)
+    # The species list is the file's own taxonomic list: its taxa are found in the tree by
+    # name or made, under their kingdom and (for a binomial) genus.
+    names = NameLinker(session, pid)
+    await names.add_listed(
+        [
+            ListedTaxon(
+                scientific_name=scientific_name,
+                rank=rank,
+                vernacular_names={"en": label},
+                lineage={"kingdom": kingdom} if kingdom else {},
+            )
+            for label, scientific_name, rank, kingdom in species
+        ]
+    )
+    if names.listed_created:
+        created["taxa"] += names.listed_created
+    for label, scientific_name, _rank, _kingdom in species:
+        taxon_id = await names.taxon_id(scientific_name)
+        if taxon_id is None:
+            continue  # a blank name: the species check reports it
+        if taxon_id not in expected:
+            session.add(ProjectTaxon(project_id=pid, taxon_id=taxon_id, added_by=imported_by))
+            expected.add(taxon_id)
             created["project_taxa"] += 1
         entry = labels.get(label)
         if entry is None:
             entry = LabelMapEntry(
-                project_id=pid, model_name=LABEL_MAP_MODEL, label=label[:200], taxon_id=taxon.id
+                project_id=pid, model_name=LABEL_MAP_MODEL, label=label[:200], taxon_id=taxon_id
             )
             created["label_map_entries"] += 1
-        elif entry.taxon_id != taxon.id:
-            entry.taxon_id = taxon.id
+        elif entry.taxon_id != taxon_id:
+            entry.taxon_id = taxon_id
             updated["label_map_entries"] += 1
         entry.updated_by = imported_by[:200]
         session.add(entry)

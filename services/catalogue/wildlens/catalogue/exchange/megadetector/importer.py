@@ -26,6 +26,7 @@ from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
 from wildlens.catalogue.sequences.importing import group_imported
+from wildlens.catalogue.taxa.names import NameLinker
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 
@@ -289,6 +290,8 @@ async def import_batch_results(
         runs.append((image, medium, run))
     # The runs are written before the observations that refer to them, in one flush each.
     await session.flush()
+    # A classification's name is linked to a taxon: the project's first, then the platform's.
+    names = NameLinker(session, project.id)
     for image, medium, run in runs:
         failure = run.failure
         for detection in image.get("detections") or []:
@@ -313,6 +316,7 @@ async def import_batch_results(
                 classified_at=analyzed_at,
                 classification_timestamp=analyzed_at,
             )
+            observation.taxon_id = await names.taxon_id(observation.scientific_name)
             session.add(observation)
             ranked = [
                 [classification_categories[str(c)], float(score)]
