@@ -296,3 +296,39 @@ async def test_a_kso_species_list_places_its_species_under_genus_and_kingdom(
         ("Gadus", "genus"),
         ("Animalia", "kingdom"),
     ]
+
+
+async def test_an_import_adds_taxa_to_the_shared_tree_but_never_changes_them(
+    tmp_path: Path, wl: RunningPlatform, admin: str
+) -> None:
+    """The tree is every project's: a second project's package that names the heron under the
+    same authority id with other common names links to it as it is."""
+    first = await _new_project(wl, admin)
+    await ok(await _import(wl, admin, first, zip_folder(EXAMPLE)), 200)
+    heron = next(o for o in await observations(wl, first) if o.scientific_name == "Ardea cinerea")
+    before = await taxon(wl, admin, heron.taxon_id)
+
+    folder = tmp_path / "hostile"
+    shutil.copytree(EXAMPLE, folder)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    for entry in descriptor["taxonomic"]:
+        if entry["scientificName"] == "Ardea cinerea":
+            entry["vernacularNames"] = {"eng": "red fox", "fra": "renard"}
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    second = await _new_project(wl, admin)
+    await ok(await _import(wl, admin, second, zip_folder(folder)), 200)
+
+    linked = {o.taxon_id for o in await observations(wl, second)}
+    assert heron.taxon_id in linked
+    assert await taxon(wl, admin, heron.taxon_id) == before
+
+
+async def test_a_name_with_a_nul_or_only_spaces_is_refused(wl: RunningPlatform, admin: str) -> None:
+    pid = await _new_project(wl, admin)
+    url = f"/v1/projects/{pid}/taxa/unresolved"
+    for name in ("Vos%00", "%20%20", "Vos%0A"):
+        response = await wl.client.put(
+            f"{url}/{name}", json={"taxon_id": str(uuid.uuid4())}, headers=bearer(admin)
+        )
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["fields"][0]["location"] == ["path", "name"]

@@ -109,14 +109,10 @@ class NameLinker:
         for item in sorted(listed, key=lambda t: len(t.scientific_name.split())):
             name = item.scientific_name.strip()[:300]
             taxon = by_authority.get(item.authority_id[:200]) if item.authority_id else None
-            if taxon is not None:
-                # Ours from an earlier import: the list's vernacular names are added.
-                merged = {**taxon.vernacular_names, **item.vernacular_names}
-                if merged != taxon.vernacular_names:
-                    taxon.vernacular_names = merged
-                    taxon.refresh_search_text()
-                    session.add(taxon)
-            else:
+            # A taxon the tree already has is linked as it is: the tree is shared by every
+            # project, and only platform admins edit it (an import may add taxa, not change
+            # them).
+            if taxon is None:
                 taxon = await _named(session, name)
             if taxon is None:
                 binomial = _BINOMIAL.match(name)
@@ -154,15 +150,14 @@ class NameLinker:
             return self._listed[name]
         if taxon is None:
             taxon = await _named(self._session, name, rank)
-            if taxon is not None and taxon.external_id.startswith(_MADE):
-                self._made[name] = taxon
         if taxon is None:
             taxon = Taxon(external_id=f"{_MADE}{name}"[:200], rank=rank, scientific_name=name)
             taxon.refresh_search_text()
             self._made[name] = taxon
             self.created += 1
         if name in self._made:
-            # A taxon made here or made up offline learns its place when an entry names it.
+            # A taxon this import made learns its place when an entry names it (one the tree
+            # already had keeps its own: the tree is shared).
             if taxon.parent_id is None and parent is not None and parent != taxon.id:
                 taxon.parent_id = parent
             self._session.add(taxon)

@@ -22,6 +22,7 @@ from wildlens.catalogue.taxa.schemas import (
     ProjectTaxaUpdate,
     UnresolvedNames,
 )
+from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.http import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["taxonomy"], responses=ERROR_RESPONSES)
@@ -84,6 +85,19 @@ async def map_unresolved_name(
     """Map an imported name to a taxon: later imports use it, and past observations that
     carry the name are linked to the taxon, without alerts as they are no new sightings
     (managers)."""
+    # Printable text with something besides spaces: a NUL or a control character is no name
+    # (and a schema pattern cannot say so: the validator stops reading at a NUL).
+    if not name.isprintable() or not name.strip():
+        raise Invalid(
+            "a name is printable text",
+            fields=[
+                FieldError(
+                    location=["path", "name"],
+                    message="a name is printable text, not only spaces",
+                    type="value_error",
+                )
+            ],
+        )
     return await service.map_name(
         session, access.project.id, name, body.taxon_id, access.principal.subject
     )

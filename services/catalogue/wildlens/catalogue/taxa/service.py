@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
@@ -26,7 +27,7 @@ from wildlens.catalogue.taxa.schemas import (
     UnresolvedNames,
 )
 from wildlens.common.db import utcnow
-from wildlens.common.errors import FieldError, Invalid, NotFound
+from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
 
@@ -223,6 +224,11 @@ async def map_name(
         )
     entry.taxon_id, entry.updated_by, entry.updated_at = taxon.id, actor[:200], utcnow()
     session.add(entry)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Mapped by a concurrent request between the look-up and the insert.
+        raise Conflict(f"{name!r} was mapped meanwhile; read it again and retry") from exc
     relinked = await repository.relink_name(session, project_id, name, taxon.id, previous)
     return NameMapped(
         name=name,
