@@ -145,12 +145,16 @@ async def event_bounds(
 
 
 async def neighbour_events(session: AsyncSession, media: Media, gap: timedelta) -> list[uuid.UUID]:
-    """The events of the deployment's other media captured within ``gap`` of ``media``."""
+    """The platform's own events of the deployment's other media captured within ``gap`` of
+    ``media``: a sequence an import named stays as its source made it (an upload beside it
+    neither joins it nor merges two of them)."""
     assert media.captured_at is not None
     moment = media.captured_at
     rows = await session.exec(
         select(Media.event_id)
+        .join(Event, col(Event.id) == col(Media.event_id))
         .where(
+            col(Event.external_id).is_(None),
             Media.deployment_id == media.deployment_id,
             col(Media.captured_at) >= moment - gap,
             col(Media.captured_at) <= moment + gap,

@@ -37,7 +37,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
+from wildlens.catalogue.models import Deployment, Media, Observation, Sequence, Taxon
 from wildlens.catalogue.queries.filters import Filters, observation_conditions
 from wildlens.catalogue.statistics.params import Scope
 
@@ -158,8 +158,14 @@ def _observations(project_id: uuid.UUID, s: Scope) -> Any:
     machine = col(Observation.classification_method) == "machine"
     # Imports store a missing eventID as "", not NULL.
     imported_event = (func.nullif(col(Observation.event_external_id), ""), "event:")
+    # A medium's observations without an eventID of their own (the machine's, say) belong to
+    # the sequence its event is: under the id an import gave that event, so that they and the
+    # imported observations of the same sequence make one record, not two.
     media_sequence = _sequence(
-        imported_event, (col(Media.event_id), "catalogue:"), (col(Media.id), "media:")
+        imported_event,
+        (func.nullif(col(Sequence.external_id), ""), "event:"),
+        (col(Media.event_id), "catalogue:"),
+        (col(Media.id), "media:"),
     )
     event_sequence = _sequence(imported_event, (col(Observation.id), "observation:"))
     # (time, deployment, which observations, sequence, part, level): a person's media-level
@@ -204,7 +210,9 @@ def _observations(project_id: uuid.UUID, s: Scope) -> Any:
             func.coalesce(col(Observation.count), 1).label("individuals"),
         ).select_from(Observation)
         if at is media_at:
-            query = query.join(Media, col(Observation.media_id) == col(Media.id))
+            query = query.join(Media, col(Observation.media_id) == col(Media.id)).join(
+                Sequence, col(Sequence.id) == col(Media.event_id), isouter=True
+            )
         branches.append(
             query.join(Deployment, col(Deployment.id) == deployment_id)
             .join(Taxon, col(Taxon.id) == col(Observation.taxon_id), isouter=True)
