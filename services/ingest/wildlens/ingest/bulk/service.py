@@ -436,8 +436,10 @@ async def upload_progress(
     *,
     states: Sequence[FileState] | None,
 ) -> UploadProgress:
-    # Listed before the transaction: no connection waits on object storage. Nothing of it
-    # is answered unless the caller may see the upload.
+    # The caller's access first (a stranger's guess touches no storage), then the staged
+    # files listed with no transaction open, so no connection waits on object storage.
+    async with database.transaction() as session:
+        require_access(principal, await repository.get_upload(session, upload_id), write=False)
     staged = await _staged(store, upload_id)
     async with database.transaction() as session:
         upload = require_access(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func
+from sqlalchemy import Table, delete, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -23,10 +23,10 @@ __all__ = [
     "drop_expired_keys",
     "find_key",
     "find_medium",
-    "forget_medium",
     "holders",
     "record_key",
     "record_medium",
+    "touch_medium",
 ]
 
 _MEDIA: Table = IngestedMedia.__table__  # type: ignore[attr-defined]
@@ -57,8 +57,15 @@ async def record_medium(session: AsyncSession, medium: IngestedMedia) -> bool:
     return await _insert_if_absent(session, _MEDIA, medium)
 
 
-async def forget_medium(session: AsyncSession, media_id: uuid.UUID) -> None:
-    await session.exec(delete(IngestedMedia).where(col(IngestedMedia.id) == media_id))
+async def touch_medium(session: AsyncSession, media_id: uuid.UUID) -> None:
+    """A write that changes nothing: it makes the transaction SQLite's one writer before it
+    looks (what ``hold_content`` needs there), and leaves a medium whose commit went through
+    despite an error where it is."""
+    await session.exec(
+        update(IngestedMedia)
+        .where(col(IngestedMedia.id) == media_id)
+        .values(sha256=IngestedMedia.sha256)
+    )
 
 
 async def holders(session: AsyncSession, sha256: str) -> int:

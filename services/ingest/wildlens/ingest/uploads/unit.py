@@ -76,7 +76,9 @@ async def _release(database: Database, store: ObjectStore, original: StoredOrigi
             # Takes turns with a concurrent upload or removal of the same bytes (``objects``);
             # on SQLite the write before the look is what takes turns.
             await hold_content(session, original.sha256)
-            await repository.forget_medium(session, original.media_id)
+            # A medium whose commit reached the database although the unit saw an error is
+            # kept, and with it its original.
+            await repository.touch_medium(session, original.media_id)
             if await repository.holders(session, original.sha256) == 0:
                 await store.delete(original.key)
     except Exception as exc:
