@@ -148,10 +148,6 @@ class ServiceContext:
         life of the context (in-process where ``service`` runs here, else over HTTP)."""
         return self.service_clients.client(service)
 
-    async def stage(self, session: AsyncSession, payloads: Sequence[Message]) -> list[Envelope]:
-        """Put events in the outbox inside ``session``'s transaction; they go out after commit."""
-        return await self.service_bus.stage(session, payloads)
-
     async def publish(self, payloads: Sequence[Message]) -> None:
         """Publish directly, for services with nothing durable to commit first."""
         await self.service_bus.publish(payloads)

@@ -34,8 +34,9 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        # Not a picture, or its header runs past what was read so far.
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        # Not a picture, its header runs past what was read so far, or it claims more pixels
+        # than Pillow will open: no size, and the export goes on.
         return None
 
 

@@ -104,6 +104,10 @@ async def write_batch_results(ctx: ExportContext) -> None:
 
     images: list[dict[str, Any]] = []
     for media_id, medium in media.items():
+        if not ctx.coordinates.shows(media_id):
+            # Media the export hides (people, in a public export) are left out, as every
+            # exporter leaves them.
+            continue
         run = runs.get(media_id)
         imported = loose.get(media_id, [])
         if run is None and not imported:
