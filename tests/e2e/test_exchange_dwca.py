@@ -21,6 +21,7 @@ from lxml import etree
 
 from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
 from tests.e2e.test_exchange_megadetector import import_results, results
+from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE
 from tests.support.platform import RunningPlatform
@@ -108,16 +109,7 @@ async def test_the_archive_describes_itself_and_records_absences(
     wl: RunningPlatform, admin: str, tmp_path: Path
 ) -> None:
     h = bearer(admin)
-    await ok(
-        await wl.client.post(
-            "/v1/taxa/import",
-            files={"file": ("taxa.csv", TAXA_CSV.encode(), "text/csv")},
-            headers=h,
-        ),
-        200,
-    )
-    page = await ok(await wl.client.get("/v1/taxa?limit=100", headers=h), 200)
-    taxa = {t["scientific_name"]: t["id"] for t in page["items"]}
+    taxa = await import_tree(wl.client, admin, TAXA_CSV)
     pid = await new_project(wl, admin, "MICA for GBIF")
     await import_example(wl, admin, pid)
     expected = ["Anas", "Ardea cinerea", "Vulpes vulpes"]

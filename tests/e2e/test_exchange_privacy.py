@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
 from tests.e2e.test_exchange_dwca import tab_separated
+from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok
 from tests.support.platform import RunningPlatform
 from wildlens.common.auth import TokenIssuer, load_keyring
@@ -40,16 +41,7 @@ async def test_sensitive_places_are_generalised_in_every_export(
     wl: RunningPlatform, settings: Settings, admin: str
 ) -> None:
     h = bearer(admin)
-    await ok(
-        await wl.client.post(
-            "/v1/taxa/import",
-            files={"file": ("taxa.csv", TAXA_CSV.encode(), "text/csv")},
-            headers=h,
-        ),
-        200,
-    )
-    page = await ok(await wl.client.get("/v1/taxa?limit=100", headers=h), 200)
-    family = next(t["id"] for t in page["items"] if t["scientific_name"] == "Mustelidae")
+    family = (await import_tree(wl.client, admin, TAXA_CSV))["Mustelidae"]
     pid = await new_project(wl, admin, "MICA")
     await import_example(wl, admin, pid)
     await ok(
