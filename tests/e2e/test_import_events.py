@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlalchemy import delete, update
-from sqlmodel import col
+from sqlmodel import col, select
 
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE, zip_folder
@@ -347,3 +347,35 @@ async def test_kso_movies_form_events_by_the_gap(wl: RunningPlatform, admin: str
         {"a.mp4", "b.mp4"},
         {"c.mp4"},
     ]
+
+
+async def test_a_package_classified_by_event_only_puts_each_event_s_media_in_it(
+    tmp_path: Path, wl: RunningPlatform, admin: str
+) -> None:
+    # Camtrap DP 1.0 media carry no eventID: without media-level observations, only the
+    # event-level observation's span (at its deployment) says which photos it covers.
+    folder = tmp_path / "package"
+    shutil.copytree(EXAMPLE, folder)
+    rows = [r for r in _table(folder, "observations") if r["observationLevel"] == "event"]
+    with (folder / "observations.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    pid = await _project(wl, admin)
+    await _import_camtrapdp(wl, admin, pid, folder)
+
+    ctx = wl.platform.contexts["catalogue"]
+    async with ctx.db.transaction() as session:
+        (mallard,) = await session.exec(
+            select(Sequence).where(
+                Sequence.project_id == uuid.UUID(pid), Sequence.external_id == MALLARD
+            )
+        )
+        members = await session.exec(select(Media.filename).where(Media.event_id == mallard.id))
+        assert set(members) == _mallard_files()
+        named = await session.exec(
+            select(Sequence.external_id).where(Sequence.project_id == uuid.UUID(pid))
+        )
+        # Every event the observations name, and each once.
+        assert {e for e in named if e} == {r["eventID"] for r in rows}

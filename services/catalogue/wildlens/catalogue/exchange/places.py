@@ -3,7 +3,8 @@
 Formats other than Camtrap DP know sites but not deployments; an import makes one
 deployment per site (with the camera that has no serial, as Camtrap DP imports do for
 deployments without a camera id) spanning the records it brings, and widens it when a later
-import brings more.
+import brings more. Where the project already has a deployment at the site over that time,
+one it made itself, that is the deployment (``exchange.matching``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.exchange import repository
+from wildlens.catalogue.exchange.matching import Matches, MatchRule, overlaps
 from wildlens.catalogue.models import Deployment, Device, Location
 
 __all__ = ["SitePlaces"]
@@ -28,6 +30,7 @@ class SitePlaces:
         # Deployments made by one format carry its name in their external id.
         self.prefix = prefix
         self.created: dict[str, int] = {}
+        self.matches = Matches()
 
     def _count(self, table: str) -> None:
         self.created[table] = self.created.get(table, 0) + 1
@@ -81,6 +84,9 @@ class SitePlaces:
             self.session, self.project_id, external
         )
         if deployment is None:
+            deployment = await self._made_here(location, start, end, external)
+            if deployment is not None:
+                return deployment
             device = await self._camera(serial)
             deployment = Deployment(
                 project_id=self.project_id,
@@ -96,6 +102,27 @@ class SitePlaces:
             deployment.start = min(deployment.start, start)
             deployment.end = max(deployment.end or end, end)
             deployment.utc_offset = utc_offset
+        self.session.add(deployment)
+        await self.session.flush()
+        return deployment
+
+    async def _made_here(
+        self, location: Location, start: datetime, end: datetime, external: str
+    ) -> Deployment | None:
+        """The deployment the project made at ``location`` over ``start``-``end``, widened to
+        cover it; its camera and clock stay as they are."""
+        during = [
+            d
+            for d in await repository.deployments_by_start(self.session, self.project_id)
+            if d.location_id == location.id and d.external_id is None and overlaps(d, start, end)
+        ]
+        deployment = self.matches.first_free(during, external)
+        if deployment is None:
+            return None
+        self.matches.add("deployments", deployment, external, MatchRule.LOCATION_AND_SPAN)
+        deployment.start = min(deployment.start, start)
+        if deployment.end is not None:
+            deployment.end = max(deployment.end, end)
         self.session.add(deployment)
         await self.session.flush()
         return deployment

@@ -15,6 +15,7 @@ re-derive both from EXIF and split the import over several transactions.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import csv
 import hashlib
 import json
@@ -22,6 +23,7 @@ import mimetypes
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,9 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
     parse,
     parse_datetime,
 )
+from wildlens.catalogue.exchange.camtrapdp.matching import find_existing
 from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
+from wildlens.catalogue.exchange.matching import ImportMatch, MatchRule
 from wildlens.catalogue.exchange.problems import FileProblem
 from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
 from wildlens.catalogue.sequences.importing import group_imported
@@ -49,6 +53,7 @@ from wildlens.common.storage import ObjectStore
 __all__ = ["CAMTRAP_TABLES", "ImportSummary", "import_package"]
 
 CAMTRAP_TABLES = ("deployments", "media", "observations")
+MERGED_BY_RULE = frozenset({MatchRule.CAMERA_AND_SPAN, MatchRule.SAME_MEDIA})
 _TIMESTAMPS = {
     "deployments": ("deploymentStart", "deploymentEnd"),
     "media": ("timestamp",),
@@ -64,6 +69,8 @@ class ImportSummary(BaseModel):
     # Records the file had that were already there exactly so.
     unchanged: dict[str, int] = {}
     media_files_stored: int
+    # Records found to be ones the project had, other than by their id in an earlier import.
+    matches: list[ImportMatch] = []
 
 
 @dataclass
@@ -136,12 +143,57 @@ def _clock(deployment_row: dict[str, str], media_rows: list[dict[str, str]]) -> 
     return offsets.most_common(1)[0][0]
 
 
-def _hash(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest(), path.stat().st_size
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    sha256: str
+    size: int
+
+
+def _files(folder: Path, media_rows: list[dict[str, str]]) -> dict[str, _File]:
+    """The files the package brings, by media id: those its relative paths name."""
+    root = folder.resolve()
+    found: dict[str, _File] = {}
+    for row in media_rows:
+        local = (root / row["filePath"]).resolve()
+        if "://" in row["filePath"] or not local.is_relative_to(root) or not local.is_file():
+            continue
+        digest = hashlib.sha256()
+        with local.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        found[row["mediaID"]] = _File(local, digest.hexdigest(), local.stat().st_size)
+    return found
+
+
+def _events_by_span(
+    media_rows: list[dict[str, str]],
+    observation_rows: list[dict[str, str]],
+    known: dict[str, str],
+) -> dict[str, str]:
+    """Media id → the eventID of the event-level observation whose span (eventStart to
+    eventEnd, at its deployment) holds the medium's timestamp, for media ``known`` lacks."""
+    times: dict[str, list[tuple[datetime, str]]] = {}
+    for m in media_rows:
+        if m["mediaID"] not in known:
+            stamp = parse_datetime(m["timestamp"])
+            times.setdefault(m["deploymentID"], []).append((stamp, m["mediaID"]))
+    for stamps in times.values():
+        stamps.sort()
+    found: dict[str, str] = {}
+    for row in observation_rows:
+        stamps = times.get(row["deploymentID"], [])
+        if row.get("mediaID") or not row.get("eventID") or not stamps:
+            continue
+        if not row.get("eventStart") or not row.get("eventEnd"):
+            continue
+        start, end = parse_datetime(row["eventStart"]), parse_datetime(row["eventEnd"])
+        first = bisect.bisect_left(stamps, start, key=lambda s: s[0])
+        for stamp, media_id in stamps[first:]:
+            if stamp > end:
+                break
+            found.setdefault(media_id, row["eventID"])
+    return found
 
 
 async def import_package(
@@ -175,6 +227,14 @@ async def import_package(
     for m in media_rows:
         media_by_deployment.setdefault(m["deploymentID"], []).append(m)
 
+    # The files the package brings, hashed first: their content finds the media (and through
+    # them the deployments) the project already has.
+    files = await asyncio.to_thread(_files, package.folder, media_rows)
+    existing = await find_existing(
+        session, pid, deployment_rows, media_rows, {m: f.sha256 for m, f in files.items()}
+    )
+    deployments = existing.deployments
+
     # Locations: by locationID, else by name and coordinates.
     locations = await repository.by_external_id_at_once(
         session, Location, pid, {r["locationID"] for r in deployment_rows if r.get("locationID")}
@@ -184,9 +244,6 @@ async def import_package(
         for loc in await repository.unnamed_locations(session, pid)
     }
     devices = {d.serial: d for d in await repository.project_devices(session, pid)}
-    deployments = await repository.by_external_id_at_once(
-        session, Deployment, pid, {r["deploymentID"] for r in deployment_rows}
-    )
     for row in deployment_rows:
         lat, lon = float(row["latitude"]), float(row["longitude"])
         name = row.get("locationName") or row.get("locationID") or f"{lat}, {lon}"
@@ -203,43 +260,49 @@ async def import_package(
         location.name, location.latitude, location.longitude = name, lat, lon
         session.add(location)
 
-        # A camera per cameraID; deployments without one share the camera with no serial.
-        serial = row.get("cameraID") or ""
-        device = devices.get(serial)
-        if device is None:
-            device = devices[serial] = Device(project_id=pid, serial=serial)
-            created["devices"] += 1
-        if row.get("cameraModel"):
-            device.model = row["cameraModel"]
-        session.add(device)
+        start = parse(row["deploymentStart"], "datetime")
+        end = parse(row["deploymentEnd"], "datetime")
+        deployment = deployments.get(row["deploymentID"])
+        # A deployment the project made itself, found by its camera or its photos, keeps its
+        # camera (its gateway's token and its uploads name it) and grows to cover both spans.
+        merged = existing.rule("deployments", row["deploymentID"]) in MERGED_BY_RULE
+        if not merged:
+            # A camera per cameraID; deployments without one share the camera with no serial.
+            serial = row.get("cameraID") or ""
+            device = devices.get(serial)
+            if device is None:
+                device = devices[serial] = Device(project_id=pid, serial=serial)
+                created["devices"] += 1
+            if row.get("cameraModel"):
+                device.model = row["cameraModel"]
+            session.add(device)
         await session.flush()
 
-        deployment = deployments.get(row["deploymentID"])
         if deployment is None:
             deployment = Deployment(
-                project_id=pid,
-                location_id=location.id,
-                device_id=device.id,
-                start=parse(row["deploymentStart"], "datetime"),
+                project_id=pid, location_id=location.id, device_id=device.id, start=start
             )
             deployment.external_id = row["deploymentID"]
             deployments[row["deploymentID"]] = deployment
             created["deployments"] += 1
         else:
             updated["deployments"] += 1
-        deployment.location_id, deployment.device_id = location.id, device.id
-        deployment.start = parse(row["deploymentStart"], "datetime")
-        deployment.end = parse(row["deploymentEnd"], "datetime")
+        deployment.location_id = location.id
+        if merged:
+            start = min(start, deployment.start)
+            end = None if end is None or deployment.end is None else max(end, deployment.end)
+        else:
+            deployment.device_id = device.id
+        deployment.start, deployment.end = start, end
         deployment.utc_offset = _clock(row, media_by_deployment.get(row["deploymentID"], []))
         _assign(deployment, row, DEPLOYMENT_FIELDS)
         session.add(deployment)
     await session.flush()
 
-    media_by_id = await repository.by_external_id_at_once(
-        session, Media, pid, {r["mediaID"] for r in media_rows}
-    )
+    media_by_id = existing.media
+    # Deployments media were taken out of, to be regrouped without them.
+    left: set[uuid.UUID] = set()
     stored = 0
-    root = package.folder.resolve()
     for row in media_rows:
         deployment = deployments[row["deploymentID"]]
         media = media_by_id.get(row["mediaID"])
@@ -252,6 +315,8 @@ async def import_package(
             created["media"] += 1
         else:
             updated["media"] += 1
+            if media.deployment_id not in (None, deployment.id):
+                left.add(media.deployment_id)
         media.deployment_id, media.device_id = deployment.id, deployment.device_id
         media.captured_at = parse(row["timestamp"], "datetime")
         media.captured_at_source = "camtrap-dp"
@@ -259,16 +324,15 @@ async def import_package(
         media.file_path = row["filePath"]
         media.kind = "video" if row["fileMediatype"].startswith("video/") else "image"
         _assign(media, row, MEDIA_FIELDS)
-        local = (root / row["filePath"]).resolve()
-        if "://" not in row["filePath"] and local.is_relative_to(root) and local.is_file():
-            sha256, size = await asyncio.to_thread(_hash, local)
-            extension = local.suffix.lower().lstrip(".") or (
+        file = files.get(row["mediaID"])
+        if file is not None and not (media.sha256 == file.sha256 and media.object_key):
+            extension = file.path.suffix.lower().lstrip(".") or (
                 (mimetypes.guess_extension(media.content_type) or ".bin").lstrip(".")
             )
-            key = f"media/{sha256[:2]}/{sha256}.{extension}"
+            key = f"media/{file.sha256[:2]}/{file.sha256}.{extension}"
             if not await store.exists(key):
-                await store.put_file(key, local, media.content_type)
-            media.sha256, media.object_key, media.size_bytes = sha256, key, size
+                await store.put_file(key, file.path, media.content_type)
+            media.sha256, media.object_key, media.size_bytes = file.sha256, key, file.size
             stored += 1
         session.add(media)
     await session.flush()
@@ -306,19 +370,28 @@ async def import_package(
     await session.flush()
 
     # The package's sequences become events: a medium's eventID is its own column where the
-    # package has one (older versions), else that of its media-level observations.
+    # package has one (older versions), else that of its media-level observations, else that
+    # of the event-level observation whose span holds it (a package classified by event only).
     sequence_of = {m["mediaID"]: m["eventID"] for m in media_rows if m.get("eventID")}
     for row in observation_rows:
         if row.get("mediaID") and row.get("eventID"):
             sequence_of.setdefault(row["mediaID"], row["eventID"])
+    sequence_of |= _events_by_span(media_rows, observation_rows, sequence_of)
     named: dict[uuid.UUID, dict[uuid.UUID, str]] = {d.id: {} for d in deployments.values()}
     for media_ref, event_ref in sequence_of.items():
         medium = media_by_id.get(media_ref)
         if medium is not None and medium.deployment_id is not None:
             named[medium.deployment_id][medium.id] = event_ref
     # Event-level observations keep their eventID, now the external id of their event in
-    # the same deployment.
+    # the same deployment; deployments that gave up media are grouped again without them.
+    for deployment_id in left - named.keys():
+        named[deployment_id] = {}
     for deployment_id, media_events in named.items():
         await group_imported(session, pid, deployment_id, media_events)
     await session.flush()
-    return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=stored)
+    return ImportSummary(
+        created=dict(created),
+        updated=dict(updated),
+        media_files_stored=stored,
+        matches=existing.matches.found,
+    )

@@ -27,10 +27,11 @@ from wildlens.catalogue.exchange.boxes import to_relative
 from wildlens.catalogue.exchange.camtrapdp.fields import offset_text
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.coco.schema import observation_kind, parse_coco_datetime
+from wildlens.catalogue.exchange.matching import MatchRule
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
-from wildlens.catalogue.exchange.repository import by_external_id
-from wildlens.catalogue.models import Media, Observation, Project
+from wildlens.catalogue.exchange.repository import by_external_id, media_named_in
+from wildlens.catalogue.models import Deployment, Media, Observation, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker
@@ -304,8 +305,15 @@ async def import_coco(
         deployment = (
             await places.deployment(location, min(times), max(times), offset) if times else None
         )
+        already = await _media_taken_then(session, deployment, members)
         for image in members:
             media = existing_media.get(image.key)
+            if media is None and deployment is not None:
+                # A photo the project has (uploaded, say): same deployment, time and name.
+                key = (image.captured_at, _file_name(image))
+                media = places.matches.first_free(already.get(key, []), image.key)
+                if media is not None:
+                    places.matches.add("media", media, image.key, MatchRule.DEPLOYMENT_TIME_NAME)
             if media is None:
                 media = Media(
                     id=uuid.uuid4(), project_id=pid, sha256="", object_key="", content_type=""
@@ -319,7 +327,7 @@ async def import_coco(
             # A file that lives elsewhere is recorded by its URL, as Camtrap DP media are;
             # its name in the data set's folder stays with the COCO fields below.
             media.file_path = (url if isinstance(url, str) and "://" in url else file_name)[:1000]
-            media.filename = PurePosixPath(file_name.replace("\\", "/")).name[:300]
+            media.filename = _file_name(image)
             media.content_type = mimetypes.guess_type(file_name)[0] or "image/jpeg"
             media.kind = "video" if media.content_type.startswith("video/") else "image"
             media.width, media.height = image.width, image.height
@@ -372,7 +380,29 @@ async def import_coco(
         await group_imported(session, pid, deployment_id, media_events)
     for table, n in places.created.items():
         created[table] += n
-    return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=0)
+    return ImportSummary(
+        created=dict(created),
+        updated=dict(updated),
+        media_files_stored=0,
+        matches=places.matches.found,
+    )
+
+
+def _file_name(image: _Image) -> str:
+    return PurePosixPath(str(image.record["file_name"]).replace("\\", "/")).name[:300]
+
+
+async def _media_taken_then(
+    session: AsyncSession, deployment: Deployment | None, images: list[_Image]
+) -> dict[tuple[datetime | None, str], list[Media]]:
+    """The deployment's media named as one of ``images``, by capture time and file name."""
+    if deployment is None:
+        return {}
+    found: dict[tuple[datetime | None, str], list[Media]] = defaultdict(list)
+    named = await media_named_in(session, [deployment.id], (_file_name(i) for i in images))
+    for medium in named:
+        found[(medium.captured_at, medium.filename)].append(medium)
+    return found
 
 
 def _fill(

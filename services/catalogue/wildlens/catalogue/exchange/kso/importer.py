@@ -389,4 +389,9 @@ async def import_kso(
         await group_imported(session, pid, deployment_id, {})
     for table, n in places.created.items():
         created[table] += n
-    return ImportSummary(created=dict(created), updated=dict(updated), media_files_stored=0)
+    return ImportSummary(
+        created=dict(created),
+        updated=dict(updated),
+        media_files_stored=0,
+        matches=places.matches.found,
+    )

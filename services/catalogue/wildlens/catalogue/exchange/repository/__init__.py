@@ -28,6 +28,7 @@ from wildlens.catalogue.exchange.repository.external_ids import (
     CHUNK,
     by_external_id,
     by_external_id_at_once,
+    by_platform_id,
 )
 from wildlens.catalogue.exchange.repository.places import (
     camera,
@@ -43,6 +44,8 @@ from wildlens.catalogue.exchange.repository.records import (
     event_names,
     media_by_capture_time,
     media_ids,
+    media_named_in,
+    media_with_hashes,
     media_with_paths_or_names,
     observations_by_event_start,
 )
@@ -61,6 +64,7 @@ __all__ = [
     "ProjectSnapshot",
     "by_external_id",
     "by_external_id_at_once",
+    "by_platform_id",
     "camera",
     "claimable_jobs",
     "deployed_media",
@@ -77,6 +81,8 @@ __all__ = [
     "machine_boxes_without_run",
     "media_by_capture_time",
     "media_ids",
+    "media_named_in",
+    "media_with_hashes",
     "media_with_paths_or_names",
     "media_with_results",
     "observations_by_event_start",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["CHUNK", "by_external_id", "by_external_id_at_once"]
+__all__ = ["CHUNK", "by_external_id", "by_external_id_at_once", "by_platform_id"]
 
 # Values per IN list: well inside every database's limit on bound parameters.
 CHUNK = 500
@@ -43,3 +43,20 @@ async def by_external_id_at_once(
         select(model).where(model.project_id == project_id, col(model.external_id).in_(ids))
     )
     return {row.external_id: row for row in found}
+
+
+async def by_platform_id(
+    session: AsyncSession, model: Any, project_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """``model`` rows of the project whose own id is one of ``ids`` (a file the platform
+    exported names its rows so)."""
+    wanted = sorted(set(ids))
+    found: dict[uuid.UUID, Any] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = await session.exec(
+            select(model).where(
+                model.project_id == project_id, col(model.id).in_(wanted[start : start + CHUNK])
+            )
+        )
+        found.update((row.id, row) for row in rows)
+    return found

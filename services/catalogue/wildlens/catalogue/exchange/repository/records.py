@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlmodel import col, or_, select
@@ -18,6 +18,8 @@ __all__ = [
     "event_names",
     "media_by_capture_time",
     "media_ids",
+    "media_named_in",
+    "media_with_hashes",
     "media_with_paths_or_names",
     "observations_by_event_start",
 ]
@@ -84,3 +86,40 @@ async def observations_by_event_start(
             .order_by(col(Observation.event_start), col(Observation.id))
         )
     )
+
+
+async def media_with_hashes(
+    session: AsyncSession, project_id: uuid.UUID, hashes: Iterable[str]
+) -> dict[str, list[Media]]:
+    """The project's media whose content hash is one of ``hashes``, by hash, oldest first."""
+    wanted = sorted(set(hashes))
+    found: dict[str, list[Media]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = await session.exec(
+            select(Media)
+            .where(
+                Media.project_id == project_id, col(Media.sha256).in_(wanted[start : start + CHUNK])
+            )
+            .order_by(col(Media.recorded_at), col(Media.id))
+        )
+        for medium in rows:
+            found.setdefault(medium.sha256, []).append(medium)
+    return found
+
+
+async def media_named_in(
+    session: AsyncSession, deployment_ids: Iterable[uuid.UUID], names: Iterable[str]
+) -> list[Media]:
+    """The media of ``deployment_ids`` whose file name is one of ``names``."""
+    deployments, wanted = sorted(set(deployment_ids)), sorted(set(names))
+    if not deployments:
+        return []
+    found: list[Media] = []
+    for start in range(0, len(wanted), CHUNK):
+        found += await session.exec(
+            select(Media).where(
+                col(Media.deployment_id).in_(deployments),
+                col(Media.filename).in_(wanted[start : start + CHUNK]),
+            )
+        )
+    return found
