@@ -280,7 +280,8 @@ async def test_a_project_of_its_own_publishes_its_country_place_and_citation(
         201,
     )
     pid = created["id"]
-    # One location knows its country (a subdivision code), the other does not.
+    # One location knows its country (a subdivision code), the others do not: one lies in
+    # Belgium, the other far out at sea.
     await ok(
         await wl.client.post(
             f"/v1/projects/{pid}/locations",
@@ -301,11 +302,20 @@ async def test_a_project_of_its_own_publishes_its_country_place_and_citation(
                 "longitude": 4.5,
                 **image,
             },
+            {
+                "id": 3,
+                "file_name": "c.jpg",
+                "location": "buoy",
+                "latitude": 0.5,
+                "longitude": -30.5,
+                **image,
+            },
         ],
         "categories": [{"id": 1, "name": "Ardea cinerea"}],
         "annotations": [
             {"id": "a1", "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20]},
             {"id": "a2", "image_id": 2, "category_id": 1, "bbox": [10, 10, 20, 20]},
+            {"id": "a3", "image_id": 3, "category_id": 1, "bbox": [10, 10, 20, 20]},
         ],
     }
     await ok(await import_coco(wl, admin, pid, document), 200)
@@ -316,10 +326,11 @@ async def test_a_project_of_its_own_publishes_its_country_place_and_citation(
         read_back = read_with_dwca_reader(archive, tmp_path)
 
     places = {(o["countryCode"], o["decimalLatitude"], o["decimalLongitude"]) for o in occurrences}
-    assert places == {("BE", "51.05", "3.72"), ("", "50.5", "4.5")}
+    assert places == {("BE", "51.05", "3.72"), ("BE", "50.5", "4.5"), ("", "0.5", "-30.5")}
     assert {(o["countryCode"], o["decimalLatitude"]) for o in read_back} == {
         ("BE", "51.05"),
-        ("", "50.5"),
+        ("BE", "50.5"),
+        ("", "0.5"),
     }
 
     dataset = eml.find("dataset")

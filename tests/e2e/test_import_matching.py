@@ -4,8 +4,8 @@ same deployment one deployment, and the import says what it matched and by which
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import zipfile
 from datetime import datetime
 from functools import partial

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import uuid
 from collections import defaultdict
@@ -29,6 +30,7 @@ from typing import Any
 
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
+from wildlens.catalogue.exchange.countries import countries_of
 from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
 from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
 from wildlens.catalogue.exchange.repository import ProjectSnapshot
@@ -114,14 +116,17 @@ def _occurring(snapshot: ProjectSnapshot, ctx: ExportContext) -> list[Observatio
     ]
 
 
-def _place(d: Deployment, snapshot: ProjectSnapshot, ctx: ExportContext) -> dict[str, Any]:
-    """The place terms of a deployment: its country where its location knows it (an ISO 3166
-    country or subdivision code), and its coordinates exact or generalised by the privacy
-    rules for this export's caller."""
+def _place(
+    d: Deployment, snapshot: ProjectSnapshot, ctx: ExportContext, countries: dict[Any, str]
+) -> dict[str, Any]:
+    """The place terms of a deployment: its country (its location's region, an ISO 3166
+    country or subdivision code, else where its coordinates lie), and its coordinates exact or
+    generalised by the privacy rules for this export's caller."""
     location = snapshot.locations[d.location_id]
     place = ctx.coordinates.place(location, d.coordinate_uncertainty)
+    country = location.region[:2] or countries.get((location.latitude, location.longitude))
     return {
-        "countryCode": location.region[:2].upper() if location.region else None,
+        "countryCode": country.upper() if country else None,
         "decimalLatitude": place.latitude,
         "decimalLongitude": place.longitude,
         "geodeticDatum": "EPSG:4326",
@@ -145,7 +150,9 @@ async def write_archive(ctx: ExportContext) -> None:
     kingdom = await kingdoms(session, list(taxa))
 
     # Where each deployment was, as this export may show it; its events and occurrences say so.
-    places = {d.id: _place(d, snapshot, ctx) for d in snapshot.deployments}
+    unplaced = [(x.latitude, x.longitude) for x in snapshot.locations.values() if not x.region]
+    countries = await asyncio.to_thread(countries_of, unplaced)
+    places = {d.id: _place(d, snapshot, ctx, countries) for d in snapshot.deployments}
     events: list[dict[str, Any]] = []
     for d in snapshot.deployments:
         location = snapshot.locations[d.location_id]
