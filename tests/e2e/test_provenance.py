@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_exchange_coco import export_zip, import_example, new_project
+from tests.e2e.test_exchange_coco import export_zip, import_coco, import_example, new_project
 from tests.e2e.test_exchange_dwca import tab_separated
 from tests.support.api import bearer, ok
 from tests.support.camtrapdp import EXAMPLE
@@ -161,3 +161,30 @@ async def test_correcting_an_experts_count_keeps_the_expert_and_renaming_makes_a
     # The expert's name is still in the history.
     history = await ok(await wl.client.get(f"{path}/history", headers=h), 200)
     assert history["items"][0]["before"]["classified_by"] == EXPERT
+
+
+async def test_a_coco_files_labels_are_peoples_identifications_and_its_scores_the_machines(
+    wl: RunningPlatform, admin: str
+) -> None:
+    pid = await new_project(wl, admin, "COCO provenance")
+    image = {"file_name": "a.jpg", "location": "pond", "latitude": 50.1, "longitude": 4.2}
+    document = {
+        "images": [{"id": "a", **image}, {"id": "b", **image, "file_name": "b.jpg"}],
+        "categories": [{"id": 1, "name": "Ardea cinerea"}],
+        "annotations": [
+            # A labelled data set's annotation: a person's, though it does not say whose.
+            {"id": "a1", "image_id": "a", "category_id": 1},
+            # A detector's output carried in the same format.
+            {
+                "id": "b1",
+                "image_id": "b",
+                "category_id": 1,
+                "classification_method": "machine",
+                "conf": 0.7,
+            },
+        ],
+    }
+    await ok(await import_coco(wl, admin, pid, document), 200)
+    listed = await _all(wl, admin, f"/v1/projects/{pid}/observations?observation_type=animal")
+    states = {o["id"]: (o["classification_method"], o["verification_state"]) for o in listed}
+    assert sorted(states.values()) == [("human", "validated"), ("machine", "predicted")]

@@ -162,6 +162,15 @@ class Observation(CatalogueTable, table=True):
             VOLUNTEERS_PREFIX
         )
 
+    def identified_on_import(self) -> None:
+        """A person's identification an import brought is not a guess awaiting a verdict: as
+        in EcoTaxa it is validated by that person, when they made it. A later verification
+        names its verifier instead, and a re-import leaves that in place."""
+        if self.verification_state == "predicted" and self.by_a_person:
+            self.verification_state = "validated"
+            self.verified_by = self.classified_by
+            self.verified_at = self.classification_timestamp
+
 
 class ObservationChange(CatalogueTable, table=True):
     """One change to one observation: who made it, when, and its fields before and after.

@@ -357,13 +357,7 @@ async def import_package(
         observation.media_id = media_by_id[media_ref].id if media_ref else None
         observation.model_run_id = None
         _assign(observation, row, OBSERVATION_FIELDS)
-        if observation.verification_state == "predicted" and observation.by_a_person:
-            # A person's identification is not a guess awaiting a verdict: as in EcoTaxa it
-            # is validated by that person, when they made it. A later verification names its
-            # verifier instead, and a re-import leaves that in place.
-            observation.verification_state = "validated"
-            observation.verified_by = observation.classified_by
-            observation.verified_at = observation.classification_timestamp
+        observation.identified_on_import()
         observation.category = (observation.scientific_name or observation.observation_type)[:50]
         observation.taxon_id = await names.taxon_id(observation.scientific_name)
         session.add(observation)

@@ -428,6 +428,8 @@ def _fill(
     method = record.get("classification_method")
     observation.classification_method = method if method in ("human", "machine") else "human"
     observation.classified_by = str(record.get("classified_by") or "")[:300]
+    # A label in a COCO Camera Traps file is a person's unless it says otherwise.
+    observation.identified_on_import()
     conf = record.get("conf")
     observation.confidence = float(conf) if conf is not None else None
     box = record.get("bbox")
