@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wildlens.common.errors import WildlensError
@@ -53,11 +54,14 @@ def create_app(
             await platform.stop()
 
     names = [s.name for s in specs]
-    app = FastAPI(
+    # /docs and /redoc load their scripts from the platform itself, not a CDN: a laptop in the
+    # field and a cluster without egress both show them.
+    app = FastAPIOffline(
         title=title or ("Wildlens" if len(specs) > 1 else f"Wildlens {names[0]}"),
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        static_url="/docs-assets",
     )
     app.state.platform = platform
     app.state.revoked_tokens = platform.revocations
