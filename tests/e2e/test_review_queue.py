@@ -21,6 +21,7 @@ from tests.support.platform import RunningPlatform, user_token
 from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations import review
 from wildlens.catalogue.observations.current import is_volunteer
+from wildlens.catalogue.observations.repository.review_order import NOT_ANALYSED
 from wildlens.common.db import utcnow
 from wildlens.common.settings import Settings
 
@@ -177,7 +178,10 @@ async def _survey(wl: Any, project_id: uuid.UUID, taxa: dict[str, str], seed: in
                     )
                 )
 
-            for version in range(rng.randint(0, 3)):
+            runs = rng.randint(0, 3)
+            # Media no detector reached stay recorded: queued as not analysed.
+            medium.status = "analyzed" if runs else "recorded"
+            for version in range(runs):
                 run = ModelRun(
                     media_id=medium.id,
                     model_name="detector",
@@ -215,7 +219,7 @@ async def _survey(wl: Any, project_id: uuid.UUID, taxa: dict[str, str], seed: in
                 )
 
 
-def _expected(observations: list[Observation]) -> list[tuple[str, float]]:
+def _expected(observations: list[Observation], media: list[Media]) -> list[tuple[str, float]]:
     """The queue as the explanations score it, one medium at a time."""
     by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
     for o in observations:
@@ -238,6 +242,9 @@ def _expected(observations: list[Observation]) -> list[tuple[str, float]]:
         if m not in judged:
             reasons, _, _ = review._score(found, validated)
             scored.append((str(m), round(sum(r.weight for r in reasons), 4)))
+    scored += [
+        (str(m.id), NOT_ANALYSED) for m in media if m.status == "recorded" and m.id not in by_media
+    ]
     return sorted(scored, key=lambda item: (-item[1], item[0]))
 
 
@@ -270,7 +277,10 @@ async def test_the_queue_is_ordered_as_its_explanations_score_it(
         stored = (
             await session.exec(select(Observation).where(Observation.project_id == pid))
         ).all()
-    expected = _expected(list(stored))
+        media = (await session.exec(select(Media).where(Media.project_id == pid))).all()
+    expected = _expected(list(stored), list(media))
+    # Media nobody has looked at are among them.
+    assert {m for m, s in expected if s == NOT_ANALYSED}
     # Enough media, and enough different scores, for the order to say something.
     assert len(expected) > 40
     assert len({score for _, score in expected}) > 10

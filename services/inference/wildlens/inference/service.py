@@ -20,8 +20,10 @@ from wildlens.inference.settings import InferenceSettings
 log = structlog.get_logger(__name__)
 
 NO_DETECTOR = (
-    "no detector configured: media stay 'recorded'. Point WILDLENS_INFERENCE__DETECTOR "
-    "(or `wildlens up --detector PATH`) at a model bundle, or promote one"
+    "no detector configured: media stay 'recorded' and go to each project's review queue as "
+    "not analysed, for people to label. Add one with `wildlens models add PATH --serve`, "
+    "point WILDLENS_INFERENCE__DETECTOR (or `wildlens up --detector PATH`) at a model "
+    "bundle, or promote one"
 )
 
 

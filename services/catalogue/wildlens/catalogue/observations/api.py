@@ -12,6 +12,7 @@ from wildlens.catalogue.deps import SessionDep
 from wildlens.catalogue.observations import service
 from wildlens.catalogue.observations.schemas import (
     Correction,
+    Labelling,
     ObservationChangePublic,
     ObservationState,
     Revert,
@@ -74,6 +75,15 @@ async def correct_observation(
     """Correct taxon, type, count, sex, life stage or behaviour; the label becomes the
     annotator's and is validated (annotators)."""
     return await service.correct(session, access, observation_id, body)
+
+
+@router.post("/media/{media_id}/observations", status_code=201, response_model=ObservationState)
+async def label_medium(
+    media_id: uuid.UUID, body: Labelling, session: SessionDep, access: AnnotatorDep
+) -> ObservationState:
+    """Label a medium by hand, as one no detector has analysed: a new observation, the
+    annotator's own and validated (annotators)."""
+    return await service.label_medium(session, access, media_id, body)
 
 
 @router.post("/observations/{observation_id}/revert", response_model=ObservationState)

@@ -12,7 +12,9 @@ Each medium's score is the sum of the reasons it has, each explained:
 * ``volunteer_disagreement`` (1): the volunteers' consensus names other species than the model;
 * ``model_disagreement`` (0.5): model versions that analysed the medium name different species;
 * ``rare_taxon`` (0..0.5): the model's species has few validated observations in the project,
-  ``0.5 / (1 + validated)``, so a species never confirmed there weighs most.
+  ``0.5 / (1 + validated)``, so a species never confirmed there weighs most;
+* ``not_analysed`` (1): no detector has analysed the medium and nobody has labelled it (the
+  platform runs without a detector, or has not reached it yet): a person can.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from wildlens.catalogue.observations.repository import ranked, review_rows, vali
 from wildlens.catalogue.observations.repository.review_order import (
     DECIMALS,
     MODEL_DISAGREEMENT,
+    NOT_ANALYSED,
     RARITY,
     VOLUNTEER_DISAGREEMENT,
 )
@@ -144,6 +147,14 @@ async def review_queue(
     for media_id, score in ranks:
         reasons, current, model_says = _score(by_media[media_id], validated)
         captured_at: datetime | None = about[media_id][0]
+        if not by_media[media_id] and about[media_id][2] == "recorded":
+            reasons = [
+                ReviewReason(
+                    reason="not_analysed",
+                    weight=NOT_ANALYSED,
+                    detail="no detector has analysed it yet; label it here, or add a detector",
+                )
+            ]
         items.append(
             ReviewItem(
                 media_id=media_id,

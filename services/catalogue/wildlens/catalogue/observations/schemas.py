@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wildlens.catalogue.models import Observation
 
@@ -33,6 +33,23 @@ class Correction(BaseModel):
     behavior: str | None = Field(default=None, max_length=1000)
     individual_id: str | None = Field(default=None, max_length=200)
     comments: str | None = Field(default=None, max_length=5000)
+
+
+class Labelling(Correction):
+    """A person's label for a medium nobody has labelled, no detector included; the label is
+    theirs and validated. ``bbox``: relative [x, y, width, height], top-left origin."""
+
+    observation_type: ObservationType
+    bbox: list[float] | None = Field(default=None, min_length=4, max_length=4)
+
+    @field_validator("bbox")
+    @classmethod
+    def _inside(cls, box: list[float] | None) -> list[float] | None:
+        if box is not None:
+            x, y, w, h = box
+            if min(box) < 0 or w <= 0 or h <= 0 or x + w > 1 or y + h > 1:
+                raise ValueError("the box must lie inside the image, in fractions of its size")
+        return box
 
 
 class Revert(BaseModel):
@@ -95,7 +112,7 @@ class ObservationChangePublic(BaseModel):
 
 
 class ReviewReason(BaseModel):
-    # low_confidence, model_disagreement, volunteer_disagreement, rare_taxon
+    # low_confidence, model_disagreement, volunteer_disagreement, rare_taxon, not_analysed
     reason: str
     weight: float
     detail: str

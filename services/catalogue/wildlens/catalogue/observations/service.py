@@ -16,6 +16,7 @@ from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.observations.review import review_queue
 from wildlens.catalogue.observations.schemas import (
     Correction,
+    Labelling,
     ObservationChangePublic,
     ObservationState,
     ReviewItem,
@@ -38,6 +39,7 @@ __all__ = [
     "history_page",
     "judge",
     "judge_event",
+    "label_medium",
     "observation_state",
     "revert_to",
     "review_page",
@@ -172,6 +174,42 @@ async def correct_event(
     """Correct the current species labels of every medium of the event at once."""
     change = await correction(session, body)
     return await _event(session, access, event_id, "correct", change, species_only=True)
+
+
+async def label_medium(
+    session: AsyncSession, access: ProjectAccess, media_id: uuid.UUID, body: Labelling
+) -> ObservationState:
+    """A person's own observation on a medium (one no detector analysed, say): theirs, and
+    validated, with its history from the start."""
+    medium = next(iter(await repository.media_by_ids(session, [media_id])), None)
+    if medium is None or medium.project_id != access.project.id:
+        raise NotFound(f"medium {media_id} not found")
+    observation = Observation(
+        project_id=medium.project_id,
+        media_id=medium.id,
+        deployment_id=medium.deployment_id,
+        observation_level="media",
+        # Blank until the label below, which the history records as the first change.
+        observation_type="",
+        category="",
+        classification_method="human",
+        event_start=medium.captured_at,
+        event_end=medium.captured_at,
+        count=1,
+    )
+    if body.bbox is not None:
+        box = body.bbox
+        observation.bbox_x, observation.bbox_y, observation.bbox_width, observation.bbox_height = (
+            box
+        )
+    session.add(observation)
+    await session.flush()
+    change = await correction(session, body)
+    new = await apply_to(session, [observation], "label", change, access.principal.subject)
+    observation.category = (observation.scientific_name or observation.observation_type)[:50]
+    session.add(observation)
+    await _resmooth(session, [observation])
+    return _state(observation, new[observation.id])
 
 
 async def review_page(

@@ -126,21 +126,24 @@ async def taxon_named(session: AsyncSession, scientific_name: str) -> Taxon | No
 
 async def review_rows(
     session: AsyncSession, media_ids: list[uuid.UUID]
-) -> tuple[dict[uuid.UUID, list[Observation]], dict[uuid.UUID, tuple[Any, Any]]]:
-    """The observations of ``media_ids``, and each medium's capture time and event."""
-    rows = (
-        await session.exec(
-            select(Observation, Media.captured_at, Media.event_id)
-            .join(Media, col(Observation.media_id) == col(Media.id))
-            .where(col(Observation.media_id).in_(media_ids))
-        )
-    ).all()
+) -> tuple[dict[uuid.UUID, list[Observation]], dict[uuid.UUID, tuple[Any, Any, str]]]:
+    """The observations of ``media_ids``, and each medium's capture time, event and status."""
+    about: dict[uuid.UUID, tuple[Any, Any, str]] = {
+        media_id: (captured_at, event_id, status)
+        for media_id, captured_at, event_id, status in (
+            await session.exec(
+                select(Media.id, Media.captured_at, Media.event_id, Media.status).where(
+                    col(Media.id).in_(media_ids)
+                )
+            )
+        ).all()
+    }
     by_media: dict[uuid.UUID, list[Observation]] = defaultdict(list)
-    about: dict[uuid.UUID, tuple[Any, Any]] = {}
-    for o, captured_at, event_id in rows:
+    for o in await session.exec(
+        select(Observation).where(col(Observation.media_id).in_(media_ids))
+    ):
         assert o.media_id is not None
         by_media[o.media_id].append(o)
-        about[o.media_id] = (captured_at, event_id)
     return by_media, about
 
 

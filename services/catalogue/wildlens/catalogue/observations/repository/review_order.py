@@ -11,7 +11,10 @@ reasons (see ``review``), as sets compared by counting:
 * ``model_disagreement``: the runs' species sets are all the same when every species any run
   names is named by every run;
 * ``rare_taxon``: the fewest validated observations in the project among the newest run's
-  species.
+  species;
+* ``not_analysed``: a medium no detector has analysed and nobody has labelled (the platform
+  runs without a detector, or has not reached it yet) is queued too, so it reaches people
+  instead of waiting silently.
 
 A species is its taxon id, or its scientific name where it has none.
 """
@@ -21,21 +24,30 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Float, Numeric, String, and_, case, cast, func, null, or_
+from sqlalchemy import Float, Numeric, String, and_, case, cast, func, literal, null, or_, union_all
 from sqlalchemy import select as select_columns
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Observation
+from wildlens.catalogue.models import Media, Observation
 from wildlens.catalogue.observations.current import VOLUNTEERS_PREFIX
 from wildlens.common.db.pagination import SortKey, page_by_keys, parse_float
 from wildlens.common.http.pagination import PageParams
 
-__all__ = ["DECIMALS", "MODEL_DISAGREEMENT", "RARITY", "VOLUNTEER_DISAGREEMENT", "ranked"]
+__all__ = [
+    "DECIMALS",
+    "MODEL_DISAGREEMENT",
+    "NOT_ANALYSED",
+    "RARITY",
+    "VOLUNTEER_DISAGREEMENT",
+    "ranked",
+]
 
 VOLUNTEER_DISAGREEMENT = 1.0
 MODEL_DISAGREEMENT = 0.5
 RARITY = 0.5
+# Nobody, machine or person, has looked at it: as much as volunteers and model disagreeing.
+NOT_ANALYSED = 1.0
 # Weights are shown to four decimals; the order uses the same rounding.
 DECIMALS = 4
 
@@ -77,7 +89,7 @@ async def ranked(
 ) -> tuple[list[tuple[uuid.UUID, float]], str | None]:
     """(media id, score) of a page of the queue, highest score first, then by id, and the
     cursor of the next page."""
-    scored = _scores(project_id).subquery("scored")
+    scored = union_all(_scores(project_id), _not_analysed(project_id)).subquery("scored")
     rows, next_cursor = await page_by_keys(
         session,
         select_columns(scored.c.media_id, scored.c.score),
@@ -192,6 +204,21 @@ def _scores(project_id: uuid.UUID) -> Any:
     rarity = case((pm.rarest.is_not(None), _rounded(RARITY / (1.0 + pm.rarest))), else_=0.0)
     score = _rounded(low + volunteers_disagree + models_disagree + rarity)
     return select_columns(pm.media_id, score.label("score"))
+
+
+def _not_analysed(project_id: uuid.UUID) -> Any:
+    """(media_id, score) of the project's media still waiting for a detector, with no
+    observation of anyone's (a medium with one is scored above, or judged)."""
+    observed = select_columns(col(Observation.media_id)).where(
+        col(Observation.project_id) == project_id, col(Observation.media_id).is_not(None)
+    )
+    return select_columns(
+        col(Media.id).label("media_id"), literal(NOT_ANALYSED, Float).label("score")
+    ).where(
+        col(Media.project_id) == project_id,
+        col(Media.status) == "recorded",
+        col(Media.id).not_in(observed),
+    )
 
 
 def _validated(project_id: uuid.UUID) -> Any:
