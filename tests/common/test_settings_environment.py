@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import pytest
 import typer
@@ -20,11 +20,16 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from tests.support.settings_environment import environment_lines
-from wildlens.catalogue.settings import AlertSettings
+from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.common.cli.service_options import ChosenSettings, with_service_options
 from wildlens.common.http import create_app
-from wildlens.common.service import discover_services, platform_settings
-from wildlens.common.settings import Settings
+from wildlens.common.service import (
+    ServiceSpec,
+    SettingOption,
+    discover_services,
+    platform_settings,
+)
+from wildlens.common.settings import Settings, SettingsGroup
 from wildlens.inference.settings import InferenceSettings
 from wildlens.ingest.settings import IngestSettings
 
@@ -46,6 +51,8 @@ def test_each_service_reads_its_variables_through_its_group(
     monkeypatch.setenv("WILDLENS_INFERENCE__DETECTOR", "/models/detector")
     monkeypatch.setenv("WILDLENS_INFERENCE__PRIOR_WEIGHTS", '{"*": 0.5}')
     monkeypatch.setenv("WILDLENS_ALERTS__ALLOW_PRIVATE_TARGETS", "true")
+    # The catalogue's second group.
+    monkeypatch.setenv("WILDLENS_GBIF__BASE_URL", "https://api.gbif.org/v1")
     monkeypatch.setenv("WILDLENS_LOG_LEVEL", "DEBUG")
 
     settings = platform_settings()()
@@ -55,6 +62,8 @@ def test_each_service_reads_its_variables_through_its_group(
     assert InferenceSettings.of(settings).detector == Path("/models/detector")
     assert InferenceSettings.of(settings).prior_weights == {"*": 0.5}
     assert AlertSettings.of(settings).allow_private_targets is True
+    assert GbifSettings.of(settings).base_url == "https://api.gbif.org/v1"
+    assert GbifSettings.of(settings).timeout_s == 5.0
 
     # Settings built with the common fields only (as tests and tools do) get the services'
     # groups from the environment when a platform runs them.
@@ -63,6 +72,7 @@ def test_each_service_reads_its_variables_through_its_group(
     assert IngestSettings.of(running).max_image_bytes == 1234
     assert InferenceSettings.of(running).detector == Path("/models/detector")
     assert AlertSettings.of(running).allow_private_targets is True
+    assert GbifSettings.of(running).base_url == "https://api.gbif.org/v1"
 
 
 @pytest.mark.parametrize(
@@ -122,3 +132,40 @@ def test_service_options_of_up_set_their_group(tmp_path: Path) -> None:
     assert InferenceSettings.of(seen[0]).detector == detector
     # Not given: what the environment says.
     assert InferenceSettings.of(seen[0]).classifier is None
+
+
+class _Probe(SettingsGroup):
+    group: ClassVar[str] = "probe"
+    depth: int = 1
+
+
+class _ProbeLimits(SettingsGroup):
+    group: ClassVar[str] = "probe_limits"
+    ceiling: int = 10
+
+
+def test_a_service_may_declare_several_groups_and_options_set_either(tmp_path: Path) -> None:
+    spec = ServiceSpec(
+        name="probe",
+        routers=list,
+        settings=(_Probe, _ProbeLimits),
+        up_options=(SettingOption("ceiling", "The ceiling"),),
+    )
+    seen: list[Settings] = []
+
+    def up(data: Annotated[Path, typer.Option()], *, chosen: ChosenSettings) -> None:
+        seen.append(chosen.applied_to(platform_settings([spec])(data_dir=data)))
+
+    app = typer.Typer()
+    app.command()(with_service_options(up, [spec]))
+    app.command()(lambda: None)
+    result = CliRunner().invoke(app, ["up", "--data", str(tmp_path), "--ceiling", "3"])
+    assert result.exit_code == 0, result.output
+    assert (_Probe.of(seen[0]).depth, _ProbeLimits.of(seen[0]).ceiling) == (1, 3)
+    with pytest.raises(ValueError, match="no setting 'width' for its option"):
+        ServiceSpec(
+            name="probe",
+            routers=list,
+            settings=(_Probe, _ProbeLimits),
+            up_options=(SettingOption("width", "The width"),),
+        )

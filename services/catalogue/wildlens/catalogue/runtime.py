@@ -1,6 +1,6 @@
 """What the catalogue keeps while it runs: the workers that send alert webhooks, fold changes
-into the statistics summaries and run exports, and the verifier of identity providers' tokens
-(it keeps their keys between requests)."""
+into the statistics summaries and run exports, the verifier of identity providers' tokens
+(it keeps their keys between requests) and the client of GBIF's backbone (off unless set)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from wildlens.catalogue.alerts.delivery import DeliveryWorker
 from wildlens.catalogue.exchange.jobs import ExportWorker
-from wildlens.catalogue.settings import AlertSettings
+from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
+from wildlens.catalogue.taxa.gbif import GbifBackbone
 from wildlens.common.auth import ExternalVerifier
 from wildlens.common.service import ServiceContext
 
@@ -23,6 +24,7 @@ class CatalogueRuntime:
     summaries: SummaryRefresher
     exports: ExportWorker
     verifier: ExternalVerifier
+    backbone: GbifBackbone
 
     @classmethod
     async def start(cls, ctx: ServiceContext) -> CatalogueRuntime:
@@ -46,13 +48,23 @@ class CatalogueRuntime:
             # process died.
             exports = ExportWorker(ctx)
             exports.start()
-            runtime = cls(deliveries, summaries, exports, ExternalVerifier(ctx.settings.auth))
+            started.push_async_callback(exports.stop)
+            # Imports ask it for the names nothing else knows; its connections are kept.
+            gbif = GbifSettings.of(ctx.settings)
+            backbone = GbifBackbone(
+                gbif.base_url, timeout_s=gbif.timeout_s, min_confidence=gbif.min_confidence
+            )
+            started.push_async_callback(backbone.close)
+            runtime = cls(
+                deliveries, summaries, exports, ExternalVerifier(ctx.settings.auth), backbone
+            )
             # From here on the runtime's ``close`` stops them.
             started.pop_all()
         return runtime
 
     async def close(self) -> None:
         """Hand running exports back and stop the workers, the reverse of ``start``."""
+        await self.backbone.close()
         await self.exports.stop()
         await self.summaries.close()
         await self.deliveries.close()

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from wildlens.catalogue.consumers import CONSUMERS
 from wildlens.catalogue.models import metadata
 from wildlens.catalogue.runtime import CatalogueRuntime
-from wildlens.catalogue.settings import AlertSettings
+from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.common.service import ServiceContext, ServiceSpec
 
 
@@ -72,6 +72,6 @@ def service() -> ServiceSpec:
         start=_start,
         stop=_stop,
         uses_outbox=True,
-        settings=AlertSettings,
+        settings=(AlertSettings, GbifSettings),
         order=10,
     )

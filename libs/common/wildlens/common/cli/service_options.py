@@ -1,5 +1,5 @@
 """Options of ``wildlens up`` that services declare (``ServiceSpec.up_options``): each sets one
-field of the service's settings group, so the command knows no service's settings."""
+field of one of the service's settings groups, so the command knows no service's settings."""
 
 from __future__ import annotations
 
@@ -44,14 +44,15 @@ def with_service_options(
     targets: dict[str, type[SettingsGroup]] = {}
     added: list[inspect.Parameter] = []
     for spec in specs:
-        if spec.settings is None:
-            continue  # then it has no options either (``ServiceSpec`` checks)
         for option in spec.up_options:
             name = option.field
             if name in targets or name in signature.parameters:
                 raise ValueError(f"two options are called --{name.replace('_', '-')}")
+            group = spec.group_of(name)
+            if group is None:
+                continue  # ``ServiceSpec`` refuses an option without its setting
             # Not given: the setting keeps what the environment says.
-            kind = spec.settings.model_fields[name].annotation | None  # type: ignore[operator]
+            kind = group.model_fields[name].annotation | None  # type: ignore[operator]
             added.append(
                 inspect.Parameter(
                     name,
@@ -60,7 +61,7 @@ def with_service_options(
                     annotation=Annotated[kind, typer.Option(help=option.help)],
                 )
             )
-            targets[name] = spec.settings
+            targets[name] = group
 
     @functools.wraps(command)
     def run(**values: Any) -> None:

@@ -67,7 +67,7 @@ class Platform:
         if not specs:
             raise ValueError("no services to run")
         # Each service reads its own group: settings built without one get it here.
-        settings = with_groups(settings, (s.settings for s in specs if s.settings is not None))
+        settings = with_groups(settings, (g for s in specs for g in s.setting_groups))
         self.settings = settings
         self.specs = specs
         self.instance = instance_name()

@@ -32,7 +32,7 @@ Readiness = Callable[["ServiceContext"], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class SettingOption:
-    """An option of ``wildlens up`` that sets one field of the service's settings group.
+    """An option of ``wildlens up`` that sets one field of one of the service's settings groups.
 
     The option is ``--<field>`` (underscores as dashes) and takes the field's type; when it is
     not given, the setting keeps what the environment says.
@@ -61,16 +61,29 @@ class ServiceSpec:
     # Services with an outbox publish through it; others publish directly.
     uses_outbox: bool = False
     order: int = 100
-    settings: type[SettingsGroup] | None = None
+    # Its settings group, or several where its settings concern different things (each group
+    # is its own ``WILDLENS_<GROUP>__`` prefix).
+    settings: type[SettingsGroup] | tuple[type[SettingsGroup], ...] | None = None
     up_options: tuple[SettingOption, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.up_options and self.settings is None:
+        if self.up_options and not self.setting_groups:
             raise ValueError(f"{self.name}: options set settings, and it declares none")
         for option in self.up_options:
-            if self.settings is not None and option.field not in self.settings.model_fields:
+            if self.group_of(option.field) is None:
                 raise ValueError(f"{self.name}: no setting {option.field!r} for its option")
+
+    @property
+    def setting_groups(self) -> tuple[type[SettingsGroup], ...]:
+        """The settings groups the service declares (none, one or several)."""
+        if self.settings is None:
+            return ()
+        return self.settings if isinstance(self.settings, tuple) else (self.settings,)
+
+    def group_of(self, name: str) -> type[SettingsGroup] | None:
+        """The first of the service's groups with a setting ``name``, or None."""
+        return next((g for g in self.setting_groups if name in g.model_fields), None)
 
 
 def discover_services(names: list[str] | None = None) -> list[ServiceSpec]:
@@ -97,4 +110,4 @@ def platform_settings(specs: Iterable[ServiceSpec] | None = None) -> type[Settin
     """The settings model of a platform running ``specs`` (every installed service when
     omitted): the common settings and each service's group."""
     chosen = discover_services() if specs is None else specs
-    return compose_settings(spec.settings for spec in chosen if spec.settings is not None)
+    return compose_settings(group for spec in chosen for group in spec.setting_groups)

@@ -13,11 +13,15 @@ from wildlens.catalogue.exchange import service
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.jobs import ExportWorker
 from wildlens.catalogue.exchange.schemas import ExportCreate, ExportPublic
+from wildlens.catalogue.taxa.gbif import GbifBackbone
 from wildlens.common.http import ERROR_RESPONSES, runtime_part_dependency
 
 # This process's export worker (the catalogue's runtime holds it). Declared here rather than in
 # ``deps``: ``deps`` sits below the domains, and the worker is this domain's.
 ExportWorkerDep = Annotated[ExportWorker, Depends(runtime_part_dependency(SERVICE, ExportWorker))]
+# GBIF's backbone, asked for the names an import brings that nothing else knows (off unless the
+# platform is given its URL).
+BackboneDep = Annotated[GbifBackbone, Depends(runtime_part_dependency(SERVICE, GbifBackbone))]
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["exchange"], responses=ERROR_RESPONSES)
 
@@ -28,9 +32,10 @@ async def import_camtrap_dp(
     session: SessionDep,
     access: ManagerDep,
     store: StoreDep,
+    backbone: BackboneDep,
 ) -> ImportSummary:
     """Import a Camtrap DP package: all or nothing; importing it again updates by its ids."""
-    return await service.import_camtrap_dp(store, session, access.project, files)
+    return await service.import_camtrap_dp(store, session, access.project, files, backbone)
 
 
 @router.post("/imports/coco", response_model=ImportSummary, operation_id="import_coco")
@@ -38,13 +43,14 @@ async def import_coco_file(
     file: Annotated[UploadFile, File(description="A COCO Camera Traps JSON file")],
     session: SessionDep,
     access: ManagerDep,
+    backbone: BackboneDep,
     utc_offset: Annotated[
         str,
         Form(description="The camera clocks' offset for datetimes written without one"),
     ] = "+00:00",
 ) -> ImportSummary:
     """Import a COCO Camera Traps file: all of it, or nothing and every problem listed."""
-    return await service.import_coco_file(session, access.project, file, utc_offset)
+    return await service.import_coco_file(session, access.project, file, utc_offset, backbone)
 
 
 @router.post(
@@ -54,9 +60,10 @@ async def import_megadetector_file(
     file: Annotated[UploadFile, File(description="A MegaDetector batch output JSON file")],
     session: SessionDep,
     access: ManagerDep,
+    backbone: BackboneDep,
 ) -> ImportSummary:
     """Attach MegaDetector results to the project's media, matched by file path or name."""
-    return await service.import_megadetector_file(session, access.project, file)
+    return await service.import_megadetector_file(session, access.project, file, backbone)
 
 
 @router.post("/imports/kso", response_model=ImportSummary, operation_id="import_kso")
@@ -65,13 +72,14 @@ async def import_kso_files(
     session: SessionDep,
     access: ManagerDep,
     bus: BusDep,
+    backbone: BackboneDep,
     utc_offset: Annotated[
         str, Form(description="The offset of the movies' created_on times")
     ] = "+00:00",
 ) -> ImportSummary:
     """Import KSO's sites, movies and species CSVs: all of them, or nothing and every problem."""
     return await service.import_kso_files(
-        bus, session, access.project, files, utc_offset, access.principal.subject
+        bus, session, access.project, files, utc_offset, access.principal.subject, backbone
     )
 
 

@@ -24,6 +24,7 @@ from wildlens.catalogue.exchange.uploads import read_whole, save_package
 from wildlens.catalogue.models import ExportJob, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
+from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.service import ServiceBus
 from wildlens.common.storage import ObjectStore
@@ -48,24 +49,34 @@ def _check_offset(utc_offset: str) -> None:
 
 
 async def import_camtrap_dp(
-    store: ObjectStore, session: AsyncSession, project: Project, files: Sequence[UploadFile]
+    store: ObjectStore,
+    session: AsyncSession,
+    project: Project,
+    files: Sequence[UploadFile],
+    resolver: NameResolver,
 ) -> ImportSummary:
     with tempfile.TemporaryDirectory(prefix="wildlens-import-") as scratch:
         folder = await save_package(files, Path(scratch))
-        return await import_package(session, store, project, folder)
+        return await import_package(session, store, project, folder, resolver=resolver)
 
 
 async def import_coco_file(
-    session: AsyncSession, project: Project, file: UploadFile, utc_offset: str
+    session: AsyncSession,
+    project: Project,
+    file: UploadFile,
+    utc_offset: str,
+    resolver: NameResolver,
 ) -> ImportSummary:
     _check_offset(utc_offset)
-    return await import_coco(session, project, await read_whole(file), utc_offset)
+    return await import_coco(
+        session, project, await read_whole(file), utc_offset, resolver=resolver
+    )
 
 
 async def import_megadetector_file(
-    session: AsyncSession, project: Project, file: UploadFile
+    session: AsyncSession, project: Project, file: UploadFile, resolver: NameResolver
 ) -> ImportSummary:
-    return await import_batch_results(session, project, await read_whole(file))
+    return await import_batch_results(session, project, await read_whole(file), resolver=resolver)
 
 
 async def import_kso_files(
@@ -75,6 +86,7 @@ async def import_kso_files(
     files: Sequence[UploadFile],
     utc_offset: str,
     actor: str,
+    resolver: NameResolver,
 ) -> ImportSummary:
     """Each file is told apart by its name (sites, movies, species), one of each."""
     _check_offset(utc_offset)
@@ -89,7 +101,9 @@ async def import_kso_files(
         if kind in tables:
             raise Invalid(f"two {kind} files were sent")
         tables[kind] = await read_whole(upload)
-    summary = await import_kso(session, project, tables, utc_offset, imported_by=actor)
+    summary = await import_kso(
+        session, project, tables, utc_offset, imported_by=actor, resolver=resolver
+    )
     if summary.created.get("label_map_entries") or summary.updated.get("label_map_entries"):
         # Inference re-reads the project's label map and species list.
         await stage_taxonomy_changed(

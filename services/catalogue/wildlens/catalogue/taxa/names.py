@@ -3,10 +3,17 @@
 A name is looked up, in this order: in the file's own taxonomic list (whose taxa an import
 creates, with their authority id as ``external_id`` and their vernacular names), in the
 project's own mappings (its managers' answers to unresolved names, kept as the label map of
-model :data:`NAMES_MODEL`) and expected taxa, then in the platform's tree. A new taxon goes
-under the higher taxa its entry names (``kingdom`` … ``genus``) and, offline, a binomial's
-genus is its parent: a listed species whose genus the tree lacks gets one.
-What none of these knows stays unlinked, and is listed for the project's managers.
+model :data:`NAMES_MODEL`) and expected taxa, in the platform's tree, and last, where the
+platform is set to, in an online checklist (GBIF's backbone): a name it matches exactly is
+linked to its accepted taxon, added to the tree with its higher taxa.
+
+A listed taxon the tree lacks is placed by the checklist where it knows the name as accepted
+(the authority wins over a guess); otherwise under the higher taxa its entry names
+(``kingdom`` … ``genus``) and, offline, under its genus when it is a binomial: a listed
+species whose genus the tree lacks gets one.
+What none of these knows stays unlinked, and is listed for the project's managers. Once the
+checklist fails to answer, the rest of the import goes without it (its names stay unlinked):
+an import never fails, nor waits more than one timeout, because the checklist is away.
 """
 
 from __future__ import annotations
@@ -16,13 +23,23 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import LabelMapEntry, ProjectTaxon, Taxon
 from wildlens.catalogue.taxa.ranks import normalise_rank
+from wildlens.catalogue.taxa.resolution import (
+    ChecklistUnavailable,
+    LineageItem,
+    NameResolver,
+    Resolution,
+    store_lineage,
+)
 
 __all__ = ["NAMES_MODEL", "ListedTaxon", "NameLinker", "listed_taxa"]
+
+log = structlog.get_logger(__name__)
 
 # The label map holding a project's mappings of imported names to taxa.
 NAMES_MODEL = "imported-names"
@@ -83,11 +100,23 @@ async def _named(session: AsyncSession, name: str, rank: str | None = None) -> T
 
 
 class NameLinker:
-    """Resolves the names of one import into ``project_id``; remembers what it resolved."""
+    """Resolves the names of one import into ``project_id``; remembers what it resolved.
 
-    def __init__(self, session: AsyncSession, project_id: uuid.UUID) -> None:
+    ``resolver`` is the online checklist, when the platform has one: asked at most once per
+    distinct name in an import, and not again in that import once it failed.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        project_id: uuid.UUID,
+        resolver: NameResolver | None = None,
+    ) -> None:
         self._session = session
         self._project_id = project_id
+        self._resolver = resolver
+        self._checklist_failed = False
+        self._asked: dict[str, Resolution | None] = {}
         self._listed: dict[str, uuid.UUID] = {}
         self._project: dict[str, uuid.UUID] | None = None
         self._platform: dict[str, uuid.UUID | None] = {}
@@ -116,13 +145,24 @@ class NameLinker:
                 taxon = await _named(session, name)
             if taxon is None:
                 binomial = _BINOMIAL.match(name)
-                rank = normalise_rank(item.rank) or ("species" if binomial else "unranked")
+                listed_rank = normalise_rank(item.rank)
+                own: LineageItem | None = None
+                known = await self._accepted(name, listed_rank)
+                if known is not None:
+                    own, parent_id = known
+                    rank = own.rank
+                else:
+                    rank = listed_rank or ("species" if binomial else "unranked")
+                    parent_id = await self._parent(item, binomial.group(1) if binomial else None)
                 taxon = Taxon(
                     external_id=(item.authority_id or f"{_MADE}{name}")[:200],
                     rank=rank,
                     scientific_name=name,
                     vernacular_names=dict(item.vernacular_names),
-                    parent_id=await self._parent(item, binomial.group(1) if binomial else None),
+                    parent_id=parent_id,
+                    # Found by its key when the checklist names it again (as a species' genus).
+                    gbif_id=own.gbif_id if own is not None else None,
+                    authorship=own.authorship if own is not None else "",
                 )
                 taxon.refresh_search_text()
                 session.add(taxon)
@@ -131,6 +171,26 @@ class NameLinker:
                 self.created += 1
                 self.listed_created += 1
             self._listed[item.scientific_name.strip()] = taxon.id
+
+    async def _accepted(
+        self, name: str, listed_rank: str | None
+    ) -> tuple[LineageItem, uuid.UUID | None] | None:
+        """The checklist's accepted taxon of a listed name, and the taxon to place it under
+        (its higher taxa stored as the checklist has them); None when the checklist does not
+        know the name as the list means it."""
+        resolution = await self._ask(name)
+        # A synonym's lineage is its accepted name's, not the listed one's; a taxon of another
+        # rank than the list's is a homonym, not the listed taxon.
+        if resolution is None or resolution.synonym:
+            return None
+        own = resolution.lineage[-1]
+        if listed_rank is not None and own.rank != listed_rank:
+            return None
+        if len(resolution.lineage) == 1:
+            return own, None
+        above, report = await store_lineage(self._session, resolution.lineage[:-1])
+        self.created += report.created
+        return own, above.id
 
     async def _parent(self, item: ListedTaxon, genus: str | None) -> uuid.UUID | None:
         """The parent of a new taxon: the most specific higher taxon its entry names (each
@@ -178,8 +238,40 @@ class NameLinker:
             return self._project[name]
         if name not in self._platform:
             taxon = await _named(self._session, name)
+            if taxon is None:
+                taxon = await self._resolved(name)
             self._platform[name] = taxon.id if taxon else None
         return self._platform[name]
+
+    async def _resolved(self, name: str) -> Taxon | None:
+        """The taxon the checklist links ``name`` to (its accepted taxon, added to the tree
+        with its higher taxa where the tree lacks them)."""
+        resolution = await self._ask(name)
+        if resolution is None:
+            return None
+        taxon, report = await store_lineage(self._session, resolution.lineage)
+        self.created += report.created
+        return taxon
+
+    async def _ask(self, name: str) -> Resolution | None:
+        """What the checklist says ``name`` means; None without one, or once it has failed."""
+        if self._resolver is None or self._checklist_failed:
+            return None
+        if name not in self._asked:
+            try:
+                self._asked[name] = await self._resolver.resolve(name)
+            except ChecklistUnavailable as error:
+                # The rest of this import goes without it: its names stay unresolved, for the
+                # managers to map, instead of the import failing or waiting on each name.
+                self._checklist_failed = True
+                log.warning(
+                    "names.checklist_unavailable",
+                    project_id=str(self._project_id),
+                    name=name,
+                    reason=error.detail,
+                )
+                return None
+        return self._asked[name]
 
 
 async def _project_names(session: AsyncSession, project_id: uuid.UUID) -> dict[str, uuid.UUID]:

@@ -30,6 +30,8 @@ __all__ = [
     "replace_label_map_entries",
     "replace_project_taxa",
     "taxa_by_external_id",
+    "taxa_by_gbif_id",
+    "taxa_named",
     "unresolved_names",
 ]
 
@@ -110,6 +112,33 @@ async def taxa_by_external_id(
         rows = (await session.exec(select(Taxon).where(col(Taxon.external_id).in_(chunk)))).all()
         found.update({t.external_id: t for t in rows})
     return found
+
+
+async def taxa_by_gbif_id(session: AsyncSession, keys: Iterable[int]) -> dict[int, Taxon]:
+    """The taxa with these GBIF keys, by key; where several share one, an accepted one."""
+    wanted = list(set(keys))
+    found: dict[int, Taxon] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = await session.exec(
+            select(Taxon)
+            .where(col(Taxon.gbif_id).in_(chunk))
+            .order_by(col(Taxon.taxonomic_status) != "accepted", col(Taxon.created_at))
+        )
+        for taxon in rows:
+            if taxon.gbif_id is not None:
+                found.setdefault(taxon.gbif_id, taxon)
+    return found
+
+
+async def taxa_named(session: AsyncSession, name: str, rank: str) -> list[Taxon]:
+    """The taxa with this scientific name and rank, accepted ones first."""
+    rows = await session.exec(
+        select(Taxon)
+        .where(Taxon.scientific_name == name, Taxon.rank == rank)
+        .order_by(col(Taxon.taxonomic_status) != "accepted", col(Taxon.created_at))
+    )
+    return list(rows.all())
 
 
 async def existing_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Taxon]:

@@ -47,6 +47,7 @@ from wildlens.catalogue.exchange.problems import FileProblem
 from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker, listed_taxa
+from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
 from wildlens.common.storage import ObjectStore
 
@@ -197,9 +198,15 @@ def _events_by_span(
 
 
 async def import_package(
-    session: AsyncSession, store: ObjectStore, project: Project, folder: Path
+    session: AsyncSession,
+    store: ObjectStore,
+    project: Project,
+    folder: Path,
+    *,
+    resolver: NameResolver | None = None,
 ) -> ImportSummary:
-    """Import the unpacked package in ``folder`` into ``project`` (in ``session``)."""
+    """Import the unpacked package in ``folder`` into ``project`` (in ``session``); names
+    nothing else knows are asked of ``resolver``, the platform's online checklist."""
     package = await asyncio.to_thread(_read, folder)
     created: Counter[str] = Counter()
     updated: Counter[str] = Counter()
@@ -340,8 +347,9 @@ async def import_package(
     observations = await repository.by_external_id_at_once(
         session, Observation, pid, {r["observationID"] for r in observation_rows}
     )
-    # Names are linked to taxa: the package's own list first, then the project's, the platform's.
-    names = NameLinker(session, pid)
+    # Names are linked to taxa: the package's own list first, then the project's, the
+    # platform's, and the online checklist's.
+    names = NameLinker(session, pid, resolver)
     await names.add_listed(listed_taxa(package.descriptor.get("taxonomic")))
     for row in observation_rows:
         observation = observations.get(row["observationID"])

@@ -35,6 +35,7 @@ from wildlens.catalogue.models import Deployment, Media, Observation, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker
+from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
 
 __all__ = ["import_coco"]
@@ -245,9 +246,15 @@ def _check_annotation(
 
 
 async def import_coco(
-    session: AsyncSession, project: Project, data: bytes, utc_offset: str
+    session: AsyncSession,
+    project: Project,
+    data: bytes,
+    utc_offset: str,
+    *,
+    resolver: NameResolver | None = None,
 ) -> ImportSummary:
-    """Import the COCO Camera Traps ``data`` into ``project`` (in ``session``)."""
+    """Import the COCO Camera Traps ``data`` into ``project`` (in ``session``); names nothing
+    else knows are asked of ``resolver``, the platform's online checklist."""
     problems = Problems("COCO Camera Traps")
     document = _parse(data, problems)
     categories = _categories(document, problems)
@@ -264,8 +271,9 @@ async def import_coco(
         _check_annotation(n, record, images, categories, seen, problems)
 
     pid = project.id
-    # A category's name is linked to a taxon: the project's first, then the platform's.
-    names = NameLinker(session, pid)
+    # A category's name is linked to a taxon: the project's first, then the platform's, then
+    # the online checklist's.
+    names = NameLinker(session, pid, resolver)
     places = SitePlaces(session, pid, "coco")
     by_location: dict[str, list[_Image]] = defaultdict(list)
     for image in images.values():

@@ -40,6 +40,7 @@ from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import ListedTaxon, NameLinker
 from wildlens.catalogue.taxa.ranks import normalise_rank
+from wildlens.catalogue.taxa.resolution import NameResolver
 
 __all__ = ["KSO_FILES", "LABEL_MAP_MODEL", "import_kso"]
 
@@ -282,8 +283,10 @@ async def import_kso(
     utc_offset: str = "+00:00",
     *,
     imported_by: str = "",
+    resolver: NameResolver | None = None,
 ) -> ImportSummary:
-    """Import KSO's CSVs (``files``: sites, movies, species → their bytes) into ``project``."""
+    """Import KSO's CSVs (``files``: sites, movies, species → their bytes) into ``project``;
+    names nothing else knows are asked of ``resolver``, the platform's online checklist."""
     problems = Problems("KSO")
     rows = {name: _rows(name, files.get(name), problems) for name in KSO_FILES}
     sites = _sites(rows["sites"], problems)
@@ -350,7 +353,7 @@ async def import_kso(
     labels = await repository.label_map(session, pid, LABEL_MAP_MODEL)
     # The species list is the file's own taxonomic list: its taxa are found in the tree by
     # name or made, under their kingdom and (for a binomial) genus.
-    names = NameLinker(session, pid)
+    names = NameLinker(session, pid, resolver)
     await names.add_listed(
         [
             ListedTaxon(

@@ -27,6 +27,7 @@ from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker
+from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
 
@@ -185,9 +186,14 @@ async def _candidates(session: AsyncSession, project: Project, files: list[str])
 
 
 async def import_batch_results(
-    session: AsyncSession, project: Project, data: bytes
+    session: AsyncSession,
+    project: Project,
+    data: bytes,
+    *,
+    resolver: NameResolver | None = None,
 ) -> ImportSummary:
-    """Attach the MegaDetector results in ``data`` to ``project``'s media (in ``session``)."""
+    """Attach the MegaDetector results in ``data`` to ``project``'s media (in ``session``);
+    names nothing else knows are asked of ``resolver``, the platform's online checklist."""
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -290,8 +296,9 @@ async def import_batch_results(
         runs.append((image, medium, run))
     # The runs are written before the observations that refer to them, in one flush each.
     await session.flush()
-    # A classification's name is linked to a taxon: the project's first, then the platform's.
-    names = NameLinker(session, project.id)
+    # A classification's name is linked to a taxon: the project's first, then the platform's,
+    # then the online checklist's.
+    names = NameLinker(session, project.id, resolver)
     for image, medium, run in runs:
         failure = run.failure
         for detection in image.get("detections") or []:
