@@ -3,6 +3,7 @@ an annotator labels one by hand, and readiness says what is going on."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ async def test_media_no_detector_analysed_wait_in_the_review_queue_for_people(
 
     first, second = [(await upload(p))["media_id"] for p in heron_images[:2]]
     for media_id in (first, second):
-        await eventually(lambda m=media_id: get_media(wl.client, admin, m))
+        await eventually(partial(get_media, wl.client, admin, media_id))
 
     viewer = user_token(settings, "viewer", {pid: "viewer"})
     queue = await ok(await wl.client.get(f"/v1/projects/{pid}/review", headers=bearer(viewer)), 200)
@@ -63,6 +64,7 @@ async def test_media_no_detector_analysed_wait_in_the_review_queue_for_people(
     queue = await ok(await wl.client.get(f"/v1/projects/{pid}/review", headers=bearer(viewer)), 200)
     assert [i["media_id"] for i in queue["items"]] == [second]
     medium = await get_media(wl.client, admin, first)
+    assert medium is not None
     (observation,) = medium["observations"]
     assert observation["scientific_name"] == "Ardea cinerea"
     assert observation["bbox"] == pytest.approx([0.1, 0.2, 0.3, 0.4])
@@ -79,7 +81,7 @@ async def test_a_label_must_name_what_was_seen_and_where_within_the_image(
     wl: RunningPlatform, admin: str, site: Site, upload: Uploads, heron_images: list[Path]
 ) -> None:
     media_id = (await upload(heron_images[0]))["media_id"]
-    await eventually(lambda: get_media(wl.client, admin, media_id))
+    await eventually(partial(get_media, wl.client, admin, media_id))
     url = f"/v1/projects/{site.project_id}/media/{media_id}/observations"
     for body in (
         {"scientific_name": "Ardea cinerea"},
@@ -93,4 +95,6 @@ async def test_a_label_must_name_what_was_seen_and_where_within_the_image(
     )
     missing = await wl.client.post(other, json={"observation_type": "blank"}, headers=bearer(admin))
     assert missing.status_code == 404
-    assert (await get_media(wl.client, admin, media_id))["observations"] == []
+    unlabelled = await get_media(wl.client, admin, media_id)
+    assert unlabelled is not None
+    assert unlabelled["observations"] == []

@@ -273,6 +273,7 @@ async def import_package(
         # A deployment the project made itself, found by its camera or its photos, keeps its
         # camera (its gateway's token and its uploads name it) and grows to cover both spans.
         merged = existing.rule("deployments", row["deploymentID"]) in MERGED_BY_RULE
+        device: Device | None = None
         if not merged:
             # A camera per cameraID; deployments without one share the camera with no serial.
             serial = row.get("cameraID") or ""
@@ -286,6 +287,7 @@ async def import_package(
         await session.flush()
 
         if deployment is None:
+            assert device is not None  # only a deployment the project had is merged
             deployment = Deployment(
                 project_id=pid, location_id=location.id, device_id=device.id, start=start
             )
@@ -298,7 +300,7 @@ async def import_package(
         if merged:
             start = min(start, deployment.start)
             end = None if end is None or deployment.end is None else max(end, deployment.end)
-        else:
+        elif device is not None:
             deployment.device_id = device.id
         deployment.start, deployment.end = start, end
         deployment.utc_offset = _clock(row, media_by_deployment.get(row["deploymentID"], []))

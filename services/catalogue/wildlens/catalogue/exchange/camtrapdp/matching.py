@@ -82,20 +82,24 @@ async def find_existing(
         ),
     )
     matches = existing.matches
-    for row in (*existing.deployments.values(), *existing.media.values()):
-        matches.claim(row)
+    for known_deployment in existing.deployments.values():
+        matches.claim(known_deployment)
+    for known_medium in existing.media.values():
+        matches.claim(known_medium)
 
     # The platform's own ids: a package it exported, coming back.
-    tables = (
-        ("deployments", Deployment, "deploymentID", deployment_rows, existing.deployments),
-        ("media", Media, "mediaID", media_rows, existing.media),
-    )
-    for table, model, column, rows, known in tables:
-        missing = [r[column] for r in rows if r[column] not in known]
-        for source, own in (await _by_platform_ids(session, model, project_id, missing)).items():
-            if matches.free(own, source):
-                known[source] = own  # type: ignore[assignment]
-                matches.add(table, own, source, MatchRule.PLATFORM_ID)
+    missing = [
+        r["deploymentID"] for r in deployment_rows if r["deploymentID"] not in existing.deployments
+    ]
+    for source, own in (await _by_platform_ids(session, Deployment, project_id, missing)).items():
+        if isinstance(own, Deployment) and matches.free(own, source):
+            existing.deployments[source] = own
+            matches.add("deployments", own, source, MatchRule.PLATFORM_ID)
+    missing = [r["mediaID"] for r in media_rows if r["mediaID"] not in existing.media]
+    for source, own in (await _by_platform_ids(session, Media, project_id, missing)).items():
+        if isinstance(own, Media) and matches.free(own, source):
+            existing.media[source] = own
+            matches.add("media", own, source, MatchRule.PLATFORM_ID)
 
     # The same bytes are the same photo, wherever it was filed.
     by_hash = await repository.media_with_hashes(session, project_id, hashes.values())

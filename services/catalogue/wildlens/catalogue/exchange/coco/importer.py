@@ -318,8 +318,8 @@ async def import_coco(
             media = existing_media.get(image.key)
             if media is None and deployment is not None:
                 # A photo the project has (uploaded, say): same deployment, time and name.
-                key = (image.captured_at, _file_name(image))
-                media = places.matches.first_free(already.get(key, []), image.key)
+                moment = (image.captured_at, _file_name(image))
+                media = places.matches.first_free(already.get(moment, []), image.key)
                 if media is not None:
                     places.matches.add("media", media, image.key, MatchRule.DEPLOYMENT_TIME_NAME)
             if media is None:
