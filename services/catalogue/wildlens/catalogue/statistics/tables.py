@@ -16,7 +16,14 @@ from wildlens.catalogue.statistics.effort import SPECIES_RULE, Span, accumulatio
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.common.db import utcnow
 
-__all__ = ["STATISTICS", "StatisticName", "Table", "compute"]
+__all__ = [
+    "ALL_LOCATIONS",
+    "DETECTION_RATE_RULE",
+    "STATISTICS",
+    "StatisticName",
+    "Table",
+    "compute",
+]
 
 StatisticName = Literal[
     "counts", "relative-abundance", "activity", "detection-rate", "species-accumulation"
@@ -33,8 +40,17 @@ class Table:
     title: str
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
-    # How animals were counted, said with the numbers (see ``repository.COUNTING_RULE``).
-    counting_rule: str = repository.COUNTING_RULE
+    # How animals were counted, said with the numbers (see ``repository.COUNTING_RULE``):
+    # each rule once, so that a chart can put each in words of its own.
+    rules: tuple[str, ...] = (repository.COUNTING_RULE,)
+    # The independence interval the numbers depend on; None for those it does not change
+    # (media counted one by one, first sightings).
+    independence_interval_s: int | None = None
+
+    @property
+    def counting_rule(self) -> str:
+        """The rules as one phrase, as the JSON answer names them."""
+        return "; ".join(self.rules)
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,7 @@ async def counts(session: AsyncSession, project_id: uuid.UUID, s: Scope, interva
             "records",
             "individuals",
         ],
+        independence_interval_s=interval_s,
     )
     for taxon, location_id, detections, n, individuals in sorted(
         await repository.counts_by_location(session, project_id, s, interval_s),
@@ -108,6 +125,7 @@ async def relative_abundance(
         "relative-abundance",
         "Relative abundance index (independent detections per 100 trap-nights)",
         ["taxon", "location_id", "location_name", "trap_nights", "independent_detections", "rai"],
+        independence_interval_s=interval_s,
     )
     locations = sorted(effort, key=lambda i: (site.location_names.get(i, ""), str(i)))
     total_effort = sum(effort.values())
@@ -150,6 +168,7 @@ async def activity(
         "activity",
         "Activity by local hour of day (independent detections)",
         ["taxon", "hour", "independent_detections", "share"],
+        independence_interval_s=interval_s,
     )
     for taxon in sorted(by_taxon):
         hours = by_taxon[taxon]
@@ -184,7 +203,7 @@ async def detection_rate(
             "media_with_animal",
             "detection_rate",
         ],
-        counting_rule=DETECTION_RATE_RULE,
+        rules=(DETECTION_RATE_RULE,),
     )
     for d in site.deployments:
         n, with_animal = media.get(d.id, (0, 0))
@@ -221,7 +240,7 @@ async def species_accumulation(
         "species-accumulation",
         "Species accumulation (species against trap-nights)",
         ["date", "trap_nights", "species", "new_taxa"],
-        counting_rule=f"{repository.COUNTING_RULE}; {SPECIES_RULE}",
+        rules=(repository.COUNTING_RULE, SPECIES_RULE),
     )
     for p in points:
         table.rows.append(
