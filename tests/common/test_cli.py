@@ -118,3 +118,66 @@ def test_migrate_brings_every_service_to_head(tmp_path: Path) -> None:
     for service in ("catalogue", "ingest", "citsci", "training"):
         assert f"{service}: migrated to head" in result.stderr
         assert (tmp_path / "db" / f"{service}.sqlite").exists()
+
+
+def _remote(*args: str, token: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """A command that talks to a platform, with what a person's shell has exported."""
+    env = {**_clean_env(), "WILDLENS_TOKEN": token, "COLUMNS": "300"}
+    if url is not None:
+        env["WILDLENS_URL"] = url
+    return subprocess.run([WILDLENS, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_a_missing_token_is_explained_in_one_sentence(tmp_path: Path) -> None:
+    # None at all, and one pasted with its header's word.
+    for token, args in (
+        ("", ["upload", str(tmp_path), "--project", "p"]),
+        ("", ["export", "dwca", "--project", "p", "--out", str(tmp_path / "out.zip")]),
+        ("Bearer eyJ.x.y", ["import", "coco", str(_coco_file(tmp_path)), "--project", "p"]),
+    ):
+        result = _remote(*args, token=token)
+        assert result.returncode == 2, (args, token, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "Illegal header" not in result.stderr
+        # One line, and it names the command that prints a token.
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "wildlens token --role admin" in result.stderr
+
+
+def test_a_platform_that_does_not_answer_is_named_with_how_to_point_elsewhere(
+    tmp_path: Path,
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "RCNX0001.JPG").write_bytes(b"\xff\xd8\xff\xe0 a photo")
+    uploaded = _remote("upload", str(card), "--project", "p", token="t.t.t", url=url)
+    assert uploaded.returncode == 2
+    exported = _remote(
+        "export", "dwca", "--project", "p", "--out", str(tmp_path / "o.zip"), token="t.t.t", url=url
+    )
+    assert exported.returncode == 1
+    for result in (uploaded, exported):
+        assert f"Cannot reach the platform at {url}" in result.stderr, result.stderr
+        assert "WILDLENS_URL" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def _coco_file(folder: Path) -> Path:
+    path = folder / "cct.json"
+    path.write_text('{"images": [], "annotations": [], "categories": []}\n')
+    return path
+
+
+def test_token_ttl_sets_the_lifetime(tmp_path: Path) -> None:
+    import jwt
+
+    printed = subprocess.run(
+        [WILDLENS, "token", "--ttl", "86400", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_env(),
+    ).stdout.strip()
+    claims = jwt.decode(printed, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 86400

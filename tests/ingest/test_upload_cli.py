@@ -80,13 +80,13 @@ def _card(root: Path) -> Path:
     return root
 
 
-def _run(served: Served, card: Path) -> subprocess.CompletedProcess[str]:
+def _run(served: Served, card: Path, *options: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
     env["COLUMNS"] = "200"
     return subprocess.run(
         [WILDLENS, "upload", str(card), "--project", served.site.project_id,
          "--deployment", served.site.deployment_id, "--url", served.url,
-         "--token", served.token, "--workers", "4"],
+         "--token", served.token, "--workers", "4", *options],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
 
@@ -122,6 +122,38 @@ def test_a_card_goes_up_once_and_rejections_are_explained(served: Served, tmp_pa
     assert _count(again.stdout, "uploaded") == 0
     assert _count(again.stdout, "duplicates (already on the platform)") == 10
     assert _count(again.stdout, "rejected") == 1
+
+
+def test_wait_lists_each_photo_once_the_catalogue_has_recorded_it(
+    served: Served, tmp_path: Path
+) -> None:
+    card = tmp_path / "card"
+    card.mkdir()
+    for image in sorted(MEDIA.glob("*.JPG")):
+        shutil.copy(image, card / image.name)
+    shutil.copy(card / image.name, card / "copy-of-last.JPG")
+
+    result = _run(served, card, "--wait")
+
+    assert result.returncode == 0, result.stderr
+    assert "Recorded by the catalogue: 11 files" in result.stdout
+    rows = re.findall(
+        r"^(\S+\.JPG)\s+([0-9a-f-]{36})\s+(\S+)\s+(\S+)\s+(\w+)$", result.stdout, re.M
+    )
+    assert len(rows) == 11, result.stdout
+    # Each listed medium is there to be read, in the deployment, at the camera's time in UTC.
+    by_name = {
+        name: (medium, deployment, captured) for name, medium, deployment, captured, _ in rows
+    }
+    assert {deployment for _, deployment, _ in by_name.values()} == {served.site.deployment_id}
+    assert by_name["20210531082538-RCNX0031.JPG"][2] == "2021-04-11T19:43:09Z"
+    # The same bytes twice on the card are one medium.
+    assert by_name["copy-of-last.JPG"][0] == by_name[image.name][0]
+    assert len({medium for medium, _, _ in by_name.values()}) == 10
+    for medium, _, captured in by_name.values():
+        shown = httpx.get(f"{served.url}/v1/media/{medium}", headers=bearer(served.token))
+        assert shown.status_code == 200
+        assert shown.json()["captured_at"].replace("+00:00", "Z") == captured
 
 
 class _Link(httpx.BaseTransport):

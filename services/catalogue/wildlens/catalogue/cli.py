@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from wildlens.common.cli.remote import DEFAULT_URL, TokenOption, UrlOption
+from wildlens.common.cli.remote import (
+    DEFAULT_URL,
+    TOKEN_REFUSED_HINT,
+    TokenOption,
+    UrlOption,
+    bearer_headers,
+    failure_message,
+)
 
 __all__ = ["register"]
 
@@ -43,6 +50,8 @@ def _check(response: httpx.Response, *expected: int) -> Any:
     except ValueError:
         raise CommandFailed(f"{response.status_code}: {response.text[:300]}") from None
     message = f"{response.status_code} {body.get('error', '')}: {body.get('detail', body)}"
+    if response.status_code == 401:
+        message += f". {TOKEN_REFUSED_HINT}"
     for problem in body.get("fields", [])[:50]:
         where = " ".join(
             f"{k}={problem[k]}" for k in ("resource", "row", "field") if problem.get(k)
@@ -155,9 +164,12 @@ def export(
 
 
 def _client(url: str, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
-    )
+    return httpx.Client(base_url=url, headers=bearer_headers(token), timeout=_TIMEOUT)
+
+
+def _fail(error: Exception, url: str) -> typer.Exit:
+    console.print(failure_message(error, url), style="red", markup=False, soft_wrap=True)
+    return typer.Exit(1)
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -182,8 +194,7 @@ def _run_import(send: Callable[[httpx.Client], dict[str, Any]], url: str, token:
         with _client(url, token) as client, console.status("importing"):
             summary = send(client)
     except (CommandFailed, httpx.HTTPError, OSError) as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from error
+        raise _fail(error, url) from error
     _print_summary(summary)
 
 
@@ -200,8 +211,7 @@ def _add_export(exports: typer.Typer, export_format: str, help_text: str) -> Non
             with _client(url, token) as client, Progress(*columns, console=console) as bar:
                 export(client, project, export_format, out, bar)
         except (CommandFailed, httpx.HTTPError, OSError) as error:
-            console.print(f"[red]{error}[/red]")
-            raise typer.Exit(1) from error
+            raise _fail(error, url) from error
         console.print(f"wrote {out}")
 
 

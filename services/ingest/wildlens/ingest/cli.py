@@ -31,7 +31,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from wildlens.common.cli.remote import DEFAULT_URL, TokenOption, UrlOption
+from wildlens.common.cli.remote import (
+    DEFAULT_URL,
+    TOKEN_REFUSED_HINT,
+    TokenOption,
+    UrlOption,
+    bearer_headers,
+    failure_message,
+)
+from wildlens.ingest.upload_wait import WaitFailed, print_recorded, wait_until_recorded
 
 __all__ = ["STATE_FILE", "Summary", "register", "upload_folder"]
 
@@ -64,6 +72,8 @@ class Summary:
     pending: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     upload_id: str | None = None
+    # Every file the platform holds now (uploaded or already there), by name: its medium.
+    media: dict[str, str] = field(default_factory=dict)
 
 
 class UploadFailed(Exception):
@@ -111,8 +121,9 @@ def _detail(response: httpx.Response) -> str:
 
 def _check(response: httpx.Response, *expected: int) -> Any:
     if response.status_code not in expected:
+        hint = f" {TOKEN_REFUSED_HINT}" if response.status_code == 401 else ""
         raise UploadFailed(f"{response.request.method} {response.request.url.path}: "
-                           f"{_detail(response)}")  # fmt: skip
+                           f"{_detail(response)}{hint}")  # fmt: skip
     return response.json()
 
 
@@ -160,6 +171,9 @@ class _Uploader:
         self.workers = workers
         self.summary = summary
         self.sending: TaskID = progress.add_task("Uploading", total=0)
+        self.files = files
+        # The medium the platform holds for each content, once it says so.
+        self.media_ids: dict[str, str] = {}
         # The same bytes twice on a card (copied folders) are uploaded once.
         self.first: dict[str, LocalFile] = {}
         for local in files:
@@ -180,11 +194,16 @@ class _Uploader:
 
     def settled(self, entry: dict[str, Any]) -> None:
         name = self.names.get(entry["sha256"], entry["name"])
+        self._note_medium(entry)
         if entry["state"] == "ingested":
             self.summary.uploaded.append(name)
         elif entry["state"] == "rejected":
             self.summary.rejected.append((name, entry.get("error") or "rejected"))
         self.unsettled.discard(entry["sha256"])
+
+    def _note_medium(self, entry: dict[str, Any]) -> None:
+        if entry.get("media_id") and entry["state"] in ("already_have", "ingested"):
+            self.media_ids[entry["sha256"]] = str(entry["media_id"])
 
     def send_page(
         self, upload_id: str | None, page: list[LocalFile], create: dict[str, Any]
@@ -298,6 +317,11 @@ class _Uploader:
                 self.summary.pending.append((self.names[sha], "not uploaded yet"))
         if upload_id is not None and not self.summary.pending:
             state.clear()
+        self.summary.media = {
+            local.name: self.media_ids[local.sha256]
+            for local in self.files
+            if local.sha256 in self.media_ids
+        }
 
     def _put_page(self, entries: list[dict[str, Any]]) -> None:
         todo: list[tuple[LocalFile, str]] = []
@@ -305,6 +329,7 @@ class _Uploader:
             if entry["sha256"] not in self.unsettled:
                 continue
             if entry["state"] in ("already_have", "ingested"):
+                self._note_medium(entry)
                 self.summary.duplicates.append(self.names[entry["sha256"]])
                 self.unsettled.discard(entry["sha256"])
             elif entry["state"] == "rejected":
@@ -423,18 +448,25 @@ def upload(
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="Files hashed and sent at once.")
     ] = 4,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Then wait until the catalogue has recorded every file, and list each "
+            "medium with its deployment and capture time.",
+        ),
+    ] = False,
 ) -> None:
     """Upload an SD card: only files the platform does not have; run again to resume.
 
-    Exit status: 0 when every file is on the platform, 1 when some were rejected or are not
-    uploaded yet, 2 when the platform refused the upload.
+    Exit status: 0 when every file is on the platform (and, with --wait, recorded), 1 when
+    some were rejected, are not uploaded yet or were not recorded, 2 when the platform refused
+    the upload or could not be reached.
     """
     out = Console()
-    if not token:
-        Console(stderr=True).print("[red]a token is needed: --token or WILDLENS_TOKEN[/]")
-        raise typer.Exit(2)
+    errors = Console(stderr=True)
+    headers = bearer_headers(token)
     timeout = httpx.Timeout(60.0, read=600.0)  # completing a page verifies every file in it
-    headers = {"Authorization": f"Bearer {token}"}
     with (
         httpx.Client(base_url=url, headers=headers, timeout=timeout) as api,
         httpx.Client(timeout=timeout) as objects,
@@ -450,9 +482,22 @@ def upload(
                 workers=workers,
             )
         except (UploadFailed, httpx.HTTPError) as exc:
-            Console(stderr=True).print(f"[red]upload failed:[/] {exc}")
+            errors.print(
+                f"upload failed: {failure_message(exc, url)}",
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from exc
-    _print_summary(out, summary)
+        _print_summary(out, summary)
+        if wait and summary.media:
+            try:
+                with errors.status("Waiting for the catalogue to record the files"):
+                    recorded = wait_until_recorded(api, summary.media, workers=workers)
+            except (WaitFailed, httpx.HTTPError) as exc:
+                errors.print(failure_message(exc, url), style="red", markup=False, soft_wrap=True)
+                raise typer.Exit(1) from exc
+            print_recorded(out, recorded)
     if summary.rejected or summary.pending:
         raise typer.Exit(1)
 

@@ -192,7 +192,12 @@ def token(
         str | None, typer.Option(help="Project id; every project when omitted.")
     ] = None,
     subject: Annotated[str, typer.Option(help="Who the token is for.")] = "admin",
-    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Lifetime in seconds (default WILDLENS_AUTH__TOKEN_TTL_S: an hour)."
+        ),
+    ] = None,
     data: DataOption = None,
 ) -> None:
     """Print a bearer token signed with the platform's key."""
