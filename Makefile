@@ -17,8 +17,9 @@ $(VENV)/.installed: $(BIN)/python requirements.txt $(PROJECTS)
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-converters.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-converters.txt
 	touch $@
 
 ## install: the platform into .venv

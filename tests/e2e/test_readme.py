@@ -40,9 +40,13 @@ README = ROOT / "README.md"
 
 # Document order. A block added to the README that cannot run here goes in this list.
 NOT_RUN = [
+    "downloads MegaDetector v5a from GitHub (no network in the test environment)",
+    "installs the AGPL-3.0 converters into the platform's environment",
+    "needs md_v5a.0.0.pt, downloaded above",
     "needs COCO Camera Traps, MegaDetector and KSO files of your own",
     "the webhook's host must resolve to a public address, and the test machine is offline",
     "needs a detector bundle of your own, and serves a second platform",
+    "needs a running platform and a downloaded model",
     "regenerates code, writes a migration and runs the linters and benchmarks, as CI does",
 ]
 RUNS_AS_OUR_PLATFORM = "the test's own platform"

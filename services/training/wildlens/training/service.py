@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from wildlens.common.service import ServiceSpec
 from wildlens.training.models import metadata
+from wildlens.training.settings import TrainingSettings
 
 
 def _routers() -> list[APIRouter]:
@@ -21,6 +22,7 @@ def service() -> ServiceSpec:
         name="training",
         routers=_routers,
         metadata=metadata,
+        settings=TrainingSettings,
         migrations=Path(__file__).parent / "migrations",
         uses_outbox=True,
         order=50,

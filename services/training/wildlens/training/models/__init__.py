@@ -6,11 +6,12 @@ service's schema checks compare against). Domains import tables from here.
 =====================  ===============================================================
 module                 tables
 =====================  ===============================================================
-``registered_models``  the model registry: every bundle and version, and its stage
+``registered_models``  the model registry: every bundle and version, its stage, and the
+                       history of its stages
 =====================  ===============================================================
 """
 
 from wildlens.training.models.base import TrainingTable, metadata
-from wildlens.training.models.registered_models import RegisteredModel
+from wildlens.training.models.registered_models import ModelStageChange, RegisteredModel
 
-__all__ = ["RegisteredModel", "TrainingTable", "metadata"]
+__all__ = ["ModelStageChange", "RegisteredModel", "TrainingTable", "metadata"]

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlmodel.ext.asyncio.session import AsyncSession
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
-from wildlens.common.http import (
-    ERROR_RESPONSES,
-    Page,
-    PageDep,
-    PrincipalDep,
-    session_dependency,
+from wildlens.common.errors import PayloadTooLarge
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep
+from wildlens.common.http.errors import ErrorBody
+from wildlens.training.deps import (
+    BusDep,
+    DatabaseDep,
+    SessionDep,
+    StoreDep,
+    TrainingSettingsDep,
 )
+from wildlens.training.models import ModelStageChange
 from wildlens.training.registry import service
-from wildlens.training.registry.schemas import ModelKind, ModelPublic, ModelStage
+from wildlens.training.registry.objects import staged_objects
+from wildlens.training.registry.receive import received_bundle
+from wildlens.training.registry.schemas import (
+    ModelDetail,
+    ModelKind,
+    ModelPublic,
+    ModelStage,
+    StageChange,
+)
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)
-SessionDep = Annotated[AsyncSession, Depends(session_dependency("training"), scope="function")]
+
+# Multipart framing around the two files: boundaries, part headers, the project id.
+_FRAMING_BYTES = 64 * 1024
+
+
+def _detail(model: ModelPublic, changes: Sequence[ModelStageChange]) -> ModelDetail:
+    return ModelDetail(
+        **model.model_dump(), history=[StageChange.model_validate(c) for c in changes]
+    )
 
 
 @router.get("", response_model=Page[ModelPublic])
@@ -36,3 +57,75 @@ async def list_models(
     principal.require_user()
     rows, next_cursor = await service.list_models(session, principal, page, stage=stage, kind=kind)
     return Page(items=[ModelPublic.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    response_model=ModelDetail,
+    status_code=201,
+    responses={
+        409: {"model": ErrorBody, "description": "The name and version are registered already"},
+        413: {"model": ErrorBody, "description": "The model is larger than the platform accepts"},
+    },
+)
+async def register_model(
+    request: Request,
+    database: DatabaseDep,
+    store: StoreDep,
+    settings: TrainingSettingsDep,
+    principal: PrincipalDep,
+    model: Annotated[UploadFile, File(description="The model: an ONNX file (model.onnx)")],
+    manifest: Annotated[
+        UploadFile,
+        File(description="Its manifest (wildlens-model.json), with the model's SHA-256"),
+    ],
+    project_id: Annotated[
+        uuid.UUID | None,
+        Form(description="This project's own model (its managers manage it); none: global"),
+    ] = None,
+) -> ModelDetail:
+    """Register a model bundle you bring (ONNX file and manifest); it serves once promoted."""
+    principal.require_user()
+    declared = int(request.headers.get("content-length") or 0)
+    limit = settings.max_model_bytes + settings.max_manifest_bytes + _FRAMING_BYTES
+    if declared > limit:
+        raise PayloadTooLarge(
+            f"the request is larger than this platform accepts ({limit} bytes in all)"
+        )
+    async with (
+        received_bundle(
+            model,
+            manifest,
+            max_model_bytes=settings.max_model_bytes,
+            max_manifest_bytes=settings.max_manifest_bytes,
+        ) as bundle,
+        staged_objects(store) as objects,
+        database.transaction() as session,
+    ):
+        row = await service.register_bundle(session, objects, principal, bundle, project_id)
+        public = ModelPublic.model_validate(row)
+        changes = await service.history(session, row)
+    return _detail(public, changes)
+
+
+@router.get("/{model_id}", response_model=ModelDetail)
+async def get_model(
+    session: SessionDep, principal: PrincipalDep, model_id: uuid.UUID
+) -> ModelDetail:
+    """One registered model, with every stage it has been in and who put it there."""
+    principal.require_user()
+    row = await service.get_model(session, principal, model_id)
+    changes = await service.history(session, row)
+    return _detail(ModelPublic.model_validate(row), changes)
+
+
+@router.post("/{model_id}/promote", response_model=ModelDetail)
+async def promote_model(
+    session: SessionDep, bus: BusDep, principal: PrincipalDep, model_id: uuid.UUID
+) -> ModelDetail:
+    """Make this model the one serving its kind (globally or in its project); every inference
+    replica swaps to it. Platform admins promote global models, a project's managers its own."""
+    principal.require_user()
+    row = await service.promote(session, bus, principal, model_id)
+    changes = await service.history(session, row)
+    return _detail(ModelPublic.model_validate(row), changes)

@@ -10,9 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.http.pagination import PageParams
-from wildlens.training.models import RegisteredModel
+from wildlens.training.models import ModelStageChange, RegisteredModel
 
-__all__ = ["page_models"]
+__all__ = ["by_name_version", "get", "history", "page_models", "serving"]
 
 
 async def page_models(
@@ -38,3 +38,38 @@ async def page_models(
             | col(RegisteredModel.project_id).in_(list(projects))
         )
     return await page_by_id(session, query, col(RegisteredModel.id), page)
+
+
+async def get(session: AsyncSession, model_id: uuid.UUID) -> RegisteredModel | None:
+    return await session.get(RegisteredModel, model_id)
+
+
+async def by_name_version(session: AsyncSession, name: str, version: str) -> RegisteredModel | None:
+    query = select(RegisteredModel).where(
+        RegisteredModel.name == name, RegisteredModel.version == version
+    )
+    return (await session.exec(query)).first()
+
+
+async def serving(
+    session: AsyncSession, kind: str, project_id: uuid.UUID | None
+) -> list[RegisteredModel]:
+    """The models in production for ``kind`` in one scope (global when ``project_id`` is None)."""
+    scope = (
+        col(RegisteredModel.project_id).is_(None)
+        if project_id is None
+        else RegisteredModel.project_id == project_id
+    )
+    query = select(RegisteredModel).where(
+        RegisteredModel.kind == kind, RegisteredModel.stage == "production", scope
+    )
+    return list((await session.exec(query)).all())
+
+
+async def history(session: AsyncSession, model_id: uuid.UUID) -> list[ModelStageChange]:
+    query = (
+        select(ModelStageChange)
+        .where(ModelStageChange.model_id == model_id)
+        .order_by(col(ModelStageChange.changed_at), col(ModelStageChange.id))
+    )
+    return list((await session.exec(query)).all())

@@ -8,10 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ModelKind", "ModelPublic", "ModelStage"]
+__all__ = ["ModelDetail", "ModelKind", "ModelPublic", "ModelSource", "ModelStage", "StageChange"]
 
-ModelStage = Literal["candidate", "production", "archived"]
+# candidate: trained here, not serving; registered: brought by a user (POST /v1/models), not
+# serving; production: serving its kind in its scope; archived: served once, replaced.
+ModelStage = Literal["candidate", "registered", "production", "archived"]
 ModelKind = Literal["detector", "classifier"]
+ModelSource = Literal["trained", "external"]
 
 
 class ModelPublic(BaseModel):
@@ -24,6 +27,26 @@ class ModelPublic(BaseModel):
     sha256: str
     bundle_key: str
     stage: str
+    source: str
     project_id: uuid.UUID | None
+    registered_by: str
+    size_bytes: int | None
     metrics: dict[str, Any]
     created_at: datetime
+
+
+class StageChange(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_stage: str | None
+    to_stage: str
+    # Who made the change (the token's subject).
+    changed_by: str
+    changed_at: datetime
+    # Why, where it followed from another change ("replaced by <name> <version>").
+    reason: str
+
+
+class ModelDetail(ModelPublic):
+    # Every stage the model has been in, oldest first.
+    history: list[StageChange]

@@ -1,0 +1,38 @@
+"""Model bundles: ``model.onnx`` and its manifest ``wildlens-model.json``, the format in which
+models reach inference, whoever made them; and the checks every bundle passes."""
+
+from wildlens.common.bundles._bundle import (
+    GEOFENCE_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    Bundle,
+    BundleError,
+    DecoderName,
+    InputSpec,
+    LabelSpec,
+    ModelManifest,
+    Thresholds,
+    file_sha256,
+    load_bundle,
+    parse_manifest,
+    write_bundle,
+)
+from wildlens.common.bundles._onnx import check_onnx_file
+
+__all__ = [
+    "GEOFENCE_FILE",
+    "MANIFEST_FILE",
+    "MODEL_FILE",
+    "Bundle",
+    "BundleError",
+    "DecoderName",
+    "InputSpec",
+    "LabelSpec",
+    "ModelManifest",
+    "Thresholds",
+    "check_onnx_file",
+    "file_sha256",
+    "load_bundle",
+    "parse_manifest",
+    "write_bundle",
+]

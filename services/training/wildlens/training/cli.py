@@ -1,0 +1,319 @@
+"""``wildlens models list|add|promote``: the model registry from a laptop or a script.
+
+``models add PATH`` turns what people download into a bundle and registers it: an ONNX file
+described by flags, or a YOLOv5 (MegaDetector v5) or Ultralytics (MegaDetector v6, YOLOv8/9/11)
+checkpoint, exported to ONNX here (that needs the ``converters`` extra). ``--serve`` promotes it
+at once, so the running platform detects with it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, BundleError, DecoderName
+from wildlens.common.cli.remote import DEFAULT_URL, TokenOption, UrlOption
+
+__all__ = ["register"]
+
+# Messages name files, labels and errors as they are (no markup), and commands to copy whole
+# (no wrapping).
+console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+models = typer.Typer(
+    name="models",
+    help="The model registry: list, add (ONNX files, YOLOv5 and Ultralytics checkpoints), promote.",
+    no_args_is_help=True,
+)
+# Uploading a detector of hundreds of megabytes takes a while on a field station's link.
+_TIMEOUT = httpx.Timeout(30.0, write=1800.0, read=600.0)
+
+
+class CommandFailed(Exception):
+    """The platform refused; the message says why."""
+
+
+def _check(response: httpx.Response, *expected: int) -> Any:
+    if response.status_code in expected:
+        return response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        raise CommandFailed(f"{response.status_code}: {response.text[:300]}") from None
+    message = f"{response.status_code} {body.get('error', '')}: {body.get('detail', body)}"
+    raise CommandFailed(message)
+
+
+def _client(url: str, token: str) -> httpx.Client:
+    if not token:
+        console.print("a token is needed: --token or WILDLENS_TOKEN", style="red")
+        raise typer.Exit(2)
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
+    )
+
+
+def _labels(value: str | None) -> list[str] | None:
+    """``animal,person,vehicle``, or a text file with one label a line."""
+    if not value:
+        return None
+    path = Path(value)
+    text = path.read_text(encoding="utf-8") if path.is_file() else value.replace(",", "\n")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _size(value: str | None) -> tuple[int, int] | None:
+    """``1280`` or ``640x480`` (width x height)."""
+    if not value:
+        return None
+    try:
+        parts = [int(p) for p in value.lower().split("x")]
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: give 1280 or 640x480") from None
+    if len(parts) not in (1, 2) or min(parts) <= 0:
+        raise typer.BadParameter(f"{value!r}: give 1280 or 640x480")
+    return (parts[0], parts[-1])
+
+
+def _find(client: httpx.Client, model: str) -> dict[str, Any]:
+    """A model by id, or by ``NAME:VERSION``."""
+    if ":" not in model:
+        found: dict[str, Any] = _check(client.get(f"/v1/models/{model}"), 200)
+        return found
+    name, version = model.split(":", 1)
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = _check(client.get("/v1/models", params=params), 200)
+        for item in page["items"]:
+            if (item["name"], item["version"]) == (name, version):
+                return dict(item)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            raise CommandFailed(f"no model {name} {version} that you can see")
+
+
+def _promote(client: httpx.Client, model_id: str) -> dict[str, Any]:
+    promoted: dict[str, Any] = _check(client.post(f"/v1/models/{model_id}/promote"), 200)
+    return promoted
+
+
+def _register(client: httpx.Client, folder: Path, project: str | None) -> dict[str, Any]:
+    with (folder / MODEL_FILE).open("rb") as onnx, (folder / MANIFEST_FILE).open("rb") as manifest:
+        response = client.post(
+            "/v1/models",
+            files={
+                "model": (MODEL_FILE, onnx, "application/octet-stream"),
+                "manifest": (MANIFEST_FILE, manifest, "application/json"),
+            },
+            data={"project_id": project} if project else {},
+        )
+    registered: dict[str, Any] = _check(response, 201)
+    return registered
+
+
+@models.command("list")
+def list_models(
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = "",
+    stage: Annotated[
+        str | None, typer.Option(help="Only this stage: registered, production, archived...")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="Only detectors or classifiers.")] = None,
+) -> None:
+    """The registered models you can see, and which serve."""
+    table = Table(show_header=True)
+    for column in ("id", "name", "version", "kind", "stage", "scope", "source", "sha256"):
+        table.add_column(column, overflow="fold")
+    params: dict[str, Any] = {"limit": 1000}
+    if stage:
+        params["stage"] = stage
+    if kind:
+        params["kind"] = kind
+    with _client(url, token) as client:
+        try:
+            cursor: str | None = None
+            while True:
+                page = _check(
+                    client.get(
+                        "/v1/models", params={**params, **({"cursor": cursor} if cursor else {})}
+                    ),
+                    200,
+                )
+                for item in page["items"]:
+                    table.add_row(
+                        item["id"],
+                        item["name"],
+                        item["version"],
+                        item["kind"],
+                        item["stage"],
+                        item["project_id"] or "global",
+                        item["source"],
+                        item["sha256"][:12],
+                    )
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
+        except (CommandFailed, httpx.HTTPError) as exc:
+            console.print(str(exc), style="red")
+            raise typer.Exit(1) from exc
+    Console(width=200).print(table)
+
+
+@models.command("add")
+def add(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="A .onnx file, or a YOLOv5 / Ultralytics .pt checkpoint (MegaDetector v5, v6).",
+        ),
+    ],
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = "",
+    name: Annotated[str | None, typer.Option(help="Model name (default: the file's name).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Version (default: the start of the file's SHA-256).")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="detector (default) or classifier; for .onnx files.")
+    ] = None,
+    decoder: Annotated[
+        str | None,
+        typer.Option(
+            help="How to read a detector's output: megadetector-v5, yolov8, end2end, generic "
+            "(checkpoints: implied)."
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Labels by class index: a,b,c or a file with one a line (checkpoints: "
+            "their own names)."
+        ),
+    ] = None,
+    input_size: Annotated[
+        str | None,
+        typer.Option(
+            "--input-size",
+            help="Model input: 1280 or 640x480 (checkpoints: the size they were trained at).",
+        ),
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", help="Register it as this project's own model.")
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Promote it at once: the platform detects with it.")
+    ] = False,
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="Also keep the bundle in this folder (new, or empty)."),
+    ] = None,
+) -> None:
+    """Turn a downloaded model into a bundle (exporting checkpoints to ONNX) and register it.
+
+    A .pt checkpoint is unpickled to be exported, which runs code from the file: add only
+    checkpoints from publishers you trust.
+    """
+    from wildlens.training.converters import (
+        BundleOptions,
+        ConverterMissing,
+        ExportMismatch,
+        NotACheckpoint,
+        make_bundle,
+    )
+
+    if kind not in (None, "detector", "classifier"):
+        raise typer.BadParameter("--kind is detector or classifier")
+    if decoder not in (None, "megadetector-v5", "yolov8", "end2end", "generic"):
+        raise typer.BadParameter("--decoder is megadetector-v5, yolov8, end2end or generic")
+    options = BundleOptions(
+        name=name,
+        version=version,
+        kind=_kind(kind),
+        decoder=_decoder(decoder),
+        labels=_labels(labels),
+        input_size=_size(input_size),
+    )
+    with tempfile.TemporaryDirectory(prefix="wildlens-bundle-") as scratch:
+        folder = Path(keep) if keep else Path(scratch) / "bundle"
+        console.print(f"Reading {path.name}...")
+        try:
+            made = make_bundle(path, folder, options)
+        except ConverterMissing as exc:
+            console.print(str(exc), style="red")
+            raise typer.Exit(3) from exc
+        except (BundleError, NotACheckpoint, ExportMismatch, ValueError) as exc:
+            console.print(f"cannot make a bundle of {path.name}: {exc}", style="red")
+            raise typer.Exit(1) from exc
+        source, manifest = made.source, made.bundle.manifest
+        console.print(
+            f"{source.path.name}: {source.size} bytes\n"
+            f"  SHA-256 {source.sha256}\n  MD5     {source.md5}"
+        )
+        action = "used as it is" if made.origin == "onnx" else f"exported from {made.origin}"
+        console.print(
+            f"Bundle {manifest.name} {manifest.version}: {manifest.kind}, {action} in "
+            f"{made.seconds:.1f} s; decoder {manifest.decoder or '-'}, input "
+            f"{manifest.input.width}x{manifest.input.height}, labels "
+            f"{', '.join(manifest.label_names)}\n  model.onnx SHA-256 {manifest.sha256}"
+        )
+        with _client(url, token) as client:
+            try:
+                registered = _register(client, folder, project)
+                console.print(f"Registered as {registered['id']} ({registered['stage']})")
+                if serve:
+                    promoted = _promote(client, registered["id"])
+                    scope = f"project {project}" if project else "every project"
+                    console.print(
+                        f"Promoted: {promoted['name']} {promoted['version']} serves {scope}"
+                    )
+            except (CommandFailed, httpx.HTTPError) as exc:
+                console.print(str(exc), style="red")
+                raise typer.Exit(1) from exc
+    typer.echo(registered["id"])
+
+
+def _kind(value: str | None) -> Literal["detector", "classifier"] | None:
+    if value == "classifier":
+        return "classifier"
+    return "detector" if value == "detector" else None
+
+
+def _decoder(value: str | None) -> DecoderName | None:
+    names: dict[str, DecoderName] = {
+        "megadetector-v5": "megadetector-v5",
+        "yolov8": "yolov8",
+        "end2end": "end2end",
+        "generic": "generic",
+    }
+    return names[value] if value else None
+
+
+@models.command("promote")
+def promote(
+    model: Annotated[str, typer.Argument(help="The model's id, or NAME:VERSION.")],
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = "",
+) -> None:
+    """Make a registered model the one serving its kind (globally, or in its project)."""
+    with _client(url, token) as client:
+        try:
+            found = _find(client, model)
+            promoted = _promote(client, found["id"])
+        except (CommandFailed, httpx.HTTPError) as exc:
+            console.print(str(exc), style="red")
+            raise typer.Exit(1) from exc
+    scope = f"project {promoted['project_id']}" if promoted["project_id"] else "every project"
+    console.print(f"{promoted['name']} {promoted['version']} serves {scope}")
+
+
+def register(app: typer.Typer) -> None:
+    """Entry point of ``wildlens.commands``: adds ``wildlens models``."""
+    app.add_typer(models)

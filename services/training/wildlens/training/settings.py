@@ -1,0 +1,23 @@
+"""The training service's settings: ``WILDLENS_TRAINING__<FIELD>`` in the environment."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from wildlens.common.settings import SettingsGroup
+
+__all__ = ["TrainingSettings"]
+
+
+class TrainingSettings(SettingsGroup):
+    """Limits of the model registry."""
+
+    group: ClassVar[str] = "training"
+
+    # The largest model.onnx POST /v1/models accepts. MegaDetector v5 exports to about 560 MB
+    # in float32; the biggest published camera-trap detectors stay under 1 GB.
+    max_model_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)
+    # The largest manifest (wildlens-model.json); labels lists of a few thousand species fit.
+    max_manifest_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
