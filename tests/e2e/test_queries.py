@@ -21,6 +21,7 @@ from tests.support.factories import Sites, Uploads
 from tests.support.platform import RunningPlatform, eventually, user_token
 from tests.support.results import analysis, animal
 from wildlens.catalogue.models import Media, Observation
+from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
     Detection,
@@ -266,10 +267,16 @@ async def test_media_urls_download_the_image(
     image = heron_images[0]
     media_id = (await upload(image))["media_id"]
     url = f"/v1/projects/{site.project_id}/media"
-    viewer = user_token(settings, "viewer", {site.project_id: "viewer"})
+    # With precise_locations the URL gives the original (without it, the display copy:
+    # tests/e2e/test_media_files.py).
+    issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
+    viewer = issuer.user_token(
+        "viewer", {site.project_id: "viewer"}, permissions={site.project_id: ["precise_locations"]}
+    )
     items = await eventually(lambda: _items(wl.client, url, viewer))
     (item,) = items
     assert item["id"] == media_id
+    assert item["url_file"] == "original"
     assert datetime.fromisoformat(item["url_expires_at"]) > datetime.fromisoformat(
         item["captured_at"]
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
+from tests.support.located_images import ImageFormat, located_image, location_metadata
 from wildlens.ingest.derivatives import render_derivatives
 
 MEDIA = Path(__file__).resolve().parents[1] / "data" / "camtrap-dp" / "example" / "media"
@@ -104,3 +106,16 @@ def test_transparent_png_becomes_an_rgb_jpeg_on_white(tmp_path: Path) -> None:
     assert display.format == "JPEG"
     assert display.mode == "RGB"
     assert display.getpixel((10, 10)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP"])
+def test_no_place_survives_from_exif_or_xmp(tmp_path: Path, image_format: ImageFormat) -> None:
+    source = tmp_path / "located"
+    source.write_bytes(located_image(50.699, 4.013, image_format=image_format))
+    # The camera's EXIF fix and the photo software's XMP copy of it are both there.
+    assert location_metadata(source.read_bytes()) == ["exif-gps", "xmp-gps"]
+    rendered = render_derivatives(source, thumbnail_px=64, display_px=256)
+    for derived in (rendered.display, rendered.thumbnail):
+        assert location_metadata(derived) == []
+        assert "xmp" not in _open(derived).info
+        assert b"adobe:ns:meta" not in derived

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -125,6 +126,16 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+async def download(wl: RunningPlatform, url: str) -> httpx.Response:
+    """GET a URL the platform handed out, without a token, as a browser would: the platform's
+    own signed routes in-process, anything else (a presigned S3 URL) over the network."""
+    if url.startswith(wl.settings.public_url):
+        parts = urlsplit(url)
+        return await wl.client.get(f"{parts.path}?{parts.query}")
+    async with httpx.AsyncClient() as outside:
+        return await outside.get(url)
 
 
 async def get_media(

@@ -52,10 +52,14 @@ def write_video(
     width: int = 160,
     height: int = 120,
     gop: int | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Path:
-    """Write a ``seconds`` long video of the moving square to ``path``; returns ``path``."""
+    """Write a ``seconds`` long video of the moving square to ``path``, with the container
+    ``metadata`` given (MP4's ``location``, ISO 6709, is where a camera writes its GPS fix);
+    returns ``path``."""
     fmt, codec = _FORMATS[container]
     with av.open(str(path), mode="w", format=fmt) as output:
+        output.metadata.update(metadata or {})
         stream = output.add_stream(codec, rate=fps)
         assert isinstance(stream, av.VideoStream)
         stream.width = width

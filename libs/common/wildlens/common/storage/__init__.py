@@ -13,6 +13,7 @@ from __future__ import annotations
 from .base import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectNotFound, ObjectStore
 from .factory import create_store
 from .keys import validate_key, validate_prefix
+from .layout import display_key, thumbnail_key
 from .local import LocalStore
 from .routes import signed_objects_router
 from .s3 import S3Location, S3Store
@@ -26,7 +27,9 @@ __all__ = [
     "S3Location",
     "S3Store",
     "create_store",
+    "display_key",
     "signed_objects_router",
+    "thumbnail_key",
     "validate_key",
     "validate_prefix",
 ]

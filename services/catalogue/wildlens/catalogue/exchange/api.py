@@ -91,7 +91,8 @@ async def create_export(
     exports: ExportWorkerDep,
     background: BackgroundTasks,
 ) -> ExportPublic:
-    """Start exporting the project; poll the export for its status and download link."""
+    """Start exporting the project as the caller sees it (sensitive places generalised
+    without precise_locations); poll the export for its status and download link."""
     job = await service.create_export(session, access, body.format)
     # Any catalogue process may run it; this one is told at once, after the row is committed.
     background.add_task(exports.wake)
@@ -102,5 +103,6 @@ async def create_export(
 async def get_export(
     export_id: uuid.UUID, session: SessionDep, access: ViewerDep, store: StoreDep
 ) -> ExportPublic:
-    """An export's status, and a short-lived download link when it is done."""
-    return await service.export_status(store, session, access.project.id, export_id)
+    """An export's status, and a short-lived download link when it is done; only for callers
+    who see everything the export may hold (exact places, media with people), 404 otherwise."""
+    return await service.export_status(store, session, access, export_id)

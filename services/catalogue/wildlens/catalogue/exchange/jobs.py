@@ -194,7 +194,9 @@ class ExportWorker:
                     session,
                     project,
                     precise=job.precise_locations,
-                    public=job.format in PUBLIC_FORMATS,
+                    # Media with people stay out of what is published, and out of anything
+                    # made for a caller the project hides them from.
+                    public=job.format in PUBLIC_FORMATS or not job.with_people,
                 )
                 context = ExportContext(
                     session, self.ctx.store, project, folder, progress, coordinates

@@ -23,6 +23,12 @@ from wildlens.catalogue.exchange.schemas import ExportPublic
 from wildlens.catalogue.exchange.uploads import read_whole, save_package
 from wildlens.catalogue.models import ExportJob, Project
 from wildlens.catalogue.models.clock import parse_offset
+from wildlens.catalogue.privacy import (
+    PRECISE_LOCATIONS,
+    export_readable,
+    request_view,
+    sees_people,
+)
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid, NotFound
@@ -119,8 +125,10 @@ async def create_export(session: AsyncSession, access: ProjectAccess, format: st
         project_id=project_id,
         format=format,
         created_by=access.principal.subject,
-        # Privacy: the export shows what its requester may see, whoever runs it later.
-        precise_locations=access.principal.has_permission(str(project_id), "precise_locations"),
+        # Privacy: the export shows what its requester may see, whoever runs it later: exact
+        # places only with the permission, media with people only for annotators and above.
+        precise_locations=access.principal.has_permission(str(project_id), PRECISE_LOCATIONS),
+        with_people=sees_people(access.role),
     )
     session.add(job)
     await session.flush()
@@ -128,11 +136,16 @@ async def create_export(session: AsyncSession, access: ProjectAccess, format: st
 
 
 async def export_status(
-    store: ObjectStore, session: AsyncSession, project_id: uuid.UUID, export_id: uuid.UUID
+    store: ObjectStore, session: AsyncSession, access: ProjectAccess, export_id: uuid.UUID
 ) -> ExportPublic:
-    """The export's state, with a short-lived download link once it is done."""
+    """The export's state, with a short-lived download link once it is done; 404 for an
+    export made for a caller who sees more than this one (exact places, media with people),
+    as for one that does not exist."""
     job = await repository.export_job(session, export_id)
-    if job is None or job.project_id != project_id:
+    if job is None or job.project_id != access.project.id:
+        raise NotFound(f"export {export_id} not found in this project")
+    view = await request_view(session, access)
+    if not export_readable(view, precise=job.precise_locations, with_people=job.with_people):
         raise NotFound(f"export {export_id} not found in this project")
     public = ExportPublic.model_validate(job, from_attributes=True)
     if job.status == "done":

@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse
 
-from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.deps import SessionDep, StoreDep
 from wildlens.catalogue.media import service
 from wildlens.catalogue.media.schemas import (
     AnalysisPublic,
@@ -16,7 +17,7 @@ from wildlens.catalogue.media.schemas import (
     ObservationPublic,
 )
 from wildlens.catalogue.models import Observation
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, ErrorBody, PrincipalDep
 
 router = APIRouter(prefix="/v1/media", tags=["media"], responses=ERROR_RESPONSES)
 
@@ -58,6 +59,29 @@ async def get_media(visible: VisibleMediaDep, session: SessionDep) -> MediaPubli
             for o, run in found.observations
         ],
     )
+
+
+@router.get(
+    "/{media_id}/file",
+    status_code=307,
+    response_class=RedirectResponse,
+    responses={
+        307: {
+            "description": "To a short-lived URL of the file (no token needed there)",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        409: {
+            "model": ErrorBody,
+            "description": "The display copy is not made yet; retry after `Retry-After` seconds",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+    },
+)
+async def get_media_file(visible: VisibleMediaDep, store: StoreDep) -> RedirectResponse:
+    """The medium's file: the original for callers with precise_locations, else its display
+    copy (a JPEG without EXIF, GPS or XMP); a video's original only with the permission."""
+    url = await service.file_url(store, visible)
+    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, no-store"})
 
 
 def _labels(current: list[Observation]) -> list[LabelPublic]:

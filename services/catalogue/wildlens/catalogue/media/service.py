@@ -1,10 +1,12 @@
 """Showing one medium: who may see it, and what of it they see (its place generalised where it
-shows a sensitive species, its observations with the current label marked)."""
+shows a sensitive species, its observations with the current label marked, its file as the
+original or the GPS-free display copy)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,11 +15,25 @@ from wildlens.catalogue.access import require_access
 from wildlens.catalogue.media import repository
 from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations.current import current_observations
-from wildlens.catalogue.privacy import PrivacyView, request_view
+from wildlens.catalogue.privacy import PrivacyView, media_files, request_view
 from wildlens.common.auth import Principal
-from wildlens.common.errors import NotFound
+from wildlens.common.errors import Conflict, Forbidden, NotFound
+from wildlens.common.storage import ObjectStore
 
-__all__ = ["MediaContents", "VisibleMedia", "media_contents", "visible_media"]
+__all__ = [
+    "DISPLAY_RETRY_AFTER_S",
+    "FILE_URL_LIFETIME",
+    "MediaContents",
+    "VisibleMedia",
+    "file_url",
+    "media_contents",
+    "visible_media",
+]
+
+# A redirect is followed at once; the URL need not outlive that by much.
+FILE_URL_LIFETIME = timedelta(minutes=5)
+# Display copies are made within seconds of an upload.
+DISPLAY_RETRY_AFTER_S = 5
 
 
 @dataclass(frozen=True)
@@ -71,3 +87,24 @@ async def media_contents(session: AsyncSession, visible: VisibleMedia) -> MediaC
     shown["raw_metadata"] = privacy.raw_metadata(media.raw_metadata, sensitive=sensitive)
     current = current_observations(o for o, _ in observations)
     return MediaContents(shown, observations, current, runs)
+
+
+async def file_url(store: ObjectStore, visible: VisibleMedia) -> str:
+    """A short-lived URL of the file the caller may have: the original with precise_locations,
+    else the display copy; 409 with ``Retry-After`` while the display copy is being made,
+    403 for a video's original without the permission, 404 where the platform holds no file."""
+    media = visible.media
+    file = (await media_files(store, [media], originals=visible.privacy.precise))[media.id]
+    if file.key is not None:
+        return await store.url_for_get(file.key, FILE_URL_LIFETIME)
+    if file.withheld == "display_copy_pending":
+        raise Conflict(
+            f"the display copy of media {media.id} is not made yet; retry in a few seconds",
+            headers={"Retry-After": str(DISPLAY_RETRY_AFTER_S)},
+        )
+    if file.withheld == "precise_locations_needed":
+        raise Forbidden(
+            f"media {media.id} is a video, whose original carries its place; it needs the "
+            "precise_locations permission (its frames have display copies)"
+        )
+    raise NotFound(f"media {media.id} has no file the platform holds")

@@ -34,6 +34,10 @@ class ExportJob(CatalogueTable, table=True):
     # Whether the caller who asked may see sensitive taxa's exact coordinates; the job runs
     # later, without the request, and exports what that caller may see.
     precise_locations: bool = False
+    # Whether that caller sees media with people where the project hides them (annotators and
+    # above); an export for anyone else leaves them out whatever its format. Together with
+    # ``precise_locations`` this says who may read the export: only callers who see as much.
+    with_people: bool = True
     attempts: int = 0
     lease_owner: str = Field(default="", max_length=200)
     lease_expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

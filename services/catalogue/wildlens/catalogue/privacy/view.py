@@ -25,7 +25,14 @@ from wildlens.catalogue.privacy import repository
 from wildlens.catalogue.privacy.grid import Place, generalise
 from wildlens.common.auth import ROLES
 
-__all__ = ["PrivacyView", "export_view", "request_view"]
+__all__ = [
+    "PRECISE_LOCATIONS",
+    "PrivacyView",
+    "export_readable",
+    "export_view",
+    "request_view",
+    "sees_people",
+]
 
 PRECISE_LOCATIONS = "precise_locations"
 # Roles that do not see media with people when the project hides them: volunteers, and
@@ -131,6 +138,23 @@ class PrivacyView:
         return await repository.shows_people(session, self.project_id, media_id)
 
 
+def sees_people(role: str) -> bool:
+    """Whether ``role`` sees media with people even where the project hides them."""
+    return ROLES[role] > PEOPLE_HIDDEN_UP_TO
+
+
+def export_readable(view: PrivacyView, *, precise: bool, with_people: bool) -> bool:
+    """Whether the audience of ``view`` may read an export made to contain exact places
+    (``precise``) and media with people (``with_people``): only if it sees all of that itself.
+
+    An export is a file: once downloaded, nothing in it can be generalised or hidden any more,
+    so it goes to no one who sees less than the caller it was made for.
+    """
+    if precise and not view.precise:
+        return False
+    return not (with_people and view.hides_people)
+
+
 async def _settings(session: AsyncSession, project_id: uuid.UUID) -> ProjectPrivacy:
     return await repository.settings(session, project_id) or ProjectPrivacy(project_id=project_id)
 
@@ -155,7 +179,7 @@ async def request_view(session: AsyncSession, access: ProjectAccess) -> PrivacyV
         precision=settings.coordinate_precision or DEFAULT_PRECISION,
         sensitive_taxa=taxa,
         sensitive_names=names,
-        hides_people=settings.hide_people and ROLES[access.role] <= PEOPLE_HIDDEN_UP_TO,
+        hides_people=settings.hide_people and not sees_people(access.role),
     )
 
 

@@ -41,19 +41,22 @@ async def query_media(
     f: FiltersDep,
     page: PageDep,
 ) -> Page[MediaItem]:
-    """The project's media in capture order, filtered, each with a short-lived image URL."""
-    rows, next_cursor = await service.media_page(session, access, f, page)
-    urls, expires_at = await service.signed_urls(store, [m for m, _ in rows])
+    """The project's media in capture order, filtered, each with a short-lived URL of its
+    file: the original for callers with precise_locations, else its GPS-free display copy (and
+    no URL for videos); `url_withheld` says why an item has none."""
+    found = await service.media_page(session, store, access, f, page)
     items = [
         MediaItem(
             **media.model_dump(include=_MEDIA_FIELDS),
             location_id=location_id,
-            url=urls.get(media.id),
-            url_expires_at=expires_at if media.id in urls else None,
+            url=link.url,
+            url_expires_at=link.expires_at,
+            url_file=link.file,
+            url_withheld=link.withheld,
         )
-        for media, location_id in rows
+        for media, location_id, link in found.rows
     ]
-    return Page(items=items, next_cursor=next_cursor)
+    return Page(items=items, next_cursor=found.next_cursor)
 
 
 @router.get("/observations", response_model=Page[ObservationItem])

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from wildlens.catalogue.observations.schemas import ObservationBase
+from wildlens.catalogue.privacy import FileChoice, Withheld
 
 
 class MediaItem(BaseModel):
@@ -22,10 +23,17 @@ class MediaItem(BaseModel):
     status: str
     parent_media_id: uuid.UUID | None
     offset_ms: int | None
-    # A short-lived URL the image downloads from without a token (None for media whose file
-    # the catalogue does not hold); fetch the list again for fresh URLs once it expires.
+    # A short-lived URL the file downloads from without a token; fetch the list again for
+    # fresh URLs once it expires. None where ``url_withheld`` says why.
     url: str | None
     url_expires_at: datetime | None
+    # What ``url`` gives: "original" (the stored bytes, for callers with precise_locations)
+    # or "display" (a JPEG copy with no EXIF, GPS or XMP, for everyone else).
+    url_file: FileChoice | None
+    # Why there is no ``url``: "not_held" (the platform does not hold the file),
+    # "display_copy_pending" (not made yet; list again in a few seconds) or
+    # "precise_locations_needed" (a video: its original carries its place in its metadata).
+    url_withheld: Withheld | None
 
 
 class ObservationItem(ObservationBase):

@@ -1,9 +1,11 @@
 """The media and observation lists: filters checked against the project, the caller's privacy
-applied, one keyset page at a time; media with short-lived download URLs."""
+applied, one keyset page at a time; media with short-lived download URLs (of the originals for
+callers with ``precise_locations``, of the GPS-free display copies for everyone else)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess
 from wildlens.catalogue.models import Media, Observation
-from wildlens.catalogue.privacy import request_view
+from wildlens.catalogue.privacy import FileChoice, Withheld, media_files, request_view
 from wildlens.catalogue.queries import repository
 from wildlens.catalogue.queries.filters import Filters, problem
 from wildlens.common.db import utcnow
@@ -19,7 +21,14 @@ from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.storage import ObjectStore
 
-__all__ = ["URL_LIFETIME", "check_references", "media_page", "observations_page", "signed_urls"]
+__all__ = [
+    "URL_LIFETIME",
+    "MediaLink",
+    "MediaPage",
+    "check_references",
+    "media_page",
+    "observations_page",
+]
 
 # Long enough to page through a screen of thumbnails, short enough that a leaked list of URLs
 # is soon useless.
@@ -44,14 +53,47 @@ async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filt
         raise Invalid("; ".join(p.message for p in problems), fields=problems)
 
 
+@dataclass(frozen=True)
+class MediaLink:
+    """Where a listed medium's file downloads from, for this caller, or why it does not."""
+
+    url: str | None
+    expires_at: datetime | None
+    file: FileChoice | None
+    withheld: Withheld | None
+
+
+@dataclass(frozen=True)
+class MediaPage:
+    # (media, its location id, its link), in capture order.
+    rows: list[tuple[Media, uuid.UUID | None, MediaLink]]
+    next_cursor: str | None
+
+
 async def media_page(
-    session: AsyncSession, access: ProjectAccess, f: Filters, page: PageParams
-) -> tuple[list[tuple[Media, uuid.UUID | None]], str | None]:
-    """(media, its location id) the caller may see, in capture order, and the next cursor."""
+    session: AsyncSession,
+    store: ObjectStore,
+    access: ProjectAccess,
+    f: Filters,
+    page: PageParams,
+) -> MediaPage:
+    """The media the caller may see, in capture order, each with a short-lived URL of the file
+    the caller may have, and the next cursor."""
     project_id = access.project.id
     await check_references(session, project_id, f)
-    visible = (await request_view(session, access)).visible_media()
-    return await repository.find_media(session, project_id, f, page, visible=visible)
+    view = await request_view(session, access)
+    rows, next_cursor = await repository.find_media(
+        session, project_id, f, page, visible=view.visible_media()
+    )
+    files = await media_files(store, [m for m, _ in rows], originals=view.precise)
+    expires_at = utcnow() + URL_LIFETIME
+    linked = []
+    for media, location_id in rows:
+        file = files[media.id]
+        url = await store.url_for_get(file.key, URL_LIFETIME) if file.key else None
+        link = MediaLink(url, expires_at if url else None, file.file, file.withheld)
+        linked.append((media, location_id, link))
+    return MediaPage(linked, next_cursor)
 
 
 async def observations_page(
@@ -63,15 +105,3 @@ async def observations_page(
     await check_references(session, project_id, f)
     visible = (await request_view(session, access)).visible_media()
     return await repository.find_observations(session, project_id, f, page, visible=visible)
-
-
-async def signed_urls(
-    store: ObjectStore, media: list[Media]
-) -> tuple[dict[uuid.UUID, str], datetime]:
-    """Media id → a URL its file downloads from without a token (for media whose file the
-    catalogue holds), and when the URLs expire."""
-    expires_at = utcnow() + URL_LIFETIME
-    urls = {
-        m.id: await store.url_for_get(m.object_key, URL_LIFETIME) for m in media if m.object_key
-    }
-    return urls, expires_at

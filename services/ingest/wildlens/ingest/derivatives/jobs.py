@@ -16,7 +16,7 @@ import structlog
 from PIL import Image, UnidentifiedImageError
 
 from wildlens.common.events.v1.ingest_pb2 import DerivativesRequested
-from wildlens.common.storage import ObjectStore
+from wildlens.common.storage import ObjectStore, display_key, thumbnail_key
 from wildlens.ingest.derivatives.images import render_derivatives
 from wildlens.ingest.settings import IngestSettings
 
@@ -28,14 +28,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-
-
-def thumbnail_key(sha256: str) -> str:
-    return f"derived/{sha256}/thumb.jpg"
-
-
-def display_key(sha256: str) -> str:
-    return f"derived/{sha256}/display.jpg"
 
 
 def derivatives_requested(sha256: str, object_key: str, content_type: str) -> DerivativesRequested:

@@ -7,6 +7,9 @@ observation timestamps in UTC; media files the catalogue holds travel inside the
 Privacy (``wildlens.catalogue.privacy``, through the job's ``ExportCoordinates``): sensitive
 places are written generalised, with the generalisation's ``coordinateUncertainty`` and the
 package's ``coordinatePrecision``, and media with people are left out where the job says so.
+The media files are the originals only for a caller with ``precise_locations``; anyone else's
+package carries the GPS-free display copies (``filePublic`` false where there is none yet, and
+for videos).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from wildlens.catalogue.exchange.coordinates import ExportCoordinates, export_co
 from wildlens.catalogue.exchange.taxon_terms import authority_id, kingdoms
 from wildlens.catalogue.models import Deployment, Project
 from wildlens.catalogue.models.clock import parse_offset
+from wildlens.catalogue.privacy import DISPLAY_CONTENT_TYPE, media_files
 from wildlens.common.db import utcnow
 from wildlens.common.storage import ObjectStore
 
@@ -246,19 +250,27 @@ async def write_package(
     deployment_location = {d.id: d.location_id for d in deployments}
     media_ids: dict[uuid.UUID, str] = {}
     media_rows: list[dict[str, str]] = []
+    # Originals only for a caller with precise_locations: anyone else's package carries the
+    # GPS-free display copies, whatever the place (a later label can make it sensitive).
+    files = await media_files(store, media, originals=coordinates.view.precise)
     for n, m in enumerate(media, start=1):
         assert m.deployment_id is not None
         media_ids[m.id] = m.external_id or str(m.id)
         path = m.file_path
+        file = files[m.id]
         if m.object_key:
             # The file travels inside the package, where its recorded path says (or by hash).
             if not path or "://" in path or path.startswith(("/", "..")) or "/../" in path:
                 extension = mimetypes.guess_extension(m.content_type) or ""
                 path = f"media/{m.sha256}{extension}"
-            target = folder / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                await store.download_to(m.object_key, target)
+            if file.file == "display" and m.content_type != DISPLAY_CONTENT_TYPE:
+                # A JPEG now: named so, beside (never over) a JPEG original of the same stem.
+                path = f"{path}.jpg"
+            if file.key is not None:
+                target = folder / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    await store.download_to(file.key, target)
         row = {
             "mediaID": media_ids[m.id],
             "deploymentID": deployment_ids[m.deployment_id],
@@ -266,12 +278,21 @@ async def write_package(
             "filePath": path,
         }
         _fill(row, m, MEDIA_FIELDS)
-        if places[deployment_location[m.deployment_id]].generalised and isinstance(
-            m.exif_data, dict
-        ):
-            # The camera's own GPS fix would give the generalised place away.
-            exif = {k: v for k, v in m.exif_data.items() if not k.upper().startswith("GPS")}
-            row["exifData"] = render(exif, "json")
+        if file.file is not None:
+            row["fileMediatype"] = file.content_type
+        elif m.object_key:
+            # A file the platform holds but this package may not carry (a video's original, a
+            # display copy not made yet): not accessible to the package's readers.
+            row["filePublic"] = render(False, "bool")
+        if places[deployment_location[m.deployment_id]].generalised and m.exif_data:
+            # The camera's own GPS fix would give the generalised place away; text that is
+            # not JSON cannot be sorted through, so none of it goes.
+            exif = (
+                {k: v for k, v in m.exif_data.items() if not k.upper().startswith("GPS")}
+                if isinstance(m.exif_data, dict)
+                else None
+            )
+            row["exifData"] = render(exif, "json") if exif is not None else ""
         row["fileName"] = row["fileName"] or Path(path).name
         media_rows.append(row)
         if n % 500 == 0:
