@@ -124,9 +124,15 @@ async def event_gap_s(session: AsyncSession, project_id: uuid.UUID) -> int | Non
 
 async def lock_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> None:
     """Holds the deployment's row until the commit (PostgreSQL; SQLite writes one transaction
-    at a time anyway)."""
+    at a time anyway).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: the medium this transaction just inserted holds a KEY
+    SHARE lock on the same row through its foreign key, as does a neighbour's insert in another
+    transaction; FOR UPDATE waits for those, and two such transactions would wait for each
+    other (a deadlock), while NO KEY UPDATE only waits for the other's grouping.
+    """
     await session.exec(
-        select(Deployment.id).where(Deployment.id == deployment_id).with_for_update()
+        select(Deployment.id).where(Deployment.id == deployment_id).with_for_update(key_share=True)
     )
 
 
