@@ -17,8 +17,7 @@ import pytest
 
 from tests.support import bad_files
 from tests.support.api import Site, bearer, create_site, ok, post_media
-from tests.support.factories import Sites
-from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
+from tests.support.platform import RunningPlatform, admin_token, eventually, running
 from wildlens.common.settings import Settings
 from wildlens.ingest.settings import IngestSettings
 
@@ -294,49 +293,3 @@ async def test_bad_manifests_are_refused_naming_the_field(
     )
     assert response.status_code == 422
     assert response.json()["error"] == "Invalid"
-
-
-async def test_another_projects_upload_is_not_found(
-    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
-) -> None:
-    mine = await new_site(name="Mine")
-    theirs = await new_site(name="Theirs", serial="OTHER-CAM")
-    data = bad_files.small_jpeg()
-    created = await ok(
-        await wl.client.post(
-            "/v1/uploads",
-            json={"project_id": mine.project_id, "files": [_entry("x.jpg", data)]},
-            headers=bearer(admin),
-        ),
-        201,
-    )
-    upload = created["id"]
-    outsider = user_token(settings, "outsider", {theirs.project_id: "admin"})
-    viewer = user_token(settings, "viewer", {mine.project_id: "viewer"})
-    for token in (outsider, theirs.device_token):
-        h = bearer(token)
-        for response in (
-            await wl.client.get(f"/v1/uploads/{upload}", headers=h),
-            await wl.client.post(f"/v1/uploads/{upload}/complete", headers=h),
-            await wl.client.post(f"/v1/uploads/{upload}/urls", headers=h),
-            await wl.client.post(
-                f"/v1/uploads/{upload}/files",
-                json={"files": [_entry("y.jpg", b"y")]},
-                headers=h,
-            ),
-        ):
-            assert response.status_code == 404, response.text
-            assert response.json()["error"] == "NotFound"
-    # A viewer of the project may watch the upload but not feed it.
-    await ok(await wl.client.get(f"/v1/uploads/{upload}", headers=bearer(viewer)), 200)
-    response = await wl.client.post(f"/v1/uploads/{upload}/complete", headers=bearer(viewer))
-    assert response.status_code == 403
-    # The gateway of the project sees it.
-    await ok(await wl.client.get(f"/v1/uploads/{upload}", headers=bearer(mine.device_token)), 200)
-    # Starting an upload in a project one has no role in looks like a missing project.
-    response = await wl.client.post(
-        "/v1/uploads",
-        json={"project_id": mine.project_id, "files": []},
-        headers=bearer(outsider),
-    )
-    assert response.status_code == 404

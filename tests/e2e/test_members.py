@@ -183,6 +183,26 @@ async def test_another_projects_members_are_not_found(
     assert still["role"] == "viewer"
 
 
+async def test_who_is_a_member_is_not_for_members_below_manager_to_learn(
+    wl: RunningPlatform, admin: str, new_project: Projects, token_for: Tokens
+) -> None:
+    pid = await new_project("ours")
+    await ok(await _put(wl.client, admin, pid, "alice", "viewer"), 201)
+    for role in ("viewer", "volunteer", "annotator"):
+        await ok(await _put(wl.client, admin, pid, f"a-{role}", role), 201)
+        token = token_for(f"a-{role}")
+        # Removing a member and removing someone who is none are refused alike.
+        for subject in ("alice", "nobody-here"):
+            for response in (
+                await wl.client.get(f"/v1/projects/{pid}/members/{subject}", headers=bearer(token)),
+                await wl.client.delete(
+                    f"/v1/projects/{pid}/members/{subject}", headers=bearer(token)
+                ),
+            ):
+                assert response.status_code == 403, (role, subject, response.text)
+    await ok(await wl.client.get(f"/v1/projects/{pid}/members/alice", headers=bearer(admin)), 200)
+
+
 async def test_precise_locations_comes_from_the_membership(
     wl: RunningPlatform, settings: Settings, admin: str, project: str, token_for: Tokens
 ) -> None:

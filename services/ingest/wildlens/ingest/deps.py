@@ -10,12 +10,14 @@ from fastapi import Depends
 from wildlens.common.db import Database
 from wildlens.common.http import (
     bus_dependency,
+    clients_dependency,
     database_dependency,
     runtime_part_dependency,
     settings_dependency,
     store_dependency,
 )
 from wildlens.common.service import ServiceBus
+from wildlens.common.service.clients import ServiceClients
 from wildlens.common.settings import Settings
 from wildlens.common.storage import ObjectStore
 from wildlens.ingest.key_expiry import KeyExpiry
@@ -30,6 +32,9 @@ DatabaseDep = Annotated[Database, Depends(database_dependency(SERVICE))]
 StoreDep = Annotated[ObjectStore, Depends(store_dependency(SERVICE))]
 BusDep = Annotated[ServiceBus, Depends(bus_dependency(SERVICE))]
 SettingsDep = Annotated[Settings, Depends(settings_dependency(SERVICE))]
+# The catalogue owns deployments and cameras: ingest asks it whether an upload's ids are the
+# project's.
+ClientsDep = Annotated[ServiceClients, Depends(clients_dependency(SERVICE))]
 
 
 def _ingest_settings(settings: SettingsDep) -> IngestSettings:

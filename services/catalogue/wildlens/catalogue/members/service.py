@@ -89,10 +89,13 @@ async def put_member(
 
 async def remove_member(session: AsyncSession, access: ProjectAccess, subject: str) -> None:
     """Remove a member: managers remove others up to their rank; anyone may leave."""
+    others = subject != access.principal.subject
+    # Refused before the look-up: who is a member is for managers to know, so a viewer's
+    # probe gets the same answer whether the subject is a member or not.
+    if others and ROLES[access.role] < ROLES["manager"]:
+        raise Forbidden("this needs the manager role in the project")
     member = await get_member(session, access.project.id, subject)
-    if subject != access.principal.subject:
-        if ROLES[access.role] < ROLES["manager"]:
-            raise Forbidden("this needs the manager role in the project")
+    if others:
         _require_rank_over(access, member.role, "remove")
     await _refuse_losing_last_admin(session, member)
     await repository.delete(session, member)

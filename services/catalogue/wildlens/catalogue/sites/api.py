@@ -65,6 +65,12 @@ async def list_devices(
     return Page(items=[DevicePublic.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
+@router.get("/devices/{device_id}", response_model=DevicePublic)
+async def get_device(device_id: uuid.UUID, session: SessionDep, access: ViewerDep) -> Device:
+    """One camera."""
+    return await service.get_device(session, access.project.id, device_id)
+
+
 @router.post("/deployments", status_code=201, response_model=DeploymentPublic)
 async def create_deployment(
     body: DeploymentCreate, session: SessionDep, access: ManagerDep, bus: BusDep

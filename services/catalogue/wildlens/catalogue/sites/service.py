@@ -32,6 +32,7 @@ __all__ = [
     "create_device",
     "create_location",
     "get_deployment",
+    "get_device",
     "list_deployments",
     "list_devices",
     "owned",
@@ -104,6 +105,10 @@ async def list_devices(
     session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[Device], str | None]:
     return await repository.devices_page(session, project_id, page)
+
+
+async def get_device(session: AsyncSession, project_id: uuid.UUID, device_id: uuid.UUID) -> Device:
+    return await owned(session, Device, device_id, project_id, "device")
 
 
 async def create_deployment(

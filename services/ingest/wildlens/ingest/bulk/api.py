@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from wildlens.common.http import ERROR_RESPONSES, PageParams, PrincipalDep, page_params
+from wildlens.common.http.errors import ErrorBody
 from wildlens.ingest.bulk import service
 from wildlens.ingest.bulk.schemas import (
     ManifestPage,
@@ -16,8 +17,9 @@ from wildlens.ingest.bulk.schemas import (
     UploadPage,
     UploadProgress,
 )
-from wildlens.ingest.deps import BusDep, DatabaseDep, IngestSettingsDep, StoreDep
+from wildlens.ingest.deps import BusDep, ClientsDep, DatabaseDep, IngestSettingsDep, StoreDep
 from wildlens.ingest.models import FileState
+from wildlens.ingest.references import CATALOGUE_UNAVAILABLE
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses={**ERROR_RESPONSES})
 
@@ -35,16 +37,23 @@ FilesPage = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=UploadPage, operation_id="create_upload")
+@router.post(
+    "",
+    status_code=201,
+    response_model=UploadPage,
+    operation_id="create_upload",
+    responses={503: {"model": ErrorBody, "description": CATALOGUE_UNAVAILABLE}},
+)
 async def create_upload(
     database: DatabaseDep,
     store: StoreDep,
+    clients: ClientsDep,
     limits: IngestSettingsDep,
     principal: PrincipalDep,
     body: UploadCreate,
 ) -> UploadPage:
     """Start a bulk upload with the first page of its manifest; answers PUT URLs for new files."""
-    return await service.create_upload(database, store, limits, principal, body)
+    return await service.create_upload(database, store, clients, limits, principal, body)
 
 
 @router.post("/{upload_id}/files", response_model=UploadPage, operation_id="add_upload_files")
@@ -56,7 +65,8 @@ async def add_upload_files(
     upload_id: uuid.UUID,
     body: ManifestPage,
 ) -> UploadPage:
-    """Add a page of the manifest (or send one again); answers PUT URLs for pending files."""
+    """Add a page of the manifest (or send one again); answers PUT URLs for pending files
+    (its opener and the project's managers)."""
     return await service.add_files(database, store, limits, principal, upload_id, body.files)
 
 
@@ -69,7 +79,8 @@ async def renew_upload_urls(
     upload_id: uuid.UUID,
     page: FilesPage,
 ) -> UploadPage:
-    """Fresh PUT URLs for the files still pending, to resume an interrupted upload."""
+    """Fresh PUT URLs for the files still pending, to resume an interrupted upload (its opener
+    and the project's managers)."""
     return await service.fresh_urls(database, store, limits, principal, upload_id, page)
 
 
@@ -84,7 +95,8 @@ async def complete_upload(
     principal: PrincipalDep,
     upload_id: uuid.UUID,
 ) -> UploadCompleted:
-    """Verify (size, SHA-256) and ingest every file PUT so far; safe to call again."""
+    """Verify (size, SHA-256) and ingest every file PUT so far; safe to call again (its opener
+    and the project's managers)."""
     return await service.complete_upload(database, store, bus, limits, principal, upload_id)
 
 
@@ -99,5 +111,6 @@ async def get_upload(
         list[FileState] | None, Query(description="Only files in these states.")
     ] = None,
 ) -> UploadProgress:
-    """Progress of a bulk upload: counts, and each file's state and error."""
+    """Progress of a bulk upload: counts, and each file's state and error (its opener and the
+    project's managers)."""
     return await service.upload_progress(database, store, principal, upload_id, page, states=state)

@@ -33,7 +33,10 @@ class UploadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project_id: uuid.UUID | None = Field(default=None, description="Required with a user token.")
-    deployment_id: uuid.UUID | None = None
+    deployment_id: uuid.UUID | None = Field(
+        default=None,
+        description="A deployment of the project; with a device token, of one of its cameras.",
+    )
     device_id: uuid.UUID | None = Field(
         default=None, description="The camera, for device tokens covering several."
     )

@@ -23,9 +23,10 @@ from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, WildlensError
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
+from wildlens.common.service.clients import ServiceClients
 from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.ingest.bulk import repository
-from wildlens.ingest.bulk.access import require_access, upload_scope
+from wildlens.ingest.bulk.access import opener_kind, require_access, upload_scope
 from wildlens.ingest.bulk.names import base_name, sanitise_relative_name
 from wildlens.ingest.bulk.schemas import (
     ManifestEntry,
@@ -38,6 +39,7 @@ from wildlens.ingest.bulk.schemas import (
 )
 from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefix
 from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState
+from wildlens.ingest.references import checked_placement
 from wildlens.ingest.settings import IngestSettings
 from wildlens.ingest.uploads.service import UploadRequest, accept_upload, store_original
 from wildlens.ingest.uploads.unit import upload_unit
@@ -169,18 +171,23 @@ async def _page(
 async def create_upload(
     database: Database,
     store: ObjectStore,
+    clients: ServiceClients,
     limits: IngestSettings,
     principal: Principal,
     body: UploadCreate,
 ) -> UploadPage:
     project_id, device_id = upload_scope(principal, body.project_id, body.device_id)
     entries = _checked_page(limits, body.files)
+    placement = await checked_placement(
+        clients, principal, project_id, device_id, body.deployment_id
+    )
     async with database.transaction() as session:
         upload = BulkUpload(
-            project_id=project_id,
-            deployment_id=body.deployment_id,
-            device_id=device_id,
+            project_id=placement.project_id,
+            deployment_id=placement.deployment_id,
+            device_id=placement.device_id,
             created_by=principal.subject,
+            created_by_kind=opener_kind(principal),
         )
         session.add(upload)
         await session.flush()

@@ -33,7 +33,10 @@ class BulkUpload(IngestTable, table=True):
     project_id: uuid.UUID = Field(index=True)
     deployment_id: uuid.UUID | None = None
     device_id: uuid.UUID | None = None
+    # Who opened it: the token's subject and kind (a person, or a gateway of the project).
+    # The session is theirs and the project's managers' alone.
     created_by: str = Field(max_length=200)
+    created_by_kind: str = Field(default="user", max_length=16)
     # Next file number to hand out; staging keys are built from it, never from client names.
     file_count: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

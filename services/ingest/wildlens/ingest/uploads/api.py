@@ -33,6 +33,7 @@ from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.common.http.errors import ErrorBody
 from wildlens.ingest.deps import (
     BusDep,
+    ClientsDep,
     DatabaseDep,
     IngestSettingsDep,
     KeyExpiryDep,
@@ -41,6 +42,7 @@ from wildlens.ingest.deps import (
 )
 from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
 from wildlens.ingest.ratelimit import TokenBuckets
+from wildlens.ingest.references import CATALOGUE_UNAVAILABLE, checked_placement
 from wildlens.ingest.scope import upload_scope
 from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
@@ -59,6 +61,7 @@ router = APIRouter(
             "model": ErrorBody,
             "description": "Too many uploads from this device token; see `Retry-After`",
         },
+        503: {"model": ErrorBody, "description": CATALOGUE_UNAVAILABLE},
     },
 )
 
@@ -139,6 +142,7 @@ async def post_media(
     database: DatabaseDep,
     store: StoreDep,
     bus: BusDep,
+    clients: ClientsDep,
     limits: IngestSettingsDep,
     buckets: RateLimitDep,
     key_expiry: KeyExpiryDep,
@@ -171,6 +175,11 @@ async def post_media(
         with body.received as received:
             form = body.form
             project, device = upload_scope(principal, form.project_id, form.device_id)
+            # Before the bytes are stored: an upload naming another project's deployment or
+            # camera is refused while the caller waits, and nothing of it is kept.
+            placement = await checked_placement(
+                clients, principal, project, device, form.deployment_id
+            )
             claim = (
                 None
                 if idempotency_key is None
@@ -190,9 +199,9 @@ async def post_media(
                 limits,
                 received,
                 UploadRequest(
-                    project_id=project,
-                    device_id=device,
-                    deployment_id=form.deployment_id,
+                    project_id=placement.project_id,
+                    device_id=placement.device_id,
+                    deployment_id=placement.deployment_id,
                     captured_at=form.captured_at,
                     latitude=form.latitude,
                     longitude=form.longitude,

@@ -34,7 +34,10 @@ class UploadForm(BaseModel):
     device_id: uuid.UUID | None = Field(
         default=None, description="The camera, for tokens covering several."
     )
-    deployment_id: uuid.UUID | None = None
+    deployment_id: uuid.UUID | None = Field(
+        default=None,
+        description="A deployment of the project; with a device token, of one of its cameras.",
+    )
     captured_at: AwareDatetime | None = Field(
         default=None, description="RFC 3339 with offset; wins over EXIF."
     )
