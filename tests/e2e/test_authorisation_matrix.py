@@ -30,8 +30,10 @@ import asyncio
 import hashlib
 import itertools
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +43,7 @@ from pydantic import SecretStr
 
 from tests.support.api import ok
 from tests.support.camtrapdp import EXAMPLE
+from tests.support.model_bundles import renamed
 from tests.support.platform import RunningPlatform, SettingsFactory
 from tests.support.two_projects import (
     CALLERS,
@@ -52,6 +55,7 @@ from tests.support.two_projects import (
     build_world,
     distinct_jpeg,
 )
+from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE
 from wildlens.common.settings import Settings
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -98,8 +102,17 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  ok  403 403 404 ok  401", HIDDEN),
     ("GET", "/v1/media/{media_id}"):
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    ("GET", "/v1/media/{media_id}/file"):
+        ("307 307 307 307 307 404 403 401", HIDDEN),
     ("GET", "/v1/models"):
         ("ok  ok  ok  ok  ok  ok  403 401", None),
+    # A project's own models: its members see them, its managers register and promote them.
+    ("POST", "/v1/models"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/models/{model_id}"):
+        ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    ("POST", "/v1/models/{model_id}/promote"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
     # Signed URLs: the signature is the credential, whoever holds it.
     ("GET", "/v1/objects/{key}"):
         ("ok  ok  ok  ok  ok  ok  ok  ok", "ok  ok  ok  ok  ok  ok  ok  ok"),
@@ -259,6 +272,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
 
 # Why an outcome in MATRIX is neither ok nor a refusal.
 NOTES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/media/{media_id}/file"): "307: the file is a redirect to a short-lived URL of "
+    "the copy the caller may have",
     # The detector on a medium the caller may read.
     ("POST", "/v1/predict"): "503: no detector is configured in this test; the caller got past "
     "the checks of who may read the medium",
@@ -345,6 +360,23 @@ def _files(*files: tuple[str, str, str], **form: str) -> dict[str, Any]:
     }
 
 
+def _model(world: World, project: ProjectObjects) -> dict[str, Any]:
+    assert world.bundle is not None
+    with tempfile.TemporaryDirectory() as folder:
+        bundle = renamed(world.bundle, Path(folder), version=f"2.{next(_serials)}")
+        return {
+            "files": {
+                "model": (MODEL_FILE, (bundle / MODEL_FILE).read_bytes(), "application/onnx"),
+                "manifest": (
+                    MANIFEST_FILE,
+                    (bundle / MANIFEST_FILE).read_bytes(),
+                    "application/json",
+                ),
+            },
+            "data": {"project_id": project.project_id},
+        }
+
+
 def _deployment(project: ProjectObjects) -> dict[str, Any]:
     # A month of its own each time: deployments of one camera may not overlap.
     n = next(_serials)
@@ -412,6 +444,8 @@ BODIES: dict[tuple[str, str], Body] = {
         {**LABEL, "taxon_id": w.taxon_id}
     ),
     ("POST", f"{OBSERVATION}/correct"): lambda w, p: _json({"count": 3}),
+    # A new version of the project's detector each time.
+    ("POST", "/v1/models"): lambda w, p: _model(w, p),
     ("POST", f"{OBSERVATION}/revert"): lambda w, p: _json({"version": 1}),
     ("POST", "/v1/taxa/import"): lambda w, p: _files(("file", "taxa.csv", TAXA_CSV)),
     # An upload session is its opener's (here the project's annotator opened it) and the
@@ -523,9 +557,9 @@ def _field(param: str) -> str:
 
 
 async def test_every_operation_answers_every_caller_as_the_table_says(
-    wl: RunningPlatform, admin: str
+    wl: RunningPlatform, admin: str, tiny_detector: Path
 ) -> None:
-    world = await build_world(wl, admin)
+    world = await build_world(wl, admin, tiny_detector)
     fresh = Fresh(wl, admin, world.taxon_id)
     document = await ok(await wl.client.get("/openapi.json"), 200)
     ops = operations(document)

@@ -11,6 +11,7 @@ taxa are one tree shared by every project.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,8 +109,10 @@ def _refused(response: httpx.Response, where: str, field: str) -> str | None:
     return None
 
 
-async def test_no_operation_takes_another_projects_object(wl: RunningPlatform, admin: str) -> None:
-    world = await build_world(wl, admin)
+async def test_no_operation_takes_another_projects_object(
+    wl: RunningPlatform, admin: str, tiny_detector: Path
+) -> None:
+    world = await build_world(wl, admin, tiny_detector)
     document = await ok(await wl.client.get("/openapi.json"), 200)
     schemas = Schemas(document)
     other: ProjectObjects = world.other

@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from PIL import Image
 
 from tests.support.api import bearer, ok, post_media
+from tests.support.model_bundles import post_bundle, renamed
 from tests.support.platform import RunningPlatform, eventually, user_token
 from wildlens.common.settings import Settings
 
@@ -85,6 +88,8 @@ class ProjectObjects:
     upload_id: str
     member: str
     label_map: str
+    # A detector of the project's own in the model registry.
+    model_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -105,6 +110,7 @@ class ProjectObjects:
             "upload_id": self.upload_id,
             "subject": self.member,
             "model_name": self.label_map,
+            "model_id": self.model_id,
         }
 
 
@@ -120,6 +126,8 @@ class World:
     other: ProjectObjects
     taxon_id: str
     tokens: dict[str, str | None] = field(default_factory=dict)
+    # The detector bundle the projects' models were made from.
+    bundle: Path | None = None
 
     def headers(self, caller: str) -> dict[str, str]:
         token = self.tokens[caller]
@@ -271,6 +279,7 @@ async def _project(
     name: str,
     taxon_id: str,
     people: Callable[[str], dict[str, str]],
+    bundle: Path,
 ) -> ProjectObjects:
     """A project with one of everything; ``people`` gives the tokens of its members by role,
     once the project's id is known."""
@@ -338,6 +347,9 @@ async def _project(
         201,
     )
     listed = await ok(await client.get(f"{base}/media?limit=1", headers=h), 200)
+    with tempfile.TemporaryDirectory() as folder:
+        own_model = renamed(bundle, Path(folder), version="1.0", name=f"detector-{name.lower()}")
+        model = await ok(await post_bundle(client, admin, own_model, pid), 201)
     return ProjectObjects(
         project_id=pid,
         location_id=str(location["id"]),
@@ -353,14 +365,16 @@ async def _project(
         upload_id=str(upload["id"]),
         member=member,
         label_map=label_map,
+        model_id=str(model["id"]),
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )
 
 
-async def build_world(wl: RunningPlatform, admin: str) -> World:
+async def build_world(wl: RunningPlatform, admin: str, bundle: Path) -> World:
     """Both projects, the taxa, and a token for each caller; the callers hold their roles in
-    project ``own`` only (``stranger`` holds none anywhere), as tokens minted for them."""
+    project ``own`` only (``stranger`` holds none anywhere), as tokens minted for them.
+    ``bundle``: a detector bundle, registered as each project's own model."""
     client, settings = wl.client, wl.settings
     await ok(
         await client.post(
@@ -387,12 +401,12 @@ async def build_world(wl: RunningPlatform, admin: str) -> World:
         own_people.update(people("own-")(pid))
         return own_people
 
-    own = await _project(client, admin, "Own", taxon_id, own_tokens)
-    other = await _project(client, admin, "Other", taxon_id, people("other-"))
+    own = await _project(client, admin, "Own", taxon_id, own_tokens, bundle)
+    other = await _project(client, admin, "Other", taxon_id, people("other-"), bundle)
     tokens: dict[str, str | None] = {
         **own_people,
         "stranger": user_token(settings, "stranger", {}),
         "device": own.device_token,
         "anonymous": None,
     }
-    return World(settings, client, admin, own, other, taxon_id, tokens)
+    return World(settings, client, admin, own, other, taxon_id, tokens, bundle)
