@@ -7,7 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from wildlens.common.http import ERROR_RESPONSES, PageParams, PrincipalDep, page_params
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    PageParams,
+    PrincipalDep,
+    error_response,
+    page_params,
+)
 from wildlens.ingest.bulk import service
 from wildlens.ingest.bulk.schemas import (
     ManifestPage,
@@ -35,7 +41,17 @@ FilesPage = Annotated[
 ]
 
 
-@router.post("", status_code=201, response_model=UploadPage, operation_id="create_upload")
+# Two pages of one manifest recorded at once, on a database without row locks.
+PAGE_RACE = error_response("Another page of the manifest was being recorded; send this one again")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=UploadPage,
+    operation_id="create_upload",
+    responses={409: PAGE_RACE},
+)
 async def create_upload(
     database: DatabaseDep,
     store: StoreDep,
@@ -47,7 +63,12 @@ async def create_upload(
     return await service.create_upload(database, store, limits, principal, body)
 
 
-@router.post("/{upload_id}/files", response_model=UploadPage, operation_id="add_upload_files")
+@router.post(
+    "/{upload_id}/files",
+    response_model=UploadPage,
+    operation_id="add_upload_files",
+    responses={409: PAGE_RACE},
+)
 async def add_upload_files(
     database: DatabaseDep,
     store: StoreDep,
