@@ -23,9 +23,9 @@ from tests.support.platform import RunningPlatform, admin_token, embedded_settin
 from wildlens.catalogue.runtime import CatalogueRuntime
 
 SEED = 20261204
-# Per operation and generation mode (valid and invalid requests), for each caller; chosen so
-# that the whole module stays well within its share of CI on two cores (see the README).
-MAX_EXAMPLES = 12
+# Per operation and generation mode (valid and invalid requests), for each caller: 6,560
+# requests, about a minute and a half on two cores, well within the module's share of CI.
+MAX_EXAMPLES = 20
 
 
 @dataclass
