@@ -8,7 +8,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from wildlens.catalogue.statistics.api import negotiate
-from wildlens.catalogue.statistics.effort import Span, accumulation, leaf_taxa, trap_nights
+from wildlens.catalogue.statistics.effort import (
+    MAX_SURVEY_DAYS,
+    Span,
+    SurveyTooLong,
+    accumulation,
+    leaf_taxa,
+    trap_nights,
+)
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -113,3 +120,12 @@ def test_coarser_taxa_count_only_while_nothing_below_them_was_seen() -> None:
         (1, ("Aves",)),
         (1, ("Ardea cinerea",)),
     ]
+
+
+def test_a_survey_longer_than_a_century_is_asked_about_a_period_at_a_time() -> None:
+    # A deployment entered as running since year 1: millions of daily points otherwise.
+    ancient = [Span(datetime(1, 1, 9, tzinfo=UTC), None)]
+    with pytest.raises(SurveyTooLong, match=str(MAX_SURVEY_DAYS)):
+        accumulation(ancient, {}, None, None, now=NOW)
+    century = NOW - timedelta(days=MAX_SURVEY_DAYS)
+    assert len(accumulation(ancient, {}, century, None, now=NOW)) == MAX_SURVEY_DAYS

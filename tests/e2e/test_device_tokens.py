@@ -266,13 +266,16 @@ async def test_a_replica_started_later_loads_the_revocations(
 
 
 async def test_service_tokens_in_exchange_for_the_secret(settings_for: Any) -> None:
-    # No secret configured: nobody gets a service token this way.
+    # No secret configured: nobody gets a service token this way, and every secret is as
+    # wrong as a wrong one.
     settings = settings_for()
     async with running(settings, ["catalogue"]) as wl:
-        response = await wl.client.post(
-            "/v1/auth/service-token", json={"service": "ingest", "secret": ""}
-        )
-        assert response.status_code == 503
+        for secret in ("", SECRET):
+            response = await wl.client.post(
+                "/v1/auth/service-token", json={"service": "ingest", "secret": secret}
+            )
+            assert response.status_code == 401
+            assert response.json()["detail"] == "wrong service secret"
 
     settings = _with_secret(settings_for())
     async with running(settings, ["catalogue"]) as wl:

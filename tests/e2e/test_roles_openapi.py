@@ -38,6 +38,7 @@ PATTERN_EXAMPLES = {
     r"^[0-9a-fA-F]{64}$": "a" * 64,
     r"^[\x21-\x7e]+$": "example",
     r"^[a-z][a-z0-9-]{0,39}$": "example",
+    r"^(|[-a-zA-Z0-9._]+|https?://[!-~]+)$": "CC-BY-4.0",
 }
 # (method, path) -> the lowest role it lets through, where the general rules do not hold,
 # with the reason.

@@ -8,6 +8,7 @@ import contextlib
 from dataclasses import dataclass
 
 from wildlens.catalogue.alerts.delivery import DeliveryWorker
+from wildlens.catalogue.alerts.targets import policy_of
 from wildlens.catalogue.exchange.jobs import ExportWorker
 from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
@@ -34,9 +35,7 @@ class CatalogueRuntime:
         async with contextlib.AsyncExitStack() as started:
             # Alert webhooks go out from the delivery table, woken by the commits that queue
             # them.
-            deliveries = DeliveryWorker(
-                db, allow_private_targets=AlertSettings.of(ctx.settings).allow_private_targets
-            )
+            deliveries = DeliveryWorker(db, targets=policy_of(AlertSettings.of(ctx.settings)))
             db.on_commit(deliveries.kick)
             await deliveries.start()
             started.push_async_callback(deliveries.close)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from wildlens.common.settings import SettingsGroup
 
@@ -18,8 +18,20 @@ class AlertSettings(SettingsGroup):
     group: ClassVar[str] = "alerts"
 
     # Webhooks to loopback, private, link-local or reserved addresses are refused unless
-    # this is set: the catalogue sends from inside the platform's network.
+    # this is set: the catalogue sends from inside the platform's network. Set, it also
+    # lifts the port rule below (a receiver on the operator's own machine, on any port).
     allow_private_targets: bool = False
+    # The ports webhooks may be sent to (a JSON list in the environment: ``[80, 443, 8443]``);
+    # others could reach services that listen beside a public web server.
+    allowed_ports: list[int] = Field(default_factory=lambda: [80, 443])
+
+    @field_validator("allowed_ports")
+    @classmethod
+    def _ports(cls, ports: list[int]) -> list[int]:
+        wrong = [p for p in ports if not 1 <= p <= 65535]
+        if wrong:
+            raise ValueError(f"ports run from 1 to 65535, not {wrong}")
+        return ports
 
 
 class GbifSettings(SettingsGroup):

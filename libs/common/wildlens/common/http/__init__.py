@@ -14,7 +14,7 @@ from wildlens.common.http.deps import (
     settings_dependency,
     store_dependency,
 )
-from wildlens.common.http.errors import ERROR_RESPONSES, ErrorBody
+from wildlens.common.http.errors import ERROR_RESPONSES, ErrorBody, error_response
 from wildlens.common.http.pagination import (
     Page,
     PageDep,
@@ -23,6 +23,7 @@ from wildlens.common.http.pagination import (
     encode_cursor,
     page_params,
 )
+from wildlens.common.http.timestamps import Timestamp
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -31,12 +32,14 @@ __all__ = [
     "PageDep",
     "PageParams",
     "PrincipalDep",
+    "Timestamp",
     "bus_dependency",
     "clients_dependency",
     "create_app",
     "database_dependency",
     "decode_cursor",
     "encode_cursor",
+    "error_response",
     "get_principal",
     "issuer_dependency",
     "page_params",

@@ -4,18 +4,25 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from wildlens.common.errors import WildlensError
-from wildlens.common.http.errors import install_error_handlers
+from wildlens.common.errors import Forbidden, WildlensError
+from wildlens.common.http.deps import bearer_scheme, get_principal
+from wildlens.common.http.errors import (
+    document_unparsable_bodies,
+    error_response,
+    install_error_handlers,
+)
 from wildlens.common.http.middleware import RequestTelemetry
 from wildlens.common.service.platform import Platform
 from wildlens.common.service.spec import ServiceSpec
@@ -23,6 +30,20 @@ from wildlens.common.settings import Settings
 from wildlens.common.storage import LocalStore, signed_objects_router
 
 __all__ = ["create_app"]
+
+
+# The bearer token /metrics reads where it asks for one (embedded mode, from another machine).
+MetricsCaller = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def _on_this_machine(request: Request) -> bool:
+    """The client is on loopback: the embedded platform's own machine (a field laptop)."""
+    if request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -67,6 +88,15 @@ def create_app(
     app.state.revoked_tokens = platform.revocations
     platform.app = app
     install_error_handlers(app)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_unparsable_bodies(generate_openapi())
+        return app.openapi_schema
+
+    # FastAPI's documented way to change the generated document: replace ``app.openapi``.
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(RequestTelemetry, service="+".join(names))
 
     @app.get("/healthz", tags=["operations"], include_in_schema=True)
@@ -74,7 +104,11 @@ def create_app(
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={503: {"description": "Unready: `checks` says which backend does not answer"}},
+    )
     async def readyz(request: Request) -> Response:
         """Database, bus and storage answer; service facts (such as "no model configured")
         are reported without making the instance unready."""
@@ -108,9 +142,25 @@ def create_app(
         body = {"status": "ready" if ready else "unready", "checks": checks, "services": services}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
-    async def metrics() -> Response:
-        """Prometheus metrics."""
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}},
+            401: error_response("Embedded mode, a client not on this machine, and no token"),
+            403: error_response("Embedded mode, and the token is not a platform admin's"),
+        },
+    )
+    async def metrics(request: Request, caller: MetricsCaller) -> Response:
+        """Prometheus metrics. In distributed mode for any client (the chart's NetworkPolicy
+        decides who reaches them); in embedded mode for clients on the same machine, and for
+        others with a platform admin's token."""
+        platform: Platform = request.app.state.platform
+        if platform.settings.mode == "embedded" and not _on_this_machine(request):
+            principal = await get_principal(request, caller)
+            if not principal.is_platform_admin:
+                raise Forbidden("metrics are for platform admins")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for spec in specs:

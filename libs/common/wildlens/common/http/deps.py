@@ -27,6 +27,7 @@ from wildlens.common.storage import ObjectStore
 
 __all__ = [
     "PrincipalDep",
+    "bearer_scheme",
     "bus_dependency",
     "clients_dependency",
     "database_dependency",
@@ -41,12 +42,14 @@ __all__ = [
 
 R = TypeVar("R")
 
-_bearer = HTTPBearer(auto_error=False, description="A Wildlens token (user, device or service)")
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A Wildlens token (user, device or service)"
+)
 
 
 async def get_principal(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")

@@ -13,7 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wildlens.common.errors import FieldError, Invalid, WildlensError
 
-__all__ = ["ERROR_RESPONSES", "ErrorBody", "install_error_handlers"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "ErrorBody",
+    "document_unparsable_bodies",
+    "error_response",
+    "install_error_handlers",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -24,12 +30,50 @@ class ErrorBody(BaseModel):
     fields: list[FieldError] = []
 
 
+def error_response(description: str) -> dict[str, Any]:
+    """One documented error status of a route: the error body, and when it is answered."""
+    return {"model": ErrorBody, "description": description}
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing or invalid token"},
-    403: {"model": ErrorBody, "description": "The token lacks the permission"},
-    404: {"model": ErrorBody, "description": "Not found, or in a project the caller cannot see"},
-    422: {"model": ErrorBody, "description": "The request is malformed; `fields` says where"},
+    401: error_response("Missing or invalid token"),
+    403: error_response("The token lacks the permission"),
+    404: error_response("Not found, or in a project the caller cannot see"),
+    422: error_response("The request is malformed; `fields` says where"),
+    # Every route of the API reads or writes the database, and many the bus or the object
+    # store; while one of them does not answer, the route says so rather than fail.
+    503: error_response(
+        "A backend the request needs (database, bus, object store or another service) does "
+        "not answer; try again later"
+    ),
 }
+
+# What FastAPI and Starlette answer for a body they cannot read at all (bytes that are not
+# JSON text, a multipart body without its boundaries), before any route sees it.
+UNPARSABLE_BODY = "The body cannot be parsed: not JSON text, or not well-formed multipart"
+
+
+def document_unparsable_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare 400 on every operation of ``document`` that takes a body.
+
+    The framework answers it for them all alike, so it is declared here once rather than on
+    each route (where a new route would forget it).
+    """
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            operation.setdefault("responses", {}).setdefault(
+                "400",
+                {
+                    "description": UNPARSABLE_BODY,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+                    },
+                },
+            )
+    return document
+
 
 _NAMES = {
     400: "BadRequest",

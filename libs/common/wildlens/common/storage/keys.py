@@ -23,7 +23,7 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._/-]*")
 def _refuse(key: str, why: str) -> Invalid:
     return Invalid(
         f"invalid object key {key!r}: {why}",
-        fields=[FieldError(location=["key"], message=why, type="value_error")],
+        fields=[FieldError(location=["path", "key"], message=why, type="value_error")],
     )
 
 

@@ -76,6 +76,8 @@ def signed_objects_router(store: LocalStore) -> APIRouter:
         responses={
             200: {"description": "Stored"},
             403: {"description": "Signature missing, wrong or expired", **_ERROR},
+            # A key with a line break matches no route at all (keys never hold one).
+            404: {"description": "No such route: the key cannot name an object", **_ERROR},
             422: {"description": "Invalid key", **_ERROR},
         },
     )

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.alerts import repository
 from wildlens.catalogue.alerts.matching import EVENT_TYPE
 from wildlens.catalogue.alerts.signing import SIGNATURE_HEADER, sign
-from wildlens.catalogue.alerts.targets import refused_target
+from wildlens.catalogue.alerts.targets import Target, TargetPolicy, TargetRefused
 from wildlens.catalogue.models import DeliveryAttempt
 from wildlens.common.db import Database, utcnow
 
@@ -74,6 +74,30 @@ class _Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+async def post_to(
+    client: httpx.AsyncClient, target: Target, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST ``body`` to one of ``target``'s checked addresses, in the order they resolved
+    (the next when one refuses the connection), never to an address looked up afresh.
+
+    The URL names the address; the name stays in ``Host`` and, for https, in TLS's server
+    name, so that the receiver's virtual host and certificate are the name's.
+    """
+    extensions = {}
+    if target.scheme == "https" and not target.name_is_address:
+        extensions["sni_hostname"] = target.host
+    sent = {**headers, "Host": target.host_header}
+    failed: httpx.ConnectError | None = None
+    for address in target.addresses:
+        url = httpx.URL(target.url).copy_with(host=str(address))
+        try:
+            return await client.post(url, content=body, headers=sent, extensions=extensions)
+        except httpx.ConnectError as exc:
+            failed = exc
+    assert failed is not None  # a target has at least one address
+    raise failed
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -82,10 +106,10 @@ class DeliveryWorker:
         policy: RetryPolicy | None = None,
         batch: int = 20,
         idle_s: float = 5.0,
-        allow_private_targets: bool = False,
+        targets: TargetPolicy | None = None,
     ) -> None:
         self._db = db
-        self._allow_private = allow_private_targets
+        self._targets = targets or TargetPolicy()
         self.policy = policy or RetryPolicy()
         self._batch = batch
         self._idle_s = idle_s
@@ -103,6 +127,9 @@ class DeliveryWorker:
             timeout=self.policy.timeout_s,
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
+            # No proxy from the environment: a proxy would resolve the name again itself, and
+            # the address checked would no longer be the one reached.
+            trust_env=False,
         )
         self._task = asyncio.create_task(self._run(), name="alert-deliveries")
 
@@ -195,12 +222,13 @@ class DeliveryWorker:
         }
         started_at, start = utcnow(), time.perf_counter()
         # Checked again at each attempt: the host may resolve elsewhere than when the rule
-        # was saved.
-        refused = await refused_target(delivery.url, allow_private=self._allow_private)
-        if refused is not None:
-            return _Result(started_at, (time.perf_counter() - start) * 1000, None, refused)
+        # was saved; and sent to the addresses just checked, not looked up again.
         try:
-            response = await self._client.post(delivery.url, content=body, headers=headers)
+            target = await self._targets.target(delivery.url)
+        except TargetRefused as exc:
+            return _Result(started_at, (time.perf_counter() - start) * 1000, None, str(exc))
+        try:
+            response = await post_to(self._client, target, body, headers)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}".strip()
             return _Result(started_at, (time.perf_counter() - start) * 1000, None, error[:2000])

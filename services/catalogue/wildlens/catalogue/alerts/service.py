@@ -17,7 +17,7 @@ from wildlens.catalogue.alerts.schemas import (
     AttemptPublic,
     DeliveryPublic,
 )
-from wildlens.catalogue.alerts.targets import refused_target
+from wildlens.catalogue.alerts.targets import policy_of
 from wildlens.catalogue.models import AlertRule
 from wildlens.catalogue.settings import AlertSettings
 from wildlens.common.db import utcnow
@@ -43,9 +43,7 @@ def _problem(field: str, message: str) -> FieldError:
 
 async def _check_target(settings: Settings, url: str) -> None:
     """422 for a webhook the catalogue will not send to (see ``alerts.targets``)."""
-    problem = await refused_target(
-        url, allow_private=AlertSettings.of(settings).allow_private_targets
-    )
+    problem = await policy_of(AlertSettings.of(settings)).refusal(url)
     if problem is not None:
         raise Invalid(problem, fields=[_problem("webhook_url", problem)])
 

@@ -19,7 +19,14 @@ from wildlens.catalogue.auth.schemas import (
 from wildlens.catalogue.deps import IssuerDep, SessionDep, SettingsDep, VerifierDep
 from wildlens.catalogue.models import DeviceToken
 from wildlens.common.errors import Forbidden
-from wildlens.common.http import ERROR_RESPONSES, Page, PageParams, PrincipalDep, page_params
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    Page,
+    PageParams,
+    PrincipalDep,
+    error_response,
+    page_params,
+)
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
@@ -37,7 +44,17 @@ async def exchange_token(
     return TokenExchanged(access_token=token, expires_in=settings.auth.token_ttl_s)
 
 
-@router.post("/service-token", response_model=ServiceTokenIssued)
+@router.post(
+    "/service-token",
+    response_model=ServiceTokenIssued,
+    responses={
+        401: error_response(
+            "The secret is not the platform's service secret (every secret is wrong where "
+            "none is configured)"
+        ),
+        503: error_response("This catalogue instance holds no signing key"),
+    },
+)
 async def create_service_token(
     body: ServiceTokenRequest, settings: SettingsDep, issuer: IssuerDep
 ) -> ServiceTokenIssued:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 
+import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.auth import repository
@@ -16,7 +17,11 @@ from wildlens.common.errors import Unauthorized, Unavailable
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.settings import Settings
 
-__all__ = ["issue_service_token", "revocations"]
+__all__ = ["WRONG_SECRET", "issue_service_token", "revocations"]
+
+log = structlog.get_logger(__name__)
+
+WRONG_SECRET = "wrong service secret"
 
 
 def issue_service_token(
@@ -25,15 +30,17 @@ def issue_service_token(
     """A service token, if ``body`` carries the configured service secret."""
     configured = settings.auth.service_secret
     if configured is None or not configured.get_secret_value():
-        # Without a secret anyone could mint platform-wide tokens; refuse rather than guess.
-        raise Unavailable("this catalogue has no service secret configured")
+        # Without a secret anyone could mint platform-wide tokens, so every secret is wrong;
+        # the caller is told no more than for a wrong one (the operator reads it in the log).
+        log.warning("auth.service_secret_missing", service=body.service)
+        raise Unauthorized(WRONG_SECRET)
     if issuer is None:
         raise Unavailable("this catalogue instance has no signing key configured")
     # Compared in constant time, so that response timing reveals nothing of the secret.
     if not hmac.compare_digest(
         body.secret.get_secret_value().encode(), configured.get_secret_value().encode()
     ):
-        raise Unauthorized("wrong service secret")
+        raise Unauthorized(WRONG_SECRET)
     ttl_s = settings.auth.token_ttl_s
     expires_at = utcnow() + timedelta(seconds=ttl_s)
     token = issuer.service_token(body.service, ttl_s=ttl_s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, UploadFile
 
@@ -14,7 +14,7 @@ from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.jobs import ExportWorker
 from wildlens.catalogue.exchange.schemas import ExportCreate, ExportPublic
 from wildlens.catalogue.taxa.gbif import GbifBackbone
-from wildlens.common.http import ERROR_RESPONSES, runtime_part_dependency
+from wildlens.common.http import ERROR_RESPONSES, error_response, runtime_part_dependency
 
 # This process's export worker (the catalogue's runtime holds it). Declared here rather than in
 # ``deps``: ``deps`` sits below the domains, and the worker is this domain's.
@@ -25,8 +25,18 @@ BackboneDep = Annotated[GbifBackbone, Depends(runtime_part_dependency(SERVICE, G
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["exchange"], responses=ERROR_RESPONSES)
 
+# Every import reads its files within the import limits first.
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: error_response("A file, or what a package unpacks to, is larger than the limit")
+}
 
-@router.post("/imports/camtrap-dp", response_model=ImportSummary, operation_id="import_camtrap_dp")
+
+@router.post(
+    "/imports/camtrap-dp",
+    response_model=ImportSummary,
+    operation_id="import_camtrap_dp",
+    responses=TOO_LARGE,
+)
 async def import_camtrap_dp(
     files: Annotated[list[UploadFile], File(description="A zip, or datapackage.json + CSVs")],
     session: SessionDep,
@@ -38,7 +48,9 @@ async def import_camtrap_dp(
     return await service.import_camtrap_dp(store, session, access.project, files, backbone)
 
 
-@router.post("/imports/coco", response_model=ImportSummary, operation_id="import_coco")
+@router.post(
+    "/imports/coco", response_model=ImportSummary, operation_id="import_coco", responses=TOO_LARGE
+)
 async def import_coco_file(
     file: Annotated[UploadFile, File(description="A COCO Camera Traps JSON file")],
     session: SessionDep,
@@ -54,7 +66,10 @@ async def import_coco_file(
 
 
 @router.post(
-    "/imports/megadetector", response_model=ImportSummary, operation_id="import_megadetector"
+    "/imports/megadetector",
+    response_model=ImportSummary,
+    operation_id="import_megadetector",
+    responses=TOO_LARGE,
 )
 async def import_megadetector_file(
     file: Annotated[UploadFile, File(description="A MegaDetector batch output JSON file")],
@@ -66,7 +81,9 @@ async def import_megadetector_file(
     return await service.import_megadetector_file(session, access.project, file, backbone)
 
 
-@router.post("/imports/kso", response_model=ImportSummary, operation_id="import_kso")
+@router.post(
+    "/imports/kso", response_model=ImportSummary, operation_id="import_kso", responses=TOO_LARGE
+)
 async def import_kso_files(
     files: Annotated[list[UploadFile], File(description="sites.csv, movies.csv and species.csv")],
     session: SessionDep,

@@ -15,11 +15,14 @@ from wildlens.catalogue.members.service import (
     read_member,
     remove_member,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, error_response
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/members", tags=["members"], responses=ERROR_RESPONSES
 )
+
+# Demoting or removing the project's only admin would leave nobody to manage it.
+LAST_ADMIN = error_response("The project's last admin cannot be demoted or removed")
 
 Subject = Annotated[str, Path(min_length=1, max_length=200, examples=["idp:3f2a9c"])]
 
@@ -46,7 +49,10 @@ async def get_project_member(
 @router.put(
     "/{subject}",
     response_model=MemberPublic,
-    responses={201: {"model": MemberPublic, "description": "The member was added."}},
+    responses={
+        201: {"model": MemberPublic, "description": "The member was added."},
+        409: LAST_ADMIN,
+    },
 )
 async def put_project_member(
     subject: Subject,
@@ -62,7 +68,7 @@ async def put_project_member(
     return MemberPublic.model_validate(member)
 
 
-@router.delete("/{subject}", status_code=204)
+@router.delete("/{subject}", status_code=204, responses={409: LAST_ADMIN})
 async def delete_project_member(
     subject: Subject, session: SessionDep, access: ViewerDep
 ) -> Response:

@@ -84,6 +84,8 @@ async def _one(
     change: Change,
 ) -> ObservationState:
     observation = await _observation(session, access.project.id, observation_id)
+    # Concurrent changes to one observation take turns (each its own history version).
+    await repository.lock_observations(session, [observation.id])
     new = await apply_to(session, [observation], action, change, access.principal.subject)
     await _resmooth(session, [observation])
     return _state(observation, new[observation.id])
@@ -102,7 +104,8 @@ async def _event(
     if not media_ids:
         raise NotFound(f"event {event_id} not found")
     by_media: dict[uuid.UUID | None, list[Observation]] = {}
-    for o in await repository.observations_of_media(session, media_ids):
+    # Locked before they are judged: a change to one of them at the same time waits.
+    for o in await repository.lock_observations_of_media(session, media_ids):
         by_media.setdefault(o.media_id, []).append(o)
     targets = [o for group in by_media.values() for o in current_observations(group)]
     if species_only:
@@ -156,6 +159,7 @@ async def revert_to(
 ) -> ObservationState:
     """Bring the observation back to an earlier version of its history."""
     observation = await _observation(session, access.project.id, observation_id)
+    await repository.lock_observations(session, [observation.id])
     new = await revert(session, observation, version, access.principal.subject)
     await _resmooth(session, [observation])
     return _state(observation, new[observation.id])

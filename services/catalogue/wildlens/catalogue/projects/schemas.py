@@ -5,6 +5,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# What Camtrap DP's licences take: an SPDX identifier ("CC-BY-4.0", their ``name``) or the
+# licence's URL (their ``path``); anything else would make every export of the project fail
+# its validation.
+LICENCE_PATTERN = r"^(|[-a-zA-Z0-9._]+|https?://[!-~]+)$"
+LICENCE_DESCRIPTION = "An SPDX identifier (CC-BY-4.0) or the licence's URL"
+
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -13,7 +19,9 @@ class ProjectCreate(BaseModel):
     description: str = Field(default="", max_length=10_000)
     event_gap_s: int = Field(default=60, ge=1, le=86_400)
     independence_interval_s: int = Field(default=1800, ge=0, le=30 * 86_400)
-    data_license: str = Field(default="", max_length=300)
+    data_license: str = Field(
+        default="", max_length=300, pattern=LICENCE_PATTERN, description=LICENCE_DESCRIPTION
+    )
 
 
 class ProjectUpdate(BaseModel):
@@ -25,7 +33,9 @@ class ProjectUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     event_gap_s: int | None = Field(default=None, ge=1, le=86_400)
     independence_interval_s: int | None = Field(default=None, ge=0, le=30 * 86_400)
-    data_license: str | None = Field(default=None, max_length=300)
+    data_license: str | None = Field(
+        default=None, max_length=300, pattern=LICENCE_PATTERN, description=LICENCE_DESCRIPTION
+    )
 
 
 class ProjectPublic(BaseModel):

@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
 
 from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
 from wildlens.catalogue.taxa.repository import descendants_cte
 from wildlens.common.errors import FieldError, Invalid
+from wildlens.common.http import Timestamp
 
 __all__ = [
     "Filters",
@@ -66,11 +66,11 @@ def filters(
         uuid.UUID | None, Query(description="Media of this deployment")
     ] = None,
     captured_from: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="Captured at or after this time (RFC 3339 with offset)"),
     ] = None,
     captured_to: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="Captured before this time (RFC 3339 with offset)"),
     ] = None,
     taxon_id: Annotated[

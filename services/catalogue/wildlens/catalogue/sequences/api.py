@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from wildlens.catalogue.access import ViewerDep
 from wildlens.catalogue.deps import SessionDep
@@ -18,7 +17,7 @@ from wildlens.catalogue.sequences.schemas import (
     EventObservation,
     EventPublic,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, Timestamp
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -33,10 +32,10 @@ async def list_events(
     ] = None,
     location_id: Annotated[uuid.UUID | None, Query(description="Events at this location")] = None,
     captured_from: Annotated[
-        AwareDatetime | None, Query(description="Events ending at or after this time")
+        Timestamp | None, Query(description="Events ending at or after this time")
     ] = None,
     captured_to: Annotated[
-        AwareDatetime | None, Query(description="Events starting before this time")
+        Timestamp | None, Query(description="Events starting before this time")
     ] = None,
 ) -> Page[EventPublic]:
     """The project's events in time order, with their smoothed labels."""

@@ -23,7 +23,7 @@ from wildlens.catalogue.sites.schemas import (
     LocationCreate,
     LocationPublic,
 )
-from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, error_response
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["sites"], responses=ERROR_RESPONSES)
 
@@ -48,7 +48,12 @@ async def list_locations(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.post("/devices", status_code=201, response_model=DevicePublic)
+@router.post(
+    "/devices",
+    status_code=201,
+    response_model=DevicePublic,
+    responses={409: error_response("A device with this serial number is already registered")},
+)
 async def create_device(body: DeviceCreate, session: SessionDep, access: ManagerDep) -> Device:
     """Register a camera by its serial number."""
     return await service.create_device(session, access.project.id, body)

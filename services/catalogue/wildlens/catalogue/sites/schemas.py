@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wildlens.catalogue.models.clock import OFFSET_PATTERN, drift_problem
+from wildlens.common.http import Timestamp
 
 
 class LocationCreate(BaseModel):
@@ -68,8 +69,8 @@ class DeploymentCreate(BaseModel):
 
     location_id: uuid.UUID
     device_id: uuid.UUID
-    start: AwareDatetime
-    end: AwareDatetime | None = None
+    start: Timestamp
+    end: Timestamp | None = None
     utc_offset: str = Field(default="+00:00", pattern=OFFSET_PATTERN, examples=["+01:00"])
     clock_drift_seconds: float = Field(
         default=0.0,
@@ -78,7 +79,7 @@ class DeploymentCreate(BaseModel):
         description="How many seconds the camera clock was ahead (negative: behind) when "
         "checked at clock_checked_at, or at the end; corrected linearly from the start.",
     )
-    clock_checked_at: AwareDatetime | None = Field(
+    clock_checked_at: Timestamp | None = Field(
         default=None, description="When the clock was checked; the end when not given."
     )
 
@@ -95,13 +96,13 @@ class DeploymentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     location_id: uuid.UUID | None = None
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Timestamp | None = None
+    end: Timestamp | None = None
     utc_offset: str | None = Field(default=None, pattern=OFFSET_PATTERN, examples=["+01:00"])
     clock_drift_seconds: float | None = Field(
         default=None, ge=-MAX_DRIFT_SECONDS, le=MAX_DRIFT_SECONDS
     )
-    clock_checked_at: AwareDatetime | None = None
+    clock_checked_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _something(self) -> DeploymentUpdate:

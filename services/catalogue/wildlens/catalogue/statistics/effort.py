@@ -13,15 +13,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 __all__ = [
+    "MAX_SURVEY_DAYS",
     "SPECIES_RULE",
     "AccumulationPoint",
     "Span",
+    "SurveyTooLong",
     "accumulation",
     "leaf_taxa",
     "trap_nights",
 ]
 
 DAY = timedelta(days=1)
+# The longest survey the curve is drawn for, one point a day: a century. A deployment entered
+# as running since year 1 would otherwise make one request compute and answer millions of
+# points; a longer survey is asked about a period at a time.
+MAX_SURVEY_DAYS = 36_525
+
+
+class SurveyTooLong(ValueError):
+    """The survey spans more days than one curve is drawn for."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +99,20 @@ def accumulation(
     cut at the survey's end, so the last point's effort is the survey's total). A taxon counts
     as ``SPECIES_RULE`` says, given each taxon's ``ancestors`` (names); ``new_taxa`` are the
     day's first sightings that count then.
+
+    Raises:
+        SurveyTooLong: the survey spans more than ``MAX_SURVEY_DAYS``.
     """
     clipped = [c for c in (_clip(s, start, end, now) for s in spans) if c is not None]
     if not clipped:
         return []
     survey_start = min(lo for lo, _ in clipped)
     survey_end = max(hi for _, hi in clipped)
+    if survey_end - survey_start > MAX_SURVEY_DAYS * DAY:
+        raise SurveyTooLong(
+            f"the survey runs from {survey_start.date()} to {survey_end.date()}, longer than "
+            f"the {MAX_SURVEY_DAYS} days one curve is drawn for"
+        )
     by_day: dict[date, list[str]] = {}
     for taxon, seen in first_seen.items():
         if survey_start <= seen < survey_end:

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AwareDatetime
 
 from wildlens.common.errors import FieldError, Invalid
+from wildlens.common.http import Timestamp
 
 __all__ = ["Scope", "scope"]
 
@@ -49,11 +49,11 @@ def query_problem(name: str, message: str) -> FieldError:
 
 def scope(
     captured_from: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="Records at or after this time (RFC 3339 with offset)"),
     ] = None,
     captured_to: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="Records before this time (RFC 3339 with offset)"),
     ] = None,
     location_id: Annotated[

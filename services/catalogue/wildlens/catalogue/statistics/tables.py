@@ -12,9 +12,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.models import Deployment
 from wildlens.catalogue.statistics import repository
-from wildlens.catalogue.statistics.effort import SPECIES_RULE, Span, accumulation, trap_nights
+from wildlens.catalogue.statistics.effort import (
+    SPECIES_RULE,
+    Span,
+    SurveyTooLong,
+    accumulation,
+    trap_nights,
+)
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.common.db import utcnow
+from wildlens.common.errors import FieldError, Invalid
 
 __all__ = [
     "ALL_LOCATIONS",
@@ -228,14 +235,24 @@ async def species_accumulation(
     taxon (Aves, Ardea) adds a species only while nothing below it was seen."""
     site = await _site(session, project_id, s)
     seen = await repository.first_seen(session, project_id, s)
-    points = accumulation(
-        [Span(d.start, d.end) for d in site.deployments],
-        seen,
-        s.captured_from,
-        s.captured_to,
-        now=utcnow(),
-        ancestors=await repository.ancestors(session, list(seen)),
-    )
+    try:
+        points = accumulation(
+            [Span(d.start, d.end) for d in site.deployments],
+            seen,
+            s.captured_from,
+            s.captured_to,
+            now=utcnow(),
+            ancestors=await repository.ancestors(session, list(seen)),
+        )
+    except SurveyTooLong as exc:
+        message = f"{exc}; ask for a period with captured_from and captured_to"
+        raise Invalid(
+            message,
+            fields=[
+                FieldError(location=["query", name], message=message, type="value_error")
+                for name in ("captured_from", "captured_to")
+            ],
+        ) from None
     table = Table(
         "species-accumulation",
         "Species accumulation (species against trap-nights)",

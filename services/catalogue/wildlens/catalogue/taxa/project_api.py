@@ -23,7 +23,7 @@ from wildlens.catalogue.taxa.schemas import (
     UnresolvedNames,
 )
 from wildlens.common.errors import FieldError, Invalid
-from wildlens.common.http import ERROR_RESPONSES
+from wildlens.common.http import ERROR_RESPONSES, error_response
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["taxonomy"], responses=ERROR_RESPONSES)
 
@@ -75,7 +75,11 @@ async def get_unresolved_names(session: SessionDep, access: ManagerDep) -> Unres
     return await service.unresolved_names(session, access.project.id)
 
 
-@router.put("/taxa/unresolved/{name}", response_model=NameMapped)
+@router.put(
+    "/taxa/unresolved/{name}",
+    response_model=NameMapped,
+    responses={409: error_response("The name was mapped by another request meanwhile; retry")},
+)
 async def map_unresolved_name(
     name: Annotated[str, Path(min_length=1, max_length=200)],
     body: NameMapping,

@@ -11,11 +11,11 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import InferenceRequested
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, Timestamp, error_response
 from wildlens.inference.analysis.backfill import registry_detector
 from wildlens.inference.analysis.catalogue import matching_page
 from wildlens.inference.api.deps import BusDep, ClientsDep, InferenceRuntimeDep
@@ -25,7 +25,7 @@ __all__ = ["router"]
 router = APIRouter(
     prefix="/v1/predict/backfills",
     tags=["predict"],
-    responses={**ERROR_RESPONSES, 409: {"description": "No detector serves the project"}},
+    responses={**ERROR_RESPONSES, 409: error_response("No detector serves the project")},
 )
 
 
@@ -34,10 +34,10 @@ class BackfillRequest(BaseModel):
     deployment_id: uuid.UUID | None = Field(
         default=None, description="Only this deployment's media"
     )
-    captured_from: AwareDatetime | None = Field(
+    captured_from: Timestamp | None = Field(
         default=None, description="Captured at or after this time (RFC 3339 with offset)"
     )
-    captured_to: AwareDatetime | None = Field(
+    captured_to: Timestamp | None = Field(
         default=None, description="Captured before this time (RFC 3339 with offset)"
     )
     model_name: str | None = Field(

@@ -7,7 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from wildlens.common.http import ERROR_RESPONSES, PageParams, PrincipalDep, page_params
+from wildlens.common.http import (
+    ERROR_RESPONSES,
+    PageParams,
+    PrincipalDep,
+    error_response,
+    page_params,
+)
 from wildlens.common.http.errors import ErrorBody
 from wildlens.ingest.bulk import service
 from wildlens.ingest.bulk.schemas import (
@@ -37,12 +43,19 @@ FilesPage = Annotated[
 ]
 
 
+# Two pages of one manifest recorded at once, on a database without row locks.
+PAGE_RACE = error_response("Another page of the manifest was being recorded; send this one again")
+
+
 @router.post(
     "",
     status_code=201,
     response_model=UploadPage,
     operation_id="create_upload",
-    responses={503: {"model": ErrorBody, "description": CATALOGUE_UNAVAILABLE}},
+    responses={
+        409: PAGE_RACE,
+        503: {"model": ErrorBody, "description": CATALOGUE_UNAVAILABLE},
+    },
 )
 async def create_upload(
     database: DatabaseDep,
@@ -56,7 +69,12 @@ async def create_upload(
     return await service.create_upload(database, store, clients, limits, principal, body)
 
 
-@router.post("/{upload_id}/files", response_model=UploadPage, operation_id="add_upload_files")
+@router.post(
+    "/{upload_id}/files",
+    response_model=UploadPage,
+    operation_id="add_upload_files",
+    responses={409: PAGE_RACE},
+)
 async def add_upload_files(
     database: DatabaseDep,
     store: StoreDep,

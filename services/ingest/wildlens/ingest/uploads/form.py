@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
 from wildlens.common.errors import FieldError, Invalid
+from wildlens.common.http import Timestamp
 from wildlens.ingest.media import Received, Sniffed, receive_to_tempfile
 from wildlens.ingest.multipart import MultipartReader, boundary_of
 from wildlens.ingest.settings import IngestSettings
@@ -38,7 +39,7 @@ class UploadForm(BaseModel):
         default=None,
         description="A deployment of the project; with a device token, of one of its cameras.",
     )
-    captured_at: AwareDatetime | None = Field(
+    captured_at: Timestamp | None = Field(
         default=None, description="RFC 3339 with offset; wins over EXIF."
     )
     latitude: float | None = Field(default=None, ge=-90, le=90)

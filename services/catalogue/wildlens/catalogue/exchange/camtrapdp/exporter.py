@@ -145,7 +145,13 @@ def _metadata(
         metadata.setdefault("description", project.description)
     metadata.setdefault("contributors", [{"title": project.created_by, "role": "contact"}])
     if project.data_license and not metadata.get("licenses"):
-        metadata["licenses"] = [{"name": project.data_license, "scope": "data"}]
+        licence = project.data_license
+        # An identifier is the licence's name; a URL is where it is (Frictionless' path).
+        key = "path" if licence.startswith(("http://", "https://")) else "name"
+        # Camtrap DP wants licences for the data and for the media, or none; the project's
+        # one licence is for what it publishes, its media as much as its records (imported
+        # metadata that says otherwise is kept above).
+        metadata["licenses"] = [{key: licence, "scope": scope} for scope in ("data", "media")]
     metadata.setdefault(
         "project",
         {

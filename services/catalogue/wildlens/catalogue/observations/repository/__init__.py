@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,8 +29,9 @@ __all__ = [
     "event_media_ids",
     "get_observation",
     "get_taxon",
+    "lock_observations",
+    "lock_observations_of_media",
     "media_by_ids",
-    "observations_of_media",
     "ranked",
     "review_rows",
     "smoothing_rows",
@@ -55,16 +56,43 @@ async def event_media_ids(
     return list(rows.all())
 
 
-async def observations_of_media(
-    session: AsyncSession, media_ids: Sequence[uuid.UUID]
-) -> list[Observation]:
-    """The media's observations, by medium then id."""
+async def _locked(session: AsyncSession, condition: ColumnElement[bool]) -> list[Observation]:
+    """The observations that meet ``condition``, by id, read afresh and held until the
+    transaction ends, so that changes to them (and their history's version numbers) take
+    turns instead of colliding.
+
+    PostgreSQL locks their rows (in id order, so that two callers cannot wait on each other).
+    SQLite's driver starts a transaction only at the first write, so reads before it may be
+    stale whatever is locked later: a write that changes nothing comes first, which takes the
+    database's write lock, and everything read after it is current.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.execute(
+            update(_OBSERVATIONS).where(condition).values(id=_OBSERVATIONS.c.id)
+        )
     rows = await session.exec(
         select(Observation)
-        .where(col(Observation.media_id).in_(list(media_ids)))
-        .order_by(col(Observation.media_id), col(Observation.id))
+        .where(condition)
+        .order_by(col(Observation.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return list(rows.all())
+
+
+async def lock_observations(session: AsyncSession, ids: Collection[uuid.UUID]) -> list[Observation]:
+    """These observations, read afresh and held until the transaction ends."""
+    return await _locked(session, col(Observation.id).in_(list(ids)))
+
+
+async def lock_observations_of_media(
+    session: AsyncSession, media_ids: Sequence[uuid.UUID]
+) -> list[Observation]:
+    """The media's observations, by medium then id, read afresh and held until the
+    transaction ends."""
+    found = await _locked(session, col(Observation.media_id).in_(list(media_ids)))
+    return sorted(found, key=lambda o: (str(o.media_id), str(o.id)))
 
 
 async def media_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Media]:
