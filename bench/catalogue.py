@@ -19,7 +19,8 @@ this process on the local PostgreSQL, in schemas of its own that are dropped aft
   ``GET .../observations`` (first page of 100, unfiltered and filtered by location) and
   ``GET .../statistics/{name}`` (whole project, and one location over one month) through the
   ASGI app in process, each timed ``--repeats`` times after a warm-up; p95 of each. Statistics
-  read per-minute summaries; the time to recompute them for everything loaded is printed.
+  read maintained detection records (one per sequence and taxon) and per-minute media counts;
+  the time to recompute them for everything loaded is printed.
 * webhook latency: upload to webhook delivery in embedded mode, measured by
   ``bench/catalogue_webhook.py`` when that module is there (see ``webhook_latency``).
 
@@ -336,12 +337,12 @@ async def report_consumer_alone(
     await refresher.close()
     alone = await consume_new_media(ctx, survey, count, rng)
     started = time.perf_counter()
-    minutes = await refresh(ctx.database, survey.project_id)
+    changes = await refresh(ctx.database, survey.project_id)
     catch_up_s = time.perf_counter() - started
     await refresher.start()
     print(
-        f"  consumer alone, summaries refresher paused: {alone:.0f} media/s; "
-        f"the refresher then caught up with {minutes} minutes in {catch_up_s:.1f} s",
+        f"  consumer alone, summaries refresher paused: {alone:.0f} media/s; the refresher "
+        f"then caught up with {changes} sequences and minutes in {catch_up_s:.1f} s",
         flush=True,
     )
 
@@ -594,13 +595,13 @@ async def main() -> None:
                     seconds = await load_observations(conn, schema, survey, args.observations)
                     total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".observations')
                     print(f"  {total} observations in {seconds:.1f} s")
-                    # What a statistic reads first: the per-minute summaries, recomputed here
-                    # for everything loaded.
+                    # What a statistic reads first: the summaries, recomputed here for
+                    # everything loaded.
                     started = time.perf_counter()
-                    minutes = await refresh(ctx.database, survey.project_id)
+                    changes = await refresh(ctx.database, survey.project_id)
                     print(
-                        f"  statistics summaries: {minutes} changed minutes recomputed in "
-                        f"{time.perf_counter() - started:.1f} s",
+                        f"  statistics summaries: {changes} changed sequences and minutes "
+                        f"recomputed in {time.perf_counter() - started:.1f} s",
                         flush=True,
                     )
                     await refresher.start()

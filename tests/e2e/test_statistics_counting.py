@@ -188,7 +188,7 @@ async def test_each_animal_counts_once_per_sequence(
         ("Ardea", SOUTH): (1, 1, 1),
         ("Ardea cinerea", SOUTH): (1, 1, 1),
     }
-    # The same over a scope the per-minute summaries would have answered (whole minutes).
+    # The same over a period of whole days (which the detection records answer).
     season = await _stat(
         wl,
         admin,

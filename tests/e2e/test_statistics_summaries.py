@@ -1,9 +1,11 @@
 """Statistics stay right as a survey changes under them, on both backends.
 
-The detection rate over whole minutes is answered from per-minute summaries, else from the
-records themselves. Both must give the same numbers for every scope: after the import, and
-after each kind of change a user makes (verifying, correcting, discarding, deleting media and
-deployments, correcting a camera's clock offset), and the API must show each change.
+Detections are counted from the maintained detection records where they answer the scope,
+else from records made from the observations; the detection rate over whole minutes is
+answered from per-minute summaries, else from the media. Both sources must give the same
+numbers for every scope: after the import, and after each kind of change a user makes
+(verifying, correcting, discarding, deleting media and deployments, correcting a camera's
+clock offset), and the API must show each change.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tests.support.api import bearer, ok, post_media
 from tests.support.bad_files import small_jpeg
 from tests.support.camtrapdp import EXAMPLE, zip_folder
 from tests.support.platform import RunningPlatform, eventually, get_media
+from tests.support.statistics import records_agree
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.catalogue.statistics.repository import records, summary_queries
 
@@ -174,12 +177,13 @@ async def _rows_of(wl: RunningPlatform, token: str, pid: str, name: str, **param
 async def agree(
     wl: RunningPlatform, token: str, pid: str, scopes: list[Scope]
 ) -> dict[str, list[dict[str, Any]]]:
-    """The detection rate over every scope, from the summaries and from the records, must be
-    the same (detections and individuals are counted from the records alone: see
-    ``records.COUNTING_RULE``); answers what the API says of each statistic over the whole
-    project (and of the counts of verified records)."""
+    """Detections over every scope the detection records answer (at least the whole project,
+    verified or not, and one station), and the detection rate over every scope, from the
+    summaries and from the observations, must be the same; answers what the API says of each
+    statistic over the whole project (and of the counts of verified records)."""
     answers = {name: await _rows_of(wl, token, pid, name) for name in STATISTICS}
     answers["verified counts"] = await _rows_of(wl, token, pid, "counts", verified_only="true")
+    assert await records_agree(wl, pid, scopes) >= 4
     project_id = uuid.UUID(pid)
     db = wl.platform.contexts["catalogue"].db
     assert db is not None
@@ -218,7 +222,9 @@ async def test_statistics_agree_with_the_records_through_every_change(
         Scope(),
         Scope(verified_only=True),
         Scope(location_ids=(uuid.UUID(station),)),
+        Scope(deployment_ids=(uuid.UUID(deployments["items"][0]["id"]),)),
         Scope(captured_from=START + timedelta(days=1), captured_to=START + timedelta(days=4)),
+        Scope(taxon_id=uuid.UUID(taxa["Ardea"])),
         Scope(taxon_id=uuid.UUID(taxa["Ardea"]), verified_only=True),
     ]
     before = await agree(wl, admin, pid, scopes)

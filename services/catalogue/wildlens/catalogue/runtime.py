@@ -39,7 +39,7 @@ class CatalogueRuntime:
             db.on_commit(deliveries.kick)
             await deliveries.start()
             started.push_async_callback(deliveries.close)
-            # Statistics read per-minute summaries; changes are folded in between requests too.
+            # Statistics read maintained summaries; changes are folded in between requests too.
             summaries = SummaryRefresher(db)
             await summaries.start()
             started.push_async_callback(summaries.close)

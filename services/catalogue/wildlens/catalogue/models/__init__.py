@@ -17,7 +17,8 @@ module             tables
 ``alerts``         alert rules, their deliveries and every attempt
 ``audit``          the audit log
 ``exports``        export jobs
-``summaries``      the statistics' per-minute summaries and the minutes awaiting a refresh
+``summaries``      the statistics' detection records and media minutes, and the changes
+                   awaiting a refresh
 ``rankings``       ranked classifier labels from imported results files
 =================  =====================================================================
 """
@@ -40,7 +41,8 @@ from wildlens.catalogue.models.sequences import Sequence
 from wildlens.catalogue.models.sites import Deployment, Device, DeviceToken, Location
 from wildlens.catalogue.models.summaries import (
     SECONDS_PER_MINUTE,
-    DetectionMinute,
+    DetectionRecord,
+    DetectionRecordChange,
     MediaMinute,
     SummaryChange,
 )
@@ -56,7 +58,8 @@ __all__ = [
     "CatalogueTable",
     "DeliveryAttempt",
     "Deployment",
-    "DetectionMinute",
+    "DetectionRecord",
+    "DetectionRecordChange",
     "Device",
     "DeviceToken",
     "ExportJob",

@@ -48,6 +48,7 @@ _IMPORTED = text("external_id IS NOT NULL")
 _VERIFIED = text("verification_state <> 'predicted'")
 _HUMAN = text("classification_method = 'human'")
 _EVENT_LEVEL = text("media_id IS NULL")
+_IN_IMPORTED_EVENT = text("event_external_id IS NOT NULL")
 
 # Volunteer labels are human labels whose ``classified_by`` names the crowd, not a person:
 # ``volunteers:<platform>[:<subject set>]`` (for example ``volunteers:zooniverse``).
@@ -87,6 +88,15 @@ class Observation(CatalogueTable, table=True):
             "id",
             postgresql_where=_EVENT_LEVEL,
             sqlite_where=_EVENT_LEVEL,
+        ),
+        # The statistics' records of a changed sequence an import named are recomputed from
+        # its observations, found here; the machine's (no eventID) are left out.
+        Index(
+            "ix_observations_event_external_id",
+            "project_id",
+            "event_external_id",
+            postgresql_where=_IN_IMPORTED_EVENT,
+            sqlite_where=_IN_IMPORTED_EVENT,
         ),
     )
 

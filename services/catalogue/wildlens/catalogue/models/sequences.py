@@ -3,11 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field
 
 from wildlens.catalogue.models.base import CatalogueTable
 from wildlens.common.db import UtcDateTime, utcnow
+
+_IMPORTED = text("external_id IS NOT NULL")
 
 
 class Sequence(CatalogueTable, table=True):
@@ -18,7 +20,18 @@ class Sequence(CatalogueTable, table=True):
     """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_deployment_id_start", "deployment_id", "start"),)
+    __table_args__ = (
+        Index("ix_events_deployment_id_start", "deployment_id", "start"),
+        # The statistics' records of a changed sequence an import named are recomputed from
+        # the media of its events, found here.
+        Index(
+            "ix_events_external_id",
+            "project_id",
+            "external_id",
+            postgresql_where=_IMPORTED,
+            sqlite_where=_IMPORTED,
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")

@@ -4,6 +4,6 @@ PNG.
 
 The route in ``api`` calls ``service``; ``tables`` computes each statistic from
 ``repository``'s aggregates, on the tables of ``wildlens.catalogue.models``; ``summaries``
-keeps the per-minute summaries up to date through the repository's statements. It follows
-api → service → repository → models.
+keeps the detection records and the per-minute media summaries up to date through the
+repository's statements. It follows api → service → repository → models.
 """

@@ -49,8 +49,8 @@ async def statistic(
     interval_s = s.independence_interval_s
     if interval_s is None:
         interval_s = project.independence_interval_s
-    # The minutes changed since the last refresh, recomputed and committed first: a
-    # statistic is never older than the request.
+    # The sequences and minutes changed since the last refresh, recomputed and committed
+    # first: a statistic is never older than the request.
     await refresh(db, project.id)
     await repository.aggregate_in_memory(session)
     return await compute(session, project.id, name, s, interval_s), interval_s

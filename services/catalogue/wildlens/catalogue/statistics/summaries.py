@@ -1,13 +1,15 @@
-"""Bringing a project's per-minute summaries up to date with its observations.
+"""Bringing a project's detection records and per-minute media summaries up to date with its
+observations.
 
-Triggers note each changed (deployment, minute) in ``summary_changes``; ``refresh`` takes the
-project's notes, deletes the summaries of those minutes and recomputes them from the
-observations, all in one transaction. A statistic refreshes before it reads, so it is never
-stale; ``SummaryRefresher`` refreshes in the background too, so that the reader seldom finds
-more than a few minutes to redo.
+Triggers note each changed sequence in ``detection_record_changes`` and each changed
+(deployment, minute) of media in ``summary_changes``; ``refresh`` takes the project's notes,
+deletes the records of those sequences and the summaries of those minutes and recomputes them
+from the observations, all in one transaction. A statistic refreshes before it reads, so it is
+never stale; ``SummaryRefresher`` refreshes in the background too, so that the reader seldom
+finds more than a few sequences to redo.
 
 Refreshes of one project are serialised (an advisory lock on PostgreSQL; SQLite has one
-writer anyway): two of them recomputing the same minute would both insert it.
+writer anyway): two of them recomputing the same sequence would both insert its records.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from collections.abc import Iterable
 
 import structlog
 
-from wildlens.catalogue.statistics.repository import aggregate_in_memory, summary_updates
+from wildlens.catalogue.statistics.repository import (
+    aggregate_in_memory,
+    record_updates,
+    summary_updates,
+)
 from wildlens.catalogue.statistics.repository.summary_updates import MinuteRange
 from wildlens.common.db import Database
 
@@ -27,9 +33,10 @@ __all__ = ["SummaryRefresher", "refresh", "tidy"]
 
 log = structlog.get_logger(__name__)
 
-# Beyond this many changed minutes, and a quarter of those the project has (an import, a first
-# refresh), the project is recomputed in one pass over its observations, cheaper than
-# thousands of small ranges; a busy consumer's minutes of a large project are not.
+# Beyond this many changed minutes (sequences), and a quarter of those the project has (an
+# import, a first refresh), the project is recomputed in one pass over its observations,
+# cheaper than thousands of small ranges (lookups); a busy consumer's changes to a large
+# project are not.
 WHOLE_PROJECT_AFTER = 2000
 
 
@@ -54,14 +61,17 @@ def minute_ranges(changes: Iterable[tuple[uuid.UUID, int | None]]) -> list[Minut
 
 
 async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> int:
-    """Recompute the project's changed minutes; answers how many there were.
+    """Recompute the project's changed sequences and minutes; answers how many there were.
 
     ``wait`` False gives up at once when another refresh of the project is running (the
     background refresher: that one will do the work).
     """
     async with db.engine.connect() as probe:
-        # Most statistics find nothing to do: one index probe, no lock, no transaction.
-        if not await summary_updates.has_changes(probe, project_id):
+        # Most statistics find nothing to do: two index probes, no lock, no transaction.
+        if not (
+            await record_updates.has_changes(probe, project_id)
+            or await summary_updates.has_changes(probe, project_id)
+        ):
             return 0
     async with db.transaction() as session:
         connection = await session.connection()
@@ -69,28 +79,37 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
             return 0
         await aggregate_in_memory(session)
         await summary_updates.plan_each_refresh(connection)
-        changed = await summary_updates.take_changes(connection, project_id)
-        if not changed:
-            return 0
-        whole = (
-            len(changed) > WHOLE_PROJECT_AFTER
-            and len(changed) > await summary_updates.summarised(connection, project_id) // 4
+        sequences = await record_updates.take_changes(connection, project_id)
+        minutes = await summary_updates.take_changes(connection, project_id)
+        whole_records = None in sequences or (
+            len(sequences) > WHOLE_PROJECT_AFTER
+            and len(sequences) > await record_updates.recorded(connection, project_id) // 4
         )
-        if whole:
+        whole_minutes = (
+            len(minutes) > WHOLE_PROJECT_AFTER
+            and len(minutes) > await summary_updates.summarised(connection, project_id) // 4
+        )
+        if whole_records or whole_minutes:
+            await summary_updates.analyze(connection)
+        if whole_records:
+            await record_updates.recompute_project(connection, project_id)
+        elif sequences:
+            keys = sorted(k for k in sequences if k is not None)
+            await record_updates.recompute_sequences(connection, project_id, keys)
+        if whole_minutes:
             await summary_updates.recompute_project(connection, project_id)
-        else:
-            ranges = minute_ranges(changed)
-            await summary_updates.recompute_ranges(connection, project_id, ranges)
-    if len(changed) > WHOLE_PROJECT_AFTER:
+        elif minutes:
+            await summary_updates.recompute_ranges(connection, project_id, minute_ranges(minutes))
+    changed = len(sequences) + len(minutes)
+    if whole_records or len(sequences) > WHOLE_PROJECT_AFTER or len(minutes) > WHOLE_PROJECT_AFTER:
         await tidy(db)
-    return len(changed)
+    return changed
 
 
 async def tidy(db: Database) -> None:
-    """After many minutes were rewritten: fresh planner statistics, no dead rows, and a
-    visibility map that lets statistics read the minutes from the index alone (what
-    autovacuum would do a minute or more later; a statistic asked before then reads every
-    row from the table instead, three to five times slower)."""
+    """After many records or minutes were rewritten: fresh planner statistics, no dead rows,
+    and a visibility map that lets statistics read from the indexes alone (what autovacuum
+    would do a minute or more later)."""
     if db.dialect != "postgresql":
         return
     async with db.engine.connect() as connection:
@@ -100,7 +119,9 @@ async def tidy(db: Database) -> None:
 async def changed_projects(db: Database) -> list[uuid.UUID]:
     async with db.transaction() as session:
         connection = await session.connection()
-        return await summary_updates.changed_projects(connection)
+        records = await record_updates.changed_projects(connection)
+        minutes = await summary_updates.changed_projects(connection)
+        return list(dict.fromkeys([*records, *minutes]))
 
 
 class SummaryRefresher:
@@ -110,7 +131,7 @@ class SummaryRefresher:
         self.db = db
         self.interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
-        # Minutes rewritten since the summaries were last vacuumed.
+        # Sequences and minutes rewritten since the summaries were last vacuumed.
         self._since_tidy = 0
 
     async def start(self) -> None:

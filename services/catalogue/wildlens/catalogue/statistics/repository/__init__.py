@@ -1,12 +1,14 @@
 """Every query of the statistics domain: what the scope names, the deployments and locations
 it covers, and each aggregate from where it is cheapest.
 
-Detections, individuals and first sightings come from the records (``records``): each animal
-counts once per sequence (``records.COUNTING_RULE``), and a sequence's largest count in any
-one medium (MaxN) cannot be added up from per-minute summaries, since a sequence may cross
-minutes. The detection rate comes from the per-minute media summaries (``summary_queries``)
-when they answer the scope exactly (whole minutes, no taxon), else from the records.
-``summary_updates`` holds the statements that bring the summaries up to date.
+Detections, individuals and first sightings are aggregated from detection records: each
+animal counts once per sequence (``records.COUNTING_RULE``). The records come from the
+maintained detection records (``summary_queries.stored_records``) when those answer the scope
+exactly, else they are made from the observations (``records.observed_records``); both give
+the same rows, the first reading a row per record where the second reads every observation.
+The detection rate comes from the per-minute media summaries (``summary_queries``) when they
+answer the scope exactly (whole minutes, no taxon), else from the media. ``summary_updates``
+and ``record_updates`` hold the statements that bring both up to date.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -128,23 +132,52 @@ async def location_names(session: AsyncSession, project_id: uuid.UUID) -> dict[u
     return dict((await session.exec(query)).all())
 
 
+async def _records(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> Any:
+    """The scope's records, from the detection records where they answer it exactly; else (a
+    period that cuts a sequence, or bounds inside a second; a taxon filter that would take
+    part of a record) from the observations."""
+    if await summary_queries.answers(session, project_id, s):
+        return summary_queries.stored_records(project_id, s)
+    return records.observed_records(project_id, s)
+
+
 async def counts_by_location(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, uuid.UUID, int, int, int]]:
     """(taxon, location id, independent detections, records, individuals)."""
-    return await records.counts_by_location(session, project_id, s, interval_s)
+    found = await _records(session, project_id, s)
+    return await records.counts_by_location(session, found, interval_s)
+
+
+async def _one_offset_per_location(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> bool:
+    """Whether the cameras at each of the scope's locations share one clock offset (written
+    alike): then a detection's earliest local time is its first record's, which the activity
+    reads in one pass."""
+    query = (
+        select(Deployment.location_id)
+        .where(Deployment.project_id == project_id)
+        .group_by(col(Deployment.location_id))
+        .having(func.count(func.distinct(col(Deployment.utc_offset))) > 1)
+    )
+    if s.location_ids:
+        query = query.where(col(Deployment.location_id).in_(s.location_ids))
+    if s.deployment_ids:
+        query = query.where(col(Deployment.id).in_(s.deployment_ids))
+    return (await session.exec(query.limit(1))).first() is None
 
 
 async def activity_by_hour(
     session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
 ) -> list[tuple[str, int, int]]:
     """(taxon, local hour, independent detections starting in it)."""
-    return await records.activity_by_hour(session, project_id, s, interval_s)
+    found = await _records(session, project_id, s)
+    one_offset = await _one_offset_per_location(session, project_id, s)
+    return await records.activity_by_hour(session, found, interval_s, one_offset=one_offset)
 
 
 async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
     """Each taxon's first record (to the second)."""
-    return await records.first_seen(session, project_id, s)
+    return await records.first_seen(session, await _records(session, project_id, s))
 
 
 async def media_by_deployment(

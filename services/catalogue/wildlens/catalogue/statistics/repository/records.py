@@ -2,25 +2,37 @@
 
 A detection record is a taxon seen in one sequence (Camtrap DP's event) at a deployment, with
 a time and a number of individuals: each animal counts once (``COUNTING_RULE``, see
-``_records``), however many observations (event-level and media-level, one per frame) name it.
+``grouped``), however many observations (event-level and media-level, one per frame) name it.
 Records of one taxon at one location closer than the independence interval to the previous
 record form one independent detection (the "last record" rule of camtrapR and most
-occupancy work). The whole aggregation stays in the database (see ``_runs`` for how it avoids
-sorting every record), in SQL plain enough for PostgreSQL and SQLite alike.
+occupancy work). The whole aggregation stays in the database (see ``_independent`` and
+``_windows``), in SQL plain enough for PostgreSQL and SQLite alike.
+
+The aggregates take their records as a subquery (taxon, location_id, epoch, local,
+individuals, and where it is known ``previous``, the time of the record before):
+``observed_records`` makes them from the observations, and the maintained
+``detection_records`` hold the same rows (``summary_queries.stored_records``), made by
+``grouped`` too.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     ColumnElement,
     Integer,
     String,
+    Uuid,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     exists,
@@ -43,12 +55,15 @@ from wildlens.catalogue.statistics.params import Scope
 
 __all__ = [
     "COUNTING_RULE",
+    "OnlySequences",
     "activity_by_hour",
     "aggregate_in_memory",
     "counts_by_location",
     "first_seen",
+    "grouped",
     "media_by_deployment",
     "not_outranked",
+    "observed_records",
     "offset_seconds",
 ]
 
@@ -137,14 +152,38 @@ COUNTING_RULE = "event-level where present, else MaxN over the sequence's media"
 
 def _sequence(*keys: tuple[Any, str]) -> ColumnElement[str]:
     """The first of ``keys`` that is set, tagged with what it is (as the Darwin Core export
-    keys sequences): the imported eventID, the catalogue's own sequence, the medium."""
+    keys sequences): the imported eventID, the catalogue's own sequence, the medium.
+
+    The migration ``0012_detection_records``'s triggers name changed sequences the same way."""
     return func.coalesce(*(literal(tag) + cast(key, String) for key, tag in keys))
 
 
-def _observations(project_id: uuid.UUID, s: Scope) -> Any:
-    """The scope's animal observations as a subquery: taxon, location_id, deployment_id,
-    offset_s, sequence, part (the medium, or "" for an event-level one), event_level (1 or 0),
-    epoch, individuals.
+@dataclass(frozen=True)
+class OnlySequences:
+    """Only the observations of these sequences (``keys``, as ``_sequence`` makes them).
+
+    ``observations`` names every observation they may have (a few more do no harm), so that
+    the statement reads those rather than the project: their ids, sent as one array
+    (PostgreSQL: the statement's text stays the same whatever their number), or a subquery
+    (SQLite, which has no arrays and a limit on parameters).
+    """
+
+    keys: Seq[str]
+    observations: Any
+    arrays: bool
+
+    def conditions(self, observation_id: Any, sequence: Any) -> list[ColumnElement[bool]]:
+        if not self.arrays:
+            return [observation_id.in_(self.observations), sequence.in_(list(self.keys))]
+        ids = bindparam("only_observations", list(self.observations), type_=ARRAY(Uuid()))
+        keys = bindparam("only_sequences", list(self.keys), type_=ARRAY(String()))
+        return [observation_id == any_(ids), sequence == any_(keys)]
+
+
+def _observations(project_id: uuid.UUID, s: Scope, only: OnlySequences | None) -> Any:
+    """The scope's animal observations as a subquery: taxon, taxon_key (the taxon id as
+    text, None where the observation has none), deployment_id, sequence, part (the medium, or
+    "" for an event-level one), event_level (1 or 0), epoch, individuals.
 
     Media-level and event-level observations are two branches of a UNION ALL, so that each
     filters on a real column (the media's capture time, the event's start) that an index
@@ -198,11 +237,12 @@ def _observations(project_id: uuid.UUID, s: Scope) -> Any:
             where.append(col(Deployment.location_id).in_(s.location_ids))
         if s.deployment_ids:
             where.append(col(Deployment.id).in_(s.deployment_ids))
+        if only is not None:
+            where += only.conditions(col(Observation.id), sequence)
         query: Any = select_columns(
             taxon.label("taxon"),
-            col(Deployment.location_id).label("location_id"),
+            cast(col(Observation.taxon_id), String).label("taxon_key"),
             col(Deployment.id).label("deployment_id"),
-            offset_seconds(col(Deployment.utc_offset)).label("offset_s"),
             sequence.label("sequence"),
             (literal("") if part is None else cast(part, String)).label("part"),
             literal(level).label("event_level"),
@@ -221,10 +261,12 @@ def _observations(project_id: uuid.UUID, s: Scope) -> Any:
     return union_all(*branches).subquery("observations")
 
 
-def _records(project_id: uuid.UUID, s: Scope) -> Any:
-    """The scope's records as a subquery: taxon, location_id, epoch, local (epoch in the
-    camera's local time), individuals; one record per sequence and taxon, so that each animal
-    counts once (``COUNTING_RULE``).
+def grouped(project_id: uuid.UUID, s: Scope, only: OnlySequences | None = None) -> Any:
+    """The scope's records as a subquery: taxon, deployment_id, sequence, epoch, individuals,
+    first_epoch and last_epoch (the earliest and latest of its observations), and what taxon
+    ids its observations carry (first_taxon and last_taxon, the smallest and largest as text;
+    unresolved 1 where some carry none). One record per sequence and taxon, so that each
+    animal counts once (``COUNTING_RULE``).
 
     A sequence's event-level observations of a taxon say how many animals it held (their
     counts added: a row per sex or life stage); where it has none, its media-level ones do,
@@ -232,52 +274,117 @@ def _records(project_id: uuid.UUID, s: Scope) -> Any:
     so adding the frames would count them again). The record's time is the event's start,
     else its first medium's capture.
     """
-    o = _observations(project_id, s).c
-    group = (o.taxon, o.location_id, o.deployment_id, o.offset_s, o.sequence)
+    o = _observations(project_id, s, only).c
+    group = (o.taxon, o.deployment_id, o.sequence)
     # Each medium's (or the event-level rows') animals of the taxon together.
     parts = (
         select_columns(
             *group,
             o.event_level,
             func.min(o.epoch).label("epoch"),
+            func.max(o.epoch).label("last_epoch"),
             func.sum(o.individuals).label("individuals"),
+            func.min(o.taxon_key).label("first_taxon"),
+            func.max(o.taxon_key).label("last_taxon"),
+            func.max(case((o.taxon_key.is_(None), 1), else_=0)).label("unresolved"),
         )
         .group_by(*group, o.event_level, o.part)
         .subquery("parts")
     )
     p = parts.c
-    pgroup = (p.taxon, p.location_id, p.deployment_id, p.offset_s, p.sequence)
+    pgroup = (p.taxon, p.deployment_id, p.sequence)
     # Per level: the most in one medium (event-level rows are one part).
     levels = (
         select_columns(
             *pgroup,
             p.event_level,
             func.min(p.epoch).label("epoch"),
+            func.max(p.last_epoch).label("last_epoch"),
             func.max(p.individuals).label("individuals"),
+            func.min(p.first_taxon).label("first_taxon"),
+            func.max(p.last_taxon).label("last_taxon"),
+            func.max(p.unresolved).label("unresolved"),
         )
         .group_by(*pgroup, p.event_level)
         .subquery("levels")
     )
     v = levels.c
     event = v.event_level == 1
-    epoch = func.coalesce(func.min(case((event, v.epoch))), func.min(v.epoch))
     return (
         select_columns(
             v.taxon,
-            v.location_id,
-            epoch.label("epoch"),
-            (epoch + v.offset_s).label("local"),
+            v.deployment_id,
+            v.sequence,
+            func.coalesce(func.min(case((event, v.epoch))), func.min(v.epoch)).label("epoch"),
             func.coalesce(func.max(case((event, v.individuals))), func.max(v.individuals)).label(
                 "individuals"
             ),
+            func.min(v.epoch).label("first_epoch"),
+            func.max(v.last_epoch).label("last_epoch"),
+            func.min(v.first_taxon).label("first_taxon"),
+            func.max(v.last_taxon).label("last_taxon"),
+            func.max(v.unresolved).label("unresolved"),
         )
-        .group_by(v.taxon, v.location_id, v.deployment_id, v.offset_s, v.sequence)
+        .group_by(v.taxon, v.deployment_id, v.sequence)
         .subquery("records")
     )
 
 
-def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
-    """The records folded into runs, with ``independent`` 1 where a run starts a detection.
+def _at_locations(records: Any) -> Any:
+    """``records`` (taxon, deployment_id, epoch, individuals, and more) as the aggregates
+    take them: taxon, location_id, epoch, local (epoch in the camera's local time),
+    individuals; the location and the clock offset are the deployment's now."""
+    r = records.c
+    return (
+        select_columns(
+            r.taxon,
+            col(Deployment.location_id).label("location_id"),
+            r.epoch,
+            (r.epoch + offset_seconds(col(Deployment.utc_offset))).label("local"),
+            r.individuals,
+        )
+        .select_from(records)
+        .join(Deployment, col(Deployment.id) == r.deployment_id)
+        .subquery("located")
+    )
+
+
+def observed_records(project_id: uuid.UUID, s: Scope) -> Any:
+    """The scope's records made from its observations, as the aggregates take them (each
+    record's previous one found by the aggregates)."""
+    return _at_locations(grouped(project_id, s))
+
+
+def _independent(records: Any, interval_s: int) -> Any:
+    """The records, each with ``independent`` 1 where it starts a detection: it is the first
+    of its taxon at its location, or more than the interval after the one before (the
+    "last record" rule).
+
+    The record before each is the records' own ``previous`` where they have one (the
+    maintained records keep it), else one window function over the records in (location,
+    taxon, time) order finds it. It counts the same detections as ``_windows`` (a window's
+    first record is more than the interval after the previous window's last exactly when it
+    is after the record before it; any other record of a window is less than the interval
+    after the one before).
+    """
+    r = records.c
+    if "previous" in r:
+        previous = r.previous
+    else:
+        previous = func.lag(r.epoch).over(partition_by=(r.location_id, r.taxon), order_by=r.epoch)
+    independent = case((r.epoch - previous <= interval_s, 0), else_=1)
+    return select_columns(
+        r.taxon,
+        r.location_id,
+        r.local,
+        r.individuals,
+        independent.label("independent"),
+    ).subquery("runs")
+
+
+def _windows(records: Any, interval_s: int) -> Any:
+    """The records folded into runs, with ``independent`` 1 where a run starts a detection,
+    and ``local_first`` the smallest local time of the run's records.
 
     Records are first grouped per taxon, location and window of ``interval_s`` seconds (a
     hash aggregate: no sort of the records themselves). Inside one window every record is
@@ -285,7 +392,7 @@ def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
     detection, and it does when the previous window is empty or its last record is more than
     the interval earlier: a window function over the windows, not over every record, decides.
     """
-    r = _records(project_id, s).c
+    r = records.c
     # Whole seconds: with no interval, records in the same second are still one detection.
     window = (r.epoch // max(interval_s, 1)).label("window")
     # More columns than sqlmodel's typed select takes; the subquery only feeds other selects.
@@ -296,11 +403,7 @@ def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
             window,
             func.min(r.epoch).label("first"),
             func.max(r.epoch).label("last"),
-            # The local time of the first record: the cameras at one location share a clock
-            # offset, so the smallest local time is the first record's.
             func.min(r.local).label("local_first"),
-            func.count().label("records"),
-            func.sum(r.individuals).label("individuals"),
         )
         .group_by(r.taxon, r.location_id, window)
         .subquery("windows")
@@ -319,50 +422,58 @@ def _runs(project_id: uuid.UUID, s: Scope, interval_s: int) -> Any:
         w.taxon,
         w.location_id,
         w.local_first,
-        w.records,
-        w.individuals,
         independent.label("independent"),
     ).subquery("runs")
 
 
 async def counts_by_location(
-    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+    session: AsyncSession, records: Any, interval_s: int
 ) -> list[tuple[str, uuid.UUID, int, int, int]]:
     """(taxon, location id, independent detections, records, individuals) per taxon and
-    location; individuals sum the records' counts (1 where a record has none)."""
-    r = _runs(project_id, s, interval_s)
+    location of ``records``; individuals sum the records' counts (1 where a record has
+    none)."""
+    r = _independent(records, interval_s).c
     query = select_columns(
-        r.c.taxon,
-        r.c.location_id,
-        func.sum(r.c.independent),
-        func.sum(r.c.records),
-        func.sum(r.c.individuals),
-    ).group_by(r.c.taxon, r.c.location_id)
+        r.taxon, r.location_id, func.sum(r.independent), func.count(), func.sum(r.individuals)
+    ).group_by(r.location_id, r.taxon)
     rows: Any = (await session.exec(query)).all()  # type: ignore[call-overload]
     return [(t, loc, int(d), int(n), int(i)) for t, loc, d, n, i in rows]
 
 
 async def activity_by_hour(
-    session: AsyncSession, project_id: uuid.UUID, s: Scope, interval_s: int
+    session: AsyncSession, records: Any, interval_s: int, *, one_offset: bool
 ) -> list[tuple[str, int, int]]:
-    """(taxon, local hour 0-23, independent detections), at the hour each detection started;
-    local time is the deployment's clock offset (the standard time of the place: trail
-    cameras ignore daylight saving)."""
-    r = _runs(project_id, s, interval_s)
-    hour = (r.c.local_first % SECONDS_PER_DAY) // 3600
+    """(taxon, local hour 0-23, independent detections) of ``records``, at the hour each
+    detection started; local time is the deployment's clock offset (the standard time of the
+    place: trail cameras ignore daylight saving).
+
+    A detection's hour is that of the earliest local time among the records of its first
+    window (``_windows``): the first record's own where the cameras at each location share a
+    clock offset (``one_offset``), read in one pass; otherwise the windows are made.
+    """
+    if one_offset:
+        r = _independent(records, interval_s).c
+        local = r.local
+    else:
+        r = _windows(records, interval_s).c
+        local = r.local_first
+    hour = (local % SECONDS_PER_DAY) // 3600
     query = (
-        select(r.c.taxon, hour.label("hour"), func.count())
-        .where(r.c.independent == 1)
-        .group_by(r.c.taxon, hour)
+        select(r.taxon, hour.label("hour"), func.count())
+        .where(r.independent == 1)
+        .group_by(r.taxon, hour)
     )
     rows = (await session.exec(query)).all()
     return [(t, int(h), int(n)) for t, h, n in rows]
 
 
-async def first_seen(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> dict[str, datetime]:
-    """Each taxon's first record in the scope."""
-    r = _records(project_id, s).c
+async def first_seen(session: AsyncSession, records: Any) -> dict[str, datetime]:
+    """Each taxon's first record of ``records``: the first of one of its series, where the
+    records know which those are (``previous``)."""
+    r = records.c
     query = select_columns(r.taxon, func.min(r.epoch)).group_by(r.taxon)
+    if "previous" in r:
+        query = query.where(r.previous.is_(None))
     rows: Any = (await session.exec(query)).all()  # type: ignore[call-overload]
     return {taxon: datetime.fromtimestamp(int(epoch), UTC) for taxon, epoch in rows}
 

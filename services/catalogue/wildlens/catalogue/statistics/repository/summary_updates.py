@@ -1,8 +1,8 @@
-"""The statements that bring a project's per-minute summaries up to date.
+"""The statements that bring a project's per-minute media summaries up to date.
 
 A refresh takes the project's notes of changed (deployment, minute) from ``summary_changes``,
-deletes the summaries of those minutes and recomputes them from the observations (or the
-whole project's at once); ``summaries`` decides which, and when.
+deletes the summaries of those minutes and recomputes them from the media and their labels
+(or the whole project's at once); ``summaries`` decides which, and when.
 """
 
 from __future__ import annotations
@@ -37,23 +37,17 @@ from sqlmodel import col
 
 from wildlens.catalogue.models import (
     SECONDS_PER_MINUTE,
-    Deployment,
-    DetectionMinute,
     Media,
     MediaMinute,
     Observation,
     SummaryChange,
-    Taxon,
 )
-from wildlens.catalogue.statistics.repository.records import (
-    epoch_seconds,
-    not_outranked,
-    offset_seconds,
-)
+from wildlens.catalogue.statistics.repository.records import epoch_seconds
 from wildlens.common.db import UtcDateTime, transaction_lock
 
 __all__ = [
     "MinuteRange",
+    "analyze",
     "changed_projects",
     "has_changes",
     "lock_refreshes",
@@ -172,94 +166,6 @@ def _array(name: str, values: list[Any], item: Any) -> Any:
     return bindparam(name, values, type_=ARRAY(item))
 
 
-def _detection_rows(project_id: uuid.UUID, within: Within | None) -> Any:
-    """The detection minutes (``DETECTION_COLUMNS``) of the current animal records in
-    ``within``'s timed ranges (None: the whole project).
-
-    The same records as ``records._records``: a person's media-level labels, the machine's
-    where no person labelled the medium, and event-level observations at the event's start.
-    """
-    method = col(Observation.classification_method)
-    machine = method == "machine"
-    verified = and_(method == "human", col(Observation.verification_state) != "dubious")
-    common: list[ColumnElement[bool]] = [
-        col(Observation.observation_type) == "animal",
-        col(Observation.verification_state) != "discarded",
-        or_(col(Observation.taxon_id).is_not(None), col(Observation.scientific_name) != ""),
-    ]
-    branches: list[Any] = []
-    media_at, event_at = col(Media.captured_at), col(Observation.event_start)
-    for at, deployment, which in (
-        (media_at, col(Media.deployment_id), ~machine),
-        (media_at, col(Media.deployment_id), and_(machine, not_outranked(project_id))),
-        (event_at, col(Observation.deployment_id), col(Observation.media_id).is_(None)),
-    ):
-        where = [*common, which, at.is_not(None)]
-        if at is media_at and within is not None:
-            # The media name the project; the observations are found by medium, whatever
-            # the planner believes of the project's size (a new project's first results
-            # were planned as a walk over all of its observations for every range).
-            where.append(within.media(col(Observation.media_id)))
-        else:
-            where.append(col(Observation.project_id) == project_id)
-        query: Any = select_columns(
-            deployment.label("deployment_id"),
-            epoch_seconds(at).label("epoch"),
-            col(Observation.taxon_id).label("taxon_id"),
-            col(Observation.scientific_name).label("scientific_name"),
-            verified.label("verified"),
-            func.coalesce(col(Observation.count), 1).label("individuals"),
-        ).select_from(Observation)
-        if at is media_at:
-            query = query.join(Media, col(Observation.media_id) == col(Media.id))
-        elif within is not None and within.arrays:
-            ranges = within.rows()
-            query = query.join(
-                ranges,
-                and_(
-                    deployment == ranges.c.deployment_id,
-                    at >= ranges.c.start,
-                    at < ranges.c.end,
-                ),
-            )
-        elif within is not None:
-            query = query.where(within.condition(deployment, at))
-        branches.append(query.where(*where))
-    records = branches[0].union_all(*branches[1:]).subquery("records")
-    r = records.c
-    minute = (r.epoch // SECONDS_PER_MINUTE).label("minute")
-    taxon = func.coalesce(col(Taxon.scientific_name), r.scientific_name).label("taxon")
-    offset = offset_seconds(col(Deployment.utc_offset)).label("utc_offset_s")
-    return (
-        select_columns(
-            literal(project_id, Uuid()).label("project_id"),
-            r.deployment_id,
-            col(Deployment.location_id).label("location_id"),
-            offset,
-            minute,
-            r.taxon_id,
-            taxon,
-            r.verified,
-            func.count().label("records"),
-            func.sum(r.individuals).label("individuals"),
-            func.min(r.epoch).label("first_epoch"),
-            func.max(r.epoch).label("last_epoch"),
-        )
-        .select_from(records)
-        .join(Deployment, col(Deployment.id) == r.deployment_id)
-        .join(Taxon, col(Taxon.id) == r.taxon_id, isouter=True)
-        .group_by(
-            r.deployment_id,
-            col(Deployment.location_id),
-            offset,
-            minute,
-            r.taxon_id,
-            taxon,
-            r.verified,
-        )
-    )
-
-
 def _media_rows(project_id: uuid.UUID, within: Within | None) -> Any:
     """(project, deployment, minute, media, with an animal, with a verified animal) of the
     media in ``within``'s ranges (None: the whole project).
@@ -310,20 +216,6 @@ def _media_rows(project_id: uuid.UUID, within: Within | None) -> Any:
     ).group_by(m.deployment_id, m.minute)
 
 
-DETECTION_COLUMNS = [
-    "project_id",
-    "deployment_id",
-    "location_id",
-    "utc_offset_s",
-    "minute",
-    "taxon_id",
-    "taxon",
-    "verified",
-    "records",
-    "individuals",
-    "first_epoch",
-    "last_epoch",
-]
 MEDIA_COLUMNS = [
     "project_id",
     "deployment_id",
@@ -334,19 +226,21 @@ MEDIA_COLUMNS = [
 ]
 
 
-async def recompute_project(connection: AsyncConnection, project_id: uuid.UUID) -> None:
-    """Replace all of the project's summaries with fresh ones."""
-    dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
-    for table in (dm, mm):
-        await connection.execute(delete(table).where(table.c.project_id == project_id))
+async def analyze(connection: AsyncConnection) -> None:
+    """Fresh planner statistics for what a whole project's recompute reads (PostgreSQL).
+
+    A whole project often follows a bulk load that autovacuum has not seen yet; planned on
+    the row counts of before, the join of every observation to its medium runs for minutes
+    instead of seconds.
+    """
     if connection.dialect.name == "postgresql":
-        # A whole project often follows a bulk load that autovacuum has not seen yet;
-        # planned on the row counts of before, the join of every observation to its
-        # medium runs for minutes instead of seconds.
-        await connection.execute(text("ANALYZE media, observations"))
-    await connection.execute(
-        insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, None))
-    )
+        await connection.execute(text("ANALYZE media, observations, events"))
+
+
+async def recompute_project(connection: AsyncConnection, project_id: uuid.UUID) -> None:
+    """Replace all of the project's media summaries with fresh ones."""
+    mm = MediaMinute.__table__  # type: ignore[attr-defined]
+    await connection.execute(delete(mm).where(mm.c.project_id == project_id))
     await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, None)))
 
 
@@ -359,14 +253,7 @@ async def _recompute_ranges(
     await _delete_summaries(connection, project_id, everything)
     found = await connection.execute(_media_in(project_id, everything))
     within = Within(ranges, [m for (m,) in found.all()], arrays)
-    # Only timed ranges hold records (media without a capture time count for the detection
-    # rate alone).
-    timed = Within(within.timed, within.media_ids, arrays)
-    dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
-    if timed.ranges:
-        await connection.execute(
-            insert(dm).from_select(DETECTION_COLUMNS, _detection_rows(project_id, timed))
-        )
+    mm = MediaMinute.__table__  # type: ignore[attr-defined]
     await connection.execute(insert(mm).from_select(MEDIA_COLUMNS, _media_rows(project_id, within)))
 
 
@@ -382,28 +269,27 @@ async def recompute_ranges(
 async def _delete_summaries(
     connection: AsyncConnection, project_id: uuid.UUID, within: Within
 ) -> None:
-    dm, mm = DetectionMinute.__table__, MediaMinute.__table__  # type: ignore[attr-defined]
-    for table in (dm, mm):
-        statement = delete(table).where(table.c.project_id == project_id)
-        if not within.arrays:
-            covered = [r.covers(table.c.deployment_id, table.c.minute) for r in within.ranges]
-            await connection.execute(statement.where(_either(covered)))
-            continue
-        if within.timed:
-            ranges = within.rows()
-            await connection.execute(
-                statement.where(
-                    table.c.deployment_id == ranges.c.deployment_id,
-                    table.c.minute.between(ranges.c.first, ranges.c.last),
-                )
+    mm = MediaMinute.__table__  # type: ignore[attr-defined]
+    statement = delete(mm).where(mm.c.project_id == project_id)
+    if not within.arrays:
+        covered = [r.covers(mm.c.deployment_id, mm.c.minute) for r in within.ranges]
+        await connection.execute(statement.where(_either(covered)))
+        return
+    if within.timed:
+        ranges = within.rows()
+        await connection.execute(
+            statement.where(
+                mm.c.deployment_id == ranges.c.deployment_id,
+                mm.c.minute.between(ranges.c.first, ranges.c.last),
             )
-        if within.untimed and table is mm:
-            await connection.execute(
-                statement.where(
-                    table.c.minute.is_(None),
-                    table.c.deployment_id == any_(_array("untimed", within.untimed, Uuid())),
-                )
+        )
+    if within.untimed:
+        await connection.execute(
+            statement.where(
+                mm.c.minute.is_(None),
+                mm.c.deployment_id == any_(_array("untimed", within.untimed, Uuid())),
             )
+        )
 
 
 def _media_in(project_id: uuid.UUID, within: Within) -> Any:
@@ -441,7 +327,7 @@ async def lock_refreshes(connection: AsyncConnection, project_id: uuid.UUID, *, 
 
 
 async def has_changes(connection: AsyncConnection, project_id: uuid.UUID) -> bool:
-    """Whether any minute of the project awaits a refresh."""
+    """Whether any media minute of the project awaits a refresh."""
     changes = SummaryChange.__table__  # type: ignore[attr-defined]
     pending = await connection.execute(
         select_columns(changes.c.id).where(changes.c.project_id == project_id).limit(1)
@@ -471,13 +357,14 @@ async def take_changes(
 
 
 async def changed_projects(connection: AsyncConnection) -> list[uuid.UUID]:
-    """The projects with minutes awaiting a refresh."""
+    """The projects with media minutes awaiting a refresh."""
     changes = SummaryChange.__table__  # type: ignore[attr-defined]
     rows = await connection.execute(select_columns(changes.c.project_id).distinct())
     return [r for (r,) in rows.all()]
 
 
 async def vacuum(connection: AsyncConnection) -> None:
-    """Vacuum and analyse the summaries (PostgreSQL), outside any transaction."""
+    """Vacuum and analyse the detection records and media summaries (PostgreSQL), outside
+    any transaction."""
     autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-    await autocommit.execute(text("VACUUM (ANALYZE) detection_minutes, media_minutes"))
+    await autocommit.execute(text("VACUUM (ANALYZE) detection_records, media_minutes"))
