@@ -4,7 +4,7 @@ per-minute counts of its media, with the changes awaiting a refresh of each.
 A project of a million observations holds perhaps a hundred thousand records (a taxon in a
 sequence); grouping those is what keeps a whole-project statistic fast. Both are derived
 data: database triggers (see migrations ``0008_statistics_summaries`` and
-``0012_detection_records``) note every change that can change them, in the same transaction
+``0013_detection_records``) note every change that can change them, in the same transaction
 (a medium's changed minute; a changed record's sequence), and ``summaries.refresh`` recomputes
 what was noted before a statistic is read, and in the background between reads.
 """

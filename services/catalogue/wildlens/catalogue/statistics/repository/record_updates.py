@@ -1,7 +1,7 @@
 """The statements that bring a project's detection records up to date.
 
 A refresh takes the project's notes of changed sequences from ``detection_record_changes``
-(written by the triggers of migration ``0012_detection_records``), deletes the records of
+(written by the triggers of migration ``0013_detection_records``), deletes the records of
 those sequences and makes them again from their observations with ``records.grouped`` (or
 the whole project's at once), then brings the ``previous_epoch`` of the records around them
 up to date (``record_order``); ``summaries`` decides which, and when.

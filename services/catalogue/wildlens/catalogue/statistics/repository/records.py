@@ -154,7 +154,7 @@ def _sequence(*keys: tuple[Any, str]) -> ColumnElement[str]:
     """The first of ``keys`` that is set, tagged with what it is (as the Darwin Core export
     keys sequences): the imported eventID, the catalogue's own sequence, the medium.
 
-    The migration ``0012_detection_records``'s triggers name changed sequences the same way."""
+    The migration ``0013_detection_records``'s triggers name changed sequences the same way."""
     return func.coalesce(*(literal(tag) + cast(key, String) for key, tag in keys))
 
 

@@ -1,7 +1,7 @@
 """statistics: detection records kept current through triggers, instead of detection minutes
 
-Revision ID: 0012_detection_records
-Revises: 0011_imported_events
+Revision ID: 0013_detection_records
+Revises: 0012_export_audience
 Create Date: 2026-12-05 09:00:00.000000
 
 The statistics count one record per sequence and taxon (the event-level count where the
@@ -31,8 +31,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0012_detection_records"
-down_revision: str | None = "0011_imported_events"
+revision: str = "0013_detection_records"
+down_revision: str | None = "0012_export_audience"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
