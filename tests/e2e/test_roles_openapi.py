@@ -24,6 +24,7 @@ from tests.support.api import Site, bearer, ok
 from tests.support.platform import RunningPlatform, user_token
 from wildlens.common.auth import ROLES
 from wildlens.common.settings import Settings
+from wildlens.common.text import FREE_TEXT_PATTERN, NAME_PATTERN
 
 ORDER = sorted(ROLES, key=ROLES.__getitem__)
 WRITES = {"post", "put", "patch", "delete"}
@@ -40,6 +41,8 @@ PATTERN_EXAMPLES = {
     r"^[a-z][a-z0-9-]{0,39}$": "example",
     r"^(|[-a-zA-Z0-9._]+|https?://[!-~]+)$": "CC-BY-4.0",
 }
+# Names and free text (no control characters): any letters of the right length will do.
+TEXT_PATTERNS = {NAME_PATTERN, FREE_TEXT_PATTERN}
 # (method, path) -> the lowest role it lets through, where the general rules do not hold,
 # with the reason.
 EXCEPTIONS: dict[tuple[str, str], tuple[str, str]] = {
@@ -116,7 +119,7 @@ class Example:
             return "2024-05-01"
         if fmt in {"uri", "url"}:
             return "https://receiver.example/hook"
-        if "pattern" in schema:
+        if "pattern" in schema and schema["pattern"] not in TEXT_PATTERNS:
             assert schema["pattern"] in PATTERN_EXAMPLES, f"no example for {schema['pattern']}"
             return PATTERN_EXAMPLES[schema["pattern"]]
         return "x" * max(int(schema.get("minLength", 1)), 1)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.support.api import Site, bearer, ok
 from tests.support.factories import Sites
-from tests.support.platform import RunningPlatform, eventually, user_token
+from tests.support.platform import RunningPlatform, eventually, running, user_token
 from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.bus import Subscription
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
-from wildlens.common.settings import Settings
+from wildlens.common.settings import LimitSettings, Settings
 
 TAXA_CSV = (
     "taxonID,parentNameUsageID,scientificName,taxonRank,vernacularName\n"
@@ -259,13 +257,13 @@ async def test_label_maps_and_taxa_lists_per_project(
     assert other_list["taxa"] == []
 
 
-async def test_an_oversized_file_is_refused(
-    monkeypatch: pytest.MonkeyPatch, wl: RunningPlatform, admin: str
-) -> None:
-    import wildlens.catalogue.taxa.api as taxa_api
-
-    monkeypatch.setattr(taxa_api, "MAX_IMPORT_BYTES", 100)
-    response = await wl.client.post("/v1/taxa/import", files=_file(TAXA_CSV), headers=bearer(admin))
-    assert response.status_code == 413, response.text
-    page = await ok(await wl.client.get("/v1/taxa", headers=bearer(admin)), 200)
-    assert page["items"] == []
+async def test_an_oversized_file_is_refused(settings: Settings, admin: str) -> None:
+    small = settings.model_copy(update={"limits": LimitSettings(csv_file_bytes=1024)})
+    many = TAXA_CSV + "".join(f"{n},8,Anas sp{n},species,\n" for n in range(9, 80))
+    assert len(many) > 1024
+    async with running(small, ["catalogue"]) as wl:
+        response = await wl.client.post("/v1/taxa/import", files=_file(many), headers=bearer(admin))
+        assert response.status_code == 413, response.text
+        assert "WILDLENS_LIMITS__CSV_FILE_BYTES" in response.json()["detail"]
+        page = await ok(await wl.client.get("/v1/taxa", headers=bearer(admin)), 200)
+        assert page["items"] == []

@@ -176,6 +176,9 @@ def parse_manifest(raw: bytes, where: str = "as sent") -> ModelManifest:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise BundleError(f"{MANIFEST_FILE} {where} is not UTF-8 text: {error}") from error
+    except RecursionError as error:
+        # Thousands of nested brackets exhaust the parser: no manifest is shaped so.
+        raise BundleError(f"{MANIFEST_FILE} {where} nests arrays and objects too deep") from error
     except json.JSONDecodeError as error:
         raise BundleError(
             f"{MANIFEST_FILE} {where} is not valid JSON: {error.msg} "

@@ -59,8 +59,7 @@ def up(
     chosen: ChosenSettings,
 ) -> None:
     """Run every installed service in one process on the embedded backends."""
-    import uvicorn
-
+    from wildlens.common.cli.serving import serve_app
     from wildlens.common.http import create_app
 
     settings = _settings(data, mode="embedded", public_url=f"http://{host}:{port}")
@@ -90,7 +89,7 @@ def up(
         f"Serving {', '.join(s.name for s in specs)} on http://{host}:{port} "
         f"(data in {settings.data_dir.resolve()})"
     )
-    uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+    serve_app(create_app(settings, specs), settings, host=host, port=port)
 
 
 # Its options are its own and those the installed services declare.
@@ -121,6 +120,7 @@ def serve(
     """Run one service's API and its bus consumers, configured from the environment."""
     import uvicorn
 
+    from wildlens.common.cli.serving import graceful_timeout, serve_app
     from wildlens.common.http import create_app
 
     settings = _settings(migrate_on_start=migrate)
@@ -131,7 +131,7 @@ def serve(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
     if workers == 1:
-        uvicorn.run(create_app(settings, specs), host=host, port=port, log_config=None)
+        serve_app(create_app(settings, specs), settings, host=host, port=port)
         return
     if migrate:
         # Once, here, rather than racing in every worker.
@@ -145,6 +145,7 @@ def serve(
         host=host,
         port=port,
         log_config=None,
+        timeout_graceful_shutdown=graceful_timeout(settings),
     )
 
 

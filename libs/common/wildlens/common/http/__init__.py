@@ -1,6 +1,7 @@
 """The HTTP side shared by every service: app factory, error rendering, dependencies."""
 
 from wildlens.common.http.app import create_app
+from wildlens.common.http.body_limit import body_limit, reads_own_body
 from wildlens.common.http.deps import (
     PrincipalDep,
     bus_dependency,
@@ -33,6 +34,7 @@ __all__ = [
     "PageParams",
     "PrincipalDep",
     "Timestamp",
+    "body_limit",
     "bus_dependency",
     "clients_dependency",
     "create_app",
@@ -43,6 +45,7 @@ __all__ = [
     "get_principal",
     "issuer_dependency",
     "page_params",
+    "reads_own_body",
     "runtime_dependency",
     "runtime_part_dependency",
     "session_dependency",

@@ -17,13 +17,14 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wildlens.common.errors import Forbidden, WildlensError
+from wildlens.common.http.body_limit import BodyLimit, document_body_limits, reads_own_body
 from wildlens.common.http.deps import bearer_scheme, get_principal
 from wildlens.common.http.errors import (
     document_unparsable_bodies,
     error_response,
     install_error_handlers,
 )
-from wildlens.common.http.middleware import RequestTelemetry
+from wildlens.common.http.middleware import AnswerWhenCancelled, RequestTelemetry
 from wildlens.common.service.platform import Platform
 from wildlens.common.service.spec import ServiceSpec
 from wildlens.common.settings import Settings
@@ -97,6 +98,9 @@ def create_app(
 
     # FastAPI's documented way to change the generated document: replace ``app.openapi``.
     app.openapi = openapi  # type: ignore[method-assign]
+
+    app.add_middleware(BodyLimit, settings=platform.settings)
+    app.add_middleware(AnswerWhenCancelled)
     app.add_middleware(RequestTelemetry, service="+".join(names))
 
     @app.get("/healthz", tags=["operations"], include_in_schema=True)
@@ -168,5 +172,11 @@ def create_app(
             app.include_router(router)
     if isinstance(platform.store, LocalStore):
         # Embedded mode hands out signed routes where S3 would hand out presigned URLs.
-        app.include_router(signed_objects_router(platform.store))
+        objects = signed_objects_router(platform.store)
+        for route in objects.routes:
+            # An upload through a signed URL streams into the store, as it would into S3.
+            if isinstance(route, APIRoute) and route.name == "put_signed_object":
+                reads_own_body(route.endpoint)
+        app.include_router(objects)
+    document_body_limits(app)
     return app

@@ -1,7 +1,10 @@
-"""Request id, access log and latency metrics, as plain ASGI so that uploads stream through."""
+"""Request id, access log and latency metrics, and the answer to a request the server stops
+in the middle of, as plain ASGI so that uploads stream through."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import secrets
 import time
@@ -12,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wildlens.common.telemetry import HTTP_LATENCY, request_id_var, traceparent_var
 
-__all__ = ["RequestTelemetry"]
+__all__ = ["AnswerWhenCancelled", "RequestTelemetry"]
 
 log = structlog.get_logger("wildlens.http")
 
@@ -84,3 +87,47 @@ class RequestTelemetry:
                 )
             request_id_var.reset(token)
             traceparent_var.reset(trace_token)
+
+
+class AnswerWhenCancelled:
+    """A request cancelled before it was answered is answered 503 with ``Retry-After``.
+
+    Uvicorn cancels the requests still running when the shutdown grace runs out (SIGTERM), and
+    would answer them 500; the caller is better told that the server is stopping and to try
+    again (another replica, or this one restarted, will answer)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except asyncio.CancelledError:
+            if not started:
+                body = json.dumps(
+                    {"error": "Unavailable", "detail": "the server is stopping; try again"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", b"5"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+            raise

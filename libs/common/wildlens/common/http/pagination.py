@@ -97,7 +97,8 @@ def decode_cursor(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except ValueError as exc:
+    # Thousands of nested brackets exhaust the parser's recursion: no cursor of ours.
+    except (ValueError, RecursionError) as exc:
         raise bad_cursor() from exc
     if not isinstance(value, list):
         raise bad_cursor()

@@ -23,6 +23,7 @@ __all__ = [
     "BrokerSettings",
     "DatabaseSettings",
     "ExternalIssuerSettings",
+    "LimitSettings",
     "ServicesSettings",
     "Settings",
     "StorageSettings",
@@ -123,6 +124,38 @@ class ServicesSettings(BaseModel):
     inference_url: str | None = None
 
 
+class LimitSettings(BaseModel):
+    """What one request may make a process read, unpack and parse (``WILDLENS_LIMITS__*``).
+
+    The defaults fit a pod of two cores and a few GB of memory: a hostile request is refused
+    within seconds, in bounded memory, while health checks keep answering. Larger imports
+    belong in bulk uploads, processed as jobs, not inside one request.
+    """
+
+    # A JSON (or any non-multipart) request body; larger is refused (413) before it is read.
+    json_body_bytes: int = Field(default=8 << 20, ge=1024)
+    # A multipart upload that the API reads whole (imports, taxon files, predictions); ingest's
+    # own upload of images and videos keeps its limits (``WILDLENS_INGEST__MAX_*_BYTES``).
+    upload_bytes: int = Field(default=256 << 20, ge=1024)
+    # Files read whole into memory to be parsed: one CSV table (its rows take some fifteen
+    # times its size in memory), and a JSON document, which Python parses in one go without
+    # letting other threads run (a second per ten or so MB on a slow core).
+    csv_file_bytes: int = Field(default=32 << 20, ge=1024)
+    json_file_bytes: int = Field(default=16 << 20, ge=1024)
+    # What an archive (a zip) may unpack to, in all and per entry, counted as it unpacks.
+    unpacked_bytes: int = Field(default=1 << 30, ge=1024)
+    entry_bytes: int = Field(default=512 << 20, ge=1024)
+    # Unpacked bytes per packed byte of one entry, checked once an entry passes 1 MiB: text
+    # compresses ten- to fiftyfold, a zip bomb a thousandfold.
+    compression_ratio: int = Field(default=100, ge=2)
+    # Files and folders in one archive.
+    archive_entries: int = Field(default=10_000, ge=1)
+    # Nesting of arrays and objects in an imported JSON document.
+    json_depth: int = Field(default=64, ge=2)
+    # Columns of an imported CSV table.
+    csv_columns: int = Field(default=1000, ge=1)
+
+
 class Settings(BaseSettings):
     """What every Wildlens process is configured with; the services' groups are added to it
     by :func:`~wildlens.common.settings.compose_settings`.
@@ -148,12 +181,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     migrate_on_start: bool = True
+    # From SIGTERM to exit: requests in flight get all but 10 s of it to finish (then they are
+    # cancelled), stopping takes the rest, and a process still there at the end exits anyway.
+    # Kubernetes kills a pod 30 s after SIGTERM unless told otherwise.
+    shutdown_timeout_s: float = Field(default=25, ge=1)
 
     database: DatabaseSettings = DatabaseSettings()
     broker: BrokerSettings = BrokerSettings()
     storage: StorageSettings = StorageSettings()
     auth: AuthSettings = AuthSettings()
     services: ServicesSettings = ServicesSettings()
+    limits: LimitSettings = LimitSettings()
 
     @model_validator(mode="after")
     def _refuse_embedded_defaults_in_distributed_mode(self) -> Settings:

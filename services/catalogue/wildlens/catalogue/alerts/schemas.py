@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+
+from wildlens.common.text import NameRule
 
 ObservationType = Literal["animal", "human", "vehicle"]
 
@@ -24,7 +26,7 @@ class _RuleFields(BaseModel):
 
 
 class AlertRuleCreate(_RuleFields):
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, NameRule(200, min_length=1)]
     # Observations of this taxon or any taxon below it.
     taxon_id: uuid.UUID | None = None
     observation_type: ObservationType | None = None
@@ -39,7 +41,7 @@ class AlertRuleCreate(_RuleFields):
     date_to: date | None = None
     webhook_url: AnyHttpUrl
     # The HMAC-SHA256 key deliveries are signed with; one is generated when left out.
-    secret: str | None = Field(default=None, min_length=16, max_length=200)
+    secret: Annotated[str, NameRule(200, min_length=16)] | None = None
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -52,7 +54,7 @@ class AlertRuleCreate(_RuleFields):
 class AlertRuleUpdate(_RuleFields):
     """What to change; fields left out stay as they are (send null to clear an optional one)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, NameRule(200, min_length=1)] | None = None
     taxon_id: uuid.UUID | None = None
     observation_type: ObservationType | None = None
     min_confidence: float | None = Field(default=None, ge=0, le=1)
@@ -63,7 +65,7 @@ class AlertRuleUpdate(_RuleFields):
     date_to: date | None = None
     webhook_url: AnyHttpUrl | None = None
     # A new signing key (rotation): deliveries from now on are signed with it.
-    secret: str | None = Field(default=None, min_length=16, max_length=200)
+    secret: Annotated[str, NameRule(200, min_length=16)] | None = None
     enabled: bool | None = None
 
 

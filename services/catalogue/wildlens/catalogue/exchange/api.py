@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, UploadFile
 
 from wildlens.catalogue.access import ManagerDep, ViewerDep
-from wildlens.catalogue.deps import SERVICE, BusDep, SessionDep, StoreDep
+from wildlens.catalogue.deps import SERVICE, BusDep, SessionDep, SettingsDep, StoreDep
 from wildlens.catalogue.exchange import service
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.jobs import ExportWorker
@@ -43,9 +43,12 @@ async def import_camtrap_dp(
     access: ManagerDep,
     store: StoreDep,
     backbone: BackboneDep,
+    settings: SettingsDep,
 ) -> ImportSummary:
     """Import a Camtrap DP package: all or nothing; importing it again updates by its ids."""
-    return await service.import_camtrap_dp(store, session, access.project, files, backbone)
+    return await service.import_camtrap_dp(
+        store, session, access.project, files, backbone, settings.limits
+    )
 
 
 @router.post(
@@ -56,13 +59,16 @@ async def import_coco_file(
     session: SessionDep,
     access: ManagerDep,
     backbone: BackboneDep,
+    settings: SettingsDep,
     utc_offset: Annotated[
         str,
         Form(description="The camera clocks' offset for datetimes written without one"),
     ] = "+00:00",
 ) -> ImportSummary:
     """Import a COCO Camera Traps file: all of it, or nothing and every problem listed."""
-    return await service.import_coco_file(session, access.project, file, utc_offset, backbone)
+    return await service.import_coco_file(
+        session, access.project, file, utc_offset, backbone, settings.limits
+    )
 
 
 @router.post(
@@ -76,9 +82,12 @@ async def import_megadetector_file(
     session: SessionDep,
     access: ManagerDep,
     backbone: BackboneDep,
+    settings: SettingsDep,
 ) -> ImportSummary:
     """Attach MegaDetector results to the project's media, matched by file path or name."""
-    return await service.import_megadetector_file(session, access.project, file, backbone)
+    return await service.import_megadetector_file(
+        session, access.project, file, backbone, settings.limits
+    )
 
 
 @router.post(
@@ -90,13 +99,21 @@ async def import_kso_files(
     access: ManagerDep,
     bus: BusDep,
     backbone: BackboneDep,
+    settings: SettingsDep,
     utc_offset: Annotated[
         str, Form(description="The offset of the movies' created_on times")
     ] = "+00:00",
 ) -> ImportSummary:
     """Import KSO's sites, movies and species CSVs: all of them, or nothing and every problem."""
     return await service.import_kso_files(
-        bus, session, access.project, files, utc_offset, access.principal.subject, backbone
+        bus,
+        session,
+        access.project,
+        files,
+        utc_offset,
+        access.principal.subject,
+        backbone,
+        settings.limits,
     )
 
 

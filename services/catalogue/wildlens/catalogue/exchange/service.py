@@ -33,6 +33,7 @@ from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid, NotFound
 from wildlens.common.service import ServiceBus
+from wildlens.common.settings import LimitSettings
 from wildlens.common.storage import ObjectStore
 
 __all__ = [
@@ -60,10 +61,15 @@ async def import_camtrap_dp(
     project: Project,
     files: Sequence[UploadFile],
     resolver: NameResolver,
+    limits: LimitSettings,
 ) -> ImportSummary:
+    # Removed however the import ends: refused, failed or cancelled (the threads that write
+    # in it are stopped before it goes).
     with tempfile.TemporaryDirectory(prefix="wildlens-import-") as scratch:
-        folder = await save_package(files, Path(scratch))
-        return await import_package(session, store, project, folder, resolver=resolver)
+        folder = await save_package(files, Path(scratch), limits)
+        return await import_package(
+            session, store, project, folder, resolver=resolver, limits=limits
+        )
 
 
 async def import_coco_file(
@@ -72,17 +78,22 @@ async def import_coco_file(
     file: UploadFile,
     utc_offset: str,
     resolver: NameResolver,
+    limits: LimitSettings,
 ) -> ImportSummary:
     _check_offset(utc_offset)
-    return await import_coco(
-        session, project, await read_whole(file), utc_offset, resolver=resolver
-    )
+    data = await read_whole(file, limits, "json")
+    return await import_coco(session, project, data, utc_offset, limits, resolver=resolver)
 
 
 async def import_megadetector_file(
-    session: AsyncSession, project: Project, file: UploadFile, resolver: NameResolver
+    session: AsyncSession,
+    project: Project,
+    file: UploadFile,
+    resolver: NameResolver,
+    limits: LimitSettings,
 ) -> ImportSummary:
-    return await import_batch_results(session, project, await read_whole(file), resolver=resolver)
+    data = await read_whole(file, limits, "json")
+    return await import_batch_results(session, project, data, limits, resolver=resolver)
 
 
 async def import_kso_files(
@@ -93,6 +104,7 @@ async def import_kso_files(
     utc_offset: str,
     actor: str,
     resolver: NameResolver,
+    limits: LimitSettings,
 ) -> ImportSummary:
     """Each file is told apart by its name (sites, movies, species), one of each."""
     _check_offset(utc_offset)
@@ -106,9 +118,9 @@ async def import_kso_files(
             )
         if kind in tables:
             raise Invalid(f"two {kind} files were sent")
-        tables[kind] = await read_whole(upload)
+        tables[kind] = await read_whole(upload, limits, "csv")
     summary = await import_kso(
-        session, project, tables, utc_offset, imported_by=actor, resolver=resolver
+        session, project, tables, limits, utc_offset, imported_by=actor, resolver=resolver
     )
     if summary.created.get("label_map_entries") or summary.updated.get("label_map_entries"):
         # Inference re-reads the project's label map and species list.

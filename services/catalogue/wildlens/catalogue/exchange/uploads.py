@@ -1,46 +1,43 @@
-"""Uploaded files as the importers take them: whole files within a size limit, and a package
-(a zip, or its files one by one) laid out in a folder, refusing names that would leave it."""
+"""Uploaded files as the importers take them: whole files within ``WILDLENS_LIMITS__
+JSON_FILE_BYTES`` or ``__CSV_FILE_BYTES``, and a package (a zip, or its files one by one) laid
+out in a folder within the unpacking limits (see ``archives``), refusing names that would
+leave it."""
 
 from __future__ import annotations
 
-import shutil
-import zipfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Literal
 
 from fastapi import UploadFile
 
-from wildlens.common.errors import Invalid, PayloadTooLarge
+from wildlens.catalogue.exchange.archives import relative_name, size_text, unpack_zip
+from wildlens.common.errors import PayloadTooLarge
+from wildlens.common.offload import run_stoppable
+from wildlens.common.settings import LimitSettings
 
-__all__ = ["read_whole", "save_package"]
+__all__ = ["FileKind", "read_whole", "save_package", "whole_file_too_large"]
 
 _CHUNK = 1 << 20
-# What a zip may unpack to: a package with its images is large, a zip bomb larger.
-MAX_UNPACKED_BYTES = 64 << 30
-# A JSON or CSV file to import is read whole; past this it is not the file it claims to be.
-MAX_FILE_BYTES = 512 << 20
 
 
-def _relative(name: str) -> PurePosixPath:
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise Invalid(f"refusing a file named {name!r} in the package")
-    return path
+FileKind = Literal["json", "csv"]
 
 
-def _unpack(archive: Path, folder: Path) -> None:
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            members = [m for m in zipped.infolist() if not m.is_dir()]
-            if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-                raise PayloadTooLarge("the package unpacks to more than the import limit")
-            for member in members:
-                target = folder / _relative(member.filename)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zipped.open(member) as source, target.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, _CHUNK)
-    except zipfile.BadZipFile as error:
-        raise Invalid(f"the upload is not a zip file: {error}") from error
+def _whole_file_limit(limits: LimitSettings, kind: FileKind) -> int:
+    return limits.json_file_bytes if kind == "json" else limits.csv_file_bytes
+
+
+def whole_file_too_large(name: str, limits: LimitSettings, kind: FileKind) -> PayloadTooLarge:
+    limit = _whole_file_limit(limits, kind)
+    return PayloadTooLarge(
+        f"{name} is larger than {size_text(limit)}, the limit "
+        f"WILDLENS_LIMITS__{kind.upper()}_FILE_BYTES sets for a {kind.upper()} file read whole; "
+        "nothing was imported"
+    )
+
+
+def _adopt_nested_package(folder: Path) -> None:
     # A package zipped with its folder: the descriptor is one level down.
     if not (folder / "datapackage.json").exists():
         found = sorted(folder.glob("*/datapackage.json"))
@@ -49,24 +46,42 @@ def _unpack(archive: Path, folder: Path) -> None:
                 child.rename(folder / child.name)
 
 
-async def save_package(files: Sequence[UploadFile], scratch: Path) -> Path:
+async def save_package(files: Sequence[UploadFile], scratch: Path, limits: LimitSettings) -> Path:
     """The package's folder inside ``scratch``, with the uploads (zips unpacked) in it."""
     folder = scratch / "package"
     folder.mkdir()
-    for upload in files:
+    written = 0
+    zips: list[Path] = []
+    for n, upload in enumerate(files):
         name = upload.filename or "upload"
-        target = scratch / "upload.zip" if name.endswith(".zip") else folder / _relative(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        zipped = name.lower().endswith(".zip")
+        if zipped:
+            target = scratch / f"upload-{n}.zip"
+            zips.append(target)
+        else:
+            target = folder / relative_name(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as sink:
             while chunk := await upload.read(_CHUNK):
                 sink.write(chunk)
-        if name.endswith(".zip"):
-            _unpack(target, folder)
+                # A zip's own size is limited by the upload's; what it unpacks to, below.
+                written += 0 if zipped else len(chunk)
+        if written > limits.unpacked_bytes:
+            raise PayloadTooLarge(
+                f"the package's files come to more than {size_text(limits.unpacked_bytes)}, "
+                "the limit WILDLENS_LIMITS__UNPACKED_BYTES sets; nothing was imported"
+            )
+    for archive in zips:
+        written = await run_stoppable(unpack_zip, archive, folder, limits, already=written)
+        archive.unlink()
+    _adopt_nested_package(folder)
     return folder
 
 
-async def read_whole(upload: UploadFile) -> bytes:
-    data = await upload.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise PayloadTooLarge(f"{upload.filename or 'the file'} is larger than the import limit")
+async def read_whole(upload: UploadFile, limits: LimitSettings, kind: FileKind) -> bytes:
+    """The whole upload, refused past its kind's limit."""
+    limit = _whole_file_limit(limits, kind)
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        raise whole_file_too_large(upload.filename or "the file", limits, kind)
     return data

@@ -16,6 +16,7 @@ from wildlens.catalogue.members.service import (
     remove_member,
 )
 from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, error_response
+from wildlens.common.text import NameRule
 
 router = APIRouter(
     prefix="/v1/projects/{project_id}/members", tags=["members"], responses=ERROR_RESPONSES
@@ -24,7 +25,7 @@ router = APIRouter(
 # Demoting or removing the project's only admin would leave nobody to manage it.
 LAST_ADMIN = error_response("The project's last admin cannot be demoted or removed")
 
-Subject = Annotated[str, Path(min_length=1, max_length=200, examples=["idp:3f2a9c"])]
+Subject = Annotated[str, NameRule(200, min_length=1), Path(examples=["idp:3f2a9c"])]
 
 
 @router.get("", response_model=Page[MemberPublic])

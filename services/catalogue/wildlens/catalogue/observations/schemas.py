@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wildlens.catalogue.models import Observation
+from wildlens.common.text import NameRule, TextRule
 
 ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
 VerificationState = Literal["predicted", "validated", "dubious", "discarded"]
@@ -26,13 +27,13 @@ class Correction(BaseModel):
     observation_type: ObservationType | None = None
     # A taxon of the tree; or a scientific name, resolved against the tree where it is there.
     taxon_id: uuid.UUID | None = None
-    scientific_name: str | None = Field(default=None, min_length=1, max_length=200)
+    scientific_name: Annotated[str, NameRule(200, min_length=1)] | None = None
     count: int | None = Field(default=None, ge=1)
     life_stage: LifeStage | None = None
     sex: Sex | None = None
-    behavior: str | None = Field(default=None, max_length=1000)
-    individual_id: str | None = Field(default=None, max_length=200)
-    comments: str | None = Field(default=None, max_length=5000)
+    behavior: Annotated[str, TextRule(1000)] | None = None
+    individual_id: Annotated[str, NameRule(200)] | None = None
+    comments: Annotated[str, TextRule(5000)] | None = None
 
 
 class Labelling(Correction):

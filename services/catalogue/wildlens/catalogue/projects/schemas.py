@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from wildlens.common.text import NameRule, TextRule
 
 # What Camtrap DP's licences take: an SPDX identifier ("CC-BY-4.0", their ``name``) or the
 # licence's URL (their ``path``); anything else would make every export of the project fail
@@ -15,8 +18,8 @@ LICENCE_DESCRIPTION = "An SPDX identifier (CC-BY-4.0) or the licence's URL"
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    name: Annotated[str, NameRule(200, min_length=1)]
+    description: Annotated[str, TextRule(10_000)] = ""
     event_gap_s: int = Field(default=60, ge=1, le=86_400)
     independence_interval_s: int = Field(default=1800, ge=0, le=30 * 86_400)
     data_license: str = Field(
@@ -29,8 +32,8 @@ class ProjectUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    name: Annotated[str, NameRule(200, min_length=1)] | None = None
+    description: Annotated[str, TextRule(10_000)] | None = None
     event_gap_s: int | None = Field(default=None, ge=1, le=86_400)
     independence_interval_s: int | None = Field(default=None, ge=0, le=30 * 86_400)
     data_license: str | None = Field(

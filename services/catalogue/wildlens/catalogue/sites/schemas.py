@@ -2,21 +2,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wildlens.catalogue.models.clock import OFFSET_PATTERN, drift_problem
 from wildlens.common.http import Timestamp
+from wildlens.common.text import NameRule
 
 
 class LocationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, NameRule(200, min_length=1)]
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
-    region: str = Field(default="", max_length=10)
+    region: Annotated[str, NameRule(10)] = ""
 
 
 class LocationPublic(BaseModel):
@@ -34,9 +35,9 @@ class LocationPublic(BaseModel):
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    serial: str = Field(min_length=1, max_length=100)
-    model: str = Field(default="", max_length=200)
-    make: str = Field(default="", max_length=200)
+    serial: Annotated[str, NameRule(100, min_length=1)]
+    model: Annotated[str, NameRule(200)] = ""
+    make: Annotated[str, NameRule(200)] = ""
 
 
 class DevicePublic(BaseModel):

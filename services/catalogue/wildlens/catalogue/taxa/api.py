@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from wildlens.catalogue.deps import BusDep, SessionDep
+from wildlens.catalogue.deps import BusDep, SessionDep, SettingsDep
 from wildlens.catalogue.taxa import service
 from wildlens.catalogue.taxa.schemas import TaxaImported, TaxonDetail, TaxonPublic, TaxonSummary
 from wildlens.common.errors import Forbidden, PayloadTooLarge
@@ -15,9 +15,8 @@ from wildlens.common.http import ERROR_RESPONSES, ErrorBody, Page, PageDep, Prin
 
 router = APIRouter(prefix="/v1/taxa", tags=["taxa"], responses=ERROR_RESPONSES)
 
-# A checklist of a few hundred thousand taxa is tens of megabytes; the file is checked whole
-# in memory before anything is written.
-MAX_IMPORT_BYTES = 64 << 20
+# The file is checked whole in memory before anything is written: it may be as large as
+# WILDLENS_LIMITS__CSV_FILE_BYTES (32 MiB by default, a few hundred thousand taxa).
 _CHUNK = 1 << 20
 
 
@@ -31,17 +30,22 @@ async def import_taxa(
     session: SessionDep,
     principal: PrincipalDep,
     bus: BusDep,
+    settings: SettingsDep,
 ) -> TaxaImported:
     """Import or update taxa from a Darwin Core Taxon file; one bad row refuses the file."""
     principal.require_user()
     if not principal.is_platform_admin:
         raise Forbidden("the taxon tree is shared by every project; only platform admins edit it")
+    limit = settings.limits.csv_file_bytes
     data = bytearray()
     while chunk := await file.read(_CHUNK):
         data += chunk
-        if len(data) > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge(f"the taxon file is larger than {MAX_IMPORT_BYTES} bytes")
-    report = await service.import_taxon_file(bus, session, bytes(data))
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                f"the taxon file is larger than {limit} bytes, the limit "
+                "WILDLENS_LIMITS__CSV_FILE_BYTES sets for a CSV file read whole"
+            )
+    report = await service.import_taxon_file(bus, session, bytes(data), settings.limits)
     return TaxaImported(**vars(report))
 
 

@@ -8,8 +8,6 @@ Rows upsert by ``taxonID`` (the taxon's ``external_id``).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from collections.abc import Iterable
@@ -22,6 +20,9 @@ from wildlens.catalogue.taxa.ranks import normalise_rank
 from wildlens.catalogue.taxa.repository import ancestor_links, taxa_by_external_id
 from wildlens.common.db import utcnow
 from wildlens.common.errors import FieldError, Invalid
+from wildlens.common.importing import read_csv, row_problems
+from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.settings import LimitSettings
 
 __all__ = ["ImportReport", "TaxonRow", "apply_rows", "import_taxa", "parse_csv"]
 
@@ -86,7 +87,25 @@ def _int_or_problem(value: str, line: int, column: str, problems: _Problems) -> 
     return None
 
 
-def parse_csv(data: bytes) -> list[TaxonRow]:
+def _length(attribute: str) -> int | None:
+    length = getattr(Taxon.__table__.c[attribute].type, "length", None)  # type: ignore[attr-defined]
+    return length if isinstance(length, int) else None
+
+
+# The columns kept as text, with the lengths of the columns they fill.
+_STORED_TEXT: dict[str, int | None] = {
+    "taxonID": _length("external_id"),
+    "parentNameUsageID": _length("external_id"),
+    "scientificName": _length("scientific_name"),
+    "taxonRank": _length("rank"),
+    "scientificNameAuthorship": _length("authorship"),
+    "taxonomicStatus": _length("taxonomic_status"),
+    "vernacularName": _length("scientific_name"),
+    "language": 20,
+}
+
+
+def parse_csv(stop: StopFlag, data: bytes, limits: LimitSettings) -> list[TaxonRow]:
     """Rows of a Darwin Core Taxon file (comma- or tab-separated, UTF-8, header first).
 
     Columns: taxonID, parentNameUsageID, scientificName, taxonRank (required, parent may be
@@ -100,8 +119,8 @@ def parse_csv(data: bytes) -> list[TaxonRow]:
         raise Invalid(f"the taxon file is not UTF-8 text: {exc}") from exc
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in reader.fieldnames or []]
+    fieldnames, table = read_csv(text, "the taxon file", limits, stop, delimiter=delimiter)
+    header = [h.strip() for h in fieldnames]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise Invalid(
@@ -111,15 +130,19 @@ def parse_csv(data: bytes) -> list[TaxonRow]:
                 for c in missing
             ],
         )
-    reader.fieldnames = header
     problems = _Problems()
     rows: list[TaxonRow] = []
     seen: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        value = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+    for line, raw in table:
+        value = {
+            header[n]: (v or "").strip()
+            for n, (k, v) in enumerate(raw.items())
+            if k is not None and n < len(header)
+        }
         if not any(value.values()):
             continue
+        for column, message in row_problems(value, _STORED_TEXT):
+            problems.add(line, column, message, "value_error.text")
         external_id = value.get("taxonID", "")
         name = value.get("scientificName", "")
         rank = normalise_rank(value.get("taxonRank", ""))
@@ -300,5 +323,9 @@ def _depths(
     return depth
 
 
-async def import_taxa(session: AsyncSession, data: bytes) -> ImportReport:
-    return await apply_rows(session, parse_csv(data))
+async def import_taxa(
+    session: AsyncSession, data: bytes, limits: LimitSettings | None = None
+) -> ImportReport:
+    # Reading and checking every row is the slow part: off the event loop.
+    rows = await run_stoppable(parse_csv, data, limits or LimitSettings())
+    return await apply_rows(session, rows)

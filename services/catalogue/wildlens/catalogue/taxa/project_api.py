@@ -24,10 +24,11 @@ from wildlens.catalogue.taxa.schemas import (
 )
 from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.http import ERROR_RESPONSES, error_response
+from wildlens.common.text import NameRule
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["taxonomy"], responses=ERROR_RESPONSES)
 
-ModelName = Annotated[str, Path(min_length=1, max_length=200)]
+ModelName = Annotated[str, NameRule(200, min_length=1), Path()]
 
 
 @router.get("/label-maps/{model_name}", response_model=LabelMapPublic)

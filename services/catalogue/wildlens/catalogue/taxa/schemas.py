@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from wildlens.common.text import NameRule
 
 
 class TaxonSummary(BaseModel):
@@ -41,7 +44,7 @@ class TaxaImported(BaseModel):
 class LabelMapItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=1, max_length=200)
+    label: Annotated[str, NameRule(200, min_length=1)]
     taxon_id: uuid.UUID
 
 

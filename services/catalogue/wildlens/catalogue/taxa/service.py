@@ -30,6 +30,7 @@ from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
+from wildlens.common.settings import LimitSettings
 
 __all__ = [
     "import_taxon_file",
@@ -44,9 +45,11 @@ __all__ = [
 ]
 
 
-async def import_taxon_file(bus: ServiceBus, session: AsyncSession, data: bytes) -> ImportReport:
+async def import_taxon_file(
+    bus: ServiceBus, session: AsyncSession, data: bytes, limits: LimitSettings
+) -> ImportReport:
     """Apply a Darwin Core Taxon file; inference hears of it when anything changed."""
-    report = await import_taxa(session, data)
+    report = await import_taxa(session, data, limits)
     if report.created or report.updated:
         await stage_taxonomy_changed(bus, session, "taxa.imported")
     return report

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from wildlens.common.text import NameRule
 
 __all__ = ["SubjectSetCreate", "SubjectSetPublic"]
 
@@ -15,7 +17,7 @@ class SubjectSetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, NameRule(200, min_length=1)]
     destination: Literal["builtin", "zooniverse"] = "builtin"
 
 

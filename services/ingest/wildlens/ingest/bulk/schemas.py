@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wildlens.common.text import NameRule
 from wildlens.ingest.models import FileState
 
 
@@ -15,9 +17,7 @@ class ManifestEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        min_length=1,
-        max_length=4096,
+    name: Annotated[str, NameRule(4096, min_length=1)] = Field(
         description="Path relative to the card, for people to read; never used as a path.",
     )
     size: int = Field(gt=0, description="Bytes.")

@@ -29,7 +29,7 @@ from wildlens.common.errors import (
     UnsupportedMedia,
     WildlensError,
 )
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, reads_own_body
 from wildlens.common.http.errors import ErrorBody
 from wildlens.ingest.deps import (
     BusDep,
@@ -137,6 +137,8 @@ def _measure() -> Iterator[_Measured]:
     response_model=MediaAccepted,
     openapi_extra=openapi_request_body(),
 )
+# The file streams in, held to WILDLENS_INGEST__MAX_IMAGE_BYTES and __MAX_VIDEO_BYTES.
+@reads_own_body
 async def post_media(
     request: Request,
     database: DatabaseDep,

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
 from wildlens.common.errors import PayloadTooLarge
-from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep, body_limit
 from wildlens.common.http.errors import ErrorBody
+from wildlens.common.settings import Settings
 from wildlens.training.deps import (
     BusDep,
     DatabaseDep,
@@ -29,11 +30,18 @@ from wildlens.training.registry.schemas import (
     ModelStage,
     StageChange,
 )
+from wildlens.training.settings import TrainingSettings
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=ERROR_RESPONSES)
 
 # Multipart framing around the two files: boundaries, part headers, the project id.
 _FRAMING_BYTES = 64 * 1024
+
+
+def _bundle_limit(settings: Settings) -> int:
+    """The most a registration's body may be: the model, the manifest and the form around."""
+    limits = TrainingSettings.of(settings)
+    return limits.max_model_bytes + limits.max_manifest_bytes + _FRAMING_BYTES
 
 
 def _detail(model: ModelPublic, changes: Sequence[ModelStageChange]) -> ModelDetail:
@@ -68,6 +76,8 @@ async def list_models(
         413: {"model": ErrorBody, "description": "The model is larger than the platform accepts"},
     },
 )
+# Refused as it arrives, not once the form has been spooled whole.
+@body_limit(_bundle_limit, "WILDLENS_TRAINING__MAX_MODEL_BYTES")
 async def register_model(
     request: Request,
     database: DatabaseDep,

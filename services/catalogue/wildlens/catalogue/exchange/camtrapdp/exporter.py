@@ -55,6 +55,11 @@ def _columns(table: str) -> list[str]:
 
 
 def _write(folder: Path, table: str, rows: list[dict[str, str]]) -> None:
+    # Values are written exactly, a name starting with "=" included: the package has to stay
+    # valid against the Camtrap DP schemas (whose patterns an apostrophe would break: ids,
+    # media types) and to import again as it was, and its readers are programs (camtraptor,
+    # frictionless, GBIF). An apostrophe against spreadsheet formulas would become part of the
+    # data; the CSV export, made for spreadsheets, neutralises them instead.
     with (folder / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=_columns(table), lineterminator="\n")
         writer.writeheader()

@@ -14,18 +14,15 @@ re-derive both from EXIF and split the import over several transactions.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import csv
 import hashlib
-import json
 import mimetypes
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,13 +39,18 @@ from wildlens.catalogue.exchange.camtrapdp.fields import (
 )
 from wildlens.catalogue.exchange.camtrapdp.matching import find_existing
 from wildlens.catalogue.exchange.camtrapdp.validation import validate_descriptor
+from wildlens.catalogue.exchange.columns import column_length
 from wildlens.catalogue.exchange.matching import ImportMatch, MatchRule
-from wildlens.catalogue.exchange.problems import FileProblem
+from wildlens.catalogue.exchange.problems import MAX_LISTED, FileProblem
+from wildlens.catalogue.exchange.uploads import whole_file_too_large
 from wildlens.catalogue.models import Deployment, Device, Location, Media, Observation, Project
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker, listed_taxa
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
+from wildlens.common.importing import json_text_problems, parse_json, read_csv, row_problems
+from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.settings import LimitSettings
 from wildlens.common.storage import ObjectStore
 
 __all__ = ["CAMTRAP_TABLES", "ImportSummary", "import_package"]
@@ -81,31 +83,99 @@ class _Package:
     rows: dict[str, list[dict[str, str]]]
 
 
-def _read(folder: Path) -> _Package:
+def _names(model: Any, fields: list[tuple[str, str, Kind]]) -> dict[str, int | None]:
+    return {
+        column: column_length(model, attribute)
+        for column, attribute, kind in fields
+        if kind == "str"
+    }
+
+
+# The columns stored as text, with the lengths of the columns they fill.
+_STORED_TEXT: dict[str, dict[str, int | None]] = {
+    "deployments": {
+        "deploymentID": column_length(Deployment, "external_id"),
+        "locationID": column_length(Location, "external_id"),
+        "locationName": column_length(Location, "name"),
+        "cameraID": column_length(Device, "serial"),
+        "cameraModel": column_length(Device, "model"),
+        **_names(Deployment, DEPLOYMENT_FIELDS),
+    },
+    "media": {
+        "mediaID": column_length(Media, "external_id"),
+        "deploymentID": column_length(Deployment, "external_id"),
+        "filePath": column_length(Media, "file_path"),
+        "eventID": column_length(Observation, "event_external_id"),
+        **_names(Media, MEDIA_FIELDS),
+    },
+    "observations": {
+        "observationID": column_length(Observation, "external_id"),
+        "deploymentID": column_length(Deployment, "external_id"),
+        "mediaID": column_length(Media, "external_id"),
+        **_names(Observation, OBSERVATION_FIELDS),
+    },
+}
+
+
+def _read_descriptor(path: Path, limits: LimitSettings, stop: StopFlag) -> dict[str, Any]:
+    if path.stat().st_size > limits.json_file_bytes:
+        raise whole_file_too_large("datapackage.json", limits, "json")
+    descriptor = parse_json(path.read_bytes(), "datapackage.json", limits)
+    if not isinstance(descriptor, dict):
+        raise Invalid("datapackage.json is not a JSON object")
+    # Its metadata is stored as it came.
+    found = json_text_problems(descriptor, "datapackage.json", limits, stop)
+    if found:
+        raise Invalid(
+            f"datapackage.json has {len(found)} problem(s); nothing was imported",
+            fields=[
+                FileProblem.at(
+                    "datapackage.json",
+                    message,
+                    type="camtrap-dp",
+                    field=".".join(str(p) for p in where) or None,
+                )
+                for where, message in found[:MAX_LISTED]
+            ],
+        )
+    return descriptor
+
+
+def _read(stop: StopFlag, folder: Path, limits: LimitSettings) -> _Package:
     path = folder / "datapackage.json"
     if not path.is_file():
         raise Invalid("the package has no datapackage.json")
-    try:
-        descriptor = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Invalid(f"datapackage.json is not JSON: {error}") from error
-    if not isinstance(descriptor, dict):
-        raise Invalid("datapackage.json is not a JSON object")
-    problems = validate_descriptor(path)
+    descriptor = _read_descriptor(path, limits, stop)
     resources = {r.get("name"): r for r in descriptor.get("resources", []) if isinstance(r, dict)}
+    missing: list[FileProblem] = []
     rows: dict[str, list[dict[str, str]]] = {}
+    # The tables are read (within the limits) before frictionless reads them again.
     for name in CAMTRAP_TABLES:
         resource = resources.get(name)
         table_path = resource.get("path") if resource else None
         if not isinstance(table_path, str):
-            problems.append(FileProblem.at(name, f"no {name} table (path)", type="camtrap-dp"))
+            missing.append(FileProblem.at(name, f"no {name} table (path)", type="camtrap-dp"))
             continue
         source = (folder / table_path).resolve()
         if not source.is_relative_to(folder.resolve()) or not source.is_file():
-            continue  # frictionless has reported it
-        with source.open(newline="", encoding="utf-8") as handle:
-            rows[name] = list(csv.DictReader(handle))
-    # What the profile cannot say: a timestamp has to carry its offset to be placed in time.
+            continue  # frictionless reports it
+        if source.stat().st_size > limits.csv_file_bytes:
+            raise whole_file_too_large(f"the {name} table", limits, "csv")
+        try:
+            text = source.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # frictionless reports it
+        _header, table = read_csv(text, f"the {name} table", limits, stop)
+        # Cells past the header (under None) are frictionless's to report.
+        rows[name] = [cast(dict[str, str], row) for _line, row in table]
+    problems = validate_descriptor(path, stop=stop) + missing
+    # What the profile cannot say: text fit to store, and a timestamp carrying its offset.
+    for name, table_rows in rows.items():
+        for number, row in enumerate(table_rows, start=2):
+            for column, message in row_problems(row, _STORED_TEXT[name]):
+                problems.append(
+                    FileProblem.at(name, message, type="camtrap-dp", row=number, field=column)
+                )
     for name, columns in _TIMESTAMPS.items():
         for number, row in enumerate(rows.get(name, []), start=2):
             for column in columns:
@@ -124,7 +194,7 @@ def _read(folder: Path) -> _Package:
     if problems:
         raise Invalid(
             f"the Camtrap DP package has {len(problems)} problem(s); nothing was imported",
-            fields=problems,
+            fields=problems[:MAX_LISTED],
         )
     return _Package(folder, descriptor, rows)
 
@@ -151,7 +221,7 @@ class _File:
     size: int
 
 
-def _files(folder: Path, media_rows: list[dict[str, str]]) -> dict[str, _File]:
+def _files(stop: StopFlag, folder: Path, media_rows: list[dict[str, str]]) -> dict[str, _File]:
     """The files the package brings, by media id: those its relative paths name."""
     root = folder.resolve()
     found: dict[str, _File] = {}
@@ -162,6 +232,7 @@ def _files(folder: Path, media_rows: list[dict[str, str]]) -> dict[str, _File]:
         digest = hashlib.sha256()
         with local.open("rb") as handle:
             while chunk := handle.read(1 << 20):
+                stop.check()
                 digest.update(chunk)
         found[row["mediaID"]] = _File(local, digest.hexdigest(), local.stat().st_size)
     return found
@@ -204,10 +275,12 @@ async def import_package(
     folder: Path,
     *,
     resolver: NameResolver | None = None,
+    limits: LimitSettings | None = None,
 ) -> ImportSummary:
     """Import the unpacked package in ``folder`` into ``project`` (in ``session``); names
     nothing else knows are asked of ``resolver``, the platform's online checklist."""
-    package = await asyncio.to_thread(_read, folder)
+    limits = limits or LimitSettings()
+    package = await run_stoppable(_read, folder, limits)
     created: Counter[str] = Counter()
     updated: Counter[str] = Counter()
     pid = project.id
@@ -236,7 +309,7 @@ async def import_package(
 
     # The files the package brings, hashed first: their content finds the media (and through
     # them the deployments) the project already has.
-    files = await asyncio.to_thread(_files, package.folder, media_rows)
+    files = await run_stoppable(_files, package.folder, media_rows)
     existing = await find_existing(
         session, pid, deployment_rows, media_rows, {m: f.sha256 for m, f in files.items()}
     )

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import attrs
 import frictionless
 import requests
 import urllib3
 from requests.adapters import BaseAdapter
 
 from wildlens.catalogue.exchange.problems import FileProblem
+from wildlens.common.offload import StopFlag
 
 __all__ = ["PROFILE_URL", "VERSION", "canonical_files", "validate_descriptor"]
 
@@ -86,14 +90,29 @@ def offline_session(files: dict[str, Path]) -> requests.Session:
     return session
 
 
+@attrs.define(kw_only=True, repr=False)
+class _Stoppable(frictionless.Check):
+    """Looks at the stop flag on every row, so that a cancelled import stops validating."""
+
+    type = "wildlens-stoppable"
+    flag: Any = None
+
+    def validate_row(self, row: frictionless.Row) -> Iterator[frictionless.Error]:
+        if self.flag is not None:
+            self.flag.check()
+        yield from ()
+
+
 def validate_descriptor(
-    descriptor: Path, files: dict[str, Path] | None = None
+    descriptor: Path, files: dict[str, Path] | None = None, stop: StopFlag | None = None
 ) -> list[FileProblem]:
     """Every problem frictionless finds in the package at ``descriptor`` (a datapackage.json),
     with the resource, row and field it is in where known; empty when it is valid."""
     session = offline_session(files if files is not None else canonical_files())
     with _LOCK, frictionless.system.use_context(http_session=session, trusted=False):
-        report = frictionless.validate(str(descriptor), limit_errors=1000)
+        report = frictionless.validate(
+            str(descriptor), limit_errors=1000, checks=[_Stoppable(flag=stop)]
+        )
     problems = [FileProblem.at(None, error.message, type=error.type) for error in report.errors]
     for task in report.tasks:
         for error in task.errors:

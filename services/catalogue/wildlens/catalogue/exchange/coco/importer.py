@@ -12,7 +12,6 @@ locations to create first.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import uuid
 from collections import Counter, defaultdict
@@ -27,21 +26,34 @@ from wildlens.catalogue.exchange.boxes import to_relative
 from wildlens.catalogue.exchange.camtrapdp.fields import offset_text
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.coco.schema import observation_kind, parse_coco_datetime
+from wildlens.catalogue.exchange.columns import column_length
 from wildlens.catalogue.exchange.matching import MatchRule
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.exchange.repository import by_external_id, media_named_in
-from wildlens.catalogue.models import Deployment, Media, Observation, Project
+from wildlens.catalogue.models import Deployment, Location, Media, Observation, Project
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
+from wildlens.common.importing import cell_problem, json_text_problems, parse_json
+from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.settings import LimitSettings
 
 __all__ = ["import_coco"]
 
 # Boxes may overhang the image by rounding; more than this is a wrong box.
 _SLACK = 0.01
+# The text an image and an annotation bring, and the columns' lengths it has to fit.
+_NAME_CHARS = column_length(Observation, "scientific_name")
+_CLASSIFIED_BY = column_length(Observation, "classified_by")
+_IMAGE_TEXT = {
+    "file_name": column_length(Media, "file_path"),
+    "url": column_length(Media, "file_path"),
+    "location": column_length(Location, "name"),
+    "seq_id": column_length(Observation, "event_external_id"),
+}
 
 
 @dataclass
@@ -77,13 +89,18 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _parse(data: bytes, problems: Problems) -> dict[str, Any]:
-    try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Invalid(f"the COCO file is not JSON: {error}") from error
+def _parse(
+    data: bytes, problems: Problems, limits: LimitSettings, stop: StopFlag
+) -> dict[str, Any]:
+    document = parse_json(data, "the COCO file", limits)
     if not isinstance(document, dict):
         raise Invalid("the COCO file is not a JSON object")
+    # Records are kept with the media (raw metadata): no string in them may be unfit to store.
+    for where, message in json_text_problems(document, "the COCO file", limits, stop):
+        section = str(where[0]) if where else "file"
+        row = where[1] if len(where) > 1 and isinstance(where[1], int) else None
+        rest = where[2:] if row is not None else where[1:]
+        problems.add(section, message, row=row, field=".".join(str(p) for p in rest) or None)
     for section in ("images", "annotations", "categories"):
         if not isinstance(document.get(section), list):
             problems.add(section, f"'{section}' must be a list")
@@ -104,6 +121,8 @@ def _categories(document: dict[str, Any], problems: Problems) -> dict[str, str]:
             problems.add("categories", f"category id {ident} appears twice", row=n, field="id")
         if not isinstance(name, str) or not name.strip():
             problems.add("categories", "no name", row=n, field="name")
+        elif (problem := cell_problem(name, _NAME_CHARS)) is not None:
+            problems.add("categories", f"name {problem}", row=n, field="name")
         elif ident is not None:
             names[ident] = name
     return names
@@ -121,6 +140,11 @@ def _image(n: int, record: Any, default_offset: str, problems: Problems) -> _Ima
     if not isinstance(record.get("file_name"), str) or not record["file_name"]:
         problems.add("images", "no file_name", row=n, field="file_name")
         ok = False
+    for name, limit in _IMAGE_TEXT.items():
+        value = record.get(name)
+        if value not in (None, "") and (problem := cell_problem(str(value), limit)) is not None:
+            problems.add("images", f"{name} {problem}", row=n, field=name)
+            ok = False
     size: list[int | None] = []
     for name in ("width", "height"):
         value = record.get(name)
@@ -235,6 +259,9 @@ def _check_annotation(
                     row=n,
                     field="bbox",
                 )
+    who = record.get("classified_by")
+    if who not in (None, "") and (problem := cell_problem(str(who), _CLASSIFIED_BY)) is not None:
+        problems.add("annotations", f"classified_by {problem}", row=n, field="classified_by")
     count = record.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         problems.add("annotations", "count must be a whole number ≥ 1", row=n, field="count")
@@ -245,18 +272,13 @@ def _check_annotation(
         image.annotations.append(record)
 
 
-async def import_coco(
-    session: AsyncSession,
-    project: Project,
-    data: bytes,
-    utc_offset: str,
-    *,
-    resolver: NameResolver | None = None,
-) -> ImportSummary:
-    """Import the COCO Camera Traps ``data`` into ``project`` (in ``session``); names nothing
-    else knows are asked of ``resolver``, the platform's online checklist."""
+def _check(
+    stop: StopFlag, data: bytes, utc_offset: str, limits: LimitSettings
+) -> tuple[dict[str, str], dict[str, _Image], Problems]:
+    """The file read and checked, off the event loop: its categories, its images (with their
+    annotations) and the problems found."""
     problems = Problems("COCO Camera Traps")
-    document = _parse(data, problems)
+    document = _parse(data, problems, limits, stop)
     categories = _categories(document, problems)
     images: dict[str, _Image] = {}
     for n, record in enumerate(document["images"]):
@@ -266,9 +288,25 @@ async def import_coco(
         if image.key in images:
             problems.add("images", f"image id {image.key} appears twice", row=n, field="id")
         images[image.key] = image
+    stop.check()
     seen: set[str] = set()
     for n, record in enumerate(document["annotations"]):
         _check_annotation(n, record, images, categories, seen, problems)
+    return categories, images, problems
+
+
+async def import_coco(
+    session: AsyncSession,
+    project: Project,
+    data: bytes,
+    utc_offset: str,
+    limits: LimitSettings,
+    *,
+    resolver: NameResolver | None = None,
+) -> ImportSummary:
+    """Import the COCO Camera Traps ``data`` into ``project`` (in ``session``); names nothing
+    else knows are asked of ``resolver``, the platform's online checklist."""
+    categories, images, problems = await run_stoppable(_check, data, utc_offset, limits)
 
     pid = project.id
     # A category's name is linked to a taxon: the project's first, then the platform's, then

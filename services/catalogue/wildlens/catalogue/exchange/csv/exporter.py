@@ -60,13 +60,24 @@ COLUMNS = [
 ]
 
 
-def _text(value: Any) -> str:
+# A spreadsheet takes a cell starting with one of these for a formula (CSV injection): a
+# location named =HYPERLINK(...) would be a live link. Text people wrote that starts so is
+# written with a leading apostrophe, which spreadsheets show as text and do not display
+# (OWASP's advice). Numbers, times and ids the platform writes are left as they are, and so
+# is the camera clock's offset ("-05:00"), which is the platform's own too.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLATFORM_TEXT = frozenset({"utc_offset"})
+
+
+def _text(value: Any, column: str = "") -> str:
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
         return str(value.isoformat()).replace("+00:00", "Z")
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, str) and column not in _PLATFORM_TEXT and value.startswith(_FORMULA_START):
+        return "'" + value
     return str(value)
 
 
@@ -129,4 +140,4 @@ async def write_observations(ctx: ExportContext) -> None:
                 "coordinate_precision": place.precision,
                 "region": location.region,
             }
-            writer.writerow({k: _text(v) for k, v in row.items()})
+            writer.writerow({k: _text(v, k) for k, v in row.items()})

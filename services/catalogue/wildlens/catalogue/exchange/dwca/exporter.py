@@ -54,6 +54,9 @@ def _clean(value: Any) -> str:
 
 
 def _write(path: Path, terms: list[str], rows: list[dict[str, Any]]) -> None:
+    # Values are written exactly, a name starting with "=" included: a Darwin Core Archive is
+    # read by programs (GBIF's IPT and validator, R), which would keep an apostrophe added
+    # against spreadsheet formulas as part of the name. The CSV export is the spreadsheet's.
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
         writer.writerow(terms)

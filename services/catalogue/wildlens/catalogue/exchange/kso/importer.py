@@ -19,8 +19,6 @@ then everything is written in the caller's transaction, or nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import mimetypes
 import uuid
 from collections import Counter, defaultdict
@@ -33,19 +31,51 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.coco.schema import parse_coco_datetime
+from wildlens.catalogue.exchange.columns import column_length
 from wildlens.catalogue.exchange.places import SitePlaces
 from wildlens.catalogue.exchange.problems import Problems
-from wildlens.catalogue.models import LabelMapEntry, Media, Project, ProjectTaxon
+from wildlens.catalogue.models import (
+    LabelMapEntry,
+    Location,
+    Media,
+    Observation,
+    Project,
+    ProjectTaxon,
+)
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import ListedTaxon, NameLinker
 from wildlens.catalogue.taxa.ranks import normalise_rank
 from wildlens.catalogue.taxa.resolution import NameResolver
+from wildlens.common.importing import read_csv, row_problems
+from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.settings import LimitSettings
 
 __all__ = ["KSO_FILES", "LABEL_MAP_MODEL", "import_kso"]
 
 KSO_FILES = ("sites", "movies", "species")
 LABEL_MAP_MODEL = "kso"
+# The columns kept as text, with the lengths of the columns they fill (ids are kept with a
+# prefix, ``kso:`` or ``kso:movie:``).
+_STORED_TEXT: dict[str, dict[str, int | None]] = {
+    "sites": {
+        "site_id": 190,
+        "siteName": column_length(Location, "name"),
+        "countryCode": column_length(Location, "region"),
+    },
+    "movies": {
+        "movie_id": 180,
+        "filename": column_length(Media, "filename"),
+        "fpath": column_length(Media, "file_path"),
+        "author": 200,
+        "siteName": column_length(Location, "name"),
+    },
+    "species": {
+        "commonName": column_length(LabelMapEntry, "label"),
+        "scientificName": column_length(Observation, "scientific_name"),
+        "kingdom": column_length(Observation, "scientific_name"),
+    },
+}
 _REQUIRED = {
     "sites": ("site_id", "siteName", "decimalLatitude", "decimalLongitude"),
     "movies": ("movie_id", "filename"),
@@ -72,7 +102,9 @@ class _Movie:
     metadata: dict[str, Any]
 
 
-def _rows(name: str, data: bytes | None, problems: Problems) -> list[tuple[int, dict[str, str]]]:
+def _rows(
+    name: str, data: bytes | None, problems: Problems, limits: LimitSettings, stop: StopFlag
+) -> list[tuple[int, dict[str, str]]]:
     resource = f"{name}.csv"
     if data is None:
         problems.add(resource, f"the {name} CSV is missing")
@@ -82,20 +114,24 @@ def _rows(name: str, data: bytes | None, problems: Problems) -> list[tuple[int, 
     except UnicodeDecodeError as error:
         problems.add(resource, f"not UTF-8 text: {error}")
         return []
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in _REQUIRED[name] if c not in (reader.fieldnames or [])]
-    if name == "movies" and not {"site_id", "siteName"} & set(reader.fieldnames or []):
+    header, table = read_csv(text, resource, limits, stop)
+    missing = [c for c in _REQUIRED[name] if c not in header]
+    if name == "movies" and not {"site_id", "siteName"} & set(header):
         missing.append("site_id (or siteName)")
     for column in missing:
         problems.add(resource, f"no {column} column", row=1, field=column)
     if missing:
         return []
     rows = []
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate((row for _end, row in table), start=2):
         if None in row:
             problems.add(resource, "more cells than columns", row=line)
             continue
-        rows.append((line, {k: (v or "").strip() for k, v in row.items() if k}))
+        bad = list(row_problems(row, _STORED_TEXT[name]))
+        for column, message in bad:
+            problems.add(resource, message, row=line, field=column)
+        if not bad:
+            rows.append((line, {k: (v or "").strip() for k, v in row.items() if k}))
     return rows
 
 
@@ -276,10 +312,24 @@ def _species(
     return species
 
 
+def _check(
+    stop: StopFlag, files: dict[str, bytes], utc_offset: str, limits: LimitSettings
+) -> tuple[dict[str, _Site], list[_Movie], list[tuple[str, str, str, str]]]:
+    """The three files read and checked, off the event loop; Invalid with every problem."""
+    problems = Problems("KSO")
+    rows = {name: _rows(name, files.get(name), problems, limits, stop) for name in KSO_FILES}
+    sites = _sites(rows["sites"], problems)
+    movies = _movies(rows["movies"], sites, utc_offset, problems)
+    species = _species(rows["species"], problems)
+    problems.raise_if_any()
+    return sites, movies, species
+
+
 async def import_kso(
     session: AsyncSession,
     project: Project,
     files: dict[str, bytes],
+    limits: LimitSettings,
     utc_offset: str = "+00:00",
     *,
     imported_by: str = "",
@@ -287,12 +337,7 @@ async def import_kso(
 ) -> ImportSummary:
     """Import KSO's CSVs (``files``: sites, movies, species → their bytes) into ``project``;
     names nothing else knows are asked of ``resolver``, the platform's online checklist."""
-    problems = Problems("KSO")
-    rows = {name: _rows(name, files.get(name), problems) for name in KSO_FILES}
-    sites = _sites(rows["sites"], problems)
-    movies = _movies(rows["movies"], sites, utc_offset, problems)
-    species = _species(rows["species"], problems)
-    problems.raise_if_any()
+    sites, movies, species = await run_stoppable(_check, files, utc_offset, limits)
 
     pid = project.id
     created: Counter[str] = Counter()

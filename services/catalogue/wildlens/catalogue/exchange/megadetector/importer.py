@@ -11,7 +11,6 @@ medium and model version); every problem, an unmatched file included, refuses th
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
+from wildlens.catalogue.exchange.columns import column_length
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
@@ -30,10 +30,15 @@ from wildlens.catalogue.taxa.names import NameLinker
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Invalid
+from wildlens.common.importing import cell_problem, json_text_problems, parse_json
+from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.settings import LimitSettings
 
 __all__ = ["import_batch_results", "model_identity"]
 
 _CATEGORY_ID = re.compile(r"^\d+$")
+# A classification category's name becomes an observation's scientific name.
+_NAME_CHARS = column_length(Observation, "scientific_name")
 _SLACK = 1e-6
 
 
@@ -64,6 +69,21 @@ def _completion_time(info: dict[str, Any]) -> datetime:
     return utcnow()
 
 
+def _read(stop: StopFlag, data: bytes, limits: LimitSettings) -> tuple[dict[str, Any], Problems]:
+    """The file parsed off the event loop, with the strings in it that are unfit to store (its
+    ``info`` is kept with each model run)."""
+    document = parse_json(data, "the MegaDetector file", limits)
+    if not isinstance(document, dict):
+        raise Invalid("the MegaDetector file is not a JSON object")
+    problems = Problems("MegaDetector batch output")
+    for where, message in json_text_problems(document, "the MegaDetector file", limits, stop):
+        section = str(where[0]) if where else "file"
+        row = where[1] if len(where) > 1 and isinstance(where[1], int) else None
+        rest = where[2:] if row is not None else where[1:]
+        problems.add(section, message, row=row, field=".".join(str(p) for p in rest) or None)
+    return document, problems
+
+
 def _category_map(
     document: dict[str, Any], section: str, problems: Problems, *, required: bool
 ) -> dict[str, str]:
@@ -79,6 +99,8 @@ def _category_map(
             problems.add(section, f"category id {ident!r} is not a non-negative whole number")
         elif not isinstance(name, str) or not name.strip():
             problems.add(section, f"category {ident} has no name", field=str(ident))
+        elif (problem := cell_problem(name, _NAME_CHARS)) is not None:
+            problems.add(section, f"category {ident}'s name {problem}", field=str(ident))
         else:
             names[str(ident)] = name
     return names
@@ -189,18 +211,13 @@ async def import_batch_results(
     session: AsyncSession,
     project: Project,
     data: bytes,
+    limits: LimitSettings,
     *,
     resolver: NameResolver | None = None,
 ) -> ImportSummary:
     """Attach the MegaDetector results in ``data`` to ``project``'s media (in ``session``);
     names nothing else knows are asked of ``resolver``, the platform's online checklist."""
-    try:
-        document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Invalid(f"the MegaDetector file is not JSON: {error}") from error
-    if not isinstance(document, dict):
-        raise Invalid("the MegaDetector file is not a JSON object")
-    problems = Problems("MegaDetector batch output")
+    document, problems = await run_stoppable(_read, data, limits)
     info = document.get("info")
     if not isinstance(info, dict):
         problems.add("info", "'info' must be an object")

@@ -1,0 +1,121 @@
+"""``wildlens up`` stops within the chart's grace period when told to (SIGTERM), even in the
+middle of an import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import free_port
+from tests.support.camtrapdp import EXAMPLE
+from wildlens.common.auth import TokenIssuer, load_keyring
+from wildlens.common.settings import Settings
+
+WILDLENS = str(Path(sys.executable).with_name("wildlens"))
+# Kubernetes kills a pod this long after SIGTERM (the chart keeps the default).
+GRACE_PERIOD_S = 30
+
+
+def _large_package(rows: int) -> bytes:
+    """The Camtrap DP example with ``rows`` observations: valid, and minutes of validating."""
+    text = (EXAMPLE / "observations.csv").read_text()
+    table = list(csv.DictReader(io.StringIO(text, newline="")))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(table[0]), lineterminator="\n")
+    writer.writeheader()
+    for n in range(rows):
+        row = dict(table[n % len(table)])
+        row["observationID"] = f"o{n}"
+        writer.writerow(row)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("datapackage.json", "deployments.csv", "media.csv"):
+            archive.write(EXAMPLE / name, name)
+        archive.writestr("observations.csv", out.getvalue())
+    return buffer.getvalue()
+
+
+def _wait_ready(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(log.read_text())
+
+
+def test_sigterm_stops_the_platform_in_the_middle_of_an_import(tmp_path: Path) -> None:
+    port, data, log = free_port(), tmp_path / "data", tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
+    # Requests get 2 s of it to finish (then they are cancelled); the rest is for stopping.
+    env["WILDLENS_SHUTDOWN_TIMEOUT_S"] = "12"
+    server = subprocess.Popen(
+        [WILDLENS, "up", "--port", str(port), "--data", str(data)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(server, base, log)
+        keys = load_keyring(Settings(mode="embedded", data_dir=data))
+        token = TokenIssuer(keys, "wildlens").user_token("admin", {"*": "admin"})
+        headers = {"Authorization": f"Bearer {token}"}
+        project = httpx.post(f"{base}/v1/projects", json={"name": "Big"}, headers=headers)
+        assert project.status_code == 201, project.text
+        package = _large_package(100_000)
+        answer: dict[str, Any] = {}
+
+        def import_package() -> None:
+            try:
+                answer["response"] = httpx.post(
+                    f"{base}/v1/projects/{project.json()['id']}/imports/camtrap-dp",
+                    files=[("files", ("big.zip", package, "application/zip"))],
+                    headers=headers,
+                    timeout=120,
+                )
+            except httpx.HTTPError as error:
+                answer["error"] = error
+
+        client = threading.Thread(target=import_package, daemon=True)
+        client.start()
+        # The package is unpacked, read and being validated (minutes of it) by now.
+        time.sleep(4)
+        assert client.is_alive()
+        assert not answer, answer
+
+        told = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=GRACE_PERIOD_S + 5)
+        took = time.monotonic() - told
+        client.join(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    output = log.read_text()
+    assert took < GRACE_PERIOD_S, output[-3000:]
+    # The import was stopped and the platform stopped cleanly, not killed by the deadline
+    # (uvicorn ends by raising the signal it caught again, as a process told to stop does).
+    assert code in (0, -signal.SIGTERM), output[-3000:]
+    assert "shutdown.forced" not in output
+    assert "platform.stopped" in output
+    # The import's caller is told to try again.
+    response = answer["response"]
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
