@@ -408,6 +408,7 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         "project_id": [pid],
         "media_id": media_ids,
         "deployment_id": [site.deployment_id],
+        "device_id": [site.device_id],
         "event_id": await _ids(wl, admin, f"/v1/projects/{pid}/events"),
         "observation_id": await _ids(wl, admin, f"/v1/projects/{pid}/observations"),
         "export_id": [*managers.values(), *viewers.values()],
