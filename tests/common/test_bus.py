@@ -184,6 +184,32 @@ async def test_competing_consumers_share_the_work(make_bus: BusFactory) -> None:
     assert seen["b"]
 
 
+async def test_a_backend_outage_spends_no_delivery_attempt(make_bus: BusFactory) -> None:
+    """A handler failing because a backend does not answer is called again, the message held
+    meanwhile, instead of giving it back: even with one delivery allowed, a message that met
+    an outage is handled in the end, not dead-lettered."""
+    calls: list[list[Envelope]] = []
+    handled: list[str] = []
+
+    async def handler(envelopes: list[Envelope]) -> None:
+        calls.append(envelopes)
+        if len(calls) <= 2:
+            raise Unavailable("the database does not answer")
+        handled.extend(e.event_id for e in envelopes)
+
+    bus = make_bus(max_deliveries=1)
+    bus.subscribe(Subscription("catalogue", INGESTED, handler))
+    await bus.start()
+    envelope = ingested()
+
+    await bus.publish([envelope])
+
+    await until(lambda: bool(handled))
+    assert handled == [envelope.event_id]
+    assert len(calls) == 3
+    assert await bus.dead_letters("catalogue", INGESTED) == []
+
+
 async def test_failed_handler_gets_the_message_again(make_bus: BusFactory) -> None:
     recorder = Recorder(fail=lambda _: len(recorder.calls) == 1)
     bus = make_bus()

@@ -13,14 +13,21 @@ EXCHANGE_SUFFIXES = ("wildlens.events", "wildlens.events.dlx")
 
 async def _queues() -> list[str]:
     """Names of all queues, read with rabbitmqctl (on the broker's machine)."""
+    return list(await queue_depths(""))
+
+
+async def queue_depths(prefix: str) -> dict[str, int]:
+    """How many messages (ready and unacknowledged) each queue whose name starts with
+    ``prefix`` holds, read with rabbitmqctl (on the broker's machine)."""
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
-        return []
+        return {}
     process = await asyncio.create_subprocess_exec(
         ctl,
         "-q",
         "list_queues",
         "name",
+        "messages",
         "--formatter",
         "json",
         stdout=asyncio.subprocess.PIPE,
@@ -28,8 +35,12 @@ async def _queues() -> list[str]:
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     if process.returncode != 0:
-        return []
-    return [row["name"] for row in json.loads(out or b"[]")]
+        return {}
+    return {
+        row["name"]: int(row.get("messages") or 0)
+        for row in json.loads(out or b"[]")
+        if row["name"].startswith(prefix)
+    }
 
 
 async def delete_prefixed(url: str, user: str, password: str, prefix: str) -> None:

@@ -9,7 +9,7 @@
     ├── PayloadTooLarge      (413)
     ├── UnsupportedMedia     (415)
     ├── TooManyRequests      (429)
-    └── Unavailable          (503) a backend does not answer
+    └── Unavailable          (503) a backend does not answer; always with ``Retry-After``
 
 Services raise these; one handler renders ``{"error", "detail", "fields"}``, where each of
 ``fields`` is a ``FieldError``: ``{"location", "message", "type"}``, the shape FastAPI's own
@@ -112,3 +112,20 @@ class TooManyRequests(WildlensError):
 
 class Unavailable(WildlensError):
     status_code = 503
+    # Seconds a client is told to wait (``Retry-After``) unless the raiser knows better: long
+    # enough not to hammer a backend that is restarting, short enough that a gateway's next
+    # try soon finds it back.
+    retry_after: ClassVar[int] = 5
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        fields: Sequence[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        wait = self.retry_after if retry_after is None else retry_after
+        super().__init__(
+            detail, fields=fields, headers={"Retry-After": str(wait), **(headers or {})}
+        )

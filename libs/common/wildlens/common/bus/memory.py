@@ -285,7 +285,13 @@ class _Consumer:
     async def _handle(self, claimed: list[ClaimedMessage]) -> None:
         try:
             deliveries = [_MemoryDelivery(self._bus, self._dead_queue, m) for m in claimed]
-            await dispatch(self._sub, deliveries, self._bus._settings.max_deliveries)
+            settings = self._bus._settings
+            await dispatch(
+                self._sub,
+                deliveries,
+                settings.max_deliveries,
+                retry_unavailable_s=settings.retry_unavailable_s,
+            )
         finally:
             self._unacked -= len(claimed)
             self._freed.set()

@@ -349,7 +349,13 @@ class _Consumer:
 
     async def _handle(self, batch: list[AbstractIncomingMessage]) -> None:
         deliveries = [_RabbitDelivery(self, message, self._attempt(message)) for message in batch]
-        await dispatch(self.sub, deliveries, self.bus._settings.max_deliveries)
+        settings = self.bus._settings
+        await dispatch(
+            self.sub,
+            deliveries,
+            settings.max_deliveries,
+            retry_unavailable_s=settings.retry_unavailable_s,
+        )
 
     def _attempt(self, message: AbstractIncomingMessage) -> int:
         if self.counts_attempts:

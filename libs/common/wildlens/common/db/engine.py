@@ -3,11 +3,14 @@
 One session per request or per consumed batch: :meth:`Database.transaction` commits when the
 block succeeds and rolls back when it raises; code inside only flushes. With PostgreSQL each
 service keeps its tables in its own schema, selected through the connection's search path so
-that table definitions and migrations stay schema-agnostic.
+that table definitions and migrations stay schema-agnostic. A database that cannot be reached
+raises :class:`~wildlens.common.errors.Unavailable` out of a transaction, whatever the driver
+said (``failures``), so that callers retry instead of failing for good.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.common.db.failures import database_unreachable
 from wildlens.common.errors import Unavailable
 from wildlens.common.settings import Settings
 
@@ -51,22 +55,38 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-            if session.info.pop("outbox_staged", False):
-                for callback in self._after_commit:
-                    callback()
+        """A session in one transaction: committed when the block ends, rolled back when it
+        raises.
 
-    async def ping(self) -> None:
+        Raises:
+            Unavailable: the database could not be reached (at the start, inside the block or
+                at the commit); whatever the block wrote is not committed.
+        """
         try:
-            async with self.engine.connect() as conn:
+            async with self.sessionmaker() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if session.info.pop("outbox_staged", False):
+                    for callback in self._after_commit:
+                        callback()
+        except Unavailable:
+            raise
+        except Exception as exc:
+            if database_unreachable(exc):
+                raise Unavailable(f"the database does not answer: {type(exc).__name__}") from exc
+            raise
+
+    async def ping(self, *, timeout: float = 5.0) -> None:
+        # Bounded: a database behind a dead link would otherwise hold readiness for the
+        # driver's connect timeout (a minute), longer than any probe waits.
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except (OperationalError, DBAPIError, OSError) as exc:
+        except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
             raise Unavailable(f"database does not answer: {type(exc).__name__}") from exc
 
     async def dispose(self) -> None:

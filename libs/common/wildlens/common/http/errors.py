@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wildlens.common.errors import FieldError, Invalid, WildlensError
+from wildlens.common.db.failures import database_unreachable
+from wildlens.common.errors import FieldError, Invalid, Unavailable, WildlensError
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -119,7 +120,12 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if database_unreachable(exc):
+        # A database used outside a transaction (which says Unavailable itself) went away:
+        # the caller should come back, not take it for a bug.
+        log.warning("http.database_unreachable", error=str(exc))
+        return _wildlens_error(request, Unavailable("the database does not answer"))
     log.exception("http.unhandled_error", error=str(exc))
     return JSONResponse(
         {"error": "InternalError", "detail": "an unexpected error occurred; it has been logged"},

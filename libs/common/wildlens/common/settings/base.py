@@ -47,6 +47,11 @@ class BrokerSettings(BaseModel):
     queue_prefix: str = ""
     max_deliveries: int = Field(default=5, ge=1)
     prefetch: int = Field(default=32, ge=1)
+    # How long a consumer keeps calling a handler again, with pauses, while it fails because a
+    # backend does not answer (the database restarting, storage down), before that failure
+    # spends one of the message's deliveries. Keep it under RabbitMQ's consumer timeout
+    # (30 minutes by default), which closes a channel holding a message longer.
+    retry_unavailable_s: float = Field(default=300, ge=0)
 
 
 class StorageSettings(BaseModel):
