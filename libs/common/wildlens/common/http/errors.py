@@ -20,6 +20,7 @@ __all__ = [
     "document_unparsable_bodies",
     "error_response",
     "install_error_handlers",
+    "unavailable_response",
 ]
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,20 @@ def error_response(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
+def unavailable_response(description: str) -> dict[str, Any]:
+    """A documented 503: the error body and the ``Retry-After`` header every 503 carries
+    (``Unavailable``)."""
+    return {
+        **error_response(description),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: error_response("Missing or invalid token"),
     403: error_response("The token lacks the permission"),
@@ -43,9 +58,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: error_response("The request is malformed; `fields` says where"),
     # Every route of the API reads or writes the database, and many the bus or the object
     # store; while one of them does not answer, the route says so rather than fail.
-    503: error_response(
+    503: unavailable_response(
         "A backend the request needs (database, bus, object store or another service) does "
-        "not answer; try again later"
+        "not answer; nothing was half-stored, try again after `Retry-After`"
     ),
 }
 

@@ -30,7 +30,7 @@ from wildlens.common.errors import (
     WildlensError,
 )
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep, reads_own_body
-from wildlens.common.http.errors import ErrorBody
+from wildlens.common.http.errors import ErrorBody, unavailable_response
 from wildlens.ingest.deps import (
     BusDep,
     ClientsDep,
@@ -42,7 +42,7 @@ from wildlens.ingest.deps import (
 )
 from wildlens.ingest.metrics import DUPLICATES, UPLOAD_DURATION, UPLOADS
 from wildlens.ingest.ratelimit import TokenBuckets
-from wildlens.ingest.references import CATALOGUE_UNAVAILABLE, checked_placement
+from wildlens.ingest.references import checked_placement
 from wildlens.ingest.scope import upload_scope
 from wildlens.ingest.uploads.filenames import sanitise_filename
 from wildlens.ingest.uploads.form import UploadForm, openapi_request_body, read_form
@@ -61,7 +61,11 @@ router = APIRouter(
             "model": ErrorBody,
             "description": "Too many uploads from this device token; see `Retry-After`",
         },
-        503: {"model": ErrorBody, "description": CATALOGUE_UNAVAILABLE},
+        503: unavailable_response(
+            "The object store, the database or the catalogue (asked whether the deployment or "
+            "camera named is the project's) does not answer; nothing was stored, try again "
+            "after `Retry-After`"
+        ),
     },
 )
 
