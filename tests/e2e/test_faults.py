@@ -137,8 +137,10 @@ async def test_consumers_killed_mid_batch_get_everything_again_and_store_it_once
     ledger = await stack.settled(project_id, posted)
     assert ledger.problems() == [], _logs(stack)
     assert ledger.recorded == ledger.analysed == ledger.observations == 300
-    # Each was killed with work in its hands or waiting.
-    assert all(n > 0 for n in left_when_killed.values()), left_when_killed
+    # Every first kill left a backlog waiting (the wait for its depth above). A second kill
+    # lands mid-batch only where the consumer had not finished the backlog by then: a fast
+    # one can, on an idle machine, so at least one of them must have had work in its hands.
+    assert any(n > 0 for n in left_when_killed.values()), left_when_killed
 
 
 async def test_a_database_restart_makes_services_unready_then_ready_by_themselves(
