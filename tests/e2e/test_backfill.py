@@ -21,8 +21,8 @@ from tests.support.platform import (
     user_token,
     with_group,
 )
+from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
 from wildlens.common.settings import Settings
-from wildlens.inference.models.bundle import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
 from wildlens.inference.settings import InferenceSettings
 
 

@@ -15,6 +15,7 @@ import pytest
 from tests.support.api import Site, create_site, ok, post_media
 from tests.support.factories import Sites, Uploads
 from tests.support.platform import RunningPlatform, admin_token, eventually, get_media, running
+from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
 from wildlens.common.events import new_envelope
 from wildlens.common.events.v1.inference_pb2 import (
     MODEL_KIND_DETECTOR,
@@ -23,7 +24,6 @@ from wildlens.common.events.v1.inference_pb2 import (
     ModelPromoted,
 )
 from wildlens.common.settings import Settings
-from wildlens.inference.models.bundle import MANIFEST_FILE, MODEL_FILE, load_bundle, write_bundle
 
 
 def _version_of(tiny: Path, folder: Path, version: str) -> Path:

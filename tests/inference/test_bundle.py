@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from wildlens.common.errors import Invalid
-from wildlens.inference.models.bundle import (
+from wildlens.common.bundles import (
     MANIFEST_FILE,
     MODEL_FILE,
     BundleError,
     load_bundle,
     write_bundle,
 )
+from wildlens.common.errors import Invalid
 
 ONNX = b"not really onnx, but hashing does not care"
 

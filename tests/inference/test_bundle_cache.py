@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, BundleError, load_bundle
 from wildlens.common.storage.local import LocalStore
-from wildlens.inference.models.bundle import MANIFEST_FILE, MODEL_FILE, BundleError, load_bundle
 from wildlens.inference.models.cache import BundleCache
 from wildlens.inference.taxonomy.geofence import GEOFENCE_FILE
 

@@ -16,7 +16,7 @@ from tests.support.tiny_models import (
     load_tiny_torch,
     random_box,
 )
-from wildlens.inference.models.bundle import BundleError, load_bundle, write_bundle
+from wildlens.common.bundles import BundleError, load_bundle, write_bundle
 from wildlens.inference.models.detector import Detection, Detector
 from wildlens.inference.models.preprocess import preprocess_batch
 

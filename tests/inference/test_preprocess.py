@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wildlens.inference.models.bundle import InputSpec
+from wildlens.common.bundles import InputSpec
 from wildlens.inference.models.preprocess import Letterbox, preprocess, preprocess_batch
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from wildlens.common.bundles import LabelSpec
 from wildlens.inference.classification.decide import decide
-from wildlens.inference.models.bundle import LabelSpec
 from wildlens.inference.prior.combine import combine
 from wildlens.inference.prior.model import Sighting, SpatiotemporalPrior
 from wildlens.inference.prior.source import sighting

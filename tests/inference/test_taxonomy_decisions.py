@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from wildlens.common.bundles import BundleError, LabelSpec
 from wildlens.inference.classification.decide import decide
-from wildlens.inference.models.bundle import BundleError, LabelSpec
 from wildlens.inference.taxonomy.decisions import allowed_labels, renormalise, rollup
 from wildlens.inference.taxonomy.geofence import GEOFENCE_FILE, Geofence, load_geofence
 from wildlens.inference.taxonomy.tree import ProjectTaxonomy, TaxonNode

@@ -24,7 +24,7 @@ from tests.support.yolo_models import (
     export_onnx,
     write_yolo_bundle,
 )
-from wildlens.inference.models.bundle import InputSpec
+from wildlens.common.bundles import InputSpec
 from wildlens.inference.models.decoders import DecodeConfig, decode
 from wildlens.inference.models.detector import Detector
 from wildlens.inference.models.preprocess import Letterbox, preprocess

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from wildlens.inference.models.bundle import BundleError, InputSpec, load_bundle, write_bundle
+from wildlens.common.bundles import BundleError, InputSpec, load_bundle, write_bundle
 from wildlens.inference.models.preprocess import preprocess
 
 __all__ = [

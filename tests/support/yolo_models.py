@@ -323,7 +323,7 @@ def write_yolo_bundle(
     version: str = "0.0.0-random",
 ) -> Path:
     """A detector bundle for an exported model, labels animal/person/vehicle."""
-    from wildlens.inference.models.bundle import write_bundle
+    from wildlens.common.bundles import write_bundle
 
     write_bundle(
         folder,

@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from wildlens.common.bundles import BundleError
 from wildlens.inference.models.base import InferenceModel
-from wildlens.inference.models.bundle import BundleError
 from wildlens.inference.models.preprocess import preprocess
 
 __all__ = ["Classifier", "as_probabilities"]

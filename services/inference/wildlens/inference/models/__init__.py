@@ -1,6 +1,6 @@
 """Model layer: bundles, execution providers, preprocessing, output decoders and the detector."""
 
-from wildlens.inference.models.bundle import (
+from wildlens.common.bundles import (
     Bundle,
     BundleError,
     InputSpec,

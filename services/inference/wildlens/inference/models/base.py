@@ -17,7 +17,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 import structlog
 
-from wildlens.inference.models.bundle import Bundle, BundleError, ModelManifest, load_bundle
+from wildlens.common.bundles import Bundle, BundleError, ModelManifest, load_bundle
 from wildlens.inference.models.providers import choose_providers, create_session
 
 __all__ = ["InferenceModel"]

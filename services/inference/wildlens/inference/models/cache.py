@@ -21,9 +21,7 @@ from pathlib import Path
 
 import structlog
 
-from wildlens.common.errors import NotFound
-from wildlens.common.storage import ObjectStore
-from wildlens.inference.models.bundle import (
+from wildlens.common.bundles import (
     GEOFENCE_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -32,6 +30,8 @@ from wildlens.inference.models.bundle import (
     file_sha256,
     load_bundle,
 )
+from wildlens.common.errors import NotFound
+from wildlens.common.storage import ObjectStore
 
 __all__ = ["BundleCache"]
 

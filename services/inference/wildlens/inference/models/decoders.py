@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from wildlens.inference.models.bundle import DecoderName, ModelManifest
+from wildlens.common.bundles import DecoderName, ModelManifest
 
 __all__ = ["DecodeConfig", "RawDetection", "decode", "nms"]
 

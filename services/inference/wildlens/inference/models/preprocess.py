@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from wildlens.inference.models.bundle import InputSpec
+from wildlens.common.bundles import InputSpec
 
 __all__ = ["Letterbox", "fit", "preprocess", "preprocess_batch", "to_tensor"]
 

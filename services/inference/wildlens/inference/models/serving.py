@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 import structlog
 
+from wildlens.common.bundles import Bundle, BundleError
 from wildlens.common.errors import WildlensError
 from wildlens.inference.metrics import MODEL_INFO, MODEL_LOADS, SERVING_INFO
 from wildlens.inference.models.base import InferenceModel
-from wildlens.inference.models.bundle import Bundle, BundleError
 from wildlens.inference.models.cache import BundleCache
 from wildlens.inference.models.detector import Detector
 

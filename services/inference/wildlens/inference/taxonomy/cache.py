@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
-from wildlens.inference.models.bundle import LabelSpec
+from wildlens.common.bundles import LabelSpec
 from wildlens.inference.taxonomy.catalogue import TreeCache
 from wildlens.inference.taxonomy.tree import ProjectTaxonomy
 

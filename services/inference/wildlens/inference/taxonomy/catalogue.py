@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from wildlens.common.bundles import LabelSpec
 from wildlens.common.errors import Unavailable
-from wildlens.inference.models.bundle import LabelSpec
 from wildlens.inference.taxonomy.tree import ProjectTaxonomy, TaxonNode, name_key
 
 __all__ = ["CatalogueTaxonomy", "TreeCache"]

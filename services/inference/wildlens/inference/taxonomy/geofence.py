@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wildlens.inference.models.bundle import GEOFENCE_FILE, BundleError
+from wildlens.common.bundles import GEOFENCE_FILE, BundleError
 from wildlens.inference.taxonomy.tree import LabelTaxon, name_key
 
 __all__ = ["GEOFENCE_FILE", "Geofence", "GeofenceRule", "load_geofence"]

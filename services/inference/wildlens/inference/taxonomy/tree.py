@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from wildlens.inference.models.bundle import LabelSpec
+from wildlens.common.bundles import LabelSpec
 
 __all__ = ["LabelTaxon", "ProjectTaxonomy", "TaxonNode", "name_key"]
 
