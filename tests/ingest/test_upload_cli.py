@@ -9,21 +9,17 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.conftest import free_port
 from tests.support import bad_files
 from tests.support.api import Site, bearer, create_site
-from tests.support.platform import admin_token, embedded_settings
-from wildlens.common.http import create_app
-from wildlens.common.service import discover_services
+from tests.support.platform import admin_token, embedded_settings, serving_in_thread
 from wildlens.ingest.cli import STATE_FILE, Summary, upload_folder
 
 WILDLENS = str(Path(sys.executable).with_name("wildlens"))
@@ -43,18 +39,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     settings = embedded_settings(tmp_path / "data").model_copy(update={"public_url": url})
-    app = create_app(settings, discover_services())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the platform stopped while starting"
-        assert time.monotonic() < deadline, "the platform did not start within a minute"
-        time.sleep(0.05)
-    try:
+    with serving_in_thread(settings, port):
         token = admin_token(settings)
 
         async def site() -> Site:
@@ -62,9 +47,6 @@ def served(tmp_path: Path) -> Iterator[Served]:
                 return await create_site(client, token)
 
         yield Served(url, token, asyncio.run(site()))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _card(root: Path) -> Path:

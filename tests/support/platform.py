@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import uvicorn
 
 from tests.conftest import AMQP_PASSWORD, AMQP_URL, AMQP_USER, PG_URL, S3Server
 from wildlens.common.auth import TokenIssuer, load_keyring
@@ -88,6 +90,28 @@ def admin_token(settings: Settings, subject: str = "admin") -> str:
 def user_token(settings: Settings, subject: str, roles: dict[str, str]) -> str:
     issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
     return issuer.user_token(subject, roles)
+
+
+@contextmanager
+def serving_in_thread(settings: Settings, port: int) -> Iterator[None]:
+    """The whole platform listening on ``port`` (for the CLI, which speaks HTTP), until the
+    block ends."""
+    app = create_app(settings, discover_services())
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive(), "the platform stopped while starting"
+        assert time.monotonic() < deadline, "the platform did not start within a minute"
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @dataclass

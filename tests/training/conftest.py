@@ -4,7 +4,6 @@ runs), and a platform listening on a port for the command to talk to."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,12 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.conftest import free_port
-from tests.support.platform import admin_token, embedded_settings
-from wildlens.common.http import create_app
-from wildlens.common.service import discover_services
+from tests.support.platform import admin_token, embedded_settings, serving_in_thread
 
 
 def _cache_folder(
@@ -60,22 +56,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     url = f"http://127.0.0.1:{port}"
     data = tmp_path_factory.mktemp("platform") / "data"
     settings = embedded_settings(data).model_copy(update={"public_url": url})
-    app = create_app(settings, discover_services())
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive(), "the platform stopped while starting"
-        assert time.monotonic() < deadline, "the platform did not start within a minute"
-        time.sleep(0.05)
-    try:
+    with serving_in_thread(settings, port):
         yield Served(url, admin_token(settings))
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def wait_until_serving(served: Served, name: str, version: str, timeout: float = 90) -> None:
