@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["DUPLICATES", "RECEIVED_BYTES", "UPLOADS", "UPLOAD_DURATION"]
+__all__ = ["DUPLICATES", "ORPHANS_SWEPT", "RECEIVED_BYTES", "UPLOADS", "UPLOAD_DURATION"]
 
 UPLOADS = Counter(
     "wildlens_ingest_uploads_total",
@@ -26,4 +26,10 @@ DUPLICATES = Counter(
     "Uploads answered with an existing media id, by how they were recognised "
     "(content: the same bytes; idempotency_key: a replayed Idempotency-Key).",
     ["reason"],
+)
+ORPHANS_SWEPT = Counter(
+    "wildlens_ingest_orphans_swept_total",
+    "Stored objects the sweep removed because nothing held them, by what they were "
+    "(original: with its derivatives; staging: a bulk upload's file no pending entry awaits).",
+    ["kind"],
 )

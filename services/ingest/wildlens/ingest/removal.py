@@ -18,18 +18,18 @@ import json
 import uuid
 
 import structlog
-from sqlalchemy import delete, func
-from sqlmodel import col, select
+from sqlalchemy import delete
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.events.v1.media_pb2 import MediaDeleted, MediaKind
 from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.ingest.derivatives.jobs import display_key, thumbnail_key
-from wildlens.ingest.models import IngestedMedia
-from wildlens.ingest.objects import hold_content
+from wildlens.ingest.models import ImportedMedia, IngestedMedia
+from wildlens.ingest.objects import hold_content, holders
 from wildlens.ingest.video.jobs import manifest_key
 
-__all__ = ["forget_media"]
+__all__ = ["forget_media", "stored_files"]
 
 log = structlog.get_logger(__name__)
 
@@ -42,29 +42,24 @@ async def forget_media(store: ObjectStore, session: AsyncSession, event: MediaDe
         return 0  # a frame or clip: its files go with its video's
     if event.sha256:
         await hold_content(session, event.sha256)
-    await session.exec(
-        delete(IngestedMedia).where(
-            col(IngestedMedia.id) == uuid.UUID(event.media_id),
-            col(IngestedMedia.project_id) == uuid.UUID(event.project_id),
+    media_id, project_id = uuid.UUID(event.media_id), uuid.UUID(event.project_id)
+    # An upload, or an import whose file the catalogue stored (``media.imported``).
+    for table in (IngestedMedia, ImportedMedia):
+        await session.exec(
+            delete(table).where(col(table.id) == media_id, col(table.project_id) == project_id)
         )
-    )
     if not event.last_copy or not event.sha256:
         return 0
-    held = await session.exec(
-        select(func.count())
-        .select_from(IngestedMedia)
-        .where(col(IngestedMedia.sha256) == event.sha256)
-    )
-    if held.one():
+    if await holders(session, event.sha256):
         return 0  # another upload of the same bytes, not recorded yet
-    keys = await _files(store, event)
+    keys = await stored_files(store, event)
     for key in keys:
         await store.delete(key)
     log.info("media.files_removed", media_id=event.media_id, sha256=event.sha256, files=len(keys))
     return len(keys)
 
 
-async def _files(store: ObjectStore, event: MediaDeleted) -> list[str]:
+async def stored_files(store: ObjectStore, event: MediaDeleted) -> list[str]:
     """The keys of everything stored for the medium's bytes."""
     keys = [event.object_key] if event.object_key else []
     if event.kind != MediaKind.MEDIA_KIND_VIDEO:

@@ -12,7 +12,8 @@ __all__ = ["IngestSettings"]
 
 
 class IngestSettings(SettingsGroup):
-    """Upload limits, rate limits, idempotency, derivatives and video cutting."""
+    """Upload limits, rate limits, idempotency, derivatives, video cutting and the sweep of
+    unreferenced objects."""
 
     group: ClassVar[str] = "ingest"
 
@@ -36,3 +37,10 @@ class IngestSettings(SettingsGroup):
     # Bulk uploads: lifetime of upload URLs, and files per manifest page.
     upload_url_ttl_s: int = Field(default=3600, ge=60)
     manifest_page_size: int = Field(default=1000, ge=1, le=10_000)
+    # The sweep of stored objects nothing holds (originals left by an upload cut off before
+    # its commit, staging files no pending entry awaits): how often each worker replica runs
+    # it (0: never), and how old an object must be before it is looked at. The age covers an
+    # upload between storing its original and committing it, and an original the catalogue
+    # stored from an import until ``media.imported`` reaches ingest, bus outages included.
+    orphan_sweep_interval_s: float = Field(default=3600, ge=0)
+    orphan_grace_s: float = Field(default=24 * 3600, ge=60)

@@ -36,6 +36,7 @@ EVENT_TYPES: dict[str, tuple[type[Message], int]] = {
     "media.recorded": (media_pb2.MediaRecorded, 1),
     "media.analyzed": (media_pb2.MediaAnalyzed, 1),
     "media.deleted": (media_pb2.MediaDeleted, 1),
+    "media.imported": (media_pb2.MediaImported, 1),
     "device.revoked": (devices_pb2.DeviceRevoked, 1),
     "ingest.derivatives.requested": (ingest_pb2.DerivativesRequested, 1),
     "ingest.video.requested": (ingest_pb2.VideoSplitRequested, 1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from wildlens.common.errors import NotFound
@@ -22,6 +22,8 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str
+    # When the object was last written (UTC); ``None`` where the backend did not say.
+    modified: datetime | None = None
 
 
 class ObjectNotFound(NotFound):

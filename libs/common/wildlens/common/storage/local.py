@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import aclosing, suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -311,7 +311,8 @@ class LocalStore(ObjectStore):
             raise ObjectNotFound(key) from None
         if not path.is_file():
             raise ObjectNotFound(key)
-        return ObjectInfo(key, result.st_size, self._content_type(key))
+        modified = datetime.fromtimestamp(result.st_mtime, UTC)
+        return ObjectInfo(key, result.st_size, self._content_type(key), modified)
 
     async def stat(self, key: str) -> ObjectInfo:
         return await asyncio.to_thread(self._stat_sync, key)

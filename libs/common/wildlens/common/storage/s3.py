@@ -267,7 +267,12 @@ class S3Store(ObjectStore):
     async def stat(self, key: str) -> ObjectInfo:
         validate_key(key)
         result = await self._run(key, lambda: self._client.stat_object(self._bucket, key))
-        return ObjectInfo(key, result.size or 0, result.content_type or DEFAULT_CONTENT_TYPE)
+        return ObjectInfo(
+            key,
+            result.size or 0,
+            result.content_type or DEFAULT_CONTENT_TYPE,
+            result.last_modified,
+        )
 
     async def delete(self, key: str) -> None:
         validate_key(key)

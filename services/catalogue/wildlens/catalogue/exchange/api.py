@@ -42,12 +42,13 @@ async def import_camtrap_dp(
     session: SessionDep,
     access: ManagerDep,
     store: StoreDep,
+    bus: BusDep,
     backbone: BackboneDep,
     settings: SettingsDep,
 ) -> ImportSummary:
     """Import a Camtrap DP package: all or nothing; importing it again updates by its ids."""
     return await service.import_camtrap_dp(
-        store, session, access.project, files, backbone, settings.limits
+        store, bus, session, access.project, files, backbone, settings.limits
     )
 
 

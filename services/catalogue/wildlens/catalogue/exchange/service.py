@@ -57,6 +57,7 @@ def _check_offset(utc_offset: str) -> None:
 
 async def import_camtrap_dp(
     store: ObjectStore,
+    bus: ServiceBus,
     session: AsyncSession,
     project: Project,
     files: Sequence[UploadFile],
@@ -68,7 +69,7 @@ async def import_camtrap_dp(
     with tempfile.TemporaryDirectory(prefix="wildlens-import-") as scratch:
         folder = await save_package(files, Path(scratch), limits)
         return await import_package(
-            session, store, project, folder, resolver=resolver, limits=limits
+            session, store, bus, project, folder, resolver=resolver, limits=limits
         )
 
 

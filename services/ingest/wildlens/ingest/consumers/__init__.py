@@ -6,6 +6,7 @@ from wildlens.ingest.consumers import (
     derivatives_requested,
     device_revoked,
     media_deleted,
+    media_imported,
     video_requested,
 )
 
@@ -21,8 +22,8 @@ CONSUMERS = [
     ),
 ]
 
-# Ingest's own work queues and the catalogue's removals: on the replicas that run workers
-# (``WILDLENS_INGEST__RUN_WORKERS``).
+# Ingest's own work queues, the catalogue's removals and its imported originals: on the
+# replicas that run workers (``WILDLENS_INGEST__RUN_WORKERS``).
 WORKERS = [
     Consumer(
         derivatives_requested.EVENT_TYPE,
@@ -31,4 +32,5 @@ WORKERS = [
     ),
     Consumer(video_requested.EVENT_TYPE, video_requested.consume, video_requested.BATCH_SIZE),
     Consumer(media_deleted.EVENT_TYPE, media_deleted.consume, media_deleted.BATCH_SIZE),
+    Consumer(media_imported.EVENT_TYPE, media_imported.consume, media_imported.BATCH_SIZE),
 ]

@@ -10,12 +10,14 @@ module                tables
 ``ingested_media``    the stored originals, one per project and content
 ``idempotency_keys``  what each caller's ``Idempotency-Key`` answered, until it expires
 ``bulk_uploads``      bulk uploads and the files of their manifests
+``imported_media``    originals the catalogue stored from imports, one per imported medium
 ====================  ================================================================
 """
 
 from wildlens.ingest.models.base import IngestTable, metadata
 from wildlens.ingest.models.bulk_uploads import BulkUpload, BulkUploadFile, FileState
 from wildlens.ingest.models.idempotency_keys import IdempotencyKey
+from wildlens.ingest.models.imported_media import ImportedMedia
 from wildlens.ingest.models.ingested_media import IngestedMedia
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "BulkUploadFile",
     "FileState",
     "IdempotencyKey",
+    "ImportedMedia",
     "IngestTable",
     "IngestedMedia",
     "metadata",

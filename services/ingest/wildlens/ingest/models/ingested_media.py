@@ -20,7 +20,8 @@ class IngestedMedia(IngestTable, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     project_id: uuid.UUID = Field(index=True)
-    sha256: str = Field(max_length=64)
+    # Indexed for the look-ups by content alone (removals, the sweep of unreferenced originals).
+    sha256: str = Field(max_length=64, index=True)
     object_key: str = Field(max_length=300)
     content_type: str = Field(max_length=100)
     # Videos pass 2 GiB.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func, update
+from sqlalchemy import Table, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -23,7 +23,6 @@ __all__ = [
     "drop_expired_keys",
     "find_key",
     "find_medium",
-    "holders",
     "record_key",
     "record_medium",
     "touch_medium",
@@ -66,12 +65,6 @@ async def touch_medium(session: AsyncSession, media_id: uuid.UUID) -> None:
         .where(col(IngestedMedia.id) == media_id)
         .values(sha256=IngestedMedia.sha256)
     )
-
-
-async def holders(session: AsyncSession, sha256: str) -> int:
-    """How many media, in any project, have these bytes (and so keep their original)."""
-    count = select(func.count()).select_from(IngestedMedia).where(IngestedMedia.sha256 == sha256)
-    return int((await session.exec(count)).one())
 
 
 async def find_key(session: AsyncSession, caller: str, key: str) -> IdempotencyKey | None:

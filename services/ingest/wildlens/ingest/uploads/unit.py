@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.common.db import Database
 from wildlens.common.service import ServiceBus
 from wildlens.common.storage import ObjectStore
-from wildlens.ingest.objects import hold_content
+from wildlens.ingest.objects import hold_content, holders
 from wildlens.ingest.uploads import repository
 
 __all__ = ["StoredOriginal", "UploadUnit", "upload_unit"]
@@ -79,7 +79,7 @@ async def _release(database: Database, store: ObjectStore, original: StoredOrigi
             # A medium whose commit reached the database although the unit saw an error is
             # kept, and with it its original.
             await repository.touch_medium(session, original.media_id)
-            if await repository.holders(session, original.sha256) == 0:
+            if await holders(session, original.sha256) == 0:
                 await store.delete(original.key)
     except Exception as exc:
         log.warning(

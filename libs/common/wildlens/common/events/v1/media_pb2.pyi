@@ -102,6 +102,22 @@ class MediaDeleted(_message.Message):
     last_copy: bool
     def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., sha256: _Optional[str] = ..., object_key: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., parent_media_id: _Optional[str] = ..., last_copy: _Optional[bool] = ...) -> None: ...
 
+class MediaImported(_message.Message):
+    __slots__ = ("media_id", "project_id", "sha256", "object_key", "content_type", "kind")
+    MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    media_id: str
+    project_id: str
+    sha256: str
+    object_key: str
+    content_type: str
+    kind: MediaKind
+    def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., sha256: _Optional[str] = ..., object_key: _Optional[str] = ..., content_type: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ...) -> None: ...
+
 class MediaRecorded(_message.Message):
     __slots__ = ("media_id", "project_id", "deployment_id", "location_id", "region", "captured_at", "object_key", "sha256", "content_type", "kind")
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]

@@ -9,7 +9,11 @@ commits nothing.
 Media files that come inside the package (``media/...``) are stored under their content
 address and recorded here directly, not sent through ingest: the package already says which
 deployment each file belongs to and when it was taken, and going through ingest would
-re-derive both from EXIF and split the import over several transactions.
+re-derive both from EXIF and split the import over several transactions. Ingest owns stored
+originals all the same, so each medium with a file from the package is announced to it as
+``media.imported`` in the import's transaction: ingest then holds the original as it holds an
+upload's and makes its thumbnail and GPS-free display copy, which is all that callers without
+``precise_locations`` are given.
 """
 
 from __future__ import annotations
@@ -48,8 +52,10 @@ from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker, listed_taxa
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
+from wildlens.common.events.v1.media_pb2 import MediaImported, MediaKind
 from wildlens.common.importing import json_text_problems, parse_json, read_csv, row_problems
 from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.service import ServiceBus
 from wildlens.common.settings import LimitSettings
 from wildlens.common.storage import ObjectStore
 
@@ -115,6 +121,17 @@ _STORED_TEXT: dict[str, dict[str, int | None]] = {
         **_names(Observation, OBSERVATION_FIELDS),
     },
 }
+
+
+def _imported(media: Media) -> MediaImported:
+    return MediaImported(
+        media_id=str(media.id),
+        project_id=str(media.project_id),
+        sha256=media.sha256,
+        object_key=media.object_key,
+        content_type=media.content_type,
+        kind=MediaKind.MEDIA_KIND_VIDEO if media.kind == "video" else MediaKind.MEDIA_KIND_IMAGE,
+    )
 
 
 def _read_descriptor(path: Path, limits: LimitSettings, stop: StopFlag) -> dict[str, Any]:
@@ -271,14 +288,16 @@ def _events_by_span(
 async def import_package(
     session: AsyncSession,
     store: ObjectStore,
+    bus: ServiceBus,
     project: Project,
     folder: Path,
     *,
     resolver: NameResolver | None = None,
     limits: LimitSettings | None = None,
 ) -> ImportSummary:
-    """Import the unpacked package in ``folder`` into ``project`` (in ``session``); names
-    nothing else knows are asked of ``resolver``, the platform's online checklist."""
+    """Import the unpacked package in ``folder`` into ``project`` (in ``session``, the media
+    with files from the package announced on ``bus``'s outbox); names nothing else knows are
+    asked of ``resolver``, the platform's online checklist."""
     limits = limits or LimitSettings()
     package = await run_stoppable(_read, folder, limits)
     created: Counter[str] = Counter()
@@ -385,6 +404,7 @@ async def import_package(
     # Deployments media were taken out of, to be regrouped without them.
     left: set[uuid.UUID] = set()
     stored = 0
+    brought: list[Media] = []
     for row in media_rows:
         deployment = deployments[row["deploymentID"]]
         media = media_by_id.get(row["mediaID"])
@@ -412,12 +432,19 @@ async def import_package(
                 (mimetypes.guess_extension(media.content_type) or ".bin").lstrip(".")
             )
             key = f"media/{file.sha256[:2]}/{file.sha256}.{extension}"
-            if not await store.exists(key):
-                await store.put_file(key, file.path, media.content_type)
+            # Written even where the same bytes are stored already: an original that nothing
+            # holds yet (an upload cut off before its commit) is swept by ingest once it is old
+            # enough, and the fresh write makes it new again until ``media.imported`` holds it.
+            await store.put_file(key, file.path, media.content_type)
             media.sha256, media.object_key, media.size_bytes = file.sha256, key, file.size
             stored += 1
+        if file is not None and media.object_key:
+            brought.append(media)
         session.add(media)
     await session.flush()
+    # Every medium with a file from the package, also one stored by an earlier import of it:
+    # ingest holds each once, and an image whose display copy is missing gets it made.
+    await bus.stage(session, [_imported(m) for m in brought])
 
     observations = await repository.by_external_id_at_once(
         session, Observation, pid, {r["observationID"] for r in observation_rows}
