@@ -191,3 +191,35 @@ async def test_until_the_copy_exists_viewers_are_asked_to_come_back(
         return [i["url_file"] for i in await _held(wl, viewer, pid)] == ["display"] * 10
 
     assert await eventually(all_shown)
+
+
+async def test_a_deleted_imported_medium_takes_its_files_with_it(
+    tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str
+) -> None:
+    package, originals = _package(tmp_path)
+    pid = await _new_project(wl, admin)
+    _, manager = _tokens(settings, pid)
+    store = wl.platform.store
+    await ok(await _import(wl, admin, pid, package), 200)
+    for sha in originals:
+        await eventually(partial(store.exists, thumbnail_key(sha)))
+    exact = await _held(wl, manager, pid)
+    gone = exact[0]
+    sha = hashlib.sha256(await _bytes(wl, gone["url"])).hexdigest()
+    await ok(
+        await wl.client.delete(f"/v1/projects/{pid}/media/{gone['id']}", headers=bearer(admin)),
+        200,
+    )
+
+    async def removed() -> bool:
+        keys = (f"media/{sha[:2]}/{sha}.jpg", display_key(sha), thumbnail_key(sha))
+        return not any([await store.exists(k) for k in keys])
+
+    assert await eventually(removed)
+    # The other nine stay, held, whatever the sweep finds later.
+    ingest = wl.platform.contexts["ingest"]
+    later = utcnow() + timedelta(days=30)
+    await sweep_orphans(ingest.database, store, grace=timedelta(hours=1), now=later)
+    for other in set(originals) - {sha}:
+        assert await store.exists(f"media/{other[:2]}/{other}.jpg")
+        assert await store.exists(display_key(other))
