@@ -192,6 +192,25 @@ async def test_until_the_copy_exists_viewers_are_asked_to_come_back(
 
     assert await eventually(all_shown)
 
+    # A package that brings other bytes for a medium: those are what the medium holds now,
+    # and the sweep takes the earlier ones, which nothing holds any more.
+    folder = tmp_path / "changed"
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        archive.extractall(folder)
+    jpeg = sorted((folder / "media").iterdir())[0]
+    before = hashlib.sha256(jpeg.read_bytes()).hexdigest()
+    _with_gps(jpeg, HERON_PLACE[0] + 0.001, HERON_PLACE[1])
+    after = hashlib.sha256(jpeg.read_bytes()).hexdigest()
+    await ok(await _import(wl, admin, pid, zip_folder(folder)), 200)
+    await eventually(partial(store.exists, thumbnail_key(after)))
+    ingest = wl.platform.contexts["ingest"]
+    later = utcnow() + timedelta(days=30)
+    swept = await sweep_orphans(ingest.database, store, grace=timedelta(hours=1), now=later)
+    assert swept.originals == 1
+    assert not await store.exists(f"media/{before[:2]}/{before}.jpg")
+    for sha in {after} | set(originals) - {before}:
+        assert await store.exists(f"media/{sha[:2]}/{sha}.jpg")
+
 
 async def test_a_deleted_imported_medium_takes_its_files_with_it(
     tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str

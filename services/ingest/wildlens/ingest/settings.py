@@ -42,5 +42,6 @@ class IngestSettings(SettingsGroup):
     # it (0: never), and how old an object must be before it is looked at. The age covers an
     # upload between storing its original and committing it, and an original the catalogue
     # stored from an import until ``media.imported`` reaches ingest, bus outages included.
-    orphan_sweep_interval_s: float = Field(default=3600, ge=0)
+    # Daily: orphans come only from crashes, and each sweep looks at every original stored.
+    orphan_sweep_interval_s: float = Field(default=24 * 3600, ge=0)
     orphan_grace_s: float = Field(default=24 * 3600, ge=60)

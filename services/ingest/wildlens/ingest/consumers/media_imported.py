@@ -21,7 +21,7 @@ BATCH_SIZE = 50
 async def handle(
     session: AsyncSession, store: ObjectStore, bus: ServiceBus, event: MediaImported
 ) -> bool:
-    """Hold one imported original; ``True`` when it was new."""
+    """Hold one imported original; ``False`` when there is none of ingest's to hold."""
     return await hold_imported(session, store, bus, event)
 
 

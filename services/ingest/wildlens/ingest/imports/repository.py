@@ -14,11 +14,13 @@ __all__ = ["record_imported"]
 _IMPORTED: Table = ImportedMedia.__table__  # type: ignore[attr-defined]
 
 
-async def record_imported(session: AsyncSession, row: ImportedMedia) -> bool:
-    """Record ``row`` unless its medium is recorded already (an announcement delivered twice,
-    or a package imported again); ``True`` when it went in."""
+async def record_imported(session: AsyncSession, row: ImportedMedia) -> None:
+    """Record ``row``, or what its medium holds now where it is recorded already: a package
+    imported again may bring other bytes for the same medium, and then those are what it
+    holds (the earlier ones are held no longer, unless another medium has them)."""
     connection = await session.connection()
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(_IMPORTED).values(row.model_dump()).on_conflict_do_nothing()
-    result = await connection.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    values = row.model_dump()
+    statement = insert(_IMPORTED).values(values)
+    held = {k: statement.excluded[k] for k in ("sha256", "object_key", "content_type")}
+    await connection.execute(statement.on_conflict_do_update(index_elements=["id"], set_=held))

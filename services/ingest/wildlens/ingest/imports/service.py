@@ -34,7 +34,8 @@ async def hold_imported(
     session: AsyncSession, store: ObjectStore, bus: ServiceBus, event: MediaImported
 ) -> bool:
     """Record the imported medium as holding its original and, for a picture, stage the
-    request for its derivatives (in ``session``'s transaction); ``True`` when it was new."""
+    request for its derivatives (in ``session``'s transaction); ``False`` when there is no
+    original of ingest's to hold."""
     if original_sha256(event.object_key) != event.sha256:
         # Only keys laid out as originals under their own hash: a key elsewhere is not
         # ingest's to hold, nor to derive from.
@@ -48,7 +49,7 @@ async def hold_imported(
         # announcement arrived. There is nothing to hold, nor to derive.
         log.info("media.imported_already_removed", media_id=event.media_id)
         return False
-    recorded = await repository.record_imported(
+    await repository.record_imported(
         session,
         ImportedMedia(
             id=uuid.UUID(event.media_id),
@@ -62,7 +63,7 @@ async def hold_imported(
         # Asked again for a medium recorded before (a package imported again): the request
         # is idempotent by hash, and repairs a copy an earlier request could not make.
         await bus.stage(session, [_request(event)])
-    return recorded
+    return True
 
 
 def _request(event: MediaImported) -> DerivativesRequested:
