@@ -1,6 +1,7 @@
 """What the catalogue keeps while it runs: the workers that send alert webhooks, fold changes
-into the statistics summaries and run exports and import jobs, the verifier of identity providers' tokens
-(it keeps their keys between requests) and the client of GBIF's backbone (off unless set)."""
+into the statistics summaries and run export and import jobs, the verifier of identity
+providers' tokens (it keeps their keys between requests) and the client of GBIF's backbone
+(off unless set)."""
 
 from __future__ import annotations
 

@@ -99,8 +99,8 @@ async def _public(store: ObjectStore, job: ImportJob, *, urls: bool = True) -> I
     return ImportJobPublic(
         id=job.id,
         project_id=job.project_id,
-        format=job.format,  # type: ignore[arg-type]
-        status=job.status,  # type: ignore[arg-type]
+        format=job.format,
+        status=job.status,
         files=files,
         options=ImportOptions.model_validate(job.options),
         created_by=job.created_by,

@@ -23,6 +23,7 @@ import tempfile
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -241,7 +242,7 @@ class ImportWorker:
                 with contextlib.suppress(Exception):
                     await remove_staged(self.store, job_id)
 
-    async def _fail(self, job_id: uuid.UUID, error: str, problems: list[object]) -> None:
+    async def _fail(self, job_id: uuid.UUID, error: str, problems: list[dict[str, Any]]) -> None:
         await self._update(
             job_id,
             status="failed",
