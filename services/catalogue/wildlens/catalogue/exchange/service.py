@@ -1,5 +1,6 @@
-"""Imports and exports of a project's data: an import runs in the request, all or nothing; an
-export is a queued job that any catalogue process may run (see ``jobs``)."""
+"""Imports and exports of a project's data: an import runs in the request, all or nothing
+(larger ones are import jobs, see ``import_jobs``); an export is a queued job that any
+catalogue process may run (see ``jobs``)."""
 
 from __future__ import annotations
 
