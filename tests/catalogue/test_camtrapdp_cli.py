@@ -105,3 +105,38 @@ def test_import_then_export_from_the_command_line(
     assert refused.returncode == 1
     assert "422 Invalid" in refused.stderr
     assert "resource=media" in refused.stderr
+
+
+def test_an_import_job_from_the_command_line(platform: tuple[str, str], tmp_path: Path) -> None:
+    """With ``--job`` (as for a package larger than one request takes) the files are PUT one
+    by one and the job followed to its end: the same summary, or the same problems."""
+    url, token = platform
+    created = httpx.post(
+        f"{url}/v1/projects", json={"name": "MICA"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    pid = created.json()["id"]
+
+    imported = _wildlens(
+        "import", "camtrap-dp", str(EXAMPLE), "--project", pid, "--job", url=url, token=token
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "media: 423 created" in imported.stderr
+    assert "observations: 549 created" in imported.stderr
+    jobs = httpx.get(
+        f"{url}/v1/projects/{pid}/import-jobs", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert [job["status"] for job in jobs["items"]] == ["succeeded"]
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("datapackage.json", "deployments.csv", "observations.csv"):
+        (broken / name).write_bytes((EXAMPLE / name).read_bytes())
+    (broken / "media.csv").write_text(
+        (EXAMPLE / "media.csv").read_text().replace("07840dcc,00a2c20d,", "07840dcc,nosuchdep,", 1)
+    )
+    refused = _wildlens(
+        "import", "camtrap-dp", str(broken), "--project", pid, "--job", url=url, token=token
+    )
+    assert refused.returncode == 1
+    assert "the import job failed" in refused.stderr
+    assert "resource=media" in refused.stderr

@@ -186,6 +186,15 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
     ("GET", f"{P}/exports/{{export_id}}"):
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    # Import jobs are their project's managers' and admins', as imports are.
+    ("GET", f"{P}/import-jobs"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", f"{P}/import-jobs"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", f"{P}/import-jobs/{{import_job_id}}"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", f"{P}/import-jobs/{{import_job_id}}/start"):
+        ("409 409 403 403 403 404 403 401", HIDDEN),
     ("POST", f"{P}/imports/camtrap-dp"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("POST", f"{P}/imports/coco"):
@@ -279,6 +288,8 @@ NOTES: dict[tuple[str, str], str] = {
     "the checks of who may read the medium",
     ("POST", "/v1/predict/backfills"): "409: no detector serves the project in this test; "
     "the caller got past the manager check",
+    ("POST", f"{P}/import-jobs/{{import_job_id}}/start"): "409: the job's file was never "
+    "uploaded; the caller got past the manager check",
 }
 
 
@@ -429,6 +440,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", f"{P}/devices/{{device_id}}/token"): lambda w, p: _json({"ttl_days": 1}),
     ("POST", f"{EVENT}/correct"): lambda w, p: _json({"count": 2}),
     ("POST", f"{P}/exports"): lambda w, p: _json({"format": "csv"}),
+    ("POST", f"{P}/import-jobs"): lambda w, p: _json(
+        {"format": "coco", "files": [{"name": "coco.json", "size": 100}]}
+    ),
     ("POST", f"{P}/imports/camtrap-dp"): lambda w, p: {"files": camtrapdp_example()},
     ("POST", f"{P}/imports/coco"): lambda w, p: _files(("file", "coco.json", COCO)),
     ("POST", f"{P}/imports/kso"): lambda w, p: _files(

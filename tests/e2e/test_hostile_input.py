@@ -141,7 +141,7 @@ async def test_hostile_archives_are_refused_and_leave_nothing(
             "a 3 MB package whose observations.csv unpacks to 3 GiB",
             [("package.zip", three_gib_camtrap_zip)],
             413,
-            ("WILDLENS_LIMITS__UNPACKED_BYTES", "1 GiB"),
+            ("WILDLENS_LIMITS__UNPACKED_BYTES", "1 GiB", "import job"),
         ),
         (
             "an entry unpacking to a thousand times its size",
@@ -280,7 +280,8 @@ async def _huge_bodies(wl: RunningPlatform, admin: str, scratch: Path) -> None:
             },
         ),
     )
-    refused(upload, 413, "WILDLENS_LIMITS__UPLOAD_BYTES", "256 MiB")
+    # The refusal says where larger inputs go.
+    refused(upload, 413, "WILDLENS_LIMITS__UPLOAD_BYTES", "256 MiB", "import job")
     assert pulled == 0
     page = await ok(await wl.client.get("/v1/projects?limit=100", headers=h), 200)
     assert [p["name"] for p in page["items"]] == ["Huge uploads"]

@@ -56,6 +56,7 @@ _CREATES = {
     "POST /v1/projects/{project_id}/deployments": "deployment_id",
     "POST /v1/projects/{project_id}/alerts": "rule_id",
     "POST /v1/projects/{project_id}/exports": "export_id",
+    "POST /v1/projects/{project_id}/import-jobs": "import_job_id",
     "POST /v1/projects/{project_id}/media/{media_id}/observations": "observation_id",
     "POST /v1/uploads": "upload_id",
 }
@@ -174,6 +175,16 @@ async def seed_pool(client: httpx.AsyncClient, admin: str, image: Path) -> Pool:
         await client.post(f"/v1/projects/{pid}/exports", json={"format": "csv"}, headers=h), 202
     )
     pool.add("export_id", export["id"])
+    import_job = await ok(
+        await client.post(
+            f"/v1/projects/{pid}/import-jobs",
+            json={"format": "coco", "files": [{"name": "coco.json", "size": 100}]},
+            headers=h,
+        ),
+        201,
+    )
+    pool.add("import_job_id", import_job["id"])
+    pool.signed_puts.append(_signed(import_job["files"][0]["upload_url"]))
     data = image.read_bytes()
     import hashlib
 

@@ -84,6 +84,8 @@ class ProjectObjects:
     event_id: str
     observation_id: str
     export_id: str
+    # An import job awaiting its file (never sent).
+    import_job_id: str
     rule_id: str
     upload_id: str
     member: str
@@ -106,6 +108,7 @@ class ProjectObjects:
             "event_id": self.event_id,
             "observation_id": self.observation_id,
             "export_id": self.export_id,
+            "import_job_id": self.import_job_id,
             "rule_id": self.rule_id,
             "upload_id": self.upload_id,
             "subject": self.member,
@@ -318,6 +321,10 @@ async def _project(
         ),
         202,
     )
+    import_job = await post(
+        f"{base}/import-jobs",
+        {"format": "coco", "files": [{"name": "coco.json", "size": 100}]},
+    )
     rule = await post(f"{base}/alerts", alert_rule())
     # Named after the project: the same name in both would be one member of each.
     member = f"member-of-{name.lower()}"
@@ -361,6 +368,7 @@ async def _project(
         event_id=await event_of(client, admin, pid, 10, 0),
         observation_id=str(observation["id"]),
         export_id=str(export["id"]),
+        import_job_id=str(import_job["id"]),
         rule_id=str(rule["id"]),
         upload_id=str(upload["id"]),
         member=member,

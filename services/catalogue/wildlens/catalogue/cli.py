@@ -1,6 +1,10 @@
 """``wildlens import camtrap-dp|coco|megadetector|kso`` and ``wildlens export
 camtrap-dp|coco|megadetector|dwca|csv``: the catalogue's data in and out over its API, from a
-laptop or a script."""
+laptop or a script.
+
+Imports larger than ``JOB_ABOVE`` (or any, with ``--job``) go as an import job: the files are
+PUT one by one, streamed from disk, to the URLs the platform hands out, and the job is
+followed until it has imported them; smaller ones are sent in one request."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import io
 import time
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +38,29 @@ OffsetOption = Annotated[
     str,
     typer.Option("--utc-offset", help="The camera clocks' offset for times written without one."),
 ]
+JobOption = Annotated[
+    bool,
+    typer.Option(
+        "--job", help="Send the files as an import job, whatever their size (larger ones are)."
+    ),
+]
 KSO_TABLES = ("sites", "movies", "species")
+# Inputs larger than this go as an import job rather than in one request (whose upload limit
+# is 256 MiB by default): no request holds them, and nothing here reads them into memory.
+JOB_ABOVE = 64 << 20
+StatusLine = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What an import command would send as an import job."""
+
+    project: str
+    kind: str
+    path: Path
+    utc_offset: str | None = None
+
+
 _POLL_S = 0.5
 _TIMEOUT = httpx.Timeout(30.0, read=600.0)
 
@@ -52,12 +79,7 @@ def _check(response: httpx.Response, *expected: int) -> Any:
     message = f"{response.status_code} {body.get('error', '')}: {body.get('detail', body)}"
     if response.status_code == 401:
         message += f". {TOKEN_REFUSED_HINT}"
-    for problem in body.get("fields", [])[:50]:
-        where = " ".join(
-            f"{k}={problem[k]}" for k in ("resource", "row", "field") if problem.get(k)
-        ) or ".".join(str(part) for part in problem.get("location", []))
-        message += f"\n  {where}: {problem.get('message', problem)}"
-    raise CommandFailed(message)
+    raise CommandFailed(message + _problems_text(body.get("fields", [])))
 
 
 def _package_zip(path: Path) -> bytes:
@@ -127,6 +149,83 @@ def import_kso(
     return result
 
 
+def _problems_text(problems: list[dict[str, Any]]) -> str:
+    text = ""
+    for problem in problems[:50]:
+        where = " ".join(
+            f"{k}={problem[k]}" for k in ("resource", "row", "field") if problem.get(k)
+        ) or ".".join(str(part) for part in problem.get("location", []))
+        text += f"\n  {where}: {problem.get('message', problem)}"
+    return text
+
+
+def job_files(kind: str, path: Path) -> list[tuple[str, Path]]:
+    """The files an import job of ``kind`` sends from ``path``, with the names they go by: a
+    Camtrap DP package's zip, or its folder's files by their paths in it."""
+    if kind == "kso":
+        return [(p.name, p) for p in kso_files(path)]
+    if kind != "camtrap-dp" or (path.is_file() and path.suffix == ".zip"):
+        return [(path.name, path)]
+    folder = path.parent if path.is_file() else path
+    if not (folder / "datapackage.json").is_file():
+        raise CommandFailed(f"no datapackage.json in {folder}")
+    return [
+        (item.relative_to(folder).as_posix(), item)
+        for item in sorted(folder.rglob("*"))
+        if item.is_file() and not item.name.startswith(".")
+    ]
+
+
+def _put_file(client: httpx.Client, url: str, path: Path) -> None:
+    # A presigned S3 URL or the platform's own signed route; no token goes along.
+    target = httpx.URL(str(client.base_url)).join(url)
+    with path.open("rb") as handle:
+        response = httpx.put(target, content=handle, timeout=_TIMEOUT)
+    if response.status_code not in (200, 204):
+        raise CommandFailed(
+            f"uploading {path} failed: {response.status_code} {response.text[:300]}"
+        )
+
+
+def import_by_job(
+    client: httpx.Client,
+    project: str,
+    kind: str,
+    files: list[tuple[str, Path]],
+    utc_offset: str | None = None,
+    status: StatusLine | None = None,
+) -> dict[str, Any]:
+    """Import ``files`` into ``project`` as an import job: make it, PUT the files, start it
+    and wait for it; the summary."""
+    say = status or (lambda _text: None)
+    body: dict[str, Any] = {
+        "format": kind,
+        "files": [{"name": name, "size": path.stat().st_size} for name, path in files],
+    }
+    if utc_offset:
+        body["options"] = {"utc_offset": utc_offset}
+    jobs = f"/v1/projects/{project}/import-jobs"
+    job = _check(client.post(jobs, json=body), 201)
+    for n, (declared, (name, path)) in enumerate(zip(job["files"], files, strict=True)):
+        say(f"uploading {name} ({n + 1} of {len(files)})")
+        _put_file(client, declared["upload_url"], path)
+    job = _check(client.post(f"{jobs}/{job['id']}/start"), 202)
+    while job["status"] not in ("succeeded", "failed", "expired"):
+        say(f"import job {job['id']}: {job['status']}")
+        time.sleep(_POLL_S)
+        job = _check(client.get(f"{jobs}/{job['id']}"), 200)
+    if job["status"] != "succeeded":
+        raise CommandFailed(
+            f"the import job {job['status']}: {job['error']}" + _problems_text(job["problems"])
+        )
+    summary: dict[str, Any] = job["summary"]
+    return summary
+
+
+def _size(files: list[tuple[str, Path]]) -> int:
+    return sum(path.stat().st_size for _, path in files)
+
+
 def export(
     client: httpx.Client,
     project: str,
@@ -189,10 +288,24 @@ def _print_summary(summary: dict[str, Any]) -> None:
             console.print(f"{table}: {n} {word}")
 
 
-def _run_import(send: Callable[[httpx.Client], dict[str, Any]], url: str, token: str) -> None:
+def _run_import(
+    send: Callable[[httpx.Client], dict[str, Any]],
+    url: str,
+    token: str,
+    job: JobRequest,
+    force_job: bool = False,
+) -> None:
+    """``send`` in one request, or, for inputs above ``JOB_ABOVE`` (or with ``--job``), as the
+    import job ``job`` with its status on one line."""
     try:
-        with _client(url, token) as client, console.status("importing"):
-            summary = send(client)
+        with _client(url, token) as client, console.status("importing") as line:
+            files = job_files(job.kind, job.path)
+            if force_job or _size(files) > JOB_ABOVE:
+                summary = import_by_job(
+                    client, job.project, job.kind, files, job.utc_offset, line.update
+                )
+            else:
+                summary = send(client)
     except (CommandFailed, httpx.HTTPError, OSError) as error:
         raise _fail(error, url) from error
     _print_summary(summary)
@@ -236,9 +349,16 @@ def register(app: typer.Typer) -> None:
         project: ProjectOption,
         url: UrlOption = DEFAULT_URL,
         token: TokenOption = "",
+        job: JobOption = False,
     ) -> None:
         """Import a Camtrap DP package: all of it, or nothing and every problem listed."""
-        _run_import(lambda client: import_camtrap_dp(client, project, path), url, token)
+        _run_import(
+            lambda client: import_camtrap_dp(client, project, path),
+            url,
+            token,
+            JobRequest(project, "camtrap-dp", path),
+            job,
+        )
 
     @imports.command("coco")
     def import_coco_command(
@@ -247,10 +367,15 @@ def register(app: typer.Typer) -> None:
         utc_offset: OffsetOption = "+00:00",
         url: UrlOption = DEFAULT_URL,
         token: TokenOption = "",
+        job: JobOption = False,
     ) -> None:
         """Import a COCO Camera Traps file: all of it, or nothing and every problem listed."""
         _run_import(
-            lambda client: import_file(client, project, "coco", path, utc_offset), url, token
+            lambda client: import_file(client, project, "coco", path, utc_offset),
+            url,
+            token,
+            JobRequest(project, "coco", path, utc_offset),
+            job,
         )
 
     @imports.command("megadetector")
@@ -259,9 +384,16 @@ def register(app: typer.Typer) -> None:
         project: ProjectOption,
         url: UrlOption = DEFAULT_URL,
         token: TokenOption = "",
+        job: JobOption = False,
     ) -> None:
         """Attach MegaDetector batch results (format 1.6) to the project's media."""
-        _run_import(lambda client: import_file(client, project, "megadetector", path), url, token)
+        _run_import(
+            lambda client: import_file(client, project, "megadetector", path),
+            url,
+            token,
+            JobRequest(project, "megadetector", path),
+            job,
+        )
 
     @imports.command("kso")
     def import_kso_command(
@@ -272,9 +404,16 @@ def register(app: typer.Typer) -> None:
         utc_offset: OffsetOption = "+00:00",
         url: UrlOption = DEFAULT_URL,
         token: TokenOption = "",
+        job: JobOption = False,
     ) -> None:
         """Import KSO's sites, movies and species CSVs: all of them, or nothing."""
-        _run_import(lambda client: import_kso(client, project, path, utc_offset), url, token)
+        _run_import(
+            lambda client: import_kso(client, project, path, utc_offset),
+            url,
+            token,
+            JobRequest(project, "kso", path, utc_offset),
+            job,
+        )
 
     for export_format, help_text in EXPORT_HELP.items():
         _add_export(exports, export_format, help_text)

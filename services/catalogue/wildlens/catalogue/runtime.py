@@ -1,6 +1,7 @@
 """What the catalogue keeps while it runs: the workers that send alert webhooks, fold changes
-into the statistics summaries and run exports, the verifier of identity providers' tokens
-(it keeps their keys between requests) and the client of GBIF's backbone (off unless set)."""
+into the statistics summaries and run export and import jobs, the verifier of identity
+providers' tokens (it keeps their keys between requests) and the client of GBIF's backbone
+(off unless set)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 from wildlens.catalogue.alerts.delivery import DeliveryWorker
 from wildlens.catalogue.alerts.targets import policy_of
+from wildlens.catalogue.exchange.import_worker import ImportWorker
 from wildlens.catalogue.exchange.jobs import ExportWorker
 from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
@@ -24,6 +26,7 @@ class CatalogueRuntime:
     deliveries: DeliveryWorker
     summaries: SummaryRefresher
     exports: ExportWorker
+    imports: ImportWorker
     verifier: ExternalVerifier
     backbone: GbifBackbone
 
@@ -54,15 +57,26 @@ class CatalogueRuntime:
                 gbif.base_url, timeout_s=gbif.timeout_s, min_confidence=gbif.min_confidence
             )
             started.push_async_callback(backbone.close)
+            # Import jobs too; they resolve names as the import routes do.
+            imports = ImportWorker(ctx, backbone)
+            imports.start()
+            started.push_async_callback(imports.stop)
             runtime = cls(
-                deliveries, summaries, exports, ExternalVerifier(ctx.settings.auth), backbone
+                deliveries,
+                summaries,
+                exports,
+                imports,
+                ExternalVerifier(ctx.settings.auth),
+                backbone,
             )
             # From here on the runtime's ``close`` stops them.
             started.pop_all()
         return runtime
 
     async def close(self) -> None:
-        """Hand running exports back and stop the workers, the reverse of ``start``."""
+        """Hand running exports and imports back and stop the workers, the reverse of
+        ``start``."""
+        await self.imports.stop()
         await self.backbone.close()
         await self.exports.stop()
         await self.summaries.close()

@@ -35,12 +35,13 @@ _RULE = "__wildlens_body_limit__"
 _DEFAULT = object()
 
 
-def body_limit(limit: LimitOf, setting: str) -> Callable[[F], F]:
+def body_limit(limit: LimitOf, setting: str, hint: str = "") -> Callable[[F], F]:
     """Hold a route's body to a limit of its own (``limit(settings)`` bytes, which
-    ``setting`` sets) instead of the JSON or upload limit."""
+    ``setting`` sets) instead of the JSON or upload limit; ``hint`` ends the refusal (where
+    larger inputs go instead)."""
 
     def mark(endpoint: F) -> F:
-        setattr(endpoint, _RULE, (limit, setting))
+        setattr(endpoint, _RULE, (limit, setting, hint))
         return endpoint
 
     return mark
@@ -61,11 +62,9 @@ def _size(n: int) -> str:
 
 
 class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int, setting: str) -> None:
-        super().__init__(
-            status_code=413,
-            detail=f"the request body is larger than {_size(limit)}, the limit {setting} sets",
-        )
+    def __init__(self, limit: int, setting: str, hint: str = "") -> None:
+        detail = f"the request body is larger than {_size(limit)}, the limit {setting} sets"
+        super().__init__(status_code=413, detail=f"{detail}; {hint}" if hint else detail)
 
 
 class BodyLimit:
@@ -75,16 +74,16 @@ class BodyLimit:
         self.app = app
         self.settings = settings
 
-    def _limit(self, scope: Scope, multipart: bool) -> tuple[int, str] | None:
+    def _limit(self, scope: Scope, multipart: bool) -> tuple[int, str, str] | None:
         rule = getattr(scope.get("endpoint"), _RULE, _DEFAULT)
         if rule is None:
             return None
         if isinstance(rule, tuple):
-            limit_of, setting = rule
-            return limit_of(self.settings), setting
+            limit_of, setting, hint = rule
+            return limit_of(self.settings), setting, hint
         if multipart:
-            return self.settings.limits.upload_bytes, "WILDLENS_LIMITS__UPLOAD_BYTES"
-        return self.settings.limits.json_body_bytes, "WILDLENS_LIMITS__JSON_BODY_BYTES"
+            return self.settings.limits.upload_bytes, "WILDLENS_LIMITS__UPLOAD_BYTES", ""
+        return self.settings.limits.json_body_bytes, "WILDLENS_LIMITS__JSON_BODY_BYTES", ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -159,6 +159,13 @@ class LimitSettings(BaseModel):
     json_depth: int = Field(default=64, ge=2)
     # Columns of an imported CSV table.
     csv_columns: int = Field(default=1000, ge=1)
+    # An import job (files PUT to the object store, imported by a worker, not in a request):
+    # the files it declares, in all; what its archives unpack to, in all and per entry. The
+    # compression ratio and the entry count above hold for jobs too, and so do the CSV and
+    # JSON limits (those files are read whole into memory either way).
+    import_job_bytes: int = Field(default=8 << 30, ge=1024)
+    import_job_unpacked_bytes: int = Field(default=16 << 30, ge=1024)
+    import_job_entry_bytes: int = Field(default=4 << 30, ge=1024)
 
 
 class Settings(BaseSettings):

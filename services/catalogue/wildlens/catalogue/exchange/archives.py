@@ -5,10 +5,12 @@ chunk by chunk, so that a zip bomb (a few MB unpacking to many GB) stops at the 
 of filling the disk, whatever its headers claim: the whole archive may unpack to
 ``WILDLENS_LIMITS__UNPACKED_BYTES``, one entry to ``__ENTRY_BYTES``, one entry past 1 MiB to at
 most ``__COMPRESSION_RATIO`` times its packed size, and an archive may hold
-``__ARCHIVE_ENTRIES`` entries. Entries that are links, devices or other special files, and
-names that are absolute, climb out with ``..``, name a drive or hold control characters are
-refused: nothing in a package is written outside its folder. Archives inside the archive are
-files like any other: they are never unpacked.
+``__ARCHIVE_ENTRIES`` entries. An import job unpacks within limits of its own for the whole
+archive and one entry (``__IMPORT_JOB_UNPACKED_BYTES``, ``__IMPORT_JOB_ENTRY_BYTES``); the
+ratio and the entry count hold for it as they are. Entries that are links, devices or other
+special files, and names that are absolute, climb out with ``..``, name a drive or hold
+control characters are refused: nothing in a package is written outside its folder. Archives
+inside the archive are files like any other: they are never unpacked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import stat
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -24,13 +27,34 @@ from wildlens.common.offload import StopFlag
 from wildlens.common.settings import LimitSettings
 from wildlens.common.text import text_problem
 
-__all__ = ["relative_name", "size_text", "unpack_zip"]
+__all__ = [
+    "JOB_LIMIT_NAMES",
+    "REQUEST_LIMIT_NAMES",
+    "LimitNames",
+    "relative_name",
+    "size_text",
+    "unpack_zip",
+]
 
 # Small reads: zipfile reads ahead as many packed bytes as are asked for, and the ratio is
 # measured against what it has read.
 _CHUNK = 64 << 10
 # Small entries may compress as well as they like (a blank CSV, a run of zeros).
 _RATIO_FLOOR = 1 << 20
+
+
+@dataclass(frozen=True)
+class LimitNames:
+    """The settings an archive's total and per-entry limits come from, named in a refusal."""
+
+    unpacked: str
+    entry: str
+
+
+REQUEST_LIMIT_NAMES = LimitNames("WILDLENS_LIMITS__UNPACKED_BYTES", "WILDLENS_LIMITS__ENTRY_BYTES")
+JOB_LIMIT_NAMES = LimitNames(
+    "WILDLENS_LIMITS__IMPORT_JOB_UNPACKED_BYTES", "WILDLENS_LIMITS__IMPORT_JOB_ENTRY_BYTES"
+)
 
 
 def size_text(n: int) -> str:
@@ -77,6 +101,7 @@ def _copy(
     info: zipfile.ZipInfo,
     unpacked: int,
     limits: LimitSettings,
+    names: LimitNames,
     stop: StopFlag,
 ) -> int:
     written = 0
@@ -90,15 +115,9 @@ def _copy(
             left = getattr(source, "_compress_left", 0)
             packed = max(info.compress_size - left if isinstance(left, int) else 0, 1)
             if written > limits.entry_bytes:
-                raise _too_large(
-                    f"the entry {info.filename!r}",
-                    limits.entry_bytes,
-                    "WILDLENS_LIMITS__ENTRY_BYTES",
-                )
+                raise _too_large(f"the entry {info.filename!r}", limits.entry_bytes, names.entry)
             if unpacked > limits.unpacked_bytes:
-                raise _too_large(
-                    "the archive", limits.unpacked_bytes, "WILDLENS_LIMITS__UNPACKED_BYTES"
-                )
+                raise _too_large("the archive", limits.unpacked_bytes, names.unpacked)
             if written > _RATIO_FLOOR and written > limits.compression_ratio * packed:
                 raise PayloadTooLarge(
                     f"the entry {info.filename!r} unpacks to more than "
@@ -110,7 +129,13 @@ def _copy(
 
 
 def unpack_zip(
-    stop: StopFlag, archive: Path, folder: Path, limits: LimitSettings, *, already: int = 0
+    stop: StopFlag,
+    archive: Path,
+    folder: Path,
+    limits: LimitSettings,
+    *,
+    already: int = 0,
+    names: LimitNames = REQUEST_LIMIT_NAMES,
 ) -> int:
     """Unpack ``archive`` into ``folder``; the bytes unpacked so far, ``already`` included
     (files uploaded beside the zip count towards the same limit).
@@ -137,9 +162,7 @@ def unpack_zip(
                     raise Invalid(f"the archive's entry {info.filename!r} {problem}")
             declared = sum(i.file_size for i in entries)
             if already + declared > limits.unpacked_bytes:
-                raise _too_large(
-                    "the archive", limits.unpacked_bytes, "WILDLENS_LIMITS__UNPACKED_BYTES"
-                )
+                raise _too_large("the archive", limits.unpacked_bytes, names.unpacked)
             for info in entries:
                 stop.check()
                 target = folder / relative_name(info.filename, "the archive")
@@ -148,13 +171,11 @@ def unpack_zip(
                     continue
                 if info.file_size > limits.entry_bytes:
                     raise _too_large(
-                        f"the entry {info.filename!r}",
-                        limits.entry_bytes,
-                        "WILDLENS_LIMITS__ENTRY_BYTES",
+                        f"the entry {info.filename!r}", limits.entry_bytes, names.entry
                     )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zipped.open(info) as source:
-                    unpacked = _copy(source, target, info, unpacked, limits, stop)
+                    unpacked = _copy(source, target, info, unpacked, limits, names, stop)
     except FileExistsError as error:
         raise Invalid(f"the archive holds {error.filename!r} twice") from error
     except (NotADirectoryError, IsADirectoryError) as error:

@@ -1,5 +1,6 @@
-"""Imports and exports of a project's data: an import runs in the request, all or nothing; an
-export is a queued job that any catalogue process may run (see ``jobs``)."""
+"""Imports and exports of a project's data: an import runs in the request, all or nothing
+(larger ones are import jobs, see ``import_jobs``); an export is a queued job that any
+catalogue process may run (see ``jobs``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from fastapi import UploadFile
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +18,8 @@ from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary, import_package
 from wildlens.catalogue.exchange.coco.importer import import_coco
 from wildlens.catalogue.exchange.jobs import export_key
-from wildlens.catalogue.exchange.kso.importer import KSO_FILES, LABEL_MAP_MODEL, import_kso
+from wildlens.catalogue.exchange.kso.importer import LABEL_MAP_MODEL, import_kso
+from wildlens.catalogue.exchange.kso.tables import kso_table
 from wildlens.catalogue.exchange.megadetector.importer import import_batch_results
 from wildlens.catalogue.exchange.schemas import ExportPublic
 from wildlens.catalogue.exchange.uploads import read_whole, save_package
@@ -111,12 +113,7 @@ async def import_kso_files(
     _check_offset(utc_offset)
     tables: dict[str, bytes] = {}
     for upload in files:
-        name = PurePosixPath((upload.filename or "").replace("\\", "/")).name
-        kind = next((k for k in KSO_FILES if k in name.lower()), None)
-        if kind is None:
-            raise Invalid(
-                f"cannot tell which KSO table {name!r} is: name it after sites, movies or species"
-            )
+        kind = kso_table(upload.filename or "")
         if kind in tables:
             raise Invalid(f"two {kind} files were sent")
         tables[kind] = await read_whole(upload, limits, "csv")

@@ -5,18 +5,31 @@ leave it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from fastapi import UploadFile
 
-from wildlens.catalogue.exchange.archives import relative_name, size_text, unpack_zip
-from wildlens.common.errors import PayloadTooLarge
+from wildlens.catalogue.exchange.archives import (
+    JOB_LIMIT_NAMES,
+    relative_name,
+    size_text,
+    unpack_zip,
+)
+from wildlens.common.errors import Invalid, PayloadTooLarge
 from wildlens.common.offload import run_stoppable
 from wildlens.common.settings import LimitSettings
 
-__all__ = ["FileKind", "read_whole", "save_package", "whole_file_too_large"]
+__all__ = [
+    "FileKind",
+    "read_whole",
+    "read_whole_file",
+    "save_package",
+    "staged_package",
+    "whole_file_too_large",
+]
 
 _CHUNK = 1 << 20
 
@@ -76,6 +89,47 @@ async def save_package(files: Sequence[UploadFile], scratch: Path, limits: Limit
         archive.unlink()
     _adopt_nested_package(folder)
     return folder
+
+
+async def staged_package(
+    staged: Sequence[tuple[str, Path]], scratch: Path, limits: LimitSettings
+) -> Path:
+    """The package's folder inside ``scratch``, made of an import job's files (already on
+    disk, under their declared names): zips unpacked within the job's limits, the others
+    moved in."""
+    folder = scratch / "package"
+    folder.mkdir()
+    written = 0
+    zips: list[Path] = []
+    for name, path in staged:
+        if name.lower().endswith(".zip"):
+            zips.append(path)
+            continue
+        target = folder / relative_name(name)
+        if target.exists():
+            raise Invalid(f"the job has two files named {name!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written += path.stat().st_size
+        path.rename(target)
+    if written > limits.unpacked_bytes:
+        raise PayloadTooLarge(
+            f"the package's files come to more than {size_text(limits.unpacked_bytes)}, "
+            f"the limit {JOB_LIMIT_NAMES.unpacked} sets; nothing was imported"
+        )
+    for archive in zips:
+        written = await run_stoppable(
+            unpack_zip, archive, folder, limits, already=written, names=JOB_LIMIT_NAMES
+        )
+        archive.unlink()
+    _adopt_nested_package(folder)
+    return folder
+
+
+async def read_whole_file(name: str, path: Path, limits: LimitSettings, kind: FileKind) -> bytes:
+    """The whole file at ``path`` (an import job's ``name``), refused past its kind's limit."""
+    if path.stat().st_size > _whole_file_limit(limits, kind):
+        raise whole_file_too_large(name, limits, kind)
+    return await asyncio.to_thread(path.read_bytes)
 
 
 async def read_whole(upload: UploadFile, limits: LimitSettings, kind: FileKind) -> bytes:

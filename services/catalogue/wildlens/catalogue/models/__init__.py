@@ -17,6 +17,7 @@ module             tables
 ``alerts``         alert rules, their deliveries and every attempt
 ``audit``          the audit log
 ``exports``        export jobs
+``imports``        import jobs
 ``summaries``      the statistics' detection records and media minutes, and the changes
                    awaiting a refresh
 ``rankings``       ranked classifier labels from imported results files
@@ -27,6 +28,7 @@ from wildlens.catalogue.models.alerts import AlertDelivery, AlertRule, DeliveryA
 from wildlens.catalogue.models.audit import AuditEntry
 from wildlens.catalogue.models.base import CatalogueTable, metadata
 from wildlens.catalogue.models.exports import ExportJob
+from wildlens.catalogue.models.imports import ImportJob
 from wildlens.catalogue.models.media import Media
 from wildlens.catalogue.models.observations import (
     VOLUNTEERS_PREFIX,
@@ -63,6 +65,7 @@ __all__ = [
     "Device",
     "DeviceToken",
     "ExportJob",
+    "ImportJob",
     "LabelMapEntry",
     "Location",
     "Media",

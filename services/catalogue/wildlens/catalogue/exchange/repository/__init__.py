@@ -1,6 +1,7 @@
 """Every query of the exchange domain, by what it reads or writes.
 
-``export_jobs``: the export queue (a job's row, taken and held by conditional updates);
+``export_jobs``, ``import_jobs``: the export and import queues (a job's row, taken and held
+by conditional updates);
 ``snapshot``: a project as exporters read it; ``places``, ``records``, ``detections``,
 ``taxa``: the rows imports look up and the rest of what exports read; ``external_ids``: rows
 by the ids an imported file gave them.
@@ -29,6 +30,18 @@ from wildlens.catalogue.exchange.repository.external_ids import (
     by_external_id,
     by_external_id_at_once,
     by_platform_id,
+)
+from wildlens.catalogue.exchange.repository.import_jobs import (
+    claimable_imports,
+    expire_import,
+    expired_imports,
+    give_up_import,
+    hand_back_imports,
+    import_job,
+    import_jobs_page,
+    start_import,
+    take_import,
+    update_held_import,
 )
 from wildlens.catalogue.exchange.repository.places import (
     camera,
@@ -66,15 +79,22 @@ __all__ = [
     "by_external_id_at_once",
     "by_platform_id",
     "camera",
+    "claimable_imports",
     "claimable_jobs",
     "deployed_media",
     "deployment_by_external_id",
     "deployments_by_start",
     "event_names",
     "expected_taxa",
+    "expire_import",
+    "expired_imports",
     "export_job",
     "give_up",
+    "give_up_import",
     "hand_back",
+    "hand_back_imports",
+    "import_job",
+    "import_jobs_page",
     "label_map",
     "load_snapshot",
     "location_by_key_or_name",
@@ -94,9 +114,12 @@ __all__ = [
     "ranked_labels",
     "runs_of_media",
     "scientific_names",
+    "start_import",
     "take",
+    "take_import",
     "taxa_by_id",
     "taxon_named",
     "unnamed_locations",
     "update_held",
+    "update_held_import",
 ]
