@@ -1,7 +1,7 @@
 """import jobs: large imports staged in the object store and run by a worker
 
 Revision ID: 0015_import_jobs
-Revises: 0013_detection_records
+Revises: 0014_announce_imported_originals
 Create Date: 2026-12-05 22:00:00.000000
 """
 
