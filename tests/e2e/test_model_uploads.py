@@ -243,7 +243,8 @@ async def test_an_upload_never_completed_expires_and_its_files_are_swept(
     settings_for: SettingsFactory, tiny_detector: Path, tmp_path: Path
 ) -> None:
     bundle = renamed(tiny_detector, tmp_path / "late", version="8.0.0", name="late")
-    settings = with_group(settings_for(), TrainingSettings, upload_ttl_s=1)
+    # Its URLs work for 5 s; it is swept 5 s after that.
+    settings = with_group(settings_for(), TrainingSettings, upload_ttl_s=5)
     async with running(settings, ["training"]) as wl:
         admin = admin_token(settings)
         onnx = (bundle / MODEL_FILE).read_bytes()
@@ -259,7 +260,7 @@ async def test_an_upload_never_completed_expires_and_its_files_are_swept(
             )
             return state if state["status"] == "failed" else None
 
-        expired = await eventually(swept, timeout=30, interval=0.5)
+        expired = await eventually(swept, timeout=60, interval=0.5)
         assert expired["problem"]["error"] == "Expired"
         assert "not completed before it expired" in expired["problem"]["detail"]
         assert await _keys(wl, "staging/") == []
