@@ -243,8 +243,9 @@ async def test_an_upload_never_completed_expires_and_its_files_are_swept(
     settings_for: SettingsFactory, tiny_detector: Path, tmp_path: Path
 ) -> None:
     bundle = renamed(tiny_detector, tmp_path / "late", version="8.0.0", name="late")
-    # Its URLs work for 5 s; it is swept 5 s after that.
-    settings = with_group(settings_for(), TrainingSettings, upload_ttl_s=5)
+    done = renamed(tiny_detector, tmp_path / "done", version="8.1.0", name="late")
+    # Its URLs work for 10 s; what is staged is swept 10 s after that.
+    settings = with_group(settings_for(), TrainingSettings, upload_ttl_s=10)
     async with running(settings, ["training"]) as wl:
         admin = admin_token(settings)
         onnx = (bundle / MODEL_FILE).read_bytes()
@@ -252,6 +253,18 @@ async def test_an_upload_never_completed_expires_and_its_files_are_swept(
             await open_upload(wl.client, admin, manifest_of(bundle), (len(onnx), 9)), 201
         )
         await put_signed(wl.client, wl.settings.public_url, opened["files"][0]["upload_url"], onnx)
+        # Another, completed and registered; then a holder of its URLs PUTs a file again.
+        registered = await upload_files(
+            wl.client,
+            wl.settings.public_url,
+            admin,
+            (done / MODEL_FILE).read_bytes(),
+            (done / MANIFEST_FILE).read_bytes(),
+        )
+        assert (await finished_upload(wl.client, admin, registered["id"]))["status"] == "succeeded"
+        assert await _keys(wl, "staging/") == [f"staging/models/{opened['id']}/{MODEL_FILE}"]
+        url = await wl.platform.store.url_for_put(f"staging/models/{registered['id']}/{MODEL_FILE}")
+        await put_signed(wl.client, wl.settings.public_url, url, b"late")
 
         async def swept() -> dict[str, Any] | None:
             state = await ok(
@@ -260,10 +273,14 @@ async def test_an_upload_never_completed_expires_and_its_files_are_swept(
             )
             return state if state["status"] == "failed" else None
 
-        expired = await eventually(swept, timeout=60, interval=0.5)
+        expired = await eventually(swept, timeout=90, interval=0.5)
         assert expired["problem"]["error"] == "Expired"
         assert "not completed before it expired" in expired["problem"]["detail"]
-        assert await _keys(wl, "staging/") == []
+
+        async def cleared() -> bool:
+            return await _keys(wl, "staging/") == []
+
+        await eventually(cleared, timeout=30)
         late = await wl.client.post(
             f"/v1/models/uploads/{opened['id']}/complete", headers=bearer(admin)
         )

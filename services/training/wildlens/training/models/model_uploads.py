@@ -43,3 +43,6 @@ class ModelUpload(TrainingTable, table=True):
     # Its PUT URLs stop working then; one never completed is swept some time after.
     expires_at: datetime = Field(sa_type=UtcDateTime, index=True)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Whether its staging folder was cleared for good, once its URLs were long dead: a holder
+    # of them may have PUT a file after the job had cleared it.
+    swept: bool = False

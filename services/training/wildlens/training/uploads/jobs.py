@@ -8,7 +8,7 @@ that marks the upload succeeded. Whatever the outcome, the staged files are dele
 is told. A
 process that stops cleanly hands its uploads back; one that dies stops renewing, and the next
 worker to look runs the upload again. Uploads never completed are swept once their URLs have
-been dead as long again as they worked.
+been dead as long again as they worked, and what a late PUT left of any upload with them.
 """
 
 from __future__ import annotations
@@ -249,8 +249,9 @@ class ModelUploadWorker:
             await self.store.delete(info.key)
 
     async def _sweep(self) -> None:
-        """Fail and clear the uploads never completed, once their URLs have been dead for as
-        long again as they worked (a PUT begun in time may still have been arriving)."""
+        """Once an upload's URLs have been dead for as long again as they worked (a PUT begun
+        in time may still have been arriving), clear its staging folder for good; one never
+        completed fails as expired."""
         now = utcnow()
         before = now - timedelta(seconds=self.limits.upload_ttl_s)
         async with self.db.transaction() as session:
@@ -258,12 +259,14 @@ class ModelUploadWorker:
             for upload in lapsed:
                 # Cleared before it is told, as for a job's outcome.
                 await self._remove_staged(upload.id)
-                upload.status = "failed"
-                upload.finished_at = now
-                upload.problem = {
-                    "error": "Expired",
-                    "detail": f"the upload was not completed before it expired at "
-                    f"{upload.expires_at.isoformat()}; open a new one",
-                }
+                upload.swept = True
+                if upload.status == "awaiting_files":
+                    upload.status = "failed"
+                    upload.finished_at = now
+                    upload.problem = {
+                        "error": "Expired",
+                        "detail": f"the upload was not completed before it expired at "
+                        f"{upload.expires_at.isoformat()}; open a new one",
+                    }
+                    log.info("model_upload.expired", upload_id=str(upload.id))
                 session.add(upload)
-                log.info("model_upload.expired", upload_id=str(upload.id))

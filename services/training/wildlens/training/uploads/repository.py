@@ -92,10 +92,15 @@ async def hand_back(session: AsyncSession, owner: str) -> None:
 
 
 async def lapsed(session: AsyncSession, before: datetime, *, limit: int) -> list[ModelUpload]:
-    """Uploads still waiting for their files whose URLs stopped working before ``before``."""
+    """Uploads not swept yet, not being worked on, whose URLs stopped working before
+    ``before``."""
     query = (
         select(ModelUpload)
-        .where(col(ModelUpload.status) == "awaiting_files", col(ModelUpload.expires_at) < before)
+        .where(
+            col(ModelUpload.swept).is_(False),
+            col(ModelUpload.status).not_in(["queued", "running"]),
+            col(ModelUpload.expires_at) < before,
+        )
         .order_by(col(ModelUpload.expires_at))
         .limit(limit)
     )

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("created_at", wildlens.common.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", wildlens.common.db.base.UtcDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", wildlens.common.db.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("swept", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_uploads")),
     )
     with op.batch_alter_table("model_uploads", schema=None) as batch_op:
