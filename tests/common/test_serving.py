@@ -1,5 +1,5 @@
-"""``wildlens up`` stops within the chart's grace period when told to (SIGTERM), even in the
-middle of an import."""
+"""``wildlens up`` and ``wildlens serve --workers N`` stop within the chart's grace period when
+told to (SIGTERM), even in the middle of an import or with a worker that hangs."""
 
 from __future__ import annotations
 
@@ -119,3 +119,104 @@ def test_sigterm_stops_the_platform_in_the_middle_of_an_import(tmp_path: Path) -
     response = answer["response"]
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "5"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _workers(parent: int) -> list[int]:
+    """The uvicorn worker processes under ``parent`` (not multiprocessing's resource tracker)."""
+    found = []
+    for child in _children(parent):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command:
+            found.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status is left to collect
+
+
+def _started_here(pid: int, data_dir: str) -> bool:
+    """Whether ``pid`` is still one of this test's processes (not a number used again)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except (FileNotFoundError, PermissionError):
+        return False
+    return f"WILDLENS_DATA_DIR={data_dir}".encode() in environ
+
+
+def test_sigterm_stops_every_worker_process_even_one_that_hangs(tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
+    env.update(
+        {
+            "WILDLENS_MODE": "embedded",
+            "WILDLENS_DATA_DIR": str(tmp_path / "data"),
+            "WILDLENS_SHUTDOWN_TIMEOUT_S": "12",
+        }
+    )
+    server = subprocess.Popen(
+        [
+            WILDLENS,
+            "serve",
+            "training",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    everything: list[int] = [server.pid]
+    try:
+        _wait_ready(server, f"http://127.0.0.1:{port}", log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            len(workers := _workers(server.pid)) < 2
+            or log.read_text().count("platform.started") < 2
+        ):
+            time.sleep(0.2)
+        assert len(workers) == 2, log.read_text()[-3000:]
+        everything += _children(server.pid)
+        # One worker stops answering anything, as one stuck in native code holding the GIL
+        # does: only SIGKILL ends it.
+        os.kill(workers[0], signal.SIGSTOP)
+
+        told = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=GRACE_PERIOD_S + 5)
+        while any(_alive(pid) for pid in everything) and time.monotonic() - told < GRACE_PERIOD_S:
+            time.sleep(0.1)
+        took = time.monotonic() - told
+    finally:
+        everything += _children(server.pid)
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        for pid in everything[1:]:
+            if _alive(pid) and _started_here(pid, env["WILDLENS_DATA_DIR"]):
+                os.kill(pid, signal.SIGKILL)
+    output = log.read_text()
+    assert not [pid for pid in everything if _alive(pid)], output[-3000:]
+    assert took < GRACE_PERIOD_S, output[-3000:]
+    # The stuck worker was killed at the deadline; the other one stopped by itself.
+    assert f'"pid": {workers[0]}, "event": "shutdown.worker_killed"' in output, output[-3000:]
+    assert output.count("platform.stopped") == 1, output[-3000:]

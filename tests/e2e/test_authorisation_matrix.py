@@ -113,6 +113,13 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
     ("POST", "/v1/models/{model_id}/promote"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    # Uploading a model (of any size) is registering one: the same people, the same refusals.
+    ("POST", "/v1/models/uploads"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/models/uploads/{model_upload_id}"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/models/uploads/{model_upload_id}/complete"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
     # Signed URLs: the signature is the credential, whoever holds it.
     ("GET", "/v1/objects/{key}"):
         ("ok  ok  ok  ok  ok  ok  ok  ok", "ok  ok  ok  ok  ok  ok  ok  ok"),
@@ -460,6 +467,17 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", f"{OBSERVATION}/correct"): lambda w, p: _json({"count": 3}),
     # A new version of the project's detector each time.
     ("POST", "/v1/models"): lambda w, p: _model(w, p),
+    ("POST", "/v1/models/uploads"): lambda w, p: _json(
+        {
+            "name": "uploaded-detector",
+            "version": f"3.{next(_serials)}",
+            "project_id": p.project_id,
+            "files": [
+                {"name": MODEL_FILE, "size": 1000},
+                {"name": MANIFEST_FILE, "size": 1000},
+            ],
+        }
+    ),
     ("POST", f"{OBSERVATION}/revert"): lambda w, p: _json({"version": 1}),
     ("POST", "/v1/taxa/import"): lambda w, p: _files(("file", "taxa.csv", TAXA_CSV)),
     # An upload session is its opener's (here the project's annotator opened it) and the

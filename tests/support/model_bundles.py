@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.api import bearer
+from tests.support.api import bearer, ok
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, write_bundle
 
-__all__ = ["manifest_of", "post_bundle", "post_files", "renamed"]
+__all__ = [
+    "finished_upload",
+    "manifest_of",
+    "open_upload",
+    "post_bundle",
+    "post_files",
+    "put_signed",
+    "renamed",
+    "upload_files",
+]
 
 
 def renamed(bundle: Path, folder: Path, *, version: str, name: str | None = None) -> Path:
@@ -59,3 +71,75 @@ async def post_bundle(
 
 def manifest_of(bundle: Path) -> dict[str, Any]:
     return dict(json.loads((bundle / MANIFEST_FILE).read_text()))
+
+
+async def put_signed(client: httpx.AsyncClient, public_url: str, url: str, data: bytes) -> None:
+    """PUT to a URL the API handed out, as an uploader on the network would."""
+    if url.startswith(public_url):
+        # The platform's own signed route: reach it in-process.
+        parts = urlsplit(url)
+        response = await client.put(f"{parts.path}?{parts.query}", content=data)
+    else:
+        async with httpx.AsyncClient() as outside:
+            response = await outside.put(url, content=data)
+    assert response.status_code == 200, response.text
+
+
+async def open_upload(
+    client: httpx.AsyncClient,
+    token: str,
+    manifest: dict[str, Any],
+    sizes: tuple[int, int],
+    project_id: str | None = None,
+) -> httpx.Response:
+    """``POST /v1/models/uploads`` for a bundle of this manifest and these file sizes."""
+    body: dict[str, Any] = {
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "kind": manifest["kind"],
+        "files": [
+            {"name": MODEL_FILE, "size": sizes[0]},
+            {"name": MANIFEST_FILE, "size": sizes[1]},
+        ],
+    }
+    if project_id:
+        body["project_id"] = project_id
+    return await client.post("/v1/models/uploads", json=body, headers=bearer(token))
+
+
+async def upload_files(
+    client: httpx.AsyncClient,
+    public_url: str,
+    token: str,
+    model: bytes,
+    manifest: bytes,
+    project_id: str | None = None,
+) -> dict[str, Any]:
+    """An upload opened for these bytes, both PUT to their URLs, and completed: its answer."""
+    opened = await ok(
+        await open_upload(
+            client, token, json.loads(manifest), (len(model), len(manifest)), project_id
+        ),
+        201,
+    )
+    data = {MODEL_FILE: model, MANIFEST_FILE: manifest}
+    for file in opened["files"]:
+        await put_signed(client, public_url, file["upload_url"], data[file["name"]])
+    completed = await client.post(
+        f"/v1/models/uploads/{opened['id']}/complete", headers=bearer(token)
+    )
+    return dict(await ok(completed, 202))
+
+
+async def finished_upload(
+    client: httpx.AsyncClient, token: str, upload_id: str, timeout: float = 60
+) -> dict[str, Any]:
+    """The upload once its job has succeeded or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = await ok(
+            await client.get(f"/v1/models/uploads/{upload_id}", headers=bearer(token)), 200
+        )
+        if state["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return dict(state)
+        await asyncio.sleep(0.1)

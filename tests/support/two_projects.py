@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import httpx
 from PIL import Image
 
 from tests.support.api import bearer, ok, post_media
-from tests.support.model_bundles import post_bundle, renamed
+from tests.support.model_bundles import open_upload, post_bundle, put_signed, renamed
 from tests.support.platform import RunningPlatform, eventually, user_token
 from wildlens.common.settings import Settings
 
@@ -90,8 +91,10 @@ class ProjectObjects:
     upload_id: str
     member: str
     label_map: str
-    # A detector of the project's own in the model registry.
+    # A detector of the project's own in the model registry, and one on its way in (its
+    # files PUT, not completed yet).
     model_id: str
+    model_upload_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -114,6 +117,7 @@ class ProjectObjects:
             "subject": self.member,
             "model_name": self.label_map,
             "model_id": self.model_id,
+            "model_upload_id": self.model_upload_id,
         }
 
 
@@ -283,6 +287,7 @@ async def _project(
     taxon_id: str,
     people: Callable[[str], dict[str, str]],
     bundle: Path,
+    public_url: str,
 ) -> ProjectObjects:
     """A project with one of everything; ``people`` gives the tokens of its members by role,
     once the project's id is known."""
@@ -357,6 +362,13 @@ async def _project(
     with tempfile.TemporaryDirectory() as folder:
         own_model = renamed(bundle, Path(folder), version="1.0", name=f"detector-{name.lower()}")
         model = await ok(await post_bundle(client, admin, own_model, pid), 201)
+        uploaded = renamed(bundle, Path(folder) / "up", version="1.0", name=f"up-{name.lower()}")
+        files = {p.name: p.read_bytes() for p in uploaded.iterdir()}
+        manifest = json.loads(files["wildlens-model.json"])
+        sizes = (len(files["model.onnx"]), len(files["wildlens-model.json"]))
+        model_upload = await ok(await open_upload(client, admin, manifest, sizes, pid), 201)
+        for file in model_upload["files"]:
+            await put_signed(client, public_url, file["upload_url"], files[file["name"]])
     return ProjectObjects(
         project_id=pid,
         location_id=str(location["id"]),
@@ -374,6 +386,7 @@ async def _project(
         member=member,
         label_map=label_map,
         model_id=str(model["id"]),
+        model_upload_id=str(model_upload["id"]),
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )
@@ -409,8 +422,9 @@ async def build_world(wl: RunningPlatform, admin: str, bundle: Path) -> World:
         own_people.update(people("own-")(pid))
         return own_people
 
-    own = await _project(client, admin, "Own", taxon_id, own_tokens, bundle)
-    other = await _project(client, admin, "Other", taxon_id, people("other-"), bundle)
+    url = settings.public_url
+    own = await _project(client, admin, "Own", taxon_id, own_tokens, bundle, url)
+    other = await _project(client, admin, "Other", taxon_id, people("other-"), bundle, url)
     tokens: dict[str, str | None] = {
         **own_people,
         "stranger": user_token(settings, "stranger", {}),

@@ -111,6 +111,28 @@ def test_an_onnx_file_is_added_with_flags_listed_and_promoted(
     )
     assert (model["source"], model["sha256"]) == ("external", sha256)
 
+    # It went up through PUT URLs, with progress, and the platform's job registered it.
+    assert "Uploaded; the platform checks the bundle" in added.stderr
+    assert "model.onnx" in added.stderr
+    # The same version again: refused before anything is sent, and said plainly.
+    again = _wildlens(
+        served,
+        tmp_path,
+        "models",
+        "add",
+        str(onnx),
+        "--decoder",
+        "generic",
+        "--labels",
+        "animal",
+        "--input-size",
+        "64",
+        "--version",
+        "1.0.0",
+    )
+    assert again.returncode == 1
+    assert "409 Conflict: model downloaded-detector 1.0.0 is registered already" in again.stderr
+
     listed = _wildlens(served, tmp_path, "models", "list")
     assert listed.returncode == 0, listed.stderr
     assert model_id in listed.stdout

@@ -2,19 +2,32 @@
 
 ``models add PATH`` turns what people download into a bundle and registers it: an ONNX file
 described by flags, or a YOLOv5 (MegaDetector v5) or Ultralytics (MegaDetector v6, YOLOv8/9/11)
-checkpoint, exported to ONNX here (that needs the ``converters`` extra). ``--serve`` promotes it
-at once, so the running platform detects with it.
+checkpoint, exported to ONNX here (that needs the ``converters`` extra). The bundle goes up
+through PUT URLs straight to object storage, whatever its size, and the platform checks and
+registers it as a job, which the command waits for. ``--serve`` promotes it at once, so the
+running platform detects with it.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, BundleError, DecoderName
@@ -32,6 +45,9 @@ models = typer.Typer(
 )
 # Uploading a detector of hundreds of megabytes takes a while on a field station's link.
 _TIMEOUT = httpx.Timeout(30.0, write=1800.0, read=600.0)
+_CHUNK = 1 << 20
+# How long the platform may take to check and register an uploaded bundle (it loads the model).
+_JOB_WAIT_S = 1800.0
 
 
 class CommandFailed(Exception):
@@ -103,17 +119,79 @@ def _promote(client: httpx.Client, model_id: str) -> dict[str, Any]:
     return promoted
 
 
-def _register(client: httpx.Client, folder: Path, project: str | None) -> dict[str, Any]:
-    with (folder / MODEL_FILE).open("rb") as onnx, (folder / MANIFEST_FILE).open("rb") as manifest:
-        response = client.post(
-            "/v1/models",
-            files={
-                "model": (MODEL_FILE, onnx, "application/octet-stream"),
-                "manifest": (MANIFEST_FILE, manifest, "application/json"),
-            },
-            data={"project_id": project} if project else {},
+def _chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            progress.advance(task, len(chunk))
+            yield chunk
+
+
+def _put(url: str, path: Path, progress: Progress) -> None:
+    """PUT one file to the URL the platform handed out, showing how far it has gone."""
+    size = path.stat().st_size
+    task = progress.add_task(path.name, total=size)
+    # The URL is the credential: no bearer token goes with it (S3 would refuse one).
+    response = httpx.put(
+        url,
+        content=_chunks(path, progress, task),
+        # Given, so that the file goes as one body rather than in chunks S3 does not take.
+        headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+        timeout=_TIMEOUT,
+    )
+    if response.status_code not in (200, 201, 204):
+        raise CommandFailed(
+            f"uploading {path.name} failed: {response.status_code} {response.text[:300]}"
         )
-    registered: dict[str, Any] = _check(response, 201)
+
+
+def _problem(upload: dict[str, Any]) -> str:
+    problem = upload.get("problem") or {}
+    lines = [
+        f"the platform refused the bundle: {problem.get('error', '')}: "
+        f"{problem.get('detail', 'no reason given')}"
+    ]
+    for field in problem.get("fields") or []:
+        lines.append(f"  {'.'.join(str(p) for p in field['location'])}: {field['message']}")
+    return "\n".join(lines)
+
+
+def _register(client: httpx.Client, folder: Path, project: str | None) -> dict[str, Any]:
+    """Upload the bundle through PUT URLs and wait for the platform to register it."""
+    paths = {MODEL_FILE: folder / MODEL_FILE, MANIFEST_FILE: folder / MANIFEST_FILE}
+    manifest = json.loads(paths[MANIFEST_FILE].read_text(encoding="utf-8"))
+    body: dict[str, Any] = {
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "kind": manifest["kind"],
+        "files": [{"name": name, "size": path.stat().st_size} for name, path in paths.items()],
+    }
+    if project:
+        body["project_id"] = project
+    opened = _check(client.post("/v1/models/uploads", json=body), 201)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        for file in opened["files"]:
+            _put(file["upload_url"], paths[file["name"]], progress)
+    console.print("Uploaded; the platform checks the bundle (it loads the model)...")
+    upload = _check(client.post(f"/v1/models/uploads/{opened['id']}/complete"), 202)
+    deadline = time.monotonic() + _JOB_WAIT_S
+    while upload["status"] not in ("succeeded", "failed"):
+        if time.monotonic() > deadline:
+            raise CommandFailed(
+                f"the platform has not finished checking the bundle; follow it with "
+                f"GET /v1/models/uploads/{opened['id']}"
+            )
+        time.sleep(0.5)
+        upload = _check(client.get(f"/v1/models/uploads/{opened['id']}"), 200)
+    if upload["status"] == "failed":
+        raise CommandFailed(_problem(upload))
+    registered: dict[str, Any] = _check(client.get(f"/v1/models/{upload['model_id']}"), 200)
     return registered
 
 

@@ -6,15 +6,31 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from wildlens.common.service import ServiceSpec
+from wildlens.common.service import ServiceContext, ServiceSpec
 from wildlens.training.models import metadata
 from wildlens.training.settings import TrainingSettings
 
 
 def _routers() -> list[APIRouter]:
-    from wildlens.training.registry.api import router
+    from wildlens.training.registry.api import router as registry
+    from wildlens.training.uploads.api import router as uploads
 
-    return [router]
+    # Uploads first: /v1/models/uploads/... is not a model id.
+    return [uploads, registry]
+
+
+async def _start(ctx: ServiceContext) -> None:
+    from wildlens.training.runtime import TrainingRuntime
+
+    ctx.runtime = await TrainingRuntime.start(ctx)
+
+
+async def _stop(ctx: ServiceContext) -> None:
+    from wildlens.training.runtime import TrainingRuntime
+
+    runtime, ctx.runtime = ctx.runtime, None
+    if isinstance(runtime, TrainingRuntime):  # None when stopped already
+        await runtime.close()
 
 
 def service() -> ServiceSpec:
@@ -24,6 +40,8 @@ def service() -> ServiceSpec:
         metadata=metadata,
         settings=TrainingSettings,
         migrations=Path(__file__).parent / "migrations",
+        start=_start,
+        stop=_stop,
         uses_outbox=True,
         order=50,
     )

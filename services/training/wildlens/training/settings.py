@@ -12,7 +12,7 @@ __all__ = ["TrainingSettings"]
 
 
 class TrainingSettings(SettingsGroup):
-    """Limits of the model registry."""
+    """Limits of the model registry and of model uploads."""
 
     group: ClassVar[str] = "training"
 
@@ -21,3 +21,7 @@ class TrainingSettings(SettingsGroup):
     max_model_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)
     # The largest manifest (wildlens-model.json); labels lists of a few thousand species fit.
     max_manifest_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    # How long a model upload's PUT URLs work (POST /v1/models/uploads), and so how long it
+    # waits to be completed; one never completed is swept as long again after that. A bundle
+    # of gigabytes over a field station's link takes hours.
+    upload_ttl_s: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)

@@ -118,9 +118,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Run one service's API and its bus consumers, configured from the environment."""
-    import uvicorn
-
-    from wildlens.common.cli.serving import graceful_timeout, serve_app
+    from wildlens.common.cli.serving import serve_app, serve_workers
     from wildlens.common.http import create_app
 
     settings = _settings(migrate_on_start=migrate)
@@ -138,14 +136,12 @@ def serve(
         _migrate(settings, specs)
     os.environ["WILDLENS_SERVICE"] = service
     os.environ["WILDLENS_MIGRATE_ON_START"] = "false"
-    uvicorn.run(
+    serve_workers(
         "wildlens.common.http.factory:from_environment",
-        factory=True,
-        workers=workers,
+        settings,
         host=host,
         port=port,
-        log_config=None,
-        timeout_graceful_shutdown=graceful_timeout(settings),
+        workers=workers,
     )
 
 

@@ -7,11 +7,17 @@ uvicorn cancels them (an import's worker thread is told to stop and its transact
 back); the platform then stops. Should anything still hold the process at
 ``shutdown_timeout_s`` (a stop that hangs, a thread that does not return), it exits anyway:
 the state that matters is in the database and the bus, both of which survive an exit.
+
+With several worker processes the parent supervises them: SIGTERM to it is passed on to each
+worker, and should any worker (or the parent itself) still be there at ``shutdown_timeout_s``,
+the parent kills what is left and exits, so the whole pod is gone within its grace period.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import threading
 from types import FrameType
@@ -19,15 +25,18 @@ from typing import Any
 
 import structlog
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from wildlens.common.settings import Settings
 
-__all__ = ["graceful_timeout", "serve_app"]
+__all__ = ["graceful_timeout", "serve_app", "serve_workers"]
 
 log = structlog.get_logger("wildlens.serving")
 
 # What stopping the platform (relays, consumers, connections) is left after the requests.
 _STOP_ALLOWANCE_S = 10.0
+# How long a worker may take to answer the supervisor's health check before it is replaced.
+_WORKER_HEALTHCHECK_S = 30
 
 
 def graceful_timeout(settings: Settings) -> int:
@@ -66,3 +75,60 @@ def serve_app(app: Any, settings: Settings, *, host: str, port: int) -> None:
         timeout_graceful_shutdown=graceful_timeout(settings),
     )
     _Server(config, settings.shutdown_timeout_s).run()
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, with a deadline from the first signal to stop.
+
+    uvicorn queues the signal and hands each worker a SIGTERM on its next round, then waits for
+    every worker without limit: one worker stuck in a request, an import or a stop kept the
+    whole pod. Here the signal handler itself arms the deadline and passes SIGTERM on to every
+    worker, so that a round stuck on a worker that does not answer its health check delays
+    neither.
+    """
+
+    def __init__(self, config: uvicorn.Config, sockets: list[Any], deadline_s: float) -> None:
+        super().__init__(config, sockets=sockets)
+        self._deadline_s = deadline_s
+        self._watchdog: threading.Timer | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_stop_signal)
+
+    def _on_stop_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self._watchdog is None:
+            self._watchdog = threading.Timer(self._deadline_s, self._kill_all)
+            self._watchdog.daemon = True
+            self._watchdog.start()
+            for process in list(self.processes):
+                if process.pid is not None and process.exitcode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(process.pid, signal.SIGTERM)
+        self.signal_queue.append(sig)
+
+    def _kill_all(self) -> None:
+        for process in list(self.processes):
+            if process.pid is not None and process.exitcode is None:
+                # SIGKILL: a worker still here at the deadline does not answer SIGTERM.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGKILL)
+                log.error("shutdown.worker_killed", pid=process.pid)
+        _exit_now(self._deadline_s)
+
+
+def serve_workers(factory: str, settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve the app that ``factory`` (``module:function``) builds in each of ``workers``
+    processes until SIGTERM or Ctrl-C; the parent and every worker are gone by the deadline."""
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=graceful_timeout(settings),
+        # uvicorn replaces a worker that does not answer its health check in time, starting
+        # ones included: on a busy node, importing the service took longer than uvicorn's 5 s
+        # and workers were replaced for ever before serving anything.
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
+    )
+    _Supervisor(config, [config.bind_socket()], settings.shutdown_timeout_s).run()

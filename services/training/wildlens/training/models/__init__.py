@@ -8,10 +8,13 @@ module                 tables
 =====================  ===============================================================
 ``registered_models``  the model registry: every bundle and version, its stage, and the
                        history of its stages
+``model_uploads``      bundles on their way in through PUT URLs, and the queue of their
+                       checks and registrations
 =====================  ===============================================================
 """
 
 from wildlens.training.models.base import TrainingTable, metadata
+from wildlens.training.models.model_uploads import ModelUpload
 from wildlens.training.models.registered_models import ModelStageChange, RegisteredModel
 
-__all__ = ["ModelStageChange", "RegisteredModel", "TrainingTable", "metadata"]
+__all__ = ["ModelStageChange", "ModelUpload", "RegisteredModel", "TrainingTable", "metadata"]

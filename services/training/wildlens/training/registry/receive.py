@@ -1,5 +1,7 @@
-"""A bundle as ``POST /v1/models`` receives it: the ONNX file streamed to a temporary file
-while it is hashed and measured, and the manifest, both checked before anything is stored."""
+"""A bundle as the registry receives it: the ONNX file streamed to a temporary file while it
+is hashed and measured, and the manifest, both checked before anything is stored. The files
+come in the request (``POST /v1/models``) or from where the uploader PUT them in object storage
+(an upload's job); the checks are the same."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import contextlib
 import hashlib
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +25,9 @@ from wildlens.common.bundles import (
     parse_manifest,
 )
 from wildlens.common.errors import FieldError, Invalid, PayloadTooLarge
+from wildlens.common.storage import ObjectStore
 
-__all__ = ["ReceivedBundle", "received_bundle"]
+__all__ = ["ReceivedBundle", "fetched_bundle", "received_bundle"]
 
 _CHUNK = 1 << 20
 # A name and a version become one folder each in object storage (models/<name>/<version>/).
@@ -45,10 +48,31 @@ def _field_error(part: str, message: str) -> list[FieldError]:
 
 async def _save(upload: UploadFile, path: Path, limit: int, part: str) -> tuple[int, str]:
     """Copy an uploaded part to ``path``; its size and SHA-256. Refuses one over ``limit``."""
+    return await _copy(lambda: upload.read(_CHUNK), path, limit, part)
+
+
+async def _fetch(
+    store: ObjectStore, key: str, path: Path, limit: int, part: str
+) -> tuple[int, str]:
+    """Copy a stored object to ``path`` as it streams from the store; its size and SHA-256."""
+    chunks = aiter(store.stream(key, _CHUNK))
+
+    async def read() -> bytes:
+        return await anext(chunks, b"")
+
+    try:
+        return await _copy(read, path, limit, part)
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+
+async def _copy(
+    read: Callable[[], Awaitable[bytes]], path: Path, limit: int, part: str
+) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     with path.open("wb") as out:
-        while chunk := await upload.read(_CHUNK):
+        while chunk := await read():
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(
@@ -77,6 +101,26 @@ def _check_names(manifest: ModelManifest) -> None:
             )
 
 
+async def _checked(manifest_path: Path, onnx_path: Path, size: int, sha256: str) -> ReceivedBundle:
+    """The bundle once its manifest parses, names folders it may, and vouches for the model."""
+    parsed = parse_manifest(await asyncio.to_thread(manifest_path.read_bytes))
+    # onnxruntime loads the model: seconds of CPU for a large one, off the event loop.
+    await asyncio.to_thread(check_onnx_file, onnx_path)
+    if sha256 != parsed.sha256:
+        raise BundleError(
+            f"{MODEL_FILE} does not match its manifest: its SHA-256 is {sha256}, "
+            f"the manifest says {parsed.sha256}",
+            fields=[
+                FieldError(
+                    location=["file", MANIFEST_FILE, "sha256"],
+                    message="not the SHA-256 of the model sent",
+                    type="value_error",
+                )
+            ],
+        )
+    return ReceivedBundle(parsed, onnx_path, manifest_path, size)
+
+
 @contextlib.asynccontextmanager
 async def received_bundle(
     model: UploadFile, manifest: UploadFile, *, max_model_bytes: int, max_manifest_bytes: int
@@ -93,20 +137,33 @@ async def received_bundle(
         root = Path(folder)
         manifest_path, onnx_path = root / MANIFEST_FILE, root / MODEL_FILE
         await _save(manifest, manifest_path, max_manifest_bytes, "manifest")
-        parsed = parse_manifest(await asyncio.to_thread(manifest_path.read_bytes))
-        _check_names(parsed)
+        # The manifest is checked before the model is read: a bad one costs no model's bytes.
+        _check_names(parse_manifest(await asyncio.to_thread(manifest_path.read_bytes)))
         size, sha256 = await _save(model, onnx_path, max_model_bytes, "model")
-        await asyncio.to_thread(check_onnx_file, onnx_path)
-        if sha256 != parsed.sha256:
-            raise BundleError(
-                f"{MODEL_FILE} does not match its manifest: its SHA-256 is {sha256}, "
-                f"the manifest says {parsed.sha256}",
-                fields=[
-                    FieldError(
-                        location=["file", MANIFEST_FILE, "sha256"],
-                        message="not the SHA-256 of the model sent",
-                        type="value_error",
-                    )
-                ],
-            )
-        yield ReceivedBundle(parsed, onnx_path, manifest_path, size)
+        yield await _checked(manifest_path, onnx_path, size, sha256)
+
+
+@contextlib.asynccontextmanager
+async def fetched_bundle(
+    store: ObjectStore,
+    model_key: str,
+    manifest_key: str,
+    *,
+    max_model_bytes: int,
+    max_manifest_bytes: int,
+) -> AsyncIterator[ReceivedBundle]:
+    """The bundle an uploader PUT under ``model_key`` and ``manifest_key``, read back from the
+    store (the bytes as stored, not as announced) and checked as :func:`received_bundle`
+    checks; in a temporary folder removed when the block ends.
+
+    Raises:
+        ObjectNotFound: a file was never PUT.
+        PayloadTooLarge, Invalid: as :func:`received_bundle`.
+    """
+    with tempfile.TemporaryDirectory(prefix="wildlens-bundle-") as folder:
+        root = Path(folder)
+        manifest_path, onnx_path = root / MANIFEST_FILE, root / MODEL_FILE
+        await _fetch(store, manifest_key, manifest_path, max_manifest_bytes, MANIFEST_FILE)
+        _check_names(parse_manifest(await asyncio.to_thread(manifest_path.read_bytes)))
+        size, sha256 = await _fetch(store, model_key, onnx_path, max_model_bytes, MODEL_FILE)
+        yield await _checked(manifest_path, onnx_path, size, sha256)

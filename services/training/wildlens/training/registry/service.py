@@ -38,7 +38,9 @@ __all__ = [
     "history",
     "list_models",
     "promote",
+    "record_bundle",
     "register_bundle",
+    "require_manager",
     "visible_projects",
 ]
 
@@ -72,7 +74,7 @@ async def list_models(
     )
 
 
-def _require_manager(principal: Principal, project_id: uuid.UUID | None, doing: str) -> None:
+def require_manager(principal: Principal, project_id: uuid.UUID | None, doing: str) -> None:
     """Platform admins manage global models; a project's managers (and admins) its own."""
     if project_id is None:
         if not principal.is_platform_admin:
@@ -115,7 +117,23 @@ async def register_bundle(
         Forbidden / NotFound: the caller may not manage models in that scope.
         Conflict: the name and version are registered already.
     """
-    _require_manager(principal, project_id, "registering")
+    require_manager(principal, project_id, "registering")
+    return await record_bundle(session, objects, principal.subject, bundle, project_id)
+
+
+async def record_bundle(
+    session: AsyncSession,
+    objects: StagedObjects,
+    registered_by: str,
+    bundle: ReceivedBundle,
+    project_id: uuid.UUID | None,
+) -> RegisteredModel:
+    """:func:`register_bundle` for a caller authorised already (an upload's job registers
+    for the manager who opened and completed the upload).
+
+    Raises:
+        Conflict: the name and version are registered already.
+    """
     manifest = bundle.manifest
     taken = f"model {manifest.name} {manifest.version} is registered already"
     if await repository.by_name_version(session, manifest.name, manifest.version) is not None:
@@ -130,7 +148,7 @@ async def register_bundle(
         stage="registered",
         source="external",
         project_id=project_id,
-        registered_by=principal.subject,
+        registered_by=registered_by,
         size_bytes=bundle.size,
         metrics=manifest.metrics,
     )
@@ -140,7 +158,7 @@ async def register_bundle(
     except IntegrityError as exc:
         raise Conflict(f"{taken}; give the bundle another version") from exc
     session.add(
-        ModelStageChange(model_id=model.id, to_stage="registered", changed_by=principal.subject)
+        ModelStageChange(model_id=model.id, to_stage="registered", changed_by=registered_by)
     )
     await session.flush()
     # The ONNX file first: inference reads the manifest and only then the model, so a reader
@@ -174,7 +192,7 @@ async def promote(
         Forbidden: the caller may not manage models in its scope.
     """
     model = await get_model(session, principal, model_id)
-    _require_manager(principal, model.project_id, "promoting")
+    require_manager(principal, model.project_id, "promoting")
     # Two promotions in one scope take turns, so exactly one model ends up in production.
     await transaction_lock(
         await session.connection(), _scope_lock_key(model.kind, model.project_id)
