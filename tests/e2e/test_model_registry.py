@@ -14,7 +14,14 @@ import pytest
 
 from tests.support.api import bearer, ok
 from tests.support.factories import Tokens
-from tests.support.model_bundles import manifest_of, post_bundle, post_files, renamed
+from tests.support.model_bundles import (
+    finished_upload,
+    manifest_of,
+    post_bundle,
+    post_files,
+    renamed,
+    upload_files,
+)
 from tests.support.platform import RunningPlatform, SettingsFactory, eventually, running, with_group
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE
 from wildlens.training.settings import TrainingSettings
@@ -220,3 +227,44 @@ async def test_a_model_larger_than_the_platform_accepts_is_refused(
         assert await _stored(wl) == []
         listed = await ok(await wl.client.get("/v1/models", headers=bearer(admin)), 200)
         assert listed["items"] == []
+
+
+async def test_a_bundle_over_the_request_limit_goes_through_a_model_upload_instead(
+    settings_for: SettingsFactory, tiny_detector: Path, tmp_path: Path
+) -> None:
+    from tests.support.platform import admin_token
+
+    bundle = renamed(tiny_detector, tmp_path / "large", version="6.0.0", name="large")
+    onnx = (bundle / MODEL_FILE).read_bytes()
+    base = settings_for()
+    # One request may carry less than this bundle; the registry itself takes it whole.
+    settings = base.model_copy(
+        update={"limits": base.limits.model_copy(update={"upload_bytes": len(onnx) // 2})}
+    )
+    async with running(settings, ["training"]) as wl:
+        admin = admin_token(settings)
+        refused = await post_bundle(wl.client, admin, bundle)
+        assert refused.status_code == 413, refused.text
+        detail = refused.json()["detail"]
+        assert "WILDLENS_LIMITS__UPLOAD_BYTES" in detail
+        assert "POST /v1/models/uploads" in detail
+        assert await _stored(wl) == []
+
+        opened = await upload_files(
+            wl.client,
+            settings.public_url,
+            admin,
+            onnx,
+            (bundle / MANIFEST_FILE).read_bytes(),
+            None,
+        )
+        done = await finished_upload(wl.client, admin, opened["id"])
+        assert done["status"] == "succeeded", done
+        model = await ok(
+            await wl.client.get(f"/v1/models/{done['model_id']}", headers=bearer(admin)), 200
+        )
+        assert (model["name"], model["version"], model["size_bytes"]) == (
+            "large",
+            "6.0.0",
+            len(onnx),
+        )

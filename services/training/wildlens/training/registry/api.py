@@ -39,9 +39,18 @@ _FRAMING_BYTES = 64 * 1024
 
 
 def _bundle_limit(settings: Settings) -> int:
-    """The most a registration's body may be: the model, the manifest and the form around."""
+    """The most a registration's body may be: the model, the manifest and the form around,
+    within the upload limit every multipart route has; a bundle larger than that is no
+    request's work but a model upload's (PUT to the store, checked by a job)."""
     limits = TrainingSettings.of(settings)
-    return limits.max_model_bytes + limits.max_manifest_bytes + _FRAMING_BYTES
+    bundle = limits.max_model_bytes + limits.max_manifest_bytes + _FRAMING_BYTES
+    return min(bundle, settings.limits.upload_bytes)
+
+
+USE_AN_UPLOAD = (
+    "larger bundles go through a model upload (POST /v1/models/uploads, which "
+    "`wildlens models add` uses)"
+)
 
 
 def _detail(model: ModelPublic, changes: Sequence[ModelStageChange]) -> ModelDetail:
@@ -77,7 +86,7 @@ async def list_models(
     },
 )
 # Refused as it arrives, not once the form has been spooled whole.
-@body_limit(_bundle_limit, "WILDLENS_TRAINING__MAX_MODEL_BYTES")
+@body_limit(_bundle_limit, "WILDLENS_LIMITS__UPLOAD_BYTES", USE_AN_UPLOAD)
 async def register_model(
     request: Request,
     database: DatabaseDep,
