@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from wildlens.catalogue.alerts.delivery import DeliveryWorker
 from wildlens.catalogue.alerts.targets import policy_of
 from wildlens.catalogue.exchange.jobs import ExportWorker
+from wildlens.catalogue.observations.review_scores import ReviewRefresher
 from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
 from wildlens.catalogue.taxa.gbif import GbifBackbone
@@ -26,6 +27,7 @@ class CatalogueRuntime:
     exports: ExportWorker
     verifier: ExternalVerifier
     backbone: GbifBackbone
+    reviews: ReviewRefresher
 
     @classmethod
     async def start(cls, ctx: ServiceContext) -> CatalogueRuntime:
@@ -43,6 +45,10 @@ class CatalogueRuntime:
             summaries = SummaryRefresher(db)
             await summaries.start()
             started.push_async_callback(summaries.close)
+            # So does the review queue.
+            reviews = ReviewRefresher(db)
+            await reviews.start()
+            started.push_async_callback(reviews.close)
             # Export jobs are rows; this process's worker takes queued ones, and those whose
             # process died.
             exports = ExportWorker(ctx)
@@ -55,7 +61,12 @@ class CatalogueRuntime:
             )
             started.push_async_callback(backbone.close)
             runtime = cls(
-                deliveries, summaries, exports, ExternalVerifier(ctx.settings.auth), backbone
+                deliveries,
+                summaries,
+                exports,
+                ExternalVerifier(ctx.settings.auth),
+                backbone,
+                reviews,
             )
             # From here on the runtime's ``close`` stops them.
             started.pop_all()
@@ -65,5 +76,6 @@ class CatalogueRuntime:
         """Hand running exports back and stop the workers, the reverse of ``start``."""
         await self.backbone.close()
         await self.exports.stop()
+        await self.reviews.close()
         await self.summaries.close()
         await self.deliveries.close()
