@@ -42,6 +42,7 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
         connection = await session.connection()
         if not await review_scores.lock_refreshes(connection, project_id, wait=wait):
             return 0
+        await review_scores.plan_for_refresh(connection)
         media = await review_scores.take_changes(connection, project_id)
         whole = None in media or (
             len(media) > WHOLE_PROJECT_AFTER

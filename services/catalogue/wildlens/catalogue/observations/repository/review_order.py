@@ -43,6 +43,7 @@ from sqlalchemy import (
     literal,
     null,
     or_,
+    text,
     true,
     union_all,
 )
@@ -126,12 +127,13 @@ def _among(column: Any, media_ids: Sequence[uuid.UUID] | None, arrays: bool) -> 
     return column.in_(list(media_ids))
 
 
-def _judged(project_id: uuid.UUID, media: Any) -> Any:
+def _judged(project_id: uuid.UUID, media: Any, among: Any) -> Any:
     """Whether a person has judged ``media`` (a medium id column): out of the queue.
 
     A correlated ``EXISTS`` rather than ``NOT IN`` a list: PostgreSQL runs it as an
     anti-join, where ``NOT IN`` over more ids than fit in its working memory compares each
-    row with every one of them.
+    row with every one of them. ``among`` (a condition on the judging observations' medium)
+    names the media looked at, so that the anti-join reads just theirs.
     """
     judging = aliased(Observation, name="judging")
     return (
@@ -139,6 +141,7 @@ def _judged(project_id: uuid.UUID, media: Any) -> Any:
         .where(
             col(judging.project_id) == project_id,
             col(judging.media_id) == media,
+            among(col(judging.media_id)),
             or_(
                 col(judging.verified_by) != "",
                 and_(
@@ -185,7 +188,7 @@ def score_rows(
             col(o.project_id) == project_id,
             col(o.media_id).is_not(None),
             _among(col(o.media_id), media_ids, arrays),
-            ~_judged(project_id, col(o.media_id)),
+            ~_judged(project_id, col(o.media_id), lambda m: _among(m, media_ids, arrays)),
         )
         .subquery("review_rows")
     )
@@ -280,6 +283,7 @@ def _not_analysed(
         .where(
             col(Observation.project_id) == project_id,
             col(Observation.media_id) == col(Media.id),
+            _among(col(Observation.media_id), media_ids, arrays),
         )
         .exists()
     )
@@ -347,6 +351,9 @@ async def ranked(
         cursor = read_cursor(_keys(None, None), decode_cursor(page.cursor))
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
+        # A few index scans that PostgreSQL prices high enough to compile them, which takes
+        # longer than running them.
+        await connection.execute(text("SET LOCAL jit = off"))
         scored = _by_species(project_id, validated, cursor, page.limit + 1)
     else:
         scored = _whole(project_id, validated)
@@ -412,20 +419,19 @@ def _by_species(project_id: uuid.UUID, validated: Any, cursor: list[Any] | None,
     row = _SCORES.alias("row")
     other = _SCORES.alias("other")
     score = _rounded(row.c.base + streams.c.rarity)
-    rarer = (
-        select_columns(literal(1))
+    # The fewest validated among the medium's species: its rows for other species are
+    # probed by medium only where it has any (a scalar subquery, never a hashed scan).
+    rarest = (
+        select_columns(func.min(func.coalesce(validated.c.n, 0)))
         .select_from(other.join(validated, validated.c.species == other.c.species, isouter=True))
-        .where(
-            other.c.media_id == row.c.media_id,
-            func.coalesce(validated.c.n, 0) < streams.c.validated,
-        )
+        .where(other.c.media_id == row.c.media_id)
         .correlate_except(other, validated)
-        .exists()
+        .scalar_subquery()
     )
     conditions = [
         row.c.project_id == project_id,
         row.c.species == streams.c.species,
-        or_(row.c.species_count == 1, ~rarer),
+        or_(row.c.species_count == 1, rarest >= streams.c.validated),
     ]
     if cursor is not None:
         keys = _keys(score, row.c.media_id)

@@ -23,6 +23,7 @@ __all__ = [
     "changed_projects",
     "has_changes",
     "lock_refreshes",
+    "plan_for_refresh",
     "recompute_media",
     "recompute_project",
     "scored",
@@ -80,6 +81,14 @@ async def analyze(connection: AsyncConnection) -> None:
     follows a bulk load autovacuum has not seen yet."""
     if connection.dialect.name == "postgresql":
         await connection.execute(text("ANALYZE media, observations"))
+
+
+async def plan_for_refresh(connection: AsyncConnection) -> None:
+    """No JIT compilation for this transaction's statements (PostgreSQL): a few hundred
+    media cost enough for PostgreSQL to compile their statement, which takes longer than
+    running it."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SET LOCAL jit = off"))
 
 
 async def recompute_project(connection: AsyncConnection, project_id: uuid.UUID) -> None:
