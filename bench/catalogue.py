@@ -19,15 +19,19 @@ this process on the local PostgreSQL, in schemas of its own that are dropped aft
   ``GET .../observations`` (first page of 100, unfiltered and filtered by location) and
   ``GET .../statistics/{name}`` (whole project, and one location over one month) through the
   ASGI app in process, each timed ``--repeats`` times after a warm-up; p95 of each. Statistics
-  read maintained detection records (one per sequence and taxon) and per-minute media counts;
-  the time to recompute them for everything loaded is printed.
+  read maintained detection records (one per sequence and taxon) and per-minute media counts,
+  the review queue each medium's maintained score parts; the time to recompute them for
+  everything loaded is printed.
 * webhook latency: upload to webhook delivery in embedded mode, measured by
   ``bench/catalogue_webhook.py`` when that module is there (see ``webhook_latency``).
 
     python bench/catalogue.py [--observations 1000000] [--media 6400] [--repeats 40]
 
-The last line reads ``catalogue consumer throughput: <media/s> media/s, ratio R``
-(R = consumer / raw COPY).
+The review queue's first page and a deep one (page 41, reached by cursor) are timed with the
+lists; the line before the last reads ``review page p95 (worst of first and deep page): <ms>
+ms (target <= 300 ms), ratio R`` (R = review page / the worst statistic, same run). The last
+line reads ``catalogue consumer throughput: <media/s> media/s, ratio R`` (R = consumer / raw
+COPY).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from wildlens.catalogue.models import (
     Observation,
     Project,
 )
+from wildlens.catalogue.observations.review_scores import refresh as refresh_review_scores
 from wildlens.catalogue.runtime import CatalogueRuntime
 from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.common.auth import TokenIssuer, load_keyring
@@ -467,11 +472,30 @@ async def timed(call: Callable[[], Awaitable[httpx.Response]], repeats: int) -> 
     return p95(samples)
 
 
+async def review_cursor(
+    client: httpx.AsyncClient, base: str, headers: dict[str, str], pages: int
+) -> str:
+    """The cursor of the review queue's page after ``pages`` pages of 50 (or of its last)."""
+    cursor: str | None = None
+    found = ""
+    for _ in range(pages):
+        params: dict[str, Any] = {"limit": 50, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(f"{base}/review", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+        found = cursor
+    return found
+
+
 async def query_latencies(
     client: httpx.AsyncClient, token: str, survey: Survey, repeats: int
 ) -> dict[str, float]:
     base = f"/v1/projects/{survey.project_id}"
     headers = {"Authorization": f"Bearer {token}"}
+    # A reviewer far into the queue: page 41 (items 2001..2050).
+    deep_cursor = await review_cursor(client, base, headers, 40)
     station = str(survey.locations[3])
     month = {"captured_from": "2023-05-01T00:00:00Z", "captured_to": "2023-06-01T00:00:00Z"}
     calls: dict[str, tuple[str, dict[str, Any]]] = {
@@ -484,6 +508,7 @@ async def query_latencies(
         ),
     }
     calls["review queue, first page"] = (f"{base}/review", {"limit": 50})
+    calls["review queue, deep page"] = (f"{base}/review", {"limit": 50, "cursor": deep_cursor})
     for name in (
         "counts",
         "relative-abundance",
@@ -592,6 +617,8 @@ async def main() -> None:
                     # load, rather than chased by the background refresher while it runs.
                     refresher = ctx.runtime_as(CatalogueRuntime).summaries
                     await refresher.close()
+                    reviews = ctx.runtime_as(CatalogueRuntime).reviews
+                    await reviews.close()
                     seconds = await load_observations(conn, schema, survey, args.observations)
                     total = await conn.fetchval(f'SELECT count(*) FROM "{schema}".observations')
                     print(f"  {total} observations in {seconds:.1f} s")
@@ -604,7 +631,15 @@ async def main() -> None:
                         f"recomputed in {time.perf_counter() - started:.1f} s",
                         flush=True,
                     )
+                    started = time.perf_counter()
+                    changes = await refresh_review_scores(ctx.database, survey.project_id)
+                    print(
+                        f"  review scores: {changes} changed media scored in "
+                        f"{time.perf_counter() - started:.1f} s",
+                        flush=True,
+                    )
                     await refresher.start()
+                    await reviews.start()
                 finally:
                     await conn.close()
                 issuer = TokenIssuer(load_keyring(settings), settings.auth.issuer)
@@ -630,6 +665,11 @@ async def main() -> None:
     stats = [v for k, v in latencies.items() if k.startswith("statistics")]
     print(f"list query p95 (worst of {len(lists)}): {max(lists):.1f} ms (target <= 50 ms)")
     print(f"statistics p95 (worst of {len(stats)}): {max(stats):.1f} ms (target <= 300 ms)")
+    review = [v for k, v in latencies.items() if k.startswith("review")]
+    print(
+        f"review page p95 (worst of first and deep page): {max(review):.1f} ms "
+        f"(target <= 300 ms), ratio {max(review) / max(stats):.2f}"
+    )
     latency = None if args.skip_webhook else await webhook_latency()
     if latency is None:
         print("upload to webhook delivery: not measured (skipped, or no catalogue_webhook.py)")

@@ -12,6 +12,7 @@ from wildlens.catalogue.alerts.delivery import DeliveryWorker
 from wildlens.catalogue.alerts.targets import policy_of
 from wildlens.catalogue.exchange.import_worker import ImportWorker
 from wildlens.catalogue.exchange.jobs import ExportWorker
+from wildlens.catalogue.observations.review_scores import ReviewRefresher
 from wildlens.catalogue.settings import AlertSettings, GbifSettings
 from wildlens.catalogue.statistics.summaries import SummaryRefresher
 from wildlens.catalogue.taxa.gbif import GbifBackbone
@@ -29,6 +30,7 @@ class CatalogueRuntime:
     imports: ImportWorker
     verifier: ExternalVerifier
     backbone: GbifBackbone
+    reviews: ReviewRefresher
 
     @classmethod
     async def start(cls, ctx: ServiceContext) -> CatalogueRuntime:
@@ -46,6 +48,10 @@ class CatalogueRuntime:
             summaries = SummaryRefresher(db)
             await summaries.start()
             started.push_async_callback(summaries.close)
+            # So does the review queue.
+            reviews = ReviewRefresher(db)
+            await reviews.start()
+            started.push_async_callback(reviews.close)
             # Export jobs are rows; this process's worker takes queued ones, and those whose
             # process died.
             exports = ExportWorker(ctx)
@@ -68,6 +74,7 @@ class CatalogueRuntime:
                 imports,
                 ExternalVerifier(ctx.settings.auth),
                 backbone,
+                reviews,
             )
             # From here on the runtime's ``close`` stops them.
             started.pop_all()
@@ -79,5 +86,6 @@ class CatalogueRuntime:
         await self.imports.stop()
         await self.backbone.close()
         await self.exports.stop()
+        await self.reviews.close()
         await self.summaries.close()
         await self.deliveries.close()

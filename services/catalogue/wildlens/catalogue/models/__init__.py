@@ -21,6 +21,7 @@ module             tables
 ``summaries``      the statistics' detection records and media minutes, and the changes
                    awaiting a refresh
 ``rankings``       ranked classifier labels from imported results files
+``review``         the review queue's score parts per medium, and the media awaiting a refresh
 =================  =====================================================================
 """
 
@@ -39,6 +40,7 @@ from wildlens.catalogue.models.observations import (
 from wildlens.catalogue.models.privacy import DEFAULT_PRECISION, ProjectPrivacy, SensitiveTaxon
 from wildlens.catalogue.models.projects import Membership, Project
 from wildlens.catalogue.models.rankings import RankedClassifications
+from wildlens.catalogue.models.review import ReviewScore, ReviewScoreChange
 from wildlens.catalogue.models.sequences import Sequence
 from wildlens.catalogue.models.sites import Deployment, Device, DeviceToken, Location
 from wildlens.catalogue.models.summaries import (
@@ -78,6 +80,8 @@ __all__ = [
     "ProjectPrivacy",
     "ProjectTaxon",
     "RankedClassifications",
+    "ReviewScore",
+    "ReviewScoreChange",
     "SensitiveTaxon",
     "Sequence",
     "SummaryChange",

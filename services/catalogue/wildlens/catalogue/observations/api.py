@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from wildlens.catalogue.access import AnnotatorDep, ViewerDep
-from wildlens.catalogue.deps import SessionDep
+from wildlens.catalogue.deps import DatabaseDep, SessionDep
 from wildlens.catalogue.observations import service
 from wildlens.catalogue.observations.schemas import (
     Correction,
@@ -128,9 +128,10 @@ async def correct_event(
 
 @router.get("/review", response_model=Page[ReviewItem])
 async def get_review_queue(
+    db: DatabaseDep,
     session: SessionDep,
     access: ViewerDep,
     page: Annotated[PageParams, Depends(page_params(default=50, maximum=500))],
 ) -> Page[ReviewItem]:
     """Unverified media, those where a person helps most first, each score explained."""
-    return await service.review_page(session, access.project.id, page)
+    return await service.review_page(db, session, access.project.id, page)

@@ -137,8 +137,9 @@ async def review_queue(
     """A page of the queue's unverified media, highest score first, then by id, each score
     explained, and the cursor of the next page.
 
-    The database orders the whole queue (``review_order``); only the page's media are loaded
-    and explained here.
+    The database orders the whole queue from each medium's kept score parts, refreshed by the
+    caller (``review_scores``, ``review_order``); only the page's media are loaded and
+    explained here.
     """
     ranks, next_cursor = await ranked(session, project_id, page)
     by_media, about = await review_rows(session, [m for m, _ in ranks])

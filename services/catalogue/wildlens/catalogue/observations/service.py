@@ -14,6 +14,7 @@ from wildlens.catalogue.models import Observation
 from wildlens.catalogue.observations import repository
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.observations.review import review_queue
+from wildlens.catalogue.observations.review_scores import refresh as refresh_review_scores
 from wildlens.catalogue.observations.schemas import (
     Correction,
     Labelling,
@@ -29,6 +30,7 @@ from wildlens.catalogue.observations.verification import (
     revert,
     state_change,
 )
+from wildlens.common.db import Database
 from wildlens.common.errors import NotFound
 from wildlens.common.http import Page, PageParams
 
@@ -217,8 +219,11 @@ async def label_medium(
 
 
 async def review_page(
-    session: AsyncSession, project_id: uuid.UUID, page: PageParams
+    db: Database, session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> Page[ReviewItem]:
     """The review queue's page after the page's cursor."""
+    # The media changed since the last refresh, scored afresh and committed first: the
+    # queue is never older than the request.
+    await refresh_review_scores(db, project_id)
     items, next_cursor = await review_queue(session, project_id, page)
     return Page(items=items, next_cursor=next_cursor)
