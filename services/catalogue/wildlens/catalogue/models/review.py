@@ -9,7 +9,7 @@ validated, which changes with every validation, so it is added when the queue is
 the species the newest run names: one row per such species (one row, ``species`` empty, where
 it names none), and the medium's score is the highest of its rows' ``base`` plus rarity.
 
-Derived data, kept like the statistics summaries: triggers (migration ``0014_review_scores``)
+Derived data, kept like the statistics summaries: triggers (migration ``0016_review_scores``)
 note every medium whose parts a change can change, in the same transaction, and
 ``observations.review_scores.refresh`` recomputes the noted media before the queue is read.
 """
