@@ -96,6 +96,10 @@ def up(
 app.command(name="up")(with_service_options(up, discover_services()))
 
 
+# Seconds a worker process may take to answer uvicorn's health check.
+_WORKER_HEALTHCHECK_S = 60
+
+
 @app.command()
 def serve(
     service: Annotated[
@@ -146,6 +150,9 @@ def serve(
         port=port,
         log_config=None,
         timeout_graceful_shutdown=graceful_timeout(settings),
+        # uvicorn restarts a worker that does not answer its health check within this; its
+        # 5 s default restarts workers still importing on a busy node, for ever.
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
     )
 
 
