@@ -57,7 +57,7 @@ def unique_jpeg(original: bytes, n: int) -> bytes:
     return original[:2] + segment + original[2:]
 
 
-def wait_http(url: str, timeout: float = 90) -> None:
+def wait_http(url: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -131,7 +131,13 @@ def start_ingest(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_http(f"http://127.0.0.1:{port}/readyz")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+    except BaseException:
+        # Not left serving (and using the cores) after the run gave up on it.
+        process.terminate()
+        process.wait(timeout=30)
+        raise
     return process
 
 

@@ -37,7 +37,8 @@ SettingsDep = Annotated[Settings, Depends(settings_dependency(SERVICE))]
 ClientsDep = Annotated[ServiceClients, Depends(clients_dependency(SERVICE))]
 
 
-def _ingest_settings(settings: SettingsDep) -> IngestSettings:
+async def _ingest_settings(settings: SettingsDep) -> IngestSettings:
+    # A coroutine: FastAPI would run a plain function in a worker thread.
     return IngestSettings.of(settings)
 
 

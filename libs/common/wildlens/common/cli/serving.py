@@ -35,8 +35,9 @@ log = structlog.get_logger("wildlens.serving")
 
 # What stopping the platform (relays, consumers, connections) is left after the requests.
 _STOP_ALLOWANCE_S = 10.0
-# How long a worker may take to answer the supervisor's health check before it is replaced.
-_WORKER_HEALTHCHECK_S = 30
+# How long a worker may take to answer the supervisor's health check before it is replaced: a
+# worker still importing its service on a busy node takes tens of seconds.
+_WORKER_HEALTHCHECK_S = 60
 
 
 def graceful_timeout(settings: Settings) -> int:

@@ -1,6 +1,9 @@
 """FastAPI dependencies: the caller, a transaction per request, and each piece of a service's
 running context on its own, so that a route names exactly what it uses.
 
+The accessors are coroutines although they never wait: FastAPI runs a plain function
+dependency in a worker thread, a hand-off per dependency per request for a lookup.
+
 A service declares its aliases once from these factories, for example::
 
     SessionDep = Annotated[AsyncSession, Depends(session_dependency("catalogue"), scope="function")]
@@ -9,7 +12,7 @@ A service declares its aliases once from these factories, for example::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -81,76 +84,76 @@ def session_dependency(service: str) -> Callable[..., Any]:
     return _session
 
 
-def database_dependency(service: str) -> Callable[[Request], Database]:
+def database_dependency(service: str) -> Callable[[Request], Awaitable[Database]]:
     """``service``'s database, for a route that runs a transaction of its own beside the
     request's."""
 
-    def _database(request: Request) -> Database:
+    async def _database(request: Request) -> Database:
         return _context(request, service).database
 
     return _database
 
 
-def store_dependency(service: str) -> Callable[[Request], ObjectStore]:
+def store_dependency(service: str) -> Callable[[Request], Awaitable[ObjectStore]]:
     """The object store, as ``service`` uses it."""
 
-    def _store(request: Request) -> ObjectStore:
+    async def _store(request: Request) -> ObjectStore:
         return _context(request, service).store
 
     return _store
 
 
-def bus_dependency(service: str) -> Callable[[Request], ServiceBus]:
+def bus_dependency(service: str) -> Callable[[Request], Awaitable[ServiceBus]]:
     """The bus as ``service`` sends on it (its outbox, where it has one)."""
 
-    def _bus(request: Request) -> ServiceBus:
+    async def _bus(request: Request) -> ServiceBus:
         return _context(request, service).service_bus
 
     return _bus
 
 
-def settings_dependency(service: str) -> Callable[[Request], Settings]:
+def settings_dependency(service: str) -> Callable[[Request], Awaitable[Settings]]:
     """The settings ``service`` runs with."""
 
-    def _settings(request: Request) -> Settings:
+    async def _settings(request: Request) -> Settings:
         return _context(request, service).settings
 
     return _settings
 
 
-def clients_dependency(service: str) -> Callable[[Request], ServiceClients]:
+def clients_dependency(service: str) -> Callable[[Request], Awaitable[ServiceClients]]:
     """``service``'s clients of the other services' APIs, authenticated as ``service``."""
 
-    def _clients(request: Request) -> ServiceClients:
+    async def _clients(request: Request) -> ServiceClients:
         return _context(request, service).service_clients
 
     return _clients
 
 
-def issuer_dependency(service: str) -> Callable[[Request], TokenIssuer | None]:
+def issuer_dependency(service: str) -> Callable[[Request], Awaitable[TokenIssuer | None]]:
     """The token issuer, ``None`` in a process that holds no signing key."""
 
-    def _issuer(request: Request) -> TokenIssuer | None:
+    async def _issuer(request: Request) -> TokenIssuer | None:
         return _context(request, service).issuer
 
     return _issuer
 
 
-def runtime_dependency(service: str, kind: type[R]) -> Callable[[Request], R]:
+def runtime_dependency(service: str, kind: type[R]) -> Callable[[Request], Awaitable[R]]:
     """``service``'s runtime (the dataclass its start hook builds); 503 while it is not
     running."""
 
-    def _runtime(request: Request) -> R:
+    async def _runtime(request: Request) -> R:
         return _context(request, service).runtime_as(kind)
 
     return _runtime
 
 
-def runtime_part_dependency(service: str, kind: type[R]) -> Callable[[Request], R]:
+def runtime_part_dependency(service: str, kind: type[R]) -> Callable[[Request], Awaitable[R]]:
     """The one member of ``service``'s runtime that is a ``kind``, for routes in a layer below
     the runtime's module; 503 while the service is not running."""
 
-    def _part(request: Request) -> R:
+    async def _part(request: Request) -> R:
         return _context(request, service).runtime_part(kind)
 
     return _part

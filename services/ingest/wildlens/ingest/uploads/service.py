@@ -206,12 +206,7 @@ async def accept_upload(
         replayed = await recall(session, key, project_id=request.project_id, sha256=received.sha256)
         if replayed is not None:
             return Accepted(replayed, received.sha256, duplicate=True, replayed=True)
-    existing = await repository.find_medium(session, request.project_id, received.sha256)
-    if existing is None:
-        accepted = await _record_new(unit, received, request, original)
-    else:
-        DUPLICATES.labels("content").inc()
-        accepted = Accepted(existing.id, existing.sha256, duplicate=True)
+    accepted = await _record(unit, received, request, original)
     if key is None:
         return accepted
     media_id = await remember(
@@ -227,10 +222,14 @@ async def accept_upload(
     return accepted
 
 
-async def _record_new(
+async def _record(
     unit: UploadUnit, received: Received, request: UploadRequest, original: Original
 ) -> Accepted:
-    """Record and announce bytes the project did not have when the unit of work began."""
+    """Record and announce the upload, or answer the project's medium with these bytes.
+
+    The insert is the look: most uploads are new bytes, and a duplicate is found by the insert
+    doing nothing, which saves every new upload a query.
+    """
     session = unit.session
     sniffed, object_key, media_id = original.sniffed, original.object_key, original.media_id
     # Takes turns with a removal or an upload of the same bytes (``objects.hold_content``);
@@ -250,7 +249,8 @@ async def _record_new(
         ),
     )
     if not recorded:
-        # A concurrent post of the same bytes won the race; answer with its id.
+        # The project has these bytes (posted before, or by a concurrent post that won the
+        # race); answer with that medium's id.
         winner = await repository.find_medium(session, request.project_id, received.sha256)
         if winner is None:
             raise RuntimeError(f"media with sha256 {received.sha256} neither recorded nor found")
