@@ -10,13 +10,12 @@ import functools
 import hashlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.support import bad_files
-from tests.support.api import Site, bearer, create_site, ok, post_media
+from tests.support.api import Site, bearer, create_site, ok, post_media, put_signed
 from tests.support.platform import RunningPlatform, admin_token, eventually, running
 from wildlens.common.settings import Settings
 from wildlens.ingest.settings import IngestSettings
@@ -27,18 +26,6 @@ pytestmark = pytest.mark.services("catalogue", "ingest")
 
 def _entry(name: str, data: bytes) -> dict[str, Any]:
     return {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-async def _put(wl: RunningPlatform, url: str, data: bytes) -> None:
-    """PUT to a URL the API handed out, as an uploader on the network would."""
-    if url.startswith(wl.settings.public_url):
-        # The platform's own signed route: reach it in-process.
-        parts = urlsplit(url)
-        response = await wl.client.put(f"{parts.path}?{parts.query}", content=data)
-    else:
-        async with httpx.AsyncClient() as outside:
-            response = await outside.put(url, content=data)
-    assert response.status_code == 200, response.text
 
 
 async def _objects(wl: RunningPlatform, prefix: str) -> list[str]:
@@ -125,7 +112,9 @@ async def test_an_sd_card_goes_up_in_pages_resumes_and_only_verified_bytes_becom
 
         # The first half goes up; then the uploader is interrupted.
         for f in pending[:4]:
-            await _put(wl, f["upload_url"], bytes_for[f["sha256"]])
+            await put_signed(
+                wl.client, wl.settings.public_url, f["upload_url"], bytes_for[f["sha256"]]
+            )
         progress = await ok(await wl.client.get(f"/v1/uploads/{upload_id}", headers=h), 200)
         assert progress["counts"] == {
             "expected": 11,
@@ -144,7 +133,9 @@ async def test_an_sd_card_goes_up_in_pages_resumes_and_only_verified_bytes_becom
         fresh = await ok(await wl.client.post(f"/v1/uploads/{upload_id}/urls", headers=h), 200)
         assert {f["n"] for f in fresh["files"]} == {f["n"] for f in pending[4:]}
         for f in fresh["files"]:
-            await _put(wl, f["upload_url"], bytes_for[f["sha256"]])
+            await put_signed(
+                wl.client, wl.settings.public_url, f["upload_url"], bytes_for[f["sha256"]]
+            )
         done = await ok(await wl.client.post(f"/v1/uploads/{upload_id}/complete", headers=h), 200)
         rejected = [f for f in done["processed"] if f["state"] == "rejected"]
         assert [f["name"] for f in rejected] == ["DCIM/100RECNX/RCNX9999.JPG"]
@@ -218,8 +209,8 @@ async def test_bytes_that_do_not_match_the_manifest_never_become_media(
         201,
     )
     a, b = created["files"]
-    await _put(wl, a["upload_url"], swapped)
-    await _put(wl, b["upload_url"], other)
+    await put_signed(wl.client, wl.settings.public_url, a["upload_url"], swapped)
+    await put_signed(wl.client, wl.settings.public_url, b["upload_url"], other)
     done = await ok(
         await wl.client.post(
             f"/v1/uploads/{created['id']}/complete", headers=bearer(site.device_token)
@@ -243,7 +234,7 @@ async def test_bytes_that_do_not_match_the_manifest_never_become_media(
         200,
     )
     assert fresh["files"] == []
-    await _put(wl, a["upload_url"], declared)
+    await put_signed(wl.client, wl.settings.public_url, a["upload_url"], declared)
     await ok(
         await wl.client.post(
             f"/v1/uploads/{created['id']}/complete", headers=bearer(site.device_token)

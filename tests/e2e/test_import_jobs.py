@@ -13,14 +13,13 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.e2e.test_exchange_coco import new_project
 from tests.e2e.test_hostile_input import HEALTH_GAP_S, nothing_stored
-from tests.support.api import bearer, ok
+from tests.support.api import bearer, ok, put_signed
 from tests.support.camtrapdp import EXAMPLE, zip_folder
 from tests.support.hostile import deflate_zeros, leftovers, raw_zip, watching_health, zip_of
 from tests.support.platform import RunningPlatform, admin_token, eventually, running, user_token
@@ -45,17 +44,6 @@ def scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return folder
 
 
-async def _put(wl: RunningPlatform, url: str, data: bytes) -> None:
-    """PUT to a URL the API handed out, as an uploader on the network would."""
-    if url.startswith(wl.settings.public_url):
-        parts = urlsplit(url)
-        response = await wl.client.put(f"{parts.path}?{parts.query}", content=data)
-    else:
-        async with httpx.AsyncClient() as outside:
-            response = await outside.put(url, content=data)
-    assert response.status_code == 200, response.text
-
-
 async def _create(
     wl: RunningPlatform, token: str, pid: str, files: dict[str, bytes], fmt: str = "camtrap-dp"
 ) -> dict[str, Any]:
@@ -63,7 +51,7 @@ async def _create(
     job = await ok(await wl.client.post(JOBS.format(pid), json=body, headers=bearer(token)), 201)
     assert job["status"] == "awaiting_files"
     for declared, data in zip(job["files"], files.values(), strict=True):
-        await _put(wl, declared["upload_url"], data)
+        await put_signed(wl.client, wl.settings.public_url, declared["upload_url"], data)
     return dict(job)
 
 
@@ -228,8 +216,8 @@ async def test_an_import_job_request_is_checked(wl: RunningPlatform, admin: str)
     assert missing.status_code == 409, missing.text
     assert "'package.zip'" in missing.json()["detail"]
     assert "'media.csv'" in missing.json()["detail"]
-    await _put(wl, job["files"][0]["upload_url"], b"x" * 100)
-    await _put(wl, job["files"][1]["upload_url"], b"1234")
+    await put_signed(wl.client, wl.settings.public_url, job["files"][0]["upload_url"], b"x" * 100)
+    await put_signed(wl.client, wl.settings.public_url, job["files"][1]["upload_url"], b"1234")
     differs = await _start(wl, admin, pid, job["id"])
     assert differs.status_code == 409, differs.text
     assert "'media.csv' has 4 bytes, not the 3 declared" in differs.json()["detail"]

@@ -10,6 +10,7 @@ import hashlib
 import io
 import shutil
 import zipfile
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,7 @@ from wildlens.common.auth import TokenIssuer, load_keyring
 from wildlens.common.db import utcnow
 from wildlens.common.settings import Settings
 from wildlens.common.storage import display_key, thumbnail_key
-from wildlens.ingest.sweep import sweep_orphans
+from wildlens.ingest.sweep import SweepResult, sweep_orphans
 
 pytestmark = pytest.mark.services("catalogue", "ingest")
 
@@ -103,19 +104,45 @@ def _clean(data: bytes) -> bool:
     return location_metadata(data) == [] and not exif.get_ifd(GPS_IFD) and len(exif) == 0
 
 
-async def test_imported_files_reach_viewers_as_display_copies(
+@dataclass(frozen=True)
+class _Imported:
+    """A new project the package was imported into, once ingest made the copies."""
+
+    package: bytes
+    originals: dict[str, bytes]
+    pid: str
+    viewer: str
+    manager: str
+    summary: dict[str, Any]
+
+
+async def _imported(
     tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str
-) -> None:
+) -> _Imported:
     package, originals = _package(tmp_path)
     pid = await _new_project(wl, admin)
     viewer, manager = _tokens(settings, pid)
-    store = wl.platform.store
     summary = await ok(await _import(wl, admin, pid, package), 200)
-    assert summary["media_files_stored"] == 10
-
-    # Ingest hears of the imported files and makes their display copies.
     for sha in originals:
-        await eventually(partial(store.exists, thumbnail_key(sha)))
+        await eventually(partial(wl.platform.store.exists, thumbnail_key(sha)))
+    return _Imported(package, originals, pid, viewer, manager, summary)
+
+
+async def _sweep_a_month_later(wl: RunningPlatform) -> SweepResult:
+    """Ingest's sweep of files nothing holds, as it runs a month from now."""
+    later = utcnow() + timedelta(days=30)
+    database = wl.platform.contexts["ingest"].database
+    return await sweep_orphans(database, wl.platform.store, grace=timedelta(hours=1), now=later)
+
+
+async def test_imported_files_reach_viewers_as_display_copies(
+    tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str
+) -> None:
+    # Ingest hears of the imported files and makes their display copies.
+    imported = await _imported(tmp_path, wl, settings, admin)
+    originals, pid = imported.originals, imported.pid
+    viewer, manager, store = imported.viewer, imported.manager, wl.platform.store
+    assert imported.summary["media_files_stored"] == 10
 
     async def all_shown() -> list[dict[str, Any]] | None:
         held = await _held(wl, viewer, pid)
@@ -150,9 +177,7 @@ async def test_imported_files_reach_viewers_as_display_copies(
 
     # Ingest holds the imported originals: its sweep, however late, leaves them and their
     # display copies.
-    ingest = wl.platform.contexts["ingest"]
-    later = utcnow() + timedelta(days=30)
-    swept = await sweep_orphans(ingest.database, store, grace=timedelta(hours=1), now=later)
+    swept = await _sweep_a_month_later(wl)
     assert swept.originals == 0
     for sha in originals:
         assert await store.exists(f"media/{sha[:2]}/{sha}.jpg")
@@ -162,13 +187,9 @@ async def test_imported_files_reach_viewers_as_display_copies(
 async def test_until_the_copy_exists_viewers_are_asked_to_come_back(
     tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str
 ) -> None:
-    package, originals = _package(tmp_path)
-    pid = await _new_project(wl, admin)
-    viewer, manager = _tokens(settings, pid)
-    store = wl.platform.store
-    await ok(await _import(wl, admin, pid, package), 200)
-    for sha in originals:
-        await eventually(partial(store.exists, thumbnail_key(sha)))
+    imported = await _imported(tmp_path, wl, settings, admin)
+    package, originals, pid = imported.package, imported.originals, imported.pid
+    viewer, manager, store = imported.viewer, imported.manager, wl.platform.store
     # Copies gone (as before ingest made them, or for an import made before ingest was told
     # of imported files): a 409 with Retry-After, never the original in their place.
     for sha in originals:
@@ -203,9 +224,7 @@ async def test_until_the_copy_exists_viewers_are_asked_to_come_back(
     after = hashlib.sha256(jpeg.read_bytes()).hexdigest()
     await ok(await _import(wl, admin, pid, zip_folder(folder)), 200)
     await eventually(partial(store.exists, thumbnail_key(after)))
-    ingest = wl.platform.contexts["ingest"]
-    later = utcnow() + timedelta(days=30)
-    swept = await sweep_orphans(ingest.database, store, grace=timedelta(hours=1), now=later)
+    swept = await _sweep_a_month_later(wl)
     assert swept.originals == 1
     assert not await store.exists(f"media/{before[:2]}/{before}.jpg")
     for sha in {after} | set(originals) - {before}:
@@ -215,13 +234,9 @@ async def test_until_the_copy_exists_viewers_are_asked_to_come_back(
 async def test_a_deleted_imported_medium_takes_its_files_with_it(
     tmp_path: Path, wl: RunningPlatform, settings: Settings, admin: str
 ) -> None:
-    package, originals = _package(tmp_path)
-    pid = await _new_project(wl, admin)
-    _, manager = _tokens(settings, pid)
-    store = wl.platform.store
-    await ok(await _import(wl, admin, pid, package), 200)
-    for sha in originals:
-        await eventually(partial(store.exists, thumbnail_key(sha)))
+    imported = await _imported(tmp_path, wl, settings, admin)
+    originals, pid = imported.originals, imported.pid
+    manager, store = imported.manager, wl.platform.store
     exact = await _held(wl, manager, pid)
     gone = exact[0]
     sha = hashlib.sha256(await _bytes(wl, gone["url"])).hexdigest()
@@ -236,9 +251,7 @@ async def test_a_deleted_imported_medium_takes_its_files_with_it(
 
     assert await eventually(removed)
     # The other nine stay, held, whatever the sweep finds later.
-    ingest = wl.platform.contexts["ingest"]
-    later = utcnow() + timedelta(days=30)
-    await sweep_orphans(ingest.database, store, grace=timedelta(hours=1), now=later)
+    await _sweep_a_month_later(wl)
     for other in set(originals) - {sha}:
         assert await store.exists(f"media/{other[:2]}/{other}.jpg")
         assert await store.exists(display_key(other))

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.api import bearer, ok
-from tests.support.factories import Tokens
+from tests.support.factories import Tokens, project_roles
 from tests.support.model_bundles import (
     finished_upload,
     manifest_of,
@@ -109,10 +108,7 @@ async def test_a_bundle_a_user_brings_serves_once_an_admin_promotes_it(
 async def test_admins_promote_global_models_and_managers_their_projects_own(
     wl: RunningPlatform, admin: str, token_for: Tokens, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    herons, others = str(uuid.uuid4()), str(uuid.uuid4())
-    manager = token_for("manager-h", {herons: "manager"})
-    viewer = token_for("viewer-h", {herons: "viewer"})
-    stranger = token_for("manager-o", {others: "manager"})
+    herons, manager, viewer, stranger = project_roles(token_for)
     own = renamed(tiny_detector, tmp_path / "own", version="1.0.0", name="heron-detector")
     shared = renamed(tiny_detector, tmp_path / "shared", version="1.0.0", name="global-detector")
 

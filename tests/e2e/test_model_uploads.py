@@ -5,14 +5,13 @@ as ``POST /v1/models`` would register them; whatever happens, nothing staged sta
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.api import bearer, ok
-from tests.support.factories import Tokens
+from tests.support.factories import Tokens, project_roles
 from tests.support.model_bundles import (
     finished_upload,
     manifest_of,
@@ -174,10 +173,7 @@ async def test_a_bundle_whose_manifest_does_not_vouch_for_the_model_fails_and_le
 async def test_only_those_who_may_register_a_model_may_upload_one(
     wl: RunningPlatform, admin: str, token_for: Tokens, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    herons, others = str(uuid.uuid4()), str(uuid.uuid4())
-    manager = token_for("manager-h", {herons: "manager"})
-    viewer = token_for("viewer-h", {herons: "viewer"})
-    stranger = token_for("manager-o", {others: "manager"})
+    herons, manager, viewer, stranger = project_roles(token_for)
     bundle = renamed(tiny_detector, tmp_path / "own", version="1.0.0", name="heron-detector")
     manifest, sizes = manifest_of(bundle), (100, 100)
 

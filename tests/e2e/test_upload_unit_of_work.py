@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -30,7 +29,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import S3Server
-from tests.support.api import Site, bearer, ok
+from tests.support.api import Site, bearer, ok, put_signed
 from tests.support.factories import Uploads
 from tests.support.platform import RunningPlatform
 from wildlens.common.events import decode, unpack
@@ -276,17 +275,6 @@ async def test_one_key_used_at_once_for_the_same_bytes_answers_one_medium(
     assert len([e for e in await staged(ingest) if e.type == "media.ingested"]) == 1
 
 
-async def _put(wl: RunningPlatform, url: str, data: bytes) -> None:
-    """PUT to a URL the API handed out, as an uploader on the network would."""
-    if url.startswith(wl.settings.public_url):
-        parts = urlsplit(url)
-        response = await wl.client.put(f"{parts.path}?{parts.query}", content=data)
-    else:
-        async with httpx.AsyncClient() as outside:
-            response = await outside.put(url, content=data)
-    assert response.status_code == 200, response.text
-
-
 async def test_each_file_of_a_bulk_upload_commits_once(
     wl: RunningPlatform, admin: str, site: Site
 ) -> None:
@@ -307,7 +295,9 @@ async def test_each_file_of_a_bulk_upload_commits_once(
     )
     by_sha = {hashlib.sha256(data).hexdigest(): data for data in files.values()}
     for entry in created["files"]:
-        await _put(wl, entry["upload_url"], by_sha[entry["sha256"]])
+        await put_signed(
+            wl.client, wl.settings.public_url, entry["upload_url"], by_sha[entry["sha256"]]
+        )
 
     with transactions(ingest.db.engine) as seen:
         done = await ok(

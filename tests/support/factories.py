@@ -7,9 +7,10 @@ fixtures in ``tests/e2e/conftest.py`` hand them out; everything still goes over 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -28,6 +29,26 @@ class Tokens:
         """A token for ``subject``; without roles it grants nothing itself, so what the user
         may do comes from project memberships."""
         return user_token(self.settings, subject, roles or {})
+
+
+class ProjectRoles(NamedTuple):
+    """A project's id (no project made), and tokens of its manager (``manager-h``) and its
+    viewer (``viewer-h``), and of another project's manager (``manager-o``)."""
+
+    project: str
+    manager: str
+    viewer: str
+    stranger: str
+
+
+def project_roles(token_for: Tokens) -> ProjectRoles:
+    herons, others = str(uuid.uuid4()), str(uuid.uuid4())
+    return ProjectRoles(
+        herons,
+        token_for("manager-h", {herons: "manager"}),
+        token_for("viewer-h", {herons: "viewer"}),
+        token_for("manager-o", {others: "manager"}),
+    )
 
 
 @dataclass(frozen=True)

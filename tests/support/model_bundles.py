@@ -7,11 +7,10 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.api import bearer, ok
+from tests.support.api import bearer, ok, put_signed
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, write_bundle
 
 __all__ = [
@@ -71,18 +70,6 @@ async def post_bundle(
 
 def manifest_of(bundle: Path) -> dict[str, Any]:
     return dict(json.loads((bundle / MANIFEST_FILE).read_text()))
-
-
-async def put_signed(client: httpx.AsyncClient, public_url: str, url: str, data: bytes) -> None:
-    """PUT to a URL the API handed out, as an uploader on the network would."""
-    if url.startswith(public_url):
-        # The platform's own signed route: reach it in-process.
-        parts = urlsplit(url)
-        response = await client.put(f"{parts.path}?{parts.query}", content=data)
-    else:
-        async with httpx.AsyncClient() as outside:
-            response = await outside.put(url, content=data)
-    assert response.status_code == 200, response.text
 
 
 async def open_upload(

@@ -84,21 +84,10 @@ def test_an_onnx_file_is_added_with_flags_listed_and_promoted(
     assert missing.returncode == 1
     assert "give --labels, --input-size, --decoder" in missing.stderr
 
-    added = _wildlens(
-        served,
-        tmp_path,
-        "models",
-        "add",
-        str(onnx),
-        "--decoder",
-        "generic",
-        "--labels",
-        "animal",
-        "--input-size",
-        "64",
-        "--version",
-        "1.0.0",
-    )
+    # The file, described by flags; the same description twice is the same version twice.
+    add = ["models", "add", str(onnx), "--decoder", "generic", "--labels", "animal"]
+    add += ["--input-size", "64", "--version", "1.0.0"]
+    added = _wildlens(served, tmp_path, *add)
     assert added.returncode == 0, added.stderr
     model_id = added.stdout.strip().splitlines()[-1]
     sha256 = hashlib.sha256(onnx.read_bytes()).hexdigest()
@@ -115,21 +104,7 @@ def test_an_onnx_file_is_added_with_flags_listed_and_promoted(
     assert "Uploaded; the platform checks the bundle" in added.stderr
     assert "model.onnx" in added.stderr
     # The same version again: refused before anything is sent, and said plainly.
-    again = _wildlens(
-        served,
-        tmp_path,
-        "models",
-        "add",
-        str(onnx),
-        "--decoder",
-        "generic",
-        "--labels",
-        "animal",
-        "--input-size",
-        "64",
-        "--version",
-        "1.0.0",
-    )
+    again = _wildlens(served, tmp_path, *add)
     assert again.returncode == 1
     assert "409 Conflict: model downloaded-detector 1.0.0 is registered already" in again.stderr
 

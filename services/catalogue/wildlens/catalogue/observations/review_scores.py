@@ -11,13 +11,13 @@ writer anyway): two of them computing the same medium would both insert its rows
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import structlog
 
 from wildlens.catalogue.observations.repository import review_scores
 from wildlens.common.db import Database
+from wildlens.common.jobs.periodic import Periodic
 
 __all__ = ["ReviewRefresher", "refresh"]
 
@@ -57,36 +57,15 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
     return len(media)
 
 
-class ReviewRefresher:
+class ReviewRefresher(Periodic):
     """Refreshes every project with changed media every ``interval_s`` seconds, in the
-    background."""
+    background; a failed round is tried again (a page refreshes itself meanwhile)."""
 
-    def __init__(self, db: Database, interval_s: float = 2.0) -> None:
-        self.db = db
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+    name = "review-scores"
+    failure = "review scores refresh failed"
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="review-scores")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                async with self.db.engine.connect() as connection:
-                    projects = await review_scores.changed_projects(connection)
-                for project_id in projects:
-                    await refresh(self.db, project_id, wait=False)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next round tries again; a page refreshes itself
-                log.exception("review scores refresh failed")
+    async def round(self) -> None:
+        async with self.db.engine.connect() as connection:
+            projects = await review_scores.changed_projects(connection)
+        for project_id in projects:
+            await refresh(self.db, project_id, wait=False)

@@ -14,7 +14,6 @@ writer anyway): two of them recomputing the same sequence would both insert its 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -28,6 +27,7 @@ from wildlens.catalogue.statistics.repository import (
 )
 from wildlens.catalogue.statistics.repository.summary_updates import MinuteRange
 from wildlens.common.db import Database
+from wildlens.common.jobs.periodic import Periodic
 
 __all__ = ["SummaryRefresher", "refresh", "tidy"]
 
@@ -124,38 +124,21 @@ async def changed_projects(db: Database) -> list[uuid.UUID]:
         return list(dict.fromkeys([*records, *minutes]))
 
 
-class SummaryRefresher:
-    """Refreshes every project with changes every ``interval_s`` seconds, in the background."""
+class SummaryRefresher(Periodic):
+    """Refreshes every project with changes every ``interval_s`` seconds, in the background; a
+    failed round is tried again (a statistic refreshes itself meanwhile)."""
+
+    name = "statistics-summaries"
+    failure = "statistics summaries refresh failed"
 
     def __init__(self, db: Database, interval_s: float = 2.0) -> None:
-        self.db = db
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(db, interval_s)
         # Sequences and minutes rewritten since the summaries were last vacuumed.
         self._since_tidy = 0
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="statistics-summaries")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                for project_id in await changed_projects(self.db):
-                    self._since_tidy += await refresh(self.db, project_id, wait=False)
-                if self._since_tidy > WHOLE_PROJECT_AFTER:
-                    self._since_tidy = 0
-                    await tidy(self.db)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next round tries again; a statistic refreshes itself
-                log.exception("statistics summaries refresh failed")
+    async def round(self) -> None:
+        for project_id in await changed_projects(self.db):
+            self._since_tidy += await refresh(self.db, project_id, wait=False)
+        if self._since_tidy > WHOLE_PROJECT_AFTER:
+            self._since_tidy = 0
+            await tidy(self.db)

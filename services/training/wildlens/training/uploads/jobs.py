@@ -1,22 +1,19 @@
 """Model upload jobs: queued by ``complete``, run by whichever training process takes them.
 
-The upload's row is the queue. Every training process runs a :class:`ModelUploadWorker` that
-takes an upload by a conditional update (``queued``, or ``running`` with a lapsed lease),
-renews the lease while it works, reads the bundle back from the store and checks it as
-``POST /v1/models`` does, and registers it through the registry's own rules in the transaction
-that marks the upload succeeded. Whatever the outcome, the staged files are deleted before it
-is told. A
-process that stops cleanly hands its uploads back; one that dies stops renewing, and the next
-worker to look runs the upload again. Uploads never completed are swept once their URLs have
+The upload's row is the queue (:mod:`wildlens.common.jobs`). Every training process runs a
+:class:`ModelUploadWorker` that takes an upload, holds it by a lease while it works, reads the
+bundle back from the store and checks it as ``POST /v1/models`` does, and registers it through
+the registry's own rules in the transaction that marks the upload succeeded. Whatever the
+outcome, the staged files are deleted before it is told. A process that stops cleanly hands
+its uploads back; one that dies stops renewing, and the next worker to look runs the upload
+again. Uploads never completed are swept once their URLs have
 been dead as long again as they worked, and what a late PUT left of any upload with them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, ModelManifest
 from wildlens.common.db import utcnow
 from wildlens.common.errors import FieldError, Invalid, WildlensError
+from wildlens.common.jobs import LeasedWorker, LeaseLost
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.storage import ObjectNotFound
 from wildlens.training.models import ModelUpload
@@ -38,17 +36,8 @@ __all__ = ["ModelUploadWorker"]
 
 log = structlog.get_logger(__name__)
 
-LEASE = timedelta(seconds=60)
-RENEW_EVERY_S = 15.0
-POLL_S = 5.0
-# An upload whose job took its process down this often is not tried again.
-MAX_ATTEMPTS = 3
 # Lapsed uploads swept in one round; the next round takes the rest.
 SWEEP_BATCH = 100
-
-
-class LeaseLost(RuntimeError):
-    """Another process has taken the upload over; this one stops working on it."""
 
 
 def _field(name: str, message: str) -> list[FieldError]:
@@ -69,76 +58,49 @@ def _check_announced(upload: ModelUpload, manifest: ModelManifest) -> None:
             )
 
 
-class ModelUploadWorker:
+class ModelUploadWorker(LeasedWorker):
     """Takes completed model uploads from the database and checks and registers them, in one
     training process; one at a time, since checking a model loads it."""
 
+    name = "model_upload"
+    id_field = "upload_id"
+    # Checking a bundle may take a while: a longer lease. Attempts and polling: the defaults.
+    lease = timedelta(seconds=60)
+    renew_every_s = 15.0
+    claim_batch = 4
+    table = ModelUpload
+
     def __init__(self, ctx: ServiceContext) -> None:
-        self.db = ctx.database
+        super().__init__(ctx.database, ctx.instance)
         self.store = ctx.store
         self.limits = TrainingSettings.of(ctx.settings)
-        self.owner = ctx.instance
-        self._wake = asyncio.Event()
-        self._loop: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._loop = asyncio.create_task(self._poll(), name="model-upload-worker")
+    async def give_up(
+        self, session: AsyncSession, upload_id: uuid.UUID, now: datetime, attempts: int
+    ) -> bool:
+        if not await self.take(session, upload_id, now):
+            return False
+        await self._remove_staged(upload_id)
+        await self._finish(
+            session,
+            upload_id,
+            status="failed",
+            problem={
+                "error": "Unavailable",
+                "detail": f"checking the bundle was interrupted {attempts} "
+                "times; giving up (upload it again)",
+            },
+        )
+        return True
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        """Stop working and hand the upload in hand back to the queue."""
-        if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loop
-        async with self.db.transaction() as session:
-            await repository.hand_back(session, self.owner)
-
-    async def _poll(self) -> None:
-        while True:
-            try:
-                await self._sweep()
-                while (upload_id := await self._claim()) is not None:
-                    await self._run(upload_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # The database or the store may be away for a moment; the next round retries.
-                log.exception("model_upload.round_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
-            self._wake.clear()
-
-    async def _claim(self) -> uuid.UUID | None:
-        now = utcnow()
-        async with self.db.transaction() as session:
-            for upload_id, attempts in await repository.claimable(session, now, limit=4):
-                if attempts >= MAX_ATTEMPTS:
-                    if await repository.take(session, upload_id, now, self.owner, now + LEASE):
-                        await self._remove_staged(upload_id)
-                        await self._finish(
-                            session,
-                            upload_id,
-                            status="failed",
-                            problem={
-                                "error": "Unavailable",
-                                "detail": f"checking the bundle was interrupted {attempts} "
-                                "times; giving up (upload it again)",
-                            },
-                        )
-                    continue
-                if await repository.take(session, upload_id, now, self.owner, now + LEASE):
-                    return upload_id
-        return None
+    async def between_rounds(self) -> None:
+        await self._sweep()
 
     async def _finish(self, session: AsyncSession, upload_id: uuid.UUID, **values: object) -> None:
         """End the upload held by this process with ``values`` (its status and outcome)."""
-        held = await repository.update_held(
+        held = await self.update_held(
             session,
             upload_id,
-            self.owner,
             finished_at=utcnow(),
             lease_owner="",
             lease_expires_at=None,
@@ -146,42 +108,6 @@ class ModelUploadWorker:
         )
         if not held:
             raise LeaseLost(f"model upload {upload_id} was taken over")
-
-    async def _renew(self, upload_id: uuid.UUID) -> None:
-        while True:
-            await asyncio.sleep(RENEW_EVERY_S)
-            async with self.db.transaction() as session:
-                held = await repository.update_held(
-                    session, upload_id, self.owner, lease_expires_at=utcnow() + LEASE
-                )
-            if not held:
-                return
-
-    async def _run(self, upload_id: uuid.UUID) -> None:
-        renewing = asyncio.create_task(
-            self._renew(upload_id), name=f"model-upload-lease-{upload_id}"
-        )
-        work = asyncio.create_task(self._register(upload_id), name=f"model-upload-{upload_id}")
-        try:
-            done, _ = await asyncio.wait({renewing, work}, return_when=asyncio.FIRST_COMPLETED)
-            if work not in done:
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await work
-                log.warning("model_upload.lease_lost", upload_id=str(upload_id))
-                return
-            await work
-        except LeaseLost:
-            log.warning("model_upload.lease_lost", upload_id=str(upload_id))
-        except asyncio.CancelledError:
-            work.cancel()
-            with contextlib.suppress(BaseException):
-                await work
-            raise
-        finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await renewing
 
     async def _check_sizes(self, upload: ModelUpload) -> None:
         """What was PUT has the sizes announced; a file grown past them is not even read."""
@@ -208,7 +134,7 @@ class ModelUploadWorker:
                     ],
                 )
 
-    async def _register(self, upload_id: uuid.UUID) -> None:
+    async def work(self, upload_id: uuid.UUID) -> None:
         async with self.db.transaction() as session:
             upload = await repository.get(session, upload_id)
         if upload is None:

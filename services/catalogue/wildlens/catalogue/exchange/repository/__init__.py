@@ -1,7 +1,7 @@
 """Every query of the exchange domain, by what it reads or writes.
 
-``export_jobs``, ``import_jobs``: the export and import queues (a job's row, taken and held
-by conditional updates);
+``export_jobs``, ``import_jobs``: the export and import jobs (taken and held by the queries of
+``wildlens.common.jobs``);
 ``snapshot``: a project as exporters read it; ``places``, ``records``, ``detections``,
 ``taxa``: the rows imports look up and the rest of what exports read; ``external_ids``: rows
 by the ids an imported file gave them.
@@ -17,13 +17,8 @@ from wildlens.catalogue.exchange.repository.detections import (
     runs_of_media,
 )
 from wildlens.catalogue.exchange.repository.export_jobs import (
-    claimable_jobs,
     export_job,
-    give_up,
-    hand_back,
     project,
-    take,
-    update_held,
 )
 from wildlens.catalogue.exchange.repository.external_ids import (
     CHUNK,
@@ -32,16 +27,11 @@ from wildlens.catalogue.exchange.repository.external_ids import (
     by_platform_id,
 )
 from wildlens.catalogue.exchange.repository.import_jobs import (
-    claimable_imports,
     expire_import,
     expired_imports,
-    give_up_import,
-    hand_back_imports,
     import_job,
     import_jobs_page,
     start_import,
-    take_import,
-    update_held_import,
 )
 from wildlens.catalogue.exchange.repository.places import (
     camera,
@@ -79,8 +69,6 @@ __all__ = [
     "by_external_id_at_once",
     "by_platform_id",
     "camera",
-    "claimable_imports",
-    "claimable_jobs",
     "deployed_media",
     "deployment_by_external_id",
     "deployments_by_start",
@@ -89,10 +77,6 @@ __all__ = [
     "expire_import",
     "expired_imports",
     "export_job",
-    "give_up",
-    "give_up_import",
-    "hand_back",
-    "hand_back_imports",
     "import_job",
     "import_jobs_page",
     "label_map",
@@ -115,11 +99,7 @@ __all__ = [
     "runs_of_media",
     "scientific_names",
     "start_import",
-    "take",
-    "take_import",
     "taxa_by_id",
     "taxon_named",
     "unnamed_locations",
-    "update_held",
-    "update_held_import",
 ]
