@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -98,10 +98,15 @@ def with_query(url: str, **changes: str) -> str:
 
 
 async def test_bytes_round_trip_with_stat(store: ObjectStore) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
     await store.put_bytes("media/ab/abc.jpg", b"\xff\xd8jpeg", "image/jpeg")
 
     assert await store.get_bytes("media/ab/abc.jpg") == b"\xff\xd8jpeg"
-    assert await store.stat("media/ab/abc.jpg") == ObjectInfo("media/ab/abc.jpg", 6, "image/jpeg")
+    info = await store.stat("media/ab/abc.jpg")
+    assert info == ObjectInfo("media/ab/abc.jpg", 6, "image/jpeg")
+    # When it was written: what the sweep of unheld originals judges age by.
+    assert info.modified is not None
+    assert before <= info.modified <= datetime.now(UTC) + timedelta(seconds=5)
 
 
 async def test_file_round_trip_and_download(store: ObjectStore, tmp_path: Path) -> None:

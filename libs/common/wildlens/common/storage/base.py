@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +22,9 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str
-    # When the object was last written (UTC); ``None`` where the backend did not say.
-    modified: datetime | None = None
+    # When the object was last written (UTC); ``None`` where the backend did not say. Not part
+    # of what the object is: two looks at the same bytes under the same key are equal.
+    modified: datetime | None = field(default=None, compare=False)
 
 
 class ObjectNotFound(NotFound):
