@@ -527,8 +527,9 @@ async def test_formulas_in_names_are_neutralised_in_the_csv_export(
 async def test_uploads_larger_by_nature_keep_their_own_limits(
     wl: RunningPlatform, admin: str, site: Site
 ) -> None:
-    """A model bundle is held to the registry's limit and a video to ingest's, not to the
-    limit on uploads read whole; past its own limit a bundle is refused before it is read."""
+    """A model bundle sent in one request is held to the upload limit, and refused before it
+    is read with the way round it (a model upload); a video is held to ingest's own limit,
+    not to the limit on uploads read whole."""
     pulled = 0
 
     async def garbage() -> AsyncIterator[bytes]:
@@ -543,11 +544,11 @@ async def test_uploads_larger_by_nature_keep_their_own_limits(
             "/v1/models", content=garbage(), headers={**form, "Content-Length": str(3 << 30)}
         ),
     )
-    refused(too_large, 413, "WILDLENS_TRAINING__MAX_MODEL_BYTES")
+    refused(too_large, 413, "WILDLENS_LIMITS__UPLOAD_BYTES", "POST /v1/models/uploads")
     assert pulled == 0
-    # 300 MiB is within the registry's limit: the body is read (and found to be no form).
+    # 200 MiB is within one request's limit: the body is read (and found to be no form).
     read = await wl.client.post(
-        "/v1/models", content=garbage(), headers={**form, "Content-Length": str(300 * MiB)}
+        "/v1/models", content=garbage(), headers={**form, "Content-Length": str(200 * MiB)}
     )
     assert read.status_code in (400, 422), read.text
     assert pulled == MiB
