@@ -366,6 +366,15 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         ),
         201,
     )
+    # An import job the manager opened (its files never sent): the viewer may not read it.
+    import_job = await ok(
+        await wl.client.post(
+            f"/v1/projects/{pid}/import-jobs",
+            json={"format": "coco", "files": [{"name": "coco.json", "size": 10}]},
+            headers=h,
+        ),
+        201,
+    )
     document = wl.app.openapi()
     create = document["paths"]["/v1/projects/{project_id}/exports"]["post"]
     body_schema = _resolve(document, create["requestBody"]["content"]["application/json"]["schema"])
@@ -419,6 +428,9 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         "subject": [VIEWER, "admin"],
         "taxon_id": [taxa["Ardeidae"], taxa["Ardea cinerea"]],
         "upload_id": [str(session["id"])],
+        "import_job_id": [str(import_job["id"])],
+        # Model uploads carry no place either; an unknown one is looked at all the same.
+        "model_upload_id": [str(uuid.UUID(int=2))],
     }
     operations = 0
     for path, item in sorted(document["paths"].items()):
