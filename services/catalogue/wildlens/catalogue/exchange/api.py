@@ -248,7 +248,7 @@ async def get_import_job(
     import_job_id: uuid.UUID, session: SessionDep, access: ManagerDep, store: StoreDep
 ) -> ImportJobPublic:
     """An import job: its status, and its summary or problems once it is done; fresh upload
-    URLs while it awaits its files."""
+    URLs while it awaits its files (managers)."""
     return await import_jobs.import_job_status(store, session, access.project, import_job_id)
 
 
@@ -256,5 +256,6 @@ async def get_import_job(
 async def list_import_jobs(
     session: SessionDep, access: ManagerDep, store: StoreDep, page: PageDep
 ) -> Page[ImportJobPublic]:
-    """The project's import jobs, newest first (without upload URLs: ask for one job)."""
+    """The project's import jobs, newest first, without upload URLs: ask for one job for
+    those (managers)."""
     return await import_jobs.import_job_page(store, session, access.project, page)
