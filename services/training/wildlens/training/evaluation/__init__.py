@@ -1,0 +1,41 @@
+"""The evaluation report of a classifier on its test split: a pure library on numpy arrays.
+
+``evaluate`` takes the test samples (``TestSamples``: true classes, locations, events, each
+class's lineage) and the trained model's probabilities, optionally with the spatiotemporal
+prior, validation logits to fit a temperature on, and the serving model's probabilities on the
+same samples, and returns an ``EvaluationReport`` (JSON with ``model_dump(mode="json")``);
+``plots`` draws it as PNGs. ``inputs`` checks what comes in, ``classification``,
+``calibration`` and ``groups`` compute the figures, ``schemas`` is the report's shape.
+
+Errors: ``EvaluationError`` (an ``Invalid``) for inputs that cannot be evaluated.
+"""
+
+from __future__ import annotations
+
+from wildlens.training.evaluation.alignment import align_classes
+from wildlens.training.evaluation.calibration import (
+    calibrated,
+    expected_calibration_error,
+    fit_temperature,
+)
+from wildlens.training.evaluation.evaluate import evaluate, model_figures
+from wildlens.training.evaluation.inputs import EvaluationError, Lineage, TestSamples, softmax
+from wildlens.training.evaluation.plots import PLOTS, plots
+from wildlens.training.evaluation.schemas import EvaluationReport, ModelFigures
+
+__all__ = [
+    "PLOTS",
+    "EvaluationError",
+    "EvaluationReport",
+    "Lineage",
+    "ModelFigures",
+    "TestSamples",
+    "align_classes",
+    "calibrated",
+    "evaluate",
+    "expected_calibration_error",
+    "fit_temperature",
+    "model_figures",
+    "plots",
+    "softmax",
+]
