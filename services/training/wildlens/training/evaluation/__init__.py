@@ -1,6 +1,6 @@
 """The evaluation report of a classifier on its test split: a pure library on numpy arrays.
 
-``evaluate`` takes the test samples (``TestSamples``: true classes, locations, events, each
+``evaluate`` takes the test samples (``Samples``: true classes, locations, events, each
 class's lineage) and the trained model's probabilities, optionally with the spatiotemporal
 prior, validation logits to fit a temperature on, and the serving model's probabilities on the
 same samples, and returns an ``EvaluationReport`` (JSON with ``model_dump(mode="json")``);
@@ -19,7 +19,7 @@ from wildlens.training.evaluation.calibration import (
     fit_temperature,
 )
 from wildlens.training.evaluation.evaluate import evaluate, model_figures
-from wildlens.training.evaluation.inputs import EvaluationError, Lineage, TestSamples, softmax
+from wildlens.training.evaluation.inputs import EvaluationError, Lineage, Samples, softmax
 from wildlens.training.evaluation.plots import PLOTS, plots
 from wildlens.training.evaluation.schemas import EvaluationReport, ModelFigures
 
@@ -29,7 +29,7 @@ __all__ = [
     "EvaluationReport",
     "Lineage",
     "ModelFigures",
-    "TestSamples",
+    "Samples",
     "align_classes",
     "calibrated",
     "evaluate",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import precision_recall_fscore_support
 
 from wildlens.training.evaluation.inputs import Classes, Labels, Probabilities
 from wildlens.training.evaluation.schemas import ClassMetrics
@@ -75,7 +75,10 @@ def class_figures(labels: Labels, predicted: Classes, class_names: tuple[str, ..
     of it being wrong), a class neither present nor predicted gives no evidence and does not.
     """
     everything = list(range(len(class_names)))
-    matrix = confusion_matrix(labels, predicted, labels=everything).astype(np.int64)
+    # Counted here rather than by scikit-learn, which warns on a split of one class even when
+    # told every class.
+    matrix = np.zeros((len(class_names), len(class_names)), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predicted, labels=everything, zero_division=0.0
     )

@@ -26,7 +26,7 @@ from wildlens.training.evaluation.classification import (
 from wildlens.training.evaluation.groups import event_accuracy, level_accuracy, location_accuracy
 from wildlens.training.evaluation.inputs import (
     EvaluationError,
-    TestSamples,
+    Samples,
     as_probabilities,
 )
 from wildlens.training.evaluation.schemas import (
@@ -43,7 +43,7 @@ TOP_K = 5
 
 
 def model_figures(
-    samples: TestSamples,
+    samples: Samples,
     probabilities: npt.ArrayLike,
     *,
     probabilities_with_prior: npt.ArrayLike | None = None,
@@ -121,7 +121,7 @@ def compare(challenger: ModelFigures, champion: ModelFigures) -> FiguresDifferen
 
 
 def evaluate(
-    samples: TestSamples,
+    samples: Samples,
     probabilities: npt.ArrayLike,
     *,
     probabilities_with_prior: npt.ArrayLike | None = None,

@@ -19,7 +19,7 @@ __all__ = [
     "Labels",
     "Lineage",
     "Probabilities",
-    "TestSamples",
+    "Samples",
     "as_probabilities",
     "softmax",
 ]
@@ -49,7 +49,7 @@ class Lineage(BaseModel):
 
 
 @dataclass(frozen=True, init=False)
-class TestSamples:
+class Samples:
     """The held-out samples: per sample its true class index, location and event (sequence)
     id; per class its name and lineage. A sample without an event is an event of its own."""
 
@@ -103,7 +103,7 @@ class TestSamples:
 
 
 def as_probabilities(
-    values: npt.ArrayLike, samples: TestSamples, what: str = "probabilities"
+    values: npt.ArrayLike, samples: Samples, what: str = "probabilities"
 ) -> Probabilities:
     """``values`` as an (samples x classes) float array of probabilities, or a clear error."""
     array = np.asarray(values, dtype=np.float64)
