@@ -61,3 +61,7 @@ CHAMPION = one_hot_ish([0, 0, 0, 0, 1, 2, 2, 2])
 
 def samples() -> Samples:
     return Samples(LABELS, CLASS_NAMES, LOCATIONS, EVENTS, LINEAGES)
+
+
+# Validation logits for the same classes (a fitted temperature in the report).
+LOGITS_VALIDATION = 3 * np.log(PROBABILITIES)

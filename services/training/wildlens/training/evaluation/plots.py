@@ -12,6 +12,7 @@ import io
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from wildlens.training.evaluation.schemas import EvaluationReport, ReliabilityBin
 
@@ -64,7 +65,9 @@ def confusion_matrix_png(report: EvaluationReport) -> bytes:
         for (i, j), value in np.ndenumerate(matrix):
             colour = "white" if value > top / 2 else "black"
             ax.text(j, i, str(value), ha="center", va="center", color=colour, fontsize="small")
-    figure.colorbar(image, ax=ax, label="test samples")
+    bar = figure.colorbar(image, ax=ax, label="test samples")
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
     title = f"Confusion matrix ({report.samples} test samples)"
     ax.set_title(title)
     return _png(figure, title)
@@ -82,7 +85,7 @@ def _bars(bins: list[ReliabilityBin]) -> tuple[list[float], list[float], list[fl
 def reliability_png(report: EvaluationReport) -> bytes:
     """Accuracy against confidence per bin, before and after the temperature where fitted."""
     calibration = report.challenger.calibration
-    figure = _figure(6.0, 6.0)
+    figure = _figure(6.0, 7.0)
     ax = figure.add_subplot()
     left, height, width = _bars(calibration.bins)
     ax.bar(
@@ -92,19 +95,22 @@ def reliability_png(report: EvaluationReport) -> bytes:
         align="edge",
         alpha=0.6,
         edgecolor="black",
-        label=f"as trained (ECE {calibration.ece:.3f})",
+        label=f"as trained (ECE {calibration.ece:.3f}), bins of {1 / len(calibration.bins):.3g}",
     )
     if calibration.bins_after_temperature is not None:
-        left, height, width = _bars(calibration.bins_after_temperature)
-        ax.bar(
-            left,
-            height,
-            width=width,
-            align="edge",
-            alpha=0.4,
-            edgecolor="black",
+        # Points, not a second set of bars, so that neither hides the other.
+        after = [
+            (b.confidence, b.accuracy)
+            for b in calibration.bins_after_temperature
+            if b.confidence is not None and b.accuracy is not None
+        ]
+        ax.plot(
+            [confidence for confidence, _ in after],
+            [accuracy for _, accuracy in after],
+            marker="o",
+            color="tab:orange",
             label=(
-                f"temperature {calibration.temperature:.3g} "
+                f"after temperature {calibration.temperature:.3g} "
                 f"(ECE {calibration.ece_after_temperature:.3f})"
             ),
         )
@@ -113,7 +119,7 @@ def reliability_png(report: EvaluationReport) -> bytes:
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence (top-1 probability)")
     ax.set_ylabel("accuracy")
-    ax.legend(loc="upper left")
+    figure.legend(loc="outside lower center")
     title = "Reliability diagram"
     ax.set_title(title)
     return _png(figure, title)
@@ -123,7 +129,7 @@ def per_class_f1_png(report: EvaluationReport) -> bytes:
     """F1 per class as horizontal bars, the serving model's beside the trained model's."""
     names = report.class_names
     rows = np.arange(len(names))
-    figure = _figure(7.0, 1.5 + 0.35 * len(names) * (2 if report.champion else 1))
+    figure = _figure(7.0, max(3.5, 1.5 + 0.35 * len(names) * (2 if report.champion else 1)))
     ax = figure.add_subplot()
     height = 0.4 if report.champion else 0.8
     ax.barh(
@@ -143,7 +149,8 @@ def per_class_f1_png(report: EvaluationReport) -> bytes:
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1")
-    ax.legend(loc="lower right")
+    # Below the axes, where no bar can run under it.
+    figure.legend(loc="outside lower center", ncols=2 if report.champion else 1)
     title = "F1 per class on the test split"
     ax.set_title(title)
     return _png(figure, title)
