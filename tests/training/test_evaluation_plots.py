@@ -1,4 +1,5 @@
-"""The report's pictures: PNGs a browser shows, of a size that fits the classes."""
+"""The report's pictures (PNGs a browser shows, of a size that fits the classes) and the files
+stored with a model."""
 
 from __future__ import annotations
 
@@ -15,7 +16,16 @@ from tests.training.evaluation_cases import (
     PROBABILITIES,
     samples,
 )
-from wildlens.training.evaluation import PLOTS, Samples, evaluate, plots
+from wildlens.training.evaluation import (
+    PLOTS,
+    REPORT_FILE,
+    EvaluationReport,
+    Samples,
+    evaluate,
+    headline,
+    plots,
+    report_files,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -68,3 +78,17 @@ def test_plots_of_one_class_and_of_many(classes: int) -> None:
         assert 300 <= image.height <= 4000, name
     # Forty class names down the side need a taller picture than one.
     assert _image(plots(report)["per_class_f1.png"]).height >= (1000 if classes == 40 else 300)
+
+
+def test_the_files_stored_with_a_model_and_its_headline_figures() -> None:
+    report = evaluate(samples(), PROBABILITIES, champion=CHAMPION)
+
+    files = report_files(report)
+
+    assert set(files) == {REPORT_FILE, *PLOTS}
+    assert EvaluationReport.model_validate_json(files[REPORT_FILE]) == report
+    figures = headline(report)
+    assert figures["macro_f1"] == pytest.approx(11 / 18)
+    assert figures["champion_macro_f1"] == pytest.approx(53 / 63)
+    assert figures["better_than_champion"] is False
+    assert figures["temperature"] is None
