@@ -20,11 +20,12 @@ import numpy.typing as npt
 from scipy.optimize import minimize_scalar
 
 from wildlens.training.evaluation.inputs import EvaluationError, Labels, Probabilities, softmax
-from wildlens.training.evaluation.schemas import ReliabilityBin
+from wildlens.training.evaluation.schemas import Calibration, ReliabilityBin
 
 __all__ = [
     "BINS",
     "calibrated",
+    "calibration_figures",
     "expected_calibration_error",
     "fit_temperature",
     "negative_log_likelihood",
@@ -84,6 +85,25 @@ def calibrated(probabilities: Probabilities, temperature: float) -> Probabilitie
     """The probabilities the same logits give divided by ``temperature``: a row's log
     probabilities are its logits less one constant, which softmax ignores."""
     return softmax(np.log(np.maximum(probabilities, SMALLEST_PROBABILITY)), temperature)
+
+
+def calibration_figures(
+    probabilities: Probabilities, labels: Labels, temperature: float | None = None
+) -> Calibration:
+    """ECE and reliability bins, and the same after ``temperature`` where there is one."""
+    if temperature is None:
+        return Calibration(
+            ece=expected_calibration_error(probabilities, labels),
+            bins=reliability_bins(probabilities, labels),
+        )
+    scaled = calibrated(probabilities, temperature)
+    return Calibration(
+        ece=expected_calibration_error(probabilities, labels),
+        bins=reliability_bins(probabilities, labels),
+        temperature=temperature,
+        ece_after_temperature=expected_calibration_error(scaled, labels),
+        bins_after_temperature=reliability_bins(scaled, labels),
+    )
 
 
 def negative_log_likelihood(

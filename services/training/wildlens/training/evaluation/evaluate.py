@@ -10,13 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from wildlens.training.evaluation.calibration import (
-    BINS,
-    calibrated,
-    expected_calibration_error,
-    fit_temperature,
-    reliability_bins,
-)
+from wildlens.training.evaluation.calibration import calibration_figures, fit_temperature
 from wildlens.training.evaluation.classification import (
     NOT_IN_SPLIT,
     class_figures,
@@ -30,7 +24,6 @@ from wildlens.training.evaluation.inputs import (
     as_probabilities,
 )
 from wildlens.training.evaluation.schemas import (
-    Calibration,
     EvaluationReport,
     FiguresDifference,
     ModelFigures,
@@ -61,14 +54,7 @@ def model_figures(
     labels = samples.labels
     predicted = predictions(p)
     by_class = class_figures(labels, predicted, samples.class_names)
-    calibration = Calibration(
-        ece=expected_calibration_error(p, labels, BINS), bins=reliability_bins(p, labels, BINS)
-    )
-    if temperature is not None:
-        scaled = calibrated(p, temperature)
-        calibration.temperature = temperature
-        calibration.ece_after_temperature = expected_calibration_error(scaled, labels, BINS)
-        calibration.bins_after_temperature = reliability_bins(scaled, labels, BINS)
+    calibration = calibration_figures(p, labels, temperature)
     top1 = top_k_accuracy(p, labels, 1)
     prior = None
     if probabilities_with_prior is not None:
