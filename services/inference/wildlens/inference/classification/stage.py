@@ -30,9 +30,9 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
+from wildlens.common.imaging import CONTEXT, square_crop
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.classification.classifier import Classifier
-from wildlens.inference.classification.crops import CONTEXT, square_crop
 from wildlens.inference.classification.decide import CropOutcome, decide
 from wildlens.inference.prior.model import SpatiotemporalPrior
 from wildlens.inference.prior.source import PriorSource
