@@ -31,10 +31,10 @@ from wildlens.common.events.v1.media_pb2 import (
 )
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
 from wildlens.common.imaging import CONTEXT, square_crop
+from wildlens.common.prior import SpatiotemporalPrior, when
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.classification.classifier import Classifier
 from wildlens.inference.classification.decide import CropOutcome, decide
-from wildlens.inference.prior.model import SpatiotemporalPrior
 from wildlens.inference.prior.source import PriorSource
 from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.cache import TaxonomyCache
@@ -300,10 +300,7 @@ class ClassificationStage:
     def _prior(project: _Project, context: MediaContext) -> Vector | None:
         if project.prior is None:
             return None
-        when = context.captured_at
+        month, hour = when(context.captured_at)
         return project.prior.probabilities(
-            [label.key for label in project.labels],
-            context.location_id,
-            when.month if when else 0,
-            when.hour if when else -1,
+            [label.key for label in project.labels], context.location_id, month, hour
         )
