@@ -112,7 +112,11 @@ async def _survey(
             )
             posted.append((accepted["media_id"], species))
     for media_id, _ in posted:
-        await eventually(lambda m=media_id: get_media(wl.client, admin, m))
+
+        async def recorded(m: str = media_id) -> dict[str, Any] | None:
+            return await get_media(wl.client, admin, m)
+
+        await eventually(recorded)
     for media_id, species in posted:
         await _label(wl, admin, pid, media_id, SPECIES[species])
     # One more mallard that people doubted: it is no training example.
