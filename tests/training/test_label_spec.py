@@ -4,7 +4,9 @@ malformed spec, an empty dataset or a class below its minimum."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from wildlens.training.datasets.label_spec import (
     parse_label_spec,
 )
 from wildlens.training.datasets.records import Ancestor, Record
+from wildlens.training.datasets.schemas import DatasetCreate
 
 BOX = (0.1, 0.1, 0.3, 0.3)
 LINEAGES = {
@@ -261,3 +264,14 @@ def test_malformed_specs_are_refused_with_what_is_wrong(spec: Any, message: str)
     assert message in raised.value.detail
     assert raised.value.fields
     assert all(f.location[:2] == ["body", "label_spec"] for f in raised.value.fields)
+
+
+def test_the_readme_example_is_a_request_the_api_takes() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Datasets from confirmed labels") :]
+    start = section.index("```json") + len("```json")
+    block = section[start : section.index("```", start)]
+    body = DatasetCreate.model_validate_json(block.replace("…", str(uuid.UUID(int=1))))
+    assert body.seed == 7
+    assert body.label_spec.classes is not None
+    assert set(body.label_spec.classes) == {"heron", "duck"}
