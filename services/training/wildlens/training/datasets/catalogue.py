@@ -99,6 +99,7 @@ class CatalogueReader:
         records = []
         for item in items:
             captured = _when(item.get("captured_at"))
+            x, y, w, h = (float(v) for v in item["bbox"])
             taxon = str(item.get("taxon_id") or "")
             records.append(
                 Record(
@@ -111,7 +112,7 @@ class CatalogueReader:
                     location_id=str(item.get("location_id") or ""),
                     event_id=_event_of(events, item.get("deployment_id"), captured),
                     captured_at=captured,
-                    bbox=tuple(float(v) for v in item["bbox"]),  # type: ignore[arg-type]
+                    bbox=(x, y, w, h),
                     taxon_id=taxon,
                     lineage=lineages.get(taxon, ()),
                 )

@@ -17,6 +17,7 @@ from wildlens.training.datasets import repository
 from wildlens.training.datasets.build import (
     BuildRequest,
     build_dataset,
+    manifest_key,
     remove_dataset_objects,
 )
 from wildlens.training.datasets.catalogue import CatalogueReader
@@ -24,7 +25,7 @@ from wildlens.training.datasets.schemas import DatasetCreate, DatasetPublic, Man
 from wildlens.training.datasets.split import SPLITS
 from wildlens.training.models import Dataset
 
-__all__ = ["coco", "create", "get_dataset", "manifest", "public"]
+__all__ = ["build_and_record", "coco", "create", "get_dataset", "manifest", "public"]
 
 
 def _require_manager(principal: Principal, project_id: uuid.UUID, what: str) -> None:
@@ -39,7 +40,7 @@ async def create(
     principal: Principal,
     body: DatasetCreate,
 ) -> DatasetPublic:
-    """Build a dataset from the project's confirmed labels and record it."""
+    """Build a dataset from the project's confirmed labels and record it (its managers)."""
     _require_manager(principal, body.project_id, f"project {body.project_id}")
     request = BuildRequest(
         project_id=str(body.project_id),
@@ -48,24 +49,40 @@ async def create(
         shares=body.shares,
         group_by=body.group_by,
     )
+    return await build_and_record(database, store, reader, request, created_by=principal.subject)
+
+
+async def build_and_record(
+    database: Database,
+    store: ObjectStore,
+    reader: CatalogueReader,
+    request: BuildRequest,
+    *,
+    created_by: str,
+) -> DatasetPublic:
+    """Build a dataset and record it, ready; what a training job calls before it trains.
+
+    Raises:
+        Invalid: nothing to learn from, or a class below its minimum (named); nothing is
+            stored then.
+    """
     dataset_id = uuid.uuid4()
     built = await build_dataset(reader, store, request, dataset_id=dataset_id)
-    counts = built.counts()
     row = Dataset(
         id=dataset_id,
-        project_id=body.project_id,
-        created_by=principal.subject,
-        spec=body.label_spec.model_dump(mode="json", exclude_defaults=True),
-        seed=body.seed,
-        shares=body.shares.model_dump(),
-        group_by=body.group_by,
+        project_id=uuid.UUID(request.project_id),
+        created_by=created_by,
+        spec=request.spec.model_dump(mode="json", exclude_defaults=True),
+        seed=request.seed,
+        shares=request.shares.model_dump(),
+        group_by=request.group_by,
         state="ready",
         classes=built.classes,
-        counts=counts,
+        counts=built.counts(),
         dropped=dict(built.dropped),
         sample_count=len(built.samples),
         location_count=len({s.location_id for s in built.samples if s.location_id}),
-        manifest_key=f"crops/{dataset_id}/manifest.json",
+        manifest_key=manifest_key(dataset_id),
         finished_at=utcnow(),
     )
     try:
