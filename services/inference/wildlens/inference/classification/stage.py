@@ -30,7 +30,7 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
-from wildlens.common.imaging import CONTEXT, square_crop
+from wildlens.common.imaging import CONTEXT, square_crop, upright
 from wildlens.common.prior import SpatiotemporalPrior, when
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.classification.classifier import Classifier
@@ -266,8 +266,15 @@ class ClassificationStage:
         projects: Mapping[str, _Project],
     ) -> list[CropOutcome]:
         """Crop, classify all crops in as few runs as the batch size allows, decide. Blocking."""
+        # Boxes are drawn on the image as people see it (the detector turns it upright first),
+        # so crops are cut from it upright too, as training cuts them.
+        shown: dict[str, Image.Image] = {}
+        for job in jobs:
+            media_id = job.result.media_id
+            if media_id not in shown:
+                shown[media_id] = upright(images[media_id])
         crops = [
-            square_crop(images[job.result.media_id], _xywh(job.detection), context=self.context)
+            square_crop(shown[job.result.media_id], _xywh(job.detection), context=self.context)
             for job in jobs
         ]
         probabilities = classifier.classify(crops)
