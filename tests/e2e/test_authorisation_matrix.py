@@ -92,6 +92,15 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("401 401 401 401 401 401 401 401", None),
     ("POST", "/v1/auth/token"):
         ("401 401 401 401 401 401 401 401", None),
+    # Datasets for training are their project's managers', as training jobs are.
+    ("POST", "/v1/datasets"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/datasets/{dataset_id}"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/datasets/{dataset_id}/coco"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/datasets/{dataset_id}/manifest"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
     # Volunteers classify what managers put before them.
     ("GET", "/v1/citsci/subject-sets"):
         ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
@@ -431,6 +440,7 @@ BODIES: dict[tuple[str, str], Body] = {
         {"name": "Herons", "project_id": p.project_id}
     ),
     # Uploading is for annotators and up, and for the project's gateways.
+    ("POST", "/v1/datasets"): lambda w, p: _json({"project_id": p.project_id}),
     ("POST", "/v1/media"): lambda w, p: {
         "files": {"file": ("x.jpg", distinct_jpeg(), "image/jpeg")},
         "data": {"project_id": p.project_id},

@@ -26,9 +26,9 @@ from tests.support.platform import (
 )
 from tests.support.tiny_models import build_tiny_classifier, generate_species_scene
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
+from wildlens.common.imaging import square_crop
 from wildlens.common.settings import Settings
 from wildlens.inference.classification.classifier import Classifier
-from wildlens.inference.classification.crops import square_crop
 from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.geofence import GEOFENCE_FILE
 

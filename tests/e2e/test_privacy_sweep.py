@@ -399,6 +399,25 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         )
         assert response.status_code == 404, (fmt, response.text)
 
+    # A training dataset the manager built from a person's boxed heron: the crops and their
+    # places are the managers' (the viewer is refused; a manager without precise_locations
+    # gets the cell, tests/e2e/test_datasets.py).
+    await ok(
+        await wl.client.post(
+            f"/v1/projects/{pid}/media/{heron}/observations",
+            json={
+                "observation_type": "animal",
+                "scientific_name": "Ardea cinerea",
+                "bbox": [0.2, 0.2, 0.4, 0.4],
+            },
+            headers=h,
+        ),
+        201,
+    )
+    dataset = await ok(
+        await wl.client.post("/v1/datasets", json={"project_id": pid}, headers=h), 201
+    )
+
     sweep = Sweep(wl, originals)
     for fmt, export_id in viewers.items():
         status = await wl.client.get(
@@ -431,6 +450,7 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         "import_job_id": [str(import_job["id"])],
         # Model uploads carry no place either; an unknown one is looked at all the same.
         "model_upload_id": [str(uuid.UUID(int=2))],
+        "dataset_id": [str(dataset["id"])],
     }
     operations = 0
     for path, item in sorted(document["paths"].items()):

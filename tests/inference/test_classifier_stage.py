@@ -3,12 +3,14 @@ goes through the classifier in one run, each gets its species, and nothing else 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image
 
 from tests.support.tiny_models import (
     CLASSIFIER_LABELS,
@@ -98,3 +100,35 @@ async def test_all_animal_boxes_of_a_batch_go_through_one_run(tiny_classifier: P
         assert result.classifier.sha256 == classifier.sha256
         assert result.timings_ms["classify"] > 0
     assert not broken.HasField("classifier")
+
+
+async def test_boxes_of_a_photo_stored_sideways_are_cut_from_it_upright(
+    tiny_classifier: Path,
+) -> None:
+    # The detector's boxes are on the photo as people see it; a camera that stores it
+    # sideways with an EXIF orientation must not get crops from the sideways pixels.
+    classifier = Classifier.from_path(tiny_classifier)
+    stage = ClassificationStage(
+        lambda project_id: classifier, TaxonomyCache(CatalogueTaxonomy(_no_catalogue))
+    )
+    left, right = (0.05, 0.1, 0.3, 0.35), (0.6, 0.5, 0.3, 0.35)
+    scene = generate_species_scene(400, 300, left, 0, seed=9300)
+    other = generate_species_scene(400, 300, right, 2, seed=9301)
+    scene.paste(other.crop((230, 140, 370, 260)), (230, 140))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown after turning 90° clockwise
+    stored = io.BytesIO()
+    scene.transpose(Image.Transpose.ROTATE_90).save(stored, format="PNG", exif=exif.tobytes())
+    decoded = Image.open(io.BytesIO(stored.getvalue()))
+    decoded.load()
+    assert decoded.size == (300, 400)
+    result = MediaAnalyzed(
+        media_id="sideways",
+        detections=[_detection("animal", left), _detection("animal", right)],
+    )
+
+    await stage.classify([result], {"sideways": decoded})
+
+    first, second = result.detections
+    assert first.classifications[0].scientific_name == CLASSIFIER_LABELS[0][1]
+    assert second.classifications[0].scientific_name == CLASSIFIER_LABELS[2][1]

@@ -9,9 +9,8 @@ import numpy.typing as npt
 import pytest
 
 from wildlens.common.bundles import LabelSpec
+from wildlens.common.prior import Sighting, SpatiotemporalPrior, combine
 from wildlens.inference.classification.decide import decide
-from wildlens.inference.prior.combine import combine
-from wildlens.inference.prior.model import Sighting, SpatiotemporalPrior
 from wildlens.inference.prior.source import sighting
 from wildlens.inference.taxonomy.tree import ProjectTaxonomy
 

@@ -341,7 +341,7 @@ class TinyClassifier(nn.Module):
 
 
 def _classifier_set(count: int, seed: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-    from wildlens.inference.classification.crops import square_crop
+    from wildlens.common.imaging import square_crop
 
     rng = np.random.default_rng(seed)
     images = np.empty((count, 3, CLASSIFIER_INPUT.height, CLASSIFIER_INPUT.width), np.float32)

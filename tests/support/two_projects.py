@@ -95,6 +95,8 @@ class ProjectObjects:
     # files PUT, not completed yet).
     model_id: str
     model_upload_id: str
+    # A training dataset built from the project's boxed observation.
+    dataset_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -118,6 +120,7 @@ class ProjectObjects:
             "model_name": self.label_map,
             "model_id": self.model_id,
             "model_upload_id": self.model_upload_id,
+            "dataset_id": self.dataset_id,
         }
 
 
@@ -319,6 +322,12 @@ async def _project(
         f"{base}/media/{media_id}/observations",
         {"observation_type": "animal", "taxon_id": taxon_id},
     )
+    # A person's boxed label, from which the project's dataset is built.
+    await post(
+        f"{base}/media/{media_id}/observations",
+        {"observation_type": "animal", "taxon_id": taxon_id, "bbox": [0.1, 0.1, 0.5, 0.5]},
+    )
+    dataset = await post("/v1/datasets", {"project_id": pid})
     # The export of the least privileged reader: what it holds, every role may see.
     export = await ok(
         await client.post(
@@ -387,6 +396,7 @@ async def _project(
         label_map=label_map,
         model_id=str(model["id"]),
         model_upload_id=str(model_upload["id"]),
+        dataset_id=str(dataset["id"]),
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )

@@ -12,11 +12,12 @@ from wildlens.training.settings import TrainingSettings
 
 
 def _routers() -> list[APIRouter]:
+    from wildlens.training.datasets.api import router as datasets
     from wildlens.training.registry.api import router as registry
     from wildlens.training.uploads.api import router as uploads
 
     # Uploads first: /v1/models/uploads/... is not a model id.
-    return [uploads, registry]
+    return [uploads, registry, datasets]
 
 
 async def _start(ctx: ServiceContext) -> None:

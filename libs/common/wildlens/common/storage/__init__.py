@@ -11,6 +11,7 @@ backend does not answer.
 from __future__ import annotations
 
 from .base import DEFAULT_CONTENT_TYPE, ObjectInfo, ObjectNotFound, ObjectStore
+from .downloads import DOWNLOAD_TIMEOUT, download
 from .factory import create_store
 from .keys import validate_key, validate_prefix
 from .layout import display_key, thumbnail_key
@@ -20,6 +21,7 @@ from .s3 import S3Location, S3Store
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
+    "DOWNLOAD_TIMEOUT",
     "LocalStore",
     "ObjectInfo",
     "ObjectNotFound",
@@ -28,6 +30,7 @@ __all__ = [
     "S3Store",
     "create_store",
     "display_key",
+    "download",
     "signed_objects_router",
     "thumbnail_key",
     "validate_key",

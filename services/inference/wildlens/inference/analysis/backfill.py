@@ -23,7 +23,8 @@ from wildlens.common.errors import NotFound, Unavailable
 from wildlens.common.events.v1.inference_pb2 import InferenceRequested
 from wildlens.common.service.clients import ServiceClients
 from wildlens.common.service.context import ServiceContext
-from wildlens.inference.analysis.catalogue import DOWNLOAD_TIMEOUT, download, matching_page
+from wildlens.common.storage import DOWNLOAD_TIMEOUT, download
+from wildlens.inference.analysis.catalogue import matching_page
 from wildlens.inference.analysis.runner import Analyzer, Fetch
 from wildlens.inference.models.detector import Detector
 from wildlens.inference.models.serving import ModelServing, Promotion

@@ -1,10 +1,8 @@
 """What inference asks the catalogue: which media match, and where their bytes are.
 
 The catalogue is the system of record and never hands out object keys; its media lists carry a
-short-lived download URL per item (a presigned S3 URL, or in embedded mode a signed route of
-this same process). Inference downloads through that URL, so it reads exactly what the
-catalogue let it read. A signed route of the local store is resolved in-process: its signature
-is checked as the route would check it, then the object is read from the store directly.
+short-lived download URL per item, which inference reads through
+:func:`wildlens.common.storage.download`, so it reads exactly what the catalogue let it read.
 """
 
 from __future__ import annotations
@@ -14,19 +12,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
 from wildlens.common.errors import FieldError, Invalid, NotFound, Unavailable
 from wildlens.common.service.clients import ServiceClients
-from wildlens.common.storage import LocalStore, ObjectStore
-from wildlens.common.storage.signing import OBJECTS_PATH
 
 __all__ = [
     "MediaRef",
     "caller_media",
-    "download",
     "find_media_url",
     "matching_page",
 ]
@@ -34,7 +28,6 @@ __all__ = [
 PAGE = 500  # media per catalogue page when looking one item up
 # Media the catalogue lists with the same capture time as the one sought, at most.
 MAX_PAGES_FOR_ONE = 20
-DOWNLOAD_TIMEOUT = httpx.Timeout(30.0)
 ANALYSABLE = ("image", "frame")
 
 
@@ -171,32 +164,3 @@ async def find_media_url(clients: ServiceClients, media: dict[str, Any]) -> str:
         if pages >= MAX_PAGES_FOR_ONE:
             break
     raise NotFound(f"media {media_id} not found")
-
-
-async def download(store: ObjectStore, url: str, client: httpx.AsyncClient | None = None) -> bytes:
-    """The bytes behind a download URL the catalogue handed out.
-
-    Args:
-        store: the object store, which serves the local store's signed routes itself.
-        url: a URL from a catalogue media list.
-        client: reused for presigned URLs when given (a backfill downloads thousands).
-    """
-    parts = urlsplit(url)
-    if isinstance(store, LocalStore) and parts.path.startswith(OBJECTS_PATH + "/"):
-        key = unquote(parts.path[len(OBJECTS_PATH) + 1 :])
-        query = parse_qs(parts.query)
-        store.check_signature(
-            "GET", key, query.get("expires", [None])[0], query.get("signature", [None])[0]
-        )
-        return await store.get_bytes(key)
-    try:
-        if client is not None:
-            response = await client.get(url, timeout=DOWNLOAD_TIMEOUT)
-        else:
-            async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT) as own:
-                response = await own.get(url)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"object storage does not answer: {exc}") from exc
-    if response.status_code != 200:
-        raise Unavailable(f"object storage answered {response.status_code} for a media download")
-    return response.content

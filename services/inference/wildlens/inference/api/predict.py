@@ -16,8 +16,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from wildlens.common.errors import FieldError, Invalid, PayloadTooLarge
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.common.service.clients import ServiceClients
-from wildlens.common.storage import ObjectStore
-from wildlens.inference.analysis.catalogue import caller_media, download, find_media_url
+from wildlens.common.storage import ObjectStore, download
+from wildlens.inference.analysis.catalogue import caller_media, find_media_url
 from wildlens.inference.api.deps import ClientsDep, InferenceRuntimeDep, SettingsDep, StoreDep
 from wildlens.inference.api.megadetector import BatchOutput, PredictedImage, batch_output
 from wildlens.inference.settings import InferenceSettings

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from wildlens.inference.prior.combine import combine
+from wildlens.common.prior import combine
 from wildlens.inference.taxonomy.decisions import renormalise, rollup
 from wildlens.inference.taxonomy.tree import LabelTaxon, ProjectTaxonomy
 

@@ -30,11 +30,11 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
+from wildlens.common.imaging import CONTEXT, square_crop, upright
+from wildlens.common.prior import SpatiotemporalPrior, when
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.classification.classifier import Classifier
-from wildlens.inference.classification.crops import CONTEXT, square_crop
 from wildlens.inference.classification.decide import CropOutcome, decide
-from wildlens.inference.prior.model import SpatiotemporalPrior
 from wildlens.inference.prior.source import PriorSource
 from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.cache import TaxonomyCache
@@ -266,8 +266,15 @@ class ClassificationStage:
         projects: Mapping[str, _Project],
     ) -> list[CropOutcome]:
         """Crop, classify all crops in as few runs as the batch size allows, decide. Blocking."""
+        # Boxes are drawn on the image as people see it (the detector turns it upright first),
+        # so crops are cut from it upright too, as training cuts them.
+        shown: dict[str, Image.Image] = {}
+        for job in jobs:
+            media_id = job.result.media_id
+            if media_id not in shown:
+                shown[media_id] = upright(images[media_id])
         crops = [
-            square_crop(images[job.result.media_id], _xywh(job.detection), context=self.context)
+            square_crop(shown[job.result.media_id], _xywh(job.detection), context=self.context)
             for job in jobs
         ]
         probabilities = classifier.classify(crops)
@@ -300,10 +307,7 @@ class ClassificationStage:
     def _prior(project: _Project, context: MediaContext) -> Vector | None:
         if project.prior is None:
             return None
-        when = context.captured_at
+        month, hour = when(context.captured_at)
         return project.prior.probabilities(
-            [label.key for label in project.labels],
-            context.location_id,
-            when.month if when else 0,
-            when.hour if when else -1,
+            [label.key for label in project.labels], context.location_id, month, hour
         )

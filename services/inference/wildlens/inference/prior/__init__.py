@@ -1,2 +1,2 @@
-"""The spatiotemporal prior: which taxa people have verified where, in which month, at which
-hour, as p(taxon | location, month, hour), combined with what the pixels say."""
+"""Each project's spatiotemporal prior, learnt from its verified observations in the
+catalogue's API; the prior itself (estimates and combination) is :mod:`wildlens.common.prior`."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from wildlens.common.errors import Unavailable
-from wildlens.inference.prior.model import Sighting, SpatiotemporalPrior
+from wildlens.common.prior import Sighting, SpatiotemporalPrior, sighting_at
 from wildlens.inference.taxonomy.tree import name_key
 
 __all__ = ["PriorSource", "sighting"]
@@ -34,13 +34,8 @@ def sighting(item: dict[str, Any]) -> Sighting | None:
     key = name_key(str(item.get("scientific_name") or "")) or str(item.get("taxon_id") or "")
     if not key:
         return None
-    month, hour = 0, -1
-    if item.get("captured_at"):
-        captured = datetime.fromisoformat(str(item["captured_at"]))
-        if captured.tzinfo is not None:
-            captured = captured.astimezone(UTC)
-        month, hour = captured.month, captured.hour
-    return Sighting(key, str(item.get("location_id") or ""), month, hour)
+    captured = datetime.fromisoformat(str(item["captured_at"])) if item.get("captured_at") else None
+    return sighting_at(key, str(item.get("location_id") or ""), captured)
 
 
 class PriorSource:

@@ -10,11 +10,21 @@ module                 tables
                        history of its stages
 ``model_uploads``      bundles on their way in through PUT URLs, and the queue of their
                        checks and registrations
+``datasets``           datasets built from confirmed labels: spec, seed, state, counts per
+                       class and split (the manifest is in storage)
 =====================  ===============================================================
 """
 
 from wildlens.training.models.base import TrainingTable, metadata
+from wildlens.training.models.datasets import Dataset
 from wildlens.training.models.model_uploads import ModelUpload
 from wildlens.training.models.registered_models import ModelStageChange, RegisteredModel
 
-__all__ = ["ModelStageChange", "ModelUpload", "RegisteredModel", "TrainingTable", "metadata"]
+__all__ = [
+    "Dataset",
+    "ModelStageChange",
+    "ModelUpload",
+    "RegisteredModel",
+    "TrainingTable",
+    "metadata",
+]

@@ -1,5 +1,8 @@
 """Square crops around detections, with context, as the field's classifiers were trained on.
 
+One implementation for training and serving: a classifier sees at inference exactly the
+geometry it was trained on.
+
 MegaDetector's classifier tools (and SpeciesNet after them) crop each animal box to a square
 before classifying: the animal keeps its shape instead of being stretched to the classifier's
 square input, and a margin of context around it (vegetation, water, the ground) helps tell

@@ -1,12 +1,15 @@
-"""Square crops with context around detections, checked against boxes worked out by hand."""
+"""Square crops with context around detections, checked against boxes worked out by hand,
+and the same crops as the clean JPEG bytes training caches."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from wildlens.inference.classification.crops import CropBox, crop_box, square_crop
+from wildlens.common.imaging import CropBox, crop_box, crop_jpeg, square_crop
 
 
 def _gradient(width: int, height: int) -> Image.Image:
@@ -68,3 +71,51 @@ def test_nonsense_sizes_are_refused() -> None:
         crop_box((0.1, 0.1, 0.1, 0.1), 0, 10)
     with pytest.raises(ValueError, match="context must not be negative"):
         crop_box((0.1, 0.1, 0.1, 0.1), 10, 10, context=-0.1)
+
+
+def _jpeg_with_exif(image: Image.Image, orientation: int = 1) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TrailCam"  # make
+    exif[0xA431] = "SERIAL-1234"  # body serial number
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif.tobytes(), quality=95, comment=b"secret place")
+    return out.getvalue()
+
+
+def test_the_jpeg_crop_is_square_and_carries_no_metadata() -> None:
+    original = _jpeg_with_exif(_gradient(200, 100))
+    assert Image.open(io.BytesIO(original)).getexif()
+    data = crop_jpeg(original, (0.4, 0.3, 0.1, 0.2))
+    crop = Image.open(io.BytesIO(data))
+    assert crop.format == "JPEG"
+    assert crop.size == (26, 26)
+    assert crop.mode == "RGB"
+    assert not crop.getexif()
+    assert "exif" not in crop.info
+    assert "comment" not in crop.info
+    assert b"SERIAL-1234" not in data
+    assert b"TrailCam" not in data
+
+
+def test_the_jpeg_crop_has_the_pixels_inference_crops() -> None:
+    image = _gradient(200, 100)
+    data = crop_jpeg(image, (0.2, 0.4, 0.2, 0.1), quality=100)
+    decoded = np.asarray(Image.open(io.BytesIO(data)), dtype=np.int16)
+    served = np.asarray(square_crop(image, (0.2, 0.4, 0.2, 0.1)), dtype=np.int16)
+    assert decoded.shape == served.shape == (52, 52, 3)
+    assert np.abs(decoded - served).mean() < 3
+
+
+def test_the_jpeg_crop_is_cut_from_the_upright_image_and_can_be_resized() -> None:
+    # A portrait photo stored landscape with "rotate 90° clockwise to show" (orientation 6):
+    # boxes are drawn on what people see, 100 wide by 200 high.
+    stored = _gradient(200, 100)
+    upright = stored.transpose(Image.Transpose.ROTATE_270)
+    data = crop_jpeg(_jpeg_with_exif(stored, orientation=6), (0.1, 0.1, 0.5, 0.25), quality=100)
+    decoded = np.asarray(Image.open(io.BytesIO(data)), dtype=np.int16)
+    expected = np.asarray(square_crop(upright, (0.1, 0.1, 0.5, 0.25)), dtype=np.int16)
+    assert decoded.shape == expected.shape
+    assert np.abs(decoded - expected).mean() < 3
+    resized = Image.open(io.BytesIO(crop_jpeg(stored, (0.1, 0.1, 0.5, 0.25), size=32)))
+    assert resized.size == (32, 32)
