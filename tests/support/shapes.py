@@ -23,7 +23,8 @@ def shape_crop(label: int, seed: int, size: int = 48) -> Image.Image:
     image = Image.fromarray(pixels, "RGB")
     colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
     other = tuple(255 - c for c in colour)
-    extent = rng.uniform(0.55, 0.85) * size
+    # As a crop around a detection frames its animal: the shape fills most of it.
+    extent = rng.uniform(0.7, 0.9) * size
     x0 = rng.uniform(0, size - extent)
     y0 = rng.uniform(0, size - extent)
     box = (x0, y0, x0 + extent, y0 + extent)
@@ -34,12 +35,12 @@ def shape_crop(label: int, seed: int, size: int = 48) -> Image.Image:
         texture = np.ones((size, size), dtype=bool)
     elif label == 1:
         draw.rectangle(box, fill=255)
-        period = max(2, round(extent / 4))
+        period = max(2, round(extent / 3))
         texture = (np.arange(size)[:, None] // period) % 2 == 0
         texture = np.broadcast_to(texture, (size, size))
     else:
         draw.polygon([(x0 + extent / 2, y0), (x0, y0 + extent), (x0 + extent, y0 + extent)], 255)
-        cell = max(2, round(extent / 4))
+        cell = max(2, round(extent / 3))
         yy, xx = np.mgrid[0:size, 0:size]
         texture = ((yy // cell) + (xx // cell)) % 2 == 0
     fill = np.where(texture[..., None], np.array(colour), np.array(other)).astype(np.uint8)
