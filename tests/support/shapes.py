@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 __all__ = ["SHAPE_LABELS", "shape_crop", "shape_jpeg", "shape_samples"]
 
@@ -22,7 +22,8 @@ def shape_crop(label: int, seed: int, size: int = 48) -> Image.Image:
     pixels = np.clip(background + noise, 0, 255).astype(np.uint8)
     image = Image.fromarray(pixels, "RGB")
     colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
-    other = tuple(255 - c for c in colour)
+    # Half the range away in every channel: the texture always shows, whatever the colour.
+    other = tuple((c + 128) % 256 for c in colour)
     # As a crop around a detection frames its animal: the shape fills most of it.
     extent = rng.uniform(0.7, 0.9) * size
     x0 = rng.uniform(0, size - extent)
@@ -45,7 +46,11 @@ def shape_crop(label: int, seed: int, size: int = 48) -> Image.Image:
         texture = ((yy // cell) + (xx // cell)) % 2 == 0
     fill = np.where(texture[..., None], np.array(colour), np.array(other)).astype(np.uint8)
     image.paste(Image.fromarray(fill, "RGB"), (0, 0), mask)
-    return image
+    # An outline, as an animal stands out from its background, even one of its own colour.
+    edge = np.asarray(mask.filter(ImageFilter.FIND_EDGES)) > 0
+    pixels = np.asarray(image).copy()
+    pixels[edge] = other
+    return Image.fromarray(pixels, "RGB")
 
 
 def shape_jpeg(label: int, seed: int, size: int = 48) -> bytes:
@@ -62,6 +67,7 @@ def shape_samples(
     for s, (split, count) in enumerate(per_split.items()):
         for label in range(len(SHAPE_LABELS)):
             for i in range(count):
-                data = shape_jpeg(label, seed * 1_000_000 + s * 100_000 + label * 10_000 + i, size)
+                seed_of = seed * 1_000_000 + s * 100_000 + label * 10_000 + i
+                data = shape_jpeg(label, seed_of, size)
                 rows.append(((lambda d=data: d), label, split))
     return rows

@@ -83,7 +83,7 @@ def test_weights_of_another_architecture_are_refused_with_the_reason() -> None:
     other, _ = build_classifier("resnet18", 3)
     buffer = io.BytesIO()
     torch.save(other.state_dict(), buffer)
-    with pytest.raises(WeightsError, match="do not fit EfficientNet.*another architecture"):
+    with pytest.raises(WeightsError, match=r"do not fit EfficientNet.*another architecture"):
         build_classifier("efficientnet_b0", 3, buffer.getvalue())
     with pytest.raises(WeightsError, match="cannot be read as a PyTorch state dict"):
         build_classifier("resnet18", 3, b"not a checkpoint")
