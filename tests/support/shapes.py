@@ -59,6 +59,13 @@ def shape_jpeg(label: int, seed: int, size: int = 48) -> bytes:
     return buffer.getvalue()
 
 
+def _loader(data: bytes) -> Callable[[], bytes]:
+    def load() -> bytes:
+        return data
+
+    return load
+
+
 def shape_samples(
     per_split: dict[str, int], seed: int = 0, size: int = 48
 ) -> list[tuple[Callable[[], bytes], int, str]]:
@@ -69,5 +76,5 @@ def shape_samples(
             for i in range(count):
                 seed_of = seed * 1_000_000 + s * 100_000 + label * 10_000 + i
                 data = shape_jpeg(label, seed_of, size)
-                rows.append(((lambda d=data: d), label, split))
+                rows.append((_loader(data), label, split))
     return rows

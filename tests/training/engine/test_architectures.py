@@ -11,6 +11,7 @@ import onnxruntime
 import pytest
 import torch
 import torchvision
+from torch import nn
 
 from tests.training.engine.conftest import samples
 from wildlens.training.engine import (
@@ -62,8 +63,11 @@ def test_imagenet_shaped_weights_from_a_file_keep_the_body_and_get_a_new_head(
     model, base = build_classifier("resnet18", 4, path)
     assert base.source == "resnet18-imagenet.pth"
     assert not base.head_kept
-    assert model.fc.out_features == 4  # type: ignore[union-attr]
-    torch.testing.assert_close(model.conv1.weight, published.conv1.weight)  # type: ignore[arg-type]
+    head, stem = model.get_submodule("fc"), model.get_submodule("conv1")
+    assert isinstance(head, nn.Linear)
+    assert isinstance(stem, nn.Conv2d)
+    assert head.out_features == 4
+    torch.testing.assert_close(stem.weight, published.conv1.weight)
 
 
 def test_a_checkpoint_with_the_same_classes_keeps_its_head_whether_file_or_bytes() -> None:

@@ -52,7 +52,7 @@ def test_a_bundle_from_the_engine_serves_the_same_top_class_as_torch(tmp_path: P
     onnx = export_onnx(result.model, CONFIG.input_size)
     test = [s for s in data if s.split == "test"]
     parity = check_parity(result.model, onnx, test, CONFIG.normalisation)
-    labels = [
+    labels: list[LabelSpec | str] = [
         LabelSpec(label=SHAPE_LABELS[0], scientific_name="Discus rotundus"),
         SHAPE_LABELS[1],
         SHAPE_LABELS[2],
