@@ -36,12 +36,12 @@ def shape_crop(label: int, seed: int, size: int = 48) -> Image.Image:
         texture = np.ones((size, size), dtype=bool)
     elif label == 1:
         draw.rectangle(box, fill=255)
-        period = max(2, round(extent / 3))
+        period = max(2, round(size / 12))
         texture = (np.arange(size)[:, None] // period) % 2 == 0
         texture = np.broadcast_to(texture, (size, size))
     else:
         draw.polygon([(x0 + extent / 2, y0), (x0, y0 + extent), (x0 + extent, y0 + extent)], 255)
-        cell = max(2, round(extent / 3))
+        cell = max(2, round(size / 8))
         yy, xx = np.mgrid[0:size, 0:size]
         texture = ((yy // cell) + (xx // cell)) % 2 == 0
     fill = np.where(texture[..., None], np.array(colour), np.array(other)).astype(np.uint8)

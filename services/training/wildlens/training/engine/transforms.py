@@ -74,7 +74,7 @@ def train_transform(norm: Normalisation) -> v2.Compose:
     kernel = max(3, (norm.size // 10) | 1)
     return v2.Compose(
         [
-            v2.RandomResizedCrop(norm.size, scale=(0.6, 1.0), ratio=(0.8, 1.25), antialias=True),
+            v2.RandomResizedCrop(norm.size, scale=(0.7, 1.0), ratio=(0.85, 1.18), antialias=True),
             v2.RandomHorizontalFlip(),
             v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.3, hue=0.03),
             v2.RandomGrayscale(p=0.2),
