@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.training.engine.conftest import samples
-from wildlens.training.engine import Progress, Trainer, TrainingConfig
+from wildlens.training.engine import Progress, Sample, Trainer, TrainingConfig
 from wildlens.training.engine.balance import balanced_sampler, loss_weights
 from wildlens.training.engine.metrics import confusion, macro_f1
 
@@ -60,3 +60,28 @@ def test_training_stops_when_validation_macro_f1_stops_improving() -> None:
     assert [p.epoch for p in epochs] == [1, 2, 3]
     assert all(p.validation is not None and p.best_epoch == 1 for p in epochs)
     assert result.best_validation == epochs[0].validation
+
+
+def test_crops_named_by_object_key_are_read_with_the_reader_given() -> None:
+    objects: dict[str, bytes] = {}
+    keyed: list[Sample] = []
+    for n, sample in enumerate(samples({"train": 2, "validation": 1})):
+        key = f"crops/d-1/{n}.jpg"
+        objects[key] = sample.crop()  # type: ignore[operator]
+        keyed.append(Sample(crop=key, label=sample.label, split=sample.split))
+    read: list[str] = []
+
+    def reader(key: str) -> bytes:
+        read.append(key)
+        return objects[key]
+
+    # Without a weighted sampler, an epoch reads every training crop once.
+    config = TrainingConfig(
+        architecture="resnet18", input_size=32, epochs=1, batch_size=2, balance="none"
+    )
+    result = Trainer(config, 3, keyed, read=reader).fit()
+    assert result.best_validation is not None
+    assert result.best_validation.samples == 3
+    assert sorted(set(read)) == sorted(objects)
+    with pytest.raises(ValueError, match="name object keys but no reader"):
+        Trainer(config, 3, keyed).fit()

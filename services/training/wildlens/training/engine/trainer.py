@@ -213,7 +213,9 @@ class Trainer:
                 "best_f1": state.best_f1,
                 "best_epoch": state.best_epoch,
                 "best_validation": state.best_validation,
-                "best_weights": state.best_weights,
+                # The model itself where this epoch is the best: a checkpoint need not hold
+                # the same weights twice (ResNet-50's are 100 MB).
+                "best_weights": None if state.best_epoch == state.epoch else state.best_weights,
                 "stale": state.stale,
                 "finished": state.finished,
                 "stopped_early": state.stopped_early,
@@ -267,7 +269,9 @@ class Trainer:
             best_f1=saved["best_f1"],
             best_epoch=saved["best_epoch"],
             best_validation=saved["best_validation"],
-            best_weights=saved["best_weights"],
+            best_weights=saved["best_weights"]
+            if saved["best_weights"] is not None or saved["best_epoch"] != saved["epoch"]
+            else data["model"],
             stale=saved["stale"],
             finished=saved["finished"],
             stopped_early=saved["stopped_early"],
@@ -316,6 +320,9 @@ class Trainer:
         generator = torch.Generator().manual_seed(config.seed)
         model, base = build_classifier(config.architecture, self.classes, self.weights)
         model = model.to(self.device)
+        if self.device.type == "cuda":
+            # Fixed input sizes: let cuDNN pick its fastest convolutions once.
+            torch.backends.cudnn.benchmark = True
         train_loader = self._train_loader(generator)
         validation_loader = self._validation_loader()
         steps = len(train_loader)
