@@ -17,9 +17,7 @@ from wildlens.training.engine import (
     Progress,
     Trainer,
     TrainingConfig,
-    check_parity,
-    export_onnx,
-    write_classifier_bundle,
+    export_bundle,
 )
 
 
@@ -44,20 +42,21 @@ def test_the_engine_learns_the_shapes_and_the_served_bundle_gets_them_right(
     assert result.best_validation.macro_f1 >= 0.9
 
     test = [s for s in data if s.split == "test"]
-    onnx = export_onnx(result.model, config.input_size)
-    assert check_parity(result.model, onnx, test, config.normalisation).images == 90
-    bundle = write_classifier_bundle(
+    exported = export_bundle(
+        result.model,
         tmp_path / "shapes",
-        onnx,
+        test,
         name="shapes",
         version="1",
         labels=list(SHAPE_LABELS),
         norm=config.normalisation,
     )
+    assert exported.parity.images == 90
+    assert exported.bundle.manifest.training["onnx_parity"]["images"] == 90
     crops = [
         Image.open(io.BytesIO(sample.crop())).convert("RGB")  # type: ignore[operator]
         for sample in test
     ]
-    predicted = Classifier(bundle).classify(crops).argmax(axis=1)
+    predicted = Classifier(exported.bundle).classify(crops).argmax(axis=1)
     truth = np.array([s.label for s in test])
     assert (predicted == truth).mean() >= 0.95

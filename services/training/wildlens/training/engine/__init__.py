@@ -21,7 +21,11 @@ from wildlens.training.engine.architectures import (
     build_classifier,
 )
 from wildlens.training.engine.balance import Balance, class_counts
-from wildlens.training.engine.bundle import write_classifier_bundle
+from wildlens.training.engine.bundle import (
+    ExportedBundle,
+    export_bundle,
+    write_classifier_bundle,
+)
 from wildlens.training.engine.card import ModelCard, write_model_card
 from wildlens.training.engine.checkpoints import (
     CheckpointStore,
@@ -55,6 +59,7 @@ __all__ = [
     "CheckpointMismatch",
     "CheckpointStore",
     "CropDataset",
+    "ExportedBundle",
     "FolderCheckpoints",
     "ModelCard",
     "Normalisation",
@@ -78,6 +83,7 @@ __all__ = [
     "checkpoint_name",
     "class_counts",
     "eval_transform",
+    "export_bundle",
     "export_onnx",
     "train_transform",
     "write_classifier_bundle",
