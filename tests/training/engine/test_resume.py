@@ -20,8 +20,14 @@ from wildlens.training.engine import (
     TrainingConfig,
 )
 
+# On the CPU, where training is deterministic: resuming must give the very same weights.
 CONFIG = TrainingConfig(
-    architecture="resnet18", input_size=32, epochs=2, batch_size=4, max_steps_per_epoch=2
+    architecture="resnet18",
+    input_size=32,
+    epochs=2,
+    batch_size=4,
+    max_steps_per_epoch=2,
+    device="cpu",
 )
 DATA = samples({"train": 4, "validation": 2})
 

@@ -34,7 +34,8 @@ class TrainingConfig:
     seed: int = 0
     # At most this many steps per epoch (None: the whole training split).
     max_steps_per_epoch: int | None = None
-    # DataLoader worker processes decoding crops (0: in the training process).
+    # DataLoader worker processes decoding crops (0: in the training process). They are forked
+    # with the samples' loaders and the reader, which must work in a child process.
     workers: int = 0
     # "cuda", "cpu", ...; None: CUDA where there is one.
     device: str | None = None
