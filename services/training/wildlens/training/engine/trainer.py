@@ -349,12 +349,13 @@ class Trainer:
                 break
             model.train()
             loss_sum, seen = 0.0, 0
+            # Step times include waiting for the batch: the time left must count the pipeline.
+            tick = time.perf_counter()
             for step, (images, labels) in enumerate(train_loader, start=1):
                 if step > steps:
                     break
                 if self.should_stop is not None and self.should_stop():
                     raise TrainingCancelled(state.epoch)
-                tick = time.perf_counter()
                 images = images.to(self.device, non_blocking=True)
                 labels = labels.to(self.device, non_blocking=True)
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
@@ -366,7 +367,9 @@ class Trainer:
                 scheduler.step()
                 loss_sum += float(loss.detach()) * len(labels)
                 seen += len(labels)
-                step_seconds.append(time.perf_counter() - tick)
+                now = time.perf_counter()
+                step_seconds.append(now - tick)
+                tick = now
                 if self.on_progress is not None:
                     self.on_progress(
                         self._progress(
