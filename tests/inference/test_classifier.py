@@ -97,6 +97,36 @@ def test_probabilities_are_kept_and_logits_get_a_softmax() -> None:
     np.testing.assert_allclose(as_probabilities(logits), [e / e.sum()])
 
 
+def test_a_temperature_divides_logits_and_probabilities_alike() -> None:
+    logits = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, -1.0]])
+    e = np.exp(logits / 2.0)
+    expected = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(as_probabilities(logits, 2.0), expected)
+    # A softmax inside the graph: the same calibrated answer from its probabilities.
+    inside = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(as_probabilities(inside, 2.0), expected)
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        as_probabilities(logits, 0.0)
+
+
+def test_the_bundles_temperature_softens_the_answers_it_serves(
+    tiny_classifier: Path, tmp_path: Path
+) -> None:
+    manifest = load_bundle(tiny_classifier).manifest
+    assert manifest.temperature == 1.0
+    fields = manifest.model_dump(exclude={"sha256"})
+    warm = write_bundle(
+        tmp_path / "warm", tiny_classifier / "model.onnx", fields | {"temperature": 3.0}
+    )
+    crops, _ = _crops(5, seed=5)
+    plain = Classifier.from_path(tiny_classifier).classify(crops)
+    softened = Classifier(warm).classify(crops)
+    assert (softened.argmax(axis=1) == plain.argmax(axis=1)).all()
+    assert (softened.max(axis=1) < plain.max(axis=1)).all()
+    expected = np.exp(np.log(plain) / 3.0)
+    np.testing.assert_allclose(softened, expected / expected.sum(axis=1, keepdims=True), atol=1e-6)
+
+
 def test_a_classifier_whose_output_disagrees_with_its_labels_is_refused(
     tiny_classifier: Path, tmp_path: Path
 ) -> None:

@@ -98,6 +98,9 @@ class ModelManifest(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     nms_iou: float = Field(default=0.45, gt=0.0, le=1.0)
     max_detections: int = Field(default=300, gt=0)
+    # A classifier's logits are divided by it before the softmax: fitted on validation data so
+    # that a 0.9 means right nine times in ten (1.0: the scores as the network gives them).
+    temperature: float = Field(default=1.0, gt=0.0)
     metrics: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
 
