@@ -10,11 +10,21 @@ module                 tables
                        history of its stages
 ``model_uploads``      bundles on their way in through PUT URLs, and the queue of their
                        checks and registrations
+``training_jobs``      training jobs: the queue training workers take them from, and the
+                       progress they write
 =====================  ===============================================================
 """
 
 from wildlens.training.models.base import TrainingTable, metadata
 from wildlens.training.models.model_uploads import ModelUpload
 from wildlens.training.models.registered_models import ModelStageChange, RegisteredModel
+from wildlens.training.models.training_jobs import TrainingJob
 
-__all__ = ["ModelStageChange", "ModelUpload", "RegisteredModel", "TrainingTable", "metadata"]
+__all__ = [
+    "ModelStageChange",
+    "ModelUpload",
+    "RegisteredModel",
+    "TrainingJob",
+    "TrainingTable",
+    "metadata",
+]
