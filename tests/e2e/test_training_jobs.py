@@ -10,7 +10,6 @@ exports a bundle), installed on the running worker as the pipeline would be.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import uuid
@@ -24,103 +23,34 @@ from tests.support.api import bearer, ok
 from tests.support.factories import Tokens, project_roles
 from tests.support.model_bundles import post_bundle, renamed
 from tests.support.platform import RunningPlatform, eventually
+from tests.support.training_runs import (
+    SPEC,
+    EpochsUntilStopped,
+    ExportsABundle,
+    ended_job,
+    install_run,
+    job_request,
+)
 from wildlens.common.bus import Subscription
 from wildlens.common.events import unpack
 from wildlens.common.events.v1.training_pb2 import ModelTrained
 from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel
-from wildlens.training.jobs.worker import TrainingJobWorker
-from wildlens.training.runtime import TrainingRuntime
 
-SPEC = {"Ardea cinerea": {"taxa": [{"level": "species", "name": "Ardea cinerea"}]}}
-
-
-def _worker(wl: RunningPlatform) -> TrainingJobWorker:
-    runtime = wl.platform.contexts["training"].runtime
-    assert isinstance(runtime, TrainingRuntime)
-    assert runtime.jobs is not None
-    # A cancel is noticed within a tenth of a second, not two.
-    runtime.jobs.cancel_poll_s = 0.1
-    return runtime.jobs
-
-
-def _job(project: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "project_id": project,
-        "label_spec": SPEC,
-        "architecture": "mobilenet_v3_small",
-        "hyperparameters": {"epochs": 3, "batch_size": 8, "image_size": 64},
-        "seed": 7,
-        **changes,
-    }
+_job = job_request
 
 
 async def _start(wl: RunningPlatform, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    return dict(
-        await ok(await wl.client.post("/v1/training-jobs", json=body, headers=bearer(token)), 202)
-    )
+    response = await wl.client.post("/v1/training-jobs", json=body, headers=bearer(token))
+    return dict(await ok(response, 202))
 
 
 async def _get(wl: RunningPlatform, token: str, job_id: str) -> dict[str, Any]:
-    return dict(
-        await ok(await wl.client.get(f"/v1/training-jobs/{job_id}", headers=bearer(token)), 200)
-    )
+    response = await wl.client.get(f"/v1/training-jobs/{job_id}", headers=bearer(token))
+    return dict(await ok(response, 200))
 
 
 async def _ended(wl: RunningPlatform, token: str, job_id: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        job = await _get(wl, token, job_id)
-        return job if job["status"] in {"succeeded", "failed", "cancelled"} else None
-
-    return dict(await eventually(probe, timeout=30))
-
-
-def _png(colour: str) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (4, 4), colour).save(out, format="PNG")
-    return out.getvalue()
-
-
-class EpochsUntilStopped:
-    """Reports an epoch every few hundredths of a second until its job is cancelled."""
-
-    def __init__(self) -> None:
-        self.started: list[uuid.UUID] = []
-
-    async def run(self, job: JobSpec, progress: Progress) -> TrainedModel:
-        self.started.append(job.id)
-        epoch = 0
-        while True:
-            epoch += 1
-            await progress.epoch(
-                epoch, loss=1.0 / epoch, metrics={"macro_f1": 0.5, "top1": 0.6}, eta_s=120.0
-            )
-            await progress.log(f"epoch {epoch}: loss {1.0 / epoch:.3f}")
-            await asyncio.sleep(0.03)
-
-
-class ExportsABundle:
-    """Exports a bundle (the tiny detector under a version of the job's own), with or without
-    an evaluation report."""
-
-    def __init__(self, bundle: Path, *, evaluated: bool = True) -> None:
-        self.bundle = bundle
-        self.evaluated = evaluated
-        self.dataset_id = uuid.uuid4()
-
-    async def run(self, job: JobSpec, progress: Progress) -> TrainedModel:
-        await progress.epoch(1, loss=0.4, metrics={"macro_f1": 0.91}, eta_s=0.0)
-        await progress.log("exported")
-        folder = renamed(
-            self.bundle, job.workdir / "bundle", version=f"job-{job.id.hex[:12]}", name="trained"
-        )
-        report = {"top1": 0.93, "macro_f1": 0.91, "per_class": {"Ardea cinerea": {"f1": 0.91}}}
-        return TrainedModel(
-            bundle_dir=folder,
-            dataset_id=self.dataset_id,
-            report=report if self.evaluated else None,
-            plots={"confusion_matrix": _png("red"), "reliability": _png("blue")},
-            metrics={"top1": 0.93, "macro_f1": 0.91},
-        )
+    return await ended_job(wl.client, token, job_id)
 
 
 @pytest.mark.services("training")
@@ -130,7 +60,7 @@ async def test_managers_start_follow_list_and_cancel_training_jobs(
     herons, manager, viewer, stranger = project_roles(token_for)
     annotator = token_for("annotator-h", {herons: "annotator"})
     run = EpochsUntilStopped()
-    _worker(wl).run = run
+    install_run(wl, run)
 
     job = await _start(wl, manager, _job(herons))
     assert job["status"] in {"queued", "running"}
@@ -284,7 +214,6 @@ async def test_a_failing_run_fails_its_job_and_the_worker_goes_on(
     wl: RunningPlatform, token_for: Tokens, tiny_detector: Path
 ) -> None:
     herons, manager, _viewer, _stranger = project_roles(token_for)
-    worker = _worker(wl)
 
     # The platform's own run, with no pipeline installed: every job fails, saying why.
     first = await _start(wl, manager, _job(herons))
@@ -302,14 +231,14 @@ async def test_a_failing_run_fails_its_job_and_the_worker_goes_on(
             await progress.log("loading the dataset")
             raise RuntimeError("CUDA out of memory")
 
-    worker.run = Raises()
+    install_run(wl, Raises())
     broken = await _ended(wl, manager, (await _start(wl, manager, _job(herons)))["id"])
     assert broken["status"] == "failed"
     assert broken["problem"]["error"] == "TrainingFailed"
     assert broken["problem"]["detail"] == "RuntimeError: CUDA out of memory"
     assert broken["log_tail"] == ["loading the dataset", "failed: RuntimeError: CUDA out of memory"]
 
-    worker.run = ExportsABundle(tiny_detector)
+    install_run(wl, ExportsABundle(tiny_detector))
     done = await _ended(wl, manager, (await _start(wl, manager, _job(herons)))["id"])
     assert done["status"] == "succeeded", done
     assert done["model_id"] is not None
@@ -320,9 +249,8 @@ async def test_a_trained_candidate_is_evaluated_promoted_and_rolled_back(
     wl: RunningPlatform, token_for: Tokens, tiny_detector: Path, tmp_path: Path
 ) -> None:
     herons, manager, viewer, stranger = project_roles(token_for)
-    worker = _worker(wl)
     run = ExportsABundle(tiny_detector)
-    worker.run = run
+    install_run(wl, run)
     trained: list[ModelTrained] = []
 
     async def hear(envelopes: list[Any]) -> None:
@@ -455,7 +383,7 @@ async def test_a_trained_model_without_an_evaluation_report_is_not_promoted(
     wl: RunningPlatform, token_for: Tokens, tiny_detector: Path
 ) -> None:
     herons, manager, _viewer, _stranger = project_roles(token_for)
-    _worker(wl).run = ExportsABundle(tiny_detector, evaluated=False)
+    install_run(wl, ExportsABundle(tiny_detector, evaluated=False))
 
     job = await _ended(wl, manager, (await _start(wl, manager, _job(herons)))["id"])
     assert job["status"] == "succeeded", job
