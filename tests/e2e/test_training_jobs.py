@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ from tests.support.training_runs import (
     job_request,
 )
 from wildlens.common.bus import Subscription
+from wildlens.common.db import utcnow
 from wildlens.common.events import unpack
 from wildlens.common.events.v1.training_pb2 import ModelTrained
 from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel
+from wildlens.training.models import TrainingJob
 
 _job = job_request
 
@@ -410,3 +413,55 @@ async def test_a_trained_model_without_an_evaluation_report_is_not_promoted(
         f"{model['bundle_key']}/wildlens-model.json",
     ]
     assert json.loads(json.dumps(model["metrics"])) == {"top1": 0.93, "macro_f1": 0.91}
+
+
+async def _as_left_by_a_dead_worker(wl: RunningPlatform, project: str, attempts: int) -> str:
+    """A job as a training worker that was killed mid-run leaves it: running, held by a
+    process that renews its lease no more, with its progress and log so far."""
+    job = TrainingJob(
+        project_id=uuid.UUID(project),
+        created_by="manager-h",
+        label_spec=SPEC,
+        architecture="resnet18",
+        hyperparameters={"epochs": 5},
+        base_weights={"kind": "none"},
+        seed=3,
+        status="running",
+        epochs=5,
+        epoch=2,
+        log_tail=["epoch 2: loss 0.700"],
+        attempts=attempts,
+        lease_owner="training-worker-0-killed",
+        lease_expires_at=utcnow() - timedelta(seconds=1),
+    )
+    ctx = wl.platform.contexts["training"]
+    async with ctx.database.transaction() as session:
+        session.add(job)
+    return str(job.id)
+
+
+@pytest.mark.services("training")
+async def test_a_job_whose_worker_died_is_taken_over_and_given_up_after_three_tries(
+    wl: RunningPlatform, token_for: Tokens, tiny_detector: Path
+) -> None:
+    herons, manager, _viewer, _stranger = project_roles(token_for)
+    run = ExportsABundle(tiny_detector)
+    worker = install_run(wl, run)
+
+    orphan = await _as_left_by_a_dead_worker(wl, herons, attempts=1)
+    worker.wake()
+    resumed = await _ended(wl, manager, orphan)
+    assert resumed["status"] == "succeeded", resumed
+    assert resumed["attempts"] == 2
+    # The run is told it is a second attempt (to resume from its checkpoint), and the log
+    # goes on from where the dead worker left it.
+    assert [(str(j.id), j.attempt, j.seed) for j in run.given] == [(orphan, 2, 3)]
+    assert resumed["log_tail"] == ["epoch 2: loss 0.700", "exported"]
+
+    # One that took its worker down three times is not tried a fourth.
+    doomed = await _as_left_by_a_dead_worker(wl, herons, attempts=3)
+    worker.wake()
+    failed = await _ended(wl, manager, doomed)
+    assert failed["status"] == "failed"
+    assert "stopped 3 times" in failed["problem"]["detail"]
+    assert len(run.given) == 1
