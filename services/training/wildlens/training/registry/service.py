@@ -1,9 +1,15 @@
-"""The registry's rules: who sees which models, who may register and promote them, and what a
-promotion changes.
+"""The registry's rules: who sees which models, who may register, promote and roll them back,
+and what a promotion changes.
 
 Platform admins see and manage every model. Others see the global models and those of the
-projects their token names; a project's manager registers and promotes that project's models.
-Other projects' models stay invisible (404), as everywhere on the platform.
+projects their token names; a project's manager registers, promotes and rolls back that
+project's models. Other projects' models stay invisible (404), as everywhere on the platform.
+
+Bundles users bring are ``external`` (stage ``registered``, and their history says so); models
+trained here are ``trained`` candidates (:func:`register_candidate`, called by the training
+worker with what a training run made), stored with their evaluation report and plots, and
+promoted only once they have a report. A rollback puts back the model that served a scope
+before the one serving now, from the stage history, which keeps every change.
 """
 
 from __future__ import annotations
