@@ -245,6 +245,80 @@ def test_gpu_values_put_inference_on_gpu_nodes(chart: helm.Chart) -> None:
         assert "nvidia.com/gpu" not in container(objects, service)["resources"].get("limits", {})
 
 
+def _env(main: dict[str, Any]) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in main["env"]}
+
+
+def test_training_workers_take_the_jobs_and_have_time_to_checkpoint(
+    default_objects: Objects,
+) -> None:
+    worker = deployment(default_objects, "training-worker")
+    pod = worker["spec"]["template"]["spec"]
+    main = container(default_objects, "training-worker")
+    assert main["args"][:2] == ["serve", "training"]
+    assert "--no-migrate" in main["args"]
+    assert main["image"].startswith("wildlens/training:")
+    assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["terminationGracePeriodSeconds"] == 120
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    assert main["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
+    assert main["resources"]["requests"]["memory"]
+    assert (
+        "secretKeyRef"
+        in {e["name"]: e for e in main["env"]}["WILDLENS_DATABASE__PASSWORD"]["valueFrom"]
+    )
+    # The workers train; the training pods serve the API and train nothing.
+    assert _env(main)["WILDLENS_TRAINING__TRAINING_JOBS"] == "1"
+    assert _env(container(default_objects, "training"))["WILDLENS_TRAINING__TRAINING_JOBS"] == "0"
+    # No Service routes the API to them.
+    for service in find(default_objects, "Service"):
+        selected = service["spec"].get("selector", {}).get("app.kubernetes.io/component")
+        assert selected != "training-worker"
+    assert "nvidia.com/gpu" not in main["resources"]["limits"]
+
+
+def test_the_gpu_profile_puts_training_workers_on_gpu_nodes(chart: helm.Chart) -> None:
+    objects = render(
+        chart,
+        {
+            "training": {
+                "gpu": {"enabled": True, "count": 2, "runtimeClassName": "nvidia"},
+                "worker": {"jobsPerPod": 2, "terminationGracePeriodSeconds": 300},
+            }
+        },
+    )
+    pod = deployment(objects, "training-worker")["spec"]["template"]["spec"]
+    main = container(objects, "training-worker")
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == 2
+    assert main["image"].startswith("wildlens/training-gpu:")
+    assert pod["runtimeClassName"] == "nvidia"
+    assert pod["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
+    assert pod["terminationGracePeriodSeconds"] == 300
+    assert _env(main)["WILDLENS_TRAINING__TRAINING_JOBS"] == "2"
+    # The API pods need no GPU.
+    api = container(objects, "training")
+    assert "nvidia.com/gpu" not in api["resources"].get("limits", {})
+    assert api["image"].startswith("wildlens/training:")
+
+    # Without workers of their own, the training pods train, on the GPU.
+    objects = render(chart, {"training": {"gpu": {"enabled": True}, "worker": {"enabled": False}}})
+    assert not find(objects, "Deployment", "training-worker")
+    api = container(objects, "training")
+    assert api["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert "WILDLENS_TRAINING__TRAINING_JOBS" not in _env(api)
+    # Without the training service, no workers either.
+    objects = render(chart, {"training": {"enabled": False}})
+    assert not find(objects, "Deployment", "training-worker")
+    (policy,) = find(objects, "NetworkPolicy")
+    assert "training-worker" not in policy["spec"]["podSelector"]["matchExpressions"][0]["values"]
+
+
 def test_default_inference_runs_on_cpu(default_objects: Objects) -> None:
     main = container(default_objects, "inference")
     assert "nvidia.com/gpu" not in main["resources"]["limits"]
@@ -473,7 +547,8 @@ def test_network_policy_limits_who_talks_to_the_services(
     assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
     (expr,) = spec["podSelector"]["matchExpressions"]
     assert expr["key"] == "app.kubernetes.io/component"
-    assert set(expr["values"]) == set(SERVICES)
+    # The training workers are training pods too, with a component of their own.
+    assert set(expr["values"]) == {*SERVICES, "training-worker"}
     sources = spec["ingress"][0]["from"]
     assert {"kubernetes.io/metadata.name": "ingress-nginx"} in [
         s.get("namespaceSelector", {}).get("matchLabels") for s in sources

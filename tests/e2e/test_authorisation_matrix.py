@@ -45,6 +45,7 @@ from tests.support.api import ok
 from tests.support.camtrapdp import EXAMPLE
 from tests.support.model_bundles import renamed
 from tests.support.platform import RunningPlatform, SettingsFactory
+from tests.support.training_runs import job_request
 from tests.support.two_projects import (
     CALLERS,
     TAXA_CSV,
@@ -122,6 +123,13 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
     ("POST", "/v1/models/{model_id}/promote"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/models/{model_id}/rollback"):
+        ("409 409 403 403 403 404 403 401", HIDDEN),
+    # A model's evaluation: whoever sees the model (here the project's trained candidate).
+    ("GET", "/v1/models/{model_id}/evaluation"):
+        ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    ("GET", "/v1/models/{model_id}/evaluation/{plot}.png"):
+        ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
     # Uploading a model (of any size) is registering one: the same people, the same refusals.
     ("POST", "/v1/models/uploads"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
@@ -129,6 +137,15 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("POST", "/v1/models/uploads/{model_upload_id}/complete"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    # Training on a project's labels is for its managers.
+    ("GET", "/v1/training-jobs"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/training-jobs"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/training-jobs/{job_id}"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/training-jobs/{job_id}/cancel"):
+        ("409 409 403 403 403 404 403 401", HIDDEN),
     # Signed URLs: the signature is the credential, whoever holds it.
     ("GET", "/v1/objects/{key}"):
         ("ok  ok  ok  ok  ok  ok  ok  ok", "ok  ok  ok  ok  ok  ok  ok  ok"),
@@ -306,6 +323,10 @@ NOTES: dict[tuple[str, str], str] = {
     "the caller got past the manager check",
     ("POST", f"{P}/import-jobs/{{import_job_id}}/start"): "409: the job's file was never "
     "uploaded; the caller got past the manager check",
+    ("POST", "/v1/models/{model_id}/rollback"): "409: nothing served the project before its "
+    "model; the caller got past the manager check",
+    ("POST", "/v1/training-jobs/{job_id}/cancel"): "409: the job has succeeded already; the "
+    "caller got past the manager check",
 }
 
 
@@ -477,6 +498,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", f"{OBSERVATION}/correct"): lambda w, p: _json({"count": 3}),
     # A new version of the project's detector each time.
     ("POST", "/v1/models"): lambda w, p: _model(w, p),
+    ("POST", "/v1/models/{model_id}/rollback"): lambda w, p: _json({"scope": "project"}),
+    ("POST", "/v1/training-jobs"): lambda w, p: _json(job_request(p.project_id)),
     ("POST", "/v1/models/uploads"): lambda w, p: _json(
         {
             "name": "uploaded-detector",
@@ -532,6 +555,10 @@ def _path_values(
         values["name"] = "counts"
     elif op.path.endswith("/unresolved/{name}"):
         values["name"] = "Ardea sp."
+    if "/evaluation" in op.path:
+        # The project's trained candidate: the models users bring have no evaluation.
+        values["model_id"] = project.trained_model_id
+        values["plot"] = "confusion_matrix"
     if scope == "mixed":
         values["project_id"] = world.own.project_id
     return values

@@ -451,6 +451,10 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         # Model uploads carry no place either; an unknown one is looked at all the same.
         "model_upload_id": [str(uuid.UUID(int=2))],
         "dataset_id": [str(dataset["id"])],
+        # Training jobs and evaluations carry no place (a label spec names taxa, a report
+        # counts per class); unknown ones are looked at all the same.
+        "job_id": [str(uuid.UUID(int=3))],
+        "plot": ["confusion_matrix"],
     }
     operations = 0
     for path, item in sorted(document["paths"].items()):

@@ -47,6 +47,7 @@ NOT_RUN = [
     "the webhook's host must resolve to a public address, and the test machine is offline",
     "needs a detector bundle of your own, and serves a second platform",
     "needs a running platform and a downloaded model",
+    "needs a running platform with confirmed labels",
     "regenerates code, writes a migration and runs the linters and benchmarks, as CI does",
 ]
 RUNS_AS_OUR_PLATFORM = "the test's own platform"

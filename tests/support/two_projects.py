@@ -24,6 +24,7 @@ from PIL import Image
 from tests.support.api import bearer, ok, post_media
 from tests.support.model_bundles import open_upload, post_bundle, put_signed, renamed
 from tests.support.platform import RunningPlatform, eventually, user_token
+from tests.support.training_runs import ExportsABundle, ended_job, install_run, job_request
 from wildlens.common.settings import Settings
 
 __all__ = [
@@ -97,6 +98,10 @@ class ProjectObjects:
     model_upload_id: str
     # A training dataset built from the project's boxed observation.
     dataset_id: str
+    # A training job that ended (succeeded), and the candidate it registered with its
+    # evaluation report.
+    training_job_id: str
+    trained_model_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -121,6 +126,7 @@ class ProjectObjects:
             "model_id": self.model_id,
             "model_upload_id": self.model_upload_id,
             "dataset_id": self.dataset_id,
+            "job_id": self.training_job_id,
         }
 
 
@@ -378,6 +384,9 @@ async def _project(
         model_upload = await ok(await open_upload(client, admin, manifest, sizes, pid), 201)
         for file in model_upload["files"]:
             await put_signed(client, public_url, file["upload_url"], files[file["name"]])
+    job = await ok(await client.post("/v1/training-jobs", json=job_request(pid), headers=h), 202)
+    trained = await ended_job(client, admin, str(job["id"]))
+    assert trained["status"] == "succeeded", trained
     return ProjectObjects(
         project_id=pid,
         location_id=str(location["id"]),
@@ -397,6 +406,8 @@ async def _project(
         model_id=str(model["id"]),
         model_upload_id=str(model_upload["id"]),
         dataset_id=str(dataset["id"]),
+        training_job_id=str(job["id"]),
+        trained_model_id=str(trained["model_id"]),
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )
@@ -433,6 +444,8 @@ async def build_world(wl: RunningPlatform, admin: str, bundle: Path) -> World:
         return own_people
 
     url = settings.public_url
+    # Each project's training job registers a candidate, evaluated.
+    install_run(wl, ExportsABundle(bundle))
     own = await _project(client, admin, "Own", taxon_id, own_tokens, bundle, url)
     other = await _project(client, admin, "Other", taxon_id, people("other-"), bundle, url)
     tokens: dict[str, str | None] = {

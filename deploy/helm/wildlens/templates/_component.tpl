@@ -98,6 +98,11 @@ spec:
             - name: WILDLENS_AUTH__PRIVATE_KEY_FILE
               value: {{ printf "%s/private.pem" (include "wildlens.keysDir" $root) | quote }}
             {{- end }}
+            {{- if and (eq $name "training") (include "wildlens.trainingWorkers" $root) }}
+            # Training jobs go to the training worker pods; these serve the API only.
+            - name: WILDLENS_TRAINING__TRAINING_JOBS
+              value: "0"
+            {{- end }}
             {{- if $detector.source }}
             - name: WILDLENS_INFERENCE__DETECTOR
               value: {{ $detector.mountPath | quote }}

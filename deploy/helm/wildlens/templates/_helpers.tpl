@@ -79,7 +79,16 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{/* True ("true") when a service runs on a GPU. Takes (dict "root" $ "component" name). */}}
 {{- define "wildlens.gpuEnabled" -}}
 {{- $svc := index .root.Values .component }}
-{{- if and (hasKey $svc "gpu") $svc.gpu.enabled }}true{{ end }}
+{{- $elsewhere := and (eq .component "training") (include "wildlens.trainingWorkers" .root) }}
+{{- if and (hasKey $svc "gpu") $svc.gpu.enabled (not $elsewhere) }}true{{ end }}
+{{- end }}
+
+{{/*
+True ("true") when training runs in training worker pods of their own (training.worker): they
+get the training GPU then, and the training API pods train nothing. Takes the root context.
+*/}}
+{{- define "wildlens.trainingWorkers" -}}
+{{- if and .Values.training.enabled .Values.training.worker.enabled }}true{{ end }}
 {{- end }}
 
 {{/* A service's image: the GPU variant when its gpu block is on. Takes (dict "root" $ "component" name). */}}

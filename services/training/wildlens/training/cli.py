@@ -1,4 +1,5 @@
-"""``wildlens models list|add|promote``: the model registry from a laptop or a script.
+"""``wildlens models list|add|promote``: the model registry from a laptop or a script
+(``wildlens train``, training jobs, is in ``train_cli``).
 
 ``models add PATH`` turns what people download into a bundle and registers it: an ONNX file
 described by flags, or a YOLOv5 (MegaDetector v5) or Ultralytics (MegaDetector v6, YOLOv8/9/11)
@@ -32,46 +33,22 @@ from rich.table import Table
 
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, BundleError, DecoderName
 from wildlens.common.cli.remote import DEFAULT_URL, TokenOption, UrlOption
+from wildlens.training.remote import TIMEOUT as _TIMEOUT
+from wildlens.training.remote import CommandFailed, console
+from wildlens.training.remote import check as _check
+from wildlens.training.remote import client as _client
+from wildlens.training.train_cli import train
 
 __all__ = ["register"]
 
-# Messages name files, labels and errors as they are (no markup), and commands to copy whole
-# (no wrapping).
-console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 models = typer.Typer(
     name="models",
     help="The model registry: list, add (ONNX files, YOLOv5 and Ultralytics checkpoints), promote.",
     no_args_is_help=True,
 )
-# Uploading a detector of hundreds of megabytes takes a while on a field station's link.
-_TIMEOUT = httpx.Timeout(30.0, write=1800.0, read=600.0)
 _CHUNK = 1 << 20
 # How long the platform may take to check and register an uploaded bundle (it loads the model).
 _JOB_WAIT_S = 1800.0
-
-
-class CommandFailed(Exception):
-    """The platform refused; the message says why."""
-
-
-def _check(response: httpx.Response, *expected: int) -> Any:
-    if response.status_code in expected:
-        return response.json()
-    try:
-        body = response.json()
-    except ValueError:
-        raise CommandFailed(f"{response.status_code}: {response.text[:300]}") from None
-    message = f"{response.status_code} {body.get('error', '')}: {body.get('detail', body)}"
-    raise CommandFailed(message)
-
-
-def _client(url: str, token: str) -> httpx.Client:
-    if not token:
-        console.print("a token is needed: --token or WILDLENS_TOKEN", style="red")
-        raise typer.Exit(2)
-    return httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
-    )
 
 
 def _labels(value: str | None) -> list[str] | None:
@@ -393,5 +370,6 @@ def promote(
 
 
 def register(app: typer.Typer) -> None:
-    """Entry point of ``wildlens.commands``: adds ``wildlens models``."""
+    """Entry point of ``wildlens.commands``: adds ``wildlens models`` and ``wildlens train``."""
     app.add_typer(models)
+    app.add_typer(train)

@@ -13,17 +13,23 @@ from wildlens.training.settings import TrainingSettings
 
 def _routers() -> list[APIRouter]:
     from wildlens.training.datasets.api import router as datasets
+    from wildlens.training.jobs.api import router as jobs
     from wildlens.training.registry.api import router as registry
     from wildlens.training.uploads.api import router as uploads
 
     # Uploads first: /v1/models/uploads/... is not a model id.
-    return [uploads, registry, datasets]
+    return [uploads, registry, datasets, jobs]
 
 
 async def _start(ctx: ServiceContext) -> None:
+    from wildlens.training.consumers import WORKER_CONSUMERS
     from wildlens.training.runtime import TrainingRuntime
 
-    ctx.runtime = await TrainingRuntime.start(ctx)
+    runtime = await TrainingRuntime.start(ctx)
+    ctx.runtime = runtime
+    if runtime.trains:
+        # training.requested goes to the processes that train, on their own queue.
+        ctx.subscribe(WORKER_CONSUMERS)
 
 
 async def _stop(ctx: ServiceContext) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -12,7 +13,7 @@ __all__ = ["TrainingSettings"]
 
 
 class TrainingSettings(SettingsGroup):
-    """Limits of the model registry and of model uploads."""
+    """Limits of the model registry and of model uploads; who trains, and from what."""
 
     group: ClassVar[str] = "training"
 
@@ -25,3 +26,12 @@ class TrainingSettings(SettingsGroup):
     # waits to be completed; one never completed is swept as long again after that. A bundle
     # of gigabytes over a field station's link takes hours.
     upload_ttl_s: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
+    # Training jobs this process runs at once. 0: it runs none and does not consume
+    # training.requested (the chart's API pods; its training workers are their own pods).
+    training_jobs: int = Field(default=1, ge=0, le=16)
+    # The folder local base-weights files may be named from (POST /v1/training-jobs with
+    # base_weights {"kind": "file"}); none: only object keys and random weights. Nothing is
+    # ever downloaded: ImageNet or published weights are put here (or in the store) first.
+    weights_dir: Path | None = None
+    # Log lines a job keeps for GET /v1/training-jobs/{id} (the most recent ones).
+    log_tail_lines: int = Field(default=100, ge=1, le=10_000)

@@ -16,6 +16,7 @@ from wildlens.common.events.v1 import (
     ingest_pb2,
     media_pb2,
     taxonomy_pb2,
+    training_pb2,
 )
 
 __all__ = [
@@ -43,6 +44,8 @@ EVENT_TYPES: dict[str, tuple[type[Message], int]] = {
     "taxonomy.changed": (taxonomy_pb2.TaxonomyChanged, 1),
     "inference.requested": (inference_pb2.InferenceRequested, 1),
     "model.promoted": (inference_pb2.ModelPromoted, 1),
+    "training.requested": (training_pb2.TrainingRequested, 1),
+    "model.trained": (training_pb2.ModelTrained, 1),
 }
 
 

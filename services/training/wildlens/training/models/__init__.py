@@ -12,6 +12,8 @@ module                 tables
                        checks and registrations
 ``datasets``           datasets built from confirmed labels: spec, seed, state, counts per
                        class and split (the manifest is in storage)
+``training_jobs``      training jobs: the queue training workers take them from, and the
+                       progress they write
 =====================  ===============================================================
 """
 
@@ -19,12 +21,14 @@ from wildlens.training.models.base import TrainingTable, metadata
 from wildlens.training.models.datasets import Dataset
 from wildlens.training.models.model_uploads import ModelUpload
 from wildlens.training.models.registered_models import ModelStageChange, RegisteredModel
+from wildlens.training.models.training_jobs import TrainingJob
 
 __all__ = [
     "Dataset",
     "ModelStageChange",
     "ModelUpload",
     "RegisteredModel",
+    "TrainingJob",
     "TrainingTable",
     "metadata",
 ]

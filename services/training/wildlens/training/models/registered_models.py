@@ -42,6 +42,13 @@ class RegisteredModel(TrainingTable, table=True):
     size_bytes: int | None = Field(default=None, sa_type=BigInteger)
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # What a model trained here came from: its job, its dataset and the model it started from.
+    job_id: uuid.UUID | None = None
+    dataset_id: uuid.UUID | None = None
+    parent_model_id: uuid.UUID | None = None
+    # Its evaluation report (JSON) in object storage; a trained model without one is not
+    # promoted. Its plots lie beside it, under <bundle_key>/plots/.
+    evaluation_key: str | None = Field(default=None, max_length=300)
 
 
 class ModelStageChange(TrainingTable, table=True):

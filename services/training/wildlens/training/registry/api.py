@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 
 from wildlens.common.errors import PayloadTooLarge
 from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep, body_limit
@@ -28,6 +28,7 @@ from wildlens.training.registry.schemas import (
     ModelKind,
     ModelPublic,
     ModelStage,
+    Rollback,
     StageChange,
 )
 from wildlens.training.settings import TrainingSettings
@@ -138,13 +139,86 @@ async def get_model(
     return _detail(ModelPublic.model_validate(row), changes)
 
 
-@router.post("/{model_id}/promote", response_model=ModelDetail)
+@router.post(
+    "/{model_id}/promote",
+    response_model=ModelDetail,
+    responses={
+        409: {"model": ErrorBody, "description": "A model trained here has no evaluation report"}
+    },
+)
 async def promote_model(
     session: SessionDep, bus: BusDep, principal: PrincipalDep, model_id: uuid.UUID
 ) -> ModelDetail:
     """Make this model the one serving its kind (globally or in its project); every inference
-    replica swaps to it. Platform admins promote global models, a project's managers its own."""
+    replica swaps to it (a project's managers for its models; admins for global ones)."""
     principal.require_user()
     row = await service.promote(session, bus, principal, model_id)
     changes = await service.history(session, row)
     return _detail(ModelPublic.model_validate(row), changes)
+
+
+@router.post(
+    "/{model_id}/rollback",
+    response_model=ModelDetail,
+    responses={
+        409: {
+            "model": ErrorBody,
+            "description": "The model is not in production in the scope named, or nothing "
+            "served there before it",
+        }
+    },
+)
+async def rollback_model(
+    session: SessionDep, bus: BusDep, principal: PrincipalDep, model_id: uuid.UUID, body: Rollback
+) -> ModelDetail:
+    """Take this production model out of its scope and put back the one that served there
+    before; answers the model restored, which every inference replica swaps to (a project's
+    managers for its models; admins for global ones)."""
+    principal.require_user()
+    row = await service.rollback(session, bus, principal, model_id, body.scope)
+    changes = await service.history(session, row)
+    return _detail(ModelPublic.model_validate(row), changes)
+
+
+_JSON_REPORT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}}}
+}
+_PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}}, "description": "The plot, a PNG image"}
+}
+
+
+@router.get(
+    "/{model_id}/evaluation",
+    response_class=Response,
+    responses=_JSON_REPORT,
+    operation_id="get_model_evaluation",
+)
+async def get_model_evaluation(
+    session: SessionDep, store: StoreDep, principal: PrincipalDep, model_id: uuid.UUID
+) -> Response:
+    """The model's evaluation report, as stored when it was registered (whoever sees the
+    model: its project's members, anyone for global ones)."""
+    principal.require_user()
+    report = await service.evaluation(session, store, principal, model_id)
+    return Response(report, media_type="application/json")
+
+
+@router.get(
+    "/{model_id}/evaluation/{plot}.png",
+    response_class=Response,
+    responses=_PNG,
+    operation_id="get_model_evaluation_plot",
+)
+async def get_model_evaluation_plot(
+    session: SessionDep,
+    store: StoreDep,
+    principal: PrincipalDep,
+    model_id: uuid.UUID,
+    plot: Annotated[str, Path(description="The plot's name, as the report lists it")],
+) -> Response:
+    """One plot of the model's evaluation as a PNG image (whoever sees the model: its
+    project's members, anyone for global ones)."""
+    principal.require_user()
+    png = await service.evaluation_plot(session, store, principal, model_id, plot)
+    return Response(png, media_type="image/png")

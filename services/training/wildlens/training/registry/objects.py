@@ -27,6 +27,10 @@ class StagedObjects:
         self.keys.append(key)
         await self._store.put_file(key, path, content_type)
 
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.keys.append(key)
+        await self._store.put_bytes(key, data, content_type)
+
     async def discard(self) -> None:
         for key in reversed(self.keys):
             try:

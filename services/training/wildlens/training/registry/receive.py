@@ -27,7 +27,7 @@ from wildlens.common.bundles import (
 from wildlens.common.errors import FieldError, Invalid, PayloadTooLarge
 from wildlens.common.storage import ObjectStore
 
-__all__ = ["ReceivedBundle", "fetched_bundle", "received_bundle"]
+__all__ = ["ReceivedBundle", "fetched_bundle", "local_bundle", "received_bundle"]
 
 _CHUNK = 1 << 20
 # A name and a version become one folder each in object storage (models/<name>/<version>/).
@@ -167,3 +167,32 @@ async def fetched_bundle(
         _check_names(parse_manifest(await asyncio.to_thread(manifest_path.read_bytes)))
         size, sha256 = await _fetch(store, model_key, onnx_path, max_model_bytes, MODEL_FILE)
         yield await _checked(manifest_path, onnx_path, size, sha256)
+
+
+def _measure(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            size += len(chunk)
+            digest.update(chunk)
+    return size, digest.hexdigest()
+
+
+@contextlib.asynccontextmanager
+async def local_bundle(folder: Path) -> AsyncIterator[ReceivedBundle]:
+    """A bundle the platform made (a training job's export) in ``folder``, checked as
+    :func:`received_bundle` checks a bundle a user brings, in place.
+
+    Raises:
+        Invalid: a file is missing or empty, or as :func:`received_bundle`.
+    """
+    manifest_path, onnx_path = folder / MANIFEST_FILE, folder / MODEL_FILE
+    for path in (manifest_path, onnx_path):
+        if not path.is_file():
+            raise BundleError(f"the exported bundle has no {path.name}")
+    _check_names(parse_manifest(await asyncio.to_thread(manifest_path.read_bytes)))
+    size, sha256 = await asyncio.to_thread(_measure, onnx_path)
+    if size == 0:
+        raise BundleError(f"the exported {MODEL_FILE} is empty")
+    yield await _checked(manifest_path, onnx_path, size, sha256)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,7 +14,14 @@ from wildlens.common.db.pagination import page_by_id
 from wildlens.common.http.pagination import PageParams
 from wildlens.training.models import ModelStageChange, RegisteredModel
 
-__all__ = ["by_name_version", "get", "history", "page_models", "serving"]
+__all__ = [
+    "by_name_version",
+    "get",
+    "history",
+    "page_models",
+    "previous_production",
+    "serving",
+]
 
 
 async def page_models(
@@ -73,3 +82,37 @@ async def history(session: AsyncSession, model_id: uuid.UUID) -> list[ModelStage
         .order_by(col(ModelStageChange.changed_at), col(ModelStageChange.id))
     )
     return list((await session.exec(query)).all())
+
+
+def _same_scope(project_id: uuid.UUID | None) -> Any:
+    return (
+        col(RegisteredModel.project_id).is_(None)
+        if project_id is None
+        else RegisteredModel.project_id == project_id
+    )
+
+
+async def previous_production(
+    session: AsyncSession, model: RegisteredModel
+) -> RegisteredModel | None:
+    """The model that was in production for ``model``'s kind in its scope just before
+    ``model`` last went there (from the stage history); None if none was."""
+    since = (
+        select(func.max(ModelStageChange.changed_at))
+        .where(ModelStageChange.model_id == model.id, ModelStageChange.to_stage == "production")
+        .scalar_subquery()
+    )
+    query = (
+        select(RegisteredModel)
+        .join(ModelStageChange, col(ModelStageChange.model_id) == col(RegisteredModel.id))
+        .where(
+            RegisteredModel.kind == model.kind,
+            _same_scope(model.project_id),
+            RegisteredModel.id != model.id,
+            ModelStageChange.to_stage == "production",
+            col(ModelStageChange.changed_at) <= since,
+        )
+        .order_by(col(ModelStageChange.changed_at).desc(), col(ModelStageChange.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()

@@ -1,15 +1,25 @@
-"""The registry's rules: who sees which models, who may register and promote them, and what a
-promotion changes.
+"""The registry's rules: who sees which models, who may register, promote and roll them back,
+and what a promotion changes.
 
 Platform admins see and manage every model. Others see the global models and those of the
-projects their token names; a project's manager registers and promotes that project's models.
-Other projects' models stay invisible (404), as everywhere on the platform.
+projects their token names; a project's manager registers, promotes and rolls back that
+project's models. Other projects' models stay invisible (404), as everywhere on the platform.
+
+Bundles users bring are ``external`` (stage ``registered``, and their history says so); models
+trained here are ``trained`` candidates (:func:`register_candidate`, called by the training
+worker with what a training run made), stored with their evaluation report and plots, and
+promoted only once they have a report. A rollback puts back the model that served a scope
+before the one serving now, from the stage history, which keeps every change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.common.auth import Principal
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE
 from wildlens.common.db import transaction_lock, utcnow
-from wildlens.common.errors import Conflict, Forbidden, NotFound
+from wildlens.common.errors import Conflict, Forbidden, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import (
     MODEL_KIND_CLASSIFIER,
     MODEL_KIND_DETECTOR,
@@ -25,8 +35,10 @@ from wildlens.common.events.v1.inference_pb2 import (
     MODEL_SCOPE_PROJECT,
     ModelPromoted,
 )
+from wildlens.common.events.v1.training_pb2 import ModelTrained
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
+from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.training.models import ModelStageChange, RegisteredModel
 from wildlens.training.registry import repository
 from wildlens.training.registry.objects import StagedObjects
@@ -34,15 +46,25 @@ from wildlens.training.registry.receive import ReceivedBundle
 from wildlens.training.registry.schemas import ModelKind, ModelStage
 
 __all__ = [
+    "EVALUATION_FILE",
+    "evaluation",
+    "evaluation_plot",
     "get_model",
     "history",
     "list_models",
+    "plot_key",
     "promote",
     "record_bundle",
     "register_bundle",
+    "register_candidate",
     "require_manager",
+    "rollback",
     "visible_projects",
 ]
+
+# Beside the bundle's files: models/<name>/<version>/evaluation.json and plots/<name>.png.
+EVALUATION_FILE = "evaluation.json"
+PLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 # The token's key for a role held in every project; it names no project of its own.
 _ALL_PROJECTS = "*"
@@ -158,7 +180,13 @@ async def record_bundle(
     except IntegrityError as exc:
         raise Conflict(f"{taken}; give the bundle another version") from exc
     session.add(
-        ModelStageChange(model_id=model.id, to_stage="registered", changed_by=registered_by)
+        ModelStageChange(
+            model_id=model.id,
+            to_stage="registered",
+            changed_by=registered_by,
+            # Its history says where it came from: not trained, nor evaluated, here.
+            reason="external: a bundle brought to the platform, not trained here",
+        )
     )
     await session.flush()
     # The ONNX file first: inference reads the manifest and only then the model, so a reader
@@ -170,37 +198,127 @@ async def record_bundle(
     return model
 
 
+def plot_key(model: RegisteredModel, plot: str) -> str:
+    return f"{model.bundle_key}/plots/{plot}.png"
+
+
+async def register_candidate(
+    session: AsyncSession,
+    objects: StagedObjects,
+    bus: ServiceBus,
+    bundle: ReceivedBundle,
+    *,
+    project_id: uuid.UUID | None,
+    job_id: uuid.UUID,
+    requested_by: str,
+    dataset_id: uuid.UUID,
+    parent_model_id: uuid.UUID | None,
+    report: Mapping[str, Any] | None,
+    plots: Mapping[str, bytes],
+    metrics: Mapping[str, float],
+) -> RegisteredModel:
+    """Register a model trained here as a ``candidate`` (source ``trained``): its bundle, its
+    evaluation report and plots stored under ``models/<name>/<version>/``, and
+    ``model.trained`` sent with the commit. It serves nowhere until it is promoted, and is
+    not promoted without a ``report`` (plots without a report are not stored either).
+
+    Raises:
+        Conflict: the name and version are registered already.
+        Invalid: a plot name is not a plain lower-case name.
+    """
+    manifest = bundle.manifest
+    for plot in plots:
+        if not PLOT_NAME.fullmatch(plot):
+            raise Invalid(f"plot name {plot!r}: lower-case letters, digits, _ and - only")
+    taken = f"model {manifest.name} {manifest.version} is registered already"
+    if await repository.by_name_version(session, manifest.name, manifest.version) is not None:
+        raise Conflict(f"{taken}; a trained model needs a version of its own")
+    bundle_key = f"models/{manifest.name}/{manifest.version}"
+    figures = {name: float(value) for name, value in metrics.items()}
+    model = RegisteredModel(
+        name=manifest.name,
+        version=manifest.version,
+        kind=manifest.kind,
+        bundle_key=bundle_key,
+        sha256=manifest.sha256,
+        stage="candidate",
+        source="trained",
+        project_id=project_id,
+        size_bytes=bundle.size,
+        metrics=figures,
+        job_id=job_id,
+        dataset_id=dataset_id,
+        parent_model_id=parent_model_id,
+        evaluation_key=None if report is None else f"{bundle_key}/{EVALUATION_FILE}",
+    )
+    session.add(model)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"{taken}; a trained model needs a version of its own") from exc
+    session.add(
+        ModelStageChange(
+            model_id=model.id,
+            to_stage="candidate",
+            changed_by=requested_by,
+            reason=f"trained by training job {job_id}",
+        )
+    )
+    await session.flush()
+    await objects.put_file(f"{bundle_key}/{MODEL_FILE}", bundle.onnx_path, "application/onnx")
+    await objects.put_file(
+        f"{bundle_key}/{MANIFEST_FILE}", bundle.manifest_path, "application/json"
+    )
+    if report is not None:
+        await objects.put_bytes(
+            f"{bundle_key}/{EVALUATION_FILE}",
+            json.dumps(report, indent=1, default=float).encode(),
+            "application/json",
+        )
+        for plot, png in plots.items():
+            await objects.put_bytes(plot_key(model, plot), png, "image/png")
+    event = ModelTrained(
+        model_id=str(model.id),
+        job_id=str(job_id),
+        project_id=str(project_id) if project_id else "",
+        dataset_id=str(dataset_id),
+        name=model.name,
+        version=model.version,
+        bundle_key=bundle_key,
+        parent_model_id=str(parent_model_id) if parent_model_id else "",
+        metrics=figures,
+    )
+    event.trained_at.FromDatetime(model.created_at)
+    await bus.stage(session, [event])
+    return model
+
+
 def _scope_lock_key(kind: str, project_id: uuid.UUID | None) -> int:
     digest = hashlib.sha256(f"model-promotion\n{kind}\n{project_id or ''}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def promote(
-    session: AsyncSession,
-    bus: ServiceBus,
-    principal: Principal,
-    model_id: uuid.UUID,
-) -> RegisteredModel:
-    """Make the model the one serving its kind in its scope.
-
-    The model that served there before is archived; both changes are recorded with who made
-    them, and ``model.promoted`` goes out with the commit, so every inference replica swaps.
-    Promoting the model in production already changes nothing and publishes nothing.
-
-    Raises:
-        NotFound: no such model the caller can see.
-        Forbidden: the caller may not manage models in its scope.
-    """
-    model = await get_model(session, principal, model_id)
-    require_manager(principal, model.project_id, "promoting")
-    # Two promotions in one scope take turns, so exactly one model ends up in production.
+async def _lock_scope(session: AsyncSession, model: RegisteredModel) -> None:
+    """Two promotions or rollbacks in one scope take turns, so exactly one model ends up in
+    production."""
     await transaction_lock(
         await session.connection(), _scope_lock_key(model.kind, model.project_id)
     )
     await session.refresh(model)
-    if model.stage == "production":
-        return model
-    who = principal.subject
+
+
+async def _make_production(
+    session: AsyncSession,
+    bus: ServiceBus,
+    who: str,
+    model: RegisteredModel,
+    *,
+    reason: str = "",
+    replaced_because: str | None = None,
+) -> None:
+    """Archive what serves the model's kind in its scope, put the model there, record both,
+    and send ``model.promoted`` with the commit."""
+    replaced = replaced_because or f"replaced by {model.name} {model.version}"
     for previous in await repository.serving(session, model.kind, model.project_id):
         if previous.id == model.id:
             continue
@@ -210,14 +328,18 @@ async def promote(
                 from_stage=previous.stage,
                 to_stage="archived",
                 changed_by=who,
-                reason=f"replaced by {model.name} {model.version}",
+                reason=replaced,
             )
         )
         previous.stage = "archived"
         session.add(previous)
     session.add(
         ModelStageChange(
-            model_id=model.id, from_stage=model.stage, to_stage="production", changed_by=who
+            model_id=model.id,
+            from_stage=model.stage,
+            to_stage="production",
+            changed_by=who,
+            reason=reason,
         )
     )
     model.stage = "production"
@@ -235,4 +357,121 @@ async def promote(
     )
     event.promoted_at.FromDatetime(utcnow())
     await bus.stage(session, [event])
+
+
+async def promote(
+    session: AsyncSession,
+    bus: ServiceBus,
+    principal: Principal,
+    model_id: uuid.UUID,
+) -> RegisteredModel:
+    """Make the model the one serving its kind in its scope.
+
+    The model that served there before is archived; both changes are recorded with who made
+    them, and ``model.promoted`` goes out with the commit, so every inference replica swaps.
+    Promoting the model in production already changes nothing and publishes nothing.
+
+    Raises:
+        NotFound: no such model the caller can see.
+        Forbidden: the caller may not manage models in its scope.
+        Conflict: a model trained here has no evaluation report.
+    """
+    model = await get_model(session, principal, model_id)
+    require_manager(principal, model.project_id, "promoting")
+    if model.source == "trained" and model.evaluation_key is None:
+        raise Conflict(
+            f"model {model.name} {model.version} was trained here but has no evaluation "
+            "report; a trained model is promoted only once it has been evaluated"
+        )
+    await _lock_scope(session, model)
+    if model.stage == "production":
+        return model
+    await _make_production(session, bus, principal.subject, model)
     return model
+
+
+async def rollback(
+    session: AsyncSession,
+    bus: ServiceBus,
+    principal: Principal,
+    model_id: uuid.UUID,
+    scope: Literal["global", "project"],
+) -> RegisteredModel:
+    """Take the model out of production in its scope and put back the model that served
+    there before it; answers the model restored. ``model.promoted`` goes out for it, and
+    both changes stay in the models' histories.
+
+    Raises:
+        NotFound / Forbidden: as :func:`promote`.
+        Conflict: the model serves another scope than the one named, is not in production,
+            or nothing served its scope before it.
+    """
+    model = await get_model(session, principal, model_id)
+    require_manager(principal, model.project_id, "rolling back")
+    actual = "project" if model.project_id else "global"
+    if scope != actual:
+        where = f"project {model.project_id}" if model.project_id else "every project (global)"
+        raise Conflict(
+            f"model {model.name} {model.version} is a {actual} model (it serves {where}), "
+            f"not a {scope} one; name its scope as it is"
+        )
+    await _lock_scope(session, model)
+    if model.stage != "production":
+        raise Conflict(
+            f"model {model.name} {model.version} is not in production ({model.stage}); "
+            "roll back the model serving now"
+        )
+    previous = await repository.previous_production(session, model)
+    if previous is None:
+        raise Conflict(
+            f"no model served {model.kind}s in this scope before {model.name} "
+            f"{model.version}: there is nothing to roll back to"
+        )
+    await _make_production(
+        session,
+        bus,
+        principal.subject,
+        previous,
+        reason=f"rollback from {model.name} {model.version}",
+        replaced_because=f"rolled back to {previous.name} {previous.version}",
+    )
+    return previous
+
+
+async def evaluation(
+    session: AsyncSession, store: ObjectStore, principal: Principal, model_id: uuid.UUID
+) -> bytes:
+    """The model's evaluation report (JSON) as stored.
+
+    Raises:
+        NotFound: no such model the caller can see, or it has no report.
+    """
+    model = await get_model(session, principal, model_id)
+    if model.evaluation_key is None:
+        raise NotFound(f"model {model.name} {model.version} has no evaluation report")
+    try:
+        return await store.get_bytes(model.evaluation_key)
+    except ObjectNotFound:
+        raise NotFound(f"model {model.name} {model.version} has no evaluation report") from None
+
+
+async def evaluation_plot(
+    session: AsyncSession,
+    store: ObjectStore,
+    principal: Principal,
+    model_id: uuid.UUID,
+    plot: str,
+) -> bytes:
+    """One PNG plot of the model's evaluation.
+
+    Raises:
+        NotFound: no such model the caller can see, or no such plot.
+    """
+    model = await get_model(session, principal, model_id)
+    missing = NotFound(f"model {model.name} {model.version} has no plot {plot!r}")
+    if model.evaluation_key is None or not PLOT_NAME.fullmatch(plot):
+        raise missing
+    try:
+        return await store.get_bytes(plot_key(model, plot))
+    except ObjectNotFound:
+        raise missing from None
