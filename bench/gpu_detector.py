@@ -4,7 +4,7 @@ The model is YOLOv5x6 (MegaDetector v5's architecture, random weights) at 1280 p
 ``tests/support/yolo_models.py``, run in fp16, channels-last, under ``torch.inference_mode``.
 End to end means the real 2048x1440 camera-trap JPEGs as bytes in memory, decoded (nvJPEG on
 the GPU when torchvision has it, else PIL in a thread pool), letterboxed on the GPU exactly as
-``wildlens.inference.models.preprocess`` plans it, the model, then objectness x class score,
+``wildlens.common.imaging`` plans it, the model, then objectness x class score,
 the 0.2 threshold and class-aware NMS on the GPU, and the kept boxes copied back to the host.
 
     python bench/gpu_detector.py [--seconds 8] [--batches 8,16,32] [--compile] [--out gpu.txt]

@@ -47,13 +47,13 @@ SIZE = 640
 from tests.support.yolo_models import build_yolov8, export_onnx, write_yolo_bundle  # noqa: E402
 from wildlens.common.events import Envelope, new_envelope, unpack  # noqa: E402
 from wildlens.common.events.v1.media_pb2 import MediaAnalyzed, MediaKind, MediaRecorded  # noqa: E402
+from wildlens.common.imaging import preprocess  # noqa: E402
 from wildlens.common.service.context import ServiceContext  # noqa: E402
 from wildlens.common.settings import Settings, compose_settings  # noqa: E402
 from wildlens.common.storage import LocalStore  # noqa: E402
 from wildlens.inference.analysis.runner import Analyzer  # noqa: E402
 from wildlens.inference.models.cache import BundleCache  # noqa: E402
 from wildlens.inference.models.detector import Detector  # noqa: E402
-from wildlens.inference.models.preprocess import preprocess  # noqa: E402
 from wildlens.inference.models.providers import create_session  # noqa: E402
 from wildlens.inference.models.serving import ModelServing  # noqa: E402
 from wildlens.inference.settings import InferenceSettings  # noqa: E402

@@ -20,9 +20,8 @@ from tests.support.tiny_models import (
     random_box,
 )
 from wildlens.common.bundles import BundleError, load_bundle, write_bundle
-from wildlens.common.imaging import square_crop
+from wildlens.common.imaging import preprocess_batch, square_crop
 from wildlens.inference.classification.classifier import Classifier, as_probabilities
-from wildlens.inference.models.preprocess import preprocess_batch
 
 # Scene seeds far from anything the training set draws.
 FRESH = 700_000

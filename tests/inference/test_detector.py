@@ -17,8 +17,8 @@ from tests.support.tiny_models import (
     random_box,
 )
 from wildlens.common.bundles import BundleError, load_bundle, write_bundle
+from wildlens.common.imaging import preprocess_batch
 from wildlens.inference.models.detector import Detection, Detector
-from wildlens.inference.models.preprocess import preprocess_batch
 
 # Scene seeds far from anything the training set draws from its own generator.
 FRESH = 900_000

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from wildlens.common.bundles import InputSpec
-from wildlens.inference.models.preprocess import Letterbox, preprocess, preprocess_batch
+from wildlens.common.imaging import Letterbox, preprocess, preprocess_batch
 
 
 @pytest.mark.parametrize(("width", "height"), [(640, 480), (480, 640), (1999, 1001), (77, 300)])

@@ -25,9 +25,9 @@ from tests.support.yolo_models import (
     write_yolo_bundle,
 )
 from wildlens.common.bundles import InputSpec
+from wildlens.common.imaging import Letterbox, preprocess
 from wildlens.inference.models.decoders import DecodeConfig, decode
 from wildlens.inference.models.detector import Detector
-from wildlens.inference.models.preprocess import Letterbox, preprocess
 
 SIZE = 320
 MEDIA = Path(__file__).resolve().parents[1] / "data" / "camtrap-dp" / "example" / "media"

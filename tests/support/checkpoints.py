@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from wildlens.common.bundles import InputSpec
-from wildlens.inference.models.preprocess import preprocess
+from wildlens.common.imaging import preprocess
 
 __all__ = [
     "CHECKPOINT_INPUT",

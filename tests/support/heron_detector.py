@@ -22,7 +22,7 @@ from torch import nn
 
 from tests.support.tiny_models import STRIDE, TinyDetector, export_onnx
 from wildlens.common.bundles import BundleError, InputSpec, load_bundle, write_bundle
-from wildlens.inference.models.preprocess import preprocess
+from wildlens.common.imaging import preprocess
 
 __all__ = ["HERON_INPUT", "build_heron_detector", "heron_boxes"]
 

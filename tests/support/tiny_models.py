@@ -26,7 +26,7 @@ from PIL import Image
 from torch import nn
 
 from wildlens.common.bundles import BundleError, InputSpec, load_bundle, write_bundle
-from wildlens.inference.models.preprocess import preprocess
+from wildlens.common.imaging import preprocess
 
 __all__ = [
     "CLASSIFIER_INPUT",

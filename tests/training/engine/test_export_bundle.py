@@ -16,8 +16,8 @@ from PIL import Image
 from tests.support.shapes import SHAPE_LABELS, shape_crop
 from tests.training.engine.conftest import samples
 from wildlens.common.bundles import InputSpec, LabelSpec, load_bundle
+from wildlens.common.imaging import preprocess
 from wildlens.inference.classification.classifier import Classifier
-from wildlens.inference.models.preprocess import preprocess
 from wildlens.training.engine import (
     ModelCard,
     Normalisation,

@@ -18,6 +18,7 @@ from wildlens.common.bundles._bundle import (
     write_bundle,
 )
 from wildlens.common.bundles._onnx import check_onnx_file
+from wildlens.common.bundles._scores import Probabilities, as_probabilities
 
 __all__ = [
     "GEOFENCE_FILE",
@@ -29,7 +30,9 @@ __all__ = [
     "InputSpec",
     "LabelSpec",
     "ModelManifest",
+    "Probabilities",
     "Thresholds",
+    "as_probabilities",
     "check_onnx_file",
     "file_sha256",
     "load_bundle",

@@ -43,6 +43,8 @@ async def get_media(visible: VisibleMediaDep, session: SessionDep) -> MediaPubli
             AnalysisPublic(
                 model_name=r.model_name,
                 model_version=r.model_version,
+                classifier_name=r.classifier_name,
+                classifier_version=r.classifier_version,
                 analyzed_at=r.analyzed_at,
                 failure=r.failure,
                 detection_threshold=r.detection_threshold,

@@ -38,8 +38,12 @@ class LabelPublic(BaseModel):
 
 
 class AnalysisPublic(BaseModel):
+    # The detector.
     model_name: str
     model_version: str
+    # The species classifier that named its animals ("" where none ran).
+    classifier_name: str = ""
+    classifier_version: str = ""
     analyzed_at: datetime
     failure: str
     detection_threshold: float

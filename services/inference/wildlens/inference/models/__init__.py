@@ -10,9 +10,9 @@ from wildlens.common.bundles import (
     load_bundle,
     write_bundle,
 )
+from wildlens.common.imaging import Letterbox, preprocess, preprocess_batch
 from wildlens.inference.models.decoders import RawDetection, decode
 from wildlens.inference.models.detector import Detection, Detector
-from wildlens.inference.models.preprocess import Letterbox, preprocess, preprocess_batch
 from wildlens.inference.models.providers import (
     ProviderUnavailable,
     choose_providers,

@@ -9,9 +9,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
+from wildlens.common.imaging import Letterbox, preprocess
 from wildlens.inference.models.base import InferenceModel
 from wildlens.inference.models.decoders import DecodeConfig, decode
-from wildlens.inference.models.preprocess import Letterbox, preprocess
 
 __all__ = ["Detection", "Detector", "Prepared"]
 

@@ -91,6 +91,23 @@ class Sample:
             "crop_size": self.crop_size,
         }
 
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> Sample:
+        return cls(
+            observation_id=str(item["observation_id"]),
+            media_id=str(item["media_id"]),
+            class_name=str(item["class"]),
+            scientific_name=str(item.get("scientific_name") or ""),
+            taxon_id=str(item.get("taxon_id") or ""),
+            location_id=str(item.get("location_id") or ""),
+            event_id=str(item.get("event_id") or ""),
+            captured_at=item.get("captured_at"),
+            bbox=[float(v) for v in item.get("bbox") or []],
+            split=str(item["split"]),
+            crop_key=str(item["crop_key"]),
+            crop_size=int(item["crop_size"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Built:

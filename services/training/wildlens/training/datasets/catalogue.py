@@ -94,7 +94,7 @@ class CatalogueReader:
             async for item in self._pages(f"/v1/projects/{project_id}/observations", params)
             if item.get("bbox") and item.get("media_id")
         ]
-        lineages = await self._lineages({str(i["taxon_id"]) for i in items if i.get("taxon_id")})
+        lineages = await self.lineages({str(i["taxon_id"]) for i in items if i.get("taxon_id")})
         events = await self._events(project_id)
         records = []
         for item in items:
@@ -119,7 +119,7 @@ class CatalogueReader:
             )
         return records
 
-    async def _lineages(self, taxon_ids: set[str]) -> dict[str, tuple[Ancestor, ...]]:
+    async def lineages(self, taxon_ids: set[str]) -> dict[str, tuple[Ancestor, ...]]:
         async def lineage(taxon_id: str) -> tuple[str, tuple[Ancestor, ...]]:
             try:
                 detail = await self._get(f"/v1/taxa/{taxon_id}")

@@ -16,6 +16,7 @@ from wildlens.common.storage import ObjectStore
 from wildlens.training.datasets import repository
 from wildlens.training.datasets.build import (
     BuildRequest,
+    Sample,
     build_dataset,
     manifest_key,
     remove_dataset_objects,
@@ -25,7 +26,17 @@ from wildlens.training.datasets.schemas import DatasetCreate, DatasetPublic, Man
 from wildlens.training.datasets.split import SPLITS
 from wildlens.training.models import Dataset
 
-__all__ = ["build_and_record", "coco", "create", "get_dataset", "manifest", "public"]
+__all__ = [
+    "SPLITS",
+    "build_and_record",
+    "coco",
+    "create",
+    "find",
+    "get_dataset",
+    "load_samples",
+    "manifest",
+    "public",
+]
 
 
 def _require_manager(principal: Principal, project_id: uuid.UUID, what: str) -> None:
@@ -59,6 +70,7 @@ async def build_and_record(
     request: BuildRequest,
     *,
     created_by: str,
+    dataset_id: uuid.UUID | None = None,
 ) -> DatasetPublic:
     """Build a dataset and record it, ready; what a training job calls before it trains.
 
@@ -66,7 +78,7 @@ async def build_and_record(
         Invalid: nothing to learn from, or a class below its minimum (named); nothing is
             stored then.
     """
-    dataset_id = uuid.uuid4()
+    dataset_id = dataset_id or uuid.uuid4()
     built = await build_dataset(reader, store, request, dataset_id=dataset_id)
     row = Dataset(
         id=dataset_id,
@@ -103,6 +115,18 @@ async def get_dataset(
         raise NotFound(f"dataset {dataset_id} not found")
     _require_manager(principal, dataset.project_id, f"dataset {dataset_id}")
     return dataset
+
+
+async def find(session: AsyncSession, dataset_id: uuid.UUID) -> Dataset | None:
+    """A dataset by id, whoever asks (a training job, which checked its rights when it
+    was created)."""
+    return await repository.get(session, dataset_id)
+
+
+async def load_samples(store: ObjectStore, dataset: Dataset) -> tuple[list[str], list[Sample]]:
+    """The dataset's classes and its samples, as its manifest stores them."""
+    found = await _manifest_json(store, dataset)
+    return list(found["classes"]), [Sample.from_json(item) for item in found["samples"]]
 
 
 def public(dataset: Dataset) -> DatasetPublic:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PrincipalDep, clients_dependency
 from wildlens.common.http.errors import ErrorBody
-from wildlens.training.deps import BusDep, SessionDep, StoreDep, TrainingSettingsDep
+from wildlens.common.service.clients import ServiceClients
+from wildlens.training.datasets.catalogue import CatalogueReader
+from wildlens.training.deps import SERVICE, BusDep, SessionDep, StoreDep, TrainingSettingsDep
 from wildlens.training.jobs import service
 from wildlens.training.jobs.schemas import TrainingJobCreate, TrainingJobPublic, TrainingJobStatus
 
@@ -30,11 +32,20 @@ async def create_training_job(
     settings: TrainingSettingsDep,
     principal: PrincipalDep,
     body: TrainingJobCreate,
+    clients: Annotated[ServiceClients, Depends(clients_dependency(SERVICE))],
 ) -> TrainingJobPublic:
     """Train a classifier on the project's confirmed labels: queued for a training worker;
     follow it with GET (managers)."""
     principal.require_user()
-    job = await service.create_job(session, bus, store, settings, principal, body)
+    job = await service.create_job(
+        session,
+        bus,
+        store,
+        settings,
+        principal,
+        body,
+        CatalogueReader(lambda: clients.client("catalogue")),
+    )
     return TrainingJobPublic.model_validate(job)
 
 

@@ -1,33 +1,33 @@
-"""The training run the platform installs: where the dataset builder, the training loop, the
-evaluation and the export are put together into one :class:`TrainingRun`.
-
-Until they are, every job fails with a clear message and the worker goes on.
-"""
+"""The training run the platform installs: the classifier run where torch is installed (the
+``torch`` extra, which training workers' images carry), else a run that fails each job saying
+what to install, so that the worker goes on and the API still serves."""
 
 from __future__ import annotations
+
+import importlib.util
 
 from wildlens.common.errors import Unavailable
 from wildlens.common.service.context import ServiceContext
 from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel, TrainingRun
 
-__all__ = ["PipelineRun", "installed_run"]
+__all__ = ["NoTorchRun", "installed_run"]
 
 
-class PipelineRun:
-    """Dataset → training → evaluation → export, with what the service runs with (its store,
-    its database, its clients of the catalogue's API, its settings)."""
-
-    def __init__(self, ctx: ServiceContext) -> None:
-        self.ctx = ctx
+class NoTorchRun:
+    """Fails every job: this process cannot train."""
 
     async def run(self, job: JobSpec, progress: Progress) -> TrainedModel:
         await progress.log(f"training job {job.id}: {job.architecture}, seed {job.seed}")
         raise Unavailable(
-            "no training pipeline installed: this platform cannot train models yet "
-            "(its dataset builder and training loop are not part of this installation)"
+            "this training worker cannot train: torch and torchvision are not installed "
+            "(pip install 'wildlens-training[torch]')"
         )
 
 
 def installed_run(ctx: ServiceContext) -> TrainingRun:
     """The run training workers of this process use."""
-    return PipelineRun(ctx)
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
+        return NoTorchRun()
+    from wildlens.training.jobs.classifier_run import ClassifierRun
+
+    return ClassifierRun(ctx)

@@ -16,6 +16,8 @@ from wildlens.common.events.v1.training_pb2 import TrainingRequested
 from wildlens.common.http.pagination import PageParams
 from wildlens.common.service import ServiceBus
 from wildlens.common.storage import ObjectStore
+from wildlens.training.datasets.catalogue import CatalogueReader
+from wildlens.training.datasets.label_spec import apply_label_spec, parse_label_spec
 from wildlens.training.jobs import repository
 from wildlens.training.jobs.schemas import (
     FINISHED,
@@ -84,6 +86,7 @@ async def create_job(
     settings: TrainingSettings,
     principal: Principal,
     body: TrainingJobCreate,
+    reader: CatalogueReader,
 ) -> TrainingJob:
     """Queue a training job and ask a training worker for it (``training.requested``, sent
     with the commit).
@@ -91,10 +94,19 @@ async def create_job(
     Raises:
         NotFound: the caller is not in the project.
         Forbidden: the caller is not one of its managers.
-        Invalid: the base weights are not where the request says.
+        Invalid: the base weights are not where the request says; the label spec is
+            malformed, or leaves nothing to learn from, or a class below its minimum (named)
+            in the project's confirmed labels now.
     """
     _require_manager(principal, body.project_id)
     await _check_weights(store, settings, body.base_weights)
+    # What the dataset builder would refuse, refused now: a job is never queued to fail on
+    # its spec. (Labels confirmed or undone meanwhile are checked again when it runs.)
+    spec = parse_label_spec(body.label_spec)
+    records = await reader.records(
+        str(body.project_id), only_validated=list(spec.confirmed_by) == ["expert"]
+    )
+    apply_label_spec(spec, records, seed=body.seed)
     job = TrainingJob(
         project_id=body.project_id,
         created_by=principal.subject,
