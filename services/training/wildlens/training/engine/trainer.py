@@ -7,9 +7,12 @@ from __future__ import annotations
 import copy
 import io
 import random
+import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -20,6 +23,7 @@ from wildlens.training.engine.architectures import BaseWeights, WeightsSource, b
 from wildlens.training.engine.balance import balanced_sampler, loss_weights
 from wildlens.training.engine.checkpoints import CheckpointStore
 from wildlens.training.engine.config import TrainingConfig
+from wildlens.training.engine.crop_cache import LocalCrops
 from wildlens.training.engine.metrics import ValidationMetrics, confusion, macro_f1
 from wildlens.training.engine.progress import (
     Progress,
@@ -82,11 +86,14 @@ class Trainer:
         config: the hyperparameters.
         classes: the number of classes; sample labels are indices below it.
         samples: every sample of the dataset (the test split is not touched here).
-        read: reads an object key's bytes, for samples given by key.
+        read: reads an object key's bytes, for samples given by key; called from several
+            threads at once while the crops are fetched before the first epoch.
         weights: where to start from (random weights where None).
         checkpoints: where each finished epoch is saved and from where training resumes.
         on_progress: called after every step and every epoch.
         should_stop: asked before every step; True cancels (``TrainingCancelled``).
+        crop_cache: the folder where crops given by key are copied before training (a
+            temporary one, removed after, where None).
     """
 
     def __init__(
@@ -100,6 +107,7 @@ class Trainer:
         checkpoints: CheckpointStore | None = None,
         on_progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,
+        crop_cache: Path | None = None,
     ) -> None:
         self.config = config
         self.classes = classes
@@ -114,6 +122,7 @@ class Trainer:
         self.checkpoints = checkpoints
         self.on_progress = on_progress
         self.should_stop = should_stop
+        self.crop_cache = crop_cache
         self.device = torch.device(
             config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         )
@@ -121,11 +130,13 @@ class Trainer:
 
     # --- set-up ---------------------------------------------------------------------------
 
-    def _train_loader(self, generator: torch.Generator) -> DataLoader[tuple[torch.Tensor, int]]:
+    def _train_loader(
+        self, generator: torch.Generator, read: Reader | None
+    ) -> DataLoader[tuple[torch.Tensor, int]]:
         norm = self.config.normalisation
         transform = train_transform(norm) if self.config.augment else eval_transform(norm)
         dataset: Dataset[tuple[torch.Tensor, int]] = CropDataset(
-            self.train_samples, transform, self.read
+            self.train_samples, transform, read
         )
         labels = [s.label for s in self.train_samples]
         sampler = (
@@ -146,11 +157,13 @@ class Trainer:
             persistent_workers=self.config.workers > 0,
         )
 
-    def _validation_loader(self) -> DataLoader[tuple[torch.Tensor, int]] | None:
+    def _validation_loader(
+        self, read: Reader | None
+    ) -> DataLoader[tuple[torch.Tensor, int]] | None:
         if not self.validation_samples:
             return None
         dataset = CropDataset(
-            self.validation_samples, eval_transform(self.config.normalisation), self.read
+            self.validation_samples, eval_transform(self.config.normalisation), read
         )
         return DataLoader(
             dataset,
@@ -313,8 +326,24 @@ class Trainer:
             TrainingCancelled: ``should_stop`` said so; the last finished epoch is checkpointed.
             CheckpointMismatch: the checkpoint store holds another training's checkpoint.
         """
-        config = self.config
         started = time.perf_counter()
+        keys = [
+            s.crop
+            for s in (*self.train_samples, *self.validation_samples)
+            if isinstance(s.crop, str)
+        ]
+        if not keys or self.read is None:
+            return self._fit(self.read, started)
+        with ExitStack() as stack:
+            folder = self.crop_cache or Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="wildlens-crops-"))
+            )
+            crops = LocalCrops(self.read, folder)
+            crops.fetch(keys)
+            return self._fit(crops.read, started)
+
+    def _fit(self, read: Reader | None, started: float) -> TrainingResult:
+        config = self.config
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         generator = torch.Generator().manual_seed(config.seed)
@@ -323,8 +352,8 @@ class Trainer:
         if self.device.type == "cuda":
             # Fixed input sizes: let cuDNN pick its fastest convolutions once.
             torch.backends.cudnn.benchmark = True
-        train_loader = self._train_loader(generator)
-        validation_loader = self._validation_loader()
+        train_loader = self._train_loader(generator, read)
+        validation_loader = self._validation_loader(read)
         steps = len(train_loader)
         if config.max_steps_per_epoch is not None:
             steps = min(steps, config.max_steps_per_epoch)
