@@ -38,7 +38,7 @@ HYPERPARAMETERS = {
     "batch_size": 8,
     "image_size": 64,
     "patience": 16,
-    "learning_rate": 0.002,
+    "learning_rate": 0.001,
 }
 
 
