@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.support.api import bearer, ok
-from tests.support.factories import Tokens, project_roles
+from tests.support.api import Site, bearer, ok
+from tests.support.factories import ProjectRoles, Tokens
 from tests.support.model_bundles import post_bundle, renamed
 from tests.support.platform import RunningPlatform, eventually
 from tests.support.training_runs import (
@@ -31,6 +31,7 @@ from tests.support.training_runs import (
     ended_job,
     install_run,
     job_request,
+    label_one,
 )
 from wildlens.common.bus import Subscription
 from wildlens.common.db import utcnow
@@ -40,6 +41,22 @@ from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel
 from wildlens.training.models import TrainingJob
 
 _job = job_request
+
+pytestmark = pytest.mark.services("catalogue", "ingest", "training")
+
+
+@pytest.fixture
+async def roles(wl: RunningPlatform, admin: str, site: Site, token_for: Tokens) -> ProjectRoles:
+    """The site's project, with a grey heron a person labelled (what a job needs to be
+    accepted), and tokens of its manager, its viewer and another project's manager."""
+    await label_one(wl.client, admin, site)
+    herons = site.project_id
+    return ProjectRoles(
+        herons,
+        token_for("manager-h", {herons: "manager"}),
+        token_for("viewer-h", {herons: "viewer"}),
+        token_for("manager-o", {str(uuid.uuid4()): "manager"}),
+    )
 
 
 async def _start(wl: RunningPlatform, token: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -56,11 +73,10 @@ async def _ended(wl: RunningPlatform, token: str, job_id: str) -> dict[str, Any]
     return await ended_job(wl.client, token, job_id)
 
 
-@pytest.mark.services("training")
 async def test_managers_start_follow_list_and_cancel_training_jobs(
-    wl: RunningPlatform, token_for: Tokens
+    wl: RunningPlatform, roles: ProjectRoles, token_for: Tokens
 ) -> None:
-    herons, manager, viewer, stranger = project_roles(token_for)
+    herons, manager, viewer, stranger = roles
     annotator = token_for("annotator-h", {herons: "annotator"})
     run = EpochsUntilStopped()
     install_run(wl, run)
@@ -158,11 +174,10 @@ async def test_managers_start_follow_list_and_cancel_training_jobs(
     assert (await _get(wl, manager, waiting["id"]))["started_at"] is None
 
 
-@pytest.mark.services("training")
 async def test_a_malformed_job_request_is_refused_before_any_work_starts(
-    wl: RunningPlatform, token_for: Tokens, tmp_path: Path
+    wl: RunningPlatform, roles: ProjectRoles, token_for: Tokens, tmp_path: Path
 ) -> None:
-    herons, manager, _viewer, _stranger = project_roles(token_for)
+    herons, manager, _viewer, _stranger = roles
 
     async def refused(body: dict[str, Any]) -> list[list[Any]]:
         response = await wl.client.post("/v1/training-jobs", json=body, headers=bearer(manager))
@@ -212,20 +227,21 @@ async def test_a_malformed_job_request_is_refused_before_any_work_starts(
     assert listed["items"] == []
 
 
-@pytest.mark.services("training")
 async def test_a_failing_run_fails_its_job_and_the_worker_goes_on(
-    wl: RunningPlatform, token_for: Tokens, tiny_detector: Path
+    wl: RunningPlatform, roles: ProjectRoles, token_for: Tokens, tiny_detector: Path
 ) -> None:
-    herons, manager, _viewer, _stranger = project_roles(token_for)
+    herons, manager, _viewer, _stranger = roles
 
-    # The platform's own run, with no pipeline installed: every job fails, saying why.
+    # The platform's own run: one labelled image, at one place, leaves nothing to test a
+    # model on; each job fails saying so, and the worker goes on to the next.
     first = await _start(wl, manager, _job(herons))
     second = await _start(wl, manager, _job(herons, seed=9))
     for job in (first, second):
         ended = await _ended(wl, manager, job["id"])
         assert ended["status"] == "failed", ended
-        assert "no training pipeline installed" in ended["problem"]["detail"]
-        assert ended["log_tail"][-1].startswith("failed: no training pipeline installed")
+        assert ended["problem"]["error"] == "Invalid"
+        assert "has no test split" in ended["problem"]["detail"]
+        assert ended["log_tail"][-1].startswith("failed: dataset ")
         assert ended["model_id"] is None
 
     # A run that raises something of its own: the same, and the worker still takes the next.
@@ -247,11 +263,10 @@ async def test_a_failing_run_fails_its_job_and_the_worker_goes_on(
     assert done["model_id"] is not None
 
 
-@pytest.mark.services("training")
 async def test_a_trained_candidate_is_evaluated_promoted_and_rolled_back(
-    wl: RunningPlatform, token_for: Tokens, tiny_detector: Path, tmp_path: Path
+    wl: RunningPlatform, roles: ProjectRoles, token_for: Tokens, tiny_detector: Path, tmp_path: Path
 ) -> None:
-    herons, manager, viewer, stranger = project_roles(token_for)
+    herons, manager, viewer, stranger = roles
     run = ExportsABundle(tiny_detector)
     install_run(wl, run)
     trained: list[ModelTrained] = []
@@ -381,11 +396,10 @@ async def test_a_trained_candidate_is_evaluated_promoted_and_rolled_back(
     assert "not in production" in again.json()["detail"]
 
 
-@pytest.mark.services("training")
 async def test_a_trained_model_without_an_evaluation_report_is_not_promoted(
-    wl: RunningPlatform, token_for: Tokens, tiny_detector: Path
+    wl: RunningPlatform, roles: ProjectRoles, token_for: Tokens, tiny_detector: Path
 ) -> None:
-    herons, manager, _viewer, _stranger = project_roles(token_for)
+    herons, manager, _viewer, _stranger = roles
     install_run(wl, ExportsABundle(tiny_detector, evaluated=False))
 
     job = await _ended(wl, manager, (await _start(wl, manager, _job(herons)))["id"])
@@ -440,11 +454,10 @@ async def _as_left_by_a_dead_worker(wl: RunningPlatform, project: str, attempts:
     return str(job.id)
 
 
-@pytest.mark.services("training")
 async def test_a_job_whose_worker_died_is_taken_over_and_given_up_after_three_tries(
-    wl: RunningPlatform, token_for: Tokens, tiny_detector: Path
+    wl: RunningPlatform, roles: ProjectRoles, token_for: Tokens, tiny_detector: Path
 ) -> None:
-    herons, manager, _viewer, _stranger = project_roles(token_for)
+    herons, manager, _viewer, _stranger = roles
     run = ExportsABundle(tiny_detector)
     worker = install_run(wl, run)
 

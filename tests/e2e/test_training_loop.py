@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.tiny_detector]
 SPECIES = ("Ardea cinerea", "Ardea alba", "Anas platyrhynchos")
 CLASSES = ("grey heron", "great egret", "mallard")
 SPEC: dict[str, Any] = {
-    "classes": {name: {"taxa": [{"name": taxon}]} for name, taxon in zip(CLASSES, SPECIES)},
+    "classes": {
+        name: {"taxa": [{"name": taxon}]} for name, taxon in zip(CLASSES, SPECIES, strict=True)
+    },
     "min_count": 3,
 }
 LOCATIONS = 5
@@ -239,7 +241,8 @@ async def test_confirmed_labels_train_the_model_that_names_the_next_upload(
     plot = await wl.client.get(
         f"/v1/models/{first['id']}/evaluation/confusion_matrix.png", headers=bearer(manager)
     )
-    assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
+    assert plot.status_code == 200
+    assert plot.content.startswith(b"\x89PNG")
 
     # Promoted, it names the next uploads.
     await ok(

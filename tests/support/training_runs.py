@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from tests.support.api import bearer, ok
+from tests.support.api import Site, bearer, ok, post_media
 from tests.support.model_bundles import renamed
-from tests.support.platform import RunningPlatform, eventually
+from tests.support.platform import RunningPlatform, eventually, get_media
 from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel, TrainingRun
 from wildlens.training.jobs.worker import TrainingJobWorker
 from wildlens.training.runtime import TrainingRuntime
@@ -27,11 +27,13 @@ __all__ = [
     "ended_job",
     "install_run",
     "job_request",
+    "label_one",
     "png",
 ]
 
-# A label spec of the shape the job API accepts.
-SPEC = {"Ardea cinerea": {"taxa": [{"level": "species", "name": "Ardea cinerea"}]}}
+# One class, the grey heron: what :func:`label_one` gives a project.
+SPEC = {"classes": {"grey heron": {"taxa": [{"name": "Ardea cinerea"}]}}}
+_BOX = [0.3, 0.25, 0.3, 0.4]
 FINISHED = {"succeeded", "failed", "cancelled"}
 
 
@@ -66,6 +68,36 @@ async def ended_job(client: httpx.AsyncClient, token: str, job_id: str) -> dict[
         return job if job["status"] in FINISHED else None
 
     return dict(await eventually(probe, timeout=30))
+
+
+async def label_one(client: httpx.AsyncClient, admin: str, site: Site) -> str:
+    """One image in ``site``'s project with a grey heron boxed and named by a person: labels
+    enough for the job API to accept a job on :data:`SPEC`. Answers the observation's id."""
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 80)).save(image, format="JPEG")
+    accepted = await ok(
+        await post_media(
+            client,
+            site.device_token,
+            data=image.getvalue(),
+            fields={"deployment_id": site.deployment_id},
+        ),
+        202,
+    )
+
+    async def recorded() -> dict[str, Any] | None:
+        return await get_media(client, admin, accepted["media_id"])
+
+    await eventually(recorded)
+    labelled = await ok(
+        await client.post(
+            f"/v1/projects/{site.project_id}/media/{accepted['media_id']}/observations",
+            json={"observation_type": "animal", "scientific_name": "Ardea cinerea", "bbox": _BOX},
+            headers=bearer(admin),
+        ),
+        201,
+    )
+    return str(labelled["id"])
 
 
 def png(colour: str) -> bytes:

@@ -1,10 +1,11 @@
 """``wildlens train`` against a running platform: it starts a job, follows it to its end and
-says how it ended (here the platform has no training pipeline installed, so the job fails
-saying so); a malformed request is refused with what is wrong, before any job exists;
-``train status`` follows a job already started."""
+says how it ended (here one labelled image at one place leaves nothing to test a model on, so
+the job fails saying so); a malformed request, or one whose labels make no dataset, is refused
+with what is wrong before any job exists; ``train status`` follows a job already started."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.training_runs import SPEC
+from tests.support.api import create_site
+from tests.support.training_runs import SPEC, label_one
 from tests.training.conftest import Served
 
 WILDLENS = str(Path(sys.executable).with_name("wildlens"))
@@ -40,6 +42,14 @@ def _jobs(served: Served, project: str) -> list[dict[str, object]]:
     return list(response.json()["items"])
 
 
+async def _labelled_project(served: Served) -> str:
+    """A project with a camera whose image of a grey heron a person labelled."""
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        site = await create_site(client, served.token)
+        await label_one(client, served.token, site)
+        return site.project_id
+
+
 def test_train_starts_a_job_and_follows_it_to_its_end(served: Served, tmp_path: Path) -> None:
     created = httpx.post(
         f"{served.url}/v1/projects",
@@ -60,6 +70,16 @@ def test_train_starts_a_job_and_follows_it_to_its_end(served: Served, tmp_path: 
     assert "architecture" in bad.stderr
     assert _jobs(served, project) == []
 
+    # No confirmed labels yet: refused, saying the dataset would be empty.
+    empty = _wildlens(
+        served, "train", "--project", project, "--spec", str(spec), "--architecture", "resnet18"
+    )
+    assert empty.returncode == 1, empty.stderr
+    assert "422" in empty.stderr
+    assert "empty" in empty.stderr
+    assert _jobs(served, project) == []
+
+    project = asyncio.run(_labelled_project(served))
     ran = _wildlens(
         served,
         "train",
@@ -74,7 +94,8 @@ def test_train_starts_a_job_and_follows_it_to_its_end(served: Served, tmp_path: 
     )
     assert ran.returncode == 1, ran.stderr
     assert "queued (resnet18, seed 0)" in ran.stderr
-    assert "Failed: Unavailable: no training pipeline installed" in ran.stderr
+    assert "Failed: Invalid: dataset" in ran.stderr
+    assert "has no test split" in ran.stderr
     (job,) = _jobs(served, project)
     assert job["status"] == "failed"
     assert job["hyperparameters"]["epochs"] == 2  # type: ignore[index]
@@ -82,7 +103,7 @@ def test_train_starts_a_job_and_follows_it_to_its_end(served: Served, tmp_path: 
     # Following it again tells the same.
     again = _wildlens(served, "train", "status", str(job["id"]))
     assert again.returncode == 1, again.stderr
-    assert "no training pipeline installed" in again.stderr
+    assert "has no test split" in again.stderr
     # An ended job is not cancelled.
     cancel = _wildlens(served, "train", "cancel", str(job["id"]))
     assert cancel.returncode == 1
