@@ -1,9 +1,9 @@
 """Fixtures for the real backends: PostgreSQL, RabbitMQ and an S3 server (moto).
 
 Each test gets its own PostgreSQL schemas, its own exchange and queue names and its own
-bucket, and removes them afterwards. Where PostgreSQL or RabbitMQ cannot be reached the
-real-backend tests are skipped, unless ``WILDLENS_REQUIRE_BACKENDS=1`` (CI), which turns an
-unreachable backend into a failure.
+bucket, and removes them afterwards (in the background, while the next tests run). Where
+PostgreSQL or RabbitMQ cannot be reached the real-backend tests are skipped, unless
+``WILDLENS_REQUIRE_BACKENDS=1`` (CI), which turns an unreachable backend into a failure.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,33 @@ def unique() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
+class Cleanup:
+    """Removes what finished tests left on the shared servers, one removal at a time in a
+    thread of its own: no test waits for it (its names are its own), and a removal that fails
+    fails the run at its end."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleanup")
+        self._done: list[Future[None]] = []
+
+    def soon(self, removal: Callable[[], Coroutine[None, None, None]]) -> None:
+        self._done.append(self._executor.submit(lambda: asyncio.run(removal())))
+
+    def finish(self) -> None:
+        self._executor.shutdown(wait=True)
+        for future in self._done:
+            future.result()
+
+
+@pytest.fixture(scope="session")
+def cleanup() -> Iterator[Cleanup]:
+    removals = Cleanup()
+    yield removals
+    removals.finish()
+
+
 @pytest.fixture
-def pg_schema_prefix(unique: str) -> Iterator[str]:
+def pg_schema_prefix(unique: str, cleanup: Cleanup) -> Iterator[str]:
     """A schema prefix on the real PostgreSQL; every schema with it is dropped afterwards."""
     _need("PostgreSQL", PG_HOST, PG_PORT)
     prefix = f"{unique}_"
@@ -77,11 +103,11 @@ def pg_schema_prefix(unique: str) -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(drop())
+    cleanup.soon(drop)
 
 
 @pytest.fixture
-def amqp_prefix(unique: str) -> Iterator[str]:
+def amqp_prefix(unique: str, cleanup: Cleanup) -> Iterator[str]:
     """An exchange/queue name prefix on the real RabbitMQ; all its queues and exchanges are
     deleted afterwards."""
     _need("RabbitMQ", "127.0.0.1", 5672)
@@ -93,7 +119,7 @@ def amqp_prefix(unique: str) -> Iterator[str]:
 
         await delete_prefixed(AMQP_URL, AMQP_USER, AMQP_PASSWORD, prefix)
 
-    asyncio.run(drop())
+    cleanup.soon(drop)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,13 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("WILDLENS_")}
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A platform running as ``wildlens up`` on a free port, and an admin token for it."""
-    port, data = free_port(), tmp_path / "data"
-    log_path = tmp_path / "up.log"
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A platform running as ``wildlens up`` on a free port, and an admin token for it; one
+    for the module (starting it takes seconds), each test importing into a project of its own."""
+    folder = tmp_path_factory.mktemp("platform")
+    port, data = free_port(), folder / "data"
+    log_path = folder / "up.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(
             [WILDLENS, "up", "--port", str(port), "--data", str(data)],

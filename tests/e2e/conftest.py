@@ -11,16 +11,18 @@ platform runs with marks: ``tiny_detector`` (the global detector model) and ``se
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import S3Server
+from tests.conftest import PG_HOST, PG_PORT, S3Server
 from tests.support.api import Site
 from tests.support.factories import Deployments, Projects, Sites, Tokens, Uploads
+from tests.support.migrated import EmbeddedTemplate, PostgresTemplate
 from tests.support.platform import (
     RunningPlatform,
     SettingsFactory,
@@ -56,14 +58,49 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def embedded_template(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedTemplate:
+    """The embedded databases migrated once for the run (see :mod:`tests.support.migrated`)."""
+    return EmbeddedTemplate(embedded_settings(tmp_path_factory.mktemp("migrated") / "data"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(
+    s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PostgresTemplate]:
+    """The real backend's schemas migrated once for the run (see :mod:`tests.support.migrated`)."""
+    unique = "t" + uuid.uuid4().hex[:10]
+    settings = real_settings(
+        tmp_path_factory.mktemp("migrated") / "data",
+        schema_prefix=f"{unique}_",
+        amqp_prefix=f"{unique}.",
+        s3=s3_server,
+        bucket=f"{unique}-bucket",
+    )
+    connect = {"host": PG_HOST, "port": PG_PORT, "user": "postgres", "database": "test"}
+    template = PostgresTemplate(settings, connect)
+    yield template
+    template.drop()
+
+
 @pytest.fixture
 def settings_for(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> SettingsFactory:
-    """Settings for the backend under test; the real one gets its own schemas, queues, bucket."""
+    """Settings for the backend under test; the real one gets its own schemas, queues, bucket.
+    Either starts from databases already migrated."""
+    template: EmbeddedTemplate | None = None
+    if backend == "embedded":
+        template = request.getfixturevalue("embedded_template")
+    else:
+        postgres: PostgresTemplate = request.getfixturevalue("postgres_template")
+        postgres.copy_into(request.getfixturevalue("pg_schema_prefix"))
 
     def make(detector: Path | None = None, **overrides: Any) -> Settings:
         if backend == "embedded":
             settings = embedded_settings(tmp_path / "data", detector=detector)
-            return settings.model_copy(update=overrides) if overrides else settings
+            settings = settings.model_copy(update=overrides) if overrides else settings
+            assert template is not None
+            template.copy_into(settings)
+            return settings
         s3: S3Server = request.getfixturevalue("s3_server")
         settings = real_settings(
             tmp_path / "data",

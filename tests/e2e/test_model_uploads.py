@@ -240,8 +240,10 @@ async def test_an_upload_never_completed_expires_and_its_files_are_swept(
 ) -> None:
     bundle = renamed(tiny_detector, tmp_path / "late", version="8.0.0", name="late")
     done = renamed(tiny_detector, tmp_path / "done", version="8.1.0", name="late")
-    # Its URLs work for 10 s; what is staged is swept 10 s after that.
-    settings = with_group(settings_for(), TrainingSettings, upload_ttl_s=10)
+    # Its URLs work for 2 s; what is staged is swept 2 s after that (at the worker's next
+    # round). Everything up to the late PUT below takes a fraction of a second: the worker is
+    # woken by complete, so registering the other upload does not wait for a round.
+    settings = with_group(settings_for(), TrainingSettings, upload_ttl_s=2)
     async with running(settings, ["training"]) as wl:
         admin = admin_token(settings)
         onnx = (bundle / MODEL_FILE).read_bytes()
