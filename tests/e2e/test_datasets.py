@@ -19,7 +19,7 @@ from tests.e2e.test_classification import TREE
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, ok, post_media
 from tests.support.factories import Deployments, Sites
-from tests.support.platform import RunningPlatform, eventually, get_media, user_token
+from tests.support.platform import RunningPlatform, download, eventually, get_media, user_token
 from wildlens.common.settings import Settings
 
 pytestmark = pytest.mark.services("catalogue", "ingest", "training")
@@ -252,6 +252,13 @@ async def test_a_manager_builds_a_dataset_split_by_location_with_clean_square_cr
     assert {i["file_name"] for i in coco["images"]} == {
         f"{s['observation_id']}.jpg" for s in samples
     }
+    # Each crop downloads from its link, as a square JPEG without EXIF.
+    fetched = await download(wl, coco["images"][0]["url"])
+    assert fetched.status_code == 200
+    with Image.open(io.BytesIO(fetched.content)) as crop:
+        assert crop.format == "JPEG"
+        assert crop.width == crop.height == coco["images"][0]["width"]
+        assert not crop.getexif()
     pond = [i for i in coco["images"] if i["location_name"] == POND]
     assert pond
     assert all((i["latitude"], i["longitude"]) != EXACT for i in pond)

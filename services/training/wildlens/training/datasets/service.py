@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -150,6 +150,10 @@ def public(dataset: Dataset) -> DatasetPublic:
     )
 
 
+# Long enough to download a large dataset's crops one after another.
+CROP_URL_LIFETIME = timedelta(hours=6)
+
+
 async def _manifest_json(store: ObjectStore, dataset: Dataset) -> dict[str, Any]:
     if dataset.state != "ready" or not dataset.manifest_key:
         raise NotFound(f"dataset {dataset.id} has no manifest yet")
@@ -165,9 +169,10 @@ async def coco(
     store: ObjectStore, reader: CatalogueReader, dataset: Dataset, authorization: str
 ) -> dict[str, Any]:
     """The dataset's crops as COCO Camera Traps: one image per crop (``file_name`` as the
-    crop's name under ``crops/<dataset>/``), one annotation each, and the locations with the
-    coordinates the catalogue shows this caller (generalised for sensitive places unless they
-    hold precise_locations)."""
+    crop's name under ``crops/<dataset>/``, ``url`` a short-lived link to download it, for
+    people who train elsewhere), one annotation each, and the locations with the coordinates
+    the catalogue shows this caller (generalised for sensitive places unless they hold
+    precise_locations). Crops carry no EXIF: their pixels are all they give away."""
     found = await _manifest_json(store, dataset)
     places = await reader.locations(str(dataset.project_id), authorization)
     categories = {name: i + 1 for i, name in enumerate(found["classes"])}
@@ -186,6 +191,7 @@ async def coco(
             "datetime": sample.get("captured_at"),
             "split": sample["split"],
             "media_id": sample["media_id"],
+            "url": await store.url_for_get(str(sample["crop_key"]), CROP_URL_LIFETIME),
         }
         if place is not None:
             image["location_name"] = place.get("name")
