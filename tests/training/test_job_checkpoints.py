@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.common.test_storage import PUBLIC_URL, SIGNING_KEY, s3_settings
-from tests.conftest import S3Server
+from tests.common import test_storage
 from tests.support.shapes import shape_jpeg
-from wildlens.common.settings import StorageSettings
-from wildlens.common.storage import ObjectStore, create_store
+from wildlens.common.storage import ObjectStore
 from wildlens.training import engine
 from wildlens.training.jobs.store_bridge import (
     StoreCheckpoints,
@@ -26,18 +22,8 @@ from wildlens.training.jobs.store_bridge import (
     remove_checkpoints,
 )
 
-
-@pytest.fixture(params=["local", "s3"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
-    if request.param == "local":
-        url, settings = (tmp_path / "objects").as_uri(), StorageSettings()
-    else:
-        server: S3Server = request.getfixturevalue("s3_server")
-        url, settings = server.url(request.getfixturevalue("s3_bucket")), s3_settings(server)
-    made = create_store(url, settings, public_url=PUBLIC_URL, signing_key=SIGNING_KEY)
-    await made.start()
-    yield made
-    await made.close()
+# The same store, on the local folder and on S3, as the storage tests use.
+store = test_storage.store
 
 
 async def test_each_epoch_replaces_the_last_and_the_latest_is_read_back(store: ObjectStore) -> None:

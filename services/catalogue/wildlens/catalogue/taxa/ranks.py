@@ -3,32 +3,7 @@ the most general to the most specific."""
 
 from __future__ import annotations
 
-RANKS: tuple[str, ...] = (
-    "domain",
-    "kingdom",
-    "subkingdom",
-    "phylum",
-    "subphylum",
-    "superclass",
-    "class",
-    "subclass",
-    "infraclass",
-    "superorder",
-    "order",
-    "suborder",
-    "infraorder",
-    "superfamily",
-    "family",
-    "subfamily",
-    "tribe",
-    "subtribe",
-    "genus",
-    "subgenus",
-    "species",
-    "subspecies",
-    "variety",
-    "form",
-)
+from wildlens.common.ranks import RANKS
 
 # Common spellings in published checklists → the rank they mean.
 ALIASES: dict[str, str] = {

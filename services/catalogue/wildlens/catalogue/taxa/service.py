@@ -15,7 +15,7 @@ from wildlens.catalogue.taxa import repository
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.catalogue.taxa.importer import ImportReport, import_taxa
 from wildlens.catalogue.taxa.names import NAMES_MODEL
-from wildlens.catalogue.taxa.ranks import RANKS, normalise_rank
+from wildlens.catalogue.taxa.ranks import normalise_rank
 from wildlens.catalogue.taxa.schemas import (
     LabelMapEntryPublic,
     LabelMapItem,
@@ -29,6 +29,7 @@ from wildlens.catalogue.taxa.schemas import (
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.http.pagination import PageParams
+from wildlens.common.ranks import RANKS
 from wildlens.common.service import ServiceBus
 from wildlens.common.settings import LimitSettings
 

@@ -33,6 +33,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wildlens.common.errors import FieldError, Invalid
+from wildlens.common.ranks import RANKS, Rank
 from wildlens.training.datasets.records import Record, name_key
 
 __all__ = [
@@ -46,59 +47,6 @@ __all__ = [
     "parse_label_spec",
 ]
 
-# Darwin Core's ranks, most general first (as the catalogue's taxon tree has them).
-RANKS: tuple[str, ...] = (
-    "domain",
-    "kingdom",
-    "subkingdom",
-    "phylum",
-    "subphylum",
-    "superclass",
-    "class",
-    "subclass",
-    "infraclass",
-    "superorder",
-    "order",
-    "suborder",
-    "infraorder",
-    "superfamily",
-    "family",
-    "subfamily",
-    "tribe",
-    "subtribe",
-    "genus",
-    "subgenus",
-    "species",
-    "subspecies",
-    "variety",
-    "form",
-)
-Rank = Literal[
-    "domain",
-    "kingdom",
-    "subkingdom",
-    "phylum",
-    "subphylum",
-    "superclass",
-    "class",
-    "subclass",
-    "infraclass",
-    "superorder",
-    "order",
-    "suborder",
-    "infraorder",
-    "superfamily",
-    "family",
-    "subfamily",
-    "tribe",
-    "subtribe",
-    "genus",
-    "subgenus",
-    "species",
-    "subspecies",
-    "variety",
-    "form",
-]
 # expert: validated by a person (a reviewer's verdict, or a person's own label);
 # volunteer_consensus: the label a retired citizen-science subject's volunteers agreed on.
 ConfirmedBy = Literal["expert", "volunteer_consensus"]
