@@ -14,6 +14,8 @@ import torch
 import torchvision
 from torch import nn
 
+from wildlens.training.architectures import ARCHITECTURES
+
 __all__ = [
     "ARCHITECTURES",
     "BaseWeights",
@@ -24,14 +26,6 @@ __all__ = [
     "state_dict_of",
 ]
 
-ARCHITECTURES: tuple[str, ...] = (
-    "mobilenet_v3_small",
-    "mobilenet_v3_large",
-    "efficientnet_b0",
-    "resnet18",
-    "resnet50",
-    "convnext_tiny",
-)
 
 # A local file, the bytes of one (read from an object store by the caller), or a callable that
 # reads them only when the model is built.

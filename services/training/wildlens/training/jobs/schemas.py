@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wildlens.common.http.errors import ErrorBody
+from wildlens.training.architectures import ARCHITECTURES, Architecture
 from wildlens.training.jobs.label_specs import check_label_spec
 
 __all__ = [
@@ -21,16 +22,6 @@ __all__ = [
     "TrainingJobStatus",
 ]
 
-# The torchvision classifiers the training pipeline builds.
-Architecture = Literal[
-    "mobilenet_v3_small",
-    "mobilenet_v3_large",
-    "efficientnet_b0",
-    "resnet18",
-    "resnet50",
-    "convnext_tiny",
-]
-ARCHITECTURES: tuple[str, ...] = Architecture.__args__  # type: ignore[attr-defined]
 # queued: waiting for a training worker; running: a worker has it; then one of the three ends.
 TrainingJobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})

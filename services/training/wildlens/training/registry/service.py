@@ -174,19 +174,13 @@ async def record_bundle(
         size_bytes=bundle.size,
         metrics=manifest.metrics,
     )
-    session.add(model)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{taken}; give the bundle another version") from exc
-    session.add(
-        ModelStageChange(
-            model_id=model.id,
-            to_stage="registered",
-            changed_by=registered_by,
-            # Its history says where it came from: not trained, nor evaluated, here.
-            reason="external: a bundle brought to the platform, not trained here",
-        )
+    await _add_model(
+        session,
+        model,
+        conflict=f"{taken}; give the bundle another version",
+        changed_by=registered_by,
+        # Its history says where it came from: not trained, nor evaluated, here.
+        reason="external: a bundle brought to the platform, not trained here",
     )
     await session.flush()
     # The ONNX file first: inference reads the manifest and only then the model, so a reader
@@ -196,6 +190,22 @@ async def record_bundle(
         f"{bundle_key}/{MANIFEST_FILE}", bundle.manifest_path, "application/json"
     )
     return model
+
+
+async def _add_model(
+    session: AsyncSession, model: RegisteredModel, *, conflict: str, changed_by: str, reason: str
+) -> None:
+    """Add a newly registered model and the first line of its stage history."""
+    session.add(model)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(conflict) from exc
+    session.add(
+        ModelStageChange(
+            model_id=model.id, to_stage=model.stage, changed_by=changed_by, reason=reason
+        )
+    )
 
 
 def plot_key(model: RegisteredModel, plot: str) -> str:
@@ -251,18 +261,12 @@ async def register_candidate(
         parent_model_id=parent_model_id,
         evaluation_key=None if report is None else f"{bundle_key}/{EVALUATION_FILE}",
     )
-    session.add(model)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{taken}; a trained model needs a version of its own") from exc
-    session.add(
-        ModelStageChange(
-            model_id=model.id,
-            to_stage="candidate",
-            changed_by=requested_by,
-            reason=f"trained by training job {job_id}",
-        )
+    await _add_model(
+        session,
+        model,
+        conflict=f"{taken}; a trained model needs a version of its own",
+        changed_by=requested_by,
+        reason=f"trained by training job {job_id}",
     )
     await session.flush()
     await objects.put_file(f"{bundle_key}/{MODEL_FILE}", bundle.onnx_path, "application/onnx")

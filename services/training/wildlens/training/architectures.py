@@ -1,0 +1,18 @@
+"""The torchvision classifiers the training pipeline builds: named here, without torch, so that
+the job API checks a request against the same list the engine builds from."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = ["ARCHITECTURES", "Architecture"]
+
+Architecture = Literal[
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "resnet18",
+    "resnet50",
+    "convnext_tiny",
+]
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
