@@ -21,11 +21,22 @@ is printed beside, with the whole ``fit``'s samples/s. Rounds alternate between 
 that drift in the machine's speed hits both alike; the stages of one crop's way (GET, decode,
 augment) are timed on their own to say where a slow pipeline spends its time.
 
+The closed-loop job (skipped with ``--no-closed-loop``): the whole platform in embedded mode in
+this process (SQLite, a local object folder, the in-process bus; no detector), the taxon tree of
+the end-to-end tests imported, a project with five locations, 4 generated scenes of each of 3
+species per location uploaded (``tests/e2e/test_training_loop.py``'s scenes) and each labelled by
+a person with the animal's box. ``POST /v1/training-jobs`` (that test's label spec and
+hyperparameters, ResNet-18, on the CPU) is timed until the job has succeeded; its phases are the
+times its log lines were first seen (polled every 0.2 s): dataset build, training epochs (and the
+engine's own figure), evaluation, ONNX export with its parity check, registration. Also printed:
+the crops in its dataset and the test top-1 of ``GET /v1/models/{id}/evaluation``.
+
 With ``--amp`` it also trains EfficientNet-B0 at 224 px with float16 mixed precision on
 ``--device`` (on CPU the engine trains in float32), fed from storage and from synthetic tensors.
 
     python bench/training.py [--architecture efficientnet_b0] [--size 96] [--batch-size 32]
         [--crops 192] [--epochs 2] [--rounds 3] [--workers 0] [--device cpu] [--amp]
+        [--no-closed-loop]
 
 The last line reads ``training samples/s from storage: <x>, ratio R`` (the median of the
 rounds' figures from storage; R = the median of the rounds' storage / in-memory ratios).
@@ -40,11 +51,14 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,9 +70,33 @@ sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 ACCESS, SECRET, REGION = "bench", "bench-secret", "us-east-1"
 
+from tests.e2e.test_classification import TREE  # noqa: E402
+from tests.e2e.test_taxa import import_tree  # noqa: E402
+from tests.e2e.test_training_loop import (  # noqa: E402
+    BOX,
+    HYPERPARAMETERS,
+    PER_SPECIES,
+    SPEC,
+    SPECIES,
+    _survey,
+    _upload,
+)
+from tests.support.api import bearer, ok  # noqa: E402
+from tests.support.factories import Deployments, Sites  # noqa: E402
+from tests.support.platform import (  # noqa: E402
+    RunningPlatform,
+    admin_token,
+    embedded_settings,
+    eventually,
+    get_media,
+    running,
+    user_token,
+)
 from tests.support.shapes import SHAPE_LABELS, shape_jpeg  # noqa: E402
 from wildlens.common.settings import StorageSettings  # noqa: E402
 from wildlens.common.storage import S3Store, create_store  # noqa: E402
+from wildlens.common.telemetry import configure_logging  # noqa: E402
+from wildlens.training.datasets.split import SPLITS  # noqa: E402
 from wildlens.training.engine import (  # noqa: E402
     CropDataset,
     Reader,
@@ -270,6 +308,179 @@ def compare(
     )
 
 
+# The closed-loop job --------------------------------------------------------------------------
+
+# How often the job is read while it runs: its phases are timed to about this.
+JOB_POLL_S = 0.2
+# The closed loop on a busy two-core machine: far above what it takes, short of forever.
+JOB_TIMEOUT_S = 1800.0
+# Each phase ends when the first log line starting so appears (ClassifierRun's lines).
+PHASE_ENDS = (
+    ("dataset build", "dataset "),
+    ("training epochs", "trained "),
+    ("evaluation", "test top-1"),
+    ("ONNX export and parity", "exported to ONNX"),
+)
+
+
+@dataclass
+class JobTimes:
+    # Seconds from POST /v1/training-jobs until the job was seen succeeded.
+    wall: float
+    # Seconds the job's row says it took, created_at to finished_at, and waited in the queue,
+    # created_at to started_at.
+    recorded: float
+    queued: float
+    # Seconds from the POST until each line (its prefix in PHASE_ENDS) was first seen.
+    seen: dict[str, float] = field(default_factory=dict)
+    job: dict[str, Any] = field(default_factory=dict)
+
+
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+async def _labelled_project(wl: RunningPlatform, admin: str) -> tuple[str, int]:
+    """The project of the closed-loop test, its scenes labelled by a person with their box
+    rather than detected and corrected: answers the project and the media uploaded."""
+    await import_tree(wl.client, admin, TREE)
+    site, deployments = await _survey(
+        wl, admin, Sites(wl.client, admin), Deployments(wl.client, admin)
+    )
+    pid = site.project_id
+    annotator = user_token(wl.settings, "ade", {pid: "annotator"})
+    posted = [
+        (
+            await _upload(wl, site.device_token, deployment, species, 1000 * n + 10 * species + k),
+            species,
+        )
+        for n, deployment in enumerate(deployments)
+        for species in range(len(SPECIES))
+        for k in range(PER_SPECIES)
+    ]
+    for media_id, species in posted:
+        # A person labels what the catalogue has recorded.
+        await eventually(partial(get_media, wl.client, admin, media_id), timeout=120)
+        await ok(
+            await wl.client.post(
+                f"/v1/projects/{pid}/media/{media_id}/observations",
+                json={
+                    "observation_type": "animal",
+                    "scientific_name": SPECIES[species],
+                    "bbox": list(BOX),
+                },
+                headers=bearer(annotator),
+            ),
+            201,
+        )
+    return pid, len(posted)
+
+
+async def _timed_job(wl: RunningPlatform, manager: str, pid: str) -> JobTimes:
+    """``POST /v1/training-jobs`` followed until it succeeds, noting when each line appears."""
+    started = time.perf_counter()
+    job = await ok(
+        await wl.client.post(
+            "/v1/training-jobs",
+            json={
+                "project_id": pid,
+                "label_spec": SPEC,
+                "architecture": "resnet18",
+                "hyperparameters": HYPERPARAMETERS,
+                "seed": 3,
+            },
+            headers=bearer(manager),
+        ),
+        202,
+    )
+    seen: dict[str, float] = {}
+    while True:
+        job = await ok(
+            await wl.client.get(f"/v1/training-jobs/{job['id']}", headers=bearer(manager)), 200
+        )
+        now = time.perf_counter() - started
+        for _, prefix in PHASE_ENDS:
+            if prefix not in seen and any(line.startswith(prefix) for line in job["log_tail"]):
+                seen[prefix] = now
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        if now > JOB_TIMEOUT_S:
+            raise RuntimeError(f"the job did not end within {JOB_TIMEOUT_S:.0f} s: {job}")
+        await asyncio.sleep(JOB_POLL_S)
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"the job {job['status']}: {job['problem']}; {job['log_tail']}")
+    return JobTimes(
+        wall=now,
+        recorded=_seconds(job["created_at"], job["finished_at"]),
+        queued=_seconds(job["created_at"], job["started_at"]),
+        seen=seen,
+        job=job,
+    )
+
+
+async def closed_loop() -> None:
+    """The closed-loop job on the CPU, its figures printed."""
+    with tempfile.TemporaryDirectory(prefix="wildlens-bench-") as scratch:
+        settings = embedded_settings(Path(scratch) / "data")
+        # The figures, not the platform's request log.
+        settings = settings.model_copy(update={"log_level": "WARNING"})
+        configure_logging(settings.log_level, json=settings.log_json)
+        async with running(settings, ["catalogue", "ingest", "training"]) as wl:
+            admin = admin_token(settings)
+            began = time.perf_counter()
+            pid, media = await _labelled_project(wl, admin)
+            print(
+                f"closed loop: {media} scenes of {len(SPECIES)} species uploaded and labelled "
+                f"with their box in {time.perf_counter() - began:.1f} s (embedded platform)",
+                flush=True,
+            )
+            manager = user_token(settings, "marta", {pid: "manager"})
+            times = await _timed_job(wl, manager, pid)
+            model = times.job["model_id"]
+            report = await ok(
+                await wl.client.get(f"/v1/models/{model}/evaluation", headers=bearer(manager)),
+                200,
+            )
+            manifest = await ok(
+                await wl.client.get(
+                    f"/v1/datasets/{report['dataset_id']}/manifest", headers=bearer(manager)
+                ),
+                200,
+            )
+    _print_job(times, manifest["samples"], report["challenger"]["top1"])
+
+
+def _print_job(times: JobTimes, samples: Sequence[dict[str, Any]], top1: float) -> None:
+    job = times.job
+    hp = job["hyperparameters"]
+    splits = {split: sum(1 for s in samples if s["split"] == split) for split in SPLITS}
+    print(
+        f"closed-loop job ({job['architecture']}, {hp['image_size']} px, batch "
+        f"{hp['batch_size']}, up to {job['epochs']} epochs, CPU): {len(samples)} crops ("
+        + ", ".join(f"{n} {split}" for split, n in splits.items())
+        + f"), {job['epoch']} epochs run, test top-1 {top1:.3f}",
+        flush=True,
+    )
+    # Each phase from the previous line's sighting (the job's start: the POST) to its own.
+    phases, previous = [], 0.0
+    for name, prefix in PHASE_ENDS:
+        if prefix in times.seen:
+            phases.append(f"{name} {times.seen[prefix] - previous:.1f} s")
+            previous = times.seen[prefix]
+    phases.append(f"registration {times.wall - previous:.1f} s")
+    trained = next((line for line in job["log_tail"] if line.startswith("trained ")), "")
+    print(
+        f"closed-loop job phases, as its log lines appeared (±{JOB_POLL_S} s; the first "
+        f"includes {times.queued:.1f} s in the queue): {', '.join(phases)}"
+        + (f"; the engine: {trained}" if trained else "")
+    )
+    print(
+        f"closed-loop job wall time: {times.wall:.1f} s from POST to succeeded "
+        f"({times.recorded:.1f} s created to finished by its record)",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--architecture", default="efficientnet_b0")
@@ -287,6 +498,11 @@ def main() -> None:
         help="also train EfficientNet-B0 at 224 px with mixed precision (CUDA only)",
     )
     parser.add_argument("--amp-steps", type=int, default=None, help="steps of the --amp runs")
+    parser.add_argument(
+        "--no-closed-loop",
+        action="store_true",
+        help="leave out the closed-loop training job on the embedded platform",
+    )
     args = parser.parse_args()
 
     config = TrainingConfig(
@@ -333,6 +549,9 @@ def main() -> None:
             store.close()
         moto.terminate()
         moto.wait(timeout=30)
+
+    if not args.no_closed_loop:
+        asyncio.run(closed_loop())
 
     compute = 1000 / in_memory
     print(
