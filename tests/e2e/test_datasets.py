@@ -19,6 +19,7 @@ from tests.e2e.test_classification import TREE
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, ok, post_media
 from tests.support.factories import Deployments, Sites
+from tests.support.marshes import add_marshes
 from tests.support.platform import RunningPlatform, download, eventually, get_media, user_token
 from wildlens.common.settings import Settings
 
@@ -80,23 +81,11 @@ async def _survey(
     pid = site.project_id
     names = {site.location_id: POND}
     deployments = [site.deployment_id]
-    for n in range(1, LOCATIONS):
-        location = await ok(
-            await wl.client.post(
-                f"/v1/projects/{pid}/locations",
-                json={"name": f"Marsh {n}", "latitude": 51.0 + n / 10, "longitude": 3.5},
-                headers=bearer(admin),
-            ),
-            201,
-        )
-        names[location["id"]] = f"Marsh {n}"
-        made = await new_deployment(
-            site,
-            start=f"2021-05-{n * 3:02d}T00:00:00+01:00",
-            end=f"2021-05-{n * 3 + 2:02d}T00:00:00+01:00",
-            location_id=location["id"],
-        )
-        deployments.append(made["id"])
+    for location_id, name, deployment_id in await add_marshes(
+        wl, admin, site, new_deployment, LOCATIONS - 1
+    ):
+        names[location_id] = name
+        deployments.append(deployment_id)
     posted: list[tuple[str, int]] = []
     for n, deployment in enumerate(deployments):
         day = "2021:04:01" if n == 0 else f"2021:05:{n * 3 + 1:02d}"

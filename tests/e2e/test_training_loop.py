@@ -19,6 +19,7 @@ from tests.e2e.test_classification import TREE
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, ok, post_media
 from tests.support.factories import Deployments, Sites, Tokens
+from tests.support.marshes import add_marshes
 from tests.support.platform import RunningPlatform, eventually, get_media
 from tests.support.tiny_models import generate_scene
 
@@ -111,22 +112,8 @@ async def _survey(
     deployments."""
     site = await new_site()
     deployments = [site.deployment_id]
-    for n in range(1, LOCATIONS):
-        location = await ok(
-            await wl.client.post(
-                f"/v1/projects/{site.project_id}/locations",
-                json={"name": f"Marsh {n}", "latitude": 51.0 + n / 10, "longitude": 3.5},
-                headers=bearer(admin),
-            ),
-            201,
-        )
-        made = await new_deployment(
-            site,
-            start=f"2021-05-{n * 3:02d}T00:00:00+01:00",
-            end=f"2021-05-{n * 3 + 2:02d}T00:00:00+01:00",
-            location_id=location["id"],
-        )
-        deployments.append(str(made["id"]))
+    more = await add_marshes(wl, admin, site, new_deployment, LOCATIONS - 1)
+    deployments += [deployment for _, _, deployment in more]
     return site, deployments
 
 
