@@ -220,6 +220,14 @@ async def test_a_malformed_job_request_is_refused_before_any_work_starts(
     )
     assert local.status_code == 422, local.text
     assert "not allowed on this platform" in local.json()["detail"]
+    # Going on from a model needs one trained here, in reach, with its weights kept.
+    unknown = await wl.client.post(
+        "/v1/training-jobs",
+        json=_job(herons, base_weights={"kind": "model", "model_id": str(uuid.uuid4())}),
+        headers=bearer(manager),
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert "in this project or global" in unknown.json()["detail"]
 
     listed = await ok(
         await wl.client.get(f"/v1/training-jobs?project_id={herons}", headers=bearer(manager)), 200

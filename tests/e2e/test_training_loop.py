@@ -117,7 +117,9 @@ async def _survey(
     return site, deployments
 
 
-async def _train(wl: RunningPlatform, manager: str, project: str, seed: int) -> dict[str, Any]:
+async def _train(
+    wl: RunningPlatform, manager: str, project: str, seed: int, **changes: Any
+) -> dict[str, Any]:
     job = await ok(
         await wl.client.post(
             "/v1/training-jobs",
@@ -127,6 +129,7 @@ async def _train(wl: RunningPlatform, manager: str, project: str, seed: int) -> 
                 "architecture": "resnet18",
                 "hyperparameters": HYPERPARAMETERS,
                 "seed": seed,
+                **changes,
             },
             headers=bearer(manager),
         ),
@@ -240,8 +243,8 @@ async def test_confirmed_labels_train_the_model_that_names_the_next_upload(
     assert [a["scientific_name"] for a in named] == list(SPECIES), named
     assert versions == {first["version"]}
 
-    # The annotator confirms its answers; a second model learns from them too, and is
-    # evaluated beside the first on the same test split.
+    # The annotator confirms its answers; a second model goes on from the first's weights,
+    # learns from them too, and is evaluated beside the first on the same test split.
     for animal in named:
         await ok(
             await wl.client.post(
@@ -250,10 +253,13 @@ async def test_confirmed_labels_train_the_model_that_names_the_next_upload(
             ),
             200,
         )
-    second_job = await _train(wl, manager, pid, seed=4)
+    second_job = await _train(
+        wl, manager, pid, seed=4, base_weights={"kind": "model", "model_id": first["id"]}
+    )
     second = await ok(
         await wl.client.get(f"/v1/models/{second_job['model_id']}", headers=bearer(manager)), 200
     )
+    assert second["parent_model_id"] == first["id"]
     compared = await ok(
         await wl.client.get(f"/v1/models/{second['id']}/evaluation", headers=bearer(manager)), 200
     )

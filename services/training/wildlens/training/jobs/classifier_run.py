@@ -45,8 +45,9 @@ from wildlens.training.evaluation import (
 )
 from wildlens.training.jobs.champion import Champion, find_champion, score_champion
 from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel
-from wildlens.training.jobs.schemas import FileWeights, ObjectWeights
+from wildlens.training.jobs.schemas import FileWeights, ModelWeights, ObjectWeights
 from wildlens.training.jobs.store_bridge import StoreCheckpoints, StoreReader, remove_checkpoints
+from wildlens.training.registry import service as registry
 
 __all__ = ["ClassifierRun", "dataset_id_for"]
 
@@ -142,12 +143,13 @@ class ClassifierRun:
                 loop,
             ).result(_PROGRESS_TIMEOUT_S)
 
+        start, parent = await self._weights(job)
         trainer = engine.Trainer(
             config,
             len(classes),
             as_engine,
             read=read,
-            weights=await self._weights(job),
+            weights=start,
             checkpoints=StoreCheckpoints(store, loop, job.id),
             on_progress=on_progress,
             should_stop=lambda: progress.cancelled,
@@ -265,6 +267,8 @@ class ClassifierRun:
             report=document,
             plots={file.removesuffix(".png"): png for file, png in plots(report).items()},
             metrics=figures,
+            parent_model_id=parent,
+            weights=await asyncio.to_thread(self._state_dict, result.model),
         )
 
     async def _epoch(
@@ -311,13 +315,20 @@ class ClassifierRun:
         )
         return dataset_id, classes, samples
 
-    async def _weights(self, job: JobSpec) -> Path | bytes | None:
+    async def _weights(self, job: JobSpec) -> tuple[Path | bytes | None, uuid.UUID | None]:
+        """What training starts from, and the model it goes on from (its parent)."""
         weights = job.base_weights
         if isinstance(weights, FileWeights):
-            return job.weights_path
+            return job.weights_path, None
         if isinstance(weights, ObjectWeights):
-            return await self.ctx.store.get_bytes(weights.key)
-        return None
+            return await self.ctx.store.get_bytes(weights.key), None
+        if isinstance(weights, ModelWeights):
+            async with self.ctx.database.transaction() as session:
+                parent = await registry.trained_weights(
+                    session, self.ctx.store, job.project_id, weights.model_id
+                )
+            return await self.ctx.store.get_bytes(registry.weights_key(parent)), parent.id
+        return None, None
 
     async def _champion(self, job: JobSpec) -> Champion | None:
         async with self.ctx.database.transaction() as session:
@@ -333,6 +344,18 @@ class ClassifierRun:
             else label.scientific_name
             for label in champion.manifest.labels
         ]
+
+    @staticmethod
+    def _state_dict(model: Any) -> bytes:
+        """The trained weights as a torch state dict (tensors only: loaded without unpickling
+        code)."""
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+        return buffer.getvalue()
 
     @staticmethod
     def _counts(samples: Sequence[DatasetSample]) -> dict[str, dict[str, int]]:

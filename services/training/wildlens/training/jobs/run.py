@@ -85,6 +85,8 @@ class TrainedModel:
             ``GET /v1/models/{id}/evaluation/{name}.png``.
         metrics: headline figures (top1, macro_f1...) for the registry and ``model.trained``.
         parent_model_id: the registered model it was fine-tuned from, if any.
+        weights: the trained network's weights (a torch state dict), kept with the model so
+            that a later job can go on from them.
     """
 
     bundle_dir: Path
@@ -93,6 +95,7 @@ class TrainedModel:
     plots: Mapping[str, bytes] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
     parent_model_id: uuid.UUID | None = None
+    weights: bytes | None = None
 
 
 class TrainingRun(Protocol):

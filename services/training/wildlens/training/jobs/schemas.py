@@ -80,7 +80,17 @@ class ObjectWeights(_Strict):
         return value
 
 
-BaseWeights = Annotated[NoWeights | FileWeights | ObjectWeights, Field(discriminator="kind")]
+class ModelWeights(_Strict):
+    kind: Literal["model"]
+    model_id: uuid.UUID = Field(
+        description="A classifier trained here (the project's, or a global one): training goes "
+        "on from its weights, and it is the new model's parent."
+    )
+
+
+BaseWeights = Annotated[
+    NoWeights | FileWeights | ObjectWeights | ModelWeights, Field(discriminator="kind")
+]
 
 
 class TrainingJobCreate(_Strict):

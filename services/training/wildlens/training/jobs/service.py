@@ -23,11 +23,13 @@ from wildlens.training.jobs.schemas import (
     FINISHED,
     BaseWeights,
     FileWeights,
+    ModelWeights,
     ObjectWeights,
     TrainingJobCreate,
     TrainingJobStatus,
 )
 from wildlens.training.models import TrainingJob
+from wildlens.training.registry import service as registry
 from wildlens.training.settings import TrainingSettings
 
 __all__ = ["cancel", "create_job", "get_job", "list_jobs", "weights_file"]
@@ -71,9 +73,15 @@ def weights_file(settings: TrainingSettings, path: str) -> Path:
 
 
 async def _check_weights(
-    store: ObjectStore, settings: TrainingSettings, weights: BaseWeights
+    session: AsyncSession,
+    store: ObjectStore,
+    settings: TrainingSettings,
+    project_id: uuid.UUID,
+    weights: BaseWeights,
 ) -> None:
-    if isinstance(weights, FileWeights):
+    if isinstance(weights, ModelWeights):
+        await registry.trained_weights(session, store, project_id, weights.model_id)
+    elif isinstance(weights, FileWeights):
         weights_file(settings, weights.path)
     elif isinstance(weights, ObjectWeights) and not await store.exists(weights.key):
         raise _weights_invalid(f"no object {weights.key} in storage", "key")
@@ -99,7 +107,7 @@ async def create_job(
             in the project's confirmed labels now.
     """
     _require_manager(principal, body.project_id)
-    await _check_weights(store, settings, body.base_weights)
+    await _check_weights(session, store, settings, body.project_id, body.base_weights)
     # What the dataset builder would refuse, refused now: a job is never queued to fail on
     # its spec. (Labels confirmed or undone meanwhile are checked again when it runs.)
     spec = parse_label_spec(body.label_spec)

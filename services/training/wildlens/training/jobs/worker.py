@@ -300,6 +300,7 @@ class TrainingJobWorker(LeasedWorker):
                 report=trained.report,
                 plots=trained.plots,
                 metrics=trained.metrics,
+                weights=trained.weights,
             )
             await self._finish(session, job.id, status="succeeded", model_id=model.id)
             return model.id

@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.common.auth import Principal
 from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE
 from wildlens.common.db import transaction_lock, utcnow
-from wildlens.common.errors import Conflict, Forbidden, Invalid, NotFound
+from wildlens.common.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import (
     MODEL_KIND_CLASSIFIER,
     MODEL_KIND_DETECTOR,
@@ -64,6 +64,8 @@ __all__ = [
 
 # Beside the bundle's files: models/<name>/<version>/evaluation.json and plots/<name>.png.
 EVALUATION_FILE = "evaluation.json"
+# A trained model's torch state dict, beside its bundle.
+WEIGHTS_FILE = "weights.pt"
 PLOT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 # The token's key for a role held in every project; it names no project of its own.
@@ -208,6 +210,11 @@ async def _add_model(
     )
 
 
+def weights_key(model: RegisteredModel) -> str:
+    """Where a trained model's torch weights are kept."""
+    return f"{model.bundle_key}/{WEIGHTS_FILE}"
+
+
 def plot_key(model: RegisteredModel, plot: str) -> str:
     return f"{model.bundle_key}/plots/{plot}.png"
 
@@ -226,9 +233,11 @@ async def register_candidate(
     report: Mapping[str, Any] | None,
     plots: Mapping[str, bytes],
     metrics: Mapping[str, float],
+    weights: bytes | None = None,
 ) -> RegisteredModel:
     """Register a model trained here as a ``candidate`` (source ``trained``): its bundle, its
-    evaluation report and plots stored under ``models/<name>/<version>/``, and
+    evaluation report and plots, and its torch weights (for jobs that go on from it) stored
+    under ``models/<name>/<version>/``, and
     ``model.trained`` sent with the commit. It serves nowhere until it is promoted, and is
     not promoted without a ``report`` (plots without a report are not stored either).
 
@@ -273,6 +282,8 @@ async def register_candidate(
     await objects.put_file(
         f"{bundle_key}/{MANIFEST_FILE}", bundle.manifest_path, "application/json"
     )
+    if weights is not None:
+        await objects.put_bytes(weights_key(model), weights, "application/octet-stream")
     if report is not None:
         await objects.put_bytes(
             f"{bundle_key}/{EVALUATION_FILE}",
@@ -294,6 +305,40 @@ async def register_candidate(
     )
     event.trained_at.FromDatetime(model.created_at)
     await bus.stage(session, [event])
+    return model
+
+
+async def trained_weights(
+    session: AsyncSession, store: ObjectStore, principal_project: uuid.UUID, model_id: uuid.UUID
+) -> RegisteredModel:
+    """The trained classifier a job of ``principal_project`` may go on from: the project's
+    own or a global one, with its weights kept.
+
+    Raises:
+        Invalid: no such model in reach, not a classifier trained here, or no weights kept.
+    """
+
+    def refused(message: str) -> Invalid:
+        return Invalid(
+            f"base_weights: {message}",
+            fields=[
+                FieldError(
+                    location=["body", "base_weights", "model_id"],
+                    message=message,
+                    type="value_error",
+                )
+            ],
+        )
+
+    model = await repository.get(session, model_id)
+    if model is None or model.project_id not in (None, principal_project):
+        raise refused(f"no model {model_id} in this project or global")
+    if model.kind != "classifier" or model.source != "trained":
+        raise refused(
+            f"model {model_id} is not a classifier trained here; bring its weights as a file"
+        )
+    if not await store.exists(weights_key(model)):
+        raise refused(f"model {model_id} has no weights kept to go on from")
     return model
 
 
