@@ -75,6 +75,17 @@ class _State:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _better(validation: ValidationMetrics, state: _State) -> bool:
+    """Whether this epoch beats the best so far: a higher validation macro-F1, or the same
+    with a lower validation loss. On a small validation split macro-F1 soon stops moving (it
+    reaches 1.0), while the loss still tells a model that is sure from one that is barely
+    right; keeping the first epoch to reach the figure would keep the barely right one."""
+    if validation.macro_f1 != state.best_f1:
+        return validation.macro_f1 > state.best_f1
+    best_loss = (state.best_validation or {}).get("loss")
+    return best_loss is not None and validation.loss < float(best_loss)
+
+
 def _cpu_copy(model: nn.Module) -> _Weights:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -421,7 +432,7 @@ class Trainer:
             )
             validation_seconds = time.perf_counter() - tick
             # Without a validation split every epoch counts as the best: the last one is kept.
-            if validation is None or validation.macro_f1 > state.best_f1:
+            if validation is None or _better(validation, state):
                 state.best_f1 = validation.macro_f1 if validation is not None else state.best_f1
                 state.best_epoch = epoch
                 state.best_validation = validation.as_dict() if validation else None
