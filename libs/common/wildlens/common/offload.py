@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-__all__ = ["StopFlag", "Stopped", "run_stoppable"]
+__all__ = ["StopFlag", "Stopped", "let_others_run", "run_stoppable"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -59,3 +59,17 @@ async def run_stoppable(
         with contextlib.suppress(Exception):
             await future
         raise
+
+
+# Rows a loop on the event loop goes through between two chances for the rest to run.
+_ROWS_BETWEEN_YIELDS = 256
+
+
+async def let_others_run(row: int) -> None:
+    """Called with each row's number by a loop that works through many rows on the event loop
+    (building ORM objects of an import, say): every few hundred rows, lets other requests,
+    health checks and a shutdown run. A coroutine that awaits only cached results never
+    suspends, and 100,000 rows of it would hold the loop for seconds. A cancelled request is
+    stopped here too."""
+    if row % _ROWS_BETWEEN_YIELDS == 0:
+        await asyncio.sleep(0)

@@ -54,7 +54,7 @@ from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
 from wildlens.common.events.v1.media_pb2 import MediaImported, MediaKind
 from wildlens.common.importing import json_text_problems, parse_json, read_csv, row_problems
-from wildlens.common.offload import StopFlag, run_stoppable
+from wildlens.common.offload import StopFlag, let_others_run, run_stoppable
 from wildlens.common.service import ServiceBus
 from wildlens.common.settings import LimitSettings
 from wildlens.common.storage import ObjectStore
@@ -405,7 +405,8 @@ async def import_package(
     left: set[uuid.UUID] = set()
     stored = 0
     brought: list[Media] = []
-    for row in media_rows:
+    for number, row in enumerate(media_rows):
+        await let_others_run(number)
         deployment = deployments[row["deploymentID"]]
         media = media_by_id.get(row["mediaID"])
         if media is None:
@@ -453,7 +454,8 @@ async def import_package(
     # platform's, and the online checklist's.
     names = NameLinker(session, pid, resolver)
     await names.add_listed(listed_taxa(package.descriptor.get("taxonomic")))
-    for row in observation_rows:
+    for number, row in enumerate(observation_rows):
+        await let_others_run(number)
         observation = observations.get(row["observationID"])
         if observation is None:
             observation = Observation(project_id=pid, observation_type="", category="")
