@@ -159,16 +159,10 @@ async def record_bundle(
         Conflict: the name and version are registered already.
     """
     manifest = bundle.manifest
-    taken = f"model {manifest.name} {manifest.version} is registered already"
-    if await repository.by_name_version(session, manifest.name, manifest.version) is not None:
-        raise Conflict(f"{taken}; give the bundle another version")
+    conflict = await _unregistered(session, bundle, "give the bundle another version")
     bundle_key = f"models/{manifest.name}/{manifest.version}"
     model = RegisteredModel(
-        name=manifest.name,
-        version=manifest.version,
-        kind=manifest.kind,
-        bundle_key=bundle_key,
-        sha256=manifest.sha256,
+        **_bundle_fields(bundle),
         stage="registered",
         source="external",
         project_id=project_id,
@@ -179,7 +173,7 @@ async def record_bundle(
     await _add_model(
         session,
         model,
-        conflict=f"{taken}; give the bundle another version",
+        conflict=conflict,
         changed_by=registered_by,
         # Its history says where it came from: not trained, nor evaluated, here.
         reason="external: a bundle brought to the platform, not trained here",
@@ -192,6 +186,28 @@ async def record_bundle(
         f"{bundle_key}/{MANIFEST_FILE}", bundle.manifest_path, "application/json"
     )
     return model
+
+
+async def _unregistered(session: AsyncSession, bundle: ReceivedBundle, hint: str) -> str:
+    """The message a clash of the bundle's name and version gives; :class:`Conflict` with it
+    where they are registered already."""
+    manifest = bundle.manifest
+    conflict = f"model {manifest.name} {manifest.version} is registered already; {hint}"
+    if await repository.by_name_version(session, manifest.name, manifest.version) is not None:
+        raise Conflict(conflict)
+    return conflict
+
+
+def _bundle_fields(bundle: ReceivedBundle) -> dict[str, Any]:
+    """What a registered model takes from its bundle's manifest."""
+    manifest = bundle.manifest
+    return {
+        "name": manifest.name,
+        "version": manifest.version,
+        "kind": manifest.kind,
+        "bundle_key": f"models/{manifest.name}/{manifest.version}",
+        "sha256": manifest.sha256,
+    }
 
 
 async def _add_model(
@@ -249,17 +265,11 @@ async def register_candidate(
     for plot in plots:
         if not PLOT_NAME.fullmatch(plot):
             raise Invalid(f"plot name {plot!r}: lower-case letters, digits, _ and - only")
-    taken = f"model {manifest.name} {manifest.version} is registered already"
-    if await repository.by_name_version(session, manifest.name, manifest.version) is not None:
-        raise Conflict(f"{taken}; a trained model needs a version of its own")
+    conflict = await _unregistered(session, bundle, "a trained model needs a version of its own")
     bundle_key = f"models/{manifest.name}/{manifest.version}"
     figures = {name: float(value) for name, value in metrics.items()}
     model = RegisteredModel(
-        name=manifest.name,
-        version=manifest.version,
-        kind=manifest.kind,
-        bundle_key=bundle_key,
-        sha256=manifest.sha256,
+        **_bundle_fields(bundle),
         stage="candidate",
         source="trained",
         project_id=project_id,
@@ -273,7 +283,7 @@ async def register_candidate(
     await _add_model(
         session,
         model,
-        conflict=f"{taken}; a trained model needs a version of its own",
+        conflict=conflict,
         changed_by=requested_by,
         reason=f"trained by training job {job_id}",
     )
