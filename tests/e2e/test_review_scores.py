@@ -7,6 +7,7 @@ give, on both backends."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from wildlens.catalogue.models import (
     ReviewScore,
     ReviewScoreChange,
 )
+from wildlens.catalogue.observations.repository import review_scores
 from wildlens.catalogue.observations.repository.review_order import SCORE_COLUMNS, score_rows
 from wildlens.common.db import utcnow
 from wildlens.common.http.pagination import PageParams
@@ -213,3 +215,48 @@ async def test_kept_scores_stay_exact_through_every_change(wl: RunningPlatform, 
     async with catalogue.db.transaction() as session:
         session.add(ReviewScoreChange(project_id=pid))
     assert await _agree(wl, admin, pid) == queue
+
+
+async def test_a_page_never_queues_behind_a_long_refresh(wl: RunningPlatform, admin: str) -> None:
+    """Under a stream of uploads and validations a reviewer's page does not wait for another
+    refresh of the project: it reads at once, leaving out the media still to be scored
+    afresh (what it shows is scored as its explanations say), and they come back after."""
+    taxa = await import_tree(wl.client, admin)
+    project = await ok(
+        await wl.client.post("/v1/projects", json={"name": "Busy"}, headers=bearer(admin)), 201
+    )
+    pid = uuid.UUID(project["id"])
+    await _survey(wl, pid, taxa, seed=5)
+    queued = [m for m, _ in await _agree(wl, admin, pid)]
+    catalogue = wl.platform.contexts["catalogue"]
+    labelled = [m for m in queued if await _machine_labels(wl, m)]
+    validated = labelled[0]
+    label = (await _machine_labels(wl, validated))[0]
+    async with catalogue.db.transaction() as session:
+        waiting = (
+            await session.exec(
+                select(Media.id).where(Media.project_id == pid, Media.status == "recorded")
+            )
+        ).first()
+    assert waiting is not None
+    analysed = str(waiting)
+
+    async with catalogue.db.engine.connect() as other, other.begin():
+        # Another refresh of the project, taking its time.
+        await review_scores.lock_refreshes(other, pid, wait=True)
+        h = bearer(admin)
+        base = f"/v1/projects/{pid}/observations"
+        await ok(await wl.client.post(f"{base}/{label.id}/validate", headers=h), 200)
+        await _analyse_again(wl, pid, analysed, SPECIES[1])
+        queue = await asyncio.wait_for(_queue(wl, admin, pid), timeout=20)
+        shown = {m for m, _ in queue}
+        assert validated not in shown
+        if other.dialect.name == "postgresql":
+            # Its new analysis is not scored yet, so it is not shown yet.
+            assert analysed not in shown
+        else:
+            # SQLite has one writer, and no other refresh to wait for: the page refreshed.
+            assert analysed in shown
+    queue = await _agree(wl, admin, pid)
+    assert analysed in {m for m, _ in queue}
+    assert validated not in {m for m, _ in queue}

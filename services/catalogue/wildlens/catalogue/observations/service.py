@@ -14,7 +14,7 @@ from wildlens.catalogue.models import Observation
 from wildlens.catalogue.observations import repository
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.observations.review import review_queue
-from wildlens.catalogue.observations.review_scores import refresh as refresh_review_scores
+from wildlens.catalogue.observations.review_scores import refresh_for_page
 from wildlens.catalogue.observations.schemas import (
     Correction,
     Labelling,
@@ -222,8 +222,9 @@ async def review_page(
     db: Database, session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> Page[ReviewItem]:
     """The review queue's page after the page's cursor."""
-    # The media changed since the last refresh, scored afresh and committed first: the
-    # queue is never older than the request.
-    await refresh_review_scores(db, project_id)
+    # The media changed since the last refresh, scored afresh and committed first, or, when
+    # another refresh holds the project, left out of the page until it is done: either way
+    # every medium shown is scored as its explanation says.
+    await refresh_for_page(db, project_id)
     items, next_cursor = await review_queue(session, project_id, page)
     return Page(items=items, next_cursor=next_cursor)

@@ -52,7 +52,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Media, Observation, ReviewScore
+from wildlens.catalogue.models import Media, Observation, ReviewScore, ReviewScoreChange
 from wildlens.catalogue.observations.current import VOLUNTEERS_PREFIX
 from wildlens.common.db.pagination import (
     SortKey,
@@ -87,6 +87,7 @@ DECIMALS = 4
 _SLACK = 10.0 ** -(DECIMALS + 1)
 
 _SCORES: Table = ReviewScore.__table__  # type: ignore[attr-defined]
+_CHANGES: Table = ReviewScoreChange.__table__  # type: ignore[attr-defined]
 SCORE_COLUMNS = [
     "project_id",
     "media_id",
@@ -366,6 +367,15 @@ async def ranked(
     return [(m, float(score)) for m, score in found], next_cursor
 
 
+def _noted(project_id: uuid.UUID) -> Any:
+    """The project's media whose parts await a refresh: a page leaves them out, since their
+    kept score may no longer be the one their explanation gives (``review_scores``)."""
+    changes = _CHANGES.c
+    return select_columns(changes.media_id).where(
+        changes.project_id == project_id, changes.media_id.is_not(None)
+    )
+
+
 def _whole(project_id: uuid.UUID, validated: Any) -> Any:
     """(media_id, score) of every medium in the queue: its rows' highest base plus rarity.
     One pass over the project's rows; SQLite's (embedded, small) projects read it so."""
@@ -375,7 +385,7 @@ def _whole(project_id: uuid.UUID, validated: Any) -> Any:
         select_columns(rs.media_id, func.max(row_score).label("score"))
         .select_from(_SCORES)
         .join(validated, validated.c.species == rs.species, isouter=True)
-        .where(rs.project_id == project_id)
+        .where(rs.project_id == project_id, rs.media_id.not_in(_noted(project_id)))
         .group_by(rs.media_id)
         .subquery("scored")
     )
@@ -431,6 +441,7 @@ def _by_species(project_id: uuid.UUID, validated: Any, cursor: list[Any] | None,
     conditions = [
         row.c.project_id == project_id,
         row.c.species == streams.c.species,
+        row.c.media_id.not_in(_noted(project_id)),
         or_(row.c.species_count == 1, rarest >= streams.c.validated),
     ]
     if cursor is not None:

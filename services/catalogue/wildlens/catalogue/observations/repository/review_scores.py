@@ -28,6 +28,7 @@ __all__ = [
     "recompute_project",
     "scored",
     "take_changes",
+    "whole_project_noted",
 ]
 
 _SCORES: Table = ReviewScore.__table__  # type: ignore[attr-defined]
@@ -44,6 +45,16 @@ async def has_changes(connection: AsyncConnection, project_id: uuid.UUID) -> boo
     """Whether any medium of the project awaits a refresh of its score parts."""
     pending = await connection.execute(
         select_columns(_CHANGES.c.id).where(_CHANGES.c.project_id == project_id).limit(1)
+    )
+    return pending.first() is not None
+
+
+async def whole_project_noted(connection: AsyncConnection, project_id: uuid.UUID) -> bool:
+    """Whether every medium of the project awaits a refresh (a note without a medium)."""
+    pending = await connection.execute(
+        select_columns(_CHANGES.c.id)
+        .where(_CHANGES.c.project_id == project_id, _CHANGES.c.media_id.is_(None))
+        .limit(1)
     )
     return pending.first() is not None
 
