@@ -107,6 +107,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
     ("POST", "/v1/citsci/subject-sets"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"):
+        ("409 409 403 403 403 404 403 401", HIDDEN),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/media"):
         ("ok  ok  ok  403 403 404 ok  401", HIDDEN),
@@ -314,6 +316,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
 
 # Why an outcome in MATRIX is neither ok nor a refusal.
 NOTES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"): "409: no Zooniverse "
+    "account is configured in this test; managers got past the check of their role.",
     ("GET", "/v1/media/{media_id}/file"): "307: the file is a redirect to a short-lived URL of "
     "the copy the caller may have",
     # The detector on a medium the caller may read.
@@ -459,6 +463,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/auth/token"): lambda w, p: _json({"subject_token": "not-a-token"}),
     ("POST", "/v1/citsci/subject-sets"): lambda w, p: _json(
         {"name": "Herons", "project_id": p.project_id}
+    ),
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"): lambda w, p: _json(
+        {"media_ids": [p.media_id]}
     ),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/datasets"): lambda w, p: _json({"project_id": p.project_id}),

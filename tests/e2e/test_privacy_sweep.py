@@ -24,7 +24,7 @@ import re
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,11 +33,13 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 from PIL import Image
+from pydantic import SecretStr
 
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, ok
 from tests.support.factories import Uploads
 from tests.support.located_images import located_image, location_metadata
+from tests.support.panoptes_standin import PanoptesStandIn, panoptes_standin
 from tests.support.platform import (
     RunningPlatform,
     SettingsFactory,
@@ -49,6 +51,7 @@ from tests.support.platform import (
 )
 from tests.support.results import analysis, animal
 from tests.support.videos import video_bytes
+from wildlens.citsci.settings import CitsciSettings, ZooniverseSettings
 from wildlens.common.settings import Settings
 from wildlens.common.storage import thumbnail_key
 from wildlens.ingest.settings import IngestSettings
@@ -65,10 +68,23 @@ VIEWER = "viewer-1"
 
 
 @pytest.fixture
-def settings(settings_for: SettingsFactory) -> Settings:
-    """One frame per video second, no clips: the video gives one frame."""
+def zooniverse() -> Iterator[PanoptesStandIn]:
+    with panoptes_standin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def settings(settings_for: SettingsFactory, zooniverse: PanoptesStandIn) -> Settings:
+    """One frame per video second, no clips: the video gives one frame. The Zooniverse
+    account is a stand-in that keeps whatever it is sent."""
+    account = ZooniverseSettings(
+        endpoint=zooniverse.url, client_id="sweep", client_secret=SecretStr("sweep-secret")
+    )
     return with_group(
-        settings_for(), IngestSettings, video_frame_interval_s=1, video_clip_seconds=0
+        settings_for(citsci=CitsciSettings(zooniverse=account)),
+        IngestSettings,
+        video_frame_interval_s=1,
+        video_clip_seconds=0,
     )
 
 
@@ -280,7 +296,12 @@ async def _ids(wl: RunningPlatform, admin: str, path: str) -> list[str]:
 
 
 async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
-    wl: RunningPlatform, settings: Settings, admin: str, site: Site, upload: Uploads
+    wl: RunningPlatform,
+    settings: Settings,
+    admin: str,
+    site: Site,
+    upload: Uploads,
+    zooniverse: PanoptesStandIn,
 ) -> None:
     pid, h, store = site.project_id, bearer(admin), wl.platform.store
     taxa = await import_tree(wl.client, admin)
@@ -487,6 +508,39 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
                 response = await wl.client.get(url, params=params, headers=bearer(viewer))
                 assert response.status_code < 500, (url, response.text)
                 await sweep.response(response, f"GET {url}")
+
+    # What volunteers on Zooniverse get, though a manager (who may see exact places) sends
+    # every medium: display copies without a position, metadata without a place, no video.
+    subject_set = await ok(
+        await wl.client.post(
+            "/v1/citsci/subject-sets",
+            json={
+                "project_id": pid,
+                "name": "Nest",
+                "destination": "zooniverse",
+                "zooniverse_project_id": "1",
+                "zooniverse_workflow_id": "2",
+            },
+            headers=h,
+        ),
+        201,
+    )
+    report = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{subject_set['id']}/zooniverse/send",
+            json={"media_ids": media_ids},
+            headers=h,
+        ),
+        200,
+    )
+    assert report["sent"] == len(photos) + 1
+    assert [f["media_id"] for f in report["failed"]] == [video["media_id"]]
+    for call in zooniverse.calls:
+        if isinstance(call.body, dict):
+            sweep.search_json(call.body, f"zooniverse:{call.method} {call.path}")
+    for subject_id, (data, _) in zooniverse.uploads.items():
+        sweep.data(subject_id, data, "zooniverse:uploads")
+    assert sweep.images["zooniverse:uploads"] == len(photos) + 1
 
     # The checks had something to check: the viewer saw places, images and the settings.
     assert sweep.coordinates["GET /v1/projects/" + pid + "/locations"] == 2

@@ -102,6 +102,8 @@ class ProjectObjects:
     # evaluation report.
     training_job_id: str
     trained_model_id: str
+    # A subject set classified on Zooniverse.
+    subject_set_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -127,6 +129,7 @@ class ProjectObjects:
             "model_upload_id": self.model_upload_id,
             "dataset_id": self.dataset_id,
             "job_id": self.training_job_id,
+            "subject_set_id": self.subject_set_id,
         }
 
 
@@ -334,6 +337,16 @@ async def _project(
         {"observation_type": "animal", "taxon_id": taxon_id, "bbox": [0.1, 0.1, 0.5, 0.5]},
     )
     dataset = await post("/v1/datasets", {"project_id": pid})
+    subject_set = await post(
+        "/v1/citsci/subject-sets",
+        {
+            "project_id": pid,
+            "name": "Herons on Zooniverse",
+            "destination": "zooniverse",
+            "zooniverse_project_id": "4242",
+            "zooniverse_workflow_id": "777",
+        },
+    )
     # The export of the least privileged reader: what it holds, every role may see.
     export = await ok(
         await client.post(
@@ -408,6 +421,7 @@ async def _project(
         dataset_id=str(dataset["id"]),
         training_job_id=str(job["id"]),
         trained_model_id=str(trained["model_id"]),
+        subject_set_id=str(subject_set["id"]),
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )

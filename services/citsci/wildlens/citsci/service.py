@@ -7,13 +7,15 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from wildlens.citsci.models import metadata
+from wildlens.citsci.settings import CitsciSettings
 from wildlens.common.service import ServiceSpec
 
 
 def _routers() -> list[APIRouter]:
-    from wildlens.citsci.subjects.api import router
+    from wildlens.citsci.subjects.api import router as subject_sets
+    from wildlens.citsci.zooniverse.api import router as zooniverse
 
-    return [router]
+    return [subject_sets, zooniverse]
 
 
 def service() -> ServiceSpec:
@@ -23,5 +25,6 @@ def service() -> ServiceSpec:
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
         uses_outbox=True,
+        settings=CitsciSettings,
         order=40,
     )

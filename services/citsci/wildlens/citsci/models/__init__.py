@@ -7,10 +7,12 @@ service's schema checks compare against). Domains import tables from here.
 module            tables
 ================  ====================================================================
 ``subject_sets``  subject sets: groups of media shown to volunteers together
+``zooniverse``    media sent to Zooniverse, the subject each became
 ================  ====================================================================
 """
 
 from wildlens.citsci.models.base import CitsciTable, metadata
 from wildlens.citsci.models.subject_sets import SubjectSet
+from wildlens.citsci.models.zooniverse import SentState, ZooniverseSubject
 
-__all__ = ["CitsciTable", "SubjectSet", "metadata"]
+__all__ = ["CitsciTable", "SentState", "SubjectSet", "ZooniverseSubject", "metadata"]

@@ -21,3 +21,8 @@ class SubjectSet(CitsciTable, table=True):
     destination: str = Field(default="builtin", max_length=20)
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    # For destination "zooniverse": the Zooniverse project and workflow volunteers classify
+    # it in, and the subject set made there for it (once the first subjects are sent).
+    zooniverse_project_id: str | None = Field(default=None, max_length=20)
+    zooniverse_workflow_id: str | None = Field(default=None, max_length=20)
+    zooniverse_subject_set_id: str | None = Field(default=None, max_length=20)

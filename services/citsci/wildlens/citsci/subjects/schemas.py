@@ -6,11 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wildlens.common.text import NameRule
 
 __all__ = ["SubjectSetCreate", "SubjectSetPublic"]
+
+# Zooniverse's ids are decimal numbers, sent and kept as text.
+ZooniverseId = Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]
 
 
 class SubjectSetCreate(BaseModel):
@@ -19,6 +22,24 @@ class SubjectSetCreate(BaseModel):
     project_id: uuid.UUID
     name: Annotated[str, NameRule(200, min_length=1)]
     destination: Literal["builtin", "zooniverse"] = "builtin"
+    # The Zooniverse project and workflow a "zooniverse" set is classified in (their ids as
+    # Zooniverse shows them in the project builder's address bar).
+    zooniverse_project_id: ZooniverseId | None = None
+    zooniverse_workflow_id: ZooniverseId | None = None
+
+    @model_validator(mode="after")
+    def _zooniverse_named(self) -> SubjectSetCreate:
+        named = self.zooniverse_project_id is not None and self.zooniverse_workflow_id is not None
+        if self.destination == "zooniverse" and not named:
+            raise ValueError(
+                "a subject set for Zooniverse names its zooniverse_project_id and "
+                "zooniverse_workflow_id"
+            )
+        if self.destination == "builtin" and (
+            self.zooniverse_project_id is not None or self.zooniverse_workflow_id is not None
+        ):
+            raise ValueError("a built-in subject set names no Zooniverse project or workflow")
+        return self
 
 
 class SubjectSetPublic(BaseModel):
@@ -28,5 +49,8 @@ class SubjectSetPublic(BaseModel):
     project_id: uuid.UUID
     name: str
     destination: str
+    zooniverse_project_id: str | None = None
+    zooniverse_workflow_id: str | None = None
+    zooniverse_subject_set_id: str | None = None
     created_by: str
     created_at: datetime

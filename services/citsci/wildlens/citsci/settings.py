@@ -1,0 +1,44 @@
+"""The citizen-science service's settings: ``WILDLENS_CITSCI__<FIELD>`` in the environment."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, Field, SecretStr
+
+from wildlens.common.settings import SettingsGroup
+
+__all__ = ["CitsciSettings", "ZooniverseSettings"]
+
+
+class ZooniverseSettings(BaseModel):
+    """The Zooniverse account subjects are sent with (``WILDLENS_CITSCI__ZOONIVERSE__...``).
+
+    An OAuth application's client id and secret (a project owner creates one at
+    zooniverse.org/oauth/applications) or a user's login; without either, nothing is sent.
+    """
+
+    endpoint: str = Field(default="https://www.zooniverse.org", pattern=r"^https?://[^\s]+$")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    # One PUT of a subject's image to the URL Panoptes signed for it.
+    upload_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    # Tries of that PUT before the subject is left for the next run (a 504 from the
+    # storage behind Zooniverse is common and passes).
+    upload_attempts: int = Field(default=3, ge=1, le=10)
+    # How long a pull waits for Zooniverse to generate a classification export.
+    export_timeout_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+
+    @property
+    def configured(self) -> bool:
+        return bool((self.client_id and self.client_secret) or (self.username and self.password))
+
+
+class CitsciSettings(SettingsGroup):
+    """Where volunteers' work goes beyond the built-in volunteer API."""
+
+    group: ClassVar[str] = "citsci"
+
+    zooniverse: ZooniverseSettings = ZooniverseSettings()

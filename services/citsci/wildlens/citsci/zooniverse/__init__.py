@@ -1,0 +1,1 @@
+"""Zooniverse: subjects sent as image bytes, classifications pulled back, subjects retired."""

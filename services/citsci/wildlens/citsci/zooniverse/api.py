@@ -1,0 +1,70 @@
+"""``/v1/citsci/subject-sets/{id}/zooniverse``: a subject set's media sent to Zooniverse."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from wildlens.citsci.deps import CitsciSettingsDep, ClientsDep, DatabaseDep, SessionDep, StoreDep
+from wildlens.citsci.zooniverse import service
+from wildlens.citsci.zooniverse.catalogue import project_media
+from wildlens.citsci.zooniverse.gateway import Zooniverse
+from wildlens.citsci.zooniverse.schemas import SendFailure, SendReportPublic, ZooniverseSend
+from wildlens.common.errors import Conflict, NotFound
+from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.http.errors import error_response
+
+router = APIRouter(prefix="/v1/citsci/subject-sets", tags=["citsci"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/{subject_set_id}/zooniverse/send",
+    response_model=SendReportPublic,
+    operation_id="send_to_zooniverse",
+    responses={
+        409: error_response(
+            "The set does not go to Zooniverse, or no Zooniverse account is configured"
+        ),
+        502: error_response("Zooniverse refused or could not be reached"),
+    },
+)
+async def send_to_zooniverse(
+    subject_set_id: uuid.UUID,
+    body: ZooniverseSend,
+    session: SessionDep,
+    database: DatabaseDep,
+    store: StoreDep,
+    clients: ClientsDep,
+    settings: CitsciSettingsDep,
+    principal: PrincipalDep,
+) -> SendReportPublic:
+    """Send media of the set's project to its Zooniverse workflow as subjects: their GPS-free
+    display copies, uploaded as bytes, with no place in their metadata. Media sent before
+    are left as they are; a medium whose upload failed is sent again by the next call (the
+    project's managers)."""
+    principal.require_user()
+    subject_set = await service.subject_set(session, subject_set_id)
+    if subject_set is None:
+        raise NotFound("subject set not found")
+    principal.require(str(subject_set.project_id), "manager", what="subject set")
+    if not settings.zooniverse.configured:
+        raise Conflict(
+            "no Zooniverse account is configured: set WILDLENS_CITSCI__ZOONIVERSE__CLIENT_ID "
+            "and __CLIENT_SECRET"
+        )
+    media = await project_media(
+        lambda: clients.client("catalogue"), subject_set.project_id, body.media_ids
+    )
+    report = await service.send(
+        database,
+        Zooniverse(settings.zooniverse),
+        subject_set_id,
+        media,
+        service.display_copies(store),
+    )
+    return SendReportPublic(
+        sent=report.sent,
+        already=report.already,
+        failed=[SendFailure(media_id=m, reason=r) for m, r in report.failed],
+    )

@@ -1,0 +1,264 @@
+"""Sending a subject set's media to Zooniverse, retiring them there, pulling what volunteers
+said.
+
+Each step is a call to Zooniverse that no rollback can take back, so these functions commit
+their own progress, step by step, rather than flushing into a caller's transaction.
+
+Sending is resumable and idempotent: each medium's progress is committed as it goes
+(``created`` → ``uploaded`` → ``linked``), so a run that stops halfway (a 504, a restart)
+is finished by the next one, which sends only what is missing. A subject Panoptes made whose
+image never arrived is deleted there and the medium sent again; no medium becomes two
+subjects of the set.
+
+What leaves: the medium's GPS-free display copy, as bytes Panoptes stores itself (never a
+link into our storage), and metadata that names no place: the medium's id and capture time,
+in fields hidden from volunteers (Zooniverse hides names starting with ``#``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wildlens.citsci.models import SubjectSet, ZooniverseSubject
+from wildlens.citsci.zooniverse import repository
+from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
+from wildlens.common.db import Database
+from wildlens.common.errors import Conflict, NotFound
+from wildlens.common.storage import ObjectNotFound, ObjectStore
+from wildlens.common.storage.layout import display_key
+
+__all__ = [
+    "MEDIA_ID_FIELD",
+    "DisplayCopies",
+    "SendReport",
+    "SubjectMedium",
+    "display_copies",
+    "media_of_subjects",
+    "pull_classification_export",
+    "retire",
+    "send",
+    "subject_set",
+]
+
+log = structlog.get_logger(__name__)
+
+# The hidden metadata field that names the medium a subject shows: classification exports
+# carry it back in ``subject_data``.
+MEDIA_ID_FIELD = "#wildlens_media_id"
+# Subjects linked to the set per call.
+LINK_BATCH = 100
+DISPLAY_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectMedium:
+    """A medium to show volunteers: what finds its display copy, and when it was taken."""
+
+    media_id: uuid.UUID
+    sha256: str
+    captured_at: datetime | None = None
+
+
+# Reads a medium's display copy; ObjectNotFound while it is not made yet.
+DisplayCopies = Callable[[SubjectMedium], Awaitable[bytes]]
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    already: int = 0
+    # (medium, why) of the media this run could not send; the next run tries them again.
+    failed: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+
+async def subject_set(session: AsyncSession, subject_set_id: uuid.UUID) -> SubjectSet | None:
+    return await repository.subject_set(session, subject_set_id)
+
+
+def display_copies(store: ObjectStore) -> DisplayCopies:
+    """The display copies ingest made, GPS-free, from the shared object store."""
+
+    async def read(medium: SubjectMedium) -> bytes:
+        return await store.get_bytes(display_key(medium.sha256))
+
+    return read
+
+
+async def send(
+    db: Database,
+    zooniverse: Zooniverse,
+    subject_set_id: uuid.UUID,
+    media: Sequence[SubjectMedium],
+    display: DisplayCopies,
+) -> SendReport:
+    """Send the media to the subject set's Zooniverse subject set (made, and linked to its
+    workflow, the first time); what was sent before is left as it is.
+
+    Raises:
+        NotFound: no such subject set.
+        Conflict: the set does not go to Zooniverse, or names no Zooniverse project or
+            workflow.
+        ZooniverseError: Zooniverse refused or could not be reached (what was sent before
+            stays sent).
+    """
+    remote_set = await _remote_set(db, zooniverse, subject_set_id)
+    s, remote_id = remote_set
+    async with db.transaction() as session:
+        sent = await repository.sent_in_set(session, subject_set_id)
+    report = SendReport()
+    to_link = [r.zooniverse_subject_id for r in sent.values() if r.state == "uploaded"]
+    for medium in media:
+        before = sent.get(medium.media_id)
+        if before is not None and before.state in ("uploaded", "linked", "retired"):
+            report.already += before.state != "uploaded"
+            continue
+        if before is not None:
+            # Made there, its image perhaps never arrived: not shown half-made, made again.
+            await zooniverse.delete_subject(before.zooniverse_subject_id)
+            async with db.transaction() as session:
+                await repository.forget_sent(session, before.id)
+        try:
+            image = await display(medium)
+        except ObjectNotFound:
+            report.failed.append((medium.media_id, "its display copy is not made yet"))
+            continue
+        subject_id = await _send_one(db, zooniverse, s, medium, image)
+        if subject_id is None:
+            report.failed.append((medium.media_id, "its image was not uploaded"))
+            continue
+        to_link.append(subject_id)
+        report.sent += 1
+        if len(to_link) >= LINK_BATCH:
+            await _link(db, zooniverse, subject_set_id, remote_id, to_link)
+            to_link = []
+    if to_link:
+        await _link(db, zooniverse, subject_set_id, remote_id, to_link)
+    log.info(
+        "zooniverse.sent",
+        subject_set=str(subject_set_id),
+        sent=report.sent,
+        already=report.already,
+        failed=len(report.failed),
+    )
+    return report
+
+
+async def _remote_set(
+    db: Database, zooniverse: Zooniverse, subject_set_id: uuid.UUID
+) -> tuple[SubjectSet, str]:
+    async with db.transaction() as session:
+        s = await repository.subject_set(session, subject_set_id)
+        if s is None:
+            raise NotFound(f"subject set {subject_set_id} not found")
+        if s.destination != "zooniverse":
+            raise Conflict(f"subject set {subject_set_id} goes to {s.destination}, not Zooniverse")
+        if not (s.zooniverse_project_id and s.zooniverse_workflow_id):
+            raise Conflict(f"subject set {subject_set_id} names no Zooniverse project and workflow")
+        if s.zooniverse_subject_set_id:
+            return s, s.zooniverse_subject_set_id
+        project_id, workflow_id = s.zooniverse_project_id, s.zooniverse_workflow_id
+    remote_id = await zooniverse.create_subject_set(project_id, s.name)
+    await zooniverse.link_to_workflow(workflow_id, remote_id)
+    async with db.transaction() as session:
+        found = await repository.subject_set(session, subject_set_id)
+        assert found is not None
+        found.zooniverse_subject_set_id = remote_id
+        session.add(found)
+        s = found
+    return s, remote_id
+
+
+async def _send_one(
+    db: Database, zooniverse: Zooniverse, s: SubjectSet, medium: SubjectMedium, image: bytes
+) -> str | None:
+    """The subject made and its image uploaded; None when the upload failed (the subject
+    stays ``created``, deleted and made again by the next run)."""
+    assert s.zooniverse_project_id is not None
+    metadata = {MEDIA_ID_FIELD: str(medium.media_id)}
+    if medium.captured_at is not None:
+        metadata["#captured_at"] = medium.captured_at.isoformat()
+    subject = await zooniverse.create_subject(s.zooniverse_project_id, metadata, DISPLAY_TYPE)
+    async with db.transaction() as session:
+        await repository.add_sent(
+            session,
+            ZooniverseSubject(
+                subject_set_id=s.id,
+                project_id=s.project_id,
+                media_id=medium.media_id,
+                zooniverse_subject_id=subject.id,
+            ),
+        )
+    try:
+        await zooniverse.upload(subject, image, DISPLAY_TYPE)
+    except ZooniverseError as e:
+        log.warning("zooniverse.upload_failed", media=str(medium.media_id), error=str(e))
+        return None
+    async with db.transaction() as session:
+        await repository.set_state(session, s.id, [subject.id], "uploaded")
+    return subject.id
+
+
+async def _link(
+    db: Database,
+    zooniverse: Zooniverse,
+    subject_set_id: uuid.UUID,
+    remote_id: str,
+    subject_ids: list[str],
+) -> None:
+    await zooniverse.add_subjects(remote_id, subject_ids)
+    async with db.transaction() as session:
+        await repository.set_state(session, subject_set_id, subject_ids, "linked")
+
+
+async def retire(
+    db: Database,
+    zooniverse: Zooniverse,
+    subject_set_id: uuid.UUID,
+    media_ids: Sequence[uuid.UUID],
+    reason: str,
+) -> int:
+    """Retire the media's subjects in the set's workflow (Wildlens retired them: consensus,
+    or an expert validated them); answers how many. Media never sent are left out."""
+    async with db.transaction() as session:
+        s = await repository.subject_set(session, subject_set_id)
+        if s is None:
+            raise NotFound(f"subject set {subject_set_id} not found")
+        sent = await repository.sent_in_set(session, subject_set_id)
+    wanted = set(media_ids)
+    subject_ids = [
+        r.zooniverse_subject_id for m, r in sent.items() if m in wanted and r.state == "linked"
+    ]
+    if not subject_ids or not s.zooniverse_workflow_id:
+        return 0
+    await zooniverse.retire(s.zooniverse_workflow_id, subject_ids, reason)
+    async with db.transaction() as session:
+        await repository.set_state(session, subject_set_id, subject_ids, "retired")
+    return len(subject_ids)
+
+
+async def pull_classification_export(
+    db: Database, zooniverse: Zooniverse, subject_set_id: uuid.UUID, path: Path, *, generate: bool
+) -> int:
+    """Write the set's workflow's classification export to ``path``; answers its size."""
+    async with db.transaction() as session:
+        s = await repository.subject_set(session, subject_set_id)
+    if s is None:
+        raise NotFound(f"subject set {subject_set_id} not found")
+    if not s.zooniverse_workflow_id:
+        raise Conflict(f"subject set {subject_set_id} names no Zooniverse workflow")
+    return await zooniverse.classification_export(s.zooniverse_workflow_id, path, generate=generate)
+
+
+async def media_of_subjects(
+    db: Database, subject_set_id: uuid.UUID, subject_ids: Sequence[str]
+) -> dict[str, uuid.UUID]:
+    """Which medium each of the set's Zooniverse subjects shows (those it knows)."""
+    async with db.transaction() as session:
+        return await repository.media_of_subjects(session, subject_set_id, subject_ids)
