@@ -48,6 +48,7 @@ NOT_RUN = [
     "needs a detector bundle of your own, and serves a second platform",
     "needs a running platform and a downloaded model",
     "needs a running platform with confirmed labels",
+    "needs a Zooniverse account and a running platform",
     "regenerates code, writes a migration and runs the linters and benchmarks, as CI does",
 ]
 RUNS_AS_OUR_PLATFORM = "the test's own platform"
