@@ -10,13 +10,15 @@ wrong, errs along the species' known look-alikes, the per-species confusion of r
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -92,7 +94,14 @@ class SimulatedSurvey:
     rows: list[dict[str, object]] = field(default_factory=list)
 
 
-def simulate(
+def simulate(**parameters: Any) -> SimulatedSurvey:
+    """``simulation``'s survey with all its rows in memory (for tests' sizes)."""
+    survey, rows = simulation(**parameters)
+    survey.rows = list(rows)
+    return survey
+
+
+def simulation(
     *,
     subjects: int,
     votes: int,
@@ -105,8 +114,9 @@ def simulate(
     gold_fraction: float = 0.0,
     seed: int = 20261206,
     first_subject_id: int = 70_000_000,
-) -> SimulatedSurvey:
-    """Classifications by volunteers of known skill, ``votes`` distinct volunteers a subject.
+) -> tuple[SimulatedSurvey, Iterator[dict[str, object]]]:
+    """Classifications by volunteers of known skill, ``votes`` distinct volunteers a subject,
+    subject after subject; the rows come one at a time, so a million need no memory.
 
     ``repeat_fraction`` of the classifications are followed by the same volunteer classifying
     the same subject again later (a reload), which consensus must not count twice.
@@ -114,18 +124,16 @@ def simulate(
     rng = np.random.default_rng(seed)
     k = len(SPECIES)
     skills = rng.uniform(*skill_range, size=volunteers)
-    matrices = np.stack([confusion_matrix(s) for s in skills])
-    cumulative = np.cumsum(matrices, axis=2)
+    cumulative = np.cumsum(np.stack([confusion_matrix(s) for s in skills]), axis=2).tolist()
     truth = rng.integers(0, k, size=subjects)
     truth[rng.random(subjects) < blank_fraction] = -1
     truth_count = np.minimum(rng.geometric(0.35, size=subjects) - 1, len(COUNT_ANSWERS) - 1)
     second = np.where(
         rng.random(subjects) < second_species_fraction, rng.integers(0, k, subjects), -1
     )
-    gold = rng.random(subjects) < gold_fraction
-    anonymous = rng.random(volunteers) < anonymous_fraction
+    gold = (rng.random(subjects) < gold_fraction).tolist()
+    anonymous = (rng.random(volunteers) < anonymous_fraction).tolist()
     survey = SimulatedSurvey(truth, truth_count, skills)
-    classification_id = 600_000_000
     # Every subject gets `votes` distinct volunteers: a random sample where that is cheap,
     # else evenly spaced ones from a random start (a million subjects in no memory).
     if subjects * volunteers <= 5_000_000:
@@ -134,60 +142,66 @@ def simulate(
         step = max(1, volunteers // votes)
         start = rng.integers(0, volunteers, size=subjects)[:, None]
         chosen = (start + np.arange(votes) * step) % volunteers
-    draws = rng.random((subjects, votes, 2))
-    noise = rng.integers(-1, 2, size=(subjects, votes))
-    behaviour_draws = rng.random((subjects, votes, len(BEHAVIOURS)))
-    times = rng.integers(0, 86_400 * 60, size=(subjects, votes))
-    repeats = rng.random((subjects, votes)) < repeat_fraction
-    for s in range(subjects):
-        for v in range(votes):
-            volunteer = int(chosen[s, v])
-            marks = []
-            species = [int(truth[s])] + ([int(second[s])] if second[s] >= 0 else [])
-            if truth[s] >= 0:
-                for n, true in enumerate(species[:2]):
-                    answer = int(np.searchsorted(cumulative[volunteer, true], draws[s, v, n]))
-                    count = int(np.clip(truth_count[s] + noise[s, v], 0, len(COUNT_ANSWERS) - 1))
-                    behaviours = [
-                        b for b, d in zip(BEHAVIOURS, behaviour_draws[s, v], strict=True) if d < 0.3
-                    ]
-                    marks.append(
-                        {
-                            "choice": SPECIES[min(answer, k - 1)],
-                            "answers": {
-                                COUNT_QUESTION: COUNT_ANSWERS[count],
-                                BEHAVIOUR_QUESTION: behaviours,
-                                YOUNG_QUESTION: "YES" if behaviour_draws[s, v, 0] > 0.9 else "NO",
-                            },
-                            "filters": {},
-                        }
-                    )
-            elif draws[s, v, 0] < 0.5:
-                marks.append({"choice": NOTHING_HERE, "answers": {}, "filters": {}})
-            created = START + timedelta(seconds=int(times[s, v]))
-            for again in range(2 if repeats[s, v] else 1):
-                classification_id += 1
-                survey.rows.append(
-                    {
+    draws = rng.random((subjects, votes, 2)).tolist()
+    noise = rng.integers(-1, 2, size=(subjects, votes)).tolist()
+    behaviour_draws = rng.random((subjects, votes, len(BEHAVIOURS))).tolist()
+    times = rng.integers(0, 86_400 * 60, size=(subjects, votes)).tolist()
+    repeats = (rng.random((subjects, votes)) < repeat_fraction).tolist()
+    chosen_lists, truth_list, second_list = chosen.tolist(), truth.tolist(), second.tolist()
+    count_list, last_count = truth_count.tolist(), len(COUNT_ANSWERS) - 1
+
+    def rows() -> Iterator[dict[str, object]]:
+        classification_id = 600_000_000
+        for s in range(subjects):
+            species = [truth_list[s]] + ([second_list[s]] if second_list[s] >= 0 else [])
+            for v in range(votes):
+                volunteer = chosen_lists[s][v]
+                marks: list[dict[str, object]] = []
+                if truth_list[s] >= 0:
+                    behaviour = behaviour_draws[s][v]
+                    count = COUNT_ANSWERS[min(max(count_list[s] + noise[s][v], 0), last_count)]
+                    for n, true in enumerate(species):
+                        answer = bisect.bisect_left(cumulative[volunteer][true], draws[s][v][n])
+                        marks.append(
+                            {
+                                "choice": SPECIES[min(answer, k - 1)],
+                                "answers": {
+                                    COUNT_QUESTION: count,
+                                    BEHAVIOUR_QUESTION: [
+                                        b
+                                        for b, d in zip(BEHAVIOURS, behaviour, strict=True)
+                                        if d < 0.3
+                                    ],
+                                    YOUNG_QUESTION: "YES" if behaviour[0] > 0.9 else "NO",
+                                },
+                                "filters": {},
+                            }
+                        )
+                elif draws[s][v][0] < 0.5:
+                    marks.append({"choice": NOTHING_HERE, "answers": {}, "filters": {}})
+                created = START + timedelta(seconds=times[s][v])
+                for again in range(2 if repeats[s][v] else 1):
+                    classification_id += 1
+                    yield {
                         "classification_id": classification_id,
                         "volunteer": volunteer,
-                        "anonymous": bool(anonymous[volunteer]),
+                        "anonymous": anonymous[volunteer],
                         "created_at": created + timedelta(hours=again),
-                        "gold_standard": bool(gold[s]),
+                        "gold_standard": gold[s],
                         "subject_id": first_subject_id + s,
                         # A second look at the same subject says something else.
                         "marks": marks
                         if again == 0
                         else [{"choice": SPECIES[0], "answers": {}, "filters": {}}],
                     }
-                )
-    return survey
+
+    return survey, rows()
 
 
-def export_rows(survey: SimulatedSurvey) -> Iterator[list[str]]:
+def export_rows(rows: Iterable[dict[str, object]]) -> Iterator[list[str]]:
     """The classifications as rows of Zooniverse's export, header first."""
     yield list(EXPORT_COLUMNS)
-    for row in survey.rows:
+    for row in rows:
         volunteer = int(row["volunteer"])  # type: ignore[call-overload]
         subject_id = int(row["subject_id"])  # type: ignore[call-overload]
         created = row["created_at"]
@@ -225,11 +239,14 @@ def export_rows(survey: SimulatedSurvey) -> Iterator[list[str]]:
 
 def export_text(survey: SimulatedSurvey) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(export_rows(survey))
+    csv.writer(buffer).writerows(export_rows(survey.rows))
     return buffer.getvalue()
 
 
-def write_export(survey: SimulatedSurvey, path: Path) -> Path:
+def write_export(rows: SimulatedSurvey | Iterable[dict[str, object]], path: Path) -> Path:
+    """The export of a survey's rows (or of rows as ``simulation`` yields them) in a file."""
     with path.open("w", newline="", encoding="utf-8") as out:
-        csv.writer(out).writerows(export_rows(survey))
+        csv.writer(out).writerows(
+            export_rows(rows.rows if isinstance(rows, SimulatedSurvey) else rows)
+        )
     return path
