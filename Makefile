@@ -25,11 +25,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-con
 
 # panoptes-aggregation pins older numpy, scikit-learn and lxml than the platform: it lives in
 # an environment of its own, which the citsci tests and bench/citsci.py call as a subprocess.
+# --no-compile: only the modules the survey extractor and reducer import are byte-compiled, on
+# first use, instead of all of scipy and scikit-learn up front (half the install time).
 PANOPTES_VENV ?= .venv-panoptes
 
 $(PANOPTES_VENV)/.installed: requirements-panoptes.txt
 	$(PYTHON) -m venv $(PANOPTES_VENV)
-	$(PANOPTES_VENV)/bin/pip install --quiet -r requirements-panoptes.txt
+	$(PANOPTES_VENV)/bin/pip install --quiet --no-compile -r requirements-panoptes.txt
 	touch $@
 
 ## install: the platform into .venv

@@ -22,8 +22,12 @@ known skill, some blanks, two species on some subjects, reloads, anonymous volun
     python bench/citsci.py [--classifications 1000000] [--subjects 100000]
         [--volunteers 5000] [--sample-subjects 1000] [--export PATH]
 
-The last line reads ``aggregation of <n> classifications: ours <s> s, panoptes-aggregation
-<s> s, ratio R`` (R = panoptes-aggregation's seconds over ours: faster is larger).
+Each figure is given as wall-clock seconds and CPU seconds of the process (both are single-
+threaded; on a shared machine wall-clock time includes the other processes' turns).
+
+The last line reads ``aggregation of <n> classifications: ours <s> s (<c> CPU s),
+panoptes-aggregation <s> s (<c> CPU s, ...), ratio R`` (R = panoptes-aggregation's CPU seconds
+over ours: faster is larger).
 """
 
 from __future__ import annotations
@@ -91,12 +95,13 @@ def sample(path: Path, subjects: int, out: Path) -> int:
     return rows
 
 
-def ours(path: Path) -> tuple[float, int, int]:
-    started = time.perf_counter()
+def ours(path: Path) -> tuple[float, float, int, int]:
+    """Wall and CPU seconds of aggregating the export, classifications kept, subjects."""
+    started, started_cpu = time.perf_counter(), time.process_time()
     with path.open(newline="", encoding="utf-8") as lines:
         result = aggregate_survey_export(lines, workflow_id=WORKFLOW_ID, task="T0")
-    seconds = time.perf_counter() - started
-    return seconds, result.votes.n_classifications, result.votes.n_subjects
+    seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    return seconds, cpu, result.votes.n_classifications, result.votes.n_subjects
 
 
 def main() -> None:
@@ -121,10 +126,11 @@ def main() -> None:
         with export.open(newline="", encoding="utf-8") as lines:
             total_rows = sum(1 for _ in lines) - 1
 
-        seconds, kept, subjects = ours(export)
+        seconds, cpu, kept, subjects = ours(export)
         print(
             f"ours: {total_rows} classifications ({kept} after one per volunteer and subject), "
-            f"{subjects} subjects: {seconds:.2f} s, {total_rows / seconds:,.0f} classifications/s",
+            f"{subjects} subjects: {seconds:.2f} s ({cpu:.2f} CPU s), "
+            f"{total_rows / seconds:,.0f} classifications/s",
             flush=True,
         )
         with export.open(newline="", encoding="utf-8") as lines:
@@ -145,7 +151,8 @@ def main() -> None:
             sample_path, workflow_id=WORKFLOW_ID, version=WORKFLOW_VERSION, task="T0", labels=[]
         )
         extract, reduce = reference["seconds"]["extract"], reference["seconds"]["reduce"]
-        sample_ours, _, _ = ours(sample_path)
+        their_cpu = reference["cpu_seconds"]["extract"] + reference["cpu_seconds"]["reduce"]
+        sample_ours, sample_cpu, _, _ = ours(sample_path)
         with sample_path.open(newline="", encoding="utf-8") as lines:
             sample_votes = read_survey_votes(lines, workflow_id=WORKFLOW_ID, task="T0")
         mine = {
@@ -163,19 +170,22 @@ def main() -> None:
         scale = total_rows / sample_rows
         print(
             f"sample: {sample_rows} classifications of {args.sample_subjects} subjects; "
-            f"panoptes-aggregation extract {extract:.2f} s + reduce {reduce:.2f} s, "
-            f"ours {sample_ours:.3f} s; same per-subject choice counts",
+            f"panoptes-aggregation extract {extract:.2f} s + reduce {reduce:.2f} s "
+            f"({their_cpu:.2f} CPU s), ours {sample_ours:.3f} s ({sample_cpu:.3f} CPU s), "
+            f"ratio on the sample {their_cpu / sample_cpu:.0f}; same per-subject choice counts",
             flush=True,
         )
-        panoptes = (extract + reduce) * scale
+        panoptes, panoptes_cpu = (extract + reduce) * scale, their_cpu * scale
         print(
             f"panoptes-aggregation scaled from the sample by {scale:.1f} (linear; a full run "
-            f"would be slower): {panoptes:.0f} s"
+            f"would be slower): {panoptes:.0f} s ({panoptes_cpu:.0f} CPU s)"
         )
+        # The ratio is of CPU seconds: both run on one core, and on a shared machine the wall
+        # clock also counts the other processes' turns, which differ between the two runs.
         print(
-            f"aggregation of {total_rows} classifications: ours {seconds:.2f} s, "
-            f"panoptes-aggregation {panoptes:.0f} s (scaled from a {sample_rows}-row sample), "
-            f"ratio {panoptes / seconds:.1f}"
+            f"aggregation of {total_rows} classifications: ours {seconds:.2f} s "
+            f"({cpu:.2f} CPU s), panoptes-aggregation {panoptes:.0f} s ({panoptes_cpu:.0f} CPU "
+            f"s, scaled from a {sample_rows}-row sample), ratio {panoptes_cpu / cpu:.1f}"
         )
 
 

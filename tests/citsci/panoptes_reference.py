@@ -31,6 +31,7 @@ def panoptes_python() -> Path:
                     str(VENV / "bin" / "pip"),
                     "install",
                     "--quiet",
+                    "--no-compile",
                     "-r",
                     "requirements-panoptes.txt",
                 ],

@@ -8,8 +8,8 @@ platform's (it imports nothing of ours):
 
 It writes ``{"reductions": {subject: {choice: {"choice_count": n, "total_vote_count": n,
 "answers_<question>": {answer: n}}}}, "slugs": {label: slug}, "seconds": {"extract": s,
-"reduce": s}}``; ``slugs`` is how panoptes-aggregation spells each of the labels given in
-LABELS.json (it slugifies choices, questions and answers).
+"reduce": s}, "cpu_seconds": {...}}``; ``slugs`` is how panoptes-aggregation spells each of
+the labels given in LABELS.json (it slugifies choices, questions and answers).
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ def main() -> None:
         )
         reducer = folder / "reducer.json"
         reducer.write_text(json.dumps({"reducer_config": {"survey_reducer": {}}}))
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         (extracts,) = extract_csv(
             export, str(extractor), output_dir=tmp, output_name="survey", hide_progressbar=True
         )
-        extracted = time.perf_counter()
+        extracted, extracted_cpu = time.perf_counter(), time.process_time()
         reductions = reduce_csv(
             extracts, str(reducer), output_dir=tmp, output_name="survey", hide_progressbar=True
         )
-        reduced = time.perf_counter()
+        reduced, reduced_cpu = time.perf_counter(), time.process_time()
         table = pandas.read_csv(reductions, encoding="utf-8")
     result: dict[str, dict[str, dict[str, object]]] = {}
     for _, row in table.iterrows():
@@ -71,6 +71,10 @@ def main() -> None:
             "reductions": result,
             "slugs": {label: slugify(label, separator="-") for label in labels},
             "seconds": {"extract": extracted - started, "reduce": reduced - extracted},
+            "cpu_seconds": {
+                "extract": extracted_cpu - started_cpu,
+                "reduce": reduced_cpu - extracted_cpu,
+            },
         },
         Path(out).open("w"),
     )

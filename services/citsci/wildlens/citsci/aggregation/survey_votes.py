@@ -228,8 +228,8 @@ class SurveyVotesBuilder:
     ) -> None:
         """One classification whose marks ``encode`` made; ``created_at_us`` in µs since 1970.
 
-        Readers of large exports call this with marks they decoded once per distinct
-        annotation text: most classifications repeat another's JSON exactly.
+        A caller that sees the same survey answer many times (a live stream of Wildlens'
+        own classifications, say) can encode it once and add it as often as it comes.
         """
         row = len(self._subject)
         self._subject.append(self._subjects(subject_id))
