@@ -156,3 +156,10 @@ def test_a_count_outside_the_buckets_is_refused_clearly() -> None:
     votes = read_survey_votes(io.StringIO(export(classification(8, 1, ("ZEBRA", "lots")))))
     with pytest.raises(ExportError, match="count answer 'lots' is not one of the buckets"):
         plurality_consensus(votes)
+
+
+def test_an_export_without_classifications_has_no_consensus() -> None:
+    header_only = export().splitlines(keepends=True)[0]
+    result = aggregate_survey_export(io.StringIO(header_only))
+    assert result.plurality.subjects() == []
+    assert result.tallies.as_dict() == {}

@@ -260,3 +260,11 @@ def test_classifications_stream_one_row_at_a_time() -> None:
     assert isinstance(first, Classification)
     with pytest.raises(ExportError):
         next(reader)
+
+
+def test_an_export_that_is_not_utf8_says_so() -> None:
+    text = export({"annotations": tasks_json(SURVEY)}).encode() + b'1,"\xff\xfe",7\n'
+    with pytest.raises(ExportError, match="not UTF-8 text"):
+        list(read_classifications(io.TextIOWrapper(io.BytesIO(text), encoding="utf-8")))
+    with pytest.raises(ExportError, match="not UTF-8 text"):
+        read_survey_votes(io.TextIOWrapper(io.BytesIO(text), encoding="utf-8"))

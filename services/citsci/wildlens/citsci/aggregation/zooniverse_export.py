@@ -212,6 +212,8 @@ def read_classifications(
                 yield _classification(row, workflow, line, task_kinds, subject_data)
         except csv.Error as error:
             raise ExportError(f"not readable as CSV ({error})", line=reader.line_num) from None
+        except UnicodeDecodeError:
+            raise ExportError("not UTF-8 text", line=reader.line_num + 1) from None
     finally:
         csv.field_size_limit(previous_limit)
 
