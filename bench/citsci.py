@@ -60,7 +60,7 @@ from wildlens.citsci.aggregation import (  # noqa: E402
 
 
 def generate(path: Path, classifications: int, subjects: int, volunteers: int) -> None:
-    votes = max(1, round(classifications / subjects / 1.02))
+    votes = max(1, round(classifications / subjects))
     _, rows = simulation(
         subjects=subjects,
         votes=votes,

@@ -115,11 +115,12 @@ def simulation(
     seed: int = 20261206,
     first_subject_id: int = 70_000_000,
 ) -> tuple[SimulatedSurvey, Iterator[dict[str, object]]]:
-    """Classifications by volunteers of known skill, ``votes`` distinct volunteers a subject,
-    subject after subject; the rows come one at a time, so a million need no memory.
+    """``votes`` classifications a subject by volunteers of known skill, subject after
+    subject; the rows come one at a time, so a million need no memory.
 
     ``repeat_fraction`` of the classifications are followed by the same volunteer classifying
-    the same subject again later (a reload), which consensus must not count twice.
+    the same subject again later (a reload), which consensus must not count twice; the reload
+    takes the place of the subject's last volunteer.
     """
     rng = np.random.default_rng(seed)
     k = len(SPECIES)
@@ -154,7 +155,10 @@ def simulation(
         classification_id = 600_000_000
         for s in range(subjects):
             species = [truth_list[s]] + ([second_list[s]] if second_list[s] >= 0 else [])
+            emitted = 0
             for v in range(votes):
+                if emitted == votes:
+                    break
                 volunteer = chosen_lists[s][v]
                 marks: list[dict[str, object]] = []
                 if truth_list[s] >= 0:
@@ -180,8 +184,9 @@ def simulation(
                 elif draws[s][v][0] < 0.5:
                     marks.append({"choice": NOTHING_HERE, "answers": {}, "filters": {}})
                 created = START + timedelta(seconds=times[s][v])
-                for again in range(2 if repeats[s][v] else 1):
+                for again in range(2 if repeats[s][v] and emitted < votes - 1 else 1):
                     classification_id += 1
+                    emitted += 1
                     yield {
                         "classification_id": classification_id,
                         "volunteer": volunteer,
