@@ -52,7 +52,7 @@ test: install-dev panoptes-aggregation-venv
 	$(BIN)/pytest
 
 ## test-embedded: only what needs no PostgreSQL, RabbitMQ or S3 server
-test-embedded: install-dev
+test-embedded: install-dev panoptes-aggregation-venv
 	$(BIN)/pytest -m "not backends and not processes"
 
 ## bench: the benchmarks in bench/ (figures, not pass/fail)
