@@ -400,7 +400,8 @@ def _quantized(fp32: Any, folder: Path, labelled: Path) -> Path:
         f"{change['ms_per_image']:+.1f}",
         "",
     )
-    Console(width=200).print(table)
+    # With the other messages on stderr: stdout keeps only the registered id, for scripts.
+    Console(stderr=True, width=200).print(table)
     return folder
 
 
