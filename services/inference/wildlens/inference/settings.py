@@ -48,10 +48,12 @@ class InferenceSettings(SettingsGroup):
     # of stride multiples holding the image (640x480 for a 3:2 frame at 640 px) rather than
     # the full square: the same boxes for a quarter fewer pixels. Off: always the full size.
     rectangular_letterbox: bool = True
-    # ONNX Runtime, measured on 2 cores with YOLOv8n at 640 px (bench/inference_peers.py):
-    # "all" graph optimisations run it faster than "basic"; one intra-op thread per core the
-    # pod has (its CPU quota, not the node's cores; 0: that count) avoids oversubscription;
-    # the memory pattern and the CPU arena reuse one run's allocations for the next.
+    # ONNX Runtime sessions (models/providers.py, SessionTuning, says what each does): every
+    # graph optimisation; one intra-op thread per core the pod may use (its CPU quota, not
+    # the node's count; 0: that count); the memory pattern and the CPU arena reuse one run's
+    # allocations for the next; no spinning, which on a shared 2-core machine made YOLOv8n's
+    # batch of 8 slower (563 against 484 ms per image, median of 3) and takes the cores the
+    # decoding threads need.
     ort_graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     ort_intra_op_threads: int = Field(default=0, ge=0, le=256)
     ort_memory_pattern: bool = True
