@@ -60,28 +60,36 @@ def _coverage(start: float, end: float, cells: int) -> npt.NDArray[np.float32]:
 
 
 def _training_set(
-    example: Path,
+    example: Path, *, rectangular: bool = False
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     boxes = heron_boxes(example)
-    cells = HERON_INPUT.width // STRIDE
-    images = np.empty((len(boxes), 3, HERON_INPUT.height, HERON_INPUT.width), dtype=np.float32)
-    maps = np.zeros((len(boxes), cells, cells), dtype=np.float32)
-    for i, (name, (x, y, w, h)) in enumerate(sorted(boxes.items())):
+    images: list[npt.NDArray[np.float32]] = []
+    maps: list[npt.NDArray[np.float32]] = []
+    for name, (x, y, w, h) in sorted(boxes.items()):
         with Image.open(example / "media" / name) as image:
             # The letterbox inference applies, so the model sees what it will be served.
-            images[i], transform = preprocess(image.convert("RGB"), HERON_INPUT)
+            tensor, transform = preprocess(
+                image.convert("RGB"), HERON_INPUT, rectangular=rectangular
+            )
             width, height = image.size
         x1, y1, x2, y2 = transform.to_input_xyxy(
             [[x * width, y * height, (x + w) * width, (y + h) * height]]
         )[0]
-        maps[i] = np.outer(_coverage(y1, y2, cells), _coverage(x1, x2, cells))
-    return images, maps
+        rows, columns = transform.input_height // STRIDE, transform.input_width // STRIDE
+        images.append(tensor)
+        maps.append(np.outer(_coverage(y1, y2, rows), _coverage(x1, x2, columns)))
+    return np.stack(images), np.stack(maps).astype(np.float32)
 
 
-def _train(example: Path, seed: int) -> tuple[TinyDetector, float]:
+def _train(example: Path, seed: int, *, any_size: bool = False) -> tuple[TinyDetector, float]:
+    """Trained on the square letterbox; with ``any_size`` on the rectangular one as well, as
+    YOLO models are trained on both (Ultralytics' ``rect`` batches) before they are served
+    with any input size."""
     torch.manual_seed(seed)
-    images, maps = _training_set(example)
-    x, y = torch.from_numpy(images), torch.from_numpy(maps)
+    sets = [_training_set(example)]
+    if any_size:
+        sets.append(_training_set(example, rectangular=True))
+    tensors = [(torch.from_numpy(images), torch.from_numpy(maps)) for images, maps in sets]
     model = TinyDetector(HERON_INPUT.width, width=16)
     optimiser = torch.optim.Adam(model.parameters(), lr=5e-3)
     threads = torch.get_num_threads()
@@ -90,7 +98,13 @@ def _train(example: Path, seed: int) -> tuple[TinyDetector, float]:
         model.train()
         loss = torch.zeros(())
         for _ in range(STEPS):
-            loss = nn.functional.binary_cross_entropy_with_logits(model.logits(x), y)
+            loss = sum(
+                (
+                    nn.functional.binary_cross_entropy_with_logits(model.logits(x), y)
+                    for x, y in tensors
+                ),
+                torch.zeros(()),
+            ) / len(tensors)
             optimiser.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
@@ -99,10 +113,18 @@ def _train(example: Path, seed: int) -> tuple[TinyDetector, float]:
     return model.eval(), float(loss.detach())
 
 
-def build_heron_detector(folder: Path, example: Path, *, seed: int = 0) -> Path:
-    """Train, export and bundle the heron detector in ``folder``; reuse an identical build."""
+def build_heron_detector(
+    folder: Path, example: Path, *, seed: int = 0, any_size: bool = False
+) -> Path:
+    """Train, export and bundle the heron detector in ``folder``; reuse an identical build.
+
+    With ``any_size`` the ONNX input takes any height and width (as YOLO exports with dynamic
+    axes do), so inference letterboxes it rectangularly, to multiples of 32 as for YOLO.
+    """
     folder = Path(folder)
     params = {"revision": REVISION, "seed": seed, "steps": STEPS, "torch": torch.__version__}
+    if any_size:
+        params["any_size"] = True
     try:
         load_bundle(folder)
         if json.loads((folder / PARAMS_FILE).read_text(encoding="utf-8")) == params:
@@ -110,10 +132,10 @@ def build_heron_detector(folder: Path, example: Path, *, seed: int = 0) -> Path:
     except (BundleError, OSError, ValueError):
         pass
     started = time.perf_counter()
-    model, final_loss = _train(example, seed)
+    model, final_loss = _train(example, seed, any_size=any_size)
     write_bundle(
         folder,
-        export_onnx(model),
+        export_onnx(model, any_size=any_size),
         {
             "name": "heron-detector",
             "version": "0.1.0",

@@ -122,19 +122,21 @@ class TinyDetector(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         coverage = torch.sigmoid(self.logits(x))
         score = coverage.amax(dim=(1, 2))
-        cx, w = _extent(coverage.sum(dim=1), self.cells)
-        cy, h = _extent(coverage.sum(dim=2), self.cells)
+        cx, w = _extent(coverage.sum(dim=1))
+        cy, h = _extent(coverage.sum(dim=2))
         boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=1) * STRIDE
         labels = torch.zeros_like(score, dtype=torch.int64)
         return boxes[:, None, :], score[:, None], labels[:, None]
 
 
-def _extent(profile: torch.Tensor, cells: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _extent(profile: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     # Inside the object a profile is flat at its peak; cells below a quarter of the peak are
     # stray activations elsewhere and are dropped rather than let pull the centre.
     weight = (profile / profile.amax(dim=1, keepdim=True).clamp_min(1e-6)).clamp(0.0, 1.0)
     weight = torch.where(weight >= 0.25, weight, torch.zeros_like(weight))
-    index = torch.arange(cells, dtype=profile.dtype, device=profile.device)[None, :] + 0.5
+    # Cell centres counted along the profile rather than from a fixed count, so the exported
+    # graph takes inputs of any height and width.
+    index = torch.cumsum(torch.ones_like(profile), dim=1) - 0.5
     size = weight.sum(dim=1).clamp_min(1e-6)
     centre = (weight * index).sum(dim=1) / size
     return centre, size
@@ -246,8 +248,11 @@ def _train(seed: int, steps: int) -> tuple[TinyDetector, float]:
     return model.eval(), float(loss.detach())
 
 
-def export_onnx(model: TinyDetector, *, dynamic_batch: bool = True) -> bytes:
-    """The model as ONNX bytes; with a fixed batch of 1 unless ``dynamic_batch``."""
+def export_onnx(
+    model: TinyDetector, *, dynamic_batch: bool = True, any_size: bool = False
+) -> bytes:
+    """The model as ONNX bytes; with a fixed batch of 1 unless ``dynamic_batch``, and taking
+    any input height and width with ``any_size``."""
     buffer = io.BytesIO()
     names = ("images", "boxes", "scores", "labels")
     # The TorchScript exporter warns about its own deprecation and tracing details; the suite
@@ -260,11 +265,20 @@ def export_onnx(model: TinyDetector, *, dynamic_batch: bool = True) -> bytes:
             buffer,  # type: ignore[arg-type]  # file objects work; the annotation says paths
             input_names=[names[0]],
             output_names=list(names[1:]),
-            dynamic_axes={name: {0: "batch"} for name in names} if dynamic_batch else None,
+            dynamic_axes=_dynamic_axes(names, dynamic_batch, any_size),
             opset_version=17,
             dynamo=False,
         )
     return buffer.getvalue()
+
+
+def _dynamic_axes(
+    names: tuple[str, ...], batch: bool, any_size: bool
+) -> dict[str, dict[int, str]] | None:
+    axes: dict[str, dict[int, str]] = {name: {0: "batch"} for name in names} if batch else {}
+    if any_size:
+        axes.setdefault(names[0], {}).update({2: "height", 3: "width"})
+    return axes or None
 
 
 def load_tiny_torch(folder: Path) -> TinyDetector:

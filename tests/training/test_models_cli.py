@@ -175,3 +175,34 @@ def test_without_the_converters_a_checkpoint_names_the_extra_to_install(
     assert refused.returncode == 1
     assert "not a YOLOv5 or Ultralytics detector checkpoint" in refused.stderr
     assert "weights" not in [m["name"] for m in _get(served, "/v1/models")["items"]]
+
+
+def test_quantize_registers_a_measured_int8_variant_and_serves_the_fp32_model(
+    served: Served, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import DATA
+    from tests.support.heron_detector import build_heron_detector
+
+    herons = build_heron_detector(tmp_path / "herons", DATA, any_size=True)
+    onnx = tmp_path / "herons.onnx"
+    shutil.copy(herons / MODEL_FILE, onnx)
+    add = ["models", "add", str(onnx), "--decoder", "generic", "--labels", "animal"]
+    add += ["--input-size", "128", "--version", "2.0.0", "--quantize"]
+
+    unmeasured = _wildlens(served, tmp_path, *add)
+    assert unmeasured.returncode == 2
+    assert "--quantize needs --labelled" in unmeasured.stderr
+
+    added = _wildlens(served, tmp_path, *add, "--labelled", str(DATA), "--serve")
+    assert added.returncode == 0, added.stderr
+    # Both models' accuracy on the labelled herons, and the change, are shown.
+    table = added.stderr[added.stderr.index("mean IoU") :]
+    assert "fp32" in table
+    assert "int8" in table
+    assert "change" in table
+    fp32 = _get(served, f"/v1/models/{added.stdout.strip().splitlines()[-1]}")
+    assert (fp32["name"], fp32["version"], fp32["stage"]) == ("herons", "2.0.0", "production")
+    listed = _get(served, "/v1/models?limit=1000")["items"]
+    (variant,) = [m for m in listed if (m["name"], m["version"]) == ("herons", "2.0.0-int8")]
+    assert variant["stage"] == "registered"  # next to the fp32 model, never in its place
+    wait_until_serving(served, "herons", "2.0.0")

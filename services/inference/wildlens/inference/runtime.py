@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from wildlens.common.service import ServiceContext
 from wildlens.inference.analysis.backfill import Backfiller
@@ -18,6 +19,7 @@ from wildlens.inference.classification.stage import ClassificationStage
 from wildlens.inference.models.cache import BundleCache
 from wildlens.inference.models.detector import Detector
 from wildlens.inference.models.promotion import PromotionListener
+from wildlens.inference.models.providers import SessionTuning
 from wildlens.inference.models.serving import ModelServing
 from wildlens.inference.settings import InferenceSettings
 
@@ -48,9 +50,21 @@ class InferenceRuntime:
         cache = BundleCache(
             settings.model_cache or ctx.settings.data_dir / "model-cache", ctx.store
         )
-        serving = ModelServing(cache)
+        tuning = session_tuning(settings)
+        # Promoted models are built with the same session settings as the configured ones.
+        detector_factory = partial(
+            Detector, tuning=tuning, rectangular=settings.rectangular_letterbox
+        )
+        serving = ModelServing(cache, {"detector": detector_factory})
         if settings.detector is not None:
-            detector = await asyncio.to_thread(Detector.from_path, settings.detector)
+            detector = await asyncio.to_thread(
+                partial(
+                    Detector.from_path,
+                    settings.detector,
+                    tuning=tuning,
+                    rectangular=settings.rectangular_letterbox,
+                )
+            )
             await asyncio.to_thread(detector.warm)
             serving.install(detector)
         # The classifier loads before the analyzer is built: a bad one then stops the start-up
@@ -81,13 +95,26 @@ class InferenceRuntime:
         await self.analyzer.close()
 
 
+def session_tuning(settings: InferenceSettings) -> SessionTuning:
+    """The ONNX Runtime session settings the service's settings ask for."""
+    return SessionTuning(
+        graph_optimization=settings.ort_graph_optimization,
+        intra_op_threads=settings.ort_intra_op_threads or None,
+        memory_pattern=settings.ort_memory_pattern,
+        cpu_arena=settings.ort_cpu_arena,
+        spinning=settings.ort_spinning,
+    )
+
+
 async def _classification(ctx: ServiceContext, serving: ModelServing) -> ClassificationStage:
     """Species after detection: the configured classifier (promoted ones replace it), each
     project's taxonomy from the catalogue, re-read when ``taxonomy.changed`` names it."""
-    serving.register_kind("classifier", Classifier)
-    path = InferenceSettings.of(ctx.settings).classifier
+    settings = InferenceSettings.of(ctx.settings)
+    tuning = session_tuning(settings)
+    serving.register_kind("classifier", partial(Classifier, tuning=tuning))
+    path = settings.classifier
     if path is not None:
-        classifier = await asyncio.to_thread(Classifier.from_path, path)
+        classifier = await asyncio.to_thread(partial(Classifier.from_path, path, tuning=tuning))
         await asyncio.to_thread(classifier.load)
         serving.install(classifier)
     return ClassificationStage.for_service(ctx, serving)

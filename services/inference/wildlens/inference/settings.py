@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -44,3 +44,18 @@ class InferenceSettings(SettingsGroup):
     max_predict_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     # Media a backfill analyses per message (one catalogue page) before handing the rest on.
     backfill_page: int = Field(default=500, ge=1, le=1000)
+    # Letterbox models whose ONNX input takes any height and width to the smallest rectangle
+    # of stride multiples holding the image (640x480 for a 3:2 frame at 640 px) rather than
+    # the full square: the same boxes for a quarter fewer pixels. Off: always the full size.
+    rectangular_letterbox: bool = True
+    # ONNX Runtime sessions (models/providers.py, SessionTuning, says what each does): every
+    # graph optimisation; one intra-op thread per core the pod may use (its CPU quota, not
+    # the node's count; 0: that count); the memory pattern and the CPU arena reuse one run's
+    # allocations for the next; no spinning, which on a shared 2-core machine made YOLOv8n's
+    # batch of 8 slower (563 against 484 ms per image, median of 3) and takes the cores the
+    # decoding threads need.
+    ort_graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    ort_intra_op_threads: int = Field(default=0, ge=0, le=256)
+    ort_memory_pattern: bool = True
+    ort_cpu_arena: bool = True
+    ort_spinning: bool = False

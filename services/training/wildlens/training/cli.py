@@ -270,12 +270,34 @@ def add(
         Path | None,
         typer.Option("--keep", help="Also keep the bundle in this folder (new, or empty)."),
     ] = None,
+    quantize: Annotated[
+        bool,
+        typer.Option(
+            "--quantize",
+            help="Also register an int8 variant (version VERSION-int8) next to the fp32 model, "
+            "measured against it on --labelled; --serve still serves the fp32 model.",
+        ),
+    ] = False,
+    labelled: Annotated[
+        Path | None,
+        typer.Option(
+            "--labelled",
+            file_okay=False,
+            help="A Camtrap DP package with boxes (and its images) to measure the int8 "
+            "variant's accuracy on; required with --quantize.",
+        ),
+    ] = None,
 ) -> None:
     """Turn a downloaded model into a bundle (exporting checkpoints to ONNX) and register it.
 
     A .pt checkpoint is unpickled to be exported, which runs code from the file: add only
     checkpoints from publishers you trust.
     """
+    if quantize and labelled is None:
+        raise typer.BadParameter(
+            "--quantize needs --labelled: a Camtrap DP package with boxes to measure the int8 "
+            "variant against the fp32 model"
+        )
     from wildlens.training.converters import (
         BundleOptions,
         ConverterMissing,
@@ -319,10 +341,21 @@ def add(
             f"{manifest.input.width}x{manifest.input.height}, labels "
             f"{', '.join(manifest.label_names)}\n  model.onnx SHA-256 {manifest.sha256}"
         )
+        int8 = None
+        if quantize:
+            assert labelled is not None
+            int8 = _quantized(made.bundle, Path(f"{folder}-int8"), labelled)
         with _client(url, token) as client:
             try:
                 registered = _register(client, folder, project)
                 console.print(f"Registered as {registered['id']} ({registered['stage']})")
+                if int8 is not None:
+                    variant = _register(client, int8, project)
+                    console.print(
+                        f"int8 variant registered as {variant['id']} ({variant['stage']}), "
+                        f"not served: promote {variant['name']}:{variant['version']} if its "
+                        "accuracy above is good enough"
+                    )
                 if serve:
                     promoted = _promote(client, registered["id"])
                     scope = f"project {project}" if project else "every project"
@@ -333,6 +366,43 @@ def add(
                 console.print(str(exc), style="red")
                 raise typer.Exit(1) from exc
     typer.echo(registered["id"])
+
+
+def _quantized(fp32: Any, folder: Path, labelled: Path) -> Path:
+    """The int8 variant's bundle in ``folder``, its accuracy change shown; exits on failure."""
+    from wildlens.training.converters.quantize import quantize_bundle
+
+    console.print(f"Quantising to int8 and measuring both on {labelled.name}...")
+    try:
+        made = quantize_bundle(fp32, folder, labelled)
+    except BundleError as exc:
+        console.print(f"cannot quantise: {exc}", style="red")
+        raise typer.Exit(1) from exc
+    table = Table("model", "precision", "recall", "mean IoU", "ms/image", "model.onnx bytes")
+    for name, accuracy, bundle in (
+        ("fp32", made.fp32, fp32),
+        ("int8", made.int8, made.bundle),
+    ):
+        table.add_row(
+            name,
+            f"{accuracy.precision:.3f}",
+            f"{accuracy.recall:.3f}",
+            f"{accuracy.mean_iou:.3f}",
+            f"{accuracy.ms_per_image:.1f}",
+            str(bundle.onnx_path.stat().st_size),
+        )
+    change = made.report()["change"]
+    table.add_row(
+        "change",
+        f"{change['precision']:+.3f}",
+        f"{change['recall']:+.3f}",
+        f"{change['mean_iou']:+.3f}",
+        f"{change['ms_per_image']:+.1f}",
+        "",
+    )
+    # With the other messages on stderr: stdout keeps only the registered id, for scripts.
+    Console(stderr=True, width=200).print(table)
+    return folder
 
 
 def _kind(value: str | None) -> Literal["detector", "classifier"] | None:

@@ -17,6 +17,7 @@ from wildlens.common.bundles._bundle import (
     parse_manifest,
     write_bundle,
 )
+from wildlens.common.bundles._decoders import DecodeConfig, RawDetection, decode, nms
 from wildlens.common.bundles._onnx import check_onnx_file
 from wildlens.common.bundles._scores import Probabilities, as_probabilities
 
@@ -26,16 +27,20 @@ __all__ = [
     "MODEL_FILE",
     "Bundle",
     "BundleError",
+    "DecodeConfig",
     "DecoderName",
     "InputSpec",
     "LabelSpec",
     "ModelManifest",
     "Probabilities",
+    "RawDetection",
     "Thresholds",
     "as_probabilities",
     "check_onnx_file",
+    "decode",
     "file_sha256",
     "load_bundle",
+    "nms",
     "parse_manifest",
     "write_bundle",
 ]

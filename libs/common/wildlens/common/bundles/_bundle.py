@@ -68,6 +68,10 @@ class InputSpec(_Strict):
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     scale: float = Field(default=1 / 255, gt=0)
     channel_order: Literal["RGB", "BGR"] = "RGB"
+    # The network's largest downsampling factor: a model whose ONNX input takes any height and
+    # width is fed the smallest rectangle of multiples of it that holds the letterboxed image
+    # (YOLO detectors: 32; YOLOv5 P6 models such as MegaDetector v5: 64).
+    stride: int = Field(default=32, gt=0, le=1024)
 
     @model_validator(mode="after")
     def _std_not_zero(self) -> Self:

@@ -6,6 +6,7 @@ from wildlens.common.imaging._crops import CONTEXT, CropBox, crop_box, square_cr
 from wildlens.common.imaging._jpeg import JPEG_QUALITY, crop_jpeg, upright
 from wildlens.common.imaging._preprocess import (
     Letterbox,
+    draft_for,
     fit,
     preprocess,
     preprocess_batch,
@@ -19,6 +20,7 @@ __all__ = [
     "Letterbox",
     "crop_box",
     "crop_jpeg",
+    "draft_for",
     "fit",
     "preprocess",
     "preprocess_batch",

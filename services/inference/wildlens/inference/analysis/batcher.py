@@ -7,14 +7,17 @@ executor while the next batch fills.
 
 Items carry the model they were prepared for. A batch holds items of one model only: after a
 hot swap, work prepared for the old model still runs on it, and the new model's items start a
-batch of their own.
+batch of their own. Items may also carry a group (the input shape of a rectangularly
+letterboxed image): a batch holds one group only, and takes the items of its group from among
+the waiting items of its model, so that images of two deployments' cameras, arriving
+interleaved, still run in full batches of their own shape.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -36,6 +39,7 @@ Out = TypeVar("Out")
 class _Pending(Generic[M, In, Out]):
     model: M
     item: In
+    group: Hashable
     future: asyncio.Future[Out] = field(repr=False)
 
 
@@ -70,14 +74,15 @@ class MicroBatcher(Generic[M, In, Out]):
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def submit(self, model: M, item: In) -> Out:
-        """The result for ``item`` once the batch it joined has run on ``model``."""
+    async def submit(self, model: M, item: In, group: Hashable = None) -> Out:
+        """The result for ``item`` once the batch it joined has run on ``model``; it shares
+        runs only with items of the same model and ``group``."""
         if self._closed:
             raise RuntimeError("the batcher is closed")
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="micro-batcher")
         future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Pending(model, item, future))
+        self._waiting.append(_Pending(model, item, group, future))
         self._arrived.set()
         return await future
 
@@ -101,7 +106,7 @@ class MicroBatcher(Generic[M, In, Out]):
                 continue
             first = self._waiting[0]
             deadline = loop.time() + self._max_wait
-            while self._same_model_count(first.model) < self._max_batch and not self._closed:
+            while self._lane_count(first) < self._max_batch and not self._closed:
                 remaining = deadline - loop.time()
                 if remaining <= 0 or self._next_is_other_model(first.model):
                     break
@@ -111,8 +116,23 @@ class MicroBatcher(Generic[M, In, Out]):
                         await self._arrived.wait()
                 except TimeoutError:
                     break
-            batch = self._take(first.model)
+            batch = self._take(first)
             await self._run_batch(first.model, batch)
+
+    def _lane(self, first: _Pending[M, In, Out]) -> list[_Pending[M, In, Out]]:
+        """The waiting items that may share ``first``'s run: of its model, up to the first
+        item of another model (earlier work is never overtaken by a later model's), and of
+        its group."""
+        lane: list[_Pending[M, In, Out]] = []
+        for pending in self._waiting:
+            if pending.model is not first.model:
+                break
+            if pending.group == first.group:
+                lane.append(pending)
+        return lane
+
+    def _lane_count(self, first: _Pending[M, In, Out]) -> int:
+        return len(self._lane(first))
 
     def _same_model_count(self, model: M) -> int:
         count = 0
@@ -126,12 +146,10 @@ class MicroBatcher(Generic[M, In, Out]):
         # Work for another model is queued behind this batch: waiting longer only delays it.
         return self._same_model_count(model) < len(self._waiting)
 
-    def _take(self, model: M) -> list[_Pending[M, In, Out]]:
-        batch: list[_Pending[M, In, Out]] = []
-        while self._waiting and len(batch) < self._max_batch:
-            if self._waiting[0].model is not model:
-                break
-            batch.append(self._waiting.popleft())
+    def _take(self, first: _Pending[M, In, Out]) -> list[_Pending[M, In, Out]]:
+        batch = self._lane(first)[: self._max_batch]
+        taken = {id(pending) for pending in batch}
+        self._waiting = deque(p for p in self._waiting if id(p) not in taken)
         return batch
 
     async def _run_batch(self, model: M, batch: list[_Pending[M, In, Out]]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ import onnxruntime as ort
 import structlog
 
 from wildlens.common.bundles import Bundle, BundleError, ModelManifest, load_bundle
-from wildlens.inference.models.providers import choose_providers, create_session
+from wildlens.inference.models.providers import SessionTuning, choose_providers, create_session
 
 __all__ = ["InferenceModel"]
 
@@ -36,6 +36,8 @@ class InferenceModel:
         intra_op_threads: threads per operator, applied only when running on CPU.
         max_batch_size: the most images sent to the model in one run when its batch axis is
             dynamic; larger requests are split.
+        tuning: ONNX Runtime session settings (optimisation level, threads, memory); the
+            documented defaults of :class:`SessionTuning` if omitted.
     """
 
     kind: str = ""
@@ -47,6 +49,7 @@ class InferenceModel:
         providers: Sequence[str] | None = None,
         intra_op_threads: int | None = None,
         max_batch_size: int = 32,
+        tuning: SessionTuning | None = None,
     ) -> None:
         if self.kind and bundle.manifest.kind != self.kind:
             raise BundleError(
@@ -59,12 +62,14 @@ class InferenceModel:
         self._preference = list(providers) if providers else None
         self._intra_op_threads = intra_op_threads
         self._max_batch_size = max_batch_size
+        self._tuning = tuning
         self._lock = threading.Lock()
         self._session: ort.InferenceSession | None = None
         self._active: list[str] = []
         self._input_name = ""
         self._input_dtype: type[np.floating] = np.float32
         self._batch_size: int | None = None
+        self._any_size = False
         self._output_names: list[str] = []
 
     @classmethod
@@ -75,13 +80,19 @@ class InferenceModel:
         providers: Sequence[str] | None = None,
         intra_op_threads: int | None = None,
         max_batch_size: int = 32,
+        tuning: SessionTuning | None = None,
+        **options: Any,
     ) -> Self:
-        """Check the bundle at ``path`` (hash included) and wrap it; nothing is loaded yet."""
+        """Check the bundle at ``path`` (hash included) and wrap it; nothing is loaded yet.
+
+        ``options`` are the model kind's own (a detector's ``rectangular``)."""
         return cls(
             load_bundle(path),
             providers=providers,
             intra_op_threads=intra_op_threads,
             max_batch_size=max_batch_size,
+            tuning=tuning,
+            **options,
         )
 
     @property
@@ -122,6 +133,7 @@ class InferenceModel:
                 self.bundle.onnx_path,
                 preference=self._preference,
                 intra_op_threads=self._intra_op_threads,
+                tuning=self._tuning,
             )
             self._inspect(session)
             self._active = active
@@ -156,7 +168,15 @@ class InferenceModel:
         self._input_name = inputs[0].name
         self._input_dtype = np.float16 if inputs[0].type == "tensor(float16)" else np.float32
         self._batch_size = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        # Named or unknown dimensions: the graph takes any height and width.
+        self._any_size = not isinstance(height, int) and not isinstance(width, int)
         self._output_names = [output.name for output in session.get_outputs()]
+
+    @property
+    def takes_any_size(self) -> bool:
+        """Whether the ONNX input's height and width are dynamic (loads the model to know)."""
+        self.load()
+        return self._any_size
 
     def _chunks(self, count: int) -> Iterator[slice]:
         """Slices of a request that fit one run; loads first, as the batch axis decides."""
@@ -173,7 +193,9 @@ class InferenceModel:
         if self._batch_size is not None and count < self._batch_size:
             padding = np.zeros((self._batch_size - count, *batch.shape[1:]), dtype=batch.dtype)
             batch = np.concatenate([batch, padding])
-        results = self._session.run(None, {self._input_name: batch.astype(self._input_dtype)})
+        # No copy when the batch already has the input's type (float32 models).
+        feed = batch.astype(self._input_dtype, copy=False)
+        results = self._session.run(None, {self._input_name: feed})
         return {
             name: np.asarray(result)[:count]
             for name, result in zip(self._output_names, results, strict=True)

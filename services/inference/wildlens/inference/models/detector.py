@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-from wildlens.common.imaging import Letterbox, preprocess
+from wildlens.common.imaging import Letterbox, draft_for, preprocess
 from wildlens.inference.models.base import InferenceModel
-from wildlens.inference.models.decoders import DecodeConfig, decode
+from wildlens.inference.models.decoders import DecodeConfig, RawDetection, decode
 
 __all__ = ["Detection", "Detector", "Prepared"]
 
@@ -33,9 +34,33 @@ class Prepared:
     tensor: npt.NDArray[np.float32]
     transform: Letterbox
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The input's ``(height, width)``: images batch together only when it is the same."""
+        return self.transform.input_height, self.transform.input_width
+
 
 class Detector(InferenceModel):
+    """Args (besides :class:`InferenceModel`'s):
+    rectangular: letterbox to the smallest rectangle of stride multiples that holds the image
+        when the ONNX input takes any height and width; False: always the manifest's full
+        size. Square-input models are fed squares either way.
+    """
+
     kind = "detector"
+
+    def __init__(self, *args: Any, rectangular: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rectangular = rectangular
+
+    @property
+    def rectangular(self) -> bool:
+        """Whether images are letterboxed to rectangles (loads the model to know)."""
+        return self._rectangular and self.manifest.input.letterbox and self.takes_any_size
+
+    def draft(self, image: Image.Image) -> None:
+        """Let a JPEG not yet loaded decode at the smallest scale this model can use."""
+        draft_for(image, self.manifest.input)
 
     def prepare(self, image: Image.Image) -> Prepared:
         """One decoded image as this model's input, and where the image sits in it.
@@ -45,7 +70,9 @@ class Detector(InferenceModel):
         """
         # Cameras store portrait shots rotated with an orientation tag; boxes must be relative
         # to the image as people see it.
-        tensor, transform = preprocess(_upright_rgb(image), self.manifest.input)
+        tensor, transform = preprocess(
+            _upright_rgb(image), self.manifest.input, rectangular=self.rectangular
+        )
         return Prepared(tensor, transform)
 
     def detect_prepared(self, prepared: Sequence[Prepared]) -> list[list[Detection]]:
@@ -54,27 +81,41 @@ class Detector(InferenceModel):
         assert manifest.decoder is not None  # the manifest schema requires it for detectors
         config = DecodeConfig.from_manifest(manifest)
         labels = manifest.label_names
-        results: list[list[Detection]] = []
-        for chunk in self._chunks(len(prepared)):
-            part = prepared[chunk]
-            outputs = self._run(np.stack([p.tensor for p in part]))
-            for raw, item in zip(decode(manifest.decoder, outputs, config), part, strict=True):
-                found: list[Detection] = []
-                if raw:
-                    boxes = item.transform.to_relative_xywh([d.box_xyxy for d in raw])
-                    for detection, box in zip(raw, boxes, strict=True):
-                        # A box lying wholly in the letterbox padding is no box at all.
-                        if box[2] <= 0 or box[3] <= 0:
-                            continue
-                        found.append(
-                            Detection(
-                                category=labels[detection.label_index],
-                                confidence=detection.score,
-                                bbox=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
-                            )
-                        )
-                results.append(found)
+        results: list[list[Detection]] = [[] for _ in prepared]
+        # One run per input shape: rectangular letterboxes differ between image sizes.
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for index, item in enumerate(prepared):
+            by_shape.setdefault(item.shape, []).append(index)
+        for indices in by_shape.values():
+            for chunk in self._chunks(len(indices)):
+                part = [prepared[i] for i in indices[chunk]]
+                outputs = self._run(np.stack([p.tensor for p in part]))
+                found = decode(manifest.decoder, outputs, config)
+                for index, raw, item in zip(indices[chunk], found, part, strict=True):
+                    results[index] = self._mapped(raw, item, labels)
         return results
+
+    @staticmethod
+    def _mapped(
+        raw: Sequence[RawDetection], item: Prepared, labels: Sequence[str]
+    ) -> list[Detection]:
+        """Decoded boxes in model-input pixels as detections relative to the image."""
+        found: list[Detection] = []
+        if not raw:
+            return found
+        boxes = item.transform.to_relative_xywh([d.box_xyxy for d in raw])
+        for detection, box in zip(raw, boxes, strict=True):
+            # A box lying wholly in the letterbox padding is no box at all.
+            if box[2] <= 0 or box[3] <= 0:
+                continue
+            found.append(
+                Detection(
+                    category=labels[detection.label_index],
+                    confidence=detection.score,
+                    bbox=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                )
+            )
+        return found
 
     def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
         """Detections for each image, in the order given. Blocking: run it in an executor."""
@@ -85,6 +126,9 @@ class Detector(InferenceModel):
         spec = self.manifest.input
         blank = Image.new("RGB", (spec.width, spec.height), (spec.pad_value,) * 3)
         self.detect([blank])
+        if self.rectangular:
+            # Camera traps shoot 4:3 and 3:2 frames: warm the rectangle those take as well.
+            self.detect([blank.resize((spec.width, spec.height * 3 // 4))])
 
 
 _ORIENTATION = 0x0112

@@ -87,13 +87,21 @@ def _manifest(
     labels: list[str],
     size: tuple[int, int],
     training: dict[str, Any],
+    stride: int | None = None,
 ) -> dict[str, Any]:
     return {
         "name": options.name or _default_name(source.path),
         # The source file's own hash: adding the same file twice names the same version.
         "version": options.version or source.sha256[:12],
         "kind": kind,
-        "input": {"width": size[0], "height": size[1], "letterbox": options.letterbox},
+        "input": {
+            "width": size[0],
+            "height": size[1],
+            "letterbox": options.letterbox,
+            # A checkpoint knows its stride (64 for MegaDetector v5's P6 network); an ONNX
+            # file brought as it is gets the manifest's default, YOLO's 32.
+            **({"stride": stride} if stride else {}),
+        },
         **({"decoder": decoder} if decoder else {}),
         "labels": [{"label": label} for label in labels],
         "training": {
@@ -170,6 +178,7 @@ def _from_checkpoint(
         labels=labels,
         size=(width, height),
         training={**loaded.facts, "converted_from": family},
+        stride=loaded.max_stride,
     )
     facts = {**loaded.facts, "export_difference": difference}
     return write_bundle(folder, onnx, manifest), family, facts
