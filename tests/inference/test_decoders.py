@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wildlens.inference.models.decoders import DecodeConfig, RawDetection, decode, nms
+from wildlens.common.bundles import DecodeConfig, RawDetection, decode, nms
 
 
 def config(*thresholds: float, iou: float = 0.45, cap: int = 300) -> DecodeConfig:

@@ -24,9 +24,8 @@ from tests.support.yolo_models import (
     export_onnx,
     write_yolo_bundle,
 )
-from wildlens.common.bundles import InputSpec
+from wildlens.common.bundles import DecodeConfig, InputSpec, decode
 from wildlens.common.imaging import Letterbox, preprocess
-from wildlens.inference.models.decoders import DecodeConfig, decode
 from wildlens.inference.models.detector import Detector
 
 SIZE = 320

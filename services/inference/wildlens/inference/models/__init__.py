@@ -6,12 +6,13 @@ from wildlens.common.bundles import (
     InputSpec,
     LabelSpec,
     ModelManifest,
+    RawDetection,
     Thresholds,
+    decode,
     load_bundle,
     write_bundle,
 )
 from wildlens.common.imaging import Letterbox, preprocess, preprocess_batch
-from wildlens.inference.models.decoders import RawDetection, decode
 from wildlens.inference.models.detector import Detection, Detector
 from wildlens.inference.models.providers import (
     ProviderUnavailable,

@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
+from wildlens.common.bundles import DecodeConfig, RawDetection, decode
 from wildlens.common.imaging import Letterbox, draft_for, preprocess
 from wildlens.inference.models.base import InferenceModel
-from wildlens.inference.models.decoders import DecodeConfig, RawDetection, decode
 
 __all__ = ["Detection", "Detector", "Prepared"]
 
