@@ -14,7 +14,14 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Media, ModelRun, Observation, ObservationChange, Taxon
+from wildlens.catalogue.models import (
+    Media,
+    ModelRun,
+    Observation,
+    ObservationChange,
+    Taxon,
+    VolunteerConsensus,
+)
 from wildlens.catalogue.models import Sequence as Event
 from wildlens.catalogue.observations.repository.review_order import ranked
 from wildlens.common.db.pagination import SortKey, page_by_keys, parse_int
@@ -26,12 +33,15 @@ __all__ = [
     "changes",
     "changes_page",
     "clear_smoothing",
+    "consensus_observations",
+    "consensus_of",
     "event_media_ids",
     "get_observation",
     "get_taxon",
     "lock_observations",
     "lock_observations_of_media",
     "media_by_ids",
+    "observations_of_media",
     "ranked",
     "review_rows",
     "smoothing_rows",
@@ -293,3 +303,53 @@ async def clear_smoothing(session: AsyncSession, media_ids: Sequence[uuid.UUID])
         .values(smoothed_scientific_name="", smoothed_taxon_id=None)
         .execution_options(synchronize_session="fetch")
     )
+
+
+async def observations_of_media(
+    session: AsyncSession, media_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[Observation]]:
+    """Every observation of these media, by medium."""
+    found: dict[uuid.UUID, list[Observation]] = {m: [] for m in media_ids}
+    if not media_ids:
+        return found
+    rows = await session.exec(
+        select(Observation)
+        .where(col(Observation.media_id).in_(media_ids))
+        .execution_options(populate_existing=True)
+    )
+    for o in rows.all():
+        if o.media_id is not None:
+            found[o.media_id].append(o)
+    return found
+
+
+async def consensus_of(
+    session: AsyncSession, observation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, VolunteerConsensus]:
+    """The provenance of those of these observations that are volunteers' consensus."""
+    if not observation_ids:
+        return {}
+    rows = await session.exec(
+        select(VolunteerConsensus).where(
+            col(VolunteerConsensus.observation_id).in_(list(observation_ids))
+        )
+    )
+    return {c.observation_id: c for c in rows.all()}
+
+
+async def consensus_observations(
+    session: AsyncSession, project_id: uuid.UUID, consensus_id: str
+) -> list[tuple[VolunteerConsensus, Observation]]:
+    """What earlier versions of a consensus wrote: each observation with its provenance,
+    held until the transaction ends (two deliveries of one consensus take turns)."""
+    rows = await session.exec(
+        select(VolunteerConsensus, Observation)
+        .join(Observation, col(Observation.id) == col(VolunteerConsensus.observation_id))
+        .where(
+            col(VolunteerConsensus.project_id) == project_id,
+            col(VolunteerConsensus.consensus_id) == consensus_id,
+        )
+        .order_by(col(Observation.media_id), col(Observation.id))
+        .with_for_update(of=Observation)
+    )
+    return [(c, o) for c, o in rows.all()]
