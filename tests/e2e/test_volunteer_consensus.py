@@ -113,12 +113,13 @@ async def listen(wl: RunningPlatform) -> list[ObservationsChanged]:
 
 
 async def heard_for(
-    heard: list[ObservationsChanged], media_id: str, cause: int
+    heard: list[ObservationsChanged], media_id: str, cause: ChangeCause
 ) -> ObservationsChanged:
     async def probe() -> list[ObservationsChanged]:
         return [e for e in heard if e.media_id == media_id and e.cause == cause]
 
-    return (await eventually(probe))[-1]
+    found: list[ObservationsChanged] = await eventually(probe)
+    return found[-1]
 
 
 async def volunteers(wl: RunningPlatform, admin: str, pid: str, media_id: str) -> list[Any]:

@@ -74,7 +74,7 @@ def _newest_model(observations: list[Observation]) -> str:
 def _event(
     medium: Media,
     observations: list[Observation],
-    cause: ChangeCause.ValueType,
+    cause: ChangeCause,
     changed_by: str | None,
     consensus_id: str,
 ) -> ObservationsChanged:
@@ -108,7 +108,7 @@ async def stage_observations_changed(
     session: AsyncSession,
     bus: ServiceBus,
     media_ids: Collection[uuid.UUID],
-    cause: ChangeCause.ValueType,
+    cause: ChangeCause,
     *,
     changed_by: str | None = None,
     consensus_id: str = "",
