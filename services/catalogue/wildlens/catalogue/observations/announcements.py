@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Media, Observation
 from wildlens.catalogue.observations import repository
 from wildlens.catalogue.observations.current import current_observations, is_volunteer
 from wildlens.common.db import utcnow
@@ -30,7 +30,7 @@ from wildlens.common.service import ServiceBus
 __all__ = ["ChangeCause", "stage_observations_changed"]
 
 
-def _judged(observations: list[Observation]) -> bool:
+def _judged(observations: list[Any]) -> bool:
     """A person has judged one of the medium's labels, or labelled it: it is verified."""
     return any(
         o.verified_by or (o.classification_method == "human" and not is_volunteer(o))
@@ -38,7 +38,9 @@ def _judged(observations: list[Observation]) -> bool:
     )
 
 
-def _label(o: Observation) -> CurrentLabel:
+def _label(o: Any) -> CurrentLabel:
+    """One observation row (``repository.ANNOUNCED_COLUMNS``) as a current label."""
+    box = [o.bbox_x, o.bbox_y, o.bbox_width, o.bbox_height]
     label = CurrentLabel(
         observation_id=str(o.id),
         observation_type=o.observation_type,
@@ -53,9 +55,9 @@ def _label(o: Observation) -> CurrentLabel:
                 scientific_name=str(t.get("scientific_name", "")),
                 probability=float(t.get("probability", 0.0)),
             )
-            for t in o.top_labels
+            for t in o.top_labels or []
         ],
-        bbox=o.bbox or [],
+        bbox=box if None not in box else [],
     )
     if o.confidence is not None:
         label.confidence = o.confidence
@@ -66,20 +68,15 @@ def _label(o: Observation) -> CurrentLabel:
     return label
 
 
-def _newest_model(observations: list[Observation]) -> str:
-    machine = current_observations(o for o in observations if o.classification_method == "machine")
-    return machine[0].classified_by if machine else ""
-
-
 def _event(
-    medium: Media,
-    observations: list[Observation],
+    medium: Any,
+    observations: list[Any],
     cause: ChangeCause,
     changed_by: str | None,
     consensus_id: str,
 ) -> ObservationsChanged:
-    current = current_observations(observations)
     machine = current_observations(o for o in observations if o.classification_method == "machine")
+    current = current_observations(observations)
     event = ObservationsChanged(
         media_id=str(medium.id),
         project_id=str(medium.project_id),
@@ -88,7 +85,9 @@ def _event(
         labels=[_label(o) for o in current],
         verification_state="verified" if _judged(observations) else "unverified",
         cause=cause,
-        changed_by=changed_by if changed_by is not None else _newest_model(observations),
+        changed_by=changed_by
+        if changed_by is not None
+        else (machine[0].classified_by if machine else ""),
         consensus_id=consensus_id,
         media_kind=medium.kind,
     )
@@ -118,8 +117,7 @@ async def stage_observations_changed(
     if not media_ids:
         return
     await session.flush()
-    media = await repository.media_by_ids(session, media_ids)
-    observations = await repository.observations_of_media(session, [m.id for m in media])
+    media, observations = await repository.announced_rows(session, media_ids)
     events = [
         _event(m, observations[m.id], cause, changed_by, consensus_id)
         for m in sorted(media, key=lambda m: str(m.id))

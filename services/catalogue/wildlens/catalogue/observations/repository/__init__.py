@@ -28,8 +28,11 @@ from wildlens.common.db.pagination import SortKey, page_by_keys, parse_int
 from wildlens.common.http.pagination import PageParams
 
 __all__ = [
+    "ANNOUNCED_COLUMNS",
+    "ANNOUNCED_MEDIA",
     "LABEL_COLUMNS",
     "LABEL_PARAMETERS",
+    "announced_rows",
     "changes",
     "changes_page",
     "clear_smoothing",
@@ -41,7 +44,6 @@ __all__ = [
     "lock_observations",
     "lock_observations_of_media",
     "media_by_ids",
-    "observations_of_media",
     "ranked",
     "review_rows",
     "smoothing_rows",
@@ -305,22 +307,61 @@ async def clear_smoothing(session: AsyncSession, media_ids: Sequence[uuid.UUID])
     )
 
 
-async def observations_of_media(
+# What an announcement of a medium's labels reads of each observation (``announcements``).
+ANNOUNCED_COLUMNS = (
+    "id",
+    "media_id",
+    "model_run_id",
+    "observation_type",
+    "scientific_name",
+    "taxon_id",
+    "classification_method",
+    "classified_by",
+    "classified_at",
+    "verification_state",
+    "verified_by",
+    "confidence",
+    "classification_confidence",
+    "count",
+    "bbox_x",
+    "bbox_y",
+    "bbox_width",
+    "bbox_height",
+    "top_labels",
+    "classification_entropy",
+    "classification_margin",
+)
+# A medium's: what the announcement says of it.
+ANNOUNCED_MEDIA = ("id", "project_id", "deployment_id", "event_id", "captured_at", "kind")
+
+
+async def announced_rows(
     session: AsyncSession, media_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, list[Observation]]:
-    """Every observation of these media, by medium."""
-    found: dict[uuid.UUID, list[Observation]] = {m: [] for m in media_ids}
+) -> tuple[list[Any], dict[uuid.UUID, list[Any]]]:
+    """These media (``ANNOUNCED_MEDIA``) and every observation of theirs
+    (``ANNOUNCED_COLUMNS``), by medium: plain rows, read afresh, as many as a batch of
+    analyses announces (whole entities would cost the consumer more than storing them)."""
     if not media_ids:
-        return found
-    rows = await session.exec(
-        select(Observation)
-        .where(col(Observation.media_id).in_(media_ids))
-        .execution_options(populate_existing=True)
+        return [], {}
+    connection = await session.connection()
+    media_table = Media.__table__  # type: ignore[attr-defined]
+    media = (
+        await connection.execute(
+            select_columns(*(media_table.c[c] for c in ANNOUNCED_MEDIA)).where(
+                media_table.c.id.in_(list(media_ids))
+            )
+        )
+    ).all()
+    table = Observation.__table__  # type: ignore[attr-defined]
+    rows = await connection.execute(
+        select_columns(*(table.c[c] for c in ANNOUNCED_COLUMNS)).where(
+            table.c.media_id.in_([m.id for m in media])
+        )
     )
-    for o in rows.all():
-        if o.media_id is not None:
-            found[o.media_id].append(o)
-    return found
+    found: dict[uuid.UUID, list[Any]] = {m.id: [] for m in media}
+    for row in rows.all():
+        found[row.media_id].append(row)
+    return list(media), found
 
 
 async def consensus_of(
