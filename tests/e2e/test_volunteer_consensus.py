@@ -337,3 +337,78 @@ async def test_a_consensus_becomes_one_volunteers_observation_that_experts_can_j
         for o in by_id.values()
         if o["basisOfRecord"] == "MachineObservation"
     } <= {"unverified"}
+
+
+async def test_a_subject_of_several_frames_converges_on_its_latest_consensus(
+    wl: RunningPlatform, admin: str, heron_images: list[Path], new_site: Sites
+) -> None:
+    await import_tree(wl.client, admin)
+    site = await new_site()
+    pid = site.project_id
+    frames = await upload(wl, admin, site, heron_images[:2])
+
+    def frames_consensus(
+        version: int, *labels: ConsensusLabel, media: list[str]
+    ) -> CitsciConsensus:
+        return CitsciConsensus(
+            consensus_id="wildlens:wf-2:event-9",
+            version=version,
+            subject_id="event-9",
+            media_ids=media,
+            project_id=pid,
+            workflow_id="wf-2",
+            platform="wildlens",
+            labels=labels,
+            classification_count=5,
+            fraction_blank=0.0 if labels else 0.8,
+            retirement_reason="consensus" if labels else "nothing_here",
+            method="dawid_skene",
+        )
+
+    async def labels(media_id: str) -> list[tuple[str, str, str]]:
+        found = await volunteers(wl, admin, pid, media_id)
+        return sorted(
+            (o["observation_type"], o["scientific_name"], o["verification_state"]) for o in found
+        )
+
+    async def settled(want: dict[str, list[tuple[str, str, str]]]) -> bool:
+        return all([await labels(m) == w for m, w in want.items()])
+
+    # Retired as blank: one blank observation on each frame.
+    await publish(wl, frames_consensus(1, media=frames))
+    blank = [("blank", "", "predicted")]
+    await eventually(lambda: settled(dict.fromkeys(frames, blank)))
+
+    # Recounted: a heron and a mallard on both frames; the blank became one of them.
+    heron = ConsensusLabel(scientific_name=HERON, choice="heron", votes=4, agreement=0.8)
+    mallard = ConsensusLabel(scientific_name=MALLARD, choice="mallard", votes=3, agreement=0.6)
+    await publish(wl, frames_consensus(2, heron, mallard, media=frames))
+    both = [("animal", MALLARD, "predicted"), ("animal", HERON, "predicted")]
+    await eventually(lambda: settled(dict.fromkeys(frames, both)))
+
+    # Only the heron, and only on the first frame: what no longer holds is discarded, never
+    # duplicated, and an older version arriving late changes nothing.
+    await publish(wl, frames_consensus(3, heron, media=frames[:1]))
+    await publish(wl, frames_consensus(2, heron, mallard, media=frames))
+    await eventually(
+        lambda: settled(
+            {
+                frames[0]: [("animal", MALLARD, "discarded"), ("animal", HERON, "predicted")],
+                frames[1]: [("animal", MALLARD, "discarded"), ("animal", HERON, "discarded")],
+            }
+        )
+    )
+    # The first frame's heron is the observation the blank turned into.
+    (first,) = [
+        o
+        for o in await volunteers(wl, admin, pid, frames[0])
+        if o["verification_state"] == "predicted"
+    ]
+    history = await ok(
+        await wl.client.get(
+            f"/v1/projects/{pid}/observations/{first['id']}/history", headers=bearer(admin)
+        ),
+        200,
+    )
+    assert history["items"][0]["before"]["observation_type"] == "blank"
+    assert {c["action"] for c in history["items"]} == {"consensus"}
