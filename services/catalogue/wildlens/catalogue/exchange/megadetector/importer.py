@@ -350,12 +350,16 @@ async def import_batch_results(
             if ranked:
                 rankings.append(RankedClassifications(observation_id=observation.id, labels=ranked))
                 # The review queue ranks imported results by their uncertainty too.
-                best = sorted(ranked, key=lambda r: -float(r[1]))[:TOP_K]
+                pairs = [
+                    (str(classification_categories[str(c)]), float(score))
+                    for c, score in detection.get("classifications") or []
+                ]
+                best = sorted(pairs, key=lambda r: -r[1])[:TOP_K]
                 observation.top_labels = [
                     {"label": name, "scientific_name": name, "probability": score}
                     for name, score in best
                 ]
-                probabilities = [float(score) for _, score in best]
+                probabilities = [score for _, score in best]
                 observation.classification_entropy = entropy(probabilities)
                 observation.classification_margin = margin(probabilities)
             created["observations"] += 1
