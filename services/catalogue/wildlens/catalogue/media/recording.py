@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -58,10 +59,15 @@ async def record_media(
     if await repository.get_media(session, media_id) is not None:
         return  # recorded already (the same upload announced twice)
     project_id = uuid.UUID(event.project_id)
-    if not await repository.project_exists(session, project_id):
+    project = await repository.get_project(session, project_id)
+    if project is None:
         log.warning("media.unknown_project", media_id=event.media_id, project_id=event.project_id)
         return
     resolution = await resolve(session, project_id, event, received_at)
+    if project.media_kind == "objects":
+        # A single object is no camera's photo: it neither waits for a deployment nor is
+        # flagged for lacking one.
+        resolution = replace(resolution, deployment=None, device_id=None, issue="", pinned=False)
     deployment = resolution.deployment
     media = Media(
         id=media_id,

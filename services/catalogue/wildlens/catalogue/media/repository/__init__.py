@@ -19,6 +19,7 @@ from wildlens.catalogue.models import (
 )
 
 __all__ = [
+    "get_project",
     "device_by_serial",
     "device_deployments",
     "get_deployment",
@@ -36,6 +37,10 @@ async def get_media(session: AsyncSession, media_id: uuid.UUID) -> Media | None:
 
 async def project_exists(session: AsyncSession, project_id: uuid.UUID) -> bool:
     return await session.get(Project, project_id) is not None
+
+
+async def get_project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+    return await session.get(Project, project_id)
 
 
 async def get_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> Deployment | None:
