@@ -25,7 +25,7 @@ def test_positions_with_a_degree_sign_are_degrees_and_minutes() -> None:
     assert parse_coordinate("-7.1230", dm=True) == pytest.approx(-7.205)
     with pytest.raises(ValueError, match="minutes"):
         parse_coordinate("43.75", dm=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="neither"):
         parse_coordinate("north")
 
 
@@ -36,9 +36,9 @@ def test_times_lose_their_leading_zeros() -> None:
     assert parse_time("13:04:05") == timedelta(hours=13, minutes=4, seconds=5)
     assert parse_date("20240312") == date(2024, 3, 12)
     for bad in ("250000", "1261", "noon"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not a time"):
             parse_time(bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a date"):
         parse_date("20241345")
 
 
@@ -46,7 +46,9 @@ def test_categories_and_their_groups() -> None:
     assert parse_category("egg<other") == ("egg", "other")
     assert parse_category("Copepoda") == ("Copepoda", "")
     assert is_morphological("egg<other")
-    assert is_morphological("detritus") and is_morphological("t001")
-    assert not is_morphological("Copepoda") and not is_morphological("Oithona<Oithonidae")
-    with pytest.raises(ValueError):
+    assert is_morphological("detritus")
+    assert is_morphological("t001")
+    assert not is_morphological("Copepoda")
+    assert not is_morphological("Oithona<Oithonidae")
+    with pytest.raises(ValueError, match="not a category"):
         parse_category("egg<")

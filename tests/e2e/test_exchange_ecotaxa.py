@@ -21,9 +21,9 @@ import pytest
 
 from tests.e2e.test_exchange_coco import new_project
 from tests.e2e.test_hostile_input import nothing_stored
-from tests.e2e.test_import_jobs import _create, _finished, _start
+from tests.e2e.test_import_jobs import _finished, _start
 from tests.e2e.test_taxa import import_tree
-from tests.support.api import bearer, ok
+from tests.support.api import bearer, ok, put_signed
 from tests.support.ecotaxa import HEADER_TYPES, EcoRow, bundle_zip, write_bundle
 from tests.support.platform import RunningPlatform, download, eventually, user_token
 from wildlens.common.storage import display_key
@@ -87,8 +87,6 @@ async def _job(
         await wl.client.post(f"/v1/projects/{pid}/import-jobs", json=body, headers=bearer(admin)),
         201,
     )
-    from tests.support.api import put_signed
-
     await put_signed(wl.client, wl.settings.public_url, job["files"][0]["upload_url"], archive)
     await ok(await _start(wl, admin, pid, job["id"]), 202)
     return await _finished(wl, admin, pid, job["id"])
@@ -158,9 +156,11 @@ async def test_a_bundle_imports_validates_and_exports_back(
     ]
     ordered = await _list(wl, admin, pid, "media", "&sort=-feature:area")
     areas = [m["features"]["area"] for m in ordered["items"]]
-    assert areas == sorted(areas, reverse=True) and len(areas) == 6
+    assert areas == sorted(areas, reverse=True)
+    assert len(areas) == 6
     paged = await _list(wl, admin, pid, "media", "&sort=feature:area&limit=4")
-    assert len(paged["items"]) == 4 and paged["next_cursor"]
+    assert len(paged["items"]) == 4
+    assert paged["next_cursor"]
     rest = await ok(
         await wl.client.get(
             f"/v1/projects/{pid}/media?sort=feature:area&limit=4&cursor={paged['next_cursor']}",
@@ -242,7 +242,8 @@ async def test_a_bundle_imports_validates_and_exports_back(
             assert row["_types"][f"object_{feature}"] == "[f]"  # type: ignore[index]
         assert row["object_comment"] == source["object_comment"]
         assert row["sample_id"] == source["sample_id"] == row["_folder"]
-        assert row["acq_sub_part"] == "4" and row["process_pixel"] == "10.6"
+        assert row["acq_sub_part"] == "4"
+        assert row["process_pixel"] == "10.6"
         assert row["sample_cruise"] == "Point B"
         assert float(row["object_depth_min"]) == float(source["object_depth_min"])
         assert row["object_annotation_category"] == source["object_annotation_category"]

@@ -13,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import require_access
 from wildlens.catalogue.media import repository
+from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.objects.repository import features_of, objects_of
 from wildlens.catalogue.objects.schemas import ObjectSummary
-from wildlens.catalogue.models import Media, ModelRun, Observation
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.privacy import PrivacyView, media_files, request_view
 from wildlens.common.auth import Principal

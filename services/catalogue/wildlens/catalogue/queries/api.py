@@ -42,8 +42,9 @@ async def query_media(
     page: PageDep,
 ) -> Page[MediaItem]:
     """The project's media in capture order (or by an object feature, `sort`), filtered
-    (`feature` conditions among them), each with a short-lived URL of its file: the original for callers with precise_locations, else its GPS-free display copy (and
-    no URL for videos); `url_withheld` says why an item has none."""
+    (`feature` conditions among them), each with a short-lived URL of its file: the original
+    for callers with precise_locations, else its GPS-free display copy (and no URL for
+    videos); `url_withheld` says why an item has none."""
     found = await service.media_page(session, store, access, f, page)
     items = [
         MediaItem(

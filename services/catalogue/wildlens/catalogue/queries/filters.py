@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import operator
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-import operator
-import re
-from collections.abc import Callable
-
 from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -75,9 +74,9 @@ class FeatureCondition:
         # Its own alias: a list sorted by a feature joins the table itself.
         feature = aliased(ObjectFeature)
         return exists().where(
-            feature.media_id == col(Media.id),
-            feature.name == self.name,
-            compare(feature.value, self.value),
+            col(feature.media_id) == col(Media.id),
+            col(feature.name) == self.name,
+            compare(col(feature.value), self.value),
         )
 
 

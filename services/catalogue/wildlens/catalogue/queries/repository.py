@@ -48,7 +48,7 @@ def _feature_join(name: str) -> Any:
 
 def _without_feature(name: str) -> ColumnElement[bool]:
     feature = aliased(ObjectFeature)
-    return ~exists().where(feature.media_id == col(Media.id), feature.name == name)
+    return ~exists().where(col(feature.media_id) == col(Media.id), col(feature.name) == name)
 
 
 def _feature_key(descending: bool) -> SortKey:

@@ -54,9 +54,7 @@ async def object_records(
 async def drop_features(session: AsyncSession, media_ids: Sequence[uuid.UUID]) -> None:
     for start in range(0, len(media_ids), CHUNK):
         chunk = media_ids[start : start + CHUNK]
-        await session.exec(  # type: ignore[call-overload]
-            delete(ObjectFeature).where(col(ObjectFeature.media_id).in_(chunk))
-        )
+        await session.exec(delete(ObjectFeature).where(col(ObjectFeature.media_id).in_(chunk)))
 
 
 async def object_features(

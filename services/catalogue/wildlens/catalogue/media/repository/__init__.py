@@ -19,12 +19,12 @@ from wildlens.catalogue.models import (
 )
 
 __all__ = [
-    "get_project",
     "device_by_serial",
     "device_deployments",
     "get_deployment",
     "get_location",
     "get_media",
+    "get_project",
     "model_runs",
     "observations_with_runs",
     "project_exists",
