@@ -30,10 +30,15 @@ KIND_NUMBERS = {
 
 
 def recorded_message(
-    media: Media, deployment: Deployment | None, location: Location | None
+    media: Media,
+    deployment: Deployment | None,
+    location: Location | None,
+    *,
+    single_object: bool = False,
 ) -> MediaRecorded:
     """What inference (and anyone else listening) needs to know of a recorded medium; sent
-    again whenever its deployment, place or time changes."""
+    again whenever its deployment, place or time changes. ``single_object``: the medium is
+    one object's whole crop (its project's media are objects)."""
     recorded = MediaRecorded(
         media_id=str(media.id),
         project_id=str(media.project_id),
@@ -44,6 +49,7 @@ def recorded_message(
         sha256=media.sha256,
         content_type=media.content_type,
         kind=KIND_NUMBERS.get(media.kind, MediaKind.MEDIA_KIND_UNSPECIFIED),
+        single_object=single_object,
     )
     if media.captured_at is not None:
         recorded.captured_at.FromDatetime(media.captured_at)
@@ -100,4 +106,7 @@ async def record_media(
     location = (
         await repository.get_location(session, deployment.location_id) if deployment else None
     )
-    await bus.stage(session, [recorded_message(media, deployment, location)])
+    single_object = project.media_kind == "objects"
+    await bus.stage(
+        session, [recorded_message(media, deployment, location, single_object=single_object)]
+    )
