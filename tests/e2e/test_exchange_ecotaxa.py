@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_exchange_coco import new_project
+from tests.e2e.test_exchange_coco import export_zip, new_project
 from tests.e2e.test_hostile_input import nothing_stored
 from tests.e2e.test_import_jobs import _finished, _start
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok, put_signed
 from tests.support.ecotaxa import HEADER_TYPES, EcoRow, bundle_zip, write_bundle
-from tests.support.platform import RunningPlatform, download, eventually, user_token
+from tests.support.platform import RunningPlatform, eventually, user_token
 from wildlens.common.storage import display_key
 
 pytestmark = pytest.mark.services("catalogue", "ingest")
@@ -203,29 +203,7 @@ async def test_a_bundle_imports_validates_and_exports_back(
             200,
         )
 
-    async def exported() -> zipfile.ZipFile | None:
-        job = await ok(
-            await wl.client.post(
-                f"/v1/projects/{pid}/exports", json={"format": "ecotaxa"}, headers=bearer(admin)
-            ),
-            202,
-        )
-
-        async def done() -> dict[str, Any] | None:
-            state = await ok(
-                await wl.client.get(
-                    f"/v1/projects/{pid}/exports/{job['id']}", headers=bearer(admin)
-                ),
-                200,
-            )
-            assert state["status"] != "failed", state["error"]
-            return state if state["status"] == "done" else None
-
-        state = await eventually(done, timeout=60)
-        return zipfile.ZipFile(io.BytesIO((await download(wl, state["download_url"])).content))
-
-    archive = await exported()
-    assert archive is not None
+    archive = await export_zip(wl, admin, pid, "ecotaxa")
     back = _tsv_rows(archive)
     assert set(back) == {r.object_id for r in rows}
     sent = {name: data for name, data in files.items() if name.endswith(".tsv")}
@@ -325,3 +303,48 @@ async def test_a_bundle_with_problems_is_refused_whole(
     )
     assert detail["latitude"] == pytest.approx(43 + 41.10 / 60)
     assert detail["longitude"] == pytest.approx(7 + 18.90 / 60)
+
+
+async def test_a_viewer_gets_sensitive_objects_at_the_grid_cell(
+    wl: RunningPlatform, admin: str, tmp_path: Path
+) -> None:
+    taxa = await import_tree(wl.client, admin, PLANKTON_TAXA)
+    pid = await new_project(wl, admin, "Sensitive plankton")
+    rows = [
+        EcoRow("c1", "disc", 14, sample="s1"),
+        EcoRow("d1", "square", 18, sample="s1"),
+        EcoRow("e2", "ring", 22, sample="s2"),
+        EcoRow("d2", "square", 26, sample="s2"),
+    ]
+    files = write_bundle(tmp_path / "bundle", rows)
+    done = await _job(wl, admin, pid, bundle_zip(files))
+    assert done["status"] == "succeeded", (done["error"], done["problems"][:5])
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{pid}/privacy",
+            json={"sensitive_taxa": [taxa["Copepoda"]], "coordinate_precision": 0.1},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    media = (await _list(wl, admin, pid, "media"))["items"]
+    store = wl.platform.store
+    for m in media:
+        detail = await ok(await wl.client.get(f"/v1/media/{m['id']}", headers=bearer(admin)), 200)
+        await eventually(lambda sha=detail["sha256"]: store.exists(display_key(sha)), timeout=30)
+    viewer = user_token(wl.settings, "viewer-1", {pid: "viewer"})
+
+    back = _tsv_rows(await export_zip(wl, viewer, pid, "ecotaxa"))
+    centre = (43.65, 7.35)  # the centre of 43.685, 7.315's 0.1° cell
+    # The copepod's sample is generalised, objects and sample alike; the other stays exact.
+    for object_id in ("c1", "d1"):
+        row = back[object_id]
+        assert (float(row["object_lat"]), float(row["object_lon"])) == pytest.approx(centre)
+        assert (float(row["sample_lat"]), float(row["sample_lon"])) == pytest.approx(centre)
+    for object_id in ("e2", "d2"):
+        row = back[object_id]
+        assert (float(row["object_lat"]), float(row["object_lon"])) == (43.685, 7.315)
+    # The viewer's bundle carries display copies (JPEG), never the originals.
+    assert all(row["img_file_name"].endswith(".png.jpg") for row in back.values())
+    exact = _tsv_rows(await export_zip(wl, admin, pid, "ecotaxa"))
+    assert float(exact["c1"]["object_lat"]) == 43.685

@@ -80,6 +80,8 @@ def _coordinate_name(name: str) -> bool:
         or "longitude" in flat
         or "boundingcoordinate" in flat
         or flat in {"lat", "lon", "lng", "coordinates"}
+        # EcoTaxa's columns: object_lat, sample_lon.
+        or name.lower().endswith(("_lat", "_lon"))
         or flat.startswith("gps")
     )
 
