@@ -14,7 +14,8 @@ package's files), with its object row (sample, acquisition, process, depth), its
 and an observation of its category in its annotation's state: predicted (the machine's),
 validated or dubious (the person's, with their name and time). Objects are upserted by
 ``object_id``: importing the bundle again updates what is there. Objects have no camera
-deployment and are never flagged for lacking one; the project's media become objects.
+deployment and are never flagged for lacking one; a project that holds nothing else becomes
+a project of objects.
 """
 
 from __future__ import annotations
@@ -197,8 +198,11 @@ async def import_ecotaxa(
     pid = project.id
     created: Counter[str] = Counter()
     updated: Counter[str] = Counter()
-    project.media_kind = "objects"
-    session.add(project)
+    if not await repository.has_other_media(session, pid):
+        # A project of objects alone is one from now on: what is uploaded to it later is
+        # classified whole. A camera-trap project keeps its kind, with these objects in it.
+        project.media_kind = "objects"
+        session.add(project)
     samples, acquisitions, processes = await _groups(session, project, bundle, created)
 
     known = await repository.object_categories(session, pid)

@@ -35,6 +35,7 @@ from wildlens.catalogue.exchange.repository.import_jobs import (
 )
 from wildlens.catalogue.exchange.repository.objects import (
     drop_features,
+    has_other_media,
     object_categories,
     object_features,
     object_records,
@@ -87,6 +88,7 @@ __all__ = [
     "expire_import",
     "expired_imports",
     "export_job",
+    "has_other_media",
     "import_job",
     "import_jobs_page",
     "label_map",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete
+from sqlalchemy import delete, exists
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +24,7 @@ from wildlens.catalogue.models import (
 
 __all__ = [
     "drop_features",
+    "has_other_media",
     "object_categories",
     "object_features",
     "object_records",
@@ -114,3 +115,12 @@ async def project_groups(
         {a.id: a for a in acquisitions.all()},
         {p.id: p for p in processes.all()},
     )
+
+
+async def has_other_media(session: AsyncSession, project_id: uuid.UUID) -> bool:
+    """Whether the project has media that are no objects (camera-trap photos, videos)."""
+    other = exists().where(
+        col(Media.project_id) == project_id,
+        col(Media.id).not_in(select(ObjectRecord.media_id)),
+    )
+    return bool((await session.exec(select(other))).one())
