@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -331,7 +332,7 @@ async def test_a_viewer_gets_sensitive_objects_at_the_grid_cell(
     store = wl.platform.store
     for m in media:
         detail = await ok(await wl.client.get(f"/v1/media/{m['id']}", headers=bearer(admin)), 200)
-        await eventually(lambda sha=detail["sha256"]: store.exists(display_key(sha)), timeout=30)
+        await eventually(partial(store.exists, display_key(detail["sha256"])), timeout=30)
     viewer = user_token(wl.settings, "viewer-1", {pid: "viewer"})
 
     back = _tsv_rows(await export_zip(wl, viewer, pid, "ecotaxa"))
