@@ -147,6 +147,8 @@ async def test_a_bundle_imports_validates_and_exports_back(
     assert set(first["features"]) == {"area", "major", "minor", "mean"}
     assert first["object"]["depth_min"] == 10.0
     assert first["object"]["sample"] == "s1"
+    assert first["object"]["morphological"] is False
+    assert by_name["obj_03.png"]["object"]["morphological"] is True  # egg<other
 
     # Features filter and sort the lists.
     large = await _list(wl, admin, pid, "media", "&feature=major>=24")

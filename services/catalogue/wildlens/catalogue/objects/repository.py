@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Acquisition, ObjectFeature, ObjectRecord, Process, Sample
+from wildlens.catalogue.models import (
+    Acquisition,
+    ObjectCategory,
+    ObjectFeature,
+    ObjectRecord,
+    Process,
+    Sample,
+)
 from wildlens.catalogue.objects.schemas import ObjectSummary
 
 __all__ = ["features_of", "objects_of"]
@@ -43,6 +50,18 @@ async def objects_of(
         .join(Process, col(Process.id) == col(ObjectRecord.process_id), isouter=True)
         .where(col(ObjectRecord.media_id).in_(list(media_ids)))
     )
+    found = list(rows.all())
+    # The categories the file sorted them into that are no taxa.
+    categories = {(r.project_id, r.category) for r, *_ in found if r.category}
+    morphological: set[tuple[uuid.UUID, str]] = set()
+    if categories:
+        named = await session.exec(
+            select(ObjectCategory.project_id, ObjectCategory.name).where(
+                col(ObjectCategory.morphological),
+                col(ObjectCategory.name).in_([name for _, name in categories]),
+            )
+        )
+        morphological = {(pid, name) for pid, name in named.all()} & categories
     return {
         record.media_id: ObjectSummary(
             sample=sample,
@@ -51,6 +70,7 @@ async def objects_of(
             depth_min=record.depth_min,
             depth_max=record.depth_max,
             category=record.category,
+            morphological=(record.project_id, record.category) in morphological,
         )
-        for record, sample, acquisition, process in rows.all()
+        for record, sample, acquisition, process in found
     }

@@ -14,3 +14,8 @@ class ObjectSummary(BaseModel):
     depth_min: float | None = Field(description="Metres below the surface.")
     depth_max: float | None
     category: str = Field(description="The category the imported file gave, as written.")
+    morphological: bool = Field(
+        default=False,
+        description="The category is no taxon (detritus, artefact, bubble, a temporary "
+        "group): kept outside the tree and left out of abundances unless asked.",
+    )
