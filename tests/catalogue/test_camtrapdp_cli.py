@@ -1,4 +1,5 @@
-"""``wildlens import camtrap-dp`` and ``wildlens export camtrap-dp`` against ``wildlens up``."""
+"""``wildlens import camtrap-dp|ecotaxa`` and ``wildlens export camtrap-dp`` against
+``wildlens up``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.support.camtrapdp import EXAMPLE, validate
+from tests.support.ecotaxa import CLASSES, EcoRow, write_bundle
 
 WILDLENS = str(Path(sys.executable).with_name("wildlens"))
 
@@ -142,3 +144,38 @@ def test_an_import_job_from_the_command_line(platform: tuple[str, str], tmp_path
     assert refused.returncode == 1
     assert "the import job failed" in refused.stderr
     assert "resource=media" in refused.stderr
+
+
+def test_an_ecotaxa_bundle_from_the_command_line(platform: tuple[str, str], tmp_path: Path) -> None:
+    url, token = platform
+    created = httpx.post(
+        f"{url}/v1/projects",
+        json={"name": "Plankton"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    pid = created.json()["id"]
+    rows = [EcoRow(f"o{n}", kind, 10 + 4 * n) for n, kind in enumerate(CLASSES)]
+    write_bundle(tmp_path / "bundle", rows)
+
+    # The platform's tree has no Copepoda: refused with the row and column named...
+    refused = _wildlens(
+        "import", "ecotaxa", str(tmp_path / "bundle"), "--project", pid, url=url, token=token
+    )
+    assert refused.returncode == 1, refused.stderr
+    assert "resource=s1/ecotaxa_s1.tsv row=3 field=object_annotation_category" in refused.stderr
+
+    # ...and imported unlinked when accepted, the rest as morphological categories.
+    imported = _wildlens(
+        "import",
+        "ecotaxa",
+        str(tmp_path / "bundle"),
+        "--project",
+        pid,
+        "--accept-unknown",
+        url=url,
+        token=token,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "media: 3 created" in imported.stderr
+    assert "features: 12 created" in imported.stderr
+    assert "not matched to a taxon: Copepoda" in imported.stderr

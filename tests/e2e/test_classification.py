@@ -246,3 +246,36 @@ async def test_the_prior_from_verified_sightings_decides_what_the_pixels_cannot(
         in_reeds = await _species(wl, admin, reeds, 2, data=heron_ish)
         assert at_pond["scientific_name"] == "Ardea cinerea"
         assert in_reeds["scientific_name"] == "Anas platyrhynchos"
+
+
+async def test_a_single_object_is_classified_whole_without_a_detector(
+    wl: RunningPlatform, admin: str, site: Site
+) -> None:
+    # A project of single objects: each image is one object's whole crop.
+    await ok(
+        await wl.client.patch(
+            f"/v1/projects/{site.project_id}", json={"media_kind": "objects"}, headers=bearer(admin)
+        ),
+        200,
+    )
+    scene = generate_species_scene(640, 480, BOX, GREY_HERON, seed=5201)
+    vignette = square_crop(scene, BOX, context=0.0)
+    buffer = io.BytesIO()
+    vignette.save(buffer, format="PNG")
+    body = await ok(
+        await post_media(wl.client, site.device_token, data=buffer.getvalue(), filename="v.png"),
+        202,
+    )
+
+    async def analysed() -> dict[str, Any] | None:
+        media = await get_media(wl.client, admin, body["media_id"])
+        return media if media and media["status"] == "analyzed" else None
+
+    media = await eventually(analysed, timeout=60)
+    # No detector ran, and no camera deployment is asked of an object.
+    assert [a["model_name"] for a in media["analyses"]] == ["whole-object"]
+    assert media["deployment_id"] is None
+    assert media["resolution_issue"] == ""
+    (observation,) = [o for o in media["observations"] if o["category"] == "animal"]
+    assert observation["bbox"] == [0.0, 0.0, 1.0, 1.0]
+    assert observation["scientific_name"] == "Ardea cinerea"

@@ -26,6 +26,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -36,7 +37,8 @@ from PIL import Image
 from pydantic import SecretStr
 
 from tests.e2e.test_taxa import import_tree
-from tests.support.api import Site, bearer, ok
+from tests.support.api import Site, bearer, ok, put_signed
+from tests.support.ecotaxa import EcoRow, bundle_zip, write_bundle
 from tests.support.factories import Uploads
 from tests.support.located_images import located_image, location_metadata
 from tests.support.panoptes_standin import PanoptesStandIn, panoptes_standin
@@ -53,7 +55,7 @@ from tests.support.results import analysis, animal
 from tests.support.videos import video_bytes
 from wildlens.citsci.settings import CitsciSettings, ZooniverseSettings
 from wildlens.common.settings import Settings
-from wildlens.common.storage import thumbnail_key
+from wildlens.common.storage import display_key, thumbnail_key
 from wildlens.ingest.settings import IngestSettings
 
 NEST = (50.699, 4.013)  # where create_site puts its location
@@ -96,6 +98,8 @@ def _coordinate_name(name: str) -> bool:
         or "longitude" in flat
         or "boundingcoordinate" in flat
         or flat in {"lat", "lon", "lng", "coordinates"}
+        # EcoTaxa's columns: object_lat, sample_lon.
+        or name.lower().endswith(("_lat", "_lon"))
         or flat.startswith("gps")
     )
 
@@ -295,6 +299,42 @@ async def _ids(wl: RunningPlatform, admin: str, path: str) -> list[str]:
     return [str(item["id"]) for item in page["items"]]
 
 
+async def _import_heron_object(
+    wl: RunningPlatform, admin: str, pid: str, folder: Path
+) -> dict[str, Any]:
+    """A validated grey heron's vignette at the nest, imported as an EcoTaxa bundle; the
+    object's medium."""
+    place = {"lat": str(NEST[0]), "lon": str(NEST[1])}
+    row = EcoRow("heron-object", "disc", 20)
+    row.cells |= {f"object_{k}": v for k, v in place.items()}
+    row.cells |= {f"sample_{k}": v for k, v in place.items()}
+    row.cells |= {
+        "object_annotation_category": "Ardea cinerea",
+        "object_annotation_status": "validated",
+        "object_annotation_person_name": "Warden",
+    }
+    archive = bundle_zip(write_bundle(folder / "bundle", [row]))
+    jobs = f"/v1/projects/{pid}/import-jobs"
+    body = {"format": "ecotaxa", "files": [{"name": "bundle.zip", "size": len(archive)}]}
+    job = await ok(await wl.client.post(jobs, json=body, headers=bearer(admin)), 201)
+    await put_signed(wl.client, wl.settings.public_url, job["files"][0]["upload_url"], archive)
+    await ok(await wl.client.post(f"{jobs}/{job['id']}/start", headers=bearer(admin)), 202)
+
+    async def imported() -> dict[str, Any] | None:
+        state = await ok(await wl.client.get(f"{jobs}/{job['id']}", headers=bearer(admin)), 200)
+        assert state["status"] != "failed", (state["error"], state["problems"])
+        return state if state["status"] == "succeeded" else None
+
+    await eventually(imported, timeout=60)
+    page = await ok(
+        await wl.client.get(f"/v1/projects/{pid}/media?limit=100", headers=bearer(admin)), 200
+    )
+    (medium,) = [m for m in page["items"] if m["filename"] == "heron-object.png"]
+    detail = await get_media(wl.client, admin, medium["id"])
+    assert detail is not None
+    return detail
+
+
 async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
     wl: RunningPlatform,
     settings: Settings,
@@ -302,6 +342,7 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
     site: Site,
     upload: Uploads,
     zooniverse: PanoptesStandIn,
+    tmp_path: Path,
 ) -> None:
     pid, h, store = site.project_id, bearer(admin), wl.platform.store
     taxa = await import_tree(wl.client, admin)
@@ -396,6 +437,13 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         ),
         201,
     )
+    # A heron as a single object, imported from an EcoTaxa bundle with the nest's position:
+    # EcoTaxa's own columns carry its place, and its sample's.
+    heron_object = await _import_heron_object(wl, admin, pid, tmp_path)
+    originals.append(heron_object["sha256"])
+    media_ids.append(heron_object["id"])
+    await eventually(partial(store.exists, display_key(heron_object["sha256"])))
+
     document = wl.app.openapi()
     create = document["paths"]["/v1/projects/{project_id}/exports"]["post"]
     body_schema = _resolve(document, create["requestBody"]["content"]["application/json"]["schema"])
@@ -447,7 +495,7 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         assert status.status_code == 200, status.text
         sweep.counts["responses"] += 1
         await sweep.fetch(status.json()["download_url"], f"export:{fmt}")
-    for fmt in ("camtrap-dp", "coco", "dwca", "csv"):
+    for fmt in ("camtrap-dp", "coco", "dwca", "csv", "ecotaxa"):
         assert sweep.coordinates[f"export:{fmt}"] > 0, f"the {fmt} export had no place found"
     # The viewer's package carries every photo's and the frame's display copy, no video.
     assert sweep.images["export:camtrap-dp"] == len(photos) + 1

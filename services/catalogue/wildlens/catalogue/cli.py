@@ -1,4 +1,4 @@
-"""``wildlens import camtrap-dp|coco|megadetector|kso`` and ``wildlens export
+"""``wildlens import camtrap-dp|coco|megadetector|kso|ecotaxa`` and ``wildlens export
 camtrap-dp|coco|megadetector|dwca|csv``: the catalogue's data in and out over its API, from a
 laptop or a script.
 
@@ -164,6 +164,8 @@ def job_files(kind: str, path: Path) -> list[tuple[str, Path]]:
     Camtrap DP package's zip, or its folder's files by their paths in it."""
     if kind == "kso":
         return [(p.name, p) for p in kso_files(path)]
+    if kind == "ecotaxa":
+        return ecotaxa_files(path)
     if kind != "camtrap-dp" or (path.is_file() and path.suffix == ".zip"):
         return [(path.name, path)]
     folder = path.parent if path.is_file() else path
@@ -174,6 +176,22 @@ def job_files(kind: str, path: Path) -> list[tuple[str, Path]]:
         for item in sorted(folder.rglob("*"))
         if item.is_file() and not item.name.startswith(".")
     ]
+
+
+def ecotaxa_files(path: Path) -> list[tuple[str, Path]]:
+    """An EcoTaxa bundle's zip, or its folder's TSVs and images by their paths in it."""
+    if path.is_file():
+        if path.suffix.lower() != ".zip":
+            raise CommandFailed(f"{path} is not a zip; give the bundle's zip or its folder")
+        return [(path.name, path)]
+    files = [
+        (item.relative_to(path).as_posix(), item)
+        for item in sorted(path.rglob("*"))
+        if item.is_file() and not item.name.startswith(".")
+    ]
+    if not any(name.rsplit("/", 1)[-1].lower().startswith("ecotaxa_") for name, _ in files):
+        raise CommandFailed(f"no ecotaxa_*.tsv in {path}")
+    return files
 
 
 def _put_file(client: httpx.Client, url: str, path: Path) -> None:
@@ -218,6 +236,43 @@ def import_by_job(
         raise CommandFailed(
             f"the import job {job['status']}: {job['error']}" + _problems_text(job["problems"])
         )
+    summary: dict[str, Any] = job["summary"]
+    return summary
+
+
+def import_with_progress(
+    client: httpx.Client,
+    project: str,
+    kind: str,
+    files: list[tuple[str, Path]],
+    options: dict[str, Any],
+    bar: Progress,
+) -> dict[str, Any]:
+    """Import ``files`` into ``project`` as an import job, with a bar for the bytes sent and
+    one for the job; the summary."""
+    body = {
+        "format": kind,
+        "files": [{"name": name, "size": path.stat().st_size} for name, path in files],
+        "options": options,
+    }
+    jobs = f"/v1/projects/{project}/import-jobs"
+    job = _check(client.post(jobs, json=body), 201)
+    sending = bar.add_task("uploading", total=max(_size(files), 1))
+    for declared, (_name, path) in zip(job["files"], files, strict=True):
+        _put_file(client, declared["upload_url"], path)
+        bar.advance(sending, path.stat().st_size)
+    bar.update(sending, completed=max(_size(files), 1))
+    importing = bar.add_task("importing", total=1.0)
+    job = _check(client.post(f"{jobs}/{job['id']}/start"), 202)
+    while job["status"] not in ("succeeded", "failed", "expired"):
+        bar.update(importing, description=f"import {job['status']}")
+        time.sleep(_POLL_S)
+        job = _check(client.get(f"{jobs}/{job['id']}"), 200)
+    if job["status"] != "succeeded":
+        raise CommandFailed(
+            f"the import job {job['status']}: {job['error']}" + _problems_text(job["problems"])
+        )
+    bar.update(importing, completed=1.0, description="imported")
     summary: dict[str, Any] = job["summary"]
     return summary
 
@@ -414,6 +469,55 @@ def register(app: typer.Typer) -> None:
             JobRequest(project, "kso", path, utc_offset),
             job,
         )
+
+    @imports.command("ecotaxa")
+    def import_ecotaxa_command(
+        path: Annotated[
+            Path, typer.Argument(exists=True, help="The bundle: a zip, or its folder.")
+        ],
+        project: ProjectOption,
+        coordinates: Annotated[
+            str,
+            typer.Option(
+                "--coordinates",
+                help="How bare numbers in object_lat/lon read: decimal, or dm (DD.MMmm).",
+            ),
+        ] = "decimal",
+        accept_unknown: Annotated[
+            bool,
+            typer.Option(
+                "--accept-unknown",
+                help="Import categories that match no taxon unlinked, and list them.",
+            ),
+        ] = False,
+        utc_offset: OffsetOption = "+00:00",
+        url: UrlOption = DEFAULT_URL,
+        token: TokenOption = "",
+    ) -> None:
+        """Import an EcoTaxa TSV bundle as single objects: all of it, or nothing and every
+        problem listed."""
+        if coordinates not in ("decimal", "dm"):
+            raise typer.BadParameter("decimal or dm", param_hint="--coordinates")
+        options = {
+            "utc_offset": utc_offset,
+            "coordinates": coordinates,
+            "accept_unknown": accept_unknown,
+        }
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+        )
+        try:
+            files = ecotaxa_files(path)
+            with _client(url, token) as client, Progress(*columns, console=console) as bar:
+                summary = import_with_progress(client, project, "ecotaxa", files, options, bar)
+        except (CommandFailed, httpx.HTTPError, OSError) as error:
+            raise _fail(error, url) from error
+        _print_summary(summary)
+        for name in summary.get("unmatched", []):
+            console.print(f"not matched to a taxon: {name}", markup=False)
 
     for export_format, help_text in EXPORT_HELP.items():
         _add_export(exports, export_format, help_text)

@@ -11,6 +11,7 @@ from wildlens.catalogue.exchange.coco.exporter import write_coco
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.csv.exporter import write_observations
 from wildlens.catalogue.exchange.dwca.exporter import write_archive
+from wildlens.catalogue.exchange.ecotaxa.exporter import write_bundle
 from wildlens.catalogue.exchange.megadetector.exporter import write_batch_results
 
 __all__ = ["EXPORT_FORMATS", "PUBLIC_FORMATS", "ExportFormat", "write_export"]
@@ -34,6 +35,7 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
     "megadetector": write_batch_results,
     "dwca": write_archive,
     "csv": write_observations,
+    "ecotaxa": write_bundle,
 }
 
 

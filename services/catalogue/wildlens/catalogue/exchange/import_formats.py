@@ -2,7 +2,7 @@
 their declared names) to the import's summary, run in the job's transaction: all or nothing.
 
 The synchronous import routes read the same files from a request; both end in the same
-importers. A new format (EcoTaxa, say) is one function here and a name in ``IMPORT_FORMATS``.
+importers. A new format is one function here and a name in ``IMPORT_FORMATS``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary, import_package
 from wildlens.catalogue.exchange.coco.importer import import_coco
+from wildlens.catalogue.exchange.ecotaxa.importer import import_ecotaxa
 from wildlens.catalogue.exchange.kso.importer import LABEL_MAP_MODEL, import_kso
 from wildlens.catalogue.exchange.kso.tables import kso_table
 from wildlens.catalogue.exchange.megadetector.importer import import_batch_results
 from wildlens.catalogue.exchange.uploads import read_whole_file, staged_package
 from wildlens.catalogue.models import Project
+from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.events import stage_taxonomy_changed
 from wildlens.catalogue.taxa.resolution import NameResolver
 from wildlens.common.errors import Invalid
@@ -127,11 +129,29 @@ async def _kso(job: ImportInput) -> ImportSummary:
     return summary
 
 
+async def _ecotaxa(job: ImportInput) -> ImportSummary:
+    folder = await staged_package(job.files, job.scratch, job.limits)
+    return await import_ecotaxa(
+        job.session,
+        job.store,
+        job.bus,
+        job.project,
+        folder,
+        limits=job.limits,
+        resolver=job.resolver,
+        coordinates="dm" if job.options.get("coordinates") == "dm" else "decimal",
+        clock=parse_offset(job.utc_offset),
+        accept_unknown=bool(job.options.get("accept_unknown")),
+        imported_by=job.actor,
+    )
+
+
 IMPORT_FORMATS: dict[str, ImportFormat] = {
     "camtrap-dp": _camtrap_dp,
     "coco": _coco,
     "megadetector": _megadetector,
     "kso": _kso,
+    "ecotaxa": _ecotaxa,
 }
 
 

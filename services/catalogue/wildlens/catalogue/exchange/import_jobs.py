@@ -64,7 +64,7 @@ def _check_request(body: ImportJobCreate, limits: LimitSettings) -> None:
         try:
             if body.format == "kso":
                 kso_table(declared.name)
-            elif body.format == "camtrap-dp":
+            elif body.format in ("camtrap-dp", "ecotaxa"):
                 relative_name(declared.name)
         except Invalid as error:
             field = _field(["files", i, "name"], error.detail)

@@ -12,7 +12,7 @@ from wildlens.common.text import NameRule
 # Files one import job may be sent (a package's zip, its CSVs and media one by one).
 MAX_IMPORT_FILES = 1000
 
-ExportFormatName = Literal["camtrap-dp", "coco", "megadetector", "dwca", "csv"]
+ExportFormatName = Literal["camtrap-dp", "coco", "megadetector", "dwca", "csv", "ecotaxa"]
 
 
 class ExportCreate(BaseModel):
@@ -32,7 +32,7 @@ class ExportPublic(BaseModel):
     download_url: str | None = None
 
 
-ImportFormatName = Literal["camtrap-dp", "coco", "megadetector", "kso"]
+ImportFormatName = Literal["camtrap-dp", "coco", "megadetector", "kso", "ecotaxa"]
 ImportStatus = Literal["awaiting_files", "queued", "running", "succeeded", "failed", "expired"]
 
 
@@ -42,8 +42,8 @@ class ImportFileDeclared(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, NameRule(500, min_length=1)] = Field(
-        description="The file's name: a Camtrap DP package's zip, or one of its files by its "
-        "path in the package; a KSO table named after sites, movies or species."
+        description="The file's name: a Camtrap DP package's or EcoTaxa bundle's zip, or one "
+        "of its files by its path in it; a KSO table named after sites, movies or species."
     )
     size: int = Field(ge=0, description="Bytes.")
 
@@ -53,7 +53,19 @@ class ImportOptions(BaseModel):
 
     utc_offset: Annotated[str, NameRule(6)] = Field(
         default="+00:00",
-        description="COCO and KSO: the camera clocks' offset for times written without one.",
+        description="COCO, KSO and EcoTaxa: the clocks' offset for times written without one.",
+    )
+    coordinates: Literal["decimal", "dm"] = Field(
+        default="decimal",
+        description="EcoTaxa: how bare numbers in object_lat/object_lon read: decimal degrees, "
+        "or degrees and decimal minutes (DD.MMmm). A value with a degree sign is always "
+        "degrees and minutes.",
+    )
+    accept_unknown: bool = Field(
+        default=False,
+        description="EcoTaxa: import categories that match no taxon (and are none of "
+        "EcoTaxa's non-taxonomic ones) unlinked, listing them in the summary's `unmatched`, "
+        "instead of refusing the bundle.",
     )
 
 

@@ -60,6 +60,8 @@ async def get_media(visible: VisibleMediaDep, session: SessionDep) -> MediaPubli
             )
             for o, run in found.observations
         ],
+        features=found.features,
+        object=found.object,
     )
 
 

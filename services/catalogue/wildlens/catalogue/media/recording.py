@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -29,10 +30,15 @@ KIND_NUMBERS = {
 
 
 def recorded_message(
-    media: Media, deployment: Deployment | None, location: Location | None
+    media: Media,
+    deployment: Deployment | None,
+    location: Location | None,
+    *,
+    single_object: bool = False,
 ) -> MediaRecorded:
     """What inference (and anyone else listening) needs to know of a recorded medium; sent
-    again whenever its deployment, place or time changes."""
+    again whenever its deployment, place or time changes. ``single_object``: the medium is
+    one object's whole crop (its project's media are objects)."""
     recorded = MediaRecorded(
         media_id=str(media.id),
         project_id=str(media.project_id),
@@ -43,6 +49,7 @@ def recorded_message(
         sha256=media.sha256,
         content_type=media.content_type,
         kind=KIND_NUMBERS.get(media.kind, MediaKind.MEDIA_KIND_UNSPECIFIED),
+        single_object=single_object,
     )
     if media.captured_at is not None:
         recorded.captured_at.FromDatetime(media.captured_at)
@@ -58,10 +65,15 @@ async def record_media(
     if await repository.get_media(session, media_id) is not None:
         return  # recorded already (the same upload announced twice)
     project_id = uuid.UUID(event.project_id)
-    if not await repository.project_exists(session, project_id):
+    project = await repository.get_project(session, project_id)
+    if project is None:
         log.warning("media.unknown_project", media_id=event.media_id, project_id=event.project_id)
         return
     resolution = await resolve(session, project_id, event, received_at)
+    if project.media_kind == "objects":
+        # A single object is no camera's photo: it neither waits for a deployment nor is
+        # flagged for lacking one.
+        resolution = replace(resolution, deployment=None, device_id=None, issue="", pinned=False)
     deployment = resolution.deployment
     media = Media(
         id=media_id,
@@ -94,4 +106,7 @@ async def record_media(
     location = (
         await repository.get_location(session, deployment.location_id) if deployment else None
     )
-    await bus.stage(session, [recorded_message(media, deployment, location)])
+    single_object = project.media_kind == "objects"
+    await bus.stage(
+        session, [recorded_message(media, deployment, location, single_object=single_object)]
+    )

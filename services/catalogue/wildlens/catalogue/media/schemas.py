@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from wildlens.catalogue.objects.schemas import ObjectSummary
 from wildlens.catalogue.observations.schemas import ObservationBase
 
 
@@ -75,3 +76,6 @@ class MediaPublic(BaseModel):
     # What the media shows now; a human label always outranks a machine one.
     labels: list[LabelPublic]
     observations: list[ObservationPublic]
+    # An object's features (named numbers) and what makes it one; None for other media.
+    features: dict[str, float] | None = None
+    object: ObjectSummary | None = None

@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.access import require_access
 from wildlens.catalogue.media import repository
 from wildlens.catalogue.models import Media, ModelRun, Observation
+from wildlens.catalogue.objects.repository import features_of, objects_of
+from wildlens.catalogue.objects.schemas import ObjectSummary
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.privacy import PrivacyView, media_files, request_view
 from wildlens.common.auth import Principal
@@ -52,6 +54,9 @@ class MediaContents:
     # The observations that make its label now.
     current: list[Observation]
     runs: list[ModelRun]
+    # An object's features and what makes it one (None for other media).
+    features: dict[str, float] | None = None
+    object: ObjectSummary | None = None
 
 
 async def visible_media(
@@ -86,7 +91,10 @@ async def media_contents(session: AsyncSession, visible: VisibleMedia) -> MediaC
         shown.update(latitude=place.latitude, longitude=place.longitude)
     shown["raw_metadata"] = privacy.raw_metadata(media.raw_metadata, sensitive=sensitive)
     current = current_observations(o for o, _ in observations)
-    return MediaContents(shown, observations, current, runs)
+    media_id = visible.media.id
+    features = (await features_of(session, [media_id])).get(media_id)
+    summary = (await objects_of(session, [media_id])).get(media_id)
+    return MediaContents(shown, observations, current, runs, features, summary)
 
 
 async def file_url(store: ObjectStore, visible: VisibleMedia) -> str:

@@ -23,6 +23,8 @@ module             tables
                    awaiting a refresh
 ``rankings``       ranked classifier labels from imported results files
 ``review``         the review queue's score parts per medium, and the media awaiting a refresh
+``objects``        single objects (plankton vignettes): samples, acquisitions, processes, each
+                   object's fields and features, and imported categories
 =================  =====================================================================
 """
 
@@ -32,6 +34,15 @@ from wildlens.catalogue.models.base import CatalogueTable, metadata
 from wildlens.catalogue.models.exports import ExportJob
 from wildlens.catalogue.models.imports import ImportJob
 from wildlens.catalogue.models.media import Media
+from wildlens.catalogue.models.objects import (
+    MEDIA_KINDS,
+    Acquisition,
+    ObjectCategory,
+    ObjectFeature,
+    ObjectRecord,
+    Process,
+    Sample,
+)
 from wildlens.catalogue.models.observations import (
     VOLUNTEERS_PREFIX,
     ModelRun,
@@ -56,8 +67,10 @@ from wildlens.catalogue.models.taxa import LabelMapEntry, ProjectTaxon, Taxon
 
 __all__ = [
     "DEFAULT_PRECISION",
+    "MEDIA_KINDS",
     "SECONDS_PER_MINUTE",
     "VOLUNTEERS_PREFIX",
+    "Acquisition",
     "AlertDelivery",
     "AlertRule",
     "AuditEntry",
@@ -76,14 +89,19 @@ __all__ = [
     "MediaMinute",
     "Membership",
     "ModelRun",
+    "ObjectCategory",
+    "ObjectFeature",
+    "ObjectRecord",
     "Observation",
     "ObservationChange",
+    "Process",
     "Project",
     "ProjectPrivacy",
     "ProjectTaxon",
     "RankedClassifications",
     "ReviewScore",
     "ReviewScoreChange",
+    "Sample",
     "SensitiveTaxon",
     "Sequence",
     "SummaryChange",

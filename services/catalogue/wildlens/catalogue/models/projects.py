@@ -30,6 +30,11 @@ class Project(CatalogueTable, table=True):
     camtrapdp_metadata: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
+    # camera_trap: images and videos a detector looks through; objects: each image is one
+    # object's whole crop (plankton vignettes), classified as it is, with no deployment.
+    media_kind: str = Field(
+        default="camera_trap", max_length=20, sa_column_kwargs={"server_default": "camera_trap"}
+    )
     created_by: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,12 @@ from wildlens.common.text import NameRule, TextRule
 # its validation.
 LICENCE_PATTERN = r"^(|[-a-zA-Z0-9._]+|https?://[!-~]+)$"
 LICENCE_DESCRIPTION = "An SPDX identifier (CC-BY-4.0) or the licence's URL"
+MediaKind = Literal["camera_trap", "objects"]
+MEDIA_KIND_DESCRIPTION = (
+    "camera_trap: images and videos a detector looks through, tied to camera deployments; "
+    "objects: each image is one object's whole crop (plankton vignettes), classified as it "
+    "is, with its sample, depth and features, and no deployment"
+)
 
 
 class ProjectCreate(BaseModel):
@@ -25,6 +31,7 @@ class ProjectCreate(BaseModel):
     data_license: str = Field(
         default="", max_length=300, pattern=LICENCE_PATTERN, description=LICENCE_DESCRIPTION
     )
+    media_kind: MediaKind = Field(default="camera_trap", description=MEDIA_KIND_DESCRIPTION)
 
 
 class ProjectUpdate(BaseModel):
@@ -39,6 +46,7 @@ class ProjectUpdate(BaseModel):
     data_license: str | None = Field(
         default=None, max_length=300, pattern=LICENCE_PATTERN, description=LICENCE_DESCRIPTION
     )
+    media_kind: MediaKind | None = Field(default=None, description=MEDIA_KIND_DESCRIPTION)
 
 
 class ProjectPublic(BaseModel):
@@ -50,5 +58,6 @@ class ProjectPublic(BaseModel):
     event_gap_s: int
     independence_interval_s: int
     data_license: str
+    media_kind: str
     created_by: str
     created_at: datetime

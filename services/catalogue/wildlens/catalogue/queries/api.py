@@ -41,9 +41,10 @@ async def query_media(
     f: FiltersDep,
     page: PageDep,
 ) -> Page[MediaItem]:
-    """The project's media in capture order, filtered, each with a short-lived URL of its
-    file: the original for callers with precise_locations, else its GPS-free display copy (and
-    no URL for videos); `url_withheld` says why an item has none."""
+    """The project's media in capture order (or by an object feature, `sort`), filtered
+    (`feature` conditions among them), each with a short-lived URL of its file: the original
+    for callers with precise_locations, else its GPS-free display copy (and no URL for
+    videos); `url_withheld` says why an item has none."""
     found = await service.media_page(session, store, access, f, page)
     items = [
         MediaItem(
@@ -53,6 +54,8 @@ async def query_media(
             url_expires_at=link.expires_at,
             url_file=link.file,
             url_withheld=link.withheld,
+            features=found.features.get(media.id),
+            object=found.objects.get(media.id),
         )
         for media, location_id, link in found.rows
     ]
@@ -66,7 +69,8 @@ async def query_observations(
     f: FiltersDep,
     page: PageDep,
 ) -> Page[ObservationItem]:
-    """The project's observations in the capture order of their media, filtered."""
+    """The project's observations in the capture order of their media (or by their object's
+    feature, `sort`), filtered (`feature` conditions on their media among them)."""
     rows, next_cursor = await service.observations_page(session, access, f, page)
     items = [
         ObservationItem.from_row(

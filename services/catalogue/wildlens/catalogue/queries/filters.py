@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import operator
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from wildlens.catalogue.models import Deployment, Media, Observation, Taxon
+from wildlens.catalogue.models import Deployment, Media, ObjectFeature, Observation, Taxon
 from wildlens.catalogue.taxa.repository import descendants_cte
 from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.http import Timestamp
 
 __all__ = [
+    "FeatureCondition",
     "Filters",
+    "ListOrder",
     "filters",
     "in_taxon",
     "media_conditions",
@@ -29,6 +35,57 @@ ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unc
 ClassificationMethod = Literal["human", "machine"]
 MediaStatus = Literal["recorded", "analyzed"]
 VerificationState = Literal["predicted", "validated", "dubious", "discarded"]
+
+
+# ``name<op>value``: a feature's name (letters, digits, ``_``, ``.``, ``-``), a comparison,
+# a number.
+_FEATURE_CONDITION = re.compile(
+    r"^(?P<name>[A-Za-z0-9_.-]{1,100})\s*(?P<op>>=|<=|!=|>|<|=)\s*(?P<value>[-+0-9.eE]+)$"
+)
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    "=": operator.eq,
+}
+_SORT = re.compile(r"^(?P<desc>-?)(?:captured_at|feature:(?P<name>[A-Za-z0-9_.-]{1,100}))$")
+FEATURE_HELP = (
+    "An object feature's condition, `name<op>number` with op one of `>`, `>=`, `<`, `<=`, "
+    "`=`, `!=` (`area>100`, `esd<=2.5`); repeat for several, all must hold. Media without "
+    "the feature do not match."
+)
+SORT_HELP = (
+    "`captured_at` (the default: capture order), or `feature:NAME` to order by an object "
+    "feature (objects without it last, by id); a leading `-` orders from the highest value."
+)
+
+
+@dataclass(frozen=True)
+class FeatureCondition:
+    name: str
+    op: str
+    value: float
+
+    def sql(self) -> ColumnElement[bool]:
+        """SQL on ``Media``: the medium has this feature, meeting the condition."""
+        compare = _OPERATORS[self.op]
+        # Its own alias: a list sorted by a feature joins the table itself.
+        feature = aliased(ObjectFeature)
+        return exists().where(
+            col(feature.media_id) == col(Media.id),
+            col(feature.name) == self.name,
+            compare(col(feature.value), self.value),
+        )
+
+
+@dataclass(frozen=True)
+class ListOrder:
+    """The order a list is read in: capture order, or by one feature's value."""
+
+    feature: str | None = None
+    descending: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +101,8 @@ class Filters:
     max_confidence: float | None = None
     status: MediaStatus | None = None
     verification_state: VerificationState | None = None
+    features: tuple[FeatureCondition, ...] = ()
+    order: ListOrder = ListOrder()
 
     @property
     def on_observations(self) -> bool:
@@ -86,6 +145,8 @@ def filters(
         VerificationState | None,
         Query(description="Observations in this verification state"),
     ] = None,
+    feature: Annotated[list[str] | None, Query(description=FEATURE_HELP)] = None,
+    sort: Annotated[str, Query(description=SORT_HELP, max_length=120)] = "captured_at",
 ) -> Filters:
     """The list filters from the query string (FastAPI answers 422 for malformed ones)."""
     problems: list[FieldError] = []
@@ -94,8 +155,22 @@ def filters(
     if min_confidence is not None and max_confidence is not None:
         if min_confidence > max_confidence:
             problems.append(problem("max_confidence", "must not be below min_confidence"))
+    conditions: list[FeatureCondition] = []
+    for text in feature or []:
+        match = _FEATURE_CONDITION.match(text.strip())
+        value = _number(match["value"]) if match else None
+        if match is None or value is None:
+            problems.append(
+                problem("feature", f"{text!r} is not name<op>number (area>100, esd<=2.5)")
+            )
+            continue
+        conditions.append(FeatureCondition(match["name"], match["op"], value))
+    order = _SORT.match(sort)
+    if order is None:
+        problems.append(problem("sort", f"{sort!r} is not captured_at or feature:NAME"))
     if problems:
         raise Invalid("; ".join(p.message for p in problems), fields=problems)
+    assert order is not None
     return Filters(
         location_id=location_id,
         deployment_id=deployment_id,
@@ -108,7 +183,17 @@ def filters(
         max_confidence=max_confidence,
         status=status,
         verification_state=verification_state,
+        features=tuple(conditions),
+        order=ListOrder(order["name"], bool(order["desc"])),
     )
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def problem(name: str, message: str) -> FieldError:
@@ -130,6 +215,7 @@ def media_conditions(f: Filters) -> list[ColumnElement[bool]]:
         where.append(col(Media.captured_at) < f.captured_to)
     if f.status is not None:
         where.append(col(Media.status) == f.status)
+    where += [condition.sql() for condition in f.features]
     return where
 
 

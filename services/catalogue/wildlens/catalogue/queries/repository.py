@@ -13,18 +13,26 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_, exists
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Location, Media, Observation, Taxon
+from wildlens.catalogue.models import (
+    Deployment,
+    Location,
+    Media,
+    ObjectFeature,
+    Observation,
+    Taxon,
+)
 from wildlens.catalogue.queries.filters import (
     Filters,
     media_conditions,
     observation_conditions,
 )
 from wildlens.catalogue.queries.phases import Phase, page_by_phases
-from wildlens.common.db.pagination import SortKey, parse_datetime
+from wildlens.common.db.pagination import SortKey, parse_datetime, parse_float
 from wildlens.common.http.pagination import PageParams
 
 __all__ = ["find_media", "find_observations", "get_deployment", "get_location", "taxon_exists"]
@@ -32,6 +40,19 @@ __all__ = ["find_media", "find_observations", "get_deployment", "get_location", 
 CAPTURED_AT = SortKey(col(Media.captured_at), parse_datetime)
 MEDIA_ID = SortKey(col(Media.id))
 OBSERVATION_ID = SortKey(col(Observation.id))
+
+
+def _feature_join(name: str) -> Any:
+    return and_(col(ObjectFeature.media_id) == col(Media.id), col(ObjectFeature.name) == name)
+
+
+def _without_feature(name: str) -> ColumnElement[bool]:
+    feature = aliased(ObjectFeature)
+    return ~exists().where(col(feature.media_id) == col(Media.id), col(feature.name) == name)
+
+
+def _feature_key(descending: bool) -> SortKey:
+    return SortKey(col(ObjectFeature.value), parse_float, descending)
 
 
 async def find_media(
@@ -54,6 +75,30 @@ async def find_media(
             Observation.project_id == project_id, *observation_conditions(f)
         )
         query = query.where(col(Media.id).in_(matching))
+    if f.order.feature is not None:
+        # By one feature's value: the media that have it, then those that do not.
+        name = f.order.feature
+        rows, next_cursor = await page_by_phases(
+            session,
+            [
+                Phase(
+                    "featured",
+                    query.add_columns(col(ObjectFeature.value)).join(
+                        ObjectFeature, _feature_join(name)
+                    ),
+                    [_feature_key(f.order.descending), MEDIA_ID],
+                    lambda row: [row[2], row[0].id],
+                ),
+                Phase(
+                    "unfeatured",
+                    query.where(_without_feature(name)),
+                    [MEDIA_ID],
+                    lambda row: [row[0].id],
+                ),
+            ],
+            page,
+        )
+        return [(row[0], row[1]) for row in rows], next_cursor
     rows, next_cursor = await page_by_phases(
         session,
         [
@@ -111,6 +156,30 @@ async def find_observations(
         .join(Deployment, col(Media.deployment_id) == col(Deployment.id), isouter=True)
         .where(col(Observation.media_id).is_(None), *conditions)
     )
+    if f.order.feature is not None:
+        name = f.order.feature
+        rows, next_cursor = await page_by_phases(
+            session,
+            [
+                Phase(
+                    "featured",
+                    of_media.add_columns(col(ObjectFeature.value)).join(
+                        ObjectFeature, _feature_join(name)
+                    ),
+                    [_feature_key(f.order.descending), MEDIA_ID, OBSERVATION_ID],
+                    lambda row: [row[4], row[0].media_id, row[0].id],
+                ),
+                Phase(
+                    "unfeatured",
+                    of_media.where(_without_feature(name)),
+                    [MEDIA_ID, OBSERVATION_ID],
+                    lambda row: [row[0].media_id, row[0].id],
+                ),
+                Phase("event", of_events, [OBSERVATION_ID], lambda row: [row[0].id]),
+            ],
+            page,
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows], next_cursor
     rows, next_cursor = await page_by_phases(
         session,
         [

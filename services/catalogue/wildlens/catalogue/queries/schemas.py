@@ -5,6 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from wildlens.catalogue.objects.schemas import ObjectSummary
 from wildlens.catalogue.observations.schemas import ObservationBase
 from wildlens.catalogue.privacy import FileChoice, Withheld
 
@@ -34,6 +35,9 @@ class MediaItem(BaseModel):
     # "display_copy_pending" (not made yet; list again in a few seconds) or
     # "precise_locations_needed" (a video: its original carries its place in its metadata).
     url_withheld: Withheld | None
+    # An object's features (named numbers) and what makes it one; None for other media.
+    features: dict[str, float] | None = None
+    object: ObjectSummary | None = None
 
 
 class ObservationItem(ObservationBase):

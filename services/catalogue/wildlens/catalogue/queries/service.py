@@ -13,6 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.catalogue.access import ProjectAccess
 from wildlens.catalogue.models import Media, Observation
+from wildlens.catalogue.objects.repository import features_of, objects_of
+from wildlens.catalogue.objects.schemas import ObjectSummary
 from wildlens.catalogue.privacy import FileChoice, Withheld, media_files, request_view
 from wildlens.catalogue.queries import repository
 from wildlens.catalogue.queries.filters import Filters, problem
@@ -68,6 +70,9 @@ class MediaPage:
     # (media, its location id, its link), in capture order.
     rows: list[tuple[Media, uuid.UUID | None, MediaLink]]
     next_cursor: str | None
+    # The objects among them: their features and object rows.
+    features: dict[uuid.UUID, dict[str, float]]
+    objects: dict[uuid.UUID, ObjectSummary]
 
 
 async def media_page(
@@ -93,7 +98,10 @@ async def media_page(
         url = await store.url_for_get(file.key, URL_LIFETIME) if file.key else None
         link = MediaLink(url, expires_at if url else None, file.file, file.withheld)
         linked.append((media, location_id, link))
-    return MediaPage(linked, next_cursor)
+    ids = [m.id for m, _ in rows]
+    return MediaPage(
+        linked, next_cursor, await features_of(session, ids), await objects_of(session, ids)
+    )
 
 
 async def observations_page(

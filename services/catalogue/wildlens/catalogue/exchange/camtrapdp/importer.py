@@ -80,6 +80,9 @@ class ImportSummary(BaseModel):
     media_files_stored: int
     # Records found to be ones the project had, other than by their id in an earlier import.
     matches: list[ImportMatch] = []
+    # Names the file gave that nothing could be matched to, imported unlinked where the
+    # caller accepted them.
+    unmatched: list[str] = []
 
 
 @dataclass

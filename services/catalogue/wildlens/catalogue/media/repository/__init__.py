@@ -24,6 +24,7 @@ __all__ = [
     "get_deployment",
     "get_location",
     "get_media",
+    "get_project",
     "model_runs",
     "observations_with_runs",
     "project_exists",
@@ -36,6 +37,10 @@ async def get_media(session: AsyncSession, media_id: uuid.UUID) -> Media | None:
 
 async def project_exists(session: AsyncSession, project_id: uuid.UUID) -> bool:
     return await session.get(Project, project_id) is not None
+
+
+async def get_project(session: AsyncSession, project_id: uuid.UUID) -> Project | None:
+    return await session.get(Project, project_id)
 
 
 async def get_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> Deployment | None:

@@ -1,0 +1,1 @@
+"""EcoTaxa TSV bundles: plankton and other single objects in and out."""

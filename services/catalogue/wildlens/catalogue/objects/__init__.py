@@ -1,0 +1,1 @@
+"""Single objects (plankton vignettes): what a medium that is one carries."""
