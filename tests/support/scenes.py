@@ -43,7 +43,7 @@ def scene(kind: int, seed: int) -> tuple[bytes, tuple[float, float, float, float
     """A frame with one object of ``SCENE_KINDS[kind]``, and its box."""
     rng = np.random.default_rng(seed)
     image = Image.fromarray(_ground(rng).astype(np.uint8), "RGB")
-    side = rng.uniform(0.25, 0.4) * HEIGHT
+    side = rng.uniform(0.3, 0.45) * HEIGHT
     x1 = rng.uniform(4, WIDTH - side - 4)
     y1 = rng.uniform(4, HEIGHT - side - 4)
     box = (x1, y1, x1 + side, y1 + side)

@@ -42,7 +42,8 @@ def test_boxes_found_exactly_score_one_and_a_missed_location_scores_zero() -> No
     assert north["precision"] == pytest.approx(1.0)
     south = report["per_location"]["south"]
     assert south["map_50"] == 0.0
-    assert south["precision"] == 0.0 and south["recall"] == 0.0
+    assert south["precision"] == 0.0
+    assert south["recall"] == 0.0
     assert report["per_class_ap_50"]["square"] == pytest.approx(1.0)
     assert report["per_class_ap_50"]["disc"] == pytest.approx(0.5, abs=0.01)
     assert report["per_class"]["disc"] == {

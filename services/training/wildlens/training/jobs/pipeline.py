@@ -1,6 +1,7 @@
 """The training run the platform installs: the classifier or detector run, as the job's kind
 says, where torch is installed (the ``torch`` extra, which training workers' images carry),
-else a run that fails each job saying what to install, so that the worker goes on and the API still serves."""
+else a run that fails each job saying what to install, so that the worker goes on and the API
+still serves."""
 
 from __future__ import annotations
 

@@ -56,6 +56,11 @@ def letterboxed(data: bytes, boxes: Sequence[Box], size: int) -> tuple[np.ndarra
     return tensor, placed.to_input_xyxy(pixels)
 
 
+# Letterboxed frames kept in memory between epochs, at most (bytes): each is read from the
+# store and decoded once rather than every epoch, as long as they fit.
+CACHE_BYTES = 2 * 1024**3
+
+
 class FrameDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
     """Letterboxed frames with their targets (``boxes`` xyxy input pixels, ``labels``);
     ``train`` adds random horizontal flips and brightness changes."""
@@ -67,14 +72,28 @@ class FrameDataset(Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
         self.size = size
         self.read = read
         self.train = train
+        # As 8-bit pixels (the input is pixels / 255 exactly), with the boxes.
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._kept_bytes = 0
+
+    def _frame(self, index: int) -> tuple[torch.Tensor, np.ndarray]:
+        kept = self._kept.get(index)
+        if kept is None:
+            sample = self.samples[index]
+            tensor, boxes = letterboxed(self.read(sample.key), sample.boxes, self.size)
+            kept = (np.rint(tensor * 255).astype(np.uint8), boxes)
+            if self._kept_bytes + kept[0].nbytes <= CACHE_BYTES:
+                self._kept[index] = kept
+                self._kept_bytes += kept[0].nbytes
+        pixels, boxes = kept
+        return torch.from_numpy(pixels.astype(np.float32) * np.float32(1 / 255)), boxes
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         sample = self.samples[index]
-        tensor, boxes = letterboxed(self.read(sample.key), sample.boxes, self.size)
-        image = torch.from_numpy(tensor)
+        image, boxes = self._frame(index)
         target = torch.from_numpy(boxes.astype(np.float32)).reshape(-1, 4)
         if self.train:
             if torch.rand(()) < 0.5:
