@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["ARCHITECTURES", "DETECTOR_ARCHITECTURES", "Architecture", "DetectorArchitecture"]
+__all__ = [
+    "ARCHITECTURES",
+    "DETECTOR_ARCHITECTURES",
+    "Architecture",
+    "DetectorArchitecture",
+    "JobArchitecture",
+]
 
 Architecture = Literal[
     "mobilenet_v3_small",
@@ -21,3 +27,5 @@ DetectorArchitecture = Literal[
     "fcos_mobilenet_v3_small", "fcos_mobilenet_v3_large", "fcos_resnet18"
 ]
 DETECTOR_ARCHITECTURES: tuple[str, ...] = get_args(DetectorArchitecture)
+# What a job may name: one list, so that a name of neither kind is one clear error.
+JobArchitecture = Literal[Architecture, DetectorArchitecture]

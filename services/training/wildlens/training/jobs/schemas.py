@@ -14,6 +14,7 @@ from wildlens.training.architectures import (
     DETECTOR_ARCHITECTURES,
     Architecture,
     DetectorArchitecture,
+    JobArchitecture,
 )
 from wildlens.training.jobs.label_specs import check_label_spec
 
@@ -115,7 +116,7 @@ class TrainingJobCreate(_Strict):
         description="What it trains: a classifier on crops of the confirmed boxes, or a "
         "detector on the whole frames with their confirmed boxes.",
     )
-    architecture: Architecture | DetectorArchitecture = Field(
+    architecture: JobArchitecture = Field(
         description="A classifier's torchvision architecture, or a detector's (fcos_*)."
     )
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
@@ -152,7 +153,7 @@ class TrainingJobPublic(BaseModel):
     project_id: uuid.UUID
     status: TrainingJobStatus
     kind: JobKind
-    architecture: Architecture | DetectorArchitecture
+    architecture: JobArchitecture
     hyperparameters: Hyperparameters
     base_weights: BaseWeights
     seed: int
