@@ -32,10 +32,10 @@ SPEC: dict[str, Any] = {
 LOCATIONS = 5
 PER_KIND = 10
 HYPERPARAMETERS = {
-    "epochs": 30,
+    "epochs": 24,
     "batch_size": 8,
     "image_size": 128,
-    "patience": 30,
+    "patience": 24,
     "learning_rate": 0.003,
 }
 

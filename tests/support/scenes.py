@@ -49,7 +49,10 @@ def scene(kind: int, seed: int) -> tuple[bytes, tuple[float, float, float, float
     box = (x1, y1, x1 + side, y1 + side)
     mask = Image.new("L", (WIDTH, HEIGHT), 0)
     _shape(ImageDraw.Draw(mask), kind, box)
-    colour = rng.integers(0, 256, size=3)
+    # Half the range away from the ground's mean in every channel: the object always shows,
+    # as an animal does to the people who box it.
+    ground = np.asarray(image, dtype=np.float64).reshape(-1, 3).mean(axis=0)
+    colour = ((ground + 128 + rng.uniform(-30, 30, size=3)) % 256).astype(np.int64)
     fill = np.clip(colour + rng.standard_normal((HEIGHT, WIDTH, 3)) * 8, 0, 255).astype(np.uint8)
     image.paste(Image.fromarray(fill, "RGB"), (0, 0), mask)
     # An outline, as an animal stands out from ground of its own colour.
