@@ -144,11 +144,19 @@ def start(
         Path | None,
         typer.Option("--spec", exists=True, dir_okay=False, help="The label spec, a JSON file."),
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="classifier (names the animal in a crop) or detector (boxes the animals of "
+            "whole frames)."
+        ),
+    ] = "classifier",
     architecture: Annotated[
         str | None,
         typer.Option(
-            help="mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, resnet18, resnet50 "
-            "or convnext_tiny."
+            help="A classifier: mobilenet_v3_small, mobilenet_v3_large, efficientnet_b0, "
+            "resnet18, resnet50 or convnext_tiny; a detector: fcos_mobilenet_v3_small, "
+            "fcos_mobilenet_v3_large or fcos_resnet18."
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs at most.")] = None,
@@ -156,7 +164,11 @@ def start(
     learning_rate: Annotated[float | None, typer.Option("--learning-rate")] = None,
     image_size: Annotated[int | None, typer.Option("--image-size", help="Pixels, square.")] = None,
     patience: Annotated[
-        int | None, typer.Option(help="Epochs without a better macro-F1 before it stops.")
+        int | None,
+        typer.Option(
+            help="Epochs without a better validation macro-F1 (a detector: mAP@0.5) before "
+            "it stops."
+        ),
     ] = None,
     balance: Annotated[str | None, typer.Option(help="sampler, loss or none.")] = None,
     weights_file: Annotated[
@@ -198,6 +210,7 @@ def start(
     body = {
         "project_id": project,
         "label_spec": _label_spec(spec),
+        "kind": kind,
         "architecture": architecture,
         "hyperparameters": hyperparameters,
         "base_weights": _base_weights(weights_file, weights_key),

@@ -80,7 +80,9 @@ class Detector(InferenceModel):
         manifest = self.manifest
         assert manifest.decoder is not None  # the manifest schema requires it for detectors
         config = DecodeConfig.from_manifest(manifest)
-        labels = manifest.label_names
+        # A label naming a taxon (a detector trained on a project's species) finds an animal:
+        # its boxes are recorded and classified as any detector's animals are.
+        labels = ["animal" if label.scientific_name else label.label for label in manifest.labels]
         results: list[list[Detection]] = [[] for _ in prepared]
         # One run per input shape: rectangular letterboxes differ between image sizes.
         by_shape: dict[tuple[int, int], list[int]] = {}

@@ -34,7 +34,15 @@ from wildlens.training.datasets.split import (
     split_groups,
 )
 
-__all__ = ["BuildRequest", "Built", "Sample", "build_dataset", "crop_key", "manifest_key"]
+__all__ = [
+    "BuildRequest",
+    "Built",
+    "Sample",
+    "build_dataset",
+    "crop_key",
+    "frame_key",
+    "manifest_key",
+]
 
 # Media downloaded and cropped at once.
 CONCURRENCY = 4
@@ -43,6 +51,10 @@ MANIFEST = "manifest.json"
 
 def crop_key(dataset_id: uuid.UUID | str, observation_id: str) -> str:
     return f"crops/{dataset_id}/{observation_id}.jpg"
+
+
+def frame_key(dataset_id: uuid.UUID | str, media_id: str) -> str:
+    return f"crops/{dataset_id}/frames/{media_id}.jpg"
 
 
 def manifest_key(dataset_id: uuid.UUID | str) -> str:
@@ -56,6 +68,9 @@ class BuildRequest:
     seed: int = 0
     shares: Shares = field(default_factory=Shares)
     group_by: GroupBy = "location"
+    # Whole frames (a detector's dataset) rather than a crop per box: one sample per box
+    # still, its crop_key the frame's, which every box of the frame shares.
+    frames: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +200,52 @@ async def _crops(
     return sizes
 
 
+def _frame(data: bytes) -> tuple[bytes, int]:
+    """The frame upright, as JPEG, and its longer side. Blocking: runs in a worker thread."""
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        image = upright(opened)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=95)
+        return out.getvalue(), max(image.width, image.height)
+
+
+async def _frames(
+    store: ObjectStore,
+    dataset_id: uuid.UUID,
+    chosen: list[tuple[Record, str]],
+    files: dict[str, MediaFile],
+    dropped: Counter[str],
+) -> dict[str, int]:
+    """Each medium's frame stored once for all its boxes; observation id → frame side."""
+    by_media: dict[str, list[Record]] = defaultdict(list)
+    for record, _ in chosen:
+        by_media[record.media_id].append(record)
+    sizes: dict[str, int] = {}
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(media_id: str, records: list[Record]) -> None:
+        found = files.get(media_id)
+        if found is None or not found.url:
+            dropped["no_file"] += len(records)
+            return
+        async with limit:
+            data = await download(store, found.url)
+            try:
+                frame, side = await asyncio.to_thread(_frame, data)
+            except (UnidentifiedImageError, OSError, ValueError):
+                dropped["undecodable"] += len(records)
+                return
+            await store.put_bytes(frame_key(dataset_id, media_id), frame, "image/jpeg")
+            for record in records:
+                sizes[record.observation_id] = side
+
+    await asyncio.gather(*(one(m, rs) for m, rs in sorted(by_media.items())))
+    return sizes
+
+
 async def build_dataset(
     reader: CatalogueReader,
     store: ObjectStore,
@@ -207,7 +268,8 @@ async def build_dataset(
     dropped = Counter(labelled.dropped)
     try:
         files = await reader.media(request.project_id, {r.media_id for r, _ in labelled.samples})
-        sizes = await _crops(store, dataset_id, labelled.samples, files, dropped)
+        store_images = _frames if request.frames else _crops
+        sizes = await store_images(store, dataset_id, labelled.samples, files, dropped)
         kept = [(r, c) for r, c in labelled.samples if r.observation_id in sizes]
         if not kept:
             _nothing_readable(dropped)
@@ -234,7 +296,11 @@ async def build_dataset(
                 captured_at=r.captured_at.isoformat() if r.captured_at else None,
                 bbox=list(r.bbox or ()),
                 split=assigned[groups[r.observation_id]],
-                crop_key=crop_key(dataset_id, r.observation_id),
+                crop_key=(
+                    frame_key(dataset_id, r.media_id)
+                    if request.frames
+                    else crop_key(dataset_id, r.observation_id)
+                ),
                 crop_size=sizes[r.observation_id],
             )
             for r, c in kept

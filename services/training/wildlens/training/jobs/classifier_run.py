@@ -295,6 +295,7 @@ class ClassifierRun:
                 project_id=str(job.project_id),
                 spec=parse_label_spec(job.label_spec),
                 seed=job.seed,
+                frames=job.kind == "detector",
             )
             await datasets.build_and_record(
                 self.ctx.database,
@@ -308,9 +309,10 @@ class ClassifierRun:
                 existing = await datasets.find(session, dataset_id)
             assert existing is not None
         classes, samples = await datasets.load_samples(self.ctx.store, existing)
+        what = "boxes" if job.kind == "detector" else "crops"
         sizes = {split: sum(1 for s in samples if s.split == split) for split in datasets.SPLITS}
         await progress.log(
-            f"dataset {dataset_id}: {len(samples)} crops of {len(classes)} classes "
+            f"dataset {dataset_id}: {len(samples)} {what} of {len(classes)} classes "
             f"({', '.join(f'{n} {split}' for split, n in sizes.items())})"
         )
         return dataset_id, classes, samples

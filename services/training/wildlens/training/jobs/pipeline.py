@@ -1,6 +1,7 @@
-"""The training run the platform installs: the classifier run where torch is installed (the
-``torch`` extra, which training workers' images carry), else a run that fails each job saying
-what to install, so that the worker goes on and the API still serves."""
+"""The training run the platform installs: the classifier or detector run, as the job's kind
+says, where torch is installed (the ``torch`` extra, which training workers' images carry),
+else a run that fails each job saying what to install, so that the worker goes on and the API
+still serves."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from wildlens.common.errors import Unavailable
 from wildlens.common.service.context import ServiceContext
 from wildlens.training.jobs.run import JobSpec, Progress, TrainedModel, TrainingRun
 
-__all__ = ["NoTorchRun", "installed_run"]
+__all__ = ["ByKind", "NoTorchRun", "installed_run"]
 
 
 class NoTorchRun:
@@ -24,10 +25,21 @@ class NoTorchRun:
         )
 
 
+class ByKind:
+    """The run of each job's kind."""
+
+    def __init__(self, runs: dict[str, TrainingRun]) -> None:
+        self.runs = runs
+
+    async def run(self, job: JobSpec, progress: Progress) -> TrainedModel:
+        return await self.runs[job.kind].run(job, progress)
+
+
 def installed_run(ctx: ServiceContext) -> TrainingRun:
     """The run training workers of this process use."""
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
         return NoTorchRun()
     from wildlens.training.jobs.classifier_run import ClassifierRun
+    from wildlens.training.jobs.detector_run import DetectorRun
 
-    return ClassifierRun(ctx)
+    return ByKind({"classifier": ClassifierRun(ctx), "detector": DetectorRun(ctx)})

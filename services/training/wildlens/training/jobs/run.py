@@ -45,6 +45,8 @@ class JobSpec:
     workdir: Path
     # Where base_weights {"kind": "file"} resolves to, checked to lie in the allowed folder.
     weights_path: Path | None = None
+    # What it trains: "classifier" or "detector".
+    kind: str = "classifier"
 
 
 class Progress(Protocol):

@@ -6,22 +6,34 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wildlens.common.http.errors import ErrorBody
-from wildlens.training.architectures import ARCHITECTURES, Architecture
+from wildlens.training.architectures import (
+    ARCHITECTURES,
+    DETECTOR_ARCHITECTURES,
+    Architecture,
+    DetectorArchitecture,
+    JobArchitecture,
+)
 from wildlens.training.jobs.label_specs import check_label_spec
 
 __all__ = [
     "ARCHITECTURES",
+    "DETECTOR_ARCHITECTURES",
     "Architecture",
     "BaseWeights",
+    "DetectorArchitecture",
     "Hyperparameters",
+    "JobKind",
     "TrainingJobCreate",
     "TrainingJobPublic",
     "TrainingJobStatus",
 ]
 
+# classifier: names the animal in a detector's crop; detector: finds and boxes the animals
+# of a whole frame.
+JobKind = Literal["classifier", "detector"]
 # queued: waiting for a training worker; running: a worker has it; then one of the three ends.
 TrainingJobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -99,7 +111,14 @@ class TrainingJobCreate(_Strict):
         description="Which taxa become which classes (MegaDetector's label_spec.json shape: "
         "include, merge, rename, exclude, roll up, minimum and maximum examples per class)."
     )
-    architecture: Architecture
+    kind: JobKind = Field(
+        default="classifier",
+        description="What it trains: a classifier on crops of the confirmed boxes, or a "
+        "detector on the whole frames with their confirmed boxes.",
+    )
+    architecture: JobArchitecture = Field(
+        description="A classifier's torchvision architecture, or a detector's (fcos_*)."
+    )
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
     base_weights: BaseWeights = Field(
         default_factory=lambda: NoWeights(kind="none"), description="What it starts from."
@@ -113,6 +132,19 @@ class TrainingJobCreate(_Strict):
     def _label_spec(cls, value: dict[str, Any]) -> dict[str, Any]:
         return check_label_spec(value)
 
+    @model_validator(mode="after")
+    def _architecture_of_kind(self) -> TrainingJobCreate:
+        wanted = DETECTOR_ARCHITECTURES if self.kind == "detector" else ARCHITECTURES
+        if self.architecture not in wanted:
+            raise ValueError(
+                f"a {self.kind} job trains one of {', '.join(wanted)}, not {self.architecture}"
+            )
+        if self.kind == "detector" and isinstance(self.base_weights, ModelWeights):
+            raise ValueError(
+                "a detector job starts from random weights or a weights file, not from a model"
+            )
+        return self
+
 
 class TrainingJobPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -120,7 +152,8 @@ class TrainingJobPublic(BaseModel):
     id: uuid.UUID
     project_id: uuid.UUID
     status: TrainingJobStatus
-    architecture: Architecture
+    kind: JobKind
+    architecture: JobArchitecture
     hyperparameters: Hyperparameters
     base_weights: BaseWeights
     seed: int

@@ -119,6 +119,7 @@ async def create_job(
         project_id=body.project_id,
         created_by=principal.subject,
         label_spec=body.label_spec,
+        kind=body.kind,
         architecture=body.architecture,
         hyperparameters=body.hyperparameters.model_dump(mode="json"),
         base_weights=body.base_weights.model_dump(mode="json"),

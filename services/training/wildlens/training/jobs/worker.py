@@ -179,6 +179,7 @@ class TrainingJobWorker(LeasedWorker):
             {
                 "project_id": job.project_id,
                 "label_spec": job.label_spec,
+                "kind": job.kind,
                 "architecture": job.architecture,
                 "hyperparameters": job.hyperparameters,
                 "base_weights": job.base_weights,
@@ -192,6 +193,7 @@ class TrainingJobWorker(LeasedWorker):
             created_by=job.created_by,
             label_spec=request.label_spec,
             architecture=request.architecture,
+            kind=request.kind,
             hyperparameters=request.hyperparameters,
             base_weights=weights,
             seed=request.seed,

@@ -30,6 +30,8 @@ class TrainingJob(TrainingTable, table=True):
     created_by: str = Field(max_length=200)
     # What to train on and how, as the request gave them (checked before the row exists).
     label_spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # classifier or detector
+    kind: str = Field(default="classifier", max_length=20)
     architecture: str = Field(max_length=40)
     hyperparameters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     base_weights: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

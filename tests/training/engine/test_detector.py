@@ -1,0 +1,115 @@
+"""What the detector engine hands to inference: an ONNX export in the ``generic`` decoder's
+layout for any batch size, which inference's detector loads and which finds what the torch
+model finds, in the frame's own coordinates; and a clear failure where an export does not
+match torch."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from PIL import Image
+
+from tests.support.scenes import scene
+from wildlens.common.bundles import write_bundle
+from wildlens.inference.models.detector import Detector
+from wildlens.training.engine.detection import (
+    DetectorParityError,
+    FrameSample,
+    build_detector,
+    check_detector_parity,
+    export_detector_onnx,
+    predict,
+)
+from wildlens.training.engine.detection.data import input_spec
+
+SIZE = 96
+
+
+def _frames(count: int) -> tuple[dict[str, bytes], list[FrameSample]]:
+    store: dict[str, bytes] = {}
+    samples = []
+    for i in range(count):
+        data, box = scene(i % 3, 500 + i)
+        store[f"f{i}"] = data
+        samples.append(FrameSample(f"f{i}", [box], [i % 3], "test", f"loc{i % 2}"))
+    return store, samples
+
+
+def _detector(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model, base = build_detector("fcos_mobilenet_v3_small", 3, SIZE)
+    assert base.source == "random"
+    # Biased towards finding something, so that an untrained model's boxes pass a threshold.
+    with torch.no_grad():
+        model.head.classification_head.cls_logits.bias.fill_(2.0)  # type: ignore[union-attr, operator]
+    return model.eval()
+
+
+def test_the_export_serves_through_inference_the_boxes_torch_finds(tmp_path: Path) -> None:
+    store, frames = _frames(3)
+    model = _detector(0)
+    onnx = export_detector_onnx(model, SIZE)
+    parity = check_detector_parity(model, onnx, frames, SIZE, store.__getitem__)
+    assert parity.images == 3
+    assert parity.box_difference <= 1e-3
+    assert parity.score_difference <= 1e-4
+
+    # Any batch size: boxes [B, N, 4], scores and labels [B, N], no background class.
+    session = onnxruntime.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+    boxes, scores, labels = session.run(None, {"images": np.zeros((3, 3, SIZE, SIZE), np.float32)})
+    assert boxes.shape[0] == 3
+    assert boxes.shape[2] == 4
+    assert scores.shape == labels.shape == boxes.shape[:2]
+    assert set(np.unique(labels)) <= {0, 1, 2}
+
+    bundle = write_bundle(
+        tmp_path / "bundle",
+        onnx,
+        {
+            "name": "scenes",
+            "version": "1",
+            "kind": "detector",
+            "decoder": "generic",
+            "input": input_spec(SIZE).model_dump(),
+            "labels": [
+                {"label": "disc", "scientific_name": "Asterias rubens"},
+                {"label": "square"},
+                {"label": "triangle"},
+            ],
+            "thresholds": {"default": 0.0},
+            "nms_iou": 0.45,
+            "max_detections": 5,
+        },
+    )
+    image = Image.open(io.BytesIO(store["f0"])).convert("RGB")
+    served = Detector(bundle).detect([image])[0]
+    expected = predict(model, frames[:1], SIZE, store.__getitem__, floor=0.0, keep=100)[0]
+    assert served
+    # A label naming a taxon is an animal to the rest of the platform; the others keep theirs.
+    assert {d.category for d in served} <= {"animal", "square", "triangle"}
+    # Inference gives boxes relative to the frame; torch's are in letterboxed input pixels.
+    scale = SIZE / max(image.width, image.height)
+    pad_y = (SIZE - round(image.height * scale)) // 2
+    x1, y1, x2, y2 = expected.boxes.T
+    left, right = np.clip(x1 / scale / image.width, 0, 1), np.clip(x2 / scale / image.width, 0, 1)
+    top = np.clip((y1 - pad_y) / scale / image.height, 0, 1)
+    bottom = np.clip((y2 - pad_y) / scale / image.height, 0, 1)
+    relative = np.stack([left, top, right - left, bottom - top], axis=1)
+    for detection in served:
+        same = (np.abs(relative - np.asarray(detection.bbox)).max(axis=1) <= 2e-3) & (
+            np.abs(expected.scores - detection.confidence) <= 1e-3
+        )
+        assert same.any(), (detection, relative[:5], expected.scores[:5])
+
+
+def test_an_export_that_does_not_match_torch_fails_with_the_differences() -> None:
+    store, frames = _frames(2)
+    with pytest.raises(DetectorParityError, match=r"over 2 test frames by .* of the image side"):
+        check_detector_parity(
+            _detector(0), export_detector_onnx(_detector(1), SIZE), frames, SIZE, store.__getitem__
+        )
