@@ -558,7 +558,8 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
                 await sweep.response(response, f"GET {url}")
 
     # What volunteers on Zooniverse get, though a manager (who may see exact places) sends
-    # every medium: display copies without a position, metadata without a place, no video.
+    # every medium (the photos, the frame, the heron's vignette, the video): display copies
+    # without a position, metadata without a place, no video.
     subject_set = await ok(
         await wl.client.post(
             "/v1/citsci/subject-sets",
@@ -581,14 +582,14 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         ),
         200,
     )
-    assert report["sent"] == len(photos) + 1
+    assert report["sent"] == len(photos) + 2
     assert [f["media_id"] for f in report["failed"]] == [video["media_id"]]
     for call in zooniverse.calls:
         if isinstance(call.body, dict):
             sweep.search_json(call.body, f"zooniverse:{call.method} {call.path}")
     for subject_id, (data, _) in zooniverse.uploads.items():
         sweep.data(subject_id, data, "zooniverse:uploads")
-    assert sweep.images["zooniverse:uploads"] == len(photos) + 1
+    assert sweep.images["zooniverse:uploads"] == len(photos) + 2
 
     # The checks had something to check: the viewer saw places, images and the settings.
     assert sweep.coordinates["GET /v1/projects/" + pid + "/locations"] == 2
