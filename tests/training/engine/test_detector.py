@@ -5,7 +5,9 @@ match torch."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import torch
 from PIL import Image
 
 from tests.support.scenes import scene
-from wildlens.common.bundles import write_bundle
+from wildlens.common.bundles import ModelManifest, write_bundle
 from wildlens.inference.models.detector import Detector
 from wildlens.training.engine.detection import (
     DetectorParityError,
@@ -26,6 +28,7 @@ from wildlens.training.engine.detection import (
     predict,
 )
 from wildlens.training.engine.detection.data import input_spec
+from wildlens.training.jobs.champion_detector import ChampionDetector, run_champion_detector
 
 SIZE = 96
 
@@ -113,3 +116,49 @@ def test_an_export_that_does_not_match_torch_fails_with_the_differences() -> Non
         check_detector_parity(
             _detector(0), export_detector_onnx(_detector(1), SIZE), frames, SIZE, store.__getitem__
         )
+
+
+def test_the_serving_detector_runs_on_a_candidates_frames_as_inference_runs_it(
+    tmp_path: Path,
+) -> None:
+    """A candidate's report scores the detector now serving on the same test frames: that
+    detector's bundle, run as inference runs it, gives the boxes torch gives, in each frame's
+    pixels; a bundle whose outputs are not read there is said so, never scored wrongly."""
+    store, frames = _frames(3)
+    model = _detector(2)
+    onnx = export_detector_onnx(model, SIZE)
+    manifest = ModelManifest.model_validate(
+        {
+            "name": "serving",
+            "version": "1",
+            "kind": "detector",
+            "decoder": "generic",
+            "input": input_spec(SIZE).model_dump(),
+            "labels": [{"label": "disc"}, {"label": "square"}, {"label": "triangle"}],
+            "sha256": hashlib.sha256(onnx).hexdigest(),
+        }
+    )
+    champion = ChampionDetector(uuid.uuid4(), "serving", "1", manifest, onnx)
+    ran = run_champion_detector(champion, [f.key for f in frames], store.__getitem__)
+    expected = predict(model, frames, SIZE, store.__getitem__, floor=0.0, keep=1000)
+    for (boxes, scores, labels, (w, h)), torch_found in zip(ran, expected, strict=True):
+        assert (w, h) == Image.open(io.BytesIO(store[frames[0].key])).size
+        scale = SIZE / max(w, h)
+        pad_y = (SIZE - round(h * scale)) // 2
+        pad_x = (SIZE - round(w * scale)) // 2
+        best = int(np.argmax(torch_found.scores))
+        x1, y1, x2, y2 = torch_found.boxes[best]
+        in_frame = np.array(
+            [(x1 - pad_x) / scale, (y1 - pad_y) / scale, (x2 - pad_x) / scale, (y2 - pad_y) / scale]
+        ).clip(0, [w, h, w, h])
+        same = (np.abs(boxes - in_frame).max(axis=1) <= 2e-3 * max(w, h)) & (
+            np.abs(scores - torch_found.scores[best]) <= 1e-4
+        )
+        assert same.any()
+        assert labels[same][0] == torch_found.labels[best]
+
+    other = ChampionDetector(
+        uuid.uuid4(), "v5", "1", manifest.model_copy(update={"decoder": "megadetector-v5"}), onnx
+    )
+    with pytest.raises(ValueError, match="decoder megadetector-v5 is not read here"):
+        run_champion_detector(other, [frames[0].key], store.__getitem__)
