@@ -123,7 +123,8 @@ def test_the_serving_detector_runs_on_a_candidates_frames_as_inference_runs_it(
 ) -> None:
     """A candidate's report scores the detector now serving on the same test frames: that
     detector's bundle, run as inference runs it, gives the boxes torch gives, in each frame's
-    pixels; a bundle whose outputs are not read there is said so, never scored wrongly."""
+    pixels; a bundle whose outputs are not in its decoder's layout is said so, never scored
+    wrongly."""
     store, frames = _frames(3)
     model = _detector(2)
     onnx = export_detector_onnx(model, SIZE)
@@ -160,5 +161,5 @@ def test_the_serving_detector_runs_on_a_candidates_frames_as_inference_runs_it(
     other = ChampionDetector(
         uuid.uuid4(), "v5", "1", manifest.model_copy(update={"decoder": "megadetector-v5"}), onnx
     )
-    with pytest.raises(ValueError, match="decoder megadetector-v5 is not read here"):
+    with pytest.raises(ValueError, match=r"megadetector-v5 output .* does not fit 3 labels"):
         run_champion_detector(other, [frames[0].key], store.__getitem__)

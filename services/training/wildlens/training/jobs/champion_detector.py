@@ -2,8 +2,8 @@
 
 The champion is the detector in production for the project, else the global one. Its bundle
 runs with ONNX Runtime over the test frames letterboxed by its own manifest's input, exactly
-as inference prepares an upload; its raw outputs are read here where its decoder is
-``generic`` (boxes, scores, labels: the layout trained detectors export), and boxes are
+as inference prepares an upload, and its outputs are read by inference's own decoder for its
+layout (a trained detector's ``generic`` boxes, MegaDetector's YOLO layouts alike); boxes are
 brought back to each frame's pixels so that they compare with the confirmed boxes.
 """
 
@@ -18,15 +18,21 @@ import numpy as np
 from PIL import Image
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE, ModelManifest
+from wildlens.common.bundles import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    DecodeConfig,
+    ModelManifest,
+    decode,
+)
 from wildlens.common.imaging import preprocess, upright
 from wildlens.common.storage import ObjectStore
 from wildlens.training.registry import repository as registry
 
 __all__ = ["ChampionDetector", "find_champion_detector", "run_champion_detector"]
 
-# Decoders whose raw outputs this module reads.
-READABLE = frozenset({"generic"})
+# Scores below this are not kept: too low to change any AP.
+SCORE_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -58,15 +64,23 @@ def run_champion_detector(
     champion: ChampionDetector, frames: Sequence[str], read: Callable[[str], bytes]
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]]:
     """For each frame (object key): its boxes (xyxy frame pixels), scores and label indices
-    before thresholds and NMS, and the frame's size. Blocking: run it in a thread.
+    above ``SCORE_FLOOR`` after its own NMS and cap, and the frame's size. Blocking: run it
+    in a thread.
 
     Raises:
-        ValueError: the champion's decoder is not one this module reads.
+        ValueError: its outputs do not have the layout its decoder reads.
     """
     import onnxruntime
 
-    if champion.manifest.decoder not in READABLE:
-        raise ValueError(f"its decoder {champion.manifest.decoder} is not read here")
+    manifest = champion.manifest
+    decoder = manifest.decoder
+    if decoder is None:
+        raise ValueError("its manifest names no decoder")
+    config = DecodeConfig(
+        np.full(len(manifest.label_names), SCORE_FLOOR, dtype=np.float32),
+        manifest.nms_iou,
+        manifest.max_detections,
+    )
     session = onnxruntime.InferenceSession(champion.onnx, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     found = []
@@ -81,19 +95,12 @@ def run_champion_detector(
                 strict=True,
             )
         )
-        values = (
-            [outputs[k] for k in ("boxes", "scores", "labels")]
-            if {
-                "boxes",
-                "scores",
-                "labels",
-            }
-            <= outputs.keys()
-            else list(outputs.values())[:3]
-        )
-        boxes = np.asarray(values[0], dtype=np.float64)[0].reshape(-1, 4)
-        scores = np.asarray(values[1], dtype=np.float64).reshape(-1)
-        labels = np.asarray(values[2]).reshape(-1).astype(np.int64)
+        # Inference's own decoder for the bundle's layout, at a floor low enough for mAP
+        # (which needs the ranking), with the bundle's NMS and cap.
+        (raw,) = decode(decoder, outputs, config)
+        boxes = np.asarray([d.box_xyxy for d in raw], dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray([d.score for d in raw], dtype=np.float64)
+        labels = np.asarray([d.label_index for d in raw], dtype=np.int64)
         relative = placed.to_relative_xywh(boxes)
         w, h = image.width, image.height
         pixels = np.stack(
