@@ -1,0 +1,26 @@
+"""What goes wrong when an export or a set of votes cannot be aggregated."""
+
+from __future__ import annotations
+
+from wildlens.common.errors import Invalid
+
+__all__ = ["ExportError"]
+
+
+class ExportError(Invalid):
+    """A classification export the aggregation cannot read, with where and why.
+
+    ``line`` is the line of the CSV file (1 is the header) and ``column`` the export's column
+    name, so that a person can open the file at the row and fix or drop it.
+    """
+
+    def __init__(self, detail: str, *, line: int | None = None, column: str | None = None) -> None:
+        where = ""
+        if line is not None:
+            where = f"line {line}"
+            if column is not None:
+                where += f", column {column!r}"
+            where += ": "
+        super().__init__(where + detail)
+        self.line = line
+        self.column = column
