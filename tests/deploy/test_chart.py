@@ -135,7 +135,11 @@ def test_optional_operator_objects_render_only_when_asked(
     queues = {
         t["metadata"]["queueName"] for t in scaled["spec"]["triggers"] if t["type"] == "rabbitmq"
     }
-    assert queues == {"catalogue.media.ingested", "catalogue.media.analyzed"}
+    assert queues == {
+        "catalogue.media.ingested",
+        "catalogue.media.analyzed",
+        "catalogue.citsci.consensus",
+    }
     # KEDA owns the catalogue's HPA; a second one from the chart would fight it.
     assert not find(objects, "HorizontalPodAutoscaler", "catalogue")
     assert find(objects, "HorizontalPodAutoscaler", "ingest")

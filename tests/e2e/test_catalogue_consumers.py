@@ -54,7 +54,10 @@ async def test_an_ingested_and_analysed_medium_shows_its_observations(
     analysed = analysis(str(media_id), site.project_id, animal(0.92, FOX), person(0.7))
     async with ctx.database.transaction() as session:
         await media_analyzed.handle(
-            session, [new_envelope(analysed, producer="test")], base_url=settings.public_url
+            session,
+            ctx.service_bus,
+            [new_envelope(analysed, producer="test")],
+            base_url=settings.public_url,
         )
 
     media = await ok(await wl.client.get(f"/v1/media/{media_id}", headers=bearer(admin)), 200)
@@ -71,7 +74,10 @@ async def test_an_ingested_and_analysed_medium_shows_its_observations(
     async with ctx.database.transaction() as session:
         await media_ingested.handle(session, ctx.service_bus, event, received_at)
         await media_analyzed.handle(
-            session, [new_envelope(analysed, producer="test")], base_url=settings.public_url
+            session,
+            ctx.service_bus,
+            [new_envelope(analysed, producer="test")],
+            base_url=settings.public_url,
         )
     again = await ok(await wl.client.get(f"/v1/media/{media_id}", headers=bearer(admin)), 200)
     assert len(again["observations"]) == 2

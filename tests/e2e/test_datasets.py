@@ -21,9 +21,11 @@ from tests.support.api import Site, bearer, ok, post_media
 from tests.support.factories import Deployments, Sites
 from tests.support.marshes import add_marshes
 from tests.support.platform import RunningPlatform, download, eventually, get_media, user_token
+from wildlens.common.events.v1.citsci_pb2 import CitsciConsensus, ConsensusBox, ConsensusLabel
 from wildlens.common.settings import Settings
 
-pytestmark = pytest.mark.services("catalogue", "ingest", "training")
+# citsci publishes the volunteers' consensus a dataset may take.
+pytestmark = pytest.mark.services("catalogue", "ingest", "training", "citsci")
 
 SPECIES = ("Ardea cinerea", "Ardea alba", "Anas platyrhynchos")
 TINTS = ((200, 60, 60), (60, 200, 60), (60, 60, 200))
@@ -317,3 +319,64 @@ async def test_bad_requests_are_refused_before_anything_is_stored(
     assert "the dataset would be empty" in volunteers_only["detail"]
 
     assert await _crops(wl) == []
+
+
+async def test_a_dataset_takes_the_volunteers_consensus_only_when_asked(
+    wl: RunningPlatform, admin: str, new_site: Sites, new_deployment: Deployments
+) -> None:
+    await import_tree(wl.client, admin, TREE)
+    site, _, _ = await _survey(wl, admin, new_site, new_deployment)
+    pid = site.project_id
+    # One more egret nobody but the volunteers has classified, their box on it.
+    data = _image(1, 999, (0.3, 0.25, 0.25, 0.4), "2021:04:01 09:00:00")
+    accepted = await ok(await post_media(wl.client, site.device_token, data=data), 202)
+    media_id = accepted["media_id"]
+    await eventually(lambda: get_media(wl.client, admin, media_id))
+    event = CitsciConsensus(
+        consensus_id="wildlens:wf-1:subject-1",
+        version=1,
+        subject_id="subject-1",
+        media_ids=[media_id],
+        project_id=pid,
+        workflow_id="wf-1",
+        platform="wildlens",
+        labels=[
+            ConsensusLabel(scientific_name="Ardea alba", choice="EGRET", votes=5, agreement=1.0)
+        ],
+        classification_count=5,
+        boxes=[ConsensusBox(media_id=media_id, x=0.3, y=0.25, width=0.25, height=0.4, votes=5)],
+        retirement_reason="consensus",
+        method="plurality",
+    )
+    await wl.platform.contexts["citsci"].publish([event])
+
+    async def written() -> str | None:
+        media = await get_media(wl.client, admin, media_id)
+        found = [
+            o["id"]
+            for o in (media or {}).get("observations", [])
+            if o["classified_by"] == "volunteers:wildlens"
+        ]
+        return found[0] if found else None
+
+    observation_id = await eventually(written)
+
+    async def samples(confirmed_by: list[str]) -> set[str]:
+        spec = {**SPEC, "confirmed_by": confirmed_by}
+        created = await ok(
+            await wl.client.post(
+                "/v1/datasets", json={"project_id": pid, "label_spec": spec}, headers=bearer(admin)
+            ),
+            201,
+        )
+        manifest = await ok(
+            await wl.client.get(f"/v1/datasets/{created['id']}/manifest", headers=bearer(admin)),
+            200,
+        )
+        return {s["observation_id"] for s in manifest["samples"]}
+
+    with_volunteers = await samples(["expert", "volunteer_consensus"])
+    experts_only = await samples(["expert"])
+    assert observation_id in with_volunteers
+    assert observation_id not in experts_only
+    assert with_volunteers - experts_only == {observation_id}

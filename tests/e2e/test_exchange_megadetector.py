@@ -100,6 +100,14 @@ async def test_results_attach_to_uploaded_media_and_export_back(
     assert observations[0]["classification_method"] == "machine"
     assert observations[0]["classified_by"] == "md_v5a.0.0.pt@v5a.0.0"
     assert observations[0]["bbox"] == [0.1, 0.2762, 0.1539, 0.2825]
+    # The file's ranked classifications, and how sure they are (0.901 leads 0.071 by 0.83).
+    assert [(t["scientific_name"], t["probability"]) for t in observations[0]["top_labels"]] == [
+        ("Ardea cinerea", 0.901),
+        ("Anas platyrhynchos", 0.071),
+    ]
+    assert observations[0]["classification_margin"] == 0.83
+    assert 0.0 < observations[0]["classification_entropy"] < 0.5
+    assert observations[1]["top_labels"] == []
     failed = await get_media(wl.client, admin, media_ids[2])
     assert failed is not None
     assert failed["status"] == "recorded"

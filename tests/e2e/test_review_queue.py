@@ -145,7 +145,8 @@ SPECIES = ["Ardea cinerea", "Anas platyrhynchos", "Vulpes vulpes", "Meles meles"
 async def _survey(wl: Any, project_id: uuid.UUID, taxa: dict[str, str], seed: int) -> None:
     """Media with everything the score weighs: one to three model versions that agree or
     not, blanks, unknown certainties, discarded labels, volunteers' labels (animal or blank),
-    taxa by id or by name, and validated or expert-judged media."""
+    taxa by id or by name, classifiers more or less torn between labels, and validated or
+    expert-judged media."""
     rng = random.Random(seed)
     start = datetime(2022, 5, 1, tzinfo=UTC)
     catalogue = wl.platform.contexts["catalogue"]
@@ -199,6 +200,9 @@ async def _survey(wl: Any, project_id: uuid.UUID, taxa: dict[str, str], seed: in
                         classified_at=run.analyzed_at,
                         confidence=rng.choice([None, 1.0, rng.random()]),
                         classification_confidence=rng.choice([None, rng.random()]),
+                        # A classifier's top-k, or none (a detector alone, an import).
+                        classification_entropy=rng.choice([None, 0.0, rng.random()]),
+                        classification_margin=rng.choice([None, 1.0, rng.random()]),
                         verification_state=rng.choice(["predicted"] * 5 + ["discarded"]),
                     )
             if rng.random() < 0.3:

@@ -58,6 +58,8 @@ def _row(values: Any) -> tuple[Any, ...]:
         v["species"],
         int(v["species_count"]),
         None if v["lowest"] is None else round(float(v["lowest"]), 9),
+        None if v["entropy"] is None else round(float(v["entropy"]), 9),
+        None if v["margin"] is None else round(float(v["margin"]), 9),
         bool(v["volunteers_disagree"]),
         bool(v["models_disagree"]),
         bool(v["not_analysed"]),

@@ -5,6 +5,8 @@ project, and the media nobody has analysed. Tests compare the maintained parts w
 The reasons (see ``observations.review``), as sets compared by counting:
 
 * ``low_confidence``: the lowest certainty among the newest machine run's live observations;
+* ``high_entropy`` and ``small_margin``: the highest entropy and the smallest margin of their
+  classifier's top-k;
 * ``volunteer_disagreement``: the volunteers' species and the newest run's species are the
   same set when every species either names is named by both;
 * ``model_disagreement``: the runs' species sets are all the same when every species any run
@@ -30,6 +32,8 @@ from wildlens.catalogue.models import Media, Observation
 from wildlens.catalogue.observations.current import VOLUNTEERS_PREFIX
 from wildlens.catalogue.observations.repository.review_order import (
     DECIMALS,
+    ENTROPY,
+    MARGIN,
     MODEL_DISAGREEMENT,
     NOT_ANALYSED,
     RARITY,
@@ -113,6 +117,8 @@ def _scores(project_id: uuid.UUID) -> Any:
                 func.coalesce(col(o.confidence), 1.0)
                 * func.coalesce(col(o.classification_confidence), 1.0)
             ).label("certainty"),
+            col(o.classification_entropy).label("entropy"),
+            col(o.classification_margin).label("margin"),
             _species_key(o).label("species"),
         )
         .where(
@@ -146,6 +152,8 @@ def _scores(project_id: uuid.UUID) -> Any:
             ranked.c.media_id,
             ranked.c.species,
             func.min(case((current, ranked.c.certainty), else_=null())).label("lowest"),
+            func.max(case((current, ranked.c.entropy), else_=null())).label("entropy"),
+            func.min(case((current, ranked.c.margin), else_=null())).label("margin"),
             func.max(ranked.c.volunteer).label("volunteered"),
             func.max(case((and_(ranked.c.volunteer == 1, named), 1), else_=0)).label("by_v"),
             func.max(case((and_(current, named), 1), else_=0)).label("by_m"),
@@ -165,6 +173,8 @@ def _scores(project_id: uuid.UUID) -> Any:
         select_columns(
             ps.media_id,
             func.min(ps.lowest).label("lowest"),
+            func.max(ps.entropy).label("entropy"),
+            func.min(ps.margin).label("margin"),
             func.max(ps.volunteered).label("volunteered"),
             func.sum(case((or_(ps.by_v == 1, ps.by_m == 1), 1), else_=0)).label("named"),
             func.sum(ps.by_v).label("by_v"),
@@ -180,6 +190,8 @@ def _scores(project_id: uuid.UUID) -> Any:
     )
     pm = per_media.c
     low = case((pm.lowest < 1.0, _rounded(1.0 - pm.lowest)), else_=0.0)
+    entropy = case((pm.entropy > 0.0, _rounded(ENTROPY * pm.entropy)), else_=0.0)
+    margin = case((pm.margin < 1.0, _rounded(MARGIN * (1.0 - pm.margin))), else_=0.0)
     volunteers_disagree = case(
         (
             and_(pm.volunteered == 1, or_(pm.by_v < pm.named, pm.by_m < pm.named)),
@@ -191,7 +203,7 @@ def _scores(project_id: uuid.UUID) -> Any:
         (and_(pm.runs > 1, pm.fewest_naming < pm.runs), MODEL_DISAGREEMENT), else_=0.0
     )
     rarity = case((pm.rarest.is_not(None), _rounded(RARITY / (1.0 + pm.rarest))), else_=0.0)
-    score = _rounded(low + volunteers_disagree + models_disagree + rarity)
+    score = _rounded(low + entropy + margin + volunteers_disagree + models_disagree + rarity)
     return select_columns(pm.media_id, score.label("score"))
 
 

@@ -160,13 +160,15 @@ def test_which_confirmations_count() -> None:
         ),
         # A machine label a reviewer validated is an expert's confirmation.
         *_records({"Vulpes vulpes": 5}, 50, classification_method="machine"),
+        # So is a volunteers' consensus an expert validated: it counts either way.
+        *_records({"Vulpes vulpes": 2}, 60, classified_by="volunteers:zooniverse"),
     ]
-    assert _classes({}, records) == {"Vulpes vulpes": 7}
-    assert _classes({"confirmed_by": ["volunteer_consensus"]}, records) == {"Vulpes vulpes": 3}
+    assert _classes({}, records) == {"Vulpes vulpes": 9}
+    assert _classes({"confirmed_by": ["volunteer_consensus"]}, records) == {"Vulpes vulpes": 5}
     both = apply_label_spec(
         parse_label_spec({"confirmed_by": ["expert", "volunteer_consensus"]}), records
     )
-    assert both.counts() == {"Vulpes vulpes": 10}
+    assert both.counts() == {"Vulpes vulpes": 12}
     assert both.dropped == Counter({"not_confirmed": 6})
 
 

@@ -10,11 +10,13 @@ from typing import TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from wildlens.common.events.v1 import (
+    citsci_pb2,
     devices_pb2,
     envelope_pb2,
     inference_pb2,
     ingest_pb2,
     media_pb2,
+    observations_pb2,
     taxonomy_pb2,
     training_pb2,
 )
@@ -46,6 +48,8 @@ EVENT_TYPES: dict[str, tuple[type[Message], int]] = {
     "model.promoted": (inference_pb2.ModelPromoted, 1),
     "training.requested": (training_pb2.TrainingRequested, 1),
     "model.trained": (training_pb2.ModelTrained, 1),
+    "observations.changed": (observations_pb2.ObservationsChanged, 1),
+    "citsci.consensus": (citsci_pb2.CitsciConsensus, 1),
 }
 
 

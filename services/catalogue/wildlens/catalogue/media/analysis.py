@@ -31,6 +31,7 @@ from wildlens.catalogue.media.repository.analyses import (
     taxa_named,
     write_analyses,
 )
+from wildlens.catalogue.media.uncertainty import entropy, margin, top_labels
 from wildlens.catalogue.sequences.smoothing import Pending, Vote, smooth_events, smoothed_label
 from wildlens.common.db import utcnow
 from wildlens.common.events import Envelope, unpack
@@ -114,6 +115,8 @@ async def store_analysis(
             observation_type = OBSERVATION_TYPES.get(detection.category, "unknown")
             name = top.scientific_name if top else ""
             box = detection.bbox
+            ranked = top_labels(detection.classifications)
+            probabilities = [label["probability"] for label in ranked]
             rows.detections.append(
                 (
                     run,
@@ -127,6 +130,9 @@ async def store_analysis(
                     name,
                     top.confidence if top else None,
                     taxon_id,
+                    ranked,
+                    entropy(probabilities),
+                    margin(probabilities),
                     # Smoothed below, for media in an event.
                     "",
                     None,

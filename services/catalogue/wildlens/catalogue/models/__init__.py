@@ -10,7 +10,8 @@ module             tables
 ``projects``       projects, their members
 ``sites``          locations, devices, deployments, device tokens
 ``media``          media (photos, videos, frames, clips)
-``observations``   observations, the model runs behind machine ones, their history
+``observations``   observations, the model runs behind machine ones, their history, and
+                   where volunteers' consensus ones came from
 ``sequences``      camera-trap sequences (Camtrap DP's "events")
 ``taxa``           the taxon tree, label maps, each project's taxa
 ``privacy``        a project's privacy settings, its sensitive taxa
@@ -36,6 +37,7 @@ from wildlens.catalogue.models.observations import (
     ModelRun,
     Observation,
     ObservationChange,
+    VolunteerConsensus,
 )
 from wildlens.catalogue.models.privacy import DEFAULT_PRECISION, ProjectPrivacy, SensitiveTaxon
 from wildlens.catalogue.models.projects import Membership, Project
@@ -86,5 +88,6 @@ __all__ = [
     "Sequence",
     "SummaryChange",
     "Taxon",
+    "VolunteerConsensus",
     "metadata",
 ]

@@ -147,6 +147,17 @@ class Observation(CatalogueTable, table=True):
     # The classifier's probability for its top label (``confidence`` is the detector's for the
     # box); the review queue puts low values first.
     classification_confidence: float | None = None
+    # A machine observation's top-k as the classifier gave it, best first:
+    # ``[{"label", "scientific_name", "probability"}, ...]``; empty for people's labels.
+    top_labels: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # How unsure the classifier was (``media.uncertainty``): the entropy of the top-k plus the
+    # mass left outside it, over its most (0 sure, 1 as unsure as k + 1 outcomes allow), and
+    # the margin between its first and second label. The review queue ranks by both; None
+    # without a classifier's top-k.
+    classification_entropy: float | None = None
+    classification_margin: float | None = None
     # EcoTaxa's verification states: predicted (a machine's guess, or a volunteers'
     # consensus, as yet unjudged), validated, dubious, discarded. As in EcoTaxa, a person's
     # own identification is validated by that person; verifying it later names the verifier
@@ -202,3 +213,37 @@ class ObservationChange(CatalogueTable, table=True):
     changed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class VolunteerConsensus(CatalogueTable, table=True):
+    """Where a volunteers' consensus observation came from: the retired citizen-science
+    subject, and how strongly its volunteers agreed (Snapshot Serengeti's measures).
+
+    One row per consensus observation; ``consensus_id`` (stable per subject and workflow)
+    finds the observations a later consensus for the same subject replaces, and ``version``
+    keeps an older or repeated one from changing them."""
+
+    __tablename__ = "volunteer_consensus"
+
+    observation_id: uuid.UUID = Field(
+        foreign_key="observations.id", primary_key=True, ondelete="CASCADE"
+    )
+    project_id: uuid.UUID = Field(foreign_key="projects.id", index=True, ondelete="CASCADE")
+    consensus_id: str = Field(max_length=200, index=True)
+    version: int
+    subject_id: str = Field(max_length=200)
+    workflow_id: str = Field(default="", max_length=200)
+    subject_set_id: str = Field(default="", max_length=200)
+    platform: str = Field(default="", max_length=50)
+    method: str = Field(default="", max_length=30)
+    # The label's own votes and agreement; the subject's classifications, evenness and blanks.
+    votes: int = 0
+    agreement: float = 0.0
+    classification_count: int = 0
+    pielou_evenness: float = 0.0
+    fraction_blank: float = 0.0
+    boxes: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    retirement_reason: str = Field(default="", max_length=30)
+    retired_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -2,7 +2,8 @@
 medium's score parts, with the media awaiting a refresh of theirs.
 
 A medium's parts are what its explanation (``observations.review``) scores, except rarity:
-the lowest certainty of the newest machine run, whether volunteers and the model disagree,
+the lowest certainty of the newest machine run, the highest entropy and smallest margin of
+its classifier's top-k, whether volunteers and the model disagree,
 whether model versions disagree, whether nobody has analysed it yet, and ``base``, the sum
 of those weights. Rarity depends on how many observations of a species the project has
 validated, which changes with every validation, so it is added when the queue is read, from
@@ -50,6 +51,9 @@ class ReviewScore(CatalogueTable, table=True):
     species_count: int = 1
     # Lowest certainty among the newest run's live observations; None without any.
     lowest: float | None = None
+    # The highest entropy and the smallest margin of their top-k; None without any.
+    entropy: float | None = None
+    margin: float | None = None
     volunteers_disagree: bool = False
     models_disagree: bool = False
     not_analysed: bool = False

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from wildlens.catalogue.access import AnnotatorDep, ViewerDep
-from wildlens.catalogue.deps import DatabaseDep, SessionDep
+from wildlens.catalogue.deps import BusDep, DatabaseDep, SessionDep
 from wildlens.catalogue.observations import service
 from wildlens.catalogue.observations.schemas import (
     Correction,
@@ -46,84 +46,88 @@ async def get_observation_history(
 
 @router.post("/observations/{observation_id}/validate", response_model=ObservationState)
 async def validate_observation(
-    observation_id: uuid.UUID, session: SessionDep, access: AnnotatorDep
+    observation_id: uuid.UUID, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> ObservationState:
     """Confirm the observation's label; it becomes the annotator's (annotators)."""
-    return await service.judge(session, access, observation_id, "validate")
+    return await service.judge(session, bus, access, observation_id, "validate")
 
 
 @router.post("/observations/{observation_id}/dubious", response_model=ObservationState)
 async def mark_observation_dubious(
-    observation_id: uuid.UUID, session: SessionDep, access: AnnotatorDep
+    observation_id: uuid.UUID, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> ObservationState:
     """Mark the observation's label as doubtful (annotators)."""
-    return await service.judge(session, access, observation_id, "dubious")
+    return await service.judge(session, bus, access, observation_id, "dubious")
 
 
 @router.post("/observations/{observation_id}/discard", response_model=ObservationState)
 async def discard_observation(
-    observation_id: uuid.UUID, session: SessionDep, access: AnnotatorDep
+    observation_id: uuid.UUID, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> ObservationState:
     """Discard the observation (a false detection); it no longer counts (annotators)."""
-    return await service.judge(session, access, observation_id, "discard")
+    return await service.judge(session, bus, access, observation_id, "discard")
 
 
 @router.post("/observations/{observation_id}/correct", response_model=ObservationState)
 async def correct_observation(
-    observation_id: uuid.UUID, body: Correction, session: SessionDep, access: AnnotatorDep
+    observation_id: uuid.UUID,
+    body: Correction,
+    session: SessionDep,
+    access: AnnotatorDep,
+    bus: BusDep,
 ) -> ObservationState:
     """Correct taxon, type, count, sex, life stage or behaviour; the label becomes the
     annotator's and is validated (annotators)."""
-    return await service.correct(session, access, observation_id, body)
+    return await service.correct(session, bus, access, observation_id, body)
 
 
 @router.post("/media/{media_id}/observations", status_code=201, response_model=ObservationState)
 async def label_medium(
-    media_id: uuid.UUID, body: Labelling, session: SessionDep, access: AnnotatorDep
+    media_id: uuid.UUID, body: Labelling, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> ObservationState:
     """Label a medium by hand, as one no detector has analysed: a new observation, the
     annotator's own and validated (annotators)."""
-    return await service.label_medium(session, access, media_id, body)
+    return await service.label_medium(session, bus, access, media_id, body)
 
 
 @router.post("/observations/{observation_id}/revert", response_model=ObservationState)
 async def revert_observation(
-    observation_id: uuid.UUID, body: Revert, session: SessionDep, access: AnnotatorDep
+    observation_id: uuid.UUID, body: Revert, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> ObservationState:
     """Bring the observation back to an earlier version from its history (annotators)."""
-    return await service.revert_to(session, access, observation_id, body.version)
+    return await service.revert_to(session, bus, access, observation_id, body.version)
 
 
 @router.post("/events/{event_id}/validate", response_model=list[ObservationState])
 async def validate_event(
-    event_id: uuid.UUID, session: SessionDep, access: AnnotatorDep
+    event_id: uuid.UUID, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> list[ObservationState]:
     """Confirm the current labels of every medium of the event (annotators)."""
-    return await service.judge_event(session, access, event_id, "validate")
+    return await service.judge_event(session, bus, access, event_id, "validate")
 
 
 @router.post("/events/{event_id}/dubious", response_model=list[ObservationState])
 async def mark_event_dubious(
-    event_id: uuid.UUID, session: SessionDep, access: AnnotatorDep
+    event_id: uuid.UUID, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> list[ObservationState]:
     """Mark the current labels of every medium of the event as doubtful (annotators)."""
-    return await service.judge_event(session, access, event_id, "dubious")
+    return await service.judge_event(session, bus, access, event_id, "dubious")
 
 
 @router.post("/events/{event_id}/discard", response_model=list[ObservationState])
 async def discard_event(
-    event_id: uuid.UUID, session: SessionDep, access: AnnotatorDep
+    event_id: uuid.UUID, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> list[ObservationState]:
     """Discard the current observations of every medium of the event (annotators)."""
-    return await service.judge_event(session, access, event_id, "discard")
+    return await service.judge_event(session, bus, access, event_id, "discard")
 
 
 @router.post("/events/{event_id}/correct", response_model=list[ObservationState])
 async def correct_event(
-    event_id: uuid.UUID, body: Correction, session: SessionDep, access: AnnotatorDep
+    event_id: uuid.UUID, body: Correction, session: SessionDep, access: AnnotatorDep, bus: BusDep
 ) -> list[ObservationState]:
     """Correct the current animal labels of every medium of the event at once (annotators)."""
-    return await service.correct_event(session, access, event_id, body)
+    return await service.correct_event(session, bus, access, event_id, body)
 
 
 @router.get("/review", response_model=Page[ReviewItem])

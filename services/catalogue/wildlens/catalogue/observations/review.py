@@ -9,6 +9,10 @@ Each medium's score is the sum of the reasons it has, each explained:
 
 * ``low_confidence`` (0..1): one minus the lowest certainty among the current machine
   observations, certainty being the detector's confidence times the classifier's probability;
+* ``high_entropy`` (0..0.5): half the highest normalised entropy of the current machine
+  observations' top-k and the probability left outside it (``media.uncertainty``);
+* ``small_margin`` (0..0.5): half of one minus their smallest margin between the classifier's
+  first and second label;
 * ``volunteer_disagreement`` (1): the volunteers' consensus names other species than the model;
 * ``model_disagreement`` (0.5): model versions that analysed the medium name different species;
 * ``rare_taxon`` (0..0.5): the model's species has few validated observations in the project,
@@ -34,6 +38,8 @@ from wildlens.catalogue.observations.current import (
 from wildlens.catalogue.observations.repository import ranked, review_rows, validated_counts
 from wildlens.catalogue.observations.repository.review_order import (
     DECIMALS,
+    ENTROPY,
+    MARGIN,
     MODEL_DISAGREEMENT,
     NOT_ANALYSED,
     RARITY,
@@ -92,6 +98,27 @@ def _score(
             )
         )
 
+    entropies = [o.classification_entropy for o in current if o.classification_entropy is not None]
+    if entropies and max(entropies) > 0.0:
+        highest = max(entropies)
+        reasons.append(
+            ReviewReason(
+                reason="high_entropy",
+                weight=round(ENTROPY * highest, DECIMALS),
+                detail=f"the classifier's top labels have normalised entropy {highest:.2f}",
+            )
+        )
+    margins = [o.classification_margin for o in current if o.classification_margin is not None]
+    if margins and min(margins) < 1.0:
+        smallest = min(margins)
+        reasons.append(
+            ReviewReason(
+                reason="small_margin",
+                weight=round(MARGIN * (1.0 - smallest), DECIMALS),
+                detail=f"the classifier's first label leads its second by {smallest:.2f}",
+            )
+        )
+
     volunteers_say = _species(volunteers)
     if volunteers and set(volunteers_say) != set(model_says):
         reasons.append(
@@ -147,6 +174,9 @@ async def review_queue(
     items: list[ReviewItem] = []
     for media_id, score in ranks:
         reasons, current, model_says = _score(by_media[media_id], validated)
+        volunteers = [
+            o for o in by_media[media_id] if is_volunteer(o) and o.verification_state != "discarded"
+        ]
         captured_at: datetime | None = about[media_id][0]
         if not by_media[media_id] and about[media_id][2] == "recorded":
             reasons = [
@@ -165,6 +195,10 @@ async def review_queue(
                 reasons=sorted(reasons, key=lambda r: -r.weight),
                 observation_ids=[o.id for o in current],
                 scientific_names=sorted({s.name for s in model_says.values() if s.name}),
+                volunteer_observation_ids=[o.id for o in volunteers],
+                volunteer_scientific_names=sorted(
+                    {o.scientific_name for o in volunteers if o.scientific_name}
+                ),
             )
         )
     return items, next_cursor

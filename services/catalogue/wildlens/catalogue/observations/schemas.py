@@ -60,8 +60,18 @@ class Revert(BaseModel):
     version: int = Field(ge=0)
 
 
+class LabelProbability(BaseModel):
+    """One label of a classifier's top-k."""
+
+    label: str
+    scientific_name: str
+    probability: float
+
+
 class ObservationBase(BaseModel):
-    """What every view of an observation shows: which it is and the label it carries."""
+    """What every view of an observation shows: which it is and the label it carries, and for
+    a machine's, the classifier's top-k with how unsure it was (normalised entropy of the top-k
+    and the rest, margin between the first two labels; see the README's review queue)."""
 
     id: uuid.UUID
     observation_type: str
@@ -70,6 +80,9 @@ class ObservationBase(BaseModel):
     taxon_id: uuid.UUID | None
     classification_method: str
     classified_by: str
+    top_labels: list[LabelProbability] = []
+    classification_entropy: float | None = None
+    classification_margin: float | None = None
 
     @classmethod
     def from_row(cls, observation: Observation, **extras: Any) -> Self:
@@ -84,6 +97,35 @@ class ObservationBase(BaseModel):
                 for name in cls.model_fields
             }
         )
+
+
+class ConsensusBox(BaseModel):
+    media_id: uuid.UUID | None = None
+    bbox: list[float]
+    scientific_name: str = ""
+    votes: int = 0
+
+
+class ConsensusProvenance(BaseModel):
+    """A retired citizen-science subject's consensus, as the catalogue stored it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    consensus_id: str
+    version: int
+    subject_id: str
+    workflow_id: str
+    subject_set_id: str
+    platform: str
+    method: str
+    votes: int
+    agreement: float
+    classification_count: int
+    pielou_evenness: float
+    fraction_blank: float
+    boxes: list[ConsensusBox]
+    retirement_reason: str
+    retired_at: datetime | None
 
 
 class ObservationState(ObservationBase):
@@ -101,6 +143,8 @@ class ObservationState(ObservationBase):
     verified_at: datetime | None
     # How many changes the observation has had; revert takes any version up to this.
     version: int
+    # Where a volunteers' consensus came from (None for anyone else's label).
+    consensus: ConsensusProvenance | None = None
 
 
 class ObservationChangePublic(BaseModel):
@@ -113,7 +157,8 @@ class ObservationChangePublic(BaseModel):
 
 
 class ReviewReason(BaseModel):
-    # low_confidence, model_disagreement, volunteer_disagreement, rare_taxon, not_analysed
+    # low_confidence, high_entropy, small_margin, model_disagreement, volunteer_disagreement,
+    # rare_taxon, not_analysed
     reason: str
     weight: float
     detail: str
@@ -128,3 +173,6 @@ class ReviewItem(BaseModel):
     reasons: list[ReviewReason]
     observation_ids: list[uuid.UUID]
     scientific_names: list[str]
+    # What the volunteers' consensus says, apart from the model's and experts' labels.
+    volunteer_observation_ids: list[uuid.UUID] = []
+    volunteer_scientific_names: list[str] = []

@@ -12,10 +12,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.access import ProjectAccess
 from wildlens.catalogue.models import Observation
 from wildlens.catalogue.observations import repository
+from wildlens.catalogue.observations.announcements import (
+    ChangeCause,
+    stage_observations_changed,
+)
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.observations.review import review_queue
 from wildlens.catalogue.observations.review_scores import refresh_for_page
 from wildlens.catalogue.observations.schemas import (
+    ConsensusProvenance,
     Correction,
     Labelling,
     ObservationChangePublic,
@@ -33,6 +38,7 @@ from wildlens.catalogue.observations.verification import (
 from wildlens.common.db import Database
 from wildlens.common.errors import NotFound
 from wildlens.common.http import Page, PageParams
+from wildlens.common.service import ServiceBus
 
 __all__ = [
     "Judgement",
@@ -67,19 +73,27 @@ async def _observation(
     return observation
 
 
-def _state(o: Observation, version: int) -> ObservationState:
-    return ObservationState.from_row(o, version=version)
+def _state(
+    o: Observation, version: int, consensus: ConsensusProvenance | None = None
+) -> ObservationState:
+    return ObservationState.from_row(o, version=version, consensus=consensus)
 
 
-async def _resmooth(session: AsyncSession, observations: list[Observation]) -> None:
+async def _resmooth(
+    session: AsyncSession, bus: ServiceBus, observations: list[Observation], changed_by: str
+) -> None:
     # A person's label counts above the machine's in the event's smoothed label.
     ids = {o.media_id for o in observations if o.media_id is not None}
     if ids:
         await smooth_events_of(session, await repository.media_by_ids(session, ids))
+        await stage_observations_changed(
+            session, bus, ids, ChangeCause.CHANGE_CAUSE_EXPERT, changed_by=changed_by
+        )
 
 
 async def _one(
     session: AsyncSession,
+    bus: ServiceBus,
     access: ProjectAccess,
     observation_id: uuid.UUID,
     action: str,
@@ -89,12 +103,13 @@ async def _one(
     # Concurrent changes to one observation take turns (each its own history version).
     await repository.lock_observations(session, [observation.id])
     new = await apply_to(session, [observation], action, change, access.principal.subject)
-    await _resmooth(session, [observation])
+    await _resmooth(session, bus, [observation], access.principal.subject)
     return _state(observation, new[observation.id])
 
 
 async def _event(
     session: AsyncSession,
+    bus: ServiceBus,
     access: ProjectAccess,
     event_id: uuid.UUID,
     action: str,
@@ -113,7 +128,7 @@ async def _event(
     if species_only:
         targets = [o for o in targets if o.observation_type in _SPECIES_TYPES]
     new = await apply_to(session, targets, action, change, access.principal.subject)
-    await _resmooth(session, targets)
+    await _resmooth(session, bus, targets, access.principal.subject)
     return [_state(o, new[o.id]) for o in targets]
 
 
@@ -123,7 +138,13 @@ async def observation_state(
     """The observation with its verification state and its number of changes."""
     observation = await _observation(session, project_id, observation_id)
     version = (await repository.versions(session, [observation.id]))[observation.id]
-    return _state(observation, version)
+    provenance = (await repository.consensus_of(session, [observation.id])).get(observation.id)
+    consensus = (
+        ConsensusProvenance.model_validate(provenance, from_attributes=True)
+        if provenance is not None
+        else None
+    )
+    return _state(observation, version, consensus)
 
 
 async def history_page(
@@ -142,48 +163,73 @@ async def history_page(
 
 
 async def judge(
-    session: AsyncSession, access: ProjectAccess, observation_id: uuid.UUID, action: Judgement
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    observation_id: uuid.UUID,
+    action: Judgement,
 ) -> ObservationState:
     """Validate, doubt or discard one observation."""
-    return await _one(session, access, observation_id, action, state_change(_STATES[action]))
+    change = state_change(_STATES[action])
+    return await _one(session, bus, access, observation_id, action, change)
 
 
 async def correct(
-    session: AsyncSession, access: ProjectAccess, observation_id: uuid.UUID, body: Correction
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    observation_id: uuid.UUID,
+    body: Correction,
 ) -> ObservationState:
     """Correct one observation; its label becomes the person's, validated."""
     change = await correction(session, body)
-    return await _one(session, access, observation_id, "correct", change)
+    return await _one(session, bus, access, observation_id, "correct", change)
 
 
 async def revert_to(
-    session: AsyncSession, access: ProjectAccess, observation_id: uuid.UUID, version: int
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    observation_id: uuid.UUID,
+    version: int,
 ) -> ObservationState:
     """Bring the observation back to an earlier version of its history."""
     observation = await _observation(session, access.project.id, observation_id)
     await repository.lock_observations(session, [observation.id])
     new = await revert(session, observation, version, access.principal.subject)
-    await _resmooth(session, [observation])
+    await _resmooth(session, bus, [observation], access.principal.subject)
     return _state(observation, new[observation.id])
 
 
 async def judge_event(
-    session: AsyncSession, access: ProjectAccess, event_id: uuid.UUID, action: Judgement
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    event_id: uuid.UUID,
+    action: Judgement,
 ) -> list[ObservationState]:
     """Validate, doubt or discard the current observations of every medium of the event."""
-    return await _event(session, access, event_id, action, state_change(_STATES[action]))
+    return await _event(session, bus, access, event_id, action, state_change(_STATES[action]))
 
 
 async def correct_event(
-    session: AsyncSession, access: ProjectAccess, event_id: uuid.UUID, body: Correction
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    event_id: uuid.UUID,
+    body: Correction,
 ) -> list[ObservationState]:
     """Correct the current species labels of every medium of the event at once."""
     change = await correction(session, body)
-    return await _event(session, access, event_id, "correct", change, species_only=True)
+    return await _event(session, bus, access, event_id, "correct", change, species_only=True)
 
 
 async def label_medium(
-    session: AsyncSession, access: ProjectAccess, media_id: uuid.UUID, body: Labelling
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    media_id: uuid.UUID,
+    body: Labelling,
 ) -> ObservationState:
     """A person's own observation on a medium (one no detector analysed, say): theirs, and
     validated, with its history from the start."""
@@ -214,7 +260,7 @@ async def label_medium(
     new = await apply_to(session, [observation], "label", change, access.principal.subject)
     observation.category = (observation.scientific_name or observation.observation_type)[:50]
     session.add(observation)
-    await _resmooth(session, [observation])
+    await _resmooth(session, bus, [observation], access.principal.subject)
     return _state(observation, new[observation.id])
 
 

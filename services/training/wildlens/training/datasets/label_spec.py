@@ -209,7 +209,9 @@ def _confirmed(record: Record, confirmed_by: Sequence[str]) -> bool:
     if record.verification_state in ("dubious", "discarded"):
         return False
     if record.by_volunteers:
-        return "volunteer_consensus" in confirmed_by
+        # Volunteers agreed on it; an expert who validated it since confirmed it too.
+        expert = record.verification_state == "validated" and "expert" in confirmed_by
+        return expert or "volunteer_consensus" in confirmed_by
     return "expert" in confirmed_by and record.verification_state == "validated"
 
 

@@ -5,10 +5,12 @@
 * ``occurrence.txt`` (an extension, keyed by event): one row per animal observation with a
   scientific name. ``basisOfRecord`` is ``MachineObservation`` for a machine's label and
   ``HumanObservation`` for a person's; ``identificationVerificationStatus`` is the
-  observation's verification state (validated → verified, dubious → questionable, otherwise
-  unverified), and discarded observations are left out. Where a sequence has event-level
-  observations (a person's count of the whole sequence, Camtrap DP style) those stand for it,
-  not its media-level ones, so that one animal is not counted twice.
+  observation's verification state (validated → verified, dubious → questionable; a
+  volunteers' consensus no expert has judged → "volunteer consensus", with its agreement in
+  ``identificationRemarks``; otherwise unverified), and discarded observations are left out.
+  Where a sequence has event-level observations (a person's count of the whole sequence,
+  Camtrap DP style) those stand for it, not its media-level ones, so that one animal is not
+  counted twice.
 * Absences: for every deployment with effort, each of the project's taxa (its expected
   species list) seen nowhere in it, itself or below, gets an ``absent`` occurrence with
   ``individualCount`` 0.
@@ -35,7 +37,7 @@ from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
 from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
 from wildlens.catalogue.exchange.repository import ProjectSnapshot
 from wildlens.catalogue.exchange.taxon_terms import authority_id, kingdoms
-from wildlens.catalogue.models import Deployment, Observation
+from wildlens.catalogue.models import VOLUNTEERS_PREFIX, Deployment, Observation
 from wildlens.catalogue.models.clock import parse_offset
 from wildlens.catalogue.taxa.repository import descendants
 
@@ -43,6 +45,8 @@ __all__ = ["write_archive"]
 
 _VERIFICATION = {"validated": "verified", "dubious": "questionable"}
 _BASIS = {"machine": "MachineObservation", "human": "HumanObservation"}
+# A volunteers' consensus no expert has judged yet: neither an expert's verdict nor a guess.
+_VOLUNTEER_CONSENSUS = "volunteer consensus"
 
 
 def _clean(value: Any) -> str:
@@ -194,7 +198,12 @@ async def write_archive(ctx: ExportContext) -> None:
         # import's time is not when anybody identified it).
         identified = o.classification_timestamp or (o.classified_at if not o.external_id else None)
         remarks = []
-        if o.confidence is not None:
+        volunteers = o.classification_method == "human" and o.classified_by.startswith(
+            VOLUNTEERS_PREFIX
+        )
+        if o.confidence is not None and volunteers:
+            remarks.append(f"volunteers' agreement {o.confidence:.3f}")
+        elif o.confidence is not None:
             remarks.append(f"classification probability {o.confidence:.3f}")
         if o.classification_method == "machine" and o.classified_by:
             remarks.append(f"classified by model {o.classified_by}")
@@ -219,7 +228,8 @@ async def write_archive(ctx: ExportContext) -> None:
                 "identifiedBy": o.classified_by,
                 "dateIdentified": identified.astimezone(UTC).isoformat() if identified else None,
                 "identificationVerificationStatus": _VERIFICATION.get(
-                    getattr(o, "verification_state", "predicted"), "unverified"
+                    getattr(o, "verification_state", "predicted"),
+                    _VOLUNTEER_CONSENSUS if volunteers else "unverified",
                 ),
                 "identificationRemarks": "; ".join(remarks),
                 "associatedMedia": medium.file_path

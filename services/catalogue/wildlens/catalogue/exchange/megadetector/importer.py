@@ -24,6 +24,7 @@ from wildlens.catalogue.exchange.camtrapdp.importer import ImportSummary
 from wildlens.catalogue.exchange.columns import column_length
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.media.analysis import OBSERVATION_TYPES
+from wildlens.catalogue.media.uncertainty import TOP_K, entropy, margin
 from wildlens.catalogue.models import Media, ModelRun, Observation, Project, RankedClassifications
 from wildlens.catalogue.sequences.importing import group_imported
 from wildlens.catalogue.taxa.names import NameLinker
@@ -348,6 +349,15 @@ async def import_batch_results(
             ]
             if ranked:
                 rankings.append(RankedClassifications(observation_id=observation.id, labels=ranked))
+                # The review queue ranks imported results by their uncertainty too.
+                best = sorted(ranked, key=lambda r: -float(r[1]))[:TOP_K]
+                observation.top_labels = [
+                    {"label": name, "scientific_name": name, "probability": score}
+                    for name, score in best
+                ]
+                probabilities = [float(score) for _, score in best]
+                observation.classification_entropy = entropy(probabilities)
+                observation.classification_margin = margin(probabilities)
             created["observations"] += 1
         if not failure:
             medium.status = "analyzed"

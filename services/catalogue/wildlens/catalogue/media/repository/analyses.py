@@ -120,6 +120,10 @@ _DETECTION = (
     "scientific_name",
     "classification_confidence",
     "taxon_id",
+    # The classifier's top-k, and how unsure it was (``media.uncertainty``).
+    "top_labels",
+    "classification_entropy",
+    "classification_margin",
     # The event's label, as smoothing gives it before the batch is stored.
     "smoothed_scientific_name",
     "smoothed_taxon_id",
@@ -160,6 +164,9 @@ async def write_analyses(
         detections = [list(c) for c in zip(*rows.detections, strict=True)] or [
             [] for _ in range(1 + len(_DETECTION))
         ]
+        # The driver takes JSON as text.
+        json_at = 1 + _DETECTION.index("top_labels")
+        detections[json_at] = [json.dumps(v) for v in detections[json_at]]
         args = [
             *_columns(_table(ModelRun), rows.runs),
             *([r[name] for r in per_run] for name in _RUN_SHARED),

@@ -14,18 +14,30 @@ from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Media, ModelRun, Observation, ObservationChange, Taxon
+from wildlens.catalogue.models import (
+    Media,
+    ModelRun,
+    Observation,
+    ObservationChange,
+    Taxon,
+    VolunteerConsensus,
+)
 from wildlens.catalogue.models import Sequence as Event
 from wildlens.catalogue.observations.repository.review_order import ranked
 from wildlens.common.db.pagination import SortKey, page_by_keys, parse_int
 from wildlens.common.http.pagination import PageParams
 
 __all__ = [
+    "ANNOUNCED_COLUMNS",
+    "ANNOUNCED_MEDIA",
     "LABEL_COLUMNS",
     "LABEL_PARAMETERS",
+    "announced_rows",
     "changes",
     "changes_page",
     "clear_smoothing",
+    "consensus_observations",
+    "consensus_of",
     "event_media_ids",
     "get_observation",
     "get_taxon",
@@ -293,3 +305,92 @@ async def clear_smoothing(session: AsyncSession, media_ids: Sequence[uuid.UUID])
         .values(smoothed_scientific_name="", smoothed_taxon_id=None)
         .execution_options(synchronize_session="fetch")
     )
+
+
+# What an announcement of a medium's labels reads of each observation (``announcements``).
+ANNOUNCED_COLUMNS = (
+    "id",
+    "media_id",
+    "model_run_id",
+    "observation_type",
+    "scientific_name",
+    "taxon_id",
+    "classification_method",
+    "classified_by",
+    "classified_at",
+    "verification_state",
+    "verified_by",
+    "confidence",
+    "classification_confidence",
+    "count",
+    "bbox_x",
+    "bbox_y",
+    "bbox_width",
+    "bbox_height",
+    "top_labels",
+    "classification_entropy",
+    "classification_margin",
+)
+# A medium's: what the announcement says of it.
+ANNOUNCED_MEDIA = ("id", "project_id", "deployment_id", "event_id", "captured_at", "kind")
+
+
+async def announced_rows(
+    session: AsyncSession, media_ids: Collection[uuid.UUID]
+) -> tuple[list[Any], dict[uuid.UUID, list[Any]]]:
+    """These media (``ANNOUNCED_MEDIA``) and every observation of theirs
+    (``ANNOUNCED_COLUMNS``), by medium: plain rows, read afresh, as many as a batch of
+    analyses announces (whole entities would cost the consumer more than storing them)."""
+    if not media_ids:
+        return [], {}
+    connection = await session.connection()
+    media_table = Media.__table__  # type: ignore[attr-defined]
+    media = (
+        await connection.execute(
+            select_columns(*(media_table.c[c] for c in ANNOUNCED_MEDIA)).where(
+                media_table.c.id.in_(list(media_ids))
+            )
+        )
+    ).all()
+    table = Observation.__table__  # type: ignore[attr-defined]
+    rows = await connection.execute(
+        select_columns(*(table.c[c] for c in ANNOUNCED_COLUMNS)).where(
+            table.c.media_id.in_([m.id for m in media])
+        )
+    )
+    found: dict[uuid.UUID, list[Any]] = {m.id: [] for m in media}
+    for row in rows.all():
+        found[row.media_id].append(row)
+    return list(media), found
+
+
+async def consensus_of(
+    session: AsyncSession, observation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, VolunteerConsensus]:
+    """The provenance of those of these observations that are volunteers' consensus."""
+    if not observation_ids:
+        return {}
+    rows = await session.exec(
+        select(VolunteerConsensus).where(
+            col(VolunteerConsensus.observation_id).in_(list(observation_ids))
+        )
+    )
+    return {c.observation_id: c for c in rows.all()}
+
+
+async def consensus_observations(
+    session: AsyncSession, project_id: uuid.UUID, consensus_id: str
+) -> list[tuple[VolunteerConsensus, Observation]]:
+    """What earlier versions of a consensus wrote: each observation with its provenance,
+    held until the transaction ends (two deliveries of one consensus take turns)."""
+    rows = await session.exec(
+        select(VolunteerConsensus, Observation)
+        .join(Observation, col(Observation.id) == col(VolunteerConsensus.observation_id))
+        .where(
+            col(VolunteerConsensus.project_id) == project_id,
+            col(VolunteerConsensus.consensus_id) == consensus_id,
+        )
+        .order_by(col(Observation.media_id), col(Observation.id))
+        .with_for_update(of=Observation)
+    )
+    return [(c, o) for c, o in rows.all()]

@@ -7,6 +7,8 @@ media (or a whole project) in one statement, for the maintained ``review_scores`
 validated counts per species. The reasons (see ``review``), as sets compared by counting:
 
 * ``low_confidence``: the lowest certainty among the newest machine run's live observations;
+* ``high_entropy`` and ``small_margin``: the highest normalised entropy and the smallest margin
+  of their classifier's top-k (``media.uncertainty``);
 * ``volunteer_disagreement``: the volunteers' species and the newest run's species are the
   same set when every species either names is named by both;
 * ``model_disagreement``: the runs' species sets are all the same when every species any run
@@ -66,6 +68,8 @@ from wildlens.common.http.pagination import PageParams, decode_cursor
 
 __all__ = [
     "DECIMALS",
+    "ENTROPY",
+    "MARGIN",
     "MODEL_DISAGREEMENT",
     "NOT_ANALYSED",
     "RARITY",
@@ -73,9 +77,14 @@ __all__ = [
     "VOLUNTEER_DISAGREEMENT",
     "ranked",
     "score_rows",
+    "uncertainty",
 ]
 
 VOLUNTEER_DISAGREEMENT = 1.0
+# A classifier torn between labels: its normalised entropy, and how little its first label
+# leads the second, each up to as much as model versions disagreeing.
+ENTROPY = 0.5
+MARGIN = 0.5
 MODEL_DISAGREEMENT = 0.5
 RARITY = 0.5
 # Nobody, machine or person, has looked at it: as much as volunteers and model disagreeing.
@@ -94,12 +103,22 @@ SCORE_COLUMNS = [
     "species",
     "species_count",
     "lowest",
+    "entropy",
+    "margin",
     "volunteers_disagree",
     "models_disagree",
     "not_analysed",
     "base",
     "descending",
 ]
+
+
+def uncertainty(entropy: Any, margin: Any) -> Any:
+    """The ``high_entropy`` and ``small_margin`` weights, each rounded as its explanation
+    shows it (0 where the medium has no top-k)."""
+    return case((entropy > 0.0, _rounded(ENTROPY * entropy)), else_=0.0) + case(
+        (margin < 1.0, _rounded(MARGIN * (1.0 - margin))), else_=0.0
+    )
 
 
 def _species_key(o: Any) -> Any:
@@ -183,6 +202,8 @@ def score_rows(
                 func.coalesce(col(o.confidence), 1.0)
                 * func.coalesce(col(o.classification_confidence), 1.0)
             ).label("certainty"),
+            col(o.classification_entropy).label("entropy"),
+            col(o.classification_margin).label("margin"),
             _species_key(o).label("species"),
         )
         .where(
@@ -217,6 +238,8 @@ def score_rows(
             r.media_id,
             r.species,
             func.min(case((current, r.certainty), else_=null())).label("lowest"),
+            func.max(case((current, r.entropy), else_=null())).label("entropy"),
+            func.min(case((current, r.margin), else_=null())).label("margin"),
             func.max(r.volunteer).label("volunteered"),
             func.max(case((and_(r.volunteer == 1, named), 1), else_=0)).label("by_v"),
             func.max(case((and_(current, named), 1), else_=0)).label("by_m"),
@@ -238,6 +261,8 @@ def score_rows(
         ps.species,
         ps.by_m,
         over_medium(func.min(ps.lowest)).label("lowest"),
+        over_medium(func.max(ps.entropy)).label("entropy"),
+        over_medium(func.min(ps.margin)).label("margin"),
         over_medium(func.max(ps.volunteered)).label("volunteered"),
         over_medium(func.sum(case((or_(ps.by_v == 1, ps.by_m == 1), 1), else_=0))).label("named"),
         over_medium(func.sum(ps.by_v)).label("all_by_v"),
@@ -256,6 +281,7 @@ def score_rows(
     low = case((pm.lowest < 1.0, _rounded(1.0 - pm.lowest)), else_=0.0)
     base = _rounded(
         low
+        + uncertainty(pm.entropy, pm.margin)
         + case((volunteers_disagree, VOLUNTEER_DISAGREEMENT), else_=0.0)
         + case((models_disagree, MODEL_DISAGREEMENT), else_=0.0)
     )
@@ -265,6 +291,8 @@ def score_rows(
         case((pm.by_m == 1, pm.species), else_="").label("species"),
         case((pm.all_by_m > 0, pm.all_by_m), else_=1).label("species_count"),
         pm.lowest,
+        pm.entropy,
+        pm.margin,
         case((volunteers_disagree, True), else_=False).label("volunteers_disagree"),
         case((models_disagree, True), else_=False).label("models_disagree"),
         literal(False, Boolean()).label("not_analysed"),
@@ -294,6 +322,8 @@ def _not_analysed(
         literal("", String()).label("species"),
         literal(1).label("species_count"),
         null().label("lowest"),
+        null().label("entropy"),
+        null().label("margin"),
         literal(False, Boolean()).label("volunteers_disagree"),
         literal(False, Boolean()).label("models_disagree"),
         literal(True, Boolean()).label("not_analysed"),
