@@ -8,6 +8,7 @@ standard instead."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.support.platform import (
     user_token,
 )
 from wildlens.citsci.settings import CitsciSettings, VolunteerSettings
+from wildlens.common.events.v1.observations_pb2 import ChangeCause, ObservationsChanged
 from wildlens.common.settings import Settings
 from wildlens.common.storage.layout import display_key
 
@@ -56,7 +58,7 @@ async def _photos(wl: RunningPlatform, admin: str, device_token: str, n: int) ->
         accepted = await ok(await post_media(wl.client, device_token, data=data), 202)
         ids.append(accepted["media_id"])
     for m in ids:
-        await eventually(lambda m=m: get_media(wl.client, admin, m))
+        await eventually(partial(get_media, wl.client, admin, m))
     return ids
 
 
@@ -276,6 +278,15 @@ async def test_media_an_expert_validated_stop_going_to_volunteers_and_measure_th
     assert [s["state"] for s in made["created"]] == ["gold", "active", "active"]
     gold, later, open_id = (s["id"] for s in made["created"])
 
+    # The volunteers' own consensus written back is no expert's verdict: ignored.
+    written_back = ObservationsChanged(
+        media_id=open_one,
+        project_id=pid,
+        verification_state="verified",
+        cause=ChangeCause.CHANGE_CAUSE_VOLUNTEER_CONSENSUS,
+        changed_by="volunteers:wildlens",
+    )
+    await wl.platform.contexts["catalogue"].publish([written_back])
     # Validated afterwards (heard from observations.changed): it stops going to volunteers.
     await label(judged_later)
 
@@ -287,6 +298,10 @@ async def test_media_an_expert_validated_stop_going_to_volunteers_and_measure_th
         return bool(progress["subjects_gold"] == 2)
 
     await eventually(became_gold)
+    progress = await ok(
+        await wl.client.get(f"/v1/citsci/projects/{pid}/progress", headers=bearer(manager)), 200
+    )
+    assert (progress["subjects_active"], progress["classifications"]) == (1, 0)
 
     # Gold-standard subjects are mixed in (here at every turn while one is left), then the
     # subjects that still need volunteers; a gold one never retires.
