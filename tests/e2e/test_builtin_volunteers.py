@@ -104,9 +104,18 @@ async def _classify(
 async def test_volunteers_retire_a_subject_into_an_observation_a_dataset_selects(
     wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
 ) -> None:
-    await import_tree(wl.client, admin, TREE)
+    taxa = await import_tree(wl.client, admin, TREE)
     site = await new_site()
     pid = site.project_id
+    # Volunteers choose from the taxa the project expects.
+    await ok(
+        await wl.client.put(
+            f"/v1/projects/{pid}/taxa",
+            json={"taxon_ids": [taxa[HERON], taxa["Ardea alba"]]},
+            headers=bearer(admin),
+        ),
+        200,
+    )
     heron, other = await _photos(wl, admin, site.device_token, 2)
     await analyse(wl, admin, torn_analysis(heron, pid), torn_analysis(other, pid))
     manager = user_token(settings, "manager-1", {pid: "manager"})
@@ -153,6 +162,10 @@ async def test_volunteers_retire_a_subject_into_an_observation_a_dataset_selects
             (True, "retired") if n == 2 else (False, "active")
         )
         if n == 0:
+            off_list = await _classify(
+                wl, volunteers[3], first, {"taxa": [{"scientific_name": "Anas platyrhynchos"}]}, 422
+            )
+            assert off_list["fields"][0]["location"] == ["body", "taxa", 0, "scientific_name"]
             twice = await _classify(wl, token, first, {"nothing_here": True}, 409)
             assert "already" in twice["detail"]
             # They are not served it again: the next is the other subject.
@@ -185,6 +198,7 @@ async def test_volunteers_retire_a_subject_into_an_observation_a_dataset_selects
     observation = await eventually(written)
     assert (observation["media_id"], observation["scientific_name"]) == (heron, HERON)
     assert observation["classification_method"] == "human"
+    assert observation["taxon_id"] == taxa[HERON]
     state = await ok(
         await wl.client.get(
             f"/v1/projects/{pid}/observations/{observation['id']}", headers=bearer(admin)

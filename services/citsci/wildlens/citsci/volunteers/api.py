@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from wildlens.citsci.deps import BusDep, CitsciSettingsDep, ClientsDep, SessionDep, StoreDep
 from wildlens.citsci.models import VolunteerSubject
 from wildlens.citsci.volunteers import service
-from wildlens.citsci.volunteers.catalogue import subject_media
+from wildlens.citsci.volunteers.catalogue import project_taxa, subject_media
 from wildlens.citsci.volunteers.schemas import (
     BoxIn,
     ClassificationCreate,
@@ -106,16 +106,20 @@ async def classify(
     body: ClassificationCreate,
     session: SessionDep,
     bus: BusDep,
+    clients: ClientsDep,
     principal: PrincipalDep,
 ) -> ClassificationPublic:
-    """Classify a subject: the taxa seen with their counts and behaviours, or nothing here,
-    and boxes if drawn; once per volunteer. The classification that meets the set's
-    retirement rules retires the subject and publishes the volunteers' consensus (the
-    project's volunteers)."""
+    """Classify a subject: the taxa seen (from the project's list of taxa, where it keeps
+    one) with their counts and behaviours, or nothing here, and boxes if drawn; once per
+    volunteer. The classification that meets the set's retirement rules retires the subject
+    and publishes the volunteers' consensus (the project's volunteers)."""
     principal.require_user()
     s = await service.subject(session, subject_id)
     principal.require(str(s.project_id), "volunteer", what="subject")
-    done = await service.classify(session, bus, subject_id, principal.subject, body)
+    expected = (
+        await project_taxa(lambda: clients.client("catalogue"), s.project_id) if body.taxa else {}
+    )
+    done = await service.classify(session, bus, subject_id, principal.subject, body, expected)
     c = done.classification
     return ClassificationPublic(
         id=c.id,

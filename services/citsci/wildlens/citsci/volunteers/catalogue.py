@@ -1,6 +1,7 @@
-"""What making subjects reads from the catalogue's API (never its tables), with a service
-token: each medium's hash (which names its display copy), that it is the project's and an
-image or frame, and whether an expert has validated it already (a gold-standard subject)."""
+"""What making subjects and classifying read from the catalogue's API (never its tables),
+with a service token: each medium's hash (which names its display copy), that it is the
+project's and an image or frame, whether an expert has validated it already (a gold-standard
+subject), and the taxa the project expects volunteers to choose from."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import httpx
 
 from wildlens.common.errors import FieldError, Invalid, Unavailable
 
-__all__ = ["CatalogueMedium", "expert_names", "subject_media"]
+__all__ = ["CatalogueMedium", "expert_names", "project_taxa", "subject_media"]
 
 CONCURRENCY = 8
 SHOWN_KINDS = ("image", "frame")
@@ -99,3 +100,24 @@ async def subject_media(
     if problems:
         raise Invalid("some media cannot be shown to volunteers", fields=problems)
     return [[found[m] for m in media] for media in subjects]  # type: ignore[misc]
+
+
+async def project_taxa(
+    client: Callable[[], httpx.AsyncClient], project_id: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """The taxa the project expects to see, by scientific name in lower case (empty when the
+    project keeps no list, and any taxon goes).
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
+    try:
+        response = await client().get(f"/v1/projects/{project_id}/taxa")
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+    if response.status_code != 200:
+        raise Unavailable(f"the catalogue answered {response.status_code} for the project's taxa")
+    return {
+        str(t["scientific_name"]).casefold(): uuid.UUID(str(t["id"]))
+        for t in response.json().get("taxa", [])
+    }

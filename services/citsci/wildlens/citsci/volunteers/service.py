@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -113,6 +113,25 @@ async def next_subject(
     return await repository.next_subject(session, project_id, volunteer, "active")
 
 
+def _check_taxa(data: ClassificationCreate, expected: Mapping[str, uuid.UUID]) -> None:
+    """Each taxon named is on the project's list (its id filled in from there)."""
+    wrong = []
+    for i, t in enumerate(data.taxa):
+        taxon_id = expected.get(t.scientific_name.casefold())
+        if taxon_id is None or (t.taxon_id is not None and t.taxon_id != taxon_id):
+            wrong.append(
+                FieldError(
+                    location=["body", "taxa", i, "scientific_name"],
+                    message=f"{t.scientific_name!r} is not on the project's list of taxa",
+                    type="not_found",
+                )
+            )
+        else:
+            t.taxon_id = taxon_id
+    if wrong:
+        raise Invalid("volunteers choose taxa from the project's list", fields=wrong)
+
+
 @dataclass(frozen=True)
 class Classified:
     classification: VolunteerClassification
@@ -126,6 +145,7 @@ async def classify(
     subject_id: uuid.UUID,
     volunteer: str,
     data: ClassificationCreate,
+    expected: Mapping[str, uuid.UUID] | None = None,
 ) -> Classified:
     """Store the volunteer's classification; when it retires the subject by its set's rules,
     stage the consensus in the outbox.
@@ -133,7 +153,8 @@ async def classify(
     Raises:
         NotFound: no such subject.
         Conflict: the volunteer classified it already, or it has retired.
-        Invalid: a box is on a medium the subject does not show.
+        Invalid: a box is on a medium the subject does not show, or a taxon is not one
+            ``expected`` (the project's list, by lower-case name; None or empty: any).
     """
     s = await repository.subject_for_update(session, subject_id)
     if s is None:
@@ -142,6 +163,8 @@ async def classify(
         raise Conflict("the subject has retired: ask for the next one")
     if await repository.classification_of(session, subject_id, volunteer) is not None:
         raise Conflict("you have classified this subject already")
+    if expected:
+        _check_taxa(data, expected)
     shown = set(s.media_ids)
     wrong = [
         FieldError(
