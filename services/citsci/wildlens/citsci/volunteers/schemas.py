@@ -28,7 +28,9 @@ __all__ = [
 
 # A subject is one image or the frames of one event: a camera trap's burst rarely holds more.
 MAX_FRAMES = 20
-MAX_SUBJECTS = 200
+MAX_SUBJECTS = 100
+# Each medium is looked up in the catalogue: a call names at most this many in all.
+MAX_MEDIA = 200
 MAX_TAXA = 20
 MAX_BOXES = 100
 MAX_COUNT = 999
@@ -53,6 +55,12 @@ class SubjectsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subjects: Annotated[list[SubjectIn], Field(min_length=1, max_length=MAX_SUBJECTS)]
+
+    @model_validator(mode="after")
+    def _few_media(self) -> SubjectsCreate:
+        if sum(len(s.media_ids) for s in self.subjects) > MAX_MEDIA:
+            raise ValueError(f"a call names at most {MAX_MEDIA} media in all; send the rest next")
+        return self
 
 
 class SubjectPublic(BaseModel):
