@@ -109,6 +109,16 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"):
         ("409 409 403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/subjects"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/citsci/subjects/next"):
+        ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
+    ("POST", "/v1/citsci/subjects/{subject_id}/classifications"):
+        ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
+    ("GET", "/v1/citsci/volunteers/me/stats"):
+        ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
+    ("GET", "/v1/citsci/projects/{project_id}/progress"):
+        ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/media"):
         ("ok  ok  ok  403 403 404 ok  401", HIDDEN),
@@ -467,6 +477,14 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"): lambda w, p: _json(
         {"media_ids": [p.media_id]}
     ),
+    # The subject the set holds already: let through, it is left as it is.
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/subjects"): lambda w, p: _json(
+        {"subjects": [{"media_ids": [p.media_id]}]}
+    ),
+    # Each caller classifies the subject once.
+    ("POST", "/v1/citsci/subjects/{subject_id}/classifications"): lambda w, p: _json(
+        {"nothing_here": True}
+    ),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/datasets"): lambda w, p: _json({"project_id": p.project_id}),
     ("POST", "/v1/media"): lambda w, p: {
@@ -558,6 +576,9 @@ def _path_values(
     world: World, op: Operation, scope: str, project: ProjectObjects
 ) -> dict[str, str]:
     values = {**project.path_values(), "taxon_id": world.taxon_id}
+    if op.path.endswith("/subjects"):
+        # Subjects are made in the built-in set; the Zooniverse one sends them there.
+        values["subject_set_id"] = project.builtin_subject_set_id
     if op.path.endswith("/statistics/{name}"):
         values["name"] = "counts"
     elif op.path.endswith("/unresolved/{name}"):

@@ -591,6 +591,54 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         sweep.data(subject_id, data, "zooniverse:uploads")
     assert sweep.images["zooniverse:uploads"] == len(photos) + 2
 
+    # What the built-in volunteers are served: each photo's and the frame's display copy,
+    # without a position, and nothing about where; the video is refused as a subject.
+    builtin = await ok(
+        await wl.client.post(
+            "/v1/citsci/subject-sets", json={"project_id": pid, "name": "Nest here"}, headers=h
+        ),
+        201,
+    )
+    shown = [m for m in media_ids if m != video["media_id"]]
+    await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{builtin['id']}/subjects",
+            json={"subjects": [{"media_ids": [m]} for m in shown]},
+            headers=h,
+        ),
+        201,
+    )
+    refused = await wl.client.post(
+        f"/v1/citsci/subject-sets/{builtin['id']}/subjects",
+        json={"subjects": [{"media_ids": [video["media_id"]]}]},
+        headers=h,
+    )
+    assert refused.status_code == 422, refused.text
+    volunteer = bearer(user_token(settings, "sweep-volunteer", {pid: "volunteer"}))
+    while True:
+        response = await wl.client.get(
+            "/v1/citsci/subjects/next", params={"project_id": pid}, headers=volunteer
+        )
+        subject = response.json()["subject"]
+        if subject is None:
+            break
+        await sweep.response(response, "volunteers:next")
+        for medium in subject["media"]:
+            # Searched here even where another route handed the same copy out before.
+            copy = await download(wl, medium["display_url"])
+            assert copy.status_code == 200
+            sweep.data(medium["media_id"], copy.content, "volunteers:display")
+        await ok(
+            await wl.client.post(
+                f"/v1/citsci/subjects/{subject['id']}/classifications",
+                json={"nothing_here": True},
+                headers=volunteer,
+            ),
+            201,
+        )
+    # The heron a person labelled is gold standard, served only at the configured rate.
+    assert sweep.images["volunteers:display"] in (len(shown) - 1, len(shown))
+
     # The checks had something to check: the viewer saw places, images and the settings.
     assert sweep.coordinates["GET /v1/projects/" + pid + "/locations"] == 2
     assert sweep.counts["images"] >= len(photos) + 1  # each photo's and the frame's copy

@@ -238,6 +238,7 @@ async def test_a_manager_sends_uploaded_media_through_the_api_without_their_gps(
     for n in range(2):
         body = await ok(await upload.post(data=gps_jpeg(size=(320 + n, 200))), 202)
         await eventually(partial(wl.platform.store.exists, display_key(body["sha256"])))
+        # The copy can be made before the catalogue has recorded the medium.
         await eventually(partial(get_media, wl.client, admin, body["media_id"]))
         sent.append(body["media_id"])
     route = f"/v1/citsci/subject-sets/{subject_set}/zooniverse/send"

@@ -104,6 +104,9 @@ class ProjectObjects:
     trained_model_id: str
     # A subject set classified on Zooniverse.
     subject_set_id: str
+    # A subject set of the built-in volunteers, and its subject showing the project's medium.
+    builtin_subject_set_id: str
+    subject_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -130,6 +133,7 @@ class ProjectObjects:
             "dataset_id": self.dataset_id,
             "job_id": self.training_job_id,
             "subject_set_id": self.subject_set_id,
+            "subject_id": self.subject_id,
         }
 
 
@@ -347,6 +351,11 @@ async def _project(
             "zooniverse_workflow_id": "777",
         },
     )
+    builtin_set = await post("/v1/citsci/subject-sets", {"project_id": pid, "name": "Herons here"})
+    subjects = await post(
+        f"/v1/citsci/subject-sets/{builtin_set['id']}/subjects",
+        {"subjects": [{"media_ids": [media_id]}]},
+    )
     # The export of the least privileged reader: what it holds, every role may see.
     export = await ok(
         await client.post(
@@ -422,6 +431,8 @@ async def _project(
         training_job_id=str(job["id"]),
         trained_model_id=str(trained["model_id"]),
         subject_set_id=str(subject_set["id"]),
+        builtin_subject_set_id=str(builtin_set["id"]),
+        subject_id=str(subjects["created"][0]["id"]),
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )

@@ -6,16 +6,22 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from wildlens.citsci.consumers import CONSUMERS
 from wildlens.citsci.models import metadata
 from wildlens.citsci.settings import CitsciSettings
-from wildlens.common.service import ServiceSpec
+from wildlens.common.service import ServiceContext, ServiceSpec
 
 
 def _routers() -> list[APIRouter]:
     from wildlens.citsci.subjects.api import router as subject_sets
+    from wildlens.citsci.volunteers.api import router as volunteers
     from wildlens.citsci.zooniverse.api import router as zooniverse
 
-    return [subject_sets, zooniverse]
+    return [subject_sets, zooniverse, volunteers]
+
+
+async def _start(ctx: ServiceContext) -> None:
+    ctx.subscribe(CONSUMERS)
 
 
 def service() -> ServiceSpec:
@@ -24,6 +30,7 @@ def service() -> ServiceSpec:
         routers=_routers,
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
+        start=_start,
         uses_outbox=True,
         settings=CitsciSettings,
         order=40,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from wildlens.common.settings import SettingsGroup
 
-__all__ = ["CitsciSettings", "ZooniverseSettings"]
+__all__ = ["CitsciSettings", "VolunteerSettings", "ZooniverseSettings"]
 
 
 class ZooniverseSettings(BaseModel):
@@ -36,9 +36,18 @@ class ZooniverseSettings(BaseModel):
         return bool((self.client_id and self.client_secret) or (self.username and self.password))
 
 
+class VolunteerSettings(BaseModel):
+    """How the built-in volunteer API serves subjects (``WILDLENS_CITSCI__VOLUNTEERS__...``)."""
+
+    # The share of the subjects served that are gold standard (media an expert validated),
+    # which measure each volunteer against the expert; 0 serves none.
+    gold_standard_rate: float = Field(default=0.1, ge=0, le=1)
+
+
 class CitsciSettings(SettingsGroup):
     """Where volunteers' work goes beyond the built-in volunteer API."""
 
     group: ClassVar[str] = "citsci"
 
     zooniverse: ZooniverseSettings = ZooniverseSettings()
+    volunteers: VolunteerSettings = VolunteerSettings()

@@ -8,11 +8,26 @@ module            tables
 ================  ====================================================================
 ``subject_sets``  subject sets: groups of media shown to volunteers together
 ``zooniverse``    media sent to Zooniverse, the subject each became
+``volunteers``    built-in subjects and the classifications volunteers give them
 ================  ====================================================================
 """
 
 from wildlens.citsci.models.base import CitsciTable, metadata
 from wildlens.citsci.models.subject_sets import SubjectSet
+from wildlens.citsci.models.volunteers import (
+    SubjectState,
+    VolunteerClassification,
+    VolunteerSubject,
+)
 from wildlens.citsci.models.zooniverse import SentState, ZooniverseSubject
 
-__all__ = ["CitsciTable", "SentState", "SubjectSet", "ZooniverseSubject", "metadata"]
+__all__ = [
+    "CitsciTable",
+    "SentState",
+    "SubjectSet",
+    "SubjectState",
+    "VolunteerClassification",
+    "VolunteerSubject",
+    "ZooniverseSubject",
+    "metadata",
+]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
 from wildlens.citsci.models.base import CitsciTable
@@ -26,3 +28,6 @@ class SubjectSet(CitsciTable, table=True):
     zooniverse_project_id: str | None = Field(default=None, max_length=20)
     zooniverse_workflow_id: str | None = Field(default=None, max_length=20)
     zooniverse_subject_set_id: str | None = Field(default=None, max_length=20)
+    # The built-in volunteers' retirement rules (RetirementRules' fields); None: Snapshot
+    # Serengeti's.
+    retirement_rules: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -10,10 +10,29 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wildlens.common.text import NameRule
 
-__all__ = ["SubjectSetCreate", "SubjectSetPublic"]
+__all__ = ["RetirementRulesIn", "SubjectSetCreate", "SubjectSetPublic"]
+
+# The most classifications any rule may ask for.
+MAX_RULE = 1000
 
 # Zooniverse's ids are decimal numbers, sent and kept as text.
 ZooniverseId = Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]
+
+
+class RetirementRulesIn(BaseModel):
+    """When a built-in subject retires; ``null`` turns a rule off (Snapshot Serengeti's
+    numbers by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Retire as blank when the first this-many classifications all say "nothing here".
+    first_blank: Annotated[int, Field(ge=1, le=MAX_RULE)] | None = 5
+    # Retire as blank when this many classifications say "nothing here" in all.
+    total_blank: Annotated[int, Field(ge=1, le=MAX_RULE)] | None = 10
+    # Retire when this many classifications name the same species.
+    agreement: Annotated[int, Field(ge=1, le=MAX_RULE)] | None = 10
+    # Retire after this many classifications, whatever they say.
+    max_classifications: Annotated[int, Field(ge=1, le=MAX_RULE)] | None = 25
 
 
 class SubjectSetCreate(BaseModel):
@@ -26,6 +45,8 @@ class SubjectSetCreate(BaseModel):
     # Zooniverse shows them in the project builder's address bar).
     zooniverse_project_id: ZooniverseId | None = None
     zooniverse_workflow_id: ZooniverseId | None = None
+    # For a built-in set: when its subjects retire (default Snapshot Serengeti's rules).
+    retirement_rules: RetirementRulesIn | None = None
 
     @model_validator(mode="after")
     def _zooniverse_named(self) -> SubjectSetCreate:
@@ -52,5 +73,6 @@ class SubjectSetPublic(BaseModel):
     zooniverse_project_id: str | None = None
     zooniverse_workflow_id: str | None = None
     zooniverse_subject_set_id: str | None = None
+    retirement_rules: RetirementRulesIn | None = None
     created_by: str
     created_at: datetime

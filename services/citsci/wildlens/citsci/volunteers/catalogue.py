@@ -1,0 +1,123 @@
+"""What making subjects and classifying read from the catalogue's API (never its tables),
+with a service token: each medium's hash (which names its display copy), that it is the
+project's and an image or frame, whether an expert has validated it already (a gold-standard
+subject), and the taxa the project expects volunteers to choose from."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from wildlens.common.errors import FieldError, Invalid, Unavailable
+
+__all__ = ["CatalogueMedium", "expert_names", "project_taxa", "subject_media"]
+
+CONCURRENCY = 8
+SHOWN_KINDS = ("image", "frame")
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueMedium:
+    media_id: uuid.UUID
+    sha256: str
+    # The names an expert gave or validated ("" for a blank); None while no expert judged it.
+    expert_names: tuple[str, ...] | None
+
+
+def expert_names(observations: Sequence[dict[str, Any]]) -> tuple[str, ...] | None:
+    """What an expert said of a medium, from the catalogue's current observations: the
+    labels people gave (not volunteers) or validated; None when no expert has judged it."""
+    judged = [
+        o
+        for o in observations
+        if o.get("current", True)
+        and (
+            o.get("verification_state") == "validated"
+            or (
+                o.get("classification_method") == "human"
+                and not str(o.get("classified_by", "")).startswith("volunteers:")
+            )
+        )
+    ]
+    if not judged:
+        return None
+    return tuple(
+        sorted(
+            {
+                str(o.get("scientific_name") or "")
+                for o in judged
+                if o.get("observation_type", "animal") in ("animal", "blank")
+            }
+        )
+    )
+
+
+async def subject_media(
+    client: Callable[[], httpx.AsyncClient],
+    project_id: uuid.UUID,
+    subjects: Sequence[Sequence[uuid.UUID]],
+) -> list[list[CatalogueMedium]]:
+    """Each subject's media, in the order given.
+
+    Raises:
+        Invalid: some are not images or frames of the project (each named).
+        Unavailable: the catalogue did not answer.
+    """
+    limit = asyncio.Semaphore(CONCURRENCY)
+    wanted = sorted({m for media in subjects for m in media})
+
+    async def one(media_id: uuid.UUID) -> tuple[uuid.UUID, CatalogueMedium | str]:
+        async with limit:
+            try:
+                response = await client().get(f"/v1/media/{media_id}")
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+        if response.status_code == 404:
+            return media_id, f"medium {media_id} is not in the project"
+        if response.status_code != 200:
+            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
+        medium = response.json()
+        if medium.get("project_id") != str(project_id):
+            return media_id, f"medium {media_id} is not in the project"
+        if medium.get("kind") not in SHOWN_KINDS:
+            return media_id, f"medium {media_id} is a {medium.get('kind')}, not an image or frame"
+        return media_id, CatalogueMedium(
+            media_id, str(medium["sha256"]), expert_names(medium.get("observations") or [])
+        )
+
+    found = dict(await asyncio.gather(*(one(m) for m in wanted)))
+    problems = [
+        FieldError(location=["body", "subjects", s, "media_ids", i], message=f, type="not_found")
+        for s, media in enumerate(subjects)
+        for i, m in enumerate(media)
+        if isinstance(f := found[m], str)
+    ]
+    if problems:
+        raise Invalid("some media cannot be shown to volunteers", fields=problems)
+    return [[found[m] for m in media] for media in subjects]  # type: ignore[misc]
+
+
+async def project_taxa(
+    client: Callable[[], httpx.AsyncClient], project_id: uuid.UUID
+) -> dict[str, uuid.UUID]:
+    """The taxa the project expects to see, by scientific name in lower case (empty when the
+    project keeps no list, and any taxon goes).
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
+    try:
+        response = await client().get(f"/v1/projects/{project_id}/taxa")
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+    if response.status_code != 200:
+        raise Unavailable(f"the catalogue answered {response.status_code} for the project's taxa")
+    return {
+        str(t["scientific_name"]).casefold(): uuid.UUID(str(t["id"]))
+        for t in response.json().get("taxa", [])
+    }
