@@ -30,6 +30,7 @@ ID_KINDS: dict[str, str] = {
     "location_ids": "location_id",
     "also_devices": "device_id",
     "media_id": "media_id",
+    "media_ids": "media_id",
 }
 # Ids that are not one project's: the taxon tree is the platform's, and project ids are the
 # authorisation matrix's to try.
@@ -103,7 +104,8 @@ def _refused(response: httpx.Response, where: str, field: str) -> str | None:
         return None
     if response.status_code != 422:
         return f"answered {response.status_code}: {response.text[:200]}"
-    named = [f["location"][-1] for f in response.json().get("fields") or []]
+    # The field, or one item of it (["body", "media_ids", 1]).
+    named = [name for f in response.json().get("fields") or [] for name in f["location"]]
     if field not in named:
         return f"answered 422 without naming {field}: {response.text[:200]}"
     return None

@@ -43,7 +43,7 @@ NOT_RUN = [
     "downloads MegaDetector v5a from GitHub (no network in the test environment)",
     "installs the AGPL-3.0 converters into the platform's environment",
     "needs md_v5a.0.0.pt, downloaded above",
-    "needs COCO Camera Traps, MegaDetector and KSO files of your own",
+    "needs COCO Camera Traps, MegaDetector, KSO and EcoTaxa files of your own",
     "the webhook's host must resolve to a public address, and the test machine is offline",
     "needs a detector bundle of your own, and serves a second platform",
     "needs a running platform and a downloaded model",

@@ -48,14 +48,15 @@ async def send_to_zooniverse(
     if subject_set is None:
         raise NotFound("subject set not found")
     principal.require(str(subject_set.project_id), "manager", what="subject set")
+    # The media first: another project's are refused whatever else is wrong.
+    media = await project_media(
+        lambda: clients.client("catalogue"), subject_set.project_id, body.media_ids
+    )
     if not settings.zooniverse.configured:
         raise Conflict(
             "no Zooniverse account is configured: set WILDLENS_CITSCI__ZOONIVERSE__CLIENT_ID "
             "and __CLIENT_SECRET"
         )
-    media = await project_media(
-        lambda: clients.client("catalogue"), subject_set.project_id, body.media_ids
-    )
     report = await service.send(
         database,
         Zooniverse(settings.zooniverse),
