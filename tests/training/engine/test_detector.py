@@ -28,7 +28,10 @@ from wildlens.training.engine.detection import (
     predict,
 )
 from wildlens.training.engine.detection.data import input_spec
+from wildlens.training.engine.detection.trainer import frames_of
+from wildlens.training.evaluation.detection import FrameDetections, evaluate_detector
 from wildlens.training.jobs.champion_detector import ChampionDetector, run_champion_detector
+from wildlens.training.jobs.detector_run import DETECTION_THRESHOLD, NMS_IOU, score_champion
 
 SIZE = 96
 
@@ -163,3 +166,65 @@ def test_the_serving_detector_runs_on_a_candidates_frames_as_inference_runs_it(
     )
     with pytest.raises(ValueError, match=r"megadetector-v5 output .* does not fit 3 labels"):
         run_champion_detector(other, [frames[0].key], store.__getitem__)
+
+
+def test_the_serving_detector_gets_the_figures_the_candidate_gets_when_they_are_one_model() -> None:
+    """The report's figures for the detector now serving come from the same COCO evaluation
+    on the same frames as the candidate's: the same model, as a candidate and as the serving
+    bundle, scores the same mAP, and the serving one is also scored class-agnostic."""
+    store, frames = _frames(6)
+    model = _detector(3)
+    classes = ["disc", "square", "triangle"]
+    onnx = export_detector_onnx(model, SIZE)
+    manifest = ModelManifest.model_validate(
+        {
+            "name": "serving",
+            "version": "1",
+            "kind": "detector",
+            "decoder": "generic",
+            "input": input_spec(SIZE).model_dump(),
+            "labels": [{"label": c} for c in classes],
+            "thresholds": {"default": DETECTION_THRESHOLD},
+            "nms_iou": NMS_IOU,
+            "sha256": hashlib.sha256(onnx).hexdigest(),
+        }
+    )
+    found = predict(model, frames, SIZE, store.__getitem__, nms_iou=NMS_IOU)
+    # An untrained model finds no shape; the frames are given its own best box as the one a
+    # person confirmed, so that both scorings have something to find.
+    confirmed = []
+    for frame, p in zip(frames, found, strict=True):
+        w, h = Image.open(io.BytesIO(store[frame.key])).size
+        scale = SIZE / max(w, h)
+        pad_x, pad_y = (SIZE - round(w * scale)) // 2, (SIZE - round(h * scale)) // 2
+        best = int(np.argmax(p.scores))
+        x1, y1, x2, y2 = p.boxes[best]
+        left, top = (x1 - pad_x) / scale / w, (y1 - pad_y) / scale / h
+        box = (left, top, (x2 - x1) / scale / w, (y2 - y1) / scale / h)
+        confirmed.append(
+            FrameSample(frame.key, [box], [int(p.labels[best])], "test", frame.location_id)
+        )
+    frames = confirmed
+    candidate = evaluate_detector(
+        frames_of(frames, SIZE, store.__getitem__),
+        [FrameDetections(p.boxes, p.scores, p.labels) for p in found],
+        classes,
+        dict.fromkeys(classes, DETECTION_THRESHOLD),
+    )
+    champion = ChampionDetector(uuid.uuid4(), "serving", "1", manifest, onnx)
+    serving = score_champion(champion, frames, classes, store.__getitem__)
+    assert candidate["map_50"] > 0
+    for key in ("map_50", "map_50_95", "precision", "recall"):
+        assert serving[key] == pytest.approx(candidate[key], abs=1e-3), key
+    assert set(serving["per_location"]) == {"loc0", "loc1"}
+    assert "map_50" in serving["class_agnostic"]
+
+    # A serving detector whose labels name none of the classes is scored class-agnostic only.
+    animals = manifest.model_copy(
+        update={"labels": [manifest.labels[0].model_copy(update={"label": "animal"})] * 3}
+    )
+    agnostic = score_champion(
+        ChampionDetector(uuid.uuid4(), "md", "5", animals, onnx), frames, classes, store.__getitem__
+    )
+    assert "map_50" not in agnostic
+    assert agnostic["class_agnostic"]["map_50"] >= 0

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -140,7 +140,9 @@ class DetectorRun(ClassifierRun):
         )
         champion = await self._champion_detector(job)
         champion_figures = (
-            None if champion is None else await self._score_champion(champion, test, classes, read)
+            None
+            if champion is None
+            else await asyncio.to_thread(score_champion, champion, test, classes, read)
         )
 
         name = f"detector-{job.project_id.hex[:8]}"
@@ -238,49 +240,48 @@ class DetectorRun(ClassifierRun):
         async with self.ctx.database.transaction() as session:
             return await find_champion_detector(session, self.ctx.store, job.project_id)
 
-    async def _score_champion(
-        self,
-        champion: ChampionDetector,
-        test: Sequence[Any],
-        classes: Sequence[str],
-        read: StoreReader,
-    ) -> dict[str, Any]:
-        """The serving detector's figures on the test frames: per class where its labels name
-        the classes (by label or scientific name), else class-agnostic only (any box of it
-        against any confirmed box), as a camera-trap detector's "animal" is no species."""
-        try:
-            raw = await asyncio.to_thread(
-                run_champion_detector, champion, [f.key for f in test], read
-            )
-        except ValueError as exc:
-            return {"not_scored": f"{champion.name} {champion.version}: {exc}"}
-        manifest = champion.manifest
-        wanted = {c: i for i, c in enumerate(classes)}
-        mapping = [
-            wanted.get(label.label, wanted.get(label.scientific_name or "", -1))
-            for label in manifest.labels
-        ]
-        truth = [_in_pixels(f, size) for f, (_, _, _, size) in zip(test, raw, strict=True)]
-        detections = [
-            _champion_kept(boxes, scores, labels, manifest) for boxes, scores, labels, _ in raw
-        ]
-        figures: dict[str, Any] = {
-            "class_agnostic": _agnostic(truth, detections, manifest.thresholds.default)
+
+def score_champion(
+    champion: ChampionDetector,
+    test: Sequence[Any],
+    classes: Sequence[str],
+    read: Callable[[str], bytes],
+) -> dict[str, Any]:
+    """The serving detector's figures on the test frames: per class where its labels name
+    the classes (by label or scientific name), else class-agnostic only (any box of it
+    against any confirmed box), as a camera-trap detector's "animal" is no species.
+    Blocking: run it in a thread."""
+    try:
+        raw = run_champion_detector(champion, [f.key for f in test], read)
+    except ValueError as exc:
+        return {"not_scored": f"{champion.name} {champion.version}: {exc}"}
+    manifest = champion.manifest
+    wanted = {c: i for i, c in enumerate(classes)}
+    mapping = [
+        wanted.get(label.label, wanted.get(label.scientific_name or "", -1))
+        for label in manifest.labels
+    ]
+    truth = [_in_pixels(f, size) for f, (_, _, _, size) in zip(test, raw, strict=True)]
+    detections = [
+        _champion_kept(boxes, scores, labels, manifest) for boxes, scores, labels, _ in raw
+    ]
+    figures: dict[str, Any] = {
+        "class_agnostic": _agnostic(truth, detections, manifest.thresholds.default)
+    }
+    if any(m >= 0 for m in mapping):
+        named = []
+        for d in detections:
+            own = np.asarray([mapping[k] if k < len(mapping) else -1 for k in d.labels])
+            keep = own >= 0
+            named.append(FrameDetections(d.boxes[keep], d.scores[keep], own[keep]))
+        thresholds = {
+            c: manifest.threshold_for(label.label)
+            for label, m in zip(manifest.labels, mapping, strict=True)
+            if m >= 0
+            for c in [classes[m]]
         }
-        if any(m >= 0 for m in mapping):
-            named = []
-            for d in detections:
-                own = np.asarray([mapping[k] if k < len(mapping) else -1 for k in d.labels])
-                keep = own >= 0
-                named.append(FrameDetections(d.boxes[keep], d.scores[keep], own[keep]))
-            thresholds = {
-                c: manifest.threshold_for(label.label)
-                for label, m in zip(manifest.labels, mapping, strict=True)
-                if m >= 0
-                for c in [classes[m]]
-            }
-            figures.update(evaluate_detector(truth, named, classes, thresholds))
-        return figures
+        figures.update(evaluate_detector(truth, named, classes, thresholds))
+    return figures
 
 
 def _champion_kept(
