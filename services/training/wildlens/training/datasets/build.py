@@ -13,9 +13,9 @@ import io
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
@@ -33,6 +33,8 @@ from wildlens.training.datasets.split import (
     group_key,
     split_groups,
 )
+
+T = TypeVar("T")
 
 __all__ = [
     "BuildRequest",
@@ -162,18 +164,20 @@ def _cut(
         ]
 
 
-async def _crops(
+async def _each_medium(
     store: ObjectStore,
-    dataset_id: uuid.UUID,
     chosen: list[tuple[Record, str]],
     files: dict[str, MediaFile],
     dropped: Counter[str],
-) -> dict[str, int]:
-    """Crops stored for every sample whose medium could be read; observation id → crop side."""
+    decode: Callable[[bytes, list[Record]], T],
+    keep: Callable[[str, list[Record], T], Awaitable[None]],
+) -> None:
+    """Each chosen medium downloaded once (a few at a time), ``decode``d in a worker thread
+    and its result ``keep``-t; the records of media without a file or that cannot be decoded
+    are counted in ``dropped``."""
     by_media: dict[str, list[Record]] = defaultdict(list)
     for record, _ in chosen:
         by_media[record.media_id].append(record)
-    sizes: dict[str, int] = {}
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def one(media_id: str, records: list[Record]) -> None:
@@ -184,23 +188,38 @@ async def _crops(
         async with limit:
             data = await download(store, found.url)
             try:
-                crops = await asyncio.to_thread(
-                    _cut, data, [r.bbox for r in records if r.bbox is not None]
-                )
+                decoded = await asyncio.to_thread(decode, data, records)
             except (UnidentifiedImageError, OSError, ValueError):
                 dropped["undecodable"] += len(records)
                 return
-            for record, (crop, side) in zip(records, crops, strict=True):
-                await store.put_bytes(
-                    crop_key(dataset_id, record.observation_id), crop, "image/jpeg"
-                )
-                sizes[record.observation_id] = side
+            await keep(media_id, records, decoded)
 
     await asyncio.gather(*(one(m, rs) for m, rs in sorted(by_media.items())))
+
+
+async def _crops(
+    store: ObjectStore,
+    dataset_id: uuid.UUID,
+    chosen: list[tuple[Record, str]],
+    files: dict[str, MediaFile],
+    dropped: Counter[str],
+) -> dict[str, int]:
+    """Crops stored for every sample whose medium could be read; observation id → crop side."""
+    sizes: dict[str, int] = {}
+
+    def cut(data: bytes, records: list[Record]) -> list[tuple[bytes, int]]:
+        return _cut(data, [r.bbox for r in records if r.bbox is not None])
+
+    async def keep(_: str, records: list[Record], crops: list[tuple[bytes, int]]) -> None:
+        for record, (crop, side) in zip(records, crops, strict=True):
+            await store.put_bytes(crop_key(dataset_id, record.observation_id), crop, "image/jpeg")
+            sizes[record.observation_id] = side
+
+    await _each_medium(store, chosen, files, dropped, cut, keep)
     return sizes
 
 
-def _frame(data: bytes) -> tuple[bytes, int]:
+def _frame(data: bytes, _: list[Record]) -> tuple[bytes, int]:
     """The frame upright, as JPEG, and its longer side. Blocking: runs in a worker thread."""
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
@@ -220,29 +239,15 @@ async def _frames(
     dropped: Counter[str],
 ) -> dict[str, int]:
     """Each medium's frame stored once for all its boxes; observation id → frame side."""
-    by_media: dict[str, list[Record]] = defaultdict(list)
-    for record, _ in chosen:
-        by_media[record.media_id].append(record)
     sizes: dict[str, int] = {}
-    limit = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(media_id: str, records: list[Record]) -> None:
-        found = files.get(media_id)
-        if found is None or not found.url:
-            dropped["no_file"] += len(records)
-            return
-        async with limit:
-            data = await download(store, found.url)
-            try:
-                frame, side = await asyncio.to_thread(_frame, data)
-            except (UnidentifiedImageError, OSError, ValueError):
-                dropped["undecodable"] += len(records)
-                return
-            await store.put_bytes(frame_key(dataset_id, media_id), frame, "image/jpeg")
-            for record in records:
-                sizes[record.observation_id] = side
+    async def keep(media_id: str, records: list[Record], framed: tuple[bytes, int]) -> None:
+        frame, side = framed
+        await store.put_bytes(frame_key(dataset_id, media_id), frame, "image/jpeg")
+        for record in records:
+            sizes[record.observation_id] = side
 
-    await asyncio.gather(*(one(m, rs) for m, rs in sorted(by_media.items())))
+    await _each_medium(store, chosen, files, dropped, _frame, keep)
     return sizes
 
 
