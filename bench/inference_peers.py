@@ -15,7 +15,7 @@ JPEGs, in alternating rounds:
 * Ultralytics: ``YOLO(model.onnx).predict(paths, batch=8, device="cpu")`` with the platform's
   confidence threshold and NMS IoU, streaming its results.
 
-    python bench/inference_peers.py [--batches 6] [--rounds 3] [--batch-size 8]
+    python bench/inference_peers.py [--batches 6] [--rounds 3] [--batch-size 8] [--warmup-batches 12]
 
 The last line reads ``inference peers: consumer <images/s>, tight loop <images/s>, ultralytics
 <images/s> images/s, ratio R`` where R = consumer / Ultralytics.
@@ -165,6 +165,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--batches", type=int, default=6, help="batches of images per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup-batches", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument(
         "--set",
@@ -232,11 +233,14 @@ async def main() -> None:
             f"{letterbox.input_height} (rectangular: {detector.rectangular})"
         )
 
-        # Warm-up: first runs allocate ONNX Runtime's arenas and fill the page cache.
-        await run_consumer(analyzer, ctx, keys, 1, args.batch_size)
+        # Warm-up, one unmeasured round of the same size for each: first runs allocate ONNX
+        # Runtime's arenas and fill the page cache, and Ultralytics' predict keeps speeding up
+        # over its first few hundred images (one batch of warm-up left it at half its speed).
+        warmup = args.warmup_batches
+        await run_consumer(analyzer, ctx, keys, warmup, args.batch_size)
         tight_stages = {"decode": 0.0, "letterbox": 0.0, "run": 0.0}
-        run_tight(detector, session, blobs, 1, args.batch_size, tight_stages)
-        run_ultralytics(peer, paths, 1, args.batch_size, threshold, iou)
+        run_tight(detector, session, blobs, warmup, args.batch_size, tight_stages)
+        run_ultralytics(peer, paths, warmup, args.batch_size, threshold, iou)
         tight_stages = dict.fromkeys(tight_stages, 0.0)
         ctx.published.clear()
 

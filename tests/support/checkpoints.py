@@ -42,7 +42,7 @@ RECTANGLE = (0.3, 0.4, 0.3, 0.25)
 SCENE_SIZE = (320, 240)
 PARAMS_FILE = "build.json"
 # Bump when the networks, the scene or the training change, so that cached builds are rebuilt.
-REVISION = 1
+REVISION = 2
 YOLOV5_STEPS = 300
 ULTRALYTICS_STEPS = 300
 
@@ -67,15 +67,17 @@ def scene_jpeg() -> bytes:
 
 
 def _training_input() -> tuple[torch.Tensor, tuple[float, float, float, float]]:
-    """The scene as inference feeds it, and the rectangle as relative cx, cy, w, h of it."""
-    tensor, transform = preprocess(scene(), CHECKPOINT_INPUT)
+    """The scene as inference feeds it (letterboxed to the smallest stride-multiple rectangle,
+    as a converted checkpoint takes any input size), and the rectangle as relative cx, cy, w, h
+    of it."""
+    tensor, transform = preprocess(scene(), CHECKPOINT_INPUT, rectangular=True)
     width, height = SCENE_SIZE
     x, y, w, h = RECTANGLE
     x1, y1, x2, y2 = transform.to_input_xyxy(
         [[x * width, y * height, (x + w) * width, (y + h) * height]]
     )[0]
-    size = CHECKPOINT_INPUT.width
-    box = ((x1 + x2) / 2 / size, (y1 + y2) / 2 / size, (x2 - x1) / size, (y2 - y1) / size)
+    across, down = transform.input_width, transform.input_height
+    box = ((x1 + x2) / 2 / across, (y1 + y2) / 2 / down, (x2 - x1) / across, (y2 - y1) / down)
     return torch.from_numpy(tensor[None]), box
 
 

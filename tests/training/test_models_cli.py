@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import onnx
 import pytest
 
 from tests.support.checkpoints import LABELS, RECTANGLE, scene_jpeg
@@ -145,6 +146,10 @@ def test_a_checkpoint_is_converted_served_and_finds_what_it_was_trained_to_find(
     assert [label["label"] for label in manifest["labels"]] == list(LABELS)
     assert (manifest["input"]["width"], manifest["input"]["letterbox"]) == (160, True)
     assert manifest["sha256"] == model["sha256"]
+    # Exported to take any height and width, so a 4:3 scene is letterboxed to a rectangle.
+    (images,) = onnx.load(str(kept / MODEL_FILE)).graph.input
+    height, width = (d.dim_param or d.dim_value for d in images.type.tensor_type.shape.dim[2:])
+    assert (height, width) == ("height", "width")
 
     wait_until_serving(served, model["name"], model["version"])
     best = _best_animal(served)

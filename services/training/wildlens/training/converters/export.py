@@ -6,6 +6,7 @@ import io
 import warnings
 from typing import Any
 
+from wildlens.common.bundles import DecoderName
 from wildlens.training.converters.extra import ConverterMissing, import_torch
 
 __all__ = ["ExportMismatch", "check_against_torch", "export_onnx"]
@@ -13,17 +14,27 @@ __all__ = ["ExportMismatch", "check_against_torch", "export_onnx"]
 _OPSET = 17
 # Float32 both ways; fused convolutions differ by rounding only.
 _TOLERANCE = 1e-2
+_INPUT_AXES = {0: "batch", 2: "height", 3: "width"}
+# Where the output's count of candidate boxes sits, which grows with the input; an
+# end-to-end head keeps a fixed number.
+_CANDIDATES_AXIS: dict[str, int] = {"megadetector-v5": 1, "yolov8": 2}
 
 
 class ExportMismatch(Exception):
     """The exported graph does not compute what the checkpoint computes."""
 
 
-def export_onnx(module: Any, width: int, height: int) -> bytes:
-    """The module as ONNX for ``width`` x ``height`` input (``images`` in, ``output0`` out), any
-    batch size."""
+def export_onnx(module: Any, width: int, height: int, decoder: DecoderName) -> bytes:
+    """The module as ONNX (``images`` in, ``output0`` out), any batch size, traced at ``width``
+    x ``height``. The input's height and width stay free, so inference can
+    letterbox each image to the smallest stride-multiple rectangle that holds it, as
+    Ultralytics' own exporter does with ``dynamic=True``; the head must then compute its grids
+    from the input (the loaders set YOLO heads' ``dynamic``)."""
     torch = import_torch()
     buffer = io.BytesIO()
+    output_axes = {0: "batch"}
+    if decoder in _CANDIDATES_AXIS:
+        output_axes[_CANDIDATES_AXIS[decoder]] = "candidates"
     # The TorchScript exporter warns about its own deprecation and about tracing constants
     # (shapes fixed at export); the output is compared with torch's right after.
     with warnings.catch_warnings(), torch.no_grad():
@@ -34,7 +45,7 @@ def export_onnx(module: Any, width: int, height: int) -> bytes:
             buffer,
             input_names=["images"],
             output_names=["output0"],
-            dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
+            dynamic_axes={"images": _INPUT_AXES, "output0": output_axes},
             opset_version=_OPSET,
             dynamo=False,
         )

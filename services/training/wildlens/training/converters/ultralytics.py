@@ -33,7 +33,8 @@ def load_ultralytics(path: Path) -> LoadedDetector:
     head: Any = model.model[-1]
     head.export = True
     head.format = "onnx"
-    head.dynamic = False
+    # Grids computed from the input's shape, so the export takes any height and width.
+    head.dynamic = True
     head.shape = None
     head.xyxy = False
     if hasattr(head, "agnostic_nms"):

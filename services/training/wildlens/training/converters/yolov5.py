@@ -31,7 +31,8 @@ def load_yolov5(path: Path) -> LoadedDetector:
     head = model.model[-1]
     head.inplace = False
     head.export = True  # one output tensor, boxes decoded in the graph
-    head.dynamic = False
+    # Grids computed from the input's shape, so the export takes any height and width.
+    head.dynamic = True
     strides = [int(s) for s in head.stride.tolist()]
     options = checkpoint.get("opt") or {}
     if not isinstance(options, dict):
