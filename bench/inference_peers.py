@@ -15,7 +15,8 @@ JPEGs, in alternating rounds:
 * Ultralytics: ``YOLO(model.onnx).predict(paths, batch=8, device="cpu")`` with the platform's
   confidence threshold and NMS IoU, streaming its results.
 
-    python bench/inference_peers.py [--batches 6] [--rounds 3] [--batch-size 8] [--warmup-batches 12]
+    python bench/inference_peers.py [--batches 6] [--rounds 3] [--batch-size 8]
+                                    [--warmup-batches 12]
 
 The last line reads ``inference peers: consumer <images/s>, tight loop <images/s>, ultralytics
 <images/s> images/s, ratio R`` where R = consumer / Ultralytics.
