@@ -9,8 +9,11 @@ experts' and models' labels."""
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e.test_exchange_coco import export_zip
 from tests.e2e.test_exchange_dwca import tab_separated
@@ -172,6 +175,14 @@ async def test_a_consensus_becomes_one_volunteers_observation_that_experts_can_j
     shown = await ok(await wl.client.get(f"/v1/media/{agreed}", headers=h), 200)
     (observed,) = shown["observations"]
     assert [t["scientific_name"] for t in observed["top_labels"]] == [HERON, MALLARD, EGRET]
+    # The rest of what a consumer reads of the medium, as the catalogue shows it.
+    assert list(label.bbox) == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert label.confidence == pytest.approx(0.9)
+    assert label.classification_probability == pytest.approx(0.45)
+    assert machine.captured_at.ToDatetime(tzinfo=UTC) == datetime.fromisoformat(
+        shown["captured_at"]
+    )
+    assert abs(machine.changed_at.ToDatetime(tzinfo=UTC) - datetime.now(UTC)) < timedelta(minutes=5)
     assert observed["classification_margin"] == machine.margin
 
     # The queue explains the uncertainty it ranks by.
