@@ -105,13 +105,13 @@ async def send_to_zooniverse(
 )
 async def pull_from_zooniverse(
     subject_set_id: uuid.UUID,
-    body: ZooniversePull,
     session: SessionDep,
     database: DatabaseDep,
     bus: BusDep,
     clients: ClientsDep,
     settings: CitsciSettingsDep,
     principal: PrincipalDep,
+    body: ZooniversePull | None = None,
 ) -> PullReportPublic:
     """Pull what Zooniverse volunteers said of the set's subjects from its workflow's
     classification export: each classification stored once (never the volunteer's IP
@@ -133,7 +133,7 @@ async def pull_from_zooniverse(
         Zooniverse(settings.zooniverse),
         subject_set_id,
         taxon_names(names),
-        generate=body.generate,
+        generate=body is not None and body.generate,
     )
     r = pulled.report
     return PullReportPublic(
