@@ -57,14 +57,25 @@ def standin() -> Iterator[PanoptesStandIn]:
 
 
 @pytest.fixture
+def sync_every() -> float:
+    """How often citsci pulls and retries retirements by itself (0: only when asked)."""
+    return 0.0
+
+
+@pytest.fixture
 def settings(
-    settings_for: SettingsFactory, detector: Path | None, standin: PanoptesStandIn
+    settings_for: SettingsFactory,
+    detector: Path | None,
+    standin: PanoptesStandIn,
+    sync_every: float,
 ) -> Settings:
     account = ZooniverseSettings(
         endpoint=standin.url,
         client_id="wildlens-app",
         client_secret=SecretStr("app-secret"),
         upload_attempts=2,
+        pull_interval_s=sync_every,
+        retire_retry_s=sync_every,
     )
     return settings_for(detector=detector, citsci=CitsciSettings(zooniverse=account))
 
@@ -163,9 +174,11 @@ async def _citsci_text(wl: RunningPlatform) -> str:
     return "\n".join(texts)
 
 
-async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset_selects(
-    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, standin: PanoptesStandIn
-) -> None:
+async def _sent(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, n: int
+) -> tuple[str, dict[str, str], list[str], str, str]:
+    """Project, taxa, ``n`` analysed media in a Zooniverse set with RULES, sent: the
+    project, the taxa's ids, the media, the set and a manager's token."""
     taxa = await import_tree(wl.client, admin, TREE)
     site = await new_site()
     pid = site.project_id
@@ -177,8 +190,8 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
         ),
         200,
     )
-    heron, empty, judged = await _photos(wl, admin, site.device_token, 3)
-    await analyse(wl, admin, *(torn_analysis(m, pid) for m in (heron, empty, judged)))
+    media = await _photos(wl, admin, site.device_token, n)
+    await analyse(wl, admin, *(torn_analysis(m, pid) for m in media))
     manager = user_token(settings, "manager-1", {pid: "manager"})
 
     # A Zooniverse set with the project's rules; its media go as display bytes.
@@ -198,24 +211,38 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
         201,
     )
     set_id = created["id"]
-    for m in (heron, empty, judged):
+    for m in media:
         medium = await get_media(wl.client, admin, m)
         assert medium is not None
         await eventually(partial(wl.platform.store.exists, display_key(medium["sha256"])))
     sent = await ok(
         await wl.client.post(
             f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
-            json={"media_ids": [heron, empty, judged]},
+            json={"media_ids": media},
             headers=bearer(manager),
         ),
         200,
     )
-    assert sent == {"sent": 3, "already": 0, "failed": []}
-    subject = {
+    assert sent == {"sent": n, "already": 0, "failed": []}
+    return pid, taxa, media, set_id, manager
+
+
+def _subjects(standin: PanoptesStandIn) -> dict[str, str]:
+    """Zooniverse's subject of each medium sent."""
+    return {
         s["metadata"][MEDIA_ID_FIELD]: sid
         for sid, s in standin.subjects.items()
         if sid in standin.uploads
     }
+
+
+async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset_selects(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, standin: PanoptesStandIn
+) -> None:
+    pid, taxa, (heron, empty, judged), set_id, manager = await _sent(
+        wl, settings, admin, new_site, 3
+    )
+    subject = _subjects(standin)
     with Image.open(io.BytesIO(standin.uploads[subject[heron]][0])) as shown:
         size = shown.size
 
@@ -347,3 +374,29 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
     stored = await _citsci_text(wl)
     assert "zooniverse" in stored.casefold()
     assert not [ip for ip in [*IPS, "198.51.100.99"] if ip in stored]
+
+
+@pytest.mark.parametrize("sync_every", [0.3])
+async def test_citsci_pulls_by_itself_and_tells_zooniverse_again_what_it_refused(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, standin: PanoptesStandIn
+) -> None:
+    pid, _, (heron,), _, _ = await _sent(wl, settings, admin, new_site, 1)
+    subject = _subjects(standin)[heron]
+    volunteers = Volunteers()
+    for n in range(3):
+        volunteers.classify(subject, heron, _heron((160, 120)), n)
+    # Zooniverse refuses the first retirement: a later round tells it again.
+    standin.fail_retirements = 1
+    standin.serve_export(WORKFLOW, volunteers.rows)
+
+    async def retired() -> bool:
+        return standin.retired.get(WORKFLOW) == [(subject, "consensus")]
+
+    await eventually(retired)
+    assert len(standin.api_calls("POST", rf"/workflows/{WORKFLOW}/retired_subjects")) == 2
+
+    async def written() -> list[Any] | None:
+        return await _volunteer_observations(wl, admin, pid) or None
+
+    (observation,) = await eventually(written)
+    assert (observation["media_id"], observation["scientific_name"]) == (heron, HERON)

@@ -30,6 +30,7 @@ __all__ = [
     "stored_classification_ids",
     "subject_set",
     "subject_set_for_update",
+    "zooniverse_sets",
 ]
 
 
@@ -152,3 +153,13 @@ async def pending_retirements(
     if subject_set_ids is not None:
         query = query.where(col(ZooniverseSubject.subject_set_id).in_(list(subject_set_ids)))
     return [(z, s) for z, s in (await session.exec(query)).all()]
+
+
+async def zooniverse_sets(session: AsyncSession) -> list[SubjectSet]:
+    """Every set classified on a Zooniverse workflow that has been sent subjects."""
+    query = select(SubjectSet).where(
+        SubjectSet.destination == "zooniverse",
+        col(SubjectSet.zooniverse_workflow_id).is_not(None),
+        col(SubjectSet.zooniverse_subject_set_id).is_not(None),
+    )
+    return list((await session.exec(query)).all())
