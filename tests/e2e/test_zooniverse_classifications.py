@@ -368,6 +368,22 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
     after = await _pull(wl, manager, set_id)
     assert (after["stored"], after["already"], after["retired"]) == (3, 8, 0)
 
+    # Only what is new, from Zooniverse's API without an export: a late classification of the
+    # blank subject updates its consensus.
+    volunteers.classify(subject[empty], empty, _heron(size), 9)
+    standin.classifications = [r.resource() for r in volunteers.rows]
+    recent = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull",
+            json={"source": "recent"},
+            headers=bearer(manager),
+        ),
+        200,
+    )
+    assert (recent["classifications"], recent["stored"], recent["updated"]) == (1, 1, 1)
+    (listing,) = standin.api_calls("GET", "/classifications/project")
+    assert listing.query["last_id"] == [str(volunteers.rows[-2].classification_id)]
+
     # Only the project's managers pull; the volunteers' addresses are nowhere.
     viewer = user_token(settings, "viewer-1", {pid: "viewer"})
     await _pull(wl, viewer, set_id, 403)

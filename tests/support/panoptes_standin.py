@@ -87,6 +87,30 @@ class ExportRow:
             self.subject_id,
         ]
 
+    def resource(self) -> dict[str, Any]:
+        """The classification as Panoptes' API lists it (``/classifications/project``)."""
+        when = self.created_at.replace(" UTC", "Z").replace(" ", "T")
+        return {
+            "id": str(self.classification_id),
+            "annotations": self.annotations,
+            "created_at": when,
+            "updated_at": when,
+            "completed": True,
+            "gold_standard": None,
+            "expert_classifier": None,
+            "metadata": {
+                "session": f"s{self.user_name}",
+                "workflow_version": self.workflow_version,
+            },
+            "href": f"/classifications/{self.classification_id}",
+            "links": {
+                "project": "4242",
+                "workflow": self.workflow_id,
+                "user": None if self.user_id is None else str(self.user_id),
+                "subjects": [self.subject_id],
+            },
+        }
+
 
 def export_csv(rows: Iterable[ExportRow]) -> bytes:
     """The rows as Zooniverse writes a classification export (CRLF lines, JSON columns)."""

@@ -114,7 +114,8 @@ async def pull_from_zooniverse(
     body: ZooniversePull | None = None,
 ) -> PullReportPublic:
     """Pull what Zooniverse volunteers said of the set's subjects from its workflow's
-    classification export: each classification stored once (never the volunteer's IP
+    classification export (or, with ``source`` recent, the classifications Zooniverse's API
+    lists since the newest one stored): each classification stored once (never the volunteer's IP
     address), the set's retirement rules applied as they arrive, the consensus of each
     subject that retires published to the catalogue, and the subject retired on Zooniverse.
     Pulling again adds only what is new (the project's managers)."""
@@ -134,6 +135,7 @@ async def pull_from_zooniverse(
         subject_set_id,
         taxon_names(names),
         generate=body is not None and body.generate,
+        recent=body is not None and body.source == "recent",
     )
     r = pulled.report
     return PullReportPublic(

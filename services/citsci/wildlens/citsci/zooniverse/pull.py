@@ -1,5 +1,6 @@
 """What Zooniverse volunteers said, pulled back: the workflow's classification export read
-row by row, each classification of one of the set's subjects stored once (by its Zooniverse
+row by row (or the classifications Panoptes' API lists since the last one stored), each
+classification of one of the set's subjects stored once (by its Zooniverse
 id, without the volunteer's IP address or name), the set's retirement rules applied as they
 arrive, and each subject that retires given the consensus the built-in volunteers' subjects
 get, published as ``citsci.consensus`` through the outbox and retired on Zooniverse.
@@ -9,20 +10,20 @@ that were in flight) gets its consensus again, over all of them, as the next ver
 same consensus: the catalogue updates its observation rather than adding one.
 
 An export that cannot be read stores nothing: the whole pull is one transaction, and the
-error names the line.
+error names the line (the classification, for the API's listing).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.citsci.aggregation import RetirementReason, read_classifications
+from wildlens.citsci.aggregation import Classification, RetirementReason, read_classifications
 from wildlens.citsci.models import SubjectSet, ZooniverseClassification, ZooniverseSubject
 from wildlens.citsci.volunteers.consensus import (
     ConsensusSubject,
@@ -37,7 +38,14 @@ from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, NotFound
 from wildlens.common.service import ServiceBus
 
-__all__ = ["PLATFORM", "PullReport", "consensus_subject", "store_export", "workflow_of"]
+__all__ = [
+    "PLATFORM",
+    "PullReport",
+    "consensus_subject",
+    "store_classifications",
+    "store_export",
+    "workflow_of",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +103,30 @@ async def store_export(
         NotFound, Conflict: see ``workflow_of``.
         ExportError: a row that is not a well-formed classification (its line named).
     """
+    with export.open(encoding="utf-8", newline="") as lines:
+        return await store_classifications(
+            session,
+            bus,
+            subject_set_id,
+            lambda workflow_id: read_classifications(lines, workflow_id=workflow_id),
+            names,
+        )
+
+
+async def store_classifications(
+    session: AsyncSession,
+    bus: ServiceBus,
+    subject_set_id: uuid.UUID,
+    read: Callable[[int], Iterable[Classification]],
+    names: TaxonNames,
+) -> PullReport:
+    """Store the new classifications of the set's subjects that ``read`` gives for the set's
+    workflow (its id given), and retire what they retire. Flushes, never commits.
+
+    Raises:
+        NotFound, Conflict: see ``workflow_of``.
+        ExportError: what ``read`` raises for a classification that is not well-formed.
+    """
     s = await repository.subject_set_for_update(session, subject_set_id)
     workflow_id = workflow_of(s, subject_set_id)
     assert s is not None
@@ -106,39 +138,38 @@ async def store_export(
     report = PullReport()
     touched: dict[uuid.UUID, ZooniverseSubject] = {}
     batch: list[ZooniverseClassification] = []
-    with export.open(encoding="utf-8", newline="") as lines:
-        for c in read_classifications(lines, workflow_id=int(workflow_id)):
-            report.read += 1
-            if c.classification_id in known:
-                report.already += 1
-                continue
-            z = subjects.get(str(c.subject_id))
-            if z is None:
-                report.other_subjects += 1
-                continue
-            known.add(c.classification_id)
-            said = answers_of(c, z, names)
-            batch.append(
-                ZooniverseClassification(
-                    zooniverse_classification_id=c.classification_id,
-                    subject_id=z.id,
-                    subject_set_id=subject_set_id,
-                    project_id=z.project_id,
-                    volunteer=c.volunteer[:200],
-                    workflow_version=c.workflow_version[:20],
-                    created_at=c.created_at,
-                    gold_standard=c.gold_standard,
-                    expert=c.expert,
-                    nothing_here=said.nothing_here,
-                    taxa=said.taxa,
-                    boxes=said.boxes,
-                )
+    for c in read(int(workflow_id)):
+        report.read += 1
+        if c.classification_id in known:
+            report.already += 1
+            continue
+        z = subjects.get(str(c.subject_id))
+        if z is None:
+            report.other_subjects += 1
+            continue
+        known.add(c.classification_id)
+        said = answers_of(c, z, names)
+        batch.append(
+            ZooniverseClassification(
+                zooniverse_classification_id=c.classification_id,
+                subject_id=z.id,
+                subject_set_id=subject_set_id,
+                project_id=z.project_id,
+                volunteer=c.volunteer[:200],
+                workflow_version=c.workflow_version[:20],
+                created_at=c.created_at,
+                gold_standard=c.gold_standard,
+                expert=c.expert,
+                nothing_here=said.nothing_here,
+                taxa=said.taxa,
+                boxes=said.boxes,
             )
-            touched[z.id] = z
-            if len(batch) >= BATCH:
-                await repository.add_classifications(session, batch)
-                report.stored += len(batch)
-                batch = []
+        )
+        touched[z.id] = z
+        if len(batch) >= BATCH:
+            await repository.add_classifications(session, batch)
+            report.stored += len(batch)
+            batch = []
     await repository.add_classifications(session, batch)
     report.stored += len(batch)
     await _retire(session, bus, s, workflow_id, touched.values(), report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -48,7 +49,10 @@ class SendReportPublic(BaseModel):
 class ZooniversePull(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Ask Zooniverse for a fresh export and wait for it (up to the configured
+    # export: the workflow's classification export; recent: the classifications Zooniverse's
+    # API lists after the newest one stored (no export to wait for).
+    source: Literal["export", "recent"] = "export"
+    # For the export: ask Zooniverse for a fresh one and wait for it (up to the configured
     # export_timeout_s); without it, the latest export Zooniverse made is read.
     generate: bool = False
 

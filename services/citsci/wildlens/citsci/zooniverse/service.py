@@ -33,7 +33,13 @@ from wildlens.citsci.models import SubjectSet, ZooniverseSubject
 from wildlens.citsci.zooniverse import repository
 from wildlens.citsci.zooniverse.answers import TaxonNames
 from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
-from wildlens.citsci.zooniverse.pull import PullReport, store_export, workflow_of
+from wildlens.citsci.zooniverse.pull import (
+    PullReport,
+    store_classifications,
+    store_export,
+    workflow_of,
+)
+from wildlens.citsci.zooniverse.recent import latest_id, read_recent
 from wildlens.citsci.zooniverse.retirement import retire_pending
 from wildlens.common.db import Database
 from wildlens.common.errors import Conflict, NotFound
@@ -293,23 +299,43 @@ async def pull(
     names: TaxonNames,
     *,
     generate: bool,
+    recent: bool = False,
 ) -> Pulled:
     """Pull the set's workflow's classification export (a fresh one with ``generate``) into
-    a file of its own, store what is new in one transaction (see ``pull.store_export``),
-    then retire on Zooniverse every subject of the set Wildlens retired.
+    a file of its own, or with ``recent`` the classifications Panoptes' API lists after the
+    newest one stored; store what is new in one transaction (see ``pull``), then retire on
+    Zooniverse every subject of the set Wildlens retired.
 
     Raises:
         NotFound, Conflict: no such set, or it is not classified on Zooniverse.
-        ExportError: the export is not readable (nothing stored).
+        ExportError: the export or listing is not readable (nothing stored).
         ZooniverseError: Zooniverse refused or could not be reached.
     """
     async with db.transaction() as session:
-        workflow_of(await repository.subject_set(session, subject_set_id), subject_set_id)
-    with tempfile.TemporaryDirectory(prefix="zooniverse-export-") as folder:
-        path = Path(folder) / "classifications.csv"
-        await pull_classification_export(db, zooniverse, subject_set_id, path, generate=generate)
+        s = await repository.subject_set(session, subject_set_id)
+        workflow_of(s, subject_set_id)
+        assert s is not None
+        stored = await repository.stored_classification_ids(session, subject_set_id)
+    if recent:
+        if not s.zooniverse_project_id:
+            raise Conflict(f"subject set {subject_set_id} names no Zooniverse project")
+        listed = await zooniverse.classifications_since(s.zooniverse_project_id, latest_id(stored))
         async with db.transaction() as session:
-            report = await store_export(session, bus, subject_set_id, path, names)
+            report = await store_classifications(
+                session,
+                bus,
+                subject_set_id,
+                lambda workflow_id: read_recent(listed, workflow_id),
+                names,
+            )
+    else:
+        with tempfile.TemporaryDirectory(prefix="zooniverse-export-") as folder:
+            path = Path(folder) / "classifications.csv"
+            await pull_classification_export(
+                db, zooniverse, subject_set_id, path, generate=generate
+            )
+            async with db.transaction() as session:
+                report = await store_export(session, bus, subject_set_id, path, names)
     retired, waiting = await retire_pending(db, zooniverse, [subject_set_id])
     return Pulled(report, retired, waiting)
 
