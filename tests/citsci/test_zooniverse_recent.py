@@ -1,5 +1,5 @@
 """Classifications as Panoptes' API lists them read as the export's rows are: other workflows
-left out, a volunteer who was not logged in told apart by their session, and a resource that
+left out, a volunteer who was not logged in named by the classification alone, and a resource that
 is not a well-formed classification refused by its id."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_the_workflow_classifications_read_as_the_export_rows_are() -> None:
     listed = [_row(1), _row(2, workflow="778"), _row(3, user_id=None)]
     first, third = read_recent(listed, 777)
     assert (first.classification_id, first.volunteer, first.subject_ids) == (1, "user:7", (1001,))
-    assert third.volunteer == "not-logged-in-sv3"
+    assert third.volunteer == "not-logged-in:3"
     assert first.created_at.isoformat() == "2026-05-01T10:00:00+00:00"
     (survey,) = first.annotations
     assert isinstance(survey, SurveyAnswer)

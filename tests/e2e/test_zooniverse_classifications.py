@@ -390,6 +390,9 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
     stored = await _citsci_text(wl)
     assert "zooniverse" in stored.casefold()
     assert not [ip for ip in [*IPS, "198.51.100.99"] if ip in stored]
+    # Nor the names, nor the hash of the address Zooniverse names anonymous volunteers by.
+    assert "heronwatcher" not in stored
+    assert "not-logged-in-" not in stored
 
 
 @pytest.mark.parametrize("sync_every", [0.3])

@@ -62,7 +62,8 @@ class ZooniverseClassification(CitsciTable, table=True):
     subject_id: uuid.UUID = Field(foreign_key="zooniverse_subjects.id", index=True)
     subject_set_id: uuid.UUID = Field(index=True)
     project_id: uuid.UUID
-    # "user:<Zooniverse user id>", or the export's not-logged-in-<hash> session name.
+    # "user:<Zooniverse user id>", or "not-logged-in:<classification id>" for a volunteer who
+    # was not logged in (never the export's name for them, a hash of their IP address).
     volunteer: str = Field(max_length=200)
     workflow_version: str = Field(max_length=20)
     created_at: datetime = Field(sa_type=UtcDateTime)

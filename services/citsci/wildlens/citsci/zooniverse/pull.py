@@ -67,6 +67,15 @@ class PullReport:
     updated: int = 0
 
 
+def _volunteer(c: Classification) -> str:
+    """Who classified, as kept: a logged-in volunteer by their Zooniverse user id; one who was
+    not logged in by the classification alone, since the export's not-logged-in-<hash> name
+    is a hash of their IP address, which a table of every address's hash would reverse."""
+    if c.user_id is not None:
+        return f"user:{c.user_id}"
+    return f"not-logged-in:{c.classification_id}"
+
+
 def workflow_of(s: SubjectSet | None, subject_set_id: uuid.UUID) -> str:
     """Raises NotFound, or Conflict when the set is not classified on Zooniverse."""
     if s is None:
@@ -155,7 +164,7 @@ async def store_classifications(
                 subject_id=z.id,
                 subject_set_id=subject_set_id,
                 project_id=z.project_id,
-                volunteer=c.volunteer[:200],
+                volunteer=_volunteer(c),
                 workflow_version=c.workflow_version[:20],
                 created_at=c.created_at,
                 gold_standard=c.gold_standard,

@@ -5,8 +5,7 @@ for an export.
 The API's resources are JSON, not the export's CSV: ``{"id", "annotations", "created_at",
 "metadata": {"workflow_version", "session", ...}, "gold_standard", "expert_classifier",
 "links": {"workflow", "user", "subjects"}}``. Any IP address a resource might carry is never
-read. A volunteer who was not logged in is told apart by their classifying session, as the
-export's ``not-logged-in-<hash>`` names are.
+read. A volunteer who was not logged in is named by the classification alone.
 """
 
 from __future__ import annotations
@@ -61,14 +60,15 @@ def _one(raw: Any, workflow_id: int, n: int) -> Classification | None:
         raise ExportError(f"{where}: metadata must be an object")
     user = links.get("user")
     user_id = None if user is None else _integer(user, "links.user", where)
-    session = str(metadata.get("session") or classification_id)[:100]
     try:
         annotations = parse_annotations(raw.get("annotations"))
     except ExportError as error:
         raise ExportError(f"{where}: {error.detail}") from None
     return Classification(
         classification_id=classification_id,
-        volunteer=f"user:{user_id}" if user_id is not None else f"not-logged-in-{session}",
+        volunteer=f"user:{user_id}"
+        if user_id is not None
+        else f"not-logged-in:{classification_id}",
         user_name="",
         user_id=user_id,
         workflow_id=workflow_id,
