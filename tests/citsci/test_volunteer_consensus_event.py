@@ -12,7 +12,13 @@ import pytest
 
 from wildlens.citsci.aggregation import RetirementReason, RetirementRules
 from wildlens.citsci.models import SubjectSet, VolunteerClassification, VolunteerSubject
-from wildlens.citsci.volunteers.consensus import build_consensus, consensus_id, retirement, rules_of
+from wildlens.citsci.volunteers.consensus import (
+    build_consensus,
+    builtin_subject,
+    consensus_id,
+    retirement,
+    rules_of,
+)
 
 FRAMES = [str(uuid.uuid4()), str(uuid.uuid4())]
 HERON, EGRET = "Ardea cinerea", "Ardea alba"
@@ -78,7 +84,7 @@ def test_the_consensus_counts_votes_counts_behaviours_and_boxes_per_frame() -> N
         ),
         _said(3),
     ]
-    event = build_consensus(subject, said, RetirementReason.CONSENSUS, 2, START)
+    event = build_consensus(builtin_subject(subject), said, RetirementReason.CONSENSUS, 2, START)
     assert (
         event.consensus_id
         == consensus_id(subject)
@@ -98,6 +104,8 @@ def test_the_consensus_counts_votes_counts_behaviours_and_boxes_per_frame() -> N
 
 
 def test_a_blank_subject_retires_with_no_label() -> None:
-    event = build_consensus(_subject(), [_said(0), _said(1)], RetirementReason.BLANK, 1, START)
+    event = build_consensus(
+        builtin_subject(_subject()), [_said(0), _said(1)], RetirementReason.BLANK, 1, START
+    )
     assert list(event.labels) == []
     assert (event.fraction_blank, event.retirement_reason) == (1.0, "nothing_here")

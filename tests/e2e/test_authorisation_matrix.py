@@ -109,6 +109,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"):
         ("409 409 403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/pull"):
+        ("409 409 403 403 403 404 403 401", HIDDEN),
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/subjects"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("GET", "/v1/citsci/subjects/next"):
@@ -328,6 +330,8 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
 NOTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"): "409: no Zooniverse "
     "account is configured in this test; managers got past the check of their role.",
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/pull"): "409: no Zooniverse "
+    "account is configured in this test; managers got past the check of their role.",
     ("GET", "/v1/media/{media_id}/file"): "307: the file is a redirect to a short-lived URL of "
     "the copy the caller may have",
     # The detector on a medium the caller may read.
@@ -476,6 +480,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ),
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/send"): lambda w, p: _json(
         {"media_ids": [p.media_id]}
+    ),
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/zooniverse/pull"): lambda w, p: _json(
+        {"generate": False}
     ),
     # The subject the set holds already: let through, it is left as it is.
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/subjects"): lambda w, p: _json(

@@ -3,23 +3,123 @@
 It answers the calls panoptes-client makes for subject sets, subjects (with signed upload
 URLs of its own, where the image bytes are PUT), links, retirement, classification exports
 and classification listings, the way Panoptes shapes them. Tests read ``calls``,
-``uploads``, ``retired`` and ``set_members``, and can make uploads fail (``fail_uploads``).
+``uploads``, ``retired`` and ``set_members``, can make uploads and retirements fail
+(``fail_uploads``, ``fail_retirements``), and serve a workflow's classification export made
+from rows in Zooniverse's real CSV layout (``serve_export``, ``ExportRow``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["PanoptesStandIn", "panoptes_standin"]
+__all__ = ["EXPORT_COLUMNS", "ExportRow", "PanoptesStandIn", "export_csv", "panoptes_standin"]
+
+# Zooniverse's classification export, column for column.
+EXPORT_COLUMNS = (
+    "classification_id",
+    "user_name",
+    "user_id",
+    "user_ip",
+    "workflow_id",
+    "workflow_name",
+    "workflow_version",
+    "created_at",
+    "gold_standard",
+    "expert",
+    "metadata",
+    "annotations",
+    "subject_data",
+    "subject_ids",
+)
+
+
+@dataclass
+class ExportRow:
+    """One classification as Zooniverse exports it; ``user_id`` None for a volunteer who was
+    not logged in (Zooniverse then names them ``not-logged-in-<hash>``)."""
+
+    classification_id: int
+    subject_id: str
+    workflow_id: str
+    annotations: list[dict[str, Any]]
+    user_name: str
+    user_id: int | None
+    user_ip: str
+    created_at: str
+    subject_data: dict[str, Any] = field(default_factory=dict)
+    workflow_version: str = "12.4"
+
+    def cells(self) -> list[str]:
+        metadata = {
+            "source": "api",
+            "session": "e5d0c7a9f1",
+            "viewport": {"width": 1280, "height": 800},
+            "started_at": self.created_at,
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+            "user_language": "en",
+            "subject_dimensions": [{"clientWidth": 640, "clientHeight": 480}],
+        }
+        return [
+            str(self.classification_id),
+            self.user_name,
+            "" if self.user_id is None else str(self.user_id),
+            self.user_ip,
+            self.workflow_id,
+            "Pond survey",
+            self.workflow_version,
+            self.created_at,
+            "",
+            "",
+            json.dumps(metadata),
+            json.dumps(self.annotations),
+            json.dumps({self.subject_id: {"retired": None, **self.subject_data}}),
+            self.subject_id,
+        ]
+
+    def resource(self) -> dict[str, Any]:
+        """The classification as Panoptes' API lists it (``/classifications/project``)."""
+        when = self.created_at.replace(" UTC", "Z").replace(" ", "T")
+        return {
+            "id": str(self.classification_id),
+            "annotations": self.annotations,
+            "created_at": when,
+            "updated_at": when,
+            "completed": True,
+            "gold_standard": None,
+            "expert_classifier": None,
+            "metadata": {
+                "session": f"s{self.user_name}",
+                "workflow_version": self.workflow_version,
+            },
+            "href": f"/classifications/{self.classification_id}",
+            "links": {
+                "project": "4242",
+                "workflow": self.workflow_id,
+                "user": None if self.user_id is None else str(self.user_id),
+                "subjects": [self.subject_id],
+            },
+        }
+
+
+def export_csv(rows: Iterable[ExportRow]) -> bytes:
+    """The rows as Zooniverse writes a classification export (CRLF lines, JSON columns)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow(row.cells())
+    return out.getvalue().encode()
 
 
 @dataclass
@@ -47,9 +147,16 @@ class PanoptesStandIn:
     classifications: list[dict[str, Any]] = field(default_factory=list)
     # How many more PUTs of each subject's image answer 504 (the n-th subject made: 1-based)
     fail_uploads: dict[int, int] = field(default_factory=dict)
+    # How many more retirement calls answer 503
+    fail_retirements: int = 0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
     _made: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def serve_export(self, workflow_id: str, rows: Iterable[ExportRow]) -> None:
+        """The workflow's classification export is now made of these rows."""
+        with self._lock:
+            self.exports[workflow_id] = export_csv(rows)
 
     def api_calls(self, method: str, pattern: str) -> list[Call]:
         """The calls to the API (``/api`` and what ``pattern`` matches after it)."""
@@ -127,6 +234,9 @@ class PanoptesStandIn:
             self.uploads.pop(m.group(1), None)
             return 204, None
         if method == "POST" and (m := re.fullmatch(r"/workflows/(\d+)/retired_subjects", path)):
+            if self.fail_retirements > 0:
+                self.fail_retirements -= 1
+                return 503, {"errors": [{"message": "Service Unavailable"}]}
             reason = body.get("retirement_reason", "other")
             self.retired.setdefault(m.group(1), []).extend(
                 (str(s), reason) for s in body["subject_ids"]

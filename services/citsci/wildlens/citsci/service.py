@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from wildlens.citsci.consumers import CONSUMERS
 from wildlens.citsci.models import metadata
+from wildlens.citsci.runtime import CitsciRuntime
 from wildlens.citsci.settings import CitsciSettings
 from wildlens.common.service import ServiceContext, ServiceSpec
 
@@ -21,7 +22,14 @@ def _routers() -> list[APIRouter]:
 
 
 async def _start(ctx: ServiceContext) -> None:
+    ctx.runtime = await CitsciRuntime.start(ctx)
     ctx.subscribe(CONSUMERS)
+
+
+async def _stop(ctx: ServiceContext) -> None:
+    runtime, ctx.runtime = ctx.runtime, None
+    if isinstance(runtime, CitsciRuntime):  # None when stopped already
+        await runtime.close()
 
 
 def service() -> ServiceSpec:
@@ -31,6 +39,7 @@ def service() -> ServiceSpec:
         metadata=metadata,
         migrations=Path(__file__).parent / "migrations",
         start=_start,
+        stop=_stop,
         uses_outbox=True,
         settings=CitsciSettings,
         order=40,

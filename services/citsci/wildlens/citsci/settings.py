@@ -30,6 +30,12 @@ class ZooniverseSettings(BaseModel):
     upload_attempts: int = Field(default=3, ge=1, le=10)
     # How long a pull waits for Zooniverse to generate a classification export.
     export_timeout_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+    # Every this many seconds, each Zooniverse set's latest classification export is pulled
+    # in the background, as a manager's pull does; 0 leaves pulling to managers.
+    pull_interval_s: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    # Every this many seconds, retirements Zooniverse refused or missed are told again; 0
+    # leaves them to the next pull or expert validation.
+    retire_retry_s: float = Field(default=300.0, ge=0, le=7 * 24 * 3600)
 
     @property
     def configured(self) -> bool:

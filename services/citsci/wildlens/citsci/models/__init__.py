@@ -7,7 +7,7 @@ service's schema checks compare against). Domains import tables from here.
 module            tables
 ================  ====================================================================
 ``subject_sets``  subject sets: groups of media shown to volunteers together
-``zooniverse``    media sent to Zooniverse, the subject each became
+``zooniverse``    media sent to Zooniverse, the subject each became, its classifications
 ``volunteers``    built-in subjects and the classifications volunteers give them
 ================  ====================================================================
 """
@@ -19,7 +19,11 @@ from wildlens.citsci.models.volunteers import (
     VolunteerClassification,
     VolunteerSubject,
 )
-from wildlens.citsci.models.zooniverse import SentState, ZooniverseSubject
+from wildlens.citsci.models.zooniverse import (
+    SentState,
+    ZooniverseClassification,
+    ZooniverseSubject,
+)
 
 __all__ = [
     "CitsciTable",
@@ -28,6 +32,7 @@ __all__ = [
     "SubjectState",
     "VolunteerClassification",
     "VolunteerSubject",
+    "ZooniverseClassification",
     "ZooniverseSubject",
     "metadata",
 ]

@@ -15,7 +15,13 @@ import httpx
 
 from wildlens.common.errors import FieldError, Invalid, Unavailable
 
-__all__ = ["CatalogueMedium", "expert_names", "project_taxa", "subject_media"]
+__all__ = [
+    "CatalogueMedium",
+    "expert_names",
+    "project_taxa",
+    "project_taxon_names",
+    "subject_media",
+]
 
 CONCURRENCY = 8
 SHOWN_KINDS = ("image", "frame")
@@ -111,13 +117,25 @@ async def project_taxa(
     Raises:
         Unavailable: the catalogue did not answer.
     """
+    return {
+        name.casefold(): uuid.UUID(taxon_id)
+        for name, taxon_id in (await project_taxon_names(client, project_id)).items()
+    }
+
+
+async def project_taxon_names(
+    client: Callable[[], httpx.AsyncClient], project_id: uuid.UUID
+) -> dict[str, str]:
+    """The taxa the project expects to see: their ids by scientific name as the catalogue
+    spells it (empty when the project keeps no list).
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
     try:
         response = await client().get(f"/v1/projects/{project_id}/taxa")
     except httpx.HTTPError as exc:
         raise Unavailable(f"the catalogue does not answer: {exc}") from exc
     if response.status_code != 200:
         raise Unavailable(f"the catalogue answered {response.status_code} for the project's taxa")
-    return {
-        str(t["scientific_name"]).casefold(): uuid.UUID(str(t["id"]))
-        for t in response.json().get("taxa", [])
-    }
+    return {str(t["scientific_name"]): str(t["id"]) for t in response.json().get("taxa", [])}

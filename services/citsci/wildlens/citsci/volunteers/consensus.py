@@ -1,12 +1,18 @@
 """A retired subject's classifications as the ``citsci.consensus`` the catalogue writes back:
 Snapshot Serengeti's plurality (species by votes, median count, Pielou evenness, support)
-and, where volunteers drew boxes, the median box of each IoU cluster."""
+and, where volunteers drew boxes, the median box of each IoU cluster.
+
+The same for both sources: the built-in volunteers' subjects and classifications, and those
+pulled from Zooniverse, which are stored in the same shape (``Said``) and named by a
+``ConsensusSubject``."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from wildlens.citsci.aggregation import (
     Classification,
@@ -22,10 +28,21 @@ from wildlens.citsci.aggregation import (
     plurality_consensus,
     survey_votes,
 )
-from wildlens.citsci.models import SubjectSet, VolunteerClassification, VolunteerSubject
+from wildlens.citsci.models import SubjectSet, VolunteerSubject
 from wildlens.common.events.v1.citsci_pb2 import CitsciConsensus, ConsensusBox, ConsensusLabel
 
-__all__ = ["PLATFORM", "build_consensus", "consensus_id", "retirement", "rules_of"]
+__all__ = [
+    "PLATFORM",
+    "REASONS",
+    "ConsensusSubject",
+    "Said",
+    "build_consensus",
+    "builtin_subject",
+    "consensus_id",
+    "names_of",
+    "retirement",
+    "rules_of",
+]
 
 PLATFORM = "wildlens"
 TASK, COUNT, BEHAVIOUR, DRAWING = "T0", "HOWMANY", "BEHAVIOUR", "T1"
@@ -40,18 +57,46 @@ REASONS = {
 }
 
 
+class Said(Protocol):
+    """One volunteer's classification as both sources store it (VolunteerClassification,
+    ZooniverseClassification): taxa ``[{"scientific_name", "taxon_id", "count",
+    "behaviours"}]``, relative boxes ``[{"media_id", "x", "y", "width", "height"}]``."""
+
+    @property
+    def volunteer(self) -> str: ...
+    @property
+    def nothing_here(self) -> bool: ...
+    @property
+    def taxa(self) -> list[dict[str, Any]]: ...
+    @property
+    def boxes(self) -> list[dict[str, Any]]: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusSubject:
+    """What a consensus event names of its subject."""
+
+    consensus_id: str
+    subject_id: str
+    media_ids: list[str]
+    project_id: str
+    subject_set_id: str
+    workflow_id: str
+    platform: str
+
+
 def rules_of(subject_set: SubjectSet) -> RetirementRules:
     """The set's rules, Snapshot Serengeti's where it names none."""
     return RetirementRules(**(subject_set.retirement_rules or {}))
 
 
-def names_of(c: VolunteerClassification) -> list[str]:
+def names_of(c: Said) -> list[str]:
     return [] if c.nothing_here else [str(t["scientific_name"]) for t in c.taxa]
 
 
-def retirement(
-    rules: RetirementRules, classifications: Sequence[VolunteerClassification]
-) -> RetirementReason | None:
+def retirement(rules: RetirementRules, classifications: Sequence[Said]) -> RetirementReason | None:
     """Whether the subject's classifications, in the order they came, retire it."""
     tracker = RetirementTracker(rules)
     for c in classifications:
@@ -66,9 +111,19 @@ def consensus_id(subject: VolunteerSubject) -> str:
     return f"{PLATFORM}:{subject.subject_set_id}:{subject.id}"
 
 
-def _as_classification(
-    n: int, c: VolunteerClassification, frames: dict[str, int]
-) -> Classification:
+def builtin_subject(subject: VolunteerSubject) -> ConsensusSubject:
+    return ConsensusSubject(
+        consensus_id=consensus_id(subject),
+        subject_id=str(subject.id),
+        media_ids=list(subject.media_ids),
+        project_id=str(subject.project_id),
+        subject_set_id=str(subject.subject_set_id),
+        workflow_id=str(subject.subject_set_id),
+        platform=PLATFORM,
+    )
+
+
+def _as_classification(n: int, c: Said, frames: dict[str, int]) -> Classification:
     marks = tuple(
         SurveyMark(
             str(t["scientific_name"]),
@@ -106,8 +161,8 @@ def _as_classification(
 
 
 def build_consensus(
-    subject: VolunteerSubject,
-    classifications: Sequence[VolunteerClassification],
+    subject: ConsensusSubject,
+    classifications: Sequence[Said],
     reason: RetirementReason,
     version: int,
     retired_at: datetime | None = None,
@@ -137,9 +192,16 @@ def build_consensus(
             if t["scientific_name"] == species.choice
             for b in set(t.get("behaviours") or [])
         )
+        # The workflow's own choice (Zooniverse's survey choice id) where it had one.
+        choices = Counter(
+            str(t.get("choice") or species.choice)
+            for c in voters
+            for t in c.taxa
+            if t["scientific_name"] == species.choice
+        )
         label = ConsensusLabel(
             scientific_name=species.choice,
-            choice=species.choice,
+            choice=choices.most_common(1)[0][0] if choices else species.choice,
             taxon_id=taxon_ids.most_common(1)[0][0] if taxon_ids else "",
             votes=species.votes,
             agreement=species.votes / max(total, 1),
@@ -161,14 +223,14 @@ def build_consensus(
         for b in box_consensus(rows, task=DRAWING)
     ]
     event = CitsciConsensus(
-        consensus_id=consensus_id(subject),
+        consensus_id=subject.consensus_id,
         version=version,
-        subject_id=str(subject.id),
-        media_ids=list(subject.media_ids),
-        project_id=str(subject.project_id),
-        workflow_id=str(subject.subject_set_id),
-        platform=PLATFORM,
-        subject_set_id=str(subject.subject_set_id),
+        subject_id=subject.subject_id,
+        media_ids=subject.media_ids,
+        project_id=subject.project_id,
+        workflow_id=subject.workflow_id,
+        platform=subject.platform,
+        subject_set_id=subject.subject_set_id,
         labels=labels,
         classification_count=total,
         pielou_evenness=result.pielou_evenness if result is not None else 0.0,

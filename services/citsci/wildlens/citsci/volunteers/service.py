@@ -19,7 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.citsci.models import SubjectSet, VolunteerClassification, VolunteerSubject
 from wildlens.citsci.volunteers import repository
 from wildlens.citsci.volunteers.catalogue import CatalogueMedium
-from wildlens.citsci.volunteers.consensus import build_consensus, names_of, retirement, rules_of
+from wildlens.citsci.volunteers.consensus import (
+    build_consensus,
+    builtin_subject,
+    names_of,
+    retirement,
+    rules_of,
+)
 from wildlens.citsci.volunteers.schemas import ClassificationCreate
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
@@ -199,7 +205,9 @@ async def classify(
     s.retired_at = utcnow()
     s.retirement_reason = reason.value
     s.consensus_version += 1
-    event = build_consensus(s, classifications, reason, s.consensus_version, s.retired_at)
+    event = build_consensus(
+        builtin_subject(s), classifications, reason, s.consensus_version, s.retired_at
+    )
     s.consensus_names = sorted(label.scientific_name for label in event.labels)
     session.add(s)
     await session.flush()

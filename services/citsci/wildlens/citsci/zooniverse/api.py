@@ -6,16 +6,40 @@ import uuid
 
 from fastapi import APIRouter
 
-from wildlens.citsci.deps import CitsciSettingsDep, ClientsDep, DatabaseDep, SessionDep, StoreDep
+from wildlens.citsci.deps import (
+    BusDep,
+    CitsciSettingsDep,
+    ClientsDep,
+    DatabaseDep,
+    SessionDep,
+    StoreDep,
+)
+from wildlens.citsci.settings import ZooniverseSettings
+from wildlens.citsci.volunteers.catalogue import project_taxon_names
 from wildlens.citsci.zooniverse import service
+from wildlens.citsci.zooniverse.answers import taxon_names
 from wildlens.citsci.zooniverse.catalogue import project_media
 from wildlens.citsci.zooniverse.gateway import Zooniverse
-from wildlens.citsci.zooniverse.schemas import SendFailure, SendReportPublic, ZooniverseSend
+from wildlens.citsci.zooniverse.schemas import (
+    PullReportPublic,
+    SendFailure,
+    SendReportPublic,
+    ZooniversePull,
+    ZooniverseSend,
+)
 from wildlens.common.errors import Conflict, NotFound
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 from wildlens.common.http.errors import error_response
 
 router = APIRouter(prefix="/v1/citsci/subject-sets", tags=["citsci"], responses=ERROR_RESPONSES)
+
+
+def _require_account(account: ZooniverseSettings) -> None:
+    if not account.configured:
+        raise Conflict(
+            "no Zooniverse account is configured: set WILDLENS_CITSCI__ZOONIVERSE__CLIENT_ID "
+            "and __CLIENT_SECRET"
+        )
 
 
 @router.post(
@@ -52,11 +76,7 @@ async def send_to_zooniverse(
     media = await project_media(
         lambda: clients.client("catalogue"), subject_set.project_id, body.media_ids
     )
-    if not settings.zooniverse.configured:
-        raise Conflict(
-            "no Zooniverse account is configured: set WILDLENS_CITSCI__ZOONIVERSE__CLIENT_ID "
-            "and __CLIENT_SECRET"
-        )
+    _require_account(settings.zooniverse)
     report = await service.send(
         database,
         Zooniverse(settings.zooniverse),
@@ -68,4 +88,63 @@ async def send_to_zooniverse(
         sent=report.sent,
         already=report.already,
         failed=[SendFailure(media_id=m, reason=r) for m, r in report.failed],
+    )
+
+
+@router.post(
+    "/{subject_set_id}/zooniverse/pull",
+    response_model=PullReportPublic,
+    operation_id="pull_from_zooniverse",
+    responses={
+        409: error_response(
+            "The set is not classified on Zooniverse, or no Zooniverse account is configured"
+        ),
+        422: error_response("The export is not a readable classification export (line named)"),
+        502: error_response("Zooniverse refused or could not be reached"),
+    },
+)
+async def pull_from_zooniverse(
+    subject_set_id: uuid.UUID,
+    session: SessionDep,
+    database: DatabaseDep,
+    bus: BusDep,
+    clients: ClientsDep,
+    settings: CitsciSettingsDep,
+    principal: PrincipalDep,
+    body: ZooniversePull | None = None,
+) -> PullReportPublic:
+    """Pull what Zooniverse volunteers said of the set's subjects from its workflow's
+    classification export (or, with ``source`` recent, the classifications Zooniverse's API
+    lists since the newest one stored): each classification stored once (never the volunteer's IP
+    address), the set's retirement rules applied as they arrive, the consensus of each
+    subject that retires published to the catalogue, and the subject retired on Zooniverse.
+    Pulling again adds only what is new (the project's managers)."""
+    principal.require_user()
+    subject_set = await service.subject_set(session, subject_set_id)
+    if subject_set is None:
+        raise NotFound("subject set not found")
+    principal.require(str(subject_set.project_id), "manager", what="subject set")
+    if subject_set.destination != "zooniverse":
+        raise Conflict(f"subject set {subject_set_id} is not classified on Zooniverse")
+    _require_account(settings.zooniverse)
+    names = await project_taxon_names(lambda: clients.client("catalogue"), subject_set.project_id)
+    pulled = await service.pull(
+        database,
+        bus,
+        Zooniverse(settings.zooniverse),
+        subject_set_id,
+        taxon_names(names),
+        generate=body is not None and body.generate,
+        recent=body is not None and body.source == "recent",
+    )
+    r = pulled.report
+    return PullReportPublic(
+        classifications=r.read,
+        stored=r.stored,
+        already=r.already,
+        other_subjects=r.other_subjects,
+        retired=r.retired,
+        updated=r.updated,
+        retired_on_zooniverse=pulled.retired_on_zooniverse,
+        retirement_waiting=pulled.retirement_waiting,
     )

@@ -1,5 +1,5 @@
 """Sending a subject set's media to Zooniverse, retiring them there, pulling what volunteers
-said.
+said (``pull``).
 
 Each step is a call to Zooniverse that no rollback can take back, so these functions commit
 their own progress, step by step, rather than flushing into a caller's transaction.
@@ -17,6 +17,8 @@ in fields hidden from volunteers (Zooniverse hides names starting with ``#``).
 
 from __future__ import annotations
 
+import io
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,23 +26,36 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
+from PIL import Image, UnidentifiedImageError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.citsci.models import SubjectSet, ZooniverseSubject
 from wildlens.citsci.zooniverse import repository
+from wildlens.citsci.zooniverse.answers import TaxonNames
 from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
+from wildlens.citsci.zooniverse.pull import (
+    PullReport,
+    store_classifications,
+    store_export,
+    workflow_of,
+)
+from wildlens.citsci.zooniverse.recent import latest_id, read_recent
+from wildlens.citsci.zooniverse.retirement import retire_pending
 from wildlens.common.db import Database
 from wildlens.common.errors import Conflict, NotFound
+from wildlens.common.service import ServiceBus
 from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.common.storage.layout import display_key
 
 __all__ = [
     "MEDIA_ID_FIELD",
     "DisplayCopies",
+    "Pulled",
     "SendReport",
     "SubjectMedium",
     "display_copies",
     "media_of_subjects",
+    "pull",
     "pull_classification_export",
     "retire",
     "send",
@@ -185,6 +200,7 @@ async def _send_one(
     if medium.captured_at is not None:
         metadata["#captured_at"] = medium.captured_at.isoformat()
     subject = await zooniverse.create_subject(s.zooniverse_project_id, metadata, DISPLAY_TYPE)
+    width, height = _size(image)
     async with db.transaction() as session:
         await repository.add_sent(
             session,
@@ -193,6 +209,8 @@ async def _send_one(
                 project_id=s.project_id,
                 media_id=medium.media_id,
                 zooniverse_subject_id=subject.id,
+                width=width,
+                height=height,
             ),
         )
     try:
@@ -203,6 +221,15 @@ async def _send_one(
     async with db.transaction() as session:
         await repository.set_state(session, s.id, [subject.id], "uploaded")
     return subject.id
+
+
+def _size(image: bytes) -> tuple[int | None, int | None]:
+    """The display copy's pixels (volunteers' boxes are drawn in them), from its header."""
+    try:
+        with Image.open(io.BytesIO(image)) as opened:
+            return opened.size
+    except (UnidentifiedImageError, OSError):
+        return None, None
 
 
 async def _link(
@@ -254,6 +281,63 @@ async def pull_classification_export(
     if not s.zooniverse_workflow_id:
         raise Conflict(f"subject set {subject_set_id} names no Zooniverse workflow")
     return await zooniverse.classification_export(s.zooniverse_workflow_id, path, generate=generate)
+
+
+@dataclass(frozen=True, slots=True)
+class Pulled:
+    report: PullReport
+    # Subjects whose retirement reached Zooniverse in this call; those still waiting.
+    retired_on_zooniverse: int
+    retirement_waiting: int
+
+
+async def pull(
+    db: Database,
+    bus: ServiceBus,
+    zooniverse: Zooniverse,
+    subject_set_id: uuid.UUID,
+    names: TaxonNames,
+    *,
+    generate: bool,
+    recent: bool = False,
+) -> Pulled:
+    """Pull the set's workflow's classification export (a fresh one with ``generate``) into
+    a file of its own, or with ``recent`` the classifications Panoptes' API lists after the
+    newest one stored; store what is new in one transaction (see ``pull``), then retire on
+    Zooniverse every subject of the set Wildlens retired.
+
+    Raises:
+        NotFound, Conflict: no such set, or it is not classified on Zooniverse.
+        ExportError: the export or listing is not readable (nothing stored).
+        ZooniverseError: Zooniverse refused or could not be reached.
+    """
+    async with db.transaction() as session:
+        s = await repository.subject_set(session, subject_set_id)
+        workflow_of(s, subject_set_id)
+        assert s is not None
+        stored = await repository.stored_classification_ids(session, subject_set_id)
+    if recent:
+        if not s.zooniverse_project_id:
+            raise Conflict(f"subject set {subject_set_id} names no Zooniverse project")
+        listed = await zooniverse.classifications_since(s.zooniverse_project_id, latest_id(stored))
+        async with db.transaction() as session:
+            report = await store_classifications(
+                session,
+                bus,
+                subject_set_id,
+                lambda workflow_id: read_recent(listed, workflow_id),
+                names,
+            )
+    else:
+        with tempfile.TemporaryDirectory(prefix="zooniverse-export-") as folder:
+            path = Path(folder) / "classifications.csv"
+            await pull_classification_export(
+                db, zooniverse, subject_set_id, path, generate=generate
+            )
+            async with db.transaction() as session:
+                report = await store_export(session, bus, subject_set_id, path, names)
+    retired, waiting = await retire_pending(db, zooniverse, [subject_set_id])
+    return Pulled(report, retired, waiting)
 
 
 async def media_of_subjects(
