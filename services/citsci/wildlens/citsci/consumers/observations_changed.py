@@ -1,13 +1,21 @@
 """``observations.changed``: a medium an expert judged stops going to volunteers (its
-subjects become gold standard); changes the volunteers' own consensus caused are ignored."""
+subjects become gold standard); a medium on which people were labelled, in a project that
+hides people, stops going anywhere (its built-in subjects are withdrawn, its Zooniverse
+subjects withdrawn and retired there); changes the volunteers' own consensus caused are
+ignored."""
 
 from __future__ import annotations
 
 import uuid
 
+import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.citsci.people import hides_people
+from wildlens.citsci.settings import CitsciSettings
 from wildlens.citsci.volunteers import service
+from wildlens.citsci.zooniverse import service as zooniverse
+from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.observations_pb2 import ChangeCause, ObservationsChanged
 from wildlens.common.service import ServiceContext
@@ -16,6 +24,8 @@ __all__ = ["BATCH_SIZE", "EVENT_TYPE", "consume", "handle"]
 
 EVENT_TYPE = "observations.changed"
 BATCH_SIZE = 32
+
+log = structlog.get_logger(__name__)
 
 
 def _expert_names(event: ObservationsChanged) -> list[str]:
@@ -28,17 +38,52 @@ def _expert_names(event: ObservationsChanged) -> list[str]:
     ]
 
 
-async def handle(session: AsyncSession, event: ObservationsChanged) -> None:
-    if event.cause == ChangeCause.CHANGE_CAUSE_VOLUNTEER_CONSENSUS:
-        return
-    if event.verification_state != "verified":
-        return
-    await service.expert_validated(
-        session, uuid.UUID(event.project_id), uuid.UUID(event.media_id), _expert_names(event)
+def shows_people(event: ObservationsChanged) -> bool:
+    return any(
+        label.observation_type == "human" and label.verification_state != "discarded"
+        for label in event.labels
     )
 
 
+async def handle(
+    session: AsyncSession, event: ObservationsChanged, *, people_hidden: bool = False
+) -> dict[str, list[str]]:
+    """Apply the change; answers the Zooniverse subjects to retire there once it commits
+    (by workflow). ``people_hidden``: the event's project hides people."""
+    if event.cause == ChangeCause.CHANGE_CAUSE_VOLUNTEER_CONSENSUS:
+        return {}
+    project_id, media_id = uuid.UUID(event.project_id), uuid.UUID(event.media_id)
+    if people_hidden and shows_people(event):
+        # Before the expert's judgement: a person labelled by an expert must not make the
+        # medium a gold-standard subject that volunteers are still shown.
+        await service.withdraw_people(session, project_id, media_id)
+        return await zooniverse.withdraw_people(session, project_id, media_id)
+    if event.verification_state != "verified":
+        return {}
+    await service.expert_validated(session, project_id, media_id, _expert_names(event))
+    return {}
+
+
 async def consume(ctx: ServiceContext, envelopes: list[Envelope]) -> None:
+    events = {envelope.event_id: unpack(envelope, ObservationsChanged) for envelope in envelopes}
+    # Whether each project with people in this batch hides them, asked before the
+    # transaction (the catalogue's API; an error leaves the batch for redelivery).
+    hidden = {
+        project_id: await hides_people(lambda: ctx.client("catalogue"), uuid.UUID(project_id))
+        for project_id in sorted({e.project_id for e in events.values() if shows_people(e)})
+    }
+    retire: dict[str, list[str]] = {}
     async with ctx.unit_of_work(EVENT_TYPE, envelopes) as (session, fresh):
         for envelope in fresh:
-            await handle(session, unpack(envelope, ObservationsChanged))
+            event = events[envelope.event_id]
+            shown = await handle(session, event, people_hidden=hidden.get(event.project_id, False))
+            for workflow_id, subject_ids in shown.items():
+                retire.setdefault(workflow_id, []).extend(subject_ids)
+    settings = CitsciSettings.of(ctx.settings)
+    if retire and settings.zooniverse.configured:
+        try:
+            await zooniverse.withdrawn_at_zooniverse(Zooniverse(settings.zooniverse), retire)
+        except ZooniverseError as e:
+            # Withdrawn here, never sent again; volunteers there may see it until retired by
+            # hand.
+            log.warning("zooniverse.withdraw_failed", subjects=retire, error=str(e))

@@ -48,8 +48,8 @@ async def add_subjects(
 ) -> SubjectsCreated:
     """Add subjects to a built-in subject set: each a single image or the frames of one
     event, shown to the project's volunteers until it retires. Media an expert has validated
-    make gold-standard subjects. A subject the set holds already is left as it is (the
-    project's managers)."""
+    make gold-standard subjects; media with people are refused where the project hides
+    people. A subject the set holds already is left as it is (the project's managers)."""
     principal.require_user()
     s = await service.find_set(session, subject_set_id)
     principal.require(str(s.project_id), "manager", what="subject set")
@@ -72,6 +72,8 @@ async def _view(store: ObjectStore, s: VolunteerSubject) -> SubjectView:
             )
             for m, sha in zip(s.media_ids, s.sha256s, strict=True)
         ],
+        clip_start_s=s.clip_start_s,
+        clip_end_s=s.clip_end_s,
     )
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "forget_sent",
     "media_of_subjects",
     "sent_in_set",
+    "sent_of_medium",
     "set_state",
     "subject_set",
 ]
@@ -71,3 +72,15 @@ async def media_of_subjects(
         )
     )
     return dict(rows.all())
+
+
+async def sent_of_medium(
+    session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID
+) -> list[tuple[ZooniverseSubject, str | None]]:
+    """The medium's Zooniverse subjects in the project, each with its set's workflow."""
+    rows = await session.exec(
+        select(ZooniverseSubject, SubjectSet.zooniverse_workflow_id)
+        .join(SubjectSet, col(SubjectSet.id) == col(ZooniverseSubject.subject_set_id))
+        .where(ZooniverseSubject.project_id == project_id, ZooniverseSubject.media_id == media_id)
+    )
+    return [(r, w) for r, w in rows.all()]

@@ -45,6 +45,8 @@ __all__ = [
     "retire",
     "send",
     "subject_set",
+    "withdraw_people",
+    "withdrawn_at_zooniverse",
 ]
 
 log = structlog.get_logger(__name__)
@@ -116,6 +118,9 @@ async def send(
     to_link = [r.zooniverse_subject_id for r in sent.values() if r.state == "uploaded"]
     for medium in media:
         before = sent.get(medium.media_id)
+        if before is not None and before.state == "withdrawn":
+            report.failed.append((medium.media_id, "it was withdrawn: it shows people"))
+            continue
         if before is not None and before.state in ("uploaded", "linked", "retired"):
             report.already += before.state != "uploaded"
             continue
@@ -262,3 +267,29 @@ async def media_of_subjects(
     """Which medium each of the set's Zooniverse subjects shows (those it knows)."""
     async with db.transaction() as session:
         return await repository.media_of_subjects(session, subject_set_id, subject_ids)
+
+
+async def withdraw_people(
+    session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID
+) -> dict[str, list[str]]:
+    """People were labelled on the medium and the project hides them: it is never sent again
+    (in the caller's transaction). Answers the Zooniverse subjects volunteers may still be
+    shown, by workflow, for ``withdrawn_at_zooniverse`` once that commits."""
+    rows = await repository.sent_of_medium(session, project_id, media_id)
+    shown: dict[str, list[str]] = {}
+    for row, workflow_id in rows:
+        if row.state in ("uploaded", "linked") and workflow_id:
+            shown.setdefault(workflow_id, []).append(row.zooniverse_subject_id)
+        if row.state != "withdrawn":
+            row.state = "withdrawn"
+            session.add(row)
+    await session.flush()
+    if rows:
+        log.info("zooniverse.withdrawn", media=str(media_id), subjects=len(rows))
+    return shown
+
+
+async def withdrawn_at_zooniverse(zooniverse: Zooniverse, shown: dict[str, list[str]]) -> None:
+    """Retire withdrawn subjects in their workflows, so that no volunteer sees them more."""
+    for workflow_id, subject_ids in sorted(shown.items()):
+        await zooniverse.retire(workflow_id, subject_ids, "other")
