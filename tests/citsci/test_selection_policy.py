@@ -47,7 +47,7 @@ def test_the_quality_control_sample_is_seeded_and_at_its_rate() -> None:
 def test_each_reason_is_given_and_confident_ones_only_by_the_sample() -> None:
     policy = SelectionPolicyIn(quality_control_rate=0)
     assert reasons_for(_candidate(), policy) == []
-    cases = {
+    cases: dict[str, list[dict[str, Any]]] = {
         "uncertain": [
             {"lowest_certainty": 0.3},
             {"entropy": 0.7},

@@ -19,10 +19,17 @@ from pydantic import SecretStr
 from tests.e2e.test_datasets import _image
 from tests.e2e.test_verification import CLASSIFIER, analyse
 from tests.support.api import bearer, ok, post_media
-from tests.support.factories import Sites
+from tests.support.factories import Sites, Uploads
 from tests.support.panoptes_standin import PanoptesStandIn, panoptes_standin
-from tests.support.platform import RunningPlatform, SettingsFactory, eventually, get_media
+from tests.support.platform import (
+    RunningPlatform,
+    SettingsFactory,
+    eventually,
+    get_media,
+    with_group,
+)
 from tests.support.platform import user_token as token
+from tests.support.videos import video_bytes
 from wildlens.citsci.models import VolunteerSubject
 from wildlens.citsci.selection.policy import drawn
 from wildlens.citsci.settings import CitsciSettings, VolunteerSettings, ZooniverseSettings
@@ -36,6 +43,7 @@ from wildlens.common.events.v1.media_pb2 import (
 )
 from wildlens.common.settings import Settings
 from wildlens.common.storage.layout import display_key
+from wildlens.ingest.settings import IngestSettings
 
 pytestmark = pytest.mark.services("catalogue", "ingest", "inference", "citsci")
 
@@ -55,14 +63,19 @@ def standin() -> Iterator[PanoptesStandIn]:
 @pytest.fixture
 def settings(settings_for: SettingsFactory, standin: PanoptesStandIn) -> Settings:
     """No gold standard served (the order volunteers see is predictable); the stand-in's
-    Zooniverse account."""
-    return settings_for(
-        citsci=CitsciSettings(
-            volunteers=VolunteerSettings(gold_standard_rate=0.0),
-            zooniverse=ZooniverseSettings(
-                endpoint=standin.url, client_id="wildlens-app", client_secret=SecretStr("s")
-            ),
-        )
+    Zooniverse account; a video gives a frame a second."""
+    return with_group(
+        settings_for(
+            citsci=CitsciSettings(
+                volunteers=VolunteerSettings(gold_standard_rate=0.0),
+                zooniverse=ZooniverseSettings(
+                    endpoint=standin.url, client_id="wildlens-app", client_secret=SecretStr("s")
+                ),
+            )
+        ),
+        IngestSettings,
+        video_frame_interval_s=1,
+        video_clip_seconds=0,
     )
 
 
@@ -378,3 +391,49 @@ async def test_zooniverse_gets_the_chosen_images_and_never_people(
         headers=bearer(admin),
     )
     assert again.status_code == 422, again.text
+
+
+async def test_a_video_becomes_one_clip_subject_of_its_frames(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites
+) -> None:
+    site = await new_site()
+    pid = site.project_id
+    body = await Uploads(wl.client, site.device_token)(
+        data=video_bytes("mp4", seconds=3, fps=5),
+        filename="pond.mp4",
+        fields={"captured_at": "2021-04-02T06:00:00+01:00"},
+    )
+    video = str(body["media_id"])
+
+    async def frames() -> list[dict[str, Any]] | None:
+        page = await ok(
+            await wl.client.get(f"/v1/projects/{pid}/media?limit=100", headers=bearer(admin)),
+            200,
+        )
+        found = [m for m in page["items"] if m.get("kind") == "frame"]
+        return found if len(found) == 3 else None
+
+    cut = sorted(await eventually(frames, timeout=60), key=lambda m: m["offset_ms"])
+    for m in cut:
+        medium = await get_media(wl.client, admin, m["id"])
+        assert medium is not None
+        await eventually(partial(wl.platform.store.exists, display_key(medium["sha256"])))
+    # No detector here: the video and its frames all wait as not analysed.
+    set_id = await _set(wl, admin, pid)
+    chosen = await _select(wl, admin, set_id, limit=10)
+    (subject,) = chosen["subjects"]
+    assert subject["media_ids"] == [m["id"] for m in cut]
+    assert subject["clip"] == {"video_media_id": video, "start_s": 0.0, "end_s": 2.0}
+    assert [r["reason"] for r in subject["reasons"]] == ["not_analysed"]
+
+    volunteer = token(settings, "volunteer-1", {pid: "volunteer"})
+    shown = (
+        await ok(
+            await wl.client.get(
+                "/v1/citsci/subjects/next", params={"project_id": pid}, headers=bearer(volunteer)
+            ),
+            200,
+        )
+    )["subject"]
+    assert [m["media_id"] for m in shown["media"]] == subject["media_ids"]
+    assert (shown["clip_start_s"], shown["clip_end_s"]) == (0.0, 2.0)

@@ -36,11 +36,18 @@ def _certainty(o: Observation) -> float:
     return detector * classifier
 
 
-def _window(members: Sequence[Media], media_id: uuid.UUID) -> list[Media]:
-    """At most ``MAX_GROUP`` of ``members`` around ``media_id``, in their order."""
+def _window(members: Sequence[Media], medium: Media) -> list[Media]:
+    """At most ``MAX_GROUP`` of ``members`` around ``medium``, in their order; for a clip cut
+    from a video, its video's frames from the clip's start on."""
+    if medium.kind == "video" and medium.parent_media_id is not None:
+        start = next(
+            (i for i, m in enumerate(members) if (m.offset_ms or 0) >= (medium.offset_ms or 0)),
+            len(members),
+        )
+        return list(members[start : start + MAX_GROUP])
     if len(members) <= MAX_GROUP:
         return list(members)
-    at = next((i for i, m in enumerate(members) if m.id == media_id), 0)
+    at = next((i for i, m in enumerate(members) if m.id == medium.id), 0)
     start = min(max(at - MAX_GROUP // 2, 0), len(members) - MAX_GROUP)
     return list(members[start : start + MAX_GROUP])
 
@@ -50,7 +57,8 @@ def _group_of(
     by_event: dict[uuid.UUID, list[Media]],
     by_video: dict[uuid.UUID, list[Media]],
 ) -> tuple[str | None, list[Media]]:
-    if medium.kind == "frame" and medium.parent_media_id is not None:
+    if medium.kind in ("frame", "video") and medium.parent_media_id is not None:
+        # A frame, or a clip, cut from a video: shown with the video's frames.
         return "video", by_video.get(medium.parent_media_id, [])
     if medium.kind == "video" and medium.parent_media_id is None:
         return "video", by_video.get(medium.id, [])
@@ -97,7 +105,7 @@ def _candidate(
             CandidateMedium(
                 media_id=m.id, kind=m.kind, offset_ms=m.offset_ms, people_hidden=m.id in hidden
             )
-            for m in _window(group, medium.id)
+            for m in _window(group, medium)
         ],
     )
 
@@ -115,7 +123,7 @@ async def candidates_page(
     }
     events = {m.event_id for m in media.values() if m.event_id is not None}
     videos = {
-        m.parent_media_id if m.kind == "frame" else m.id
+        m.parent_media_id or m.id
         for m in media.values()
         if m.kind == "video" or (m.kind == "frame" and m.parent_media_id is not None)
     }

@@ -143,7 +143,8 @@ def shape(
     clip = None
     if c.get("group_kind") == "video":
         offsets = {uuid.UUID(str(m["media_id"])): m.get("offset_ms") or 0 for m in usable}
-        video = c.get("parent_media_id") if c.get("kind") == "frame" else c["media_id"]
+        # A frame's or a cut clip's video, or the video itself.
+        video = c.get("parent_media_id") or c["media_id"]
         clip = Clip(
             video_media_id=uuid.UUID(str(video)),
             start_s=min(offsets[i] for i in ids) / 1000,
