@@ -125,10 +125,10 @@ async def _photo(wl: RunningPlatform, admin: str, device: str, n: int, when: str
     return media_id
 
 
-async def _hide_people(wl: RunningPlatform, admin: str, pid: str) -> None:
+async def _hide_people(wl: RunningPlatform, admin: str, pid: str, *, hide: bool = True) -> None:
     await ok(
         await wl.client.patch(
-            f"/v1/projects/{pid}/privacy", json={"hide_people": True}, headers=bearer(admin)
+            f"/v1/projects/{pid}/privacy", json={"hide_people": hide}, headers=bearer(admin)
         ),
         200,
     )
@@ -295,6 +295,17 @@ async def test_the_policy_chooses_subjects_with_their_reasons_and_people_never_l
             return found is not None and found.state == "withdrawn"
 
     await eventually(withdrawn)
+    # A subject made while people were not hidden is not served once they are.
+    await _hide_people(wl, admin, pid, hide=False)
+    await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/subjects",
+            json={"subjects": [{"media_ids": [person]}]},
+            headers=bearer(manager),
+        ),
+        201,
+    )
+    await _hide_people(wl, admin, pid)
     served: list[str] = []
     while (
         shown := (

@@ -17,7 +17,13 @@ import httpx
 from wildlens.citsci.people import PEOPLE_REASON, hides_people, shows_people
 from wildlens.common.errors import FieldError, Invalid, Unavailable
 
-__all__ = ["CatalogueMedium", "expert_names", "project_taxa", "subject_media"]
+__all__ = [
+    "CatalogueMedium",
+    "any_shows_people",
+    "expert_names",
+    "project_taxa",
+    "subject_media",
+]
 
 CONCURRENCY = 8
 SHOWN_KINDS = ("image", "frame")
@@ -129,3 +135,29 @@ async def project_taxa(
         str(t["scientific_name"]).casefold(): uuid.UUID(str(t["id"]))
         for t in response.json().get("taxa", [])
     }
+
+
+async def any_shows_people(
+    client: Callable[[], httpx.AsyncClient], media_ids: Sequence[str]
+) -> bool:
+    """Whether any of the media shows people now (one gone from the catalogue counts as
+    showing nothing).
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(media_id: str) -> bool:
+        async with limit:
+            try:
+                response = await client().get(f"/v1/media/{media_id}")
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
+        return shows_people(response.json().get("observations") or [])
+
+    return any(await asyncio.gather(*(one(m) for m in media_ids)))

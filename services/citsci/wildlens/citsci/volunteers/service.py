@@ -36,6 +36,7 @@ __all__ = [
     "progress",
     "stats",
     "subject",
+    "withdraw",
     "withdraw_people",
 ]
 
@@ -240,15 +241,20 @@ async def withdraw_people(session: AsyncSession, project_id: uuid.UUID, media_id
     subjects = await repository.subjects_showing(
         session, project_id, media_id, states=("active", "gold")
     )
+    await withdraw(session, subjects)
+    if subjects:
+        log.info("volunteers.withdrawn", media=str(media_id), subjects=len(subjects))
+    return len(subjects)
+
+
+async def withdraw(session: AsyncSession, subjects: Sequence[VolunteerSubject]) -> None:
+    """The subjects show people the project hides: they go to nobody any more."""
     for x in subjects:
         x.state = "withdrawn"
         x.retirement_reason = "people"
         x.retired_at = utcnow()
         session.add(x)
     await session.flush()
-    if subjects:
-        log.info("volunteers.withdrawn", media=str(media_id), subjects=len(subjects))
-    return len(subjects)
 
 
 @dataclass(frozen=True)
