@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from wildlens.common.errors import Unavailable
+from wildlens.common.errors import NotFound, Unavailable
 
 __all__ = ["PEOPLE_REASON", "hides_people", "shows_people"]
 
@@ -29,12 +29,15 @@ async def hides_people(client: Callable[[], httpx.AsyncClient], project_id: uuid
     """The project's ``hide_people`` privacy setting.
 
     Raises:
+        NotFound: the catalogue has no such project.
         Unavailable: the catalogue did not answer.
     """
     try:
         response = await client().get(f"/v1/projects/{project_id}/privacy")
     except httpx.HTTPError as exc:
         raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+    if response.status_code == 404:
+        raise NotFound(f"project {project_id} not found")
     if response.status_code != 200:
         raise Unavailable(f"the catalogue answered {response.status_code} for the privacy")
     return bool(response.json().get("hide_people"))

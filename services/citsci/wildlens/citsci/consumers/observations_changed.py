@@ -16,6 +16,7 @@ from wildlens.citsci.settings import CitsciSettings
 from wildlens.citsci.volunteers import service
 from wildlens.citsci.zooniverse import service as zooniverse
 from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
+from wildlens.common.errors import NotFound
 from wildlens.common.events import Envelope, unpack
 from wildlens.common.events.v1.observations_pb2 import ChangeCause, ObservationsChanged
 from wildlens.common.service import ServiceContext
@@ -64,12 +65,20 @@ async def handle(
     return {}
 
 
+async def _hides_people(ctx: ServiceContext, project_id: str) -> bool:
+    try:
+        return await hides_people(lambda: ctx.client("catalogue"), uuid.UUID(project_id))
+    except NotFound:
+        # The project is gone, and its subjects with it.
+        return False
+
+
 async def consume(ctx: ServiceContext, envelopes: list[Envelope]) -> None:
     events = {envelope.event_id: unpack(envelope, ObservationsChanged) for envelope in envelopes}
     # Whether each project with people in this batch hides them, asked before the
     # transaction (the catalogue's API; an error leaves the batch for redelivery).
     hidden = {
-        project_id: await hides_people(lambda: ctx.client("catalogue"), uuid.UUID(project_id))
+        project_id: await _hides_people(ctx, project_id)
         for project_id in sorted({e.project_id for e in events.values() if shows_people(e)})
     }
     retire: dict[str, list[str]] = {}
