@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends
 from wildlens.catalogue.access import AnnotatorDep, ManagerDep, ViewerDep
 from wildlens.catalogue.deps import BusDep, DatabaseDep, SessionDep
 from wildlens.catalogue.observations import service
-from wildlens.catalogue.observations.candidates import candidates_page
 from wildlens.catalogue.observations.schemas import (
     Correction,
     Labelling,
@@ -154,4 +153,4 @@ async def get_selection_candidates(
     (certainty, entropy, margin, disagreement, rarity, not analysed, blank), whether it shows
     people the project hides, and the pictures of its event or frames of its video: what
     selection for volunteers weighs (managers)."""
-    return await candidates_page(db, session, access.project.id, page)
+    return await service.candidates_page(db, session, access.project.id, page)
