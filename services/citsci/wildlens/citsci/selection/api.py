@@ -21,12 +21,6 @@ from wildlens.citsci.selection.schemas import (
     SelectionResult,
     Skipped,
 )
-from wildlens.citsci.volunteers import service as volunteers
-from wildlens.citsci.volunteers.catalogue import subject_media
-from wildlens.citsci.volunteers.schemas import ClipIn
-from wildlens.citsci.zooniverse import service as zooniverse
-from wildlens.citsci.zooniverse.catalogue import project_media
-from wildlens.citsci.zooniverse.gateway import Zooniverse
 from wildlens.citsci.zooniverse.schemas import SendFailure, SendReportPublic
 from wildlens.common.errors import Conflict
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
@@ -102,27 +96,12 @@ async def select_subjects(
     if body.dry_run or not found.subjects:
         return result
     if s.destination == "builtin":
-        media = await subject_media(catalogue, s.project_id, [x.media_ids for x in found.subjects])
-        clips = [
-            ClipIn.model_validate(x.clip.model_dump()) if x.clip else None for x in found.subjects
-        ]
-        made, _ = await volunteers.make_subjects(
-            session, s, media, created_by=principal.subject, clips=clips
-        )
-        by_media = {tuple(uuid.UUID(m) for m in x.media_ids): x.id for x in made}
-        for chosen in found.subjects:
-            chosen.subject_id = by_media.get(tuple(chosen.media_ids))
+        await service.make_builtin(session, catalogue, s, found, created_by=principal.subject)
         return result
-    # Sending commits as it goes: what was chosen is recorded first.
+    # Sending commits as it goes: what was read here is done with first.
     await session.commit()
-    media_ids = [m for x in found.subjects for m in x.media_ids]
-    sendable = await project_media(catalogue, s.project_id, media_ids)
-    report = await zooniverse.send(
-        database,
-        Zooniverse(settings.zooniverse),
-        s.id,
-        sendable,
-        zooniverse.display_copies(store),
+    report = await service.send_to_zooniverse(
+        database, settings.zooniverse, store, catalogue, s, found
     )
     result.sent = SendReportPublic(
         sent=report.sent,

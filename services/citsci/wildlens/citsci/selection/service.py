@@ -28,10 +28,27 @@ from wildlens.citsci.selection.schemas import (
     SelectionPolicyPublic,
     Skipped,
 )
-from wildlens.common.db import utcnow
+from wildlens.citsci.settings import ZooniverseSettings
+from wildlens.citsci.volunteers import service as volunteers
+from wildlens.citsci.volunteers.catalogue import subject_media
+from wildlens.citsci.volunteers.schemas import ClipIn
+from wildlens.citsci.zooniverse import service as zooniverse
+from wildlens.citsci.zooniverse.catalogue import project_media
+from wildlens.citsci.zooniverse.gateway import Zooniverse
+from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import NotFound
+from wildlens.common.storage import ObjectStore
 
-__all__ = ["MAX_SCANNED", "Selection", "choose", "find_set", "policy_of", "set_policy"]
+__all__ = [
+    "MAX_SCANNED",
+    "Selection",
+    "choose",
+    "find_set",
+    "make_builtin",
+    "policy_of",
+    "send_to_zooniverse",
+    "set_policy",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -138,3 +155,50 @@ async def choose(
         scanned=found.scanned,
     )
     return found
+
+
+async def make_builtin(
+    session: AsyncSession,
+    client: Callable[[], httpx.AsyncClient],
+    s: SubjectSet,
+    found: Selection,
+    *,
+    created_by: str,
+) -> None:
+    """The chosen subjects made in the built-in set, as ``POST .../subjects`` makes them
+    (checked against the catalogue again, gold standard where an expert validated every
+    medium); each chosen subject is given its subject's id.
+
+    Raises:
+        Invalid: a medium changed since it was chosen (people labelled on it, say).
+        Unavailable: the catalogue did not answer.
+    """
+    media = await subject_media(client, s.project_id, [x.media_ids for x in found.subjects])
+    clips = [ClipIn.model_validate(x.clip.model_dump()) if x.clip else None for x in found.subjects]
+    made, _ = await volunteers.make_subjects(session, s, media, created_by=created_by, clips=clips)
+    by_media = {tuple(uuid.UUID(m) for m in x.media_ids): x.id for x in made}
+    for chosen in found.subjects:
+        chosen.subject_id = by_media.get(tuple(chosen.media_ids))
+
+
+async def send_to_zooniverse(
+    database: Database,
+    settings: ZooniverseSettings,
+    store: ObjectStore,
+    client: Callable[[], httpx.AsyncClient],
+    s: SubjectSet,
+    found: Selection,
+) -> zooniverse.SendReport:
+    """The chosen images sent to the set's Zooniverse workflow, as ``.../zooniverse/send``
+    sends them (the caller has committed what it read: sending commits as it goes).
+
+    Raises:
+        Invalid: a medium changed since it was chosen (people labelled on it, say).
+        Unavailable: the catalogue did not answer.
+        ZooniverseError: Zooniverse refused or could not be reached.
+    """
+    media_ids = [m for x in found.subjects for m in x.media_ids]
+    sendable = await project_media(client, s.project_id, media_ids)
+    return await zooniverse.send(
+        database, Zooniverse(settings), s.id, sendable, zooniverse.display_copies(store)
+    )
