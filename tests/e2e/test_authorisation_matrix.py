@@ -121,6 +121,13 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
     ("GET", "/v1/citsci/projects/{project_id}/progress"):
         ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
+    # Managers choose what goes to volunteers.
+    ("GET", "/v1/citsci/projects/{project_id}/selection-policy"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("PUT", "/v1/citsci/projects/{project_id}/selection-policy"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/select"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/media"):
         ("ok  ok  ok  403 403 404 ok  401", HIDDEN),
@@ -294,6 +301,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("GET", f"{P}/review"):
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    # What selection for volunteers weighs, people included: managers'.
+    ("GET", f"{P}/review/candidates"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("GET", f"{P}/statistics/{{name}}"):
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
     ("GET", f"{P}/taxa"):
@@ -491,6 +501,11 @@ BODIES: dict[tuple[str, str], Body] = {
     # Each caller classifies the subject once.
     ("POST", "/v1/citsci/subjects/{subject_id}/classifications"): lambda w, p: _json(
         {"nothing_here": True}
+    ),
+    ("PUT", "/v1/citsci/projects/{project_id}/selection-policy"): lambda w, p: _json({}),
+    # What would be chosen, sending nothing (the set goes to Zooniverse).
+    ("POST", "/v1/citsci/subject-sets/{subject_set_id}/select"): lambda w, p: _json(
+        {"dry_run": True, "limit": 1}
     ),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/datasets"): lambda w, p: _json({"project_id": p.project_id}),

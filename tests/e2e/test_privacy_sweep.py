@@ -640,6 +640,16 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
     # standard, served only at the configured rate.
     assert len(shown) - 2 <= sweep.images["volunteers:display"] <= len(shown)
 
+    # What selection for volunteers weighs and chooses names no place either.
+    candidates = await wl.client.get(f"/v1/projects/{pid}/review/candidates", headers=h)
+    assert candidates.status_code == 200, candidates.text
+    await sweep.response(candidates, "selection:candidates")
+    chosen = await wl.client.post(
+        f"/v1/citsci/subject-sets/{subject_set['id']}/select", json={"dry_run": True}, headers=h
+    )
+    assert chosen.status_code == 200, chosen.text
+    await sweep.response(chosen, "selection:select")
+
     # The checks had something to check: the viewer saw places, images and the settings.
     assert sweep.coordinates["GET /v1/projects/" + pid + "/locations"] == 2
     assert sweep.counts["images"] >= len(photos) + 1  # each photo's and the frame's copy

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from wildlens.catalogue.access import AnnotatorDep, ViewerDep
+from wildlens.catalogue.access import AnnotatorDep, ManagerDep, ViewerDep
 from wildlens.catalogue.deps import BusDep, DatabaseDep, SessionDep
 from wildlens.catalogue.observations import service
 from wildlens.catalogue.observations.schemas import (
@@ -17,6 +17,7 @@ from wildlens.catalogue.observations.schemas import (
     ObservationState,
     Revert,
     ReviewItem,
+    SelectionCandidate,
 )
 from wildlens.common.http import ERROR_RESPONSES, Page, PageDep, PageParams, page_params
 
@@ -139,3 +140,17 @@ async def get_review_queue(
 ) -> Page[ReviewItem]:
     """Unverified media, those where a person helps most first, each score explained."""
     return await service.review_page(db, session, access.project.id, page)
+
+
+@router.get("/review/candidates", response_model=Page[SelectionCandidate])
+async def get_selection_candidates(
+    db: DatabaseDep,
+    session: SessionDep,
+    access: ManagerDep,
+    page: Annotated[PageParams, Depends(page_params(default=100, maximum=500))],
+) -> Page[SelectionCandidate]:
+    """Unverified media in the review queue's order, each with the parts of its score
+    (certainty, entropy, margin, disagreement, rarity, not analysed, blank), whether it shows
+    people the project hides, and the pictures of its event or frames of its video: what
+    selection for volunteers weighs (managers)."""
+    return await service.candidates_page(db, session, access.project.id, page)

@@ -48,7 +48,7 @@ from wildlens.catalogue.observations.repository.review_order import (
 from wildlens.catalogue.observations.schemas import ReviewItem, ReviewReason
 from wildlens.common.http.pagination import PageParams
 
-__all__ = ["review_queue"]
+__all__ = ["Explained", "explained_queue", "review_queue"]
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,16 @@ def _score(
     return reasons, current, model_says
 
 
+@dataclass(frozen=True)
+class Explained:
+    """One medium of the queue: its explained item, its current machine observations and the
+    fewest validated observations in the project among the species they name (None: none)."""
+
+    item: ReviewItem
+    current: list[Observation]
+    rarest_validated: int | None
+
+
 async def review_queue(
     session: AsyncSession, project_id: uuid.UUID, page: PageParams
 ) -> tuple[list[ReviewItem], str | None]:
@@ -168,10 +178,18 @@ async def review_queue(
     caller (``review_scores``, ``review_order``); only the page's media are loaded and
     explained here.
     """
+    explained, next_cursor = await explained_queue(session, project_id, page)
+    return [e.item for e in explained], next_cursor
+
+
+async def explained_queue(
+    session: AsyncSession, project_id: uuid.UUID, page: PageParams
+) -> tuple[list[Explained], str | None]:
+    """``review_queue``'s page with what each item was explained from."""
     ranks, next_cursor = await ranked(session, project_id, page)
     by_media, about = await review_rows(session, [m for m, _ in ranks])
     validated = await validated_counts(session, project_id)
-    items: list[ReviewItem] = []
+    items: list[Explained] = []
     for media_id, score in ranks:
         reasons, current, model_says = _score(by_media[media_id], validated)
         volunteers = [
@@ -186,19 +204,19 @@ async def review_queue(
                     detail="no detector has analysed it yet; label it here, or add a detector",
                 )
             ]
-        items.append(
-            ReviewItem(
-                media_id=media_id,
-                event_id=about[media_id][1],
-                captured_at=captured_at,
-                score=score,
-                reasons=sorted(reasons, key=lambda r: -r.weight),
-                observation_ids=[o.id for o in current],
-                scientific_names=sorted({s.name for s in model_says.values() if s.name}),
-                volunteer_observation_ids=[o.id for o in volunteers],
-                volunteer_scientific_names=sorted(
-                    {o.scientific_name for o in volunteers if o.scientific_name}
-                ),
-            )
+        item = ReviewItem(
+            media_id=media_id,
+            event_id=about[media_id][1],
+            captured_at=captured_at,
+            score=score,
+            reasons=sorted(reasons, key=lambda r: -r.weight),
+            observation_ids=[o.id for o in current],
+            scientific_names=sorted({s.name for s in model_says.values() if s.name}),
+            volunteer_observation_ids=[o.id for o in volunteers],
+            volunteer_scientific_names=sorted(
+                {o.scientific_name for o in volunteers if o.scientific_name}
+            ),
         )
+        rarest = min((validated.get(k, 0) for k in model_says), default=None)
+        items.append(Explained(item, current, rarest))
     return items, next_cursor

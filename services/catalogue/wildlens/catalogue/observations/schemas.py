@@ -176,3 +176,49 @@ class ReviewItem(BaseModel):
     # What the volunteers' consensus says, apart from the model's and experts' labels.
     volunteer_observation_ids: list[uuid.UUID] = []
     volunteer_scientific_names: list[str] = []
+
+
+class CandidateMedium(BaseModel):
+    """A medium shown with a candidate: one picture of its event, or one frame of its video."""
+
+    media_id: uuid.UUID
+    kind: str
+    # Milliseconds from the video's start, for a frame.
+    offset_ms: int | None = None
+    # Shows people and the project hides them: it never leaves the platform.
+    people_hidden: bool = False
+
+
+class SelectionCandidate(BaseModel):
+    """An unverified medium as selection for volunteers weighs it: the review queue's item
+    with the parts its score is made of, and what it would be shown with."""
+
+    media_id: uuid.UUID
+    kind: str
+    event_id: uuid.UUID | None
+    # The video a frame was cut from, and where in it (milliseconds).
+    parent_media_id: uuid.UUID | None
+    offset_ms: int | None
+    captured_at: datetime | None
+    score: float
+    reasons: list[ReviewReason]
+    scientific_names: list[str]
+    # The lowest certainty (detector's confidence times classifier's probability), the
+    # highest normalised entropy and the smallest margin of the current machine labels.
+    lowest_certainty: float | None
+    entropy: float | None
+    margin: float | None
+    # The fewest validated observations in the project among the species the model names.
+    rarest_validated: int | None
+    volunteers_disagree: bool
+    models_disagree: bool
+    not_analysed: bool
+    # Every current machine label says blank (or the detector found nothing).
+    blank: bool
+    # Shows people and the project hides them: it never leaves the platform.
+    people_hidden: bool
+    # "event": the other pictures of its event; "video": the frames cut from its video
+    # (for a frame, its siblings; for a video, its own); None: shown alone. At most
+    # ``MAX_GROUP`` around the medium, in order.
+    group_kind: Literal["event", "video"] | None
+    group: list[CandidateMedium]

@@ -16,6 +16,7 @@ from wildlens.catalogue.observations.announcements import (
     ChangeCause,
     stage_observations_changed,
 )
+from wildlens.catalogue.observations.candidates import candidates_page
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.observations.review import review_queue
 from wildlens.catalogue.observations.review_scores import refresh_for_page
@@ -42,6 +43,7 @@ from wildlens.common.service import ServiceBus
 
 __all__ = [
     "Judgement",
+    "candidates_page",
     "correct",
     "correct_event",
     "history_page",

@@ -9,10 +9,12 @@ module            tables
 ``subject_sets``  subject sets: groups of media shown to volunteers together
 ``zooniverse``    media sent to Zooniverse, the subject each became, its classifications
 ``volunteers``    built-in subjects and the classifications volunteers give them
+``selection``     each project's policy of which media go to volunteers
 ================  ====================================================================
 """
 
 from wildlens.citsci.models.base import CitsciTable, metadata
+from wildlens.citsci.models.selection import SelectionPolicy
 from wildlens.citsci.models.subject_sets import SubjectSet
 from wildlens.citsci.models.volunteers import (
     SubjectState,
@@ -27,6 +29,7 @@ from wildlens.citsci.models.zooniverse import (
 
 __all__ = [
     "CitsciTable",
+    "SelectionPolicy",
     "SentState",
     "SubjectSet",
     "SubjectState",

@@ -16,12 +16,14 @@ __all__ = ["SubjectState", "VolunteerClassification", "VolunteerSubject"]
 
 # active: shown to volunteers until it retires; retired: its consensus was published;
 # gold: an expert validated its media, so it no longer needs volunteers and is shown now and
-# then as a gold-standard subject, to measure them.
-SubjectState = Literal["active", "retired", "gold"]
+# then as a gold-standard subject, to measure them; withdrawn: it shows people the project
+# hides (labelled after it was made), so it goes to nobody any more.
+SubjectState = Literal["active", "retired", "gold", "withdrawn"]
 
 
 class VolunteerSubject(CitsciTable, table=True):
-    """A single image or the frames of one event, classified by the built-in volunteers."""
+    """A single image, the frames of one event, or frames of a video clip, classified by the
+    built-in volunteers."""
 
     __tablename__ = "volunteer_subjects"
     __table_args__ = (Index("ix_volunteer_subjects_project_state", "project_id", "state"),)
@@ -36,6 +38,10 @@ class VolunteerSubject(CitsciTable, table=True):
     state: str = Field(default="active", max_length=10)
     # The scientific names the expert gave, for a gold subject ("" for "nothing here").
     expert_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # For a clip: the video its frames were cut from, and the seconds of it they span.
+    video_media_id: uuid.UUID | None = None
+    clip_start_s: float | None = None
+    clip_end_s: float | None = None
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     retired_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -16,8 +16,9 @@ __all__ = ["SentState", "ZooniverseClassification", "ZooniverseSubject"]
 
 # created: Panoptes made the subject, its image may not have arrived (a later run deletes it
 # and sends the medium again); uploaded: the image arrived; linked: it is in the subject set,
-# shown to volunteers; retired: Wildlens retired it there too.
-SentState = Literal["created", "uploaded", "linked", "retired"]
+# shown to volunteers; retired: Wildlens retired it there too; withdrawn: it shows people the
+# project hides (labelled after it was sent), retired there and never sent again.
+SentState = Literal["created", "uploaded", "linked", "retired", "withdrawn"]
 
 
 class ZooniverseSubject(CitsciTable, table=True):

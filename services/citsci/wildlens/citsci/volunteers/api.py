@@ -9,8 +9,9 @@ from fastapi import APIRouter
 
 from wildlens.citsci.deps import BusDep, CitsciSettingsDep, ClientsDep, SessionDep, StoreDep
 from wildlens.citsci.models import VolunteerSubject
+from wildlens.citsci.people import hides_people
 from wildlens.citsci.volunteers import service
-from wildlens.citsci.volunteers.catalogue import project_taxa, subject_media
+from wildlens.citsci.volunteers.catalogue import any_shows_people, project_taxa, subject_media
 from wildlens.citsci.volunteers.schemas import (
     BoxIn,
     ClassificationCreate,
@@ -32,6 +33,10 @@ from wildlens.common.storage.layout import display_key
 
 router = APIRouter(prefix="/v1/citsci", tags=["citsci"], responses=ERROR_RESPONSES)
 
+# Subjects found showing people (and withdrawn) before the next one is served: beyond this,
+# nothing is served this time.
+PEOPLE_CHECKS = 20
+
 
 @router.post(
     "/subject-sets/{subject_set_id}/subjects",
@@ -48,8 +53,8 @@ async def add_subjects(
 ) -> SubjectsCreated:
     """Add subjects to a built-in subject set: each a single image or the frames of one
     event, shown to the project's volunteers until it retires. Media an expert has validated
-    make gold-standard subjects. A subject the set holds already is left as it is (the
-    project's managers)."""
+    make gold-standard subjects; media with people are refused where the project hides
+    people. A subject the set holds already is left as it is (the project's managers)."""
     principal.require_user()
     s = await service.find_set(session, subject_set_id)
     principal.require(str(s.project_id), "manager", what="subject set")
@@ -72,6 +77,8 @@ async def _view(store: ObjectStore, s: VolunteerSubject) -> SubjectView:
             )
             for m, sha in zip(s.media_ids, s.sha256s, strict=True)
         ],
+        clip_start_s=s.clip_start_s,
+        clip_end_s=s.clip_end_s,
     )
 
 
@@ -80,19 +87,28 @@ async def next_subject(
     project_id: uuid.UUID,
     session: SessionDep,
     store: StoreDep,
+    clients: ClientsDep,
     settings: CitsciSettingsDep,
     principal: PrincipalDep,
 ) -> NextSubject:
     """The next subject for the caller in the project: one they have not classified, now and
     then a gold-standard one; its media as signed URLs of their GPS-free display copies, and
-    nothing about where they were taken. ``subject`` is null when none waits (the project's
-    volunteers)."""
+    nothing about where they were taken; never one showing people where the project hides
+    them. ``subject`` is null when none waits (the project's volunteers)."""
     principal.require_user()
     principal.require(str(project_id), "volunteer")
-    s = await service.next_subject(
-        session, project_id, principal.subject, settings.volunteers.gold_standard_rate
-    )
-    return NextSubject(subject=await _view(store, s) if s is not None else None)
+    catalogue = lambda: clients.client("catalogue")  # noqa: E731
+    # People labelled since a subject was made, or hidden since: checked as it is served
+    # (the observations.changed consumer withdraws most before), withdrawn when found.
+    hidden = await hides_people(catalogue, project_id)
+    for _ in range(PEOPLE_CHECKS):
+        s = await service.next_subject(
+            session, project_id, principal.subject, settings.volunteers.gold_standard_rate
+        )
+        if s is None or not hidden or not await any_shows_people(catalogue, s.media_ids):
+            return NextSubject(subject=await _view(store, s) if s is not None else None)
+        await service.withdraw(session, [s])
+    return NextSubject(subject=None)
 
 
 @router.post(

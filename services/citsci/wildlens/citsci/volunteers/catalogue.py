@@ -1,7 +1,8 @@
 """What making subjects and classifying read from the catalogue's API (never its tables),
 with a service token: each medium's hash (which names its display copy), that it is the
 project's and an image or frame, whether an expert has validated it already (a gold-standard
-subject), and the taxa the project expects volunteers to choose from."""
+subject), whether it shows people (refused where the project hides them), and the taxa the
+project expects volunteers to choose from."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from typing import Any
 
 import httpx
 
+from wildlens.citsci.people import PEOPLE_REASON, hides_people, shows_people
 from wildlens.common.errors import FieldError, Invalid, Unavailable
 
 __all__ = [
     "CatalogueMedium",
+    "any_shows_people",
     "expert_names",
     "project_taxa",
     "project_taxon_names",
@@ -33,6 +36,7 @@ class CatalogueMedium:
     sha256: str
     # The names an expert gave or validated ("" for a blank); None while no expert judged it.
     expert_names: tuple[str, ...] | None
+    shows_people: bool = False
 
 
 def expert_names(observations: Sequence[dict[str, Any]]) -> tuple[str, ...] | None:
@@ -71,11 +75,13 @@ async def subject_media(
     """Each subject's media, in the order given.
 
     Raises:
-        Invalid: some are not images or frames of the project (each named).
+        Invalid: some are not images or frames of the project, or show people the project
+            hides (each named).
         Unavailable: the catalogue did not answer.
     """
     limit = asyncio.Semaphore(CONCURRENCY)
     wanted = sorted({m for media in subjects for m in media})
+    hidden = await hides_people(client, project_id)
 
     async def one(media_id: uuid.UUID) -> tuple[uuid.UUID, CatalogueMedium | str]:
         async with limit:
@@ -92,8 +98,11 @@ async def subject_media(
             return media_id, f"medium {media_id} is not in the project"
         if medium.get("kind") not in SHOWN_KINDS:
             return media_id, f"medium {media_id} is a {medium.get('kind')}, not an image or frame"
+        observations = medium.get("observations") or []
+        if hidden and shows_people(observations):
+            return media_id, f"medium {media_id}: {PEOPLE_REASON}"
         return media_id, CatalogueMedium(
-            media_id, str(medium["sha256"]), expert_names(medium.get("observations") or [])
+            media_id, str(medium["sha256"]), expert_names(observations), shows_people(observations)
         )
 
     found = dict(await asyncio.gather(*(one(m) for m in wanted)))
@@ -139,3 +148,29 @@ async def project_taxon_names(
     if response.status_code != 200:
         raise Unavailable(f"the catalogue answered {response.status_code} for the project's taxa")
     return {str(t["scientific_name"]): str(t["id"]) for t in response.json().get("taxa", [])}
+
+
+async def any_shows_people(
+    client: Callable[[], httpx.AsyncClient], media_ids: Sequence[str]
+) -> bool:
+    """Whether any of the media shows people now (one gone from the catalogue counts as
+    showing nothing).
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(media_id: str) -> bool:
+        async with limit:
+            try:
+                response = await client().get(f"/v1/media/{media_id}")
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
+        return shows_people(response.json().get("observations") or [])
+
+    return any(await asyncio.gather(*(one(m) for m in media_ids)))

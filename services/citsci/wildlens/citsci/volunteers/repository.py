@@ -58,11 +58,15 @@ async def subjects_in_set(
 
 
 async def subjects_showing(
-    session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    media_id: uuid.UUID,
+    states: Sequence[str] = ("active",),
 ) -> list[VolunteerSubject]:
-    """The project's subjects still waiting for volunteers that show the medium."""
+    """The project's subjects in ``states`` (still waiting for volunteers, by default) that
+    show the medium."""
     query = select(VolunteerSubject).where(
-        VolunteerSubject.project_id == project_id, VolunteerSubject.state == "active"
+        VolunteerSubject.project_id == project_id, col(VolunteerSubject.state).in_(list(states))
     )
     rows = (await session.exec(query)).all()
     return [s for s in rows if str(media_id) in s.media_ids]

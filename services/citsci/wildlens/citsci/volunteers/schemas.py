@@ -14,6 +14,7 @@ __all__ = [
     "BoxIn",
     "ClassificationCreate",
     "ClassificationPublic",
+    "ClipIn",
     "NextSubject",
     "ProjectProgress",
     "SubjectIn",
@@ -36,6 +37,22 @@ MAX_BOXES = 100
 MAX_COUNT = 999
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Behaviour = Annotated[str, NameRule(100, min_length=1)]
+
+
+class ClipIn(BaseModel):
+    """The part of a video a subject's frames span."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    video_media_id: uuid.UUID
+    start_s: Annotated[float, Field(ge=0, le=7 * 24 * 3600)]
+    end_s: Annotated[float, Field(ge=0, le=7 * 24 * 3600)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClipIn:
+        if self.end_s < self.start_s:
+            raise ValueError("a clip ends at or after its start: end_s >= start_s")
+        return self
 
 
 class SubjectIn(BaseModel):
@@ -72,12 +89,17 @@ class SubjectPublic(BaseModel):
     subject_set_id: uuid.UUID
     project_id: uuid.UUID
     media_ids: list[uuid.UUID]
-    # active, retired, or gold (an expert validated its media).
+    # active, retired, gold (an expert validated its media), or withdrawn (people were
+    # labelled on it and the project hides them).
     state: str
     retirement_reason: str | None
     consensus_version: int
     created_at: datetime
     retired_at: datetime | None
+    # For frames of a video: the video and the seconds of it they span.
+    video_media_id: uuid.UUID | None = None
+    clip_start_s: float | None = None
+    clip_end_s: float | None = None
 
 
 class SubjectsCreated(BaseModel):
@@ -99,6 +121,9 @@ class SubjectView(BaseModel):
     subject_set_id: uuid.UUID
     project_id: uuid.UUID
     media: list[SubjectMediumView]
+    # For frames of a video clip: the seconds of the video they span.
+    clip_start_s: float | None = None
+    clip_end_s: float | None = None
 
 
 class NextSubject(BaseModel):

@@ -26,7 +26,7 @@ from wildlens.citsci.volunteers.consensus import (
     retirement,
     rules_of,
 )
-from wildlens.citsci.volunteers.schemas import ClassificationCreate
+from wildlens.citsci.volunteers.schemas import ClassificationCreate, ClipIn
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.service import ServiceBus
@@ -42,6 +42,8 @@ __all__ = [
     "progress",
     "stats",
     "subject",
+    "withdraw",
+    "withdraw_people",
 ]
 
 log = structlog.get_logger(__name__)
@@ -76,15 +78,17 @@ async def make_subjects(
     subjects: Sequence[Sequence[CatalogueMedium]],
     *,
     created_by: str,
+    clips: Sequence[ClipIn | None] | None = None,
 ) -> tuple[list[VolunteerSubject], int]:
     """New subjects in the set; one the set holds already (same media, same order) is left
-    as it is. Media an expert validated make gold-standard subjects. Answers the new ones
+    as it is. Media an expert validated make gold-standard subjects. ``clips``: for each
+    subject, the part of a video its frames span (None: not a clip). Answers the new ones
     and how many were there already."""
     require_builtin(s)
     held = {tuple(x.media_ids) for x in await repository.subjects_in_set(session, s.id)}
     made: list[VolunteerSubject] = []
     already = 0
-    for media in subjects:
+    for media, clip in zip(subjects, clips or [None] * len(subjects), strict=True):
         key = tuple(str(m.media_id) for m in media)
         if key in held:
             already += 1
@@ -100,6 +104,9 @@ async def make_subjects(
                 sha256s=[m.sha256 for m in media],
                 state="gold" if gold else "active",
                 expert_names=sorted({n for e in experts for n in e or ()}) if gold else [],
+                video_media_id=clip.video_media_id if clip else None,
+                clip_start_s=clip.start_s if clip else None,
+                clip_end_s=clip.end_s if clip else None,
                 created_by=created_by,
             )
         )
@@ -234,6 +241,28 @@ async def expert_validated(
         session.add(s)
     await session.flush()
     return len(subjects)
+
+
+async def withdraw_people(session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID) -> int:
+    """People were labelled on the medium and the project hides them: its subjects still
+    shown to volunteers (waiting, or gold standard) go to nobody any more. Answers how many."""
+    subjects = await repository.subjects_showing(
+        session, project_id, media_id, states=("active", "gold")
+    )
+    await withdraw(session, subjects)
+    if subjects:
+        log.info("volunteers.withdrawn", media=str(media_id), subjects=len(subjects))
+    return len(subjects)
+
+
+async def withdraw(session: AsyncSession, subjects: Sequence[VolunteerSubject]) -> None:
+    """The subjects show people the project hides: they go to nobody any more."""
+    for x in subjects:
+        x.state = "withdrawn"
+        x.retirement_reason = "people"
+        x.retired_at = utcnow()
+        session.add(x)
+    await session.flush()
 
 
 @dataclass(frozen=True)

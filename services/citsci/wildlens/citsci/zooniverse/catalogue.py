@@ -1,5 +1,6 @@
 """What sending reads from the catalogue's API (never its tables), with a service token: each
-medium's hash (which names its display copy) and capture time, and that it is the project's."""
+medium's hash (which names its display copy) and capture time, that it is the project's, and
+that it shows no people where the project hides them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 
 import httpx
 
+from wildlens.citsci.people import PEOPLE_REASON, hides_people, shows_people
 from wildlens.citsci.zooniverse.service import SubjectMedium
 from wildlens.common.errors import FieldError, Invalid, Unavailable
 
@@ -24,12 +26,14 @@ async def project_media(
     """The media, in the order given.
 
     Raises:
-        Invalid: some are not media of the project (each named).
+        Invalid: some are not media of the project, or show people the project hides (each
+            named).
         Unavailable: the catalogue did not answer.
     """
     limit = asyncio.Semaphore(CONCURRENCY)
+    hidden = await hides_people(client, project_id)
 
-    async def one(media_id: uuid.UUID) -> SubjectMedium | None:
+    async def one(media_id: uuid.UUID) -> SubjectMedium | str:
         path = f"/v1/media/{media_id}"
         async with limit:
             try:
@@ -37,12 +41,14 @@ async def project_media(
             except httpx.HTTPError as exc:
                 raise Unavailable(f"the catalogue does not answer: {exc}") from exc
         if response.status_code == 404:
-            return None
+            return f"medium {media_id} is not in the project"
         if response.status_code != 200:
             raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
         medium = response.json()
         if medium.get("project_id") != str(project_id):
-            return None
+            return f"medium {media_id} is not in the project"
+        if hidden and shows_people(medium.get("observations") or []):
+            return f"medium {media_id}: {PEOPLE_REASON}"
         captured = medium.get("captured_at")
         return SubjectMedium(
             media_id=media_id,
@@ -51,17 +57,13 @@ async def project_media(
         )
 
     found = await asyncio.gather(*(one(m) for m in media_ids))
-    missing = [i for i, f in enumerate(found) if f is None]
-    if missing:
+    refused = [(i, f) for i, f in enumerate(found) if isinstance(f, str)]
+    if refused:
         raise Invalid(
-            "some media are not the project's",
+            "some media cannot be sent to Zooniverse",
             fields=[
-                FieldError(
-                    location=["body", "media_ids", i],
-                    message=f"medium {media_ids[i]} is not in the project",
-                    type="not_found",
-                )
-                for i in missing
+                FieldError(location=["body", "media_ids", i], message=f, type="not_found")
+                for i, f in refused
             ],
         )
-    return [f for f in found if f is not None]
+    return [f for f in found if not isinstance(f, str)]

@@ -26,6 +26,7 @@ __all__ = [
     "media_of_subjects",
     "pending_retirements",
     "sent_in_set",
+    "sent_of_medium",
     "set_state",
     "stored_classification_ids",
     "subject_set",
@@ -163,3 +164,15 @@ async def zooniverse_sets(session: AsyncSession) -> list[SubjectSet]:
         col(SubjectSet.zooniverse_subject_set_id).is_not(None),
     )
     return list((await session.exec(query)).all())
+
+
+async def sent_of_medium(
+    session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID
+) -> list[tuple[ZooniverseSubject, str | None]]:
+    """The medium's Zooniverse subjects in the project, each with its set's workflow."""
+    rows = await session.exec(
+        select(ZooniverseSubject, SubjectSet.zooniverse_workflow_id)
+        .join(SubjectSet, col(SubjectSet.id) == col(ZooniverseSubject.subject_set_id))
+        .where(ZooniverseSubject.project_id == project_id, ZooniverseSubject.media_id == media_id)
+    )
+    return [(r, w) for r, w in rows.all()]

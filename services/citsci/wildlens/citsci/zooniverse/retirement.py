@@ -21,12 +21,14 @@ from wildlens.citsci.zooniverse import repository
 from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
 from wildlens.common.db import Database, utcnow
 
-__all__ = ["EXPERT", "expert_validated", "retire_pending", "zooniverse_reason"]
+__all__ = ["EXPERT", "PEOPLE", "expert_validated", "retire_pending", "zooniverse_reason"]
 
 log = structlog.get_logger(__name__)
 
-# The reason kept for a subject whose medium an expert validated.
+# The reasons kept for a subject whose medium an expert validated, or on which people were
+# labelled in a project that hides them (both "other" to Zooniverse).
 EXPERT = "expert"
+PEOPLE = "people"
 
 
 def zooniverse_reason(reason: str | None) -> str:

@@ -40,8 +40,8 @@ from wildlens.citsci.zooniverse.pull import (
     workflow_of,
 )
 from wildlens.citsci.zooniverse.recent import latest_id, read_recent
-from wildlens.citsci.zooniverse.retirement import retire_pending
-from wildlens.common.db import Database
+from wildlens.citsci.zooniverse.retirement import PEOPLE, retire_pending
+from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import Conflict, NotFound
 from wildlens.common.service import ServiceBus
 from wildlens.common.storage import ObjectNotFound, ObjectStore
@@ -60,6 +60,7 @@ __all__ = [
     "retire",
     "send",
     "subject_set",
+    "withdraw_people",
 ]
 
 log = structlog.get_logger(__name__)
@@ -131,6 +132,9 @@ async def send(
     to_link = [r.zooniverse_subject_id for r in sent.values() if r.state == "uploaded"]
     for medium in media:
         before = sent.get(medium.media_id)
+        if before is not None and before.state == "withdrawn":
+            report.failed.append((medium.media_id, "it was withdrawn: it shows people"))
+            continue
         if before is not None and before.state in ("uploaded", "linked", "retired"):
             report.already += before.state != "uploaded"
             continue
@@ -346,3 +350,26 @@ async def media_of_subjects(
     """Which medium each of the set's Zooniverse subjects shows (those it knows)."""
     async with db.transaction() as session:
         return await repository.media_of_subjects(session, subject_set_id, subject_ids)
+
+
+async def withdraw_people(session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID) -> int:
+    """People were labelled on the medium and the project hides them: it is never sent or
+    linked again, and its subjects volunteers may still be shown on Zooniverse retire there
+    (in the caller's transaction; ``retirement.retire_pending`` tells Zooniverse once it
+    commits, and again until Zooniverse takes it). Answers how many wait to be told."""
+    rows = await repository.sent_of_medium(session, project_id, media_id)
+    pending = 0
+    for row, workflow_id in rows:
+        if row.state == "linked" and workflow_id:
+            if row.retired_at is None:
+                row.retired_at = utcnow()
+                row.retirement_reason = PEOPLE
+                pending += 1
+        elif row.state in ("created", "uploaded"):
+            # Not in a workflow yet: a resumed send must not link it.
+            row.state = "withdrawn"
+        session.add(row)
+    await session.flush()
+    if rows:
+        log.info("zooniverse.withdrawn", media=str(media_id), subjects=len(rows))
+    return pending

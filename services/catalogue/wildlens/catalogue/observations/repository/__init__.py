@@ -44,8 +44,10 @@ __all__ = [
     "lock_observations",
     "lock_observations_of_media",
     "media_by_ids",
+    "media_with_people",
     "ranked",
     "review_rows",
+    "sibling_media",
     "smoothing_rows",
     "taxon_named",
     "validated_counts",
@@ -394,3 +396,59 @@ async def consensus_observations(
         .with_for_update(of=Observation)
     )
     return [(c, o) for c, o in rows.all()]
+
+
+async def media_with_people(
+    session: AsyncSession, project_id: uuid.UUID, media_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``media_ids`` with a human observation (anyone's, not discarded)."""
+    if not media_ids:
+        return set()
+    rows = await session.exec(
+        select(Observation.media_id).where(
+            Observation.project_id == project_id,
+            col(Observation.media_id).in_(list(media_ids)),
+            Observation.observation_type == "human",
+            Observation.verification_state != "discarded",
+        )
+    )
+    return {m for m in rows.all() if m is not None}
+
+
+async def sibling_media(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    event_ids: Collection[uuid.UUID],
+    video_ids: Collection[uuid.UUID],
+) -> tuple[dict[uuid.UUID, list[Media]], dict[uuid.UUID, list[Media]]]:
+    """The pictures (images and frames) of each event, in capture order, and the frames cut
+    from each video, by offset."""
+    by_event: dict[uuid.UUID, list[Media]] = defaultdict(list)
+    by_video: dict[uuid.UUID, list[Media]] = defaultdict(list)
+    if event_ids:
+        rows = await session.exec(
+            select(Media)
+            .where(
+                Media.project_id == project_id,
+                col(Media.event_id).in_(list(event_ids)),
+                col(Media.kind).in_(["image", "frame"]),
+            )
+            .order_by(col(Media.captured_at), col(Media.offset_ms), col(Media.id))
+        )
+        for m in rows.all():
+            assert m.event_id is not None
+            by_event[m.event_id].append(m)
+    if video_ids:
+        rows = await session.exec(
+            select(Media)
+            .where(
+                Media.project_id == project_id,
+                col(Media.parent_media_id).in_(list(video_ids)),
+                Media.kind == "frame",
+            )
+            .order_by(col(Media.offset_ms), col(Media.id))
+        )
+        for m in rows.all():
+            assert m.parent_media_id is not None
+            by_video[m.parent_media_id].append(m)
+    return by_event, by_video
