@@ -11,7 +11,7 @@ from wildlens.catalogue.models import Membership
 from wildlens.common.db.pagination import page_by_id
 from wildlens.common.http.pagination import PageParams
 
-__all__ = ["admins_for_update", "delete", "find", "members_page"]
+__all__ = ["add", "admins_for_update", "delete", "find", "members_page"]
 
 
 async def members_page(
@@ -41,4 +41,9 @@ async def admins_for_update(session: AsyncSession, project_id: uuid.UUID) -> lis
 
 async def delete(session: AsyncSession, member: Membership) -> None:
     await session.delete(member)
+    await session.flush()
+
+
+async def add(session: AsyncSession, member: Membership) -> None:
+    session.add(member)
     await session.flush()

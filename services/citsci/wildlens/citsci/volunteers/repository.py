@@ -18,6 +18,8 @@ __all__ = [
     "classified_by",
     "next_subject",
     "progress",
+    "project_classifications",
+    "project_subjects",
     "subject",
     "subject_for_update",
     "subject_set",
@@ -127,6 +129,29 @@ async def classified_by(
         )
     )
     return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+async def project_classifications(
+    session: AsyncSession, project_id: uuid.UUID
+) -> list[tuple[VolunteerClassification, VolunteerSubject]]:
+    """Every classification of the project's built-in subjects, each with its subject."""
+    query = (
+        select(VolunteerClassification, VolunteerSubject)
+        .join(VolunteerSubject, col(VolunteerSubject.id) == col(VolunteerClassification.subject_id))
+        .where(VolunteerClassification.project_id == project_id)
+        .order_by(col(VolunteerClassification.subject_id), col(VolunteerClassification.volunteer))
+    )
+    return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+async def project_subjects(session: AsyncSession, project_id: uuid.UUID) -> list[VolunteerSubject]:
+    """The project's built-in subjects, oldest first."""
+    query = (
+        select(VolunteerSubject)
+        .where(VolunteerSubject.project_id == project_id)
+        .order_by(col(VolunteerSubject.created_at), col(VolunteerSubject.id))
+    )
+    return list((await session.exec(query)).all())
 
 
 async def progress(session: AsyncSession, project_id: uuid.UUID) -> tuple[dict[str, int], int, int]:

@@ -21,6 +21,7 @@ from wildlens.citsci.volunteers import repository
 from wildlens.citsci.volunteers.catalogue import CatalogueMedium
 from wildlens.citsci.volunteers.consensus import build_consensus, names_of, retirement, rules_of
 from wildlens.citsci.volunteers.schemas import ClassificationCreate
+from wildlens.citsci.volunteers.skill import estimate_skill
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.service import ServiceBus
@@ -195,12 +196,19 @@ async def classify(
     reason = retirement(rules_of(subject_set), classifications)
     if reason is None:
         return Classified(c, s, retired=False)
+    weighted = None
+    if subject_set.consensus_method == "dawid_skene":
+        model = estimate_skill(await repository.project_classifications(session, s.project_id))
+        weighted = model.chosen.get(s.id) if model is not None else None
     s.state = "retired"
     s.retired_at = utcnow()
     s.retirement_reason = reason.value
     s.consensus_version += 1
-    event = build_consensus(s, classifications, reason, s.consensus_version, s.retired_at)
+    event = build_consensus(
+        s, classifications, reason, s.consensus_version, s.retired_at, weighted=weighted
+    )
     s.consensus_names = sorted(label.scientific_name for label in event.labels)
+    s.consensus_method = event.method
     session.add(s)
     await session.flush()
     await bus.stage(session, [event])
@@ -210,6 +218,7 @@ async def classify(
         reason=reason.value,
         classifications=len(classifications),
         consensus=event.consensus_id,
+        method=event.method,
     )
     return Classified(c, s, retired=True)
 
