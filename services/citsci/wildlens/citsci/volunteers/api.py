@@ -183,7 +183,7 @@ async def project_progress(
     response_model=JoinedProject,
     responses={403: error_response("The project is not open to volunteers")},
 )
-async def join(
+async def join_as_volunteer(
     project_id: uuid.UUID,
     clients: ClientsDep,
     principal: PrincipalDep,
