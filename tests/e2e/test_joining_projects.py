@@ -94,7 +94,14 @@ async def test_volunteers_join_an_open_project_and_classify(
     assert await _role(wl, admin, pid, "walker") == "volunteer"
     token = joined["access_token"]
     keys = load_keyring(settings)
-    assert verify_token(token, keys, settings.auth.issuer).roles == {pid: "volunteer"}
+    issued = verify_token(token, keys, settings.auth.issuer)
+    assert issued.roles == {pid: "volunteer"}
+    # It expires with the token the walker came with, never later.
+    came_with = verify_token(walker, keys, settings.auth.issuer).expires_at
+    assert issued.expires_at is not None
+    assert came_with is not None
+    assert issued.expires_at <= came_with
+    assert joined["expires_in"] <= settings.auth.token_ttl_s
     # The token the walker came with does not carry the role.
     await ok(
         await wl.client.get(

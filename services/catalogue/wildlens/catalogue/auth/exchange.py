@@ -31,11 +31,16 @@ async def exchange(
 
 
 async def membership_token(
-    settings: Settings, issuer: TokenIssuer | None, session: AsyncSession, subject: str
+    settings: Settings,
+    issuer: TokenIssuer | None,
+    session: AsyncSession,
+    subject: str,
+    *,
+    ttl_s: int | None = None,
 ) -> str:
     """A user token for ``subject`` carrying its memberships as they are now (what the
     exchange answers, and what joining a project answers so that other services see the new
-    role at once)."""
+    role at once); ``ttl_s``: its lifetime, the configured one by default."""
     if issuer is None:
         raise Unavailable("this catalogue instance has no signing key configured")
     rows = await memberships_of(session, subject)
@@ -45,6 +50,6 @@ async def membership_token(
         subject,
         roles,
         permissions=permissions,
-        ttl_s=settings.auth.token_ttl_s,
+        ttl_s=settings.auth.token_ttl_s if ttl_s is None else ttl_s,
         from_memberships=True,
     )

@@ -3,6 +3,7 @@ volunteers. Outside the project gate, which would refuse a caller who is not a m
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from fastapi import APIRouter
@@ -25,15 +26,20 @@ async def join_project(
     principal: PrincipalDep,
 ) -> JoinedProject:
     """Join a project open to volunteers as a volunteer; a member with a higher role keeps it
-    and joining again changes nothing. Answers a token carrying the new role (anyone signed
-    in)."""
+    and joining again changes nothing. Answers a token carrying the new role, which expires
+    with the caller's (anyone signed in)."""
     role, joined = await join_as_volunteer(session, principal, project_id)
-    token = await membership_token(settings, issuer, session, principal.subject)
+    # The new token expires with the one the caller came with, so that joining never
+    # prolongs a session (only the identity provider's token exchange does).
+    ttl_s = settings.auth.token_ttl_s
+    if principal.expires_at is not None:
+        ttl_s = max(1, min(ttl_s, principal.expires_at - int(time.time())))
+    token = await membership_token(settings, issuer, session, principal.subject, ttl_s=ttl_s)
     return JoinedProject(
         project_id=project_id,
         subject=principal.subject,
         role=role,
         joined=joined,
         access_token=token,
-        expires_in=settings.auth.token_ttl_s,
+        expires_in=ttl_s,
     )
