@@ -5,6 +5,7 @@ the token the join answers works for the volunteer routes at once."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -129,6 +130,12 @@ async def test_volunteers_join_an_open_project_and_classify(
     assert shown is not None
     answer = await _classify(wl, token, shown["id"], {"taxa": [{"scientific_name": HERON}]})
     assert answer["subject_state"] == "active"
+
+    # Two joins at once make one membership.
+    both = user_token(settings, "eager", {})
+    answers = await asyncio.gather(_join(wl, both, pid), _join(wl, both, pid))
+    assert [a["role"] for a in answers] == ["volunteer", "volunteer"]
+    assert await _role(wl, admin, pid, "eager") == "volunteer"
 
     # A viewer becomes a volunteer; a manager stays one.
     assert (await _join(wl, viewer, pid))["role"] == "volunteer"

@@ -140,8 +140,10 @@ async def join_as_volunteer(
             "add you as a member"
         )
     if member is None:
-        member = Membership(project_id=project_id, subject=principal.subject, role="volunteer")
-    else:
-        member.role = "volunteer"
+        await repository.add_if_absent(
+            session, Membership(project_id=project_id, subject=principal.subject, role="volunteer")
+        )
+        return "volunteer", True
+    member.role = "volunteer"
     await repository.add(session, member)
     return member.role, True
