@@ -14,7 +14,7 @@ import pytest
 from wildlens.citsci.aggregation import RetirementReason, dawid_skene
 from wildlens.citsci.models import VolunteerClassification, VolunteerSubject
 from wildlens.citsci.volunteers.consensus import build_consensus
-from wildlens.citsci.volunteers.skill import estimate_skill
+from wildlens.citsci.volunteers.skill import estimate_skill, votes_of
 
 HERON, MALLARD = "Ardea cinerea", "Anas platyrhynchos"
 Rows = list[tuple[VolunteerClassification, VolunteerSubject]]
@@ -59,11 +59,11 @@ def test_the_order_the_classifications_come_in_changes_nothing() -> None:
         s: {f"v{v}": rng.choice(names) for v in range(6) if rng.random() < 0.8} for s in subjects
     }
     rows = _rows(answers, subjects)
-    first = estimate_skill(rows)
+    first = estimate_skill(votes_of(rows))
     assert first is not None
     for _ in range(3):
         rng.shuffle(rows)
-        again = estimate_skill(rows)
+        again = estimate_skill(votes_of(rows))
         assert again == first
     # The gold standard keeps the expert's answer whatever volunteers said.
     assert first.chosen[subjects["g"].id] == ((HERON,), 1.0)
@@ -72,7 +72,7 @@ def test_the_order_the_classifications_come_in_changes_nothing() -> None:
 def test_skill_is_crowd_kits_on_the_same_votes_and_a_tie_goes_to_the_first_answer() -> None:
     subjects = {"tie": _subject()}
     rows = _rows({"tie": {"a": HERON, "b": MALLARD}}, subjects)
-    model = estimate_skill(rows)
+    model = estimate_skill(votes_of(rows))
     assert model is not None
     # Answers sorted: ("Anas platyrhynchos",) before ("Ardea cinerea",).
     chosen, probability = model.chosen[subjects["tie"].id]

@@ -20,7 +20,7 @@ from wildlens.citsci.models import VolunteerClassification, VolunteerSubject
 from wildlens.citsci.volunteers import repository
 from wildlens.citsci.volunteers.catalogue import expert_verdicts
 from wildlens.citsci.volunteers.consensus import names_of
-from wildlens.citsci.volunteers.skill import estimate_skill
+from wildlens.citsci.volunteers.skill import estimate_skill, votes_of
 
 __all__ = [
     "Confusion",
@@ -95,7 +95,7 @@ class VolunteerFigures:
 async def volunteer_figures(session: AsyncSession, project_id: uuid.UUID) -> list[VolunteerFigures]:
     """Every volunteer who classified in the project, by name."""
     rows = await repository.project_classifications(session, project_id)
-    model = estimate_skill(rows)
+    model = estimate_skill(votes_of(rows))
     mine: dict[str, list[tuple[VolunteerClassification, VolunteerSubject]]] = {}
     for c, s in rows:
         mine.setdefault(c.volunteer, []).append((c, s))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +22,7 @@ __all__ = [
     "progress",
     "project_classifications",
     "project_subjects",
+    "project_votes",
     "subject",
     "subject_for_update",
     "subject_set",
@@ -142,6 +145,26 @@ async def project_classifications(
         .order_by(col(VolunteerClassification.subject_id), col(VolunteerClassification.volunteer))
     )
     return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+async def project_votes(session: AsyncSession, project_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """What Dawid-Skene needs of every classification of the project's built-in subjects, as
+    plain rows (no objects: a project holds many): subject id, volunteer, nothing here,
+    taxa, and the subject's state and expert names."""
+    query = (
+        select_columns(
+            col(VolunteerClassification.subject_id),
+            col(VolunteerClassification.volunteer),
+            col(VolunteerClassification.nothing_here),
+            col(VolunteerClassification.taxa),
+            col(VolunteerSubject.state),
+            col(VolunteerSubject.expert_names),
+        )
+        .join(VolunteerSubject, col(VolunteerSubject.id) == col(VolunteerClassification.subject_id))
+        .where(col(VolunteerClassification.project_id) == project_id)
+    )
+    connection = await session.connection()
+    return [tuple(r) for r in (await connection.execute(query)).all()]
 
 
 async def project_subjects(session: AsyncSession, project_id: uuid.UUID) -> list[VolunteerSubject]:

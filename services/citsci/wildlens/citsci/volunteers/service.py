@@ -21,7 +21,7 @@ from wildlens.citsci.volunteers import repository
 from wildlens.citsci.volunteers.catalogue import CatalogueMedium
 from wildlens.citsci.volunteers.consensus import build_consensus, names_of, retirement, rules_of
 from wildlens.citsci.volunteers.schemas import ClassificationCreate
-from wildlens.citsci.volunteers.skill import estimate_skill
+from wildlens.citsci.volunteers.skill import estimate_skill, vote
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.service import ServiceBus
@@ -198,7 +198,8 @@ async def classify(
         return Classified(c, s, retired=False)
     weighted = None
     if subject_set.consensus_method == "dawid_skene":
-        model = estimate_skill(await repository.project_classifications(session, s.project_id))
+        rows = await repository.project_votes(session, s.project_id)
+        model = estimate_skill([vote(*r) for r in rows])
         weighted = model.chosen.get(s.id) if model is not None else None
     s.state = "retired"
     s.retired_at = utcnow()

@@ -10,27 +10,48 @@ answers goes to the first in that order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from wildlens.citsci.aggregation import dawid_skene
 from wildlens.citsci.models import VolunteerClassification, VolunteerSubject
-from wildlens.citsci.volunteers.consensus import names_of
 
-__all__ = ["Answer", "SkillModel", "answer_of", "estimate_skill"]
+__all__ = ["Answer", "SkillModel", "Vote", "estimate_skill", "vote", "votes_of"]
 
 # An answer: the species named, sorted (empty: nothing here).
 Answer = tuple[str, ...]
 
 
-def answer_of(c: VolunteerClassification) -> Answer:
-    return tuple(sorted(set(names_of(c))))
+@dataclass(frozen=True, slots=True)
+class Vote:
+    subject_id: uuid.UUID
+    volunteer: str
+    answer: Answer
+    # The expert's answer where the subject is gold standard, else None.
+    gold: Answer | None
 
 
-def expert_answer(s: VolunteerSubject) -> Answer:
-    return tuple(sorted({n for n in s.expert_names if n}))
+def vote(
+    subject_id: uuid.UUID,
+    volunteer: str,
+    nothing_here: bool,
+    taxa: Iterable[dict[str, Any]],
+    state: str,
+    expert_names: Iterable[str],
+) -> Vote:
+    """One classification's vote, from its columns and its subject's."""
+    answer = () if nothing_here else tuple(sorted({str(t["scientific_name"]) for t in taxa}))
+    gold = tuple(sorted({n for n in expert_names if n})) if state == "gold" else None
+    return Vote(subject_id, volunteer, answer, gold)
+
+
+def votes_of(rows: Iterable[tuple[VolunteerClassification, VolunteerSubject]]) -> list[Vote]:
+    return [
+        vote(s.id, c.volunteer, c.nothing_here, c.taxa, s.state, s.expert_names) for c, s in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -41,28 +62,25 @@ class SkillModel:
     skill: dict[str, float]
 
 
-def estimate_skill(
-    rows: Sequence[tuple[VolunteerClassification, VolunteerSubject]],
-) -> SkillModel | None:
-    """Dawid-Skene over the classifications (each with its subject); None when there are
-    none."""
-    if not rows:
+def estimate_skill(votes: Sequence[Vote]) -> SkillModel | None:
+    """Dawid-Skene over the votes; None when there are none."""
+    if not votes:
         return None
-    ordered = sorted(rows, key=lambda r: (str(r[1].id), r[0].volunteer))
-    answers = sorted({answer_of(c) for c, _ in ordered})
-    volunteers = sorted({c.volunteer for c, _ in ordered})
-    subjects = sorted({s.id for _, s in ordered}, key=str)
+    ordered = sorted(votes, key=lambda v: (str(v.subject_id), v.volunteer))
+    answers = sorted({v.answer for v in ordered})
+    volunteers = sorted({v.volunteer for v in ordered})
+    subjects = sorted({v.subject_id for v in ordered}, key=str)
     answer_index = {a: i for i, a in enumerate(answers)}
     volunteer_index = {v: i for i, v in enumerate(volunteers)}
     subject_index = {s: i for i, s in enumerate(subjects)}
-    task = np.array([subject_index[s.id] for _, s in ordered], dtype=np.int64)
-    worker = np.array([volunteer_index[c.volunteer] for c, _ in ordered], dtype=np.int64)
-    label = np.array([answer_index[answer_of(c)] for c, _ in ordered], dtype=np.int64)
+    task = np.fromiter((subject_index[v.subject_id] for v in ordered), np.int64, len(ordered))
+    worker = np.fromiter((volunteer_index[v.volunteer] for v in ordered), np.int64, len(ordered))
+    label = np.fromiter((answer_index[v.answer] for v in ordered), np.int64, len(ordered))
     # Gold subjects whose expert answer some volunteer gave (the model knows no other class).
     gold = {
-        subject_index[s.id]: answer_index[expert_answer(s)]
-        for _, s in ordered
-        if s.state == "gold" and expert_answer(s) in answer_index
+        subject_index[v.subject_id]: answer_index[v.gold]
+        for v in ordered
+        if v.gold is not None and v.gold in answer_index
     }
     result = dawid_skene(task, worker, label, gold=gold or None)
     best = np.argmax(result.probabilities, axis=1)
