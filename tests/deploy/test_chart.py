@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.support.settings_environment import environment_lines
-from wildlens.common.service import platform_settings
+from wildlens.common.service import discover_services, platform_settings
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "wildlens"
 KUBE_VERSION = "1.30.0"
@@ -361,6 +361,7 @@ ROUTES = [
     ("/v1/auth", "Prefix", "catalogue"),
     ("/v1/taxa", "Prefix", "catalogue"),
     ("/v1/citsci", "Prefix", "citsci"),
+    ("/v1/datasets", "Prefix", "training"),
     ("/v1/training-jobs", "Prefix", "training"),
     ("/v1/models", "Prefix", "training"),
     ("/v1/predict", "Prefix", "inference"),
@@ -401,7 +402,7 @@ def served_by(routes: set[tuple[str, str, str]], path: str) -> str:
         ),
         default=(0, None),
     )
-    assert best[1] is not None, path
+    assert best[1] is not None, f"no route for {path}"
     return best[1]
 
 
@@ -415,6 +416,10 @@ def served_by(routes: set[tuple[str, str, str]], path: str) -> str:
         ("/v1/auth/token", "catalogue"),
         ("/v1/taxa/123", "catalogue"),
         ("/v1/citsci/subjects/next", "citsci"),
+        ("/v1/citsci/projects/p1/join", "citsci"),
+        ("/v1/citsci/projects/p1/reports/volunteers", "citsci"),
+        ("/v1/projects/p1/join", "catalogue"),
+        ("/v1/datasets/d1/manifest", "training"),
         ("/v1/training-jobs/j1", "training"),
         ("/v1/models/megadetector/5a", "training"),
         ("/v1/predict", "inference"),
@@ -424,6 +429,43 @@ def test_requests_reach_the_right_service(
     default_objects: Objects, path: str, service: str
 ) -> None:
     assert served_by(ingress_routes(default_objects), path) == service
+
+
+def test_every_route_a_service_serves_reaches_it(default_objects: Objects) -> None:
+    """Each path of each service's own routers (ids filled in) is routed to that service."""
+    routes = ingress_routes(default_objects)
+    wrong = []
+    for spec in discover_services():
+        for router in spec.routers():
+            for route in router.routes:
+                path = re.sub(r"\{[^}]+\}", "x", getattr(route, "path", ""))
+                if not path.startswith("/v1/"):
+                    continue
+                try:
+                    reached = served_by(routes, path)
+                except AssertionError:
+                    reached = "nothing"
+                if reached != spec.name:
+                    wrong.append(f"{path} of {spec.name} reaches {reached}")
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("service", ["catalogue", "citsci"])
+def test_queue_depth_scaling_watches_the_queues_the_service_consumes(
+    chart: helm.Chart, service: str
+) -> None:
+    """The queues a service's replicas share (its consumers that are not broadcasts, named
+    <service>.<event type>) are the ones KEDA scales it on."""
+    consumers = __import__(f"wildlens.{service}.consumers", fromlist=["CONSUMERS"]).CONSUMERS
+    consumed = {f"{service}.{c.event_type}" for c in consumers if not c.broadcast}
+    objects = render(
+        chart, {service: {"autoscaling": {"enabled": True, "queueDepth": {"enabled": True}}}}
+    )
+    (scaled,) = find(objects, "ScaledObject", service)
+    queues = {
+        t["metadata"]["queueName"] for t in scaled["spec"]["triggers"] if t["type"] == "rabbitmq"
+    }
+    assert queues == consumed
 
 
 def test_private_key_is_mounted_in_the_catalogue_only(

@@ -128,6 +128,21 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
     ("POST", "/v1/citsci/subject-sets/{subject_set_id}/select"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    # Anyone signed in joins a project open to volunteers; "own" is closed, so its members
+    # who are volunteers or more are let through unchanged, a viewer hears it is closed, and
+    # a stranger cannot tell it from no project.
+    ("POST", "/v1/citsci/projects/{project_id}/join"):
+        ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
+    ("POST", f"{P}/join"):
+        ("ok  ok  ok  ok  403 404 403 401", HIDDEN),
+    # What volunteers said, subject by subject and against experts, is for the project's
+    # annotators; each volunteer's figures are its managers' (volunteers see their own).
+    ("GET", "/v1/citsci/projects/{project_id}/reports/subjects"):
+        ("ok  ok  ok  403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/citsci/projects/{project_id}/reports/experts"):
+        ("ok  ok  ok  403 403 404 403 401", HIDDEN),
+    ("GET", "/v1/citsci/projects/{project_id}/reports/volunteers"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
     # Uploading is for annotators and up, and for the project's gateways.
     ("POST", "/v1/media"):
         ("ok  ok  ok  403 403 404 ok  401", HIDDEN),

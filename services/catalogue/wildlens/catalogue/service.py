@@ -21,6 +21,7 @@ def _routers() -> list[APIRouter]:
     from wildlens.catalogue.exchange.api import router as exchange
     from wildlens.catalogue.media.api import router as media
     from wildlens.catalogue.members.api import router as members
+    from wildlens.catalogue.members.join_api import router as join
     from wildlens.catalogue.observations.api import router as verification
     from wildlens.catalogue.privacy.api import router as privacy
     from wildlens.catalogue.projects.api import router as projects
@@ -31,7 +32,8 @@ def _routers() -> list[APIRouter]:
     from wildlens.catalogue.taxa.api import router as taxa
     from wildlens.catalogue.taxa.project_api import router as taxonomy
 
-    return scoped_to_projects(
+    # Joining is for callers who are not members yet: outside the project gate.
+    gated = scoped_to_projects(
         [
             projects,
             members,
@@ -50,6 +52,7 @@ def _routers() -> list[APIRouter]:
             alerts,
         ]
     )
+    return [join, *gated]
 
 
 async def _start(ctx: ServiceContext) -> None:

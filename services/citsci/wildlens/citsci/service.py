@@ -14,12 +14,13 @@ from wildlens.common.service import ServiceContext, ServiceSpec
 
 
 def _routers() -> list[APIRouter]:
+    from wildlens.citsci.reports.api import router as reports
     from wildlens.citsci.selection.api import router as selection
     from wildlens.citsci.subjects.api import router as subject_sets
     from wildlens.citsci.volunteers.api import router as volunteers
     from wildlens.citsci.zooniverse.api import router as zooniverse
 
-    return [subject_sets, zooniverse, volunteers, selection]
+    return [subject_sets, zooniverse, volunteers, selection, reports]
 
 
 async def _start(ctx: ServiceContext) -> None:

@@ -35,6 +35,9 @@ class Principal:
     # (token exchange); the catalogue reads the live memberships instead, so that a removal or
     # demotion takes effect there at once.
     roles_from_memberships: bool = False
+    # When the token expires (seconds since the epoch): a token issued in exchange for this
+    # one (joining a project) never outlives it.
+    expires_at: int | None = None
 
     @property
     def is_device(self) -> bool:

@@ -123,4 +123,5 @@ def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
         permissions={str(k): list(v) for k, v in perms.items()},
         token_id=claims.get("jti"),
         roles_from_memberships=claims.get(ROLES_SOURCE_CLAIM) == "memberships",
+        expires_at=int(claims["exp"]),
     )

@@ -7,15 +7,22 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.access import ProjectAccess
+from wildlens.catalogue.access import ProjectAccess, project_principal
 from wildlens.catalogue.members import repository
 from wildlens.catalogue.members.schemas import MemberPut
-from wildlens.catalogue.models import Membership
-from wildlens.common.auth import ROLES
+from wildlens.catalogue.models import Membership, Project
+from wildlens.common.auth import ROLES, Principal
 from wildlens.common.errors import Conflict, Forbidden, NotFound
 from wildlens.common.http.pagination import PageParams
 
-__all__ = ["get_member", "list_members", "put_member", "read_member", "remove_member"]
+__all__ = [
+    "get_member",
+    "join_as_volunteer",
+    "list_members",
+    "put_member",
+    "read_member",
+    "remove_member",
+]
 
 
 async def list_members(
@@ -99,3 +106,44 @@ async def remove_member(session: AsyncSession, access: ProjectAccess, subject: s
         _require_rank_over(access, member.role, "remove")
     await _refuse_losing_last_admin(session, member)
     await repository.delete(session, member)
+
+
+async def join_as_volunteer(
+    session: AsyncSession, principal: Principal, project_id: uuid.UUID
+) -> tuple[str, bool]:
+    """Make the caller a volunteer of a project open to volunteers; answers the caller's role
+    there afterwards and whether this call changed it. A member with a higher role keeps it
+    (a viewer becomes a volunteer); joining again changes nothing.
+
+    Raises:
+        Forbidden: a device token; or the project is closed and the caller only views it.
+        NotFound: no such project, or a closed one the caller holds nothing in (so that
+            closed projects stay as invisible as any other).
+    """
+    principal.require_user()
+    project = await session.get(Project, project_id)
+    effective = (
+        (await project_principal(session, principal, project_id)).role_in(str(project_id))
+        if project is not None
+        else None
+    )
+    if project is None or (effective is None and not project.open_to_volunteers):
+        raise NotFound(f"project {project_id} not found, or not open to volunteers")
+    member = await repository.find(session, project_id, principal.subject)
+    if member is not None and ROLES[member.role] >= ROLES["volunteer"]:
+        return member.role, False
+    if not project.open_to_volunteers:
+        if effective is not None and ROLES[effective] >= ROLES["volunteer"]:
+            return effective, False
+        raise Forbidden(
+            f"project {project_id} is not open to volunteers: its managers can open it or "
+            "add you as a member"
+        )
+    if member is None:
+        await repository.add_if_absent(
+            session, Membership(project_id=project_id, subject=principal.subject, role="volunteer")
+        )
+        return "volunteer", True
+    member.role = "volunteer"
+    await repository.add(session, member)
+    return member.role, True

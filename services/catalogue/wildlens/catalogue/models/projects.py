@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, false
 from sqlmodel import Field
 
 from wildlens.catalogue.models.base import CatalogueTable
@@ -35,6 +35,9 @@ class Project(CatalogueTable, table=True):
     media_kind: str = Field(
         default="camera_trap", max_length=20, sa_column_kwargs={"server_default": "camera_trap"}
     )
+    # Anyone signed in may join as a volunteer (POST /v1/citsci/projects/{id}/join); managers
+    # open it. Closed by default: volunteers are then only those a manager adds.
+    open_to_volunteers: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_by: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 

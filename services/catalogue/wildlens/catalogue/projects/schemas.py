@@ -20,6 +20,11 @@ MEDIA_KIND_DESCRIPTION = (
     "is, with its sample, depth and features, and no deployment"
 )
 
+OPEN_DESCRIPTION = (
+    "Whether anyone signed in may join the project as a volunteer "
+    "(POST /v1/citsci/projects/{id}/join); closed by default"
+)
+
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -32,6 +37,7 @@ class ProjectCreate(BaseModel):
         default="", max_length=300, pattern=LICENCE_PATTERN, description=LICENCE_DESCRIPTION
     )
     media_kind: MediaKind = Field(default="camera_trap", description=MEDIA_KIND_DESCRIPTION)
+    open_to_volunteers: bool = Field(default=False, description=OPEN_DESCRIPTION)
 
 
 class ProjectUpdate(BaseModel):
@@ -47,6 +53,7 @@ class ProjectUpdate(BaseModel):
         default=None, max_length=300, pattern=LICENCE_PATTERN, description=LICENCE_DESCRIPTION
     )
     media_kind: MediaKind | None = Field(default=None, description=MEDIA_KIND_DESCRIPTION)
+    open_to_volunteers: bool | None = Field(default=None, description=OPEN_DESCRIPTION)
 
 
 class ProjectPublic(BaseModel):
@@ -59,5 +66,6 @@ class ProjectPublic(BaseModel):
     independence_interval_s: int
     data_license: str
     media_kind: str
+    open_to_volunteers: bool
     created_by: str
     created_at: datetime

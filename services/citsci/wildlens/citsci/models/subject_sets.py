@@ -31,3 +31,9 @@ class SubjectSet(CitsciTable, table=True):
     # The built-in volunteers' retirement rules (RetirementRules' fields); None: Snapshot
     # Serengeti's.
     retirement_rules: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # How a retired built-in subject's consensus is reached: "plurality" (Snapshot
+    # Serengeti's) or "dawid_skene" (volunteers weighted by the skill Dawid-Skene estimates
+    # over the project's classifications, the gold standard held at the expert's answer).
+    consensus_method: str = Field(
+        default="plurality", max_length=20, sa_column_kwargs={"server_default": "plurality"}
+    )

@@ -50,6 +50,8 @@ class VolunteerSubject(CitsciTable, table=True):
     consensus_version: int = 0
     # The scientific names the latest consensus agreed on (empty: blank).
     consensus_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The method the latest consensus used (its set's when it retired).
+    consensus_method: str | None = Field(default=None, max_length=20)
 
 
 class VolunteerClassification(CitsciTable, table=True):

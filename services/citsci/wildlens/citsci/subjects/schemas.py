@@ -15,6 +15,13 @@ __all__ = ["RetirementRulesIn", "SubjectSetCreate", "SubjectSetPublic"]
 # The most classifications any rule may ask for.
 MAX_RULE = 1000
 
+ConsensusMethod = Literal["plurality", "dawid_skene"]
+METHOD_DESCRIPTION = (
+    "plurality: Snapshot Serengeti's (species by votes); dawid_skene: volunteers weighted by "
+    "the skill Dawid-Skene estimates over the project's classifications, with the gold "
+    "standard (media an expert validated) held at the expert's answer"
+)
+
 # Zooniverse's ids are decimal numbers, sent and kept as text.
 ZooniverseId = Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]
 
@@ -47,6 +54,8 @@ class SubjectSetCreate(BaseModel):
     zooniverse_workflow_id: ZooniverseId | None = None
     # For a built-in set: when its subjects retire (default Snapshot Serengeti's rules).
     retirement_rules: RetirementRulesIn | None = None
+    # For a built-in set: how a retired subject's consensus is reached.
+    consensus_method: ConsensusMethod = Field(default="plurality", description=METHOD_DESCRIPTION)
 
     @model_validator(mode="after")
     def _zooniverse_named(self) -> SubjectSetCreate:
@@ -56,6 +65,8 @@ class SubjectSetCreate(BaseModel):
                 "a subject set for Zooniverse names its zooniverse_project_id and "
                 "zooniverse_workflow_id"
             )
+        if self.destination == "zooniverse" and self.consensus_method != "plurality":
+            raise ValueError("only a built-in subject set chooses its consensus method")
         if self.destination == "builtin" and (
             self.zooniverse_project_id is not None or self.zooniverse_workflow_id is not None
         ):
@@ -74,5 +85,6 @@ class SubjectSetPublic(BaseModel):
     zooniverse_workflow_id: str | None = None
     zooniverse_subject_set_id: str | None = None
     retirement_rules: RetirementRulesIn | None = None
+    consensus_method: str = "plurality"
     created_by: str
     created_at: datetime

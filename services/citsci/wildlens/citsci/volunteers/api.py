@@ -4,18 +4,26 @@ time, classified, and the stats and progress that follow."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials
 
 from wildlens.citsci.deps import BusDep, CitsciSettingsDep, ClientsDep, SessionDep, StoreDep
 from wildlens.citsci.models import VolunteerSubject
 from wildlens.citsci.people import hides_people
 from wildlens.citsci.volunteers import service
-from wildlens.citsci.volunteers.catalogue import any_shows_people, project_taxa, subject_media
+from wildlens.citsci.volunteers.catalogue import (
+    any_shows_people,
+    join_project,
+    project_taxa,
+    subject_media,
+)
 from wildlens.citsci.volunteers.schemas import (
     BoxIn,
     ClassificationCreate,
     ClassificationPublic,
+    JoinedProject,
     NextSubject,
     ProjectProgress,
     SubjectMediumView,
@@ -27,6 +35,7 @@ from wildlens.citsci.volunteers.schemas import (
     VolunteerStats,
 )
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.http.deps import bearer_scheme
 from wildlens.common.http.errors import error_response
 from wildlens.common.storage import ObjectStore
 from wildlens.common.storage.layout import display_key
@@ -188,3 +197,25 @@ async def project_progress(
         classifications=p.classifications,
         volunteers=p.volunteers,
     )
+
+
+@router.post(
+    "/projects/{project_id}/join",
+    response_model=JoinedProject,
+    responses={403: error_response("The project is not open to volunteers")},
+)
+async def join_as_volunteer(
+    project_id: uuid.UUID,
+    clients: ClientsDep,
+    principal: PrincipalDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> JoinedProject:
+    """Join a project open to volunteers as one of its volunteers (the catalogue keeps the
+    membership; a member with a higher role keeps it, and joining again changes nothing).
+    Answers a token that carries the role, for the volunteer routes (anyone signed in)."""
+    principal.require_user()
+    assert credentials is not None  # PrincipalDep refused a request without one
+    joined = await join_project(
+        lambda: clients.client("catalogue"), project_id, credentials.credentials
+    )
+    return JoinedProject.model_validate(joined)

@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from wildlens.citsci.people import PEOPLE_REASON, hides_people, shows_people
-from wildlens.common.errors import FieldError, Invalid, Unavailable
+from wildlens.common.errors import (
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    WildlensError,
+)
 
 __all__ = [
     "CatalogueMedium",
     "any_shows_people",
     "expert_names",
+    "expert_verdicts",
+    "join_project",
     "project_taxa",
     "project_taxon_names",
     "subject_media",
@@ -117,6 +127,31 @@ async def subject_media(
     return [[found[m] for m in media] for media in subjects]  # type: ignore[misc]
 
 
+async def expert_verdicts(
+    client: Callable[[], httpx.AsyncClient], media_ids: Sequence[str]
+) -> dict[str, tuple[str, ...] | None]:
+    """What an expert said of each medium now (None: nobody judged it, or it is gone).
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(media_id: str) -> tuple[str, tuple[str, ...] | None]:
+        async with limit:
+            try:
+                response = await client().get(f"/v1/media/{media_id}")
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+        if response.status_code == 404:
+            return media_id, None
+        if response.status_code != 200:
+            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
+        return media_id, expert_names(response.json().get("observations") or [])
+
+    return dict(await asyncio.gather(*(one(m) for m in media_ids)))
+
+
 async def project_taxa(
     client: Callable[[], httpx.AsyncClient], project_id: uuid.UUID
 ) -> dict[str, uuid.UUID]:
@@ -174,3 +209,45 @@ async def any_shows_people(
         return shows_people(response.json().get("observations") or [])
 
     return any(await asyncio.gather(*(one(m) for m in media_ids)))
+
+
+# The catalogue's refusals of a join, passed on as they are.
+REFUSALS: dict[int, type[WildlensError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound}
+
+
+async def join_project(
+    client: Callable[[], httpx.AsyncClient], project_id: uuid.UUID, caller_token: str
+) -> dict[str, Any]:
+    """Join the project as a volunteer in the catalogue, which owns memberships, on the
+    caller's own token (not the service's): the catalogue decides who may.
+
+    Raises:
+        Unauthorized, Forbidden, NotFound: the catalogue's refusal, with its reason.
+        Unavailable: the catalogue did not answer.
+    """
+    try:
+        response = await client().post(
+            f"/v1/projects/{project_id}/join",
+            auth=_Bearer(caller_token),
+        )
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+    refusal = REFUSALS.get(response.status_code)
+    if refusal is not None:
+        detail = response.json().get("detail") if response.content else None
+        raise refusal(str(detail or "the catalogue refused to add you to the project"))
+    if response.status_code != 200:
+        raise Unavailable(f"the catalogue answered {response.status_code} for joining")
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+class _Bearer(httpx.Auth):
+    """The caller's own token instead of the client's service token, for one request."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request

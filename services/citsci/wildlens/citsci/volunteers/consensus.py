@@ -160,14 +160,56 @@ def _as_classification(n: int, c: Said, frames: dict[str, int]) -> Classificatio
     )
 
 
+def _label(
+    classifications: Sequence[Said],
+    name: str,
+    votes: int,
+    agreement: float,
+    count: int | None,
+) -> ConsensusLabel:
+    voters = [c for c in classifications if name in names_of(c)]
+    taxon_ids = Counter(
+        str(t["taxon_id"])
+        for c in voters
+        for t in c.taxa
+        if t["scientific_name"] == name and t.get("taxon_id")
+    )
+    behaviours = Counter(
+        b
+        for c in voters
+        for t in c.taxa
+        if t["scientific_name"] == name
+        for b in set(t.get("behaviours") or [])
+    )
+    # The workflow's own choice (Zooniverse's survey choice id) where it had one.
+    choices = Counter(
+        str(t.get("choice") or name) for c in voters for t in c.taxa if t["scientific_name"] == name
+    )
+    label = ConsensusLabel(
+        scientific_name=name,
+        choice=choices.most_common(1)[0][0] if choices else name,
+        taxon_id=taxon_ids.most_common(1)[0][0] if taxon_ids else "",
+        votes=votes,
+        agreement=agreement,
+        # What at least half of those who named the species saw it do.
+        behaviours=sorted(b for b, n in behaviours.items() if 2 * n >= len(voters)),
+    )
+    if count is not None:
+        label.count = count
+    return label
+
+
 def build_consensus(
     subject: ConsensusSubject,
     classifications: Sequence[Said],
     reason: RetirementReason,
     version: int,
     retired_at: datetime | None = None,
+    weighted: tuple[Sequence[str], float] | None = None,
 ) -> CitsciConsensus:
-    """The event for the subject's classifications (each volunteer's once)."""
+    """The event for the subject's classifications (each volunteer's once): their plurality,
+    or ``weighted``, the species Dawid-Skene chose (none: nothing here) and its posterior
+    probability."""
     frames = {m: i for i, m in enumerate(subject.media_ids)}
     rows = [_as_classification(n, c, frames) for n, c in enumerate(classifications)]
     votes = survey_votes(rows, TASK)
@@ -175,42 +217,33 @@ def build_consensus(
         votes.first_per_volunteer(), count_question=COUNT, buckets=COUNTS
     ).subjects()
     result = subjects[0] if subjects else None
-    labels = []
     total = len(classifications)
-    for species in result.species if result is not None else ():
-        voters = [c for c in classifications if species.choice in names_of(c)]
-        taxon_ids = Counter(
-            str(t["taxon_id"])
-            for c in voters
-            for t in c.taxa
-            if t["scientific_name"] == species.choice and t.get("taxon_id")
-        )
-        behaviours = Counter(
-            b
-            for c in voters
-            for t in c.taxa
-            if t["scientific_name"] == species.choice
-            for b in set(t.get("behaviours") or [])
-        )
-        # The workflow's own choice (Zooniverse's survey choice id) where it had one.
-        choices = Counter(
-            str(t.get("choice") or species.choice)
-            for c in voters
-            for t in c.taxa
-            if t["scientific_name"] == species.choice
-        )
-        label = ConsensusLabel(
-            scientific_name=species.choice,
-            choice=choices.most_common(1)[0][0] if choices else species.choice,
-            taxon_id=taxon_ids.most_common(1)[0][0] if taxon_ids else "",
-            votes=species.votes,
-            agreement=species.votes / max(total, 1),
-            # What at least half of those who named the species saw it do.
-            behaviours=sorted(b for b, n in behaviours.items() if 2 * n >= len(voters)),
-        )
-        if species.count_median is not None:
-            label.count = int(species.count_median)
-        labels.append(label)
+    if weighted is None:
+        labels = [
+            _label(
+                classifications,
+                species.choice,
+                species.votes,
+                species.votes / max(total, 1),
+                int(species.count_median) if species.count_median is not None else None,
+            )
+            for species in (result.species if result is not None else ())
+        ]
+    else:
+        # Dawid-Skene's answer: agreement is its posterior probability, and each species'
+        # count the median (the upper of two middle values) its voters gave.
+        names, probability = weighted
+        labels = []
+        for name in names:
+            voters = [c for c in classifications if name in names_of(c)]
+            counts = sorted(
+                int(t["count"])
+                for c in voters
+                for t in c.taxa
+                if t["scientific_name"] == name and t.get("count")
+            )
+            median = counts[len(counts) // 2] if counts else None
+            labels.append(_label(classifications, name, len(voters), probability, median))
     boxes = [
         ConsensusBox(
             media_id=subject.media_ids[min(b.frame, len(subject.media_ids) - 1)],
@@ -237,7 +270,7 @@ def build_consensus(
         fraction_blank=sum(c.nothing_here for c in classifications) / max(total, 1),
         boxes=boxes,
         retirement_reason=REASONS[reason],
-        method="plurality",
+        method="plurality" if weighted is None else "dawid_skene",
     )
     event.retired_at.FromDatetime(retired_at or datetime.now(UTC))
     return event

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +20,9 @@ __all__ = [
     "classified_by",
     "next_subject",
     "progress",
+    "project_classifications",
+    "project_subjects",
+    "project_votes",
     "subject",
     "subject_for_update",
     "subject_set",
@@ -131,6 +136,49 @@ async def classified_by(
         )
     )
     return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+async def project_classifications(
+    session: AsyncSession, project_id: uuid.UUID
+) -> list[tuple[VolunteerClassification, VolunteerSubject]]:
+    """Every classification of the project's built-in subjects, each with its subject."""
+    query = (
+        select(VolunteerClassification, VolunteerSubject)
+        .join(VolunteerSubject, col(VolunteerSubject.id) == col(VolunteerClassification.subject_id))
+        .where(VolunteerClassification.project_id == project_id)
+        .order_by(col(VolunteerClassification.subject_id), col(VolunteerClassification.volunteer))
+    )
+    return [(c, s) for c, s in (await session.exec(query)).all()]
+
+
+async def project_votes(session: AsyncSession, project_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """What Dawid-Skene needs of every classification of the project's built-in subjects, as
+    plain rows (no objects: a project holds many): subject id, volunteer, nothing here,
+    taxa, and the subject's state and expert names."""
+    query = (
+        select_columns(
+            col(VolunteerClassification.subject_id),
+            col(VolunteerClassification.volunteer),
+            col(VolunteerClassification.nothing_here),
+            col(VolunteerClassification.taxa),
+            col(VolunteerSubject.state),
+            col(VolunteerSubject.expert_names),
+        )
+        .join(VolunteerSubject, col(VolunteerSubject.id) == col(VolunteerClassification.subject_id))
+        .where(col(VolunteerClassification.project_id) == project_id)
+    )
+    connection = await session.connection()
+    return [tuple(r) for r in (await connection.execute(query)).all()]
+
+
+async def project_subjects(session: AsyncSession, project_id: uuid.UUID) -> list[VolunteerSubject]:
+    """The project's built-in subjects, oldest first."""
+    query = (
+        select(VolunteerSubject)
+        .where(VolunteerSubject.project_id == project_id)
+        .order_by(col(VolunteerSubject.created_at), col(VolunteerSubject.id))
+    )
+    return list((await session.exec(query)).all())
 
 
 async def progress(session: AsyncSession, project_id: uuid.UUID) -> tuple[dict[str, int], int, int]:

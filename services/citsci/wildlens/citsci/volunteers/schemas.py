@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,6 +15,7 @@ __all__ = [
     "ClassificationCreate",
     "ClassificationPublic",
     "ClipIn",
+    "JoinedProject",
     "NextSubject",
     "ProjectProgress",
     "SubjectIn",
@@ -215,3 +216,18 @@ class ProjectProgress(BaseModel):
     subjects_gold: int
     classifications: int
     volunteers: int
+
+
+class JoinedProject(BaseModel):
+    """The caller's standing in a project after joining it, and a token that carries it."""
+
+    project_id: uuid.UUID
+    subject: str
+    role: str
+    # Whether this call made the caller a volunteer (false: they were one, or more, already).
+    joined: bool
+    # A token with the caller's memberships as they are now, the new role included: services
+    # read roles from the token, so the token the caller came with does not show it yet.
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int

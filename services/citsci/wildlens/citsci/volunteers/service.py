@@ -27,6 +27,7 @@ from wildlens.citsci.volunteers.consensus import (
     rules_of,
 )
 from wildlens.citsci.volunteers.schemas import ClassificationCreate, ClipIn
+from wildlens.citsci.volunteers.skill import estimate_skill, vote
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, FieldError, Invalid, NotFound
 from wildlens.common.service import ServiceBus
@@ -208,14 +209,25 @@ async def classify(
     reason = retirement(rules_of(subject_set), classifications)
     if reason is None:
         return Classified(c, s, retired=False)
+    weighted = None
+    if subject_set.consensus_method == "dawid_skene":
+        rows = await repository.project_votes(session, s.project_id)
+        model = estimate_skill([vote(*r) for r in rows])
+        weighted = model.chosen.get(s.id) if model is not None else None
     s.state = "retired"
     s.retired_at = utcnow()
     s.retirement_reason = reason.value
     s.consensus_version += 1
     event = build_consensus(
-        builtin_subject(s), classifications, reason, s.consensus_version, s.retired_at
+        builtin_subject(s),
+        classifications,
+        reason,
+        s.consensus_version,
+        s.retired_at,
+        weighted=weighted,
     )
     s.consensus_names = sorted(label.scientific_name for label in event.labels)
+    s.consensus_method = event.method
     session.add(s)
     await session.flush()
     await bus.stage(session, [event])
@@ -225,6 +237,7 @@ async def classify(
         reason=reason.value,
         classifications=len(classifications),
         consensus=event.consensus_id,
+        method=event.method,
     )
     return Classified(c, s, retired=True)
 
