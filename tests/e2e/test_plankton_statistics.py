@@ -180,9 +180,7 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
     rows = _by(biovolume["rows"], "sample", "depth_min", "taxon")
     net_bv = ellipsoid(30, 10) + ellipsoid(20, 20)
     assert rows[("n1", 10.0, "Copepoda")]["biovolume_mm3"] == pytest.approx(net_bv)
-    assert rows[("n1", 10.0, "Copepoda")]["biovolume_mm3_per_m3"] == pytest.approx(
-        net_bv * 4 / 2.5
-    )
+    assert rows[("n1", 10.0, "Copepoda")]["biovolume_mm3_per_m3"] == pytest.approx(net_bv * 4 / 2.5)
     assert rows[("n1", 10.0, "Copepoda")]["process_pixel_mm"] == PIXEL_MM
     assert rows[("u1", 0.0, "Copepoda")]["biovolume_mm3_per_m3"] == pytest.approx(
         2 * ellipsoid(12, 6) * 1000 / (1.0 * 100)
@@ -226,9 +224,9 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
     )
     centre = (43.65, 7.35)
     seen = await statistic(wl, viewer, pid, "abundance")
-    assert all(
-        (r["latitude"], r["longitude"]) == pytest.approx(centre) for r in seen["rows"]
-    ), seen["rows"]
+    assert all((r["latitude"], r["longitude"]) == pytest.approx(centre) for r in seen["rows"]), (
+        seen["rows"]
+    )
     listed = await ok(
         await wl.client.get(f"/v1/projects/{pid}/samples", headers=bearer(viewer)), 200
     )

@@ -50,15 +50,20 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
     "=": operator.eq,
 }
-_SORT = re.compile(r"^(?P<desc>-?)(?:captured_at|feature:(?P<name>[A-Za-z0-9_.-]{1,100}))$")
+_SORT = re.compile(
+    r"^(?P<desc>-?)(?:captured_at|feature:(?P<name>[A-Za-z0-9_.-]{1,100})"
+    r"|score:(?P<score>[^\x00-\x1f]{1,200}))$"
+)
 FEATURE_HELP = (
     "An object feature's condition, `name<op>number` with op one of `>`, `>=`, `<`, `<=`, "
     "`=`, `!=` (`area>100`, `esd<=2.5`); repeat for several, all must hold. Media without "
     "the feature do not match."
 )
 SORT_HELP = (
-    "`captured_at` (the default: capture order), or `feature:NAME` to order by an object "
-    "feature (objects without it last, by id); a leading `-` orders from the highest value."
+    "`captured_at` (the default: capture order), `feature:NAME` to order by an object "
+    "feature (objects without it last, by id), or `score:TAXON` to order by the probability "
+    "the classifier's top-k gave the taxon (a scientific name, a model's label or a taxon id; "
+    "those without a score last, by id); a leading `-` orders from the highest value."
 )
 
 
@@ -82,10 +87,12 @@ class FeatureCondition:
 
 @dataclass(frozen=True)
 class ListOrder:
-    """The order a list is read in: capture order, or by one feature's value."""
+    """The order a list is read in: capture order, by one feature's value, or by the
+    classifier's probability for one taxon (``score``: a scientific name or label)."""
 
     feature: str | None = None
     descending: bool = False
+    score: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,9 @@ def filters(
         conditions.append(FeatureCondition(match["name"], match["op"], value))
     order = _SORT.match(sort)
     if order is None:
-        problems.append(problem("sort", f"{sort!r} is not captured_at or feature:NAME"))
+        problems.append(
+            problem("sort", f"{sort!r} is not captured_at, feature:NAME or score:TAXON")
+        )
     if problems:
         raise Invalid("; ".join(p.message for p in problems), fields=problems)
     assert order is not None
@@ -184,7 +193,9 @@ def filters(
         status=status,
         verification_state=verification_state,
         features=tuple(conditions),
-        order=ListOrder(order["name"], bool(order["desc"])),
+        order=ListOrder(
+            order["name"], bool(order["desc"]), order["score"].strip() if order["score"] else None
+        ),
     )
 
 
