@@ -187,7 +187,7 @@ async def test_a_filtered_selection_is_sorted_in_one_call_and_objects_sort_by_sc
         admin,
         f"/v1/projects/{pid}/media?sort=-score:Copepoda&limit=3&cursor={ranked['next_cursor']}",
     )
-    assert [m["id"] for m in rest["items"]][0] == media["o10"]
+    assert next(m["id"] for m in rest["items"]) == media["o10"]
     assert {m["id"] for m in rest["items"][1:]} == {media["o50"], media["o60"]}
     by_id = await _get(
         wl, admin, f"/v1/projects/{pid}/observations?sort=score:{taxa['Copepoda']}&limit=100"
@@ -204,4 +204,5 @@ async def test_a_filtered_selection_is_sorted_in_one_call_and_objects_sort_by_sc
 
 
 async def _superset(probe: Any, expected: set[str]) -> bool:
-    return expected <= await probe()
+    found: set[str] = await probe()
+    return expected <= found

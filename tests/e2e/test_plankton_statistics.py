@@ -141,7 +141,8 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
     )
     assert refused.status_code == 409, refused.text
     detail = refused.json()["detail"]
-    assert "sample u1" in detail and "depth bin" in detail
+    assert "sample u1" in detail
+    assert "depth bin" in detail
     assert f"/v1/projects/{pid}/samples/{uvp['id']}/depth-bins" in detail
     assert refused.json()["fields"][0]["location"] == ["sample", "u1", "depth_bins"]
 
@@ -176,7 +177,8 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
     assert len(rows) == 3
 
     biovolume = await statistic(wl, admin, pid, "biovolume")
-    assert "4/3" in biovolume["formula"] and "process_pixel" in biovolume["formula"]
+    assert "4/3" in biovolume["formula"]
+    assert "process_pixel" in biovolume["formula"]
     rows = _by(biovolume["rows"], "sample", "depth_min", "taxon")
     net_bv = ellipsoid(30, 10) + ellipsoid(20, 20)
     assert rows[("n1", 10.0, "Copepoda")]["biovolume_mm3"] == pytest.approx(net_bv)
@@ -204,7 +206,8 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
     png = await wl.client.get(
         f"/v1/projects/{pid}/statistics/biovolume?format=png", headers=bearer(admin)
     )
-    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert png.status_code == 200
+    assert png.content.startswith(b"\x89PNG")
 
     # A sample of another project is named as such.
     other = await wl.client.get(
