@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_exchange_coco import new_project
+from tests.e2e.test_exchange_coco import export_zip, new_project
+from tests.e2e.test_exchange_dwca import TEXT, read_with_dwca_reader, tab_separated, valid_eml
 from tests.e2e.test_exchange_ecotaxa import PLANKTON_TAXA, _job
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok
@@ -239,3 +241,94 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
         assert (sample["fields"]["lat"], sample["fields"]["lon"]) == pytest.approx(centre)
     exact = await statistic(wl, admin, pid, "abundance")
     assert exact["rows"][0]["latitude"] == 43.685
+
+
+async def test_an_object_project_exports_darwin_core_with_measurements_per_sample(
+    wl: RunningPlatform, admin: str, tmp_path: Path
+) -> None:
+    taxa = await import_tree(wl.client, admin, PLANKTON_TAXA)
+    pid = await import_plankton(wl, admin, tmp_path, "Point B archive")
+    samples = {
+        s["external_id"]: s
+        for s in (
+            await ok(await wl.client.get(f"/v1/projects/{pid}/samples", headers=bearer(admin)), 200)
+        )["items"]
+    }
+    await ok(
+        await wl.client.put(
+            f"/v1/projects/{pid}/samples/{samples['u1']['id']}/depth-bins",
+            json={
+                "bins": [
+                    {"depth_min": 0, "depth_max": 10, "images": 100},
+                    {"depth_min": 10, "depth_max": 20, "images": 50},
+                ]
+            },
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    with await export_zip(wl, admin, pid, "dwca") as archive:
+        names = set(archive.namelist())
+        meta = ET.fromstring(archive.read("meta.xml"))
+        valid_eml(archive.read("eml.xml"))
+        event_header, events = tab_separated(archive.read("event.txt"))
+        _, occurrences = tab_separated(archive.read("occurrence.txt"))
+        emof_header, measurements = tab_separated(archive.read("extendedmeasurementorfact.txt"))
+        read_back = read_with_dwca_reader(archive, tmp_path)
+
+    assert names == {
+        "meta.xml",
+        "eml.xml",
+        "event.txt",
+        "occurrence.txt",
+        "extendedmeasurementorfact.txt",
+    }
+    # meta.xml declares the eMoF extension, its columns as the file has them.
+    extensions = {
+        e.findtext(f"{TEXT}files/{TEXT}location"): e for e in meta.iter(f"{TEXT}extension")
+    }
+    emof = extensions["extendedmeasurementorfact.txt"]
+    assert emof.get("rowType") == "http://rs.iobis.org/obis/terms/ExtendedMeasurementOrFact"
+    fields = {int(f.get("index", -1)): f.get("term", "") for f in emof.iter(f"{TEXT}field")}
+    assert [fields[i].rsplit("/", 1)[1] for i in sorted(fields)] == emof_header
+    core = meta.find(f"{TEXT}core")
+    assert core is not None
+    core_terms = [f.get("term", "").rsplit("/", 1)[1] for f in core.iter(f"{TEXT}field")]
+    assert core_terms == event_header
+    assert len(read_back) == len(occurrences) + len(measurements)
+
+    # One event per sample, with its depth range and the water it sampled.
+    by_event = {e["eventID"]: e for e in events}
+    assert set(by_event) == {"n1", "u1"}
+    assert (by_event["n1"]["minimumDepthInMeters"], by_event["n1"]["maximumDepthInMeters"]) == (
+        "10.0",
+        "20.0",
+    )
+    assert float(by_event["n1"]["sampleSizeValue"]) == pytest.approx(2.5 / 4)
+    assert float(by_event["u1"]["sampleSizeValue"]) == pytest.approx(1.0 * 150 / 1000)
+    assert by_event["u1"]["sampleSizeUnit"] == "cubic metre"
+    assert float(by_event["n1"]["decimalLatitude"]) == 43.685
+
+    # Occurrences per taxon and sample, validated objects only, no detritus.
+    assert {(o["eventID"], o["scientificName"]): o["individualCount"] for o in occurrences} == {
+        ("n1", "Copepoda"): "2",
+        ("u1", "Copepoda"): "3",
+    }
+
+    # The measurements are the statistics' values for whole samples.
+    concentration = await statistic(wl, admin, pid, "concentration", "by_depth_bin=false")
+    biovolume = await statistic(wl, admin, pid, "biovolume", "by_depth_bin=false")
+    expected = {
+        (r["sample"], "concentration"): r["concentration_per_m3"] for r in concentration["rows"]
+    } | {(r["sample"], "biovolume"): r["biovolume_mm3_per_m3"] for r in biovolume["rows"]}
+    found = {
+        (m["eventID"], m["measurementID"].rsplit(":", 1)[1]): float(m["measurementValue"])
+        for m in measurements
+    }
+    assert found == pytest.approx(expected)
+    assert found[("u1", "concentration")] == pytest.approx(3 / (1.0 * 150 / 1000))
+    assert found[("n1", "concentration")] == pytest.approx(2 * 4 / 2.5)
+    units = {m["measurementUnit"] for m in measurements}
+    assert units == {"individuals per cubic metre", "cubic millimetres per cubic metre"}
+    assert all("acq_sub_part" in m["measurementMethod"] for m in measurements)
+    assert taxa["Copepoda"]

@@ -105,9 +105,12 @@ class ObjectScope:
     states: tuple[ObjectState, ...] = ("validated",)
     morphological: bool = False
     biovolume_from: BiovolumeFrom = "ellipse"
+    # Profiles: a row per depth bin, or one for the whole profile.
+    by_depth_bin: bool = True
 
     def describe(self) -> dict[str, Any]:
         return {
+            "by_depth_bin": self.by_depth_bin,
             "sample_ids": [str(i) for i in self.sample_ids],
             "states": list(self.states),
             "include_morphological": self.morphological,
@@ -141,10 +144,18 @@ def object_scope(
             "from the area's equivalent spherical diameter (object_area)"
         ),
     ] = "ellipse",
+    by_depth_bin: Annotated[
+        bool,
+        Query(
+            description="Profiles (UVP): a row per depth bin, or (false) one per sample over "
+            "all its bins' images"
+        ),
+    ] = True,
 ) -> ObjectScope:
     return ObjectScope(
         sample_ids=tuple(dict.fromkeys(sample_id or [])),
         states=tuple(dict.fromkeys(state or ["validated"])),
         morphological=include_morphological,
         biovolume_from=biovolume_from,
+        by_depth_bin=by_depth_bin,
     )

@@ -5,7 +5,8 @@ concentration per cubic metre, and biovolume per cubic metre, as EcoTaxa compute
 An object counts with its current label (a person's over a machine's), in the states asked
 (validated only by default), morphological categories (detritus, artefact, bubble) left out
 unless asked. Net samples give one row per sample and taxon; profiles (an acquisition with
-``acq_volimage``) one per depth bin of the sample's ``depth_bins`` and taxon. A statistic
+``acq_volimage``) one per depth bin of the sample's ``depth_bins`` and taxon, or, asked for
+one per sample, one over all its bins' images. A statistic
 that needs a volume the data lacks is refused (409), every missing input named.
 """
 
@@ -217,9 +218,14 @@ async def per_sample(
                 if b is None:
                     outside_bins += 1
                     continue
-                key_bin = (b["depth_min"], b["depth_max"])
-                weight = 1000 / (volimage * b["images"])
-                row_inputs = {"acq_volimage_l": volimage, "images": int(b["images"])}
+                if o.by_depth_bin:
+                    key_bin = (b["depth_min"], b["depth_max"])
+                    images = int(b["images"])
+                else:
+                    # The whole profile: every bin's images, the water they imaged.
+                    images = int(sum(x["images"] for x in sample.depth_bins))
+                weight = 1000 / (volimage * images)
+                row_inputs = {"acq_volimage_l": volimage, "images": images}
             else:
                 total = number(sample.fields, "tot_vol")
                 sub_part = number(acquisition.fields, "sub_part") if acquisition else None
