@@ -70,9 +70,9 @@ async def statistic(
     interval_s = s.independence_interval_s
     if interval_s is None:
         interval_s = project.independence_interval_s
+    o = o or ObjectScope()
+    await check_samples(session, project.id, o)
     if name in OBJECT_STATISTICS:
-        o = o or ObjectScope()
-        await check_samples(session, project.id, o)
         view = (
             await request_view(session, access)
             if access is not None
