@@ -173,6 +173,8 @@ def filters(
             continue
         conditions.append(FeatureCondition(match["name"], match["op"], value))
     order = _SORT.match(sort)
+    if order is not None and order["score"] is not None and not order["score"].strip():
+        order = None
     if order is None:
         problems.append(
             problem("sort", f"{sort!r} is not captured_at, feature:NAME or score:TAXON")
