@@ -71,12 +71,22 @@ def sphere_of_area(area: float) -> float:
     return math.pi / 6 * esd**3
 
 
-async def import_plankton(wl: RunningPlatform, admin: str, tmp_path: Path, name: str) -> str:
+async def import_plankton(
+    wl: RunningPlatform,
+    admin: str,
+    tmp_path: Path,
+    name: str,
+    extra: dict[str, bytes] | None = None,
+) -> str:
     pid = await new_project(wl, admin, name)
     files = write_bundle(tmp_path / name, plankton_rows(), TYPES)
-    done = await _job(wl, admin, pid, bundle_zip(files))
+    done = await _job(wl, admin, pid, bundle_zip(files | (extra or {})))
     assert done["status"] == "succeeded", (done["error"], done["problems"][:5])
     return pid
+
+
+# The UVP's images per depth bin, beside its TSV (EcoTaxa's type row under the header).
+DEPTH_BINS = b"depth_min\tdepth_max\timages\n[f]\t[f]\t[f]\n0\t10\t100\n10\t20\t50\n"
 
 
 async def statistic(
@@ -246,27 +256,33 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
 async def test_an_object_project_exports_darwin_core_with_measurements_per_sample(
     wl: RunningPlatform, admin: str, tmp_path: Path
 ) -> None:
-    taxa = await import_tree(wl.client, admin, PLANKTON_TAXA)
-    pid = await import_plankton(wl, admin, tmp_path, "Point B archive")
-    samples = {
-        s["external_id"]: s
-        for s in (
-            await ok(await wl.client.get(f"/v1/projects/{pid}/samples", headers=bearer(admin)), 200)
-        )["items"]
-    }
-    await ok(
-        await wl.client.put(
-            f"/v1/projects/{pid}/samples/{samples['u1']['id']}/depth-bins",
-            json={
-                "bins": [
-                    {"depth_min": 0, "depth_max": 10, "images": 100},
-                    {"depth_min": 10, "depth_max": 20, "images": 50},
-                ]
-            },
-            headers=bearer(admin),
-        ),
-        200,
+    await import_tree(wl.client, admin, PLANKTON_TAXA)
+    # Bins that overlap, or that name a sample with no objects beside them, refuse the bundle.
+    refused = await new_project(wl, admin, "Bad bins")
+    bad = b"sample_id\tdepth_min\tdepth_max\timages\nu1\t0\t10\t100\nu1\t5\t20\t7\n"
+    bad += b"u1\t20\t30\tmany\nn1\t0\t10\t3\n"
+    files = write_bundle(tmp_path / "bad", plankton_rows(), TYPES)
+    done = await _job(wl, admin, refused, bundle_zip(files | {"u1/depth_bins.tsv": bad}))
+    assert done["status"] == "failed"
+    assert {(p["resource"], p["row"], p["field"]) for p in done["problems"]} == {
+        ("u1/depth_bins.tsv", 3, "depth_min"),
+        ("u1/depth_bins.tsv", 4, "images"),
+        ("u1/depth_bins.tsv", 5, "sample_id"),
+    }, done["problems"]
+
+    pid = await import_plankton(
+        wl, admin, tmp_path, "Point B archive", {"u1/depth_bins.tsv": DEPTH_BINS}
     )
+    samples = (
+        await ok(await wl.client.get(f"/v1/projects/{pid}/samples", headers=bearer(admin)), 200)
+    )["items"]
+    assert [s["depth_bins"] for s in samples] == [
+        [],
+        [
+            {"depth_min": 0.0, "depth_max": 10.0, "images": 100},
+            {"depth_min": 10.0, "depth_max": 20.0, "images": 50},
+        ],
+    ]
     with await export_zip(wl, admin, pid, "dwca") as archive:
         names = set(archive.namelist())
         meta = ET.fromstring(archive.read("meta.xml"))
@@ -331,4 +347,13 @@ async def test_an_object_project_exports_darwin_core_with_measurements_per_sampl
     units = {m["measurementUnit"] for m in measurements}
     assert units == {"individuals per cubic metre", "cubic millimetres per cubic metre"}
     assert all("acq_sub_part" in m["measurementMethod"] for m in measurements)
-    assert taxa["Copepoda"]
+
+    # The EcoTaxa export gives the bins back beside the profile's TSV.
+    with await export_zip(wl, admin, pid, "ecotaxa") as bundle:
+        back = bundle.read("u1/depth_bins.tsv").decode().splitlines()
+        assert "n1/depth_bins.tsv" not in bundle.namelist()
+    assert back[0].split("\t") == ["sample_id", "depth_min", "depth_max", "images"]
+    assert [line.split("\t")[1:] for line in back[2:]] == [
+        ["0.0", "10.0", "100"],
+        ["10.0", "20.0", "50"],
+    ]

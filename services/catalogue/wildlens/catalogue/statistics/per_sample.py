@@ -146,11 +146,13 @@ async def _in_scope(
     return kept, notes
 
 
-def _is_profile(data: ObjectSet, sample_id: uuid.UUID) -> bool:
-    return any(
-        a.sample_id == sample_id and number(a.fields, "volimage") is not None
+def _profiles(data: ObjectSet) -> set[uuid.UUID]:
+    """The samples with an acquisition that imaged a known volume per image (a UVP's)."""
+    return {
+        a.sample_id
         for a in data.acquisitions.values()
-    )
+        if a.sample_id is not None and number(a.fields, "volimage") is not None
+    }
 
 
 def _bin(sample_bins: list[dict[str, float]], depth: float | None) -> dict[str, float] | None:
@@ -181,6 +183,7 @@ async def per_sample(
         else set()
     )
     problems = _Problems(project.id)
+    profiles = _profiles(data)
     needs_volume = name != "abundance"
     rows: dict[tuple[uuid.UUID, Any, str, uuid.UUID | None], _Row] = defaultdict(_Row)
     depth_range: dict[uuid.UUID, list[float]] = defaultdict(list)
@@ -197,7 +200,7 @@ async def per_sample(
         if needs_volume:
             acquisition = data.acquisitions.get(obj.acquisition_id) if obj.acquisition_id else None
             where = f"sample {sample.external_id}"
-            if _is_profile(data, sample.id):
+            if sample.id in profiles:
                 volimage = number(acquisition.fields, "volimage") if acquisition else None
                 if volimage is None:
                     problems.add(
