@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from wildlens.catalogue.access import AnnotatorDep, ViewerDep
 from wildlens.catalogue.deps import BusDep, SessionDep, StoreDep
 from wildlens.catalogue.queries import selection, service
-from wildlens.catalogue.queries.filters import Filters, filters
+from wildlens.catalogue.queries.filters import Filters, filters, selection_filters
 from wildlens.catalogue.queries.schemas import (
     MediaItem,
     ObservationItem,
@@ -21,6 +21,7 @@ from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["queries"], responses=ERROR_RESPONSES)
 
 FiltersDep = Annotated[Filters, Depends(filters)]
+SelectionDep = Annotated[Filters, Depends(selection_filters)]
 SelectionLimit = Annotated[
     int,
     Query(
@@ -100,7 +101,7 @@ async def validate_selection(
     session: SessionDep,
     access: AnnotatorDep,
     bus: BusDep,
-    f: FiltersDep,
+    f: SelectionDep,
     limit: SelectionLimit = 1000,
 ) -> SelectionChange:
     """Validate every observation the observation list with these filters holds (object
@@ -114,7 +115,7 @@ async def doubt_selection(
     session: SessionDep,
     access: AnnotatorDep,
     bus: BusDep,
-    f: FiltersDep,
+    f: SelectionDep,
     limit: SelectionLimit = 1000,
 ) -> SelectionChange:
     """Mark every observation of the filtered selection as doubtful at once (annotators)."""
@@ -127,7 +128,7 @@ async def reclassify_selection(
     session: SessionDep,
     access: AnnotatorDep,
     bus: BusDep,
-    f: FiltersDep,
+    f: SelectionDep,
     limit: SelectionLimit = 1000,
 ) -> SelectionChange:
     """Give every observation of the filtered selection this taxon (or non-taxonomic

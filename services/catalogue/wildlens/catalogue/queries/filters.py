@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import operator
 import re
 import uuid
@@ -29,6 +30,7 @@ __all__ = [
     "media_conditions",
     "observation_conditions",
     "problem",
+    "selection_filters",
 ]
 
 ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
@@ -199,6 +201,17 @@ def filters(
             order["name"], bool(order["desc"]), order["score"].strip() if order["score"] else None
         ),
     )
+
+
+def selection_filters(**given: Any) -> Filters:
+    """The list filters without ``sort``: what a selection holds, whatever its order."""
+    return filters(**given, sort="captured_at")
+
+
+# FastAPI reads a dependency's parameters from its signature: the list's, less ``sort``.
+selection_filters.__signature__ = inspect.signature(filters).replace(  # type: ignore[attr-defined]
+    parameters=[p for p in inspect.signature(filters).parameters.values() if p.name != "sort"]
+)
 
 
 def _number(text: str) -> float | None:
