@@ -319,6 +319,19 @@ MATRIX: dict[tuple[str, str], tuple[str, str | None]] = {
     # What selection for volunteers weighs, people included: managers'.
     ("GET", f"{P}/review/candidates"):
         ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    ("GET", f"{P}/samples"):
+        ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    ("GET", f"{P}/samples/{{sample_id}}"):
+        ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
+    ("PUT", f"{P}/samples/{{sample_id}}/depth-bins"):
+        ("ok  ok  403 403 403 404 403 401", HIDDEN),
+    # Sorting a whole filtered selection is an annotator's, as sorting one observation is.
+    ("POST", f"{P}/selection/dubious"):
+        ("ok  ok  ok  403 403 404 403 401", HIDDEN),
+    ("POST", f"{P}/selection/reclassify"):
+        ("ok  ok  ok  403 403 404 403 401", HIDDEN),
+    ("POST", f"{P}/selection/validate"):
+        ("ok  ok  ok  403 403 404 403 401", HIDDEN),
     ("GET", f"{P}/statistics/{{name}}"):
         ("ok  ok  ok  ok  ok  404 403 401", HIDDEN),
     ("GET", f"{P}/taxa"):
@@ -580,6 +593,18 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/uploads"): lambda w, p: _json({"project_id": p.project_id, "files": []}),
     ("POST", "/v1/uploads/{upload_id}/files"): lambda w, p: _json({"files": [_manifest_entry()]}),
     ("PUT", "/v1/objects/{key}"): lambda w, p: {"content": distinct_jpeg()},
+    ("PUT", f"{P}/samples/{{sample_id}}/depth-bins"): lambda w, p: _json(
+        {"bins": [{"depth_min": 0, "depth_max": 10, "images": 100}]}
+    ),
+    # Selections that hold nothing: let through, they change nothing.
+    **{
+        ("POST", f"{P}/selection/{action}"): lambda w, p: {"params": {"feature": "none>1"}}
+        for action in ("dubious", "validate")
+    },
+    ("POST", f"{P}/selection/reclassify"): lambda w, p: {
+        "params": {"feature": "none>1"},
+        "json": {"taxon_id": w.taxon_id},
+    },
     ("PUT", f"{P}/label-maps/{{model_name}}"): lambda w, p: _json(
         {"entries": [{"label": "heron", "taxon_id": w.taxon_id}]}
     ),

@@ -31,6 +31,7 @@ ID_KINDS: dict[str, str] = {
     "also_devices": "device_id",
     "media_id": "media_id",
     "media_ids": "media_id",
+    "sample_id": "sample_id",
 }
 # Ids that are not one project's: the taxon tree is the platform's, and project ids are the
 # authorisation matrix's to try.

@@ -524,6 +524,8 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
         # counts per class); unknown ones are looked at all the same.
         "job_id": [str(uuid.UUID(int=3))],
         "plot": ["confusion_matrix"],
+        # The heron object's sample, at the nest.
+        "sample_id": await _ids(wl, admin, f"/v1/projects/{pid}/samples"),
     }
     operations = 0
     for path, item in sorted(document["paths"].items()):
@@ -556,6 +558,10 @@ async def test_a_viewer_gets_nothing_more_precise_than_the_grid(
                 response = await wl.client.get(url, params=params, headers=bearer(viewer))
                 assert response.status_code < 500, (url, response.text)
                 await sweep.response(response, f"GET {url}")
+
+    # The heron's sample and its statistics per sample carry its place, generalised.
+    for walked in ("samples", "statistics/abundance", "statistics/concentration"):
+        assert sweep.coordinates[f"GET /v1/projects/{pid}/{walked}"] > 0, walked
 
     # What volunteers on Zooniverse get, though a manager (who may see exact places) sends
     # every medium (the photos, the frame, the heron's vignette, the video): display copies

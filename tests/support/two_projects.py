@@ -22,6 +22,7 @@ import httpx
 from PIL import Image
 
 from tests.support.api import bearer, ok, post_media
+from tests.support.ecotaxa import EcoRow, bundle_zip, write_bundle
 from tests.support.model_bundles import open_upload, post_bundle, put_signed, renamed
 from tests.support.platform import RunningPlatform, eventually, user_token
 from tests.support.training_runs import ExportsABundle, ended_job, install_run, job_request
@@ -107,6 +108,8 @@ class ProjectObjects:
     # A subject set of the built-in volunteers, and its subject showing the project's medium.
     builtin_subject_set_id: str
     subject_id: str
+    # A sample of single objects (one EcoTaxa object in it).
+    sample_id: str
     # A signed URL the platform handed out for one of the project's objects (a thumbnail or
     # an original), and one to PUT a file of the project's upload session.
     object_get_url: str
@@ -134,6 +137,7 @@ class ProjectObjects:
             "job_id": self.training_job_id,
             "subject_set_id": self.subject_set_id,
             "subject_id": self.subject_id,
+            "sample_id": self.sample_id,
         }
 
 
@@ -406,6 +410,7 @@ async def _project(
         model_upload = await ok(await open_upload(client, admin, manifest, sizes, pid), 201)
         for file in model_upload["files"]:
             await put_signed(client, public_url, file["upload_url"], files[file["name"]])
+    sample_id = await ecotaxa_sample(client, admin, pid, public_url)
     job = await ok(await client.post("/v1/training-jobs", json=job_request(pid), headers=h), 202)
     trained = await ended_job(client, admin, str(job["id"]))
     assert trained["status"] == "succeeded", trained
@@ -433,9 +438,32 @@ async def _project(
         subject_set_id=str(subject_set["id"]),
         builtin_subject_set_id=str(builtin_set["id"]),
         subject_id=str(subjects["created"][0]["id"]),
+        sample_id=sample_id,
         object_get_url=str(listed["items"][0]["url"]),
         object_put_url=str(upload["files"][0]["upload_url"]),
     )
+
+
+async def ecotaxa_sample(client: httpx.AsyncClient, admin: str, pid: str, public_url: str) -> str:
+    """A sample imported from an EcoTaxa bundle of one object (detritus: no taxon needed)."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_bundle(Path(folder), [EcoRow("obj-1", "square", 12, sample="s1")])
+    archive = bundle_zip(files)
+    h = bearer(admin)
+    base = f"/v1/projects/{pid}/import-jobs"
+    body = {"format": "ecotaxa", "files": [{"name": "bundle.zip", "size": len(archive)}]}
+    job = await ok(await client.post(base, json=body, headers=h), 201)
+    await put_signed(client, public_url, job["files"][0]["upload_url"], archive)
+    await ok(await client.post(f"{base}/{job['id']}/start", headers=h), 202)
+
+    async def done() -> dict[str, Any] | None:
+        found = await ok(await client.get(f"{base}/{job['id']}", headers=h), 200)
+        return found if found["status"] in ("succeeded", "failed") else None
+
+    finished = await eventually(done, timeout=120)
+    assert finished["status"] == "succeeded", finished
+    samples = await ok(await client.get(f"/v1/projects/{pid}/samples", headers=h), 200)
+    return str(samples["items"][0]["id"])
 
 
 async def build_world(wl: RunningPlatform, admin: str, bundle: Path) -> World:

@@ -26,6 +26,7 @@ def _routers() -> list[APIRouter]:
     from wildlens.catalogue.privacy.api import router as privacy
     from wildlens.catalogue.projects.api import router as projects
     from wildlens.catalogue.queries.api import router as queries
+    from wildlens.catalogue.samples.api import router as samples
     from wildlens.catalogue.sequences.api import router as sequences
     from wildlens.catalogue.sites.api import router as sites
     from wildlens.catalogue.statistics.api import router as statistics
@@ -45,6 +46,7 @@ def _routers() -> list[APIRouter]:
             taxonomy,
             queries,
             statistics,
+            samples,
             verification,
             audit,
             sequences,

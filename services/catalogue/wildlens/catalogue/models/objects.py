@@ -49,6 +49,13 @@ class Sample(CatalogueTable, table=True):
     longitude: float | None = None
     # Every ``sample_*`` column as it came (without its prefix), numbers as numbers.
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # A profile's images per depth bin (UVP), given beside the TSV:
+    # ``[{"depth_min": 0, "depth_max": 5, "images": 120}, ...]`` in metres, sorted by depth;
+    # empty when none were given (net samples need none).
+    depth_bins: list[dict[str, float]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default="[]"),
+    )
 
 
 class Acquisition(CatalogueTable, table=True):

@@ -5,6 +5,7 @@ observation's history, and the review queue a page at a time."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,9 +47,11 @@ __all__ = [
     "candidates_page",
     "correct",
     "correct_event",
+    "correct_selection",
     "history_page",
     "judge",
     "judge_event",
+    "judge_selection",
     "label_medium",
     "observation_state",
     "revert_to",
@@ -132,6 +135,66 @@ async def _event(
     new = await apply_to(session, targets, action, change, access.principal.subject)
     await _resmooth(session, bus, targets, access.principal.subject)
     return [_state(o, new[o.id]) for o in targets]
+
+
+async def _selection(
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    observation_ids: list[uuid.UUID],
+    action: str,
+    change: Change,
+) -> tuple[int, int]:
+    """Make ``change`` to those of the observations that make their medium's label now, each
+    change in their history, their media announced once; (observations judged, changed)."""
+    if not observation_ids:
+        return 0, 0
+    # Locked before they are judged, media by media: a change to one at the same time waits.
+    locked = await repository.lock_observations(session, set(observation_ids))
+    media_ids = sorted({o.media_id for o in locked if o.media_id}, key=str)
+    by_media: dict[uuid.UUID | None, list[Observation]] = {}
+    for o in await repository.lock_observations_of_media(session, media_ids):
+        by_media.setdefault(o.media_id, []).append(o)
+    current = {o.id for group in by_media.values() for o in current_observations(group)}
+    targets = [o for o in locked if o.media_id is None or o.id in current]
+    before = dict(await repository.versions(session, [o.id for o in targets]))
+    new = await apply_to(session, targets, action, change, access.principal.subject)
+    changed = [o for o in targets if new[o.id] != before.get(o.id, 0)]
+    await _resmooth(session, bus, changed, access.principal.subject)
+    return len(targets), len(changed)
+
+
+async def judge_selection(
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    observation_ids: list[uuid.UUID],
+    action: Judgement,
+) -> tuple[int, int]:
+    """Validate, doubt or discard every current observation among ``observation_ids``."""
+    change = state_change(_STATES[action])
+    return await _selection(session, bus, access, observation_ids, action, change)
+
+
+async def correct_selection(
+    session: AsyncSession,
+    bus: ServiceBus,
+    access: ProjectAccess,
+    observation_ids: list[uuid.UUID],
+    body: Correction,
+    *,
+    category: str | None = None,
+) -> tuple[int, int]:
+    """Correct every current observation among ``observation_ids`` at once; ``category``,
+    where given, is what their category becomes (a morphological one, or an animal)."""
+    correct_one = await correction(session, body)
+
+    def change(o: Observation, actor: str, now: datetime) -> None:
+        correct_one(o, actor, now)
+        if category is not None:
+            o.category = category
+
+    return await _selection(session, bus, access, observation_ids, "correct", change)
 
 
 async def observation_state(

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
-from wildlens.catalogue.access import ViewerDep
-from wildlens.catalogue.deps import SessionDep, StoreDep
-from wildlens.catalogue.queries import service
-from wildlens.catalogue.queries.filters import Filters, filters
-from wildlens.catalogue.queries.schemas import MediaItem, ObservationItem
+from wildlens.catalogue.access import AnnotatorDep, ViewerDep
+from wildlens.catalogue.deps import BusDep, SessionDep, StoreDep
+from wildlens.catalogue.queries import selection, service
+from wildlens.catalogue.queries.filters import Filters, filters, selection_filters
+from wildlens.catalogue.queries.schemas import (
+    MediaItem,
+    ObservationItem,
+    Reclassification,
+    SelectionChange,
+)
 from wildlens.common.http import ERROR_RESPONSES, Page, PageDep
 
 router = APIRouter(prefix="/v1/projects/{project_id}", tags=["queries"], responses=ERROR_RESPONSES)
 
 FiltersDep = Annotated[Filters, Depends(filters)]
+SelectionDep = Annotated[Filters, Depends(selection_filters)]
+SelectionLimit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=selection.MAX_SELECTION,
+        description="The most observations the call may change: a selection holding more is "
+        "refused (422) and nothing changes",
+    ),
+]
 # What a media list item shows of the medium itself.
 _MEDIA_FIELDS = {
     "id",
@@ -79,3 +94,43 @@ async def query_observations(
         for o, captured_at, deployment_id, location_id in rows
     ]
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post("/selection/validate", response_model=SelectionChange)
+async def validate_selection(
+    session: SessionDep,
+    access: AnnotatorDep,
+    bus: BusDep,
+    f: SelectionDep,
+    limit: SelectionLimit = 1000,
+) -> SelectionChange:
+    """Validate every observation the observation list with these filters holds (object
+    features among them) that makes its medium's label, at once: each change in its history,
+    all or none (annotators)."""
+    return await selection.judge_selection(session, bus, access, f, limit, "validate")
+
+
+@router.post("/selection/dubious", response_model=SelectionChange)
+async def doubt_selection(
+    session: SessionDep,
+    access: AnnotatorDep,
+    bus: BusDep,
+    f: SelectionDep,
+    limit: SelectionLimit = 1000,
+) -> SelectionChange:
+    """Mark every observation of the filtered selection as doubtful at once (annotators)."""
+    return await selection.judge_selection(session, bus, access, f, limit, "dubious")
+
+
+@router.post("/selection/reclassify", response_model=SelectionChange)
+async def reclassify_selection(
+    body: Reclassification,
+    session: SessionDep,
+    access: AnnotatorDep,
+    bus: BusDep,
+    f: SelectionDep,
+    limit: SelectionLimit = 1000,
+) -> SelectionChange:
+    """Give every observation of the filtered selection this taxon (or non-taxonomic
+    category) at once, validated as the annotator's (annotators)."""
+    return await selection.reclassify_selection(session, bus, access, f, limit, body)

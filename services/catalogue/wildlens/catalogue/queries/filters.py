@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import operator
 import re
 import uuid
@@ -29,6 +30,7 @@ __all__ = [
     "media_conditions",
     "observation_conditions",
     "problem",
+    "selection_filters",
 ]
 
 ObservationType = Literal["animal", "human", "vehicle", "blank", "unknown", "unclassified"]
@@ -50,15 +52,20 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<": operator.lt,
     "=": operator.eq,
 }
-_SORT = re.compile(r"^(?P<desc>-?)(?:captured_at|feature:(?P<name>[A-Za-z0-9_.-]{1,100}))$")
+_SORT = re.compile(
+    r"^(?P<desc>-?)(?:captured_at|feature:(?P<name>[A-Za-z0-9_.-]{1,100})"
+    r"|score:(?P<score>[^\x00-\x1f]{1,200}))$"
+)
 FEATURE_HELP = (
     "An object feature's condition, `name<op>number` with op one of `>`, `>=`, `<`, `<=`, "
     "`=`, `!=` (`area>100`, `esd<=2.5`); repeat for several, all must hold. Media without "
     "the feature do not match."
 )
 SORT_HELP = (
-    "`captured_at` (the default: capture order), or `feature:NAME` to order by an object "
-    "feature (objects without it last, by id); a leading `-` orders from the highest value."
+    "`captured_at` (the default: capture order), `feature:NAME` to order by an object "
+    "feature (objects without it last, by id), or `score:TAXON` to order by the probability "
+    "the classifier's top-k gave the taxon (a scientific name, a model's label or a taxon id; "
+    "those without a score last, by id); a leading `-` orders from the highest value."
 )
 
 
@@ -82,10 +89,12 @@ class FeatureCondition:
 
 @dataclass(frozen=True)
 class ListOrder:
-    """The order a list is read in: capture order, or by one feature's value."""
+    """The order a list is read in: capture order, by one feature's value, or by the
+    classifier's probability for one taxon (``score``: a scientific name or label)."""
 
     feature: str | None = None
     descending: bool = False
+    score: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,8 +175,12 @@ def filters(
             continue
         conditions.append(FeatureCondition(match["name"], match["op"], value))
     order = _SORT.match(sort)
+    if order is not None and order["score"] is not None and not order["score"].strip():
+        order = None
     if order is None:
-        problems.append(problem("sort", f"{sort!r} is not captured_at or feature:NAME"))
+        problems.append(
+            problem("sort", f"{sort!r} is not captured_at, feature:NAME or score:TAXON")
+        )
     if problems:
         raise Invalid("; ".join(p.message for p in problems), fields=problems)
     assert order is not None
@@ -184,8 +197,21 @@ def filters(
         status=status,
         verification_state=verification_state,
         features=tuple(conditions),
-        order=ListOrder(order["name"], bool(order["desc"])),
+        order=ListOrder(
+            order["name"], bool(order["desc"]), order["score"].strip() if order["score"] else None
+        ),
     )
+
+
+def selection_filters(**given: Any) -> Filters:
+    """The list filters without ``sort``: what a selection holds, whatever its order."""
+    return filters(**given, sort="captured_at")
+
+
+# FastAPI reads a dependency's parameters from its signature: the list's, less ``sort``.
+selection_filters.__signature__ = inspect.signature(filters).replace(  # type: ignore[attr-defined]
+    parameters=[p for p in inspect.signature(filters).parameters.values() if p.name != "sort"]
+)
 
 
 def _number(text: str) -> float | None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists
+from sqlalchemy import ColumnElement, Float, and_, cast, exists, func, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,6 +22,7 @@ from wildlens.catalogue.models import (
     Deployment,
     Location,
     Media,
+    ObjectCategory,
     ObjectFeature,
     Observation,
     Taxon,
@@ -35,7 +36,18 @@ from wildlens.catalogue.queries.phases import Phase, page_by_phases
 from wildlens.common.db.pagination import SortKey, parse_datetime, parse_float
 from wildlens.common.http.pagination import PageParams
 
-__all__ = ["find_media", "find_observations", "get_deployment", "get_location", "taxon_exists"]
+__all__ = [
+    "find_media",
+    "find_observations",
+    "get_deployment",
+    "get_location",
+    "get_taxon",
+    "media_score",
+    "morphological_names",
+    "observation_score",
+    "selected_observation_ids",
+    "taxon_exists",
+]
 
 CAPTURED_AT = SortKey(col(Media.captured_at), parse_datetime)
 MEDIA_ID = SortKey(col(Media.id))
@@ -53,6 +65,52 @@ def _without_feature(name: str) -> ColumnElement[bool]:
 
 def _feature_key(descending: bool) -> SortKey:
     return SortKey(col(ObjectFeature.value), parse_float, descending)
+
+
+def _probability(labels: Any, name: str, dialect: str) -> tuple[Any, Any, ColumnElement[bool]]:
+    """The entries of the JSON list ``labels`` (a table-valued function, a FROM item), an
+    entry's probability, and the condition that it names ``name``."""
+    if dialect == "postgresql":
+        entry = func.json_array_elements(labels).table_valued("value").alias("top_label")
+        value = entry.c.value
+        probability = cast(value.op("->>")("probability"), Float)
+        named = or_(value.op("->>")("scientific_name") == name, value.op("->>")("label") == name)
+    else:
+        entry = func.json_each(labels).table_valued("value").alias("top_label")
+        value = entry.c.value
+        probability = cast(func.json_extract(value, "$.probability"), Float)
+        named = or_(
+            func.json_extract(value, "$.scientific_name") == name,
+            func.json_extract(value, "$.label") == name,
+        )
+    return entry, probability, named
+
+
+def observation_score(name: str, dialect: str) -> Any:
+    """SQL: the probability the observation's classifier gave ``name`` (NULL without one)."""
+    _, probability, named = _probability(col(Observation.top_labels), name, dialect)
+    return select(func.max(probability)).where(named).scalar_subquery()
+
+
+def media_score(name: str, dialect: str) -> Any:
+    """SQL: the highest probability any live observation of the medium gave ``name``."""
+    other = aliased(Observation)
+    entry, probability, named = _probability(col(other.top_labels), name, dialect)
+    return (
+        select(func.max(probability))
+        .select_from(other)
+        .join(entry, true())
+        .where(
+            col(other.media_id) == col(Media.id),
+            col(other.verification_state) != "discarded",
+            named,
+        )
+        .scalar_subquery()
+    )
+
+
+async def _dialect(session: AsyncSession) -> str:
+    return (await session.connection()).dialect.name
 
 
 async def find_media(
@@ -92,6 +150,27 @@ async def find_media(
                 Phase(
                     "unfeatured",
                     query.where(_without_feature(name)),
+                    [MEDIA_ID],
+                    lambda row: [row[0].id],
+                ),
+            ],
+            page,
+        )
+        return [(row[0], row[1]) for row in rows], next_cursor
+    if f.order.score is not None:
+        score = media_score(f.order.score, await _dialect(session))
+        rows, next_cursor = await page_by_phases(
+            session,
+            [
+                Phase(
+                    "scored",
+                    query.add_columns(score).where(score.is_not(None)),
+                    [SortKey(score, parse_float, f.order.descending), MEDIA_ID],
+                    lambda row: [row[2], row[0].id],
+                ),
+                Phase(
+                    "unscored",
+                    query.where(score.is_(None)),
                     [MEDIA_ID],
                     lambda row: [row[0].id],
                 ),
@@ -180,6 +259,28 @@ async def find_observations(
             page,
         )
         return [(row[0], row[1], row[2], row[3]) for row in rows], next_cursor
+    if f.order.score is not None:
+        score = observation_score(f.order.score, await _dialect(session))
+        rows, next_cursor = await page_by_phases(
+            session,
+            [
+                Phase(
+                    "scored",
+                    of_media.add_columns(score).where(score.is_not(None)),
+                    [SortKey(score, parse_float, f.order.descending), OBSERVATION_ID],
+                    lambda row: [row[4], row[0].id],
+                ),
+                Phase(
+                    "unscored",
+                    of_media.where(score.is_(None)),
+                    [MEDIA_ID, OBSERVATION_ID],
+                    lambda row: [row[0].media_id, row[0].id],
+                ),
+                Phase("event", of_events, [OBSERVATION_ID], lambda row: [row[0].id]),
+            ],
+            page,
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in rows], next_cursor
     rows, next_cursor = await page_by_phases(
         session,
         [
@@ -218,5 +319,44 @@ async def get_deployment(session: AsyncSession, deployment_id: uuid.UUID) -> Dep
     return await session.get(Deployment, deployment_id)
 
 
+async def get_taxon(session: AsyncSession, taxon_id: uuid.UUID) -> Taxon | None:
+    return await session.get(Taxon, taxon_id)
+
+
 async def taxon_exists(session: AsyncSession, taxon_id: uuid.UUID) -> bool:
     return await session.get(Taxon, taxon_id) is not None
+
+
+async def selected_observation_ids(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    f: Filters,
+    most: int,
+    *,
+    visible: Sequence[ColumnElement[bool]] = (),
+) -> list[uuid.UUID]:
+    """The ids of the observations the list with these filters holds, at most ``most``."""
+    rows = await session.exec(
+        select(Observation.id)
+        .join(Media, col(Observation.media_id) == col(Media.id), isouter=True)
+        .join(Deployment, col(Media.deployment_id) == col(Deployment.id), isouter=True)
+        .where(
+            col(Observation.project_id) == project_id,
+            *observation_conditions(f),
+            *media_conditions(f),
+            *visible,
+        )
+        .order_by(col(Observation.id))
+        .limit(most)
+    )
+    return list(rows.all())
+
+
+async def morphological_names(session: AsyncSession, project_id: uuid.UUID) -> set[str]:
+    """The names (before any ``<parent``) of the project's non-taxonomic object categories."""
+    rows = await session.exec(
+        select(ObjectCategory.name).where(
+            col(ObjectCategory.project_id) == project_id, col(ObjectCategory.morphological)
+        )
+    )
+    return {name.partition("<")[0].strip() for name in rows.all()}

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wildlens.catalogue.objects.schemas import ObjectSummary
 from wildlens.catalogue.observations.schemas import ObservationBase
 from wildlens.catalogue.privacy import FileChoice, Withheld
+from wildlens.common.text import NameRule
 
 
 class MediaItem(BaseModel):
@@ -56,3 +58,31 @@ class ObservationItem(ObservationBase):
     verification_state: str
     verified_by: str
     verified_at: datetime | None
+
+
+class Reclassification(BaseModel):
+    """What a selection of objects really is: a taxon of the tree (``taxon_id``), or a name
+    (a taxon's, resolved against the tree, or one of the project's non-taxonomic categories
+    such as detritus)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    taxon_id: uuid.UUID | None = None
+    scientific_name: Annotated[str, NameRule(200, min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> Reclassification:
+        if self.taxon_id is None and self.scientific_name is None:
+            raise ValueError("give taxon_id or scientific_name")
+        return self
+
+
+class SelectionChange(BaseModel):
+    action: Literal["validate", "dubious", "reclassify"]
+    matched: int = Field(
+        description="Observations of the selection that make their media's labels now."
+    )
+    changed: int = Field(
+        description="Those the call changed (each with a row in its history); the others "
+        "already said so."
+    )

@@ -5,7 +5,7 @@ callers with ``precise_locations``, of the GPS-free display copies for everyone 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,10 +37,22 @@ __all__ = [
 URL_LIFETIME = timedelta(minutes=15)
 
 
-async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filters) -> None:
+async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filters) -> Filters:
     """422 for a location, deployment or taxon that the filter names but that does not exist
-    (in this project, for locations and deployments): an empty list would hide the typo."""
+    (in this project, for locations and deployments): an empty list would hide the typo. A
+    score's taxon given by its id is named by its scientific name in the filters returned."""
     problems: list[FieldError] = []
+    if f.order.score is not None:
+        try:
+            score_taxon: uuid.UUID | None = uuid.UUID(f.order.score)
+        except ValueError:
+            score_taxon = None
+        if score_taxon is not None:
+            taxon = await repository.get_taxon(session, score_taxon)
+            if taxon is None:
+                problems.append(problem("sort", f"{f.order.score} is not a taxon"))
+            else:
+                f = replace(f, order=replace(f.order, score=taxon.scientific_name))
     if f.location_id is not None:
         location = await repository.get_location(session, f.location_id)
         if location is None or location.project_id != project_id:
@@ -53,6 +65,7 @@ async def check_references(session: AsyncSession, project_id: uuid.UUID, f: Filt
         problems.append(problem("taxon_id", "is not a taxon"))
     if problems:
         raise Invalid("; ".join(p.message for p in problems), fields=problems)
+    return f
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,7 @@ async def media_page(
     """The media the caller may see, in capture order, each with a short-lived URL of the file
     the caller may have, and the next cursor."""
     project_id = access.project.id
-    await check_references(session, project_id, f)
+    f = await check_references(session, project_id, f)
     view = await request_view(session, access)
     rows, next_cursor = await repository.find_media(
         session, project_id, f, page, visible=view.visible_media()
@@ -110,6 +123,6 @@ async def observations_page(
     """(observation, capture time, deployment id, location id) the caller may see, in the
     capture order of their media, and the next cursor."""
     project_id = access.project.id
-    await check_references(session, project_id, f)
+    f = await check_references(session, project_id, f)
     visible = (await request_view(session, access)).visible_media()
     return await repository.find_observations(session, project_id, f, page, visible=visible)

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from wildlens.catalogue.access import ViewerDep
 from wildlens.catalogue.deps import DatabaseDep, SessionDep
 from wildlens.catalogue.statistics import service
-from wildlens.catalogue.statistics.params import Scope, scope
+from wildlens.catalogue.statistics.params import ObjectScope, Scope, object_scope, scope
+from wildlens.catalogue.statistics.per_sample import OBJECT_STATISTICS
 from wildlens.catalogue.statistics.render import to_csv, to_json_value, to_png
 from wildlens.catalogue.statistics.tables import StatisticName
 from wildlens.common.http import ERROR_RESPONSES
@@ -27,6 +28,7 @@ MEDIA_TYPES: dict[str, Format] = {
     "image/png": "png",
 }
 ScopeDep = Annotated[Scope, Depends(scope)]
+ObjectScopeDep = Annotated[ObjectScope, Depends(object_scope)]
 
 
 class Statistic(BaseModel):
@@ -40,6 +42,11 @@ class Statistic(BaseModel):
     # where the sequence has them, else the most in any one of its media), and for the
     # species accumulation which taxa count as species.
     counting_rule: str
+    # Per-sample statistics of single objects: the formulas used, what each input column
+    # holds, and what was left out.
+    formula: str | None = None
+    inputs: dict[str, str] | None = None
+    notes: list[str] = []
 
 
 def negotiate(accept: str | None) -> Format:
@@ -82,15 +89,19 @@ async def project_statistic(
     db: DatabaseDep,
     access: ViewerDep,
     s: ScopeDep,
+    o: ObjectScopeDep,
     format: Annotated[
         Format | None, Query(description="json, csv or png; else the Accept header decides")
     ] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """A statistic of the project's detections (counts, relative-abundance, activity,
-    detection-rate, species-accumulation), as JSON, CSV or a PNG chart."""
+    detection-rate, species-accumulation) or, for single objects, per sample (abundance,
+    concentration per m³, biovolume per m³, with the formula and inputs used), as JSON, CSV
+    or a PNG chart; sample positions generalised where a sensitive taxon was seen, for
+    callers without precise_locations (viewers)."""
     chosen = format or negotiate(accept)
-    table, interval_s = await service.statistic(db, session, access.project, name, s)
+    table, interval_s = await service.statistic(db, session, access.project, name, s, o, access)
     if chosen == "csv":
         return Response(
             to_csv(table),
@@ -111,8 +122,12 @@ async def project_statistic(
         | {
             "location_ids": [str(i) for i in s.location_ids],
             "deployment_ids": [str(i) for i in s.deployment_ids],
-        },
+        }
+        | (o.describe() if name in OBJECT_STATISTICS else {}),
         columns=table.columns,
         counting_rule=table.counting_rule,
+        formula=table.formula or None,
+        inputs=table.inputs or None,
+        notes=table.notes,
         rows=[{k: to_json_value(v) for k, v in row.items()} for row in table.rows],
     )

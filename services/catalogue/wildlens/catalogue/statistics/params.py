@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
+from wildlens.catalogue.statistics.volumes import BiovolumeFrom
 from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.http import Timestamp
 
-__all__ = ["Scope", "scope"]
+__all__ = ["ObjectScope", "ObjectState", "Scope", "object_scope", "scope"]
 
 # A week: beyond that "independent" no longer means anything at a camera station.
 MAX_INDEPENDENCE_S = 7 * 24 * 3600
@@ -90,4 +91,71 @@ def scope(
         taxon_id=taxon_id,
         verified_only=verified_only,
         independence_interval_s=independence_interval_s,
+    )
+
+
+ObjectState = Literal["predicted", "validated", "dubious"]
+
+
+@dataclass(frozen=True)
+class ObjectScope:
+    """What the per-sample statistics of single objects count, beside ``Scope``."""
+
+    sample_ids: tuple[uuid.UUID, ...] = ()
+    states: tuple[ObjectState, ...] = ("validated",)
+    morphological: bool = False
+    biovolume_from: BiovolumeFrom = "ellipse"
+    # Profiles: a row per depth bin, or one for the whole profile.
+    by_depth_bin: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "by_depth_bin": self.by_depth_bin,
+            "sample_ids": [str(i) for i in self.sample_ids],
+            "states": list(self.states),
+            "include_morphological": self.morphological,
+            "biovolume_from": self.biovolume_from,
+        }
+
+
+def object_scope(
+    sample_id: Annotated[
+        list[uuid.UUID] | None,
+        Query(description="Per-sample statistics: only these samples (repeatable)"),
+    ] = None,
+    state: Annotated[
+        list[ObjectState] | None,
+        Query(
+            description="Per-sample statistics: objects whose label is in these states "
+            "(repeatable; default validated only)"
+        ),
+    ] = None,
+    include_morphological: Annotated[
+        bool,
+        Query(
+            description="Per-sample statistics: count non-taxonomic categories (detritus, "
+            "artefact, bubble) too"
+        ),
+    ] = False,
+    biovolume_from: Annotated[
+        BiovolumeFrom,
+        Query(
+            description="Biovolume: from the ellipse's axes (object_major, object_minor) or "
+            "from the area's equivalent spherical diameter (object_area)"
+        ),
+    ] = "ellipse",
+    by_depth_bin: Annotated[
+        bool,
+        Query(
+            description="Profiles (UVP): a row per depth bin, or (false) one per sample over "
+            "all its bins' images"
+        ),
+    ] = True,
+) -> ObjectScope:
+    return ObjectScope(
+        sample_ids=tuple(dict.fromkeys(sample_id or [])),
+        states=tuple(dict.fromkeys(state or ["validated"])),
+        morphological=include_morphological,
+        biovolume_from=biovolume_from,
+        by_depth_bin=by_depth_bin,
     )

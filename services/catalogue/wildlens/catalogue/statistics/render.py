@@ -26,6 +26,7 @@ from matplotlib.figure import Figure, FigureBase
 from matplotlib.ticker import MaxNLocator
 
 from wildlens.catalogue.statistics.effort import SPECIES_RULE
+from wildlens.catalogue.statistics.per_sample import OBJECT_RULE
 from wildlens.catalogue.statistics.repository import COUNTING_RULE
 from wildlens.catalogue.statistics.tables import ALL_LOCATIONS, DETECTION_RATE_RULE, Table
 
@@ -80,6 +81,17 @@ WORDING: dict[str, Wording] = {
         "species seen so far, day by day, against the trap-nights cameras were out",
         "no camera out in this scope",
     ),
+    "abundance": Wording(
+        "objects of each taxon in each sample", "no objects in these states in this scope"
+    ),
+    "concentration": Wording(
+        "individuals of each taxon per m³ of water, in each sample (and depth bin)",
+        "no objects in these states in this scope",
+    ),
+    "biovolume": Wording(
+        "biovolume (mm³) of each taxon per m³ of water, in each sample (and depth bin)",
+        "no objects in these states in this scope",
+    ),
 }
 
 # Each rule a table names (the JSON answer's ``counting_rule``), as an ecologist reads it.
@@ -87,6 +99,8 @@ RULES_IN_WORDS: dict[str, str] = {
     COUNTING_RULE: "Each animal counted once per sequence: the event-level count where given, "
     "else the most seen in one photo (MaxN).",
     DETECTION_RATE_RULE: "Each photo or frame counted once, however many animals it shows.",
+    OBJECT_RULE: "Each object counted once, with its current label (a person's over a "
+    "machine's); non-taxonomic categories (detritus, artefact, bubble) left out unless asked.",
     SPECIES_RULE: "Species are leaf taxa: a taxon counts as a species only while no finer taxon "
     "below it was seen (Aves, Ardea and Ardea cinerea seen together are one species).",
 }
@@ -296,7 +310,44 @@ def _species_accumulation(table: Table, figure: FigureBase) -> _Drawn | None:
     return _Drawn()
 
 
+_PER_SAMPLE_VALUES = {
+    "abundance": ("objects", "objects"),
+    "concentration": ("concentration_per_m3", "individuals per m³"),
+    "biovolume": ("biovolume_mm3_per_m3", "mm³ per m³"),
+}
+
+
+def _per_sample(table: Table, figure: FigureBase) -> _Drawn | None:
+    """A heat map of taxa against samples (and depth bins), the value in each cell."""
+    column, label = _PER_SAMPLE_VALUES[table.name]
+
+    def where(r: dict[str, Any]) -> str:
+        if r.get("depth_min") is None or table.name == "abundance":
+            return str(r["sample"])
+        return f"{r['sample']} {r['depth_min']:g}-{r['depth_max']:g} m"
+
+    taxa = sorted({r["taxon"] for r in table.rows})
+    places = sorted({where(r) for r in table.rows})
+    grid = [[0.0] * len(places) for _ in taxa]
+    for r in table.rows:
+        grid[taxa.index(r["taxon"])][places.index(where(r))] += r[column] or 0.0
+    ax = figure.add_subplot()
+    image = ax.imshow(grid, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(places)), places, rotation=45, ha="right")
+    ax.set_yticks(range(len(taxa)), taxa)
+    if len(taxa) * len(places) <= MAX_LABELLED_CELLS:
+        for i, row in enumerate(grid):
+            for j, value in enumerate(row):
+                ax.text(j, i, f"{value:.3g}", ha="center", va="center", color="white")
+    figure.colorbar(image, ax=ax, label=label)
+    notes = [f"Formula: {table.formula}."] if table.formula else []
+    return _Drawn(height_in=_taxa_height(len(taxa)), notes=[*notes, *table.notes])
+
+
 _CHARTS: dict[str, Callable[[Table, FigureBase], _Drawn | None]] = {
+    "abundance": _per_sample,
+    "concentration": _per_sample,
+    "biovolume": _per_sample,
     "counts": _counts,
     "relative-abundance": _relative_abundance,
     "activity": _activity,

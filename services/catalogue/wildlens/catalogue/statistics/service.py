@@ -7,15 +7,19 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from wildlens.catalogue.access import ProjectAccess
 from wildlens.catalogue.models import Project
+from wildlens.catalogue.objects.samples import project_sample
+from wildlens.catalogue.privacy import export_view, request_view
 from wildlens.catalogue.statistics import repository
-from wildlens.catalogue.statistics.params import Scope, query_problem
+from wildlens.catalogue.statistics.params import ObjectScope, Scope, query_problem
+from wildlens.catalogue.statistics.per_sample import OBJECT_STATISTICS, per_sample
 from wildlens.catalogue.statistics.summaries import refresh
 from wildlens.catalogue.statistics.tables import Table, compute
 from wildlens.common.db import Database
 from wildlens.common.errors import FieldError, Invalid
 
-__all__ = ["check_scope", "statistic"]
+__all__ = ["check_samples", "check_scope", "statistic"]
 
 
 async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) -> None:
@@ -40,15 +44,42 @@ async def check_scope(session: AsyncSession, project_id: uuid.UUID, s: Scope) ->
         raise Invalid("; ".join(p.message for p in problems), fields=problems)
 
 
+async def check_samples(session: AsyncSession, project_id: uuid.UUID, o: ObjectScope) -> None:
+    """422 for a sample that is not this project's."""
+    problems = [
+        query_problem("sample_id", f"{i} is not a sample of this project")
+        for i in o.sample_ids
+        if await project_sample(session, project_id, i) is None
+    ]
+    if problems:
+        raise Invalid("; ".join(p.message for p in problems), fields=problems)
+
+
 async def statistic(
-    db: Database, session: AsyncSession, project: Project, name: str, s: Scope
+    db: Database,
+    session: AsyncSession,
+    project: Project,
+    name: str,
+    s: Scope,
+    o: ObjectScope | None = None,
+    access: ProjectAccess | None = None,
 ) -> tuple[Table, int]:
     """The statistic's table, and the independence interval it used (the scope's, else the
-    project's)."""
+    project's). Positions are as ``access``'s caller may see them (exact without one)."""
     await check_scope(session, project.id, s)
     interval_s = s.independence_interval_s
     if interval_s is None:
         interval_s = project.independence_interval_s
+    o = o or ObjectScope()
+    await check_samples(session, project.id, o)
+    if name in OBJECT_STATISTICS:
+        view = (
+            await request_view(session, access)
+            if access is not None
+            else await export_view(session, project.id, precise=True, public=False)
+        )
+        table = await per_sample(session, project, name, s, o, view, view.visible_media())
+        return table, interval_s
     # The sequences and minutes changed since the last refresh, recomputed and committed
     # first: a statistic is never older than the request.
     await refresh(db, project.id)

@@ -33,7 +33,14 @@ __all__ = [
 ]
 
 StatisticName = Literal[
-    "counts", "relative-abundance", "activity", "detection-rate", "species-accumulation"
+    "counts",
+    "relative-abundance",
+    "activity",
+    "detection-rate",
+    "species-accumulation",
+    "abundance",
+    "concentration",
+    "biovolume",
 ]
 ALL_LOCATIONS = "all locations"
 
@@ -53,6 +60,11 @@ class Table:
     # The independence interval the numbers depend on; None for those it does not change
     # (media counted one by one, first sightings).
     independence_interval_s: int | None = None
+    # Per-sample statistics of single objects: the formulas used, what each input column
+    # holds, and what was left out and why.
+    formula: str = ""
+    inputs: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def counting_rule(self) -> str:

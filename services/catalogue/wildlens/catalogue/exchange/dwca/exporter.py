@@ -17,24 +17,26 @@
 * Every occurrence repeats its deployment's place (``countryCode`` where the location knows
   its country, coordinates generalised as the event's are for callers who may not see a
   sensitive place exactly), so that readers of the occurrences alone find where they were.
+* A project of single objects is written as EcoTaxa writes one (``objects``): an event per
+  sample, occurrences per taxon and sample, concentrations and biovolumes as measurements.
 * ``meta.xml`` maps every column to its term; ``eml.xml`` (EML 2.2.0) describes the dataset.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.countries import countries_of
 from wildlens.catalogue.exchange.dwca.metadata import write_eml, write_meta
+from wildlens.catalogue.exchange.dwca.objects import write_object_archive
 from wildlens.catalogue.exchange.dwca.terms import EVENT_TERMS, OCCURRENCE_TERMS
+from wildlens.catalogue.exchange.dwca.writing import write_table
 from wildlens.catalogue.exchange.repository import ProjectSnapshot
 from wildlens.catalogue.exchange.taxon_terms import authority_id, kingdoms
 from wildlens.catalogue.models import VOLUNTEERS_PREFIX, Deployment, Observation
@@ -47,25 +49,6 @@ _VERIFICATION = {"validated": "verified", "dubious": "questionable"}
 _BASIS = {"machine": "MachineObservation", "human": "HumanObservation"}
 # A volunteers' consensus no expert has judged yet: neither an expert's verdict nor a guess.
 _VOLUNTEER_CONSENSUS = "volunteer consensus"
-
-
-def _clean(value: Any) -> str:
-    """A value as a cell of a tab-separated file without quoting: no tabs, no line breaks."""
-    if value is None:
-        return ""
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return " ".join(text.replace("\t", " ").splitlines())
-
-
-def _write(path: Path, terms: list[str], rows: list[dict[str, Any]]) -> None:
-    # Values are written exactly, a name starting with "=" included: a Darwin Core Archive is
-    # read by programs (GBIF's IPT and validator, R), which would keep an apostrophe added
-    # against spreadsheet formulas as part of the name. The CSV export is the spreadsheet's.
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE)
-        writer.writerow(terms)
-        for row in rows:
-            writer.writerow([_clean(row.get(term)) for term in terms])
 
 
 def _verification(o: Observation) -> list[str]:
@@ -143,6 +126,9 @@ def _place(
 
 
 async def write_archive(ctx: ExportContext) -> None:
+    if ctx.project.media_kind == "objects":
+        await write_object_archive(ctx)
+        return
     session = ctx.session
     snapshot = await repository.load_snapshot(session, ctx.project)
     await ctx.progress(0.3)
@@ -279,7 +265,7 @@ async def write_archive(ctx: ExportContext) -> None:
             )
     await ctx.progress(0.85)
 
-    _write(ctx.folder / "event.txt", EVENT_TERMS, events)
-    _write(ctx.folder / "occurrence.txt", OCCURRENCE_TERMS, occurrences)
+    write_table(ctx.folder / "event.txt", EVENT_TERMS, events)
+    write_table(ctx.folder / "occurrence.txt", OCCURRENCE_TERMS, occurrences)
     write_meta(ctx.folder / "meta.xml")
     write_eml(ctx.folder / "eml.xml", ctx.project, snapshot, ctx.coordinates)

@@ -10,7 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wildlens.catalogue.exchange.coordinates import ExportCoordinates
-from wildlens.catalogue.exchange.dwca.terms import DWC, EVENT_TERMS, OCCURRENCE_TERMS, term_uri
+from wildlens.catalogue.exchange.dwca.terms import (
+    DWC,
+    EMOF,
+    EMOF_TERMS,
+    EVENT_TERMS,
+    OCCURRENCE_TERMS,
+    term_uri,
+)
 from wildlens.catalogue.exchange.repository import ProjectSnapshot
 from wildlens.catalogue.models import Project
 
@@ -25,6 +32,7 @@ _ORGANISATION_ROLES = {"rightsHolder", "publisher"}
 
 
 def _table(parent: ET.Element, tag: str, row_type: str, location: str, terms: list[str]) -> None:
+    """One table of the archive; ``row_type`` a Darwin Core class's name, or a full URI."""
     table = ET.SubElement(
         parent,
         tag,
@@ -34,7 +42,7 @@ def _table(parent: ET.Element, tag: str, row_type: str, location: str, terms: li
             "linesTerminatedBy": "\\n",
             "fieldsEnclosedBy": "",
             "ignoreHeaderLines": "1",
-            "rowType": f"{DWC}{row_type}",
+            "rowType": row_type if "://" in row_type else f"{DWC}{row_type}",
         },
     )
     ET.SubElement(ET.SubElement(table, "files"), "location").text = location
@@ -44,10 +52,19 @@ def _table(parent: ET.Element, tag: str, row_type: str, location: str, terms: li
         ET.SubElement(table, "field", {"index": str(index), "term": term_uri(term)})
 
 
-def write_meta(path: Path) -> None:
+def write_meta(
+    path: Path,
+    event_terms: list[str] = EVENT_TERMS,
+    *,
+    measurements: bool = False,
+) -> None:
+    """The descriptor of the event core and its occurrence extension, and, with
+    ``measurements``, of the extended MeasurementOrFact extension."""
     archive = ET.Element("archive", {"xmlns": _TEXT, "metadata": "eml.xml"})
-    _table(archive, "core", "Event", "event.txt", EVENT_TERMS)
+    _table(archive, "core", "Event", "event.txt", event_terms)
     _table(archive, "extension", "Occurrence", "occurrence.txt", OCCURRENCE_TERMS)
+    if measurements:
+        _table(archive, "extension", EMOF, "extendedmeasurementorfact.txt", EMOF_TERMS)
     ET.indent(archive)
     ET.ElementTree(archive).write(path, encoding="utf-8", xml_declaration=True)
 

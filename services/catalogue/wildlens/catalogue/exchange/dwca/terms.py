@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["DWC", "EVENT_TERMS", "OCCURRENCE_TERMS", "term_uri"]
+__all__ = [
+    "DWC",
+    "EMOF",
+    "EMOF_TERMS",
+    "EVENT_TERMS",
+    "OBJECT_EVENT_TERMS",
+    "OCCURRENCE_TERMS",
+    "term_uri",
+]
 
 DWC = "http://rs.tdwg.org/dwc/terms/"
 _DC = "http://purl.org/dc/terms/"
@@ -57,6 +65,23 @@ OCCURRENCE_TERMS = [
     "identificationRemarks",
     "associatedMedia",
     "license",
+]
+
+# Single objects' archives: one event per sample, with its depth range.
+OBJECT_EVENT_TERMS = [*EVENT_TERMS, "minimumDepthInMeters", "maximumDepthInMeters"]
+
+# OBIS's extended MeasurementOrFact extension (what EcoTaxa's own archives carry): the
+# concentration and biovolume of each taxon in each sample, tied to its occurrence.
+EMOF = "http://rs.iobis.org/obis/terms/ExtendedMeasurementOrFact"
+EMOF_TERMS = [
+    "eventID",
+    "occurrenceID",
+    "measurementID",
+    "measurementType",
+    "measurementValue",
+    "measurementUnit",
+    "measurementMethod",
+    "measurementRemarks",
 ]
 
 _DUBLIN_CORE = {"license"}

@@ -24,7 +24,8 @@ from typing import Any
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
 from wildlens.catalogue.exchange.ecotaxa.columns import parse_category
-from wildlens.catalogue.models import Media, ObjectRecord, Observation
+from wildlens.catalogue.exchange.ecotaxa.depth_bins import DEPTH_BINS_FILE
+from wildlens.catalogue.models import Media, ObjectRecord, Observation, Sample
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.privacy import DISPLAY_CONTENT_TYPE, media_files
 
@@ -137,6 +138,15 @@ def _folder_name(sample: str) -> str:
     return _SAFE.sub("_", sample).strip("._") or "sample"
 
 
+def write_depth_bins(path: Path, sample: Sample) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["sample_id", "depth_min", "depth_max", "images"])
+        writer.writerow(["[t]", "[f]", "[f]", "[f]"])
+        for b in sample.depth_bins:
+            writer.writerow([sample.external_id, b["depth_min"], b["depth_max"], b["images"]])
+
+
 async def write_bundle(ctx: ExportContext) -> None:
     session, pid = ctx.session, ctx.project.id
     objects = [
@@ -212,6 +222,11 @@ async def write_bundle(ctx: ExportContext) -> None:
     for folder_name, rows in by_folder.items():
         (ctx.folder / folder_name).mkdir(parents=True, exist_ok=True)
         _write_tsv(ctx.folder / folder_name / f"ecotaxa_{folder_name}.tsv", rows)
+    # A profile's images per depth bin go back beside its TSV, as they came.
+    for sample in samples.values():
+        folder_name = _folder_name(sample.external_id)
+        if sample.depth_bins and folder_name in by_folder:
+            write_depth_bins(ctx.folder / folder_name / DEPTH_BINS_FILE, sample)
     if not by_folder:
         # An empty bundle still says what it is.
         _write_tsv(ctx.folder / "ecotaxa_empty.tsv", [])

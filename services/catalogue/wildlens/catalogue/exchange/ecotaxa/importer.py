@@ -129,6 +129,9 @@ async def _groups(
         lat, lon = group.fields.get("lat"), group.fields.get("lon")
         sample.latitude = lat if isinstance(lat, float) else None
         sample.longitude = lon if isinstance(lon, float) else None
+        if key in bundle.depth_bins:
+            # Bins given again replace those the sample had; none given keeps them.
+            sample.depth_bins = bundle.depth_bins[key]
         session.add(sample)
     await session.flush()
     acquisitions = await repository.by_external_id(session, Acquisition, pid, bundle.acquisitions)

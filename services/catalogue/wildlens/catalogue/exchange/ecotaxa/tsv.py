@@ -1,11 +1,12 @@
 """EcoTaxa's TSV bundle read and checked, off the event loop, before anything is stored.
 
-A bundle is a folder (or a zip of one) of sample folders, each with ``ecotaxa_*.tsv`` files
-and the images they name. A TSV has a header row, then a row of types (``[t]`` text, ``[f]``
-number), then one row per object. Columns are prefixed ``object_``, ``img_``, ``sample_``,
-``acq_`` and ``process_``; what each means is in :mod:`.columns`. Every problem found (a
-missing image, a duplicate ``object_id``, a type row that lies, a date that is none) is noted
-with its file, row and column, so that one round of corrections fixes the bundle.
+A bundle is a folder (or a zip of one) of sample folders, each with ``ecotaxa_*.tsv`` files and
+the images they name (and, for a profile, ``depth_bins.tsv``: :mod:`.depth_bins`). A TSV has a
+header row, then a row of types (``[t]`` text, ``[f]`` number), then one row per object.
+Columns are prefixed ``object_``, ``img_``, ``sample_``, ``acq_`` and ``process_``; what each
+means is in :mod:`.columns`. Every problem found (a missing image, a duplicate ``object_id``, a
+type row that lies, a date that is none) is noted with its file, row and column, so that one
+round of corrections fixes the bundle.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wildlens.catalogue.exchange.ecotaxa.columns import (
     parse_date,
     parse_time,
 )
+from wildlens.catalogue.exchange.ecotaxa.depth_bins import DEPTH_BINS_FILE, read_depth_bins
 from wildlens.catalogue.exchange.problems import Problems
 from wildlens.catalogue.exchange.uploads import whole_file_too_large
 from wildlens.common.importing import cell_problem, read_csv
@@ -81,6 +83,8 @@ class Bundle:
     samples: dict[str, Group] = field(default_factory=dict)
     acquisitions: dict[str, Group] = field(default_factory=dict)
     processes: dict[str, Group] = field(default_factory=dict)
+    # A profile's images per depth bin, by sample, from ``depth_bins.tsv`` beside its TSV.
+    depth_bins: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def groups(self, prefix: str) -> dict[str, Group]:
         return {"sample": self.samples, "acq": self.acquisitions, "process": self.processes}[prefix]
@@ -416,4 +420,17 @@ def read_bundle(
     for path in tables:
         stop.check()
         reader.table(path)
+    bins_files = sorted(
+        p for p in root.rglob("*.tsv") if p.is_file() and p.name.lower() == DEPTH_BINS_FILE
+    )
+    for path in bins_files:
+        stop.check()
+        name = path.relative_to(reader.root).as_posix()
+        beside = {
+            o.sample
+            for o in reader.bundle.objects
+            if o.sample and (reader.root / o.file).parent == path.resolve().parent
+        }
+        found = read_depth_bins(path, name, beside, limits, stop, reader.problems)
+        reader.bundle.depth_bins.update(found)
     return reader.bundle, reader.problems

@@ -1,0 +1,81 @@
+"""How much water an object was found in, and how big it is: the formulas per-sample
+statistics use, as EcoTaxa computes them, and the words the answers name them in.
+
+* A net sample (ZooScan and other scanned fractions) counts one sub-part of the sample's
+  volume: each object stands for ``acq_sub_part ÷ sample_tot_vol`` individuals per m³.
+* A profile (UVP) images a known volume per image: each object in a depth bin stands for
+  ``1 ÷ (acq_volimage * images in the bin ÷ 1000)`` per m³ (``acq_volimage`` in litres).
+* An object's biovolume is that of the ellipsoid its ellipse's axes turn into
+  (``object_major``, ``object_minor``), or of the sphere of its area's equivalent spherical
+  diameter (``object_area``), in mm³, the pixels scaled by ``process_pixel`` (mm/pixel).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+__all__ = [
+    "AREA_FORMULA",
+    "BIOVOLUME_CONCENTRATION_FORMULA",
+    "ELLIPSE_FORMULA",
+    "NET_FORMULA",
+    "UVP_FORMULA",
+    "BiovolumeFrom",
+    "biovolume_mm3",
+    "number",
+]
+
+BiovolumeFrom = Literal["ellipse", "area"]
+
+NET_FORMULA = (
+    "net samples: concentration (individuals/m³) = objects * acq_sub_part ÷ sample_tot_vol "
+    "(m³), per acquisition"
+)
+UVP_FORMULA = (
+    "profiles (UVP): concentration (individuals/m³) = objects in the depth bin ÷ "
+    "(acq_volimage (L) * images in the depth bin ÷ 1000)"
+)
+ELLIPSE_FORMULA = (
+    "biovolume (mm³) = 4/3 * π * (object_major * process_pixel ÷ 2) * "
+    "(object_minor * process_pixel ÷ 2)², the ellipsoid of the object's ellipse "
+    "(process_pixel in mm/pixel)"
+)
+AREA_FORMULA = (
+    "biovolume (mm³) = π ÷ 6 * ESD³, ESD = 2 * √(object_area * process_pixel² ÷ π), the sphere "
+    "of the object's equivalent spherical diameter (process_pixel in mm/pixel)"
+)
+BIOVOLUME_CONCENTRATION_FORMULA = (
+    "biovolume concentration (mm³/m³) = the sum of the objects' biovolumes, each times its "
+    "concentration's factor (acq_sub_part ÷ sample_tot_vol, or 1000 ÷ (acq_volimage * images "
+    "in the depth bin))"
+)
+
+
+def number(fields: dict[str, Any], name: str) -> float | None:
+    """A field as a positive number (imports keep ``[f]`` columns as numbers; text that reads
+    as one counts too), None where missing, zero or no number."""
+    value = fields.get(name)
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def biovolume_mm3(sizes: dict[str, float], pixel_mm: float, method: BiovolumeFrom) -> float | None:
+    """The object's biovolume, None where it lacks the features ``method`` needs."""
+    if method == "ellipse":
+        major, minor = sizes.get("major"), sizes.get("minor")
+        if major is None or minor is None:
+            return None
+        return 4 / 3 * math.pi * (major * pixel_mm / 2) * (minor * pixel_mm / 2) ** 2
+    area = sizes.get("area")
+    if area is None:
+        return None
+    esd = 2 * math.sqrt(area * pixel_mm**2 / math.pi)
+    return math.pi / 6 * esd**3
