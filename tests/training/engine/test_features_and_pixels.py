@@ -46,9 +46,7 @@ def _objects() -> list[Row]:
 
 def _split(rows: list[Row], probabilities: np.ndarray, splits: set[str]) -> Split:
     chosen = [n for n, row in enumerate(rows) if row[2] in splits]
-    return Split(
-        probabilities[chosen], [rows[n][3] for n in chosen], [rows[n][1] for n in chosen]
-    )
+    return Split(probabilities[chosen], [rows[n][3] for n in chosen], [rows[n][1] for n in chosen])
 
 
 def test_the_combined_model_beats_features_alone_and_pixels_alone(tmp_path: Path) -> None:
