@@ -89,7 +89,8 @@ def test_the_combined_model_beats_features_alone_and_pixels_alone(tmp_path: Path
     assert scores.combined.accuracy >= scores.image.accuracy + 0.03
     assert scores.combined.accuracy >= scores.features.accuracy + 0.03
     # Each part alone is right about half the time: the other half of the class is hidden.
-    assert scores.image.accuracy < 0.8 and scores.features.accuracy < 0.8
+    assert scores.image.accuracy < 0.8
+    assert scores.features.accuracy < 0.8
     assert set(scores.combined.per_class) == set(NAMES)
     assert scores.feature_names == ["area", "major", "mean", "minor"]
 
@@ -112,8 +113,8 @@ def test_the_combined_model_beats_features_alone_and_pixels_alone(tmp_path: Path
 
     # A bundle whose features model is missing or altered is refused before it serves.
     (tmp_path / "bundle" / FEATURES_FILE).write_bytes(onnx[:-10])
-    with pytest.raises(BundleError, match="features.onnx in .* does not match its manifest"):
+    with pytest.raises(BundleError, match=r"features\.onnx in .* does not match its manifest"):
         load_bundle(tmp_path / "bundle")
     (tmp_path / "bundle" / FEATURES_FILE).unlink()
-    with pytest.raises(BundleError, match="has no features.onnx"):
+    with pytest.raises(BundleError, match=r"has no features\.onnx"):
         load_bundle(tmp_path / "bundle")
