@@ -41,7 +41,7 @@ SPEC: dict[str, Any] = {
     "min_count": 3,
 }
 HYPERPARAMETERS = {
-    "epochs": 5,
+    "epochs": 3,
     "batch_size": 16,
     "image_size": 32,
     "patience": 50,
