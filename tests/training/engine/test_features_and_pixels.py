@@ -9,6 +9,7 @@ refused."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,13 @@ def _objects() -> list[Row]:
     return rows
 
 
+def _loader(data: bytes) -> Callable[[], bytes]:
+    def load() -> bytes:
+        return data
+
+    return load
+
+
 def _split(rows: list[Row], probabilities: np.ndarray, splits: set[str]) -> Split:
     chosen = [n for n, row in enumerate(rows) if row[2] in splits]
     return Split(probabilities[chosen], [rows[n][3] for n in chosen], [rows[n][1] for n in chosen])
@@ -52,7 +60,7 @@ def _split(rows: list[Row], probabilities: np.ndarray, splits: set[str]) -> Spli
 def test_the_combined_model_beats_features_alone_and_pixels_alone(tmp_path: Path) -> None:
     rows = _objects()
     samples = [
-        Sample(crop=lambda data=data: data, label=label, split=split)  # type: ignore[arg-type]
+        Sample(crop=_loader(data), label=label, split=split)  # type: ignore[arg-type]
         for data, label, split, _ in rows
     ]
     config = TrainingConfig(
