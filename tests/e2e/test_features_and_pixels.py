@@ -4,7 +4,8 @@ carries the size) are imported from an EcoTaxa bundle, sorted by an expert; a ``
 training job fits the image classifier, a random forest on the features and one on both,
 scores all three on the same test objects and registers the combined model; promoted, it
 names the next imported objects from their pixels and features, and an uploaded object that
-has no features is named from its pixels alone."""
+has no features is named from its pixels alone. A combined job on objects without features
+is refused before it starts."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.e2e.test_exchange_coco import new_project
 from tests.e2e.test_exchange_ecotaxa import _job
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import Site, bearer, ok, post_media
-from tests.support.ecotaxa import EcoRow, bundle_zip, write_bundle
+from tests.support.ecotaxa import HEADER_TYPES, EcoRow, bundle_zip, write_bundle
 from tests.support.factories import Tokens
 from tests.support.plankton import PLANKTON_CLASSES, plankton_object
 from tests.support.platform import RunningPlatform, eventually, get_media
@@ -40,6 +42,7 @@ SPEC: dict[str, Any] = {
     "classes": {name: {"taxa": [{"name": name}]} for name in NAMES},
     "min_count": 3,
 }
+FEATURE_COLUMNS = {"object_area", "object_major", "object_minor", "object_mean"}
 HYPERPARAMETERS = {
     "epochs": 3,
     "batch_size": 16,
@@ -209,3 +212,35 @@ async def test_a_combined_model_names_objects_from_pixels_and_features(
     )
     uploaded = await _analysed(wl, admin, body["media_id"])
     assert _named(uploaded)["scientific_name"] in NAMES[:2], uploaded["observations"]
+
+
+async def test_a_combined_job_on_objects_without_features_is_refused_before_it_starts(
+    wl: RunningPlatform, admin: str, tmp_path: Path
+) -> None:
+    await import_tree(wl.client, admin, TREE)
+    pid = await new_project(wl, admin, "No features")
+    rows = _sorted_rows()[::6]
+    for row in rows:
+        assert row.drawn is not None
+        row.drawn = (row.drawn[0], {})
+    types = {k: v for k, v in HEADER_TYPES.items() if k not in FEATURE_COLUMNS}
+    done = await _job(wl, admin, pid, bundle_zip(write_bundle(tmp_path, rows, types)))
+    assert done["status"] == "succeeded", (done["error"], done["problems"][:5])
+    assert "features" not in done["summary"]["created"]
+
+    refused = await wl.client.post(
+        "/v1/training-jobs",
+        json={
+            "project_id": pid,
+            "kind": "combined",
+            "label_spec": SPEC,
+            "architecture": "resnet18",
+        },
+        headers=bearer(admin),
+    )
+    assert refused.status_code == 422, refused.text
+    assert "is of an object with features" in refused.json()["detail"]
+    jobs = await ok(
+        await wl.client.get(f"/v1/training-jobs?project_id={pid}", headers=bearer(admin)), 200
+    )
+    assert jobs["items"] == []

@@ -116,6 +116,16 @@ class CombinedRun:
             training={"kind": "combined", "features_onnx_max_difference": parity.max_difference},
         )
         report = dict(image.report or {})
+        card = report.get("model_card")
+        if isinstance(card, dict):
+            # The card was written for the image model; the bundle registered is the combined.
+            renamed = f"combined-{job.project_id.hex[:8]}"
+            previous = str(card.get("name", ""))
+            report["model_card"] = {**card, "name": renamed}
+            if previous and isinstance(report.get("model_card_markdown"), str):
+                report["model_card_markdown"] = report["model_card_markdown"].replace(
+                    previous, renamed
+                )
         report["features_and_pixels"] = comparison.as_json() | {
             "onnx_max_difference": parity.max_difference
         }
