@@ -140,8 +140,11 @@ async def bench_import(count: int, rounds: int, tmp: Path) -> tuple[float, float
     async with running(settings, ["catalogue", "ingest"]) as wl:
         token = admin_token(settings)
         store = wl.platform.store
-        # Warm-up: the first job pays for imports and connections.
-        await import_round(wl, token, objects(20, "warm"), tmp / "warm")
+        # Warm-up: the first job and the first puts pay for imports, connections, folders.
+        warm = objects(20, "warm")
+        await import_round(wl, token, warm, tmp / "warm")
+        await settled(wl, token)
+        await raw_round(store, warm)
         for n in range(rounds):
             rows = objects(count, f"r{n}")
             imported = await import_round(wl, token, rows, tmp / f"round-{n}")
