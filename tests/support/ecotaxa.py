@@ -100,12 +100,14 @@ class EcoRow:
     sample: str = "s1"
     cells: dict[str, str] = field(default_factory=dict)
     image: bytes | None = None
+    # A vignette and its features drawn elsewhere (``kind`` and ``size`` then unused).
+    drawn: tuple[bytes, dict[str, float]] | None = None
 
 
 def _rows(rows: list[EcoRow]) -> dict[str, list[dict[str, str]]]:
     by_sample: dict[str, list[dict[str, str]]] = {}
     for n, row in enumerate(rows):
-        data, features = vignette(row.kind, row.size, n)
+        data, features = row.drawn or vignette(row.kind, row.size, n)
         row.image = data
         cells = {
             "img_file_name": f"{row.object_id}.png",
@@ -117,8 +119,10 @@ def _rows(rows: list[EcoRow]) -> dict[str, list[dict[str, str]]]:
             "object_time": "130405",
             "object_depth_min": str(10 + n),
             "object_depth_max": str(11 + n),
-            "object_annotation_category": CLASSES[row.kind],
-            "object_annotation_category_id": str(45072 + list(CLASSES).index(row.kind)),
+            "object_annotation_category": CLASSES.get(row.kind, ""),
+            "object_annotation_category_id": (
+                str(45072 + list(CLASSES).index(row.kind)) if row.kind in CLASSES else ""
+            ),
             "object_annotation_status": "predicted",
             "object_annotation_person_name": "",
             "object_annotation_person_email": "",

@@ -45,7 +45,10 @@ async def _start(ctx: ServiceContext) -> None:
 
     async def consume_when_serving() -> None:
         runtime = ctx.runtime_as(InferenceRuntime)
-        if runtime.consuming or not runtime.serving.serves("detector"):
+        # A classifier alone analyses single objects (plankton vignettes), which need no
+        # detector; other media wait for one all the same (they stay 'recorded').
+        serving = runtime.serving
+        if runtime.consuming or not (serving.serves("detector") or serving.serves("classifier")):
             return
         runtime.consuming = True
         ctx.subscribe([media_recorded])

@@ -147,8 +147,8 @@ def start(
     kind: Annotated[
         str,
         typer.Option(
-            help="classifier (names the animal in a crop) or detector (boxes the animals of "
-            "whole frames)."
+            help="classifier (names the animal in a crop), detector (boxes the animals of "
+            "whole frames) or combined (single objects: pixels and features together)."
         ),
     ] = "classifier",
     architecture: Annotated[

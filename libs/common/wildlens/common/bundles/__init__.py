@@ -2,12 +2,14 @@
 models reach inference, whoever made them; and the checks every bundle passes."""
 
 from wildlens.common.bundles._bundle import (
+    FEATURES_FILE,
     GEOFENCE_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
     Bundle,
     BundleError,
     DecoderName,
+    FeatureModel,
     InputSpec,
     LabelSpec,
     ModelManifest,
@@ -22,6 +24,7 @@ from wildlens.common.bundles._onnx import check_onnx_file
 from wildlens.common.bundles._scores import Probabilities, as_probabilities
 
 __all__ = [
+    "FEATURES_FILE",
     "GEOFENCE_FILE",
     "MANIFEST_FILE",
     "MODEL_FILE",
@@ -29,6 +32,7 @@ __all__ = [
     "BundleError",
     "DecodeConfig",
     "DecoderName",
+    "FeatureModel",
     "InputSpec",
     "LabelSpec",
     "ModelManifest",

@@ -26,12 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from wildlens.common.errors import FieldError, Invalid
 
 __all__ = [
+    "FEATURES_FILE",
     "GEOFENCE_FILE",
     "MANIFEST_FILE",
     "MODEL_FILE",
     "Bundle",
     "BundleError",
     "DecoderName",
+    "FeatureModel",
     "InputSpec",
     "LabelSpec",
     "ModelManifest",
@@ -46,6 +48,8 @@ MANIFEST_FILE = "wildlens-model.json"
 MODEL_FILE = "model.onnx"
 # A bundle may carry where each of its taxa is expected (``taxonomy/geofence.py`` reads it).
 GEOFENCE_FILE = "geofence.json"
+# A classifier that combines pixels with an object's features carries its second part here.
+FEATURES_FILE = "features.onnx"
 
 DecoderName = Literal["generic", "yolov8", "megadetector-v5", "end2end"]
 
@@ -90,6 +94,27 @@ class Thresholds(_Strict):
     per_label: dict[str, float] = Field(default_factory=dict)
 
 
+class FeatureModel(_Strict):
+    """The second part of a classifier that combines pixels with features (plankton objects'
+    morphometrics): ``features.onnx`` takes one row per object, the image model's
+    probabilities (calibrated, in the order of ``labels``) followed by the features in the
+    order of ``names``, and answers one probability per label. An object that lacks some of
+    the features gets ``fill`` (the training split's medians) for them; one without any is
+    judged by the pixels alone."""
+
+    names: list[str] = Field(min_length=1)
+    fill: list[float]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _one_fill_per_name(self) -> Self:
+        if len(self.fill) != len(self.names):
+            raise ValueError(f"fill has {len(self.fill)} values for {len(self.names)} names")
+        if len(set(self.names)) != len(self.names):
+            raise ValueError("feature names repeat")
+        return self
+
+
 class ModelManifest(_Strict):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
@@ -107,11 +132,16 @@ class ModelManifest(_Strict):
     temperature: float = Field(default=1.0, gt=0.0)
     metrics: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
+    # A classifier's tree model over its probabilities and the object's features (see
+    # FeatureModel); None: the pixels alone.
+    features: FeatureModel | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.kind == "detector" and self.decoder is None:
             raise ValueError("a detector needs a decoder")
+        if self.kind == "detector" and self.features is not None:
+            raise ValueError("only a classifier combines its scores with features")
         names = [item.label for item in self.labels]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -220,6 +250,16 @@ def load_bundle(path: Path | str) -> Bundle:
             f"{MODEL_FILE} in {root} does not match its manifest: SHA-256 is {actual}, "
             f"the manifest says {manifest.sha256}"
         )
+    if manifest.features is not None:
+        features_path = root / FEATURES_FILE
+        if not features_path.is_file():
+            raise BundleError(f"model bundle {root} has no {FEATURES_FILE}")
+        actual = file_sha256(features_path)
+        if actual != manifest.features.sha256:
+            raise BundleError(
+                f"{FEATURES_FILE} in {root} does not match its manifest: SHA-256 is {actual}, "
+                f"the manifest says {manifest.features.sha256}"
+            )
     return Bundle(manifest=manifest, onnx_path=onnx_path, root=root)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.media import repository
 from wildlens.catalogue.media.resolution import resolve
 from wildlens.catalogue.models import Deployment, Location, Media
+from wildlens.catalogue.objects.repository import features_of
 from wildlens.catalogue.sequences.sequencing import join_event
 from wildlens.common.events.v1.media_pb2 import MediaIngested, MediaKind, MediaRecorded
 from wildlens.common.service import ServiceBus
@@ -35,10 +37,12 @@ def recorded_message(
     location: Location | None,
     *,
     single_object: bool = False,
+    features: Mapping[str, float] | None = None,
 ) -> MediaRecorded:
     """What inference (and anyone else listening) needs to know of a recorded medium; sent
     again whenever its deployment, place or time changes. ``single_object``: the medium is
-    one object's whole crop (its project's media are objects)."""
+    one object's whole crop (its project's media are objects); ``features``: the object's
+    features, for a classifier that combines them with the pixels."""
     recorded = MediaRecorded(
         media_id=str(media.id),
         project_id=str(media.project_id),
@@ -50,6 +54,7 @@ def recorded_message(
         content_type=media.content_type,
         kind=KIND_NUMBERS.get(media.kind, MediaKind.MEDIA_KIND_UNSPECIFIED),
         single_object=single_object,
+        features=dict(features or {}),
     )
     if media.captured_at is not None:
         recorded.captured_at.FromDatetime(media.captured_at)
@@ -107,6 +112,13 @@ async def record_media(
         await repository.get_location(session, deployment.location_id) if deployment else None
     )
     single_object = project.media_kind == "objects"
+    # An object's features travel with it (an object uploaded again after an import has them).
+    features = (await features_of(session, [media.id])).get(media.id) if single_object else None
     await bus.stage(
-        session, [recorded_message(media, deployment, location, single_object=single_object)]
+        session,
+        [
+            recorded_message(
+                media, deployment, location, single_object=single_object, features=features
+            )
+        ],
     )

@@ -52,19 +52,22 @@ Vector = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class MediaContext:
-    """Where and when one medium was captured, for the geofence and the prior."""
+    """Where and when one medium was captured, for the geofence and the prior; and a single
+    object's features, for a classifier that combines them with the pixels."""
 
     project_id: str
     location_id: str = ""
     region: str = ""
     captured_at: datetime | None = None
+    features: Mapping[str, float] | None = None
 
     @classmethod
     def of(cls, event: MediaRecorded) -> MediaContext:
         captured = (
             event.captured_at.ToDatetime(tzinfo=UTC) if event.HasField("captured_at") else None
         )
-        return cls(event.project_id, event.location_id, event.region, captured)
+        features = dict(event.features) if event.single_object and event.features else None
+        return cls(event.project_id, event.location_id, event.region, captured, features)
 
 
 class ServingModels(Protocol):
@@ -277,7 +280,9 @@ class ClassificationStage:
             square_crop(shown[job.result.media_id], _xywh(job.detection), context=self.context)
             for job in jobs
         ]
-        probabilities = classifier.classify(crops)
+        # An object's features go with its crop; a classifier without a features model, or
+        # an object without features, classifies by the pixels alone.
+        probabilities = classifier.classify(crops, [job.context.features for job in jobs])
         fence = self.geofence(classifier)
         outcomes: list[CropOutcome] = []
         masks: dict[tuple[str, str], npt.NDArray[np.bool_]] = {}

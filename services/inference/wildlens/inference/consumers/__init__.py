@@ -18,6 +18,6 @@ CONSUMERS = [
     Consumer(inference_requested.EVENT_TYPE, inference_requested.consume),
 ]
 
-# From the moment a detector serves, in batches of the micro-batcher's size
+# From the moment a detector or a classifier serves, in batches of the micro-batcher's size
 # (``WILDLENS_INFERENCE__MAX_BATCH``).
 MEDIA_RECORDED = Consumer(media_recorded.EVENT_TYPE, media_recorded.consume)

@@ -1,6 +1,7 @@
 """``media.recorded``: detect (and classify) a batch of recorded media and publish each result
-as ``media.analyzed``. Subscribed once a detector serves: until then media stay 'recorded' (a
-durable queue declared earlier keeps what arrives meanwhile; else a backfill analyses them)."""
+as ``media.analyzed``. Subscribed once a detector or a classifier serves (a classifier alone
+analyses single objects): until then media stay 'recorded' (a durable queue declared earlier
+keeps what arrives meanwhile; else a backfill analyses them)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import structlog
 
 from wildlens.common.bundles import (
+    FEATURES_FILE,
     GEOFENCE_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -29,6 +30,7 @@ from wildlens.common.bundles import (
     BundleError,
     file_sha256,
     load_bundle,
+    parse_manifest,
 )
 from wildlens.common.errors import NotFound
 from wildlens.common.storage import ObjectStore
@@ -88,6 +90,14 @@ class BundleCache:
             # A classifier may ship its regional species rules beside the model.
             with contextlib.suppress(NotFound):
                 await self._store.download_to(f"{prefix}/{GEOFENCE_FILE}", staging / GEOFENCE_FILE)
+            # And the tree model that combines its scores with objects' features (the
+            # manifest names it; its hash is checked with the rest).
+            manifest = parse_manifest((staging / MANIFEST_FILE).read_bytes(), f"of {prefix}/")
+            if manifest.features is not None:
+                with contextlib.suppress(NotFound):
+                    await self._store.download_to(
+                        f"{prefix}/{FEATURES_FILE}", staging / FEATURES_FILE
+                    )
             bundle = await asyncio.to_thread(_checked, staging, sha256)
             await asyncio.to_thread(staging.rename, target)
         except BaseException:

@@ -91,9 +91,12 @@ class Sample:
     split: str
     crop_key: str
     crop_size: int
+    # A single object's features (named numbers) as the catalogue holds them; None: none.
+    features: dict[str, float] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {} if self.features is None else {"features": self.features}
+        return shown | {
             "observation_id": self.observation_id,
             "media_id": self.media_id,
             "class": self.class_name,
@@ -123,6 +126,11 @@ class Sample:
             split=str(item["split"]),
             crop_key=str(item["crop_key"]),
             crop_size=int(item["crop_size"]),
+            features=(
+                {str(k): float(v) for k, v in item["features"].items()}
+                if item.get("features")
+                else None
+            ),
         )
 
 
@@ -307,6 +315,7 @@ async def build_dataset(
                     else crop_key(dataset_id, r.observation_id)
                 ),
                 crop_size=sizes[r.observation_id],
+                features=files[r.media_id].features,
             )
             for r, c in kept
         ]

@@ -4,7 +4,7 @@
   box, taxon, verification, location and capture time;
 * ``GET /v1/taxa/{id}``: each taxon's ancestors, for roll-ups and classes by family;
 * ``GET /v1/projects/{id}/media``: each medium's download URL (the catalogue decides which
-  file a caller gets) and deployment;
+  file a caller gets) and deployment, and a single object's features;
 * ``GET /v1/projects/{id}/events``: the events (sequences), to know each medium's event;
 * ``GET /v1/projects/{id}/locations`` with the *caller's* token: the coordinates a COCO export
   may show them, generalised by the catalogue's privacy rules where they lack
@@ -37,6 +37,10 @@ class MediaFile:
     deployment_id: str
     width: int | None
     height: int | None
+    # A single object's features (named numbers); None for other media and objects without.
+    features: dict[str, float] | None = None
+    # A single object (a plankton vignette): its whole image is its crop.
+    single_object: bool = False
 
 
 def _when(value: Any) -> datetime | None:
@@ -84,22 +88,31 @@ class CatalogueReader:
             query["cursor"] = page["next_cursor"]
 
     async def records(self, project_id: str, *, only_validated: bool) -> list[Record]:
-        """The project's animal observations with a box, each with its taxon's lineage and
-        its medium's event; ``only_validated`` asks the catalogue for validated ones only."""
+        """The project's animal observations of a medium (with a box, or without one where
+        the medium is a single object), each with its taxon's lineage and its medium's
+        event; ``only_validated`` asks the catalogue for validated ones only."""
         params: dict[str, Any] = {"observation_type": "animal"}
         if only_validated:
             params["verification_state"] = "validated"
         items = [
             item
             async for item in self._pages(f"/v1/projects/{project_id}/observations", params)
-            if item.get("bbox") and item.get("media_id")
+            # Without a box only a single object's label says what its whole image shows;
+            # which media are objects the media list says (``build``).
+            if item.get("media_id")
         ]
+        boxless = {str(i["media_id"]) for i in items if not i.get("bbox")}
+        listed = await self.media(project_id, boxless) if boxless else {}
+        # A single object's label is about its whole image: the whole image is its box.
+        whole = {m for m, found in listed.items() if found.single_object}
         lineages = await self.lineages({str(i["taxon_id"]) for i in items if i.get("taxon_id")})
         events = await self._events(project_id)
         records = []
         for item in items:
             captured = _when(item.get("captured_at"))
-            x, y, w, h = (float(v) for v in item["bbox"])
+            box = item.get("bbox") or (
+                [0.0, 0.0, 1.0, 1.0] if str(item["media_id"]) in whole else None
+            )
             taxon = str(item.get("taxon_id") or "")
             records.append(
                 Record(
@@ -112,7 +125,9 @@ class CatalogueReader:
                     location_id=str(item.get("location_id") or ""),
                     event_id=_event_of(events, item.get("deployment_id"), captured),
                     captured_at=captured,
-                    bbox=(x, y, w, h),
+                    bbox=(float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+                    if box
+                    else None,
                     taxon_id=taxon,
                     lineage=lineages.get(taxon, ()),
                 )
@@ -154,12 +169,15 @@ class CatalogueReader:
         async for item in self._pages(f"/v1/projects/{project_id}/media"):
             media_id = str(item["id"])
             if media_id in wanted:
+                features = item.get("features")
                 found[media_id] = MediaFile(
                     media_id,
                     item.get("url"),
                     str(item.get("deployment_id") or ""),
                     item.get("width"),
                     item.get("height"),
+                    {str(k): float(v) for k, v in features.items()} if features else None,
+                    item.get("object") is not None or bool(features),
                 )
         return found
 

@@ -72,6 +72,8 @@ class ManifestSample(BaseModel):
     # Where the square crop is stored (crops/<dataset>/<observation>.jpg) and its side.
     crop_key: str
     crop_size: int
+    # A single object's features (named numbers) from the catalogue; None for other media.
+    features: dict[str, float] | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 

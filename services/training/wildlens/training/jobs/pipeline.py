@@ -40,6 +40,13 @@ def installed_run(ctx: ServiceContext) -> TrainingRun:
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
         return NoTorchRun()
     from wildlens.training.jobs.classifier_run import ClassifierRun
+    from wildlens.training.jobs.combined_run import CombinedRun
     from wildlens.training.jobs.detector_run import DetectorRun
 
-    return ByKind({"classifier": ClassifierRun(ctx), "detector": DetectorRun(ctx)})
+    return ByKind(
+        {
+            "classifier": ClassifierRun(ctx),
+            "detector": DetectorRun(ctx),
+            "combined": CombinedRun(ctx),
+        }
+    )

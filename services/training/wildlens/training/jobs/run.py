@@ -45,7 +45,7 @@ class JobSpec:
     workdir: Path
     # Where base_weights {"kind": "file"} resolves to, checked to lie in the allowed folder.
     weights_path: Path | None = None
-    # What it trains: "classifier" or "detector".
+    # What it trains: "classifier", "detector" or "combined".
     kind: str = "classifier"
 
 

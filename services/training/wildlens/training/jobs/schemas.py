@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 # classifier: names the animal in a detector's crop; detector: finds and boxes the animals
-# of a whole frame.
-JobKind = Literal["classifier", "detector"]
+# of a whole frame; combined: a classifier of single objects (plankton vignettes) that
+# combines its pixels' probabilities with the objects' features in a tree model.
+JobKind = Literal["classifier", "detector", "combined"]
 # queued: waiting for a training worker; running: a worker has it; then one of the three ends.
 TrainingJobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -113,8 +114,11 @@ class TrainingJobCreate(_Strict):
     )
     kind: JobKind = Field(
         default="classifier",
-        description="What it trains: a classifier on crops of the confirmed boxes, or a "
-        "detector on the whole frames with their confirmed boxes.",
+        description="What it trains: a classifier on crops of the confirmed boxes, a "
+        "detector on the whole frames with their confirmed boxes, or a combined classifier of "
+        "single objects: the image classifier, a random forest on the objects' features, and "
+        "one on both (the image's probabilities with the features), all three evaluated on the "
+        "same test split; the combined one is the model registered.",
     )
     architecture: JobArchitecture = Field(
         description="A classifier's torchvision architecture, or a detector's (fcos_*)."

@@ -87,6 +87,18 @@ async def _check_weights(
         raise _weights_invalid(f"no object {weights.key} in storage", "key")
 
 
+async def _check_features(reader: CatalogueReader, project_id: uuid.UUID, media: set[str]) -> None:
+    """A combined job needs objects with features: refused before any training otherwise."""
+    files = await reader.media(str(project_id), media)
+    if not any(found.features for found in files.values()):
+        raise Invalid(
+            "a combined job fits its trees on the objects' features, and none of the "
+            "observations its label spec selects is of an object with features; import the "
+            "objects with their features (EcoTaxa's object_* columns typed [f]), or train a "
+            "classifier"
+        )
+
+
 async def create_job(
     session: AsyncSession,
     bus: ServiceBus,
@@ -114,7 +126,9 @@ async def create_job(
     records = await reader.records(
         str(body.project_id), only_validated=list(spec.confirmed_by) == ["expert"]
     )
-    apply_label_spec(spec, records, seed=body.seed)
+    labelled = apply_label_spec(spec, records, seed=body.seed)
+    if body.kind == "combined":
+        await _check_features(reader, body.project_id, {r.media_id for r, _ in labelled.samples})
     job = TrainingJob(
         project_id=body.project_id,
         created_by=principal.subject,

@@ -85,6 +85,23 @@ async def _copy(
     return size, digest.hexdigest()
 
 
+def _only_pixels(manifest: ModelManifest) -> None:
+    """A bundle brought from outside is one ONNX file: a features model comes from a
+    training job of the platform's own (job kind ``combined``)."""
+    if manifest.features is not None:
+        raise BundleError(
+            f"{MANIFEST_FILE}: features: a bundle sent here is one ONNX file; classifiers that "
+            "combine pixels with features are trained here (a training job of kind combined)",
+            fields=[
+                FieldError(
+                    location=["file", MANIFEST_FILE, "features"],
+                    message="not accepted in a bundle sent here",
+                    type="value_error",
+                )
+            ],
+        )
+
+
 def _check_names(manifest: ModelManifest) -> None:
     for field, value in (("name", manifest.name), ("version", manifest.version)):
         if not _KEY_PART.fullmatch(value) or ".." in value:
@@ -138,7 +155,9 @@ async def received_bundle(
         manifest_path, onnx_path = root / MANIFEST_FILE, root / MODEL_FILE
         await _save(manifest, manifest_path, max_manifest_bytes, "manifest")
         # The manifest is checked before the model is read: a bad one costs no model's bytes.
-        _check_names(parse_manifest(await asyncio.to_thread(manifest_path.read_bytes)))
+        parsed = parse_manifest(await asyncio.to_thread(manifest_path.read_bytes))
+        _check_names(parsed)
+        _only_pixels(parsed)
         size, sha256 = await _save(model, onnx_path, max_model_bytes, "model")
         yield await _checked(manifest_path, onnx_path, size, sha256)
 
@@ -164,7 +183,9 @@ async def fetched_bundle(
         root = Path(folder)
         manifest_path, onnx_path = root / MANIFEST_FILE, root / MODEL_FILE
         await _fetch(store, manifest_key, manifest_path, max_manifest_bytes, MANIFEST_FILE)
-        _check_names(parse_manifest(await asyncio.to_thread(manifest_path.read_bytes)))
+        parsed = parse_manifest(await asyncio.to_thread(manifest_path.read_bytes))
+        _check_names(parsed)
+        _only_pixels(parsed)
         size, sha256 = await _fetch(store, model_key, onnx_path, max_model_bytes, MODEL_FILE)
         yield await _checked(manifest_path, onnx_path, size, sha256)
 

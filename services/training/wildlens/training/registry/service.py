@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wildlens.common.auth import Principal
-from wildlens.common.bundles import MANIFEST_FILE, MODEL_FILE
+from wildlens.common.bundles import FEATURES_FILE, MANIFEST_FILE, MODEL_FILE
 from wildlens.common.db import transaction_lock, utcnow
 from wildlens.common.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from wildlens.common.events.v1.inference_pb2 import (
@@ -289,6 +289,14 @@ async def register_candidate(
     )
     await session.flush()
     await objects.put_file(f"{bundle_key}/{MODEL_FILE}", bundle.onnx_path, "application/onnx")
+    if manifest.features is not None:
+        # The second part of a classifier that combines pixels with features (checked
+        # against the manifest's hash when the export wrote it).
+        await objects.put_file(
+            f"{bundle_key}/{FEATURES_FILE}",
+            bundle.onnx_path.parent / FEATURES_FILE,
+            "application/onnx",
+        )
     await objects.put_file(
         f"{bundle_key}/{MANIFEST_FILE}", bundle.manifest_path, "application/json"
     )

@@ -119,7 +119,14 @@ class MediaImported(_message.Message):
     def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., sha256: _Optional[str] = ..., object_key: _Optional[str] = ..., content_type: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ...) -> None: ...
 
 class MediaRecorded(_message.Message):
-    __slots__ = ("media_id", "project_id", "deployment_id", "location_id", "region", "captured_at", "object_key", "sha256", "content_type", "kind", "single_object")
+    __slots__ = ("media_id", "project_id", "deployment_id", "location_id", "region", "captured_at", "object_key", "sha256", "content_type", "kind", "single_object", "features")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     MEDIA_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +138,7 @@ class MediaRecorded(_message.Message):
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SINGLE_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     media_id: str
     project_id: str
     deployment_id: str
@@ -142,7 +150,8 @@ class MediaRecorded(_message.Message):
     content_type: str
     kind: MediaKind
     single_object: bool
-    def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., deployment_id: _Optional[str] = ..., location_id: _Optional[str] = ..., region: _Optional[str] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., object_key: _Optional[str] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., single_object: _Optional[bool] = ...) -> None: ...
+    features: _containers.ScalarMap[str, float]
+    def __init__(self, media_id: _Optional[str] = ..., project_id: _Optional[str] = ..., deployment_id: _Optional[str] = ..., location_id: _Optional[str] = ..., region: _Optional[str] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., object_key: _Optional[str] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ..., kind: _Optional[_Union[MediaKind, str]] = ..., single_object: _Optional[bool] = ..., features: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class BoundingBox(_message.Message):
     __slots__ = ("x", "y", "width", "height")

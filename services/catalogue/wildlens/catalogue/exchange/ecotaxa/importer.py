@@ -46,7 +46,7 @@ from wildlens.catalogue.models import (
 )
 from wildlens.catalogue.taxa.names import NameLinker
 from wildlens.catalogue.taxa.resolution import NameResolver
-from wildlens.common.events.v1.media_pb2 import MediaImported, MediaKind
+from wildlens.common.events.v1.media_pb2 import MediaImported, MediaKind, MediaRecorded
 from wildlens.common.offload import let_others_run, run_stoppable
 from wildlens.common.service import ServiceBus
 from wildlens.common.settings import LimitSettings
@@ -175,6 +175,22 @@ def _observe(observation: Observation, o: EcoObject, category: _Category) -> Non
         observation.verification_state = o.status
         observation.verified_by = person
         observation.verified_at = o.annotated_at
+
+
+def _recorded(media: Media, o: EcoObject) -> MediaRecorded:
+    recorded = MediaRecorded(
+        media_id=str(media.id),
+        project_id=str(media.project_id),
+        object_key=media.object_key,
+        sha256=media.sha256,
+        content_type=media.content_type,
+        kind=MediaKind.MEDIA_KIND_IMAGE,
+        single_object=True,
+        features=o.features,
+    )
+    if media.captured_at is not None:
+        recorded.captured_at.FromDatetime(media.captured_at)
+    return recorded
 
 
 async def import_ecotaxa(
@@ -314,6 +330,10 @@ async def import_ecotaxa(
             for m in brought
         ],
     )
+    # Objects that come without a category wait for the machine's first guess: announced as
+    # recorded (single objects, with their features) for inference to classify.
+    unsorted = [(m, o) for m, o in zip(brought, bundle.objects, strict=True) if not o.category]
+    await bus.stage(session, [_recorded(m, o) for m, o in unsorted])
     if names.created:
         created["taxa"] += names.created
     return ImportSummary(
