@@ -195,7 +195,7 @@ async def test_concentrations_and_biovolumes_per_sample_equal_the_hand_computed_
     net_bv = ellipsoid(30, 10) + ellipsoid(20, 20)
     assert rows[("n1", 10.0, "Copepoda")]["biovolume_mm3"] == pytest.approx(net_bv)
     assert rows[("n1", 10.0, "Copepoda")]["biovolume_mm3_per_m3"] == pytest.approx(net_bv * 4 / 2.5)
-    assert rows[("n1", 10.0, "Copepoda")]["process_pixel_mm"] == PIXEL_MM
+    assert rows[("n1", 10.0, "Copepoda")]["pixel_mm"] == PIXEL_MM
     assert rows[("u1", 0.0, "Copepoda")]["biovolume_mm3_per_m3"] == pytest.approx(
         2 * ellipsoid(12, 6) * 1000 / (1.0 * 100)
     )
@@ -357,3 +357,80 @@ async def test_an_object_project_exports_darwin_core_with_measurements_per_sampl
         ["0.0", "10.0", "100"],
         ["10.0", "20.0", "50"],
     ]
+
+
+def _sized(object_id: str, sample: str, depth: float, **cells: str) -> EcoRow:
+    row = _object(object_id, "disc", sample, depth, **_sizes(30, 10, 200))
+    row.cells |= cells
+    return row
+
+
+async def test_pixel_sizes_are_read_in_the_unit_each_imager_writes(
+    wl: RunningPlatform, admin: str, tmp_path: Path
+) -> None:
+    """ZooScan writes its pixel in micrometres (10.58), a UVP in millimetres in acq_pixel
+    (0.088) with no process_pixel: both give biovolumes in mm³ of the right size."""
+    await import_tree(wl.client, admin, PLANKTON_TAXA)
+    pid = await new_project(wl, admin, "Pixel units")
+    rows = [
+        _sized("z_cop", "z1", 10, process_pixel="10.58"),
+        _sized(
+            "v_cop",
+            "v1",
+            5,
+            process_pixel="",
+            process_id="uvp_process",
+            acq_pixel="0.088",
+            acq_volimage="1.0",
+            acq_instrument="UVP6",
+            object_major="12",
+            object_minor="6",
+        ),
+    ]
+    files = write_bundle(tmp_path / "units", rows, TYPES | {"acq_pixel": "[f]"})
+    done = await _job(wl, admin, pid, bundle_zip(files | {"v1/depth_bins.tsv": DEPTH_BINS}))
+    assert done["status"] == "succeeded", (done["error"], done["problems"][:5])
+
+    biovolume = await statistic(wl, admin, pid, "biovolume", "by_depth_bin=false")
+    by_sample = _by(biovolume["rows"], "sample")
+    zooscan, uvp = by_sample[("z1",)], by_sample[("v1",)]
+    # 4/3 π (30 * 0.01058 / 2) (10 * 0.01058 / 2)², worked out by hand.
+    assert zooscan["biovolume_mm3"] == pytest.approx(0.00186027, rel=1e-5)
+    assert (zooscan["pixel_size"], zooscan["pixel_column"], zooscan["pixel_unit"]) == (
+        10.58,
+        "process_pixel",
+        "um",
+    )
+    assert zooscan["pixel_mm"] == pytest.approx(0.01058)
+    # 4/3 π (12 * 0.088 / 2) (6 * 0.088 / 2)².
+    assert uvp["biovolume_mm3"] == pytest.approx(0.154145, rel=1e-5)
+    assert (uvp["pixel_size"], uvp["pixel_column"], uvp["pixel_unit"]) == (0.088, "acq_pixel", "mm")
+    assert "process_pixel read in µm" in biovolume["inputs"]["pixel_mm"]
+    assert "acq_pixel read in mm" in biovolume["inputs"]["pixel_mm"]
+    assert biovolume["scope"]["pixel_unit"] is None
+
+    # The caller may say the unit: micrometres everywhere makes the UVP's objects tiny.
+    forced = await statistic(wl, admin, pid, "biovolume", "by_depth_bin=false&pixel_unit=um")
+    uvp_um = _by(forced["rows"], "sample")[("v1",)]
+    assert uvp_um["pixel_unit"] == "um"
+    assert uvp_um["biovolume_mm3"] == pytest.approx(0.154145e-9, rel=1e-5)
+    assert "pixel_unit=um asked" in forced["inputs"]["pixel_unit"]
+    bad = await wl.client.get(
+        f"/v1/projects/{pid}/statistics/biovolume?pixel_unit=inch", headers=bearer(admin)
+    )
+    assert bad.status_code == 422, bad.text
+
+
+async def test_per_sample_statistics_are_refused_for_a_camera_trap_project(
+    wl: RunningPlatform, admin: str
+) -> None:
+    pid = await new_project(wl, admin, "Camera traps")
+    for name in ("abundance", "concentration", "biovolume"):
+        refused = await wl.client.get(
+            f"/v1/projects/{pid}/statistics/{name}", headers=bearer(admin)
+        )
+        assert refused.status_code == 422, refused.text
+        assert "media_kind is objects" in refused.json()["detail"]
+        assert refused.json()["fields"][0]["location"] == ["path", "name"]
+    # The camera-trap statistics still answer.
+    assert (await statistic(wl, admin, pid, "counts"))["name"] == "counts"

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
-from wildlens.catalogue.statistics.volumes import BiovolumeFrom
+from wildlens.catalogue.statistics.volumes import BiovolumeFrom, PixelUnit
 from wildlens.common.errors import FieldError, Invalid
 from wildlens.common.http import Timestamp
 
@@ -107,6 +107,8 @@ class ObjectScope:
     biovolume_from: BiovolumeFrom = "ellipse"
     # Profiles: a row per depth bin, or one for the whole profile.
     by_depth_bin: bool = True
+    # None: read from the size itself (1 or more: µm, below: mm).
+    pixel_unit: PixelUnit | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -115,6 +117,7 @@ class ObjectScope:
             "states": list(self.states),
             "include_morphological": self.morphological,
             "biovolume_from": self.biovolume_from,
+            "pixel_unit": self.pixel_unit,
         }
 
 
@@ -151,6 +154,14 @@ def object_scope(
             "all its bins' images"
         ),
     ] = True,
+    pixel_unit: Annotated[
+        PixelUnit | None,
+        Query(
+            description="Biovolume: the unit of the pixel's size (process_pixel, else "
+            "acq_pixel), um or mm; by default a size of 1 or more is read as µm (ZooScan's "
+            "10.58) and one below 1 as mm (a UVP's 0.088)"
+        ),
+    ] = None,
 ) -> ObjectScope:
     return ObjectScope(
         sample_ids=tuple(dict.fromkeys(sample_id or [])),
@@ -158,4 +169,5 @@ def object_scope(
         morphological=include_morphological,
         biovolume_from=biovolume_from,
         by_depth_bin=by_depth_bin,
+        pixel_unit=pixel_unit,
     )

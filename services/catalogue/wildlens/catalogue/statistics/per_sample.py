@@ -39,6 +39,7 @@ from wildlens.catalogue.statistics.volumes import (
     UVP_FORMULA,
     biovolume_mm3,
     number,
+    pixel_size,
 )
 from wildlens.catalogue.taxa.repository import descendants
 from wildlens.common.errors import Conflict, FieldError
@@ -51,6 +52,7 @@ OBJECT_RULE = (
     "states asked; morphological categories left out unless asked"
 )
 _PLACE = ["sample_id", "sample", "latitude", "longitude"]
+_PIXEL = ["pixel_size", "pixel_column", "pixel_unit", "pixel_mm"]
 _INPUTS = {
     "sample_tot_vol_m3": "the sample's volume (sample_tot_vol, m³), net samples",
     "acq_sub_part": "the fraction of the sample imaged is 1/acq_sub_part, net samples",
@@ -255,16 +257,26 @@ async def per_sample(
             row.inputs[k].add(v)
         if name == "biovolume":
             process = data.processes.get(obj.process_id) if obj.process_id else None
-            pixel = number(process.fields, "pixel") if process else None
+            acquisition = data.acquisitions.get(obj.acquisition_id) if obj.acquisition_id else None
+            pixel = pixel_size(
+                process.fields if process else None,
+                acquisition.fields if acquisition else None,
+                o.pixel_unit,
+            )
             if pixel is None:
                 problems.add(
                     ["process", process.external_id if process else "", "process_pixel"],
                     f"process {process.external_id if process else '(none)'} of sample "
-                    f"{sample.external_id}: process_pixel (mm per pixel) is missing",
+                    f"{sample.external_id}: the pixel's size is missing (neither process_pixel "
+                    "nor acq_pixel)",
                 )
                 continue
-            row.inputs["process_pixel_mm"].add(pixel)
-            volume = biovolume_mm3(obj.sizes, pixel, o.biovolume_from)
+            row.inputs["pixel_size"].add(pixel.written)
+            row.inputs["pixel_column"].add(pixel.column)
+            row.inputs["pixel_unit"].add(pixel.unit)
+            row.inputs["pixel_mm"].add(pixel.mm)
+            row.inputs["pixel_read"].add((pixel.column, pixel.unit))
+            volume = biovolume_mm3(obj.sizes, pixel.mm, o.biovolume_from)
             if volume is not None:
                 row.measured += 1
                 row.biovolume += volume
@@ -273,6 +285,26 @@ async def per_sample(
     if outside_bins:
         notes.append(f"{outside_bins} objects lie outside every depth bin and are left out.")
     return _table(name, data, rows, depth_range, view, sensitive, o, notes)
+
+
+def _pixel_inputs(
+    rows: dict[tuple[uuid.UUID, Any, str, uuid.UUID | None], _Row], o: ObjectScope
+) -> dict[str, str]:
+    """What the pixel columns hold, naming each column read and the unit it was read in."""
+    units = {"um": "µm", "mm": "mm"}
+    read = sorted({pair for r in rows.values() for pair in r.inputs["pixel_read"]})
+    how = (
+        f"pixel_unit={o.pixel_unit} asked"
+        if o.pixel_unit
+        else "a size of 1 or more read as µm, below 1 as mm"
+    )
+    used = "; ".join(f"{c} read in {units[u]}" for c, u in read) or "none read"
+    return {
+        "pixel_size": "the pixel's size as written (process_pixel, else acq_pixel)",
+        "pixel_column": "the column the pixel's size was read from",
+        "pixel_unit": f"the unit it was read in, um or mm ({how})",
+        "pixel_mm": f"the pixel's size in mm used in the formula ({used})",
+    }
 
 
 def _table(
@@ -309,7 +341,7 @@ def _table(
             "taxon_id",
             "objects",
             "objects_measured",
-            "process_pixel_mm",
+            *_PIXEL,
             "sample_tot_vol_m3",
             "acq_sub_part",
             "acq_volimage_l",
@@ -332,7 +364,7 @@ def _table(
     }[name]
     inputs = {k: v for k, v in _INPUTS.items() if k in columns}
     if name == "biovolume":
-        inputs["process_pixel_mm"] = "the pixel's size (process_pixel, mm/pixel)"
+        inputs |= _pixel_inputs(rows, o)
     table = Table(
         name, title, columns, rules=(OBJECT_RULE,), formula=formula, inputs=inputs, notes=notes
     )
@@ -373,7 +405,7 @@ def _table(
             else:
                 row |= {
                     "objects_measured": r.measured,
-                    "process_pixel_mm": _value(r.inputs.get("process_pixel_mm", set())),
+                    **{k: _value(r.inputs.get(k, set())) for k in _PIXEL},
                     "biovolume_mm3": r.biovolume,
                     "biovolume_mm3_per_m3": r.biovolume_weighted,
                 }

@@ -72,6 +72,17 @@ async def statistic(
         interval_s = project.independence_interval_s
     o = o or ObjectScope()
     await check_samples(session, project.id, o)
+    if name in OBJECT_STATISTICS and project.media_kind != "objects":
+        # A camera trap's media have no sample or volume: counting nothing would read as
+        # "none found" rather than "not this kind of project".
+        problem = FieldError(
+            location=["path", "name"],
+            message=f"{name} is a per-sample statistic of single objects (projects whose "
+            f"media_kind is objects); this project's media are {project.media_kind}: ask for "
+            "counts or relative-abundance instead",
+            type="value_error",
+        )
+        raise Invalid(problem.message, fields=[problem])
     if name in OBJECT_STATISTICS:
         view = (
             await request_view(session, access)
