@@ -12,7 +12,10 @@ Each object becomes a medium of its own (its vignette stored under its content a
 announced to ingest as ``media.imported``, which makes its display copy, as for a Camtrap DP
 package's files), with its object row (sample, acquisition, process, depth), its features,
 and an observation of its category in its annotation's state: predicted (the machine's),
-validated or dubious (the person's, with their name and time). Objects are upserted by
+validated or dubious (the person's, with their name and time). Every object no person
+validated is also announced as ``media.recorded`` (with its features) for the serving model's
+guess, a machine observation beside the imported one, when its vignette or features are new
+or changed. Objects are upserted by
 ``object_id``: importing the bundle again updates what is there. Objects have no camera
 deployment and are never flagged for lacking one; a project that holds nothing else becomes
 a project of objects.
@@ -193,6 +196,25 @@ def _recorded(media: Media, o: EcoObject) -> MediaRecorded:
     return recorded
 
 
+def _wants_a_guess(
+    o: EcoObject,
+    media: Media,
+    new_pixels: set[uuid.UUID],
+    features_before: dict[uuid.UUID, dict[str, float]],
+    observation: Observation | None,
+) -> bool:
+    """Whether the object goes to the serving model: one a person validated needs no guess;
+    any other (predicted, dubious, uncategorised) does when the model has not seen it as it
+    now is (new or changed vignette or features, or a person's validation withdrawn)."""
+    if o.status == "validated":
+        return False
+    return (
+        media.id in new_pixels
+        or features_before.get(media.id, {}) != o.features
+        or (observation is not None and observation.verification_state == "validated")
+    )
+
+
 async def import_ecotaxa(
     session: AsyncSession,
     store: ObjectStore,
@@ -242,6 +264,8 @@ async def import_ecotaxa(
         session, Observation, pid, [ECOTAXA_PREFIX + i for i in ids]
     )
     brought: list[Media] = []
+    # Objects whose vignette is new or changed: the machine's guess must be made again.
+    new_pixels: set[uuid.UUID] = set()
     stored = 0
     for number, o in enumerate(bundle.objects):
         await let_others_run(number)
@@ -263,6 +287,7 @@ async def import_ecotaxa(
             # ``media.imported`` holds it.
             await store.put_file(key, o.image, o.content_type)
             media.sha256, media.object_key, media.size_bytes = sha256, key, size
+            new_pixels.add(media.id)
             stored += 1
         media.kind = "image"
         media.filename = Path(o.image_name).name[:300]
@@ -277,7 +302,9 @@ async def import_ecotaxa(
         brought.append(media)
     await session.flush()
     # An object imported again has the features this bundle gives it, no others.
+    features_before = await repository.object_features(session, [m.id for m in brought])
     await repository.drop_features(session, [m.id for m in brought])
+    announce: list[tuple[Media, EcoObject]] = []
     records = await repository.object_records(session, [m.id for m in brought])
     for number, o in enumerate(bundle.objects):
         await let_others_run(number)
@@ -301,9 +328,11 @@ async def import_ecotaxa(
                 ObjectFeature(media_id=media.id, name=feature[:100], project_id=pid, value=value)
             )
             created["features"] += 1
+        observation = observations.get(ECOTAXA_PREFIX + o.object_id)
+        if _wants_a_guess(o, media, new_pixels, features_before, observation):
+            announce.append((media, o))
         if not o.category:
             continue
-        observation = observations.get(ECOTAXA_PREFIX + o.object_id)
         if observation is None:
             observation = Observation(project_id=pid, observation_type="", category="")
             observation.external_id = ECOTAXA_PREFIX + o.object_id
@@ -330,10 +359,9 @@ async def import_ecotaxa(
             for m in brought
         ],
     )
-    # Objects that come without a category wait for the machine's first guess: announced as
-    # recorded (single objects, with their features) for inference to classify.
-    unsorted = [(m, o) for m, o in zip(brought, bundle.objects, strict=True) if not o.category]
-    await bus.stage(session, [_recorded(m, o) for m, o in unsorted])
+    # Objects no person settled get the serving model's guess beside their imported label:
+    # announced as recorded (single objects, with their features) for inference to classify.
+    await bus.stage(session, [_recorded(m, o) for m, o in announce])
     if names.created:
         created["taxa"] += names.created
     return ImportSummary(
