@@ -168,7 +168,8 @@ def write_bundle(
         files[f"{sample}/ecotaxa_{sample}.tsv"] = _tsv(cells, types or HEADER_TYPES)
     for row in rows:
         assert row.image is not None
-        files[f"{row.sample}/{row.object_id}.png"] = row.image
+        image_name = row.cells.get("img_file_name", f"{row.object_id}.png")
+        files[f"{row.sample}/{image_name}"] = row.image
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)

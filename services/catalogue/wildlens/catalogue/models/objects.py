@@ -114,6 +114,14 @@ class ObjectRecord(CatalogueTable, table=True):
     annotator_email: str = Field(default="", max_length=300)
     # The file's other text columns of the object and its image, as they came.
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The object's other images (EcoTaxa's ``img_rank`` above 0: a FlowCam's or an IFCB's
+    # further views), kept and exported, never classified nor counted on their own:
+    # ``[{"rank": 1, "file_name": "o1_1.png", "object_key": ..., "sha256": ...,
+    # "content_type": "image/png", "size_bytes": 1234}, ...]`` by rank.
+    views: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default="[]"),
+    )
 
 
 class ObjectFeature(CatalogueTable, table=True):

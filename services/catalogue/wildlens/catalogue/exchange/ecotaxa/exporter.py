@@ -11,15 +11,22 @@ bundle carries the GPS-free display copies (an object whose copy is not made yet
 ``img_file_name``). Positions follow the export's privacy rules: an object of a sensitive
 taxon, and every object of a sample where one was found, is given the grid cell's centre,
 as is the sample's own position.
+
+An object with further images (``img_rank`` above 0) gets a row for each, its own columns
+repeated with the image's rank and file, as EcoTaxa writes them; for a caller without
+``precise_locations`` those images are written afresh, without their metadata.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import re
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from PIL import Image
 
 from wildlens.catalogue.exchange import repository
 from wildlens.catalogue.exchange.context import ExportContext
@@ -138,6 +145,37 @@ def _folder_name(sample: str) -> str:
     return _SAFE.sub("_", sample).strip("._") or "sample"
 
 
+def _without_metadata(path: Path) -> None:
+    """The image written again from its pixels alone (no EXIF, no text chunks)."""
+    with Image.open(path) as image:
+        image.load()
+        kind = image.format
+        pixels = image.copy()
+    pixels.save(path, format=kind)
+
+
+def _unique(folder: Path, name: str, object_id: str) -> str:
+    """``name`` in ``folder``, or, taken, with the object's id before it."""
+    if (folder / name).exists():
+        return f"{_folder_name(object_id)}-{name}"
+    return name
+
+
+async def _write_views(
+    ctx: ExportContext, record: ObjectRecord, row: dict[str, Any], folder: Path
+) -> list[dict[str, Any]]:
+    """A row for each further image of the object, its image beside the TSV."""
+    rows: list[dict[str, Any]] = []
+    for view in record.views:
+        name = _unique(folder, PurePosixPath(str(view["file_name"])).name, row["object_id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        await ctx.store.download_to(str(view["object_key"]), folder / name)
+        if not ctx.coordinates.view.precise:
+            await asyncio.to_thread(_without_metadata, folder / name)
+        rows.append(row | {"img_rank": int(view["rank"]), "img_file_name": name})
+    return rows
+
+
 def write_depth_bins(path: Path, sample: Sample) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
@@ -217,6 +255,8 @@ async def write_bundle(ctx: ExportContext) -> None:
             await ctx.store.download_to(file.key, target)
             row["img_file_name"] = name
         by_folder.setdefault(folder_name, []).append(row)
+        if record.views:
+            by_folder[folder_name] += await _write_views(ctx, record, row, ctx.folder / folder_name)
         if n % 500 == 0:
             await ctx.progress(0.2 + 0.7 * n / len(objects))
     for folder_name, rows in by_folder.items():

@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,10 +56,12 @@ from wildlens.common.service import ServiceBus
 from wildlens.common.settings import LimitSettings
 from wildlens.common.storage import ObjectStore
 
-__all__ = ["ECOTAXA_PREFIX", "import_ecotaxa"]
+__all__ = ["ECOTAXA_PREFIX", "VIEWS_PREFIX", "import_ecotaxa"]
 
 # Observations an EcoTaxa import made are found again by this prefix and the object_id.
 ECOTAXA_PREFIX = "ecotaxa:"
+# Where an object's further images (img_rank above 0) are stored.
+VIEWS_PREFIX = "object-views/"
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 
 
@@ -82,6 +85,33 @@ def _sha256(path: Path) -> tuple[str, int]:
 
 def _hashes(stop: object, objects: list[EcoObject]) -> dict[str, tuple[str, int]]:
     return {o.object_id: _sha256(o.image) for o in objects}
+
+
+def _view_hashes(stop: object, objects: list[EcoObject]) -> dict[Path, tuple[str, int]]:
+    return {v.image: _sha256(v.image) for o in objects for v in o.views}
+
+
+async def _store_views(
+    store: ObjectStore, o: EcoObject, hashes: dict[Path, tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """The object's further images stored by content, as the object keeps them. Under a
+    prefix of their own: ingest sweeps a ``media/`` original no medium holds."""
+    kept: list[dict[str, Any]] = []
+    for view in o.views:
+        sha256, size = hashes[view.image]
+        key = f"{VIEWS_PREFIX}{sha256[:2]}/{sha256}.{_EXTENSIONS[view.content_type]}"
+        await store.put_file(key, view.image, view.content_type)
+        kept.append(
+            {
+                "rank": view.rank,
+                "file_name": Path(view.image_name).name[:300],
+                "object_key": key,
+                "sha256": sha256,
+                "content_type": view.content_type,
+                "size_bytes": size,
+            }
+        )
+    return kept
 
 
 async def _categories(
@@ -258,6 +288,7 @@ async def import_ecotaxa(
         session.add(row)
 
     hashes = await run_stoppable(_hashes, bundle.objects)
+    view_hashes = await run_stoppable(_view_hashes, bundle.objects)
     ids = [o.object_id for o in bundle.objects]
     media_by_id = await repository.by_external_id(session, Media, pid, ids)
     observations = await repository.by_external_id(
@@ -318,6 +349,8 @@ async def import_ecotaxa(
         record.process_id = processes[o.process].id if o.process else None
         record.depth_min, record.depth_max = o.depth_min, o.depth_max
         record.image_rank = o.image_rank
+        record.views = await _store_views(store, o, view_hashes)
+        stored += len(record.views)
         record.category = o.category[:300]
         record.category_external_id = o.category_id[:50]
         record.annotator_email = o.person_email[:300]

@@ -51,6 +51,16 @@ class Group:
 
 
 @dataclass
+class EcoView:
+    """One of an object's further images (``img_rank`` above 0)."""
+
+    rank: int
+    image: Path
+    image_name: str
+    content_type: str
+
+
+@dataclass
 class EcoObject:
     file: str
     row: int
@@ -75,6 +85,8 @@ class EcoObject:
     sample: str | None
     acquisition: str | None
     process: str | None
+    # The further images of the object (rows of the same object_id with img_rank above 0).
+    views: list[EcoView] = field(default_factory=list)
 
 
 @dataclass
@@ -127,6 +139,9 @@ class _Reader:
         self.problems = Problems("EcoTaxa")
         self.bundle = Bundle()
         self.seen: dict[str, tuple[str, int]] = {}
+        # Images of rank above 0, by object_id, with where each was written.
+        self.views: dict[str, list[tuple[EcoView, str, int]]] = {}
+        self.seen_views: dict[tuple[str, int], tuple[str, int]] = {}
 
     def table(self, path: Path) -> None:
         name = path.relative_to(self.root).as_posix()
@@ -222,18 +237,34 @@ class _Reader:
         before = self.problems.count
         typed = self._typed(name, number, row, types)
         object_id = row.get("object_id", "")
+        rank_cell = typed.get("img_rank")
+        rank = 0
+        if isinstance(rank_cell, float):
+            if rank_cell.is_integer() and rank_cell >= 0:
+                rank = int(rank_cell)
+            else:
+                self.problems.add(
+                    name,
+                    f"img_rank {rank_cell!r} is not a whole number from 0 up",
+                    row=number,
+                    field="img_rank",
+                )
+        # An object's further images: rows of its object_id with a higher img_rank.
+        seen = self.seen if rank == 0 else self.seen_views
+        key: Any = object_id if rank == 0 else (object_id, rank)
         if not object_id:
             self.problems.add(name, "object_id is empty", row=number, field="object_id")
-        elif object_id in self.seen:
-            first, line = self.seen[object_id]
+        elif key in seen:
+            first, line = seen[key]
+            also = "" if rank == 0 else f" with img_rank {rank}"
             self.problems.add(
                 name,
-                f"object_id {object_id!r} appears twice (first in {first}, row {line})",
+                f"object_id {object_id!r} appears twice{also} (first in {first}, row {line})",
                 row=number,
                 field="object_id",
             )
         else:
-            self.seen[object_id] = (name, number)
+            seen[key] = (name, number)
 
         image_name = row.get("img_file_name", "")
         image = (folder / image_name).resolve()
@@ -253,6 +284,12 @@ class _Reader:
                     row=number,
                     field="img_file_name",
                 )
+        if rank > 0:
+            # The object's own columns are the rank-0 row's; this row brings its image.
+            if self.problems.count == before and content_type is not None:
+                view = EcoView(rank, image, image.relative_to(self.root).as_posix(), content_type)
+                self.views.setdefault(object_id, []).append((view, name, number))
+            return
 
         def coordinate(column: str, limit: float) -> float | None:
             text = row.get(column, "")
@@ -298,7 +335,6 @@ class _Reader:
                 row=number,
                 field="object_annotation_category",
             )
-        rank = typed.get("img_rank")
         depth_min, depth_max = typed.get("object_depth_min"), typed.get("object_depth_max")
         for column in ("object_depth_min", "object_depth_max"):
             if column in row and types.get(column) != "[f]" and row[column]:
@@ -352,7 +388,7 @@ class _Reader:
                 image=image,
                 image_name=image.relative_to(self.root).as_posix(),
                 content_type=content_type,
-                image_rank=int(rank) if isinstance(rank, float) else 0,
+                image_rank=0,
                 latitude=latitude,
                 longitude=longitude,
                 captured_at=captured_at,
@@ -375,6 +411,25 @@ class _Reader:
                 process=process,
             )
         )
+
+    def attach_views(self) -> None:
+        """Each further image to its object, by rank; a problem for one whose object has no
+        image of rank 0."""
+        objects = {o.object_id: o for o in self.bundle.objects}
+        for object_id, views in self.views.items():
+            found = objects.get(object_id)
+            if found is None:
+                if object_id not in self.seen:
+                    for _view, name, number in views:
+                        self.problems.add(
+                            name,
+                            f"object_id {object_id!r} has an image of img_rank {_view.rank} "
+                            "but none of rank 0",
+                            row=number,
+                            field="img_rank",
+                        )
+                continue
+            found.views = sorted((v for v, _n, _r in views), key=lambda v: v.rank)
 
     def _when(
         self, name: str, number: int, row: dict[str, str], date_column: str, time_column: str
@@ -420,6 +475,7 @@ def read_bundle(
     for path in tables:
         stop.check()
         reader.table(path)
+    reader.attach_views()
     bins_files = sorted(
         p for p in root.rglob("*.tsv") if p.is_file() and p.name.lower() == DEPTH_BINS_FILE
     )
