@@ -16,9 +16,13 @@ Runtime loop on the same model.
   envelopes of single objects with their features, in bus batches of 8, as the consumer
   receives them (fetch from the store, decode, crop, classify, combine, decide). The tight
   loop: decode + ``preprocess`` + the image model's ``session.run`` + the features model's
-  ``session.run`` on the same objects and batch size.
+  ``session.run`` on the same objects and batch size. Both sides are warmed up for a second,
+  then run in alternating rounds (consumer first, then tight loop first) of as many batches
+  as keep the slower side busy ``--seconds`` (3) a round; each round's figures and ratio are
+  printed, and the ratio reported is the median of the rounds' ratios.
 
-    python bench/plankton.py [--objects 300] [--rounds 2] [--batches 30]
+    python bench/plankton.py [--objects 300] [--rounds 2] [--classification-rounds 5]
+                             [--seconds 3] [--classification-only]
 
 The last line reads ``plankton import throughput: <objects/s> objects/s, ratio R`` (R =
 import / raw puts); the line before it ``plankton classification throughput: <objects/s>
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import io
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -299,8 +304,10 @@ def run_tight(
 
 
 async def bench_classification(
-    rounds: int, batches: int, batch_size: int, tmp: Path
-) -> tuple[float, float]:
+    rounds: int, batches: int, batch_size: int, seconds: float, tmp: Path
+) -> tuple[float, float, float]:
+    """The medians of the consumer's and the tight loop's objects/s over alternating rounds,
+    and the median of the rounds' ratios."""
     started = time.perf_counter()
     classifier = train_combined(tmp / "bundle")
     classifier.load()
@@ -326,40 +333,73 @@ async def bench_classification(
     analyzer.classification = ClassificationStage(
         lambda _project: classifier, TaxonomyCache(cast(Any, None))
     )
-    await run_consumer(analyzer, ctx, keyed, 2, batch_size)
-    run_tight(classifier, blobs, 2, batch_size)
-    consumers, tights = [], []
+    # Warm-up for both sides (the sessions' first runs, the store's folders, the thread
+    # pools), then as many batches as fill ``seconds`` a round on the slower side: a round
+    # of a few batches measures the scheduler more than the work.
+    warm_until = time.perf_counter() + 1.0
+    while time.perf_counter() < warm_until:
+        slow = await run_consumer(analyzer, ctx, keyed, 8, batch_size)
+        run_tight(classifier, blobs, 8, batch_size)
+    batches = max(batches, math.ceil(seconds * slow / batch_size))
+    print(f"rounds of {batches} batches of {batch_size} ({batches * batch_size} objects)")
+    consumers, tights, ratios = [], [], []
     for n in range(rounds):
-        consumer = await run_consumer(analyzer, ctx, keyed, batches, batch_size)
-        tight = run_tight(classifier, blobs, batches, batch_size)
+        # Alternating which side goes first: neither always runs on a cooler machine.
+        if n % 2 == 0:
+            consumer = await run_consumer(analyzer, ctx, keyed, batches, batch_size)
+            tight = run_tight(classifier, blobs, batches, batch_size)
+        else:
+            tight = run_tight(classifier, blobs, batches, batch_size)
+            consumer = await run_consumer(analyzer, ctx, keyed, batches, batch_size)
         consumers.append(consumer)
         tights.append(tight)
-        print(f"round {n + 1}: consumer {consumer:.1f} objects/s, tight loop {tight:.1f} objects/s")
+        ratios.append(consumer / tight)
+        print(
+            f"round {n + 1}: consumer {consumer:.1f} objects/s, tight loop {tight:.1f} "
+            f"objects/s, ratio {consumer / tight:.2f}"
+        )
     await analyzer.close()
-    return float(np.median(consumers)), float(np.median(tights))
+    return float(np.median(consumers)), float(np.median(tights)), float(np.median(ratios))
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--objects", type=int, default=300, help="objects per import round")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batches", type=int, default=30, help="bus batches per round")
+    parser.add_argument(
+        "--batches", type=int, default=30, help="at least this many bus batches per round"
+    )
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--classification-rounds", type=int, default=5, help="alternating classification rounds"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="about this long per classification round"
+    )
+    parser.add_argument(
+        "--classification-only", action="store_true", help="skip the import (for profiling)"
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
     print(f"machine: {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="wildlens-bench-") as folder:
         tmp = Path(folder)
-        consumer, tight = await bench_classification(
-            args.rounds + 1, args.batches, args.batch_size, tmp / "classification"
+        consumer, tight, ratio = await bench_classification(
+            args.classification_rounds,
+            args.batches,
+            args.batch_size,
+            args.seconds,
+            tmp / "classification",
         )
+        print(
+            f"classification consumer (median): {consumer:.1f} objects/s; tight loop "
+            f"{tight:.1f}; ratio (median of rounds) {ratio:.2f}"
+        )
+        if args.classification_only:
+            return
         imported, raw = await bench_import(args.objects, args.rounds, tmp / "import")
-    print(f"classification consumer (median): {consumer:.1f} objects/s; tight loop {tight:.1f}")
     print(f"import (median): {imported:.1f} objects/s; raw puts {raw:.1f} objects/s")
-    print(
-        f"plankton classification throughput: {consumer:.1f} objects/s, "
-        f"ratio {consumer / tight:.2f}"
-    )
+    print(f"plankton classification throughput: {consumer:.1f} objects/s, ratio {ratio:.2f}")
     print(f"plankton import throughput: {imported:.1f} objects/s, ratio {imported / raw:.2f}")
 
 
