@@ -430,7 +430,7 @@ async def test_per_sample_statistics_are_refused_for_a_camera_trap_project(
             f"/v1/projects/{pid}/statistics/{name}", headers=bearer(admin)
         )
         assert refused.status_code == 422, refused.text
-        assert "media_kind is objects" in refused.json()["detail"]
+        assert "per-sample statistic of single objects" in refused.json()["detail"]
         assert refused.json()["fields"][0]["location"] == ["path", "name"]
     # The camera-trap statistics still answer.
     assert (await statistic(wl, admin, pid, "counts"))["name"] == "counts"

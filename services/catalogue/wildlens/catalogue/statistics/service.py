@@ -72,14 +72,19 @@ async def statistic(
         interval_s = project.independence_interval_s
     o = o or ObjectScope()
     await check_samples(session, project.id, o)
-    if name in OBJECT_STATISTICS and project.media_kind != "objects":
+    if (
+        name in OBJECT_STATISTICS
+        and project.media_kind != "objects"
+        and not await repository.has_objects(session, project.id)
+    ):
         # A camera trap's media have no sample or volume: counting nothing would read as
-        # "none found" rather than "not this kind of project".
+        # "none found" rather than "not this kind of project". A camera-trap project that
+        # holds imported objects too counts those.
         problem = FieldError(
             location=["path", "name"],
             message=f"{name} is a per-sample statistic of single objects (projects whose "
-            f"media_kind is objects); this project's media are {project.media_kind}: ask for "
-            "counts or relative-abundance instead",
+            f"media_kind is objects, or that hold imported objects); this project's media "
+            f"are {project.media_kind}: ask for counts or relative-abundance instead",
             type="value_error",
         )
         raise Invalid(problem.message, fields=[problem])

@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import Deployment, Location, Taxon
+from wildlens.catalogue.models import Deployment, Location, ObjectRecord, Taxon
 from wildlens.catalogue.statistics.params import Scope
 from wildlens.catalogue.statistics.repository import records, summary_queries
 from wildlens.catalogue.statistics.repository.records import COUNTING_RULE, aggregate_in_memory
@@ -35,6 +35,7 @@ __all__ = [
     "counts_by_location",
     "deployments_in_scope",
     "first_seen",
+    "has_objects",
     "location_names",
     "media_by_deployment",
     "project_deployments",
@@ -61,6 +62,12 @@ async def project_deployments(
         Deployment.project_id == project_id, col(Deployment.id).in_(list(ids))
     )
     return set((await session.exec(query)).all())
+
+
+async def has_objects(session: AsyncSession, project_id: uuid.UUID) -> bool:
+    """Whether the project holds any single object (an imported vignette)."""
+    query = select(ObjectRecord.media_id).where(ObjectRecord.project_id == project_id).limit(1)
+    return (await session.exec(query)).first() is not None
 
 
 async def taxon_exists(session: AsyncSession, taxon_id: uuid.UUID) -> bool:
