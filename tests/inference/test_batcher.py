@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from PIL import Image
 
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.settings import compose_settings
@@ -144,3 +145,42 @@ async def test_an_undecodable_image_is_reported_not_run(
     with pytest.raises(Undecodable, match="could not be decoded"):
         await analyzer.analyze(fetch, project_id=None)
     await analyzer.close()
+
+
+async def test_a_batch_of_objects_reports_the_undecodable_one_and_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    from wildlens.common.events.v1.media_pb2 import MediaKind, MediaRecorded
+    from wildlens.common.storage import LocalStore
+
+    store = LocalStore(tmp_path / "objects", public_url="http://127.0.0.1:0", signing_key=b"k")
+    await store.start()
+    buffer = io.BytesIO()
+    Image.new("L", (30, 20), 90).save(buffer, format="PNG")
+    await store.put_bytes("objects/good.png", buffer.getvalue(), "image/png")
+    await store.put_bytes("objects/bad.png", b"GIF89a not really", "image/png")
+    settings = compose_settings([InferenceSettings]).model_validate({"data_dir": tmp_path})
+    analyzer = Analyzer(
+        cast(ServiceContext, SimpleNamespace(settings=settings, store=store)),
+        ModelServing(cache=cast(Any, None)),
+    )
+    events = [
+        MediaRecorded(
+            media_id=name,
+            object_key=f"objects/{name}.png",
+            kind=MediaKind.MEDIA_KIND_IMAGE,
+            single_object=True,
+        )
+        for name in ("bad", "good", "good-again")
+    ]
+    events[2].object_key = "objects/good.png"
+    results = await analyzer.analyze_objects(events)
+    await analyzer.close()
+
+    assert [r.media_id for r in results] == ["bad", "good", "good-again"]
+    assert "could not be decoded" in results[0].failure
+    assert not results[0].detections
+    for found in results[1:]:
+        assert (found.image_width, found.image_height) == (30, 20)
+        assert [d.bbox.width for d in found.detections] == [1.0]
+        assert set(found.timings_ms) == {"fetch", "decode"}
