@@ -5,7 +5,9 @@ counted once; a further image without its object, or a rank given twice, is refu
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -17,7 +19,7 @@ from tests.e2e.test_exchange_ecotaxa import PLANKTON_TAXA, _job
 from tests.e2e.test_taxa import import_tree
 from tests.support.api import bearer, ok
 from tests.support.ecotaxa import EcoRow, bundle_zip, write_bundle
-from tests.support.platform import RunningPlatform
+from tests.support.platform import RunningPlatform, eventually
 
 pytestmark = pytest.mark.services("catalogue", "ingest")
 
@@ -100,6 +102,35 @@ async def test_an_object_keeps_all_its_images_and_counts_once(
     assert again["summary"]["created"]["media"] == 2
     second = _back(await export_zip(wl, admin, other, "ecotaxa"))
     assert sorted(second) == sorted(back)
+
+    # The further images go with their object: kept while the other project's copy holds
+    # the same bytes, removed from the store once no object has them.
+    store = wl.platform.store
+    keys = [
+        f"object-views/{digest[:2]}/{digest}.png"
+        for digest in (
+            hashlib.sha256(files[f"s1/{n}"]).hexdigest() for n in ("f1_1.png", "f1_2.png")
+        )
+    ]
+    assert all([await store.exists(k) for k in keys])
+    for project in (pid, other):
+        media = await ok(
+            await wl.client.get(f"/v1/projects/{project}/media?limit=100", headers=bearer(admin)),
+            200,
+        )
+        f1 = next(m["id"] for m in media["items"] if m["filename"] == "f1.png")
+        await ok(
+            await wl.client.delete(f"/v1/projects/{project}/media/{f1}", headers=bearer(admin)),
+            200,
+        )
+        if project == pid:
+            await asyncio.sleep(0.5)
+            assert all([await store.exists(k) for k in keys])
+
+    async def gone() -> bool:
+        return not any([await store.exists(k) for k in keys])
+
+    await eventually(gone)
 
 
 async def test_a_view_without_its_object_or_a_rank_twice_is_refused(

@@ -7,12 +7,20 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, String, Table, cast, delete, func, select, update
 from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.catalogue.models import AuditEntry, Deployment, Media, ModelRun, Observation, metadata
+from wildlens.catalogue.models import (
+    AuditEntry,
+    Deployment,
+    Media,
+    ModelRun,
+    ObjectRecord,
+    Observation,
+    metadata,
+)
 from wildlens.common.db.pagination import SortKey, page_by_keys, parse_datetime
 from wildlens.common.http.pagination import PageParams
 
@@ -25,9 +33,11 @@ __all__ = [
     "hashes_in_use",
     "media",
     "model_runs_of",
+    "object_views",
     "observations_of",
     "remove_deployment",
     "remove_media",
+    "views_in_use",
 ]
 
 # References form short chains (history → observation → model run → media → deployment);
@@ -122,6 +132,27 @@ async def hashes_in_use(session: AsyncSession, hashes: Iterable[str]) -> set[str
     """Those of ``hashes`` that some medium (in any project) still has."""
     query = sm_select(Media.sha256).where(col(Media.sha256).in_(set(hashes)))
     return set((await session.exec(query)).all())
+
+
+async def object_views(session: AsyncSession, media_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The further images of the object the medium is (none for other media)."""
+    record = await session.get(ObjectRecord, media_id)
+    return list(record.views) if record is not None else []
+
+
+async def views_in_use(session: AsyncSession, hashes: Iterable[str]) -> set[str]:
+    """Those of ``hashes`` that an object's further image (in any project) still has."""
+    used: set[str] = set()
+    for sha256 in set(hashes):
+        # The views' JSON as text: one query per removed image, each rare.
+        query = (
+            sm_select(ObjectRecord.media_id)
+            .where(cast(ObjectRecord.views, String).contains(sha256))
+            .limit(1)
+        )
+        if (await session.exec(query)).first() is not None:
+            used.add(sha256)
+    return used
 
 
 async def audit_page(

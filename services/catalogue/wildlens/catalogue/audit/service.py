@@ -60,6 +60,33 @@ async def _announce(bus: ServiceBus, session: AsyncSession, removed: list[MediaD
     await bus.stage(session, stored)
 
 
+async def _announce_views(
+    bus: ServiceBus, session: AsyncSession, media: Any, views: list[dict[str, Any]]
+) -> None:
+    """An object's further images (EcoTaxa's higher ``img_rank``) go as its medium does: each
+    announced removed, its file the last copy where no medium and no other object has it."""
+    if not views:
+        return
+    hashes = {str(v["sha256"]) for v in views}
+    kept = await repository.hashes_in_use(session, hashes) | await repository.views_in_use(
+        session, hashes
+    )
+    await bus.stage(
+        session,
+        [
+            MediaDeleted(
+                media_id=str(media.id),
+                project_id=str(media.project_id),
+                sha256=str(v["sha256"]),
+                object_key=str(v["object_key"]),
+                kind=KIND_NUMBERS["image"],
+                last_copy=str(v["sha256"]) not in kept,
+            )
+            for v in views
+        ],
+    )
+
+
 async def delete_media(
     bus: ServiceBus,
     session: AsyncSession,
@@ -82,10 +109,12 @@ async def delete_media(
         "observations": _rows(observations),
     }
     removed = [_removal(m) for m in (media, *frames)]
+    views = await repository.object_views(session, media_id)
     # The ORM must not write back rows that are about to disappear underneath it.
     session.expunge_all()
     await repository.remove_media(session, ids)
     await _announce(bus, session, removed)
+    await _announce_views(bus, session, media, views)
     entry = AuditEntry(
         project_id=project_id,
         action="media.deleted",
