@@ -39,10 +39,11 @@ class ZooniverseError(WildlensError):
 
 @dataclass(frozen=True, slots=True)
 class NewSubject:
-    """A subject Panoptes created, with the URL its image is to be PUT to."""
+    """A subject Panoptes created, with the URL each of its images is to be PUT to, in the
+    order of its locations."""
 
     id: str
-    upload_url: str
+    upload_urls: tuple[str, ...]
 
 
 class Zooniverse:
@@ -110,31 +111,36 @@ class Zooniverse:
         await self._call(work)
 
     async def create_subject(
-        self, project_id: str, metadata: dict[str, Any], content_type: str
+        self, project_id: str, metadata: dict[str, Any], content_types: list[str]
     ) -> NewSubject:
-        """A new subject with one image still to be uploaded (``upload``)."""
+        """A new subject with one location per image (the frames volunteers see, in order),
+        each still to be uploaded (``upload``)."""
 
         def work() -> NewSubject:
             subject = Subject()
             subject.links.project = project_id
-            # The content type alone: Panoptes answers with a signed URL to PUT the bytes to
-            # (never a link into our storage, which volunteers' browsers could not reach).
-            subject.locations = [content_type]
+            # The content types alone: Panoptes answers with a signed URL per location to PUT
+            # the bytes to (never a link into our storage, which volunteers' browsers could
+            # not reach).
+            subject.locations = list(content_types)
             subject.metadata = metadata
             subject.save()
             locations = subject.raw.get("locations") or []
-            url = next(iter(locations[0].values()), None) if locations else None
-            if not url:
-                raise ZooniverseError(f"Zooniverse gave subject {subject.id} no upload URL")
-            return NewSubject(str(subject.id), str(url))
+            urls = tuple(str(next(iter(loc.values()), "")) for loc in locations)
+            if len(urls) != len(content_types) or not all(urls):
+                raise ZooniverseError(
+                    f"Zooniverse gave subject {subject.id} {len(urls)} upload URLs for "
+                    f"{len(content_types)} images"
+                )
+            return NewSubject(str(subject.id), urls)
 
         return await self._call(work)
 
-    async def upload(self, subject: NewSubject, data: bytes, content_type: str) -> None:
-        """PUT the subject's image; tried ``upload_attempts`` times.
+    async def upload(self, subject: NewSubject, frame: int, data: bytes, content_type: str) -> None:
+        """PUT the subject's ``frame``-th image; tried ``upload_attempts`` times.
 
         Raises:
-            ZooniverseError: every try failed (the subject stays without its image).
+            ZooniverseError: every try failed (the subject stays without that image).
         """
 
         def work() -> None:
@@ -142,7 +148,7 @@ class Zooniverse:
             for _ in range(self._settings.upload_attempts):
                 try:
                     response = self._http.put(
-                        subject.upload_url,
+                        subject.upload_urls[frame],
                         data=data,
                         headers={"Content-Type": content_type, "x-ms-blob-type": "BlockBlob"},
                         timeout=self._settings.upload_timeout_s,
@@ -153,7 +159,9 @@ class Zooniverse:
                 if response.status_code < 300:
                     return
                 last = f"HTTP {response.status_code}"
-            raise ZooniverseError(f"the image of subject {subject.id} was not uploaded: {last}")
+            raise ZooniverseError(
+                f"image {frame + 1} of subject {subject.id} was not uploaded: {last}"
+            )
 
         await self._call(work)
 
