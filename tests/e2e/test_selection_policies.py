@@ -26,6 +26,7 @@ from tests.support.platform import (
     SettingsFactory,
     eventually,
     get_media,
+    processed_count,
     with_group,
 )
 from tests.support.platform import user_token as token
@@ -501,3 +502,84 @@ async def test_a_video_goes_to_zooniverse_as_one_subject_of_its_frames(
     # Selecting again chooses none of its frames.
     again = await _select(wl, admin, set_id, limit=10)
     assert again["subjects"] == []
+
+
+async def test_hiding_people_later_withdraws_what_zooniverse_was_sent_with_people(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, standin: PanoptesStandIn
+) -> None:
+    site = await new_site()
+    pid = site.project_id
+    days = [f"2021:05:{d:02d} 09:00:00" for d in range(1, 3)]
+    person, heron = [
+        await _photo(wl, admin, site.device_token, 60 + n, w) for n, w in enumerate(days)
+    ]
+    set_id = await _set(
+        wl,
+        admin,
+        pid,
+        destination="zooniverse",
+        zooniverse_project_id=PROJECT,
+        zooniverse_workflow_id=WORKFLOW,
+    )
+    sent = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
+            json={"media_ids": [person, heron]},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert sent["sent"] == 2
+    by_medium = {
+        standin.subjects[s]["metadata"][MEDIA_ID_FIELD]: s
+        for s in standin.set_members[next(iter(standin.set_members))]
+    }
+    # The detector sees a person while the project shows people: the subject stays (the
+    # change handled by citsci before the project starts hiding people).
+    handled = partial(processed_count, wl, "citsci", "citsci:observations.changed")
+    before = await handled()
+    await analyse(wl, admin, _analysis(person, pid, TORN, category="person"))
+
+    async def seen() -> bool:
+        return await handled() > before
+
+    await eventually(seen)
+    pulled = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull",
+            json={"source": "recent"},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert pulled["retired_on_zooniverse"] == 0
+    assert WORKFLOW not in standin.retired
+
+    # The project starts hiding people: the next pull retires that subject on Zooniverse,
+    # and sending it again is refused.
+    await _hide_people(wl, admin, pid)
+    await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull",
+            json={"source": "recent"},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert standin.retired[WORKFLOW] == [(by_medium[person], "other")]
+    refused = await wl.client.post(
+        f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
+        json={"media_ids": [person]},
+        headers=bearer(admin),
+    )
+    assert refused.status_code == 422, refused.text
+    # Pulling or sending again tells Zooniverse nothing more.
+    await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
+            json={"media_ids": [heron]},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert standin.retired[WORKFLOW] == [(by_medium[person], "other")]

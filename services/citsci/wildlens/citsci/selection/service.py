@@ -35,6 +35,7 @@ from wildlens.citsci.volunteers.schemas import ClipIn
 from wildlens.citsci.zooniverse import service as zooniverse
 from wildlens.citsci.zooniverse.catalogue import project_media
 from wildlens.citsci.zooniverse.gateway import Zooniverse
+from wildlens.citsci.zooniverse.people import withdraw_hidden_people
 from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import NotFound
 from wildlens.common.storage import ObjectStore
@@ -194,8 +195,11 @@ async def send_to_zooniverse(
         ZooniverseError: Zooniverse refused or could not be reached.
     """
     media_ids = [m for x in found.subjects for m in x.media_ids]
+    gateway = Zooniverse(settings)
+    # Subjects sent before the project hid people go first.
+    await withdraw_hidden_people(database, client, s.project_id, gateway)
     sendable = iter(await project_media(client, s.project_id, media_ids))
     subjects = [[next(sendable) for _ in x.media_ids] for x in found.subjects]
     return await zooniverse.send(
-        database, Zooniverse(settings), s.id, subjects, zooniverse.display_copies(store)
+        database, gateway, s.id, subjects, zooniverse.display_copies(store)
     )

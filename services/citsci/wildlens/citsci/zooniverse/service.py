@@ -401,18 +401,20 @@ async def withdraw_people(session: AsyncSession, project_id: uuid.UUID, media_id
     (in the caller's transaction; ``retirement.retire_pending`` tells Zooniverse once it
     commits, and again until Zooniverse takes it). Answers how many wait to be told."""
     rows = await repository.sent_of_medium(session, project_id, media_id)
-    pending = 0
+    pending = changed = 0
     for row, workflow_id in rows:
         if row.state == "linked" and workflow_id:
             if row.retired_at is None:
                 row.retired_at = utcnow()
                 row.retirement_reason = PEOPLE
                 pending += 1
+                changed += 1
         elif row.state in ("created", "uploaded"):
             # Not in a workflow yet: a resumed send must not link it.
             row.state = "withdrawn"
+            changed += 1
         session.add(row)
     await session.flush()
-    if rows:
-        log.info("zooniverse.withdrawn", media=str(media_id), subjects=len(rows))
+    if changed:
+        log.info("zooniverse.withdrawn", media=str(media_id), subjects=changed)
     return pending
