@@ -28,7 +28,7 @@ from wildlens.citsci.models import ZooniverseClassification
 from wildlens.citsci.settings import CitsciSettings, ZooniverseSettings
 from wildlens.citsci.zooniverse import service as zooniverse
 from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
-from wildlens.common.errors import Conflict, NotFound
+from wildlens.common.errors import Conflict, NotFound, PayloadTooLarge
 from wildlens.common.settings import Settings
 from wildlens.common.storage import ObjectNotFound
 from wildlens.ingest.derivatives.jobs import display_key
@@ -355,3 +355,65 @@ async def test_an_event_goes_as_one_subject_of_all_its_frames_even_after_a_504_o
     # Retiring any of its media retires the event's subject.
     assert await zooniverse.retire(db, gateway, subject_set, [event[1].media_id], "other") == 1
     assert standin.retired[WORKFLOW] == [(subject, "other")]
+
+
+async def test_pulls_past_their_limits_are_refused_naming_them_and_store_nothing(
+    wl: RunningPlatform, admin: str, project: str, standin: PanoptesStandIn
+) -> None:
+    ctx = wl.platform.contexts["citsci"]
+    db = ctx.db
+    subject_set = await _zooniverse_set(wl, admin, project)
+    medium = zooniverse.SubjectMedium(uuid.uuid4(), "cd" * 32)
+
+    async def display(m: zooniverse.SubjectMedium) -> bytes:
+        return _jpeg(10)
+
+    await zooniverse.send(db, _gateway(standin), subject_set, [medium], display)
+    (subject,) = standin.subjects
+    rows = [
+        ExportRow(
+            classification_id=80_000 + n,
+            subject_id=subject,
+            workflow_id=WORKFLOW,
+            annotations=[{"task": "T0", "value": []}],
+            user_name=f"watcher{n}",
+            user_id=4000 + n,
+            user_ip="10.0.0.1",
+            created_at=f"2026-05-02 10:{n:02d}:00 UTC",
+        )
+        for n in range(12)
+    ]
+    standin.serve_export(WORKFLOW, rows)
+    assert len(standin.exports[WORKFLOW]) > 2048
+    standin.classifications = [r.resource() for r in rows]
+    standin.listing_page_size = 5
+    limited = Zooniverse(
+        _account(standin).model_copy(
+            update={"export_max_bytes": 2048, "recent_max_classifications": 10}
+        )
+    )
+
+    async def stored() -> int:
+        async with db.transaction() as session:
+            return len((await session.exec(select(ZooniverseClassification))).all())
+
+    with pytest.raises(PayloadTooLarge, match="EXPORT_MAX_BYTES") as refused:
+        await zooniverse.pull(db, ctx.service_bus, limited, subject_set, {}, generate=False)
+    assert refused.value.status_code == 413
+    assert "2048 bytes" in str(refused.value.detail)
+    with pytest.raises(PayloadTooLarge, match="RECENT_MAX_CLASSIFICATIONS"):
+        await zooniverse.pull(
+            db, ctx.service_bus, limited, subject_set, {}, generate=False, recent=True
+        )
+    assert await stored() == 0
+    # Read page by page, and no further than the limit.
+    assert standin.listing_pages == 3
+
+    # Within the limits, the listing's pages are all read.
+    standin.listing_pages = 0
+    roomy = Zooniverse(_account(standin).model_copy(update={"recent_max_classifications": 12}))
+    pulled = await zooniverse.pull(
+        db, ctx.service_bus, roomy, subject_set, {}, generate=False, recent=True
+    )
+    assert (pulled.report.stored, standin.listing_pages) == (12, 3)
+    assert await stored() == 12

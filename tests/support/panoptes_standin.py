@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 __all__ = ["EXPORT_COLUMNS", "ExportRow", "PanoptesStandIn", "export_csv", "panoptes_standin"]
 
@@ -151,6 +151,9 @@ class PanoptesStandIn:
     fail_uploads: dict[int, int] = field(default_factory=dict)
     # The same for one location of a subject: (n-th subject made, location) -> 504s left
     fail_location_uploads: dict[tuple[int, int], int] = field(default_factory=dict)
+    # Classifications per page of the listing, and the pages served
+    listing_page_size: int = 100
+    listing_pages: int = 0
     # How many more retirement calls answer 503
     fail_retirements: int = 0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
@@ -254,10 +257,24 @@ class PanoptesStandIn:
             src = f"{self.url}/exports/{m.group(1)}.csv"
             return 200, {"media": [{"src": src, "metadata": {"state": "ready"}}]}
         if method == "GET" and path == "/classifications/project":
-            last = int(query.get("last_id", ["0"])[0])
-            after = [c for c in self.classifications if int(c["id"]) > last]
-            return 200, {"classifications": after, "meta": {"classifications": {"page": 1}}}
+            return self._listing(query)
         return 404, {"errors": [{"message": f"no route {method} {path}"}]}
+
+    def _listing(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """Classifications after ``last_id``, a page of ``listing_page_size`` at a time, with
+        the next page's address as Panoptes gives it."""
+        last = int(query.get("last_id", ["0"])[0])
+        page = int(query.get("page", ["1"])[0])
+        after = [c for c in self.classifications if int(c["id"]) > last]
+        size = self.listing_page_size
+        count = max(1, -(-len(after) // size))
+        meta: dict[str, Any] = {"page": page, "page_count": count, "count": len(after)}
+        if page < count:
+            rest = {k: v[0] for k, v in query.items() if k != "page"}
+            meta["next_href"] = f"/classifications/project?{urlencode({**rest, 'page': page + 1})}"
+        self.listing_pages += 1
+        items = after[(page - 1) * size : page * size]
+        return 200, {"classifications": items, "meta": {"classifications": meta}}
 
     def _new_subject(self, new: dict[str, Any]) -> tuple[int, Any]:
         sid = str(next(self._ids))

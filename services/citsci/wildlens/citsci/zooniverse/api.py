@@ -105,6 +105,9 @@ async def send_to_zooniverse(
         409: error_response(
             "The set is not classified on Zooniverse, or no Zooniverse account is configured"
         ),
+        413: error_response(
+            "The export, or the recent classifications listed, are past their limit (named)"
+        ),
         422: error_response("The export is not a readable classification export (line named)"),
         502: error_response("Zooniverse refused or could not be reached"),
     },

@@ -24,7 +24,7 @@ from panoptes_client import Classification, Panoptes, Subject, SubjectSet, Workf
 from panoptes_client.panoptes import PanoptesAPIException
 
 from wildlens.citsci.settings import ZooniverseSettings
-from wildlens.common.errors import WildlensError
+from wildlens.common.errors import PayloadTooLarge, WildlensError
 
 __all__ = ["NewSubject", "Zooniverse", "ZooniverseError"]
 
@@ -198,7 +198,19 @@ class Zooniverse:
     async def classification_export(self, workflow_id: str, path: Path, *, generate: bool) -> int:
         """Write the workflow's classification export (Zooniverse's CSV) to ``path``; answers
         its size. ``generate`` asks for a fresh one and waits for it (``export_timeout_s``).
-        Written as it arrives: exports of large projects run to gigabytes."""
+        Written as it arrives: exports of large projects run to gigabytes.
+
+        Raises:
+            PayloadTooLarge: it is larger than ``export_max_bytes`` (what was written of it
+                is left in ``path``, for the caller to throw away).
+        """
+        limit = self._settings.export_max_bytes
+
+        def too_large() -> PayloadTooLarge:
+            return PayloadTooLarge(
+                f"the classification export is larger than {limit} bytes "
+                "(WILDLENS_CITSCI__ZOONIVERSE__EXPORT_MAX_BYTES): nothing of it was stored"
+            )
 
         def work() -> int:
             export = Workflow(workflow_id).get_export(
@@ -209,11 +221,16 @@ class Zooniverse:
             )
             with export:
                 export.raise_for_status()
+                declared = export.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise too_large()
                 written = 0
                 with path.open("wb") as out:
                     for chunk in export.iter_content(chunk_size=1 << 20):
-                        out.write(chunk)
                         written += len(chunk)
+                        if written > limit:
+                            raise too_large()
+                        out.write(chunk)
             return written
 
         return await self._call(work)
@@ -221,12 +238,28 @@ class Zooniverse:
     async def classifications_since(
         self, project_id: str, last_id: str | None
     ) -> list[dict[str, Any]]:
-        """The project's classifications after ``last_id`` (all, without one), oldest first."""
+        """The project's classifications after ``last_id`` (all, without one), oldest first,
+        read a page at a time.
+
+        Raises:
+            PayloadTooLarge: more than ``recent_max_classifications`` are listed (reading
+                stops there).
+        """
+        limit = self._settings.recent_max_classifications
 
         def work() -> list[dict[str, Any]]:
             params: dict[str, Any] = {"scope": "project", "project_id": project_id}
             if last_id:
                 params["last_id"] = last_id
-            return [dict(c.raw) for c in Classification.where(**params)]
+            found: list[dict[str, Any]] = []
+            for c in Classification.where(**params):
+                if len(found) >= limit:
+                    raise PayloadTooLarge(
+                        f"more than {limit} classifications are new since the last pull "
+                        "(WILDLENS_CITSCI__ZOONIVERSE__RECENT_MAX_CLASSIFICATIONS): nothing "
+                        "was stored; pull the classification export instead"
+                    )
+                found.append(dict(c.raw))
+            return found
 
         return await self._call(work)
