@@ -55,6 +55,10 @@ class VolunteerSettings(BaseModel):
     # The share of the subjects served that are gold standard (media an expert validated),
     # which measure each volunteer against the expert; 0 serves none.
     gold_standard_rate: float = Field(default=0.1, ge=0, le=1)
+    # A Dawid-Skene set's retirement estimates volunteers' skill from at most this many of
+    # the project's most recent classifications (plus every gold-standard one), so that a
+    # classification costs the same in a project of a million.
+    dawid_skene_window: int = Field(default=20_000, ge=100, le=10_000_000)
 
 
 class CitsciSettings(SettingsGroup):

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -151,24 +151,47 @@ async def project_classifications(
     return [(c, s) for c, s in (await session.exec(query)).all()]
 
 
-async def project_votes(session: AsyncSession, project_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    """What Dawid-Skene needs of every classification of the project's built-in subjects, as
+async def project_votes(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    recent: int | None = None,
+    subject_id: uuid.UUID | None = None,
+) -> list[tuple[Any, ...]]:
+    """What Dawid-Skene needs of the classifications of the project's built-in subjects, as
     plain rows (no objects: a project holds many): subject id, volunteer, nothing here,
-    taxa, and the subject's state and expert names."""
-    query = (
-        select_columns(
-            col(VolunteerClassification.subject_id),
-            col(VolunteerClassification.volunteer),
-            col(VolunteerClassification.nothing_here),
-            col(VolunteerClassification.taxa),
-            col(VolunteerSubject.state),
-            col(VolunteerSubject.expert_names),
-        )
+    taxa, and the subject's state and expert names. Every classification without
+    ``recent``; with it, the ``recent`` newest (by time, then id), every one of a
+    gold-standard subject, and every one of ``subject_id``: a retirement's cost does not
+    grow with the project."""
+    columns = (
+        col(VolunteerClassification.id),
+        col(VolunteerClassification.subject_id),
+        col(VolunteerClassification.volunteer),
+        col(VolunteerClassification.nothing_here),
+        col(VolunteerClassification.taxa),
+        col(VolunteerSubject.state),
+        col(VolunteerSubject.expert_names),
+    )
+    base = (
+        select_columns(*columns)
         .join(VolunteerSubject, col(VolunteerSubject.id) == col(VolunteerClassification.subject_id))
         .where(col(VolunteerClassification.project_id) == project_id)
     )
     connection = await session.connection()
-    return [tuple(r) for r in (await connection.execute(query)).all()]
+    if recent is None:
+        return [tuple(r)[1:] for r in (await connection.execute(base)).all()]
+    newest = base.order_by(
+        col(VolunteerClassification.created_at).desc(), col(VolunteerClassification.id).desc()
+    ).limit(recent)
+    anchored = col(VolunteerSubject.state) == "gold"
+    if subject_id is not None:
+        anchored = or_(anchored, col(VolunteerClassification.subject_id) == subject_id)
+    rows: dict[uuid.UUID, tuple[Any, ...]] = {}
+    for query in (newest, base.where(anchored)):
+        for r in (await connection.execute(query)).all():
+            rows[r[0]] = tuple(r)[1:]
+    return list(rows.values())
 
 
 async def project_subjects(session: AsyncSession, project_id: uuid.UUID) -> list[VolunteerSubject]:
