@@ -26,6 +26,7 @@ from tests.support.platform import (
     SettingsFactory,
     eventually,
     get_media,
+    processed_count,
     with_group,
 )
 from tests.support.platform import user_token as token
@@ -33,7 +34,7 @@ from tests.support.videos import video_bytes
 from wildlens.citsci.models import VolunteerSubject
 from wildlens.citsci.selection.policy import drawn
 from wildlens.citsci.settings import CitsciSettings, VolunteerSettings, ZooniverseSettings
-from wildlens.citsci.zooniverse.service import MEDIA_ID_FIELD
+from wildlens.citsci.zooniverse.service import MEDIA_ID_FIELD, MEDIA_IDS_FIELD
 from wildlens.common.events.v1.media_pb2 import (
     BoundingBox,
     Classification,
@@ -448,3 +449,137 @@ async def test_a_video_becomes_one_clip_subject_of_its_frames(
     )["subject"]
     assert [m["media_id"] for m in shown["media"]] == subject["media_ids"]
     assert (shown["clip_start_s"], shown["clip_end_s"]) == (0.0, 2.0)
+
+
+async def test_a_video_goes_to_zooniverse_as_one_subject_of_its_frames(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, standin: PanoptesStandIn
+) -> None:
+    site = await new_site()
+    pid = site.project_id
+    await Uploads(wl.client, site.device_token)(
+        data=video_bytes("mp4", seconds=3, fps=5),
+        filename="pond.mp4",
+        fields={"captured_at": "2021-04-02T06:00:00+01:00"},
+    )
+
+    async def frames() -> list[dict[str, Any]] | None:
+        page = await ok(
+            await wl.client.get(f"/v1/projects/{pid}/media?limit=100", headers=bearer(admin)),
+            200,
+        )
+        found = [m for m in page["items"] if m.get("kind") == "frame"]
+        return found if len(found) == 3 else None
+
+    cut = sorted(await eventually(frames, timeout=60), key=lambda m: m["offset_ms"])
+    hashes = []
+    for m in cut:
+        medium = await get_media(wl.client, admin, m["id"])
+        assert medium is not None
+        hashes.append(medium["sha256"])
+        await eventually(partial(wl.platform.store.exists, display_key(medium["sha256"])))
+    set_id = await _set(
+        wl,
+        admin,
+        pid,
+        destination="zooniverse",
+        zooniverse_project_id=PROJECT,
+        zooniverse_workflow_id=WORKFLOW,
+    )
+    chosen = await _select(wl, admin, set_id, limit=10)
+    (subject,) = chosen["subjects"]
+    assert subject["media_ids"] == [m["id"] for m in cut]
+    assert chosen["sent"] == {"sent": 1, "already": 0, "failed": []}
+
+    # One Zooniverse subject shows the clip's frames, in order, each its display copy's bytes.
+    (members,) = standin.set_members.values()
+    (sent,) = members
+    assert len(standin.subjects[sent]["locations"]) == 3
+    uploads = standin.location_uploads[sent]
+    assert [uploads[n][0] for n in range(3)] == [
+        await wl.platform.store.get_bytes(display_key(h)) for h in hashes
+    ]
+    assert standin.subjects[sent]["metadata"][MEDIA_IDS_FIELD].split() == subject["media_ids"]
+    # Selecting again chooses none of its frames.
+    again = await _select(wl, admin, set_id, limit=10)
+    assert again["subjects"] == []
+
+
+async def test_hiding_people_later_withdraws_what_zooniverse_was_sent_with_people(
+    wl: RunningPlatform, settings: Settings, admin: str, new_site: Sites, standin: PanoptesStandIn
+) -> None:
+    site = await new_site()
+    pid = site.project_id
+    days = [f"2021:05:{d:02d} 09:00:00" for d in range(1, 3)]
+    person, heron = [
+        await _photo(wl, admin, site.device_token, 60 + n, w) for n, w in enumerate(days)
+    ]
+    set_id = await _set(
+        wl,
+        admin,
+        pid,
+        destination="zooniverse",
+        zooniverse_project_id=PROJECT,
+        zooniverse_workflow_id=WORKFLOW,
+    )
+    sent = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
+            json={"media_ids": [person, heron]},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert sent["sent"] == 2
+    by_medium = {
+        standin.subjects[s]["metadata"][MEDIA_ID_FIELD]: s
+        for s in standin.set_members[next(iter(standin.set_members))]
+    }
+    # The detector sees a person while the project shows people: the subject stays (the
+    # change handled by citsci before the project starts hiding people).
+    handled = partial(processed_count, wl, "citsci", "citsci:observations.changed")
+    before = await handled()
+    await analyse(wl, admin, _analysis(person, pid, TORN, category="person"))
+
+    async def seen() -> bool:
+        return await handled() > before
+
+    await eventually(seen)
+    pulled = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull",
+            json={"source": "recent"},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert pulled["retired_on_zooniverse"] == 0
+    assert WORKFLOW not in standin.retired
+
+    # The project starts hiding people: the next pull retires that subject on Zooniverse,
+    # and sending it again is refused.
+    await _hide_people(wl, admin, pid)
+    await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull",
+            json={"source": "recent"},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert standin.retired[WORKFLOW] == [(by_medium[person], "other")]
+    refused = await wl.client.post(
+        f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
+        json={"media_ids": [person]},
+        headers=bearer(admin),
+    )
+    assert refused.status_code == 422, refused.text
+    # Pulling or sending again tells Zooniverse nothing more.
+    await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
+            json={"media_ids": [heron]},
+            headers=bearer(admin),
+        ),
+        200,
+    )
+    assert standin.retired[WORKFLOW] == [(by_medium[person], "other")]

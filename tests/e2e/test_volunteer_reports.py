@@ -230,3 +230,51 @@ async def test_dawid_skene_trusts_the_careful_volunteer_and_the_reports_add_up(
         {"expert": HERON, "volunteers": HERON, "subjects": "1"},
     ]
     await _report(wl, tokens["careful"], pid, "experts", 403)
+
+    # Every report pages like the platform's lists, as JSON and as CSV: walked a row at a
+    # time, the pages hold the whole report in order, once each.
+    whole = {
+        "subjects": (annotator, "items", [gh, gm, t, p]),
+        "volunteers": (manager, "items", ["careful", "swap-1", "swap-2"]),
+        "experts": (annotator, "confusion", [[MALLARD], [HERON]]),
+    }
+    for name, (reader, field, expected) in whole.items():
+        key = {"subjects": "subject_id", "volunteers": "volunteer", "experts": "volunteers"}[name]
+        assert [r[key] for r in await _pages(wl, reader, pid, name, field)] == expected
+        walked = await _pages(wl, reader, pid, name, field, csv_pages=True)
+        assert [r[key] for r in walked] == [
+            e if isinstance(e, str) else "; ".join(e) for e in expected
+        ]
+        bad = await wl.client.get(
+            f"/v1/citsci/projects/{pid}/reports/{name}",
+            params={"cursor": "WzFd"},
+            headers=bearer(reader),
+        )
+        assert bad.status_code == 422, bad.text
+
+
+async def _pages(
+    wl: RunningPlatform, token: str, pid: str, name: str, field: str, *, csv_pages: bool = False
+) -> list[Any]:
+    """Every row of the report, read a row per page."""
+    rows: list[Any] = []
+    cursor: str | None = None
+    for _ in range(10):
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        if csv_pages:
+            params["format"] = "csv"
+        response = await wl.client.get(
+            f"/v1/citsci/projects/{pid}/reports/{name}", params=params, headers=bearer(token)
+        )
+        assert response.status_code == 200, response.text
+        if csv_pages:
+            page = list(csv.DictReader(io.StringIO(response.text)))
+            cursor = response.headers.get("x-next-cursor")
+        else:
+            body = response.json()
+            page, cursor = body[field], body["next_cursor"]
+        assert len(page) == 1
+        rows += page
+        if cursor is None:
+            return rows
+    raise AssertionError("the report never ended")

@@ -17,16 +17,18 @@ from typing import Any
 import pytest
 from PIL import Image
 from pydantic import SecretStr
+from sqlmodel import select
 
 from tests.ingest.test_derivatives import GPS_IFD, gps_jpeg
 from tests.support.api import Site, bearer, ok
 from tests.support.factories import Sites, Tokens, Uploads
-from tests.support.panoptes_standin import PanoptesStandIn, panoptes_standin
+from tests.support.panoptes_standin import ExportRow, PanoptesStandIn, panoptes_standin
 from tests.support.platform import RunningPlatform, SettingsFactory, eventually, get_media
+from wildlens.citsci.models import ZooniverseClassification
 from wildlens.citsci.settings import CitsciSettings, ZooniverseSettings
 from wildlens.citsci.zooniverse import service as zooniverse
 from wildlens.citsci.zooniverse.gateway import Zooniverse, ZooniverseError
-from wildlens.common.errors import Conflict, NotFound
+from wildlens.common.errors import Conflict, NotFound, PayloadTooLarge
 from wildlens.common.settings import Settings
 from wildlens.common.storage import ObjectNotFound
 from wildlens.ingest.derivatives.jobs import display_key
@@ -278,3 +280,140 @@ async def test_a_manager_sends_uploaded_media_through_the_api_without_their_gps(
     assert (
         await wl.client.post(route, json={"media_ids": sent}, headers=bearer(stranger))
     ).status_code == 404
+
+
+async def test_an_event_goes_as_one_subject_of_all_its_frames_even_after_a_504_on_one(
+    wl: RunningPlatform, admin: str, project: str, standin: PanoptesStandIn
+) -> None:
+    ctx = wl.platform.contexts["citsci"]
+    db = ctx.db
+    subject_set = await _zooniverse_set(wl, admin, project)
+    when = datetime(2026, 5, 1, 4, 30, tzinfo=UTC)
+    event = [zooniverse.SubjectMedium(uuid.uuid4(), f"{n:064x}", when) for n in range(3)]
+    single = zooniverse.SubjectMedium(uuid.uuid4(), f"{9:064x}", when)
+    copies = {m.media_id: _jpeg(50 * n) for n, m in enumerate([*event, single])}
+
+    async def display(m: zooniverse.SubjectMedium) -> bytes:
+        return copies[m.media_id]
+
+    gateway = _gateway(standin)
+    # The event's second image gets a 504 on every try of this run.
+    standin.fail_location_uploads[(1, 1)] = 2
+    report = await zooniverse.send(db, gateway, subject_set, [event, single], display)
+    assert (report.sent, report.already) == (1, 0)
+    assert [m for m, _ in report.failed] == [event[0].media_id]
+    # A re-run makes the half-made subject again whole; a third sends nothing.
+    report = await zooniverse.send(db, gateway, subject_set, [event, single], display)
+    assert (report.sent, report.already, report.failed) == (1, 1, [])
+    assert len(standin.api_calls("DELETE", r"/subjects/\d+")) == 1
+    report = await zooniverse.send(db, gateway, subject_set, [event, [single]], display)
+    assert (report.sent, report.already) == (0, 2)
+    # A frame of the event sent alone is the event's subject, not a new one.
+    report = await zooniverse.send(db, gateway, subject_set, [event[2]], display)
+    assert (report.sent, report.already) == (0, 1)
+    assert len(standin.api_calls("POST", "/subjects")) == 3
+
+    (made,) = standin.subject_sets.values()
+    members = standin.set_members[made["id"]]
+    assert len(members) == 2
+    (subject,) = [s for s in members if len(standin.subjects[s]["locations"]) == 3]
+    # Every frame's display copy arrived as bytes at its own location, in order.
+    assert standin.location_uploads[subject] == {
+        n: (copies[m.media_id], "image/jpeg") for n, m in enumerate(event)
+    }
+    metadata = standin.subjects[subject]["metadata"]
+    assert metadata[zooniverse.MEDIA_ID_FIELD] == str(event[0].media_id)
+    assert metadata[zooniverse.MEDIA_IDS_FIELD].split() == [str(m.media_id) for m in event]
+
+    # A box a volunteer draws on the third frame lands on the third medium.
+    standin.classifications = [
+        ExportRow(
+            classification_id=70_001,
+            subject_id=subject,
+            workflow_id=WORKFLOW,
+            annotations=[
+                {"task": "T0", "value": []},
+                {
+                    "task": "T1",
+                    "value": [{"tool": 0, "x": 8, "y": 6, "width": 16, "height": 12, "frame": 2}],
+                },
+            ],
+            user_name="heronwatcher",
+            user_id=3001,
+            user_ip="10.1.2.3",
+            created_at="2026-05-02 10:00:00 UTC",
+        ).resource()
+    ]
+    pulled = await zooniverse.pull(
+        db, ctx.service_bus, gateway, subject_set, {}, generate=False, recent=True
+    )
+    assert pulled.report.stored == 1
+    async with db.transaction() as session:
+        (stored,) = (await session.exec(select(ZooniverseClassification))).all()
+    assert [b["media_id"] for b in stored.boxes] == [str(event[2].media_id)]
+
+    # Retiring any of its media retires the event's subject.
+    assert await zooniverse.retire(db, gateway, subject_set, [event[1].media_id], "other") == 1
+    assert standin.retired[WORKFLOW] == [(subject, "other")]
+
+
+async def test_pulls_past_their_limits_are_refused_naming_them_and_store_nothing(
+    wl: RunningPlatform, admin: str, project: str, standin: PanoptesStandIn
+) -> None:
+    ctx = wl.platform.contexts["citsci"]
+    db = ctx.db
+    subject_set = await _zooniverse_set(wl, admin, project)
+    medium = zooniverse.SubjectMedium(uuid.uuid4(), "cd" * 32)
+
+    async def display(m: zooniverse.SubjectMedium) -> bytes:
+        return _jpeg(10)
+
+    await zooniverse.send(db, _gateway(standin), subject_set, [medium], display)
+    (subject,) = standin.subjects
+    rows = [
+        ExportRow(
+            classification_id=80_000 + n,
+            subject_id=subject,
+            workflow_id=WORKFLOW,
+            annotations=[{"task": "T0", "value": []}],
+            user_name=f"watcher{n}",
+            user_id=4000 + n,
+            user_ip="10.0.0.1",
+            created_at=f"2026-05-02 10:{n:02d}:00 UTC",
+        )
+        for n in range(12)
+    ]
+    standin.serve_export(WORKFLOW, rows)
+    assert len(standin.exports[WORKFLOW]) > 2048
+    standin.classifications = [r.resource() for r in rows]
+    standin.listing_page_size = 5
+    limited = Zooniverse(
+        _account(standin).model_copy(
+            update={"export_max_bytes": 2048, "recent_max_classifications": 10}
+        )
+    )
+
+    async def stored() -> int:
+        async with db.transaction() as session:
+            return len((await session.exec(select(ZooniverseClassification))).all())
+
+    with pytest.raises(PayloadTooLarge, match="EXPORT_MAX_BYTES") as refused:
+        await zooniverse.pull(db, ctx.service_bus, limited, subject_set, {}, generate=False)
+    assert refused.value.status_code == 413
+    assert "2048 bytes" in str(refused.value.detail)
+    with pytest.raises(PayloadTooLarge, match="RECENT_MAX_CLASSIFICATIONS"):
+        await zooniverse.pull(
+            db, ctx.service_bus, limited, subject_set, {}, generate=False, recent=True
+        )
+    assert await stored() == 0
+    # Read page by page, and no further than the limit.
+    assert standin.listing_pages == 3
+
+    # Within the limits, the listing's pages are all read.
+    standin.listing_pages = 0
+    roomy = Zooniverse(_account(standin).model_copy(update={"recent_max_classifications": 12}))
+    pulled = await zooniverse.pull(
+        db, ctx.service_bus, roomy, subject_set, {}, generate=False, recent=True
+    )
+    assert (pulled.report.stored, standin.listing_pages) == (12, 3)
+    assert await stored() == 12

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 __all__ = ["EXPORT_COLUMNS", "ExportRow", "PanoptesStandIn", "export_csv", "panoptes_standin"]
 
@@ -137,8 +137,10 @@ class PanoptesStandIn:
     calls: list[Call] = field(default_factory=list)
     subject_sets: dict[str, dict[str, Any]] = field(default_factory=dict)
     subjects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # subject id -> the bytes PUT to its upload URL, and their content type
+    # subject id -> the bytes PUT to its first location's upload URL, and their content type
     uploads: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # subject id -> what was PUT to each of its locations, by location (0-based)
+    location_uploads: dict[str, dict[int, tuple[bytes, str]]] = field(default_factory=dict)
     set_members: dict[str, list[str]] = field(default_factory=dict)
     workflow_sets: dict[str, list[str]] = field(default_factory=dict)
     retired: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
@@ -147,6 +149,11 @@ class PanoptesStandIn:
     classifications: list[dict[str, Any]] = field(default_factory=list)
     # How many more PUTs of each subject's image answer 504 (the n-th subject made: 1-based)
     fail_uploads: dict[int, int] = field(default_factory=dict)
+    # The same for one location of a subject: (n-th subject made, location) -> 504s left
+    fail_location_uploads: dict[tuple[int, int], int] = field(default_factory=dict)
+    # Classifications per page of the listing, and the pages served
+    listing_page_size: int = 100
+    listing_pages: int = 0
     # How many more retirement calls answer 503
     fail_retirements: int = 0
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
@@ -175,8 +182,8 @@ class PanoptesStandIn:
                 "token_type": "Bearer",
                 "expires_in": 7200,
             }
-        if method == "PUT" and (m := re.fullmatch(r"/uploads/(\d+)", path)):
-            return self._upload(m.group(1), body)
+        if method == "PUT" and (m := re.fullmatch(r"/uploads/(\d+)/(\d+)", path)):
+            return self._upload(m.group(1), int(m.group(2)), body)
         if method == "GET" and (m := re.fullmatch(r"/exports/(\d+)\.csv", path)):
             return 200, self.exports.get(m.group(1), b"")
         if not path.startswith("/api/"):
@@ -232,6 +239,7 @@ class PanoptesStandIn:
             if self.subjects.pop(m.group(1), None) is None:
                 return 404, {"errors": [{"message": "no such subject"}]}
             self.uploads.pop(m.group(1), None)
+            self.location_uploads.pop(m.group(1), None)
             return 204, None
         if method == "POST" and (m := re.fullmatch(r"/workflows/(\d+)/retired_subjects", path)):
             if self.fail_retirements > 0:
@@ -249,16 +257,31 @@ class PanoptesStandIn:
             src = f"{self.url}/exports/{m.group(1)}.csv"
             return 200, {"media": [{"src": src, "metadata": {"state": "ready"}}]}
         if method == "GET" and path == "/classifications/project":
-            last = int(query.get("last_id", ["0"])[0])
-            after = [c for c in self.classifications if int(c["id"]) > last]
-            return 200, {"classifications": after, "meta": {"classifications": {"page": 1}}}
+            return self._listing(query)
         return 404, {"errors": [{"message": f"no route {method} {path}"}]}
+
+    def _listing(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """Classifications after ``last_id``, a page of ``listing_page_size`` at a time, with
+        the next page's address as Panoptes gives it."""
+        last = int(query.get("last_id", ["0"])[0])
+        page = int(query.get("page", ["1"])[0])
+        after = [c for c in self.classifications if int(c["id"]) > last]
+        size = self.listing_page_size
+        count = max(1, -(-len(after) // size))
+        meta: dict[str, Any] = {"page": page, "page_count": count, "count": len(after)}
+        if page < count:
+            rest = {k: v[0] for k, v in query.items() if k != "page"}
+            meta["next_href"] = f"/classifications/project?{urlencode({**rest, 'page': page + 1})}"
+        self.listing_pages += 1
+        items = after[(page - 1) * size : page * size]
+        return 200, {"classifications": items, "meta": {"classifications": meta}}
 
     def _new_subject(self, new: dict[str, Any]) -> tuple[int, Any]:
         sid = str(next(self._ids))
         self._made += 1
         locations = [
-            {content_type: f"{self.url}/uploads/{sid}"} for content_type in new.get("locations", [])
+            {content_type: f"{self.url}/uploads/{sid}/{n}"}
+            for n, content_type in enumerate(new.get("locations", []))
         ]
         raw = {
             "id": sid,
@@ -270,15 +293,22 @@ class PanoptesStandIn:
         self.subjects[sid] = raw
         return 201, {"subjects": [raw]}
 
-    def _upload(self, sid: str, body: tuple[bytes, str]) -> tuple[int, Any]:
+    def _upload(self, sid: str, location: int, body: tuple[bytes, str]) -> tuple[int, Any]:
         subject = self.subjects.get(sid)
-        if subject is None:
+        if subject is None or location >= len(subject["locations"]):
             return 404, b""
-        left = self.fail_uploads.get(subject["made"], 0)
+        made = subject["made"]
+        left = self.fail_uploads.get(made, 0)
         if left > 0:
-            self.fail_uploads[subject["made"]] = left - 1
+            self.fail_uploads[made] = left - 1
             return 504, b"Gateway Time-out"
-        self.uploads[sid] = body
+        left = self.fail_location_uploads.get((made, location), 0)
+        if left > 0:
+            self.fail_location_uploads[(made, location)] = left - 1
+            return 504, b"Gateway Time-out"
+        self.location_uploads.setdefault(sid, {})[location] = body
+        if location == 0:
+            self.uploads[sid] = body
         return 201, b""
 
 

@@ -30,6 +30,13 @@ class ZooniverseSettings(BaseModel):
     upload_attempts: int = Field(default=3, ge=1, le=10)
     # How long a pull waits for Zooniverse to generate a classification export.
     export_timeout_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+    # A classification export is refused (413, nothing stored) past this size, checked as it
+    # downloads: a project's exports run to gigabytes, written to a temporary file.
+    export_max_bytes: int = Field(default=4 << 30, ge=1024)
+    # A pull of recent classifications (Panoptes' API listing, read page by page and held
+    # until stored in one transaction) is refused (413, nothing stored) past this many;
+    # the export is the way to pull more at once.
+    recent_max_classifications: int = Field(default=50_000, ge=1, le=1_000_000)
     # Every this many seconds, each Zooniverse set's latest classification export is pulled
     # in the background, as a manager's pull does; 0 leaves pulling to managers.
     pull_interval_s: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
@@ -48,6 +55,10 @@ class VolunteerSettings(BaseModel):
     # The share of the subjects served that are gold standard (media an expert validated),
     # which measure each volunteer against the expert; 0 serves none.
     gold_standard_rate: float = Field(default=0.1, ge=0, le=1)
+    # A Dawid-Skene set's retirement estimates volunteers' skill from at most this many of
+    # the project's most recent classifications (plus every gold-standard one), so that a
+    # classification costs the same in a project of a million.
+    dawid_skene_window: int = Field(default=20_000, ge=100, le=10_000_000)
 
 
 class CitsciSettings(SettingsGroup):

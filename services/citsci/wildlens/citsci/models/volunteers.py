@@ -61,6 +61,8 @@ class VolunteerClassification(CitsciTable, table=True):
     __table_args__ = (
         UniqueConstraint("subject_id", "volunteer"),
         Index("ix_volunteer_classifications_project_volunteer", "project_id", "volunteer"),
+        # The newest of a project's first: Dawid-Skene's window.
+        Index("ix_volunteer_classifications_project_created", "project_id", "created_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

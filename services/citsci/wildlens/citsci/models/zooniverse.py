@@ -35,9 +35,12 @@ class ZooniverseSubject(CitsciTable, table=True):
     project_id: uuid.UUID
     media_id: uuid.UUID
     zooniverse_subject_id: str = Field(max_length=20)
+    # Every medium the subject shows, in the order volunteers see them (an event's pictures,
+    # a video clip's frames); ``media_id`` is the first. None: a single image (``media_id``).
+    media_ids: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     state: str = Field(default="created", max_length=10)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    # The display copy's pixels: volunteers draw boxes in them, the catalogue keeps them
+    # The (first) display copy's pixels: volunteers draw boxes in them, the catalogue keeps them
     # relative. None for subjects sent before they were recorded (their boxes are left out).
     width: int | None = None
     height: int | None = None
@@ -48,6 +51,10 @@ class ZooniverseSubject(CitsciTable, table=True):
     retirement_reason: str | None = Field(default=None, max_length=30)
     # How many consensuses were published for it (the version of the latest).
     consensus_version: int = 0
+
+    def frames(self) -> list[uuid.UUID]:
+        """The media the subject shows, in order."""
+        return [uuid.UUID(m) for m in self.media_ids] if self.media_ids else [self.media_id]
 
 
 class ZooniverseClassification(CitsciTable, table=True):

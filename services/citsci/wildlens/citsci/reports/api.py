@@ -4,9 +4,11 @@ with each other and with the experts, as JSON or CSV."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from wildlens.citsci.deps import ClientsDep, SessionDep
 from wildlens.citsci.reports import service
@@ -19,7 +21,8 @@ from wildlens.citsci.reports.schemas import (
     VolunteerReport,
     VolunteerSkill,
 )
-from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
+from wildlens.common.http import ERROR_RESPONSES, PageDep, PrincipalDep
+from wildlens.common.http.pagination import bad_cursor, decode_cursor, encode_cursor
 
 router = APIRouter(
     prefix="/v1/citsci/projects/{project_id}/reports", tags=["citsci"], responses=ERROR_RESPONSES
@@ -28,12 +31,60 @@ router = APIRouter(
 FormatQuery = Annotated[
     Literal["json", "csv"], Query(description="json, or csv for the same rows as a table")
 ]
+# The header a CSV page names the next page's cursor in.
+NEXT_CURSOR = "X-Next-Cursor"
 CSV: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"text/csv": {"schema": {"type": "string"}}},
-        "description": "The report as JSON, or with format=csv its rows as CSV",
+        "description": "A page of the report as JSON, or with format=csv its rows as CSV (the "
+        f"next page's cursor in {NEXT_CURSOR})",
     }
 }
+
+
+def _paged_csv(
+    name: str, columns: list[str], rows: Iterable[list[Any]], next_cursor: str | None
+) -> Response:
+    """The page's rows as CSV; the next page's cursor in ``X-Next-Cursor`` (none on the
+    last)."""
+    response = csv_response(name, columns, rows)
+    if next_cursor is not None:
+        response.headers[NEXT_CURSOR] = next_cursor
+    return response
+
+
+def _subject_after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor)
+    try:
+        made, subject_id = key
+        after = datetime.fromisoformat(str(made)), uuid.UUID(str(subject_id))
+    except ValueError:
+        raise bad_cursor() from None
+    if after[0].tzinfo is None:
+        raise bad_cursor()
+    return after
+
+
+def _volunteer_after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor)
+    if len(key) != 1 or not isinstance(key[0], str):
+        raise bad_cursor()
+    return key[0]
+
+
+def _cell_after(cursor: str | None) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor)
+    if len(key) != 2 or not all(
+        isinstance(part, list) and all(isinstance(n, str) for n in part) for part in key
+    ):
+        raise bad_cursor()
+    return tuple(key[0]), tuple(key[1])
 
 
 def _names(names: Any) -> str:
@@ -49,13 +100,23 @@ async def subjects_report(
     project_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
+    page: PageDep,
     format: FormatQuery = "json",
 ) -> Any:
     """Agreement per built-in subject: its classifications, the votes for each species and
     for nothing here, the share giving the most common answer, Pielou's evenness, and once
-    retired its consensus, method and reason (the project's annotators)."""
+    retired its consensus, method and reason; oldest first, a page at a time (the project's
+    annotators)."""
     principal.require_user()
     principal.require(str(project_id), "annotator")
+    figures = await service.subject_figures(
+        session, project_id, _subject_after(page.cursor), page.limit + 1
+    )
+    next_cursor = None
+    if len(figures) > page.limit:
+        figures = figures[: page.limit]
+        last = figures[-1].subject
+        next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
     items = [
         SubjectAgreement(
             subject_id=f.subject.id,
@@ -71,7 +132,7 @@ async def subjects_report(
             method=f.subject.consensus_method if f.subject.state == "retired" else None,
             retirement_reason=f.subject.retirement_reason,
         )
-        for f in await service.subject_figures(session, project_id)
+        for f in figures
     ]
     if format == "csv":
         columns = [
@@ -88,7 +149,7 @@ async def subjects_report(
             "method",
             "retirement_reason",
         ]
-        return csv_response(
+        return _paged_csv(
             "subjects",
             columns,
             (
@@ -108,8 +169,9 @@ async def subjects_report(
                 ]
                 for i in items
             ),
+            next_cursor,
         )
-    return SubjectReport(project_id=project_id, items=items)
+    return SubjectReport(project_id=project_id, items=items, next_cursor=next_cursor)
 
 
 @router.get("/volunteers", response_model=VolunteerReport, responses=CSV)
@@ -117,13 +179,26 @@ async def volunteers_report(
     project_id: uuid.UUID,
     session: SessionDep,
     principal: PrincipalDep,
+    page: PageDep,
     format: FormatQuery = "json",
 ) -> Any:
     """Each volunteer's classifications, accuracy on the gold standard, skill as Dawid-Skene
     estimates it, and agreement with the consensus of the subjects that retired; volunteers
-    see their own figures at /v1/citsci/volunteers/me/stats (the project's managers)."""
+    see their own figures at /v1/citsci/volunteers/me/stats; by name, a page at a time (the
+    project's managers)."""
     principal.require_user()
     principal.require(str(project_id), "manager")
+    after = _volunteer_after(page.cursor)
+    # Skill is estimated over every classification whichever page is asked for.
+    figures = [
+        f
+        for f in await service.volunteer_figures(session, project_id)
+        if after is None or f.volunteer > after
+    ]
+    next_cursor = None
+    if len(figures) > page.limit:
+        figures = figures[: page.limit]
+        next_cursor = encode_cursor([figures[-1].volunteer])
     items = [
         VolunteerSkill(
             volunteer=f.volunteer,
@@ -136,14 +211,14 @@ async def volunteers_report(
             agreed_with_consensus=f.agreed,
             agreement=_share(f.agreed, f.retired_classified),
         )
-        for f in await service.volunteer_figures(session, project_id)
+        for f in figures
     ]
     if format == "csv":
         columns = list(VolunteerSkill.model_fields)
-        return csv_response(
-            "volunteers", columns, ([getattr(i, c) for c in columns] for i in items)
+        return _paged_csv(
+            "volunteers", columns, ([getattr(i, c) for c in columns] for i in items), next_cursor
         )
-    return VolunteerReport(project_id=project_id, items=items)
+    return VolunteerReport(project_id=project_id, items=items, next_cursor=next_cursor)
 
 
 @router.get("/experts", response_model=ExpertAgreementReport, responses=CSV)
@@ -152,25 +227,37 @@ async def experts_report(
     session: SessionDep,
     clients: ClientsDep,
     principal: PrincipalDep,
+    page: PageDep,
     format: FormatQuery = "json",
 ) -> Any:
     """The volunteers' consensus against the experts' judgement where both exist: retired
     subjects whose media an expert has judged, how many agree, and the confusion between
-    what the expert and the volunteers said; CSV gives the confusion's cells (the project's
-    annotators)."""
+    what the expert and the volunteers said, its cells a page at a time; CSV gives the
+    page's cells (the project's annotators)."""
     principal.require_user()
     principal.require(str(project_id), "annotator")
     confusion = await service.expert_agreement(
         session, lambda: clients.client("catalogue"), project_id
     )
+    after = _cell_after(page.cursor)
+    paged = [
+        (key, cell)
+        for key, cell in zip(confusion.keys, confusion.cells, strict=True)
+        if after is None or key > after
+    ]
+    next_cursor = None
+    if len(paged) > page.limit:
+        paged = paged[: page.limit]
+        next_cursor = encode_cursor([list(k) for k in paged[-1][0]])
     cells = [
-        ConfusionCell(expert=list(e), volunteers=list(v), subjects=n) for e, v, n in confusion.cells
+        ConfusionCell(expert=list(e), volunteers=list(v), subjects=n) for _, (e, v, n) in paged
     ]
     if format == "csv":
-        return csv_response(
+        return _paged_csv(
             "experts",
             ["expert", "volunteers", "subjects"],
             ([_names(c.expert), _names(c.volunteers), c.subjects] for c in cells),
+            next_cursor,
         )
     return ExpertAgreementReport(
         project_id=project_id,
@@ -178,4 +265,5 @@ async def experts_report(
         agreed=confusion.agreed,
         agreement=_share(confusion.agreed, confusion.compared),
         confusion=cells,
+        next_cursor=next_cursor,
     )

@@ -41,6 +41,8 @@ class SubjectAgreement(BaseModel):
 class SubjectReport(BaseModel):
     project_id: uuid.UUID
     items: list[SubjectAgreement]
+    # The next page's cursor (``?cursor=``); None on the last page.
+    next_cursor: str | None = None
 
 
 class VolunteerSkill(BaseModel):
@@ -63,6 +65,8 @@ class VolunteerSkill(BaseModel):
 class VolunteerReport(BaseModel):
     project_id: uuid.UUID
     items: list[VolunteerSkill]
+    # The next page's cursor (``?cursor=``); None on the last page.
+    next_cursor: str | None = None
 
 
 class ConfusionCell(BaseModel):
@@ -79,4 +83,7 @@ class ExpertAgreementReport(BaseModel):
     compared: int
     agreed: int
     agreement: float | None
+    # A page of the confusion's cells (the figures above count them all).
     confusion: list[ConfusionCell]
+    # The next page's cursor (``?cursor=``); None on the last page.
+    next_cursor: str | None = None

@@ -12,6 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,15 +58,24 @@ def pielou(votes: Sequence[int]) -> float:
     return shannon / math.log(len(votes))
 
 
-async def subject_figures(session: AsyncSession, project_id: uuid.UUID) -> list[SubjectFigures]:
-    """Each of the project's built-in subjects, oldest first, with its votes."""
-    subjects = await repository.project_subjects(session, project_id)
+async def subject_figures(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int | None = None,
+) -> list[SubjectFigures]:
+    """The project's built-in subjects, oldest first (``limit`` of them after ``after``, the
+    time and id of the last one of the page before), with their votes."""
+    if limit is None:
+        subjects = await repository.project_subjects(session, project_id)
+    else:
+        subjects = await repository.subjects_page(session, project_id, after, limit)
     by_subject: dict[uuid.UUID, list[VolunteerClassification]] = {}
-    for c, s in await repository.project_classifications(session, project_id):
-        by_subject.setdefault(s.id, []).append(c)
+    for c in await repository.classifications_of_subjects(session, [s.id for s in subjects]):
+        by_subject.setdefault(c.subject_id, []).append(c)
     figures = []
     for s in subjects:
-        rows = by_subject.get(s.id, [])
+        rows = sorted(by_subject.get(s.id, []), key=lambda c: c.volunteer)
         votes = Counter(n for c in rows for n in set(names_of(c)))
         answers = Counter(_answer(names_of(c)) for c in rows)
         figures.append(
@@ -122,8 +132,10 @@ class Confusion:
     compared: int
     agreed: int
     # (what the expert said, what the volunteers' consensus said, of how many subjects),
-    # the species as first written, sorted.
+    # the species as first written, sorted; each cell's key (the names casefolded), which
+    # orders them.
     cells: list[tuple[Answer, Answer, int]]
+    keys: list[tuple[Answer, Answer]]
 
 
 async def expert_agreement(
@@ -154,6 +166,7 @@ async def expert_agreement(
         compared=sum(cells.values()),
         agreed=sum(n for (e, v), n in cells.items() if e == v),
         cells=[(shown[e], shown[v], n) for (e, v), n in sorted(cells.items())],
+        keys=sorted(cells),
     )
 
 

@@ -34,7 +34,7 @@ async def media_in_set(session: AsyncSession, subject_set_id: uuid.UUID) -> set[
         select(VolunteerSubject.media_ids).where(VolunteerSubject.subject_set_id == subject_set_id)
     )
     sent = await session.exec(
-        select(ZooniverseSubject.media_id).where(ZooniverseSubject.subject_set_id == subject_set_id)
+        select(ZooniverseSubject).where(ZooniverseSubject.subject_set_id == subject_set_id)
     )
     held = {uuid.UUID(m) for media in built_in.all() for m in media}
-    return held | set(sent.all())
+    return held | {m for z in sent.all() for m in z.frames()}

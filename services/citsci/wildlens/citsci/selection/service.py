@@ -21,7 +21,7 @@ from wildlens.citsci.models import SelectionPolicy, SubjectSet
 from wildlens.citsci.people import PEOPLE_REASON
 from wildlens.citsci.selection import repository
 from wildlens.citsci.selection.catalogue import candidates
-from wildlens.citsci.selection.policy import PICTURES, reasons_for, shape
+from wildlens.citsci.selection.policy import reasons_for, shape
 from wildlens.citsci.selection.schemas import (
     ChosenSubject,
     SelectionPolicyIn,
@@ -35,6 +35,7 @@ from wildlens.citsci.volunteers.schemas import ClipIn
 from wildlens.citsci.zooniverse import service as zooniverse
 from wildlens.citsci.zooniverse.catalogue import project_media
 from wildlens.citsci.zooniverse.gateway import Zooniverse
+from wildlens.citsci.zooniverse.people import withdraw_hidden_people
 from wildlens.common.db import Database, utcnow
 from wildlens.common.errors import NotFound
 from wildlens.common.storage import ObjectStore
@@ -103,14 +104,12 @@ async def choose(
 ) -> Selection:
     """Up to ``limit`` subjects for the set by the policy, each with why; nothing is made.
 
-    A Zooniverse set's subjects are single images (sending makes one Zooniverse subject per
-    medium); a built-in set's show an event's pictures or a video's frames together.
+    A subject shows an event's pictures or a video clip's frames together (where the policy
+    groups events), in a built-in set and on Zooniverse alike.
 
     Raises:
         Unavailable: the catalogue did not answer.
     """
-    if s.destination != "builtin":
-        policy = policy.model_copy(update={"group_events": False})
     taken = await repository.media_in_set(session, s.id)
     found = Selection()
     async for c in candidates(client, s.project_id):
@@ -129,11 +128,8 @@ async def choose(
         shaped = shape(c, policy, taken)
         if shaped is None:
             why = (
-                "a video: Zooniverse subjects are sent as images; its frames are weighed "
-                "on their own"
-                if c.get("kind") not in PICTURES and s.destination != "builtin"
-                else "nothing left to show: a video without frames, or its pictures are "
-                "taken or show people"
+                "nothing left to show: a video without frames, or its pictures are taken or "
+                "show people"
             )
             found.skipped.append(Skipped(media_id=media_id, reason=why))
             continue
@@ -189,8 +185,9 @@ async def send_to_zooniverse(
     s: SubjectSet,
     found: Selection,
 ) -> zooniverse.SendReport:
-    """The chosen images sent to the set's Zooniverse workflow, as ``.../zooniverse/send``
-    sends them (the caller has committed what it read: sending commits as it goes).
+    """The chosen subjects sent to the set's Zooniverse workflow, each with all its images
+    in order, as ``.../zooniverse/send`` sends single images (the caller has committed what
+    it read: sending commits as it goes).
 
     Raises:
         Invalid: a medium changed since it was chosen (people labelled on it, say).
@@ -198,7 +195,11 @@ async def send_to_zooniverse(
         ZooniverseError: Zooniverse refused or could not be reached.
     """
     media_ids = [m for x in found.subjects for m in x.media_ids]
-    sendable = await project_media(client, s.project_id, media_ids)
+    gateway = Zooniverse(settings)
+    # Subjects sent before the project hid people go first.
+    await withdraw_hidden_people(database, client, s.project_id, gateway)
+    sendable = iter(await project_media(client, s.project_id, media_ids))
+    subjects = [[next(sendable) for _ in x.media_ids] for x in found.subjects]
     return await zooniverse.send(
-        database, Zooniverse(settings), s.id, sendable, zooniverse.display_copies(store)
+        database, gateway, s.id, subjects, zooniverse.display_copies(store)
     )

@@ -132,6 +132,7 @@ async def classify(
     session: SessionDep,
     bus: BusDep,
     clients: ClientsDep,
+    settings: CitsciSettingsDep,
     principal: PrincipalDep,
 ) -> ClassificationPublic:
     """Classify a subject: the taxa seen (from the project's list of taxa, where it keeps
@@ -144,7 +145,15 @@ async def classify(
     expected = (
         await project_taxa(lambda: clients.client("catalogue"), s.project_id) if body.taxa else {}
     )
-    done = await service.classify(session, bus, subject_id, principal.subject, body, expected)
+    done = await service.classify(
+        session,
+        bus,
+        subject_id,
+        principal.subject,
+        body,
+        expected,
+        skill_window=settings.volunteers.dawid_skene_window,
+    )
     c = done.classification
     return ClassificationPublic(
         id=c.id,

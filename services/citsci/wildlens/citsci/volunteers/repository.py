@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +18,7 @@ __all__ = [
     "add",
     "classification_of",
     "classifications_of",
+    "classifications_of_subjects",
     "classified_by",
     "next_subject",
     "progress",
@@ -27,6 +29,7 @@ __all__ = [
     "subject_for_update",
     "subject_set",
     "subjects_in_set",
+    "subjects_page",
     "subjects_showing",
 ]
 
@@ -151,24 +154,82 @@ async def project_classifications(
     return [(c, s) for c, s in (await session.exec(query)).all()]
 
 
-async def project_votes(session: AsyncSession, project_id: uuid.UUID) -> list[tuple[Any, ...]]:
-    """What Dawid-Skene needs of every classification of the project's built-in subjects, as
+async def project_votes(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    recent: int | None = None,
+    subject_id: uuid.UUID | None = None,
+) -> list[tuple[Any, ...]]:
+    """What Dawid-Skene needs of the classifications of the project's built-in subjects, as
     plain rows (no objects: a project holds many): subject id, volunteer, nothing here,
-    taxa, and the subject's state and expert names."""
-    query = (
-        select_columns(
-            col(VolunteerClassification.subject_id),
-            col(VolunteerClassification.volunteer),
-            col(VolunteerClassification.nothing_here),
-            col(VolunteerClassification.taxa),
-            col(VolunteerSubject.state),
-            col(VolunteerSubject.expert_names),
-        )
+    taxa, and the subject's state and expert names. Every classification without
+    ``recent``; with it, the ``recent`` newest (by time, then id), every one of a
+    gold-standard subject, and every one of ``subject_id``: a retirement's cost does not
+    grow with the project."""
+    columns = (
+        col(VolunteerClassification.id),
+        col(VolunteerClassification.subject_id),
+        col(VolunteerClassification.volunteer),
+        col(VolunteerClassification.nothing_here),
+        col(VolunteerClassification.taxa),
+        col(VolunteerSubject.state),
+        col(VolunteerSubject.expert_names),
+    )
+    base = (
+        select_columns(*columns)
         .join(VolunteerSubject, col(VolunteerSubject.id) == col(VolunteerClassification.subject_id))
         .where(col(VolunteerClassification.project_id) == project_id)
     )
     connection = await session.connection()
-    return [tuple(r) for r in (await connection.execute(query)).all()]
+    if recent is None:
+        return [tuple(r)[1:] for r in (await connection.execute(base)).all()]
+    newest = base.order_by(
+        col(VolunteerClassification.created_at).desc(), col(VolunteerClassification.id).desc()
+    ).limit(recent)
+    anchored = col(VolunteerSubject.state) == "gold"
+    if subject_id is not None:
+        anchored = or_(anchored, col(VolunteerClassification.subject_id) == subject_id)
+    rows: dict[uuid.UUID, tuple[Any, ...]] = {}
+    for query in (newest, base.where(anchored)):
+        for r in (await connection.execute(query)).all():
+            rows[r[0]] = tuple(r)[1:]
+    return list(rows.values())
+
+
+async def subjects_page(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[VolunteerSubject]:
+    """Up to ``limit`` of the project's built-in subjects, oldest first, after the one made
+    at ``after`` (its time and id)."""
+    query = select(VolunteerSubject).where(VolunteerSubject.project_id == project_id)
+    if after is not None:
+        made, subject_id = after
+        query = query.where(
+            or_(
+                col(VolunteerSubject.created_at) > made,
+                and_(
+                    col(VolunteerSubject.created_at) == made, col(VolunteerSubject.id) > subject_id
+                ),
+            )
+        )
+    query = query.order_by(col(VolunteerSubject.created_at), col(VolunteerSubject.id)).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def classifications_of_subjects(
+    session: AsyncSession, subject_ids: Sequence[uuid.UUID]
+) -> list[VolunteerClassification]:
+    """The classifications of these subjects."""
+    if not subject_ids:
+        return []
+    query = select(VolunteerClassification).where(
+        col(VolunteerClassification.subject_id).in_(list(subject_ids))
+    )
+    return list((await session.exec(query)).all())
 
 
 async def project_subjects(session: AsyncSession, project_id: uuid.UUID) -> list[VolunteerSubject]:

@@ -160,9 +160,13 @@ async def classify(
     volunteer: str,
     data: ClassificationCreate,
     expected: Mapping[str, uuid.UUID] | None = None,
+    *,
+    skill_window: int | None = None,
 ) -> Classified:
     """Store the volunteer's classification; when it retires the subject by its set's rules,
-    stage the consensus in the outbox.
+    stage the consensus in the outbox. A Dawid-Skene set's consensus weighs volunteers by
+    the skill estimated from the project's ``skill_window`` most recent classifications
+    (all without it) plus every gold-standard one and the subject's own.
 
     Raises:
         NotFound: no such subject.
@@ -211,7 +215,9 @@ async def classify(
         return Classified(c, s, retired=False)
     weighted = None
     if subject_set.consensus_method == "dawid_skene":
-        rows = await repository.project_votes(session, s.project_id)
+        rows = await repository.project_votes(
+            session, s.project_id, recent=skill_window, subject_id=s.id
+        )
         model = estimate_skill([vote(*r) for r in rows])
         weighted = model.chosen.get(s.id) if model is not None else None
     s.state = "retired"

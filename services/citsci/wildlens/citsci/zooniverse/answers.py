@@ -91,6 +91,9 @@ def answers_of(c: Classification, subject: ZooniverseSubject, names: TaxonNames)
     boxes only where the display copy's size is known (they are drawn in its pixels)."""
     taxa: dict[str, dict[str, Any]] = {}
     boxes: list[dict[str, Any]] = []
+    # A box drawn on the n-th frame is on the subject's n-th medium (frames of one subject
+    # come from one camera: the first's size is theirs).
+    frames = [str(m) for m in subject.frames()]
     for annotation in c.annotations:
         if isinstance(annotation, SurveyAnswer):
             for mark in annotation.marks:
@@ -105,6 +108,12 @@ def answers_of(c: Classification, subject: ZooniverseSubject, names: TaxonNames)
                 h = _clip((r.y + r.height) / subject.height) - y
                 if w > 0 and h > 0:
                     boxes.append(
-                        {"media_id": str(subject.media_id), "x": x, "y": y, "width": w, "height": h}
+                        {
+                            "media_id": frames[min(r.frame, len(frames) - 1)],
+                            "x": x,
+                            "y": y,
+                            "width": w,
+                            "height": h,
+                        }
                     )
     return Answers(nothing_here=not taxa, taxa=list(taxa.values()), boxes=boxes)

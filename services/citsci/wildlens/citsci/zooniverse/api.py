@@ -20,6 +20,7 @@ from wildlens.citsci.zooniverse import service
 from wildlens.citsci.zooniverse.answers import taxon_names
 from wildlens.citsci.zooniverse.catalogue import project_media
 from wildlens.citsci.zooniverse.gateway import Zooniverse
+from wildlens.citsci.zooniverse.people import withdraw_hidden_people
 from wildlens.citsci.zooniverse.schemas import (
     PullReportPublic,
     SendFailure,
@@ -77,9 +78,14 @@ async def send_to_zooniverse(
         lambda: clients.client("catalogue"), subject_set.project_id, body.media_ids
     )
     _require_account(settings.zooniverse)
+    gateway = Zooniverse(settings.zooniverse)
+    # Subjects sent before the project hid people go first.
+    await withdraw_hidden_people(
+        database, lambda: clients.client("catalogue"), subject_set.project_id, gateway
+    )
     report = await service.send(
         database,
-        Zooniverse(settings.zooniverse),
+        gateway,
         subject_set_id,
         media,
         service.display_copies(store),
@@ -98,6 +104,9 @@ async def send_to_zooniverse(
     responses={
         409: error_response(
             "The set is not classified on Zooniverse, or no Zooniverse account is configured"
+        ),
+        413: error_response(
+            "The export, or the recent classifications listed, are past their limit (named)"
         ),
         422: error_response("The export is not a readable classification export (line named)"),
         502: error_response("Zooniverse refused or could not be reached"),
@@ -118,7 +127,8 @@ async def pull_from_zooniverse(
     lists since the newest one stored): each classification stored once (never the volunteer's IP
     address), the set's retirement rules applied as they arrive, the consensus of each
     subject that retires published to the catalogue, and the subject retired on Zooniverse.
-    Pulling again adds only what is new (the project's managers)."""
+    Pulling again adds only what is new. Where the project hides people, subjects showing
+    media with people are withdrawn first (the project's managers)."""
     principal.require_user()
     subject_set = await service.subject_set(session, subject_set_id)
     if subject_set is None:
@@ -128,10 +138,15 @@ async def pull_from_zooniverse(
         raise Conflict(f"subject set {subject_set_id} is not classified on Zooniverse")
     _require_account(settings.zooniverse)
     names = await project_taxon_names(lambda: clients.client("catalogue"), subject_set.project_id)
+    gateway = Zooniverse(settings.zooniverse)
+    # Subjects showing people the project hides since they were sent: retired first.
+    await withdraw_hidden_people(
+        database, lambda: clients.client("catalogue"), subject_set.project_id, gateway
+    )
     pulled = await service.pull(
         database,
         bus,
-        Zooniverse(settings.zooniverse),
+        gateway,
         subject_set_id,
         taxon_names(names),
         generate=body is not None and body.generate,

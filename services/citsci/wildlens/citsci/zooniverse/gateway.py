@@ -24,7 +24,7 @@ from panoptes_client import Classification, Panoptes, Subject, SubjectSet, Workf
 from panoptes_client.panoptes import PanoptesAPIException
 
 from wildlens.citsci.settings import ZooniverseSettings
-from wildlens.common.errors import WildlensError
+from wildlens.common.errors import PayloadTooLarge, WildlensError
 
 __all__ = ["NewSubject", "Zooniverse", "ZooniverseError"]
 
@@ -39,10 +39,11 @@ class ZooniverseError(WildlensError):
 
 @dataclass(frozen=True, slots=True)
 class NewSubject:
-    """A subject Panoptes created, with the URL its image is to be PUT to."""
+    """A subject Panoptes created, with the URL each of its images is to be PUT to, in the
+    order of its locations."""
 
     id: str
-    upload_url: str
+    upload_urls: tuple[str, ...]
 
 
 class Zooniverse:
@@ -110,31 +111,36 @@ class Zooniverse:
         await self._call(work)
 
     async def create_subject(
-        self, project_id: str, metadata: dict[str, Any], content_type: str
+        self, project_id: str, metadata: dict[str, Any], content_types: list[str]
     ) -> NewSubject:
-        """A new subject with one image still to be uploaded (``upload``)."""
+        """A new subject with one location per image (the frames volunteers see, in order),
+        each still to be uploaded (``upload``)."""
 
         def work() -> NewSubject:
             subject = Subject()
             subject.links.project = project_id
-            # The content type alone: Panoptes answers with a signed URL to PUT the bytes to
-            # (never a link into our storage, which volunteers' browsers could not reach).
-            subject.locations = [content_type]
+            # The content types alone: Panoptes answers with a signed URL per location to PUT
+            # the bytes to (never a link into our storage, which volunteers' browsers could
+            # not reach).
+            subject.locations = list(content_types)
             subject.metadata = metadata
             subject.save()
             locations = subject.raw.get("locations") or []
-            url = next(iter(locations[0].values()), None) if locations else None
-            if not url:
-                raise ZooniverseError(f"Zooniverse gave subject {subject.id} no upload URL")
-            return NewSubject(str(subject.id), str(url))
+            urls = tuple(str(next(iter(loc.values()), "")) for loc in locations)
+            if len(urls) != len(content_types) or not all(urls):
+                raise ZooniverseError(
+                    f"Zooniverse gave subject {subject.id} {len(urls)} upload URLs for "
+                    f"{len(content_types)} images"
+                )
+            return NewSubject(str(subject.id), urls)
 
         return await self._call(work)
 
-    async def upload(self, subject: NewSubject, data: bytes, content_type: str) -> None:
-        """PUT the subject's image; tried ``upload_attempts`` times.
+    async def upload(self, subject: NewSubject, frame: int, data: bytes, content_type: str) -> None:
+        """PUT the subject's ``frame``-th image; tried ``upload_attempts`` times.
 
         Raises:
-            ZooniverseError: every try failed (the subject stays without its image).
+            ZooniverseError: every try failed (the subject stays without that image).
         """
 
         def work() -> None:
@@ -142,7 +148,7 @@ class Zooniverse:
             for _ in range(self._settings.upload_attempts):
                 try:
                     response = self._http.put(
-                        subject.upload_url,
+                        subject.upload_urls[frame],
                         data=data,
                         headers={"Content-Type": content_type, "x-ms-blob-type": "BlockBlob"},
                         timeout=self._settings.upload_timeout_s,
@@ -153,7 +159,9 @@ class Zooniverse:
                 if response.status_code < 300:
                     return
                 last = f"HTTP {response.status_code}"
-            raise ZooniverseError(f"the image of subject {subject.id} was not uploaded: {last}")
+            raise ZooniverseError(
+                f"image {frame + 1} of subject {subject.id} was not uploaded: {last}"
+            )
 
         await self._call(work)
 
@@ -190,7 +198,19 @@ class Zooniverse:
     async def classification_export(self, workflow_id: str, path: Path, *, generate: bool) -> int:
         """Write the workflow's classification export (Zooniverse's CSV) to ``path``; answers
         its size. ``generate`` asks for a fresh one and waits for it (``export_timeout_s``).
-        Written as it arrives: exports of large projects run to gigabytes."""
+        Written as it arrives: exports of large projects run to gigabytes.
+
+        Raises:
+            PayloadTooLarge: it is larger than ``export_max_bytes`` (what was written of it
+                is left in ``path``, for the caller to throw away).
+        """
+        limit = self._settings.export_max_bytes
+
+        def too_large() -> PayloadTooLarge:
+            return PayloadTooLarge(
+                f"the classification export is larger than {limit} bytes "
+                "(WILDLENS_CITSCI__ZOONIVERSE__EXPORT_MAX_BYTES): nothing of it was stored"
+            )
 
         def work() -> int:
             export = Workflow(workflow_id).get_export(
@@ -201,11 +221,16 @@ class Zooniverse:
             )
             with export:
                 export.raise_for_status()
+                declared = export.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise too_large()
                 written = 0
                 with path.open("wb") as out:
                     for chunk in export.iter_content(chunk_size=1 << 20):
-                        out.write(chunk)
                         written += len(chunk)
+                        if written > limit:
+                            raise too_large()
+                        out.write(chunk)
             return written
 
         return await self._call(work)
@@ -213,12 +238,28 @@ class Zooniverse:
     async def classifications_since(
         self, project_id: str, last_id: str | None
     ) -> list[dict[str, Any]]:
-        """The project's classifications after ``last_id`` (all, without one), oldest first."""
+        """The project's classifications after ``last_id`` (all, without one), oldest first,
+        read a page at a time.
+
+        Raises:
+            PayloadTooLarge: more than ``recent_max_classifications`` are listed (reading
+                stops there).
+        """
+        limit = self._settings.recent_max_classifications
 
         def work() -> list[dict[str, Any]]:
             params: dict[str, Any] = {"scope": "project", "project_id": project_id}
             if last_id:
                 params["last_id"] = last_id
-            return [dict(c.raw) for c in Classification.where(**params)]
+            found: list[dict[str, Any]] = []
+            for c in Classification.where(**params):
+                if len(found) >= limit:
+                    raise PayloadTooLarge(
+                        f"more than {limit} classifications are new since the last pull "
+                        "(WILDLENS_CITSCI__ZOONIVERSE__RECENT_MAX_CLASSIFICATIONS): nothing "
+                        "was stored; pull the classification export instead"
+                    )
+                found.append(dict(c.raw))
+            return found
 
         return await self._call(work)

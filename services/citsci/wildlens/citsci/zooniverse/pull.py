@@ -90,7 +90,7 @@ def consensus_subject(z: ZooniverseSubject, workflow_id: str) -> ConsensusSubjec
     return ConsensusSubject(
         consensus_id=f"{PLATFORM}:{workflow_id}:{z.zooniverse_subject_id}",
         subject_id=z.zooniverse_subject_id,
-        media_ids=[str(z.media_id)],
+        media_ids=[str(m) for m in z.frames()],
         project_id=str(z.project_id),
         subject_set_id=str(z.subject_set_id),
         workflow_id=workflow_id,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
+from sqlalchemy import ColumnElement, String, cast, or_
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,7 +43,8 @@ async def subject_set(session: AsyncSession, subject_set_id: uuid.UUID) -> Subje
 async def sent_in_set(
     session: AsyncSession, subject_set_id: uuid.UUID
 ) -> dict[uuid.UUID, ZooniverseSubject]:
-    """The set's media sent so far, by medium, whatever state their sending reached."""
+    """The set's subjects sent so far, by the medium naming each (its first), whatever state
+    their sending reached."""
     rows = await session.exec(
         select(ZooniverseSubject).where(ZooniverseSubject.subject_set_id == subject_set_id)
     )
@@ -77,7 +79,8 @@ async def set_state(
 async def media_of_subjects(
     session: AsyncSession, subject_set_id: uuid.UUID, subject_ids: Iterable[str]
 ) -> dict[str, uuid.UUID]:
-    """The media the set's Zooniverse subjects stand for, by subject id."""
+    """The medium each of the set's Zooniverse subjects is named by (its first), by subject
+    id."""
     rows = await session.exec(
         select(ZooniverseSubject.zooniverse_subject_id, ZooniverseSubject.media_id).where(
             ZooniverseSubject.subject_set_id == subject_set_id,
@@ -128,14 +131,24 @@ async def classifications_of(
 async def linked_showing(
     session: AsyncSession, project_id: uuid.UUID, media_id: uuid.UUID
 ) -> list[ZooniverseSubject]:
-    """The project's subjects showing the medium that volunteers still classify."""
+    """The project's subjects showing the medium (as any of their frames) that volunteers
+    still classify."""
     query = select(ZooniverseSubject).where(
         ZooniverseSubject.project_id == project_id,
-        ZooniverseSubject.media_id == media_id,
+        _showing(media_id),
         ZooniverseSubject.state == "linked",
         col(ZooniverseSubject.retired_at).is_(None),
     )
-    return list((await session.exec(query)).all())
+    return [z for z in (await session.exec(query)).all() if media_id in z.frames()]
+
+
+def _showing(media_id: uuid.UUID) -> ColumnElement[bool]:
+    """Subjects named by the medium or listing it among their frames: the JSON's text holds
+    the id as written (a uuid has nothing LIKE reads as a pattern), narrowed in Python."""
+    return or_(
+        col(ZooniverseSubject.media_id) == media_id,
+        cast(col(ZooniverseSubject.media_ids), String).like(f"%{media_id}%"),
+    )
 
 
 async def pending_retirements(
@@ -173,6 +186,6 @@ async def sent_of_medium(
     rows = await session.exec(
         select(ZooniverseSubject, SubjectSet.zooniverse_workflow_id)
         .join(SubjectSet, col(SubjectSet.id) == col(ZooniverseSubject.subject_set_id))
-        .where(ZooniverseSubject.project_id == project_id, ZooniverseSubject.media_id == media_id)
+        .where(ZooniverseSubject.project_id == project_id, _showing(media_id))
     )
-    return [(r, w) for r, w in rows.all()]
+    return [(r, w) for r, w in rows.all() if media_id in r.frames()]

@@ -48,11 +48,13 @@ from wildlens.common.storage import ObjectNotFound, ObjectStore
 from wildlens.common.storage.layout import display_key
 
 __all__ = [
+    "MEDIA_IDS_FIELD",
     "MEDIA_ID_FIELD",
     "DisplayCopies",
     "Pulled",
     "SendReport",
     "SubjectMedium",
+    "SubjectToSend",
     "display_copies",
     "media_of_subjects",
     "pull",
@@ -68,6 +70,8 @@ log = structlog.get_logger(__name__)
 # The hidden metadata field that names the medium a subject shows: classification exports
 # carry it back in ``subject_data``.
 MEDIA_ID_FIELD = "#wildlens_media_id"
+# For a subject of several media: all of them, in the order of its locations.
+MEDIA_IDS_FIELD = "#wildlens_media_ids"
 # Subjects linked to the set per call.
 LINK_BATCH = 100
 DISPLAY_TYPE = "image/jpeg"
@@ -107,15 +111,25 @@ def display_copies(store: ObjectStore) -> DisplayCopies:
     return read
 
 
+# A subject to send: one medium, or the media it shows in order (an event's pictures, a
+# video clip's frames), the first naming it.
+SubjectToSend = SubjectMedium | Sequence[SubjectMedium]
+
+
+def _frames(subject: SubjectToSend) -> list[SubjectMedium]:
+    return [subject] if isinstance(subject, SubjectMedium) else list(subject)
+
+
 async def send(
     db: Database,
     zooniverse: Zooniverse,
     subject_set_id: uuid.UUID,
-    media: Sequence[SubjectMedium],
+    subjects: Sequence[SubjectToSend],
     display: DisplayCopies,
 ) -> SendReport:
-    """Send the media to the subject set's Zooniverse subject set (made, and linked to its
-    workflow, the first time); what was sent before is left as it is.
+    """Send the subjects to the subject set's Zooniverse subject set (made, and linked to its
+    workflow, the first time), each with all its images; what was sent before is left as it
+    is. A subject is named by its first medium in reports.
 
     Raises:
         NotFound: no such subject set.
@@ -128,29 +142,41 @@ async def send(
     s, remote_id = remote_set
     async with db.transaction() as session:
         sent = await repository.sent_in_set(session, subject_set_id)
+    # Every medium a sent subject shows, whichever frame it is.
+    held = {m: row for row in sent.values() for m in row.frames()}
     report = SendReport()
     to_link = [r.zooniverse_subject_id for r in sent.values() if r.state == "uploaded"]
-    for medium in media:
-        before = sent.get(medium.media_id)
+    for subject in subjects:
+        frames = _frames(subject)
+        if not frames:
+            continue
+        key = frames[0].media_id
+        before = next((held[f.media_id] for f in frames if f.media_id in held), None)
         if before is not None and before.state == "withdrawn":
-            report.failed.append((medium.media_id, "it was withdrawn: it shows people"))
+            report.failed.append((key, "it was withdrawn: it shows people"))
             continue
         if before is not None and before.state in ("uploaded", "linked", "retired"):
             report.already += before.state != "uploaded"
             continue
         if before is not None:
-            # Made there, its image perhaps never arrived: not shown half-made, made again.
+            # Made there, some image perhaps never arrived: not shown half-made, made again.
             await zooniverse.delete_subject(before.zooniverse_subject_id)
             async with db.transaction() as session:
                 await repository.forget_sent(session, before.id)
         try:
-            image = await display(medium)
+            images = [await display(f) for f in frames]
         except ObjectNotFound:
-            report.failed.append((medium.media_id, "its display copy is not made yet"))
+            why = "its display copy" if len(frames) == 1 else "a display copy of its media"
+            report.failed.append((key, f"{why} is not made yet"))
             continue
-        subject_id = await _send_one(db, zooniverse, s, medium, image)
+        subject_id = await _send_one(db, zooniverse, s, frames, images)
         if subject_id is None:
-            report.failed.append((medium.media_id, "its image was not uploaded"))
+            why = (
+                "its image was not uploaded"
+                if len(frames) == 1
+                else "its images were not all uploaded"
+            )
+            report.failed.append((key, why))
             continue
         to_link.append(subject_id)
         report.sent += 1
@@ -195,33 +221,47 @@ async def _remote_set(
 
 
 async def _send_one(
-    db: Database, zooniverse: Zooniverse, s: SubjectSet, medium: SubjectMedium, image: bytes
+    db: Database,
+    zooniverse: Zooniverse,
+    s: SubjectSet,
+    frames: list[SubjectMedium],
+    images: list[bytes],
 ) -> str | None:
-    """The subject made and its image uploaded; None when the upload failed (the subject
-    stays ``created``, deleted and made again by the next run)."""
+    """The subject made and every image uploaded, in order; None when an upload failed (the
+    subject stays ``created``, deleted and made again whole by the next run: Panoptes signs
+    each location's URL once, when it makes the subject)."""
     assert s.zooniverse_project_id is not None
-    metadata = {MEDIA_ID_FIELD: str(medium.media_id)}
-    if medium.captured_at is not None:
-        metadata["#captured_at"] = medium.captured_at.isoformat()
-    subject = await zooniverse.create_subject(s.zooniverse_project_id, metadata, DISPLAY_TYPE)
-    width, height = _size(image)
+    first = frames[0]
+    metadata = {MEDIA_ID_FIELD: str(first.media_id)}
+    if len(frames) > 1:
+        metadata[MEDIA_IDS_FIELD] = " ".join(str(f.media_id) for f in frames)
+    if first.captured_at is not None:
+        metadata["#captured_at"] = first.captured_at.isoformat()
+    subject = await zooniverse.create_subject(
+        s.zooniverse_project_id, metadata, [DISPLAY_TYPE] * len(frames)
+    )
+    width, height = _size(images[0])
     async with db.transaction() as session:
         await repository.add_sent(
             session,
             ZooniverseSubject(
                 subject_set_id=s.id,
                 project_id=s.project_id,
-                media_id=medium.media_id,
+                media_id=first.media_id,
+                media_ids=[str(f.media_id) for f in frames] if len(frames) > 1 else None,
                 zooniverse_subject_id=subject.id,
                 width=width,
                 height=height,
             ),
         )
-    try:
-        await zooniverse.upload(subject, image, DISPLAY_TYPE)
-    except ZooniverseError as e:
-        log.warning("zooniverse.upload_failed", media=str(medium.media_id), error=str(e))
-        return None
+    for n, image in enumerate(images):
+        try:
+            await zooniverse.upload(subject, n, image, DISPLAY_TYPE)
+        except ZooniverseError as e:
+            log.warning(
+                "zooniverse.upload_failed", media=str(frames[n].media_id), frame=n, error=str(e)
+            )
+            return None
     async with db.transaction() as session:
         await repository.set_state(session, s.id, [subject.id], "uploaded")
     return subject.id
@@ -255,8 +295,9 @@ async def retire(
     media_ids: Sequence[uuid.UUID],
     reason: str,
 ) -> int:
-    """Retire the media's subjects in the set's workflow (Wildlens retired them: consensus,
-    or an expert validated them); answers how many. Media never sent are left out."""
+    """Retire the subjects showing the media in the set's workflow (Wildlens retired them:
+    consensus, or an expert validated them); answers how many. Media never sent are left
+    out."""
     async with db.transaction() as session:
         s = await repository.subject_set(session, subject_set_id)
         if s is None:
@@ -264,7 +305,9 @@ async def retire(
         sent = await repository.sent_in_set(session, subject_set_id)
     wanted = set(media_ids)
     subject_ids = [
-        r.zooniverse_subject_id for m, r in sent.items() if m in wanted and r.state == "linked"
+        r.zooniverse_subject_id
+        for r in sent.values()
+        if r.state == "linked" and wanted.intersection(r.frames())
     ]
     if not subject_ids or not s.zooniverse_workflow_id:
         return 0
@@ -358,18 +401,20 @@ async def withdraw_people(session: AsyncSession, project_id: uuid.UUID, media_id
     (in the caller's transaction; ``retirement.retire_pending`` tells Zooniverse once it
     commits, and again until Zooniverse takes it). Answers how many wait to be told."""
     rows = await repository.sent_of_medium(session, project_id, media_id)
-    pending = 0
+    pending = changed = 0
     for row, workflow_id in rows:
         if row.state == "linked" and workflow_id:
             if row.retired_at is None:
                 row.retired_at = utcnow()
                 row.retirement_reason = PEOPLE
                 pending += 1
+                changed += 1
         elif row.state in ("created", "uploaded"):
             # Not in a workflow yet: a resumed send must not link it.
             row.state = "withdrawn"
+            changed += 1
         session.add(row)
     await session.flush()
-    if rows:
-        log.info("zooniverse.withdrawn", media=str(media_id), subjects=len(rows))
+    if changed:
+        log.info("zooniverse.withdrawn", media=str(media_id), subjects=changed)
     return pending

@@ -1,5 +1,6 @@
 """Zooniverse kept in step in the background, where the settings ask for it: each set's
-latest classification export pulled every ``pull_interval_s`` (as a manager's pull does),
+latest classification export pulled every ``pull_interval_s`` (as a manager's pull does,
+subjects with people the project now hides withdrawn first),
 and retirements Zooniverse refused or missed told again every ``retire_retry_s``."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from wildlens.citsci.volunteers.catalogue import project_taxon_names
 from wildlens.citsci.zooniverse import repository, service
 from wildlens.citsci.zooniverse.answers import taxon_names
 from wildlens.citsci.zooniverse.gateway import Zooniverse
+from wildlens.citsci.zooniverse.people import withdraw_hidden_people
 from wildlens.citsci.zooniverse.retirement import retire_pending
 from wildlens.common.errors import WildlensError
 from wildlens.common.jobs.periodic import Periodic
@@ -63,6 +65,7 @@ class ZooniverseSync(Periodic):
                 names = await project_taxon_names(
                     lambda: self._ctx.client("catalogue"), s.project_id
                 )
+                await withdraw_hidden_people(self.db, self._catalogue, s.project_id, zooniverse)
                 await service.pull(
                     self.db,
                     self._ctx.service_bus,
