@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -38,6 +38,8 @@ __all__ = [
 
 CONCURRENCY = 8
 SHOWN_KINDS = ("image", "frame")
+# A medium's id as the caller holds it (a UUID, or its text).
+K = TypeVar("K", uuid.UUID, str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,32 @@ def expert_names(observations: Sequence[dict[str, Any]]) -> tuple[str, ...] | No
     )
 
 
+async def _media(
+    client: Callable[[], httpx.AsyncClient], media_ids: Sequence[K]
+) -> dict[K, dict[str, Any] | None]:
+    """Each medium as ``GET /v1/media/{id}`` shows it (None: not there), a few at a time.
+
+    Raises:
+        Unavailable: the catalogue did not answer.
+    """
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(media_id: K) -> tuple[K, dict[str, Any] | None]:
+        async with limit:
+            try:
+                response = await client().get(f"/v1/media/{media_id}")
+            except httpx.HTTPError as exc:
+                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
+        if response.status_code == 404:
+            return media_id, None
+        if response.status_code != 200:
+            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
+        medium: dict[str, Any] = response.json()
+        return media_id, medium
+
+    return dict(await asyncio.gather(*(one(m) for m in media_ids)))
+
+
 async def subject_media(
     client: Callable[[], httpx.AsyncClient],
     project_id: uuid.UUID,
@@ -89,33 +117,22 @@ async def subject_media(
             hides (each named).
         Unavailable: the catalogue did not answer.
     """
-    limit = asyncio.Semaphore(CONCURRENCY)
     wanted = sorted({m for media in subjects for m in media})
     hidden = await hides_people(client, project_id)
 
-    async def one(media_id: uuid.UUID) -> tuple[uuid.UUID, CatalogueMedium | str]:
-        async with limit:
-            try:
-                response = await client().get(f"/v1/media/{media_id}")
-            except httpx.HTTPError as exc:
-                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
-        if response.status_code == 404:
-            return media_id, f"medium {media_id} is not in the project"
-        if response.status_code != 200:
-            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
-        medium = response.json()
-        if medium.get("project_id") != str(project_id):
-            return media_id, f"medium {media_id} is not in the project"
+    def judged(media_id: uuid.UUID, medium: dict[str, Any] | None) -> CatalogueMedium | str:
+        if medium is None or medium.get("project_id") != str(project_id):
+            return f"medium {media_id} is not in the project"
         if medium.get("kind") not in SHOWN_KINDS:
-            return media_id, f"medium {media_id} is a {medium.get('kind')}, not an image or frame"
+            return f"medium {media_id} is a {medium.get('kind')}, not an image or frame"
         observations = medium.get("observations") or []
         if hidden and shows_people(observations):
-            return media_id, f"medium {media_id}: {PEOPLE_REASON}"
-        return media_id, CatalogueMedium(
+            return f"medium {media_id}: {PEOPLE_REASON}"
+        return CatalogueMedium(
             media_id, str(medium["sha256"]), expert_names(observations), shows_people(observations)
         )
 
-    found = dict(await asyncio.gather(*(one(m) for m in wanted)))
+    found = {m: judged(m, medium) for m, medium in (await _media(client, wanted)).items()}
     problems = [
         FieldError(location=["body", "subjects", s, "media_ids", i], message=f, type="not_found")
         for s, media in enumerate(subjects)
@@ -135,21 +152,10 @@ async def expert_verdicts(
     Raises:
         Unavailable: the catalogue did not answer.
     """
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(media_id: str) -> tuple[str, tuple[str, ...] | None]:
-        async with limit:
-            try:
-                response = await client().get(f"/v1/media/{media_id}")
-            except httpx.HTTPError as exc:
-                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
-        if response.status_code == 404:
-            return media_id, None
-        if response.status_code != 200:
-            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
-        return media_id, expert_names(response.json().get("observations") or [])
-
-    return dict(await asyncio.gather(*(one(m) for m in media_ids)))
+    return {
+        m: None if medium is None else expert_names(medium.get("observations") or [])
+        for m, medium in (await _media(client, media_ids)).items()
+    }
 
 
 async def project_taxa(
@@ -194,21 +200,10 @@ async def any_shows_people(
     Raises:
         Unavailable: the catalogue did not answer.
     """
-    limit = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(media_id: str) -> bool:
-        async with limit:
-            try:
-                response = await client().get(f"/v1/media/{media_id}")
-            except httpx.HTTPError as exc:
-                raise Unavailable(f"the catalogue does not answer: {exc}") from exc
-        if response.status_code == 404:
-            return False
-        if response.status_code != 200:
-            raise Unavailable(f"the catalogue answered {response.status_code} for a medium")
-        return shows_people(response.json().get("observations") or [])
-
-    return any(await asyncio.gather(*(one(m) for m in media_ids)))
+    return any(
+        medium is not None and shows_people(medium.get("observations") or [])
+        for medium in (await _media(client, media_ids)).values()
+    )
 
 
 # The catalogue's refusals of a join, passed on as they are.
