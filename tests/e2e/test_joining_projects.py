@@ -143,6 +143,15 @@ async def test_volunteers_join_an_open_project_and_classify(
     assert (kept["role"], kept["joined"]) == ("manager", False)
     assert await _role(wl, admin, pid, "manager-1") == "manager"
 
+    # A token minted with roles of its own (here none) gets them and the new one back, never
+    # every membership its subject holds: manager-1 manages pid, but not through this token.
+    other = (await new_site()).project_id
+    await _open(wl, admin, other, True)
+    scoped = await _join(wl, user_token(settings, "manager-1", {}), other)
+    assert verify_token(scoped["access_token"], keys, settings.auth.issuer).roles == {
+        other: "volunteer"
+    }
+
     # Closed again, members stay, and nobody new gets in.
     await _open(wl, admin, pid, False)
     assert (await _join(wl, walker, pid))["joined"] is False

@@ -20,7 +20,7 @@ from tests.e2e.test_datasets import _image
 from tests.e2e.test_verification import CLASSIFIER, analyse
 from tests.support.api import bearer, ok, post_media
 from tests.support.factories import Sites, Uploads
-from tests.support.panoptes_standin import PanoptesStandIn, panoptes_standin
+from tests.support.panoptes_standin import ExportRow, PanoptesStandIn, panoptes_standin
 from tests.support.platform import (
     RunningPlatform,
     SettingsFactory,
@@ -567,6 +567,32 @@ async def test_hiding_people_later_withdraws_what_zooniverse_was_sent_with_peopl
         200,
     )
     assert standin.retired[WORKFLOW] == [(by_medium[person], "other")]
+    # Volunteers there still classified it meanwhile: the pull stores what they said and
+    # makes no consensus of a subject withdrawn for its people.
+    said = [{"task": "T0", "value": [{"choice": "NTHNGHR", "answers": {}, "filters": {}}]}]
+    standin.serve_export(
+        WORKFLOW,
+        [
+            ExportRow(
+                classification_id=95_000 + n,
+                subject_id=by_medium[person],
+                workflow_id=WORKFLOW,
+                annotations=said,
+                user_name=f"watcher{n}",
+                user_id=4000 + n,
+                user_ip="192.0.2.9",
+                created_at=f"2026-05-02 10:0{n}:00 UTC",
+            )
+            for n in range(6)
+        ],
+    )
+    late = await ok(
+        await wl.client.post(
+            f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull", headers=bearer(admin)
+        ),
+        200,
+    )
+    assert (late["stored"], late["retired"], late["updated"]) == (6, 0, 0)
     refused = await wl.client.post(
         f"/v1/citsci/subject-sets/{set_id}/zooniverse/send",
         json={"media_ids": [person]},

@@ -12,6 +12,7 @@ from wildlens.catalogue.auth.exchange import membership_token
 from wildlens.catalogue.deps import IssuerDep, SessionDep, SettingsDep
 from wildlens.catalogue.members.schemas import JoinedProject
 from wildlens.catalogue.members.service import join_as_volunteer
+from wildlens.common.errors import Unavailable
 from wildlens.common.http import ERROR_RESPONSES, PrincipalDep
 
 router = APIRouter(prefix="/v1/projects", tags=["members"], responses=ERROR_RESPONSES)
@@ -34,7 +35,19 @@ async def join_project(
     ttl_s = settings.auth.token_ttl_s
     if principal.expires_at is not None:
         ttl_s = max(1, min(ttl_s, principal.expires_at - int(time.time())))
-    token = await membership_token(settings, issuer, session, principal.subject, ttl_s=ttl_s)
+    if principal.roles_from_memberships:
+        token = await membership_token(settings, issuer, session, principal.subject, ttl_s=ttl_s)
+    else:
+        # A token minted with its own roles (scoped to some projects, say) gets the same roles
+        # and this one, never every membership of its subject.
+        if issuer is None:
+            raise Unavailable("this catalogue instance has no signing key configured")
+        token = issuer.user_token(
+            principal.subject,
+            {**principal.roles, str(project_id): role},
+            permissions=principal.permissions,
+            ttl_s=ttl_s,
+        )
     return JoinedProject(
         project_id=project_id,
         subject=principal.subject,

@@ -33,7 +33,7 @@ from wildlens.citsci.volunteers.consensus import (
 )
 from wildlens.citsci.zooniverse import repository
 from wildlens.citsci.zooniverse.answers import TaxonNames, answers_of
-from wildlens.citsci.zooniverse.retirement import EXPERT
+from wildlens.citsci.zooniverse.retirement import EXPERT, PEOPLE
 from wildlens.common.db import utcnow
 from wildlens.common.errors import Conflict, NotFound
 from wildlens.common.service import ServiceBus
@@ -202,11 +202,15 @@ async def _retire(
     report: PullReport,
 ) -> None:
     """Each subject that got classifications: retired by the set's rules as they came, or
-    its consensus updated when it had retired before (not when an expert retired it)."""
+    its consensus updated when it had retired before (not when an expert retired it or it
+    was withdrawn for people)."""
     rules = rules_of(s)
     events = []
     for z in touched:
-        if z.retirement_reason == EXPERT:
+        # Read again under a lock: an expert's validation or a person labelled may have
+        # retired it while the export was read, and their word stands.
+        await session.refresh(z, with_for_update=True)
+        if z.retirement_reason in (EXPERT, PEOPLE):
             continue
         classifications = await repository.classifications_of(session, z.id)
         if z.retired_at is None:

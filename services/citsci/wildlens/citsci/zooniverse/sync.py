@@ -76,3 +76,7 @@ class ZooniverseSync(Periodic):
                 )
             except WildlensError as e:  # ZooniverseError among them
                 log.warning("zooniverse.pull_failed", subject_set=str(s.id), error=str(e))
+            except Exception:
+                # A fault of ours in one set must not stop the others' pulls or the
+                # retirements that follow them.
+                log.exception("zooniverse.pull_crashed", subject_set=str(s.id))
