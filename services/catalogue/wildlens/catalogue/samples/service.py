@@ -4,6 +4,7 @@ the caller may not see them; a profile's images per depth bin replaced whole."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -28,7 +29,7 @@ from wildlens.catalogue.samples.schemas import (
 from wildlens.common.errors import NotFound
 from wildlens.common.http import Page, PageParams
 
-__all__ = ["get_sample", "list_samples", "put_depth_bins", "sample_place"]
+__all__ = ["generalised_fields", "get_sample", "list_samples", "put_depth_bins", "sample_place"]
 
 
 def sample_place(
@@ -41,14 +42,33 @@ def sample_place(
     return place.latitude, place.longitude
 
 
+def generalised_fields(view: PrivacyView, fields: dict[str, Any]) -> dict[str, Any]:
+    """A sensitive sample's free ``lat``/``lon`` columns as this audience may see them: at the
+    grid cell, or left out where they are not numbers (a TSV that typed them as text would
+    otherwise pass the exact place on)."""
+    fields = dict(fields)
+    lat, lon = _number(fields.get("lat")), _number(fields.get("lon"))
+    if lat is not None and lon is not None:
+        fields["lat"], fields["lon"] = sample_place(view, lat, lon, sensitive=True)
+    else:
+        for key in ("lat", "lon"):
+            fields.pop(key, None)
+    return fields
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _public(
     sample: Sample, extra: dict[str, Any], view: PrivacyView, sensitive: bool
 ) -> SamplePublic:
     hidden = sensitive and not view.precise
-    fields = dict(sample.fields)
-    lat, lon = fields.get("lat"), fields.get("lon")
-    if hidden and isinstance(lat, float) and isinstance(lon, float):
-        fields["lat"], fields["lon"] = sample_place(view, lat, lon, sensitive=True)
+    fields = generalised_fields(view, sample.fields) if hidden else dict(sample.fields)
     latitude, longitude = sample_place(view, sample.latitude, sample.longitude, sensitive=hidden)
     depth_min, depth_max = extra["depth"]
     return SamplePublic(

@@ -12,6 +12,7 @@ that needs a volume the data lacks is refused (409), every missing input named.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -250,6 +251,13 @@ async def per_sample(
                     continue
                 weight = sub_part / total
                 row_inputs = {"sample_tot_vol_m3": total, "acq_sub_part": sub_part}
+            if not math.isfinite(weight):
+                # A volume so small (or a count so large) that no concentration comes of it.
+                problems.add(
+                    ["sample", sample.external_id],
+                    f"{where}: its volumes give no finite concentration ({row_inputs})",
+                )
+                continue
         row = rows[(sample.id, key_bin, label.scientific_name, label.taxon_id)]
         row.objects += 1
         row.weight += weight

@@ -109,14 +109,20 @@ def pixel_size(
 
 
 def biovolume_mm3(sizes: dict[str, float], pixel_mm: float, method: BiovolumeFrom) -> float | None:
-    """The object's biovolume, None where it lacks the features ``method`` needs."""
-    if method == "ellipse":
-        major, minor = sizes.get("major"), sizes.get("minor")
-        if major is None or minor is None:
-            return None
-        return 4 / 3 * math.pi * (major * pixel_mm / 2) * (minor * pixel_mm / 2) ** 2
-    area = sizes.get("area")
-    if area is None:
+    """The object's biovolume, None where it lacks the features ``method`` needs or they
+    cannot be a size (negative, or so large the volume is no number)."""
+    try:
+        if method == "ellipse":
+            major, minor = sizes.get("major"), sizes.get("minor")
+            if major is None or minor is None or major < 0 or minor < 0:
+                return None
+            volume = 4 / 3 * math.pi * (major * pixel_mm / 2) * (minor * pixel_mm / 2) ** 2
+        else:
+            area = sizes.get("area")
+            if area is None or area < 0:
+                return None
+            esd = 2 * math.sqrt(area * pixel_mm**2 / math.pi)
+            volume = math.pi / 6 * esd**3
+    except OverflowError:
         return None
-    esd = 2 * math.sqrt(area * pixel_mm**2 / math.pi)
-    return math.pi / 6 * esd**3
+    return volume if math.isfinite(volume) else None

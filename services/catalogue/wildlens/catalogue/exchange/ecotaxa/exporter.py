@@ -35,6 +35,7 @@ from wildlens.catalogue.exchange.ecotaxa.depth_bins import DEPTH_BINS_FILE
 from wildlens.catalogue.models import Media, ObjectRecord, Observation, Sample
 from wildlens.catalogue.observations.current import current_observations
 from wildlens.catalogue.privacy import DISPLAY_CONTENT_TYPE, media_files
+from wildlens.catalogue.samples.service import generalised_fields
 
 __all__ = ["write_bundle"]
 
@@ -151,6 +152,8 @@ def _without_metadata(path: Path) -> None:
         image.load()
         kind = image.format
         pixels = image.copy()
+    # The copy keeps ``info`` (EXIF, a JPEG comment, XMP, text chunks), which save writes.
+    pixels.info = {}
     pixels.save(path, format=kind)
 
 
@@ -229,10 +232,7 @@ async def write_bundle(ctx: ExportContext) -> None:
         if sample is not None:
             fields = dict(sample.fields)
             if record.sample_id in sensitive_samples and not view.precise:
-                lat, lon = fields.get("lat"), fields.get("lon")
-                if isinstance(lat, float) and isinstance(lon, float):
-                    place = view.place(lat, lon, sensitive=True)
-                    fields["lat"], fields["lon"] = place.latitude, place.longitude
+                fields = generalised_fields(view, fields)
             row |= {f"sample_{k}": v for k, v in fields.items()}
         acquisition = acquisitions.get(record.acquisition_id) if record.acquisition_id else None
         if acquisition is not None:
