@@ -152,6 +152,10 @@ async def test_volunteers_join_an_open_project_and_classify(
         other: "volunteer"
     }
 
+    # A subject longer than a membership keeps is told so, not failed.
+    long = await _join(wl, user_token(settings, "x" * 250, {}), other, 422)
+    assert "at most 200 characters" in long["detail"]
+
     # Closed again, members stay, and nobody new gets in.
     await _open(wl, admin, pid, False)
     assert (await _join(wl, walker, pid))["joined"] is False

@@ -12,7 +12,7 @@ from wildlens.catalogue.members import repository
 from wildlens.catalogue.members.schemas import MemberPut
 from wildlens.catalogue.models import Membership, Project
 from wildlens.common.auth import ROLES, Principal
-from wildlens.common.errors import Conflict, Forbidden, NotFound
+from wildlens.common.errors import Conflict, Forbidden, Invalid, NotFound
 from wildlens.common.http.pagination import PageParams
 
 __all__ = [
@@ -23,6 +23,9 @@ __all__ = [
     "read_member",
     "remove_member",
 ]
+
+# What a membership keeps of a subject (``Membership.subject``).
+SUBJECT_MAX = 200
 
 
 async def list_members(
@@ -121,6 +124,11 @@ async def join_as_volunteer(
             closed projects stay as invisible as any other).
     """
     principal.require_user()
+    if len(principal.subject) > SUBJECT_MAX:
+        raise Invalid(
+            f"a member's subject is at most {SUBJECT_MAX} characters; this token's is "
+            f"{len(principal.subject)}"
+        )
     project = await session.get(Project, project_id)
     effective = (
         (await project_principal(session, principal, project_id)).role_in(str(project_id))

@@ -207,7 +207,12 @@ async def any_shows_people(
 
 
 # The catalogue's refusals of a join, passed on as they are.
-REFUSALS: dict[int, type[WildlensError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound}
+REFUSALS: dict[int, type[WildlensError]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    422: Invalid,
+}
 
 
 async def join_project(
@@ -217,7 +222,7 @@ async def join_project(
     caller's own token (not the service's): the catalogue decides who may.
 
     Raises:
-        Unauthorized, Forbidden, NotFound: the catalogue's refusal, with its reason.
+        Unauthorized, Forbidden, NotFound, Invalid: the catalogue's refusal, with its reason.
         Unavailable: the catalogue did not answer.
     """
     try:
