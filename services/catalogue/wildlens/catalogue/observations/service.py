@@ -149,12 +149,15 @@ async def _selection(
     change in their history, their media announced once; (observations judged, changed)."""
     if not observation_ids:
         return 0, 0
-    # Locked before they are judged, media by media: a change to one at the same time waits.
-    locked = await repository.lock_observations(session, set(observation_ids))
-    media_ids = sorted({o.media_id for o in locked if o.media_id}, key=str)
+    # Locked before they are judged, with their media's other observations: a change to
+    # one at the same time waits.
+    wanted = set(observation_ids)
+    held = await repository.lock_with_their_media(session, wanted)
+    locked = [o for o in held if o.id in wanted]
     by_media: dict[uuid.UUID | None, list[Observation]] = {}
-    for o in await repository.lock_observations_of_media(session, media_ids):
-        by_media.setdefault(o.media_id, []).append(o)
+    for o in sorted(held, key=lambda o: (str(o.media_id), str(o.id))):
+        if o.media_id is not None:
+            by_media.setdefault(o.media_id, []).append(o)
     current = {o.id for group in by_media.values() for o in current_observations(group)}
     targets = [o for o in locked if o.media_id is None or o.id in current]
     before = dict(await repository.versions(session, [o.id for o in targets]))

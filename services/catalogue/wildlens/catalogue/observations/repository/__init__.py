@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,6 +43,7 @@ __all__ = [
     "get_taxon",
     "lock_observations",
     "lock_observations_of_media",
+    "lock_with_their_media",
     "media_by_ids",
     "media_with_people",
     "ranked",
@@ -107,6 +108,23 @@ async def lock_observations_of_media(
     transaction ends."""
     found = await _locked(session, col(Observation.media_id).in_(list(media_ids)))
     return sorted(found, key=lambda o: (str(o.media_id), str(o.id)))
+
+
+async def lock_with_their_media(
+    session: AsyncSession, ids: Collection[uuid.UUID]
+) -> list[Observation]:
+    """These observations and every other observation of their media, locked in one
+    statement (so in one id order: two selections that share media wait for each other
+    rather than each holding what the other needs)."""
+    if not ids:
+        return []
+    media = select(Observation.media_id).where(
+        col(Observation.id).in_(list(ids)), col(Observation.media_id).is_not(None)
+    )
+    return await _locked(
+        session,
+        or_(col(Observation.id).in_(list(ids)), col(Observation.media_id).in_(media)),
+    )
 
 
 async def media_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> list[Media]:
