@@ -358,6 +358,19 @@ async def test_an_object_project_exports_darwin_core_with_measurements_per_sampl
         ["10.0", "20.0", "50"],
     ]
 
+    # A profile without its bins: the net sample keeps its measurements, the profile's event
+    # says what it lacks.
+    unbinned = await import_plankton(wl, admin, tmp_path, "No bins")
+    with await export_zip(wl, admin, unbinned, "dwca") as archive:
+        _, events = tab_separated(archive.read("event.txt"))
+        _, measurements = tab_separated(archive.read("extendedmeasurementorfact.txt"))
+    remarks = {e["eventID"]: e["eventRemarks"] for e in events}
+    assert remarks["n1"] == ""
+    assert "depth" in remarks["u1"]
+    kinds = {(m["eventID"], m["measurementID"].rsplit(":", 1)[1]) for m in measurements}
+    assert ("n1", "concentration") in kinds
+    assert ("u1", "concentration") not in kinds
+
 
 def _sized(object_id: str, sample: str, depth: float, **cells: str) -> EcoRow:
     row = _object(object_id, "disc", sample, depth, **_sizes(30, 10, 200))

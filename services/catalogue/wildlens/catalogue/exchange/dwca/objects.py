@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,16 +46,43 @@ CONCENTRATION = (
 BIOVOLUME = "Biovolume of biological entity specified elsewhere per unit volume of the water body"
 
 
-async def _table(ctx: ExportContext, name: str) -> tuple[Table | None, str]:
-    """A per-sample statistic over every sample, or why it cannot be computed."""
+@dataclass
+class _Measured:
+    """A per-sample statistic's rows, how they were computed, and why not for the samples
+    it cannot be computed for."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    formula: str = ""
+    why_not: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+async def _table(
+    ctx: ExportContext, name: str, sample_ids: tuple[uuid.UUID, ...] = ()
+) -> _Measured:
+    """Over every sample at once, else sample by sample: one sample's missing input leaves
+    the others' measurements in."""
     view = ctx.coordinates.view
-    try:
-        table = await per_sample(
-            ctx.session, ctx.project, name, Scope(), _SCOPE, view, view.visible_media()
+
+    async def table(scope: ObjectScope) -> Table:
+        return await per_sample(
+            ctx.session, ctx.project, name, Scope(), scope, view, view.visible_media()
         )
-    except Conflict as exc:
-        return None, exc.detail
-    return table, ""
+
+    try:
+        whole = await table(_SCOPE)
+        return _Measured(list(whole.rows), whole.formula)
+    except Conflict:
+        pass
+    measured = _Measured()
+    for sample_id in sample_ids:
+        try:
+            one = await table(replace(_SCOPE, sample_ids=(sample_id,)))
+        except Conflict as exc:
+            measured.why_not[sample_id] = exc.detail
+            continue
+        measured.rows += one.rows
+        measured.formula = one.formula
+    return measured
 
 
 def _iso(value: datetime) -> str:
@@ -63,10 +91,10 @@ def _iso(value: datetime) -> str:
 
 async def write_object_archive(ctx: ExportContext) -> None:
     session, project = ctx.session, ctx.project
-    abundance, _ = await _table(ctx, "abundance")
-    assert abundance is not None  # abundance needs no volume
-    concentration, why_not = await _table(ctx, "concentration")
-    biovolume, _ = await _table(ctx, "biovolume")
+    abundance = (await _table(ctx, "abundance")).rows  # abundance needs no volume
+    sample_ids = tuple(sorted({r["sample_id"] for r in abundance}, key=str))
+    concentration = await _table(ctx, "concentration", sample_ids)
+    biovolume = await _table(ctx, "biovolume", sample_ids)
     await ctx.progress(0.4)
     data = await measured_objects(session, project.id, ctx.coordinates.view.visible_media())
     times: dict[uuid.UUID, list[datetime]] = defaultdict(list)
@@ -81,16 +109,16 @@ async def write_object_archive(ctx: ExportContext) -> None:
     def key(row: dict[str, Any]) -> tuple[Any, str]:
         return row["sample_id"], row["taxon"]
 
-    concentrations = {key(r): r for r in (concentration.rows if concentration else [])}
-    biovolumes = {key(r): r for r in (biovolume.rows if biovolume else [])}
-    taxon_ids = [r["taxon_id"] for r in abundance.rows if r["taxon_id"]]
+    concentrations = {key(r): r for r in concentration.rows}
+    biovolumes = {key(r): r for r in biovolume.rows}
+    taxon_ids = [r["taxon_id"] for r in abundance if r["taxon_id"]]
     taxa = await repository.taxa_by_id(session, list(set(taxon_ids)))
     kingdom = await kingdoms(session, list(taxa))
 
     events: dict[uuid.UUID, dict[str, Any]] = {}
     occurrences: list[dict[str, Any]] = []
     measurements: list[dict[str, Any]] = []
-    for row in abundance.rows:
+    for row in abundance:
         sample = data.samples[row["sample_id"]]
         event_id = sample.external_id
         place = {
@@ -127,7 +155,7 @@ async def write_object_archive(ctx: ExportContext) -> None:
                 "coordinatePrecision": None,
                 "minimumDepthInMeters": min(depths[sample.id]) if depths[sample.id] else None,
                 "maximumDepthInMeters": max(depths[sample.id]) if depths[sample.id] else None,
-                "eventRemarks": None if measured else (why_not or None),
+                "eventRemarks": None if measured else concentration.why_not.get(sample.id),
             }
         taxon = taxa.get(row["taxon_id"]) if row["taxon_id"] else None
         occurrence_id = f"{event_id}:{row['taxon']}"
@@ -150,7 +178,7 @@ async def write_object_archive(ctx: ExportContext) -> None:
                 "license": project.data_license,
             }
         )
-        if measured is not None and concentration is not None:
+        if measured is not None:
             measurements.append(
                 {
                     "eventID": event_id,
@@ -163,7 +191,7 @@ async def write_object_archive(ctx: ExportContext) -> None:
                 }
             )
         sized = biovolumes.get(key(row))
-        if sized is not None and biovolume is not None:
+        if sized is not None:
             measurements.append(
                 {
                     "eventID": event_id,
