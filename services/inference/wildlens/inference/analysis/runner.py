@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import structlog
 from PIL import Image, UnidentifiedImageError
@@ -287,7 +286,7 @@ class Analyzer:
                     detector=WHOLE_OBJECT,
                     failure=image.detail,
                 )
-                result.analyzed_at.FromDatetime(datetime.now(UTC))
+                result.analyzed_at.GetCurrentTime()
                 return result
             IMAGES_ANALYZED.labels("object", "ok").inc()
             decoded[event.media_id] = image
@@ -300,7 +299,7 @@ class Analyzer:
                 detection_threshold=self.threshold,
                 timings_ms={"fetch": fetch_ms, "decode": decode_ms},
             )
-            result.analyzed_at.FromDatetime(datetime.now(UTC))
+            result.analyzed_at.GetCurrentTime()
             result.detections.append(
                 Detection(
                     category="animal",
@@ -378,7 +377,7 @@ class Analyzer:
             detection_threshold=self.threshold,
             timings_ms=analysis.timings_ms,
         )
-        result.analyzed_at.FromDatetime(datetime.now(UTC))
+        result.analyzed_at.GetCurrentTime()
         for detection in self.kept(analysis):
             x, y, w, h = detection.bbox
             result.detections.append(
@@ -400,5 +399,5 @@ class Analyzer:
             detector=ModelRef(name=detector.name, version=detector.version, sha256=detector.sha256),
             failure=reason,
         )
-        result.analyzed_at.FromDatetime(datetime.now(UTC))
+        result.analyzed_at.GetCurrentTime()
         return result
