@@ -42,17 +42,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from google.protobuf.message import Message
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.inference import BenchContext  # noqa: E402
 from tests.support.api import bearer, put_signed  # noqa: E402
 from tests.support.ecotaxa import EcoRow, bundle_zip, write_bundle  # noqa: E402
 from tests.support.plankton import PLANKTON_CLASSES, plankton_object  # noqa: E402
@@ -62,7 +61,7 @@ from wildlens.common.events import Envelope, new_envelope, unpack  # noqa: E402
 from wildlens.common.events.v1.media_pb2 import MediaKind, MediaRecorded  # noqa: E402
 from wildlens.common.imaging import preprocess  # noqa: E402
 from wildlens.common.service.context import ServiceContext  # noqa: E402
-from wildlens.common.settings import Settings, compose_settings  # noqa: E402
+from wildlens.common.settings import compose_settings  # noqa: E402
 from wildlens.common.storage import LocalStore  # noqa: E402
 from wildlens.inference.analysis.runner import Analyzer  # noqa: E402
 from wildlens.inference.classification.classifier import Classifier  # noqa: E402
@@ -206,18 +205,6 @@ def train_combined(folder: Path) -> Classifier:
     fitted = fit_and_compare(NAMES, split("train"), split("test"), seed=0)
     onnx, _ = forest_onnx(fitted.combined_model, fitted.combined_test_inputs)
     return Classifier(add_features_model(folder, onnx, fitted.table))
-
-
-@dataclass
-class BenchContext:
-    """The part of ``ServiceContext`` the analyzer uses: settings, the store and publish."""
-
-    settings: Settings
-    store: LocalStore
-    published: list[Envelope] = field(default_factory=list)
-
-    async def publish(self, payloads: Sequence[Message]) -> None:
-        self.published.extend(new_envelope(p, producer="bench") for p in payloads)
 
 
 def recorded(keys: Sequence[str], features: Sequence[dict[str, float]]) -> list[Envelope]:
