@@ -18,6 +18,7 @@ from tests.support.factories import Deployments, Sites, Tokens
 from tests.support.marshes import add_marshes
 from tests.support.platform import RunningPlatform, eventually, get_media
 from tests.support.scenes import SCENE_KINDS, scene
+from tests.support.training_runs import ended_job
 
 # Training is most of it: more than the suite's five minutes where the machine is shared.
 pytestmark = [pytest.mark.tiny_detector, pytest.mark.timeout(600)]
@@ -129,13 +130,7 @@ async def test_boxes_people_drew_train_the_detector_that_finds_the_next_upload(
     )
     assert job["kind"] == "detector"
 
-    async def ended() -> dict[str, Any] | None:
-        found = await ok(
-            await wl.client.get(f"/v1/training-jobs/{job['id']}", headers=bearer(manager)), 200
-        )
-        return found if found["status"] in ("succeeded", "failed", "cancelled") else None
-
-    finished = dict(await eventually(ended, timeout=400, interval=0.5))
+    finished = await ended_job(wl.client, manager, job["id"], timeout=400)
     assert finished["status"] == "succeeded", finished
     assert any("exported to ONNX" in line for line in finished["log_tail"]), finished
     model = await ok(

@@ -26,6 +26,7 @@ from tests.support.ecotaxa import HEADER_TYPES, EcoRow, bundle_zip, write_bundle
 from tests.support.factories import Tokens
 from tests.support.plankton import PLANKTON_CLASSES, plankton_object
 from tests.support.platform import RunningPlatform, eventually, get_media
+from tests.support.training_runs import ended_job
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -138,13 +139,7 @@ async def test_a_combined_model_names_objects_from_pixels_and_features(
     )
     assert job["kind"] == "combined"
 
-    async def ended() -> dict[str, Any] | None:
-        found = await ok(
-            await wl.client.get(f"/v1/training-jobs/{job['id']}", headers=bearer(manager)), 200
-        )
-        return found if found["status"] in ("succeeded", "failed", "cancelled") else None
-
-    finished = dict(await eventually(ended, timeout=300, interval=0.5))
+    finished = await ended_job(wl.client, manager, job["id"], timeout=300)
     assert finished["status"] == "succeeded", finished
     model = await ok(
         await wl.client.get(f"/v1/models/{finished['model_id']}", headers=bearer(manager)), 200

@@ -59,15 +59,18 @@ def job_request(project: str, **changes: Any) -> dict[str, Any]:
     }
 
 
-async def ended_job(client: httpx.AsyncClient, token: str, job_id: str) -> dict[str, Any]:
-    """The job once it has ended (succeeded, failed or cancelled)."""
+async def ended_job(
+    client: httpx.AsyncClient, token: str, job_id: str, *, timeout: float = 30
+) -> dict[str, Any]:
+    """The job once it has ended (succeeded, failed or cancelled), waiting up to ``timeout``
+    seconds (a real model trains for minutes)."""
 
     async def probe() -> dict[str, Any] | None:
         response = await client.get(f"/v1/training-jobs/{job_id}", headers=bearer(token))
         job = dict(await ok(response, 200))
         return job if job["status"] in FINISHED else None
 
-    return dict(await eventually(probe, timeout=30))
+    return dict(await eventually(probe, timeout=timeout, interval=0.5))
 
 
 async def label_one(client: httpx.AsyncClient, admin: str, site: Site) -> str:
