@@ -5,11 +5,12 @@ Triggers note each medium whose parts a change can change in ``review_score_chan
 transaction. ``ReviewRefresher`` refreshes in the background, so that a reader seldom finds
 more than a few media to redo.
 
-The queue refreshes before it reads, but waits at most ``PAGE_PATIENCE_S`` for a refresh that
-is already running: under a stream of uploads and validations, five reviewers would otherwise
-queue behind each other's refreshes. Its page leaves out the media whose notes are still
-waiting (their parts may be stale), so what it shows is always scored as its explanations
-say; those media come back with the next refresh, within a round of ``ReviewRefresher``.
+The queue refreshes before it reads, unless a refresh of the project is already running: then
+it reads at once. Under a stream of uploads and validations, five reviewers would otherwise
+queue behind each other's refreshes, and every moment a page waits is a moment the reviewer
+waits. Its page leaves out the media whose notes are still waiting (their parts may be
+stale), so what it shows is always scored as its explanations say; those media come back with
+the running refresh, or the next one, within a round of ``ReviewRefresher``.
 
 Refreshes of one project are serialised (an advisory lock on PostgreSQL; SQLite has one
 writer anyway): two of them computing the same medium would both insert its rows.
@@ -17,38 +18,29 @@ writer anyway): two of them computing the same medium would both insert its rows
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wildlens.catalogue.observations.repository import review_scores
 from wildlens.common.db import Database
 from wildlens.common.jobs.periodic import Periodic
 
-__all__ = ["PAGE_PATIENCE_S", "ReviewRefresher", "refresh", "refresh_for_page"]
+__all__ = ["ReviewRefresher", "refresh", "refresh_for_page"]
 
 log = structlog.get_logger(__name__)
 
 # Beyond this many changed media, and a quarter of the rows the project has (an import, the
 # first refresh), the project is computed in one pass over its observations.
 WHOLE_PROJECT_AFTER = 2000
-# How long a page waits for another refresh of its project before it reads without one.
-PAGE_PATIENCE_S = 0.2
-# How often a waiting page tries the refresh lock again.
-_RETRY_S = 0.02
 
 
-async def refresh(
-    db: Database, project_id: uuid.UUID, *, wait: bool = True, patience_s: float | None = None
-) -> int | None:
+async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> int | None:
     """Compute the project's changed media afresh; answers how many there were, or None when
     it gave up on another refresh of the project that was running.
 
-    ``wait`` False gives up at once (the background refresher: the running one will do the
-    work); ``patience_s`` gives up after that many seconds.
+    ``wait`` False gives up at once (a page, and the background refresher: the running one
+    does the work).
     """
     async with db.engine.connect() as probe:
         # Most pages find nothing to do: one index probe, no lock, no transaction.
@@ -56,7 +48,7 @@ async def refresh(
             return 0
     async with db.transaction() as session:
         connection = await session.connection()
-        if not await _lock(connection, project_id, wait=wait, patience_s=patience_s):
+        if not await review_scores.lock_refreshes(connection, project_id, wait=wait):
             return None
         await review_scores.plan_for_refresh(connection)
         media = await review_scores.take_changes(connection, project_id)
@@ -73,27 +65,12 @@ async def refresh(
     return len(media)
 
 
-async def _lock(
-    connection: AsyncConnection, project_id: uuid.UUID, *, wait: bool, patience_s: float | None
-) -> bool:
-    if patience_s is None or not wait:
-        return await review_scores.lock_refreshes(connection, project_id, wait=wait)
-    # Tried again and again rather than waited for with a lock timeout: a timeout would abort
-    # the transaction, and the lock is free again within a few milliseconds when all is quiet.
-    deadline = time.monotonic() + patience_s
-    while not await review_scores.lock_refreshes(connection, project_id, wait=False):
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(_RETRY_S)
-    return True
-
-
 async def refresh_for_page(db: Database, project_id: uuid.UUID) -> None:
     """What a page of the queue refreshes before it reads: the changed media, unless another
-    refresh holds the project longer than ``PAGE_PATIENCE_S``; then the page reads without
-    the media still noted. A note for the whole project (an import, a recompute) cannot be
-    left out that way, so then the page waits."""
-    if await refresh(db, project_id, patience_s=PAGE_PATIENCE_S) is not None:
+    refresh holds the project; then the page reads without the media still noted. A note for
+    the whole project (an import, a recompute) cannot be left out that way, so then the page
+    waits."""
+    if await refresh(db, project_id, wait=False) is not None:
         return
     async with db.engine.connect() as probe:
         whole = await review_scores.whole_project_noted(probe, project_id)
