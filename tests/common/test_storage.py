@@ -173,6 +173,33 @@ async def test_exists_and_idempotent_delete(store: ObjectStore) -> None:
     assert not await store.exists("staging/u1/0")
 
 
+async def test_many_objects_read_at_once_come_back_in_the_order_asked(
+    store: ObjectStore,
+) -> None:
+    for n in range(12):
+        await store.put_bytes(f"objects/o{n}.png", f"object {n}".encode(), "image/png")
+    keys = [f"objects/o{n}.png" for n in (3, 0, 11, 3, 7)]
+
+    assert await store.get_many(keys) == [
+        b"object 3",
+        b"object 0",
+        b"object 11",
+        b"object 3",
+        b"object 7",
+    ]
+    assert await store.get_many([]) == []
+
+
+async def test_many_objects_with_one_missing_raise_object_not_found_naming_it(
+    store: ObjectStore,
+) -> None:
+    await store.put_bytes("objects/here.png", b"here", "image/png")
+
+    with pytest.raises(ObjectNotFound) as caught:
+        await store.get_many(["objects/here.png", "objects/gone.png"])
+    assert caught.value.key == "objects/gone.png"
+
+
 async def test_missing_object_raises_object_not_found(store: ObjectStore, tmp_path: Path) -> None:
     with pytest.raises(ObjectNotFound) as caught:
         await store.get_bytes("media/no/such.jpg")
@@ -232,6 +259,10 @@ async def test_bad_keys_are_refused_and_nothing_is_written(
             await read(key)
     with pytest.raises(Invalid):
         await store.url_for_put(key)
+    await store.put_bytes("objects/fine.png", b"fine", "image/png")
+    with pytest.raises(Invalid):
+        await store.get_many(["objects/fine.png", key])
+    await store.delete("objects/fine.png")
 
     assert await store.list("") == []
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -257,10 +288,23 @@ async def test_local_store_does_not_follow_links_out_of_its_root(
     outside.mkdir()
     (local.root / "link").symlink_to(outside)
 
+    (outside / "secret").write_bytes(b"not the store's")
+    (local.root / "deep" / "er").mkdir(parents=True)
+    (local.root / "deep" / "er" / "link").symlink_to(outside)
+    await local.put_bytes("inside/x", b"kept", "text/plain")
+    (local.root / "alias").symlink_to(local.root / "inside")
+
     with pytest.raises(Invalid):
         await local.put_bytes("link/x", b"escape", "text/plain")
+    for key in ("link/secret", "deep/er/link/secret"):
+        with pytest.raises(Invalid):
+            await local.get_bytes(key)
+        with pytest.raises(Invalid):
+            await local.get_many(["inside/x", key])
 
-    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+    # A link that stays inside the store leads to its objects.
+    assert await local.get_many(["alias/x"]) == [b"kept"]
 
 
 async def test_local_key_that_is_a_folder_conflicts(local: LocalStore) -> None:

@@ -13,9 +13,12 @@ from typing import Any, cast
 
 import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 
+from wildlens.common.events.v1.media_pb2 import MediaKind, MediaRecorded
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.settings import compose_settings
+from wildlens.common.storage import ObjectNotFound
 from wildlens.inference.analysis.batcher import MicroBatcher
 from wildlens.inference.analysis.runner import Analyzer, Undecodable
 from wildlens.inference.models.detector import Detector
@@ -147,10 +150,9 @@ async def test_an_undecodable_image_is_reported_not_run(
     await analyzer.close()
 
 
-async def test_a_batch_of_objects_reports_the_undecodable_one_and_keeps_the_others(
-    tmp_path: Path,
-) -> None:
-    from wildlens.common.events.v1.media_pb2 import MediaKind, MediaRecorded
+async def objects_analyzer(tmp_path: Path) -> Analyzer:
+    """An analyzer over a local store holding ``objects/good.png`` (30x20, grey) and
+    ``objects/bad.png`` (no image)."""
     from wildlens.common.storage import LocalStore
 
     store = LocalStore(tmp_path / "objects", public_url="http://127.0.0.1:0", signing_key=b"k")
@@ -160,20 +162,37 @@ async def test_a_batch_of_objects_reports_the_undecodable_one_and_keeps_the_othe
     await store.put_bytes("objects/good.png", buffer.getvalue(), "image/png")
     await store.put_bytes("objects/bad.png", b"GIF89a not really", "image/png")
     settings = compose_settings([InferenceSettings]).model_validate({"data_dir": tmp_path})
-    analyzer = Analyzer(
+    return Analyzer(
         cast(ServiceContext, SimpleNamespace(settings=settings, store=store)),
         ModelServing(cache=cast(Any, None)),
     )
-    events = [
+
+
+def single_objects(keys: dict[str, str]) -> list[MediaRecorded]:
+    return [
         MediaRecorded(
-            media_id=name,
-            object_key=f"objects/{name}.png",
+            media_id=media_id,
+            object_key=key,
             kind=MediaKind.MEDIA_KIND_IMAGE,
             single_object=True,
         )
-        for name in ("bad", "good", "good-again")
+        for media_id, key in keys.items()
     ]
-    events[2].object_key = "objects/good.png"
+
+
+def objects_counted(outcome: str) -> float:
+    labels = {"source": "object", "outcome": outcome}
+    return REGISTRY.get_sample_value("wildlens_inference_images_total", labels) or 0.0
+
+
+async def test_a_batch_of_objects_reports_the_undecodable_one_and_keeps_the_others(
+    tmp_path: Path,
+) -> None:
+    analyzer = await objects_analyzer(tmp_path)
+    events = single_objects(
+        {"bad": "objects/bad.png", "good": "objects/good.png", "good-again": "objects/good.png"}
+    )
+    ok, undecodable = objects_counted("ok"), objects_counted("undecodable")
     results = await analyzer.analyze_objects(events)
     await analyzer.close()
 
@@ -184,3 +203,19 @@ async def test_a_batch_of_objects_reports_the_undecodable_one_and_keeps_the_othe
         assert (found.image_width, found.image_height) == (30, 20)
         assert [d.bbox.width for d in found.detections] == [1.0]
         assert set(found.timings_ms) == {"fetch", "decode"}
+        assert found.detector.name == "whole-object"
+        assert found.analyzed_at.seconds > 0
+    assert results[0].analyzed_at.seconds > 0
+    assert objects_counted("ok") - ok == 2
+    assert objects_counted("undecodable") - undecodable == 1
+
+
+async def test_a_batch_of_objects_with_one_missing_fails_whole_to_be_delivered_again(
+    tmp_path: Path,
+) -> None:
+    analyzer = await objects_analyzer(tmp_path)
+    events = single_objects({"good": "objects/good.png", "gone": "objects/gone.png"})
+
+    with pytest.raises(ObjectNotFound):
+        await analyzer.analyze_objects(events)
+    await analyzer.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -70,6 +70,17 @@ class ObjectStore(ABC):
     @abstractmethod
     async def get_bytes(self, key: str) -> bytes:
         """The whole object in memory; for small objects. Raises ``ObjectNotFound``."""
+
+    @abstractmethod
+    async def get_many(self, keys: Sequence[str]) -> list[bytes]:
+        """Each object's bytes, in the order of ``keys``, read in one trip to a worker
+        thread: for batches of small objects, where a trip per object costs more than the
+        read. A key given twice is read once.
+
+        Raises:
+            Invalid: a bad key, before anything is read.
+            ObjectNotFound: a key with no object (the first one met).
+        """
 
     @abstractmethod
     def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:

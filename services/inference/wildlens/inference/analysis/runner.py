@@ -34,6 +34,7 @@ from wildlens.common.events.v1.media_pb2 import (
 )
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.analysis.batcher import MicroBatcher
+from wildlens.inference.analysis.objects import WHOLE_OBJECT, ObjectResults
 from wildlens.inference.classification.stage import ClassificationStage, MediaContext
 from wildlens.inference.metrics import IMAGES_ANALYZED
 from wildlens.inference.models.detector import Detection as FoundBox
@@ -49,9 +50,6 @@ log = structlog.get_logger(__name__)
 MAX_PIXELS = 200_000_000
 
 Fetch = Callable[[], Awaitable[bytes]]
-# What stands in for the detector for a single object: its whole image is its one box, an
-# organism to classify (``media.analyzed`` names it where it names a detector).
-WHOLE_OBJECT = ModelRef(name="whole-object", version="1")
 
 
 class Undecodable(Invalid):
@@ -260,59 +258,42 @@ class Analyzer:
 
     async def analyze_objects(self, events: Sequence[MediaRecorded]) -> list[MediaAnalyzed]:
         """Single objects: no detector runs; each whole image is one box, classified as it
-        is, all of them in one batch (``media.analyzed`` names ``WHOLE_OBJECT`` as detector)."""
-        decoded: dict[str, Image.Image] = {}
+        is, all of them in one batch (``media.analyzed`` names ``WHOLE_OBJECT`` as detector).
 
-        async def fetch(event: MediaRecorded) -> tuple[bytes, float]:
-            async with self._slots:
-                started = time.perf_counter()
-                data = await self._fetch_key(event.object_key)()
-                return data, (time.perf_counter() - started) * 1000
-
-        fetched = list(await asyncio.gather(*(fetch(e) for e in events)))
-        # Every vignette of the batch decoded in one trip to the pool: a trip per object
-        # cost more (a thread hand-over and a loop wake-up) than decoding a small PNG.
+        An object whose bytes are no image gets a result saying so, the others are analysed;
+        a missing object or a store that does not answer raises, so the batch is delivered
+        again.
+        """
+        if not events:
+            return []
+        # The batch is read in one trip to the store's thread and decoded in one trip to the
+        # pool: a trip per object (a thread hand-over and a loop wake-up each) cost more than
+        # reading and decoding a small vignette. The read takes one of the prefetch slots.
+        async with self._slots:
+            started = time.perf_counter()
+            blobs = await self.ctx.store.get_many([e.object_key for e in events])
+            # Each object's share of the read, as each gets its share of the classification.
+            fetch_ms = (time.perf_counter() - started) * 1000 / len(events)
         loop = asyncio.get_running_loop()
-        images = await loop.run_in_executor(self._pool, _decode_all, [data for data, _ in fetched])
-
-        def one(event: MediaRecorded, fetch_ms: float, found: _Vignette) -> MediaAnalyzed:
-            image, decode_ms = found
+        vignettes = await loop.run_in_executor(self._pool, _decode_all, blobs)
+        del blobs
+        build = ObjectResults(self.threshold)
+        results: list[MediaAnalyzed] = []
+        decoded: dict[str, Image.Image] = {}
+        failed = 0
+        for event, (image, decode_ms) in zip(events, vignettes, strict=True):
             if isinstance(image, Undecodable):
-                IMAGES_ANALYZED.labels("object", "undecodable").inc()
                 log.warning("inference.undecodable", media_id=event.media_id)
-                result = MediaAnalyzed(
-                    media_id=event.media_id,
-                    project_id=event.project_id,
-                    detector=WHOLE_OBJECT,
-                    failure=image.detail,
-                )
-                result.analyzed_at.GetCurrentTime()
-                return result
-            IMAGES_ANALYZED.labels("object", "ok").inc()
+                results.append(build.failed(event, image.detail))
+                failed += 1
+                continue
             decoded[event.media_id] = image
-            result = MediaAnalyzed(
-                media_id=event.media_id,
-                project_id=event.project_id,
-                detector=WHOLE_OBJECT,
-                image_width=image.width,
-                image_height=image.height,
-                detection_threshold=self.threshold,
-                timings_ms={"fetch": fetch_ms, "decode": decode_ms},
-            )
-            result.analyzed_at.GetCurrentTime()
-            result.detections.append(
-                Detection(
-                    category="animal",
-                    confidence=1.0,
-                    bbox=BoundingBox(x=0.0, y=0.0, width=1.0, height=1.0),
-                )
-            )
-            return result
-
-        results = [
-            one(e, fetch_ms, found)
-            for e, (_data, fetch_ms), found in zip(events, fetched, images, strict=True)
-        ]
+            timings = {"fetch": fetch_ms, "decode": decode_ms}
+            results.append(build.analysed(event, image.size, timings))
+        if failed:
+            IMAGES_ANALYZED.labels("object", "undecodable").inc(failed)
+        if failed < len(events):
+            IMAGES_ANALYZED.labels("object", "ok").inc(len(events) - failed)
         if self.classification is not None:
             await self.classification.classify(
                 results, decoded, {e.media_id: MediaContext.of(e) for e in events}

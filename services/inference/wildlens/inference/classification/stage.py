@@ -23,7 +23,6 @@ import structlog
 from PIL import Image
 
 from wildlens.common.events.v1.media_pb2 import (
-    Classification,
     Detection,
     MediaAnalyzed,
     MediaRecorded,
@@ -99,16 +98,16 @@ def _xywh(detection: Detection) -> tuple[float, float, float, float]:
 def fill_detection(detection: Detection, outcome: CropOutcome) -> None:
     """Write one crop's answer into its ``media.analyzed`` detection."""
     del detection.classifications[:]
+    # Made in place: building each message apart and appending it copies it once more.
+    add = detection.classifications.add
     for score in outcome.classifications:
-        detection.classifications.append(
-            Classification(
-                label=score.label,
-                scientific_name=score.scientific_name,
-                confidence=score.confidence,
-                taxon_id=score.taxon_id,
-                rank=score.rank,
-                image_confidence=score.image_confidence,
-            )
+        add(
+            label=score.label,
+            scientific_name=score.scientific_name,
+            confidence=score.confidence,
+            taxon_id=score.taxon_id,
+            rank=score.rank,
+            image_confidence=score.image_confidence,
         )
     detection.prediction_source = outcome.source if outcome.classifications else ""
     detection.prior_changed = outcome.prior_changed
@@ -220,16 +219,24 @@ class ClassificationStage:
             contexts: each medium's place and time, by media id; without one, a medium is
                 judged by its project alone.
         """
-        # Grouped by classifier: all crops a classifier gets go through it together.
+        # Grouped by classifier: all crops a classifier gets go through it together. Each
+        # project's classifier is looked up, and its reference made, once per batch.
         groups: dict[int, tuple[Classifier, list[_Job]]] = {}
+        serving: dict[str, Classifier | None] = {}
+        refs: dict[int, ModelRef] = {}
         for result in results:
             image = images.get(result.media_id)
-            classifier = self.classifier_for(result.project_id)
+            if result.project_id not in serving:
+                serving[result.project_id] = self.classifier_for(result.project_id)
+            classifier = serving[result.project_id]
             if result.failure or image is None or classifier is None:
                 continue
-            result.classifier.CopyFrom(
-                ModelRef(name=classifier.name, version=classifier.version, sha256=classifier.sha256)
-            )
+            ref = refs.get(id(classifier))
+            if ref is None:
+                ref = refs[id(classifier)] = ModelRef(
+                    name=classifier.name, version=classifier.version, sha256=classifier.sha256
+                )
+            result.classifier.CopyFrom(ref)
             context = (contexts or {}).get(result.media_id) or MediaContext(result.project_id)
             jobs = groups.setdefault(id(classifier), (classifier, []))[1]
             jobs += [
