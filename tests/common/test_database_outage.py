@@ -7,6 +7,7 @@ a TCP proxy, and the test resets every connection and refuses new ones.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,5 +94,24 @@ async def test_a_failing_statement_is_not_taken_for_an_outage(
         # The driver's own error, as before: a retry would fail the same way.
         with pytest.raises(ProgrammingError, match="no_such_table"):
             await _count(database, "no_such_table")
+    finally:
+        await database.dispose()
+
+
+async def test_a_pooled_connection_reset_while_idle_is_replaced_unseen(
+    proxy: TcpProxy, pg_schema_prefix: str, tmp_path: Path
+) -> None:
+    """A restart between two requests costs neither of them an error: the connection the
+    first one left in the pool is replaced when the second takes it."""
+    database = create_database(_settings(proxy, pg_schema_prefix, tmp_path), "outage")
+    try:
+        await database.create_schema()
+        async with database.transaction() as session:
+            await (await session.connection()).execute(text("CREATE TABLE kept (n int)"))
+        proxy.cut()
+        proxy.restore()
+        # The reset reaches the idle connection as it would between two requests.
+        await asyncio.sleep(0.2)
+        assert await _count(database) == 0
     finally:
         await database.dispose()

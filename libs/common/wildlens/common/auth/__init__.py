@@ -6,6 +6,7 @@ from wildlens.common.auth.keys import KeyRing, load_keyring
 from wildlens.common.auth.principal import PERMISSIONS, ROLES, Principal, Role
 from wildlens.common.auth.revocations import RevocationList
 from wildlens.common.auth.tokens import TokenIssuer, verify_token
+from wildlens.common.auth.verified import VerifiedTokens
 
 __all__ = [
     "PERMISSIONS",
@@ -17,6 +18,7 @@ __all__ = [
     "RevocationList",
     "Role",
     "TokenIssuer",
+    "VerifiedTokens",
     "load_keyring",
     "verify_token",
 ]

@@ -13,7 +13,7 @@ from wildlens.common.auth.keys import KeyRing
 from wildlens.common.auth.principal import PERMISSIONS, ROLES, Principal
 from wildlens.common.errors import Unauthorized
 
-__all__ = ["TokenIssuer", "verify_token"]
+__all__ = ["TokenIssuer", "verify_token", "verify_token_until"]
 
 ALGORITHM = "EdDSA"
 # Marks tokens whose roles were copied from the catalogue's memberships.
@@ -83,6 +83,12 @@ class TokenIssuer:
 
 def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
     """Check signature, expiry and issuer; raises Unauthorized with the reason."""
+    principal, _ = verify_token_until(token, keys, issuer)
+    return principal
+
+
+def verify_token_until(token: str, keys: KeyRing, issuer: str) -> tuple[Principal, int]:
+    """:func:`verify_token`, with the time (Unix seconds) from which the token has expired."""
     try:
         claims = jwt.decode(
             token,
@@ -101,13 +107,14 @@ def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
     if kind == "device":
         if not claims.get("project") or not isinstance(claims.get("devices"), list):
             raise Unauthorized("invalid token: a device token must name its project and devices")
-        return Principal(
+        device = Principal(
             subject=claims["sub"],
             kind="device",
             project_id=str(claims["project"]),
             device_ids=tuple(str(d) for d in claims["devices"]),
             token_id=claims.get("jti"),
         )
+        return device, int(claims["exp"])
     roles = claims.get("roles") or {}
     if not isinstance(roles, dict) or any(r not in ROLES for r in roles.values()):
         raise Unauthorized("invalid token: malformed roles")
@@ -116,7 +123,7 @@ def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
         isinstance(v, list) and all(isinstance(p, str) for p in v) for v in perms.values()
     ):
         raise Unauthorized("invalid token: malformed permissions")
-    return Principal(
+    principal = Principal(
         subject=claims["sub"],
         kind=kind,
         roles={str(k): str(v) for k, v in roles.items()},
@@ -125,3 +132,4 @@ def verify_token(token: str, keys: KeyRing, issuer: str) -> Principal:
         roles_from_memberships=claims.get(ROLES_SOURCE_CLAIM) == "memberships",
         expires_at=int(claims["exp"]),
     )
+    return principal, int(claims["exp"])

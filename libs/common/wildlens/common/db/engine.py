@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +28,7 @@ from wildlens.common.settings import Settings
 __all__ = ["Database", "create_database"]
 
 AfterCommit = Callable[[], None]
+_BURST_CONNECTIONS = 5
 
 
 class Database:
@@ -123,7 +124,25 @@ def create_database(settings: Settings, service: str) -> Database:
     if url.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database URL scheme {url.drivername!r}")
     kwargs["pool_size"] = settings.database.pool_size
-    kwargs["pool_pre_ping"] = True
+    # Connections past the pool's size are opened for one transaction and closed after it:
+    # under steady concurrent requests that is a connection (and a server process) per
+    # transaction, so the pool keeps most of what it may open, and bursts add only a few.
+    kwargs["max_overflow"] = _BURST_CONNECTIONS
     if schema is not None:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
-    return Database(create_async_engine(url, **kwargs), schema=schema)
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return Database(engine, schema=schema)
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Replace a pooled connection that was closed while it waited, before it is handed out.
+
+    SQLAlchemy's ``pool_pre_ping`` would ask the server instead: with asyncpg that is a
+    transaction begun, a query and a rollback, three round trips before every transaction.
+    A restart, failover or reset closes the socket, which the driver has seen by the time the
+    connection is taken; a connection that dies unseen fails its first statement, which is
+    ``Unavailable`` like any outage met inside a transaction.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the connection was closed while it was in the pool")

@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.common.auth import Principal, RevocationList, TokenIssuer, verify_token
+from wildlens.common.auth import Principal, RevocationList, TokenIssuer, VerifiedTokens
 from wildlens.common.db import Database
 from wildlens.common.errors import Unauthorized
 from wildlens.common.service.clients import ServiceClients
@@ -50,6 +50,10 @@ bearer_scheme = HTTPBearer(
 )
 
 
+# Per process: every request of a caller that keeps its token checks one signature, not one each.
+_verified_tokens = VerifiedTokens()
+
+
 async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -57,7 +61,9 @@ async def get_principal(
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
     platform = request.app.state.platform
-    principal = verify_token(credentials.credentials, platform.keys, platform.settings.auth.issuer)
+    principal = _verified_tokens.verify(
+        credentials.credentials, platform.keys, platform.settings.auth.issuer
+    )
     # Filled by the consumers of ``device.revoked`` and the start-up load of the current list.
     revoked: RevocationList = request.app.state.revoked_tokens
     if principal.token_id is not None and principal.token_id in revoked:

@@ -35,7 +35,9 @@ class DatabaseSettings(BaseModel):
     # Prepended to every service's schema (PostgreSQL) or file name (SQLite); tests isolate
     # themselves with it.
     schema_prefix: str = ""
-    pool_size: int = 5
+    # Connections each process keeps open; a few more are opened for a burst and closed
+    # after it (``db.engine``).
+    pool_size: int = 10
     echo: bool = False
 
 
