@@ -243,9 +243,15 @@ class ClassificationStage:
         self, served: dict[str, _Served | None], wanted: Iterable[str], started: float
     ) -> Lookups:
         projects = [p for p in dict.fromkeys(wanted) if served.get(p) is not None]
-        known = await asyncio.gather(
-            *(self._project(p, cast(_Served, served[p]).classifier) for p in projects)
-        )
+        if len(projects) == 1:
+            # The usual batch: one project, awaited directly (a gather makes a task of it).
+            known = [
+                await self._project(projects[0], cast(_Served, served[projects[0]]).classifier)
+            ]
+        else:
+            known = await asyncio.gather(
+                *(self._project(p, cast(_Served, served[p]).classifier) for p in projects)
+            )
         return Lookups(
             served,
             dict(zip(projects, known, strict=True)),
