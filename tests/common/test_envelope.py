@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from wildlens.common.events import InvalidEnvelope, decode, encode, new_envelope, unpack
@@ -28,3 +30,13 @@ def test_payload_of_another_type_is_refused() -> None:
 def test_garbage_is_not_an_envelope(data: bytes) -> None:
     with pytest.raises(InvalidEnvelope):
         decode(data)
+
+
+def test_each_envelope_gets_a_fresh_random_uuid() -> None:
+    ids = [new_envelope(MediaAnalyzed(media_id="m1"), producer="t").event_id for _ in range(200)]
+    assert len(set(ids)) == len(ids)
+    for event_id in ids:
+        parsed = uuid.UUID(event_id)
+        assert str(parsed) == event_id
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

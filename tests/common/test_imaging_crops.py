@@ -119,3 +119,13 @@ def test_the_jpeg_crop_is_cut_from_the_upright_image_and_can_be_resized() -> Non
     assert np.abs(decoded - expected).mean() < 3
     resized = Image.open(io.BytesIO(crop_jpeg(stored, (0.1, 0.1, 0.5, 0.25), size=32)))
     assert resized.size == (32, 32)
+
+
+def test_a_box_around_a_whole_square_vignette_is_the_vignette_itself() -> None:
+    # A single object's image is its crop: nothing is cut, and a grey one becomes RGB.
+    image = _gradient(40, 40)
+    assert square_crop(image, (0.0, 0.0, 1.0, 1.0)) is image
+    grey = image.convert("L")
+    crop = square_crop(grey, (0.0, 0.0, 1.0, 1.0))
+    assert crop.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(crop), np.asarray(grey.convert("RGB")))

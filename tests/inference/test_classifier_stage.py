@@ -5,21 +5,37 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
+from prometheus_client import REGISTRY
 
 from tests.support.tiny_models import (
     CLASSIFIER_LABELS,
     build_tiny_classifier,
     generate_species_scene,
 )
-from wildlens.common.events.v1.media_pb2 import BoundingBox, Detection, MediaAnalyzed
+from wildlens.common.events.v1.media_pb2 import (
+    BoundingBox,
+    Detection,
+    MediaAnalyzed,
+    MediaKind,
+    MediaRecorded,
+)
+from wildlens.common.imaging import square_crop
+from wildlens.common.service.context import ServiceContext
+from wildlens.common.settings import compose_settings
+from wildlens.common.storage import LocalStore
+from wildlens.inference.analysis.runner import Analyzer
 from wildlens.inference.classification.classifier import Classifier
 from wildlens.inference.classification.stage import ClassificationStage
+from wildlens.inference.models.serving import ModelServing
+from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.cache import TaxonomyCache
 from wildlens.inference.taxonomy.catalogue import CatalogueTaxonomy
 
@@ -132,3 +148,61 @@ async def test_boxes_of_a_photo_stored_sideways_are_cut_from_it_upright(
     first, second = result.detections
     assert first.classifications[0].scientific_name == CLASSIFIER_LABELS[0][1]
     assert second.classifications[0].scientific_name == CLASSIFIER_LABELS[2][1]
+
+
+async def test_a_batch_of_single_objects_is_classified_whole_beside_an_undecodable_one(
+    tiny_classifier: Path, tmp_path: Path
+) -> None:
+    # Vignettes are each their own crop: a grey one (as plankton imagers store them) and a
+    # wide one (padded to a square, as training pads it) get the answer the classifier gives
+    # their RGB square, and an object that is no image is reported beside them.
+    classifier = Classifier.from_path(tiny_classifier)
+    store = LocalStore(tmp_path / "objects", public_url="http://127.0.0.1:0", signing_key=b"k")
+    await store.start()
+    vignettes = {
+        "grey": generate_species_scene(60, 60, (0.1, 0.1, 0.8, 0.8), 1, seed=9400).convert("L"),
+        "wide": generate_species_scene(90, 60, (0.1, 0.1, 0.8, 0.8), 2, seed=9401),
+    }
+    for name, image in vignettes.items():
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        await store.put_bytes(f"objects/{name}.png", buffer.getvalue(), "image/png")
+    await store.put_bytes("objects/bad.png", b"GIF89a not really", "image/png")
+    settings = compose_settings([InferenceSettings]).model_validate({"data_dir": tmp_path})
+    analyzer = Analyzer(
+        cast(ServiceContext, SimpleNamespace(settings=settings, store=store)),
+        ModelServing(cache=cast(Any, None)),
+    )
+    analyzer.classification = ClassificationStage(
+        lambda project_id: classifier, TaxonomyCache(CatalogueTaxonomy(_no_catalogue))
+    )
+    events = [
+        MediaRecorded(
+            media_id=name,
+            object_key=f"objects/{name}.png",
+            kind=MediaKind.MEDIA_KIND_IMAGE,
+            single_object=True,
+        )
+        for name in ("grey", "bad", "wide")
+    ]
+    labels = {"source": "object", "outcome": "undecodable"}
+    undecodable = REGISTRY.get_sample_value("wildlens_inference_images_total", labels) or 0.0
+
+    grey, bad, wide = await analyzer.analyze_objects(events)
+    await analyzer.close()
+
+    assert "could not be decoded" in bad.failure
+    assert not bad.detections
+    assert not bad.HasField("classifier")
+    assert REGISTRY.get_sample_value("wildlens_inference_images_total", labels) == undecodable + 1
+    expected = classifier.classify(
+        [square_crop(vignettes[name].convert("RGB"), (0.0, 0.0, 1.0, 1.0)) for name in vignettes]
+    )
+    for result, row in zip((grey, wide), expected, strict=True):
+        (whole,) = result.detections
+        assert result.classifier.name == "tiny-classifier"
+        assert set(result.timings_ms) == {"fetch", "decode", "classify"}
+        best = int(np.argmax(row))
+        assert whole.classifications[0].label == CLASSIFIER_LABELS[best][0]
+        assert whole.classifications[0].image_confidence == pytest.approx(row[best], abs=1e-5)
+    assert (wide.image_width, wide.image_height) == (90, 60)

@@ -79,3 +79,26 @@ def test_batch_stacks_images_of_any_size_and_mode() -> None:
 
     assert batch.shape == (3, 3, 32, 32)
     assert [t.orig_width for t in transforms] == [100, 40, 7]
+
+
+@pytest.mark.parametrize(("width", "height"), [(48, 48), (61, 37), (20, 90)])
+@pytest.mark.parametrize("letterbox", [True, False])
+@pytest.mark.parametrize("order", ["RGB", "BGR"])
+def test_a_grey_image_gives_exactly_the_tensor_of_its_rgb_conversion(
+    width: int, height: int, letterbox: bool, order: str
+) -> None:
+    # Grey vignettes are resampled as they are, not converted first: same numbers.
+    rng = np.random.default_rng(width * height)
+    grey = Image.fromarray(rng.integers(0, 256, (height, width), dtype=np.uint8), "L")
+    spec = InputSpec(
+        width=32,
+        height=32,
+        letterbox=letterbox,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        channel_order=order,
+    )
+    tensor, transform = preprocess(grey, spec)
+    expected, expected_transform = preprocess(grey.convert("RGB"), spec)
+    np.testing.assert_array_equal(tensor, expected)
+    assert transform == expected_transform

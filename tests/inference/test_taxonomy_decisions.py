@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from wildlens.common.bundles import BundleError, LabelSpec
-from wildlens.inference.classification.decide import decide
+from wildlens.inference.classification.decide import decide, decide_many
 from wildlens.inference.taxonomy.decisions import allowed_labels, renormalise, rollup
 from wildlens.inference.taxonomy.geofence import GEOFENCE_FILE, Geofence, load_geofence
 from wildlens.inference.taxonomy.tree import ProjectTaxonomy, TaxonNode
@@ -198,3 +198,51 @@ def test_a_broken_geofence_is_refused_with_its_reason(tmp_path: Path) -> None:
         load_geofence(tmp_path)
     (tmp_path / GEOFENCE_FILE).unlink()
     assert load_geofence(tmp_path).rules == {}
+
+
+def test_crops_decided_together_get_each_the_answer_decided_alone() -> None:
+    # A confident crop, one that rolls up to the genus, one the taxa list leaves nothing for,
+    # and ones a prior turns or not: all in one call, each as if decided alone.
+    t = taxonomy(allowed=("ardea",))
+    labels = t.resolve(LABELS)
+    allowed = allowed_labels(labels, t, Geofence(), "")
+    rows = np.array(
+        [[0.9, 0.05, 0.05], [0.5, 0.45, 0.05], [0.0, 0.0, 1.0], [0.6, 0.4, 0.0], [0.3, 0.7, 0.0]]
+    )
+    priors = [None, None, None, np.array([0.1, 0.9, 0.0]), np.array([0.5, 0.5, 0.0])]
+    for weight in (0.0, 1.0):
+        together = decide_many(
+            rows,
+            labels,
+            t,
+            allowed,
+            priors=priors,
+            prior_weight=weight,
+            threshold=0.65,
+            top_k=2,
+        )
+        alone = [
+            decide(
+                row,
+                labels,
+                t,
+                allowed,
+                prior=prior,
+                prior_weight=weight,
+                threshold=0.65,
+                top_k=2,
+            )
+            for row, prior in zip(rows, priors, strict=True)
+        ]
+        assert together == alone
+    # With the prior (the last weight): the fourth crop turns to the egret, the fifth not.
+    assert [o.source for o in together] == [
+        "classifier",
+        "rollup",
+        "classifier",
+        "prior",
+        "classifier",
+    ]
+    assert together[2].classifications == ()
+    assert together[3].prior_changed
+    assert together[3].classifications[0].scientific_name == "Ardea alba"

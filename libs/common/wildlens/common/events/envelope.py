@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -68,22 +68,43 @@ class Envelope:
     trace: dict[str, str] = field(default_factory=dict)
 
 
+# Payload class → (event type, schema version): one look-up per envelope.
+_TYPE_OF: dict[type[Message], tuple[str, int]] = {
+    cls: (event_type, version) for event_type, (cls, version) in EVENT_TYPES.items()
+}
+
+
+def _event_id() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` writes it, made in half
+    the time: every result a service publishes gets one."""
+    data = bytearray(os.urandom(16))
+    data[6] = data[6] & 0x0F | 0x40  # version 4
+    data[8] = data[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = data.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def new_envelope(
     payload: Message, *, producer: str, trace: dict[str, str] | None = None
 ) -> Envelope:
     """Wrap a payload; its event type is looked up from the message class."""
-    for event_type, (cls, version) in EVENT_TYPES.items():
-        if isinstance(payload, cls):
-            return Envelope(
-                event_id=str(uuid.uuid4()),
-                type=event_type,
-                schema_version=version,
-                occurred_at=datetime.now(UTC),
-                producer=producer,
-                payload=payload.SerializeToString(),
-                trace=dict(trace or {}),
-            )
-    raise TypeError(f"{type(payload).__name__} is not a registered event payload")
+    found = _TYPE_OF.get(type(payload))
+    if found is None:
+        found = next(
+            ((t, v) for t, (cls, v) in EVENT_TYPES.items() if isinstance(payload, cls)), None
+        )
+    if found is None:
+        raise TypeError(f"{type(payload).__name__} is not a registered event payload")
+    event_type, version = found
+    return Envelope(
+        event_id=_event_id(),
+        type=event_type,
+        schema_version=version,
+        occurred_at=datetime.now(UTC),
+        producer=producer,
+        payload=payload.SerializeToString(),
+        trace=dict(trace) if trace else {},
+    )
 
 
 def encode(envelope: Envelope) -> bytes:

@@ -83,9 +83,13 @@ def square_crop(
     *,
     context: float = CONTEXT,
 ) -> Image.Image:
-    """The square RGB crop of ``image`` around ``bbox`` (see :func:`crop_box`)."""
+    """The square RGB crop of ``image`` around ``bbox`` (see :func:`crop_box`); ``image``
+    itself where that is the whole of an RGB square (a single object's vignette)."""
     box = crop_box(bbox, image.width, image.height, context=context)
-    crop = image.crop((box.left, box.top, box.right, box.bottom))
+    if (box.left, box.top, box.right, box.bottom) == (0, 0, image.width, image.height):
+        crop = image  # cutting the whole image would only copy it
+    else:
+        crop = image.crop((box.left, box.top, box.right, box.bottom))
     if crop.mode != "RGB":
         crop = crop.convert("RGB")
     if box.width != box.height:

@@ -18,6 +18,7 @@ normalised value rather than drawn on a canvas and normalised with the image.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -159,12 +160,23 @@ def draft_for(image: Image.Image, spec: InputSpec) -> bool:
     return image.draft(mode, (target_w, target_h)) is not None
 
 
-def _normalisation(spec: InputSpec) -> tuple[FloatArray, FloatArray]:
-    """(p * scale - mean) / std folded into one multiply and one add, per input channel."""
-    std = np.asarray(spec.std, dtype=np.float32)
-    mul = (np.float32(spec.scale) / std).astype(np.float32)
-    add = (-np.asarray(spec.mean, dtype=np.float32) / std).astype(np.float32)
+@functools.lru_cache(maxsize=64)
+def _folded(
+    scale: float, mean: tuple[float, ...], std: tuple[float, ...]
+) -> tuple[FloatArray, FloatArray]:
+    std_ = np.asarray(std, dtype=np.float32)
+    mul = (np.float32(scale) / std_).astype(np.float32)
+    add = (-np.asarray(mean, dtype=np.float32) / std_).astype(np.float32)
+    # Shared between calls: nobody may write to them.
+    mul.flags.writeable = False
+    add.flags.writeable = False
     return mul, add
+
+
+def _normalisation(spec: InputSpec) -> tuple[FloatArray, FloatArray]:
+    """(p * scale - mean) / std folded into one multiply and one add, per input channel;
+    worked out once per normalisation, not for every image."""
+    return _folded(spec.scale, tuple(spec.mean), tuple(spec.std))
 
 
 def _resized(image: Image.Image, transform: Letterbox) -> Image.Image:
@@ -177,10 +189,14 @@ def _resized(image: Image.Image, transform: Letterbox) -> Image.Image:
 
 
 def _write_pixels(out: FloatArray, image: Image.Image, spec: InputSpec) -> None:
-    """Normalise an RGB image into ``out`` (``[3, h, w]``, a view of the tensor) in place."""
+    """Normalise an RGB or grey (``L``) image into ``out`` (``[3, h, w]``, a view of the
+    tensor) in place; a grey image's one channel is each of the three."""
     mul, add = _normalisation(spec)
-    channels_first = np.asarray(image).transpose(2, 0, 1)  # a view: no copy
-    if spec.channel_order == "BGR":
+    if image.mode == "L":
+        channels_first = np.asarray(image)[None]  # broadcast to the three channels
+    else:
+        channels_first = np.asarray(image).transpose(2, 0, 1)  # a view: no copy
+    if spec.channel_order == "BGR" and image.mode != "L":
         channels_first = channels_first[::-1]
     np.multiply(channels_first, mul[:, None, None], out=out)
     np.add(out, add[:, None, None], out=out)
@@ -211,10 +227,14 @@ def preprocess(
 ) -> tuple[FloatArray, Letterbox]:
     """One image to a ``[3, H, W]`` tensor and the transform that placed it.
 
+    A grey image is resized as it is and its one channel written to all three: the same
+    numbers as from its RGB conversion (PIL resamples each band alike), for a third of the
+    resampling (plankton imagers' vignettes are grey).
+
     Args:
         rectangular: see :meth:`Letterbox.plan`; only for models taking any input size.
     """
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
     transform = Letterbox.plan(rgb.width, rgb.height, spec, rectangular=rectangular)
     resized = _resized(rgb, transform)
     new_w, new_h = resized.size

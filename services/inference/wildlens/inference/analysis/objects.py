@@ -19,11 +19,13 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 
-__all__ = ["WHOLE_OBJECT", "ObjectResults"]
+__all__ = ["OBJECT_CATEGORY", "WHOLE_OBJECT", "ObjectResults"]
 
 # What stands in for the detector for a single object: its whole image is its one box, an
 # organism to classify (``media.analyzed`` names it where it names a detector).
 WHOLE_OBJECT = ModelRef(name="whole-object", version="1")
+# The category of that one box: what the classification stage classifies.
+OBJECT_CATEGORY = "animal"
 
 
 class ObjectResults:
@@ -40,7 +42,7 @@ class ObjectResults:
             detector=WHOLE_OBJECT, detection_threshold=threshold, analyzed_at=now
         )
         self._analysed.detections.add(
-            category="animal",
+            category=OBJECT_CATEGORY,
             confidence=1.0,
             bbox=BoundingBox(x=0.0, y=0.0, width=1.0, height=1.0),
         )

@@ -34,8 +34,12 @@ from wildlens.common.events.v1.media_pb2 import (
 )
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.analysis.batcher import MicroBatcher
-from wildlens.inference.analysis.objects import WHOLE_OBJECT, ObjectResults
-from wildlens.inference.classification.stage import ClassificationStage, MediaContext
+from wildlens.inference.analysis.objects import OBJECT_CATEGORY, WHOLE_OBJECT, ObjectResults
+from wildlens.inference.classification.stage import (
+    ClassificationStage,
+    Lookups,
+    MediaContext,
+)
 from wildlens.inference.metrics import IMAGES_ANALYZED
 from wildlens.inference.models.detector import Detection as FoundBox
 from wildlens.inference.models.detector import Detector, Prepared
@@ -112,26 +116,43 @@ def _decode(data: bytes, reduce_for: Detector | None = None) -> tuple[Image.Imag
     return image, size
 
 
-def _decode_rgb(data: bytes) -> Image.Image:
-    # Vignettes are often grey (a plankton imager's); the classifier takes RGB.
-    image, _ = _decode(data)
-    return image if image.mode == "RGB" else image.convert("RGB")
+@dataclass(frozen=True, slots=True)
+class ObjectBatch:
+    """A batch of single objects as read: their events, bytes, each one's share of the read,
+    the batch's result template and each object's context."""
+
+    events: Sequence[MediaRecorded]
+    blobs: Sequence[bytes]
+    fetch_ms: float
+    build: ObjectResults
+    contexts: Mapping[str, MediaContext]
 
 
-# A vignette decoded, or why it could not be, and the milliseconds it took.
-_Vignette = tuple[Image.Image | Undecodable, float]
-
-
-def _decode_all(blobs: Sequence[bytes]) -> list[_Vignette]:
-    found: list[_Vignette] = []
-    for data in blobs:
+def _analyse_objects(
+    batch: ObjectBatch, stage: ClassificationStage | None, lookups: Lookups | None
+) -> tuple[list[MediaAnalyzed], int]:
+    """Decode each object, answer it, and classify the ones decoded: one blocking call for
+    the batch. Returns the results in the events' order and how many were undecodable."""
+    results: list[MediaAnalyzed] = []
+    decoded: dict[str, Image.Image] = {}
+    failed = 0
+    for event, data in zip(batch.events, batch.blobs, strict=True):
         started = time.perf_counter()
         try:
-            image: Image.Image | Undecodable = _decode_rgb(data)
+            # Kept in its own mode (a plankton imager's vignettes are often grey): the crop
+            # for the classifier converts it to RGB, once.
+            image, size = _decode(data)
         except Undecodable as exc:
-            image = exc
-        found.append((image, (time.perf_counter() - started) * 1000))
-    return found
+            log.warning("inference.undecodable", media_id=event.media_id)
+            results.append(batch.build.failed(event, exc.detail))
+            failed += 1
+            continue
+        decoded[event.media_id] = image
+        timings = {"fetch": batch.fetch_ms, "decode": (time.perf_counter() - started) * 1000}
+        results.append(batch.build.analysed(event, size, timings))
+    if stage is not None and lookups is not None:
+        stage.classify_with(lookups, results, decoded, batch.contexts)
+    return results, failed
 
 
 @dataclass
@@ -266,38 +287,36 @@ class Analyzer:
         """
         if not events:
             return []
-        # The batch is read in one trip to the store's thread and decoded in one trip to the
-        # pool: a trip per object (a thread hand-over and a loop wake-up each) cost more than
-        # reading and decoding a small vignette. The read takes one of the prefetch slots.
+        stage = self.classification
+        contexts = {e.media_id: MediaContext.of(e) for e in events}
+        build = ObjectResults(self.threshold)
+        # Classifiers, taxonomies and priors are looked up first (cached, on the loop): then
+        # the batch is read in one trip to the store's thread, and decoded, classified and
+        # answered in one trip to the pool. A trip per object, or per step, costs a thread
+        # hand-over and a loop wake-up each, more than reading and decoding a small vignette.
+        lookups = (
+            await stage.look_up_objects([e.project_id for e in events], OBJECT_CATEGORY)
+            if stage is not None
+            else None
+        )
+        # The read takes one of the prefetch slots.
         async with self._slots:
             started = time.perf_counter()
             blobs = await self.ctx.store.get_many([e.object_key for e in events])
             # Each object's share of the read, as each gets its share of the classification.
             fetch_ms = (time.perf_counter() - started) * 1000 / len(events)
         loop = asyncio.get_running_loop()
-        vignettes = await loop.run_in_executor(self._pool, _decode_all, blobs)
-        del blobs
-        build = ObjectResults(self.threshold)
-        results: list[MediaAnalyzed] = []
-        decoded: dict[str, Image.Image] = {}
-        failed = 0
-        for event, (image, decode_ms) in zip(events, vignettes, strict=True):
-            if isinstance(image, Undecodable):
-                log.warning("inference.undecodable", media_id=event.media_id)
-                results.append(build.failed(event, image.detail))
-                failed += 1
-                continue
-            decoded[event.media_id] = image
-            timings = {"fetch": fetch_ms, "decode": decode_ms}
-            results.append(build.analysed(event, image.size, timings))
+        results, failed = await loop.run_in_executor(
+            self._pool,
+            _analyse_objects,
+            ObjectBatch(events, blobs, fetch_ms, build, contexts),
+            stage,
+            lookups,
+        )
         if failed:
             IMAGES_ANALYZED.labels("object", "undecodable").inc(failed)
         if failed < len(events):
             IMAGES_ANALYZED.labels("object", "ok").inc(len(events) - failed)
-        if self.classification is not None:
-            await self.classification.classify(
-                results, decoded, {e.media_id: MediaContext.of(e) for e in events}
-            )
         return results
 
     def _fetch_key(self, key: str) -> Fetch:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, cast
 
 import httpx
 import numpy as np
@@ -29,11 +29,11 @@ from wildlens.common.events.v1.media_pb2 import (
     ModelRef,
 )
 from wildlens.common.events.v1.taxonomy_pb2 import TaxonomyChanged
-from wildlens.common.imaging import CONTEXT, square_crop, upright
+from wildlens.common.imaging import CONTEXT, crop_box, square_crop, upright
 from wildlens.common.prior import SpatiotemporalPrior, when
 from wildlens.common.service.context import ServiceContext
 from wildlens.inference.classification.classifier import Classifier
-from wildlens.inference.classification.decide import CropOutcome, decide
+from wildlens.inference.classification.decide import CropOutcome, decide_many
 from wildlens.inference.prior.source import PriorSource
 from wildlens.inference.settings import InferenceSettings
 from wildlens.inference.taxonomy.cache import TaxonomyCache
@@ -42,7 +42,7 @@ from wildlens.inference.taxonomy.decisions import allowed_labels
 from wildlens.inference.taxonomy.geofence import Geofence, load_geofence
 from wildlens.inference.taxonomy.tree import LabelTaxon, ProjectTaxonomy
 
-__all__ = ["ClassificationStage", "MediaContext", "fill_detection"]
+__all__ = ["ClassificationStage", "Lookups", "MediaContext", "fill_detection"]
 
 log = structlog.get_logger(__name__)
 
@@ -82,12 +82,28 @@ class _Job:
     context: MediaContext
 
 
+@dataclass(frozen=True, slots=True)
+class _Served:
+    classifier: Classifier
+    ref: ModelRef
+
+
 @dataclass(frozen=True)
 class _Project:
     labels: list[LabelTaxon]
     taxonomy: ProjectTaxonomy
     prior: SpatiotemporalPrior | None
     weight: float
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """A batch's classifiers by project (None: none serves it), the taxonomy and prior of
+    each project with something to classify, and how long looking them up took."""
+
+    served: Mapping[str, _Served | None]
+    projects: Mapping[str, _Project]
+    lookup_ms: float
 
 
 def _xywh(detection: Detection) -> tuple[float, float, float, float]:
@@ -204,6 +220,70 @@ class ClassificationStage:
         )
         return _Project(taxonomy.resolve(manifest.labels), taxonomy, prior, weight)
 
+    def _classifiers(self, project_ids: Iterable[str]) -> dict[str, _Served | None]:
+        """Each project's classifier (and its reference, made once per classifier)."""
+        served: dict[str, _Served | None] = {}
+        refs: dict[int, ModelRef] = {}
+        for project_id in project_ids:
+            if project_id in served:
+                continue
+            classifier = self.classifier_for(project_id)
+            if classifier is None:
+                served[project_id] = None
+                continue
+            ref = refs.get(id(classifier))
+            if ref is None:
+                ref = refs[id(classifier)] = ModelRef(
+                    name=classifier.name, version=classifier.version, sha256=classifier.sha256
+                )
+            served[project_id] = _Served(classifier, ref)
+        return served
+
+    async def _looked_up(
+        self, served: dict[str, _Served | None], wanted: Iterable[str], started: float
+    ) -> Lookups:
+        projects = [p for p in dict.fromkeys(wanted) if served.get(p) is not None]
+        if len(projects) == 1:
+            # The usual batch: one project, awaited directly (a gather makes a task of it).
+            known = [
+                await self._project(projects[0], cast(_Served, served[projects[0]]).classifier)
+            ]
+        else:
+            known = await asyncio.gather(
+                *(self._project(p, cast(_Served, served[p]).classifier) for p in projects)
+            )
+        return Lookups(
+            served,
+            dict(zip(projects, known, strict=True)),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def look_up(
+        self, results: Sequence[MediaAnalyzed], images: Mapping[str, Image.Image]
+    ) -> Lookups:
+        """What :meth:`classify_with` needs that may wait on the network: each project's
+        classifier, and the taxonomy and prior of each project with something to classify
+        (a result not failed, with its image and a box of a classified category)."""
+        started = time.perf_counter()
+        served = self._classifiers(r.project_id for r in results)
+        wanted = (
+            r.project_id
+            for r in results
+            if not r.failure
+            and r.media_id in images
+            and any(d.category in self.categories for d in r.detections)
+        )
+        return await self._looked_up(served, wanted, started)
+
+    async def look_up_objects(self, project_ids: Sequence[str], category: str) -> Lookups:
+        """:meth:`look_up` for single objects, before they are read: each is one box of
+        ``category``, so every project with a classifier has something to classify, if
+        the stage classifies that category."""
+        started = time.perf_counter()
+        served = self._classifiers(project_ids)
+        wanted = project_ids if category in self.categories else ()
+        return await self._looked_up(served, wanted, started)
+
     async def classify(
         self,
         results: Sequence[MediaAnalyzed],
@@ -219,26 +299,33 @@ class ClassificationStage:
             contexts: each medium's place and time, by media id; without one, a medium is
                 judged by its project alone.
         """
-        # Grouped by classifier: all crops a classifier gets go through it together. Each
-        # project's classifier is looked up, and its reference made, once per batch.
+        lookups = await self.look_up(results, images)
+        if lookups.projects:
+            await asyncio.to_thread(self.classify_with, lookups, results, images, contexts)
+        else:
+            # Nothing to crop: the classifier is only named, without a trip to a thread.
+            self.classify_with(lookups, results, images, contexts)
+
+    def classify_with(
+        self,
+        lookups: Lookups,
+        results: Sequence[MediaAnalyzed],
+        images: Mapping[str, Image.Image],
+        contexts: Mapping[str, MediaContext] | None = None,
+    ) -> None:
+        """:meth:`classify` once :meth:`look_up` has looked up what it needs. Blocking: run it
+        in a worker thread, where the caller may also have decoded the images (one trip to
+        the thread for both)."""
+        # Grouped by classifier: all crops a classifier gets go through it together.
         groups: dict[int, tuple[Classifier, list[_Job]]] = {}
-        serving: dict[str, Classifier | None] = {}
-        refs: dict[int, ModelRef] = {}
         for result in results:
             image = images.get(result.media_id)
-            if result.project_id not in serving:
-                serving[result.project_id] = self.classifier_for(result.project_id)
-            classifier = serving[result.project_id]
-            if result.failure or image is None or classifier is None:
+            served = lookups.served.get(result.project_id)
+            if result.failure or image is None or served is None:
                 continue
-            ref = refs.get(id(classifier))
-            if ref is None:
-                ref = refs[id(classifier)] = ModelRef(
-                    name=classifier.name, version=classifier.version, sha256=classifier.sha256
-                )
-            result.classifier.CopyFrom(ref)
+            result.classifier.CopyFrom(served.ref)
             context = (contexts or {}).get(result.media_id) or MediaContext(result.project_id)
-            jobs = groups.setdefault(id(classifier), (classifier, []))[1]
+            jobs = groups.setdefault(id(served.classifier), (served.classifier, []))[1]
             jobs += [
                 _Job(result, detection, context)
                 for detection in result.detections
@@ -246,27 +333,15 @@ class ClassificationStage:
             ]
         for classifier, jobs in groups.values():
             if jobs:
-                await self._classify(classifier, jobs, images)
-
-    async def _classify(
-        self, classifier: Classifier, jobs: list[_Job], images: Mapping[str, Image.Image]
-    ) -> None:
-        started = time.perf_counter()
-        projects = sorted({job.context.project_id for job in jobs})
-        known = dict(
-            zip(
-                projects,
-                await asyncio.gather(*(self._project(p, classifier) for p in projects)),
-                strict=True,
-            )
-        )
-        outcomes = await asyncio.to_thread(self._run, classifier, jobs, images, known)
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            fill_detection(job.detection, outcome)
-        media = {id(job.result): job.result for job in jobs}
-        elapsed = (time.perf_counter() - started) * 1000
-        for result in media.values():
-            result.timings_ms["classify"] = elapsed / len(media)
+                started = time.perf_counter()
+                outcomes = self._run(classifier, jobs, images, lookups.projects)
+                for job, outcome in zip(jobs, outcomes, strict=True):
+                    fill_detection(job.detection, outcome)
+                media = {id(job.result): job.result for job in jobs}
+                # Each medium's share of its group's run and of the batch's look-ups.
+                elapsed = (time.perf_counter() - started) * 1000 + lookups.lookup_ms
+                for result in media.values():
+                    result.timings_ms["classify"] = elapsed / len(media)
 
     def _run(
         self,
@@ -283,37 +358,44 @@ class ClassificationStage:
             media_id = job.result.media_id
             if media_id not in shown:
                 shown[media_id] = upright(images[media_id])
-        crops = [
-            square_crop(shown[job.result.media_id], _xywh(job.detection), context=self.context)
-            for job in jobs
-        ]
+        crops = [self._crop(shown[job.result.media_id], _xywh(job.detection)) for job in jobs]
         # An object's features go with its crop; a classifier without a features model, or
         # an object without features, classifies by the pixels alone.
         probabilities = classifier.classify(crops, [job.context.features for job in jobs])
         fence = self.geofence(classifier)
-        outcomes: list[CropOutcome] = []
-        masks: dict[tuple[str, str], npt.NDArray[np.bool_]] = {}
-        for job, row in zip(jobs, probabilities, strict=True):
-            context = job.context
-            project = projects[context.project_id]
-            where = (context.project_id, context.region)
-            if where not in masks:
-                masks[where] = allowed_labels(
-                    project.labels, project.taxonomy, fence, context.region
-                )
-            outcomes.append(
-                decide(
-                    row,
-                    project.labels,
-                    project.taxonomy,
-                    masks[where],
-                    prior=self._prior(project, context),
-                    prior_weight=project.weight,
-                    threshold=self.rollup_threshold,
-                    top_k=self.top_k,
-                )
+        # Crops of one project and region share their labels and mask: decided together.
+        places: dict[tuple[str, str], list[int]] = {}
+        for n, job in enumerate(jobs):
+            places.setdefault((job.context.project_id, job.context.region), []).append(n)
+        outcomes: list[CropOutcome | None] = [None] * len(jobs)
+        for (project_id, region), rows in places.items():
+            project = projects[project_id]
+            decided = decide_many(
+                probabilities[rows],
+                project.labels,
+                project.taxonomy,
+                allowed_labels(project.labels, project.taxonomy, fence, region),
+                priors=(
+                    [self._prior(project, jobs[n].context) for n in rows]
+                    if project.prior is not None
+                    else None
+                ),
+                prior_weight=project.weight,
+                threshold=self.rollup_threshold,
+                top_k=self.top_k,
             )
-        return outcomes
+            for n, outcome in zip(rows, decided, strict=True):
+                outcomes[n] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _crop(self, image: Image.Image, bbox: tuple[float, float, float, float]) -> Image.Image:
+        """The square crop the classifier gets; a square image whose crop is all of it (a
+        single object's vignette) goes as it is, grey or not: the classifier's preprocessing
+        reads a grey image as RGB, without the copies a crop and a conversion would make."""
+        box = crop_box(bbox, image.width, image.height, context=self.context)
+        if box.width == box.height == image.width == image.height and image.mode in ("RGB", "L"):
+            return image
+        return square_crop(image, bbox, context=self.context)
 
     @staticmethod
     def _prior(project: _Project, context: MediaContext) -> Vector | None:
