@@ -29,6 +29,7 @@ __all__ = ["Database", "create_database"]
 
 AfterCommit = Callable[[], None]
 _BURST_CONNECTIONS = 5
+_RECYCLE_S = 240
 
 
 class Database:
@@ -128,6 +129,10 @@ def create_database(settings: Settings, service: str) -> Database:
     # under steady concurrent requests that is a connection (and a server process) per
     # transaction, so the pool keeps most of what it may open, and bursts add only a few.
     kwargs["max_overflow"] = _BURST_CONNECTIONS
+    # Without a ping before each use, a connection something on the way dropped silently (a
+    # load balancer's or NAT's idle timeout, commonly five minutes or more) would fail its
+    # first statement: connections are replaced before they are that old instead.
+    kwargs["pool_recycle"] = _RECYCLE_S
     if schema is not None:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(url, **kwargs)
