@@ -131,7 +131,8 @@ class LocalStore(ObjectStore):
     def _links_out(self, key: str, path: Path) -> bool:
         """Whether ``path`` (the key's) resolves to somewhere outside the root."""
         root = self._resolved_root
-        if root is None:
+        if root is None or os.name != "posix":
+            # Windows' junctions are no links to lstat, yet resolving follows them.
             return not path.resolve().is_relative_to(self._root.resolve())
         # Only the key's own folders and name can be links planted by someone else: with
         # none of them a link, the path is below the root as written. Resolving the whole
