@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wildlens.common.prior import combine
-from wildlens.inference.taxonomy.decisions import rollup
+from wildlens.inference.taxonomy.decisions import renormalise, rollup
 from wildlens.inference.taxonomy.tree import LabelTaxon, ProjectTaxonomy
 
 __all__ = ["CropOutcome", "LabelScore", "decide", "decide_many"]
@@ -103,10 +103,9 @@ def decide_many(
         priors: each crop's prior (None: none), or None for no prior at all.
         (the others as for :func:`decide`)
     """
-    kept = np.where(allowed, np.asarray(probabilities, dtype=np.float64), 0.0)
-    totals = kept.sum(axis=1)
     # Rows with nothing left stay all zeros (and get no answer).
-    image = kept / np.where(totals > 0, totals, 1.0)[:, None]
+    image = renormalise(np.asarray(probabilities, dtype=np.float64), allowed)
+    left: list[bool] = np.any(image, axis=1).tolist()
     final = image.copy()
     changed = [False] * len(image)
     if priors is not None and prior_weight > 0:
@@ -118,7 +117,7 @@ def decide_many(
     finals, images = final.tolist(), image.tolist()
     outcomes: list[CropOutcome] = []
     for row, order in enumerate(orders):
-        if totals[row] <= 0:
+        if not left[row]:
             outcomes.append(CropOutcome((), "classifier"))
             continue
         scores = _scores(order, finals[row], images[row], labels)

@@ -26,10 +26,12 @@ Vector = npt.NDArray[np.float64]
 
 def renormalise(probabilities: Vector, keep: npt.NDArray[np.bool_]) -> Vector:
     """``probabilities`` with the labels not in ``keep`` set to 0, summing to 1 again; all
-    zeros when nothing that remains has any probability."""
+    zeros when nothing that remains has any probability. A matrix is taken row by row (one
+    crop a row), all rows at once."""
     kept: Vector = np.where(keep, probabilities, 0.0)
-    total = float(kept.sum())
-    return kept / total if total > 0 else kept
+    totals = kept.sum(axis=-1, keepdims=True)
+    renormalised: Vector = kept / np.where(totals > 0, totals, 1.0)
+    return renormalised
 
 
 def allowed_labels(
