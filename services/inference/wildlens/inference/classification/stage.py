@@ -367,7 +367,7 @@ class ClassificationStage:
         places: dict[tuple[str, str], list[int]] = {}
         for n, job in enumerate(jobs):
             places.setdefault((job.context.project_id, job.context.region), []).append(n)
-        outcomes: list[CropOutcome | None] = [None] * len(jobs)
+        outcomes: dict[int, CropOutcome] = {}
         for (project_id, region), rows in places.items():
             project = projects[project_id]
             decided = decide_many(
@@ -386,7 +386,7 @@ class ClassificationStage:
             )
             for n, outcome in zip(rows, decided, strict=True):
                 outcomes[n] = outcome
-        return [outcome for outcome in outcomes if outcome is not None]
+        return [outcomes[n] for n in range(len(jobs))]
 
     def _crop(self, image: Image.Image, bbox: tuple[float, float, float, float]) -> Image.Image:
         """The square crop the classifier gets; a square image whose crop is all of it (a
