@@ -33,10 +33,10 @@ SPEC: dict[str, Any] = {
 LOCATIONS = 5
 PER_KIND = 10
 HYPERPARAMETERS = {
-    "epochs": 24,
+    "epochs": 36,
     "batch_size": 8,
     "image_size": 128,
-    "patience": 24,
+    "patience": 36,
     "learning_rate": 0.003,
 }
 
