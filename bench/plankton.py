@@ -14,9 +14,11 @@ Runtime loop on the same model.
   generated objects, its random forest over probabilities and features in ``features.onnx``)
   classifies single objects through the inference service's ``Analyzer``: ``media.recorded``
   envelopes of single objects with their features, in bus batches of 8, as the consumer
-  receives them (fetch from the store, decode, crop, classify, combine, decide). The tight
-  loop: decode + ``preprocess`` + the image model's ``session.run`` + the features model's
-  ``session.run`` on the same objects and batch size. Both sides are warmed up for a second,
+  receives them (fetch from the store, decode, crop, classify, combine, decide), with the
+  service's default settings (a decoding thread more than the cores, one operator thread per
+  classifier run). The tight loop: decode + ``preprocess`` + the image model's
+  ``session.run`` (one operator thread per core) + the features model's ``session.run`` on
+  the same objects and batch size. Both sides are warmed up for a second,
   then run in alternating rounds (consumer first, then tight loop first) of as many batches
   as keep the slower side busy ``--seconds`` (3) a round; each round's figures and ratio are
   printed, and the ratio reported is the median of the rounds' ratios.
@@ -56,7 +58,7 @@ from tests.support.api import bearer, put_signed  # noqa: E402
 from tests.support.ecotaxa import EcoRow, bundle_zip, write_bundle  # noqa: E402
 from tests.support.plankton import PLANKTON_CLASSES, plankton_object  # noqa: E402
 from tests.support.platform import admin_token, embedded_settings, running  # noqa: E402
-from wildlens.common.bundles import FEATURES_FILE  # noqa: E402
+from wildlens.common.bundles import FEATURES_FILE, Bundle  # noqa: E402
 from wildlens.common.events import Envelope, new_envelope, unpack  # noqa: E402
 from wildlens.common.events.v1.media_pb2 import MediaKind, MediaRecorded  # noqa: E402
 from wildlens.common.imaging import preprocess  # noqa: E402
@@ -69,6 +71,7 @@ from wildlens.inference.classification.stage import ClassificationStage  # noqa:
 from wildlens.inference.models.cache import BundleCache  # noqa: E402
 from wildlens.inference.models.providers import create_session  # noqa: E402
 from wildlens.inference.models.serving import ModelServing  # noqa: E402
+from wildlens.inference.runtime import classifier_tuning  # noqa: E402
 from wildlens.inference.settings import InferenceSettings  # noqa: E402
 from wildlens.inference.taxonomy.cache import TaxonomyCache  # noqa: E402
 
@@ -162,7 +165,7 @@ async def bench_import(count: int, rounds: int, tmp: Path) -> tuple[float, float
     return float(np.median(imports)), float(np.median(raws))
 
 
-def train_combined(folder: Path) -> Classifier:
+def train_combined(folder: Path) -> Bundle:
     """A combined bundle trained on generated objects (seconds on a CPU)."""
     import torch
 
@@ -204,7 +207,7 @@ def train_combined(folder: Path) -> Classifier:
 
     fitted = fit_and_compare(NAMES, split("train"), split("test"), seed=0)
     onnx, _ = forest_onnx(fitted.combined_model, fitted.combined_test_inputs)
-    return Classifier(add_features_model(folder, onnx, fitted.table))
+    return add_features_model(folder, onnx, fitted.table)
 
 
 def recorded(keys: Sequence[str], features: Sequence[dict[str, float]]) -> list[Envelope]:
@@ -295,8 +298,16 @@ async def bench_classification(
 ) -> tuple[float, float, float]:
     """The medians of the consumer's and the tight loop's objects/s over alternating rounds,
     and the median of the rounds' ratios."""
+    settings = compose_settings([InferenceSettings])(
+        data_dir=tmp, inference={"max_batch": batch_size}
+    )
     started = time.perf_counter()
-    classifier = train_combined(tmp / "bundle")
+    # With the session settings the service gives a classifier (the tight loop makes its own
+    # session, one operator thread per core, as a program running one batch after another
+    # would).
+    classifier = Classifier(
+        train_combined(tmp / "bundle"), tuning=classifier_tuning(InferenceSettings.of(settings))
+    )
     classifier.load()
     made = time.perf_counter() - started
     print(f"model: combined resnet18 32 px + random forest, made in {made:.1f} s")
@@ -310,9 +321,6 @@ async def bench_classification(
         await store.put_bytes(key, png, "image/png")
         blobs.append((png, features))
         keyed.append((key, features))
-    settings = compose_settings([InferenceSettings])(
-        data_dir=tmp, inference={"max_batch": batch_size}
-    )
     ctx = BenchContext(settings=settings, store=store)
     serving = ModelServing(BundleCache(tmp / "model-cache", store))
     analyzer = Analyzer(cast(ServiceContext, ctx), serving)

@@ -16,10 +16,11 @@ from wildlens.common.bundles import InputSpec
 from wildlens.common.imaging import draft_for
 from wildlens.common.service.context import ServiceContext
 from wildlens.common.settings import compose_settings
-from wildlens.inference.analysis.runner import Analyzer
+from wildlens.inference.analysis.runner import Analyzer, decode_threads
 from wildlens.inference.models.detector import Detector
 from wildlens.inference.models.providers import SessionTuning, create_session, pod_cores
 from wildlens.inference.models.serving import ModelServing
+from wildlens.inference.runtime import classifier_tuning, session_tuning
 from wildlens.inference.settings import InferenceSettings
 
 HERON = DATA / "media" / sorted(heron_boxes(DATA))[0]
@@ -123,3 +124,28 @@ def test_the_session_gets_the_settings_asked_for(tiny_detector_dir: Path) -> Non
     assert not options.enable_cpu_mem_arena
     assert str(options.graph_optimization_level).endswith("ORT_ENABLE_BASIC")
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_classifier_runs_are_single_threaded_and_the_pool_has_a_thread_more_than_the_cores(
+    tiny_detector_dir: Path,
+) -> None:
+    defaults = InferenceSettings()
+    four = InferenceSettings(ort_intra_op_threads=4)
+    like_the_detector = InferenceSettings(ort_intra_op_threads=4, classifier_intra_op_threads=0)
+
+    classifier, _ = create_session(
+        tiny_detector_dir / "model.onnx", preference=["cpu"], tuning=classifier_tuning(defaults)
+    )
+    detector, _ = create_session(
+        tiny_detector_dir / "model.onnx", preference=["cpu"], tuning=session_tuning(defaults)
+    )
+
+    # Runs side by side, one per decoding thread, each on one core...
+    assert classifier.get_session_options().intra_op_num_threads == 1
+    # ...where the detector's one run at a time has every core the pod may use.
+    assert detector.get_session_options().intra_op_num_threads == pod_cores()
+    assert classifier_tuning(four).threads() == 1
+    assert classifier_tuning(like_the_detector).threads() == 4
+    assert classifier_tuning(InferenceSettings(classifier_intra_op_threads=2)).threads() == 2
+    assert decode_threads(defaults) == pod_cores() + 1
+    assert decode_threads(InferenceSettings(decode_workers=5)) == 5

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from wildlens.common.service import ServiceContext
@@ -23,7 +23,7 @@ from wildlens.inference.models.providers import SessionTuning
 from wildlens.inference.models.serving import ModelServing
 from wildlens.inference.settings import InferenceSettings
 
-__all__ = ["InferenceRuntime"]
+__all__ = ["InferenceRuntime", "classifier_tuning", "session_tuning"]
 
 
 @dataclass
@@ -106,11 +106,22 @@ def session_tuning(settings: InferenceSettings) -> SessionTuning:
     )
 
 
+def classifier_tuning(settings: InferenceSettings) -> SessionTuning:
+    """A classifier's session settings: the detector's, with its own operator threads
+    (``classifier_intra_op_threads``)."""
+    return replace(
+        session_tuning(settings),
+        intra_op_threads=settings.classifier_intra_op_threads
+        or settings.ort_intra_op_threads
+        or None,
+    )
+
+
 async def _classification(ctx: ServiceContext, serving: ModelServing) -> ClassificationStage:
     """Species after detection: the configured classifier (promoted ones replace it), each
     project's taxonomy from the catalogue, re-read when ``taxonomy.changed`` names it."""
     settings = InferenceSettings.of(ctx.settings)
-    tuning = session_tuning(settings)
+    tuning = classifier_tuning(settings)
     serving.register_kind("classifier", partial(Classifier, tuning=tuning))
     path = settings.classifier
     if path is not None:

@@ -36,8 +36,9 @@ class InferenceSettings(SettingsGroup):
     max_wait_ms: float = Field(default=10.0, ge=0)
     # Images fetched, decoded or waiting for the model at once; bounds memory under a backlog.
     prefetch: int = Field(default=32, ge=1)
-    # Threads decoding and letterboxing images next to the model run.
-    decode_workers: int = Field(default=2, ge=1)
+    # Threads decoding and letterboxing images next to the model run, and decoding and
+    # classifying single objects; 0: one more than the pod's cores (``decode_threads``).
+    decode_workers: int = Field(default=0, ge=0, le=256)
     # Where bundles downloaded from object storage are kept (default: <data dir>/model-cache).
     model_cache: Path | None = None
     # Images POST /v1/predict accepts, in bytes.
@@ -59,3 +60,10 @@ class InferenceSettings(SettingsGroup):
     ort_memory_pattern: bool = True
     ort_cpu_arena: bool = True
     ort_spinning: bool = False
+    # Operator threads of a classifier's session; 0: as the detector's (ort_intra_op_threads).
+    # A classifier's runs are small (one image's crops, a bus batch of vignettes) and run side
+    # by side, one in each decoding thread: single-threaded runs next to each other fill the
+    # cores, where each run's operator threads would wait on the other runs' (plankton
+    # vignettes through the consumer: 0.87 of a tight loop with the cores' threads per run
+    # and two decoding threads, 0.97-0.99 with one thread per run and three).
+    classifier_intra_op_threads: int = Field(default=1, ge=0, le=256)

@@ -43,6 +43,7 @@ from wildlens.inference.classification.stage import (
 from wildlens.inference.metrics import IMAGES_ANALYZED
 from wildlens.inference.models.detector import Detection as FoundBox
 from wildlens.inference.models.detector import Detector, Prepared
+from wildlens.inference.models.providers import pod_cores
 from wildlens.inference.models.serving import ModelServing
 from wildlens.inference.settings import InferenceSettings
 
@@ -174,6 +175,13 @@ def _decode_and_prepare(detector: Detector, data: bytes, reduce: bool) -> _Decod
     return _Decoded(image, size, prepared, (decoded - started) * 1000)
 
 
+def decode_threads(settings: InferenceSettings) -> int:
+    """The decoding pool's size: ``decode_workers``, else one thread more than the pod's
+    cores, so the cores keep working while one thread waits for the interpreter between the
+    steps that release it (decoding, resizing, the model run)."""
+    return settings.decode_workers or pod_cores() + 1
+
+
 def _run(detector: Detector, items: Sequence[Prepared]) -> list[list[FoundBox]]:
     return detector.detect_prepared(items)
 
@@ -190,7 +198,7 @@ class Analyzer:
         self.serving = serving
         self.threshold = settings.detection_threshold
         self._pool = ThreadPoolExecutor(
-            max_workers=settings.decode_workers, thread_name_prefix="inference-decode"
+            max_workers=decode_threads(settings), thread_name_prefix="inference-decode"
         )
         self.batcher: MicroBatcher[Detector, Prepared, list[FoundBox]] = MicroBatcher(
             _run, max_batch=settings.max_batch, max_wait=settings.max_wait_ms / 1000
