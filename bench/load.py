@@ -4,7 +4,10 @@ posting, reviewers working through the review queue, an export running, all at o
 The catalogue, ingest and inference (the tiny detector) run as separate processes
 (``wildlens serve``) on the local PostgreSQL and RabbitMQ, in schemas and queues of their own,
 with an S3 server (moto) of their own in another process; everything is removed afterwards.
-Locust runs in this process as a library, headless:
+Each runs ``--replicas`` processes (2, as the chart deploys each by default), each on a port of
+its own, the users spread over them as a Kubernetes Service spreads connections (gateways and
+reviewers by their number, the export on the first); ``--replicas 1`` runs one of each. Locust
+runs in this process as a library, headless:
 
 * 20 gateways (a camera and its device token each) post one distinct camera-trap-like JPEG a
   second each (``--size``, 640x480 by default) with its capture time, as ``POST /v1/media``;
@@ -18,7 +21,7 @@ of request, errors, the CPU each process used and the machine's load (other peop
 on the same two cores), and whether the targets hold (zero errors, p95 of uploads ≤ 1 s and of
 review pages ≤ 500 ms).
 
-    python bench/load.py [--minutes 5] [--baseline-seconds 30] [--size 640x480]
+    python bench/load.py [--minutes 5] [--baseline-seconds 30] [--size 640x480] [--replicas 2]
 
 The last line reads ``p95 upload under load: <ms> ms, ratio R`` (R = under load / alone).
 """
@@ -68,8 +71,8 @@ EXPORT_FORMAT = "camtrap-dp"
 class Setup:
     """What the users work on: the project, the gateways' tokens, the reviewers' tokens."""
 
-    ingest_url: str
-    catalogue_url: str
+    ingest_urls: list[str]
+    catalogue_urls: list[str]
     project_id: str
     gateway_tokens: list[str]
     reviewer_tokens: list[str]
@@ -118,6 +121,7 @@ class Gateway(HttpUser):
         s = setup()
         self.number = next(_serial)
         self.token = s.gateway_tokens[self.number % len(s.gateway_tokens)]
+        self.client.base_url = s.ingest_urls[self.number % len(s.ingest_urls)]
         self.sent = 0
 
     @task
@@ -147,6 +151,7 @@ class Reviewer(HttpUser):
         s = setup()
         self.number = next(Reviewer._numbers)
         self.headers = {"Authorization": f"Bearer {s.reviewer_tokens[self.number]}"}
+        self.client.base_url = s.catalogue_urls[self.number % len(s.catalogue_urls)]
         self.cursor: str | None = None
 
     @task
@@ -279,7 +284,7 @@ def make_project(cluster: ServiceCluster, images: list[bytes]) -> Setup:
             )
             tokens.append(_ok(c.post(f"/v1/projects/{pid}/devices/{device}/token"), 201)["token"])
     reviewers = [cluster.token(f"reviewer-{n}", {pid: "annotator"}) for n in range(REVIEWERS)]
-    return Setup(cluster.url("ingest"), cluster.url("catalogue"), pid, tokens, reviewers, images)
+    return Setup(cluster.urls("ingest"), cluster.urls("catalogue"), pid, tokens, reviewers, images)
 
 
 def start_moto(port: int) -> subprocess.Popen[bytes]:
@@ -367,6 +372,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--baseline-seconds", type=float, default=30)
     parser.add_argument("--size", default="640x480", help="the gateways' images, WxH")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="processes of each service (the chart: 2)"
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
 
@@ -392,13 +400,15 @@ def main() -> None:
             ),
             SERVICES,
             detector=detector,
+            replicas=dict.fromkeys(SERVICES, args.replicas),
         )
         try:
             cluster.start()
             _ADMIN.append(cluster.admin)
             SETUP = make_project(cluster, images)
-            Gateway.host = SETUP.ingest_url
-            Reviewer.host = Exporter.host = SETUP.catalogue_url
+            # Each user moves to its replica as it starts; these are where users start.
+            Gateway.host = SETUP.ingest_urls[0]
+            Reviewer.host = Exporter.host = SETUP.catalogue_urls[0]
             report(cluster, moto, args)
         finally:
             cluster.stop()
@@ -446,7 +456,8 @@ def report(
     total = env.stats.total
     print(
         f"load: {GATEWAYS} gateways x 1 image/s ({args.size}), {REVIEWERS} reviewers, "
-        f"1 {EXPORT_FORMAT} export loop, for {args.minutes:g} min"
+        f"1 {EXPORT_FORMAT} export loop, for {args.minutes:g} min; {args.replicas} "
+        f"process(es) of each service"
     )
     print(
         f"requests: {total.num_requests:,}, {total.total_rps:.1f}/s; errors: {total.num_failures}"
@@ -477,9 +488,9 @@ def report(
         <= TARGETS_MS["review page"],
     }
     print("targets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in held.items()))
-    for service in SERVICES:
-        for line in unexpected_errors(cluster.log(service)):
-            print(f"{service} log: {line}")
+    for name in cluster.processes:
+        for line in unexpected_errors(cluster.log(name)):
+            print(f"{name} log: {line}")
     print(f"one gateway alone: p95 upload {baseline_p95:.0f} ms")
     print(f"p95 upload under load: {upload_p95:.0f} ms, ratio {upload_p95 / baseline_p95:.2f}")
 

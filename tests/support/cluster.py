@@ -60,6 +60,10 @@ class ServiceCluster:
     services: the services to run, one process each, started in this order.
     detector: the inference service's detector bundle.
     env: more ``WILDLENS_*`` settings for every process (limits, intervals).
+    replicas: processes of a service (1 where not named), as pods of one deployment: each
+        on a port of its own (``urls``), the ones after the first named ``<service>-<n>``
+        and started once the first has migrated the schema; the other services reach the
+        first.
     """
 
     folder: Path
@@ -67,6 +71,7 @@ class ServiceCluster:
     services: list[str]
     detector: Path | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    replicas: Mapping[str, int] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     admin: str = ""
@@ -77,7 +82,7 @@ class ServiceCluster:
         private_pem, public_pem = generate_pem_pair()
         (self.folder / "signing.pem").write_bytes(private_pem)
         (self.folder / "signing.pub.pem").write_bytes(public_pem)
-        self.ports = {service: free_port() for service in self.services}
+        self.ports = {name: free_port() for name in self._names(self.services)}
         settings = Settings(
             auth={"private_key": private_pem.decode()}, mode="embedded", data_dir=self.folder
         )
@@ -88,8 +93,20 @@ class ServiceCluster:
         """A user token signed with the cluster's key (roles by project id, or ``*``)."""
         return self._issuer.user_token(subject, roles)
 
+    def _names(self, services: list[str]) -> list[str]:
+        """The processes of ``services``: each service's own name, then its other replicas."""
+        names = list(services)
+        for service in services:
+            names += [f"{service}-{n}" for n in range(2, self.replicas.get(service, 1) + 1)]
+        return names
+
     def url(self, service: str) -> str:
+        """Where a service (its first replica) or one named replica answers."""
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def urls(self, service: str) -> list[str]:
+        """Where each replica of ``service`` answers, the first first."""
+        return [self.url(name) for name in self._names([service]) if name in self.ports]
 
     def log(self, service: str) -> Path:
         return self.folder / f"{service}.log"
@@ -130,11 +147,12 @@ class ServiceCluster:
         env.update(self.env)
         return env
 
-    def _spawn(self, service: str) -> None:
+    def _spawn(self, name: str) -> None:
+        service = name if name in self.services else name.rsplit("-", 1)[0]
         wildlens = str(Path(sys.executable).with_name("wildlens"))
-        port = str(self.ports[service])
-        with self.log(service).open("ab") as log:
-            self.processes[service] = subprocess.Popen(
+        port = str(self.ports[name])
+        with self.log(name).open("ab") as log:
+            self.processes[name] = subprocess.Popen(
                 [wildlens, "serve", service, "--host", "127.0.0.1", "--port", port],
                 env=self._environment(service),
                 stdout=log,
@@ -142,14 +160,19 @@ class ServiceCluster:
             )
 
     def start(self, *, timeout: float = 120) -> None:
-        """Start every service and wait until each answers ready."""
+        """Start every service and wait until each answers ready; then the other replicas."""
         for service in self.services:
             self._spawn(service)
         self.wait_ready(self.services, timeout=timeout)
+        others = [name for name in self._names(self.services) if name not in self.services]
+        for name in others:
+            self._spawn(name)
+        if others:
+            self.wait_ready(others, timeout=timeout)
 
     def wait_ready(self, services: list[str] | None = None, *, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(services or self.services)
+        pending = set(services or self._names(self.services))
         while pending and time.monotonic() < deadline:
             for service in list(pending):
                 process = self.processes[service]

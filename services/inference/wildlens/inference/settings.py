@@ -61,9 +61,10 @@ class InferenceSettings(SettingsGroup):
     ort_cpu_arena: bool = True
     ort_spinning: bool = False
     # Operator threads of a classifier's session; 0: as the detector's (ort_intra_op_threads).
-    # A classifier's runs are small (one image's crops, a bus batch of vignettes) and run side
-    # by side, one in each decoding thread: single-threaded runs next to each other fill the
-    # cores, where each run's operator threads would wait on the other runs' (plankton
+    # A classifier's runs are small (one image's crops, a bus batch of vignettes) and several
+    # run side by side (a batch of single objects in each decoding thread, each image's crops
+    # in a worker thread): single-threaded runs next to each other fill the cores, where each
+    # run's operator threads would wait on the other runs' (plankton
     # vignettes through the consumer: 0.87 of a tight loop with the cores' threads per run
     # and two decoding threads, 0.97-0.99 with one thread per run and three).
     classifier_intra_op_threads: int = Field(default=1, ge=0, le=256)
