@@ -4,10 +4,12 @@ posting, reviewers working through the review queue, an export running, all at o
 The catalogue, ingest and inference (the tiny detector) run as separate processes
 (``wildlens serve``) on the local PostgreSQL and RabbitMQ, in schemas and queues of their own,
 with an S3 server (moto) of their own in another process; everything is removed afterwards.
-Each runs ``--replicas`` processes (2, as the chart deploys each by default), each on a port of
-its own, the users spread over them as a Kubernetes Service spreads connections (gateways and
-reviewers by their number, the export on the first); ``--replicas 1`` runs one of each. Locust
-runs in this process as a library, headless:
+Each runs ``--replicas`` processes (1), each on a port of its own, the users spread over them
+as a Kubernetes Service spreads connections (gateways and reviewers by their number, the export
+on the first). The chart's two replicas of each belong on nodes of their own: on one 2-core
+machine, two of each made every figure worse (review page p95 5.4 s against 1.0 s, uploads
+1.3 s against 0.56 s, in back-to-back 3-minute runs). Locust runs in this process as a
+library, headless:
 
 * 20 gateways (a camera and its device token each) post one distinct camera-trap-like JPEG a
   second each (``--size``, 640x480 by default) with its capture time, as ``POST /v1/media``;
@@ -21,7 +23,7 @@ of request, errors, the CPU each process used and the machine's load (other peop
 on the same two cores), and whether the targets hold (zero errors, p95 of uploads ≤ 1 s and of
 review pages ≤ 500 ms).
 
-    python bench/load.py [--minutes 5] [--baseline-seconds 30] [--size 640x480] [--replicas 2]
+    python bench/load.py [--minutes 5] [--baseline-seconds 30] [--size 640x480] [--replicas 1]
 
 The last line reads ``p95 upload under load: <ms> ms, ratio R`` (R = under load / alone).
 """
@@ -373,7 +375,7 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=30)
     parser.add_argument("--size", default="640x480", help="the gateways' images, WxH")
     parser.add_argument(
-        "--replicas", type=int, default=2, help="processes of each service (the chart: 2)"
+        "--replicas", type=int, default=1, help="processes of each service, each its own port"
     )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
