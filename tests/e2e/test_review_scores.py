@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import delete
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
@@ -20,7 +21,7 @@ from tests.e2e.test_review_queue import SPECIES, _expected, _survey
 from tests.e2e.test_taxa import import_tree
 from tests.support import review_reference
 from tests.support.api import bearer, ok
-from tests.support.platform import RunningPlatform
+from tests.support.platform import RunningPlatform, eventually
 from wildlens.catalogue.models import (
     Media,
     ModelRun,
@@ -28,8 +29,10 @@ from wildlens.catalogue.models import (
     ReviewScore,
     ReviewScoreChange,
 )
+from wildlens.catalogue.observations import review_scores as refreshing
 from wildlens.catalogue.observations.repository import review_scores
 from wildlens.catalogue.observations.repository.review_order import SCORE_COLUMNS, score_rows
+from wildlens.catalogue.runtime import CatalogueRuntime
 from wildlens.common.db import utcnow
 from wildlens.common.http.pagination import PageParams
 
@@ -262,3 +265,51 @@ async def test_a_page_never_queues_behind_a_long_refresh(wl: RunningPlatform, ad
     queue = await _agree(wl, admin, pid)
     assert analysed in {m for m, _ in queue}
     assert validated not in {m for m, _ in queue}
+
+
+async def test_a_page_leaves_a_burst_of_changes_to_the_background_refresher(
+    wl: RunningPlatform, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a project with plenty to show, a page does not score a burst of changes (the last
+    seconds' uploads under load) before it answers: it reads at once, leaving the changed
+    media out, and the background refresher's next round brings them back, scored. A project
+    with few scored media scores them first (the other tests' first pages)."""
+    taxa = await import_tree(wl.client, admin)
+    project = await ok(
+        await wl.client.post("/v1/projects", json={"name": "Burst"}, headers=bearer(admin)), 201
+    )
+    pid = uuid.UUID(project["id"])
+    await _survey(wl, pid, taxa, seed=9)
+    await _agree(wl, admin, pid)
+    catalogue = wl.platform.contexts["catalogue"]
+    async with catalogue.db.transaction() as session:
+        recorded = (
+            await session.exec(
+                select(Media.id).where(Media.project_id == pid, Media.status == "recorded")
+            )
+        ).all()
+    burst = {str(m) for m in recorded[:3]}
+    assert len(burst) == 3
+    # A project of 80 media stands for one of thousands; a burst of 3 for a hundred.
+    monkeypatch.setattr(refreshing, "PLENTY", 10)
+    monkeypatch.setattr(refreshing, "PAGE_REFRESHES_AT_MOST", 2)
+    reviews = catalogue.runtime_as(CatalogueRuntime).reviews
+    await reviews.close()
+    try:
+        for media_id in burst:
+            await _analyse_again(wl, pid, media_id, SPECIES[1])
+        shown = {m for m, _ in await _queue(wl, admin, pid)}
+        assert shown
+        assert not shown & burst
+        async with catalogue.db.engine.connect() as connection:
+            # The page scored none of them: their notes wait for the refresher.
+            assert await review_scores.changes_up_to(connection, pid, 100) >= len(burst)
+    finally:
+        await reviews.start()
+
+    async def back() -> list[tuple[str, float]] | None:
+        queue = await _queue(wl, admin, pid)
+        return queue if burst <= {m for m, _ in queue} else None
+
+    await eventually(back, timeout=30)
+    await _agree(wl, admin, pid)

@@ -5,12 +5,15 @@ Triggers note each medium whose parts a change can change in ``review_score_chan
 transaction. ``ReviewRefresher`` refreshes in the background, so that a reader seldom finds
 more than a few media to redo.
 
-The queue refreshes before it reads, unless a refresh of the project is already running: then
-it reads at once. Under a stream of uploads and validations, five reviewers would otherwise
-queue behind each other's refreshes, and every moment a page waits is a moment the reviewer
-waits. Its page leaves out the media whose notes are still waiting (their parts may be
-stale), so what it shows is always scored as its explanations say; those media come back with
-the running refresh, or the next one, within a round of ``ReviewRefresher``.
+The queue refreshes before it reads, unless a refresh of the project is already running, or
+many media changed in a project whose queue has plenty to show without them: then it reads at
+once. Under a stream of uploads and validations, five reviewers would otherwise queue behind
+each other's refreshes, or each score the last seconds' uploads before answering, and every
+moment a page waits is a moment the reviewer waits. A project with few scored media (a new
+one, its first upload) is scored first, so that its first page is not empty. A page leaves
+out the media whose notes are still waiting (their parts may be stale), so what it shows is
+always scored as its explanations say; those media come back with the running refresh, or
+the next one, within a round of ``ReviewRefresher``.
 
 Refreshes of one project are serialised (an advisory lock on PostgreSQL; SQLite has one
 writer anyway): two of them computing the same medium would both insert its rows.
@@ -33,6 +36,12 @@ log = structlog.get_logger(__name__)
 # Beyond this many changed media, and a quarter of the rows the project has (an import, the
 # first refresh), the project is computed in one pass over its observations.
 WHOLE_PROJECT_AFTER = 2000
+# The most notes a page scores before it reads, in a project with at least PLENTY scored
+# media; more are the background refresher's. At 20 uploads a second, each noted when
+# recorded, analysed and labelled, a page found a hundred or more, and scoring them before
+# answering doubled its time under load.
+PAGE_REFRESHES_AT_MOST = 16
+PLENTY = 500
 
 
 async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> int | None:
@@ -46,6 +55,10 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
         # Most pages find nothing to do: one index probe, no lock, no transaction.
         if not await review_scores.has_changes(probe, project_id):
             return 0
+    return await _refresh_noted(db, project_id, wait=wait)
+
+
+async def _refresh_noted(db: Database, project_id: uuid.UUID, *, wait: bool) -> int | None:
     async with db.transaction() as session:
         connection = await session.connection()
         if not await review_scores.lock_refreshes(connection, project_id, wait=wait):
@@ -67,15 +80,22 @@ async def refresh(db: Database, project_id: uuid.UUID, *, wait: bool = True) -> 
 
 async def refresh_for_page(db: Database, project_id: uuid.UUID) -> None:
     """What a page of the queue refreshes before it reads: the changed media, unless another
-    refresh holds the project; then the page reads without the media still noted. A note for
-    the whole project (an import, a recompute) cannot be left out that way, so then the page
-    waits."""
-    if await refresh(db, project_id, wait=False) is not None:
-        return
+    refresh holds the project, or more than ``PAGE_REFRESHES_AT_MOST`` changed in a project
+    with ``PLENTY`` scored; otherwise the page reads without the media still noted. A note
+    for the whole project (an import, a recompute) cannot be left out that way, so then the
+    page waits for it."""
     async with db.engine.connect() as probe:
+        noted = await review_scores.changes_up_to(probe, project_id, PAGE_REFRESHES_AT_MOST + 1)
+        if not noted:
+            return
         whole = await review_scores.whole_project_noted(probe, project_id)
-    if whole:
-        await refresh(db, project_id)
+        burst = (
+            not whole
+            and noted > PAGE_REFRESHES_AT_MOST
+            and await review_scores.scored_up_to(probe, project_id, PLENTY) >= PLENTY
+        )
+    if not burst:
+        await _refresh_noted(db, project_id, wait=whole)
 
 
 class ReviewRefresher(Periodic):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ARRAY, Table, Uuid, any_, bindparam, delete, func, insert, text
+from sqlalchemy import ARRAY, Select, Table, Uuid, any_, bindparam, delete, func, insert, text
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,12 +22,14 @@ from wildlens.common.db import transaction_lock
 __all__ = [
     "analyze",
     "changed_projects",
+    "changes_up_to",
     "has_changes",
     "lock_refreshes",
     "plan_for_refresh",
     "recompute_media",
     "recompute_project",
     "scored",
+    "scored_up_to",
     "take_changes",
     "whole_project_noted",
 ]
@@ -47,6 +50,25 @@ async def has_changes(connection: AsyncConnection, project_id: uuid.UUID) -> boo
         select_columns(_CHANGES.c.id).where(_CHANGES.c.project_id == project_id).limit(1)
     )
     return pending.first() is not None
+
+
+async def _count_up_to(connection: AsyncConnection, rows: Select[Any], most: int) -> int:
+    counted = await connection.execute(
+        select_columns(func.count()).select_from(rows.limit(most).subquery())
+    )
+    return int(counted.scalar_one())
+
+
+async def changes_up_to(connection: AsyncConnection, project_id: uuid.UUID, most: int) -> int:
+    """How many notes of the project await a refresh, counted no further than ``most``."""
+    noted = select_columns(_CHANGES.c.id).where(_CHANGES.c.project_id == project_id)
+    return await _count_up_to(connection, noted, most)
+
+
+async def scored_up_to(connection: AsyncConnection, project_id: uuid.UUID, most: int) -> int:
+    """How many score rows the project has, counted no further than ``most``."""
+    rows = select_columns(_SCORES.c.media_id).where(_SCORES.c.project_id == project_id)
+    return await _count_up_to(connection, rows, most)
 
 
 async def whole_project_noted(connection: AsyncConnection, project_id: uuid.UUID) -> bool:
