@@ -88,14 +88,18 @@ async def refresh_for_page(db: Database, project_id: uuid.UUID) -> None:
         noted = await review_scores.changes_up_to(probe, project_id, PAGE_REFRESHES_AT_MOST + 1)
         if not noted:
             return
-        whole = await review_scores.whole_project_noted(probe, project_id)
-        burst = (
-            not whole
-            and noted > PAGE_REFRESHES_AT_MOST
+        if (
+            noted > PAGE_REFRESHES_AT_MOST
             and await review_scores.scored_up_to(probe, project_id, PLENTY) >= PLENTY
-        )
-    if not burst:
-        await _refresh_noted(db, project_id, wait=whole)
+            and not await review_scores.whole_project_noted(probe, project_id)
+        ):
+            return  # a burst: the background refresher's
+    if await _refresh_noted(db, project_id, wait=False) is not None:
+        return
+    async with db.engine.connect() as probe:
+        whole = await review_scores.whole_project_noted(probe, project_id)
+    if whole:
+        await _refresh_noted(db, project_id, wait=True)
 
 
 class ReviewRefresher(Periodic):

@@ -46,10 +46,7 @@ _LOCK_SALT = 0x5245_5649_4557  # "REVIEW"
 
 async def has_changes(connection: AsyncConnection, project_id: uuid.UUID) -> bool:
     """Whether any medium of the project awaits a refresh of its score parts."""
-    pending = await connection.execute(
-        select_columns(_CHANGES.c.id).where(_CHANGES.c.project_id == project_id).limit(1)
-    )
-    return pending.first() is not None
+    return await changes_up_to(connection, project_id, 1) > 0
 
 
 async def _count_up_to(connection: AsyncConnection, rows: Select[Any], most: int) -> int:
