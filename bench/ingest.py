@@ -8,6 +8,10 @@ local PostgreSQL and RabbitMQ when they answer, else SQLite and the embedded bus
 
     python bench/ingest.py [--seconds 20] [--clients 8]
 
+Each run also prints the CPU time each part of the machine spent per image (the ingest
+processes, the S3 server, PostgreSQL, RabbitMQ, and this process, the client), which shows
+what the upload path costs beyond the raw PUT it is compared with.
+
 The last line reads ``ingest throughput: <images/s> images/s, ratio R`` (R = ingest / raw S3).
 """
 
@@ -27,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 from minio import Minio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +53,62 @@ def reachable(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+class CpuPerImage:
+    """CPU milliseconds per image spent by each part of the machine over one measured run."""
+
+    def __init__(self, parts: dict[str, list[psutil.Process]]) -> None:
+        self.parts = parts
+        self._start: dict[str, float] = {}
+
+    @staticmethod
+    def _cpu(processes: list[psutil.Process]) -> float:
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue  # gone since: its share is left out
+            total += times.user + times.system
+        return total
+
+    def start(self) -> None:
+        self._start = {name: self._cpu(ps) for name, ps in self.parts.items()}
+
+    def stop(self, images: int) -> dict[str, float]:
+        return {
+            name: (self._cpu(ps) - self._start[name]) * 1000 / max(1, images)
+            for name, ps in self.parts.items()
+        }
+
+
+def backend_parts(ingest: subprocess.Popen[bytes] | None = None) -> dict[str, list[psutil.Process]]:
+    """The processes whose CPU an upload (or a raw PUT) costs, by part."""
+    named: dict[str, list[psutil.Process]] = {"postgres": [], "rabbitmq": []}
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            named["postgres"].append(process)
+        elif process.info["name"] == "beam.smp":
+            named["rabbitmq"].append(process)
+    parts: dict[str, list[psutil.Process]] = {}
+    if ingest is not None:
+        root = psutil.Process(ingest.pid)
+        parts["ingest"] = [root, *root.children(recursive=True)]
+    parts["s3"] = [p for p in psutil.process_iter(["cmdline"]) if _is_moto(p)]
+    parts.update(named)
+    parts["client"] = [psutil.Process(os.getpid())]
+    return parts
+
+
+def _is_moto(process: psutil.Process) -> bool:
+    cmdline = process.info.get("cmdline") or []
+    return any(part.endswith("moto_server") for part in cmdline)
+
+
+def cpu_line(cpu: dict[str, float]) -> str:
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items() if ms >= 0.05)
+    return f"    CPU ms per image: {parts}; total {sum(cpu.values()):.1f}"
 
 
 def unique_jpeg(original: bytes, n: int) -> bytes:
@@ -216,27 +277,35 @@ def main() -> None:
     size_mb = sum(len(i) for i in images) / len(images) / 1e6
     s3_port = free_port()
     rates: dict[str, float] = {}
+    cpu: dict[str, dict[str, float]] = {}
     moto = start_moto(s3_port)
     try:
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         raw_puts_for(s3_port, bucket, images, 2, args.clients)  # warm-up
-        rates["raw"] = (
-            raw_puts_for(s3_port, bucket, images, args.seconds, args.clients) / args.seconds
-        )
+        watch = CpuPerImage(backend_parts())
+        watch.start()
+        done = raw_puts_for(s3_port, bucket, images, args.seconds, args.clients)
+        rates["raw"], cpu["raw"] = done / args.seconds, watch.stop(done)
         # One replica doing everything (derivatives in the same process), then an upload API
         # replica whose derivative and video queues are worked by other replicas.
         for name, workers in (("all-in-one", True), ("api", False)):
-            rates[name] = _measure(s3_port, images, args.seconds, args.clients, workers=workers)
+            rates[name], cpu[name] = _measure(
+                s3_port, images, args.seconds, args.clients, workers=workers
+            )
     finally:
         moto.terminate()
         moto.wait(timeout=30)
     raw_rate = rates["raw"]
     print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients, 2 cores")
     print(f"raw S3 PUT of the same bytes:                    {raw_rate:.1f} images/s")
+    print(cpu_line(cpu["raw"]))
     print(
         f"POST /v1/media, one replica with its derivatives: {rates['all-in-one']:.1f} images/s, "
         f"ratio {rates['all-in-one'] / raw_rate:.2f}"
     )
+    print(cpu_line(cpu["all-in-one"]))
+    print("POST /v1/media, upload API replica:")
+    print(cpu_line(cpu["api"]))
     print(
         f"ingest throughput (upload API replica): {rates['api']:.1f} images/s, "
         f"ratio {rates['api'] / raw_rate:.2f}"
@@ -245,7 +314,7 @@ def main() -> None:
 
 def _measure(
     s3_port: int, images: list[bytes], seconds: float, clients: int, *, workers: bool
-) -> float:
+) -> tuple[float, dict[str, float]]:
     api_port = free_port()
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     prefix = f"bench{uuid.uuid4().hex[:6]}_"
@@ -256,13 +325,16 @@ def _measure(
             token = admin_token(Path(tmp))
             url = f"http://127.0.0.1:{api_port}"
             asyncio.run(post_for(url, token, images, 2, clients))  # warm-up
+            watch = CpuPerImage(backend_parts(ingest))
+            watch.start()
             posted = asyncio.run(post_for(url, token, images, seconds, clients))
+            cpu = watch.stop(posted)
         finally:
             if ingest is not None:
                 ingest.terminate()
                 ingest.wait(timeout=30)
             _drop_backends(prefix)
-    return posted / seconds
+    return posted / seconds, cpu
 
 
 def _drop_backends(prefix: str) -> None:

@@ -1,8 +1,9 @@
 """``POST /v1/media`` is one unit of work: what an upload records (its medium, its
 idempotency key, its announcements) is committed in one transaction before the answer, or
-not at all; on both backends. The transaction begins only once the bytes are stored; an
-upload with a key looks the key up first, in a short read that ends before the bytes are
-stored, so that a retry is answered without storing them again.
+not at all; on both backends. A large original is stored before the transaction begins, a
+small one inside it once its medium is recorded; an upload with a key looks the key up first,
+in a short read that ends before the bytes are stored, so that a retry is answered without
+storing them again.
 
 The transactions are counted with SQLAlchemy's engine events on the ingest service's own
 engine, which observe what the database is asked to do. The outbox relay is held back in
@@ -36,6 +37,7 @@ from wildlens.common.events import decode, unpack
 from wildlens.common.events.v1.media_pb2 import MediaIngested
 from wildlens.ingest.models import IdempotencyKey, IngestedMedia
 from wildlens.ingest.runtime import IngestRuntime
+from wildlens.ingest.uploads import service as upload_service
 
 pytestmark = pytest.mark.services("catalogue", "ingest")
 
@@ -147,11 +149,13 @@ async def test_an_upload_commits_one_transaction(
     assert len(await staged(ingest)) == 4
 
 
-async def test_no_transaction_is_open_while_the_bytes_are_stored(
+async def test_no_transaction_is_open_while_a_large_original_is_stored(
     wl: RunningPlatform, site: Site, upload: Uploads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A pooled connection is not held while an upload is copied to storage (a large video
+    """A pooled connection is not held while a large upload is copied to storage (a video
     takes minutes to reach S3): concurrent uploads would otherwise exhaust the pool."""
+    # These small JPEGs stand for large originals.
+    monkeypatch.setattr(upload_service, "SMALL_OBJECT", 1)
     ingest = await hold_back_relay(wl)
     store = ingest.store
     put_file = store.put_file
@@ -172,6 +176,46 @@ async def test_no_transaction_is_open_while_the_bytes_are_stored(
         )
         await ok(keyed, 202)
     assert open_while_storing == [0, 0]
+
+
+async def test_a_small_original_is_written_once_its_medium_is_recorded_and_a_duplicate_not_at_all(
+    wl: RunningPlatform, site: Site, upload: Uploads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera-trap image is written inside its unit of work, after its medium's row, while
+    the content is held: one request to storage per upload (no look afterwards for a removal
+    that could have taken it), and none for bytes the project has."""
+    ingest = await hold_back_relay(wl)
+    store = ingest.store
+    put_file, exists = store.put_file, store.exists
+    requests: list[tuple[str, int, int]] = []
+
+    with transactions(ingest.db.engine) as seen:
+
+        async def watched_put(key: str, *args: Any, **kwargs: Any) -> None:
+            open_now = seen["begin"] - seen["commit"] - seen["rollback"]
+            # What others see of the media: the upload's row is not committed yet.
+            async with ingest.db.engine.connect() as other:
+                visible = (await other.execute(select(func.count()).select_from(MEDIA))).scalar()
+            requests.append(("put", open_now, int(visible or 0)))
+            await put_file(key, *args, **kwargs)
+
+        async def watched_exists(key: str) -> bool:
+            requests.append(("exists", 0, 0))
+            return bool(await exists(key))
+
+        monkeypatch.setattr(store, "put_file", watched_put)
+        monkeypatch.setattr(store, "exists", watched_exists)
+        first = await upload(data=jpeg(82), filename="a.jpg")
+        # The put ran inside the upload's transaction, before its commit made the medium
+        # visible to others, and nothing looked at storage afterwards.
+        assert requests == [("put", 1, 0)]
+        again = await upload(data=jpeg(82), filename="b.jpg")
+        assert again["duplicate"] is True
+        assert again["media_id"] == first["media_id"]
+        assert len(requests) == 1
+    assert [o.key for o in await store.list("media/")] == [
+        f"media/{first['sha256'][:2]}/{first['sha256']}.jpg"
+    ]
 
 
 async def break_storage(wl: RunningPlatform, backend: str, request: pytest.FixtureRequest) -> Any:

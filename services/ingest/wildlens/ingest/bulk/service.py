@@ -41,7 +41,7 @@ from wildlens.ingest.bulk.verify import fetch_staged, staging_key, staging_prefi
 from wildlens.ingest.models import BulkUpload, BulkUploadFile, FileState
 from wildlens.ingest.references import checked_placement
 from wildlens.ingest.settings import IngestSettings
-from wildlens.ingest.uploads.service import UploadRequest, accept_upload, store_original
+from wildlens.ingest.uploads.service import UploadRequest, accept_upload, prepare_original
 from wildlens.ingest.uploads.unit import upload_unit
 
 log = structlog.get_logger(__name__)
@@ -293,9 +293,9 @@ async def _verify_and_settle(
             )
             return rejected, await _settle_alone(database, upload, row, rejected)
         try:
-            # Stored before the file's unit of work (its medium, its announcements and its
-            # new state) begins.
-            original = await store_original(store, limits, received)
+            # Checked (and stored, if large) before the file's unit of work (its medium, its
+            # announcements and its new state) begins.
+            original = await prepare_original(store, limits, received)
             async with upload_unit(database, store, bus, original.stored) as unit:
                 accepted = await accept_upload(
                     unit,

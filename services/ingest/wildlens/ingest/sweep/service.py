@@ -1,8 +1,9 @@
 """Removing stored objects that nothing refers to.
 
-An original is stored before the transaction that records its medium. A failed transaction
-removes it again (``uploads.unit``), but a process cut off between the two (a pod killed, the
-database gone) leaves an original no medium holds, kept until the same bytes are posted again.
+An original is stored before the transaction that records its medium commits (a large one
+before it begins). A failed transaction removes it again (``uploads.unit``), but a process cut
+off between the two (a pod killed, the database gone) leaves an original no medium holds, kept
+until the same bytes are posted again.
 Likewise a file PUT to a bulk upload's staging area after its file was settled, or to an
 upload whose rows are gone, is verified by nothing. The sweep finds both and removes them.
 
@@ -11,9 +12,9 @@ Why a held object is never removed, whichever replicas sweep and upload at the s
 * The reference is checked again right before the removal, in a transaction that holds the
   content's lock (``objects.hold_content``; on SQLite a write first, which makes it the one
   writer). An upload of the same bytes records its medium under that same lock and only then
-  looks whether the original is still stored, putting it back if not. So either the sweep
-  goes first (removes, commits; the upload then finds it gone and stores it again) or the
-  upload does (its row is there; the sweep leaves the object).
+  writes a small original, or looks whether a large one is still stored, putting it back if
+  not. So either the sweep goes first (removes, commits; the upload then stores it again) or
+  the upload does (its row is there; the sweep leaves the object).
 * The grace age covers what the lock cannot: an original stored by an upload whose
   transaction has not begun yet, and one the catalogue stored from an import, which ingest
   hears of only when ``media.imported`` arrives (the catalogue writes the file afresh on each

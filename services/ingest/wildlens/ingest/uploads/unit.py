@@ -1,10 +1,11 @@
 """One upload's unit of work: a single transaction, and the originals the upload stored.
 
 Everything an upload records (its medium, its idempotency key, its announcements in the
-outbox) is written in one transaction, committed once, before the answer. The original is
+outbox) is written in one transaction, committed once, before the answer. A large original is
 stored before the transaction begins, so that no connection is held while the bytes are
-copied; when the transaction rolls back instead, an original stored by the upload that no
-medium holds is removed again, so a failed upload leaves nothing behind.
+copied; a small one inside it, once its medium is recorded (``uploads.service``). When the
+transaction rolls back instead, an original stored by the upload that no medium holds is
+removed again, so a failed upload leaves nothing behind.
 """
 
 from __future__ import annotations
