@@ -11,6 +11,12 @@ the state that matters is in the database and the bus, both of which survive an 
 With several worker processes the parent supervises them: SIGTERM to it is passed on to each
 worker, and should any worker (or the parent itself) still be there at ``shutdown_timeout_s``,
 the parent kills what is left and exits, so the whole pod is gone within its grace period.
+
+On Linux each worker listens on a socket of its own (``SO_REUSEPORT``), and the kernel spreads
+new connections over them. With one shared socket, the worker that wakes first takes every
+connection waiting: clients that connect together and keep their connections (a gateway's
+pool, a benchmark's) then mostly land on one worker, which did three quarters of the work
+while the other idled.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
@@ -116,6 +123,36 @@ class _Supervisor(Multiprocess):
         _exit_now(self._deadline_s)
 
 
+class _PortShare(socket.socket):
+    """The port's socket in the supervisor, bound with ``SO_REUSEPORT`` and never listening (so
+    the kernel gives it no connections); handed to a worker, it arrives as a new socket of the
+    worker's own, bound to the same address, on which the worker listens."""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _worker_socket, (self.family, self.getsockname())
+
+
+def _reuse_port_socket(family: int, address: Any, cls: type[socket.socket]) -> socket.socket:
+    sock = cls(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker_socket(family: int, address: Any) -> socket.socket:
+    return _reuse_port_socket(family, address, socket.socket)
+
+
+def _listening_sockets(config: uvicorn.Config) -> list[Any]:
+    if sys.platform != "linux" or config.uds is not None or config.fd is not None:
+        # Elsewhere SO_REUSEPORT does not spread connections: one shared socket, as uvicorn has.
+        return [config.bind_socket()]
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    return [_reuse_port_socket(family, (config.host, config.port), _PortShare)]
+
+
 def serve_workers(factory: str, settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve the app that ``factory`` (``module:function``) builds in each of ``workers``
     processes until SIGTERM or Ctrl-C; the parent and every worker are gone by the deadline."""
@@ -132,4 +169,4 @@ def serve_workers(factory: str, settings: Settings, *, host: str, port: int, wor
         # and workers were replaced for ever before serving anything.
         timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
     )
-    _Supervisor(config, [config.bind_socket()], settings.shutdown_timeout_s).run()
+    _Supervisor(config, _listening_sockets(config), settings.shutdown_timeout_s).run()
