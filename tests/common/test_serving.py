@@ -240,11 +240,19 @@ def test_workers_share_the_connections_of_clients_that_connect_together(tmp_path
         finally:
             for client in clients:
                 client.close()
+        # The workers' shared port is no open door: a second server on it is refused.
+        (tmp_path / "second").mkdir()
+        second = _serve_two_workers(tmp_path / "second", port, tmp_path / "second.log")
+        try:
+            assert second.wait(timeout=60) != 0
+        finally:
+            _stop(second, _children(second.pid), tmp_path / "second" / "data")
     finally:
         _stop(server, workers, tmp_path / "data")
     assert sum(held.values()) == 32, held
     # Spread at random by the kernel: a worker with fewer than 4 of 32 happens once in 10^5.
     assert min(held.values()) >= 4, held
+    assert "address already in use" in (tmp_path / "second.log").read_text().lower()
 
 
 def test_sigterm_stops_every_worker_process_even_one_that_hangs(tmp_path: Path) -> None:

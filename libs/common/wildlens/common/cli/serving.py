@@ -149,8 +149,12 @@ def _listening_sockets(config: uvicorn.Config) -> list[Any]:
     if sys.platform != "linux" or config.uds is not None or config.fd is not None:
         # Elsewhere SO_REUSEPORT does not spread connections: one shared socket, as uvicorn has.
         return [config.bind_socket()]
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    return [_reuse_port_socket(family, (config.host, config.port), _PortShare)]
+    # SO_REUSEPORT would let a second server on the same port share it silently: bound first
+    # as uvicorn binds (which exits, saying why, when the port is taken), then given up.
+    probe = config.bind_socket()
+    family, address = probe.family, probe.getsockname()
+    probe.close()
+    return [_reuse_port_socket(family, address, _PortShare)]
 
 
 def serve_workers(factory: str, settings: Settings, *, host: str, port: int, workers: int) -> None:
