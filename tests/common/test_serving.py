@@ -229,7 +229,10 @@ def test_workers_share_the_connections_of_clients_that_connect_together(tmp_path
             for client in clients:
                 client.sendall(b"GET /healthz HTTP/1.1\r\nHost: wildlens\r\n\r\n")
             for client in clients:
-                assert client.recv(12).startswith(b"HTTP/1.1 200")
+                status = b""
+                while len(status) < 12 and (chunk := client.recv(12 - len(status))):
+                    status += chunk
+                assert status == b"HTTP/1.1 200", status
             held = {
                 pid: sum(
                     c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
