@@ -35,6 +35,10 @@ import psutil
 from minio import Minio
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.cpu import CpuSpent, CpuUse, Parts  # noqa: E402
+
 MEDIA = ROOT / "tests" / "data" / "camtrap-dp" / "example" / "media"
 BIN = Path(sys.executable).parent
 ACCESS, SECRET, REGION = "bench", "bench-secret", "us-east-1"
@@ -55,55 +59,35 @@ def reachable(port: int) -> bool:
         return False
 
 
-class CpuPerImage:
-    """CPU milliseconds per image spent by each part of the machine over one measured run."""
-
-    def __init__(self, parts: dict[str, list[psutil.Process]]) -> None:
-        self.parts = parts
-        self._start: dict[str, float] = {}
-
-    @staticmethod
-    def _cpu(processes: list[psutil.Process]) -> float:
-        total = 0.0
-        for process in processes:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue  # gone since: its share is left out
-            total += times.user + times.system
-        return total
-
-    def start(self) -> None:
-        self._start = {name: self._cpu(ps) for name, ps in self.parts.items()}
-
-    def stop(self, images: int) -> dict[str, float]:
-        return {
-            name: (self._cpu(ps) - self._start[name]) * 1000 / max(1, images)
-            for name, ps in self.parts.items()
-        }
-
-
-def backend_parts(ingest: subprocess.Popen[bytes] | None = None) -> dict[str, list[psutil.Process]]:
+def backend_parts(ingest: subprocess.Popen[bytes] | None = None) -> Parts:
     """The processes whose CPU an upload (or a raw PUT) costs, by part."""
-    named: dict[str, list[psutil.Process]] = {"postgres": [], "rabbitmq": []}
-    for process in psutil.process_iter(["name"]):
-        if process.info["name"] == "postgres":
-            named["postgres"].append(process)
-        elif process.info["name"] == "beam.smp":
-            named["rabbitmq"].append(process)
-    parts: dict[str, list[psutil.Process]] = {}
-    if ingest is not None:
-        root = psutil.Process(ingest.pid)
-        parts["ingest"] = [root, *root.children(recursive=True)]
-    parts["s3"] = [p for p in psutil.process_iter(["cmdline"]) if _is_moto(p)]
-    parts.update(named)
-    parts["client"] = [psutil.Process(os.getpid())]
-    return parts
+
+    def find() -> dict[str, list[psutil.Process]]:
+        parts: dict[str, list[psutil.Process]] = {}
+        if ingest is not None:
+            try:
+                root = psutil.Process(ingest.pid)
+                parts["ingest"] = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                parts["ingest"] = []
+        parts.update(s3=[], postgres=[], rabbitmq=[])
+        for process in psutil.process_iter(["name", "cmdline"]):
+            name, cmdline = process.info["name"], process.info["cmdline"] or []
+            if name == "postgres":
+                parts["postgres"].append(process)
+            elif name == "beam.smp":
+                parts["rabbitmq"].append(process)
+            elif any(part.endswith("moto_server") for part in cmdline):
+                parts["s3"].append(process)
+        parts["client"] = [psutil.Process(os.getpid())]
+        return parts
+
+    return find
 
 
-def _is_moto(process: psutil.Process) -> bool:
-    cmdline = process.info.get("cmdline") or []
-    return any(part.endswith("moto_server") for part in cmdline)
+def per_image(spent: CpuSpent, images: int) -> dict[str, float]:
+    """CPU milliseconds per image, by part."""
+    return {name: used * 1000 / max(1, images) for name, used in spent.seconds.items()}
 
 
 def cpu_line(cpu: dict[str, float]) -> str:
@@ -282,10 +266,10 @@ def main() -> None:
     try:
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         raw_puts_for(s3_port, bucket, images, 2, args.clients)  # warm-up
-        watch = CpuPerImage(backend_parts())
+        watch = CpuUse(backend_parts())
         watch.start()
         done = raw_puts_for(s3_port, bucket, images, args.seconds, args.clients)
-        rates["raw"], cpu["raw"] = done / args.seconds, watch.stop(done)
+        rates["raw"], cpu["raw"] = done / args.seconds, per_image(watch.stop(), done)
         # One replica doing everything (derivatives in the same process), then an upload API
         # replica whose derivative and video queues are worked by other replicas.
         for name, workers in (("all-in-one", True), ("api", False)):
@@ -325,10 +309,10 @@ def _measure(
             token = admin_token(Path(tmp))
             url = f"http://127.0.0.1:{api_port}"
             asyncio.run(post_for(url, token, images, 2, clients))  # warm-up
-            watch = CpuPerImage(backend_parts(ingest))
+            watch = CpuUse(backend_parts(ingest))
             watch.start()
             posted = asyncio.run(post_for(url, token, images, seconds, clients))
-            cpu = watch.stop(posted)
+            cpu = per_image(watch.stop(), posted)
         finally:
             if ingest is not None:
                 ingest.terminate()
@@ -353,7 +337,6 @@ def _drop_backends(prefix: str) -> None:
                 await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
         finally:
             await conn.close()
-        sys.path.insert(0, str(ROOT))
         from tests.support.rabbit import delete_prefixed
 
         await delete_prefixed("amqp://127.0.0.1:5672/", "guest", "guest", prefix)

@@ -61,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.cluster import Backends, ServiceCluster, drop_prefixed, free_port  # noqa: E402
+from tests.support.cpu import CpuUse  # noqa: E402
 from tests.support.tiny_models import build_tiny_detector, generate_scene, random_box  # noqa: E402
 
 SERVICES = ["catalogue", "ingest", "inference"]
@@ -336,38 +337,6 @@ def percentiles(env: Environment) -> list[tuple[str, int, int, float, float, flo
     return rows
 
 
-class CpuWatch:
-    """CPU seconds each service process (and this one) used between start and stop."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.processes["locust"] = psutil.Process(os.getpid())
-        self._start: dict[str, float] = {}
-        self._wall = 0.0
-        self._machine = psutil.cpu_times()
-
-    @staticmethod
-    def _cpu(process: psutil.Process) -> float:
-        times = process.cpu_times()
-        return float(times.user + times.system)
-
-    def start(self) -> None:
-        self._start = {name: self._cpu(p) for name, p in self.processes.items()}
-        self._wall = time.monotonic()
-        self._machine = psutil.cpu_times()
-
-    def stop(self) -> tuple[dict[str, float], float]:
-        """Per process, the share of one core it used; and the machine's busy share."""
-        wall = time.monotonic() - self._wall
-        used = {n: (self._cpu(p) - self._start[n]) / wall for n, p in self.processes.items()}
-        after = psutil.cpu_times()
-        busy = sum(
-            getattr(after, f) - getattr(self._machine, f) for f in ("user", "system", "nice")
-        )
-        total = busy + (after.idle - self._machine.idle) + (after.iowait - self._machine.iowait)
-        return used, busy / total if total else 0.0
-
-
 def main() -> None:
     global SETUP
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -449,10 +418,14 @@ def report(
 
     pids = {name: p.pid for name, p in cluster.processes.items()}
     pids["s3 (moto)"] = moto.pid
-    watch = CpuWatch(pids)
+    processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+    processes["locust"] = psutil.Process(os.getpid())
+    watch = CpuUse(lambda: {name: [process] for name, process in processes.items()})
     watch.start()
     env = run_locust([Gateway, Reviewer, Exporter], args.minutes * 60)
-    cpu, machine_busy = watch.stop()
+    spent = watch.stop()
+    cpu = {name: used / spent.wall for name, used in spent.seconds.items()}
+    machine_busy = spent.machine_busy
     load_after = os.getloadavg()
 
     total = env.stats.total

@@ -146,7 +146,7 @@ def _worker_socket(family: int, address: Any) -> socket.socket:
 
 
 def _listening_sockets(config: uvicorn.Config) -> list[Any]:
-    if sys.platform != "linux" or config.uds is not None or config.fd is not None:
+    if sys.platform != "linux":
         # Elsewhere SO_REUSEPORT does not spread connections: one shared socket, as uvicorn has.
         return [config.bind_socket()]
     # SO_REUSEPORT would let a second server on the same port share it silently: bound first

@@ -81,9 +81,9 @@ async def _refresh_noted(db: Database, project_id: uuid.UUID, *, wait: bool) -> 
 async def refresh_for_page(db: Database, project_id: uuid.UUID) -> None:
     """What a page of the queue refreshes before it reads: the changed media, unless another
     refresh holds the project, or more than ``PAGE_REFRESHES_AT_MOST`` changed in a project
-    with ``PLENTY`` scored; otherwise the page reads without the media still noted. A note
-    for the whole project (an import, a recompute) cannot be left out that way, so then the
-    page waits for it."""
+    with ``PLENTY`` scored; in those cases the page reads without the media still noted. A
+    note for the whole project (an import, a recompute) cannot be left out that way, so then
+    the page waits for it."""
     async with db.engine.connect() as probe:
         noted = await review_scores.changes_up_to(probe, project_id, PAGE_REFRESHES_AT_MOST + 1)
         if not noted:
