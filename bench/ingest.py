@@ -12,6 +12,12 @@ Each run also prints the CPU time each part of the machine spent per image (the 
 processes, the S3 server, PostgreSQL, RabbitMQ, and this process, the client), which shows
 what the upload path costs beyond the raw PUT it is compared with.
 
+It then prints the most any upload service could reach on this machine: the measured CPU of
+everything an upload costs besides the service (the S3 server's PUT, PostgreSQL, RabbitMQ and
+the client) plus the one check the service may not skip (every entropy-coded byte of the JPEG
+read, at 1/8 scale), shared by the machine's cores and never more than the S3 server's one
+interpreter lock allows.
+
 The last line reads ``ingest throughput: <images/s> images/s, ratio R`` (R = ingest / raw S3).
 """
 
@@ -93,6 +99,42 @@ def per_image(spent: CpuSpent, images: int) -> dict[str, float]:
 def cpu_line(cpu: dict[str, float]) -> str:
     parts = ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items() if ms >= 0.05)
     return f"    CPU ms per image: {parts}; total {sum(cpu.values()):.1f}"
+
+
+def check_ms(images: list[bytes], rounds: int = 20) -> float:
+    """CPU milliseconds per image of the check every upload gets (``inspect_image``), alone in
+    this process: the least an upload service spends on the bytes."""
+    from wildlens.ingest.media import inspect_image, sniff_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for n, image in enumerate(images):
+            path = Path(tmp) / f"{n}.jpg"
+            path.write_bytes(unique_jpeg(image, n))
+            paths.append((path, sniff_file(path)))
+        inspect_image(*paths[0], max_pixels=10**9)  # warm-up: Pillow's plugins load once
+        started = time.process_time()
+        for _ in range(rounds):
+            for path, sniffed in paths:
+                inspect_image(path, sniffed, max_pixels=10**9)
+        return (time.process_time() - started) * 1000 / (rounds * len(paths))
+
+
+def ceiling(raw_rate: float, api: dict[str, float], check: float) -> tuple[float, str]:
+    """The most uploads/s any service could take here: the other parts as measured, and the
+    service spending only ``check`` ms of CPU per image."""
+    others = sum(ms for name, ms in api.items() if name != "ingest")
+    cores = psutil.cpu_count() or 1
+    by_cores = cores * 1000 / (others + check)
+    # moto answers every request under one interpreter lock: at most one core's worth.
+    by_s3 = 1000 / api["s3"] if api.get("s3") else float("inf")
+    rate = min(by_cores, by_s3)
+    why = (
+        f"{cores} cores / ({others:.1f} ms of the other parts + {check:.1f} ms of the check)"
+        if by_cores <= by_s3
+        else f"the S3 server's one core / {api['s3']:.1f} ms per PUT"
+    )
+    return rate, why
 
 
 def unique_jpeg(original: bytes, n: int) -> bytes:
@@ -280,6 +322,8 @@ def main() -> None:
         moto.terminate()
         moto.wait(timeout=30)
     raw_rate = rates["raw"]
+    check = check_ms(images)
+    most, why = ceiling(raw_rate, cpu["api"], check)
     print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients, 2 cores")
     print(f"raw S3 PUT of the same bytes:                    {raw_rate:.1f} images/s")
     print(cpu_line(cpu["raw"]))
@@ -290,6 +334,11 @@ def main() -> None:
     print(cpu_line(cpu["all-in-one"]))
     print("POST /v1/media, upload API replica:")
     print(cpu_line(cpu["api"]))
+    print(f"    the required check alone (1/8-scale JPEG decode, EXIF, end of image): {check:.1f} ms")
+    print(
+        f"    at most, with the service spending only that: {most:.1f} images/s, "
+        f"ratio {most / raw_rate:.2f} ({why})"
+    )
     print(
         f"ingest throughput (upload API replica): {rates['api']:.1f} images/s, "
         f"ratio {rates['api'] / raw_rate:.2f}"
