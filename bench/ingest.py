@@ -334,7 +334,7 @@ def main() -> None:
     print(cpu_line(cpu["all-in-one"]))
     print("POST /v1/media, upload API replica:")
     print(cpu_line(cpu["api"]))
-    print(f"    the required check alone (1/8-scale JPEG decode, EXIF, end of image): {check:.1f} ms")
+    print(f"    the check every upload needs, alone (1/8-scale JPEG decode): {check:.1f} ms")
     print(
         f"    at most, with the service spending only that: {most:.1f} images/s, "
         f"ratio {most / raw_rate:.2f} ({why})"

@@ -408,3 +408,62 @@ async def test_a_new_event_gap_regroups_the_project_keeping_the_earlier_id(
     assert (project["event_gap_s"], project["data_license"]) == (300, "CC-BY-4.0")
     events = await _events(wl, admin, site.project_id)
     assert [(e["id"], e["media_count"]) for e in events] == [(first, 2)]
+
+
+async def test_deleting_media_narrows_splits_and_ends_their_events_and_their_vote(
+    wl: RunningPlatform, admin: str
+) -> None:
+    site = await create_site(
+        wl.client,
+        admin,
+        start="2021-04-01T05:00:00+00:00",
+        end="2021-04-02T00:00:00+00:00",
+        utc_offset="+01:00",
+    )
+    # Heron at 0 s, heron at 50 s, bittern at 100 s: one event by the 60 s gap, through the
+    # middle photo only.
+    media, event_id = await _two_herons_and_a_bittern(wl, admin, site, (0, 50, 100), seed=90)
+    url = f"/v1/projects/{site.project_id}/events/{event_id}"
+
+    async def voted(total: int) -> dict[str, Any] | None:
+        detail: dict[str, Any] = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
+        return detail if detail["label"] and detail["label"]["total"] == total else None
+
+    await eventually(lambda: voted(3))
+
+    async def delete(media_id: str) -> None:
+        await ok(
+            await wl.client.delete(
+                f"/v1/projects/{site.project_id}/media/{media_id}", headers=bearer(admin)
+            ),
+            200,
+        )
+
+    # Without the middle photo the other two are 100 s apart: two events, the first keeping
+    # its id, and each voting with what it still holds.
+    await delete(media[1])
+    events = await _events(wl, admin, site.project_id)
+    assert [(e["id"] == event_id, e["media_count"]) for e in events] == [(True, 1), (False, 1)]
+    assert [(utc(e["start"]), utc(e["end"])) for e in events] == [
+        (START, START),
+        (START + timedelta(seconds=100), START + timedelta(seconds=100)),
+    ]
+    first = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
+    assert [m["id"] for m in first["media"]] == [media[0]]
+    assert (first["label"]["scientific_name"], first["label"]["total"]) == ("Ardea cinerea", 1)
+    assert await _event_of(wl, admin, media[2]) == events[1]["id"]
+    second = await ok(
+        await wl.client.get(
+            f"/v1/projects/{site.project_id}/events/{events[1]['id']}", headers=bearer(admin)
+        ),
+        200,
+    )
+    assert (second["label"]["scientific_name"], second["label"]["total"]) == (
+        "Botaurus stellaris",
+        1,
+    )
+
+    # An event whose last photo goes, goes with it.
+    await delete(media[0])
+    assert (await wl.client.get(url, headers=bearer(admin))).status_code == 404
+    assert [e["id"] for e in await _events(wl, admin, site.project_id)] == [events[1]["id"]]

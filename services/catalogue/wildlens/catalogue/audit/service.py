@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from wildlens.catalogue.audit import repository
 from wildlens.catalogue.media.recording import KIND_NUMBERS
 from wildlens.catalogue.models import AuditEntry
+from wildlens.catalogue.sequences.sequencing import settle_after_removal
 from wildlens.common.errors import NotFound
 from wildlens.common.events.v1.media_pb2 import MediaDeleted
 from wildlens.common.http.pagination import PageParams
@@ -94,7 +95,8 @@ async def delete_media(
     media_id: uuid.UUID,
     actor: str,
 ) -> AuditEntry:
-    """Remove the medium, its frames (for a video), their analyses and observations."""
+    """Remove the medium, its frames (for a video), their analyses and observations; the
+    events they were in are regrouped over the media left."""
     media = await repository.media(session, media_id)
     if media is None or media.project_id != project_id:
         raise NotFound(f"media {media_id} not found")
@@ -109,10 +111,13 @@ async def delete_media(
         "observations": _rows(observations),
     }
     removed = [_removal(m) for m in (media, *frames)]
+    events = {m.event_id for m in (media, *frames) if m.event_id is not None}
     views = await repository.object_views(session, media_id)
     # The ORM must not write back rows that are about to disappear underneath it.
     session.expunge_all()
     await repository.remove_media(session, ids)
+    # The events they were in hold less now: narrower, split or gone, and voted again.
+    await settle_after_removal(session, events)
     await _announce(bus, session, removed)
     await _announce_views(bus, session, media, views)
     entry = AuditEntry(

@@ -219,6 +219,18 @@ async def timed_media(
     return out
 
 
+async def event_members(
+    session: AsyncSession, event_id: uuid.UUID
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(id, capture time) of the event's timed media, in capture order."""
+    rows = await session.exec(
+        select(Media.id, Media.captured_at)
+        .where(Media.event_id == event_id, col(Media.captured_at).is_not(None))
+        .order_by(*keyset.order_by(_CAPTURE_ORDER))
+    )
+    return [(media_id, captured_at) for media_id, captured_at in rows.all() if captured_at]
+
+
 async def set_events(session: AsyncSession, memberships: list[dict[str, uuid.UUID]]) -> None:
     """Each ``media_id`` into its ``new_event_id``, in one executemany (the media need not be
     loaded in the session)."""

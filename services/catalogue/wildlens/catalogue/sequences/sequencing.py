@@ -3,12 +3,14 @@
 A medium recorded one at a time joins the events of its neighbours within the gap (merging
 them under the earliest one's id when it bridges several), or opens a new event. A deployment
 whose media were re-timed or moved is regrouped from scratch, a page of media at a time, with
-the ids kept as ``grouping`` describes.
+the ids kept as ``grouping`` describes. An event that lost media (deleted) is regrouped over
+the media it still has: narrowed, split where the gap now falls inside it, gone when empty.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,12 +22,12 @@ from wildlens.catalogue.observations.smoothing import (
     smooth_events,
 )
 from wildlens.catalogue.sequences import repository
-from wildlens.catalogue.sequences.grouping import Chainer, Group, choose_id
+from wildlens.catalogue.sequences.grouping import Chainer, Group, Point, choose_id
 from wildlens.catalogue.sequences.importing import group_sequences
 from wildlens.catalogue.sequences.points import PAGE, gap_of, lock, points_of
 from wildlens.common.db import utcnow
 
-__all__ = ["join_event", "regroup"]
+__all__ = ["join_event", "regroup", "settle_after_removal"]
 
 
 async def _refresh_bounds(session: AsyncSession, event: Sequence) -> None:
@@ -133,6 +135,37 @@ class _Regrouping:
             relabel = await repository.labelled_events(self.session, self.relabel)
             await smooth_events(self.session, relabel, {e: self.events[e] for e in relabel})
             self.relabel = set()
+
+
+async def settle_after_removal(session: AsyncSession, event_ids: Collection[uuid.UUID]) -> None:
+    """Regroup each of ``event_ids`` over the media it still has, after some were removed (in
+    the removal's transaction): its bounds and count narrow to what is left; where the gap now
+    falls inside it, its first part keeps the id and the rest become events of their own; with
+    nothing left it is gone. Labels smoothed over it are counted again."""
+    events = await repository.events_by_ids(session, event_ids)
+    for event in sorted(events, key=lambda e: (str(e.deployment_id), e.start, str(e.id))):
+        await lock(session, event.deployment_id)
+        regrouping = _Regrouping(session, event.project_id, event.deployment_id)
+        regrouping.events = {event.id: event}
+        regrouping.starts = {event.id: event.start}
+        points = [
+            Point(media_id, moment, event.id)
+            for media_id, moment in await repository.event_members(session, event.id)
+        ]
+        if event.external_id:
+            # An imported sequence stays one, as its source made it; only its bounds follow.
+            groups = [Group(points)] if points else []
+        else:
+            chainer = Chainer(await gap_of(session, event.project_id))
+            groups = [closed for p in points if (closed := chainer.add(p)) is not None]
+            if (last := chainer.close()) is not None:
+                groups.append(last)
+        for group in groups:
+            regrouping.settle(group)
+        await regrouping.write()
+        if not groups:
+            await repository.drop_events(session, [event.id])
+    await session.flush()
 
 
 async def _leave_untimed(session: AsyncSession, deployment_id: uuid.UUID) -> int:
