@@ -1,6 +1,7 @@
 """Classifications as Panoptes' API lists them read as the export's rows are: other workflows
 left out, a volunteer who was not logged in named by the classification alone, and a resource that
-is not a well-formed classification refused by its id."""
+is not a well-formed classification refused by its id, or, where the caller asks, left out and
+counted."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.panoptes_standin import ExportRow
-from wildlens.citsci.aggregation import ExportError, SurveyAnswer
+from wildlens.citsci.aggregation import ExportError, Skipped, SurveyAnswer
 from wildlens.citsci.zooniverse.recent import latest_id, read_recent
 
 SURVEY = [{"task": "T0", "value": [{"choice": "ZEBRA", "answers": {}, "filters": {}}]}]
@@ -56,3 +57,14 @@ def test_a_hostile_resource_is_refused_by_its_id(change: dict[str, Any], message
     listed = [_row(1), {**_row(2), **change}]
     with pytest.raises(ExportError, match=message):
         list(read_recent(listed, 777))
+
+
+def test_with_skipped_a_hostile_resource_is_left_out_and_counted_the_first_few_named() -> None:
+    listed = [_row(1), *({**_row(n), "annotations": "T0"} for n in range(100, 125)), _row(2)]
+    skipped = Skipped(keep=20)
+    read = list(read_recent(listed, 777, skipped))
+    assert [c.classification_id for c in read] == [1, 2]
+    assert skipped.count == 25
+    assert len(skipped.first) == 20
+    assert skipped.first[0].startswith("classification 100: ")
+    assert skipped.first[-1].startswith("classification 119: ")

@@ -5,7 +5,8 @@ each and never with the volunteers' IP addresses; the set's rules retire subject
 retired on Zooniverse too (a refused call is tried again by the next pull); their consensus
 becomes the catalogue's observation by volunteer consensus, updated (never duplicated) when
 late classifications arrive, and a training dataset that asks for it selects it. A medium an
-expert validates is retired on Zooniverse; an export that cannot be read stores nothing."""
+expert validates is retired on Zooniverse; an export that cannot be read stores nothing, and a
+malformed classification is named and left out while the rest are pulled."""
 
 from __future__ import annotations
 
@@ -269,6 +270,8 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
         # One call per reason; Zooniverse refused the first.
         "retired_on_zooniverse": 1,
         "retirement_waiting": 1,
+        "malformed": 0,
+        "problems": [],
     }
     assert standin.api_calls("POST", rf"/workflows/{WORKFLOW}/classifications_export")
     assert len(standin.retired[WORKFLOW]) == 1
@@ -356,22 +359,35 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
 
     await eventually(expert_retired)
 
-    # A hostile export (a row cut short): refused naming the line, nothing stored.
+    # An export that stops being CSV halfway: refused naming the line, and the new
+    # classifications before that line are not stored either.
     for n in range(3):
         volunteers.classify(subject[judged], judged, _heron(size), n)
     standin.serve_export(WORKFLOW, volunteers.rows)
     good = standin.exports[WORKFLOW]
-    standin.exports[WORKFLOW] = good + b'99999,cutter,1,198.51.100.99,777,"Pond survey"\r\n'
+    standin.exports[WORKFLOW] = good + b'99998,"never closed\r\n'
     refused = await _pull(wl, manager, set_id, 422)
-    assert "line 14" in refused["detail"], refused
-    standin.exports[WORKFLOW] = good
+    assert refused["detail"] == "line 14: not readable as CSV (unexpected end of data)", refused
+    # One malformed row among good ones (a row cut short, as exports of interrupted sessions
+    # have): the good ones are pulled, the bad one is named and left out.
+    standin.exports[WORKFLOW] = good + b'99999,cutter,1,198.51.100.99,777,"Pond survey"\r\n'
     after = await _pull(wl, manager, set_id)
     assert (after["stored"], after["already"], after["retired"]) == (3, 8, 0)
+    assert after["malformed"] == 1
+    assert after["problems"] == ["line 14: 6 fields where the header has 14"], after
+    # Pulled again, it is named again, and nothing else changes.
+    again = await _pull(wl, manager, set_id)
+    assert (again["stored"], again["already"], again["malformed"]) == (0, 11, 1)
+    standin.exports[WORKFLOW] = good
 
     # Only what is new, from Zooniverse's API without an export: a late classification of the
     # blank subject updates its consensus.
     volunteers.classify(subject[empty], empty, _heron(size), 9)
-    standin.classifications = [r.resource() for r in volunteers.rows]
+    # Listed after it, one whose annotations are not a list of tasks: left out and named, so
+    # that it does not keep every later pull from storing anything.
+    broken = volunteers.rows[-1].resource() | {"id": str(volunteers.rows[-1].classification_id + 1)}
+    broken["annotations"] = "T0: heron"
+    standin.classifications = [r.resource() for r in volunteers.rows] + [broken]
     recent = await ok(
         await wl.client.post(
             f"/v1/citsci/subject-sets/{set_id}/zooniverse/pull",
@@ -381,6 +397,9 @@ async def test_zooniverse_volunteers_retire_subjects_into_observations_a_dataset
         200,
     )
     assert (recent["classifications"], recent["stored"], recent["updated"]) == (1, 1, 1)
+    assert recent["malformed"] == 1
+    (problem,) = recent["problems"]
+    assert problem.startswith(f"classification {broken['id']}: "), problem
     (listing,) = standin.api_calls("GET", "/classifications/project")
     assert listing.query["last_id"] == [str(volunteers.rows[-2].classification_id)]
 

@@ -29,7 +29,7 @@ from wildlens.citsci.aggregation.dawid_skene import (
     gold_accuracy,
     gold_error_counts,
 )
-from wildlens.citsci.aggregation.errors import ExportError
+from wildlens.citsci.aggregation.errors import ExportError, Skipped
 from wildlens.citsci.aggregation.plurality import (
     PluralityConsensus,
     SpeciesConsensus,
@@ -80,6 +80,7 @@ __all__ = [
     "RetirementReason",
     "RetirementRules",
     "RetirementTracker",
+    "Skipped",
     "SpeciesConsensus",
     "SubjectConsensus",
     "SurveyAggregate",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from wildlens.common.errors import Invalid
 
-__all__ = ["ExportError"]
+__all__ = ["ExportError", "Skipped"]
 
 
 class ExportError(Invalid):
@@ -24,3 +26,18 @@ class ExportError(Invalid):
         super().__init__(where + detail)
         self.line = line
         self.column = column
+
+
+@dataclass
+class Skipped:
+    """Classifications left out because they are malformed, where one bad record must not keep
+    the rest from being read: how many, and what was wrong with the first ``keep``."""
+
+    keep: int = 20
+    count: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def add(self, error: ExportError) -> None:
+        self.count += 1
+        if len(self.first) < self.keep:
+            self.first.append(error.detail)

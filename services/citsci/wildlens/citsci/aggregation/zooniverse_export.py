@@ -24,7 +24,7 @@ from wildlens.citsci.aggregation.annotations import (
     TaskKind,
     parse_annotations,
 )
-from wildlens.citsci.aggregation.errors import ExportError
+from wildlens.citsci.aggregation.errors import ExportError, Skipped
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -178,6 +178,7 @@ def read_classifications(
     workflow_id: int | None = None,
     task_kinds: Mapping[str, TaskKind] | None = None,
     subject_data: bool = True,
+    skipped: Skipped | None = None,
 ) -> Iterator[Classification]:
     """The export's classifications, one at a time, in file order.
 
@@ -186,10 +187,13 @@ def read_classifications(
         workflow_id: only this workflow's rows (an export holds every workflow's).
         task_kinds: each task's kind when the workflow is known (see ``parse_annotations``).
         subject_data: keep each subject's metadata; without it the column is not decoded.
+        skipped: where given, a row that is not a well-formed classification is left out and
+            counted here instead of ending the read.
 
     Raises:
-        ExportError: at the first row that is not a well-formed classification, naming its
-            line and column.
+        ExportError: at the first row that is not a well-formed classification (without
+            ``skipped``), naming its line and column; at a header that is not the export's,
+            or text that is not CSV or not UTF-8 (always).
     """
     reader = csv.reader(lines, strict=True)
     previous_limit = csv.field_size_limit(MAX_FIELD)
@@ -197,25 +201,43 @@ def read_classifications(
         try:
             check_header(next(reader, None))
             for row in reader:
-                line = reader.line_num
-                if len(row) != len(EXPORT_COLUMNS):
-                    if not row:
-                        continue
-                    raise ExportError(
-                        f"{len(row)} fields where the header has {len(EXPORT_COLUMNS)}", line=line
-                    )
-                # The volunteer's IP address goes no further than the csv module's list.
-                row[_USER_IP] = ""
-                workflow = parse_integer(row[_WORKFLOW_ID], "workflow_id", line)
-                if workflow_id is not None and workflow != workflow_id:
+                if not row:
                     continue
-                yield _classification(row, workflow, line, task_kinds, subject_data)
+                try:
+                    found = _row(row, reader.line_num, workflow_id, task_kinds, subject_data)
+                except ExportError as error:
+                    if skipped is None:
+                        raise
+                    skipped.add(error)
+                    continue
+                if found is not None:
+                    yield found
         except csv.Error as error:
             raise ExportError(f"not readable as CSV ({error})", line=reader.line_num) from None
         except UnicodeDecodeError:
             raise ExportError("not UTF-8 text", line=reader.line_num + 1) from None
     finally:
         csv.field_size_limit(previous_limit)
+
+
+def _row(
+    row: list[str],
+    line: int,
+    workflow_id: int | None,
+    task_kinds: Mapping[str, TaskKind] | None,
+    subject_data: bool,
+) -> Classification | None:
+    """The row's classification; None for another workflow's."""
+    if len(row) != len(EXPORT_COLUMNS):
+        raise ExportError(
+            f"{len(row)} fields where the header has {len(EXPORT_COLUMNS)}", line=line
+        )
+    # The volunteer's IP address goes no further than the csv module's list.
+    row[_USER_IP] = ""
+    workflow = parse_integer(row[_WORKFLOW_ID], "workflow_id", line)
+    if workflow_id is not None and workflow != workflow_id:
+        return None
+    return _classification(row, workflow, line, task_kinds, subject_data)
 
 
 def _classification(

@@ -108,7 +108,10 @@ async def send_to_zooniverse(
         413: error_response(
             "The export, or the recent classifications listed, are past their limit (named)"
         ),
-        422: error_response("The export is not a readable classification export (line named)"),
+        422: error_response(
+            "The export is not a classification export at all (line named); single malformed "
+            "classifications are left out and named in the answer's problems instead"
+        ),
         502: error_response("Zooniverse refused or could not be reached"),
     },
 )
@@ -162,4 +165,6 @@ async def pull_from_zooniverse(
         updated=r.updated,
         retired_on_zooniverse=pulled.retired_on_zooniverse,
         retirement_waiting=pulled.retirement_waiting,
+        malformed=r.malformed,
+        problems=r.problems,
     )

@@ -9,21 +9,29 @@ A subject that retired before and got classifications since (Zooniverse still de
 that were in flight) gets its consensus again, over all of them, as the next version of the
 same consensus: the catalogue updates its observation rather than adding one.
 
-An export that cannot be read stores nothing: the whole pull is one transaction, and the
-error names the line (the classification, for the API's listing).
+A classification that is not well-formed (a row cut short, annotations of a shape the
+workflow never had) is left out and named in the report, so that one bad record on Zooniverse
+cannot keep a set from ever being pulled again. An export that cannot be read at all (not the
+export's header, not CSV, not UTF-8) stores nothing: the whole pull is one transaction, and the
+error names the line.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wildlens.citsci.aggregation import Classification, RetirementReason, read_classifications
+from wildlens.citsci.aggregation import (
+    Classification,
+    RetirementReason,
+    Skipped,
+    read_classifications,
+)
 from wildlens.citsci.models import SubjectSet, ZooniverseClassification, ZooniverseSubject
 from wildlens.citsci.volunteers.consensus import (
     ConsensusSubject,
@@ -65,6 +73,9 @@ class PullReport:
     # Subjects that retired by this pull; subjects retired before whose consensus it updated.
     retired: int = 0
     updated: int = 0
+    # Classifications left out as malformed: how many, and what was wrong with the first few.
+    malformed: int = 0
+    problems: list[str] = field(default_factory=list)
 
 
 def _volunteer(c: Classification) -> str:
@@ -110,14 +121,17 @@ async def store_export(
 
     Raises:
         NotFound, Conflict: see ``workflow_of``.
-        ExportError: a row that is not a well-formed classification (its line named).
+        ExportError: not a classification export (its line named); malformed rows are
+            left out and counted in the report instead.
     """
     with export.open(encoding="utf-8", newline="") as lines:
         return await store_classifications(
             session,
             bus,
             subject_set_id,
-            lambda workflow_id: read_classifications(lines, workflow_id=workflow_id),
+            lambda workflow_id, skipped: read_classifications(
+                lines, workflow_id=workflow_id, skipped=skipped
+            ),
             names,
         )
 
@@ -126,15 +140,16 @@ async def store_classifications(
     session: AsyncSession,
     bus: ServiceBus,
     subject_set_id: uuid.UUID,
-    read: Callable[[int], Iterable[Classification]],
+    read: Callable[[int, Skipped], Iterable[Classification]],
     names: TaxonNames,
 ) -> PullReport:
     """Store the new classifications of the set's subjects that ``read`` gives for the set's
-    workflow (its id given), and retire what they retire. Flushes, never commits.
+    workflow (its id given; what it leaves out as malformed counted in the ``Skipped`` given),
+    and retire what they retire. Flushes, never commits.
 
     Raises:
         NotFound, Conflict: see ``workflow_of``.
-        ExportError: what ``read`` raises for a classification that is not well-formed.
+        ExportError: what ``read`` raises for input it cannot read at all.
     """
     s = await repository.subject_set_for_update(session, subject_set_id)
     workflow_id = workflow_of(s, subject_set_id)
@@ -147,7 +162,8 @@ async def store_classifications(
     report = PullReport()
     touched: dict[uuid.UUID, ZooniverseSubject] = {}
     batch: list[ZooniverseClassification] = []
-    for c in read(int(workflow_id)):
+    skipped = Skipped()
+    for c in read(int(workflow_id), skipped):
         report.read += 1
         if c.classification_id in known:
             report.already += 1
@@ -181,6 +197,7 @@ async def store_classifications(
             batch = []
     await repository.add_classifications(session, batch)
     report.stored += len(batch)
+    report.malformed, report.problems = skipped.count, skipped.first
     await _retire(session, bus, s, workflow_id, touched.values(), report)
     log.info(
         "zooniverse.pulled",
@@ -189,7 +206,15 @@ async def store_classifications(
         stored=report.stored,
         retired=report.retired,
         updated=report.updated,
+        malformed=report.malformed,
     )
+    if skipped.count:
+        log.warning(
+            "zooniverse.malformed_left_out",
+            subject_set=str(subject_set_id),
+            count=skipped.count,
+            first=skipped.first[:3],
+        )
     return report
 
 

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from wildlens.citsci.aggregation import Classification, ExportError, parse_annotations
+from wildlens.citsci.aggregation import Classification, ExportError, Skipped, parse_annotations
 
 __all__ = ["latest_id", "read_recent"]
 
@@ -81,15 +81,24 @@ def _one(raw: Any, workflow_id: int, n: int) -> Classification | None:
     )
 
 
-def read_recent(resources: Iterable[Any], workflow_id: int) -> Iterator[Classification]:
-    """The workflow's classifications among the API's resources, in the order given.
+def read_recent(
+    resources: Iterable[Any], workflow_id: int, skipped: Skipped | None = None
+) -> Iterator[Classification]:
+    """The workflow's classifications among the API's resources, in the order given; with
+    ``skipped``, one that is not well-formed is left out and counted there.
 
     Raises:
         ExportError: at the first resource that is not a well-formed classification, naming
-            it.
+            it (without ``skipped``).
     """
     for n, raw in enumerate(resources):
-        found = _one(raw, workflow_id, n)
+        try:
+            found = _one(raw, workflow_id, n)
+        except ExportError as error:
+            if skipped is None:
+                raise
+            skipped.add(error)
+            continue
         if found is not None:
             yield found
 

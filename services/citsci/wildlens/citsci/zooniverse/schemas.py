@@ -72,3 +72,7 @@ class PullReportPublic(BaseModel):
     # (Zooniverse refused or could not be reached: told again by the next pull).
     retired_on_zooniverse: int
     retirement_waiting: int
+    # Classifications left out because they are not well-formed (their line in the export, or
+    # their id in the listing, named in ``problems``, the first 20): the rest were pulled.
+    malformed: int = 0
+    problems: list[str] = []

@@ -355,7 +355,8 @@ async def pull(
 
     Raises:
         NotFound, Conflict: no such set, or it is not classified on Zooniverse.
-        ExportError: the export or listing is not readable (nothing stored).
+        ExportError: the export is not readable at all (nothing stored); malformed
+            classifications are left out and counted in the report.
         ZooniverseError: Zooniverse refused or could not be reached.
     """
     async with db.transaction() as session:
@@ -372,7 +373,7 @@ async def pull(
                 session,
                 bus,
                 subject_set_id,
-                lambda workflow_id: read_recent(listed, workflow_id),
+                lambda workflow_id, skipped: read_recent(listed, workflow_id, skipped),
                 names,
             )
     else:
