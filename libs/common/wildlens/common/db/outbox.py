@@ -60,8 +60,14 @@ async def stage(session: AsyncSession, table: Table, envelopes: Sequence[Envelop
 
 
 class OutboxRelay:
-    """Publishes what committed transactions staged: at once when kicked, and on a timer for
-    whatever a crashed process or a failed publish left behind."""
+    """Publishes what committed transactions staged: ``linger`` seconds after a commit kicks
+    it, and on a timer for whatever a crashed process or a failed publish left behind.
+
+    The linger lets commits that come close together (a gateway's burst of uploads, many
+    gateways at once) go out as one batch: one transaction to read and delete them and one
+    round of publisher confirms, instead of one of each per commit. Under steady uploads that
+    was a tenth of an upload replica's CPU; the events are a few milliseconds later.
+    """
 
     def __init__(
         self,
@@ -71,12 +77,14 @@ class OutboxRelay:
         *,
         interval: float = 2.0,
         batch: int = 200,
+        linger: float = 0.0,
     ) -> None:
         self._db = db
         self._table = table
         self._bus = bus
         self._interval = interval
         self._batch = batch
+        self._linger = linger
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         db.on_commit(self.kick)
@@ -129,3 +137,6 @@ class OutboxRelay:
                 log.warning("outbox.relay_failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            if self._linger > 0 and self._wake.is_set():
+                # Commits that follow within the linger join this batch (the class's docstring).
+                await asyncio.sleep(self._linger)

@@ -108,7 +108,12 @@ class Platform:
                 ctx.processed_table = spec.metadata.tables["processed_events"]
                 if spec.uses_outbox:
                     ctx.outbox_table = spec.metadata.tables["outbox"]
-                    ctx.relay = OutboxRelay(ctx.db, ctx.outbox_table, self.bus)
+                    ctx.relay = OutboxRelay(
+                        ctx.db,
+                        ctx.outbox_table,
+                        self.bus,
+                        linger=settings.broker.outbox_linger_ms / 1000,
+                    )
             self.contexts[spec.name] = ctx
         self._started: list[ServiceContext] = []
 

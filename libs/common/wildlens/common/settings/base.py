@@ -54,6 +54,10 @@ class BrokerSettings(BaseModel):
     # spends one of the message's deliveries. Keep it under RabbitMQ's consumer timeout
     # (30 minutes by default), which closes a channel holding a message longer.
     retry_unavailable_s: float = Field(default=300, ge=0)
+    # How long a service's outbox relay waits after a commit before it publishes, so that
+    # commits close together go out as one batch (``db.outbox.OutboxRelay``). 0 publishes after
+    # every commit at once, at a cost in CPU under steady uploads.
+    outbox_linger_ms: float = Field(default=20, ge=0, le=1000)
 
 
 class StorageSettings(BaseModel):
