@@ -284,9 +284,11 @@ async def test_smoothing_outvotes_a_minority_machine_label_but_never_changes_a_p
     assert machine["smoothed_scientific_name"] == "Botaurus stellaris"
 
 
-async def test_a_medium_cut_off_by_a_correction_leaves_its_event_and_the_vote(
-    wl: RunningPlatform, admin: str
-) -> None:
+async def _voted_event(
+    wl: RunningPlatform, admin: str, seconds: tuple[int, int, int], *, seed: int
+) -> tuple[Site, list[str], str]:
+    """A new site whose camera took ``_two_herons_and_a_bittern``, once the event has counted
+    all three: the site, the media and the event's address."""
     site = await create_site(
         wl.client,
         admin,
@@ -294,14 +296,22 @@ async def test_a_medium_cut_off_by_a_correction_leaves_its_event_and_the_vote(
         end="2021-04-02T00:00:00+00:00",
         utc_offset="+01:00",
     )
-    media, event_id = await _two_herons_and_a_bittern(wl, admin, site, (0, 30, 60), seed=70)
+    media, event_id = await _two_herons_and_a_bittern(wl, admin, site, seconds, seed=seed)
     url = f"/v1/projects/{site.project_id}/events/{event_id}"
 
-    async def voted(total: int) -> dict[str, Any] | None:
+    async def voted() -> dict[str, Any] | None:
         detail: dict[str, Any] = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
-        return detail if detail["label"] and detail["label"]["total"] == total else None
+        return detail if detail["label"] and detail["label"]["total"] == 3 else None
 
-    await eventually(lambda: voted(3))
+    await eventually(voted)
+    return site, media, url
+
+
+async def test_a_medium_cut_off_by_a_correction_leaves_its_event_and_the_vote(
+    wl: RunningPlatform, admin: str
+) -> None:
+    site, media, url = await _voted_event(wl, admin, (0, 30, 60), seed=70)
+    event_id = url.rsplit("/", 1)[1]
     # The camera was collected 45 s after the first image: the last one is not of this
     # deployment.
     end = (START + timedelta(seconds=45)).isoformat()
@@ -413,23 +423,10 @@ async def test_a_new_event_gap_regroups_the_project_keeping_the_earlier_id(
 async def test_deleting_media_narrows_splits_and_ends_their_events_and_their_vote(
     wl: RunningPlatform, admin: str
 ) -> None:
-    site = await create_site(
-        wl.client,
-        admin,
-        start="2021-04-01T05:00:00+00:00",
-        end="2021-04-02T00:00:00+00:00",
-        utc_offset="+01:00",
-    )
     # Heron at 0 s, heron at 50 s, bittern at 100 s: one event by the 60 s gap, through the
     # middle photo only.
-    media, event_id = await _two_herons_and_a_bittern(wl, admin, site, (0, 50, 100), seed=90)
-    url = f"/v1/projects/{site.project_id}/events/{event_id}"
-
-    async def voted(total: int) -> dict[str, Any] | None:
-        detail: dict[str, Any] = await ok(await wl.client.get(url, headers=bearer(admin)), 200)
-        return detail if detail["label"] and detail["label"]["total"] == total else None
-
-    await eventually(lambda: voted(3))
+    site, media, url = await _voted_event(wl, admin, (0, 50, 100), seed=90)
+    event_id = url.rsplit("/", 1)[1]
 
     async def delete(media_id: str) -> None:
         await ok(

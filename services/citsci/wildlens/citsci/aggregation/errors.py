@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from wildlens.common.errors import Invalid
 
-__all__ = ["ExportError", "Skipped"]
+__all__ = ["ExportError", "Skipped", "skip_or_raise"]
 
 
 class ExportError(Invalid):
@@ -41,3 +41,10 @@ class Skipped:
         self.count += 1
         if len(self.first) < self.keep:
             self.first.append(error.detail)
+
+
+def skip_or_raise(skipped: Skipped | None, error: ExportError) -> None:
+    """Count ``error``'s record in ``skipped`` and go on; without one, the read ends here."""
+    if skipped is None:
+        raise error
+    skipped.add(error)

@@ -24,7 +24,7 @@ from wildlens.citsci.aggregation.annotations import (
     TaskKind,
     parse_annotations,
 )
-from wildlens.citsci.aggregation.errors import ExportError, Skipped
+from wildlens.citsci.aggregation.errors import ExportError, Skipped, skip_or_raise
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -206,9 +206,7 @@ def read_classifications(
                 try:
                     found = _row(row, reader.line_num, workflow_id, task_kinds, subject_data)
                 except ExportError as error:
-                    if skipped is None:
-                        raise
-                    skipped.add(error)
+                    skip_or_raise(skipped, error)
                     continue
                 if found is not None:
                     yield found

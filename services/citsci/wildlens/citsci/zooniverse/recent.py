@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wildlens.citsci.aggregation import Classification, ExportError, Skipped, parse_annotations
+from wildlens.citsci.aggregation.errors import skip_or_raise
 
 __all__ = ["latest_id", "read_recent"]
 
@@ -95,9 +96,7 @@ def read_recent(
         try:
             found = _one(raw, workflow_id, n)
         except ExportError as error:
-            if skipped is None:
-                raise
-            skipped.add(error)
+            skip_or_raise(skipped, error)
             continue
         if found is not None:
             yield found
