@@ -120,7 +120,7 @@ def check_ms(images: list[bytes], rounds: int = 20) -> float:
         return (time.process_time() - started) * 1000 / (rounds * len(paths))
 
 
-def ceiling(raw_rate: float, api: dict[str, float], check: float) -> tuple[float, str]:
+def ceiling(api: dict[str, float], check: float) -> tuple[float, str]:
     """The most uploads/s any service could take here: the other parts as measured, and the
     service spending only ``check`` ms of CPU per image."""
     others = sum(ms for name, ms in api.items() if name != "ingest")
@@ -323,7 +323,7 @@ def main() -> None:
         moto.wait(timeout=30)
     raw_rate = rates["raw"]
     check = check_ms(images)
-    most, why = ceiling(raw_rate, cpu["api"], check)
+    most, why = ceiling(cpu["api"], check)
     print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients, 2 cores")
     print(f"raw S3 PUT of the same bytes:                    {raw_rate:.1f} images/s")
     print(cpu_line(cpu["raw"]))

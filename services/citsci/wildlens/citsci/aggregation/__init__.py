@@ -29,7 +29,7 @@ from wildlens.citsci.aggregation.dawid_skene import (
     gold_accuracy,
     gold_error_counts,
 )
-from wildlens.citsci.aggregation.errors import ExportError, Skipped
+from wildlens.citsci.aggregation.errors import ExportError, Skipped, skip_or_raise
 from wildlens.citsci.aggregation.plurality import (
     PluralityConsensus,
     SpeciesConsensus,
@@ -102,6 +102,7 @@ __all__ = [
     "plurality_consensus",
     "read_classifications",
     "read_survey_votes",
+    "skip_or_raise",
     "survey_votes",
     "tally_survey",
 ]

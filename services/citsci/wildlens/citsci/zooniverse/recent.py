@@ -14,8 +14,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from wildlens.citsci.aggregation import Classification, ExportError, Skipped, parse_annotations
-from wildlens.citsci.aggregation.errors import skip_or_raise
+from wildlens.citsci.aggregation import (
+    Classification,
+    ExportError,
+    Skipped,
+    parse_annotations,
+    skip_or_raise,
+)
 
 __all__ = ["latest_id", "read_recent"]
 
