@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Table, delete, update
+from sqlalchemy import Insert, Table, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -32,12 +33,19 @@ _MEDIA: Table = IngestedMedia.__table__  # type: ignore[attr-defined]
 _KEYS: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
 
+@cache
+def _insert_statement(dialect: str, table: Table) -> Insert:
+    """One statement per table and dialect, its values bound at each call: SQLAlchemy finds it
+    compiled instead of building and keying a new statement for every upload."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()
+
+
 async def _insert_if_absent(session: AsyncSession, table: Table, row: IngestTable) -> bool:
     """Insert ``row`` unless a row with the same key is there; ``True`` when it went in."""
     connection = await session.connection()
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(row.model_dump()).on_conflict_do_nothing()
-    result = await connection.execute(statement)
+    statement = _insert_statement(connection.dialect.name, table)
+    result = await connection.execute(statement, row.model_dump())
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
