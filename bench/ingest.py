@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.cpu import CpuSpent, CpuUse, Parts  # noqa: E402
+from wildlens.inference.models.providers import pod_cores  # noqa: E402
 
 MEDIA = ROOT / "tests" / "data" / "camtrap-dp" / "example" / "media"
 BIN = Path(sys.executable).parent
@@ -124,7 +125,8 @@ def ceiling(api: dict[str, float], check: float) -> tuple[float, str]:
     """The most uploads/s any service could take here: the other parts as measured, and the
     service spending only ``check`` ms of CPU per image."""
     others = sum(ms for name, ms in api.items() if name != "ingest")
-    cores = psutil.cpu_count() or 1
+    # The cores this run may use (a container's quota), not the host's.
+    cores = pod_cores()
     by_cores = cores * 1000 / (others + check)
     # moto answers every request under one interpreter lock: at most one core's worth.
     by_s3 = 1000 / api["s3"] if api.get("s3") else float("inf")
@@ -324,7 +326,10 @@ def main() -> None:
     raw_rate = rates["raw"]
     check = check_ms(images)
     most, why = ceiling(cpu["api"], check)
-    print(f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients, 2 cores")
+    print(
+        f"images: real camera-trap JPEGs, {size_mb:.2f} MB each, {args.clients} clients, "
+        f"{pod_cores()} cores"
+    )
     print(f"raw S3 PUT of the same bytes:                    {raw_rate:.1f} images/s")
     print(cpu_line(cpu["raw"]))
     print(
